@@ -1,0 +1,43 @@
+/**
+ * Every bound in the engine, named with its unit last. Code that enforces a bound imports it
+ * from here; nothing hard-codes a limit elsewhere.
+ */
+
+/** Largest stored document, as encoded BSON (MongoDB's limit). */
+export const documentSizeBytesMax = 16 * 1024 * 1024;
+/** Deepest nesting of objects/arrays in a stored document or a query. */
+export const documentDepthMax = 100;
+/** Largest value stored under one key in the storage engine. */
+export const valueSizeBytesMax = 16 * 1024 * 1024;
+/** Largest key in the storage engine. */
+export const keySizeBytesMax = 64 * 1024;
+/** Largest write batch (sum of keys and values). */
+export const batchSizeBytesMax = 64 * 1024 * 1024;
+/** Default memtable size before it is flushed to a segment. */
+export const memtableSizeBytesDefault = 32 * 1024 * 1024;
+/** Default block cache budget. */
+export const blockCacheSizeBytesDefault = 64 * 1024 * 1024;
+/** Target uncompressed size of one segment block. */
+export const blockSizeBytesTarget = 16 * 1024;
+/** Bound on how long a `relaxed` write may stay unsynced. */
+export const relaxedSyncDelayMsMax = 100;
+/** Largest k for top-k kernels and vector search. */
+export const topKMax = 1024;
+/** Largest vector dimension. */
+export const vectorDimensionsMax = 4096;
+/** Largest number of queries in one batched kernel call. */
+export const kernelBatchQueriesMax = 4096;
+/** Longest database or collection name, UTF-8 bytes. */
+export const nameSizeBytesMax = 64;
+/** Largest documents in one insertMany / bulkWrite call. */
+export const writeBatchDocumentsMax = 100_000;
+/** Largest HTTP request body accepted by the server. */
+export const requestBodyBytesMax = 48 * 1024 * 1024;
+/** Largest MongoDB wire message accepted. */
+export const wireMessageBytesMax = 48 * 1000 * 1000;
+/** Default cursor batch size for getMore. */
+export const cursorBatchSizeDefault = 101;
+/** Largest $regex pattern, characters. */
+export const regexPatternLengthMax = 4096;
+/** Largest number of stages in an aggregation pipeline. */
+export const pipelineStagesMax = 1000;

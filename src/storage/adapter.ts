@@ -1,0 +1,50 @@
+/**
+ * The byte-level adapter contract. An adapter stores named files of bytes and knows nothing
+ * about formats: the storage engine (src/storage/) owns every byte layout (docs/FORMAT.md).
+ *
+ * Contract, for every implementation (checked by test/conformance/storage-adapter.case.ts):
+ * - Names are flat strings of [A-Za-z0-9._-], at most 255 bytes. No directories.
+ * - `read` past the end returns the bytes that exist (possibly 0 of them), never throws for that.
+ * - `write` at an offset beyond the end zero-fills the gap.
+ * - Bytes written are visible to later reads at once; they are durable only after `sync`
+ *   of that file resolves. A crash may drop any unsynced suffix of any write (torn writes).
+ * - `replace(name, bytes)` atomically sets the whole content of `name` and makes it durable:
+ *   after a crash a reader sees either the old or the new content, never a mix.
+ * - `lock()` takes the single-writer lock for the whole location or throws LOCKED.
+ * - Every failure is a LargetableError IO_ERROR naming the file and the operation.
+ * - All methods are async; an adapter never blocks the caller's thread on I/O.
+ */
+
+export interface FileHandle {
+  readonly name: string;
+  read(offset: number, length: number): Promise<Uint8Array>;
+  write(offset: number, bytes: Uint8Array): Promise<void>;
+  /** Append at the current end; returns the offset the bytes were written at. */
+  append(bytes: Uint8Array): Promise<number>;
+  size(): Promise<number>;
+  truncate(length: number): Promise<void>;
+  sync(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface StorageAdapter {
+  /** Human-readable location, e.g. "./data", "memory://x", "idb://app". */
+  readonly location: string;
+  /** Opens (creating if `create`) a file. Throws NOT_FOUND if it is missing and !create. */
+  open(name: string, options?: { create?: boolean }): Promise<FileHandle>;
+  /** Names of all files, sorted. */
+  list(): Promise<string[]>;
+  exists(name: string): Promise<boolean>;
+  remove(name: string): Promise<void>;
+  /** Atomically replace the whole content of `name` (durable when it resolves). */
+  replace(name: string, bytes: Uint8Array): Promise<void>;
+  /** Reads a whole file written by `replace` (or any file). Throws NOT_FOUND if missing. */
+  readAll(name: string): Promise<Uint8Array>;
+  /** Takes the single-writer lock for this location; throws LOCKED if another holder exists. */
+  lock(): Promise<void>;
+  /** Releases the lock and all resources. */
+  close(): Promise<void>;
+}
+
+/** Durability of acknowledged writes. See docs/ARCHITECTURE.md for the meaning per adapter. */
+export type Durability = 'strict' | 'relaxed';

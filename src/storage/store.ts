@@ -1,0 +1,89 @@
+/**
+ * The contract of the storage engine as the layers above see it (documents, indexes, vectors).
+ * Keys and values are bytes; keys sort by unsigned lexicographic byte order.
+ * Implemented by `openStore` in src/storage/index.ts on any StorageAdapter.
+ */
+import type { Durability, StorageAdapter } from './adapter.ts';
+
+export type WriteOp =
+  | { type: 'put'; key: Uint8Array; value: Uint8Array }
+  | { type: 'del'; key: Uint8Array };
+
+export interface RangeOptions {
+  gt?: Uint8Array;
+  gte?: Uint8Array;
+  lt?: Uint8Array;
+  lte?: Uint8Array;
+  reverse?: boolean;
+  limit?: number;
+  /** Read as of this snapshot; default: the latest committed state at iterator creation. */
+  snapshot?: Snapshot;
+}
+
+export interface Snapshot {
+  /** Sequence number of the last write batch visible in this snapshot. */
+  readonly seq: bigint;
+  release(): void;
+}
+
+export interface StoreIterator extends AsyncIterableIterator<[Uint8Array, Uint8Array]> {
+  /** Position at the first entry >= key (forward) or <= key (reverse) within the bounds. */
+  seek(key: Uint8Array): void;
+  close(): Promise<void>;
+}
+
+export interface StoreOptions {
+  durability?: Durability;
+  memtableSizeBytes?: number;
+  blockCacheSizeBytes?: number;
+  /** Run compaction in the background (default true). */
+  autoCompact?: boolean;
+}
+
+export interface CommitInfo {
+  /** Sequence number assigned to the batch (stable, monotonically increasing). */
+  seq: bigint;
+}
+
+export interface RecoveryReport {
+  walRecordsReplayed: number;
+  tornTailBytesTruncated: number;
+  tornTailFile?: string;
+}
+
+export interface VerifyReport {
+  ok: boolean;
+  filesChecked: number;
+  blocksChecked: number;
+  errors: { file: string; offset: number; message: string }[];
+}
+
+export interface Store {
+  readonly adapter: StorageAdapter;
+  readonly recovery: RecoveryReport;
+  get(key: Uint8Array, snapshot?: Snapshot): Promise<Uint8Array | undefined>;
+  put(key: Uint8Array, value: Uint8Array): Promise<CommitInfo>;
+  del(key: Uint8Array): Promise<CommitInfo>;
+  /** Atomic: all ops become visible and durable together, or none does. */
+  write(ops: WriteOp[], options?: { durability?: Durability }): Promise<CommitInfo>;
+  iterate(options?: RangeOptions): StoreIterator;
+  snapshot(): Snapshot;
+  /** Flush the memtable to a segment. */
+  flush(): Promise<void>;
+  /** Compact all segments into one level; never blocks readers. */
+  compact(): Promise<void>;
+  verify(): Promise<VerifyReport>;
+  stats(): StoreStats;
+  close(): Promise<void>;
+}
+
+export interface StoreStats {
+  seq: bigint;
+  memtableBytes: number;
+  segments: number;
+  diskBytes: number;
+  walSyncs: number;
+  compactions: number;
+  blockCacheHits: number;
+  blockCacheMisses: number;
+}
