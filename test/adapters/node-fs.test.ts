@@ -1,0 +1,85 @@
+import { after, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs/promises';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import process from 'node:process';
+import { adapterCases } from '../conformance/storage-adapter.case.ts';
+import { lockFileName, openNodeFsAdapter } from '../../platform/node/fs-adapter.ts';
+import { isLargetableError } from '../../src/errors.ts';
+import { spawnLockHolder, waitExit } from './child.ts';
+
+const root = await fs.mkdtemp(path.join(os.tmpdir(), 'lt-nodefs-'));
+after(() => fs.rm(root, { recursive: true, force: true }));
+let counter = 0;
+
+adapterCases('node fs', {
+  newLocation: () => path.join(root, `c${++counter}`),
+  open: (dir) => openNodeFsAdapter(dir),
+  cleanup: (dir) => fs.rm(dir, { recursive: true, force: true }),
+}, { describe, it }, { modelRuns: 15 });
+
+describe('NodeFsAdapter specifics', () => {
+  it('a failing OS call is IO_ERROR with file, operation and errno', async () => {
+    const dir = path.join(root, 'io');
+    const a = await openNodeFsAdapter(dir);
+    await fs.mkdir(path.join(dir, 'sub'));
+    await assert.rejects(a.open('sub'), (e) => isLargetableError(e, 'IO_ERROR') && e.details['file'] === 'sub' && e.details['operation'] === 'open' && e.details['errno'] === 'EISDIR');
+    await assert.rejects(a.readAll('sub'), (e) => isLargetableError(e, 'IO_ERROR') && e.details['operation'] === 'readAll');
+    assert.deepEqual(await a.list(), [], 'directories are not listed');
+    await a.close();
+    await fs.writeFile(path.join(root, 'plain-file'), 'x');
+    await assert.rejects(openNodeFsAdapter(path.join(root, 'plain-file')), (e) => isLargetableError(e, 'IO_ERROR'));
+    await assert.rejects(openNodeFsAdapter(path.join(root, 'nope'), { create: false }), (e) => isLargetableError(e, 'NOT_FOUND'));
+  });
+
+  it('lock and temp files are hidden from list(); a crashed replace leaves no visible file', async () => {
+    const dir = path.join(root, 'hidden');
+    const a = await openNodeFsAdapter(dir);
+    await a.lock();
+    await fs.writeFile(path.join(dir, 'MANIFEST~9.tmp'), 'partial');
+    assert.deepEqual(await a.list(), []);
+    await a.close();
+    const b = await openNodeFsAdapter(dir);
+    await b.lock(); // cleans leftovers of an interrupted replace
+    assert.deepEqual((await fs.readdir(dir)).sort(), [lockFileName]);
+    await b.close();
+    assert.deepEqual(await fs.readdir(dir), [], 'close removes the lock file');
+  });
+
+  it('a second process gets LOCKED; the lock of a SIGKILLed process is taken over', async () => {
+    const dir = path.join(root, 'proc');
+    await fs.mkdir(dir);
+    const holder = spawnLockHolder('node', dir, 'hold');
+    assert.equal(await holder.firstLine, 'HELD');
+    const a = await openNodeFsAdapter(dir);
+    await assert.rejects(a.lock(), (e) => isLargetableError(e, 'LOCKED'));
+    holder.child.kill('SIGKILL');
+    await waitExit(holder.child);
+    await a.lock(); // stale: its pid is dead
+    const other = spawnLockHolder('node', dir, 'try');
+    assert.equal(await other.firstLine, 'LOCKED', 'the child is refused while we hold the lock');
+    await waitExit(other.child);
+    await a.close();
+    const third = spawnLockHolder('node', dir, 'try');
+    assert.equal(await third.firstLine, 'HELD');
+    await waitExit(third.child);
+  });
+
+  it('a lock file of a dead pid, or of our pid but not held by us, is stale', async () => {
+    const dir = path.join(root, 'stale');
+    await fs.mkdir(dir);
+    await fs.writeFile(path.join(dir, lockFileName), JSON.stringify({ pid: 2 ** 22 + 12345, start: null, host: os.hostname(), token: 'dead' }));
+    const a = await openNodeFsAdapter(dir);
+    await a.lock();
+    await a.close();
+    await fs.writeFile(path.join(dir, lockFileName), JSON.stringify({ pid: process.pid, start: null, host: os.hostname(), token: 'not-ours' }));
+    const b = await openNodeFsAdapter(dir);
+    await b.lock();
+    await b.close();
+    await fs.writeFile(path.join(dir, lockFileName), JSON.stringify({ pid: 1, start: null, host: 'another-host', token: 'remote' }));
+    const c = await openNodeFsAdapter(dir);
+    await assert.rejects(c.lock(), (e) => isLargetableError(e, 'LOCKED'), 'a lock from another host is never taken over');
+    await c.close();
+  });
+});
