@@ -56,8 +56,11 @@ export interface Kernels {
 
   // ---- similarity, pointer API (data resident in the arena) ----
   scoreBlockPtr(metric: Metric, queryPtr: number, vectorsPtr: number, n: number, d: number, outPtr: number, normsPtr: number): void;
-  /** out[j] = score(query, vectors[ids[j]]) for j < count: scores a gathered neighbour list. */
-  scoreGatherPtr(metric: Metric, queryPtr: number, vectorsPtr: number, idsPtr: number, count: number, d: number, outPtr: number, normsPtr: number): void;
+  /**
+   * out[j] = score(query, vectors[ids[j]]) for j < count: scores a gathered neighbour list.
+   * When `n` (the number of vectors at vectorsPtr) is given, an id >= n throws INVALID_ARGUMENT.
+   */
+  scoreGatherPtr(metric: Metric, queryPtr: number, vectorsPtr: number, idsPtr: number, count: number, d: number, outPtr: number, normsPtr: number, n?: number): void;
 
   // ---- int8 scalar quantization ----
   /** q[i] = round(clamp((v[i] - min[i%d]) / scale[i%d] - 128)) per dimension; n vectors. */

@@ -1,0 +1,95 @@
+/**
+ * Argument checks shared by every Kernels implementation, so the wasm builds and the
+ * TypeScript twin refuse exactly the same inputs (INVALID_ARGUMENT / LIMIT_EXCEEDED).
+ */
+import { LargetableError } from '../errors.ts';
+import { kernelBatchQueriesMax, topKMax, vectorDimensionsMax } from '../limits.ts';
+import type { Metric } from './types.ts';
+
+export const metricCode: Record<Metric, number> = { dot: 0, l2: 1, cosine: 2, l1: 3 };
+
+function bad(message: string): never {
+  throw new LargetableError('INVALID_ARGUMENT', message);
+}
+
+export function checkMetric(fn: string, metric: Metric): number {
+  const code = metricCode[metric];
+  if (code === undefined || !Object.hasOwn(metricCode, metric)) bad(`${fn}: unknown metric ${String(metric)}`);
+  return code;
+}
+
+export function checkCount(fn: string, name: string, value: number): void {
+  if (!Number.isSafeInteger(value) || value < 0 || value > 0x7fffffff) bad(`${fn}: ${name} must be an integer in [0, 2^31), got ${value}`);
+}
+
+export function checkDim(fn: string, d: number): void {
+  if (!Number.isSafeInteger(d) || d < 1) bad(`${fn}: d must be a positive integer, got ${d}`);
+  if (d > vectorDimensionsMax) {
+    throw new LargetableError('LIMIT_EXCEEDED', `${fn}: d = ${d} exceeds vectorDimensionsMax (${vectorDimensionsMax})`);
+  }
+}
+
+export function checkQueries(fn: string, q: number): void {
+  checkCount(fn, 'q', q);
+  if (q > kernelBatchQueriesMax) {
+    throw new LargetableError('LIMIT_EXCEEDED', `${fn}: q = ${q} exceeds kernelBatchQueriesMax (${kernelBatchQueriesMax})`);
+  }
+}
+
+export function checkLength(fn: string, name: string, array: ArrayLike<unknown> | undefined, need: number): void {
+  if (array === undefined) bad(`${fn}: ${name} is required`);
+  if (array.length < need) bad(`${fn}: ${name} has ${array.length} elements, needs at least ${need}`);
+}
+
+export function checkK(fn: string, k: number): void {
+  if (!Number.isSafeInteger(k) || k < 0) bad(`${fn}: k must be a non-negative integer, got ${k}`);
+  if (k > topKMax) throw new LargetableError('LIMIT_EXCEEDED', `${fn}: k = ${k} exceeds topKMax (${topKMax})`);
+}
+
+/** Checks a score call's shapes; returns the metric code. */
+export function checkScore(
+  fn: string,
+  metric: Metric,
+  query: Float32Array,
+  qCount: number,
+  vectors: Float32Array,
+  n: number,
+  d: number,
+  out: Float32Array,
+  norms: Float32Array | undefined,
+): number {
+  const code = checkMetric(fn, metric);
+  checkCount(fn, 'n', n);
+  checkDim(fn, d);
+  checkLength(fn, 'query', query, qCount * d);
+  checkLength(fn, 'vectors', vectors, n * d);
+  checkLength(fn, 'out', out, qCount * n);
+  if (metric === 'cosine') checkLength(fn, 'norms', norms, n);
+  return code;
+}
+
+export const codecVersion = 1;
+export const codecKindU32 = 1;
+export const codecKindI64 = 2;
+export const codecHeaderBytes = 6;
+export const codecBlockValues = 128;
+
+/** Validates a codec header; returns the value count. */
+export function checkCodecHeader(fn: string, bytes: Uint8Array, kind: number): number {
+  if (!(bytes instanceof Uint8Array)) bad(`${fn}: bytes must be a Uint8Array`);
+  if (bytes.length < codecHeaderBytes) throw new LargetableError('CORRUPTION', `${fn}: ${bytes.length} bytes is shorter than the header`);
+  if (bytes[0] !== codecVersion) {
+    throw new LargetableError('UNSUPPORTED_FORMAT', `${fn}: codec version ${bytes[0]} is not supported (this build reads ${codecVersion})`);
+  }
+  if (bytes[1] !== kind) throw new LargetableError('CORRUPTION', `${fn}: column kind ${bytes[1]} is not ${kind}`);
+  const count = (bytes[2]! | (bytes[3]! << 8) | (bytes[4]! << 16) | (bytes[5]! << 24)) >>> 0;
+  // every block costs at least its width byte, so a valid count is bounded by the length
+  if (count > 0x7fffffff || count > (bytes.length - codecHeaderBytes) * codecBlockValues) {
+    throw new LargetableError('CORRUPTION', `${fn}: count ${count} does not fit in ${bytes.length} bytes`);
+  }
+  return count;
+}
+
+export function corrupt(fn: string, status: number): never {
+  throw new LargetableError('CORRUPTION', `${fn}: encoded column is malformed (status ${status})`, { details: { status } });
+}

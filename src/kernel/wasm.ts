@@ -1,0 +1,323 @@
+/**
+ * Wraps an instantiated kernel module (build/simd.wasm or build/scalar.wasm) as `Kernels`.
+ * Array calls copy their inputs into one arena block, run one kernel call and copy the results
+ * out; pointer calls validate their pointers against the arena and run in place. Traps and
+ * negative statuses become LargetableError KERNEL_ERROR; bad arguments INVALID_ARGUMENT.
+ */
+import { LargetableError } from '../errors.ts';
+import { LinearArena } from './arena.ts';
+import type { Kernels, KernelBuild, TopK } from './types.ts';
+import {
+  checkCodecHeader,
+  checkCount,
+  checkDim,
+  checkK,
+  checkLength,
+  checkMetric,
+  checkQueries,
+  checkScore,
+  codecBlockValues,
+  codecHeaderBytes,
+  codecKindI64,
+  codecKindU32,
+  corrupt,
+} from './validate.ts';
+
+/** The numeric ABI exported by assembly/kernels.ts. */
+export interface KernelExports {
+  readonly memory: WebAssembly.Memory;
+  readonly SIMD: WebAssembly.Global;
+  heapBase(): number;
+  scoreBlock(metric: number, q: number, v: number, n: number, d: number, out: number, norms: number): number;
+  scoreGather(metric: number, q: number, v: number, ids: number, count: number, d: number, out: number, norms: number, limit: number): number;
+  scoreBatch(metric: number, qs: number, nq: number, v: number, n: number, d: number, out: number, norms: number): number;
+  norms(v: number, n: number, d: number, out: number): void;
+  sumF32(p: number, n: number): number;
+  topK(scores: number, n: number, k: number, higher: number, outIdx: number, outScores: number): number;
+  quantizeI8(v: number, n: number, d: number, min: number, scale: number, out: number): void;
+  dotI8(q: number, codes: number, n: number, d: number, out: number): void;
+  l2I8(q: number, codes: number, n: number, d: number, out: number): void;
+  crc32c(p: number, len: number, crc: number): number;
+  encodeU32(vals: number, n: number, out: number): number;
+  decodeU32(inp: number, len: number, out: number, count: number): number;
+  encodeI64(vals: number, n: number, out: number): number;
+  decodeI64(inp: number, len: number, out: number, count: number): number;
+}
+
+/** Kernels backed by wasm, with the raw exports for benchmarks and tests. */
+export interface WasmKernels extends Kernels {
+  readonly build: 'simd' | 'scalar';
+  readonly arena: LinearArena;
+  readonly exports: KernelExports;
+}
+
+const exportNames = [
+  'memory', 'heapBase', 'scoreBlock', 'scoreGather', 'scoreBatch', 'norms', 'sumF32', 'topK', 'quantizeI8',
+  'dotI8', 'l2I8', 'crc32c', 'encodeU32', 'decodeU32', 'encodeI64', 'decodeI64',
+] as const;
+
+function kernelError(fn: string, cause: unknown): LargetableError {
+  return new LargetableError('KERNEL_ERROR', `${fn}: kernel trapped: ${String((cause as Error)?.message ?? cause)}`, { cause });
+}
+
+function run<T>(fn: string, body: () => T): T {
+  try {
+    return body();
+  } catch (err) {
+    if (err instanceof WebAssembly.RuntimeError) throw kernelError(fn, err);
+    throw err;
+  }
+}
+
+function status(fn: string, code: number): void {
+  if (code < 0) throw new LargetableError('KERNEL_ERROR', `${fn}: kernel returned status ${code}`, { details: { status: code } });
+}
+
+/** Offsets of consecutive 16-byte-aligned regions of the given sizes; last entry is the total. */
+function layout(...sizes: number[]): number[] {
+  const offsets: number[] = [];
+  let at = 0;
+  for (const size of sizes) {
+    offsets.push(at);
+    at += Math.ceil(size / 16) * 16;
+  }
+  offsets.push(at);
+  return offsets;
+}
+
+/** Wraps an instance of the kernel module. `build` must match how it was compiled. */
+export function wrapKernelInstance(instance: WebAssembly.Instance, build: 'simd' | 'scalar'): WasmKernels {
+  const ex = instance.exports as unknown as KernelExports;
+  for (const name of exportNames) {
+    if (!(name in ex)) throw new LargetableError('KERNEL_ERROR', `kernel module lacks export ${name}`);
+  }
+  const hasSimd = Number((ex.SIMD as WebAssembly.Global | undefined)?.value ?? 0) !== 0;
+  if (hasSimd !== (build === 'simd')) {
+    throw new LargetableError('KERNEL_ERROR', `kernel module is a ${hasSimd ? 'simd' : 'scalar'} build, expected ${build}`);
+  }
+  const arena = new LinearArena(ex.memory, ex.heapBase());
+
+  /** Run `body(base)` with one arena block of `bytes`, freed afterwards. */
+  function withBlock<T>(fn: string, bytes: number, body: (base: number) => T): T {
+    const base = arena.alloc(bytes);
+    try {
+      return run(fn, () => body(base));
+    } finally {
+      arena.free(base);
+    }
+  }
+
+  function score(fn: string, code: number, query: Float32Array, q: number, vectors: Float32Array, n: number, d: number, out: Float32Array, norms: Float32Array | undefined): void {
+    const at = layout(q * d * 4, n * d * 4, q * n * 4, code === 2 ? n * 4 : 0);
+    withBlock(fn, at[4]!, (base) => {
+      const qp = base + at[0]!;
+      const vp = base + at[1]!;
+      const op = base + at[2]!;
+      const np = base + at[3]!;
+      arena.f32(qp, q * d).set(query.subarray(0, q * d));
+      arena.f32(vp, n * d).set(vectors.subarray(0, n * d));
+      if (code === 2) arena.f32(np, n).set(norms!.subarray(0, n));
+      const s = q === 1 && fn === 'scoreBlock'
+        ? ex.scoreBlock(code, qp, vp, n, d, op, np)
+        : ex.scoreBatch(code, qp, q, vp, n, d, op, np);
+      status(fn, s);
+      out.set(arena.f32(op, q * n));
+    });
+  }
+
+  const kernels: WasmKernels = {
+    build,
+    arena,
+    exports: ex,
+
+    scoreBlock(metric, query, vectors, n, d, out, norms) {
+      const code = checkScore('scoreBlock', metric, query, 1, vectors, n, d, out, norms);
+      score('scoreBlock', code, query, 1, vectors, n, d, out, norms);
+    },
+
+    scoreBatch(metric, queries, q, vectors, n, d, out, norms) {
+      checkQueries('scoreBatch', q);
+      const code = checkScore('scoreBatch', metric, queries, q, vectors, n, d, out, norms);
+      score('scoreBatch', code, queries, q, vectors, n, d, out, norms);
+    },
+
+    topK(scores, k, higherIsBetter): TopK {
+      checkK('topK', k);
+      if (!(scores instanceof Float32Array)) throw new LargetableError('INVALID_ARGUMENT', 'topK: scores must be a Float32Array');
+      const n = scores.length;
+      checkCount('topK', 'scores.length', n);
+      const at = layout(n * 4, k * 4, k * 4);
+      return withBlock('topK', at[3]!, (base) => {
+        const sp = base + at[0]!;
+        const ip = base + at[1]!;
+        const hp = base + at[2]!;
+        arena.f32(sp, n).set(scores);
+        const count = ex.topK(sp, n, k, higherIsBetter ? 1 : 0, ip, hp);
+        status('topK', count);
+        return { indices: arena.u32(ip, count).slice(), scores: arena.f32(hp, count).slice() };
+      });
+    },
+
+    norms(vectors, n, d, out) {
+      checkCount('norms', 'n', n);
+      checkDim('norms', d);
+      checkLength('norms', 'vectors', vectors, n * d);
+      checkLength('norms', 'out', out, n);
+      const at = layout(n * d * 4, n * 4);
+      withBlock('norms', at[2]!, (base) => {
+        arena.f32(base, n * d).set(vectors.subarray(0, n * d));
+        ex.norms(base, n, d, base + at[1]!);
+        out.set(arena.f32(base + at[1]!, n));
+      });
+    },
+
+    scoreBlockPtr(metric, queryPtr, vectorsPtr, n, d, outPtr, normsPtr) {
+      const code = checkMetric('scoreBlockPtr', metric);
+      checkCount('scoreBlockPtr', 'n', n);
+      checkDim('scoreBlockPtr', d);
+      arena.check('scoreBlockPtr', queryPtr, d * 4);
+      arena.check('scoreBlockPtr', vectorsPtr, n * d * 4);
+      arena.check('scoreBlockPtr', outPtr, n * 4);
+      if (code === 2) arena.check('scoreBlockPtr', normsPtr, n * 4);
+      status('scoreBlockPtr', run('scoreBlockPtr', () => ex.scoreBlock(code, queryPtr, vectorsPtr, n, d, outPtr, normsPtr)));
+    },
+
+    scoreGatherPtr(metric, queryPtr, vectorsPtr, idsPtr, count, d, outPtr, normsPtr, n) {
+      const code = checkMetric('scoreGatherPtr', metric);
+      checkCount('scoreGatherPtr', 'count', count);
+      checkDim('scoreGatherPtr', d);
+      arena.check('scoreGatherPtr', queryPtr, d * 4);
+      arena.check('scoreGatherPtr', idsPtr, count * 4);
+      arena.check('scoreGatherPtr', outPtr, count * 4);
+      arena.check('scoreGatherPtr', vectorsPtr, 0);
+      const bytes = ex.memory.buffer.byteLength;
+      // ids are bounded by n when given, and always by what the memory holds
+      let limit = Math.floor((bytes - vectorsPtr) / (d * 4));
+      if (code === 2) {
+        arena.check('scoreGatherPtr', normsPtr, 0);
+        limit = Math.min(limit, Math.floor((bytes - normsPtr) / 4));
+      }
+      if (n !== undefined) {
+        checkCount('scoreGatherPtr', 'n', n);
+        if (n > limit) throw new LargetableError('INVALID_ARGUMENT', `scoreGatherPtr: n = ${n} vectors do not fit in the kernel arena`);
+        limit = n;
+      }
+      const s = run('scoreGatherPtr', () => ex.scoreGather(code, queryPtr, vectorsPtr, idsPtr, count, d, outPtr, normsPtr, limit));
+      if (s === -2) {
+        throw new LargetableError('INVALID_ARGUMENT', n !== undefined ? `scoreGatherPtr: an id is >= n (${n})` : 'scoreGatherPtr: an id points outside the kernel arena');
+      }
+      status('scoreGatherPtr', s);
+    },
+
+    quantizeI8(vectors, n, d, min, scale, out) {
+      checkCount('quantizeI8', 'n', n);
+      checkDim('quantizeI8', d);
+      checkLength('quantizeI8', 'vectors', vectors, n * d);
+      checkLength('quantizeI8', 'min', min, d);
+      checkLength('quantizeI8', 'scale', scale, d);
+      checkLength('quantizeI8', 'out', out, n * d);
+      const at = layout(n * d * 4, d * 4, d * 4, n * d);
+      withBlock('quantizeI8', at[4]!, (base) => {
+        arena.f32(base, n * d).set(vectors.subarray(0, n * d));
+        arena.f32(base + at[1]!, d).set(min.subarray(0, d));
+        arena.f32(base + at[2]!, d).set(scale.subarray(0, d));
+        ex.quantizeI8(base, n, d, base + at[1]!, base + at[2]!, base + at[3]!);
+        out.set(arena.i8(base + at[3]!, n * d));
+      });
+    },
+
+    dotI8(query, codes, n, d, out) {
+      i8Score('dotI8', ex.dotI8, query, codes, n, d, out);
+    },
+
+    l2I8(query, codes, n, d, out) {
+      i8Score('l2I8', ex.l2I8, query, codes, n, d, out);
+    },
+
+    crc32c(bytes, crc = 0) {
+      if (!(bytes instanceof Uint8Array)) throw new LargetableError('INVALID_ARGUMENT', 'crc32c: bytes must be a Uint8Array');
+      if (!Number.isInteger(crc) || crc < -0x80000000 || crc > 0xffffffff) {
+        throw new LargetableError('INVALID_ARGUMENT', `crc32c: crc must be a 32-bit integer, got ${crc}`);
+      }
+      const n = bytes.length;
+      return withBlock('crc32c', n, (base) => {
+        arena.u8(base, n).set(bytes);
+        return ex.crc32c(base, n, crc | 0) >>> 0;
+      });
+    },
+
+    encodeU32(values) {
+      if (!(values instanceof Uint32Array)) throw new LargetableError('INVALID_ARGUMENT', 'encodeU32: values must be a Uint32Array');
+      const n = values.length;
+      checkCount('encodeU32', 'values.length', n);
+      const cap = codecHeaderBytes + Math.ceil(n / codecBlockValues) * 513 + 16;
+      const at = layout(n * 4, cap);
+      return withBlock('encodeU32', at[2]!, (base) => {
+        arena.u32(base, n).set(values);
+        const len = ex.encodeU32(base, n, base + at[1]!);
+        status('encodeU32', len);
+        return arena.u8(base + at[1]!, len).slice();
+      });
+    },
+
+    decodeU32(bytes) {
+      const count = checkCodecHeader('decodeU32', bytes, codecKindU32);
+      const len = bytes.length;
+      const at = layout(len + 16, count * 4 + 16);
+      return withBlock('decodeU32', at[2]!, (base) => {
+        arena.u8(base, len).set(bytes);
+        const s = ex.decodeU32(base, len, base + at[1]!, count);
+        if (s < 0) corrupt('decodeU32', s);
+        return arena.u32(base + at[1]!, count).slice();
+      });
+    },
+
+    encodeI64(values) {
+      if (!(values instanceof BigInt64Array)) throw new LargetableError('INVALID_ARGUMENT', 'encodeI64: values must be a BigInt64Array');
+      const n = values.length;
+      checkCount('encodeI64', 'values.length', n);
+      const cap = codecHeaderBytes + Math.ceil(n / codecBlockValues) * 1025 + 16;
+      const at = layout(n * 8, cap);
+      return withBlock('encodeI64', at[2]!, (base) => {
+        new BigInt64Array(ex.memory.buffer, base, n).set(values);
+        const len = ex.encodeI64(base, n, base + at[1]!);
+        status('encodeI64', len);
+        return arena.u8(base + at[1]!, len).slice();
+      });
+    },
+
+    decodeI64(bytes) {
+      const count = checkCodecHeader('decodeI64', bytes, codecKindI64);
+      const len = bytes.length;
+      const at = layout(len + 16, count * 8 + 16);
+      return withBlock('decodeI64', at[2]!, (base) => {
+        arena.u8(base, len).set(bytes);
+        const s = ex.decodeI64(base, len, base + at[1]!, count);
+        if (s < 0) corrupt('decodeI64', s);
+        return new BigInt64Array(ex.memory.buffer, base + at[1]!, count).slice();
+      });
+    },
+  };
+
+  function i8Score(
+    fn: string, kernel: (q: number, codes: number, n: number, d: number, out: number) => void,
+    query: Int8Array, codes: Int8Array, n: number, d: number, out: Float32Array,
+  ): void {
+    checkCount(fn, 'n', n);
+    checkDim(fn, d);
+    checkLength(fn, 'query', query, d);
+    checkLength(fn, 'codes', codes, n * d);
+    checkLength(fn, 'out', out, n);
+    const at = layout(d, n * d, n * 4);
+    withBlock(fn, at[3]!, (base) => {
+      arena.i8(base, d).set(query.subarray(0, d));
+      arena.i8(base + at[1]!, n * d).set(codes.subarray(0, n * d));
+      kernel(base, base + at[1]!, n, d, base + at[2]!);
+      out.set(arena.f32(base + at[2]!, n));
+    });
+  }
+
+  return kernels;
+}
+
+export type { KernelBuild };
