@@ -8,7 +8,7 @@
  * - `sync` = fdatasync of the file, plus an fsync of the directory the first time after a file was
  *   created (so a synced new file survives a crash with its name).
  * - `replace` = write `NAME~N.tmp`, fdatasync, rename over NAME, fsync the directory.
- * - `lock` = the LOCK protocol shared with the Deno adapter (see `acquireLockFile`): a file
+ * - `lock` = the LOCK protocol shared with the Deno adapter (platform/lock-file.ts): a file
  *   `~lock` created atomically (write a temp file, then link(2) it, which fails if it exists)
  *   holding {pid, start, host, token}. A lock whose pid is dead (or reused: /proc start time
  *   differs) on this host is stale and taken over with a rename so two takers cannot both win.
@@ -23,6 +23,8 @@ import * as path from 'node:path';
 import process from 'node:process';
 import { ErrorCode, LargetableError } from '../../src/errors.ts';
 import type { FileHandle, StorageAdapter } from '../../src/storage/adapter.ts';
+import { acquireLockFile, lockFileName, releaseLockFile } from '../lock-file.ts';
+import type { LockFs } from '../lock-file.ts';
 import {
   checkByteCount,
   checkBytes,
@@ -34,8 +36,7 @@ import {
   notFoundError,
 } from '../memory.ts';
 
-/** Name of the lock file inside a data directory (not a valid adapter name: never listed). */
-export const lockFileName = '~lock';
+export { lockFileName };
 const tempSuffix = '.tmp';
 
 interface Shared {
@@ -445,42 +446,8 @@ class NodeFileHandle implements FileHandle {
 }
 
 // ---------------------------------------------------------------------------------------------
-// LOCK protocol (the Deno adapter implements the same one on Deno APIs; keep them in step).
+// LOCK protocol (platform/lock-file.ts) on node:fs.
 // ---------------------------------------------------------------------------------------------
-
-/** The content of `~lock`, JSON. */
-export interface LockRecord {
-  pid: number;
-  /** Process start time from /proc/PID/stat (Linux), to detect pid reuse; null elsewhere. */
-  start: string | null;
-  host: string;
-  token: string;
-}
-
-/** The few filesystem calls the lock protocol needs. */
-interface LockFs {
-  writeFile(p: string, text: string): Promise<void>;
-  readFile(p: string): Promise<string>;
-  link(from: string, to: string): Promise<void>;
-  rename(from: string, to: string): Promise<void>;
-  unlink(p: string): Promise<void>;
-  errno(err: unknown): string | undefined;
-  pid: number;
-  host: string;
-  startTimeOf(pid: number): Promise<string | null>;
-  isAlive(pid: number): boolean;
-}
-
-async function procStartTime(pid: number): Promise<string | null> {
-  try {
-    const stat = await fs.readFile(`/proc/${pid}/stat`, 'utf8');
-    // Field 22 (starttime); the command name (field 2) is in parentheses and may hold spaces.
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return fields[19] ?? null;
-  } catch {
-    return null;
-  }
-}
 
 const nodeLockFs: LockFs = {
   writeFile: (p, text) => fs.writeFile(p, text, { flag: 'wx' }),
@@ -491,8 +458,15 @@ const nodeLockFs: LockFs = {
   errno,
   pid: process.pid,
   host: os.hostname(),
-  startTimeOf: procStartTime,
-  isAlive(pid) {
+  async procStat(pid) {
+    if (process.platform !== 'linux') return null;
+    try {
+      return await fs.readFile(`/proc/${pid}/stat`, 'utf8');
+    } catch {
+      return null;
+    }
+  },
+  signalProbe(pid) {
     try {
       process.kill(pid, 0);
       return true;
@@ -500,118 +474,5 @@ const nodeLockFs: LockFs = {
       return errno(err) === 'EPERM';
     }
   },
+  wrap,
 };
-
-function randomToken(): string {
-  const b = new Uint8Array(12);
-  crypto.getRandomValues(b);
-  return Array.from(b, (x) => x.toString(16).padStart(2, '0')).join('');
-}
-
-function parseLock(text: string): LockRecord | undefined {
-  try {
-    const r = JSON.parse(text) as Partial<LockRecord>;
-    if (typeof r.pid === 'number' && typeof r.host === 'string' && typeof r.token === 'string') {
-      return { pid: r.pid, host: r.host, token: r.token, start: typeof r.start === 'string' ? r.start : null };
-    }
-  } catch {
-    // fallthrough
-  }
-  return undefined;
-}
-
-async function isStale(lfs: LockFs, rec: LockRecord | undefined): Promise<boolean> {
-  if (rec === undefined) return true; // unreadable: only a crashed writer of an older format leaves that
-  if (rec.host !== lfs.host) return false; // cannot check another machine
-  if (rec.pid === lfs.pid) return !heldTokens.has(rec.token);
-  if (!lfs.isAlive(rec.pid)) return true;
-  if (rec.start !== null) {
-    const now = await lfs.startTimeOf(rec.pid);
-    if (now !== null && now !== rec.start) return true; // pid reused by another process
-  }
-  return false;
-}
-
-/** Tokens of locks held by this process (a same-pid lock not in here is stale). */
-const heldTokens = new Set<string>();
-
-/**
- * Creates `dir/~lock` for this process or throws LOCKED. Returns the lock token.
- * @internal shared with tests; the Deno adapter has its own copy on Deno APIs.
- */
-export async function acquireLockFile(lfs: LockFs, location: string, dir: string): Promise<string> {
-  const lockPath = path.join(dir, lockFileName);
-  const token = randomToken();
-  const record: LockRecord = { pid: lfs.pid, start: await lfs.startTimeOf(lfs.pid), host: lfs.host, token };
-  const tmp = path.join(dir, `${lockFileName}.${token}`);
-  try {
-    await lfs.writeFile(tmp, JSON.stringify(record));
-  } catch (err) {
-    throw wrap(location, lockFileName, 'lock', err);
-  }
-  try {
-    for (let attempt = 0; attempt < 5; attempt++) {
-      try {
-        await lfs.link(tmp, lockPath);
-        heldTokens.add(token);
-        return token;
-      } catch (err) {
-        if (lfs.errno(err) !== 'EEXIST') throw wrap(location, lockFileName, 'lock', err);
-      }
-      let text: string;
-      try {
-        text = await lfs.readFile(lockPath);
-      } catch (err) {
-        if (lfs.errno(err) === 'ENOENT') continue; // released meanwhile: retry
-        throw wrap(location, lockFileName, 'lock', err);
-      }
-      const rec = parseLock(text);
-      if (!(await isStale(lfs, rec))) {
-        throw lockedError(location, rec === undefined ? 'unknown' : `pid ${rec.pid} on ${rec.host}`);
-      }
-      // Take over a stale lock: move it aside first, so only one taker removes that very file.
-      const aside = path.join(dir, `${lockFileName}.stale.${token}`);
-      try {
-        await lfs.rename(lockPath, aside);
-      } catch (err) {
-        if (lfs.errno(err) === 'ENOENT') continue;
-        throw wrap(location, lockFileName, 'lock', err);
-      }
-      let movedText = '';
-      try {
-        movedText = await lfs.readFile(aside);
-      } catch {
-        // treat as the stale one
-      }
-      if (movedText !== '' && movedText !== text) {
-        // We moved a fresh lock that someone else took in between: put it back, report LOCKED.
-        await lfs.link(aside, lockPath).catch(() => {});
-        await lfs.unlink(aside).catch(() => {});
-        const other = parseLock(movedText);
-        throw lockedError(location, other === undefined ? 'unknown' : `pid ${other.pid} on ${other.host}`);
-      }
-      await lfs.unlink(aside).catch(() => {});
-    }
-    throw lockedError(location, 'contended');
-  } finally {
-    await lfs.unlink(tmp).catch(() => {});
-  }
-}
-
-/** Removes `dir/~lock` if it still holds `token`. */
-export async function releaseLockFile(lfs: LockFs, dir: string, token: string): Promise<void> {
-  heldTokens.delete(token);
-  const lockPath = path.join(dir, lockFileName);
-  let text: string;
-  try {
-    text = await lfs.readFile(lockPath);
-  } catch (err) {
-    if (lfs.errno(err) === 'ENOENT') return;
-    throw err;
-  }
-  if (parseLock(text)?.token === token) {
-    await lfs.unlink(lockPath).catch((err: unknown) => {
-      if (lfs.errno(err) !== 'ENOENT') throw err;
-    });
-  }
-}

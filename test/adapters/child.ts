@@ -3,6 +3,7 @@ import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import process from 'node:process';
+import { stat } from 'node:fs/promises';
 
 const script = fileURLToPath(new URL('./lock-holder.ts', import.meta.url));
 const isDeno = typeof (globalThis as { Deno?: unknown }).Deno !== 'undefined';
@@ -26,9 +27,20 @@ export function spawnLockHolder(adapter: 'node' | 'deno', dir: string, mode: 'ho
   return { child, firstLine };
 }
 
-export function waitExit(child: ChildProcess): Promise<void> {
-  return new Promise((resolve) => {
+/** Resolves when the child has exited and (on Linux) its /proc entry is gone: Deno's
+ * child_process reports 'exit' of a SIGKILLed child while the kernel is still tearing it down. */
+export async function waitExit(child: ChildProcess): Promise<void> {
+  await new Promise<void>((resolve) => {
     if (child.exitCode !== null || child.signalCode !== null) resolve();
     else child.on('exit', () => resolve());
   });
+  if (process.platform !== 'linux' || child.pid === undefined) return;
+  for (let i = 0; i < 200; i++) {
+    try {
+      await stat(`/proc/${child.pid}`);
+    } catch {
+      return;
+    }
+    await new Promise((r) => setTimeout(r, 10));
+  }
 }

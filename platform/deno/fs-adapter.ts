@@ -1,0 +1,528 @@
+/**
+ * DenoFsAdapter: the StorageAdapter (src/storage/adapter.ts) on a directory through Deno's own
+ * file API (Deno.open / Deno.FsFile). Same on-disk layout and LOCK protocol as the Node adapter
+ * (platform/lock-file.ts), so a directory written by one runtime opens in the other, and a Node
+ * writer and a Deno writer exclude each other.
+ *
+ * - Deno.FsFile has no positional read/write, so each OS file has one queue: seek+read and
+ *   seek+write pairs run one at a time. Sizes are reserved synchronously, so concurrent appends
+ *   get distinct offsets.
+ * - `sync` = FsFile.syncData(), plus a directory fsync after a file was created.
+ * - `replace` = write `NAME~N.tmp`, syncData, Deno.rename over NAME, fsync the directory.
+ * - Errors: IO_ERROR { file, operation, location, errno }, NOT_FOUND, CLOSED, INVALID_ARGUMENT.
+ *
+ * This file may use the Deno global; the minimal types below let it typecheck under the Node
+ * tsconfig, which has no Deno types.
+ */
+import { ErrorCode, LargetableError } from '../../src/errors.ts';
+import type { FileHandle, StorageAdapter } from '../../src/storage/adapter.ts';
+import { acquireLockFile, lockFileName, releaseLockFile } from '../lock-file.ts';
+import type { LockFs } from '../lock-file.ts';
+import { checkByteCount, checkBytes, checkFileName, closedError, ioError, isValidFileName, notFoundError } from '../memory.ts';
+
+// ---------------------------------------------------------------------------------------------
+// Minimal Deno types (only what this file uses).
+// ---------------------------------------------------------------------------------------------
+interface DenoFsFile {
+  read(p: Uint8Array): Promise<number | null>;
+  write(p: Uint8Array): Promise<number>;
+  seek(offset: number, whence: number): Promise<number>;
+  truncate(len?: number): Promise<void>;
+  syncData(): Promise<void>;
+  sync(): Promise<void>;
+  stat(): Promise<{ size: number; isFile: boolean }>;
+  close(): void;
+}
+interface DenoOpenOptions {
+  read?: boolean;
+  write?: boolean;
+  create?: boolean;
+  createNew?: boolean;
+  truncate?: boolean;
+  mode?: number;
+}
+interface DenoApi {
+  open(path: string, options?: DenoOpenOptions): Promise<DenoFsFile>;
+  mkdir(path: string, options?: { recursive?: boolean }): Promise<void>;
+  stat(path: string): Promise<{ isFile: boolean; isDirectory: boolean; size: number }>;
+  readDir(path: string): AsyncIterable<{ name: string; isFile: boolean }>;
+  readFile(path: string): Promise<Uint8Array>;
+  readTextFile(path: string): Promise<string>;
+  writeTextFile(path: string, data: string, options?: { createNew?: boolean }): Promise<void>;
+  rename(from: string, to: string): Promise<void>;
+  remove(path: string): Promise<void>;
+  link(from: string, to: string): Promise<void>;
+  realPath(path: string): Promise<string>;
+  cwd(): string;
+  hostname(): string;
+  readonly pid: number;
+  readonly build: { os: string };
+  readonly errors: Record<string, new (...args: never[]) => Error>;
+}
+declare const Deno: DenoApi;
+
+const seekStart = 0; // Deno.SeekMode.Start
+const tempSuffix = '.tmp';
+
+/** ENOENT, EEXIST, ... of a Deno error (Deno errors carry `code`; classes as a fallback). */
+function errno(err: unknown): string | undefined {
+  if (typeof err === 'object' && err !== null && 'code' in err && typeof (err as { code: unknown }).code === 'string') {
+    return (err as { code: string }).code;
+  }
+  if (typeof Deno !== 'undefined') {
+    if (Deno.errors['NotFound'] !== undefined && err instanceof Deno.errors['NotFound']) return 'ENOENT';
+    if (Deno.errors['AlreadyExists'] !== undefined && err instanceof Deno.errors['AlreadyExists']) return 'EEXIST';
+    if (Deno.errors['IsADirectory'] !== undefined && err instanceof Deno.errors['IsADirectory']) return 'EISDIR';
+  }
+  return undefined;
+}
+
+function wrap(location: string, file: string, operation: string, err: unknown): LargetableError {
+  if (err instanceof LargetableError) return err;
+  if (errno(err) === 'ENOENT') return notFoundError(location, file, operation, err);
+  const e = ioError(location, file, operation, err);
+  const code = errno(err);
+  if (code === undefined) return e;
+  return new LargetableError(ErrorCode.IO_ERROR, e.message, { cause: err, details: { ...e.details, errno: code } });
+}
+
+function joinPath(dir: string, name: string): string {
+  return dir.endsWith('/') ? dir + name : `${dir}/${name}`;
+}
+
+function resolvePath(p: string): string {
+  if (p.startsWith('/') || /^[A-Za-z]:[\\/]/.test(p)) return p;
+  return joinPath(Deno.cwd(), p.startsWith('./') ? p.slice(2) : p);
+}
+
+interface Shared {
+  readonly file: DenoFsFile;
+  size: number;
+  refs: number;
+  /** Tail of the per-file operation queue (seek+read/write pairs must not interleave). */
+  queue: Promise<unknown>;
+  closed: boolean;
+}
+
+function enqueue<T>(s: Shared, op: () => Promise<T>): Promise<T> {
+  const run = s.queue.then(op, op);
+  s.queue = run.catch(() => {});
+  return run;
+}
+
+export interface DenoFsAdapterOptions {
+  /** Create the directory if missing (default true). */
+  create?: boolean;
+}
+
+/** Opens (creating if needed) a data directory as a StorageAdapter, with Deno APIs. */
+export async function openDenoFsAdapter(dir: string, options: DenoFsAdapterOptions = {}): Promise<DenoFsAdapter> {
+  if (typeof Deno === 'undefined') {
+    throw new LargetableError(ErrorCode.UNSUPPORTED_STORAGE, 'the Deno filesystem adapter needs the Deno runtime');
+  }
+  const abs = resolvePath(dir);
+  try {
+    if (options.create === false) {
+      const st = await Deno.stat(abs);
+      if (!st.isDirectory) throw new Error('not a directory');
+    } else {
+      await Deno.mkdir(abs, { recursive: true });
+    }
+  } catch (err) {
+    throw wrap(dir, '.', 'openDirectory', err);
+  }
+  return new DenoFsAdapter(dir, abs);
+}
+
+export class DenoFsAdapter implements StorageAdapter {
+  readonly location: string;
+  readonly directory: string;
+  readonly #open = new Map<string, Promise<Shared>>();
+  #closed = false;
+  #lockToken: string | undefined;
+  #dirDirty = false;
+  #tempCounter = 0;
+
+  /** Use `openDenoFsAdapter` (it creates the directory). */
+  constructor(location: string, absoluteDirectory: string) {
+    this.location = location;
+    this.directory = absoluteDirectory;
+  }
+
+  #path(name: string): string {
+    return joinPath(this.directory, name);
+  }
+
+  #check(file: string, operation: string): void {
+    if (this.#closed) throw closedError(this.location, file, operation);
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  async open(name: string, options: { create?: boolean } = {}): Promise<FileHandle> {
+    checkFileName(name, 'open');
+    this.#check(name, 'open');
+    let pending = this.#open.get(name);
+    if (pending === undefined) {
+      pending = this.#openShared(name, options.create === true);
+      this.#open.set(name, pending);
+      pending.catch(() => {
+        if (this.#open.get(name) === pending) this.#open.delete(name);
+      });
+    }
+    const shared = await pending;
+    if (this.#closed) throw closedError(this.location, name, 'open');
+    shared.refs++;
+    return new DenoFileHandle(this, name, shared, pending);
+  }
+
+  async #openShared(name: string, create: boolean): Promise<Shared> {
+    const p = this.#path(name);
+    let file: DenoFsFile;
+    try {
+      file = await Deno.open(p, { read: true, write: true });
+    } catch (err) {
+      if (errno(err) !== 'ENOENT' || !create) throw wrap(this.location, name, 'open', err);
+      try {
+        file = await Deno.open(p, { read: true, write: true, createNew: true, mode: 0o644 });
+        this.#dirDirty = true;
+      } catch (err2) {
+        if (errno(err2) !== 'EEXIST') throw wrap(this.location, name, 'open', err2);
+        try {
+          file = await Deno.open(p, { read: true, write: true });
+        } catch (err3) {
+          throw wrap(this.location, name, 'open', err3);
+        }
+      }
+    }
+    try {
+      const st = await file.stat();
+      if (!st.isFile) throw Object.assign(new Error('is a directory'), { code: 'EISDIR' });
+      return { file, size: st.size, refs: 0, queue: Promise.resolve(), closed: false };
+    } catch (err) {
+      try {
+        file.close();
+      } catch {
+        // already failing
+      }
+      throw wrap(this.location, name, 'open', err);
+    }
+  }
+
+  /** @internal called by a handle's close. */
+  async release(name: string, shared: Shared, pending: Promise<Shared>): Promise<void> {
+    shared.refs--;
+    if (shared.refs > 0) return;
+    if (this.#open.get(name) === pending) this.#open.delete(name);
+    await enqueue(shared, async () => {
+      shared.closed = true;
+      try {
+        shared.file.close();
+      } catch (err) {
+        throw wrap(this.location, name, 'close', err);
+      }
+    });
+  }
+
+  /** @internal fsyncs the directory if a file was created since the last directory sync. */
+  async syncDirectoryIfDirty(file: string): Promise<void> {
+    if (!this.#dirDirty) return;
+    this.#dirDirty = false;
+    try {
+      await this.#syncDirectory();
+    } catch (err) {
+      this.#dirDirty = true;
+      throw wrap(this.location, file, 'syncDirectory', err);
+    }
+  }
+
+  async #syncDirectory(): Promise<void> {
+    if (Deno.build.os === 'windows') return; // directories cannot be opened for fsync there
+    const d = await Deno.open(this.directory, { read: true });
+    try {
+      await d.sync();
+    } catch (err) {
+      const code = errno(err);
+      if (code !== 'EINVAL' && code !== 'EPERM' && code !== 'EISDIR') throw err;
+    } finally {
+      d.close();
+    }
+  }
+
+  async list(): Promise<string[]> {
+    this.#check('*', 'list');
+    try {
+      const names: string[] = [];
+      for await (const e of Deno.readDir(this.directory)) {
+        if (e.isFile && isValidFileName(e.name)) names.push(e.name);
+      }
+      return names.sort();
+    } catch (err) {
+      throw wrap(this.location, '*', 'list', err);
+    }
+  }
+
+  async exists(name: string): Promise<boolean> {
+    checkFileName(name, 'exists');
+    this.#check(name, 'exists');
+    try {
+      return (await Deno.stat(this.#path(name))).isFile;
+    } catch (err) {
+      if (errno(err) === 'ENOENT') return false;
+      throw wrap(this.location, name, 'exists', err);
+    }
+  }
+
+  async remove(name: string): Promise<void> {
+    checkFileName(name, 'remove');
+    this.#check(name, 'remove');
+    this.#open.delete(name); // handles already open keep the unlinked file
+    try {
+      const st = await Deno.stat(this.#path(name));
+      if (!st.isFile) throw Object.assign(new Error('is a directory'), { code: 'EISDIR' });
+      await Deno.remove(this.#path(name));
+    } catch (err) {
+      throw wrap(this.location, name, 'remove', err);
+    }
+  }
+
+  async replace(name: string, bytes: Uint8Array): Promise<void> {
+    checkFileName(name, 'replace');
+    checkBytes(bytes, name, 'replace');
+    this.#check(name, 'replace');
+    const tmp = this.#path(`${name}~${++this.#tempCounter}${tempSuffix}`);
+    try {
+      const f = await Deno.open(tmp, { write: true, create: true, truncate: true, mode: 0o644 });
+      try {
+        let done = 0;
+        while (done < bytes.length) done += await f.write(bytes.subarray(done));
+        await f.syncData();
+      } finally {
+        f.close();
+      }
+      this.#open.delete(name); // handles opened before keep the old file
+      await Deno.rename(tmp, this.#path(name));
+      this.#dirDirty = false;
+      await this.#syncDirectory();
+    } catch (err) {
+      await Deno.remove(tmp).catch(() => {});
+      throw wrap(this.location, name, 'replace', err);
+    }
+  }
+
+  async readAll(name: string): Promise<Uint8Array> {
+    checkFileName(name, 'readAll');
+    this.#check(name, 'readAll');
+    try {
+      return await Deno.readFile(this.#path(name));
+    } catch (err) {
+      throw wrap(this.location, name, 'readAll', err);
+    }
+  }
+
+  async lock(): Promise<void> {
+    this.#check(lockFileName, 'lock');
+    if (this.#lockToken !== undefined) return;
+    this.#lockToken = await acquireLockFile(denoLockFs(), this.location, this.directory);
+    try {
+      for await (const e of Deno.readDir(this.directory)) {
+        if (e.name.includes('~') && e.name.endsWith(tempSuffix)) await Deno.remove(this.#path(e.name)).catch(() => {});
+      }
+    } catch {
+      // best effort
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    const errors: unknown[] = [];
+    for (const [name, pending] of this.#open) {
+      try {
+        const shared = await pending;
+        shared.refs = 0;
+        await enqueue(shared, async () => {
+          if (!shared.closed) {
+            shared.closed = true;
+            shared.file.close();
+          }
+        });
+      } catch (err) {
+        if (!(err instanceof LargetableError)) errors.push(wrap(this.location, name, 'close', err));
+      }
+    }
+    this.#open.clear();
+    if (this.#lockToken !== undefined) {
+      const token = this.#lockToken;
+      this.#lockToken = undefined;
+      try {
+        await releaseLockFile(denoLockFs(), this.directory, token);
+      } catch (err) {
+        errors.push(wrap(this.location, lockFileName, 'unlock', err));
+      }
+    }
+    if (errors.length > 0) throw errors[0];
+  }
+}
+
+class DenoFileHandle implements FileHandle {
+  readonly name: string;
+  readonly #adapter: DenoFsAdapter;
+  readonly #shared: Shared;
+  readonly #pending: Promise<Shared>;
+  #closed = false;
+
+  constructor(adapter: DenoFsAdapter, name: string, shared: Shared, pending: Promise<Shared>) {
+    this.#adapter = adapter;
+    this.name = name;
+    this.#shared = shared;
+    this.#pending = pending;
+  }
+
+  #check(operation: string): void {
+    if (this.#closed || this.#adapter.closed || this.#shared.closed) throw closedError(this.#adapter.location, this.name, operation);
+  }
+
+  /** Runs `op` in the file's queue, mapping failures (and a close that won the race) to errors. */
+  #run<T>(operation: string, op: (f: DenoFsFile) => Promise<T>): Promise<T> {
+    return enqueue(this.#shared, async () => {
+      if (this.#shared.closed) throw closedError(this.#adapter.location, this.name, operation);
+      try {
+        return await op(this.#shared.file);
+      } catch (err) {
+        throw wrap(this.#adapter.location, this.name, operation, err);
+      }
+    });
+  }
+
+  async #resetSize(): Promise<void> {
+    try {
+      this.#shared.size = (await this.#shared.file.stat()).size;
+    } catch {
+      // keep the reservation
+    }
+  }
+
+  async read(offset: number, length: number): Promise<Uint8Array> {
+    checkByteCount(offset, 'offset', this.name, 'read');
+    checkByteCount(length, 'length', this.name, 'read');
+    this.#check('read');
+    return this.#run('read', async (f) => {
+      if (offset + length > this.#shared.size) {
+        const st = await f.stat();
+        if (st.size > this.#shared.size) this.#shared.size = st.size;
+      }
+      const n = Math.max(0, Math.min(length, this.#shared.size - offset));
+      const buf = new Uint8Array(n);
+      if (n === 0) return buf;
+      await f.seek(offset, seekStart);
+      let got = 0;
+      while (got < n) {
+        const r = await f.read(buf.subarray(got));
+        if (r === null || r === 0) break;
+        got += r;
+      }
+      return got === n ? buf : buf.slice(0, got);
+    });
+  }
+
+  async #writeAt(offset: number, bytes: Uint8Array, operation: string): Promise<void> {
+    try {
+      await this.#run(operation, async (f) => {
+        if (bytes.length === 0) {
+          const st = await f.stat();
+          if (st.size < offset) await f.truncate(offset);
+          return;
+        }
+        await f.seek(offset, seekStart);
+        let done = 0;
+        while (done < bytes.length) done += await f.write(bytes.subarray(done));
+      });
+    } catch (err) {
+      await this.#resetSize();
+      throw err;
+    }
+  }
+
+  async write(offset: number, bytes: Uint8Array): Promise<void> {
+    checkByteCount(offset, 'offset', this.name, 'write');
+    checkBytes(bytes, this.name, 'write');
+    this.#check('write');
+    const end = offset + bytes.length;
+    if (end > this.#shared.size) this.#shared.size = end; // reserve before awaiting
+    await this.#writeAt(offset, bytes.slice(), 'write');
+  }
+
+  async append(bytes: Uint8Array): Promise<number> {
+    checkBytes(bytes, this.name, 'append');
+    this.#check('append');
+    const offset = this.#shared.size;
+    this.#shared.size = offset + bytes.length;
+    if (bytes.length > 0) await this.#writeAt(offset, bytes.slice(), 'append');
+    return offset;
+  }
+
+  async size(): Promise<number> {
+    this.#check('size');
+    return this.#shared.size;
+  }
+
+  async truncate(length: number): Promise<void> {
+    checkByteCount(length, 'length', this.name, 'truncate');
+    this.#check('truncate');
+    this.#shared.size = length;
+    try {
+      await this.#run('truncate', (f) => f.truncate(length));
+    } catch (err) {
+      await this.#resetSize();
+      throw err;
+    }
+  }
+
+  async sync(): Promise<void> {
+    this.#check('sync');
+    await this.#run('sync', (f) => f.syncData());
+    await this.#adapter.syncDirectoryIfDirty(this.name);
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    if (this.#adapter.closed) return;
+    await this.#adapter.release(this.name, this.#shared, this.#pending);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// LOCK protocol (platform/lock-file.ts) on Deno APIs.
+// ---------------------------------------------------------------------------------------------
+
+let lockFs: LockFs | undefined;
+
+function denoLockFs(): LockFs {
+  if (lockFs !== undefined) return lockFs;
+  const onLinux = Deno.build.os === 'linux';
+  lockFs = {
+    writeFile: (p, text) => Deno.writeTextFile(p, text, { createNew: true }),
+    readFile: (p) => Deno.readTextFile(p),
+    link: (a, b) => Deno.link(a, b),
+    rename: (a, b) => Deno.rename(a, b),
+    unlink: (p) => Deno.remove(p),
+    errno,
+    pid: Deno.pid,
+    host: Deno.hostname(),
+    async procStat(pid) {
+      if (!onLinux) return null;
+      try {
+        return await Deno.readTextFile(`/proc/${pid}/stat`);
+      } catch {
+        return null;
+      }
+    },
+    signalProbe: () => undefined, // no signal-0 probe in the Deno API
+    wrap,
+  };
+  return lockFs;
+}
