@@ -41,3 +41,25 @@ export const cursorBatchSizeDefault = 101;
 export const regexPatternLengthMax = 4096;
 /** Largest number of stages in an aggregation pipeline. */
 export const pipelineStagesMax = 1000;
+/** Target size of one segment file written by compaction (a segment may exceed it by one value). */
+export const segmentSizeBytesTarget = 64 * 1024 * 1024;
+/** Level-0 segments that trigger a background compaction. */
+export const level0SegmentsCompactTrigger = 4;
+/** Immutable memtables waiting for flush before writers stall. */
+export const immutableMemtablesMax = 2;
+/** WAL files replayed at open before the recovered memtable is flushed at once. */
+export const walFilesReplayFlushTrigger = 4;
+/** Entries kept in the document layer's change log (change stream resume window). */
+export const changeLogEntriesMax = 10_000;
+/** Keys sampled per candidate plan when the planner estimates selectivity. */
+export const plannerSampleKeysMax = 256;
+/** Most index intervals one plan may scan ($in x compound equality products). */
+export const plannerIntervalsMax = 4096;
+/** Entries in the per-collection plan cache. */
+export const planCacheEntriesMax = 256;
+/** Period of the TTL sweep, milliseconds. */
+export const ttlSweepIntervalMs = 60_000;
+/** Most wire-protocol cursors open at once (server-wide). */
+export const wireCursorsOpenMax = 10_000;
+/** A wire-protocol cursor idle longer than this is closed. */
+export const wireCursorIdleMsMax = 10 * 60 * 1000;

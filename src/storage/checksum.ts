@@ -1,0 +1,10 @@
+/**
+ * CRC-32C for every checksum the storage engine writes, from the kernels (`kernels().crc32c`:
+ * the wasm build when installed, else the TypeScript twin; both compute the same function).
+ */
+import { kernels } from '../kernel/index.ts';
+
+/** CRC-32C (Castagnoli) of `bytes[start, end)`, continuing from `crc` (default 0). */
+export function crc32c(bytes: Uint8Array, crc = 0, start = 0, end = bytes.length): number {
+  return kernels().crc32c(start === 0 && end === bytes.length ? bytes : bytes.subarray(start, end), crc);
+}

@@ -1,0 +1,1069 @@
+/**
+ * The LSM store: WAL + group commit, memtable, immutable segments, manifest, compaction,
+ * snapshots and iterators. See docs/ARCHITECTURE.md "Storage" for the design and invariants.
+ *
+ * Concurrency (single JS thread, async I/O):
+ * - Writes go through one commit loop: batches queued while a group is being appended/synced form
+ *   the next group (one append + at most one sync for all of them).
+ * - Readers work on a `Version` (memtables + L0 + L1 segment lists) that they hold; flush and
+ *   compaction install new versions and never mutate old ones, so readers never wait for them.
+ * - Manifest edits are serialized; any I/O failure marks the store failed (fail-stop): later
+ *   writes are refused with IO_ERROR, reopening recovers from the files.
+ */
+import { LargetableError } from '../errors.ts';
+import {
+  blockCacheSizeBytesDefault,
+  blockSizeBytesTarget,
+  immutableMemtablesMax,
+  keySizeBytesMax,
+  level0SegmentsCompactTrigger,
+  memtableSizeBytesDefault,
+  relaxedSyncDelayMsMax,
+  segmentSizeBytesTarget,
+  walFilesReplayFlushTrigger,
+} from '../limits.ts';
+import type { Durability, FileHandle, StorageAdapter } from './adapter.ts';
+import { BlockCache } from './cache.ts';
+import { compareBytes, equalBytes } from './codec.ts';
+import { io, toIoError } from './io.ts';
+import { MemSource, RunSource, type Source } from './iterator.ts';
+import { type ManifestState, decodeManifest, encodeManifest, manifestName } from './manifest.ts';
+import { Memtable } from './memtable.ts';
+import { type Block, Segment, SegmentBuilder, type SegmentMeta, decodeBlock, segmentName } from './segment.ts';
+import type {
+  CommitInfo,
+  RangeOptions,
+  RecoveryReport,
+  Snapshot,
+  Store,
+  StoreIterator,
+  StoreOptions,
+  StoreStats,
+  VerifyReport,
+  WriteOp,
+} from './store.ts';
+import { applyRecord, encodeBatch, scanWal, sealRecord, walHeader, walName } from './wal.ts';
+
+/** Named points where `onEvent` is called (crash tests kill the process there). */
+export type StoreEvent =
+  | 'wal-append'
+  | 'wal-sync'
+  | 'segment-write'
+  | 'manifest-swap'
+  | 'flush-install'
+  | 'compaction-write'
+  | 'compaction-install';
+
+export interface EngineOptions extends StoreOptions {
+  /** Target uncompressed block size (default limits.blockSizeBytesTarget). */
+  blockSizeBytes?: number;
+  /** fflate deflate level for blocks, 0 = store raw (default 1). */
+  compressionLevel?: number;
+  /** Target segment size for compaction output (default limits.segmentSizeBytesTarget). */
+  segmentSizeBytes?: number;
+  /** Test hook called synchronously at named points. */
+  onEvent?: (event: StoreEvent) => void;
+}
+
+class Version {
+  holds = 0;
+  readonly mem: Memtable;
+  /** Newest first. */
+  readonly imms: readonly Memtable[];
+  /** Newest first. */
+  readonly l0: readonly Segment[];
+  /** Sorted by key, non-overlapping. */
+  readonly l1: readonly Segment[];
+  constructor(mem: Memtable, imms: readonly Memtable[], l0: readonly Segment[], l1: readonly Segment[]) {
+    this.mem = mem;
+    this.imms = imms;
+    this.l0 = l0;
+    this.l1 = l1;
+  }
+}
+
+class SnapshotImpl implements Snapshot {
+  released = false;
+  readonly store: LsmStore;
+  readonly num: number;
+  readonly version: Version;
+  constructor(store: LsmStore, num: number, version: Version) {
+    this.store = store;
+    this.num = num;
+    this.version = version;}
+  get seq(): bigint {
+    return BigInt(this.num);
+  }
+  release(): void {
+    if (this.released) return;
+    this.released = true;
+    this.store.releaseSnapshot(this);
+  }
+}
+
+interface PendingBatch {
+  kind: 'batch';
+  rec: Uint8Array;
+  strict: boolean;
+  seq: number;
+  resolve: (c: CommitInfo) => void;
+  reject: (e: unknown) => void;
+}
+interface PendingRotate {
+  kind: 'rotate';
+  resolve: () => void;
+  reject: (e: unknown) => void;
+}
+type Pending = PendingBatch | PendingRotate;
+
+function checkKey(key: unknown, what = 'key'): asserts key is Uint8Array {
+  if (!(key instanceof Uint8Array)) throw new LargetableError('INVALID_ARGUMENT', `${what} must be a Uint8Array`);
+  if (key.length > keySizeBytesMax) throw new LargetableError('LIMIT_EXCEEDED', `${what} of ${key.length} bytes exceeds ${keySizeBytesMax}`);
+}
+
+export class LsmStore implements Store {
+  readonly adapter: StorageAdapter;
+  recovery: RecoveryReport = { walRecordsReplayed: 0, tornTailBytesTruncated: 0 };
+  private readonly durability: Durability;
+  private readonly memtableBytes: number;
+  private readonly blockSize: number;
+  private readonly level: number;
+  private readonly segmentBytes: number;
+  private readonly autoCompact: boolean;
+  private readonly onEvent: ((e: StoreEvent) => void) | undefined;
+  readonly cache: BlockCache<Block>;
+
+  private current!: Version;
+  private man!: ManifestState;
+  private nextFile = 1;
+  private wal!: FileHandle;
+  private walFile = 0;
+  private walDirty = false;
+  private lastSeq = 0;
+  private visibleSeq = 0;
+  private readonly snapshots = new Set<SnapshotImpl>();
+  private queue: Pending[] = [];
+  private committing = false;
+  private commitDone: Promise<void> = Promise.resolve();
+  private manifestChain: Promise<unknown> = Promise.resolve();
+  private flushRunning: Promise<void> | null = null;
+  private compactionChain: Promise<void> = Promise.resolve();
+  private compactionPending = false;
+  private syncTimer: ReturnType<typeof setTimeout> | undefined;
+  private failed: LargetableError | null = null;
+  private closed = false;
+  private walSyncs = 0;
+  private compactions = 0;
+
+  constructor(adapter: StorageAdapter, options: EngineOptions) {
+    this.adapter = adapter;
+    this.durability = options.durability ?? 'strict';
+    if (this.durability !== 'strict' && this.durability !== 'relaxed')
+      throw new LargetableError('INVALID_ARGUMENT', `durability must be 'strict' or 'relaxed'`);
+    this.memtableBytes = options.memtableSizeBytes ?? memtableSizeBytesDefault;
+    this.blockSize = options.blockSizeBytes ?? blockSizeBytesTarget;
+    this.level = options.compressionLevel ?? 1;
+    this.segmentBytes = options.segmentSizeBytes ?? segmentSizeBytesTarget;
+    this.autoCompact = options.autoCompact ?? true;
+    this.onEvent = options.onEvent;
+    this.cache = new BlockCache<Block>(options.blockCacheSizeBytes ?? blockCacheSizeBytesDefault);
+  }
+
+  // ------------------------------------------------------------------ open / recovery
+
+  async open(): Promise<void> {
+    const a = this.adapter;
+    await io(a.location, 'lock', () => a.lock());
+    try {
+      await this.recover();
+    } catch (err) {
+      await this.closeHandles();
+      await a.close().catch(() => undefined);
+      throw err;
+    }
+  }
+
+  private async recover(): Promise<void> {
+    const a = this.adapter;
+    const hasManifest = await io(manifestName, 'exists', () => a.exists(manifestName));
+    this.man = hasManifest
+      ? decodeManifest(await io(manifestName, 'readAll', () => a.readAll(manifestName)))
+      : { nextFile: 1, flushedSeq: 0, l0: [], l1: [], wals: [] };
+    const m = this.man;
+    const live = new Set<string>();
+    for (const s of [...m.l0, ...m.l1]) live.add(segmentName(s.file));
+    for (const w of m.wals) live.add(walName(w));
+    let maxFile = m.nextFile - 1;
+    const files = await io(a.location, 'list', () => a.list());
+    for (const f of files) {
+      const mt = /^(\d{6,})\.(seg|wal)$/.exec(f);
+      if (mt === null) continue;
+      maxFile = Math.max(maxFile, Number(mt[1]));
+      if (!live.has(f)) await io(f, 'remove', () => a.remove(f)); // orphan of an interrupted flush/compaction
+    }
+    this.nextFile = maxFile + 1;
+    const openSeg = async (s: SegmentMeta): Promise<Segment> => {
+      const name = segmentName(s.file);
+      const h = await io(name, 'open', () => a.open(name));
+      const seg = await Segment.open(h, name, s.file, this.cache);
+      return seg;
+    };
+    const l0: Segment[] = [];
+    const l1: Segment[] = [];
+    try {
+      for (const s of m.l0) l0.push(await openSeg(s));
+      for (const s of m.l1) l1.push(await openSeg(s));
+    } catch (err) {
+      for (const s of [...l0, ...l1]) await s.handle.close().catch(() => undefined);
+      throw err;
+    }
+    let lastSeq = m.flushedSeq;
+    for (const s of [...l0, ...l1]) lastSeq = Math.max(lastSeq, s.meta.maxSeq);
+    // replay WALs
+    const mem = new Memtable();
+    let replayed = 0;
+    for (const w of m.wals) {
+      const name = walName(w);
+      if (!files.includes(name))
+        throw new LargetableError('CORRUPTION', `${name}: corruption at offset 0: WAL listed in the manifest is missing`, { details: { file: name, offset: 0 } });
+      const h = await io(name, 'open', () => a.open(name));
+      try {
+        const size = await io(name, 'size', () => h.size());
+        const buf = await io(name, 'read', () => h.read(0, size));
+        const scan = scanWal(buf, name);
+        for (const r of scan.records) {
+          if (r.seq <= m.flushedSeq) continue;
+          if (r.seq <= lastSeq && lastSeq > m.flushedSeq)
+            throw new LargetableError('CORRUPTION', `${name}: corruption at offset ${r.offset}: sequence ${r.seq} out of order`, { details: { file: name, offset: r.offset } });
+          applyRecord(buf, r.offset, r.end, r.seq, mem, name, r.offset);
+          lastSeq = r.seq;
+          replayed++;
+        }
+        if (scan.tornBytes > 0) {
+          await io(name, 'truncate', () => h.truncate(scan.validEnd));
+          await io(name, 'sync', () => h.sync());
+          this.recovery.tornTailBytesTruncated += scan.tornBytes;
+          this.recovery.tornTailFile = name;
+        }
+      } finally {
+        await h.close().catch(() => undefined);
+      }
+    }
+    this.recovery.walRecordsReplayed = replayed;
+    this.lastSeq = lastSeq;
+    this.visibleSeq = lastSeq;
+    mem.walFiles = [...m.wals];
+    this.current = new Version(mem, [], l0, l1);
+    this.holdVersion(this.current);
+    for (const s of [...l0, ...l1]) s.refs++;
+    // a fresh WAL for new writes
+    await this.openNewWal(mem);
+    if (m.wals.length > walFilesReplayFlushTrigger || mem.bytes >= this.memtableBytes) {
+      await this.rotate();
+      await this.runFlushes();
+    }
+  }
+
+  /** Creates a new WAL file (header synced), lists it in the manifest, and makes it current. */
+  private async openNewWal(mem: Memtable): Promise<void> {
+    const file = this.nextFile++;
+    const name = walName(file);
+    const h = await io(name, 'open', () => this.adapter.open(name, { create: true }));
+    await io(name, 'truncate', () => h.truncate(0));
+    await io(name, 'append', () => h.append(walHeader()));
+    await io(name, 'sync', () => h.sync());
+    await this.editManifest((m) => {
+      m.wals.push(file);
+    });
+    const old = this.wal as FileHandle | undefined;
+    this.wal = h;
+    this.walFile = file;
+    this.walDirty = false;
+    mem.walFiles.push(file);
+    if (old !== undefined) await old.close().catch(() => undefined);
+  }
+
+  // ------------------------------------------------------------------ manifest
+
+  /** Applies `edit` to a copy of the manifest, swaps it in atomically, then runs `install`. */
+  private editManifest(edit: (m: ManifestState) => void, install?: () => void): Promise<void> {
+    const run = async (): Promise<void> => {
+      const m: ManifestState = { ...this.man, l0: [...this.man.l0], l1: [...this.man.l1], wals: [...this.man.wals] };
+      edit(m);
+      m.nextFile = Math.max(m.nextFile, this.nextFile);
+      this.onEvent?.('manifest-swap');
+      const bytes = encodeManifest(m);
+      await io(manifestName, 'replace', () => this.adapter.replace(manifestName, bytes));
+      this.man = m;
+      install?.();
+    };
+    const p = this.manifestChain.then(run);
+    this.manifestChain = p.catch(() => undefined);
+    return p.catch((err: unknown) => {
+      throw this.fail(err, manifestName, 'replace');
+    });
+  }
+
+  // ------------------------------------------------------------------ failure
+
+  private fail(err: unknown, file: string, operation: string): LargetableError {
+    const e = toIoError(err, file, operation);
+    if (this.failed === null && e.code !== 'CLOSED') this.failed = e;
+    return e;
+  }
+
+  private failedError(): LargetableError {
+    const f = this.failed!;
+    return new LargetableError(f.code, `store stopped after an earlier failure (${f.message}); reopen to recover`, {
+      cause: f,
+      details: { ...f.details },
+    });
+  }
+
+  private checkOpen(): void {
+    if (this.closed) throw new LargetableError('CLOSED', 'store is closed');
+  }
+
+  // ------------------------------------------------------------------ versions
+
+  private holdVersion(v: Version): void {
+    v.holds++;
+  }
+
+  private releaseVersion(v: Version): void {
+    if (--v.holds > 0) return;
+    for (const s of [...v.l0, ...v.l1]) {
+      if (--s.refs === 0 && s.obsolete) void this.deleteSegment(s);
+    }
+  }
+
+  private install(v: Version): void {
+    for (const s of [...v.l0, ...v.l1]) s.refs++;
+    this.holdVersion(v);
+    const old = this.current;
+    this.current = v;
+    this.releaseVersion(old);
+  }
+
+  private async deleteSegment(s: Segment): Promise<void> {
+    this.cache.dropPrefix(s.cachePrefix);
+    await s.handle.close().catch(() => undefined);
+    // a failed remove leaves an orphan that the next open deletes
+    if (!this.closed) await this.adapter.remove(s.name).catch(() => undefined);
+  }
+
+  private minSnapshot(): number {
+    let min = this.visibleSeq;
+    for (const s of this.snapshots) if (s.num < min) min = s.num;
+    return min;
+  }
+
+  releaseSnapshot(s: SnapshotImpl): void {
+    if (this.snapshots.delete(s)) this.releaseVersion(s.version);
+  }
+
+  snapshot(): Snapshot {
+    this.checkOpen();
+    const s = new SnapshotImpl(this, this.visibleSeq, this.current);
+    this.holdVersion(this.current);
+    this.snapshots.add(s);
+    return s;
+  }
+
+  // ------------------------------------------------------------------ writes
+
+  put(key: Uint8Array, value: Uint8Array): Promise<CommitInfo> {
+    return this.write([{ type: 'put', key, value }]);
+  }
+
+  del(key: Uint8Array): Promise<CommitInfo> {
+    return this.write([{ type: 'del', key }]);
+  }
+
+  write(ops: WriteOp[], options?: { durability?: Durability }): Promise<CommitInfo> {
+    try {
+      this.checkOpen();
+      if (this.failed !== null) throw this.failedError();
+      const rec = encodeBatch(ops);
+      const d = options?.durability ?? this.durability;
+      if (d !== 'strict' && d !== 'relaxed') throw new LargetableError('INVALID_ARGUMENT', `durability must be 'strict' or 'relaxed'`);
+      return new Promise<CommitInfo>((resolve, reject) => {
+        this.queue.push({ kind: 'batch', rec, strict: d === 'strict', seq: 0, resolve, reject });
+        this.kick();
+      });
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
+  private kick(): void {
+    if (this.committing) return;
+    this.committing = true;
+    this.commitDone = this.commitLoop();
+  }
+
+  private async commitLoop(): Promise<void> {
+    try {
+      await this.commitQueued();
+    } catch {
+      // commitQueued rejects every pending batch itself
+    }
+  }
+
+  /** Runs until the queue is empty; clears `committing` in the same tick as the last check. */
+  private async commitQueued(): Promise<void> {
+    for (;;) {
+      if (this.queue.length === 0) {
+        this.committing = false;
+        return;
+      }
+      if (this.failed !== null) {
+        const q = this.queue;
+        this.queue = [];
+        for (const p of q) p.reject(this.failedError());
+        continue;
+      }
+      const head = this.queue[0]!;
+      if (head.kind === 'rotate') {
+        this.queue.shift();
+        try {
+          if (this.current.mem.count > 0) await this.rotate();
+          head.resolve();
+        } catch (err) {
+          head.reject(err);
+        }
+        continue;
+      }
+      if (this.current.mem.bytes >= this.memtableBytes) {
+        try {
+          await this.rotate();
+        } catch {
+          continue; // failed is set; the loop rejects the queue
+        }
+      }
+      // the group: consecutive batches up to the next rotate marker
+      let n = 0;
+      while (n < this.queue.length && this.queue[n]!.kind === 'batch') n++;
+      const group = this.queue.splice(0, n) as PendingBatch[];
+      let seq = this.lastSeq;
+      let total = 0;
+      let strict = false;
+      for (const p of group) {
+        seq++;
+        sealRecord(p.rec, seq);
+        p.seq = seq;
+        total += p.rec.length;
+        if (p.strict) strict = true;
+      }
+      let buf: Uint8Array;
+      if (group.length === 1) buf = group[0]!.rec;
+      else {
+        buf = new Uint8Array(total);
+        let o = 0;
+        for (const p of group) {
+          buf.set(p.rec, o);
+          o += p.rec.length;
+        }
+      }
+      const name = walName(this.walFile);
+      try {
+        this.onEvent?.('wal-append');
+        await io(name, 'append', () => this.wal.append(buf));
+        if (strict) {
+          this.onEvent?.('wal-sync');
+          await io(name, 'sync', () => this.wal.sync());
+          this.walSyncs++;
+          this.walDirty = false;
+        } else {
+          this.walDirty = true;
+          this.scheduleRelaxedSync();
+        }
+      } catch (err) {
+        const e = this.fail(err, name, 'append');
+        for (const p of group) p.reject(e);
+        continue;
+      }
+      this.lastSeq = seq;
+      const mem = this.current.mem;
+      for (const p of group) applyRecord(p.rec, 0, p.rec.length, p.seq, mem, name, 0);
+      this.visibleSeq = seq;
+      for (const p of group) p.resolve({ seq: BigInt(p.seq) });
+    }
+  }
+
+  private scheduleRelaxedSync(): void {
+    if (this.syncTimer !== undefined) return;
+    this.syncTimer = setTimeout(() => {
+      this.syncTimer = undefined;
+      void this.syncWalIfDirty().catch(() => undefined);
+    }, relaxedSyncDelayMsMax / 2);
+  }
+
+  private async syncWalIfDirty(): Promise<void> {
+    if (!this.walDirty || this.failed !== null) return;
+    this.walDirty = false;
+    const name = walName(this.walFile);
+    try {
+      await io(name, 'sync', () => this.wal.sync());
+      this.walSyncs++;
+    } catch (err) {
+      throw this.fail(err, name, 'sync');
+    }
+  }
+
+  /** Turns the memtable into an immutable one and starts a new WAL (commit loop only). */
+  private async rotate(): Promise<void> {
+    while (this.current.imms.length >= immutableMemtablesMax && this.flushRunning !== null) await this.flushRunning;
+    if (this.failed !== null) throw this.failedError();
+    await this.syncWalIfDirty();
+    const old = this.current;
+    const mem = new Memtable();
+    try {
+      await this.openNewWal(mem);
+    } catch (err) {
+      throw this.fail(err, walName(this.nextFile - 1), 'open');
+    }
+    this.install(new Version(mem, [old.mem, ...old.imms], old.l0, old.l1));
+    this.scheduleFlush();
+  }
+
+  private scheduleFlush(): void {
+    if (this.flushRunning !== null) return;
+    this.flushRunning = this.runFlushes().finally(() => {
+      this.flushRunning = null;
+    });
+    this.flushRunning.catch(() => undefined);
+  }
+
+  private async runFlushes(): Promise<void> {
+    while (this.current.imms.length > 0 && this.failed === null && !this.closed) {
+      await this.flushOldest();
+    }
+    if (this.autoCompact && this.current.l0.length >= level0SegmentsCompactTrigger && !this.compactionPending && !this.closed) {
+      this.compactionPending = true;
+      void this.compact().catch(() => undefined);
+    }
+  }
+
+  private async flushOldest(): Promise<void> {
+    const imm = this.current.imms[this.current.imms.length - 1]!;
+    let meta: SegmentMeta | null = null;
+    let seg: Segment | null = null;
+    if (imm.count > 0) {
+      const file = this.nextFile++;
+      const name = segmentName(file);
+      try {
+        const h = await io(name, 'open', () => this.adapter.open(name, { create: true }));
+        const b = new SegmentBuilder(h, name, this.blockSize, this.level);
+        const minSnap = this.minSnapshot();
+        for (let n = imm.first(); n !== null; n = n.next[0]!) {
+          let prevSeq = -1;
+          for (let v = n.newest; v !== null; v = v.older) {
+            if (v.seq === prevSeq) continue;
+            b.add(n.key, v.seq, v.value);
+            prevSeq = v.seq;
+            if (v.seq <= minSnap) break;
+          }
+          if (b.pendingBytes >= 1 << 20) {
+            this.onEvent?.('segment-write');
+            await b.drain();
+          }
+        }
+        this.onEvent?.('segment-write');
+        meta = await b.finish(file);
+        seg = await Segment.open(h, name, file, this.cache);
+      } catch (err) {
+        throw this.fail(err, name, 'write');
+      }
+    }
+    this.onEvent?.('flush-install');
+    await this.editManifest(
+      (m) => {
+        if (meta !== null) m.l0.unshift(meta);
+        m.wals = m.wals.filter((w) => !imm.walFiles.includes(w));
+        m.flushedSeq = Math.max(m.flushedSeq, imm.maxSeq);
+      },
+      () => {
+        const c = this.current;
+        this.install(new Version(c.mem, c.imms.filter((x) => x !== imm), seg === null ? c.l0 : [seg, ...c.l0], c.l1));
+      },
+    );
+    for (const w of imm.walFiles) {
+      if (w === this.walFile) continue;
+      await this.adapter.remove(walName(w)).catch(() => undefined);
+    }
+  }
+
+  /** Flushes the memtable to a segment (waits for every pending flush). */
+  async flush(): Promise<void> {
+    this.checkOpen();
+    if (this.failed !== null) throw this.failedError();
+    await new Promise<void>((resolve, reject) => {
+      this.queue.push({ kind: 'rotate', resolve, reject });
+      this.kick();
+    });
+    while (this.flushRunning !== null) await this.flushRunning;
+    if (this.failed !== null) throw this.failedError();
+  }
+
+  // ------------------------------------------------------------------ compaction
+
+  compact(): Promise<void> {
+    try {
+      this.checkOpen();
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    const p = this.compactionChain.then(() => this.runCompaction());
+    this.compactionChain = p.catch(() => undefined);
+    return p;
+  }
+
+  private async runCompaction(): Promise<void> {
+    this.compactionPending = false;
+    if (this.closed) return;
+    if (this.failed !== null) throw this.failedError();
+    const v = this.current;
+    if (v.l0.length === 0 && v.l1.length <= 1) return;
+    this.holdVersion(v);
+    const inputs = new Set<Segment>([...v.l0, ...v.l1]);
+    const outputs: Segment[] = [];
+    const metas: SegmentMeta[] = [];
+    try {
+      const minSnap = this.minSnapshot();
+      const sources: Source[] = [];
+      for (const s of v.l0) sources.push(new RunSource([s], true));
+      if (v.l1.length > 0) sources.push(new RunSource(v.l1, true));
+      for (const s of sources) await s.seek(null);
+      let b: SegmentBuilder | null = null;
+      let bFile = 0;
+      const finishOut = async (): Promise<void> => {
+        if (b === null) return;
+        const done = b;
+        b = null;
+        if (done.count === 0) {
+          await done.handle.close().catch(() => undefined);
+          await this.adapter.remove(done.name).catch(() => undefined);
+          return;
+        }
+        this.onEvent?.('compaction-write');
+        const meta = await done.finish(bFile);
+        metas.push(meta);
+        outputs.push(await Segment.open(done.handle, done.name, bFile, this.cache));
+      };
+      let key: Uint8Array | null = null;
+      let keptOld = false;
+      for (;;) {
+        // smallest key; among equal keys the highest seq
+        let best: Source | null = null;
+        for (const s of sources) {
+          if (!s.valid) continue;
+          if (best === null) best = s;
+          else {
+            const c = compareBytes(s.key, best.key);
+            if (c < 0 || (c === 0 && s.seq > best.seq)) best = s;
+          }
+        }
+        if (best === null) break;
+        const k = best.key;
+        const newKey = key === null || !equalBytes(k, key);
+        if (newKey) {
+          if (b !== null && (b as SegmentBuilder).sizeBytes >= this.segmentBytes) await finishOut();
+          key = k.slice();
+          keptOld = false;
+        }
+        if (!keptOld) {
+          if (best.seq <= minSnap) {
+            keptOld = true;
+            if (!best.del) {
+              if (b === null) {
+                bFile = this.nextFile++;
+                const name = segmentName(bFile);
+                const h = await io(name, 'open', () => this.adapter.open(name, { create: true }));
+                b = new SegmentBuilder(h, name, this.blockSize, this.level);
+              }
+              (b as SegmentBuilder).add(k, best.seq, best.value());
+            }
+            // a tombstone at the bottom level with nothing older needed is dropped
+          } else {
+            if (b === null) {
+              bFile = this.nextFile++;
+              const name = segmentName(bFile);
+              const h = await io(name, 'open', () => this.adapter.open(name, { create: true }));
+              b = new SegmentBuilder(h, name, this.blockSize, this.level);
+            }
+            (b as SegmentBuilder).add(k, best.seq, best.del ? null : best.value());
+          }
+        }
+        if (b !== null && (b as SegmentBuilder).pendingBytes >= 1 << 20) {
+          this.onEvent?.('compaction-write');
+          await (b as SegmentBuilder).drain();
+        }
+        const p = best.next();
+        if (p !== undefined) await p;
+      }
+      await finishOut();
+    } catch (err) {
+      this.releaseVersion(v);
+      for (const o of outputs) await o.handle.close().catch(() => undefined);
+      throw this.fail(err, 'compaction', 'write');
+    }
+    this.onEvent?.('compaction-install');
+    try {
+      await this.editManifest(
+        (m) => {
+          const gone = new Set([...inputs].map((s) => s.meta.file));
+          m.l0 = m.l0.filter((s) => !gone.has(s.file));
+          m.l1 = metas;
+        },
+        () => {
+          const c = this.current;
+          for (const s of inputs) s.obsolete = true;
+          this.install(new Version(c.mem, c.imms, c.l0.filter((s) => !inputs.has(s)), outputs));
+          this.compactions++;
+        },
+      );
+    } finally {
+      this.releaseVersion(v);
+    }
+  }
+
+  // ------------------------------------------------------------------ reads
+
+  private resolveSnapshot(snapshot: Snapshot | undefined): { snap: number; version: Version } {
+    if (snapshot === undefined) return { snap: this.visibleSeq, version: this.current };
+    if (snapshot instanceof SnapshotImpl && snapshot.store === this) {
+      if (snapshot.released) throw new LargetableError('INVALID_ARGUMENT', 'snapshot was released');
+      return { snap: snapshot.num, version: snapshot.version };
+    }
+    throw new LargetableError('INVALID_ARGUMENT', 'snapshot does not belong to this store');
+  }
+
+  async get(key: Uint8Array, snapshot?: Snapshot): Promise<Uint8Array | undefined> {
+    this.checkOpen();
+    checkKey(key);
+    const { snap, version } = this.resolveSnapshot(snapshot);
+    const n = version.mem.find(key);
+    if (n !== null) {
+      const v = n.visible(snap);
+      if (v !== null) return v.value === null ? undefined : v.value.slice();
+    }
+    for (const m of version.imms) {
+      const n2 = m.find(key);
+      if (n2 !== null) {
+        const v = n2.visible(snap);
+        if (v !== null) return v.value === null ? undefined : v.value.slice();
+      }
+    }
+    if (version.l0.length === 0 && version.l1.length === 0) return undefined;
+    this.holdVersion(version);
+    try {
+      let hash = -1;
+      for (const s of version.l0) {
+        if (s.meta.minSeq > snap) continue;
+        if (hash < 0) hash = hashOf(key);
+        if (!s.mayContain(key, hash)) continue;
+        const r = await s.get(key, snap);
+        if (r !== undefined) return r === null ? undefined : r;
+      }
+      const l1 = version.l1;
+      if (l1.length > 0) {
+        let lo = 0;
+        let hi = l1.length;
+        while (lo < hi) {
+          const m = (lo + hi) >>> 1;
+          if (compareBytes(l1[m]!.meta.largest, key) < 0) lo = m + 1;
+          else hi = m;
+        }
+        const s = l1[lo];
+        if (s !== undefined) {
+          if (hash < 0) hash = hashOf(key);
+          if (s.mayContain(key, hash)) {
+            const r = await s.get(key, snap);
+            if (r !== undefined) return r === null ? undefined : r;
+          }
+        }
+      }
+      return undefined;
+    } finally {
+      this.releaseVersion(version);
+    }
+  }
+
+  iterate(options: RangeOptions = {}): StoreIterator {
+    this.checkOpen();
+    for (const b of ['gt', 'gte', 'lt', 'lte'] as const) if (options[b] !== undefined) checkKey(options[b], b);
+    if (options.limit !== undefined && !(Number.isInteger(options.limit) && options.limit >= 0) && options.limit !== Infinity)
+      throw new LargetableError('INVALID_ARGUMENT', 'limit must be a non-negative integer');
+    let snap: SnapshotImpl;
+    let own = false;
+    if (options.snapshot === undefined) {
+      snap = this.snapshot() as SnapshotImpl;
+      own = true;
+    } else {
+      this.resolveSnapshot(options.snapshot);
+      snap = options.snapshot as SnapshotImpl;
+      this.holdVersion(snap.version);
+    }
+    return new MergeIterator(this, snap, own, options);
+  }
+
+  releaseIteratorHold(snap: SnapshotImpl, own: boolean): void {
+    if (own) snap.release();
+    else this.releaseVersion(snap.version);
+  }
+
+  // ------------------------------------------------------------------ verify / stats / close
+
+  async verify(): Promise<VerifyReport> {
+    this.checkOpen();
+    const report: VerifyReport = { ok: true, filesChecked: 0, blocksChecked: 0, errors: [] };
+    const note = (file: string, err: unknown): void => {
+      const e = err as { message?: string; details?: { offset?: unknown } };
+      const offset = typeof e.details?.offset === 'number' ? e.details.offset : -1;
+      report.errors.push({ file, offset, message: e.message ?? String(err) });
+    };
+    const a = this.adapter;
+    try {
+      report.filesChecked++;
+      decodeManifest(await a.readAll(manifestName));
+    } catch (err) {
+      note(manifestName, err);
+    }
+    const v = this.current;
+    this.holdVersion(v);
+    try {
+      for (const s of [...v.l0, ...v.l1]) {
+        report.filesChecked++;
+        try {
+          await Segment.open(s.handle, s.name, s.meta.file, this.cache);
+          let prev: Uint8Array | null = null;
+          let prevSeq = 0;
+          for (let i = 0; i < s.blocks; i++) {
+            const off = s.blockOffset(i);
+            const raw = await s.handle.read(off, s.blockLength(i));
+            const b = decodeBlock(raw, s.name, off);
+            report.blocksChecked++;
+            for (let e = 0; e < b.count; e++) {
+              b.at(e);
+              const k = b.key();
+              if (prev !== null) {
+                const c = compareBytes(prev, k);
+                if (c > 0 || (c === 0 && b.seq >= prevSeq)) throw new LargetableError('CORRUPTION', `${s.name}: corruption at offset ${off}: entries out of order`, { details: { file: s.name, offset: off } });
+              }
+              prev = k.slice();
+              prevSeq = b.seq;
+            }
+          }
+        } catch (err) {
+          note(s.name, err);
+        }
+      }
+    } finally {
+      this.releaseVersion(v);
+    }
+    for (const w of this.man.wals) {
+      const name = walName(w);
+      report.filesChecked++;
+      try {
+        const buf = await a.readAll(name);
+        const scan = scanWal(buf, name);
+        if (scan.tornBytes > 0 && w !== this.walFile)
+          throw new LargetableError('CORRUPTION', `${name}: corruption at offset ${scan.validEnd}: invalid bytes after the last record`, { details: { file: name, offset: scan.validEnd } });
+      } catch (err) {
+        note(name, err);
+      }
+    }
+    report.ok = report.errors.length === 0;
+    return report;
+  }
+
+  stats(): StoreStats {
+    const v = this.current;
+    let disk = 0;
+    for (const s of [...v.l0, ...v.l1]) disk += s.meta.size;
+    let mem = v.mem.bytes;
+    for (const m of v.imms) mem += m.bytes;
+    return {
+      seq: BigInt(this.visibleSeq),
+      memtableBytes: mem,
+      segments: v.l0.length + v.l1.length,
+      diskBytes: disk,
+      walSyncs: this.walSyncs,
+      compactions: this.compactions,
+      blockCacheHits: this.cache.hits,
+      blockCacheMisses: this.cache.misses,
+    };
+  }
+
+  /** Level sizes, for tests and diagnostics. */
+  levels(): { l0: number; l1: number; imms: number } {
+    return { l0: this.current.l0.length, l1: this.current.l1.length, imms: this.current.imms.length };
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    // let queued writes finish
+    while (this.committing) await this.commitDone;
+    this.closed = true;
+    if (this.syncTimer !== undefined) clearTimeout(this.syncTimer);
+    this.syncTimer = undefined;
+    if (this.flushRunning !== null) await this.flushRunning.catch(() => undefined);
+    await this.compactionChain.catch(() => undefined);
+    await this.manifestChain.catch(() => undefined);
+    let syncErr: unknown = null;
+    if (this.walDirty && this.failed === null) {
+      try {
+        await this.wal.sync();
+      } catch (err) {
+        syncErr = toIoError(err, walName(this.walFile), 'sync');
+      }
+    }
+    await this.closeHandles();
+    await this.adapter.close().catch(() => undefined);
+    if (syncErr !== null) throw syncErr;
+  }
+
+  private async closeHandles(): Promise<void> {
+    const v = this.current as Version | undefined;
+    if (v !== undefined) for (const s of [...v.l0, ...v.l1]) await s.handle.close().catch(() => undefined);
+    if ((this.wal as FileHandle | undefined) !== undefined) await this.wal.close().catch(() => undefined);
+  }
+}
+
+import { hashKey } from './bloom.ts';
+function hashOf(key: Uint8Array): number {
+  return hashKey(key);
+}
+
+class MergeIterator implements StoreIterator {
+  private sources: Source[] = [];
+  private readonly fwd: boolean;
+  private target: Uint8Array | null = null;
+  private needSeek = true;
+  private done = false;
+  private count = 0;
+  private readonly limit: number;
+  private readonly snapNum: number;
+  private readonly lower: Uint8Array | undefined;
+  private readonly lowerIncl: boolean;
+  private readonly upper: Uint8Array | undefined;
+  private readonly upperIncl: boolean;
+
+  private readonly store: LsmStore;
+  private readonly snap: SnapshotImpl;
+  private readonly own: boolean;
+  constructor(store: LsmStore, snap: SnapshotImpl, own: boolean, options: RangeOptions) {
+    this.store = store;
+    this.snap = snap;
+    this.own = own;
+    this.fwd = options.reverse !== true;
+    this.limit = options.limit ?? Infinity;
+    this.snapNum = snap.num;
+    this.lower = options.gt ?? options.gte;
+    this.lowerIncl = options.gt === undefined;
+    this.upper = options.lt ?? options.lte;
+    this.upperIncl = options.lt === undefined;
+    const v = snap.version;
+    this.sources.push(new MemSource(v.mem, this.fwd, this.snapNum));
+    for (const m of v.imms) this.sources.push(new MemSource(m, this.fwd, this.snapNum));
+    for (const s of v.l0) if (s.meta.minSeq <= this.snapNum) this.sources.push(new RunSource([s], this.fwd));
+    if (v.l1.length > 0) this.sources.push(new RunSource(v.l1, this.fwd));
+    this.target = this.fwd ? (this.lower ?? null) : (this.upper ?? null);
+    if (this.limit === 0) this.finish();
+  }
+
+  [Symbol.asyncIterator](): this {
+    return this;
+  }
+
+  private belowLower(k: Uint8Array): boolean {
+    if (this.lower === undefined) return false;
+    const c = compareBytes(k, this.lower);
+    return this.lowerIncl ? c < 0 : c <= 0;
+  }
+  private aboveUpper(k: Uint8Array): boolean {
+    if (this.upper === undefined) return false;
+    const c = compareBytes(k, this.upper);
+    return this.upperIncl ? c > 0 : c >= 0;
+  }
+
+  seek(key: Uint8Array): void {
+    checkKey(key);
+    if (this.done && this.sources.length === 0) return;
+    let t = key;
+    if (this.fwd && this.belowLower(t)) t = this.lower!;
+    if (!this.fwd && this.aboveUpper(t)) t = this.upper!;
+    this.target = t;
+    this.needSeek = true;
+    if (this.count < this.limit) this.done = false;
+  }
+
+  private finish(): void {
+    if (this.done) return;
+    this.done = true;
+  }
+
+  async next(): Promise<IteratorResult<[Uint8Array, Uint8Array]>> {
+    if (this.done || this.sources.length === 0) return { done: true, value: undefined };
+    if (this.needSeek) {
+      this.needSeek = false;
+      for (const s of this.sources) {
+        const p = s.seek(this.target);
+        if (p !== undefined) await p;
+      }
+    }
+    const fwd = this.fwd;
+    for (;;) {
+      let best: Source | null = null;
+      for (const s of this.sources) {
+        if (!s.valid) continue;
+        if (best === null) best = s;
+        else {
+          const c = compareBytes(s.key, best.key);
+          if (fwd ? c < 0 : c > 0) best = s;
+        }
+      }
+      if (best === null) {
+        this.finish();
+        return { done: true, value: undefined };
+      }
+      const k = best.key;
+      if (fwd ? this.aboveUpper(k) : this.belowLower(k)) {
+        this.finish();
+        return { done: true, value: undefined };
+      }
+      const skip = fwd ? this.belowLower(k) : this.aboveUpper(k);
+      let bestSeq = -1;
+      let bestDel = true;
+      let bestVal: Uint8Array | null = null;
+      for (const s of this.sources) {
+        while (s.valid && compareBytes(s.key, k) === 0) {
+          if (s.seq <= this.snapNum && s.seq > bestSeq) {
+            bestSeq = s.seq;
+            bestDel = s.del;
+            bestVal = s.del ? null : s.value();
+          }
+          const p = s.next();
+          if (p !== undefined) await p;
+        }
+      }
+      if (skip || bestSeq < 0 || bestDel) continue;
+      this.count++;
+      if (this.count >= this.limit) this.finish();
+      return { done: false, value: [k.slice(), bestVal!.slice()] };
+    }
+  }
+
+  async return(): Promise<IteratorResult<[Uint8Array, Uint8Array]>> {
+    await this.close();
+    return { done: true, value: undefined };
+  }
+
+  async close(): Promise<void> {
+    if (this.sources.length === 0) return;
+    this.sources = [];
+    this.done = true;
+    this.store.releaseIteratorHold(this.snap, this.own);
+  }
+}

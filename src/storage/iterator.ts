@@ -1,0 +1,248 @@
+/**
+ * Merging iterators over a version (memtables + segment runs). Sources yield entries in key
+ * order (ascending, or descending when reverse) with all versions of a key adjacent; the merge
+ * consumes every version of the current key and keeps the newest one visible at the snapshot.
+ */
+import { compareBytes } from './codec.ts';
+import type { MemNode, Memtable } from './memtable.ts';
+import { type Block, kindDel, type Segment } from './segment.ts';
+
+export interface Source {
+  valid: boolean;
+  key: Uint8Array;
+  seq: number;
+  del: boolean;
+  value(): Uint8Array;
+  /** Position at the first entry >= target (forward) or the last entry <= target (reverse); null = start/end. */
+  seek(target: Uint8Array | null): Promise<void> | undefined;
+  /** Advance one entry in the iteration direction. */
+  next(): Promise<void> | undefined;
+}
+
+const empty = new Uint8Array(0);
+
+/** Memtable source: one entry per node (its newest version visible at `snap`, or every version when snap is Infinity). */
+export class MemSource implements Source {
+  valid = false;
+  key: Uint8Array = empty;
+  seq = 0;
+  del = false;
+  private node: MemNode | null = null;
+  private val: Uint8Array | null = null;
+  readonly mem: Memtable;
+  readonly fwd: boolean;
+  readonly snap: number;
+  constructor(mem: Memtable, fwd: boolean, snap: number) {
+    this.mem = mem;
+    this.fwd = fwd;
+    this.snap = snap;}
+  value(): Uint8Array {
+    return this.val ?? empty;
+  }
+  private settle(): void {
+    for (;;) {
+      const n = this.node;
+      if (n === null) {
+        this.valid = false;
+        return;
+      }
+      const v = n.visible(this.snap);
+      if (v !== null) {
+        this.valid = true;
+        this.key = n.key;
+        this.seq = v.seq;
+        this.del = v.value === null;
+        this.val = v.value;
+        return;
+      }
+      this.node = this.fwd ? n.next[0]! : this.mem.seekLT(n.key);
+    }
+  }
+  seek(target: Uint8Array | null): undefined {
+    if (this.fwd) this.node = target === null ? this.mem.first() : this.mem.seekGE(target);
+    else this.node = target === null ? this.mem.last() : this.mem.seekLT(target, true);
+    this.settle();
+    return undefined;
+  }
+  next(): undefined {
+    const n = this.node;
+    if (n === null) return undefined;
+    this.node = this.fwd ? n.next[0]! : this.mem.seekLT(n.key);
+    this.settle();
+    return undefined;
+  }
+}
+
+/** Source over a run of non-overlapping segments sorted by key (an L0 segment is a run of one). */
+export class RunSource implements Source {
+  valid = false;
+  key: Uint8Array = empty;
+  seq = 0;
+  del = false;
+  private si = 0;
+  private bi = 0;
+  private ei = 0;
+  private blk: Block | null = null;
+  readonly segs: readonly Segment[];
+  readonly fwd: boolean;
+  constructor(segs: readonly Segment[], fwd: boolean) {
+    this.segs = segs;
+    this.fwd = fwd;}
+
+  value(): Uint8Array {
+    return this.blk!.value();
+  }
+
+  private load(): Promise<void> | undefined {
+    const seg = this.segs[this.si]!;
+    const c = seg.cachedBlock(this.bi);
+    if (c !== undefined) {
+      this.blk = c;
+      return undefined;
+    }
+    return seg.block(this.bi).then((b) => {
+      this.blk = b;
+    });
+  }
+
+  private decode(): void {
+    const b = this.blk!;
+    b.at(this.ei);
+    this.valid = true;
+    this.key = b.key();
+    this.seq = b.seq;
+    this.del = b.kind === kindDel;
+  }
+
+  async seek(target: Uint8Array | null): Promise<void> {
+    const segs = this.segs;
+    this.valid = false;
+    this.blk = null;
+    if (segs.length === 0) return;
+    if (this.fwd) {
+      if (target === null) {
+        this.si = 0;
+        this.bi = 0;
+        this.ei = 0;
+      } else {
+        let lo = 0;
+        let hi = segs.length;
+        while (lo < hi) {
+          const m = (lo + hi) >>> 1;
+          if (compareBytes(segs[m]!.meta.largest, target) < 0) lo = m + 1;
+          else hi = m;
+        }
+        if (lo === segs.length) return;
+        this.si = lo;
+        this.bi = segs[lo]!.findBlock(target);
+        if (this.bi >= segs[lo]!.blocks) return this.forwardFrom(lo + 1);
+        await this.load();
+        this.ei = this.blk!.lowerBound(target);
+      }
+      return this.settleForward();
+    }
+    if (target === null) {
+      this.si = segs.length - 1;
+    } else {
+      let lo = 0;
+      let hi = segs.length;
+      while (lo < hi) {
+        const m = (lo + hi) >>> 1;
+        if (compareBytes(segs[m]!.meta.smallest, target) <= 0) lo = m + 1;
+        else hi = m;
+      }
+      if (lo === 0) return;
+      this.si = lo - 1;
+    }
+    const seg = segs[this.si]!;
+    if (seg.blocks === 0) return this.backwardFrom(this.si - 1);
+    this.bi = target === null ? seg.blocks - 1 : Math.min(seg.findBlock(target), seg.blocks - 1);
+    await this.load();
+    this.ei = target === null ? this.blk!.count - 1 : this.blk!.upperBound(target) - 1;
+    return this.settleBackward();
+  }
+
+  private async forwardFrom(si: number): Promise<void> {
+    this.si = si;
+    this.bi = 0;
+    this.ei = 0;
+    this.blk = null;
+    return this.settleForward();
+  }
+
+  private async backwardFrom(si: number): Promise<void> {
+    for (; si >= 0; si--) {
+      const seg = this.segs[si]!;
+      if (seg.blocks === 0) continue;
+      this.si = si;
+      this.bi = seg.blocks - 1;
+      await this.load();
+      this.ei = this.blk!.count - 1;
+      return this.settleBackward();
+    }
+    this.valid = false;
+  }
+
+  /** Moves forward to the first real entry at or after (si, bi, ei). */
+  private async settleForward(): Promise<void> {
+    for (;;) {
+      if (this.si >= this.segs.length) {
+        this.valid = false;
+        return;
+      }
+      const seg = this.segs[this.si]!;
+      if (this.bi >= seg.blocks) {
+        this.si++;
+        this.bi = 0;
+        this.ei = 0;
+        this.blk = null;
+        continue;
+      }
+      if (this.blk === null) await this.load();
+      if (this.ei < this.blk!.count) {
+        this.decode();
+        return;
+      }
+      this.bi++;
+      this.ei = 0;
+      this.blk = null;
+    }
+  }
+
+  private async settleBackward(): Promise<void> {
+    for (;;) {
+      if (this.ei >= 0) {
+        this.decode();
+        return;
+      }
+      if (this.bi > 0) {
+        this.bi--;
+        await this.load();
+        this.ei = this.blk!.count - 1;
+        continue;
+      }
+      return this.backwardFrom(this.si - 1);
+    }
+  }
+
+  next(): Promise<void> | undefined {
+    if (!this.valid) return undefined;
+    if (this.fwd) {
+      this.ei++;
+      if (this.ei < this.blk!.count) {
+        this.decode();
+        return undefined;
+      }
+      this.bi++;
+      this.ei = 0;
+      this.blk = null;
+      return this.settleForward();
+    }
+    this.ei--;
+    if (this.ei >= 0) {
+      this.decode();
+      return undefined;
+    }
+    return this.settleBackward();
+  }
+}

@@ -1,0 +1,539 @@
+/**
+ * Immutable sorted segment files (docs/FORMAT.md "Segment"). Entries are sorted by key
+ * ascending then sequence descending; each ~16 KiB block is deflated (or stored raw when that
+ * does not shrink it) and checksummed. A segment keeps only its sparse index (last key per
+ * block) and its bloom filter in memory; blocks go through the shared LRU block cache.
+ */
+import { deflateSync, inflateSync } from 'fflate';
+import { LargetableError } from '../errors.ts';
+import type { FileHandle } from './adapter.ts';
+import { bloomMayContain, buildBloom, hashKey } from './bloom.ts';
+import type { BlockCache } from './cache.ts';
+import { crc32c } from './checksum.ts';
+import { ByteReader, ByteWriter, compareAt, compareBytes, corruption, varintSize } from './codec.ts';
+import { io } from './io.ts';
+
+export const segmentMagic = 0x4753544c; // "LTSG" little-endian
+export const segmentVersion = 1;
+export const segmentHeaderBytes = 8;
+export const segmentFooterBytes = 36;
+const blockHeaderBytes = 9; // flags u8, rawLen u32, payloadLen u32
+export const kindDel = 0;
+export const kindPut = 1;
+
+/** A decoded block: raw entry bytes plus the entry offset table. */
+export class Block {
+  readonly bytes: number;
+  readonly count: number;
+  private readonly dv: DataView;
+  // scratch fields filled by `at(i)`
+  kind = 0;
+  seq = 0;
+  keyStart = 0;
+  keyLen = 0;
+  valStart = 0;
+  valLen = 0;
+  readonly data: Uint8Array;
+  readonly file: string;
+  readonly fileOffset: number;
+  constructor(data: Uint8Array, file: string, fileOffset: number) {
+    this.data = data;
+    this.file = file;
+    this.fileOffset = fileOffset;
+    this.dv = new DataView(data.buffer, data.byteOffset, data.byteLength);
+    if (data.length < 4) throw corruption(file, fileOffset, 'block too short');
+    this.count = this.dv.getUint32(0, true);
+    if (4 + this.count * 4 > data.length) throw corruption(file, fileOffset, 'block entry count out of range');
+    this.bytes = data.length + 64;
+  }
+
+  /** Decodes entry i into the scratch fields. */
+  at(i: number): void {
+    const d = this.data;
+    let p = this.dv.getUint32(4 + i * 4, true);
+    if (p + 9 > d.length) throw corruption(this.file, this.fileOffset, `entry ${i} out of range`);
+    this.kind = d[p]!;
+    this.seq = this.dv.getUint32(p + 1, true) + this.dv.getUint32(p + 5, true) * 0x100000000;
+    p += 9;
+    let kl = 0;
+    let mul = 1;
+    let b: number;
+    do {
+      b = d[p++]!;
+      kl += (b & 0x7f) * mul;
+      mul *= 128;
+    } while (b >= 0x80);
+    let vl = 0;
+    mul = 1;
+    do {
+      b = d[p++]!;
+      vl += (b & 0x7f) * mul;
+      mul *= 128;
+    } while (b >= 0x80);
+    this.keyStart = p;
+    this.keyLen = kl;
+    this.valStart = p + kl;
+    this.valLen = vl;
+    if (p + kl + vl > d.length) throw corruption(this.file, this.fileOffset, `entry ${i} overruns block`);
+  }
+
+  key(): Uint8Array {
+    return this.data.subarray(this.keyStart, this.keyStart + this.keyLen);
+  }
+  value(): Uint8Array {
+    return this.data.subarray(this.valStart, this.valStart + this.valLen);
+  }
+
+  /** First entry index whose key >= key (count if none). */
+  lowerBound(key: Uint8Array): number {
+    let lo = 0;
+    let hi = this.count;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      this.at(mid);
+      if (compareAt(key, this.data, this.keyStart, this.keyLen) > 0) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
+
+  /** First entry index whose key > key (count if none). */
+  upperBound(key: Uint8Array): number {
+    let lo = 0;
+    let hi = this.count;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      this.at(mid);
+      if (compareAt(key, this.data, this.keyStart, this.keyLen) >= 0) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
+}
+
+export interface SegmentMeta {
+  file: number;
+  size: number;
+  count: number;
+  minSeq: number;
+  maxSeq: number;
+  smallest: Uint8Array;
+  largest: Uint8Array;
+}
+
+export function segmentName(file: number): string {
+  return `${String(file).padStart(6, '0')}.seg`;
+}
+
+/** Decodes an on-disk block (checks the crc, inflates). */
+export function decodeBlock(raw: Uint8Array, file: string, offset: number): Block {
+  if (raw.length < blockHeaderBytes + 4) throw corruption(file, offset, 'block truncated');
+  const dv = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
+  const payloadLen = dv.getUint32(5, true);
+  if (blockHeaderBytes + payloadLen + 4 !== raw.length) throw corruption(file, offset, 'block length mismatch');
+  const want = dv.getUint32(blockHeaderBytes + payloadLen, true);
+  const got = crc32c(raw, 0, 0, blockHeaderBytes + payloadLen);
+  if (want !== got) throw corruption(file, offset, 'block checksum mismatch');
+  const flags = raw[0]!;
+  const rawLen = dv.getUint32(1, true);
+  const payload = raw.subarray(blockHeaderBytes, blockHeaderBytes + payloadLen);
+  let data: Uint8Array;
+  if (flags === 0) data = payload.slice();
+  else if (flags === 1) {
+    try {
+      data = inflateSync(payload, { out: new Uint8Array(rawLen) });
+    } catch (err) {
+      throw new LargetableError('CORRUPTION', `${file}: corruption at offset ${offset}: inflate failed`, {
+        cause: err,
+        details: { file, offset },
+      });
+    }
+  } else throw corruption(file, offset, `unknown block flags ${flags}`);
+  if (data.length !== rawLen) throw corruption(file, offset, 'block raw length mismatch');
+  return new Block(data, file, offset);
+}
+
+/**
+ * Streams sorted entries into a new segment file. `add` is synchronous; call `drain()` when
+ * `pendingBytes` grows (the caller's loop does) and `finish()` at the end.
+ */
+export class SegmentBuilder {
+  private readonly entries = new ByteWriter(32 * 1024);
+  private offsets: number[] = [];
+  private out: Uint8Array[] = [];
+  pendingBytes = 0;
+  private written = 0;
+  private readonly index = new ByteWriter(4096);
+  private indexCount = 0;
+  private hashes = new Uint32Array(1024);
+  private lastKey: Uint8Array | null = null;
+  private lastHashedKey: Uint8Array | null = null;
+  count = 0;
+  keys = 0;
+  minSeq = Infinity;
+  maxSeq = 0;
+  smallest: Uint8Array | null = null;
+  readonly handle: FileHandle;
+  readonly name: string;
+  readonly blockSizeBytes: number;
+  readonly compressLevel: number;
+  constructor(handle: FileHandle, name: string, blockSizeBytes: number, compressLevel: number) {
+    this.handle = handle;
+    this.name = name;
+    this.blockSizeBytes = blockSizeBytes;
+    this.compressLevel = compressLevel;
+    const h = new Uint8Array(segmentHeaderBytes);
+    new DataView(h.buffer).setUint32(0, segmentMagic, true);
+    h[4] = segmentVersion;
+    this.out.push(h);
+    this.pendingBytes = h.length;
+  }
+
+  /** Size of the file so far including buffered bytes. */
+  get sizeBytes(): number {
+    return this.written + this.entries.pos + this.offsets.length * 4;
+  }
+
+  /** Adds one entry; entries must arrive in (key asc, seq desc) order. */
+  add(key: Uint8Array, seq: number, value: Uint8Array | null): void {
+    const e = this.entries;
+    if (this.lastHashedKey === null || compareBytes(this.lastHashedKey, key) !== 0) {
+      if (this.keys === this.hashes.length) {
+        const nh = new Uint32Array(this.hashes.length * 2);
+        nh.set(this.hashes);
+        this.hashes = nh;
+      }
+      this.hashes[this.keys++] = hashKey(key);
+      this.lastHashedKey = key;
+    }
+    if (this.smallest === null) this.smallest = key.slice();
+    this.offsets.push(e.pos);
+    const vl = value === null ? 0 : value.length;
+    e.ensure(9 + varintSize(key.length) + varintSize(vl) + key.length + vl);
+    e.buf[e.pos++] = value === null ? kindDel : kindPut;
+    e.view.setUint32(e.pos, seq % 0x100000000, true);
+    e.view.setUint32(e.pos + 4, Math.floor(seq / 0x100000000), true);
+    e.pos += 8;
+    e.varint(key.length);
+    e.varint(vl);
+    e.buf.set(key, e.pos);
+    e.pos += key.length;
+    if (value !== null) {
+      e.buf.set(value, e.pos);
+      e.pos += vl;
+    }
+    this.lastKey = key;
+    this.count++;
+    if (seq < this.minSeq) this.minSeq = seq;
+    if (seq > this.maxSeq) this.maxSeq = seq;
+    if (e.pos >= this.blockSizeBytes) this.finishBlock();
+  }
+
+  private finishBlock(): void {
+    const n = this.offsets.length;
+    if (n === 0) return;
+    const head = 4 + n * 4;
+    const raw = new Uint8Array(head + this.entries.pos);
+    const dv = new DataView(raw.buffer);
+    dv.setUint32(0, n, true);
+    for (let i = 0; i < n; i++) dv.setUint32(4 + i * 4, this.offsets[i]! + head, true);
+    raw.set(this.entries.buf.subarray(0, this.entries.pos), head);
+    let flags = 0;
+    let payload: Uint8Array = raw;
+    if (this.compressLevel > 0) {
+      const z = deflateSync(raw, { level: this.compressLevel as 1 });
+      if (z.length < raw.length - (raw.length >>> 4)) {
+        payload = z;
+        flags = 1;
+      }
+    }
+    const disk = new Uint8Array(blockHeaderBytes + payload.length + 4);
+    const ddv = new DataView(disk.buffer);
+    disk[0] = flags;
+    ddv.setUint32(1, raw.length, true);
+    ddv.setUint32(5, payload.length, true);
+    disk.set(payload, blockHeaderBytes);
+    ddv.setUint32(blockHeaderBytes + payload.length, crc32c(disk, 0, 0, blockHeaderBytes + payload.length), true);
+    const offset = this.written + this.pendingBytes;
+    // index entry: offset, length, last key
+    const lk = this.lastKey!;
+    this.index.u32(offset);
+    this.index.u32(disk.length);
+    this.index.varint(lk.length);
+    this.index.bytes(lk);
+    this.indexCount++;
+    this.out.push(disk);
+    this.pendingBytes += disk.length;
+    this.entries.reset();
+    this.offsets = [];
+  }
+
+  /** Writes buffered blocks to the file. */
+  async drain(): Promise<void> {
+    if (this.out.length === 0) return;
+    const total = this.pendingBytes;
+    const buf = new Uint8Array(total);
+    let p = 0;
+    for (const b of this.out) {
+      buf.set(b, p);
+      p += b.length;
+    }
+    this.out = [];
+    this.pendingBytes = 0;
+    const at = this.written;
+    await io(this.name, 'write', () => this.handle.write(at, buf));
+    this.written += total;
+  }
+
+  /** Writes bloom, index, meta and footer, syncs, and returns the segment's metadata. */
+  async finish(file: number): Promise<SegmentMeta> {
+    this.finishBlock();
+    const bloomBits = buildBloom(this.hashes, this.keys);
+    const tail = new ByteWriter(bloomBits.length + this.index.pos + 256);
+    const base = this.written + this.pendingBytes;
+    // bloom
+    const bloomOff = base;
+    tail.u32(bloomBits.length);
+    tail.bytes(bloomBits);
+    tail.u32(crc32c(tail.buf, 0, 0, tail.pos));
+    const bloomLen = tail.pos;
+    // index
+    const indexOff = base + tail.pos;
+    const i0 = tail.pos;
+    tail.u32(this.indexCount);
+    tail.bytes(this.index.view0());
+    tail.u32(crc32c(tail.buf, 0, i0, tail.pos));
+    const indexLen = tail.pos - i0;
+    // meta
+    const metaOff = base + tail.pos;
+    const m0 = tail.pos;
+    const smallest = this.smallest ?? new Uint8Array(0);
+    const largest = this.lastKey ?? new Uint8Array(0);
+    tail.u64(this.count);
+    tail.u64(this.count === 0 ? 0 : this.minSeq);
+    tail.u64(this.maxSeq);
+    tail.varint(smallest.length);
+    tail.bytes(smallest);
+    tail.varint(largest.length);
+    tail.bytes(largest);
+    tail.u32(crc32c(tail.buf, 0, m0, tail.pos));
+    const metaLen = tail.pos - m0;
+    // footer
+    const f0 = tail.pos;
+    tail.u32(bloomOff);
+    tail.u32(bloomLen);
+    tail.u32(indexOff);
+    tail.u32(indexLen);
+    tail.u32(metaOff);
+    tail.u32(metaLen);
+    tail.u32(segmentMagic);
+    tail.u8(segmentVersion);
+    tail.u8(0);
+    tail.u8(0);
+    tail.u8(0);
+    tail.u32(crc32c(tail.buf, 0, f0, tail.pos));
+    this.out.push(tail.take());
+    this.pendingBytes += tail.pos;
+    await this.drain();
+    await io(this.name, 'sync', () => this.handle.sync());
+    return {
+      file,
+      size: this.written,
+      count: this.count,
+      minSeq: this.count === 0 ? 0 : this.minSeq,
+      maxSeq: this.maxSeq,
+      smallest: smallest.slice(),
+      largest: largest.slice(),
+    };
+  }
+}
+
+/** An open segment: footer, sparse index and bloom in memory; blocks via the cache. */
+export class Segment {
+  /** Versions holding this segment; the file is deleted when it is obsolete and unreferenced. */
+  refs = 0;
+  obsolete = false;
+  readonly meta: SegmentMeta;
+  readonly name: string;
+  readonly handle: FileHandle;
+  readonly cache: BlockCache<Block>;
+  readonly cachePrefix: string;
+  private readonly bloom: Uint8Array;
+  /** Index region bytes; entry i: offset u32, len u32, keyLen varint, key. */
+  private readonly idx: Uint8Array;
+  private readonly idxBlockOff: Uint32Array;
+  private readonly idxBlockLen: Uint32Array;
+  private readonly idxKeyStart: Uint32Array;
+  private readonly idxKeyLen: Uint32Array;
+  private constructor(
+    meta: SegmentMeta,
+    name: string,
+    handle: FileHandle,
+    cache: BlockCache<Block>,
+    bloom: Uint8Array,
+    idx: Uint8Array,
+    idxBlockOff: Uint32Array,
+    idxBlockLen: Uint32Array,
+    idxKeyStart: Uint32Array,
+    idxKeyLen: Uint32Array,
+    cachePrefix: string,
+  ) {
+    this.meta = meta;
+    this.name = name;
+    this.handle = handle;
+    this.cache = cache;
+    this.bloom = bloom;
+    this.idx = idx;
+    this.idxBlockOff = idxBlockOff;
+    this.idxBlockLen = idxBlockLen;
+    this.idxKeyStart = idxKeyStart;
+    this.idxKeyLen = idxKeyLen;
+    this.cachePrefix = cachePrefix;
+  }
+
+  get blocks(): number {
+    return this.idxBlockOff.length;
+  }
+  blockOffset(i: number): number {
+    return this.idxBlockOff[i]!;
+  }
+  blockLength(i: number): number {
+    return this.idxBlockLen[i]!;
+  }
+
+  /** Opens and checks footer, bloom, index and meta. Throws CORRUPTION / UNSUPPORTED_FORMAT. */
+  static async open(handle: FileHandle, name: string, file: number, cache: BlockCache<Block>): Promise<Segment> {
+    const size = await io(name, 'size', () => handle.size());
+    if (size < segmentHeaderBytes + segmentFooterBytes) throw corruption(name, size, 'segment too short');
+    const head = await io(name, 'read', () => handle.read(0, segmentHeaderBytes));
+    const hdv = new DataView(head.buffer, head.byteOffset, head.byteLength);
+    if (head.length < segmentHeaderBytes || hdv.getUint32(0, true) !== segmentMagic) throw corruption(name, 0, 'bad segment magic');
+    if (head[4] !== segmentVersion) throw unsupported(name, 4, head[4]!);
+    const fo = size - segmentFooterBytes;
+    const foot = await io(name, 'read', () => handle.read(fo, segmentFooterBytes));
+    const fr = new ByteReader(foot, name, fo);
+    if (foot.length !== segmentFooterBytes) throw corruption(name, fo, 'footer truncated');
+    const fdv = new DataView(foot.buffer, foot.byteOffset, foot.byteLength);
+    if (fdv.getUint32(24, true) !== segmentMagic) throw corruption(name, fo + 24, 'bad footer magic');
+    if (crc32c(foot, 0, 0, 32) !== fdv.getUint32(32, true)) throw corruption(name, fo, 'footer checksum mismatch');
+    if (foot[28] !== segmentVersion) throw unsupported(name, fo + 28, foot[28]!);
+    const bloomOff = fr.u32();
+    const bloomLen = fr.u32();
+    const indexOff = fr.u32();
+    const indexLen = fr.u32();
+    const metaOff = fr.u32();
+    const metaLen = fr.u32();
+    if (bloomOff + bloomLen !== indexOff || indexOff + indexLen !== metaOff || metaOff + metaLen !== fo || bloomOff < segmentHeaderBytes)
+      throw corruption(name, fo, 'footer offsets inconsistent');
+    const tail = await io(name, 'read', () => handle.read(bloomOff, fo - bloomOff));
+    if (tail.length !== fo - bloomOff) throw corruption(name, bloomOff, 'segment tail truncated');
+    const region = (off: number, len: number): Uint8Array => {
+      const r = tail.subarray(off - bloomOff, off - bloomOff + len);
+      if (len < 4) throw corruption(name, off, 'region too short');
+      const dv = new DataView(r.buffer, r.byteOffset, r.byteLength);
+      if (crc32c(r, 0, 0, len - 4) !== dv.getUint32(len - 4, true)) throw corruption(name, off, 'region checksum mismatch');
+      return r.subarray(0, len - 4);
+    };
+    const bloomR = region(bloomOff, bloomLen);
+    const br = new ByteReader(bloomR, name, bloomOff);
+    const bloom = br.bytes(br.u32()).slice();
+    const idx = region(indexOff, indexLen).slice();
+    const ir = new ByteReader(idx, name, indexOff);
+    const n = ir.u32();
+    if (n > idx.length) ir.fail('index count out of range');
+    const off = new Uint32Array(n);
+    const len = new Uint32Array(n);
+    const ks = new Uint32Array(n);
+    const kl = new Uint32Array(n);
+    let prevEnd = segmentHeaderBytes;
+    for (let i = 0; i < n; i++) {
+      off[i] = ir.u32();
+      len[i] = ir.u32();
+      kl[i] = ir.varint();
+      ks[i] = ir.pos;
+      ir.bytes(kl[i]!);
+      if (off[i] !== prevEnd) ir.fail(`index entry ${i} offset ${off[i]} not contiguous`);
+      prevEnd = off[i]! + len[i]!;
+    }
+    if (prevEnd !== bloomOff) ir.fail('index does not cover the data region');
+    const mr = new ByteReader(region(metaOff, metaLen), name, metaOff);
+    const count = mr.u64();
+    const minSeq = mr.u64();
+    const maxSeq = mr.u64();
+    const smallest = mr.bytes(mr.varint()).slice();
+    const largest = mr.bytes(mr.varint()).slice();
+    const meta: SegmentMeta = { file, size, count, minSeq, maxSeq, smallest, largest };
+    return new Segment(meta, name, handle, cache, bloom, idx, off, len, ks, kl, `${file}:`);
+  }
+
+  mayContain(key: Uint8Array, hash: number): boolean {
+    if (this.meta.count === 0) return false;
+    if (compareBytes(key, this.meta.smallest) < 0 || compareBytes(key, this.meta.largest) > 0) return false;
+    return bloomMayContain(this.bloom, hash);
+  }
+
+  /** First block whose last key >= key (blocks if none). */
+  findBlock(key: Uint8Array): number {
+    let lo = 0;
+    let hi = this.idxBlockOff.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (compareAt(key, this.idx, this.idxKeyStart[mid]!, this.idxKeyLen[mid]!) > 0) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
+
+  /** Last key of block i compared with key. */
+  compareBlockLast(i: number, key: Uint8Array): number {
+    return -compareAt(key, this.idx, this.idxKeyStart[i]!, this.idxKeyLen[i]!);
+  }
+
+  /** Loads block i (cache, else read + check + inflate). */
+  async block(i: number): Promise<Block> {
+    const ck = this.cachePrefix + i;
+    const hit = this.cache.get(ck);
+    if (hit !== undefined) return hit;
+    const off = this.idxBlockOff[i]!;
+    const len = this.idxBlockLen[i]!;
+    const raw = await io(this.name, 'read', () => this.handle.read(off, len));
+    if (raw.length !== len) throw corruption(this.name, off + raw.length, 'block truncated');
+    const b = decodeBlock(raw, this.name, off);
+    this.cache.set(ck, b);
+    return b;
+  }
+
+  /** Cached block i or undefined (no I/O). */
+  cachedBlock(i: number): Block | undefined {
+    return this.cache.get(this.cachePrefix + i);
+  }
+
+  /**
+   * Point lookup: newest version of key with seq <= snap. Returns undefined if this segment has
+   * no visible version, null for a tombstone, else the value (a copy).
+   */
+  async get(key: Uint8Array, snap: number): Promise<Uint8Array | null | undefined> {
+    let bi = this.findBlock(key);
+    while (bi < this.idxBlockOff.length) {
+      const b = await this.block(bi);
+      let i = b.lowerBound(key);
+      for (; i < b.count; i++) {
+        b.at(i);
+        if (compareAt(key, b.data, b.keyStart, b.keyLen) !== 0) return undefined;
+        if (b.seq <= snap) return b.kind === kindDel ? null : b.value().slice();
+      }
+      // versions of this key may continue in the next block
+      if (this.compareBlockLast(bi, key) !== 0) return undefined;
+      bi++;
+    }
+    return undefined;
+  }
+}
+
+function unsupported(file: string, offset: number, version: number): LargetableError {
+  return new LargetableError(
+    'UNSUPPORTED_FORMAT',
+    `${file}: format version ${version} at offset ${offset} is not supported (this build reads version ${segmentVersion})`,
+    { details: { file, offset, version } },
+  );
+}

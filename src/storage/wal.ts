@@ -1,0 +1,194 @@
+/**
+ * Write-ahead log (docs/FORMAT.md "WAL"). One record per write batch, self-describing with its
+ * sequence number so a replica can apply records idempotently in order:
+ *   record  = payloadLen u32 | crc32c(payload) u32 | payload
+ *   payload = seq u64 | opCount u32 | op*
+ *   op      = kind u8 (1 put, 0 del) | keyLen varint | valueLen varint (put only) | key | value
+ */
+import { LargetableError } from '../errors.ts';
+import { batchSizeBytesMax, keySizeBytesMax, valueSizeBytesMax } from '../limits.ts';
+import { crc32c } from './checksum.ts';
+import { corruption, varintSize } from './codec.ts';
+import type { Memtable } from './memtable.ts';
+import type { WriteOp } from './store.ts';
+
+export const walMagic = 0x4c57544c; // "LTWL" little-endian
+export const walVersion = 1;
+export const walHeaderBytes = 8;
+export const recordHeaderBytes = 8;
+
+export function walName(file: number): string {
+  return `${String(file).padStart(6, '0')}.wal`;
+}
+
+export function walHeader(): Uint8Array {
+  const h = new Uint8Array(walHeaderBytes);
+  new DataView(h.buffer).setUint32(0, walMagic, true);
+  h[4] = walVersion;
+  return h;
+}
+
+function invalid(msg: string): LargetableError {
+  return new LargetableError('INVALID_ARGUMENT', msg);
+}
+
+/**
+ * Validates and encodes a batch into one record buffer (seq and crc filled in later by
+ * `sealRecord`). The caller's arrays are copied, so they may be reused after the call.
+ */
+export function encodeBatch(ops: readonly WriteOp[]): Uint8Array {
+  if (!Array.isArray(ops)) throw invalid('write(ops): ops must be an array');
+  let size = recordHeaderBytes + 12;
+  for (let i = 0; i < ops.length; i++) {
+    const op = ops[i]!;
+    const key = op?.key;
+    if (!(key instanceof Uint8Array)) throw invalid(`op ${i}: key must be a Uint8Array`);
+    if (key.length > keySizeBytesMax)
+      throw new LargetableError('LIMIT_EXCEEDED', `op ${i}: key of ${key.length} bytes exceeds ${keySizeBytesMax}`);
+    if (op.type === 'put') {
+      const v = op.value;
+      if (!(v instanceof Uint8Array)) throw invalid(`op ${i}: value must be a Uint8Array`);
+      if (v.length > valueSizeBytesMax)
+        throw new LargetableError('LIMIT_EXCEEDED', `op ${i}: value of ${v.length} bytes exceeds ${valueSizeBytesMax}`);
+      size += 1 + varintSize(key.length) + varintSize(v.length) + key.length + v.length;
+    } else if (op.type === 'del') {
+      size += 1 + varintSize(key.length) + key.length;
+    } else throw invalid(`op ${i}: type must be 'put' or 'del'`);
+  }
+  if (size > batchSizeBytesMax + 1024)
+    throw new LargetableError('LIMIT_EXCEEDED', `batch of ${size} bytes exceeds ${batchSizeBytesMax}`);
+  const buf = new Uint8Array(size);
+  const dv = new DataView(buf.buffer);
+  dv.setUint32(0, size - recordHeaderBytes, true);
+  dv.setUint32(16, ops.length, true);
+  let p = 20;
+  for (let i = 0; i < ops.length; i++) {
+    const op = ops[i]!;
+    const key = op.key;
+    buf[p++] = op.type === 'put' ? 1 : 0;
+    let v = key.length;
+    while (v >= 0x80) {
+      buf[p++] = (v & 0x7f) | 0x80;
+      v = Math.floor(v / 128);
+    }
+    buf[p++] = v;
+    if (op.type === 'put') {
+      v = op.value.length;
+      while (v >= 0x80) {
+        buf[p++] = (v & 0x7f) | 0x80;
+        v = Math.floor(v / 128);
+      }
+      buf[p++] = v;
+      buf.set(key, p);
+      p += key.length;
+      buf.set(op.value, p);
+      p += op.value.length;
+    } else {
+      buf.set(key, p);
+      p += key.length;
+    }
+  }
+  return buf;
+}
+
+/** Writes the sequence number and checksum into an encoded record. */
+export function sealRecord(rec: Uint8Array, seq: number): void {
+  const dv = new DataView(rec.buffer, rec.byteOffset, rec.byteLength);
+  dv.setUint32(8, seq % 0x100000000, true);
+  dv.setUint32(12, Math.floor(seq / 0x100000000), true);
+  dv.setUint32(4, crc32c(rec, 0, recordHeaderBytes, rec.length), true);
+}
+
+/** Applies the ops of a (checked) record to a memtable; keys/values are views into `rec`. */
+export function applyRecord(rec: Uint8Array, start: number, end: number, seq: number, mem: Memtable, file: string, fileOffset: number): number {
+  const dv = new DataView(rec.buffer, rec.byteOffset, rec.byteLength);
+  const n = dv.getUint32(start + 16, true);
+  let p = start + 20;
+  for (let i = 0; i < n; i++) {
+    if (p >= end) throw corruption(file, fileOffset + p - start, 'record ops overrun');
+    const kind = rec[p++]!;
+    let kl = 0;
+    let mul = 1;
+    let b: number;
+    do {
+      b = rec[p++]!;
+      kl += (b & 0x7f) * mul;
+      mul *= 128;
+    } while (b >= 0x80 && p < end);
+    let vl = 0;
+    if (kind === 1) {
+      mul = 1;
+      do {
+        b = rec[p++]!;
+        vl += (b & 0x7f) * mul;
+        mul *= 128;
+      } while (b >= 0x80 && p < end);
+    } else if (kind !== 0) throw corruption(file, fileOffset + p - start, `unknown op kind ${kind}`);
+    if (p + kl + vl > end) throw corruption(file, fileOffset + p - start, 'record op overruns record');
+    const key = rec.subarray(p, p + kl);
+    p += kl;
+    if (kind === 1) {
+      mem.put(key, seq, rec.subarray(p, p + vl));
+      p += vl;
+    } else mem.put(key, seq, null);
+  }
+  return n;
+}
+
+export interface WalRecordRef {
+  offset: number;
+  end: number;
+  seq: number;
+}
+
+export interface WalScan {
+  records: WalRecordRef[];
+  /** Offset of the end of the last valid record. */
+  validEnd: number;
+  /** Bytes after validEnd that form a torn tail (0 if the log ends cleanly). */
+  tornBytes: number;
+}
+
+function recordAt(buf: Uint8Array, dv: DataView, p: number, minSeq: number): { end: number; seq: number } | null {
+  if (p + recordHeaderBytes + 12 > buf.length) return null;
+  const len = dv.getUint32(p, true);
+  if (len < 12 || p + recordHeaderBytes + len > buf.length) return null;
+  const seq = dv.getUint32(p + 8, true) + dv.getUint32(p + 12, true) * 0x100000000;
+  if (seq < minSeq) return null;
+  if (crc32c(buf, 0, p + recordHeaderBytes, p + recordHeaderBytes + len) !== dv.getUint32(p + 4, true)) return null;
+  return { end: p + recordHeaderBytes + len, seq };
+}
+
+/**
+ * Scans a whole WAL file. A bad record with nothing valid after it is a torn tail (a crash
+ * dropped an unsynced suffix); a bad record followed by a valid one is CORRUPTION.
+ */
+export function scanWal(buf: Uint8Array, file: string): WalScan {
+  if (buf.length < walHeaderBytes) {
+    // header itself torn (file created, crash before the header was durable)
+    return { records: [], validEnd: 0, tornBytes: buf.length };
+  }
+  const dv = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+  if (dv.getUint32(0, true) !== walMagic) throw corruption(file, 0, 'bad WAL magic');
+  if (buf[4] !== walVersion)
+    throw new LargetableError('UNSUPPORTED_FORMAT', `${file}: WAL format version ${buf[4]} at offset 4 is not supported (this build reads ${walVersion})`, {
+      details: { file, offset: 4, version: buf[4] },
+    });
+  const records: WalRecordRef[] = [];
+  let p = walHeaderBytes;
+  let lastSeq = 0;
+  while (p < buf.length) {
+    const r = recordAt(buf, dv, p, lastSeq + 1);
+    if (r === null) break;
+    records.push({ offset: p, end: r.end, seq: r.seq });
+    lastSeq = r.seq;
+    p = r.end;
+  }
+  if (p < buf.length) {
+    // is there any valid record after the bad one? then it is not a torn tail
+    for (let q = p + 1; q + recordHeaderBytes + 12 <= buf.length; q++) {
+      if (recordAt(buf, dv, q, lastSeq + 1) !== null) throw corruption(file, p, 'bad WAL record followed by valid records');
+    }
+  }
+  return { records, validEnd: p, tornBytes: buf.length - p };
+}
