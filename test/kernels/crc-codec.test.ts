@@ -1,0 +1,143 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import fc from 'fast-check';
+import { isLargetableError } from '../../src/errors.ts';
+import { all, runs } from './setup.ts';
+
+/** Bitwise CRC-32C, the definition (independent of every table-driven build). */
+function crcBitwise(bytes: Uint8Array, crc = 0): number {
+  let c = ~crc >>> 0;
+  for (const b of bytes) {
+    c ^= b;
+    for (let i = 0; i < 8; i++) c = c & 1 ? (c >>> 1) ^ 0x82f63b78 : c >>> 1;
+  }
+  return ~c >>> 0;
+}
+
+describe('crc32c', () => {
+  it('matches the check value and the bitwise definition', () => {
+    const check = new TextEncoder().encode('123456789');
+    for (const k of all) {
+      assert.equal(k.crc32c(check), 0xe3069283, k.build);
+      assert.equal(k.crc32c(new Uint8Array(0)), 0, k.build);
+      assert.equal(k.crc32c(new Uint8Array(32)), 0x8a9136aa, k.build); // RFC 3720 B.4: 32 zero bytes
+    }
+  });
+
+  it('agrees with the bitwise CRC on random bytes and continues across splits', () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 700 }), fc.nat(), fc.integer({ min: 0, max: 7 }), (bytes, cut, skew) => {
+        const buf = new Uint8Array(bytes.length + skew);
+        buf.set(bytes, skew);
+        const view = buf.subarray(skew);
+        const expected = crcBitwise(bytes);
+        const at = bytes.length === 0 ? 0 : cut % bytes.length;
+        for (const k of all) {
+          assert.equal(k.crc32c(view), expected, k.build);
+          assert.equal(k.crc32c(view.subarray(at), k.crc32c(view.subarray(0, at))), expected, `${k.build} split`);
+        }
+      }),
+      runs,
+    );
+  });
+});
+
+const u32Arrays = fc.oneof(
+  fc.array(fc.integer({ min: 0, max: 0xffffffff }), { maxLength: 700 }),
+  // sorted ids: the common case (small deltas)
+  fc.array(fc.integer({ min: 0, max: 1000 }), { maxLength: 700 }).map((xs) => {
+    let acc = 0;
+    return xs.map((x) => (acc = (acc + x) >>> 0));
+  }),
+  fc.array(fc.constantFrom(0, 1, 0xffffffff, 0x80000000, 0x7fffffff), { maxLength: 300 }),
+  fc.integer({ min: 0, max: 1000 }).map((n) => new Array<number>(n).fill(7)),
+);
+
+const i64Arrays = fc.oneof(
+  fc.array(fc.bigInt({ min: -(2n ** 63n), max: 2n ** 63n - 1n }), { maxLength: 300 }),
+  fc.array(fc.bigInt({ min: 0n, max: 5000n }), { maxLength: 400 }).map((xs) => {
+    let acc = 1_700_000_000_000n;
+    return xs.map((x) => (acc += x));
+  }),
+  fc.array(fc.constantFrom(0n, -1n, 2n ** 63n - 1n, -(2n ** 63n), 1n), { maxLength: 300 }),
+);
+
+describe('zigzag-delta bit-pack codecs', () => {
+  it('u32: identical bytes in all builds and exact round trip', () => {
+    fc.assert(
+      fc.property(u32Arrays, (xs) => {
+        const values = Uint32Array.from(xs);
+        const encoded = all.map((k) => k.encodeU32(values));
+        assert.deepEqual(encoded[1], encoded[0], 'scalar bytes');
+        assert.deepEqual(encoded[2], encoded[0], 'simd bytes');
+        for (const k of all) assert.deepEqual(k.decodeU32(encoded[0]!), values, `${k.build} decode`);
+      }),
+      runs,
+    );
+  });
+
+  it('i64: identical bytes in all builds and exact round trip', () => {
+    fc.assert(
+      fc.property(i64Arrays, (xs) => {
+        const values = BigInt64Array.from(xs);
+        const encoded = all.map((k) => k.encodeI64(values));
+        assert.deepEqual(encoded[1], encoded[0], 'scalar bytes');
+        assert.deepEqual(encoded[2], encoded[0], 'simd bytes');
+        for (const k of all) assert.deepEqual(k.decodeI64(encoded[0]!), values, `${k.build} decode`);
+      }),
+      runs,
+    );
+  });
+
+  it('small deltas pack small: 10k sorted ids with step <= 15 take about 5 bits each', () => {
+    const values = Uint32Array.from({ length: 10_000 }, (_, i) => i * 15);
+    for (const k of all) {
+      const bytes = k.encodeU32(values);
+      assert.ok(bytes.length < 10_000 * 5 / 8 + 200, `${k.build}: ${bytes.length} bytes`);
+      assert.equal(bytes[0], 1);
+      assert.equal(bytes[1], 1);
+    }
+  });
+
+  it('corrupt, truncated and foreign input is refused with a code, never decoded wrongly', () => {
+    const good = all[0]!.encodeU32(Uint32Array.from({ length: 300 }, (_, i) => i * i));
+    const goodI64 = all[0]!.encodeI64(BigInt64Array.from([1n, 2n, 3n]));
+    for (const k of all) {
+      const code = (c: string) => (e: unknown) => isLargetableError(e, c as 'CORRUPTION');
+      assert.throws(() => k.decodeU32(good.subarray(0, good.length - 1)), code('CORRUPTION'));
+      assert.throws(() => k.decodeU32(Uint8Array.from([...good, 0])), code('CORRUPTION'));
+      assert.throws(() => k.decodeU32(good.subarray(0, 3)), code('CORRUPTION'));
+      const v2 = good.slice();
+      v2[0] = 2;
+      assert.throws(() => k.decodeU32(v2), code('UNSUPPORTED_FORMAT'));
+      assert.throws(() => k.decodeU32(goodI64), code('CORRUPTION'));
+      assert.throws(() => k.decodeI64(good), code('CORRUPTION'));
+      const wide = good.slice();
+      wide[6] = 33; // first block width
+      assert.throws(() => k.decodeU32(wide), code('CORRUPTION'));
+      const huge = good.slice();
+      huge[5] = 0x7f; // count far beyond what the bytes can hold
+      assert.throws(() => k.decodeU32(huge), code('CORRUPTION'));
+    }
+  });
+
+  it('random byte mutations either decode identically in all builds or fail the same way', () => {
+    const base = all[0]!.encodeU32(Uint32Array.from({ length: 260 }, (_, i) => (i * 2654435761) >>> 0));
+    fc.assert(
+      fc.property(fc.nat(base.length - 1), fc.integer({ min: 0, max: 255 }), (at, byte) => {
+        const bytes = base.slice();
+        bytes[at] = byte;
+        const results = all.map((k) => {
+          try {
+            return Array.from(k.decodeU32(bytes)).join(',');
+          } catch (e) {
+            return isLargetableError(e) ? `error:${e.code}` : `crash:${String(e)}`;
+          }
+        });
+        assert.equal(results[1], results[0]);
+        assert.equal(results[2], results[0]);
+      }),
+      runs,
+    );
+  });
+});
