@@ -140,16 +140,31 @@ export function scoreGather(metric: i32, q: usize, v: usize, ids: usize, count: 
   const stride = <usize>d << 2;
   if (metric < 0 || metric > 3) return -1;
   const qn = metric == 2 ? Mathf.sqrt(dotOne(q, q, d)) : <f32>0;
-  for (let j = 0; j < count; j++) {
-    const id = load<u32>(ids + (<usize>j << 2));
-    if (id >= limit) return -2;
-    const p = v + <usize>id * stride;
-    let s: f32;
-    if (metric == 0) s = dotOne(q, p, d);
-    else if (metric == 1) s = l2One(q, p, d);
-    else if (metric == 2) s = cosOf(dotOne(q, p, d), qn, load<f32>(norms + (<usize>id << 2)));
-    else s = l1One(q, p, d);
-    store<f32>(out + (<usize>j << 2), s);
+  // one loop per metric: the hot loop has no metric branch
+  if (metric == 0) {
+    for (let j = 0; j < count; j++) {
+      const id = load<u32>(ids + (<usize>j << 2));
+      if (id >= limit) return -2;
+      store<f32>(out + (<usize>j << 2), dotOne(q, v + <usize>id * stride, d));
+    }
+  } else if (metric == 1) {
+    for (let j = 0; j < count; j++) {
+      const id = load<u32>(ids + (<usize>j << 2));
+      if (id >= limit) return -2;
+      store<f32>(out + (<usize>j << 2), l2One(q, v + <usize>id * stride, d));
+    }
+  } else if (metric == 2) {
+    for (let j = 0; j < count; j++) {
+      const id = load<u32>(ids + (<usize>j << 2));
+      if (id >= limit) return -2;
+      store<f32>(out + (<usize>j << 2), cosOf(dotOne(q, v + <usize>id * stride, d), qn, load<f32>(norms + (<usize>id << 2))));
+    }
+  } else {
+    for (let j = 0; j < count; j++) {
+      const id = load<u32>(ids + (<usize>j << 2));
+      if (id >= limit) return -2;
+      store<f32>(out + (<usize>j << 2), l1One(q, v + <usize>id * stride, d));
+    }
   }
   return 0;
 }
@@ -280,14 +295,22 @@ export function sumF32(p: usize, n: i32): f32 {
   let s: f32 = 0;
   if (ASC_FEATURE_SIMD) {
     let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
-    for (; j + 16 <= n; j += 16) {
+    let a4 = f32x4.splat(0), a5 = f32x4.splat(0), a6 = f32x4.splat(0), a7 = f32x4.splat(0);
+    for (; j + 32 <= n; j += 32) {
       const o = p + (<usize>j << 2);
       a0 = f32x4.add(a0, v128.load(o));
       a1 = f32x4.add(a1, v128.load(o, 16));
       a2 = f32x4.add(a2, v128.load(o, 32));
       a3 = f32x4.add(a3, v128.load(o, 48));
+      a4 = f32x4.add(a4, v128.load(o, 64));
+      a5 = f32x4.add(a5, v128.load(o, 80));
+      a6 = f32x4.add(a6, v128.load(o, 96));
+      a7 = f32x4.add(a7, v128.load(o, 112));
     }
-    s = hsum(f32x4.add(f32x4.add(a0, a1), f32x4.add(a2, a3)));
+    for (; j + 4 <= n; j += 4) a0 = f32x4.add(a0, v128.load(p + (<usize>j << 2)));
+    a0 = f32x4.add(f32x4.add(a0, a1), f32x4.add(a2, a3));
+    a4 = f32x4.add(f32x4.add(a4, a5), f32x4.add(a6, a7));
+    s = hsum(f32x4.add(a0, a4));
   }
   for (; j < n; j++) s += load<f32>(p + (<usize>j << 2));
   return s;
