@@ -1,0 +1,124 @@
+/**
+ * MongoDB wire listener over `node:net` (also used by Deno through its Node compatibility).
+ * One Framer per socket; messages on a connection are answered strictly in order. A malformed
+ * message is answered with an error document when its requestID is readable, then only that
+ * socket is closed.
+ */
+import { createServer } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
+import { decodeMessage, encodeOpMsg, encodeOpReply, Framer, MSG_MORE_TO_COME, requestIdOf } from '../../src/wire/codec.ts';
+import { errorReply, WireServer } from '../../src/wire/commands.ts';
+import type { ClientLike } from '../../src/server/engine.ts';
+import type { Logger } from '../../src/server/log.ts';
+import type { Metrics } from '../../src/server/metrics.ts';
+
+export interface MongoListener {
+  port: number;
+  wire: WireServer;
+  close(): Promise<void>;
+}
+
+export interface MongoListenerOptions {
+  client: ClientLike;
+  host: string;
+  port: number;
+  logger: Logger;
+  metrics?: Metrics;
+  version?: string;
+  slowQueryMs?: number;
+}
+
+export async function startMongoListener(opts: MongoListenerOptions): Promise<MongoListener> {
+  const wire = new WireServer({
+    client: opts.client, logger: opts.logger,
+    ...(opts.metrics ? { metrics: opts.metrics } : {}),
+    ...(opts.version ? { largetableVersion: opts.version } : {}),
+    ...(opts.slowQueryMs !== undefined ? { slowQueryMs: opts.slowQueryMs } : {}),
+  });
+  const sockets = new Set<Socket>();
+  const busy = new Set<Promise<void>>();
+  let connId = 0;
+  let closing = false;
+
+  const server = createServer((sock) => {
+    if (closing) {
+      sock.destroy();
+      return;
+    }
+    const conn = { id: ++connId, remote: `${sock.remoteAddress}:${sock.remotePort}` };
+    sockets.add(sock);
+    wire.connectionsCurrent++;
+    wire.connectionsTotal++;
+    sock.setNoDelay(true);
+    const framer = new Framer();
+    let queue: Promise<void> = Promise.resolve();
+
+    const fail = (err: unknown, requestId?: number): void => {
+      opts.logger.warn('wire connection closed: bad message', { conn: conn.id, remote: conn.remote, err });
+      if (requestId !== undefined && !sock.destroyed) sock.write(encodeOpMsg(requestId, errorReply(err)));
+      sock.end();
+      setTimeout(() => sock.destroy(), 1000).unref();
+    };
+
+    const handle = async (msg: Uint8Array): Promise<void> => {
+      let req;
+      try {
+        req = decodeMessage(msg);
+      } catch (err) {
+        fail(err, requestIdOf(msg));
+        return;
+      }
+      const reply = await wire.run(req.command, conn);
+      if (sock.destroyed) return;
+      if (req.op === 'query') sock.write(encodeOpReply(req.requestId, reply));
+      else if (!(req.flags & MSG_MORE_TO_COME)) sock.write(encodeOpMsg(req.requestId, reply));
+    };
+
+    sock.on('data', (chunk: Buffer) => {
+      let msgs: Uint8Array[];
+      try {
+        msgs = framer.push(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.length));
+      } catch (err) {
+        sock.pause();
+        fail(err);
+        return;
+      }
+      for (const m of msgs) {
+        queue = queue.then(() => {
+          const p = handle(m);
+          busy.add(p);
+          return p.finally(() => busy.delete(p));
+        });
+      }
+    });
+    sock.on('error', () => {});
+    sock.on('close', () => {
+      sockets.delete(sock);
+      wire.connectionsCurrent--;
+    });
+  });
+  server.maxConnections = 10_000;
+
+  await new Promise<void>((ok, fail) => {
+    server.once('error', fail);
+    server.listen(opts.port, opts.host, () => {
+      server.off('error', fail);
+      ok();
+    });
+  });
+  server.on('error', (err) => opts.logger.error('wire listener error', { err }));
+
+  return {
+    port: (server.address() as AddressInfo).port,
+    wire,
+    async close() {
+      closing = true;
+      const closed = new Promise<void>((r) => server.close(() => r()));
+      // Finish in-flight commands (writes) before closing sockets.
+      for (let i = 0; i < 200 && busy.size > 0; i++) await Promise.race([Promise.allSettled([...busy]), new Promise((r) => setTimeout(r, 25))]);
+      for (const s of sockets) s.destroy();
+      await wire.closeAll();
+      await closed;
+    },
+  };
+}

@@ -1,0 +1,138 @@
+/**
+ * Node glue for the server: the hono app on @hono/node-server 2 (with `ws` for WebSockets), the
+ * MongoDB wire listener (mongo-socket.ts), console assets from web/, and graceful shutdown.
+ */
+import { serve, upgradeWebSocket } from '@hono/node-server';
+import type { ServerType } from '@hono/node-server';
+import { WebSocketServer } from 'ws';
+import { existsSync, readFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { dirname, extname, join, resolve, sep } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { AddressInfo } from 'node:net';
+import type { UpgradeWebSocket } from 'hono/ws';
+import { createApp } from '../../src/server/app.ts';
+import type { StaticAsset } from '../../src/server/app.ts';
+import type { ClientLike } from '../../src/server/engine.ts';
+import type { Logger } from '../../src/server/log.ts';
+import type { ServerConfig } from '../../src/config.ts';
+import { Metrics } from '../../src/server/metrics.ts';
+import { startMongoListener } from './mongo-socket.ts';
+import { loadPlatformKernels } from './kernels.ts';
+import { kernels } from '../../src/kernel/index.ts';
+
+/** The package root (holds package.json and web/), from src or from dist. */
+export function packageRoot(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 6; i++) {
+    const pj = join(dir, 'package.json');
+    if (existsSync(pj)) {
+      try {
+        if ((JSON.parse(readFileSync(pj, 'utf8')) as { name?: string }).name === 'largetable') return dir;
+      } catch {
+        /* keep walking */
+      }
+    }
+    dir = dirname(dir);
+  }
+  throw new Error('largetable package root not found');
+}
+
+export function packageVersion(): string {
+  return (JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')) as { version: string }).version;
+}
+
+/** Load the best kernel build (wasm SIMD or scalar; the TypeScript twin if none is built); returns its name. */
+export async function kernelBuild(): Promise<string> {
+  try {
+    await loadPlatformKernels();
+  } catch {
+    // not built: the TypeScript twin stays active
+  }
+  return kernels().build;
+}
+
+const mimeTypes: Record<string, string> = {
+  '.html': 'text/html; charset=utf-8', '.js': 'text/javascript; charset=utf-8', '.css': 'text/css; charset=utf-8',
+  '.json': 'application/json', '.svg': 'image/svg+xml', '.png': 'image/png', '.ico': 'image/x-icon', '.wasm': 'application/wasm',
+};
+
+/** Console files from `<root>/web`, refusing anything outside it. */
+export function webAssets(root = join(packageRoot(), 'web')): (path: string) => Promise<StaticAsset | undefined> {
+  const base = resolve(root);
+  return async (path) => {
+    const file = resolve(base, path);
+    if (!file.startsWith(base + sep)) return undefined;
+    try {
+      return { body: new Uint8Array(await readFile(file)), type: mimeTypes[extname(file)] ?? 'application/octet-stream' };
+    } catch {
+      return undefined;
+    }
+  };
+}
+
+export interface RunningServer {
+  host: string;
+  port: number;
+  /** -1 when the wire listener is disabled. */
+  mongoPort: number;
+  /** Stop accepting, wait for in-flight requests, close streams and sockets (not the client). */
+  close(): Promise<void>;
+}
+
+export interface StartOptions {
+  config: ServerConfig;
+  /** Undefined: serve /health and the console only (API answers 503, no wire listener). */
+  client: ClientLike | undefined;
+  logger: Logger;
+  runtime?: string;
+  kernel?: string;
+}
+
+/** Start HTTP (and the wire listener unless mongoPort is -1). */
+export async function startServer(opts: StartOptions): Promise<RunningServer> {
+  const { config, client, logger } = opts;
+  const metrics = new Metrics();
+  const version = packageVersion();
+  let mongoPort = -1;
+  const server = createApp(client, {
+    version,
+    runtime: opts.runtime ?? `node ${process.versions.node}`,
+    kernelBuild: opts.kernel ?? (await kernelBuild()),
+    logger,
+    metrics,
+    bodyLimitBytes: config.bodyLimitBytes,
+    slowQueryMs: config.slowQueryMs,
+    assets: webAssets(),
+    upgradeWebSocket: upgradeWebSocket as unknown as UpgradeWebSocket<unknown>,
+    health: () => ({ mongoPort, data: config.data }),
+  });
+  const wss = new WebSocketServer({ noServer: true, maxPayload: 1024 * 1024 });
+  const http: ServerType = await new Promise((ok, fail) => {
+    const s = serve({ fetch: server.app.fetch, port: config.port, hostname: config.host, websocket: { server: wss } }, () => ok(s));
+    s.once('error', fail);
+  });
+  http.on('error', (err) => logger.error('http server error', { err }));
+  const port = (http.address() as AddressInfo).port;
+
+  const wire = config.mongoPort >= 0 && client
+    ? await startMongoListener({ client, host: config.host, port: config.mongoPort, logger, metrics, version, slowQueryMs: config.slowQueryMs })
+    : undefined;
+  mongoPort = wire?.port ?? -1;
+
+  return {
+    host: config.host,
+    port,
+    mongoPort,
+    async close() {
+      const closed = new Promise<void>((r) => http.close(() => r()));
+      await wire?.close();
+      await server.closeStreams();
+      for (const ws of wss.clients) ws.terminate();
+      wss.close();
+      for (let i = 0; i < 200 && server.inFlight() > 0; i++) await new Promise((r) => setTimeout(r, 25));
+      (http as { closeAllConnections?: () => void }).closeAllConnections?.();
+      await closed;
+    },
+  };
+}

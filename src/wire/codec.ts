@@ -1,0 +1,299 @@
+/**
+ * MongoDB wire protocol codec (runtime-free, Uint8Array in and out).
+ *
+ * Message header (all little-endian int32): messageLength, requestID, responseTo, opCode.
+ *   OP_MSG (2013):   flagBits u32, sections..., [crc32c u32 if flagBits & 1]
+ *                    section kind 0: one BSON body; kind 1: int32 size, cstring identifier, BSON docs
+ *   OP_QUERY (2004): flags i32, fullCollectionName cstring, numberToSkip, numberToReturn, query BSON, [fields]
+ *   OP_REPLY (1):    responseFlags i32, cursorID i64, startingFrom i32, numberReturned i32, documents
+ *
+ * `Framer` splits a byte stream into whole messages and rejects lengths outside
+ * [16 + 5, wireMessageBytesMax] before buffering them. Every decode error is a LargetableError
+ * (INVALID_ARGUMENT or LIMIT_EXCEEDED); the socket glue answers it and closes that connection.
+ */
+import { BSON } from 'bson';
+import { LargetableError } from '../errors.ts';
+import { wireMessageBytesMax } from '../limits.ts';
+import { crc32c } from './crc32c.ts';
+
+export const OP_REPLY = 1;
+export const OP_QUERY = 2004;
+export const OP_COMPRESSED = 2012;
+export const OP_MSG = 2013;
+
+export const MSG_CHECKSUM_PRESENT = 1;
+export const MSG_MORE_TO_COME = 2;
+export const MSG_EXHAUST_ALLOWED = 1 << 16;
+
+const headerBytes = 16;
+const messageBytesMin = headerBytes + 5;
+
+export type Doc = Record<string, unknown>;
+
+export interface OpMsgRequest {
+  op: 'msg';
+  requestId: number;
+  flags: number;
+  /** The kind-0 body with kind-1 sequences merged in as arrays under their identifiers. */
+  command: Doc;
+}
+
+export interface OpQueryRequest {
+  op: 'query';
+  requestId: number;
+  /** "db.$cmd" for commands. */
+  collection: string;
+  command: Doc;
+}
+
+export type WireRequest = OpMsgRequest | OpQueryRequest;
+
+const deserializeOptions = { promoteLongs: true, promoteValues: true, promoteBuffers: false, validation: { utf8: true } } as const;
+
+function malformed(message: string, cause?: unknown): LargetableError {
+  return new LargetableError('INVALID_ARGUMENT', `malformed wire message: ${message}`, cause === undefined ? {} : { cause });
+}
+
+/** Accumulates socket chunks and yields complete messages. */
+export class Framer {
+  private chunks: Uint8Array[] = [];
+  private buffered = 0;
+  private readonly maxBytes: number;
+
+  constructor(maxBytes = wireMessageBytesMax) {
+    this.maxBytes = maxBytes;
+  }
+
+  /** Append a chunk; returns the messages it completed. Throws on an impossible length. */
+  push(chunk: Uint8Array): Uint8Array[] {
+    this.chunks.push(chunk);
+    this.buffered += chunk.length;
+    const out: Uint8Array[] = [];
+    for (;;) {
+      if (this.buffered < 4) break;
+      const head = this.peek(4);
+      const len = new DataView(head.buffer, head.byteOffset, 4).getInt32(0, true);
+      if (len < messageBytesMin) throw malformed(`messageLength ${len} is smaller than ${messageBytesMin}`);
+      if (len > this.maxBytes) throw new LargetableError('LIMIT_EXCEEDED', `wire message of ${len} bytes exceeds ${this.maxBytes}`);
+      if (this.buffered < len) break;
+      out.push(this.take(len));
+    }
+    return out;
+  }
+
+  /** Bytes buffered for an incomplete message. */
+  get pending(): number {
+    return this.buffered;
+  }
+
+  private peek(n: number): Uint8Array {
+    const first = this.chunks[0]!;
+    if (first.length >= n) return first.subarray(0, n);
+    this.chunks = [concat(this.chunks, this.buffered)];
+    return this.chunks[0]!.subarray(0, n);
+  }
+
+  private take(n: number): Uint8Array {
+    const first = this.chunks[0]!;
+    let msg: Uint8Array;
+    if (first.length >= n) {
+      msg = first.subarray(0, n);
+      if (first.length === n) this.chunks.shift();
+      else this.chunks[0] = first.subarray(n);
+    } else {
+      const all = concat(this.chunks, this.buffered);
+      msg = all.subarray(0, n);
+      this.chunks = all.length > n ? [all.subarray(n)] : [];
+    }
+    this.buffered -= n;
+    return msg;
+  }
+}
+
+function concat(parts: Uint8Array[], total: number): Uint8Array {
+  const out = new Uint8Array(total);
+  let o = 0;
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.length;
+  }
+  return out;
+}
+
+function readCString(bytes: Uint8Array, start: number, end: number, what: string): [string, number] {
+  let i = start;
+  while (i < end && bytes[i] !== 0) i++;
+  if (i >= end) throw malformed(`${what} is not NUL-terminated`);
+  return [new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(start, i)), i + 1];
+}
+
+function readDoc(bytes: Uint8Array, at: number, end: number, what: string): [Doc, number] {
+  if (at + 5 > end) throw malformed(`${what} is truncated`);
+  const len = new DataView(bytes.buffer, bytes.byteOffset + at, 4).getInt32(0, true);
+  if (len < 5 || at + len > end) throw malformed(`${what} has length ${len}, ${end - at} bytes available`);
+  try {
+    return [BSON.deserialize(bytes.subarray(at, at + len), deserializeOptions) as Doc, at + len];
+  } catch (err) {
+    throw malformed(`${what} is not valid BSON: ${(err as Error).message}`, err);
+  }
+}
+
+/** The requestID of a framed message (for answering even when the rest fails to decode). */
+export function requestIdOf(msg: Uint8Array): number {
+  return new DataView(msg.buffer, msg.byteOffset, msg.length).getInt32(4, true);
+}
+
+/** Decode one framed message. */
+export function decodeMessage(msg: Uint8Array): WireRequest {
+  const view = new DataView(msg.buffer, msg.byteOffset, msg.length);
+  if (msg.length < messageBytesMin) throw malformed('shorter than a header');
+  const len = view.getInt32(0, true);
+  if (len !== msg.length) throw malformed(`messageLength ${len} does not match ${msg.length} bytes`);
+  const requestId = view.getInt32(4, true);
+  const opCode = view.getInt32(12, true);
+  if (opCode === OP_MSG) {
+    const flags = view.getUint32(16, true);
+    if ((flags & 0xffff) & ~(MSG_CHECKSUM_PRESENT | MSG_MORE_TO_COME)) throw malformed(`unknown required flag bits 0x${flags.toString(16)}`);
+    let end = msg.length;
+    if (flags & MSG_CHECKSUM_PRESENT) {
+      end -= 4;
+      if (end < 21) throw malformed('checksum flag set but no room for a checksum');
+      const want = view.getUint32(end, true);
+      const got = crc32c(msg.subarray(0, end));
+      if (want !== got) throw malformed(`checksum mismatch (0x${want.toString(16)} != 0x${got.toString(16)})`);
+    }
+    let at = 20;
+    let body: Doc | undefined;
+    const sequences: [string, Doc[]][] = [];
+    while (at < end) {
+      const kind = msg[at++];
+      if (kind === 0) {
+        if (body) throw malformed('more than one kind-0 section');
+        [body, at] = readDoc(msg, at, end, 'OP_MSG body');
+      } else if (kind === 1) {
+        if (at + 4 > end) throw malformed('document sequence truncated');
+        const size = view.getInt32(at, true);
+        const seqEnd = at + size;
+        if (size < 5 || seqEnd > end) throw malformed(`document sequence size ${size} out of range`);
+        const [id, p0] = readCString(msg, at + 4, seqEnd, 'sequence identifier');
+        const docs: Doc[] = [];
+        let p = p0;
+        while (p < seqEnd) {
+          let d: Doc;
+          [d, p] = readDoc(msg, p, seqEnd, `document ${docs.length} of sequence ${id}`);
+          docs.push(d);
+        }
+        sequences.push([id, docs]);
+        at = seqEnd;
+      } else {
+        throw malformed(`unknown OP_MSG section kind ${kind}`);
+      }
+    }
+    if (!body) throw malformed('OP_MSG without a body section');
+    for (const [id, docs] of sequences) {
+      if (id in body) throw malformed(`sequence ${id} duplicates a body field`);
+      body[id] = docs;
+    }
+    return { op: 'msg', requestId, flags, command: body };
+  }
+  if (opCode === OP_QUERY) {
+    const [collection, at] = readCString(msg, 20, msg.length, 'fullCollectionName');
+    if (at + 8 > msg.length) throw malformed('OP_QUERY truncated');
+    const [command] = readDoc(msg, at + 8, msg.length, 'OP_QUERY query');
+    return { op: 'query', requestId, collection, command };
+  }
+  if (opCode === OP_COMPRESSED) throw new LargetableError('NOT_SUPPORTED', 'OP_COMPRESSED is not supported (no compressors are advertised)');
+  throw malformed(`unsupported opCode ${opCode}`);
+}
+
+let nextRequestId = 1;
+
+function header(out: Uint8Array, length: number, responseTo: number, opCode: number): void {
+  const v = new DataView(out.buffer, out.byteOffset, 16);
+  v.setInt32(0, length, true);
+  v.setInt32(4, nextRequestId++ & 0x7fffffff, true);
+  v.setInt32(8, responseTo, true);
+  v.setInt32(12, opCode, true);
+}
+
+/** OP_MSG reply with one kind-0 body. */
+export function encodeOpMsg(responseTo: number, doc: Doc, flags = 0): Uint8Array {
+  const body = BSON.serialize(doc);
+  const out = new Uint8Array(21 + body.length);
+  header(out, out.length, responseTo, OP_MSG);
+  new DataView(out.buffer).setUint32(16, flags, true);
+  out[20] = 0;
+  out.set(body, 21);
+  return out;
+}
+
+/** OP_MSG request (used by tests and the shell client); `sequences` become kind-1 sections. */
+export function encodeOpMsgRequest(requestId: number, doc: Doc, options: { sequences?: Record<string, Doc[]>; checksum?: boolean; moreToCome?: boolean } = {}): Uint8Array {
+  const parts: Uint8Array[] = [new Uint8Array([0]), BSON.serialize(doc)];
+  for (const [id, docs] of Object.entries(options.sequences ?? {})) {
+    const idBytes = new TextEncoder().encode(id);
+    const bodies = docs.map((d) => BSON.serialize(d));
+    const size = 4 + idBytes.length + 1 + bodies.reduce((s, b) => s + b.length, 0);
+    const head = new Uint8Array(1 + 4 + idBytes.length + 1);
+    head[0] = 1;
+    new DataView(head.buffer).setInt32(1, size, true);
+    head.set(idBytes, 5);
+    parts.push(head, ...bodies);
+  }
+  const flags = (options.checksum ? MSG_CHECKSUM_PRESENT : 0) | (options.moreToCome ? MSG_MORE_TO_COME : 0);
+  const payload = parts.reduce((s, p) => s + p.length, 0);
+  const total = 20 + payload + (options.checksum ? 4 : 0);
+  const out = new Uint8Array(total);
+  const v = new DataView(out.buffer);
+  v.setInt32(0, total, true);
+  v.setInt32(4, requestId, true);
+  v.setInt32(8, 0, true);
+  v.setInt32(12, OP_MSG, true);
+  v.setUint32(16, flags, true);
+  let o = 20;
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.length;
+  }
+  if (options.checksum) v.setUint32(o, crc32c(out.subarray(0, o)), true);
+  return out;
+}
+
+/** Legacy OP_QUERY request (the old handshake path). */
+export function encodeOpQuery(requestId: number, collection: string, doc: Doc): Uint8Array {
+  const name = new TextEncoder().encode(collection);
+  const body = BSON.serialize(doc);
+  const total = 16 + 4 + name.length + 1 + 8 + body.length;
+  const out = new Uint8Array(total);
+  const v = new DataView(out.buffer);
+  v.setInt32(0, total, true);
+  v.setInt32(4, requestId, true);
+  v.setInt32(12, OP_QUERY, true);
+  out.set(name, 20);
+  v.setInt32(20 + name.length + 1 + 4, -1, true);
+  out.set(body, 20 + name.length + 1 + 8);
+  return out;
+}
+
+/** OP_REPLY with one document (answers OP_QUERY). */
+export function encodeOpReply(responseTo: number, doc: Doc): Uint8Array {
+  const body = BSON.serialize(doc);
+  const out = new Uint8Array(36 + body.length);
+  header(out, out.length, responseTo, OP_REPLY);
+  const v = new DataView(out.buffer);
+  v.setInt32(16, 0, true);
+  v.setBigInt64(20, 0n, true);
+  v.setInt32(28, 0, true);
+  v.setInt32(32, 1, true);
+  out.set(body, 36);
+  return out;
+}
+
+/** Decode a reply (OP_MSG or OP_REPLY) to its first document: for tests and the shell client. */
+export function decodeReply(msg: Uint8Array): Doc {
+  const view = new DataView(msg.buffer, msg.byteOffset, msg.length);
+  const op = view.getInt32(12, true);
+  if (op === OP_MSG) return readDoc(msg, 21, msg.length, 'reply')[0];
+  if (op === OP_REPLY) return readDoc(msg, 36, msg.length, 'reply')[0];
+  throw malformed(`unexpected reply opCode ${op}`);
+}
