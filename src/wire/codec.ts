@@ -124,7 +124,11 @@ function readCString(bytes: Uint8Array, start: number, end: number, what: string
   let i = start;
   while (i < end && bytes[i] !== 0) i++;
   if (i >= end) throw malformed(`${what} is not NUL-terminated`);
-  return [new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(start, i)), i + 1];
+  try {
+    return [new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(start, i)), i + 1];
+  } catch (err) {
+    throw malformed(`${what} is not valid UTF-8`, err);
+  }
 }
 
 function readDoc(bytes: Uint8Array, at: number, end: number, what: string): [Doc, number] {
