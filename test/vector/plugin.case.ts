@@ -1,0 +1,142 @@
+/**
+ * Vector indexes inside the document engine, run on every storage backend (memory, filesystem,
+ * IndexedDB) from plugin*.test.ts: validation, search through collection.vectorSearch, filtered
+ * search planning, updates and deletes, statistics, and close/reopen persistence.
+ */
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { Binary } from 'bson';
+import type { StorageAdapter } from '../../src/storage/adapter.ts';
+import { isLargetableError } from '../../src/errors.ts';
+import { FlatIndex } from '../../src/vector/flat.ts';
+import { referenceKernels } from '../../src/kernel/index.ts';
+import { mixture, row } from './data.ts';
+import { openCollection, vectorPlugin } from './harness.ts';
+
+const d = 8;
+
+function exactTop(data: Float32Array, ids: number[], q: Float32Array, k: number, metric: 'l2' | 'cosine', allow?: (id: number) => boolean): number[] {
+  const flat = new FlatIndex(referenceKernels, d, metric);
+  const keep = ids.filter((id) => !allow || allow(id));
+  for (const id of keep) flat.add(id, row(data, id, d));
+  const r = [...flat.search(q, k).labels];
+  flat.dispose();
+  return r;
+}
+
+export function pluginSuite(name: string, adapter: () => StorageAdapter | Promise<StorageAdapter>): void {
+  describe(`vector index plugin on ${name}`, () => {
+    const n = 400;
+    const data = mixture(n, d, 9, 8);
+    const queries = mixture(10, d, 10, 8);
+    const docs = () => Array.from({ length: n }, (_, i) => ({ _id: i, group: i % 50, embedding: Array.from(row(data, i, d)) }));
+
+    it('refuses invalid vectors with INVALID_VECTOR and stores nothing', async () => {
+      const o = await openCollection(await adapter(), 'invalid');
+      try {
+        await o.coll.createIndex({ embedding: 'vector' }, { dimensions: d, metric: 'l2', kind: 'flat' });
+        for (const bad of [[1, 2, 3], Array(d).fill(Number.NaN), Array(d).fill(Infinity), 'abc', [...Array(d - 1).fill(0), '1']]) {
+          await assert.rejects(o.coll.insertOne({ _id: 'bad', embedding: bad }), (e) => isLargetableError(e, 'INVALID_VECTOR'));
+        }
+        assert.equal(await o.coll.countDocuments({}), 0);
+        await o.coll.insertOne({ _id: 'none' }); // no vector field: not indexed, allowed
+        // a BSON float32 vector (what drivers send) is accepted like an array
+        await o.coll.insertOne({ _id: 'f32', embedding: Binary.fromFloat32Array(new Float32Array(d).fill(1)) });
+        const hits = await o.coll.vectorSearch(new Float32Array(d).fill(1), { k: 5 });
+        assert.deepEqual(hits.map((h) => h._id), ['f32']);
+        await assert.rejects(o.coll.updateOne({ _id: 'f32' }, { $set: { embedding: [1] } }), (e) => isLargetableError(e, 'INVALID_VECTOR'));
+      } finally {
+        await o.close();
+      }
+    });
+
+    it('createIndex on existing documents, then search equals exact search; updates and deletes apply', async () => {
+      const o = await openCollection(await adapter(), 'basic');
+      try {
+        await o.coll.insertMany(docs());
+        await o.coll.createIndex({ embedding: 'vector' }, { name: 'vec', dimensions: d, metric: 'l2', kind: 'hnsw', efSearch: 400 });
+        const ids = Array.from({ length: n }, (_, i) => i);
+        for (let qi = 0; qi < 5; qi++) {
+          const q = row(queries, qi, d);
+          const hits = await o.coll.vectorSearch(q, { k: 10 });
+          assert.deepEqual(hits.map((h) => h._id), exactTop(data, ids, q, 10, 'l2'));
+          assert.ok(hits.every((h) => typeof h.score === 'number' && (h.document as { _id: number })._id === h._id));
+        }
+        // delete and update
+        await o.coll.deleteMany({ group: { $lt: 10 } });
+        const target = row(queries, 0, d);
+        await o.coll.updateOne({ _id: 333 }, { $set: { embedding: Array.from(target) } });
+        const live = ids.filter((i) => i % 50 >= 10);
+        const hits = await o.coll.vectorSearch(target, { k: 10 });
+        assert.equal(hits[0]!._id, 333);
+        assert.ok(hits.every((h) => (h._id as number) % 50 >= 10));
+        // unset the field removes the document from the index
+        await o.coll.updateOne({ _id: 333 }, { $unset: { embedding: 1 } });
+        assert.ok(!(await o.coll.vectorSearch(target, { k: 10 })).some((h) => h._id === 333));
+        const stats = await o.coll.stats();
+        const details = stats.indexDetails as Record<string, { count: number; kind: string }>;
+        assert.equal(details.vec!.kind, 'hnsw');
+        assert.equal(details.vec!.count, live.length - 1);
+      } finally {
+        await o.close();
+      }
+    });
+
+    it('filtered search equals exact search over the filtered set; the planner picks exact for selective filters', async () => {
+      const o = await openCollection(await adapter(), 'filtered');
+      try {
+        await o.coll.createIndex({ group: 1 });
+        await o.coll.createIndex({ embedding: 'vector' }, { name: 'vec', dimensions: d, metric: 'cosine', kind: 'hnsw', efSearch: 400 });
+        await o.coll.insertMany(docs());
+        const ids = Array.from({ length: n }, (_, i) => i);
+        const plugin = vectorPlugin(o.coll, 'vec');
+        for (let qi = 0; qi < 5; qi++) {
+          const q = row(queries, qi, d);
+          // selective: 8 documents match, k = 8 => all 8 come back, exactly ordered
+          const sel = await o.coll.vectorSearch(q, { k: 8, filter: { group: 7 } });
+          assert.deepEqual(sel.map((h) => h._id), exactTop(data, ids, q, 8, 'cosine', (i) => i % 50 === 7));
+          assert.equal(plugin.lastPlan!.strategy, 'exact-candidates');
+          assert.equal(plugin.lastPlan!.candidates, 8);
+          // broad: half the groups
+          const broad = await o.coll.vectorSearch(q, { k: 10, filter: { group: { $gte: 25 } } });
+          assert.deepEqual(broad.map((h) => h._id), exactTop(data, ids, q, 10, 'cosine', (i) => i % 50 >= 25));
+        }
+        const plan = plugin.explain(row(queries, 0, d), { k: 10, candidates: ids.filter((i) => i % 2 === 0), efSearch: 400 });
+        assert.ok(plan.strategy.startsWith('filtered-ann') || plan.strategy === 'exact-candidates');
+      } finally {
+        await o.close();
+      }
+    });
+
+    it('close and reopen answers the same (checkpoint), and replays writes after the checkpoint', async () => {
+      const a = await adapter();
+      const o = await openCollection(a, 'persist');
+      const before: unknown[][] = [];
+      try {
+        await o.coll.createIndex({ embedding: 'vector' }, { name: 'vec', dimensions: d, metric: 'l2', kind: 'hnsw' });
+        await o.coll.insertMany(docs());
+        await o.coll.deleteMany({ group: 3 });
+        for (let qi = 0; qi < 5; qi++) before.push((await o.coll.vectorSearch(row(queries, qi, d), { k: 10 })).map((h) => h._id));
+      } finally {
+        await o.close();
+      }
+      const o2 = await openCollection(await adapter(), 'persist');
+      try {
+        const p = vectorPlugin(o2.coll, 'vec');
+        assert.equal(p.replayed, 0, 'a clean close leaves nothing to replay');
+        assert.equal(p.index.size, n - 8);
+        for (let qi = 0; qi < 5; qi++) assert.deepEqual((await o2.coll.vectorSearch(row(queries, qi, d), { k: 10 })).map((h) => h._id), before[qi]);
+        await o2.coll.insertOne({ _id: 'late', embedding: Array.from(row(queries, 0, d)) });
+      } finally {
+        await o2.close();
+      }
+      const o3 = await openCollection(await adapter(), 'persist');
+      try {
+        const hits = await o3.coll.vectorSearch(row(queries, 0, d), { k: 1 });
+        assert.equal(hits[0]!._id, 'late');
+      } finally {
+        await o3.close();
+      }
+    });
+  });
+}
