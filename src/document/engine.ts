@@ -1,0 +1,755 @@
+/**
+ * The document engine: owns the Store, the catalog (databases, collections, indexes), per-collection
+ * counters, the change log, index plugins and the commit pipeline.
+ *
+ * Concurrency: every non-transactional write runs its read-check-stage phase under one mutex (so
+ * unique checks see every earlier write, including batches handed to the store but not yet
+ * committed: `inflight` layers), then releases the mutex and awaits the store's group commit. So
+ * concurrent callers are serialized for checks but share fsyncs. Transactions stage against a
+ * snapshot and, at commit, take the mutex, detect write-write conflicts (including unique-key
+ * conflicts) against commits made since their snapshot, and write one batch.
+ */
+import { BSON, type Document } from 'bson';
+import { LargetableError } from '../errors.ts';
+import { changeLogEntriesMax, nameSizeBytesMax } from '../limits.ts';
+import { compileFilter, type Matcher } from '../query/filter.ts';
+import type { Snapshot, Store, WriteOp } from '../storage/store.ts';
+import { extractKeys, parseIndexFields, type IndexField } from './indexkeys.ts';
+import { bytesKey, concatBytes } from './keycodec.ts';
+import {
+  catalogKey,
+  changeLogEnd,
+  changeLogKey,
+  changeLogSeq,
+  changeLogStart,
+  collectionPrefix,
+  countersKey,
+  documentFormatVersion,
+  documentKey,
+  encodeId,
+  indexPrefix,
+  pluginPrefix,
+  rangeOfPrefix,
+  versionKey,
+} from './keyspace.ts';
+import { Overlay, StoreReader, type KVReader, type Staged } from './kv.ts';
+import { indexKindFactory, type IndexPlugin } from './plugins.ts';
+
+export interface IndexMeta {
+  id: number;
+  name: string;
+  key: Document;
+  unique?: boolean;
+  sparse?: boolean;
+  partialFilterExpression?: Document;
+  expireAfterSeconds?: number;
+  /** Plugin kind ('vector', ...) for plugin indexes. */
+  kind?: string;
+  /** Extra options given at creation (plugin options). */
+  options?: Document;
+  multikey?: boolean;
+}
+
+export interface CollMeta {
+  id: number;
+  db: string;
+  name: string;
+  options: Document;
+  indexes: IndexMeta[];
+}
+
+interface CatalogDoc {
+  nextId: number;
+  collections: CollMeta[];
+}
+
+/** Compiled, in-memory view of an index. */
+export interface RuntimeIndex {
+  meta: IndexMeta;
+  fields: IndexField[];
+  prefix: Uint8Array;
+  partial?: Matcher;
+  plugin?: IndexPlugin;
+}
+
+export interface ChangeEvent {
+  seq: bigint;
+  op: 'insert' | 'update' | 'replace' | 'delete' | 'drop' | 'rename' | 'dropDatabase';
+  db: string;
+  coll: string;
+  id?: unknown;
+  fullDocument?: Document;
+  /** Post-image kept in memory only (for live 'updateLookup'). */
+  postImage?: Document;
+  updateDescription?: Document;
+  to?: { db: string; coll: string };
+  wallTime: Date;
+}
+
+export type PendingEvent = Omit<ChangeEvent, 'seq' | 'wallTime'>;
+
+export class Mutex {
+  private tail: Promise<void> = Promise.resolve();
+  lock(): Promise<() => void> {
+    let release!: () => void;
+    const next = new Promise<void>((r) => (release = r));
+    const prev = this.tail;
+    this.tail = prev.then(() => next);
+    return prev.then(() => release);
+  }
+}
+
+export class WriteScope {
+  readonly overlay: Overlay;
+  readonly events: PendingEvent[] = [];
+  readonly counterDeltas = new Map<number, { count: number; bytes: number }>();
+  readonly conflictKeys = new Set<string>();
+  readonly plugins = new Set<IndexPlugin>();
+  catalogDirty = false;
+  constructor(overlay: Overlay) {
+    this.overlay = overlay;
+  }
+  count(collId: number, count: number, bytes: number): void {
+    const d = this.counterDeltas.get(collId);
+    if (d) {
+      d.count += count;
+      d.bytes += bytes;
+    } else this.counterDeltas.set(collId, { count, bytes });
+  }
+}
+
+export interface TxnState {
+  scope: WriteScope;
+  snapshot: Snapshot;
+  startCounter: number;
+}
+
+const NAME_BAD = /[/\\\0$"*<>:|?. ]/;
+
+export function validateName(kind: 'database' | 'collection', name: unknown): string {
+  if (typeof name !== 'string' || name.length === 0) throw new LargetableError('INVALID_ARGUMENT', `${kind} name must be a non-empty string`);
+  const bytes = new TextEncoder().encode(name).length;
+  if (bytes > nameSizeBytesMax) throw new LargetableError('INVALID_ARGUMENT', `${kind} name longer than ${nameSizeBytesMax} bytes`, { details: { name } });
+  if (kind === 'database' ? NAME_BAD.test(name) : /[\0$]/.test(name) || name.includes('..') || name.startsWith('.') || name.endsWith('.') || /[/\\]/.test(name)) {
+    throw new LargetableError('INVALID_ARGUMENT', `invalid ${kind} name: ${JSON.stringify(name)}`, { details: { name } });
+  }
+  if (name.includes('..')) throw new LargetableError('INVALID_ARGUMENT', `invalid ${kind} name: ${JSON.stringify(name)}`, { details: { name } });
+  return name;
+}
+
+const bsonOptions = { promoteLongs: false } as const;
+
+export function decodeDocument(bytes: Uint8Array): Document {
+  return BSON.deserialize(bytes, bsonOptions);
+}
+
+export function encodeDocument(doc: Document): Uint8Array {
+  return BSON.serialize(doc);
+}
+
+export class Engine {
+  readonly store: Store;
+  readonly mutex = new Mutex();
+  private catalog: CatalogDoc = { nextId: 1, collections: [] };
+  private byName = new Map<string, CollMeta>();
+  private runtime = new Map<number, RuntimeIndex[]>();
+  readonly counters = new Map<number, { count: number; bytes: number }>();
+  /** Batches handed to the store, not yet committed (newest first). */
+  readonly inflight: Map<string, Staged>[] = [];
+  private inflightCounters: number[] = [];
+  changeSeq = 0n;
+  private commitCounter = 0;
+  private readonly lastWrite = new Map<string, number>();
+  readonly activeTxns = new Set<TxnState>();
+  readonly plugins = new Map<number, IndexPlugin>();
+  readonly watchers = new Set<(events: ChangeEvent[]) => void>();
+  /** Bumped on every catalog change (plan cache invalidation). */
+  catalogVersion = 0;
+  closed = false;
+  readonly live: StoreReader;
+
+  private constructor(store: Store) {
+    this.store = store;
+    this.live = new StoreReader(store);
+  }
+
+  static async open(store: Store): Promise<Engine> {
+    const e = new Engine(store);
+    const v = await store.get(versionKey);
+    if (!v) {
+      await store.write([
+        { type: 'put', key: versionKey, value: Uint8Array.of(documentFormatVersion) },
+        { type: 'put', key: catalogKey, value: BSON.serialize(e.catalog) },
+      ]);
+    } else {
+      if (v[0] !== documentFormatVersion) throw new LargetableError('UNSUPPORTED_FORMAT', `document format version ${v[0]} is not supported (expected ${documentFormatVersion})`);
+      const c = await store.get(catalogKey);
+      if (!c) throw new LargetableError('CORRUPTION', 'catalog missing');
+      e.catalog = BSON.deserialize(c, bsonOptions) as CatalogDoc;
+    }
+    for (const m of e.catalog.collections) {
+      const cb = await store.get(countersKey(m.id));
+      const cd = cb ? BSON.deserialize(cb) : { count: 0, bytes: 0 };
+      e.counters.set(m.id, { count: Number(cd.count), bytes: Number(cd.bytes) });
+    }
+    const it = store.iterate({ gte: changeLogStart, lt: changeLogEnd, reverse: true, limit: 1 });
+    for await (const [k] of it) {
+      e.changeSeq = changeLogSeq(k);
+      break;
+    }
+    await it.close();
+    e.reindex();
+    for (const m of e.catalog.collections) for (const ix of m.indexes) if (ix.kind) await e.startPlugin(m, ix, null);
+    return e;
+  }
+
+  private reindex(): void {
+    this.byName.clear();
+    this.runtime.clear();
+    for (const m of this.catalog.collections) {
+      this.byName.set(`${m.db}.${m.name}`, m);
+      this.runtime.set(
+        m.id,
+        m.indexes.map((ix) => ({
+          meta: ix,
+          fields: parseIndexFields(ix.key),
+          prefix: indexPrefix(ix.id),
+          ...(ix.partialFilterExpression ? { partial: compileFilter(ix.partialFilterExpression) } : {}),
+          ...(this.plugins.get(ix.id) ? { plugin: this.plugins.get(ix.id)! } : {}),
+        })),
+      );
+    }
+    this.catalogVersion++;
+  }
+
+  private async startPlugin(m: CollMeta, ix: IndexMeta, existing: AsyncIterable<[unknown, Document]> | null): Promise<IndexPlugin> {
+    const factory = indexKindFactory(ix.kind!);
+    if (!factory) throw new LargetableError('NOT_SUPPORTED', `index kind '${ix.kind}' is not available (index ${ix.name})`);
+    const p = await factory(
+      { collectionId: m.id, indexId: ix.id, name: ix.name, key: ix.key, options: ix.options ?? {}, store: this.store, keyPrefix: pluginPrefix(ix.id) },
+      existing,
+    );
+    this.plugins.set(ix.id, p);
+    const rt = this.runtime.get(m.id)?.find((r) => r.meta.id === ix.id);
+    if (rt) rt.plugin = p;
+    return p;
+  }
+
+  checkOpen(): void {
+    if (this.closed) throw new LargetableError('CLOSED', 'client is closed');
+  }
+
+  collection(db: string, name: string): CollMeta | undefined {
+    return this.byName.get(`${db}.${name}`);
+  }
+
+  collections(): readonly CollMeta[] {
+    return this.catalog.collections;
+  }
+
+  indexes(collId: number): RuntimeIndex[] {
+    return this.runtime.get(collId) ?? [];
+  }
+
+  /** Creates the collection in the catalog (staged in `scope`). Caller holds the mutex. */
+  ensureCollection(scope: WriteScope, db: string, name: string, options: Document = {}): CollMeta {
+    const existing = this.collection(db, name);
+    if (existing) return existing;
+    validateName('database', db);
+    validateName('collection', name);
+    const m: CollMeta = { id: this.catalog.nextId++, db, name, options, indexes: [] };
+    this.catalog.collections.push(m);
+    this.counters.set(m.id, { count: 0, bytes: 0 });
+    scope.catalogDirty = true;
+    this.reindex();
+    return m;
+  }
+
+  // ---------------------------------------------------------------- writes
+
+  newScope(): WriteScope {
+    return new WriteScope(new Overlay(this.live, this.inflight));
+  }
+
+  /** Run `fn` as one atomic write (or inside the session's transaction). Returns after commit. */
+  async write<R>(fn: (scope: WriteScope) => Promise<R>, txn?: TxnState): Promise<R> {
+    this.checkOpen();
+    if (txn) {
+      const saved = new Map(txn.scope.overlay.staged);
+      const savedEvents = txn.scope.events.length;
+      try {
+        return await fn(txn.scope);
+      } catch (err) {
+        txn.scope.overlay.staged.clear();
+        for (const [k, v] of saved) txn.scope.overlay.staged.set(k, v);
+        txn.scope.events.length = savedEvents;
+        throw err;
+      }
+    }
+    const release = await this.mutex.lock();
+    let released = false;
+    const scope = this.newScope();
+    try {
+      this.checkOpen();
+      const result = await fn(scope);
+      const commit = this.prepareCommit(scope);
+      released = true;
+      release();
+      if (commit) await commit();
+      return result;
+    } catch (err) {
+      if (!released) {
+        release();
+        for (const p of scope.plugins) p.abort();
+      }
+      throw err;
+    }
+  }
+
+  /** Builds the batch and registers it in flight; caller holds the mutex. Returns the awaitable commit. */
+  private prepareCommit(scope: WriteScope): (() => Promise<void>) | undefined {
+    if (this.catalogChanged) {
+      this.catalogChanged = false;
+      scope.catalogDirty = true;
+    }
+    const ops = scope.overlay.ops();
+    if (ops.length === 0 && !scope.catalogDirty && scope.events.length === 0) return undefined;
+    for (const [collId, d] of scope.counterDeltas) {
+      const c = this.counters.get(collId) ?? { count: 0, bytes: 0 };
+      c.count += d.count;
+      c.bytes += d.bytes;
+      this.counters.set(collId, c);
+      if (this.collectionById(collId)) ops.push({ type: 'put', key: countersKey(collId), value: BSON.serialize({ count: c.count, bytes: c.bytes }) });
+    }
+    const wallTime = new Date();
+    const events: ChangeEvent[] = [];
+    for (const pe of scope.events) {
+      const ev: ChangeEvent = { ...pe, seq: ++this.changeSeq, wallTime };
+      events.push(ev);
+      ops.push({ type: 'put', key: changeLogKey(ev.seq), value: encodeChange(ev) });
+      if (ev.seq > BigInt(changeLogEntriesMax)) ops.push({ type: 'del', key: changeLogKey(ev.seq - BigInt(changeLogEntriesMax)) });
+    }
+    if (scope.catalogDirty) ops.push({ type: 'put', key: catalogKey, value: BSON.serialize(this.catalog) });
+    const counter = ++this.commitCounter;
+    if (this.activeTxns.size > 0) {
+      for (const k of scope.overlay.staged.keys()) this.lastWrite.set(k, counter);
+      for (const k of scope.conflictKeys) this.lastWrite.set(k, counter);
+    }
+    const layer = scope.overlay.staged;
+    this.inflight.unshift(layer);
+    this.inflightCounters.unshift(counter);
+    return async () => {
+      let seq: bigint;
+      try {
+        seq = (await this.store.write(ops)).seq;
+      } catch (err) {
+        for (const p of scope.plugins) p.abort();
+        throw err;
+      } finally {
+        const i = this.inflight.indexOf(layer);
+        if (i >= 0) {
+          this.inflight.splice(i, 1);
+          this.inflightCounters.splice(i, 1);
+        }
+      }
+      for (const p of scope.plugins) p.afterCommit(seq);
+      if (events.length > 0) for (const w of this.watchers) w(events);
+    };
+  }
+
+  collectionById(id: number): CollMeta | undefined {
+    return this.catalog.collections.find((c) => c.id === id);
+  }
+
+  beginTransaction(): TxnState {
+    this.checkOpen();
+    const snapshot = this.store.snapshot();
+    const startCounter = this.inflightCounters.length > 0 ? Math.min(...this.inflightCounters) - 1 : this.commitCounter;
+    const txn: TxnState = { scope: new WriteScope(new Overlay(new StoreReader(this.store, snapshot))), snapshot, startCounter };
+    this.activeTxns.add(txn);
+    return txn;
+  }
+
+  endTransaction(txn: TxnState): void {
+    if (!this.activeTxns.delete(txn)) return;
+    txn.snapshot.release();
+    if (this.activeTxns.size === 0) this.lastWrite.clear();
+  }
+
+  async commitTransaction(txn: TxnState): Promise<void> {
+    this.checkOpen();
+    const release = await this.mutex.lock();
+    let commit: (() => Promise<void>) | undefined;
+    try {
+      const keys = [...txn.scope.overlay.staged.keys(), ...txn.scope.conflictKeys];
+      for (const k of keys) {
+        if ((this.lastWrite.get(k) ?? 0) > txn.startCounter) {
+          throw new LargetableError('WRITE_CONFLICT', 'WriteConflict: a concurrent operation wrote the same document or unique key; the transaction was aborted', {
+            details: { errorLabels: ['TransientTransactionError'] },
+          });
+        }
+      }
+      commit = this.prepareCommit(txn.scope);
+    } catch (err) {
+      for (const p of txn.scope.plugins) p.abort();
+      this.endTransaction(txn);
+      release();
+      throw err;
+    }
+    this.endTransaction(txn);
+    release();
+    if (commit) await commit();
+  }
+
+  abortTransaction(txn: TxnState): void {
+    for (const p of txn.scope.plugins) p.abort();
+    this.endTransaction(txn);
+  }
+
+  // ---------------------------------------------------------------- document + index maintenance
+
+  /**
+   * Stage the change of one document (insert: before undefined; delete: after undefined) with all
+   * its index entries. Checks unique indexes against `scope.overlay` (throws DUPLICATE_KEY).
+   */
+  async stageDocument(
+    scope: WriteScope,
+    coll: CollMeta,
+    id: unknown,
+    encId: Uint8Array,
+    before: Document | undefined,
+    beforeBytes: number,
+    after: Document | undefined,
+    afterBytes: Uint8Array | undefined,
+  ): Promise<void> {
+    const indexes = this.indexes(coll.id);
+    const puts: [Uint8Array, RuntimeIndex, Uint8Array][] = [];
+    const dels: Uint8Array[] = [];
+    for (const ix of indexes) {
+      if (ix.plugin) continue;
+      const oldKeys = before ? this.keysOf(ix, before) : [];
+      const newKeys = after ? this.keysOf(ix, after, coll) : [];
+      if (oldKeys.length === 0 && newKeys.length === 0) continue;
+      const oldSet = new Set(oldKeys.map(bytesKey));
+      const newSet = new Set(newKeys.map(bytesKey));
+      for (const k of oldKeys) if (!newSet.has(bytesKey(k))) dels.push(concatBytes(ix.prefix, k, encId));
+      for (const k of newKeys) {
+        if (oldSet.has(bytesKey(k))) continue;
+        if (ix.meta.unique) await this.checkUnique(scope, coll, ix, k, encId, after!);
+        puts.push([concatBytes(ix.prefix, k, encId), ix, k]);
+      }
+    }
+    const pluginOps: WriteOp[] = [];
+    for (const ix of indexes) {
+      if (!ix.plugin) continue;
+      const ops = ix.plugin.onWrite(id, before, after);
+      scope.plugins.add(ix.plugin);
+      pluginOps.push(...ops);
+    }
+    for (const d of dels) scope.overlay.del(d);
+    for (const [k, ix, keyPart] of puts) {
+      scope.overlay.put(k, encId);
+      if (ix.meta.unique) scope.conflictKeys.add(bytesKey(concatBytes(ix.prefix, keyPart)));
+    }
+    for (const op of pluginOps) if (op.type === 'put') scope.overlay.put(op.key, op.value);
+    else scope.overlay.del(op.key);
+    const dk = documentKey(coll.id, encId);
+    if (after) scope.overlay.put(dk, afterBytes!);
+    else scope.overlay.del(dk);
+    scope.count(coll.id, (after ? 1 : 0) - (before ? 1 : 0), (afterBytes?.length ?? 0) - beforeBytes);
+  }
+
+  private keysOf(ix: RuntimeIndex, doc: Document, coll?: CollMeta): Uint8Array[] {
+    if (ix.partial && !ix.partial.test(doc)) return [];
+    const ex = extractKeys(doc, ix.fields, ix.meta.name);
+    if (ix.meta.sparse && !ex.anyPresent) return [];
+    if (ex.multikey && coll && !ix.meta.multikey) {
+      ix.meta.multikey = true;
+      this.catalogVersion++;
+      this.catalogChanged = true;
+    }
+    if (ex.keys.length < 2) return ex.keys;
+    const m = new Map<string, Uint8Array>();
+    for (const k of ex.keys) m.set(bytesKey(k), k);
+    return [...m.values()];
+  }
+  /** Set when a write flips an index to multikey: the next commit persists the catalog. */
+  catalogChanged = false;
+
+  private async checkUnique(scope: WriteScope, coll: CollMeta, ix: RuntimeIndex, key: Uint8Array, encId: Uint8Array, doc: Document): Promise<void> {
+    const p = concatBytes(ix.prefix, key);
+    for await (const [k, v] of scope.overlay.range(rangeOfPrefix(p))) {
+      // entries under p whose key is exactly p + enc(otherId)
+      if (k.length > p.length && bytesKey(v) !== bytesKey(encId)) {
+        throw duplicateKeyError(coll, ix.meta, doc);
+      }
+    }
+  }
+
+  /** Persist a multikey flip, if any, in this scope. */
+  flushCatalogFlags(scope: WriteScope): void {
+    if (this.catalogChanged) {
+      this.catalogChanged = false;
+      scope.catalogDirty = true;
+    }
+  }
+
+  // ---------------------------------------------------------------- DDL
+
+  async createCollection(db: string, name: string, options: Document = {}): Promise<CollMeta> {
+    return this.write(async (scope) => {
+      if (this.collection(db, name)) throw new LargetableError('ALREADY_EXISTS', `Collection ${db}.${name} already exists.`, { details: { ns: `${db}.${name}` } });
+      return this.ensureCollection(scope, db, name, options);
+    });
+  }
+
+  async dropCollection(db: string, name: string): Promise<boolean> {
+    const release = await this.mutex.lock();
+    try {
+      this.checkOpen();
+      const m = this.collection(db, name);
+      if (!m) return false;
+      const ops: WriteOp[] = [];
+      for await (const [k] of this.live.range(rangeOfPrefix(collectionPrefix(m.id)))) ops.push({ type: 'del', key: k });
+      for (const ix of m.indexes) {
+        if (ix.kind) {
+          const p = this.plugins.get(ix.id);
+          if (p) {
+            ops.push(...(await p.drop()));
+            await p.close();
+            this.plugins.delete(ix.id);
+          }
+          continue;
+        }
+        for await (const [k] of this.live.range(rangeOfPrefix(indexPrefix(ix.id)))) ops.push({ type: 'del', key: k });
+      }
+      ops.push({ type: 'del', key: countersKey(m.id) });
+      this.catalog.collections = this.catalog.collections.filter((c) => c !== m);
+      this.counters.delete(m.id);
+      this.reindex();
+      const scope = this.newScope();
+      for (const op of ops) if (op.type === 'del') scope.overlay.del(op.key);
+      else scope.overlay.put(op.key, op.value);
+      scope.catalogDirty = true;
+      scope.events.push({ op: 'drop', db, coll: name });
+      const commit = this.prepareCommit(scope);
+      release();
+      if (commit) await commit();
+      return true;
+    } catch (err) {
+      release();
+      throw err;
+    }
+  }
+
+  async renameCollection(db: string, from: string, toDb: string, to: string, dropTarget: boolean): Promise<void> {
+    validateName('database', toDb);
+    validateName('collection', to);
+    if (this.collection(toDb, to)) {
+      if (!dropTarget) throw new LargetableError('ALREADY_EXISTS', `target namespace ${toDb}.${to} exists`);
+      await this.dropCollection(toDb, to);
+    }
+    await this.write(async (scope) => {
+      const m = this.collection(db, from);
+      if (!m) throw new LargetableError('NOT_FOUND', `source namespace ${db}.${from} does not exist`);
+      m.db = toDb;
+      m.name = to;
+      this.reindex();
+      scope.catalogDirty = true;
+      scope.events.push({ op: 'rename', db, coll: from, to: { db: toDb, coll: to } });
+    });
+  }
+
+  /** Creates an index and builds it over existing documents. Returns the index name. */
+  async createIndex(db: string, collName: string, spec: IndexMeta): Promise<string> {
+    const release = await this.mutex.lock();
+    try {
+      this.checkOpen();
+      const scope0 = this.newScope();
+      const coll = this.ensureCollection(scope0, db, collName);
+      const same = coll.indexes.find((i) => i.name === spec.name);
+      if (same) {
+        if (JSON.stringify(same.key) !== JSON.stringify(spec.key) || !!same.unique !== !!spec.unique || !!same.sparse !== !!spec.sparse) {
+          throw new LargetableError('ALREADY_EXISTS', `An index with name '${spec.name}' already exists with different options`, { details: { codeName: 'IndexKeySpecsConflict' } });
+        }
+        if (scope0.catalogDirty) await this.commitLocked(scope0, release);
+        else release();
+        return same.name;
+      }
+      const sameKey = coll.indexes.find((i) => JSON.stringify(i.key) === JSON.stringify(spec.key) && !i.partialFilterExpression && !spec.partialFilterExpression);
+      if (sameKey) throw new LargetableError('ALREADY_EXISTS', `Index with key ${JSON.stringify(spec.key)} already exists with a different name: ${sameKey.name}`, { details: { codeName: 'IndexOptionsConflict' } });
+      const ix: IndexMeta = { ...spec, id: this.catalog.nextId++ };
+      const rt: RuntimeIndex = {
+        meta: ix,
+        fields: parseIndexFields(ix.key),
+        prefix: indexPrefix(ix.id),
+        ...(ix.partialFilterExpression ? { partial: compileFilter(ix.partialFilterExpression) } : {}),
+      };
+      const scope = scope0;
+      const docs = this.live.range(rangeOfPrefix(collectionPrefix(coll.id)));
+      if (ix.kind) {
+        const live = this.live;
+        const existing = (async function* () {
+          for await (const [, v] of live.range(rangeOfPrefix(collectionPrefix(coll.id)))) {
+            const d = decodeDocument(v);
+            yield [d._id, d] as [unknown, Document];
+          }
+        })();
+        await docs.return(undefined);
+        coll.indexes.push(ix);
+        this.reindex();
+        try {
+          await this.startPlugin(coll, ix, existing);
+        } catch (err) {
+          coll.indexes.pop();
+          this.reindex();
+          throw err;
+        }
+      } else {
+        const seen = ix.unique ? new Map<string, unknown>() : undefined;
+        for await (const [, v] of docs) {
+          const d = decodeDocument(v);
+          if (rt.partial && !rt.partial.test(d)) continue;
+          const ex = extractKeys(d, rt.fields, ix.name);
+          if (ix.sparse && !ex.anyPresent) continue;
+          if (ex.multikey) ix.multikey = true;
+          const encId = encodeId(d._id);
+          for (const k of ex.keys) {
+            if (seen) {
+              const sk = bytesKey(k);
+              const other = seen.get(sk);
+              if (other !== undefined && bytesKey(encodeId(other)) !== bytesKey(encId)) throw duplicateKeyError(coll, ix, d);
+              seen.set(sk, d._id);
+            }
+            scope.overlay.put(concatBytes(rt.prefix, k, encId), encId);
+          }
+        }
+        coll.indexes.push(ix);
+        this.reindex();
+      }
+      scope.catalogDirty = true;
+      await this.commitLocked(scope, release);
+      return ix.name;
+    } catch (err) {
+      release();
+      throw err;
+    }
+  }
+
+  private async commitLocked(scope: WriteScope, release: () => void): Promise<void> {
+    const commit = this.prepareCommit(scope);
+    release();
+    if (commit) await commit();
+  }
+
+  async dropIndex(db: string, collName: string, name: string): Promise<void> {
+    const release = await this.mutex.lock();
+    try {
+      this.checkOpen();
+      const coll = this.collection(db, collName);
+      if (!coll) throw new LargetableError('NOT_FOUND', `ns not found ${db}.${collName}`);
+      if (name === '_id_') throw new LargetableError('INVALID_ARGUMENT', 'cannot drop _id index');
+      const ix = coll.indexes.find((i) => i.name === name);
+      if (!ix) throw new LargetableError('NOT_FOUND', `index not found with name [${name}]`, { details: { codeName: 'IndexNotFound' } });
+      const scope = this.newScope();
+      if (ix.kind) {
+        const p = this.plugins.get(ix.id);
+        if (p) {
+          for (const op of await p.drop()) if (op.type === 'put') scope.overlay.put(op.key, op.value);
+          else scope.overlay.del(op.key);
+          await p.close();
+          this.plugins.delete(ix.id);
+        }
+      } else {
+        for await (const [k] of this.live.range(rangeOfPrefix(indexPrefix(ix.id)))) scope.overlay.del(k);
+      }
+      coll.indexes = coll.indexes.filter((i) => i !== ix);
+      this.reindex();
+      scope.catalogDirty = true;
+      await this.commitLocked(scope, release);
+    } catch (err) {
+      release();
+      throw err;
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    const release = await this.mutex.lock();
+    this.closed = true;
+    release();
+    for (const p of this.plugins.values()) await p.close();
+    await this.store.close();
+  }
+
+  /** Read the persisted change log after `seq` (exclusive), oldest first. */
+  async *changeLog(afterSeq: bigint): AsyncGenerator<ChangeEvent> {
+    for await (const [k, v] of this.live.range({ gt: changeLogKey(afterSeq), lt: changeLogEnd })) {
+      yield decodeChange(changeLogSeq(k), v);
+    }
+  }
+
+  async oldestChangeSeq(): Promise<bigint | undefined> {
+    for await (const [k] of this.live.range({ gte: changeLogStart, lt: changeLogEnd })) return changeLogSeq(k);
+    return undefined;
+  }
+
+  reader(txn?: TxnState): KVReader {
+    return txn ? txn.scope.overlay : this.live;
+  }
+}
+
+export function duplicateKeyError(coll: CollMeta, ix: { name: string; key: Document }, doc: Document): LargetableError {
+  const keyValue: Document = {};
+  for (const f of Object.keys(ix.key)) keyValue[f] = getDotted(doc, f);
+  const shown = Object.entries(keyValue)
+    .map(([k, v]) => `${k}: ${showValue(v)}`)
+    .join(', ');
+  return new LargetableError('DUPLICATE_KEY', `E11000 duplicate key error collection: ${coll.db}.${coll.name} index: ${ix.name} dup key: { ${shown} }`, {
+    details: { keyPattern: { ...ix.key }, keyValue, index: ix.name },
+  });
+}
+
+function getDotted(doc: Document, path: string): unknown {
+  let cur: unknown = doc;
+  for (const p of path.split('.')) {
+    if (cur === null || typeof cur !== 'object') return null;
+    cur = Object.prototype.hasOwnProperty.call(cur, p) ? (cur as Document)[p] : undefined;
+  }
+  return cur === undefined ? null : cur;
+}
+
+function showValue(v: unknown): string {
+  if (typeof v === 'string') return JSON.stringify(v);
+  if (v instanceof Date) return `new Date(${v.getTime()})`;
+  if (v !== null && typeof v === 'object' && (v as { _bsontype?: string })._bsontype === 'ObjectId') return `ObjectId('${String(v)}')`;
+  try {
+    return typeof v === 'object' && v !== null ? JSON.stringify(v) : String(v);
+  } catch {
+    return String(v);
+  }
+}
+
+// ---------------------------------------------------------------- change log encoding
+
+const opCodes = { insert: 'i', update: 'u', replace: 'r', delete: 'd', drop: 'D', rename: 'R', dropDatabase: 'X' } as const;
+const opNames: Record<string, ChangeEvent['op']> = { i: 'insert', u: 'update', r: 'replace', d: 'delete', D: 'drop', R: 'rename', X: 'dropDatabase' };
+
+function encodeChange(ev: ChangeEvent): Uint8Array {
+  const rec: Document = { o: opCodes[ev.op], db: ev.db, c: ev.coll, w: ev.wallTime };
+  if (ev.id !== undefined) rec.k = ev.id;
+  if (ev.fullDocument) rec.d = ev.fullDocument;
+  if (ev.updateDescription) rec.u = ev.updateDescription;
+  if (ev.to) rec.t = ev.to;
+  return BSON.serialize(rec);
+}
+
+function decodeChange(seq: bigint, bytes: Uint8Array): ChangeEvent {
+  const r = BSON.deserialize(bytes, bsonOptions);
+  const ev: ChangeEvent = { seq, op: opNames[r.o as string]!, db: r.db as string, coll: r.c as string, wallTime: r.w as Date };
+  if ('k' in r) ev.id = r.k;
+  if (r.d) ev.fullDocument = r.d as Document;
+  if (r.u) ev.updateDescription = r.u as Document;
+  if (r.t) ev.to = r.t as { db: string; coll: string };
+  return ev;
+}

@@ -1,0 +1,284 @@
+/**
+ * Query execution: plan choice (with a plan cache), index/collection scans, filter re-check,
+ * in-memory sort (bounded top-k when a limit is given), skip/limit and projection, and explain
+ * output in MongoDB's shape.
+ */
+import { compileFilter } from '../query/filter.ts';
+import { compileProjection } from '../query/projection.ts';
+import { compileSort } from '../query/sort.ts';
+import type { Document } from '../query/values.ts';
+import { planCacheEntriesMax } from '../limits.ts';
+import { decodeDocument, type CollMeta, type Engine } from './engine.ts';
+import { TopK } from './cursor.ts';
+import { bytesKey, readValue } from './keycodec.ts';
+import { collectionPrefix, documentKey, encodeId, rangeOfPrefix } from './keyspace.ts';
+import type { KVReader } from './kv.ts';
+import { candidatePlans, estimate, planCost, queryShape, type Plan, type PlanRequest } from './planner.ts';
+
+export interface ExecStats {
+  keysExamined: number;
+  docsExamined: number;
+  nReturned: number;
+}
+
+export interface FoundDoc {
+  doc: Document;
+  encId: Uint8Array;
+  bytes: number;
+}
+
+interface CacheEntry {
+  version: number;
+  count: number;
+  plans: Map<string, string>;
+}
+
+const planCaches = new WeakMap<Engine, Map<number, CacheEntry>>();
+
+function planId(p: Plan): string {
+  if (p.stage === 'IXSCAN') return `IX:${p.index.meta.name}`;
+  if (p.stage === 'COLLSCAN') return p.range ? 'IDRANGE' : 'COLLSCAN';
+  return 'IDHACK';
+}
+
+export interface ChosenPlan {
+  plan: Plan;
+  rejected: Plan[];
+  fromCache: boolean;
+}
+
+export async function choosePlan(engine: Engine, coll: CollMeta, reader: KVReader, req: PlanRequest): Promise<ChosenPlan> {
+  const plans = candidatePlans(coll, engine.indexes(coll.id), req);
+  if (plans.length === 1) return { plan: plans[0]!, rejected: [], fromCache: false };
+  const idhack = plans.find((p) => p.stage === 'IDHACK');
+  if (idhack) return { plan: idhack, rejected: plans.filter((p) => p !== idhack), fromCache: false };
+  let caches = planCaches.get(engine);
+  if (!caches) planCaches.set(engine, (caches = new Map()));
+  const count = engine.counters.get(coll.id)?.count ?? 0;
+  let cache = caches.get(coll.id);
+  if (!cache || cache.version !== engine.catalogVersion || count > cache.count * 2 + 16 || count * 2 + 16 < cache.count) {
+    cache = { version: engine.catalogVersion, count, plans: new Map() };
+    caches.set(coll.id, cache);
+  }
+  const shape = queryShape(req);
+  const cached = cache.plans.get(shape);
+  if (cached) {
+    const p = plans.find((x) => planId(x) === cached);
+    if (p) return { plan: p, rejected: plans.filter((x) => x !== p), fromCache: true };
+  }
+  let best: Plan = plans[plans.length - 1]!;
+  let bestCost = Infinity;
+  for (const p of plans) {
+    const est = await estimate(reader, p, count);
+    if (p.stage === 'IXSCAN') p.estimate = est;
+    const c = planCost(p, est, req);
+    if (c < bestCost) {
+      bestCost = c;
+      best = p;
+    }
+  }
+  if (cache.plans.size >= planCacheEntriesMax) cache.plans.clear();
+  cache.plans.set(shape, planId(best));
+  return { plan: best, rejected: plans.filter((x) => x !== best), fromCache: false };
+}
+
+/** Clears the plan cache of a collection (listed by `planCacheClear`). */
+export function clearPlanCache(engine: Engine, collId: number): void {
+  planCaches.get(engine)?.delete(collId);
+}
+
+/** Stream documents matching `filter` in plan order (no sort/skip/limit/projection applied). */
+export async function* scan(engine: Engine, coll: CollMeta, reader: KVReader, plan: Plan, filter: Document, stats: ExecStats, projection?: Document): AsyncGenerator<FoundDoc> {
+  const matcher = compileFilter(filter);
+  const all = Object.keys(filter).length === 0;
+  if (plan.stage === 'IDHACK') {
+    const seen = new Set<string>();
+    const ids = plan.ids.map((id) => encodeId(id)).sort((a, b) => (bytesKey(a) < bytesKey(b) ? -1 : 1));
+    for (const encId of ids) {
+      const k = bytesKey(encId);
+      if (seen.has(k)) continue;
+      seen.add(k);
+      stats.keysExamined++;
+      const v = await reader.get(documentKey(coll.id, encId));
+      if (!v) continue;
+      stats.docsExamined++;
+      const doc = decodeDocument(v);
+      if (all || matcher.test(doc)) yield { doc, encId, bytes: v.length };
+    }
+    return;
+  }
+  if (plan.stage === 'COLLSCAN') {
+    const p = collectionPrefix(coll.id);
+    const range = plan.range ?? rangeOfPrefix(p);
+    for await (const [k, v] of reader.range({ gte: range.gte, ...(range.lt ? { lt: range.lt } : {}), reverse: plan.reverse })) {
+      stats.docsExamined++;
+      const doc = decodeDocument(v);
+      if (all || matcher.test(doc)) yield { doc, encId: k.subarray(p.length), bytes: v.length };
+    }
+    return;
+  }
+  const ix = plan.index;
+  const seen = ix.meta.multikey ? new Set<string>() : undefined;
+  const ranges = plan.reverse ? [...plan.ranges].reverse() : plan.ranges;
+  for (const r of ranges) {
+    for await (const [k, encId] of reader.range({ gte: r.gte, ...(r.lt ? { lt: r.lt } : {}), reverse: plan.reverse })) {
+      stats.keysExamined++;
+      if (plan.covered) {
+        const doc = docFromKey(k, ix.prefix.length, ix.fields, projection);
+        if (all || matcher.test(doc)) yield { doc, encId, bytes: 0 };
+        continue;
+      }
+      if (seen) {
+        const sk = bytesKey(encId);
+        if (seen.has(sk)) continue;
+        seen.add(sk);
+      }
+      const v = await reader.get(documentKey(coll.id, encId));
+      if (!v) continue;
+      stats.docsExamined++;
+      const doc = decodeDocument(v);
+      if (all || matcher.test(doc)) yield { doc, encId, bytes: v.length };
+    }
+  }
+}
+
+function docFromKey(key: Uint8Array, offset: number, fields: { path: string; parts: string[]; dir: 1 | -1 }[], projection?: Document): Document {
+  const doc: Document = {};
+  let o = offset;
+  for (const f of fields) {
+    const [v, n] = readValue(key, o, f.dir === -1);
+    o = n;
+    let cur = doc;
+    for (let i = 0; i < f.parts.length - 1; i++) {
+      const p = f.parts[i]!;
+      if (typeof cur[p] !== 'object' || cur[p] === null) cur[p] = {};
+      cur = cur[p] as Document;
+    }
+    cur[f.parts[f.parts.length - 1]!] = v;
+  }
+  if (projection && !('_id' in doc) && !(projection._id === 0 || projection._id === false)) {
+    const [id] = readValue(key, o);
+    doc._id = id;
+  }
+  return doc;
+}
+
+export interface FindRequest extends PlanRequest {
+  batchSize?: number;
+}
+
+/** Full find pipeline: plan, scan, sort, skip, limit, project. */
+export async function* runFind(engine: Engine, coll: CollMeta | undefined, reader: KVReader, req: FindRequest, stats: ExecStats, chosenOut?: { chosen?: ChosenPlan }): AsyncGenerator<Document> {
+  if (!coll) return;
+  const chosen = await choosePlan(engine, coll, reader, req);
+  if (chosenOut) chosenOut.chosen = chosen;
+  const plan = chosen.plan;
+  const sort = req.sort && Object.keys(req.sort).length > 0 ? req.sort : undefined;
+  const providesSort = plan.stage === 'IDHACK' ? false : plan.providesSort;
+  const project = req.projection && Object.keys(req.projection).length > 0 && !(plan.stage === 'IXSCAN' && plan.covered) ? compileProjection(req.projection) : undefined;
+  const skip = req.skip ?? 0;
+  const limit = req.limit && req.limit > 0 ? req.limit : Infinity;
+  const out = (d: Document): Document => {
+    stats.nReturned++;
+    return project ? project(d) : d;
+  };
+  const source = scan(engine, coll, reader, plan, req.filter, stats, req.projection);
+  if (sort && !(providesSort || (plan.stage === 'IDHACK' && plan.ids.length <= 1))) {
+    const cmp = compileSort(sort);
+    if (limit !== Infinity) {
+      const top = new TopK<Document>(skip + limit, cmp);
+      for await (const f of source) top.push(f.doc);
+      for (const d of top.items.slice(skip)) yield out(d);
+      return;
+    }
+    const all: Document[] = [];
+    for await (const f of source) all.push(f.doc);
+    all.sort(cmp);
+    for (let i = skip; i < all.length; i++) yield out(all[i]!);
+    return;
+  }
+  let skipped = 0;
+  let n = 0;
+  for await (const f of source) {
+    if (skipped < skip) {
+      skipped++;
+      continue;
+    }
+    yield out(f.doc);
+    if (++n >= limit) return;
+  }
+}
+
+function planStage(p: Plan, req: FindRequest, ns: string): Document {
+  void ns;
+  if (p.stage === 'IDHACK') return { stage: 'IDHACK' };
+  if (p.stage === 'COLLSCAN') {
+    const s: Document = { stage: 'COLLSCAN', filter: req.filter, direction: p.reverse ? 'backward' : 'forward' };
+    if (p.idBounds) s.idBounds = p.idBounds;
+    return s;
+  }
+  const ix: Document = {
+    stage: 'IXSCAN',
+    keyPattern: p.index.meta.key,
+    indexName: p.index.meta.name,
+    isMultiKey: !!p.index.meta.multikey,
+    isUnique: !!p.index.meta.unique,
+    isSparse: !!p.index.meta.sparse,
+    isPartial: !!p.index.meta.partialFilterExpression,
+    direction: p.reverse ? 'backward' : 'forward',
+    indexBounds: p.bounds,
+  };
+  if (p.covered) return { stage: 'PROJECTION_COVERED', transformBy: req.projection, inputStage: ix };
+  return { stage: 'FETCH', filter: req.filter, inputStage: ix };
+}
+
+function wrapStages(inner: Document, p: Plan, req: FindRequest): Document {
+  let s = inner;
+  const sort = req.sort && Object.keys(req.sort).length > 0;
+  const provides = p.stage !== 'IDHACK' && p.providesSort;
+  if (sort && !provides) s = { stage: 'SORT', sortPattern: req.sort, memLimit: 104857600, ...(req.limit ? { limitAmount: (req.limit ?? 0) + (req.skip ?? 0) } : {}), type: 'simple', inputStage: s };
+  if (req.projection && Object.keys(req.projection).length > 0 && !(p.stage === 'IXSCAN' && p.covered)) s = { stage: 'PROJECTION_DEFAULT', transformBy: req.projection, inputStage: s };
+  if (req.skip) s = { stage: 'SKIP', skipAmount: req.skip, inputStage: s };
+  if (req.limit) s = { stage: 'LIMIT', limitAmount: req.limit, inputStage: s };
+  return s;
+}
+
+/** MongoDB-shaped explain output. Runs the query unless verbosity is 'queryPlanner'. */
+export async function explainFind(engine: Engine, coll: CollMeta | undefined, reader: KVReader, req: FindRequest, ns: string, verbosity: string): Promise<Document> {
+  const [dbName, collName] = [ns.slice(0, ns.indexOf('.')), ns.slice(ns.indexOf('.') + 1)];
+  const stats: ExecStats = { keysExamined: 0, docsExamined: 0, nReturned: 0 };
+  const started = Date.now();
+  const holder: { chosen?: ChosenPlan } = {};
+  if (coll) {
+    if (verbosity === 'queryPlanner') holder.chosen = await choosePlan(engine, coll, reader, req);
+    else for await (const _ of runFind(engine, coll, reader, req, stats, holder)) void _;
+  }
+  const elapsed = Date.now() - started;
+  const chosen = holder.chosen;
+  const winningPlan = chosen ? wrapStages(planStage(chosen.plan, req, ns), chosen.plan, req) : { stage: 'EOF' };
+  const out: Document = {
+    explainVersion: '1',
+    queryPlanner: {
+      namespace: ns,
+      parsedQuery: req.filter,
+      indexFilterSet: false,
+      planCacheUsed: chosen?.fromCache ?? false,
+      winningPlan,
+      rejectedPlans: chosen ? chosen.rejected.map((p) => wrapStages(planStage(p, req, ns), p, req)) : [],
+    },
+    command: { find: collName, filter: req.filter, ...(req.sort ? { sort: req.sort } : {}), ...(req.projection ? { projection: req.projection } : {}), ...(req.skip ? { skip: req.skip } : {}), ...(req.limit ? { limit: req.limit } : {}), $db: dbName },
+    serverInfo: { host: 'largetable', version: '7.0.0-largetable' },
+    ok: 1,
+  };
+  if (verbosity !== 'queryPlanner') {
+    out.executionStats = {
+      executionSuccess: true,
+      nReturned: stats.nReturned,
+      executionTimeMillis: elapsed,
+      totalKeysExamined: stats.keysExamined,
+      totalDocsExamined: stats.docsExamined,
+      executionStages: { ...winningPlan, nReturned: stats.nReturned, keysExamined: stats.keysExamined, docsExamined: stats.docsExamined },
+    };
+  }
+  return out;
+}

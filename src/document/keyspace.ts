@@ -1,0 +1,80 @@
+/**
+ * The document layer's keyspace inside the byte store (docs/FORMAT.md, "Documents").
+ *
+ *   0x01                                   -> format version (1 byte)
+ *   0x02                                   -> catalog (BSON)
+ *   0x03 collId:u32                        -> collection counters (BSON {count, bytes})
+ *   0x10 collId:u32 enc(_id)               -> document (BSON)
+ *   0x11 indexId:u32 enc(k1)..enc(kn) enc(_id) -> enc(_id)          (desc fields complemented)
+ *   0x12 indexId:u32 ...                   -> plugin-private state
+ *   0x13 seq:u64                           -> change log entry (BSON)
+ */
+import { ByteWriter, prefixEnd, writeValue } from './keycodec.ts';
+
+export const documentFormatVersion = 1;
+
+export const Prefix = {
+  version: 0x01,
+  catalog: 0x02,
+  counters: 0x03,
+  document: 0x10,
+  index: 0x11,
+  plugin: 0x12,
+  changeLog: 0x13,
+} as const;
+
+export const versionKey = Uint8Array.of(Prefix.version);
+export const catalogKey = Uint8Array.of(Prefix.catalog);
+
+function withId(prefix: number, id: number, extra = 0): ByteWriter {
+  const w = new ByteWriter(16 + extra);
+  w.byte(prefix);
+  w.u32(id);
+  return w;
+}
+
+export function countersKey(collId: number): Uint8Array {
+  return withId(Prefix.counters, collId).finish();
+}
+
+export function collectionPrefix(collId: number): Uint8Array {
+  return withId(Prefix.document, collId).finish();
+}
+
+export function documentKey(collId: number, encodedId: Uint8Array): Uint8Array {
+  const w = withId(Prefix.document, collId, encodedId.length);
+  w.bytes(encodedId);
+  return w.finish();
+}
+
+export function encodeId(id: unknown): Uint8Array {
+  const w = new ByteWriter(16);
+  writeValue(w, id);
+  return w.finish();
+}
+
+export function indexPrefix(indexId: number): Uint8Array {
+  return withId(Prefix.index, indexId).finish();
+}
+
+export function pluginPrefix(indexId: number): Uint8Array {
+  return withId(Prefix.plugin, indexId).finish();
+}
+
+export function changeLogKey(seq: bigint): Uint8Array {
+  const out = new Uint8Array(9);
+  out[0] = Prefix.changeLog;
+  new DataView(out.buffer).setBigUint64(1, seq);
+  return out;
+}
+
+export function changeLogSeq(key: Uint8Array): bigint {
+  return new DataView(key.buffer, key.byteOffset, key.byteLength).getBigUint64(1);
+}
+
+export const changeLogStart = Uint8Array.of(Prefix.changeLog);
+export const changeLogEnd = Uint8Array.of(Prefix.changeLog + 1);
+
+export function rangeOfPrefix(p: Uint8Array): { gte: Uint8Array; lt: Uint8Array | undefined } {
+  return { gte: p, lt: prefixEnd(p) };
+}

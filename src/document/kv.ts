@@ -1,0 +1,130 @@
+/**
+ * Read views over the byte store used by the document layer:
+ * - StoreReader: the latest committed state, or a snapshot (transactions).
+ * - Overlay: a base view plus staged, uncommitted writes (a write in preparation, a transaction,
+ *   or batches handed to the store but not yet committed). Reads see staged writes first.
+ * Range reads are async generators; closing (return) the generator closes the store iterator.
+ */
+import type { Snapshot, Store, WriteOp } from '../storage/store.ts';
+import { bytesKey, compareBytes } from './keycodec.ts';
+
+export interface Range {
+  gte?: Uint8Array;
+  gt?: Uint8Array;
+  lt?: Uint8Array;
+  reverse?: boolean;
+}
+
+export interface KVReader {
+  get(key: Uint8Array): Promise<Uint8Array | undefined>;
+  range(r: Range): AsyncGenerator<[Uint8Array, Uint8Array]>;
+}
+
+export class StoreReader implements KVReader {
+  readonly store: Store;
+  readonly snapshot: Snapshot | undefined;
+  constructor(store: Store, snapshot?: Snapshot) {
+    this.store = store;
+    this.snapshot = snapshot;
+  }
+  get(key: Uint8Array): Promise<Uint8Array | undefined> {
+    return this.store.get(key, this.snapshot);
+  }
+  async *range(r: Range): AsyncGenerator<[Uint8Array, Uint8Array]> {
+    const it = this.store.iterate({
+      ...(r.gte ? { gte: r.gte } : {}),
+      ...(r.gt ? { gt: r.gt } : {}),
+      ...(r.lt ? { lt: r.lt } : {}),
+      ...(r.reverse ? { reverse: true } : {}),
+      ...(this.snapshot ? { snapshot: this.snapshot } : {}),
+    });
+    try {
+      for await (const e of it) yield e;
+    } finally {
+      await it.close();
+    }
+  }
+}
+
+export interface Staged {
+  key: Uint8Array;
+  value: Uint8Array | null;
+}
+
+function inRange(k: Uint8Array, r: Range): boolean {
+  if (r.gte && compareBytes(k, r.gte) < 0) return false;
+  if (r.gt && compareBytes(k, r.gt) <= 0) return false;
+  if (r.lt && compareBytes(k, r.lt) >= 0) return false;
+  return true;
+}
+
+/** Staged writes over a base view. Later `stage` calls on the same key win. */
+export class Overlay implements KVReader {
+  readonly base: KVReader;
+  readonly staged = new Map<string, Staged>();
+  /** Extra views layered under this one but above base (in-flight batches), newest first. */
+  readonly layers: Map<string, Staged>[];
+  constructor(base: KVReader, layers: Map<string, Staged>[] = []) {
+    this.base = base;
+    this.layers = layers;
+  }
+  put(key: Uint8Array, value: Uint8Array): void {
+    this.staged.set(bytesKey(key), { key, value });
+  }
+  del(key: Uint8Array): void {
+    this.staged.set(bytesKey(key), { key, value: null });
+  }
+  private lookup(k: string): Staged | undefined {
+    const s = this.staged.get(k);
+    if (s) return s;
+    for (const l of this.layers) {
+      const e = l.get(k);
+      if (e) return e;
+    }
+    return undefined;
+  }
+  get(key: Uint8Array): Promise<Uint8Array | undefined> {
+    if (this.staged.size > 0 || this.layers.length > 0) {
+      const s = this.lookup(bytesKey(key));
+      if (s) return Promise.resolve(s.value ?? undefined);
+    }
+    return this.base.get(key);
+  }
+  async *range(r: Range): AsyncGenerator<[Uint8Array, Uint8Array]> {
+    if (this.staged.size === 0 && this.layers.length === 0) {
+      yield* this.base.range(r);
+      return;
+    }
+    const merged = new Map<string, Staged>();
+    for (let i = this.layers.length - 1; i >= 0; i--) for (const [k, e] of this.layers[i]!) if (inRange(e.key, r)) merged.set(k, e);
+    for (const [k, e] of this.staged) if (inRange(e.key, r)) merged.set(k, e);
+    if (merged.size === 0) {
+      yield* this.base.range(r);
+      return;
+    }
+    const over = [...merged.values()].sort((a, b) => compareBytes(a.key, b.key) * (r.reverse ? -1 : 1));
+    let i = 0;
+    const dir = r.reverse ? -1 : 1;
+    for await (const [k, v] of this.base.range(r)) {
+      while (i < over.length && compareBytes(over[i]!.key, k) * dir < 0) {
+        const o = over[i++]!;
+        if (o.value) yield [o.key, o.value];
+      }
+      if (i < over.length && compareBytes(over[i]!.key, k) === 0) {
+        const o = over[i++]!;
+        if (o.value) yield [o.key, o.value];
+        continue;
+      }
+      yield [k, v];
+    }
+    while (i < over.length) {
+      const o = over[i++]!;
+      if (o.value) yield [o.key, o.value];
+    }
+  }
+  ops(): WriteOp[] {
+    const out: WriteOp[] = [];
+    for (const s of this.staged.values()) out.push(s.value ? { type: 'put', key: s.key, value: s.value } : { type: 'del', key: s.key });
+    return out;
+  }
+}
