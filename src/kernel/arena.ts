@@ -22,11 +22,19 @@ export class LinearArena implements Arena {
   private freeStart: number[] = [];
   private freeSize: number[] = [];
   private readonly live = new Map<number, number>();
+  /** memory.buffer.byteLength, cached (only this arena grows the memory). */
+  private size: number;
 
   constructor(memory: WebAssembly.Memory, base: number) {
     this.memory = memory;
     this.base = Math.max(align, Math.ceil(base / align) * align);
     this.top = this.base;
+    this.size = memory.buffer.byteLength;
+  }
+
+  /** Current memory size in bytes. */
+  get byteLength(): number {
+    return this.size;
   }
 
   /** The current buffer (changes after a grow). */
@@ -62,7 +70,7 @@ export class LinearArena implements Arena {
     }
     const ptr = this.top;
     const end = ptr + size;
-    const have = this.memory.buffer.byteLength;
+    const have = this.size;
     if (end > have) {
       const pages = Math.ceil((end - have) / pageBytes);
       const current = have / pageBytes;
@@ -76,6 +84,7 @@ export class LinearArena implements Arena {
       } catch (cause) {
         throw new LargetableError('LIMIT_EXCEEDED', `kernel memory: growing by ${pages} pages failed`, { cause, details: { bytes } });
       }
+      this.size = this.memory.buffer.byteLength;
     }
     this.top = end;
     this.live.set(ptr, size);
@@ -140,7 +149,7 @@ export class LinearArena implements Arena {
    * to `alignment`. Used to validate pointer-API calls before a kernel runs.
    */
   check(name: string, ptr: number, bytes: number, alignment = 4): void {
-    if (!Number.isInteger(ptr) || ptr < this.base || ptr % alignment !== 0 || ptr + bytes > this.memory.buffer.byteLength) {
+    if (!(ptr >= this.base && ptr + bytes <= this.size && (ptr & (alignment - 1)) === 0 && Number.isInteger(ptr))) {
       throw new LargetableError('INVALID_ARGUMENT', `${name}: pointer ${ptr} (+${bytes} bytes) is outside the kernel arena or misaligned`);
     }
   }

@@ -14,16 +14,16 @@ function bad(message: string): never {
 
 export function checkMetric(fn: string, metric: Metric): number {
   const code = metricCode[metric];
-  if (code === undefined || !Object.hasOwn(metricCode, metric)) bad(`${fn}: unknown metric ${String(metric)}`);
+  if (typeof code !== 'number') bad(`${fn}: unknown metric ${String(metric)}`);
   return code;
 }
 
 export function checkCount(fn: string, name: string, value: number): void {
-  if (!Number.isSafeInteger(value) || value < 0 || value > 0x7fffffff) bad(`${fn}: ${name} must be an integer in [0, 2^31), got ${value}`);
+  if (!(value >= 0 && value <= 0x7fffffff && Number.isInteger(value))) bad(`${fn}: ${name} must be an integer in [0, 2^31), got ${value}`);
 }
 
 export function checkDim(fn: string, d: number): void {
-  if (!Number.isSafeInteger(d) || d < 1) bad(`${fn}: d must be a positive integer, got ${d}`);
+  if (!(d >= 1 && Number.isInteger(d))) bad(`${fn}: d must be a positive integer, got ${d}`);
   if (d > vectorDimensionsMax) {
     throw new LargetableError('LIMIT_EXCEEDED', `${fn}: d = ${d} exceeds vectorDimensionsMax (${vectorDimensionsMax})`);
   }

@@ -183,6 +183,7 @@ export function wrapKernelInstance(instance: WebAssembly.Instance, build: 'simd'
     },
 
     scoreGatherPtr(metric, queryPtr, vectorsPtr, idsPtr, count, d, outPtr, normsPtr, n) {
+      // hot path (HNSW neighbour expansion): checks are plain comparisons, no closures
       const code = checkMetric('scoreGatherPtr', metric);
       checkCount('scoreGatherPtr', 'count', count);
       checkDim('scoreGatherPtr', d);
@@ -190,23 +191,29 @@ export function wrapKernelInstance(instance: WebAssembly.Instance, build: 'simd'
       arena.check('scoreGatherPtr', idsPtr, count * 4);
       arena.check('scoreGatherPtr', outPtr, count * 4);
       arena.check('scoreGatherPtr', vectorsPtr, 0);
-      const bytes = ex.memory.buffer.byteLength;
+      const bytes = arena.byteLength;
       // ids are bounded by n when given, and always by what the memory holds
-      let limit = Math.floor((bytes - vectorsPtr) / (d * 4));
+      let limit = ((bytes - vectorsPtr) / (d * 4)) >>> 0;
       if (code === 2) {
         arena.check('scoreGatherPtr', normsPtr, 0);
-        limit = Math.min(limit, Math.floor((bytes - normsPtr) / 4));
+        limit = Math.min(limit, ((bytes - normsPtr) / 4) >>> 0);
       }
       if (n !== undefined) {
         checkCount('scoreGatherPtr', 'n', n);
         if (n > limit) throw new LargetableError('INVALID_ARGUMENT', `scoreGatherPtr: n = ${n} vectors do not fit in the kernel arena`);
         limit = n;
       }
-      const s = run('scoreGatherPtr', () => ex.scoreGather(code, queryPtr, vectorsPtr, idsPtr, count, d, outPtr, normsPtr, limit));
+      let s: number;
+      try {
+        s = ex.scoreGather(code, queryPtr, vectorsPtr, idsPtr, count, d, outPtr, normsPtr, limit);
+      } catch (err) {
+        if (err instanceof WebAssembly.RuntimeError) throw kernelError('scoreGatherPtr', err);
+        throw err;
+      }
       if (s === -2) {
         throw new LargetableError('INVALID_ARGUMENT', n !== undefined ? `scoreGatherPtr: an id is >= n (${n})` : 'scoreGatherPtr: an id points outside the kernel arena');
       }
-      status('scoreGatherPtr', s);
+      if (s < 0) status('scoreGatherPtr', s);
     },
 
     quantizeI8(vectors, n, d, min, scale, out) {
