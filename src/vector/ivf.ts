@@ -72,7 +72,9 @@ export class IvfIndex implements VectorIndex {
   centroids: VectorSlab | undefined;
   lists: List[] = [];
   private listOf = new Int32Array(1024).fill(-1);
-  private posOf = new Int32Array(1024);
+  /** Scratch of the current search: candidate i is entry candPos[i] of list candList[i]. */
+  private candList: number[] = [];
+  private candPos: number[] = [];
   private live = 0;
   // sq8
   private sqMin = 0;
@@ -98,7 +100,7 @@ export class IvfIndex implements VectorIndex {
     if (this.nlistParam !== 0) intParam('nlist', this.nlistParam, 1, 65536);
     this.nprobe = params.nprobe ?? 0;
     if (this.nprobe !== 0) intParam('nprobe', this.nprobe, 1, 65536);
-    this.rerank = params.rerank ?? 4;
+    this.rerank = params.rerank ?? 10;
     intParam('rerank', this.rerank, 1, 64);
     this.trainSize = params.trainSize ?? Math.max(1024, this.nlistParam * 16);
     intParam('trainSize', this.trainSize, 1, 1 << 30);
@@ -177,7 +179,6 @@ export class IvfIndex implements VectorIndex {
       this.lists.push({ labels: new Uint32Array(cap), codes: this.quantization === 'pq' ? new Uint8Array(cap * width) : new Int8Array(cap * width), n: 0 });
     }
     this.listOf = new Int32Array(Math.max(1024, maxLabel(labels) + 1)).fill(-1);
-    this.posOf = new Int32Array(this.listOf.length);
     this.live = 0;
     this.trained = true;
     for (let i = 0; i < n; i++) this.place(labels[i]!, vectors, i * d, asg[i]!);
@@ -281,7 +282,7 @@ export class IvfIndex implements VectorIndex {
     const L = this.lists[list]!;
     const w = this.codeWidth();
     if (L.n === L.labels.length) {
-      const labels = new Uint32Array(L.labels.length * 2); labels.set(L.labels); L.labels = labels;
+      const labels = new Uint32Array(Math.ceil(L.labels.length * 1.5) + 4); labels.set(L.labels); L.labels = labels;
       const codes = L.codes instanceof Uint8Array ? new Uint8Array(labels.length * w) : new Int8Array(labels.length * w);
       codes.set(L.codes as never); L.codes = codes;
     }
@@ -290,29 +291,35 @@ export class IvfIndex implements VectorIndex {
     if (label >= this.listOf.length) {
       const n = Math.max(label + 1, this.listOf.length * 2);
       const lo = new Int32Array(n).fill(-1); lo.set(this.listOf); this.listOf = lo;
-      const po = new Int32Array(n); po.set(this.posOf); this.posOf = po;
     }
     this.listOf[label] = list;
-    this.posOf[label] = L.n;
     L.n++;
     this.live++;
   }
 
   private unplace(label: number): boolean {
     if (label >= this.listOf.length || this.listOf[label]! < 0) return false;
-    const list = this.listOf[label]!, pos = this.posOf[label]!;
+    const list = this.listOf[label]!;
     const L = this.lists[list]!, w = this.codeWidth();
+    const pos = this.posIn(list, label);
     const last = L.n - 1;
     if (pos !== last) {
       const moved = L.labels[last]!;
       L.labels[pos] = moved;
       if (w > 0) L.codes.copyWithin(pos * w, last * w, last * w + w);
-      this.posOf[moved] = pos;
     }
     L.n--;
     this.listOf[label] = -1;
     this.live--;
     return true;
+  }
+
+  /** Position of a label inside its list (lists are short: n / nlist entries). */
+  private posIn(list: number, label: number): number {
+    const L = this.lists[list]!;
+    const i = L.labels.subarray(0, L.n).indexOf(label);
+    if (i < 0) throw new Error(`assertion failed: label ${label} missing from list ${list}`);
+    return i;
   }
 
   /** Nearest centroid of one vector (metric space), one block-score call. */
@@ -384,8 +391,11 @@ export class IvfIndex implements VectorIndex {
     const want = this.quantization === 'none' ? k : k * this.rerank;
     const heap = this.heap;
     heap.clear();
+    this.candList.length = 0;
+    this.candPos.length = 0;
     for (const list of probe) this.scanList(q, list, want, filter, heap);
-    const { ids: cand, dist } = heap.drainSorted();
+    const { ids: slots, dist } = heap.drainSorted();
+    const cand = Uint32Array.from(slots, (i) => this.lists[this.candList[i]!]!.labels[this.candPos[i]!]!);
     if (this.quantization === 'none') return this.finish(cand, dist, k, this.raw!.slab.sign);
     if (this.raw) {
       const r = this.raw.scoreLabels(query, cand);
@@ -396,8 +406,7 @@ export class IvfIndex implements VectorIndex {
     const d = this.dimensions, rec = new Float32Array(d);
     const scores = new Float32Array(cand.length);
     for (let i = 0; i < cand.length; i++) {
-      const label = cand[i]!;
-      this.reconstruct(this.listOf[label]!, this.posOf[label]!, rec, 0);
+      this.reconstruct(this.candList[slots[i]!]!, this.candPos[slots[i]!]!, rec, 0);
       scores[i] = this.exactScore(q, rec);
     }
     return topOf({ labels: cand, scores }, k, this.metric === 'l2' ? 1 : -1);
@@ -432,10 +441,13 @@ export class IvfIndex implements VectorIndex {
     if (n === 0) return;
     const fn = typeof filter === 'function' ? filter : undefined;
     const set = filter !== undefined && typeof filter !== 'function' ? filter : undefined;
-    const consider = (dist: number, label: number) => {
+    const candList = this.candList, candPos = this.candPos;
+    const consider = (dist: number, label: number, pos: number) => {
       if (heap.size >= want && !(dist < heap.topDist())) return;
       if (filter !== undefined && (set ? !set.has(label) : !fn!(label))) return;
-      heap.pushBounded(dist, label, want);
+      heap.pushBounded(dist, candList.length, want);
+      candList.push(list);
+      candPos.push(pos);
     };
     if (this.quantization === 'none') {
       const slab = this.raw!.slab, table = this.raw!.table;
@@ -444,7 +456,7 @@ export class IvfIndex implements VectorIndex {
       const ids = slab.idsView();
       for (let i = 0; i < n; i++) ids[i] = table.slot(L.labels[i]!);
       const out = slab.gather(qp, n);
-      for (let i = 0; i < n; i++) consider(out[i]!, L.labels[i]!);
+      for (let i = 0; i < n; i++) consider(out[i]!, L.labels[i]!, i);
       return;
     }
     if (this.quantization === 'sq8') {
@@ -459,7 +471,7 @@ export class IvfIndex implements VectorIndex {
       const out = new Float32Array(n);
       this.k.l2I8(qcode, (L.codes as Int8Array).subarray(0, n * d), n, d, out);
       const s2 = this.sqScale * this.sqScale;
-      for (let i = 0; i < n; i++) consider(out[i]! * s2, L.labels[i]!);
+      for (let i = 0; i < n; i++) consider(out[i]! * s2, L.labels[i]!, i);
       return;
     }
     // pq: distance table per sub-space (one block-score call each), then table lookups
@@ -475,7 +487,7 @@ export class IvfIndex implements VectorIndex {
       let dist = 0;
       const o = i * m;
       for (let s = 0; s < m; s++) dist += table[s * 256 + codes[o + s]!]!;
-      consider(dist, L.labels[i]!);
+      consider(dist, L.labels[i]!, i);
     }
   }
 
@@ -485,7 +497,8 @@ export class IvfIndex implements VectorIndex {
     const out: number[] = [], sc: number[] = [];
     for (const label of labels) {
       if (!this.has(label)) continue;
-      this.reconstruct(this.listOf[label]!, this.posOf[label]!, rec, 0);
+      const list = this.listOf[label]!;
+      this.reconstruct(list, this.posIn(list, label), rec, 0);
       out.push(label);
       sc.push(this.exactScore(q, rec));
     }
@@ -572,10 +585,8 @@ export class IvfIndex implements VectorIndex {
         if (label >= ix.listOf.length) {
           const size = Math.max(label + 1, ix.listOf.length * 2);
           const lo = new Int32Array(size).fill(-1); lo.set(ix.listOf); ix.listOf = lo;
-          const po = new Int32Array(size); po.set(ix.posOf); ix.posOf = po;
         }
         ix.listOf[label] = j;
-        ix.posOf[label] = i;
         ix.live++;
       }
     }
@@ -586,7 +597,7 @@ export class IvfIndex implements VectorIndex {
     let listBytes = 0;
     for (const L of this.lists) listBytes += L.labels.byteLength + L.codes.byteLength;
     const memoryBytes = listBytes + (this.centroids?.memoryBytes() ?? 0) + (this.codebooks?.memoryBytes() ?? 0) +
-      (this.raw ? this.raw.stats().memoryBytes : 0) + this.listOf.byteLength + this.posOf.byteLength;
+      (this.raw ? this.raw.stats().memoryBytes : 0) + this.listOf.byteLength;
     return {
       kind: 'ivf', metric: this.metric, dimensions: this.dimensions, count: this.size, deleted: 0, memoryBytes,
       trained: this.trained, nlist: this.nlist, nprobe: this.nprobe || Math.max(1, Math.ceil(this.nlist / 16)),

@@ -50,9 +50,9 @@ export class LshIndex implements VectorIndex {
     this.k = k;
     this.metric = metric;
     this.dimensions = dimensions;
-    this.tables = intParam('tables', params.tables ?? 8, 1, 64);
-    this.bits = intParam('bits', params.bits ?? 12, 1, 30);
-    this.probes = intParam('probes', params.probes ?? 8, 0, 30);
+    this.tables = intParam('tables', params.tables ?? 16, 1, 64);
+    this.bits = intParam('bits', params.bits ?? 10, 1, 30);
+    this.probes = intParam('probes', params.probes ?? 10, 0, 30);
     this.seed = params.seed ?? 11;
     const rng = mulberry32(this.seed);
     const rows = this.tables * this.bits;
