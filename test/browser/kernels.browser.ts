@@ -79,7 +79,7 @@ function compare(got: Outcome, want: Outcome, exactFloats: boolean): void {
     for (let i = 0; i < a.length; i++) {
       const x = a[i]!;
       const y = b[i]!;
-      if (exactFloats || !Number.isFinite(y)) assert.ok(Object.is(x, y) || (Number.isNaN(x) && Number.isNaN(y)), `${got.build} ${m}[${i}]: ${x} vs ${y}`);
+      if (exactFloats || !Number.isFinite(y)) assert.equal(Object.is(x, y) || (Number.isNaN(x) && Number.isNaN(y)), true, `${got.build} ${m}[${i}]: ${x} vs ${y}`);
       else assert.near(x, y, 1e-4 * Math.max(1, Math.abs(y)), `${got.build} ${m}[${i}]`);
     }
   }
@@ -140,7 +140,7 @@ if (inWorker) {
       for (const forceScalar of [false, true]) {
         const w = workload(99, 37, 40);
         const reply = await ask({ seed: 99, d: 37, n: 40, baseUrl, forceScalar });
-        assert.ok(reply.ok, reply.error);
+        assert.equal(reply.ok, true, reply.error);
         assert.equal(reply.outcome!.build, forceScalar ? 'scalar' : 'simd');
         assert.equal(reply.active, reply.outcome!.build, 'installed inside the worker');
         compare(reply.outcome!, run(referenceKernels, w), forceScalar);
@@ -173,6 +173,6 @@ if (inWorker) {
     };
     const t = [simd, scalar, referenceKernels].map((k) => Math.min(...[0, 1, 2, 3, 4].map(() => time(k))));
     note(`chromium l2 16 MiB (array API, includes copy-in): simd ${t[0]!.toFixed(1)} ms, scalar ${t[1]!.toFixed(1)} ms, typescript ${t[2]!.toFixed(1)} ms`);
-    assert.ok(t.every((x) => x >= 0));
+    assert.equal(t.every((x) => x >= 0), true);
   });
 }
