@@ -501,6 +501,12 @@ export function createReferenceKernels(): Kernels {
       return topKReference(scores, k, higherIsBetter);
     },
 
+    topKPtr(scoresPtr, n, k, higherIsBetter) {
+      checkK('topKPtr', k);
+      checkCount('topKPtr', 'n', n);
+      return topKReference(f32View(arena, 'topKPtr', scoresPtr, n), k, higherIsBetter);
+    },
+
     norms(vectors, n, d, out) {
       checkCount('norms', 'n', n);
       checkDim('norms', d);

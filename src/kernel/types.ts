@@ -62,6 +62,9 @@ export interface Kernels {
    */
   scoreGatherPtr(metric: Metric, queryPtr: number, vectorsPtr: number, idsPtr: number, count: number, d: number, outPtr: number, normsPtr: number, n?: number): void;
 
+  /** topK over n scores already in the arena (e.g. the output of scoreBlockPtr): no copy-in. */
+  topKPtr(scoresPtr: number, n: number, k: number, higherIsBetter: boolean): TopK;
+
   // ---- int8 scalar quantization ----
   /** q[i] = round(clamp((v[i] - min[i%d]) / scale[i%d] - 128)) per dimension; n vectors. */
   quantizeI8(vectors: Float32Array, n: number, d: number, min: Float32Array, scale: Float32Array, out: Int8Array): void;

@@ -158,6 +158,18 @@ export function wrapKernelInstance(instance: WebAssembly.Instance, build: 'simd'
       });
     },
 
+    topKPtr(scoresPtr, n, k, higherIsBetter): TopK {
+      checkK('topKPtr', k);
+      checkCount('topKPtr', 'n', n);
+      arena.check('topKPtr', scoresPtr, n * 4);
+      const at = layout(k * 4, k * 4);
+      return withBlock('topKPtr', at[2]!, (base) => {
+        const count = ex.topK(scoresPtr, n, k, higherIsBetter ? 1 : 0, base, base + at[1]!);
+        status('topKPtr', count);
+        return { indices: arena.u32(base, count).slice(), scores: arena.f32(base + at[1]!, count).slice() };
+      });
+    },
+
     norms(vectors, n, d, out) {
       checkCount('norms', 'n', n);
       checkDim('norms', d);

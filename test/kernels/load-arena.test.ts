@@ -5,6 +5,8 @@ import fc from 'fast-check';
 import { isLargetableError } from '../../src/errors.ts';
 import { chooseBuild, installKernels, kernels, loadKernels, referenceKernels, simdSupported, LinearArena } from '../../src/kernel/index.ts';
 import { loadPlatformKernels } from '../../platform/node/kernels.ts';
+import { loadPlatformKernels as loadDenoKernels } from '../../platform/deno/kernels.ts';
+import { loadPlatformKernels as loadEdgeKernels } from '../../platform/edge/kernels.ts';
 import { runs } from './setup.ts';
 
 const build = new URL('../../build/', import.meta.url);
@@ -55,6 +57,36 @@ describe('loadKernels', () => {
       const s = await loadPlatformKernels({ forceScalar: true, install: false });
       assert.equal(s.build, 'scalar');
       assert.equal(kernels(), k);
+    } finally {
+      installKernels(before);
+    }
+  });
+});
+
+describe('platform loaders', () => {
+  it('deno loader reads build/ (works under Node and Deno through node:fs)', async () => {
+    const k = await loadDenoKernels({ install: false });
+    assert.equal(k.build, 'simd');
+    const s = await loadDenoKernels({ install: false, forceScalar: true });
+    assert.equal(s.build, 'scalar');
+    assert.equal(s.crc32c(new TextEncoder().encode('123456789')), 0xe3069283);
+  });
+
+  it('node loader: an explicit dir without the files is KERNEL_ERROR', async () => {
+    await assert.rejects(loadPlatformKernels({ dir: '/nonexistent-largetable', install: false }), (e) => isLargetableError(e, 'KERNEL_ERROR'));
+  });
+
+  it('edge loader takes precompiled Modules only', async () => {
+    const simdModule = await WebAssembly.compile(simdBytes);
+    const scalarModule = await WebAssembly.compile(scalarBytes);
+    const before = kernels();
+    try {
+      const k = await loadEdgeKernels({ simd: simdModule, scalar: scalarModule });
+      assert.equal(k.build, 'simd');
+      assert.equal(kernels(), k);
+      const s = await loadEdgeKernels({ simd: simdModule, scalar: scalarModule, forceScalar: true, install: false });
+      assert.equal(s.build, 'scalar');
+      await assert.rejects(loadEdgeKernels({ simd: simdBytes as never, install: false }), (e) => isLargetableError(e, 'INVALID_ARGUMENT'));
     } finally {
       installKernels(before);
     }

@@ -35,6 +35,24 @@ describe('topK: SIMD vs scalar vs TypeScript twin vs a sort', () => {
     );
   });
 
+  it('topKPtr over scores in the arena equals topK', () => {
+    fc.assert(
+      fc.property(fc.array(float, { maxLength: 300 }), fc.integer({ min: 0, max: 40 }), fc.boolean(), (values, k, higher) => {
+        const scores = Float32Array.from(values);
+        const expected = sortOracle(scores, k, higher);
+        for (const kern of all) {
+          const p = kern.arena.alloc(scores.length * 4 + 4) + 4; // 4-byte, not 16-byte, aligned
+          kern.arena.f32(p, scores.length).set(scores);
+          const got = kern.topKPtr(p, scores.length, k, higher);
+          kern.arena.free(p - 4);
+          assert.deepEqual([...got.indices], expected.indices, `${kern.build} indices`);
+          expectArrays(`${kern.build} scores`, got.scores, Float32Array.from(expected.scores));
+        }
+      }),
+      runs,
+    );
+  });
+
   it('handles k = topKMax over a large array and rejects k > topKMax', () => {
     const scores = Float32Array.from({ length: 50_000 }, (_, i) => Math.sin(i * 12.9898) * 43758.5453 % 1);
     const expected = sortOracle(scores, topKMax, false);
