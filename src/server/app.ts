@@ -85,6 +85,10 @@ export function parseEjson(text: string, what: string): unknown {
 
 function checkDepth(v: unknown, depth: number, what: string): void {
   if (depth > documentDepthMax) throw new LargetableError('LIMIT_EXCEEDED', `${what}: nested deeper than ${documentDepthMax}`);
+  if (v instanceof Date) {
+    if (Number.isNaN(v.getTime())) throw new LargetableError('INVALID_ARGUMENT', `${what}: invalid date`);
+    return;
+  }
   if (v && typeof v === 'object') for (const x of Object.values(v as object)) if (x && typeof x === 'object') checkDepth(x, depth + 1, what);
 }
 
@@ -412,6 +416,7 @@ export function createApp(client: ClientLike | undefined, options: AppOptions): 
       try {
         while (streams.has(stream)) {
           const ev = await stream.next();
+          if (!ev) break;
           await sse.writeSSE({ id: EJSON.stringify(ev['_id'], { relaxed: false }), event: 'change', data: EJSON.stringify(ev, { relaxed: true }) });
         }
       } catch (err) {
@@ -434,6 +439,7 @@ export function createApp(client: ClientLike | undefined, options: AppOptions): 
               try {
                 while (streams.has(stream)) {
                   const ev = await stream.next();
+                  if (!ev) break;
                   ws.send(EJSON.stringify(ev, { relaxed: false }));
                 }
               } catch (err) {

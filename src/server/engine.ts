@@ -15,7 +15,8 @@ export interface CursorLike {
 }
 
 export interface ChangeStreamLike {
-  next(): Promise<Doc>;
+  /** Next event; null once the stream is closed. */
+  next(): Promise<Doc | null>;
   close(): Promise<void>;
   readonly resumeToken?: unknown;
 }
