@@ -32,6 +32,29 @@ export class LinearArena implements Arena {
     this.size = memory.buffer.byteLength;
   }
 
+  private u8View: Uint8Array | undefined;
+  private f32View: Float32Array | undefined;
+  private u32View: Uint32Array | undefined;
+
+  /** A view of the whole memory, cached until the next grow (which detaches it). */
+  get heapU8(): Uint8Array {
+    let v = this.u8View;
+    if (v === undefined || v.byteLength === 0) v = this.u8View = new Uint8Array(this.memory.buffer);
+    return v;
+  }
+  /** Whole-memory f32 view (index = ptr >> 2), cached until the next grow. */
+  get heapF32(): Float32Array {
+    let v = this.f32View;
+    if (v === undefined || v.byteLength === 0) v = this.f32View = new Float32Array(this.memory.buffer);
+    return v;
+  }
+  /** Whole-memory u32 view (index = ptr >> 2), cached until the next grow. */
+  get heapU32(): Uint32Array {
+    let v = this.u32View;
+    if (v === undefined || v.byteLength === 0) v = this.u32View = new Uint32Array(this.memory.buffer);
+    return v;
+  }
+
   /** Current memory size in bytes. */
   get byteLength(): number {
     return this.size;
@@ -85,6 +108,9 @@ export class LinearArena implements Arena {
         throw new LargetableError('LIMIT_EXCEEDED', `kernel memory: growing by ${pages} pages failed`, { cause, details: { bytes } });
       }
       this.size = this.memory.buffer.byteLength;
+      this.u8View = undefined;
+      this.f32View = undefined;
+      this.u32View = undefined;
     }
     this.top = end;
     this.live.set(ptr, size);

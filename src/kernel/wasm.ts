@@ -97,8 +97,28 @@ export function wrapKernelInstance(instance: WebAssembly.Instance, build: 'simd'
   }
   const arena = new LinearArena(ex.memory, ex.heapBase());
 
-  /** Run `body(base)` with one arena block of `bytes`, freed afterwards. */
+  // Array calls up to scratchBytesMax reuse one scratch block (calls are synchronous and never
+  // nest), so a small call costs no allocator work; larger calls allocate and free their block.
+  const scratchBytesMax = 1 << 20;
+  let scratchPtr = 0;
+  let scratchBytes = 0;
+
+  /** Run `body(base)` with an arena block of `bytes` that is only valid during the call. */
   function withBlock<T>(fn: string, bytes: number, body: (base: number) => T): T {
+    if (bytes <= scratchBytesMax) {
+      if (bytes > scratchBytes) {
+        if (scratchPtr !== 0) arena.free(scratchPtr);
+        scratchPtr = 0;
+        scratchBytes = Math.min(scratchBytesMax, Math.max(bytes, 2 * scratchBytes, 4096));
+        scratchPtr = arena.alloc(scratchBytes);
+      }
+      try {
+        return body(scratchPtr);
+      } catch (err) {
+        if (err instanceof WebAssembly.RuntimeError) throw kernelError(fn, err);
+        throw err;
+      }
+    }
     const base = arena.alloc(bytes);
     try {
       return run(fn, () => body(base));
@@ -114,14 +134,15 @@ export function wrapKernelInstance(instance: WebAssembly.Instance, build: 'simd'
       const vp = base + at[1]!;
       const op = base + at[2]!;
       const np = base + at[3]!;
-      arena.f32(qp, q * d).set(query.subarray(0, q * d));
-      arena.f32(vp, n * d).set(vectors.subarray(0, n * d));
-      if (code === 2) arena.f32(np, n).set(norms!.subarray(0, n));
+      const heap = arena.heapF32;
+      heap.set(query.length === q * d ? query : query.subarray(0, q * d), qp >> 2);
+      heap.set(vectors.length === n * d ? vectors : vectors.subarray(0, n * d), vp >> 2);
+      if (code === 2) heap.set(norms!.length === n ? norms! : norms!.subarray(0, n), np >> 2);
       const s = q === 1 && fn === 'scoreBlock'
         ? ex.scoreBlock(code, qp, vp, n, d, op, np)
         : ex.scoreBatch(code, qp, q, vp, n, d, op, np);
       status(fn, s);
-      out.set(arena.f32(op, q * n));
+      out.set(heap.subarray(op >> 2, (op >> 2) + q * n));
     });
   }
 
@@ -260,7 +281,7 @@ export function wrapKernelInstance(instance: WebAssembly.Instance, build: 'simd'
       }
       const n = bytes.length;
       return withBlock('crc32c', n, (base) => {
-        arena.u8(base, n).set(bytes);
+        arena.heapU8.set(bytes, base);
         return ex.crc32c(base, n, crc | 0) >>> 0;
       });
     },
