@@ -102,6 +102,26 @@ describe('similarity kernels: SIMD vs scalar vs TypeScript twin', () => {
     }
   });
 
+  it('array calls larger than the scratch block (> 1 MiB) agree and leave no allocation behind', () => {
+    const d = 96;
+    const n = 4000; // 1.5 MiB of vectors
+    const rnd = mulberry(3);
+    const vectors = Float32Array.from({ length: n * d }, () => rnd() - 0.5);
+    const query = Float32Array.from({ length: d }, () => rnd() - 0.5);
+    const expected = new Float32Array(n);
+    ts.scoreBlock('dot', query, vectors, n, d, expected);
+    for (const k of [scalar, simd]) {
+      const before = k.arena.bytesInUse;
+      const out = new Float32Array(n);
+      k.scoreBlock('dot', query, vectors, n, d, out);
+      expectArrays(k.build, out, expected, (i) => magnitude('dot', query, 0, vectors, i * d, d));
+      assert.equal(k.arena.bytesInUse, before);
+      const bytes = new Uint8Array(vectors.buffer);
+      assert.equal(k.crc32c(bytes), ts.crc32c(bytes));
+      assert.equal(k.arena.bytesInUse, before);
+    }
+  });
+
   it('norms agree', () => {
     fc.assert(
       fc.property(blockCase, (c) => {
