@@ -232,7 +232,8 @@ export function createApp(client: ClientLike | undefined, options: AppOptions): 
     '*',
     bodyLimit({
       maxSize: options.bodyLimitBytes ?? 16 * 1024 * 1024,
-      onError: (c) => c.json({ error: { code: 'LIMIT_EXCEEDED', message: `request body larger than ${options.bodyLimitBytes ?? 16 * 1024 * 1024} bytes` } }, 413),
+      // The unread rest of the body must not be parsed as a next request: close the connection.
+      onError: (c) => c.json({ error: { code: 'LIMIT_EXCEEDED', message: `request body larger than ${options.bodyLimitBytes ?? 16 * 1024 * 1024} bytes` } }, 413, { connection: 'close' }),
     }),
   );
 

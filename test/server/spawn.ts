@@ -25,7 +25,7 @@ export function tempDir(prefix = 'lt-server-'): string {
 
 /** `node --import tsx platform/node/cli.ts serve --port 0 --mongo-port 0 ...`. */
 export async function startServerProcess(extra: string[] = [], data = tempDir()): Promise<Child> {
-  const proc = spawn(process.execPath, ['--import', 'tsx', join(repoRoot, 'platform/node/cli.ts'), 'serve', '--data', data, '--port', '0', '--mongo-port', '0', '--log-level', 'warn', ...extra], {
+  const proc = spawn(process.execPath, ['--import', 'tsx', join(repoRoot, 'platform/node/cli.ts'), 'serve', '--data', data, '--port', '0', '--mongo-port', '0', ...(extra.includes('--log-level') ? [] : ['--log-level', 'warn']), ...extra], {
     cwd: repoRoot,
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, LARGETABLE_PORT: '', LARGETABLE_MONGO_PORT: '' },
