@@ -532,24 +532,28 @@ export function createReferenceKernels(): Kernels {
       checkDim('scoreGatherPtr', d);
       if (n !== undefined) checkCount('scoreGatherPtr', 'n', n);
       arena.check('scoreGatherPtr', idsPtr, count * 4);
-      const ids = arena.u32(idsPtr, count);
-      const q = f32View(arena, 'scoreGatherPtr', queryPtr, d);
-      const out = f32View(arena, 'scoreGatherPtr', outPtr, count);
-      const buffer = arena.buffer;
-      const all = new Float32Array(buffer, 0, buffer.byteLength >>> 2);
-      const qn = code === 2 ? fr(Math.sqrt(dotAt(q, 0, q, 0, d))) : 0;
+      arena.check('scoreGatherPtr', queryPtr, d * 4);
+      arena.check('scoreGatherPtr', outPtr, count * 4);
+      arena.check('scoreGatherPtr', vectorsPtr, 0);
+      if (code === 2) arena.check('scoreGatherPtr', normsPtr, 0);
+      const all = arena.heapF32;
+      const ids = arena.heapU32;
+      const idBase = idsPtr >>> 2;
+      const qo = queryPtr >>> 2;
+      const oo = outPtr >>> 2;
+      const qn = code === 2 ? fr(Math.sqrt(dotAt(all, qo, all, qo, d))) : 0;
       const vBase = vectorsPtr >>> 2;
       const nBase = normsPtr >>> 2;
       for (let j = 0; j < count; j++) {
-        const id = ids[j]!;
+        const id = ids[idBase + j]!;
         if (n !== undefined && id >= n) {
           throw new LargetableError('INVALID_ARGUMENT', `scoreGatherPtr: id ${id} at position ${j} is >= n (${n})`);
         }
         const vo = vBase + id * d;
-        if (vo + d > all.length || vectorsPtr % 4 !== 0) {
+        if (vo + d > all.length || (code === 2 && nBase + id >= all.length)) {
           throw new LargetableError('INVALID_ARGUMENT', `scoreGatherPtr: id ${id} points outside the kernel arena`);
         }
-        out[j] = scoreOne(code, q, 0, qn, all, vo, d, code === 2 ? all[nBase + id]! : 0);
+        all[oo + j] = scoreOne(code, all, qo, qn, all, vo, d, code === 2 ? all[nBase + id]! : 0);
       }
     },
 
