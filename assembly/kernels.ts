@@ -572,8 +572,8 @@ export function l2I8(q: usize, codes: usize, n: i32, d: i32, out: usize): void {
 
 // ---------------------------------------------------------------- crc32c
 
-// Slicing-by-8 tables: CRC_T + k*1024 is table k.
-const CRC_T: usize = memory.data(8 * 256 * 4, 16);
+// Slicing-by-16 tables: CRC_T + k*1024 is table k.
+const CRC_T: usize = memory.data(16 * 256 * 4, 16);
 
 function crcInit(): void {
   for (let i: u32 = 0; i < 256; i++) {
@@ -583,7 +583,7 @@ function crcInit(): void {
   }
   for (let i: u32 = 0; i < 256; i++) {
     let c = load<u32>(CRC_T + (<usize>i << 2));
-    for (let k: usize = 1; k < 8; k++) {
+    for (let k: usize = 1; k < 16; k++) {
       c = (c >>> 8) ^ load<u32>(CRC_T + ((<usize>(c & 0xff)) << 2));
       store<u32>(CRC_T + (k << 10) + (<usize>i << 2), c);
     }
@@ -599,6 +599,16 @@ crcInit();
 export function crc32c(p: usize, len: i32, crc: u32): u32 {
   let c = ~crc;
   let i = 0;
+  for (; i + 16 <= len; i += 16) {
+    const a = load<u32>(p + <usize>i) ^ c;
+    const b = load<u32>(p + <usize>i, 4);
+    const e = load<u32>(p + <usize>i, 8);
+    const f = load<u32>(p + <usize>i, 12);
+    c = tab(15, a & 0xff) ^ tab(14, (a >>> 8) & 0xff) ^ tab(13, (a >>> 16) & 0xff) ^ tab(12, a >>> 24) ^
+        tab(11, b & 0xff) ^ tab(10, (b >>> 8) & 0xff) ^ tab(9, (b >>> 16) & 0xff) ^ tab(8, b >>> 24) ^
+        tab(7, e & 0xff) ^ tab(6, (e >>> 8) & 0xff) ^ tab(5, (e >>> 16) & 0xff) ^ tab(4, e >>> 24) ^
+        tab(3, f & 0xff) ^ tab(2, (f >>> 8) & 0xff) ^ tab(1, (f >>> 16) & 0xff) ^ tab(0, f >>> 24);
+  }
   for (; i + 8 <= len; i += 8) {
     const a = load<u32>(p + <usize>i) ^ c;
     const b = load<u32>(p + <usize>i, 4);
@@ -887,3 +897,6 @@ export function decodeI64(inp: usize, len: i32, out: usize, count: i32): i32 {
   }
   return p == end ? 0 : -1;
 }
+
+// Vector-search kernels (HNSW walk), owned by the vector engineer.
+export { hnswSearch0, distGather } from "./vector";
