@@ -45,21 +45,11 @@ export function lookupForMatch(value: unknown, parts: readonly string[], i: numb
   }
   const key = parts[i] as string;
   if (Array.isArray(value)) {
-    let any = false;
     if (isArrayIndex(key)) {
       const idx = Number(key);
-      if (idx < value.length) {
-        lookupForMatch(value[idx], parts, i + 1, out);
-        any = true;
-      }
+      if (idx < value.length) lookupForMatch(value[idx], parts, i + 1, out);
     }
-    for (const e of value) {
-      if (isPlainObject(e)) {
-        lookupForMatch(e, parts, i, out);
-        any = true;
-      }
-    }
-    if (!any) out.push(undefined);
+    for (const e of value) if (isPlainObject(e)) lookupForMatch(e, parts, i, out);
     return;
   }
   if (isPlainObject(value)) {

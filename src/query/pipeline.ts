@@ -365,6 +365,16 @@ function outputFieldName(v: unknown, what: string): string {
   return v;
 }
 
+/** Field path without array traversal ($unwind semantics: a path through an array is missing). */
+function getNestedField(doc: Document, parts: string[]): unknown {
+  let cur: unknown = doc;
+  for (const p of parts) {
+    if (!isPlainObject(cur)) return undefined;
+    cur = getOwn(cur, p);
+  }
+  return cur;
+}
+
 // ------------------------------------------------------------ stage compiler
 
 function compileStage(stage: unknown, index: number, count: number, env: Env, nested: boolean): Stage {
@@ -459,7 +469,7 @@ function compileStage(stage: unknown, index: number, count: number, env: Env, ne
       const idxParts = includeArrayIndex?.split('.');
       return async function* (input) {
         for await (const d of input) {
-          const v = getExprPath(d, parts);
+          const v = getNestedField(d, parts);
           if (Array.isArray(v) && v.length > 0) {
             for (let i = 0; i < v.length; i++) {
               let out = setPathCopy(d, parts, 0, v[i]) as Document;

@@ -179,7 +179,7 @@ function projectInclusion(value: unknown, tree: Map<string, Node>, ctx: EvalCont
         setOwn(out, k, v);
         break;
       case 'tree': {
-        const hasInner = [...node.children.values()].some((n) => n.kind !== 'expr');
+        const hasInner = [...node.children.values()].some((n) => n.kind !== 'expr' && (n.kind !== 'tree' || treeHasNonExpr(n.children)));
         if (!hasInner) break;
         const r = projectInclusion(v, node.children, ctx, false, spec, posIndex);
         if (r !== undefined) setOwn(out, k, r);
@@ -207,7 +207,7 @@ function projectInclusion(value: unknown, tree: Map<string, Node>, ctx: EvalCont
     if (node.kind === 'expr') {
       const r = evalExpr(node.expr, ctx);
       if (r !== undefined) setOwn(out, k, r);
-    } else if (node.kind === 'tree' && [...node.children.values()].some((n) => n.kind === 'expr' || n.kind === 'tree')) {
+    } else if (node.kind === 'tree' && treeHasExpr(node.children)) {
       const cur = getOwn(out, k);
       const base = isPlainObject(cur) ? cur : undefined;
       const sub = computeNested(base, node.children, ctx, getOwn(value, k));
@@ -230,7 +230,7 @@ function computeNested(base: Document | undefined, tree: Map<string, Node>, ctx:
       const r = evalExpr(node.expr, ctx);
       if (r !== undefined) setOwn(out, k, r);
       any = true;
-    } else if (node.kind === 'tree' && [...node.children.values()].some((n) => n.kind === 'expr' || n.kind === 'tree')) {
+    } else if (node.kind === 'tree' && treeHasExpr(node.children)) {
       const cur = getOwn(out, k);
       const sub = computeNested(isPlainObject(cur) ? cur : undefined, node.children, ctx, isPlainObject(original) ? getOwn(original, k) : undefined);
       if (sub !== undefined) {
@@ -240,6 +240,16 @@ function computeNested(base: Document | undefined, tree: Map<string, Node>, ctx:
     }
   }
   return any || base !== undefined ? out : undefined;
+}
+
+function treeHasNonExpr(tree: Map<string, Node>): boolean {
+  for (const n of tree.values()) if (n.kind !== 'expr' && (n.kind !== 'tree' || treeHasNonExpr(n.children))) return true;
+  return false;
+}
+
+function treeHasExpr(tree: Map<string, Node>): boolean {
+  for (const n of tree.values()) if (n.kind === 'expr' || (n.kind === 'tree' && treeHasExpr(n.children))) return true;
+  return false;
 }
 
 function projectSubset(e: Document, tree: Map<string, Node>): Document | undefined {

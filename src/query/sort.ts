@@ -13,6 +13,7 @@ const EMPTY = Symbol('empty-array');
 export function sortKey(doc: Document, parts: readonly string[], dir: number): unknown {
   const reached: unknown[] = [];
   lookupForMatch(doc, parts, 0, reached);
+  if (reached.length === 0) return null;
   let best: unknown = EMPTY;
   let sawAny = false;
   const consider = (v: unknown): void => {
