@@ -516,14 +516,15 @@ export class LsmStore implements Store {
     while (this.current.imms.length >= immutableMemtablesMax && this.flushRunning !== null) await this.flushRunning;
     if (this.failed !== null) throw this.failedError();
     await this.syncWalIfDirty();
-    const old = this.current;
     const mem = new Memtable();
     try {
       await this.openNewWal(mem);
     } catch (err) {
       throw this.fail(err, walName(this.nextFile - 1), 'open');
     }
-    this.install(new Version(mem, [old.mem, ...old.imms], old.l0, old.l1));
+    // read the version after the await: a flush or compaction may have installed a newer one
+    const cur = this.current;
+    this.install(new Version(mem, [cur.mem, ...cur.imms], cur.l0, cur.l1));
     this.scheduleFlush();
   }
 

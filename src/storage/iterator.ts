@@ -89,8 +89,13 @@ export class RunSource implements Source {
     this.segs = segs;
     this.fwd = fwd;}
 
+  // entry position copied out of the (shared, cached) block's scratch fields at decode time:
+  // other readers may decode entries of the same block between our awaits
+  private valStart = 0;
+  private valLen = 0;
+
   value(): Uint8Array {
-    return this.blk!.value();
+    return this.blk!.data.subarray(this.valStart, this.valStart + this.valLen);
   }
 
   private load(): Promise<void> | undefined {
@@ -112,6 +117,8 @@ export class RunSource implements Source {
     this.key = b.key();
     this.seq = b.seq;
     this.del = b.kind === kindDel;
+    this.valStart = b.valStart;
+    this.valLen = b.valLen;
   }
 
   async seek(target: Uint8Array | null): Promise<void> {

@@ -1,0 +1,328 @@
+/**
+ * Store cases, run on any StorageAdapter: memory and Node fs under node:test / deno test
+ * (test/storage/store.test.ts) and IndexedDB / OPFS in Chromium (pass a describe/it shim).
+ * Framework-agnostic: no test runner or node: imports; assertions from the conformance suite.
+ */
+import fc from 'fast-check';
+import type { StorageAdapter } from '../../src/storage/adapter.ts';
+import { openStore, type EngineOptions } from '../../src/storage/index.ts';
+import type { Store, WriteOp } from '../../src/storage/store.ts';
+import { compareBytes } from '../../src/storage/codec.ts';
+import { assertBytes, assertDeepStrings, assertEqual, type AdapterFactory, type TestApi } from '../conformance/storage-adapter.case.ts';
+import { isLargetableError, type ErrorCode } from '../../src/errors.ts';
+
+export type { AdapterFactory, TestApi };
+
+const te = new TextEncoder();
+const td = new TextDecoder();
+export const b = (s: string): Uint8Array => te.encode(s);
+export const s = (x: Uint8Array | undefined): string | undefined => (x === undefined ? undefined : td.decode(x));
+
+/** Awaits `p` and checks it rejects with a LargetableError of `code`. */
+export async function assertRejectsCode(p: Promise<unknown>, code: ErrorCode): Promise<void> {
+  let err: unknown;
+  try {
+    await p;
+  } catch (e) {
+    err = e;
+  }
+  if (err === undefined) throw new Error(`expected a ${code} rejection, but it resolved`);
+  if (!isLargetableError(err, code)) throw new Error(`expected LargetableError ${code}, got ${String(err)}`);
+}
+
+function ok(cond: unknown, msg: string): asserts cond {
+  if (!cond) throw new Error(msg);
+}
+
+/** Small memtable and blocks so a few hundred keys span memtable, L0, L1 and many blocks. */
+export const tinyOptions: EngineOptions = { memtableSizeBytes: 8 * 1024, blockSizeBytes: 512, segmentSizeBytes: 16 * 1024 };
+
+export async function collect(store: Store, opts: Parameters<Store['iterate']>[0] = {}): Promise<string[]> {
+  const out: string[] = [];
+  for await (const [k, v] of store.iterate(opts)) out.push(`${s(k)}=${s(v)}`);
+  return out;
+}
+
+/** Model range query over a Map of string keys (ASCII keys, so string order = byte order). */
+function modelRange(m: Map<string, string>, o: { gt?: string; gte?: string; lt?: string; lte?: string; reverse?: boolean; limit?: number }): string[] {
+  let keys = [...m.keys()].sort((x, y) => compareBytes(b(x), b(y)));
+  keys = keys.filter((k) => (o.gt === undefined || k > o.gt) && (o.gte === undefined || k >= o.gte) && (o.lt === undefined || k < o.lt) && (o.lte === undefined || k <= o.lte));
+  if (o.reverse) keys.reverse();
+  if (o.limit !== undefined) keys = keys.slice(0, o.limit);
+  return keys.map((k) => `${k}=${m.get(k)}`);
+}
+
+export function storeCases(name: string, factory: AdapterFactory, api: TestApi, options: { modelRuns?: number } = {}): void {
+  const { describe, it } = api;
+  const withStore = async (fn: (open: (o?: EngineOptions) => Promise<Store>) => Promise<void>): Promise<void> => {
+    const loc = await factory.newLocation();
+    let current: Store | null = null;
+    const open = async (o: EngineOptions = {}): Promise<Store> => {
+      current = await openStore(await factory.open(loc), o);
+      return current;
+    };
+    try {
+      await fn(open);
+    } finally {
+      if (current !== null) await (current as Store).close().catch(() => undefined);
+      await factory.cleanup?.(loc);
+    }
+  };
+
+  describe(`store on ${name}`, () => {
+    it('put/get/del, overwrite, empty and large values, sequence numbers increase', async () => {
+      await withStore(async (open) => {
+        const st = await open();
+        const c1 = await st.put(b('a'), b('1'));
+        const c2 = await st.put(b('a'), b('2'));
+        ok(c2.seq > c1.seq, 'seq increases');
+        assertEqual(s(await st.get(b('a'))), '2');
+        await st.put(b('empty'), new Uint8Array(0));
+        assertEqual((await st.get(b('empty')))?.length, 0, 'empty value is stored, not missing');
+        await st.del(b('a'));
+        assertEqual(await st.get(b('a')), undefined);
+        const big = new Uint8Array(1 << 20).map((_, i) => (i * 7) & 255);
+        await st.put(b('big'), big);
+        await st.flush();
+        assertBytes((await st.get(b('big')))!, big, 'big value after flush');
+        assertEqual((await st.get(b('empty')))?.length, 0, 'empty value after flush');
+        assertEqual(await st.get(b('a')), undefined, 'tombstone after flush');
+      });
+    });
+
+    it('refuses bad arguments with typed errors', async () => {
+      await withStore(async (open) => {
+        const st = await open();
+        await assertRejectsCode(st.put('x' as unknown as Uint8Array, b('1')), 'INVALID_ARGUMENT');
+        await assertRejectsCode(st.put(new Uint8Array(64 * 1024 + 1), b('1')), 'LIMIT_EXCEEDED');
+        await assertRejectsCode(st.put(b('k'), new Uint8Array(16 * 1024 * 1024 + 1)), 'LIMIT_EXCEEDED');
+        await assertRejectsCode(st.write([{ type: 'nope', key: b('k') } as unknown as WriteOp]), 'INVALID_ARGUMENT');
+        await st.close();
+        await assertRejectsCode(st.put(b('k'), b('v')), 'CLOSED');
+      });
+    });
+
+    it('a 16 MiB value round-trips through WAL, segment and reopen', async () => {
+      await withStore(async (open) => {
+        let st = await open();
+        const v = new Uint8Array(16 * 1024 * 1024);
+        for (let i = 0; i < v.length; i += 4096) v[i] = i & 255;
+        await st.put(b('max'), v);
+        await st.close();
+        st = await open();
+        assertEqual((await st.get(b('max')))?.length, v.length);
+        await st.flush();
+        await st.close();
+        st = await open();
+        const got = (await st.get(b('max')))!;
+        assertEqual(got.length, v.length);
+        assertEqual(got[4096 * 3], v[4096 * 3]);
+        assertEqual((await st.verify()).ok, true);
+      });
+    });
+
+    it('a batch is atomic and gets one sequence number; state survives reopen, flush and compaction', async () => {
+      await withStore(async (open) => {
+        let st = await open(tinyOptions);
+        const ops: WriteOp[] = [];
+        for (let i = 0; i < 300; i++) ops.push({ type: 'put', key: b(`k${String(i).padStart(3, '0')}`), value: b(`v${i}`) });
+        ops.push({ type: 'del', key: b('k010') });
+        ops.push({ type: 'put', key: b('k020'), value: b('last-wins') });
+        const c = await st.write(ops);
+        assertEqual(c.seq, st.stats().seq);
+        const expect = (await collect(st)).join(',');
+        assertEqual((await collect(st)).length, 299);
+        assertEqual(s(await st.get(b('k020'))), 'last-wins');
+        await st.close();
+        st = await open(tinyOptions);
+        assertEqual(st.recovery.walRecordsReplayed, 1);
+        assertEqual((await collect(st)).join(','), expect, 'after WAL replay');
+        await st.flush();
+        assertEqual((await collect(st)).join(','), expect, 'after flush');
+        await st.compact();
+        assertEqual((await collect(st)).join(','), expect, 'after compaction');
+        await st.close();
+        st = await open(tinyOptions);
+        assertEqual(st.recovery.walRecordsReplayed, 0);
+        assertEqual((await collect(st)).join(','), expect, 'after reopen');
+        assertEqual((await st.verify()).ok, true);
+      });
+    });
+
+    it('iterators: bounds, reverse, limit and seek across memtable, L0 and L1', async () => {
+      await withStore(async (open) => {
+        const st = await open({ ...tinyOptions, autoCompact: false });
+        const m = new Map<string, string>();
+        const put = async (k: string, v: string): Promise<void> => {
+          await st.put(b(k), b(v));
+          m.set(k, v);
+        };
+        for (let i = 0; i < 200; i += 2) await put(`k${String(i).padStart(3, '0')}`, `a${i}`);
+        await st.flush();
+        await st.compact(); // L1
+        for (let i = 1; i < 200; i += 4) await put(`k${String(i).padStart(3, '0')}`, `b${i}`);
+        await st.flush(); // L0
+        for (let i = 0; i < 200; i += 6) {
+          await st.del(b(`k${String(i).padStart(3, '0')}`));
+          m.delete(`k${String(i).padStart(3, '0')}`);
+        }
+        for (let i = 3; i < 200; i += 10) await put(`k${String(i).padStart(3, '0')}`, `c${i}`); // memtable
+        const cases = [
+          {},
+          { reverse: true },
+          { gte: 'k050', lt: 'k100' },
+          { gt: 'k050', lte: 'k100' },
+          { gt: 'k050', lte: 'k100', reverse: true },
+          { gte: 'k051', lt: 'k051' },
+          { lt: 'k010' },
+          { gt: 'k190', reverse: true },
+          { limit: 7 },
+          { reverse: true, limit: 5, lt: 'k150' },
+          { gte: 'k0501', lte: 'k0999' },
+          { gte: 'zzz' },
+          { limit: 0 },
+        ];
+        for (const c of cases) {
+          const o = {
+            ...c,
+            gt: 'gt' in c ? b(c.gt!) : undefined,
+            gte: 'gte' in c ? b(c.gte!) : undefined,
+            lt: 'lt' in c ? b(c.lt!) : undefined,
+            lte: 'lte' in c ? b(c.lte!) : undefined,
+          };
+          assertDeepStrings(await collect(st, o), modelRange(m, c), JSON.stringify(c));
+        }
+        // seek
+        const it = st.iterate({ gte: b('k020'), lt: b('k180') });
+        const first = await it.next();
+        assertEqual(s(first.value?.[0]), modelRange(m, { gte: 'k020' })[0]!.split('=')[0]);
+        it.seek(b('k101'));
+        assertEqual(s((await it.next()).value?.[0]), modelRange(m, { gte: 'k101' })[0]!.split('=')[0]);
+        it.seek(b('k000')); // clamped to the lower bound
+        assertEqual(s((await it.next()).value?.[0]), modelRange(m, { gte: 'k020' })[0]!.split('=')[0]);
+        await it.close();
+        const rit = st.iterate({ reverse: true });
+        rit.seek(b('k100'));
+        assertEqual(s((await rit.next()).value?.[0]), modelRange(m, { lte: 'k100', reverse: true })[0]!.split('=')[0]);
+        await rit.close();
+      });
+    });
+
+    it('snapshots see a fixed state through later writes, flush and compaction', async () => {
+      await withStore(async (open) => {
+        const st = await open({ ...tinyOptions, autoCompact: false });
+        for (let i = 0; i < 100; i++) await st.put(b(`k${String(i).padStart(2, '0')}`), b(`old${i}`));
+        const snap = st.snapshot();
+        const before = await collect(st);
+        for (let i = 0; i < 100; i += 2) await st.put(b(`k${String(i).padStart(2, '0')}`), b(`new${i}`));
+        for (let i = 1; i < 100; i += 3) await st.del(b(`k${String(i).padStart(2, '0')}`));
+        await st.put(b('zz'), b('late'));
+        assertEqual(s(await st.get(b('k00'), snap)), 'old0');
+        assertEqual(await st.get(b('zz'), snap), undefined);
+        await st.flush();
+        await st.compact();
+        assertEqual(s(await st.get(b('k00'), snap)), 'old0');
+        assertEqual(s(await st.get(b('k01'), snap)), 'old1');
+        assertEqual(await st.get(b('k01')), undefined);
+        assertDeepStrings(await collect(st, { snapshot: snap }), before, 'iterate at snapshot');
+        assertDeepStrings(await collect(st, { snapshot: snap, reverse: true }), [...before].reverse(), 'reverse at snapshot');
+        const it = st.iterate(); // implicit snapshot: later writes are invisible
+        await st.put(b('k000'), b('after-iterator'));
+        const keys: string[] = [];
+        for await (const [k] of it) keys.push(s(k)!);
+        ok(!keys.includes('k000'), 'iterator does not see writes after its creation');
+        snap.release();
+        await st.compact();
+        assertEqual(s(await st.get(b('k00'))), 'new0');
+        assertEqual((await st.verify()).ok, true);
+      });
+    });
+
+    it('group commit: 64 concurrent strict writers share syncs, all acknowledged writes are durable', async () => {
+      await withStore(async (open) => {
+        let st = await open();
+        const syncs0 = st.stats().walSyncs;
+        const ps: Promise<unknown>[] = [];
+        for (let i = 0; i < 256; i++) ps.push(st.put(b(`c${i}`), b(`v${i}`)));
+        const seqs = (await Promise.all(ps)) as { seq: bigint }[];
+        assertEqual(new Set(seqs.map((x) => x.seq)).size, 256, 'distinct sequence numbers');
+        const syncs = st.stats().walSyncs - syncs0;
+        ok(syncs < 256, `grouped: ${syncs} syncs for 256 writes`);
+        await st.close();
+        st = await open();
+        for (let i = 0; i < 256; i++) assertEqual(s(await st.get(b(`c${i}`))), `v${i}`);
+      });
+    });
+
+    it("relaxed durability acknowledges from memory and is synced by close", async () => {
+      await withStore(async (open) => {
+        let st = await open({ durability: 'relaxed' });
+        for (let i = 0; i < 50; i++) await st.put(b(`r${i}`), b(`${i}`));
+        await st.write([{ type: 'put', key: b('strict'), value: b('1') }], { durability: 'strict' });
+        await st.close();
+        st = await open();
+        assertEqual(s(await st.get(b('r49'))), '49');
+        assertEqual(s(await st.get(b('strict'))), '1');
+      });
+    });
+
+    it('a second open of the same location is LOCKED', async () => {
+      await withStore(async (open) => {
+        const st = await open();
+        await st.put(b('x'), b('1'));
+        const loc2 = await factory.open((st.adapter as { location: string }).location.replace(/^memory:\/\//, ''));
+        await assertRejectsCode(openStore(loc2), 'LOCKED');
+      });
+    });
+
+    it('model-based: random put/del/batch/flush/compact/reopen sequences match a Map', async () => {
+      const key = fc.integer({ min: 0, max: 20 }).map((i) => `k${String(i).padStart(2, '0')}`);
+      const cmd = fc.oneof(
+        { weight: 6, arbitrary: fc.record({ t: fc.constant('put' as const), k: key, v: fc.string({ maxLength: 40 }) }) },
+        { weight: 2, arbitrary: fc.record({ t: fc.constant('del' as const), k: key }) },
+        { weight: 2, arbitrary: fc.record({ t: fc.constant('batch' as const), ops: fc.array(fc.tuple(key, fc.option(fc.string({ maxLength: 10 }))), { maxLength: 12 }) }) },
+        { weight: 1, arbitrary: fc.record({ t: fc.constant('flush' as const) }) },
+        { weight: 1, arbitrary: fc.record({ t: fc.constant('compact' as const) }) },
+        { weight: 1, arbitrary: fc.record({ t: fc.constant('reopen' as const) }) },
+        { weight: 1, arbitrary: fc.record({ t: fc.constant('check' as const), lo: key, reverse: fc.boolean() }) },
+      );
+      await fc.assert(
+        fc.asyncProperty(fc.array(cmd, { minLength: 20, maxLength: 80, size: 'max' }), async (cmds) => {
+          await withStore(async (open) => {
+            try {
+            const opts: EngineOptions = { memtableSizeBytes: 1024, blockSizeBytes: 128, segmentSizeBytes: 1024 };
+            let st = await open(opts);
+            const m = new Map<string, string>();
+            for (const c of cmds) {
+              if (c.t === 'put') {
+                await st.put(b(c.k), b(c.v));
+                m.set(c.k, c.v);
+              } else if (c.t === 'del') {
+                await st.del(b(c.k));
+                m.delete(c.k);
+              } else if (c.t === 'batch') {
+                await st.write(c.ops.map(([k, v]) => (v === null ? { type: 'del', key: b(k) } : { type: 'put', key: b(k), value: b(v) })));
+                for (const [k, v] of c.ops) v === null ? m.delete(k) : m.set(k, v);
+              } else if (c.t === 'flush') await st.flush();
+              else if (c.t === 'compact') await st.compact();
+              else if (c.t === 'reopen') {
+                await st.close();
+                st = await open(opts);
+              } else {
+                assertDeepStrings(await collect(st, { gte: b(c.lo), reverse: c.reverse }), modelRange(m, { gte: c.lo, reverse: c.reverse }), 'range');
+              }
+            }
+            assertDeepStrings(await collect(st), modelRange(m, {}), 'final scan');
+            for (let i = 0; i <= 20; i++) {
+              const k = `k${String(i).padStart(2, '0')}`;
+              assertEqual(s(await st.get(b(k))), m.get(k), `get ${k}`);
+            }
+            assertEqual((await st.verify()).ok, true, 'verify');
+            } catch (err) { console.error('MODEL FAILURE', JSON.stringify(cmds)); throw err; }
+          });
+        }),
+        { seed: 42, numRuns: options.modelRuns ?? 40, endOnFailure: true },
+      );
+    });
+  });
+}
