@@ -510,7 +510,7 @@ export class Engine {
       const m = this.collection(db, name);
       if (!m) return false;
       const ops: WriteOp[] = [];
-      for await (const [k] of this.live.range(rangeOfPrefix(collectionPrefix(m.id)))) ops.push({ type: 'del', key: k });
+      for await (const [k] of this.live.range(rangeOfPrefix(collectionPrefix(m.id)))) ops.push({ type: 'del', key: k.slice() });
       for (const ix of m.indexes) {
         if (ix.kind) {
           const p = this.plugins.get(ix.id);
@@ -521,7 +521,7 @@ export class Engine {
           }
           continue;
         }
-        for await (const [k] of this.live.range(rangeOfPrefix(indexPrefix(ix.id)))) ops.push({ type: 'del', key: k });
+        for await (const [k] of this.live.range(rangeOfPrefix(indexPrefix(ix.id)))) ops.push({ type: 'del', key: k.slice() });
       }
       ops.push({ type: 'del', key: countersKey(m.id) });
       this.catalog.collections = this.catalog.collections.filter((c) => c !== m);
@@ -661,7 +661,7 @@ export class Engine {
           this.plugins.delete(ix.id);
         }
       } else {
-        for await (const [k] of this.live.range(rangeOfPrefix(indexPrefix(ix.id)))) scope.overlay.del(k);
+        for await (const [k] of this.live.range(rangeOfPrefix(indexPrefix(ix.id)))) scope.overlay.del(k.slice());
       }
       coll.indexes = coll.indexes.filter((i) => i !== ix);
       this.reindex();

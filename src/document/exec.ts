@@ -113,7 +113,7 @@ export async function* scan(engine: Engine, coll: CollMeta, reader: KVReader, pl
     for await (const [k, v] of reader.range({ gte: range.gte, ...(range.lt ? { lt: range.lt } : {}), reverse: plan.reverse })) {
       stats.docsExamined++;
       const doc = decodeDocument(v);
-      if (all || matcher.test(doc)) yield { doc, encId: k.subarray(p.length), bytes: v.length };
+      if (all || matcher.test(doc)) yield { doc, encId: k.slice(p.length), bytes: v.length };
     }
     return;
   }
@@ -125,7 +125,7 @@ export async function* scan(engine: Engine, coll: CollMeta, reader: KVReader, pl
       stats.keysExamined++;
       if (plan.covered) {
         const doc = docFromKey(k, ix.prefix.length, ix.fields, projection);
-        if (all || matcher.test(doc)) yield { doc, encId, bytes: 0 };
+        if (all || matcher.test(doc)) yield { doc, encId: encId.slice(), bytes: 0 };
         continue;
       }
       if (seen) {
@@ -137,7 +137,7 @@ export async function* scan(engine: Engine, coll: CollMeta, reader: KVReader, pl
       if (!v) continue;
       stats.docsExamined++;
       const doc = decodeDocument(v);
-      if (all || matcher.test(doc)) yield { doc, encId, bytes: v.length };
+      if (all || matcher.test(doc)) yield { doc, encId: encId.slice(), bytes: v.length };
     }
   }
 }
