@@ -18,8 +18,10 @@ export interface BrowserKernelOptions {
 }
 
 function resolveUrl(name: string, baseUrl: string | URL): URL {
-  const origin = typeof location === 'object' && location !== null ? location.href : undefined;
-  const base = new URL(String(baseUrl).endsWith('/') ? String(baseUrl) : `${String(baseUrl)}/`, origin);
+  // a Worker made from a Blob has a blob: location; resolve against its origin instead
+  let page: string | undefined;
+  if (typeof location === 'object' && location !== null) page = location.protocol === 'blob:' ? location.origin : location.href;
+  const base = new URL(String(baseUrl).endsWith('/') ? String(baseUrl) : `${String(baseUrl)}/`, page);
   return new URL(name, base);
 }
 

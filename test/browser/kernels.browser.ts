@@ -96,7 +96,8 @@ if (inWorker) {
   scope.onmessage = async (e: MessageEvent) => {
     const { seed, d, n, baseUrl, forceScalar } = e.data as { seed: number; d: number; n: number; baseUrl: string; forceScalar: boolean };
     try {
-      const k = await loadPlatformKernels({ baseUrl, forceScalar });
+      // the default baseUrl (/build/) must resolve inside a blob: Worker too
+      const k = await loadPlatformKernels(baseUrl === '' ? { forceScalar } : { baseUrl, forceScalar });
       scope.postMessage({ ok: true, outcome: run(k, workload(seed, d, n)), active: kernels().build });
     } catch (err) {
       scope.postMessage({ ok: false, error: String((err as Error)?.stack ?? err) });
@@ -136,8 +137,7 @@ if (inWorker) {
         worker.postMessage(msg);
       });
     try {
-      const baseUrl = new URL('/build/', location.href).href;
-      for (const forceScalar of [false, true]) {
+      for (const [baseUrl, forceScalar] of [['', false], [new URL('/build/', location.href).href, true]] as const) {
         const w = workload(99, 37, 40);
         const reply = await ask({ seed: 99, d: 37, n: 40, baseUrl, forceScalar });
         assert.equal(reply.ok, true, reply.error);
