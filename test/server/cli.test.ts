@@ -1,0 +1,56 @@
+// The `largetable` command as a child process: --version, info, bad flags and exit codes.
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { readFileSync, writeFileSync, existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { EJSON } from 'bson';
+import { repoRoot, tempDir } from './spawn.ts';
+
+const isDeno = typeof (globalThis as { Deno?: unknown }).Deno !== 'undefined';
+
+function lt(...args: string[]): { code: number | null; out: string; err: string } {
+  const r = spawnSync(process.execPath, ['--import', 'tsx', join(repoRoot, 'platform/node/cli.ts'), ...args], { cwd: repoRoot, encoding: 'utf8', timeout: 60_000 });
+  return { code: r.status, out: r.stdout, err: r.stderr };
+}
+
+const pkg = JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')) as { version: string };
+
+describe('largetable CLI', { skip: isDeno ? 'child-process suite runs on Node' : false }, () => {
+  it('--version prints the package version', () => {
+    const r = lt('--version');
+    assert.equal(r.code, 0);
+    assert.equal(r.out.trim(), pkg.version);
+  });
+
+  it('info reports runtime and kernel build', () => {
+    const r = lt('info');
+    assert.equal(r.code, 0, r.err);
+    const j = JSON.parse(r.out) as { runtime: string; kernel: string; simd: boolean; version: string };
+    assert.match(j.runtime, /^node /);
+    assert.ok(['simd', 'scalar', 'typescript'].includes(j.kernel));
+    assert.equal(typeof j.simd, 'boolean');
+    assert.equal(j.version, pkg.version);
+  });
+
+  it('refuses unknown commands, unknown flags and bad config with exit code 2', () => {
+    const a = lt('frobnicate');
+    assert.equal(a.code, 2);
+    assert.match(a.err, /unknown command/);
+    const b = lt('stats', '--dta', '/tmp/x');
+    assert.equal(b.code, 2);
+    assert.match(b.err, /unknown option --dta/);
+    const c = lt('serve', '--port', 'eighty');
+    assert.equal(c.code, 2);
+    assert.match(c.err, /--port/);
+    const d = lt('serve', '--host', '0.0.0.0', '--data', tempDir());
+    assert.equal(d.code, 2);
+    assert.match(d.err, /refusing to listen on 0\.0\.0\.0/);
+    const e = lt('import', 'nodot', '--file', 'x.jsonl');
+    assert.equal(e.code, 2);
+    const f = lt('import', 'a.b', '--file', '/nonexistent/file.jsonl', '--data', tempDir());
+    assert.equal(f.code, 1);
+    assert.match(f.err, /not found/);
+  });
+
+});
