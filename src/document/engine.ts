@@ -508,7 +508,10 @@ export class Engine {
     try {
       this.checkOpen();
       const m = this.collection(db, name);
-      if (!m) return false;
+      if (!m) {
+        release();
+        return false;
+      }
       const ops: WriteOp[] = [];
       for await (const [k] of this.live.range(rangeOfPrefix(collectionPrefix(m.id)))) ops.push({ type: 'del', key: k.slice() });
       for (const ix of m.indexes) {
