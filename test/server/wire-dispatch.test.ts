@@ -1,0 +1,115 @@
+// WireServer command dispatch in-process (Node and Deno) over a real client on a memory store.
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { Long } from 'bson';
+import { open } from '../../src/index.ts';
+import { openMemoryAdapter } from '../../platform/memory.ts';
+import { WireServer } from '../../src/wire/commands.ts';
+import type { ClientLike } from '../../src/server/engine.ts';
+
+type D = Record<string, any>;
+let client: ClientLike;
+let wire: WireServer;
+const conn = { id: 1, remote: 'test' };
+const run = (cmd: D, db = 'w'): Promise<D> => wire.run({ ...cmd, $db: db }, conn);
+
+describe('WireServer', () => {
+  before(async () => {
+    client = (await open('memory://wire', { adapter: openMemoryAdapter('wire'), kernels: 'typescript', ttlMonitor: false })) as unknown as ClientLike;
+    wire = new WireServer({ client });
+  });
+  after(async () => {
+    await wire.closeAll();
+    await client.close();
+  });
+
+  it('hello and unknown commands', async () => {
+    const h = await run({ hello: 1 }, 'admin');
+    assert.equal(h['isWritablePrimary'], true);
+    assert.equal(h['maxWireVersion'] >= 8, true);
+    const u = await run({ frob: 1 });
+    assert.deepEqual([u['ok'], u['code'], u['codeName']], [0, 59, 'CommandNotFound']);
+    const proto = await run({ __proto__: 1, constructor: 1 } as D);
+    assert.equal(proto['code'], 59);
+  });
+
+  it('insert, find with batches, getMore until exhausted, killCursors', async () => {
+    const docs = Array.from({ length: 25 }, (_, i) => ({ _id: i, v: i % 5 }));
+    const ins = await run({ insert: 'c', documents: docs });
+    assert.deepEqual([ins['ok'], ins['n']], [1, 25]);
+    const f = await run({ find: 'c', filter: {}, sort: { _id: 1 }, batchSize: 10 });
+    assert.equal(f['cursor'].firstBatch.length, 10);
+    const id = f['cursor'].id as Long;
+    assert.ok(!id.isZero());
+    const g1 = await run({ getMore: id, collection: 'c', batchSize: 10 });
+    assert.deepEqual(g1['cursor'].nextBatch.map((d: D) => d['_id']), [10, 11, 12, 13, 14, 15, 16, 17, 18, 19]);
+    assert.ok((g1['cursor'].id as Long).equals(id));
+    const g2 = await run({ getMore: id, collection: 'c', batchSize: 10 });
+    assert.equal(g2['cursor'].nextBatch.length, 5);
+    assert.ok((g2['cursor'].id as Long).isZero());
+    const gone = await run({ getMore: id, collection: 'c' });
+    assert.equal(gone['code'], 43);
+    const f2 = await run({ find: 'c', batchSize: 2 });
+    const k = await run({ killCursors: 'c', cursors: [f2['cursor'].id] });
+    assert.equal(k['cursorsKilled'].length, 1);
+    const lim = await run({ find: 'c', limit: 3, batchSize: 2 });
+    const more = await run({ getMore: lim['cursor'].id, collection: 'c' });
+    assert.equal(lim['cursor'].firstBatch.length + more['cursor'].nextBatch.length, 3);
+  });
+
+  it('write errors are reported per statement', async () => {
+    const ins = await run({ insert: 'c', documents: [{ _id: 100 }, { _id: 1 }, { _id: 101 }], ordered: false });
+    assert.equal(ins['n'], 2);
+    assert.equal(ins['writeErrors'].length, 1);
+    assert.deepEqual([ins['writeErrors'][0].index, ins['writeErrors'][0].code], [1, 11000]);
+    const ordered = await run({ insert: 'c', documents: [{ _id: 1 }, { _id: 102 }] });
+    assert.equal(ordered['n'], 0);
+  });
+
+  it('update (operators, replacement, upsert), delete, findAndModify, count, distinct', async () => {
+    const u = await run({ update: 'c', updates: [{ q: { v: 0 }, u: { $set: { z: 1 } }, multi: true }, { q: { _id: 'new' }, u: { $set: { v: 9 } }, upsert: true }, { q: { _id: 3 }, u: { v: 33 } }] });
+    assert.equal(u['ok'], 1);
+    assert.equal(u['nModified'], 5 + 1);
+    assert.deepEqual(u['upserted'], [{ index: 1, _id: 'new' }]);
+    const fam = await run({ findAndModify: 'c', query: { _id: 3 }, update: { $inc: { v: 1 } }, new: true });
+    assert.equal(fam['value'].v, 34);
+    assert.equal(fam['lastErrorObject'].n, 1);
+    const rem = await run({ findAndModify: 'c', query: { _id: 'new' }, remove: true });
+    assert.equal(rem['value']._id, 'new');
+    const d = await run({ delete: 'c', deletes: [{ q: { v: 1 }, limit: 1 }, { q: { _id: { $gte: 100 } }, limit: 0 }] });
+    assert.equal(d['n'], 1 + 2);
+    const cnt = await run({ count: 'c', query: { z: 1 } });
+    assert.equal(cnt['n'], 5);
+    const dist = await run({ distinct: 'c', key: 'v', query: { _id: { $lt: 10 } } });
+    assert.deepEqual([...dist['values']].sort((a: number, b: number) => a - b), [0, 1, 2, 3, 4, 34]);
+  });
+
+  it('aggregate, indexes, explain, listCollections, drop', async () => {
+    const a = await run({ aggregate: 'c', pipeline: [{ $match: { z: 1 } }, { $count: 'n' }], cursor: {} });
+    assert.deepEqual(a['cursor'].firstBatch, [{ n: 5 }]);
+    const ci = await run({ createIndexes: 'c', indexes: [{ key: { v: 1 }, name: 'v_1' }] });
+    assert.equal(ci['ok'], 1);
+    const li = await run({ listIndexes: 'c' });
+    assert.deepEqual(li['cursor'].firstBatch.map((i: D) => i['name']).sort(), ['_id_', 'v_1']);
+    const ex = await run({ explain: { find: 'c', filter: { v: 2 } } });
+    assert.match(JSON.stringify(ex['queryPlanner']), /IXSCAN/);
+    const di = await run({ dropIndexes: 'c', index: { v: 1 } });
+    assert.equal(di['ok'], 1);
+    const lc = await run({ listCollections: 1, filter: { name: 'c' }, nameOnly: true });
+    assert.deepEqual(lc['cursor'].firstBatch, [{ name: 'c', type: 'collection' }]);
+    assert.equal((await run({ drop: 'c' }))['ok'], 1);
+    assert.deepEqual((await run({ listCollections: 1 }))['cursor'].firstBatch, []);
+  });
+
+  it('refuses hostile names and bad argument types with codes', async () => {
+    for (const db of ['a/b', '..', 'x$y', '']) {
+      const r = await wire.run({ find: 'c', $db: db }, conn);
+      assert.equal(r['ok'], 0, db);
+      assert.equal(typeof r['code'], 'number');
+    }
+    assert.equal((await run({ find: '../x' }))['ok'], 0);
+    assert.equal((await run({ insert: 'c', documents: 'nope' }))['code'], 14);
+    assert.equal((await run({ find: 'c', filter: 5 }))['code'], 14);
+    assert.equal((await run({ hello: 1 }))['ok'], 1);
+  });
+});
