@@ -464,7 +464,7 @@ function withVars(ctx: EvalContext, extra: Record<string, unknown>): EvalContext
 }
 
 function checkVarName(name: string): void {
-  if (!/^[a-z\u0080-\uffff][A-Za-z0-9_\u0080-\uffff]*$/.test(name) || name === 'CURRENT' || name === 'ROOT') {
+  if (!/^[a-z\u0080-\uffff][A-Za-z0-9_\u0080-\uffff]*$/.test(name) || name === 'CURRENT' || name === 'ROOT' || RESERVED_KEYS.has(name)) {
     throw badQuery(`'${name}' is not a valid variable name`);
   }
 }
@@ -1267,6 +1267,7 @@ def('$getField', (a, ctx) => {
     input = ctx.current;
   }
   if (typeof field !== 'string') throw badQuery('$getField requires field to be a string');
+  if (RESERVED_KEYS.has(field)) throw badQuery(`reserved field name '${field}'`);
   if (!isPlainObject(input)) return isNullish(input) ? null : undefined;
   return getOwn(input, field);
 });

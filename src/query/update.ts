@@ -145,7 +145,12 @@ function parseUpdatePath(path: string, op: string): string[] {
 
 function isPrefixOrEqual(a: string[], b: string[]): boolean {
   if (a.length > b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  for (let i = 0; i < a.length; i++) {
+    const x = a[i] as string;
+    const y = b[i] as string;
+    // a positional component ($, $[], $[id]) may stand for any element
+    if (x !== y && x.charCodeAt(0) !== 36 && y.charCodeAt(0) !== 36) return false;
+  }
   return true;
 }
 
@@ -192,7 +197,7 @@ function applyOperators(doc: Document, update: Document, options: UpdateOptions,
       if (isPrefixOrEqual(a.parts, b.parts) || isPrefixOrEqual(b.parts, a.parts)) {
         throw badQuery(`Updating the path '${b.path}' would create a conflict at '${a.path}'`);
       }
-      if (a.parts[0] !== b.parts[0]) break;
+      if (a.parts[0] !== b.parts[0] && (a.parts[0] as string).charCodeAt(0) !== 36) break;
     }
   }
   // array filters
