@@ -72,10 +72,20 @@ export class HnswIndex implements VectorIndex {
 
   private cap = 0;
   levels = new Uint8Array(0);
-  state = new Uint8Array(0);
-  links0 = new Uint32Array(0);
+  /** Arena-resident (so the wasm walk reads them in place): states, level-0 links, visited stamps. */
+  state: Uint8Array<ArrayBufferLike> = new Uint8Array(0);
+  links0: Uint32Array<ArrayBufferLike> = new Uint32Array(0);
+  private visited: Uint32Array<ArrayBufferLike> = new Uint32Array(0);
+  private statePtr = 0;
+  private linksPtr = 0;
+  private visitedPtr = 0;
+  private candPtr = 0;
+  private allowPtr = 0;
+  private resPtr = 0;
+  private outIdsPtr = 0;
+  private outDistPtr = 0;
+  private resCap = 0;
   upper: (Uint32Array | undefined)[] = [];
-  private visited = new Uint32Array(0);
   private epoch = 0;
   entry = -1;
   maxLevel = 0;
@@ -112,12 +122,58 @@ export class HnswIndex implements VectorIndex {
   private grow(n: number): void {
     if (n <= this.cap) return;
     const cap = Math.max(n, this.cap * 2);
+    const a = this.slab.arena;
     const levels = new Uint8Array(cap); levels.set(this.levels); this.levels = levels;
-    const state = new Uint8Array(cap); state.set(this.state); this.state = state;
-    const links = new Uint32Array(cap * (this.M0 + 1)); links.set(this.links0); this.links0 = links;
-    const visited = new Uint32Array(cap); visited.set(this.visited); this.visited = visited;
+    const move = (old: number, oldBytes: number, bytes: number): number => {
+      const p = a.alloc(bytes);
+      a.u8(p, bytes).fill(0);
+      if (old) { a.u8(p, oldBytes).set(a.u8(old, oldBytes)); a.free(old); }
+      return p;
+    };
+    const stride = this.M0 + 1, oldCap = this.cap;
+    this.statePtr = move(this.statePtr, oldCap, cap);
+    this.linksPtr = move(this.linksPtr, oldCap * stride * 4, cap * stride * 4);
+    this.visitedPtr = move(this.visitedPtr, oldCap * 4, cap * 4);
+    if (this.candPtr) a.free(this.candPtr);
+    this.candPtr = a.alloc(cap * 8);
+    this.allowPtr = move(this.allowPtr, 0, Math.ceil(cap / 32) * 4);
     this.cap = cap;
     this.slab.reserve(cap);
+    this.ensureRes(this.efConstruction);
+    this.views(true);
+  }
+
+  private ensureRes(ef: number): void {
+    if (ef + 2 <= this.resCap) return;
+    const a = this.slab.arena;
+    for (const p of [this.resPtr, this.outIdsPtr, this.outDistPtr]) if (p) a.free(p);
+    const cap = Math.max(ef + 2, 256);
+    this.resPtr = a.alloc(cap * 8);
+    this.outIdsPtr = a.alloc(cap * 4);
+    this.outDistPtr = a.alloc(cap * 4);
+    this.resCap = cap;
+    this.views();
+  }
+
+  /** Re-takes the arena views (memory.grow detaches them); cheap when nothing moved. */
+  private views(force = false): void {
+    if (!force && this.links0.byteLength !== 0 && this.links0.buffer === this.slab.arena.u8(0, 0).buffer) return;
+    const a = this.slab.arena;
+    this.state = a.u8(this.statePtr, this.cap);
+    this.links0 = a.u32(this.linksPtr, this.cap * (this.M0 + 1));
+    this.visited = a.u32(this.visitedPtr, this.cap);
+  }
+
+  /** Layer-0 walk in the vector kernel (wasm when loaded); results (closest first) as copies. */
+  private walk0(qPtr: number, ep: number, epDist: number, ef: number, acceptAll: boolean, allow: boolean): { ids: Uint32Array; dist: Float32Array } {
+    this.ensureRes(ef);
+    const epoch = this.newEpoch();
+    const slab = this.slab;
+    const n = slab.vk.hnswSearch0(slab.code, qPtr, slab.ptr, this.dimensions, this.linksPtr, this.M0 + 1, this.visitedPtr, epoch, this.statePtr,
+      allow ? this.allowPtr : 0, acceptAll ? 1 : 0, ep, epDist, ef, this.candPtr, this.cap, this.resPtr, this.outIdsPtr, this.outDistPtr);
+    if (n < 0) throw new Error('assertion failed: hnsw candidate heap overflow');
+    const a = slab.arena;
+    return { ids: a.u32(this.outIdsPtr, n).slice(), dist: a.f32(this.outDistPtr, n).slice() };
   }
 
   private randomLevel(): number {
@@ -127,6 +183,7 @@ export class HnswIndex implements VectorIndex {
   }
 
   private newEpoch(): number {
+    this.views();
     if (++this.epoch === 0xffffffff) {
       this.visited.fill(0);
       this.epoch = 1;
@@ -145,7 +202,7 @@ export class HnswIndex implements VectorIndex {
 
   private distOne(qPtr: number, slot: number): number {
     this.slab.idsView()[0] = slot;
-    return this.slab.gather(qPtr, 1)[0]!;
+    return this.slab.dist(qPtr, 1)[0]!;
   }
 
   private greedy(qPtr: number, ep: number, epDist: number, level: number): [number, number] {
@@ -157,7 +214,7 @@ export class HnswIndex implements VectorIndex {
       if (cnt === 0) break;
       const ids = this.slab.idsView();
       for (let j = 0; j < cnt; j++) ids[j] = arr[off + 1 + j]!;
-      const out = this.slab.gather(qPtr, cnt);
+      const out = this.slab.dist(qPtr, cnt);
       const ids2 = this.slab.idsView();
       for (let j = 0; j < cnt; j++) {
         if (out[j]! < curDist) { curDist = out[j]!; cur = ids2[j]!; changed = true; }
@@ -206,7 +263,7 @@ export class HnswIndex implements VectorIndex {
         if (visited[nb] !== epoch) { visited[nb] = epoch; ids[m++] = nb; }
       }
       if (m === 0) continue;
-      const out = slab.gather(qPtr, m);
+      const out = slab.dist(qPtr, m);
       ids = slab.idsView();
       for (let j = 0; j < m; j++) {
         const d = out[j]!;
@@ -232,7 +289,7 @@ export class HnswIndex implements VectorIndex {
       if (sel.length === 0) { sel.push(e); continue; }
       const ids = slab.idsView();
       for (let j = 0; j < sel.length; j++) ids[j] = sel[j]!;
-      const out = slab.gather(slab.slotPtr(e), sel.length);
+      const out = slab.dist(slab.slotPtr(e), sel.length);
       let good = true;
       for (let j = 0; j < sel.length; j++) if (out[j]! < de) { good = false; break; }
       if (good) sel.push(e);
@@ -265,7 +322,7 @@ export class HnswIndex implements VectorIndex {
     for (let j = 0; j < cnt; j++) ids[j] = arr[off + 1 + j]!;
     ids[cnt] = slot;
     const cidsRaw = Array.from(ids.subarray(0, cnt + 1));
-    const out = this.slab.gather(this.slab.slotPtr(nb), cnt + 1);
+    const out = this.slab.dist(this.slab.slotPtr(nb), cnt + 1);
     const [cids, cd] = HnswIndex.sortPairs(cidsRaw, Array.from(out.subarray(0, cnt + 1)));
     this.setLinks(nb, level, this.select(cids, cd, cids.length, Mmax));
   }
@@ -286,8 +343,14 @@ export class HnswIndex implements VectorIndex {
     let epDist = this.distOne(q, ep);
     for (let l = this.maxLevel; l > level; l--) [ep, epDist] = this.greedy(q, ep, epDist, l);
     for (let l = Math.min(level, this.maxLevel); l >= 0; l--) {
-      this.searchLayer(q, ep, epDist, this.efConstruction, l, true, undefined);
-      const { ids, dist } = this.res.drainSorted();
+      let found: { ids: Uint32Array; dist: Float32Array };
+      if (l === 0) found = this.walk0(q, ep, epDist, this.efConstruction, true, false);
+      else {
+        this.searchLayer(q, ep, epDist, this.efConstruction, l, true, undefined);
+        found = this.res.drainSorted();
+      }
+      this.views();
+      const { ids, dist } = found;
       ep = ids[0]!;
       epDist = dist[0]!;
       const sel = this.select(ids, dist, ids.length, this.M);
@@ -310,6 +373,7 @@ export class HnswIndex implements VectorIndex {
   }
 
   add(label: number, vector: Float32Array): void {
+    this.views();
     if (this.table.slot(label) >= 0) this.remove(label);
     const slot = this.takeSlot();
     this.slab.write(slot, vector);
@@ -318,6 +382,7 @@ export class HnswIndex implements VectorIndex {
   }
 
   addBatch(labels: Uint32Array, vectors: Float32Array): void {
+    this.views();
     this.grow(this.slab.count + labels.length);
     const d = this.dimensions;
     for (let i = 0; i < labels.length; i++) {
@@ -331,6 +396,7 @@ export class HnswIndex implements VectorIndex {
   }
 
   remove(label: number): boolean {
+    this.views();
     const slot = this.table.slot(label);
     if (slot < 0) return false;
     this.table.unbind(label);
@@ -353,6 +419,7 @@ export class HnswIndex implements VectorIndex {
 
   /** Relinks every node that points at a tombstone and recycles tombstoned slots. */
   repair(): void {
+    this.views();
     const n = this.slab.count, state = this.state;
     if (this.tombstones === 0) return;
     this.slab.reserveScratch((this.M0 + 1) * (this.M0 + 1));
@@ -382,7 +449,7 @@ export class HnswIndex implements VectorIndex {
         if (cands.length === 0) { arr[off] = 0; continue; }
         const ids = this.slab.idsView();
         for (let j = 0; j < cands.length; j++) ids[j] = cands[j]!;
-        const out = this.slab.gather(this.slab.slotPtr(s), cands.length);
+        const out = this.slab.dist(this.slab.slotPtr(s), cands.length);
         const [cids, cd] = HnswIndex.sortPairs(cands, Array.from(out.subarray(0, cands.length)));
         this.setLinks(s, l, this.select(cids, cd, cids.length, Mmax));
       }
@@ -408,13 +475,28 @@ export class HnswIndex implements VectorIndex {
 
   search(query: Float32Array, k: number, options: SearchOptions = {}): SearchResult {
     if (k <= 0 || this.table.live === 0 || this.entry < 0) return { labels: new Uint32Array(0), scores: new Float32Array(0) };
+    this.views();
     const ef = Math.max(options.efSearch ?? this.efSearch, k);
     const q = this.slab.setQuery(query);
     let ep = this.entry;
     let epDist = this.distOne(q, ep);
     for (let l = this.maxLevel; l > 0; l--) [ep, epDist] = this.greedy(q, ep, epDist, l);
-    this.searchLayer(q, ep, epDist, ef, 0, false, options.filter);
-    const { ids, dist } = this.res.drainSorted();
+    const filter = options.filter;
+    let found: { ids: Uint32Array; dist: Float32Array };
+    if (typeof filter === 'function') {
+      this.searchLayer(q, ep, epDist, ef, 0, false, filter);
+      found = this.res.drainSorted();
+    } else if (filter !== undefined) {
+      const words = Math.ceil(this.cap / 32);
+      const allow = this.slab.arena.u32(this.allowPtr, words);
+      allow.fill(0);
+      for (const label of filter.labels()) {
+        const s = this.table.slot(label);
+        if (s >= 0) allow[s >>> 5]! |= 1 << (s & 31);
+      }
+      found = this.walk0(q, ep, epDist, ef, false, true);
+    } else found = this.walk0(q, ep, epDist, ef, false, false);
+    const { ids, dist } = found;
     const m = Math.min(k, ids.length);
     const labels = new Uint32Array(m), scores = new Float32Array(m);
     for (let i = 0; i < m; i++) {
@@ -429,6 +511,7 @@ export class HnswIndex implements VectorIndex {
   }
 
   serialize(): Uint8Array[] {
+    this.views();
     const w = new ByteWriter();
     const n = this.slab.count;
     w.u32(this.M);
@@ -484,6 +567,9 @@ export class HnswIndex implements VectorIndex {
   }
 
   dispose(): void {
+    const a = this.slab.arena;
+    for (const p of [this.statePtr, this.linksPtr, this.visitedPtr, this.candPtr, this.allowPtr, this.resPtr, this.outIdsPtr, this.outDistPtr]) if (p) a.free(p);
+    this.statePtr = this.linksPtr = this.visitedPtr = this.candPtr = this.allowPtr = this.resPtr = this.outIdsPtr = this.outDistPtr = 0;
     this.slab.dispose();
   }
 }

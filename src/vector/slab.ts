@@ -11,6 +11,8 @@
  */
 import type { Arena, Kernels, Metric } from '../kernel/types.ts';
 import { higherIsCloser } from '../kernel/types.ts';
+import { metricCode, vectorKernels } from './kernels.ts';
+import type { VectorKernels } from '../kernel/reference-vector.ts';
 
 export class VectorSlab {
   readonly k: Kernels;
@@ -19,6 +21,8 @@ export class VectorSlab {
   /** Metric passed to the kernels (cosine runs as dot on unit vectors). */
   readonly kernelMetric: Metric;
   readonly sign: number;
+  readonly vk: VectorKernels;
+  readonly code: number;
   ptr = 0;
   capacity = 0;
   /** Slots in use (high-water mark; deleted slots are tracked by the index). */
@@ -38,6 +42,8 @@ export class VectorSlab {
     this.metric = metric;
     this.kernelMetric = metric === 'cosine' ? 'dot' : metric;
     this.sign = higherIsCloser[metric] ? -1 : 1;
+    this.vk = vectorKernels(k);
+    this.code = metricCode[this.kernelMetric]!;
     this.qPtr = k.arena.alloc(d * 4);
     this.reserve(Math.max(16, capacity));
     this.reserveScratch(1024);
@@ -144,6 +150,12 @@ export class VectorSlab {
     const out = this.outView();
     if (this.sign < 0) for (let i = 0; i < count; i++) out[i] = -out[i]!;
     return out;
+  }
+
+  /** Like `gather` but through the vector kernels' raw distance call (no wrapper checks, no negation pass). */
+  dist(queryPtr: number, count: number): Float32Array {
+    this.vk.distGather(this.code, queryPtr, this.ptr, this.d, this.idsPtr, count, this.outPtr);
+    return this.outView();
   }
 
   /** Scores slots [from, from+n) against the query; distances in the scratch output (n <= scratchCap). */

@@ -147,6 +147,26 @@ export function conformance(kernels: () => Kernels, c: Case, metrics: Metric[] =
         flat.dispose();
       });
 
+      it('keeps answering while other indexes on the same arena allocate, grow and free', () => {
+        const k = kernels();
+        const other = createVectorIndex(k, { dimensions: d, metric, ...c.options });
+        const ix = createVectorIndex(k, { dimensions: d, metric, ...c.options });
+        const flat = new FlatIndex(k, d, metric);
+        for (let i = 0; i < n; i++) {
+          ix.add(labels[i]!, row(data, i, d));
+          flat.add(labels[i]!, row(data, i, d));
+          if (i % 50 === 0) other.addBatch(labels.subarray(i, i + 50), data.subarray(i * d, (i + 50) * d));
+        }
+        other.dispose();
+        for (let q = 0; q < 5; q++) {
+          const a = ix.search(row(queries, q, d), 10), e = flat.search(row(queries, q, d), 10);
+          if (c.exact) assert.deepEqual([...a.labels], [...e.labels]);
+          else assert.ok(a.labels.length > 0 && a.labels.every((l) => labels.includes(l)));
+        }
+        ix.dispose();
+        flat.dispose();
+      });
+
       it('k larger than the index returns every label (exact kinds)', { skip: !c.exact }, () => {
         const k = kernels();
         const ix = createVectorIndex(k, { dimensions: d, metric, ...c.options });

@@ -1,0 +1,210 @@
+// Vector-search kernels (HNSW): the whole layer-0 best-first walk of one query runs here, on
+// arena-resident data (vectors, links, visited stamps, tombstone states, an optional allow
+// bitmap). Numbers-only ABI like kernels.ts; nothing allocates. TS twin:
+// src/kernel/reference-vector.ts (hnswSearch0Reference), differential test:
+// test/kernels/vector-kernels.test.ts.
+//
+// Distances (smaller is closer): metric 0 => -dot, 1 => squared L2, 3 => L1. (Cosine is run
+// as dot on unit vectors by the caller.)
+
+@inline function hsumV(a: v128): f32 {
+  a = f32x4.add(a, v128.shuffle<f32>(a, a, 2, 3, 0, 1));
+  a = f32x4.add(a, v128.shuffle<f32>(a, a, 1, 0, 3, 2));
+  return f32x4.extract_lane(a, 0);
+}
+
+@inline function distOf(metric: i32, q: usize, p: usize, d: i32): f32 {
+  let j = 0;
+  let s: f32 = 0;
+  if (metric == 0) {
+    if (ASC_FEATURE_SIMD) {
+      let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
+      for (; j + 16 <= d; j += 16) {
+        const o = <usize>j << 2;
+        const qo = q + o, po = p + o;
+        a0 = f32x4.add(a0, f32x4.mul(v128.load(qo), v128.load(po)));
+        a1 = f32x4.add(a1, f32x4.mul(v128.load(qo, 16), v128.load(po, 16)));
+        a2 = f32x4.add(a2, f32x4.mul(v128.load(qo, 32), v128.load(po, 32)));
+        a3 = f32x4.add(a3, f32x4.mul(v128.load(qo, 48), v128.load(po, 48)));
+      }
+      for (; j + 4 <= d; j += 4) {
+        const o = <usize>j << 2;
+        a0 = f32x4.add(a0, f32x4.mul(v128.load(q + o), v128.load(p + o)));
+      }
+      s = hsumV(f32x4.add(f32x4.add(a0, a1), f32x4.add(a2, a3)));
+    }
+    for (; j < d; j++) {
+      const o = <usize>j << 2;
+      s += load<f32>(q + o) * load<f32>(p + o);
+    }
+    return -s;
+  }
+  if (metric == 1) {
+    if (ASC_FEATURE_SIMD) {
+      let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
+      for (; j + 16 <= d; j += 16) {
+        const o = <usize>j << 2;
+        const qo = q + o, po = p + o;
+        const t0 = f32x4.sub(v128.load(qo), v128.load(po));
+        const t1 = f32x4.sub(v128.load(qo, 16), v128.load(po, 16));
+        const t2 = f32x4.sub(v128.load(qo, 32), v128.load(po, 32));
+        const t3 = f32x4.sub(v128.load(qo, 48), v128.load(po, 48));
+        a0 = f32x4.add(a0, f32x4.mul(t0, t0));
+        a1 = f32x4.add(a1, f32x4.mul(t1, t1));
+        a2 = f32x4.add(a2, f32x4.mul(t2, t2));
+        a3 = f32x4.add(a3, f32x4.mul(t3, t3));
+      }
+      for (; j + 4 <= d; j += 4) {
+        const o = <usize>j << 2;
+        const t = f32x4.sub(v128.load(q + o), v128.load(p + o));
+        a0 = f32x4.add(a0, f32x4.mul(t, t));
+      }
+      s = hsumV(f32x4.add(f32x4.add(a0, a1), f32x4.add(a2, a3)));
+    }
+    for (; j < d; j++) {
+      const o = <usize>j << 2;
+      const t = load<f32>(q + o) - load<f32>(p + o);
+      s += t * t;
+    }
+    return s;
+  }
+  for (; j < d; j++) {
+    const o = <usize>j << 2;
+    s += abs<f32>(load<f32>(q + o) - load<f32>(p + o));
+  }
+  return s;
+}
+
+// Heaps of (dist f32, id u32) pairs, 8 bytes per entry.
+@inline function hd(h: usize, i: i32): f32 { return load<f32>(h + (<usize>i << 3)); }
+@inline function hi(h: usize, i: i32): u32 { return load<u32>(h + (<usize>i << 3), 4); }
+@inline function hset(h: usize, i: i32, d: f32, id: u32): void {
+  const p = h + (<usize>i << 3);
+  store<f32>(p, d);
+  store<u32>(p, id, 4);
+}
+
+// min-heap push / pop
+function minPush(h: usize, size: i32, d: f32, id: u32): void {
+  let i = size;
+  while (i > 0) {
+    const p = (i - 1) >> 1;
+    const pd = hd(h, p);
+    if (pd <= d) break;
+    hset(h, i, pd, hi(h, p));
+    i = p;
+  }
+  hset(h, i, d, id);
+}
+function minPop(h: usize, size: i32): void {
+  const n = size - 1;
+  if (n <= 0) return;
+  const d = hd(h, n), id = hi(h, n);
+  let i = 0;
+  while (true) {
+    let c = 2 * i + 1;
+    if (c >= n) break;
+    if (c + 1 < n && hd(h, c + 1) < hd(h, c)) c++;
+    if (hd(h, c) >= d) break;
+    hset(h, i, hd(h, c), hi(h, c));
+    i = c;
+  }
+  hset(h, i, d, id);
+}
+function maxPush(h: usize, size: i32, d: f32, id: u32): void {
+  let i = size;
+  while (i > 0) {
+    const p = (i - 1) >> 1;
+    const pd = hd(h, p);
+    if (pd >= d) break;
+    hset(h, i, pd, hi(h, p));
+    i = p;
+  }
+  hset(h, i, d, id);
+}
+function maxPop(h: usize, size: i32): void {
+  const n = size - 1;
+  if (n <= 0) return;
+  const d = hd(h, n), id = hi(h, n);
+  let i = 0;
+  while (true) {
+    let c = 2 * i + 1;
+    if (c >= n) break;
+    if (c + 1 < n && hd(h, c + 1) > hd(h, c)) c++;
+    if (hd(h, c) <= d) break;
+    hset(h, i, hd(h, c), hi(h, c));
+    i = c;
+  }
+  hset(h, i, d, id);
+}
+
+@inline function acceptable(s: u32, state: usize, allow: usize, acceptAll: i32): bool {
+  if (acceptAll) return true;
+  if (load<u8>(state + <usize>s) != 0) return false;
+  if (allow == 0) return true;
+  return (load<u32>(allow + (<usize>(s >> 5) << 2)) & (<u32>1 << (s & 31))) != 0;
+}
+
+/**
+ * Best-first search of HNSW layer 0 from `ep` (distance `epDist`). Links: `stride` u32 words per
+ * slot, [count, ids...]. Visited stamps: u32 per slot, compared with `epoch`. Accepted nodes
+ * (acceptAll, or state 0 and allowed by the slot bitmap `allow` when non-zero) enter the result
+ * set of at most `ef`; all nodes are traversed. `cand` holds up to `candCap` pairs, `res` ef+1.
+ * Writes the results, closest first, to outIds (u32) / outDist (f32); returns their count, or -1
+ * when the candidate heap overflowed.
+ */
+export function hnswSearch0(
+  metric: i32, q: usize, vecs: usize, d: i32,
+  links: usize, stride: i32, visited: usize, epoch: u32, state: usize, allow: usize, acceptAll: i32,
+  ep: u32, epDist: f32, ef: i32, cand: usize, candCap: i32, res: usize, outIds: usize, outDist: usize,
+): i32 {
+  const rowBytes = <usize>d << 2;
+  let nc = 0, nr = 0;
+  store<u32>(visited + (<usize>ep << 2), epoch);
+  minPush(cand, nc++, epDist, ep);
+  let bound = Infinity as f32;
+  if (acceptable(ep, state, allow, acceptAll)) {
+    maxPush(res, nr++, epDist, ep);
+    bound = epDist;
+  }
+  while (nc > 0) {
+    const cd = hd(cand, 0);
+    if (cd > bound && nr >= ef) break;
+    const c = hi(cand, 0);
+    minPop(cand, nc--);
+    const lp = links + ((<usize>c * <usize>stride) << 2);
+    const cnt = <i32>load<u32>(lp);
+    for (let j = 1; j <= cnt; j++) {
+      const nb = load<u32>(lp + (<usize>j << 2));
+      const vp = visited + (<usize>nb << 2);
+      if (load<u32>(vp) == epoch) continue;
+      store<u32>(vp, epoch);
+      const dist = distOf(metric, q, vecs + <usize>nb * rowBytes, d);
+      if (nr < ef || dist < bound) {
+        if (nc >= candCap) return -1;
+        minPush(cand, nc++, dist, nb);
+        if (acceptable(nb, state, allow, acceptAll)) {
+          maxPush(res, nr++, dist, nb);
+          if (nr > ef) maxPop(res, nr--);
+          bound = hd(res, 0);
+        }
+      }
+    }
+  }
+  const count = nr;
+  for (let i = count - 1; i >= 0; i--) {
+    store<u32>(outIds + (<usize>i << 2), hi(res, 0));
+    store<f32>(outDist + (<usize>i << 2), hd(res, 0));
+    maxPop(res, nr--);
+  }
+  return count;
+}
+
+/** Distances from the vector at `q` to the vectors `ids[0..count)` (one call per neighbour list). */
+export function distGather(metric: i32, q: usize, vecs: usize, d: i32, ids: usize, count: i32, out: usize): void {
+  const rowBytes = <usize>d << 2;
+  for (let j = 0; j < count; j++) {
+    const id = load<u32>(ids + (<usize>j << 2));
+    store<f32>(out + (<usize>j << 2), distOf(metric, q, vecs + <usize>id * rowBytes, d));
+  }
+}
