@@ -374,6 +374,13 @@ export class Collection<TSchema extends Document = Document> {
         if (ordered) break;
       }
     }
+    if (writeErrors.length > 0) {
+      // invalid documents refuse the whole batch before anything is written
+      const first = writeErrors[0]!;
+      throw new LargetableError(first.errCode as LargetableError['code'], first.errmsg as string, {
+        details: { ...((first.details as Document) ?? {}), writeErrors, insertedCount: 0, insertedIds: {} },
+      });
+    }
     let inserted = 0;
     const txn = this.txn(options);
     await this.engine.write(async (scope) => {
