@@ -139,6 +139,8 @@ export class LsmStore implements Store {
   private wal!: FileHandle;
   private walFile = 0;
   private walDirty = false;
+  private walSize = 0;
+  private pendingWalSizes: Record<string, number> = {};
   private lastSeq = 0;
   private visibleSeq = 0;
   private readonly snapshots = new Set<SnapshotImpl>();
@@ -188,7 +190,7 @@ export class LsmStore implements Store {
     const hasManifest = await io(manifestName, 'exists', () => a.exists(manifestName));
     this.man = hasManifest
       ? decodeManifest(await io(manifestName, 'readAll', () => a.readAll(manifestName)))
-      : { nextFile: 1, flushedSeq: 0, l0: [], l1: [], wals: [] };
+      : { nextFile: 1, flushedSeq: 0, l0: [], l1: [], wals: [], walSizes: {} };
     const m = this.man;
     const live = new Set<string>();
     for (const s of [...m.l0, ...m.l1]) live.add(segmentName(s.file));
@@ -222,6 +224,7 @@ export class LsmStore implements Store {
     // replay WALs
     const mem = new Memtable();
     let replayed = 0;
+    const replayedSizes: Record<string, number> = {};
     for (const w of m.wals) {
       const name = walName(w);
       if (!files.includes(name))
@@ -229,6 +232,11 @@ export class LsmStore implements Store {
       const h = await io(name, 'open', () => a.open(name));
       try {
         const size = await io(name, 'size', () => h.size());
+        const known = m.walSizes[String(w)];
+        if (known !== undefined && size < known)
+          throw new LargetableError('CORRUPTION', `${name}: corruption at offset ${size}: WAL is shorter than the ${known} bytes recorded in the manifest`, {
+            details: { file: name, offset: size },
+          });
         const buf = await io(name, 'read', () => h.read(0, size));
         const scan = scanWal(buf, name);
         for (const r of scan.records) {
@@ -245,6 +253,7 @@ export class LsmStore implements Store {
           this.recovery.tornTailBytesTruncated += scan.tornBytes;
           this.recovery.tornTailFile = name;
         }
+        replayedSizes[String(w)] = scan.validEnd;
       } finally {
         await h.close().catch(() => undefined);
       }
@@ -256,7 +265,8 @@ export class LsmStore implements Store {
     this.current = new Version(mem, [], l0, l1);
     this.holdVersion(this.current);
     for (const s of [...l0, ...l1]) s.refs++;
-    // a fresh WAL for new writes
+    // a fresh WAL for new writes; the replayed ones never grow again
+    this.pendingWalSizes = replayedSizes;
     await this.openNewWal(mem);
     if (m.wals.length > walFilesReplayFlushTrigger || mem.bytes >= this.memtableBytes) {
       await this.rotate();
@@ -272,12 +282,17 @@ export class LsmStore implements Store {
     await io(name, 'truncate', () => h.truncate(0));
     await io(name, 'append', () => h.append(walHeader()));
     await io(name, 'sync', () => h.sync());
+    const sizes = this.pendingWalSizes;
+    if ((this.wal as FileHandle | undefined) !== undefined) sizes[String(this.walFile)] = this.walSize;
+    this.pendingWalSizes = {};
     await this.editManifest((m) => {
       m.wals.push(file);
+      m.walSizes = { ...m.walSizes, ...sizes };
     });
     const old = this.wal as FileHandle | undefined;
     this.wal = h;
     this.walFile = file;
+    this.walSize = walHeader().length;
     this.walDirty = false;
     mem.walFiles.push(file);
     if (old !== undefined) await old.close().catch(() => undefined);
@@ -468,7 +483,8 @@ export class LsmStore implements Store {
       const name = walName(this.walFile);
       try {
         this.onEvent?.('wal-append');
-        await io(name, 'append', () => this.wal.append(buf));
+        const at = await io(name, 'append', () => this.wal.append(buf));
+        this.walSize = at + buf.length;
         if (strict) {
           this.onEvent?.('wal-sync');
           await io(name, 'sync', () => this.wal.sync());
@@ -582,6 +598,9 @@ export class LsmStore implements Store {
       (m) => {
         if (meta !== null) m.l0.unshift(meta);
         m.wals = m.wals.filter((w) => !imm.walFiles.includes(w));
+        const sizes = { ...m.walSizes };
+        for (const w of imm.walFiles) delete sizes[String(w)];
+        m.walSizes = sizes;
         m.flushedSeq = Math.max(m.flushedSeq, imm.maxSeq);
       },
       () => {
@@ -919,6 +938,16 @@ export class LsmStore implements Store {
       } catch (err) {
         syncErr = toIoError(err, walName(this.walFile), 'sync');
       }
+    }
+    if (syncErr === null && this.failed === null && (this.wal as FileHandle | undefined) !== undefined) {
+      // record the final WAL size: a later truncation at a record boundary is then detected
+      const file = this.walFile;
+      const size = this.walSize;
+      await this.editManifest((m) => {
+        m.walSizes = { ...m.walSizes, [String(file)]: size };
+      }).catch((err: unknown) => {
+        syncErr = err;
+      });
     }
     await this.closeHandles();
     await this.adapter.close().catch(() => undefined);

@@ -23,6 +23,8 @@ export interface ManifestState {
   l1: SegmentMeta[];
   /** WAL files to replay, oldest first. */
   wals: number[];
+  /** Final byte size of WAL files that will not grow any more (rotated, or closed cleanly). */
+  walSizes: Record<string, number>;
 }
 
 interface SegJson {
@@ -45,7 +47,7 @@ function segFromJson(j: SegJson): SegmentMeta {
 
 export function encodeManifest(m: ManifestState): Uint8Array {
   const body = new TextEncoder().encode(
-    JSON.stringify({ nextFile: m.nextFile, flushedSeq: m.flushedSeq, l0: m.l0.map(segToJson), l1: m.l1.map(segToJson), wals: m.wals }),
+    JSON.stringify({ nextFile: m.nextFile, flushedSeq: m.flushedSeq, l0: m.l0.map(segToJson), l1: m.l1.map(segToJson), wals: m.wals, walSizes: m.walSizes }),
   );
   const out = new Uint8Array(headerBytes + body.length);
   const dv = new DataView(out.buffer);
@@ -65,13 +67,14 @@ export function decodeManifest(buf: Uint8Array, file = manifestName): ManifestSt
     throw new LargetableError('UNSUPPORTED_FORMAT', `${file}: manifest format version ${buf[4]} at offset 4 is not supported (this build reads ${manifestVersion})`, {
       details: { file, offset: 4, version: buf[4] },
     });
+  if (buf[5] !== 0 || buf[6] !== 0 || buf[7] !== 0) throw corruption(file, 5, 'reserved header bytes are not zero');
   const len = dv.getUint32(8, true);
   if (headerBytes + len !== buf.length) throw corruption(file, 8, `manifest length ${len} does not match file size ${buf.length}`);
   const body = buf.subarray(headerBytes);
   if (crc32c(body) !== dv.getUint32(12, true)) throw corruption(file, 12, 'manifest checksum mismatch');
   try {
-    const j = JSON.parse(new TextDecoder().decode(body)) as { nextFile: number; flushedSeq: number; l0: SegJson[]; l1: SegJson[]; wals: number[] };
-    return { nextFile: j.nextFile, flushedSeq: j.flushedSeq, l0: j.l0.map(segFromJson), l1: j.l1.map(segFromJson), wals: j.wals };
+    const j = JSON.parse(new TextDecoder().decode(body)) as { nextFile: number; flushedSeq: number; l0: SegJson[]; l1: SegJson[]; wals: number[]; walSizes?: Record<string, number> };
+    return { nextFile: j.nextFile, flushedSeq: j.flushedSeq, l0: j.l0.map(segFromJson), l1: j.l1.map(segFromJson), wals: j.wals, walSizes: j.walSizes ?? {} };
   } catch (err) {
     throw new LargetableError('CORRUPTION', `${file}: corruption at offset ${headerBytes}: manifest body unreadable`, { cause: err, details: { file, offset: headerBytes } });
   }

@@ -409,6 +409,7 @@ export class Segment {
     const hdv = new DataView(head.buffer, head.byteOffset, head.byteLength);
     if (head.length < segmentHeaderBytes || hdv.getUint32(0, true) !== segmentMagic) throw corruption(name, 0, 'bad segment magic');
     if (head[4] !== segmentVersion) throw unsupported(name, 4, head[4]!);
+    if (head[5] !== 0 || head[6] !== 0 || head[7] !== 0) throw corruption(name, 5, 'reserved header bytes are not zero');
     const fo = size - segmentFooterBytes;
     const foot = await io(name, 'read', () => handle.read(fo, segmentFooterBytes));
     const fr = new ByteReader(foot, name, fo);

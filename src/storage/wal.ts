@@ -174,6 +174,7 @@ export function scanWal(buf: Uint8Array, file: string): WalScan {
     throw new LargetableError('UNSUPPORTED_FORMAT', `${file}: WAL format version ${buf[4]} at offset 4 is not supported (this build reads ${walVersion})`, {
       details: { file, offset: 4, version: buf[4] },
     });
+  if (buf[5] !== 0 || buf[6] !== 0 || buf[7] !== 0) throw corruption(file, 5, 'reserved header bytes are not zero');
   const records: WalRecordRef[] = [];
   let p = walHeaderBytes;
   let lastSeq = 0;
