@@ -93,6 +93,8 @@ export interface StartOptions {
 export async function startServer(opts: StartOptions): Promise<RunningServer> {
   const { config, client, logger } = opts;
   const metrics = new Metrics();
+  metrics.gauge('largetable_process_resident_bytes', 'Resident set size of the server process', () => process.memoryUsage.rss());
+  metrics.gauge('largetable_process_heap_used_bytes', 'V8 heap in use', () => process.memoryUsage().heapUsed);
   const version = packageVersion();
   let mongoPort = -1;
   const server = createApp(client, {
