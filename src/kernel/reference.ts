@@ -585,6 +585,16 @@ export function createReferenceKernels(): Kernels {
       l2I8Into(query, codes, n, d, out);
     },
 
+    scoreI8Ptr(metric, queryPtr, codesPtr, n, d, outPtr) {
+      if (metric !== 'dot' && metric !== 'l2') throw new LargetableError('INVALID_ARGUMENT', `scoreI8Ptr: metric must be dot or l2, got ${String(metric)}`);
+      checkCount('scoreI8Ptr', 'n', n);
+      checkDim('scoreI8Ptr', d);
+      arena.check('scoreI8Ptr', queryPtr, d, 1);
+      arena.check('scoreI8Ptr', codesPtr, n * d, 1);
+      const out = f32View(arena, 'scoreI8Ptr', outPtr, n);
+      (metric === 'dot' ? dotI8Into : l2I8Into)(arena.i8(queryPtr, d), arena.i8(codesPtr, n * d), n, d, out);
+    },
+
     crc32c(bytes, crc = 0) {
       if (!(bytes instanceof Uint8Array)) throw new LargetableError('INVALID_ARGUMENT', 'crc32c: bytes must be a Uint8Array');
       return crc32cReference(bytes, crc);

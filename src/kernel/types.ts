@@ -73,6 +73,9 @@ export interface Kernels {
   /** out[i] = sum((a[j] - codes[i*d+j])^2) over n int8 vectors. */
   l2I8(query: Int8Array, codes: Int8Array, n: number, d: number, out: Float32Array): void;
 
+  /** Pointer form of dotI8 / l2I8 over int8 codes resident in the arena (no copies). */
+  scoreI8Ptr(metric: 'dot' | 'l2', queryPtr: number, codesPtr: number, n: number, d: number, outPtr: number): void;
+
   // ---- checksums ----
   /** CRC-32C (Castagnoli) of bytes, continuing from `crc` (default 0). */
   crc32c(bytes: Uint8Array, crc?: number): number;

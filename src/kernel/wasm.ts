@@ -274,6 +274,16 @@ export function wrapKernelInstance(instance: WebAssembly.Instance, build: 'simd'
       i8Score('l2I8', ex.l2I8, query, codes, n, d, out);
     },
 
+    scoreI8Ptr(metric, queryPtr, codesPtr, n, d, outPtr) {
+      if (metric !== 'dot' && metric !== 'l2') throw new LargetableError('INVALID_ARGUMENT', `scoreI8Ptr: metric must be dot or l2, got ${String(metric)}`);
+      checkCount('scoreI8Ptr', 'n', n);
+      checkDim('scoreI8Ptr', d);
+      arena.check('scoreI8Ptr', queryPtr, d, 1);
+      arena.check('scoreI8Ptr', codesPtr, n * d, 1);
+      arena.check('scoreI8Ptr', outPtr, n * 4);
+      run('scoreI8Ptr', () => (metric === 'dot' ? ex.dotI8 : ex.l2I8)(queryPtr, codesPtr, n, d, outPtr));
+    },
+
     crc32c(bytes, crc = 0) {
       if (!(bytes instanceof Uint8Array)) throw new LargetableError('INVALID_ARGUMENT', 'crc32c: bytes must be a Uint8Array');
       if (!Number.isInteger(crc) || crc < -0x80000000 || crc > 0xffffffff) {

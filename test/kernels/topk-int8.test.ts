@@ -122,6 +122,32 @@ describe('int8 kernels', () => {
     );
   });
 
+  it('scoreI8Ptr equals the array API at odd byte offsets', () => {
+    const i8 = fc.integer({ min: -128, max: 127 });
+    fc.assert(
+      fc.property(dim, fc.integer({ min: 0, max: 12 }), fc.array(i8, { minLength: 2000, maxLength: 2000 }), fc.integer({ min: 0, max: 15 }), (d, n, bytes, skew) => {
+        const q = Int8Array.from(bytes.slice(0, d));
+        const codes = Int8Array.from({ length: n * d }, (_, i) => bytes[(i + 50) % bytes.length]!);
+        for (const metric of ['dot', 'l2'] as const) {
+          const expected = new Float32Array(n);
+          (metric === 'dot' ? ts.dotI8 : ts.l2I8).call(ts, q, codes, n, d, expected);
+          for (const k of all) {
+            const a = k.arena;
+            const qp = a.alloc(d + 16) + skew;
+            const cp = a.alloc(n * d + 16) + ((skew + 5) % 16);
+            const op = a.alloc(n * 4 + 4);
+            a.i8(qp, d).set(q);
+            a.i8(cp, n * d).set(codes);
+            k.scoreI8Ptr(metric, qp, cp, n, d, op);
+            expectArrays(`${k.build} ${metric}`, a.f32(op, n).slice(), expected);
+            for (const p of [op, cp, qp]) a.free(p - (p % 16));
+          }
+        }
+      }),
+      runs,
+    );
+  });
+
   it('int8 extremes (-128 * -128 over d = 4096) do not overflow', () => {
     const d = 4096;
     const q = new Int8Array(d).fill(-128);
