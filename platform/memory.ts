@@ -406,3 +406,72 @@ function crashVolume(volume: MemVolume, options: CrashOptions): void {
     volume.files.set(name, next);
   }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Storage locations (shared by platform/<runtime>/storage.ts).
+// ---------------------------------------------------------------------------------------------
+
+/** A parsed storage location. */
+export type StorageLocation =
+  | { kind: 'memory'; name: string | undefined }
+  | { kind: 'idb'; name: string }
+  | { kind: 'opfs'; name: string }
+  | { kind: 'path'; path: string };
+
+/**
+ * Parses `memory://NAME` (empty NAME = a private volume), `idb://NAME`, `opfs://NAME`,
+ * `file:///abs/path` and plain paths (`./data`, `/x`, `C:\x`). Any other `scheme://` is
+ * UNSUPPORTED_STORAGE; an empty or non-string location is INVALID_ARGUMENT.
+ */
+export function parseStorageLocation(location: unknown): StorageLocation {
+  if (typeof location !== 'string' || location.length === 0) {
+    throw new LargetableError(ErrorCode.INVALID_ARGUMENT, `a storage location must be a non-empty string, got ${JSON.stringify(location)}`);
+  }
+  const m = /^([A-Za-z][A-Za-z0-9+.-]*):\/\/(.*)$/s.exec(location);
+  if (m === null) return { kind: 'path', path: location };
+  const scheme = m[1]!.toLowerCase();
+  const rest = m[2]!;
+  const needName = (kind: string): string => {
+    if (rest.length === 0 || rest.includes('/')) {
+      throw new LargetableError(ErrorCode.INVALID_ARGUMENT, `${kind}:// needs a name without '/', got ${JSON.stringify(location)}`, { details: { location } });
+    }
+    return rest;
+  };
+  switch (scheme) {
+    case 'memory':
+      return { kind: 'memory', name: rest.length === 0 ? undefined : needName('memory') };
+    case 'idb':
+      return { kind: 'idb', name: needName('idb') };
+    case 'opfs':
+      return { kind: 'opfs', name: needName('opfs') };
+    case 'file': {
+      let url: URL;
+      try {
+        url = new URL(location);
+      } catch (cause) {
+        throw new LargetableError(ErrorCode.INVALID_ARGUMENT, `bad file URL ${JSON.stringify(location)}`, { cause, details: { location } });
+      }
+      if (url.host !== '' && url.host !== 'localhost') {
+        throw new LargetableError(ErrorCode.UNSUPPORTED_STORAGE, `file URLs on another host are not supported: ${location}`, { details: { location } });
+      }
+      let p = decodeURIComponent(url.pathname);
+      if (/^\/[A-Za-z]:\//.test(p)) p = p.slice(1); // file:///C:/x on Windows
+      return { kind: 'path', path: p };
+    }
+    default:
+      throw new LargetableError(ErrorCode.UNSUPPORTED_STORAGE, `unknown storage scheme ${scheme}:// in ${JSON.stringify(location)}`, { details: { location } });
+  }
+}
+
+/** UNSUPPORTED_STORAGE for a backend this runtime lacks (never a silent fallback). */
+export function unsupportedStorage(location: string, runtime: string, supported: string): LargetableError {
+  return new LargetableError(ErrorCode.UNSUPPORTED_STORAGE, `${location}: ${runtime} has no such storage backend (supported here: ${supported})`, {
+    details: { location, runtime },
+  });
+}
+
+/** Options every `openAdapter(location, options)` accepts. */
+export interface OpenAdapterOptions {
+  /** IndexedDB transaction durability (default 'strict'); other backends sync explicitly. */
+  durability?: 'strict' | 'relaxed';
+}
