@@ -137,6 +137,7 @@ export class VectorIndexPlugin implements IndexPlugin {
   private checkpointing: Promise<void> = Promise.resolve();
   private checkpointPending = false;
   private closed = false;
+  readonly checkpointEvery: number;
   lastPlan: VectorSearchPlan | undefined;
   checkpoints = 0;
   replayed = 0;
@@ -144,7 +145,12 @@ export class VectorIndexPlugin implements IndexPlugin {
   constructor(ctx: IndexPluginContext, k: Kernels) {
     this.name = ctx.name;
     this.path = vectorPathOf(ctx.key);
-    this.options = checkOptions(ctx.options);
+    const { checkpointEvery, ...rest } = ctx.options as Document & { checkpointEvery?: unknown };
+    if (checkpointEvery !== undefined && (typeof checkpointEvery !== 'number' || !Number.isInteger(checkpointEvery) || checkpointEvery < 1)) {
+      throw new LargetableError('INVALID_ARGUMENT', 'checkpointEvery must be a positive integer', { details: { checkpointEvery } });
+    }
+    this.checkpointEvery = (checkpointEvery as number | undefined) ?? vectorCheckpointLogEntries;
+    this.options = checkOptions(rest);
     this.store = ctx.store;
     this.prefix = ctx.keyPrefix;
     this.k = k;
@@ -278,7 +284,7 @@ export class VectorIndexPlugin implements IndexPlugin {
     this.staged = [];
     this.stagedKeys.clear();
     this.apply(staged);
-    if (this.loggedCounters.length >= vectorCheckpointLogEntries && !this.checkpointPending && !this.closed) {
+    if (this.loggedCounters.length >= this.checkpointEvery && !this.checkpointPending && !this.closed) {
       this.checkpointPending = true;
       this.checkpointing = this.checkpointing.then(() => this.checkpoint()).catch(() => undefined).finally(() => { this.checkpointPending = false; });
     }
@@ -501,6 +507,11 @@ export class VectorIndexPlugin implements IndexPlugin {
   explain(query: unknown, options: Document = {}): VectorSearchPlan {
     this.searchHits(query, documentOptions(options));
     return this.lastPlan!;
+  }
+
+  /** Ids of the indexed documents (tests, diagnostics). */
+  indexedIds(): unknown[] {
+    return [...this.labelOfKey.values()].map((l) => this.idOfLabel[l]);
   }
 
   private *liveLabels(): IterableIterator<number> {
