@@ -34,6 +34,19 @@ function seconds(fn: () => void, repeats: number): number {
   return best;
 }
 
+/** Interleaved rounds (A, B, C, A, B, C, ...): best time of each; fairer ratios under load. */
+function race(fns: Record<string, () => void>, rounds: number): Record<string, number> {
+  const best: Record<string, number> = {};
+  for (let r = 0; r < rounds; r++) {
+    for (const [name, fn] of Object.entries(fns)) {
+      const t0 = performance.now();
+      fn();
+      best[name] = Math.min(best[name] ?? Infinity, (performance.now() - t0) / 1000);
+    }
+  }
+  return best;
+}
+
 function fillRandom(view: Float32Array, seed: number): void {
   let s = seed >>> 0 || 1;
   for (let i = 0; i < view.length; i++) {
@@ -93,26 +106,35 @@ for (const d of [128, 768]) {
   const reps = quick ? 2 : 4;
   // warm up (page in) and measure the bandwidth ceiling: a SIMD sum of the same bytes
   ex.sumF32(vp, n * d);
-  const tBw = seconds(() => ex.sumF32(vp, n * d), reps + 2);
-  row(`read ${blockMiB} MiB (bandwidth)`, 'SIMD sum', tBw, bytes, n, 'vec');
+  let tBw = seconds(() => ex.sumF32(vp, n * d), reps + 2);
   const res: Record<string, number> = {};
   for (const metric of ['l2', 'dot'] as const) {
-    const tSimd = seconds(() => simd.scoreBlockPtr(metric, qp, vp, n, d, op, 0), reps);
-    const tScalar = seconds(() => scalar.scoreBlockPtr(metric, sqp, svp, n, d, sop, 0), 2);
     const view = a.f32(vp, n * d);
     const q = a.f32(qp, d).slice();
     const out = new Float32Array(n);
     tsScan(metric, q, view, Math.min(n, 1000), d, out); // warm the JIT
-    const tTs = seconds(() => tsScan(metric, q, view, n, d, out), 2);
+    const t = race({
+      bw: () => ex.sumF32(vp, n * d),
+      simd: () => simd.scoreBlockPtr(metric, qp, vp, n, d, op, 0),
+      scalar: () => scalar.scoreBlockPtr(metric, sqp, svp, n, d, sop, 0),
+      ts: () => tsScan(metric, q, view, n, d, out),
+    }, reps);
+    tBw = Math.min(tBw, t.bw!);
+    res[`${metric}-simd`] = t.simd!;
+    res[`${metric}-scalar`] = t.scalar!;
+    res[`${metric}-ts`] = t.ts!;
+  }
+  row(`read ${blockMiB} MiB (bandwidth)`, 'SIMD sum', tBw, bytes, n, 'vec');
+  for (const metric of ['l2', 'dot'] as const) {
+    const tSimd = res[`${metric}-simd`]!;
+    const tScalar = res[`${metric}-scalar`]!;
+    const tTs = res[`${metric}-ts`]!;
     row(`${metric} d=${d}`, 'SIMD wasm', tSimd, bytes, n, 'vec');
     row(`${metric} d=${d}`, 'scalar wasm', tScalar, bytes, n, 'vec');
     row(`${metric} d=${d}`, 'TypeScript loop', tTs, bytes, n, 'vec');
     ratios.push(
       `${metric} d=${d}: SIMD ${fmt(tScalar / tSimd)}x scalar wasm, ${fmt(tTs / tSimd)}x TypeScript, ${fmt((100 * tBw) / tSimd, 0)}% of bandwidth (${fmt(gb(bytes, tSimd))} of ${fmt(gb(bytes, tBw))} GB/s)`,
     );
-    res[`${metric}-simd`] = tSimd;
-    res[`${metric}-scalar`] = tScalar;
-    res[`${metric}-ts`] = tTs;
   }
   if (d === 768) {
     const s = res['l2-simd']!;
@@ -127,13 +149,17 @@ for (const d of [128, 768]) {
   fillRandom(a.f32(qsp, Q * d), 5 + d);
   const bop = a.alloc(Q * n * 4);
   for (const metric of ['l2', 'dot'] as const) {
-    const tBatch = seconds(() => {
-      const st = ex.scoreBatch(metric === 'l2' ? 1 : 0, qsp, Q, vp, n, d, bop, 0);
-      if (st !== 0) throw new Error('scoreBatch failed');
-    }, 2);
-    const tSingles = seconds(() => {
-      for (let qi = 0; qi < Q; qi++) simd.scoreBlockPtr(metric, qsp + qi * d * 4, vp, n, d, bop + qi * n * 4, 0);
-    }, 2);
+    const tb = race({
+      batch: () => {
+        const st = ex.scoreBatch(metric === 'l2' ? 1 : 0, qsp, Q, vp, n, d, bop, 0);
+        if (st !== 0) throw new Error('scoreBatch failed');
+      },
+      singles: () => {
+        for (let qi = 0; qi < Q; qi++) simd.scoreBlockPtr(metric, qsp + qi * d * 4, vp, n, d, bop + qi * n * 4, 0);
+      },
+    }, 3);
+    const tBatch = tb.batch!;
+    const tSingles = tb.singles!;
     row(`${metric} d=${d}, Q=${Q}`, 'SIMD scoreBatch', tBatch, bytes * Q, n * Q, 'scores');
     row(`${metric} d=${d}, Q=${Q}`, `SIMD ${Q} x scoreBlock`, tSingles, bytes * Q, n * Q, 'scores');
     ratios.push(`${metric} d=${d}: scoreBatch(Q=${Q}) ${fmt(tSingles / tBatch)}x faster than ${Q} single calls`);
