@@ -5,6 +5,7 @@ import { Engine } from '../../src/document/engine.ts';
 import { Collection, type ClientCore } from '../../src/document/collection.ts';
 import { getIndexPlugin } from '../../src/document/collection.ts';
 import { VectorIndexPlugin } from '../../src/vector/index.ts';
+import { AggregationCursor } from '../../src/document/aggregate.ts';
 
 export interface Opened {
   engine: Engine;
@@ -20,6 +21,9 @@ export async function openCollection(adapter: StorageAdapter, name = 'items'): P
     engine,
     collection(db: string, n: string) {
       return new Collection(client, db, n);
+    },
+    aggregate(coll, pipeline, options) {
+      return new AggregationCursor(coll, pipeline, options);
     },
   };
   const coll = client.collection('test', name);

@@ -101,6 +101,15 @@ export function pluginSuite(name: string, adapter: () => StorageAdapter | Promis
           const broad = await o.coll.vectorSearch(q, { k: 10, filter: { group: { $gte: 25 } } });
           assert.deepEqual(broad.map((h) => h._id), exactTop(data, ids, q, 10, 'cosine', (i) => i % 50 >= 25));
         }
+        // $vectorSearch (Atlas shape) followed by other stages
+        const q0 = Array.from(row(queries, 1, d));
+        const viaStage = await o.coll.aggregate([
+          { $vectorSearch: { index: 'vec', path: 'embedding', queryVector: q0, numCandidates: 100, limit: 6, filter: { group: { $gte: 25 } } } },
+          { $match: { group: { $lt: 40 } } },
+        ]).toArray() as { _id: number; group: number; $vectorSearchScore: number }[];
+        const direct = (await o.coll.vectorSearch(q0, { k: 6, filter: { group: { $gte: 25 } } })).filter((h) => (h.document as { group: number }).group < 40);
+        assert.deepEqual(viaStage.map((x) => x._id), direct.map((h) => h._id));
+        for (let i = 0; i < direct.length; i++) assert.ok(Math.abs(viaStage[i]!.$vectorSearchScore - (direct[i]!.score as number)) < 1e-6);
         const plan = plugin.explain(row(queries, 0, d), { k: 10, candidates: ids.filter((i) => i % 2 === 0), efSearch: 400 });
         assert.ok(plan.strategy.startsWith('filtered-ann') || plan.strategy === 'exact-candidates');
       } finally {
