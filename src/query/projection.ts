@@ -44,6 +44,7 @@ function parseSpec(projection: Document, mode: 'find' | 'agg'): Spec {
   let idExcluded = false;
   let hasPositional = false;
   let neutral = false;
+  let idIncluded = false;
   const add = (path: string, node: Node, where: Map<string, Node>): void => {
     let parts = path.split('.');
     if (parts[parts.length - 1] === '$') {
@@ -130,6 +131,7 @@ function parseSpec(projection: Document, mode: 'find' | 'agg'): Spec {
         throw badQuery(`invalid projection value for '${full}'`);
       }
       if (full === '_id') {
+        if (on) idIncluded = true;
         if (!on) idExcluded = true;
         else add('_id', { kind: 'include' }, where);
         if (!on) add('_id', { kind: 'exclude' }, where);
@@ -147,6 +149,7 @@ function parseSpec(projection: Document, mode: 'find' | 'agg'): Spec {
     }
   };
   walk(projection, '', root);
+  if (idIncluded && !excl && !neutral) incl = true;
   if (incl && excl) throw badQuery('Cannot do exclusion on a field in inclusion projection (mixing inclusion and exclusion)');
   if (mode === 'agg' && root.size === 0) throw badQuery('$project requires at least one output field');
   void neutral;

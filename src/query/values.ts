@@ -210,8 +210,8 @@ function compareNumbers(a: unknown, b: unknown): number {
   if (x > y) return 1;
   if (x === y && (la || lb) && Number.isInteger(x)) {
     // Exact tie-break when a double equals a Long after rounding.
-    const xi = typeof a === 'number' ? (Number.isSafeInteger(a) ? BigInt(a) : undefined) : la ? (typeof a === 'bigint' ? a : (a as Long).toBigInt()) : undefined;
-    const yi = typeof b === 'number' ? (Number.isSafeInteger(b) ? BigInt(b) : undefined) : lb ? (typeof b === 'bigint' ? b : (b as Long).toBigInt()) : undefined;
+    const xi = typeof a === 'number' ? (Number.isInteger(a) ? BigInt(a) : undefined) : la ? (typeof a === 'bigint' ? a : (a as Long).toBigInt()) : undefined;
+    const yi = typeof b === 'number' ? (Number.isInteger(b) ? BigInt(b) : undefined) : lb ? (typeof b === 'bigint' ? b : (b as Long).toBigInt()) : undefined;
     if (xi !== undefined && yi !== undefined) return xi < yi ? -1 : xi > yi ? 1 : 0;
   }
   return 0;
