@@ -24,8 +24,11 @@ export function tempDir(prefix = 'lt-server-'): string {
 }
 
 /** `node --import tsx platform/node/cli.ts serve --port 0 --mongo-port 0 ...`. */
-export async function startServerProcess(extra: string[] = [], data = tempDir()): Promise<Child> {
-  const proc = spawn(process.execPath, ['--import', 'tsx', join(repoRoot, 'platform/node/cli.ts'), 'serve', '--data', data, '--port', '0', '--mongo-port', '0', ...(extra.includes('--log-level') ? [] : ['--log-level', 'warn']), ...extra], {
+export async function startServerProcess(extra: string[] = [], data = tempDir(), runtime: 'node' | 'deno' = 'node'): Promise<Child> {
+  const entry = runtime === 'node'
+    ? [process.execPath, '--import', 'tsx', join(repoRoot, 'platform/node/cli.ts')]
+    : [join(repoRoot, 'node_modules/.bin/deno'), 'run', '-A', join(repoRoot, 'platform/deno/cli.ts')];
+  const proc = spawn(entry[0]!, [...entry.slice(1), 'serve', '--data', data, '--port', '0', '--mongo-port', '0', ...(extra.includes('--log-level') ? [] : ['--log-level', 'warn']), ...extra], {
     cwd: repoRoot,
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, LARGETABLE_PORT: '', LARGETABLE_MONGO_PORT: '' },
