@@ -28,6 +28,12 @@ export interface SessionLike {
 
 export interface OperationOptions {
   session?: SessionLike | undefined;
+  /** `{ j: false }` acknowledges before the write is fsynced (durability 'relaxed'). */
+  writeConcern?: { j?: boolean; w?: number | string } | undefined;
+}
+
+function durabilityOf(options?: OperationOptions): 'relaxed' | undefined {
+  return options?.writeConcern?.j === false ? 'relaxed' : undefined;
 }
 
 /** The parts of the client a collection needs. */
@@ -245,6 +251,17 @@ export class Collection<TSchema extends Document = Document> {
   }
 
   async findOne<T = TSchema>(filter: Document = {}, options: FindOptions = {}): Promise<T | null> {
+    // fast path: point lookup by _id (IDHACK) without cursor machinery
+    if (isPlainObject(filter) && options.projection === undefined && options.sort === undefined && !options.skip && options.hint === undefined) {
+      const keys = Object.keys(filter);
+      const id = filter._id;
+      if (keys.length === 1 && keys[0] === '_id' && isPointId(id)) {
+        const coll = this.meta();
+        if (!coll) return null;
+        const v = await this.reader(options).get(documentKey(coll.id, encodeId(id)));
+        return v ? (decodeDocument(v) as T) : null;
+      }
+    }
     const c = this.find<T>(filter, { ...options, limit: 1 });
     const d = await c.next();
     await c.close();
@@ -352,7 +369,7 @@ export class Collection<TSchema extends Document = Document> {
     await this.engine.write(async (scope) => {
       const coll = this.engine.ensureCollection(scope, this.dbName, this.collectionName);
       await this.stageInsert(scope, coll, p);
-    }, this.txn(options));
+    }, this.txn(options), durabilityOf(options));
     return { acknowledged: true, insertedId: p.id };
   }
 
@@ -398,7 +415,7 @@ export class Collection<TSchema extends Document = Document> {
           if (ordered) break;
         }
       }
-    }, txn);
+    }, txn, durabilityOf(options));
     if (writeErrors.length > 0) {
       writeErrors.sort((a, b) => (a.index as number) - (b.index as number));
       const first = writeErrors[0]!;
@@ -499,7 +516,7 @@ export class Collection<TSchema extends Document = Document> {
         await this.stageUpdate(scope, coll, fd, next, replace);
       }
       return { acknowledged: true, matchedCount: found.length, modifiedCount: modified, upsertedCount: 0, upsertedId: null };
-    }, this.txn(options));
+    }, this.txn(options), durabilityOf(options));
   }
 
   updateOne(filter: Document, update: Document | Document[], options: OperationOptions & { upsert?: boolean; arrayFilters?: Document[]; sort?: unknown; hint?: string | Document } = {}): Promise<UpdateResult> {
@@ -524,7 +541,7 @@ export class Collection<TSchema extends Document = Document> {
       for (const fd of found) this.stageDelete(scope, coll, fd);
       for (const fd of found) await this.engine.stageDocument(scope, coll, fd.doc._id, fd.encId, fd.doc, fd.bytes, undefined, undefined);
       return { acknowledged: true, deletedCount: found.length };
-    }, this.txn(options));
+    }, this.txn(options), durabilityOf(options));
   }
 
   private stageDelete(scope: WriteScope, coll: CollMeta, fd: FoundDoc): void {
@@ -579,7 +596,7 @@ export class Collection<TSchema extends Document = Document> {
       }
       const stored = await this.stageUpdate(scope, coll, fd, next, kind === 'replace');
       return { value: after ? stored : fd.doc, lastErrorObject: { n: 1, updatedExisting: true } };
-    }, this.txn(options));
+    }, this.txn(options), durabilityOf(options));
     const value = result.value && project ? project(result.value) : result.value;
     if (options.includeResultMetadata) return { value, lastErrorObject: result.lastErrorObject, ok: 1 };
     return value;
@@ -874,6 +891,14 @@ export function getIndexPlugin(collection: Collection, name: string): IndexPlugi
   const m = collection.meta();
   if (!m) return undefined;
   return collection.client.engine.indexes(m.id).find((i) => i.meta.name === name)?.plugin;
+}
+
+function isPointId(v: unknown): boolean {
+  if (v === null || v === undefined) return false;
+  const t = typeof v;
+  if (t === 'string' || t === 'number' || t === 'boolean') return true;
+  if (v instanceof Date) return true;
+  return t === 'object' && (v as { _bsontype?: string })._bsontype === 'ObjectId';
 }
 
 function writeError(index: number, err: LargetableError): Document {

@@ -13,6 +13,7 @@ import { BSON, type Document } from 'bson';
 import { LargetableError } from '../errors.ts';
 import { changeLogEntriesMax, nameSizeBytesMax } from '../limits.ts';
 import { compileFilter, type Matcher } from '../query/filter.ts';
+import type { Durability } from '../storage/adapter.ts';
 import type { Snapshot, Store, WriteOp } from '../storage/store.ts';
 import { extractKeys, parseIndexFields, type IndexField } from './indexkeys.ts';
 import { bytesKey, concatBytes } from './keycodec.ts';
@@ -272,7 +273,7 @@ export class Engine {
   }
 
   /** Run `fn` as one atomic write (or inside the session's transaction). Returns after commit. */
-  async write<R>(fn: (scope: WriteScope) => Promise<R>, txn?: TxnState): Promise<R> {
+  async write<R>(fn: (scope: WriteScope) => Promise<R>, txn?: TxnState, durability?: Durability): Promise<R> {
     this.checkOpen();
     if (txn) {
       const saved = new Map(txn.scope.overlay.staged);
@@ -292,7 +293,7 @@ export class Engine {
     try {
       this.checkOpen();
       const result = await fn(scope);
-      const commit = this.prepareCommit(scope);
+      const commit = this.prepareCommit(scope, durability);
       released = true;
       release();
       if (commit) await commit();
@@ -307,7 +308,7 @@ export class Engine {
   }
 
   /** Builds the batch and registers it in flight; caller holds the mutex. Returns the awaitable commit. */
-  private prepareCommit(scope: WriteScope): (() => Promise<void>) | undefined {
+  private prepareCommit(scope: WriteScope, durability?: Durability): (() => Promise<void>) | undefined {
     if (this.catalogChanged) {
       this.catalogChanged = false;
       scope.catalogDirty = true;
@@ -341,7 +342,7 @@ export class Engine {
     return async () => {
       let seq: bigint;
       try {
-        seq = (await this.store.write(ops)).seq;
+        seq = (await this.store.write(ops, durability ? { durability } : undefined)).seq;
       } catch (err) {
         for (const p of scope.plugins) p.abort();
         throw err;
