@@ -80,34 +80,38 @@ function webLocks(): LockManagerLike | undefined {
 
 /**
  * Takes an exclusive lock named `key` with Web Locks if available (else in this realm).
- * Returns the release function, or undefined when another holder has it.
+ * Returns the release function (it resolves once the lock is free again), or undefined when
+ * another holder has it.
  */
-export async function tryWebLock(key: string): Promise<(() => void) | undefined> {
+export async function tryWebLock(key: string): Promise<(() => Promise<void>) | undefined> {
   if (localLocks.has(key)) return undefined;
   const locks = webLocks();
   if (locks === undefined) {
     localLocks.add(key);
-    return () => localLocks.delete(key);
+    return async () => {
+      localLocks.delete(key);
+    };
   }
   let release!: () => void;
   const held = new Promise<void>((r) => (release = r));
+  let request!: Promise<unknown>;
   const acquired = await new Promise<boolean>((resolve, reject) => {
-    locks
-      .request(key, { ifAvailable: true, mode: 'exclusive' }, async (lock) => {
-        if (lock === null) {
-          resolve(false);
-          return;
-        }
-        resolve(true);
-        await held;
-      })
-      .catch(reject);
+    request = locks.request(key, { ifAvailable: true, mode: 'exclusive' }, async (lock) => {
+      if (lock === null) {
+        resolve(false);
+        return;
+      }
+      resolve(true);
+      await held;
+    });
+    request.catch(reject);
   });
   if (!acquired) return undefined;
   localLocks.add(key);
-  return () => {
-    localLocks.delete(key);
+  return async () => {
     release();
+    await request.catch(() => {});
+    localLocks.delete(key);
   };
 }
 
@@ -144,7 +148,8 @@ export async function deleteIdbDatabase(name: string): Promise<void> {
     await new Promise<void>((resolve, reject) => {
       req.onsuccess = () => resolve();
       req.onerror = () => reject(req.error);
-      req.onblocked = () => reject(new Error('blocked: a connection to the database is still open'));
+      // Open adapters close on 'versionchange'; a connection that does not is reported.
+      req.onblocked = () => setTimeout(() => reject(new Error('blocked: a connection to the database is still open')), 2000);
     });
   } catch (err) {
     throw ioError(`idb://${name}`, '.', 'deleteDatabase', err);
@@ -159,7 +164,7 @@ export class IdbAdapter implements StorageAdapter {
   readonly #files = new Map<string, FileState>();
   readonly #opening = new Map<string, Promise<FileState>>();
   #closed = false;
-  #release: (() => void) | undefined;
+  #release: (() => Promise<void>) | undefined;
 
   /** Use `openIdbAdapter`. */
   constructor(location: string, name: string, db: IDBDatabase, durability: Durability) {
@@ -167,6 +172,8 @@ export class IdbAdapter implements StorageAdapter {
     this.#lockKey = `largetable:idb:${name}`;
     this.#db = db;
     this.durability = durability;
+    // Another connection wants to delete or upgrade the database: let it (later calls fail with IO_ERROR).
+    db.onversionchange = () => db.close();
   }
 
   get closed(): boolean {
@@ -461,8 +468,9 @@ export class IdbAdapter implements StorageAdapter {
     this.#closed = true;
     this.#files.clear();
     this.#db.close();
-    this.#release?.();
+    const release = this.#release;
     this.#release = undefined;
+    await release?.();
     if (errors.length > 0) throw errors[0];
   }
 }

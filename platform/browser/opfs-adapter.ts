@@ -503,7 +503,7 @@ export class OpfsAdapter implements StorageAdapter {
   readonly #lockKey: string;
   readonly #t: Transport;
   #closed = false;
-  #release: (() => void) | undefined;
+  #release: (() => Promise<void>) | undefined;
 
   /** Use `openOpfsAdapter`. */
   constructor(location: string, name: string, transport: Transport) {
@@ -579,8 +579,9 @@ export class OpfsAdapter implements StorageAdapter {
       await this.#t.call({ op: 'close' });
     } finally {
       this.#t.dispose();
-      this.#release?.();
+      const release = this.#release;
       this.#release = undefined;
+      await release?.();
     }
   }
 }
