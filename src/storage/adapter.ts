@@ -13,6 +13,10 @@
  * - `lock()` takes the single-writer lock for the whole location or throws LOCKED.
  * - Every failure is a LargetableError IO_ERROR naming the file and the operation.
  * - All methods are async; an adapter never blocks the caller's thread on I/O.
+ * - (Adapters, platform/) A bad name or offset is INVALID_ARGUMENT; a call on a closed adapter or
+ *   handle is CLOSED; `truncate` to a larger length extends with zeros; concurrent `append`s
+ *   get distinct offsets. Removing or replacing a file that has open handles: filesystem and
+ *   memory handles keep the old content, IndexedDB and OPFS handles throw NOT_FOUND; close first.
  */
 
 export interface FileHandle {
