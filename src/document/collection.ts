@@ -13,6 +13,8 @@ import { applyUpdate, isReplacement, upsertSeed } from '../query/update.ts';
 import { validateDocument } from '../query/validate.ts';
 import { cloneValue, compareValues, isPlainObject, valuesEqual, type Document } from '../query/values.ts';
 import { AbstractCursor } from './cursor.ts';
+import type { AggregationCursor } from './aggregate.ts';
+import type { ChangeStream } from './changestream.ts';
 import { decodeDocument, encodeDocument, type CollMeta, type Engine, type IndexMeta, type TxnState, type WriteScope } from './engine.ts';
 import { choosePlan, explainFind, runFind, scan, type ExecStats, type FindRequest, type FoundDoc } from './exec.ts';
 import { documentKey, encodeId } from './keyspace.ts';
@@ -41,8 +43,8 @@ export interface ClientCore {
   readonly engine: Engine;
   collection(db: string, name: string): Collection;
   /** Aggregation support (set by the aggregation module). */
-  aggregate?(coll: Collection, pipeline: Document[], options: Document): AbstractCursor<Document>;
-  watch?(coll: Collection | undefined, db: string | undefined, pipeline: Document[], options: Document): unknown;
+  aggregate?(coll: Collection, pipeline: Document[], options: Document): AggregationCursor<Document>;
+  watch?(coll: Collection | undefined, db: string | undefined, pipeline: Document[], options: Document): ChangeStream<Document>;
 }
 
 export interface InsertOneResult {
@@ -813,16 +815,16 @@ export class Collection<TSchema extends Document = Document> {
     };
   }
 
-  aggregate<T = Document>(pipeline: Document[] = [], options: Document = {}): AbstractCursor<T> {
+  aggregate<T = Document>(pipeline: Document[] = [], options: Document = {}): AggregationCursor<T> {
     this.engine.checkOpen();
     if (!this.client.aggregate) throw new LargetableError('NOT_SUPPORTED', 'aggregation is not available');
-    return this.client.aggregate(this as unknown as Collection, pipeline, options) as unknown as AbstractCursor<T>;
+    return this.client.aggregate(this as unknown as Collection, pipeline, options) as unknown as AggregationCursor<T>;
   }
 
-  watch(pipeline: Document[] = [], options: Document = {}): any {
+  watch<T = Document>(pipeline: Document[] = [], options: Document = {}): ChangeStream<T> {
     this.engine.checkOpen();
     if (!this.client.watch) throw new LargetableError('NOT_SUPPORTED', 'change streams are not available');
-    return this.client.watch(this as unknown as Collection, this.dbName, pipeline, options);
+    return this.client.watch(this as unknown as Collection, this.dbName, pipeline, options) as unknown as ChangeStream<T>;
   }
 
   /** Vector search through a plugin index (the vector engineer's plugin provides `search`). */

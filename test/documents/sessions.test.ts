@@ -103,7 +103,7 @@ describe('change streams', () => {
   it('watch() delivers insert/update/replace/delete/drop events in MongoDB shape', async () => {
     const client = await freshClient();
     const c = client.db('app').collection('ev');
-    const cs = c.watch([], { fullDocument: 'updateLookup' });
+    const cs = c.watch<any>([], { fullDocument: 'updateLookup' });
     await c.insertOne({ _id: 1, a: 1 });
     await c.updateOne({ _id: 1 }, { $set: { b: 2 }, $unset: { a: '' } });
     await c.replaceOne({ _id: 1 }, { z: 9 });
@@ -129,7 +129,7 @@ describe('change streams', () => {
   it('a $match pipeline filters events; on("change") delivers them', async () => {
     const client = await freshClient();
     const c = client.db('app').collection('ev2');
-    const cs = c.watch([{ $match: { operationType: 'insert', 'fullDocument.keep': true } }]);
+    const cs = c.watch<any>([{ $match: { operationType: 'insert', 'fullDocument.keep': true } }]);
     const seen: unknown[] = [];
     const done = new Promise<void>((resolve) => cs.on('change', (e) => { seen.push(e.documentKey); if (seen.length === 2) resolve(); }));
     await c.insertMany([{ _id: 1, keep: true }, { _id: 2 }, { _id: 3, keep: true }]);
@@ -145,7 +145,7 @@ describe('change streams', () => {
     const opts = { kernels: 'typescript' as const, ttlMonitor: false };
     let client = await new LargetableClient(loc, opts).connect();
     let c = client.db('app').collection('r');
-    const cs = c.watch();
+    const cs = c.watch<any>();
     await c.insertOne({ _id: 1 });
     const first = await cs.next();
     await cs.close();
@@ -154,7 +154,7 @@ describe('change streams', () => {
     await client.close();
     client = await new LargetableClient(loc, opts).connect();
     c = client.db('app').collection('r');
-    const resumed = c.watch([], { resumeAfter: first._id });
+    const resumed = c.watch<any>([], { resumeAfter: first._id });
     const a = await resumed.next();
     const b = await resumed.next();
     assert.equal(a.operationType, 'insert');
