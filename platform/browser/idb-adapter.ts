@@ -30,8 +30,8 @@ import { checkByteCount, checkBytes, checkFileName, closedError, ioError, locked
 
 /** Size of one stored chunk. Fixed per database (recorded in the ['format'] record). */
 export const idbChunkSizeBytes = 64 * 1024;
-/** Clean chunks cached per open file. */
-const cleanChunksMax = 64;
+/** Clean chunks cached per open file (512 KiB): the engine has its own block cache above. */
+const cleanChunksMax = 8;
 const formatVersion = 1;
 const storeName = 'files';
 
