@@ -60,6 +60,17 @@ describe('IdbAdapter specifics', () => {
     await deleteIdbDatabase('spec-3');
   });
 
+  it('a failing IndexedDB call is IO_ERROR naming the file and operation', async () => {
+    const a = await openIdbAdapter('spec-5');
+    const f = await a.open('x', { create: true });
+    await f.write(0, Uint8Array.of(1));
+    await deleteIdbDatabase('spec-5'); // the adapter's connection closes on 'versionchange'
+    await assert.rejects(f.sync(), (e) => isLargetableError(e, 'IO_ERROR') && e.details['file'] === 'x' && e.details['operation'] === 'sync');
+    await assert.rejects(a.list(), (e) => isLargetableError(e, 'IO_ERROR') && e.details['operation'] === 'list');
+    await assert.rejects(a.close(), (e) => isLargetableError(e, 'IO_ERROR'), 'close reports the failed final sync');
+    await assert.rejects(a.list(), (e) => isLargetableError(e, 'CLOSED'));
+  });
+
   it('a database of another layout version is UNSUPPORTED_FORMAT', async () => {
     const { createStore, set } = await import('idb-keyval');
     await set(['format'], { version: 99, chunkSizeBytes: 1 }, createStore('largetable:spec-4', 'files'));

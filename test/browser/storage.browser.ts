@@ -97,6 +97,24 @@ test('lock(): a second IndexedDB / OPFS adapter in the same origin gets LOCKED (
   }
 });
 
+test('failures are IO_ERROR naming the file and operation (OPFS: a directory; IndexedDB: a deleted database)', async () => {
+  const name = `e-${uid()}`;
+  const o = await openOpfsAdapter(name);
+  const root = await navigator.storage.getDirectory();
+  const dir = await (await root.getDirectoryHandle('largetable')).getDirectoryHandle(name);
+  await dir.getDirectoryHandle('sub', { create: true });
+  await assert.rejects(() => o.open('sub'), (e) => isLargetableError(e, 'IO_ERROR') && e.details['file'] === 'sub' && e.details['operation'] === 'open');
+  assert.deepEqual(await o.list(), [], 'directories are not listed');
+  await o.close();
+  await removeOpfsDir(name);
+  const i = await openIdbAdapter(name);
+  const f = await i.open('x', { create: true });
+  await f.write(0, Uint8Array.of(1));
+  await deleteIdbDatabase(name);
+  await assert.rejects(() => f.sync(), (e) => isLargetableError(e, 'IO_ERROR') && e.details['file'] === 'x' && e.details['operation'] === 'sync');
+  await i.close().catch(() => {});
+});
+
 // Store cases (the storage engine) on the real browser backends.
 storeCases('store on indexeddb (Chromium)', idb, harnessApi(), { modelRuns: 5 });
 storeCases('store on opfs (Chromium)', opfs, harnessApi(), { modelRuns: 5 });
