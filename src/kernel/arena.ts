@@ -181,7 +181,35 @@ export class LinearArena implements Arena {
   }
 }
 
+/**
+ * Stand-in for WebAssembly.Memory where WebAssembly is missing (the TypeScript twin must work
+ * there). grow() moves the bytes to a larger buffer and detaches the old one when the runtime
+ * has ArrayBuffer.prototype.transfer, like a real Memory.
+ */
+class PlainMemory {
+  buffer: ArrayBuffer;
+  constructor(pages: number) {
+    this.buffer = new ArrayBuffer(pages * pageBytes);
+  }
+  grow(pages: number): number {
+    const old = this.buffer;
+    const before = old.byteLength / pageBytes;
+    const size = old.byteLength + pages * pageBytes;
+    const transfer = (old as ArrayBuffer & { transfer?: (n: number) => ArrayBuffer }).transfer;
+    if (typeof transfer === 'function') this.buffer = transfer.call(old, size);
+    else {
+      const next = new ArrayBuffer(size);
+      new Uint8Array(next).set(new Uint8Array(old));
+      this.buffer = next;
+    }
+    return before;
+  }
+}
+
 /** A fresh arena over its own Memory (used by the TypeScript twin). */
 export function standaloneArena(initialPages = 1): LinearArena {
-  return new LinearArena(new WebAssembly.Memory({ initial: initialPages }), align);
+  const memory = typeof WebAssembly === 'object' && typeof WebAssembly.Memory === 'function'
+    ? new WebAssembly.Memory({ initial: initialPages })
+    : (new PlainMemory(initialPages) as unknown as WebAssembly.Memory);
+  return new LinearArena(memory, align);
 }

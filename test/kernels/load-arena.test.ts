@@ -134,3 +134,25 @@ describe('LinearArena', () => {
     assert.throws(() => arena.alloc(-1), (e) => isLargetableError(e, 'INVALID_ARGUMENT'));
   });
 });
+
+describe('TypeScript twin without WebAssembly', () => {
+  it('works when the runtime has no WebAssembly global (arena over plain ArrayBuffers)', async () => {
+    const saved = globalThis.WebAssembly;
+    let k: Awaited<ReturnType<typeof import('../../src/kernel/reference.ts')['createReferenceKernels']>>;
+    try {
+      (globalThis as { WebAssembly?: unknown }).WebAssembly = undefined;
+      const { createReferenceKernels } = await import('../../src/kernel/reference.ts');
+      k = createReferenceKernels();
+      const p = k.arena.alloc(300_000); // forces a grow of the stand-in memory
+      k.arena.f32(p, 4).set([1, 2, 3, 4]);
+      const q = k.arena.alloc(16);
+      k.arena.f32(q, 4).set([1, 1, 1, 1]);
+      const out = k.arena.alloc(4);
+      k.scoreBlockPtr('dot', q, p, 1, 4, out, 0);
+      assert.equal(k.arena.f32(out, 1)[0], 10);
+    } finally {
+      (globalThis as { WebAssembly?: unknown }).WebAssembly = saved;
+    }
+    assert.equal(k.crc32c(new TextEncoder().encode('123456789')), 0xe3069283);
+  });
+});
