@@ -293,7 +293,10 @@ export class WireServer {
     this.counters.command++;
     if (!name) return errorReply(new CommandError(59, 'CommandNotFound', 'empty command'));
     const handler = Object.prototype.hasOwnProperty.call(this.handlers, name) ? this.handlers[name] : undefined;
-    if (!handler) return { ok: 0, errmsg: `no such command: '${name}'`, code: 59, codeName: 'CommandNotFound' };
+    if (!handler) {
+      this.log.debug('unknown command', { command: name.slice(0, 64) });
+      return { ok: 0, errmsg: `no such command: '${name}'`, code: 59, codeName: 'CommandNotFound' };
+    }
     const t0 = performance.now();
     let reply: Doc;
     try {
@@ -585,6 +588,8 @@ export class WireServer {
     const name = validateCollectionName(target);
     const pipeline = arrayArg(c['pipeline'], 'pipeline').map((s, i) => docArg(s, `pipeline[${i}]`));
     const col = this.client.db(db).collection(name);
+    const first = pipeline[0];
+    if (first && '$collStats' in first) return this.collStatsStage(db, name, col, docArg(first['$collStats'], '$collStats'));
     if (c['explain'] === true) return this.explain({ explain: { aggregate: name, pipeline }, $db: db }, db);
     const cursorOpt = docArg(c['cursor'], 'cursor');
     const batchSize = num(cursorOpt['batchSize'], 'cursor.batchSize') ?? cursorBatchSizeDefault;
@@ -595,6 +600,22 @@ export class WireServer {
     const ns = `${db}.${name}`;
     const { id, docs } = await this.batch(cursor, ns, batchSize || Number.MAX_SAFE_INTEGER, false);
     return { cursor: { firstBatch: docs, id, ns }, ok: 1 };
+  }
+
+  /** `$collStats` as the first stage (mongosh's `db.coll.stats()`): one document from the collection's stats. */
+  private async collStatsStage(db: string, name: string, col: CollectionLike, spec: Doc): Promise<Doc> {
+    const s: Doc = typeof col.stats === 'function' ? await col.stats() : {};
+    const count = typeof s['count'] === 'number' ? s['count'] : await col.countDocuments({});
+    const indexes = await col.listIndexes().toArray();
+    const out: Doc = { ns: `${db}.${name}`, host: 'localhost', localTime: new Date(this.now()) };
+    if (spec['storageStats'] !== undefined || spec['count'] === undefined) {
+      out['storageStats'] = {
+        size: Number(s['size'] ?? 0), count, avgObjSize: Number(s['avgObjSize'] ?? 0), storageSize: Number(s['storageSize'] ?? s['size'] ?? 0),
+        nindexes: indexes.length, totalIndexSize: Number(s['totalIndexSize'] ?? 0), indexSizes: s['indexSizes'] ?? {}, ...s,
+      };
+    }
+    if (spec['count'] !== undefined) out['count'] = count;
+    return { cursor: { firstBatch: [out], id: Long.ZERO, ns: `${db}.${name}` }, ok: 1 };
   }
 
   private async explain(c: Doc, db: string): Promise<Doc> {

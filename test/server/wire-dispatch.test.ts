@@ -87,6 +87,8 @@ describe('WireServer', () => {
   it('aggregate, indexes, explain, listCollections, drop', async () => {
     const a = await run({ aggregate: 'c', pipeline: [{ $match: { z: 1 } }, { $count: 'n' }], cursor: {} });
     assert.deepEqual(a['cursor'].firstBatch, [{ n: 5 }]);
+    const cs = await run({ aggregate: 'c', pipeline: [{ $collStats: { storageStats: {} } }], cursor: {} });
+    assert.equal(cs['cursor'].firstBatch[0].storageStats.count, 25 + 2 - 3 + 0);
     const ci = await run({ createIndexes: 'c', indexes: [{ key: { v: 1 }, name: 'v_1' }] });
     assert.equal(ci['ok'], 1);
     const li = await run({ listIndexes: 'c' });
