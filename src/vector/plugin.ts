@@ -207,6 +207,7 @@ export class VectorIndexPlugin implements IndexPlugin {
     const va = this.vectorOf(after);
     const key = latin1(encodeId(id));
     if (va === undefined && !this.labelOfKey.has(key) && !this.stagedKeys.has(key)) return [];
+    if (va !== undefined && before !== undefined && this.labelOfKey.has(key) && !this.stagedKeys.has(key) && sameVector(this.beforeVector(before), va)) return [];
     this.stagedKeys.add(key);
     const counter = this.nextCounter++;
     if (va === undefined) {
@@ -216,6 +217,14 @@ export class VectorIndexPlugin implements IndexPlugin {
     const copy = new Float32Array(va);
     this.staged.push({ counter, op: OP_UPSERT, key, id, vector: copy });
     return [{ type: 'put', key: this.logKey(counter), value: this.encodeLog(OP_UPSERT, key, copy) }];
+  }
+
+  private beforeVector(doc: Document): Float32Array | undefined {
+    try {
+      return this.vectorOf(doc);
+    } catch {
+      return undefined;
+    }
   }
 
   private encodeLog(op: number, key: string, v?: Float32Array): Uint8Array {
@@ -544,6 +553,12 @@ export class VectorIndexPlugin implements IndexPlugin {
     }
     this.index.dispose();
   }
+}
+
+function sameVector(a: Float32Array | undefined, b: Float32Array): boolean {
+  if (a === undefined || a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }
 
 function documentOptions(o: Document): VectorSearchOptions {

@@ -70,6 +70,11 @@ export function pluginSuite(name: string, adapter: () => StorageAdapter | Promis
         const hits = await o.coll.vectorSearch(target, { k: 10 });
         assert.equal(hits[0]!._id, 333);
         assert.ok(hits.every((h) => (h._id as number) % 50 >= 10));
+        // an update that leaves the vector alone does not touch the index
+        const plugin = vectorPlugin(o.coll, 'vec');
+        const logBefore = (plugin.stats() as { logEntries: number }).logEntries;
+        await o.coll.updateMany({ group: 20 }, { $set: { tag: 'x' } });
+        assert.equal((plugin.stats() as { logEntries: number }).logEntries, logBefore);
         // unset the field removes the document from the index
         await o.coll.updateOne({ _id: 333 }, { $unset: { embedding: 1 } });
         assert.ok(!(await o.coll.vectorSearch(target, { k: 10 })).some((h) => h._id === 333));
