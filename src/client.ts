@@ -43,6 +43,8 @@ export interface ClientOptions extends EngineOptions {
   adapter?: StorageAdapter;
   /** 'auto' (default): wasm kernels when loadable, else the TypeScript twin; 'wasm': fail if not loadable; 'typescript': never load wasm. */
   kernels?: 'auto' | 'wasm' | 'typescript';
+  /** Budget of the decoded-document cache in bytes (default limits.documentCacheBytesDefault; 0 disables). */
+  documentCacheBytes?: number;
   /** Run the TTL sweep every `ttlSweepIntervalMs` (default true; false for deterministic tests). */
   ttlMonitor?: boolean;
 }
@@ -295,7 +297,7 @@ export class LargetableClient implements ClientCore {
       }
     }
     try {
-      this._engine = await Engine.open(store);
+      this._engine = await Engine.open(store, o.documentCacheBytes !== undefined ? { documentCacheBytes: o.documentCacheBytes } : {});
     } catch (err) {
       await store.close();
       throw err;

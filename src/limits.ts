@@ -63,3 +63,5 @@ export const ttlSweepIntervalMs = 60_000;
 export const wireCursorsOpenMax = 10_000;
 /** A wire-protocol cursor idle longer than this is closed. */
 export const wireCursorIdleMsMax = 10 * 60 * 1000;
+/** Default budget of the document layer's decoded-document cache (approximate bytes). */
+export const documentCacheBytesDefault = 64 * 1024 * 1024;

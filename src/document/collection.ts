@@ -260,8 +260,8 @@ export class Collection<TSchema extends Document = Document> {
       if (keys.length === 1 && keys[0] === '_id' && isPointId(id)) {
         const coll = this.meta();
         if (!coll) return null;
-        const v = await this.reader(options).get(documentKey(coll.id, encodeId(id)));
-        return v ? (decodeDocument(v) as T) : null;
+        const r = await this.engine.readDocument(this.reader(options), coll.id, encodeId(id));
+        return r ? (r.doc as T) : null;
       }
     }
     const c = this.find<T>(filter, { ...options, limit: 1 });
@@ -363,7 +363,7 @@ export class Collection<TSchema extends Document = Document> {
       throw duplicateKeyError(coll, { name: '_id_', key: { _id: 1 } }, p.doc);
     }
     await this.engine.stageDocument(scope, coll, p.id, p.encId, undefined, 0, p.doc, p.bytes);
-    scope.events.push({ op: 'insert', db: coll.db, coll: coll.name, id: p.id, fullDocument: p.doc });
+    scope.events.push({ op: 'insert', db: coll.db, coll: coll.name, id: p.id, fullDocument: p.doc, fullDocumentBytes: p.bytes });
   }
 
   async insertOne(doc: TSchema | Document, options: OperationOptions = {}): Promise<InsertOneResult> {
@@ -463,7 +463,7 @@ export class Collection<TSchema extends Document = Document> {
     const bytes = encodeDocument(stored);
     if (bytes.length > documentSizeBytesMax) throw new LargetableError('LIMIT_EXCEEDED', `document is ${bytes.length} bytes, over the ${documentSizeBytesMax}-byte limit`);
     await this.engine.stageDocument(scope, coll, f.doc._id, f.encId, f.doc, f.bytes, stored, bytes);
-    if (replace) scope.events.push({ op: 'replace', db: coll.db, coll: coll.name, id: f.doc._id, fullDocument: stored });
+    if (replace) scope.events.push({ op: 'replace', db: coll.db, coll: coll.name, id: f.doc._id, fullDocument: stored, fullDocumentBytes: bytes });
     else scope.events.push({ op: 'update', db: coll.db, coll: coll.name, id: f.doc._id, updateDescription: describeUpdate(f.doc, stored), postImage: stored });
     return stored;
   }

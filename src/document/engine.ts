@@ -11,7 +11,7 @@
  */
 import { BSON, type Document } from 'bson';
 import { LargetableError } from '../errors.ts';
-import { changeLogEntriesMax, nameSizeBytesMax } from '../limits.ts';
+import { changeLogEntriesMax, documentCacheBytesDefault, nameSizeBytesMax } from '../limits.ts';
 import { compileFilter, type Matcher } from '../query/filter.ts';
 import type { Durability } from '../storage/adapter.ts';
 import type { Snapshot, Store, WriteOp } from '../storage/store.ts';
@@ -80,6 +80,8 @@ export interface ChangeEvent {
   coll: string;
   id?: unknown;
   fullDocument?: Document;
+  /** The stored BSON of fullDocument, when available (spliced into the change log record). */
+  fullDocumentBytes?: Uint8Array;
   /** Post-image kept in memory only (for live 'updateLookup'). */
   postImage?: Document;
   updateDescription?: Document;
@@ -148,8 +150,87 @@ export function encodeDocument(doc: Document): Uint8Array {
   return BSON.serialize(doc);
 }
 
+/** Deep copy of a decoded document (Dates copied; bson values are immutable and shared). */
+export function cloneDoc<T>(v: T): T {
+  if (v === null || typeof v !== 'object') return v;
+  if (Array.isArray(v)) {
+    const out = new Array(v.length);
+    for (let i = 0; i < v.length; i++) out[i] = cloneDoc(v[i]);
+    return out as T;
+  }
+  if (v instanceof Date) return new Date(v.getTime()) as T;
+  if ((v as { _bsontype?: unknown })._bsontype !== undefined || ArrayBuffer.isView(v) || v instanceof RegExp) return v;
+  const out: Record<string, unknown> = {};
+  for (const k of Object.keys(v)) {
+    const x = (v as Record<string, unknown>)[k];
+    if (k === '__proto__') Object.defineProperty(out, k, { value: cloneDoc(x), enumerable: true, writable: true, configurable: true });
+    else out[k] = cloneDoc(x);
+  }
+  return out as T;
+}
+
+/**
+ * LRU cache of decoded documents of the latest committed state, keyed by document key. Entries are
+ * invalidated after every commit that touches them; a fill is dropped if any commit finished while
+ * the read was in flight (generation check), so the cache never serves a stale document.
+ */
+export class DocumentCache {
+  private readonly map = new Map<string, { doc: Document; size: number }>();
+  private bytes = 0;
+  readonly maxBytes: number;
+  hits = 0;
+  misses = 0;
+  constructor(maxBytes: number) {
+    this.maxBytes = maxBytes;
+  }
+  get(k: string): Document | undefined {
+    const e = this.map.get(k);
+    if (!e) {
+      this.misses++;
+      return undefined;
+    }
+    this.hits++;
+    this.map.delete(k);
+    this.map.set(k, e);
+    return e.doc;
+  }
+  set(k: string, doc: Document, size: number): void {
+    if (this.maxBytes <= 0 || size * 2 > this.maxBytes) return;
+    const old = this.map.get(k);
+    if (old) {
+      this.bytes -= old.size;
+      this.map.delete(k);
+    }
+    this.map.set(k, { doc, size: size * 2 });
+    this.bytes += size * 2;
+    while (this.bytes > this.maxBytes) {
+      const first = this.map.keys().next();
+      if (first.done) break;
+      this.bytes -= this.map.get(first.value)!.size;
+      this.map.delete(first.value);
+    }
+  }
+  delete(k: string): void {
+    const e = this.map.get(k);
+    if (e) {
+      this.bytes -= e.size;
+      this.map.delete(k);
+    }
+  }
+  clear(): void {
+    this.map.clear();
+    this.bytes = 0;
+  }
+  stats(): { entries: number; bytes: number; hits: number; misses: number } {
+    return { entries: this.map.size, bytes: this.bytes, hits: this.hits, misses: this.misses };
+  }
+}
+
 export class Engine {
   readonly store: Store;
+  readonly docCache: DocumentCache;
+  /** Bumped after every commit became visible (document cache fill check). */
+  private commitGen = 0;
   readonly mutex = new Mutex();
   private catalog: CatalogDoc = { nextId: 1, collections: [] };
   private byName = new Map<string, CollMeta>();
@@ -169,13 +250,35 @@ export class Engine {
   closed = false;
   readonly live: StoreReader;
 
-  private constructor(store: Store) {
+  private constructor(store: Store, cacheBytes: number) {
     this.store = store;
     this.live = new StoreReader(store);
+    this.docCache = new DocumentCache(cacheBytes);
   }
 
-  static async open(store: Store): Promise<Engine> {
-    const e = new Engine(store);
+  /**
+   * A document by its encoded _id, decoded; from the cache when `reader` is the live view.
+   * The caller owns the returned object.
+   */
+  async readDocument(reader: KVReader, collId: number, encId: Uint8Array): Promise<{ doc: Document; bytes: number } | undefined> {
+    const dk = documentKey(collId, encId);
+    if (reader !== this.live) {
+      const v = await reader.get(dk);
+      return v ? { doc: decodeDocument(v), bytes: v.length } : undefined;
+    }
+    const k = bytesKey(dk);
+    const hit = this.docCache.get(k);
+    if (hit) return { doc: cloneDoc(hit), bytes: 0 };
+    const gen = this.commitGen;
+    const v = await this.live.get(dk);
+    if (!v) return undefined;
+    const doc = decodeDocument(v);
+    if (gen === this.commitGen) this.docCache.set(k, cloneDoc(doc), v.length);
+    return { doc, bytes: v.length };
+  }
+
+  static async open(store: Store, options: { documentCacheBytes?: number } = {}): Promise<Engine> {
+    const e = new Engine(store, options.documentCacheBytes ?? documentCacheBytesDefault);
     const v = await store.get(versionKey);
     if (!v) {
       await store.write([
@@ -353,6 +456,8 @@ export class Engine {
           this.inflightCounters.splice(i, 1);
         }
       }
+      this.commitGen++;
+      for (const [k, st] of layer) if (st.key[0] === 0x10) this.docCache.delete(k);
       for (const p of scope.plugins) p.afterCommit(seq);
       if (events.length > 0) for (const w of this.watchers) w(events);
     };
@@ -431,6 +536,13 @@ export class Engine {
       const oldKeys = before ? this.keysOf(ix, before) : [];
       const newKeys = after ? this.keysOf(ix, after, coll) : [];
       if (oldKeys.length === 0 && newKeys.length === 0) continue;
+      if (oldKeys.length === 0) {
+        for (const k of newKeys) {
+          if (ix.meta.unique) await this.checkUnique(scope, coll, ix, k, encId, after!);
+          puts.push([concatBytes(ix.prefix, k, encId), ix, k]);
+        }
+        continue;
+      }
       const oldSet = new Set(oldKeys.map(bytesKey));
       const newSet = new Set(newKeys.map(bytesKey));
       for (const k of oldKeys) if (!newSet.has(bytesKey(k))) dels.push(concatBytes(ix.prefix, k, encId));
@@ -528,6 +640,7 @@ export class Engine {
         for await (const [k] of this.live.range(rangeOfPrefix(indexPrefix(ix.id)))) ops.push({ type: 'del', key: k.slice() });
       }
       ops.push({ type: 'del', key: countersKey(m.id) });
+      this.docCache.clear();
       this.catalog.collections = this.catalog.collections.filter((c) => c !== m);
       this.counters.delete(m.id);
       this.reindex();
@@ -742,10 +855,24 @@ const opNames: Record<string, ChangeEvent['op']> = { i: 'insert', u: 'update', r
 function encodeChange(ev: ChangeEvent): Uint8Array {
   const rec: Document = { o: opCodes[ev.op], db: ev.db, c: ev.coll, w: ev.wallTime };
   if (ev.id !== undefined) rec.k = ev.id;
-  if (ev.fullDocument) rec.d = ev.fullDocument;
   if (ev.updateDescription) rec.u = ev.updateDescription;
   if (ev.to) rec.t = ev.to;
-  return BSON.serialize(rec);
+  if (ev.fullDocument && !ev.fullDocumentBytes) rec.d = ev.fullDocument;
+  const head = BSON.serialize(rec);
+  if (!ev.fullDocumentBytes) return head;
+  // splice the already-encoded document in as field 'd' (no second serialization)
+  const doc = ev.fullDocumentBytes;
+  const out = new Uint8Array(head.length + 3 + doc.length);
+  out.set(head.subarray(0, head.length - 1));
+  let o = head.length - 1;
+  out[o++] = 0x03;
+  out[o++] = 0x64; // 'd'
+  out[o++] = 0x00;
+  out.set(doc, o);
+  o += doc.length;
+  out[o] = 0x00;
+  new DataView(out.buffer).setInt32(0, out.length, true);
+  return out;
 }
 
 function decodeChange(seq: bigint, bytes: Uint8Array): ChangeEvent {

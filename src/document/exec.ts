@@ -11,7 +11,7 @@ import { planCacheEntriesMax } from '../limits.ts';
 import { decodeDocument, type CollMeta, type Engine } from './engine.ts';
 import { TopK } from './cursor.ts';
 import { bytesKey, readValue } from './keycodec.ts';
-import { collectionPrefix, documentKey, encodeId, rangeOfPrefix } from './keyspace.ts';
+import { collectionPrefix, encodeId, rangeOfPrefix } from './keyspace.ts';
 import type { KVReader } from './kv.ts';
 import { candidatePlans, estimate, planCost, queryShape, type Plan, type PlanRequest } from './planner.ts';
 
@@ -99,11 +99,10 @@ export async function* scan(engine: Engine, coll: CollMeta, reader: KVReader, pl
       if (seen.has(k)) continue;
       seen.add(k);
       stats.keysExamined++;
-      const v = await reader.get(documentKey(coll.id, encId));
-      if (!v) continue;
+      const r = await engine.readDocument(reader, coll.id, encId);
+      if (!r) continue;
       stats.docsExamined++;
-      const doc = decodeDocument(v);
-      if (all || matcher.test(doc)) yield { doc, encId, bytes: v.length };
+      if (all || matcher.test(r.doc)) yield { doc: r.doc, encId, bytes: r.bytes };
     }
     return;
   }
@@ -133,11 +132,10 @@ export async function* scan(engine: Engine, coll: CollMeta, reader: KVReader, pl
         if (seen.has(sk)) continue;
         seen.add(sk);
       }
-      const v = await reader.get(documentKey(coll.id, encId));
-      if (!v) continue;
+      const r = await engine.readDocument(reader, coll.id, encId);
+      if (!r) continue;
       stats.docsExamined++;
-      const doc = decodeDocument(v);
-      if (all || matcher.test(doc)) yield { doc, encId: encId.slice(), bytes: v.length };
+      if (all || matcher.test(r.doc)) yield { doc: r.doc, encId: encId.slice(), bytes: r.bytes };
     }
   }
 }
