@@ -98,10 +98,14 @@ function compileDoc(filter: Document): Pred {
 function compileField(path: string, cond: unknown): Pred {
   const parts = splitPath(path);
   const lp = compileCondition(cond);
+  // one scratch array per compiled field: a field predicate is never re-entered while it runs
+  const values: unknown[] = [];
   return (doc) => {
-    const values: unknown[] = [];
+    values.length = 0;
     lookupForMatch(doc, parts, 0, values);
-    return lp(values);
+    const r = lp(values);
+    values.length = 0;
+    return r;
   };
 }
 

@@ -10,7 +10,7 @@ export type { Matcher } from './filter.ts';
 export { compileFilter, matchesType } from './filter.ts';
 export { compileSort, sortDocuments, sortKey } from './sort.ts';
 export { compileProjection } from './projection.ts';
-export { applyUpdate, upsertSeed, isReplacement, sameValue } from './update.ts';
+export { applyUpdate, compileUpdate, upsertSeed, isReplacement, sameValue } from './update.ts';
 export type { UpdateOptions } from './update.ts';
 export { getPathValues, splitPath } from './path.ts';
 export { evaluateExpression } from './expression.ts';

@@ -48,6 +48,23 @@ function stripExtended(p: string): string {
   return out;
 }
 
+/** Characters with no special meaning in a pattern (outside a class). */
+function isLiteralChar(c: number): boolean {
+  return (c >= 48 && c <= 57) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || c === 32 || c === 95 || c === 45 || c === 58 || c === 64 || c === 44 || c === 59 || c === 39 || c === 34 || c === 61 || c === 60 || c === 62 || c === 33 || c === 37 || c === 38 || c === 126 || c === 96 || c === 47;
+}
+
+/** Plain-string fast paths for `^lit`, `lit$`, `^lit$` and `lit` (no flags): same answers as RE2. */
+function literalTest(pattern: string): ((s: string) => boolean) | undefined {
+  const anchoredStart = pattern.startsWith('^');
+  const anchoredEnd = pattern.endsWith('$') && pattern.length > (anchoredStart ? 1 : 0);
+  const body = pattern.slice(anchoredStart ? 1 : 0, anchoredEnd ? -1 : undefined);
+  for (let i = 0; i < body.length; i++) if (!isLiteralChar(body.charCodeAt(i))) return undefined;
+  if (anchoredStart && anchoredEnd) return (s) => s === body;
+  if (anchoredStart) return (s) => s.startsWith(body);
+  if (anchoredEnd) return (s) => s.endsWith(body);
+  return (s) => s.includes(body);
+}
+
 export function compileRegex(pattern: string, options = ''): SafeRegex {
   if (typeof pattern !== 'string') throw badQuery('$regex pattern must be a string');
   if (typeof options !== 'string') throw badQuery('$options must be a string');
@@ -79,6 +96,7 @@ export function compileRegex(pattern: string, options = ''): SafeRegex {
         throw badQuery(`invalid regex flag '${f}'`, { options });
     }
   }
+  const fast = flags === 0 && src === pattern ? literalTest(pattern) : undefined;
   let re: RE2JS;
   try {
     re = RE2JS.compile(src, flags);
@@ -88,7 +106,7 @@ export function compileRegex(pattern: string, options = ''): SafeRegex {
   const safe: SafeRegex = {
     source: pattern,
     flags: options,
-    test: (s: string) => re.test(s),
+    test: fast ?? ((s: string) => re.test(s)),
     exec: (s: string, from = 0) => {
       const m = re.matcher(s);
       if (!m.find(from)) return null;

@@ -5,12 +5,24 @@
  */
 import { lookupForMatch, splitPath } from './path.ts';
 import type { Document } from './values.ts';
-import { badQuery, compareValues, isNumeric, isPlainObject, toDouble } from './values.ts';
+import { badQuery, compareValues, getOwn, isNumeric, isPlainObject, toDouble } from './values.ts';
 
 const EMPTY = Symbol('empty-array');
 
 /** The sort key of `doc` for one path and direction. */
 export function sortKey(doc: Document, parts: readonly string[], dir: number): unknown {
+  // fast path: no array on the way
+  let cur: unknown = doc;
+  for (let i = 0; i < parts.length; i++) {
+    if (Array.isArray(cur)) return sortKeySlow(doc, parts, dir);
+    if (!isPlainObject(cur)) return null;
+    cur = getOwn(cur, parts[i] as string);
+  }
+  if (Array.isArray(cur)) return sortKeySlow(doc, parts, dir);
+  return cur === undefined ? null : cur;
+}
+
+function sortKeySlow(doc: Document, parts: readonly string[], dir: number): unknown {
   const reached: unknown[] = [];
   lookupForMatch(doc, parts, 0, reached);
   if (reached.length === 0) return null;
@@ -57,17 +69,22 @@ export function parseSort(sort: Document): { parts: string[]; path: string; dir:
 
 export function compileSort(sort: Document): (a: Document, b: Document) => number {
   const keys = parseSort(sort);
-  if (keys.length === 1) {
-    const k = keys[0] as { parts: string[]; dir: number };
-    return (a, b) => {
-      const c = compareKeys(sortKey(a, k.parts, k.dir), sortKey(b, k.parts, k.dir));
-      return k.dir > 0 ? c : -c;
-    };
-  }
+  // sort keys are computed once per document and comparator (documents are not mutated while sorting)
+  const cache = new WeakMap<object, unknown[]>();
+  const keysOf = (d: Document): unknown[] => {
+    let k = cache.get(d);
+    if (k === undefined) {
+      k = keys.map((s) => sortKey(d, s.parts, s.dir));
+      cache.set(d, k);
+    }
+    return k;
+  };
   return (a, b) => {
-    for (const k of keys) {
-      const c = compareKeys(sortKey(a, k.parts, k.dir), sortKey(b, k.parts, k.dir));
-      if (c !== 0) return k.dir > 0 ? c : -c;
+    const ka = keysOf(a);
+    const kb = keysOf(b);
+    for (let i = 0; i < keys.length; i++) {
+      const c = compareKeys(ka[i], kb[i]);
+      if (c !== 0) return (keys[i] as { dir: number }).dir > 0 ? c : -c;
     }
     return 0;
   };

@@ -59,38 +59,54 @@ export function isReplacement(update: Document): boolean {
 
 export function applyUpdate(doc: Document, update: Document | Document[], options: UpdateOptions): { doc: Document; modified: boolean } {
   if (!isPlainObject(doc)) throw badQuery('document must be an object');
+  return compileUpdate(update, options)(doc);
+}
+
+/**
+ * Validate and plan an update once, then apply it to many documents (updateMany). The update and
+ * options objects must not be mutated while the returned function is in use.
+ */
+export function compileUpdate(update: Document | Document[], options: UpdateOptions): (doc: Document) => { doc: Document; modified: boolean } {
   guardQuery(update, 'update');
   if (options.arrayFilters !== undefined) guardQuery(options.arrayFilters, 'arrayFilters');
   const now = options.now ?? new Date();
-  let out: Document;
+  let apply: (doc: Document) => Document;
   if (Array.isArray(update)) {
     if (options.arrayFilters !== undefined && options.arrayFilters.length > 0) throw badQuery('arrayFilters may not be specified for pipeline-style updates');
-    out = cloneValue(doc);
-    for (const stage of update) out = applyStageSync(out, stage, { now, updatePipeline: true });
-    checkValue(out, 0, '');
-    if (hasOwnKey(doc, '_id') && !hasOwnKey(out, '_id')) {
-      out = reorderId(out, doc['_id']);
-    }
+    for (const stage of update) if (!isPlainObject(stage)) throw badQuery('each update pipeline stage must be an object');
+    apply = (doc) => {
+      let out = cloneValue(doc);
+      for (const stage of update) out = applyStageSync(out, stage, { now, updatePipeline: true });
+      checkValue(out, 0, '');
+      if (hasOwnKey(doc, '_id') && !hasOwnKey(out, '_id')) out = reorderId(out, doc['_id']);
+      return out;
+    };
   } else if (!isPlainObject(update)) {
     throw badQuery('update must be a document or a pipeline');
   } else if (isReplacement(update)) {
     for (const k of Object.keys(update)) if (k.charCodeAt(0) === 36) throw badQuery(`replacement document may not contain operator ${k}`);
     checkValue(update, 0, '');
     if (options.arrayFilters !== undefined && options.arrayFilters.length > 0) throw badQuery('arrayFilters may not be specified for replacement documents');
-    out = {};
-    if (hasOwnKey(doc, '_id')) setOwn(out, '_id', doc['_id']);
-    for (const k of Object.keys(update)) {
-      if (k === '_id' && hasOwnKey(doc, '_id')) continue;
-      setOwn(out, k, cloneValue(update[k]));
-    }
-    if (hasOwnKey(update, '_id') && hasOwnKey(doc, '_id') && !sameIdValue(update['_id'], doc['_id'])) {
-      throw immutableId();
-    }
+    apply = (doc) => {
+      const out: Document = {};
+      if (hasOwnKey(doc, '_id')) setOwn(out, '_id', doc['_id']);
+      for (const k of Object.keys(update)) {
+        if (k === '_id' && hasOwnKey(doc, '_id')) continue;
+        setOwn(out, k, cloneValue(update[k]));
+      }
+      if (hasOwnKey(update, '_id') && hasOwnKey(doc, '_id') && !sameIdValue(update['_id'], doc['_id'])) throw immutableId();
+      return out;
+    };
   } else {
-    out = applyOperators(doc, update, options, now);
+    const plan = planOperators(update, options);
+    apply = (doc) => applyPlan(doc, plan, options, now);
   }
-  if (hasOwnKey(doc, '_id') && !sameIdValue(getOwn(out, '_id'), doc['_id'])) throw immutableId();
-  return { doc: out, modified: !sameValue(doc, out) };
+  return (doc) => {
+    if (!isPlainObject(doc)) throw badQuery('document must be an object');
+    const out = apply(doc);
+    if (hasOwnKey(doc, '_id') && !sameIdValue(getOwn(out, '_id'), doc['_id'])) throw immutableId();
+    return { doc: out, modified: !sameValue(doc, out) };
+  };
 }
 
 function sameIdValue(a: unknown, b: unknown): boolean {
@@ -154,7 +170,13 @@ function isPrefixOrEqual(a: string[], b: string[]): boolean {
   return true;
 }
 
-function applyOperators(doc: Document, update: Document, options: UpdateOptions, now: Date): Document {
+interface Plan {
+  entries: Entry[];
+  filters: ArrayFilters;
+  query?: (d: Document) => boolean;
+}
+
+function planOperators(update: Document, options: UpdateOptions): Plan {
   const entries: Entry[] = [];
   for (const op of Object.keys(update)) {
     if (op.charCodeAt(0) !== 36) throw badQuery(`unknown modifier: ${op}. Expected a valid update modifier or pipeline-style update`);
@@ -203,19 +225,23 @@ function applyOperators(doc: Document, update: Document, options: UpdateOptions,
   // array filters
   const filters = compileArrayFilters(options.arrayFilters, entries);
   entries.sort((a, b) => comparePaths(a.parts, b.parts));
+  for (const e of entries) if (e.op !== '$noop') checkArg(e);
+  return { entries, filters };
+}
+
+function applyPlan(doc: Document, plan: Plan, options: UpdateOptions, now: Date): Document {
+  const { entries, filters } = plan;
   const out = cloneValue(doc);
-  let queryMatcher: ((d: Document) => boolean) | undefined;
   const getQuery = (): ((d: Document) => boolean) => {
-    if (queryMatcher === undefined) {
+    if (plan.query === undefined) {
       if (options.query === undefined) throw badQuery('The positional operator did not find the match needed from the query.');
       guardQuery(options.query, 'filter');
-      queryMatcher = compileFilterUnguarded(options.query);
+      plan.query = compileFilterUnguarded(options.query);
     }
-    return queryMatcher;
+    return plan.query;
   };
   for (const e of entries) {
     if (e.op === '$noop') continue;
-    checkArg(e);
     const concrete = expandPositional(doc, out, e.parts, filters, getQuery);
     for (const parts of concrete) applyOne(out, e, parts, now);
   }

@@ -241,6 +241,13 @@ function regexParts(v: unknown): [string, string] {
 
 /** MongoDB's BSON comparison order across types. Returns -1, 0 or 1. */
 export function compareValues(a: unknown, b: unknown): number {
+  if (typeof a === 'number' && typeof b === 'number') {
+    if (a < b) return -1;
+    if (a > b) return 1;
+    if (a === b) return 0;
+    return Number.isNaN(a) ? (Number.isNaN(b) ? 0 : -1) : 1;
+  }
+  if (typeof a === 'string' && typeof b === 'string') return compareStrings(a, b);
   const ra = typeRank(a);
   const rb = typeRank(b);
   if (ra !== rb) return ra < rb ? -1 : 1;
