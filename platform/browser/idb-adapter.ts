@@ -341,7 +341,8 @@ export class IdbAdapter implements StorageAdapter {
     await enqueue(s, async () => {
       if (s.refs > 0) return;
       await this.syncState(s);
-      if (this.#files.get(s.name) === s) this.#files.delete(s.name);
+      // Reopened meanwhile? Then the state stays shared.
+      if (s.refs === 0 && this.#files.get(s.name) === s) this.#files.delete(s.name);
     });
   }
 

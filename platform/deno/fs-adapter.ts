@@ -99,6 +99,8 @@ interface Shared {
   readonly file: DenoFsFile;
   size: number;
   refs: number;
+  /** Set when the last handle closed: an open() that raced with it must reopen. */
+  closing?: boolean;
   /** Tail of the per-file operation queue (seek+read/write pairs must not interleave). */
   queue: Promise<unknown>;
   closed: boolean;
@@ -174,6 +176,7 @@ export class DenoFsAdapter implements StorageAdapter {
     }
     const shared = await pending;
     if (this.#closed) throw closedError(this.location, name, 'open');
+    if (shared.closing === true) return this.open(name, options); // lost a race with the last close
     shared.refs++;
     return new DenoFileHandle(this, name, shared, pending);
   }
@@ -215,6 +218,7 @@ export class DenoFsAdapter implements StorageAdapter {
   async release(name: string, shared: Shared, pending: Promise<Shared>): Promise<void> {
     shared.refs--;
     if (shared.refs > 0) return;
+    shared.closing = true;
     if (this.#open.get(name) === pending) this.#open.delete(name);
     await enqueue(shared, async () => {
       shared.closed = true;

@@ -44,6 +44,8 @@ interface Shared {
   /** Size including bytes reserved by writes in flight. */
   size: number;
   refs: number;
+  /** Set when the last handle closed: an open() that raced with it must reopen. */
+  closing?: boolean;
 }
 
 function errno(err: unknown): string | undefined {
@@ -118,6 +120,7 @@ export class NodeFsAdapter implements StorageAdapter {
     }
     const shared = await pending;
     if (this.#closed) throw closedError(this.location, name, 'open');
+    if (shared.closing === true) return this.open(name, options); // lost a race with the last close
     shared.refs++;
     return new NodeFileHandle(this, name, shared, pending);
   }
@@ -154,6 +157,7 @@ export class NodeFsAdapter implements StorageAdapter {
   async release(name: string, shared: Shared, pending: Promise<Shared>): Promise<void> {
     shared.refs--;
     if (shared.refs > 0) return;
+    shared.closing = true;
     if (this.#open.get(name) === pending) this.#open.delete(name);
     try {
       await shared.fh.close();

@@ -246,6 +246,19 @@ export function adapterCases(name: string, factory: AdapterFactory, api: TestApi
       });
     });
 
+    it('open() racing with the last close() of the same file gets a working handle', async () => {
+      await withAdapter(async (a) => {
+        for (let round = 0; round < 5; round++) {
+          const f = await a.open('race', { create: true });
+          await f.append(bytesOf(round));
+          const [g] = await Promise.all([a.open('race'), f.close()]);
+          assertEqual(await g.size(), round + 1, 'size seen by the racing handle');
+          assertBytes(await g.read(round, 1), [round]);
+          await g.close();
+        }
+      });
+    });
+
     it('large files: reads and writes that cross 64 KiB chunk boundaries', async () => {
       await withAdapter(async (a) => {
         const f = await a.open('big.bin', { create: true });
