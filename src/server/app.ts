@@ -189,7 +189,7 @@ export function createApp(client: ClientLike | undefined, options: AppOptions): 
     } finally {
       inFlight--;
       metrics.inc('largetable_http_requests_total', 'HTTP requests by method and status', { method: c.req.method, status: String(c.res.status) });
-      log.debug('request', { method: c.req.method, path: c.req.path, status: c.res.status, ms: Math.round((performance.now() - t0) * 10) / 10 });
+      if (log.level === 'debug') log.debug('request', { method: c.req.method, path: c.req.path, status: c.res.status, ms: Math.round((performance.now() - t0) * 10) / 10 });
     }
   });
 

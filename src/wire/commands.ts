@@ -470,17 +470,50 @@ export class WireServer {
 
   private async insert(c: Doc, db: string): Promise<Doc> {
     const col = this.coll(db, c['insert']);
-    const docs = arrayArg(c['documents'], 'documents');
+    const docs = arrayArg(c['documents'], 'documents').map((d, i) => docArg(d, `documents[${i}]`));
+    if (docs.length === 0) bad('documents must not be empty');
     if (docs.length > writeBatchDocumentsMax) bad(`more than ${writeBatchDocumentsMax} documents`);
     const ordered = c['ordered'] !== false;
+    this.counters.insert += docs.length;
+    if (docs.length === 1) {
+      try {
+        await col.insertOne(docs[0]!);
+        return { n: 1, ok: 1 };
+      } catch (err) {
+        if (!isLargetableError(err)) throw err;
+        return { n: 0, writeErrors: [writeError(0, err)], ok: 1 };
+      }
+    }
+    // One batch, one commit. The client reports per-document failures in details.writeErrors
+    // (documents before them committed). A batch refused before writing (an invalid document)
+    // is retried one document at a time so valid documents are written, as mongod does.
+    try {
+      const r = await col.insertMany(docs, { ordered });
+      return { n: r.insertedCount ?? docs.length, ok: 1 };
+    } catch (err) {
+      if (!isLargetableError(err)) throw err;
+      const details = err.details as { writeErrors?: Doc[]; insertedCount?: number };
+      if (Array.isArray(details.writeErrors) && (details.insertedCount ?? 0) > 0) {
+        const writeErrors = details.writeErrors.map((e) => {
+          const code = e['errCode'] as keyof typeof mongoCodeOf;
+          const m = mongoCodeOf[code] ?? { code: Number(e['code'] ?? 2) };
+          const info = (e['details'] ?? {}) as Doc;
+          const out: Doc = { index: e['index'], code: m.code, errmsg: e['errmsg'] };
+          if (info['keyPattern']) out['keyPattern'] = info['keyPattern'];
+          if (info['keyValue']) out['keyValue'] = info['keyValue'];
+          return out;
+        });
+        return { n: details.insertedCount ?? 0, writeErrors, ok: 1 };
+      }
+    }
     const writeErrors: Doc[] = [];
     let n = 0;
     for (let i = 0; i < docs.length; i++) {
-      this.counters.insert++;
       try {
-        await col.insertOne(docArg(docs[i], `documents[${i}]`));
+        await col.insertOne(docs[i]!);
         n++;
       } catch (err) {
+        if (!isLargetableError(err)) throw err;
         writeErrors.push(writeError(i, err));
         if (ordered) break;
       }

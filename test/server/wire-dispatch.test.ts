@@ -64,6 +64,12 @@ describe('WireServer', () => {
     assert.deepEqual([ins['writeErrors'][0].index, ins['writeErrors'][0].code], [1, 11000]);
     const ordered = await run({ insert: 'c', documents: [{ _id: 1 }, { _id: 102 }] });
     assert.equal(ordered['n'], 0);
+    const invalid = await run({ insert: 'c', documents: [{ _id: 200 }, { $bad: 1 }, { _id: 201 }], ordered: false });
+    assert.equal(invalid['n'], 2);
+    assert.deepEqual(invalid['writeErrors'].map((e: D) => e['index']), [1]);
+    const invalidOrdered = await run({ insert: 'c', documents: [{ _id: 202 }, { $bad: 1 }, { _id: 203 }] });
+    assert.equal(invalidOrdered['n'], 1);
+    assert.equal((await run({ delete: 'c', deletes: [{ q: { _id: { $in: [200, 201, 202] } }, limit: 0 }] }))['n'], 3);
   });
 
   it('update (operators, replacement, upsert), delete, findAndModify, count, distinct', async () => {
