@@ -98,6 +98,16 @@ describe('REST app', () => {
     assert.equal((await req('DELETE', `${base}/indexes/age_1`)).status, 200);
   });
 
+  it('vector search over REST', async () => {
+    const vb = 'http://x/api/v1/databases/app/collections/vecs';
+    assert.equal((await req('POST', `${vb}/indexes`, { key: { v: 'vector' }, dimensions: 3, metric: 'cosine' })).status, 201);
+    const docs = [[1, 0, 0], [0, 1, 0], [0.9, 0.1, 0], [0, 0, 1]].map((v, i) => ({ _id: i, v }));
+    assert.equal((await req('POST', `${vb}/documents`, docs)).status, 201);
+    const r = await req('POST', `${vb}/vectorSearch`, { path: 'v', queryVector: [1, 0, 0], limit: 2, pipeline: [{ $project: { _id: 1 } }] });
+    assert.equal(r.status, 200, r.text);
+    assert.deepEqual(r.json.documents.map((d: { _id: number }) => d._id), [0, 2]);
+  });
+
   it('lists databases and collections', async () => {
     const d = await req('GET', 'http://x/api/v1/databases');
     assert.ok(d.json.databases.some((x: { name: string }) => x.name === 'app'));
