@@ -21,13 +21,13 @@ test('hnsw on the wasm kernels reaches recall 0.95 against flat', async () => {
   const flat = new FlatIndex(k, 32, 'cosine'), h = new HnswIndex(k, 32, 'cosine', { M: 16, efConstruction: 100, efSearch: 128 });
   flat.addBatch(labels, big);
   h.addBatch(labels, big);
-  const exact = [], approx = [];
+  const exact: Uint32Array[] = [], approx: Uint32Array[] = [];
   for (let q = 0; q < 50; q++) {
     exact.push(flat.search(row(qs, q, 32), 10).labels);
     approx.push(h.search(row(qs, q, 32), 10).labels);
   }
   const r = recall(approx, exact);
-  assert.ok(r >= 0.95, `recall ${r}`);
+  assert.equal(r >= 0.95, true, `recall ${r}`);
   flat.dispose();
   h.dispose();
 }, { phase: 1 });
