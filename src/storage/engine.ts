@@ -63,6 +63,12 @@ export interface EngineOptions extends StoreOptions {
   segmentSizeBytes?: number;
   /** Test hook called synchronously at named points. */
   onEvent?: (event: StoreEvent) => void;
+  /**
+   * Open without writing anything: no lock, no orphan cleanup, a torn WAL tail is ignored
+   * (still reported) rather than truncated, no new WAL; writes, flush and compact are refused.
+   * For checkers and tools; the data must not be opened for writing by another process meanwhile.
+   */
+  readOnly?: boolean;
 }
 
 class Version {
@@ -131,6 +137,7 @@ export class LsmStore implements Store {
   private readonly segmentBytes: number;
   private readonly autoCompact: boolean;
   private readonly onEvent: ((e: StoreEvent) => void) | undefined;
+  private readonly readOnly: boolean;
   readonly cache: BlockCache<Block>;
 
   private current!: Version;
@@ -168,6 +175,7 @@ export class LsmStore implements Store {
     this.segmentBytes = options.segmentSizeBytes ?? segmentSizeBytesTarget;
     this.autoCompact = options.autoCompact ?? true;
     this.onEvent = options.onEvent;
+    this.readOnly = options.readOnly === true;
     this.cache = new BlockCache<Block>(options.blockCacheSizeBytes ?? blockCacheSizeBytesDefault);
   }
 
@@ -175,7 +183,7 @@ export class LsmStore implements Store {
 
   async open(): Promise<void> {
     const a = this.adapter;
-    await io(a.location, 'lock', () => a.lock());
+    if (!this.readOnly) await io(a.location, 'lock', () => a.lock());
     try {
       await this.recover();
     } catch (err) {
@@ -201,7 +209,7 @@ export class LsmStore implements Store {
       const mt = /^(\d{6,})\.(seg|wal)$/.exec(f);
       if (mt === null) continue;
       maxFile = Math.max(maxFile, Number(mt[1]));
-      if (!live.has(f)) await io(f, 'remove', () => a.remove(f)); // orphan of an interrupted flush/compaction
+      if (!live.has(f) && !this.readOnly) await io(f, 'remove', () => a.remove(f)); // orphan of an interrupted flush/compaction
     }
     this.nextFile = maxFile + 1;
     const openSeg = async (s: SegmentMeta): Promise<Segment> => {
@@ -248,8 +256,10 @@ export class LsmStore implements Store {
           replayed++;
         }
         if (scan.tornBytes > 0) {
-          await io(name, 'truncate', () => h.truncate(scan.validEnd));
-          await io(name, 'sync', () => h.sync());
+          if (!this.readOnly) {
+            await io(name, 'truncate', () => h.truncate(scan.validEnd));
+            await io(name, 'sync', () => h.sync());
+          }
           this.recovery.tornTailBytesTruncated += scan.tornBytes;
           this.recovery.tornTailFile = name;
         }
@@ -267,6 +277,7 @@ export class LsmStore implements Store {
     for (const s of [...l0, ...l1]) s.refs++;
     // a fresh WAL for new writes; the replayed ones never grow again
     this.pendingWalSizes = replayedSizes;
+    if (this.readOnly) return;
     await this.openNewWal(mem);
     if (m.wals.length > walFilesReplayFlushTrigger || mem.bytes >= this.memtableBytes) {
       await this.rotate();
@@ -339,6 +350,11 @@ export class LsmStore implements Store {
     if (this.closed) throw new LargetableError('CLOSED', 'store is closed');
   }
 
+  private checkWritable(): void {
+    this.checkOpen();
+    if (this.readOnly) throw new LargetableError('INVALID_ARGUMENT', 'store was opened read-only');
+  }
+
   // ------------------------------------------------------------------ versions
 
   private holdVersion(v: Version): void {
@@ -397,7 +413,7 @@ export class LsmStore implements Store {
 
   write(ops: WriteOp[], options?: { durability?: Durability }): Promise<CommitInfo> {
     try {
-      this.checkOpen();
+      this.checkWritable();
       if (this.failed !== null) throw this.failedError();
       const rec = encodeBatch(ops);
       const d = options?.durability ?? this.durability;
@@ -616,7 +632,7 @@ export class LsmStore implements Store {
 
   /** Flushes the memtable to a segment (waits for every pending flush). */
   async flush(): Promise<void> {
-    this.checkOpen();
+    this.checkWritable();
     if (this.failed !== null) throw this.failedError();
     await new Promise<void>((resolve, reject) => {
       this.queue.push({ kind: 'rotate', resolve, reject });
@@ -630,7 +646,7 @@ export class LsmStore implements Store {
 
   compact(): Promise<void> {
     try {
-      this.checkOpen();
+      this.checkWritable();
     } catch (err) {
       return Promise.reject(err);
     }
@@ -845,8 +861,11 @@ export class LsmStore implements Store {
     };
     const a = this.adapter;
     try {
-      report.filesChecked++;
-      decodeManifest(await a.readAll(manifestName));
+      // a store opened read-only on an empty location has no manifest yet
+      if (!this.readOnly || (await a.exists(manifestName))) {
+        report.filesChecked++;
+        decodeManifest(await a.readAll(manifestName));
+      }
     } catch (err) {
       note(manifestName, err);
     }
@@ -888,7 +907,8 @@ export class LsmStore implements Store {
       try {
         const buf = await a.readAll(name);
         const scan = scanWal(buf, name);
-        if (scan.tornBytes > 0 && w !== this.walFile)
+        const lastListed = w === this.man.wals[this.man.wals.length - 1];
+        if (scan.tornBytes > 0 && w !== this.walFile && !(this.readOnly && lastListed))
           throw new LargetableError('CORRUPTION', `${name}: corruption at offset ${scan.validEnd}: invalid bytes after the last record`, { details: { file: name, offset: scan.validEnd } });
       } catch (err) {
         note(name, err);

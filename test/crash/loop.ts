@@ -1,0 +1,207 @@
+/**
+ * The crash loop shared by test/crash/crash.test.ts (CI, >= 200 kills) and bench/soak.ts
+ * (10,000 kills): a child process writes strict batches and logs acknowledgements; it is killed
+ * with SIGKILL at random moments or kills itself at named points; after each kill the store is
+ * reopened here and checked: it opens cleanly, verify() passes, every acknowledged batch is
+ * present, and every batch is all-or-nothing. Node only.
+ */
+import { spawn } from 'node:child_process';
+import * as fs from 'node:fs/promises';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { build } from 'esbuild';
+import { openNodeFsAdapter } from '../../platform/node/fs-adapter.ts';
+import { openStore, type StoreEvent } from '../../src/storage/index.ts';
+
+export const killPoints: StoreEvent[] = ['wal-append', 'wal-sync', 'segment-write', 'flush-install', 'manifest-swap', 'compaction-write', 'compaction-install'];
+
+export interface CrashLoopOptions {
+  kills: number;
+  /** Parent directory for the data directories (default: the OS temp dir). */
+  root?: string;
+  /** Independent child/check loops run side by side, each on its own directory (default 1). */
+  lanes?: number;
+  seed?: number;
+  /** Check verify() every this many kills (default 1). */
+  verifyEvery?: number;
+  log?: (line: string) => void;
+}
+
+export interface CrashLoopResult {
+  kills: number;
+  namedKills: Record<string, number>;
+  randomKills: number;
+  cleanExits: number;
+  acked: number;
+  batchesSeen: number;
+  tornTails: number;
+  ms: number;
+}
+
+function rng(seed: number): () => number {
+  let s = seed >>> 0 || 1;
+  return () => {
+    s ^= s << 13;
+    s ^= s >>> 17;
+    s ^= s << 5;
+    return (s >>> 0) / 4294967296;
+  };
+}
+
+/** Bundles child.ts into one .mjs (fast child startup: no tsx per spawn). */
+export async function bundleChild(outDir: string): Promise<string> {
+  const here = path.dirname(fileURLToPath(import.meta.url));
+  const out = path.join(outDir, 'crash-child.mjs');
+  await build({
+    entryPoints: [path.join(here, 'child.ts')],
+    bundle: true,
+    platform: 'node',
+    format: 'esm',
+    target: 'node20',
+    outfile: out,
+    logLevel: 'error',
+    banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
+  });
+  return out;
+}
+
+interface RunResult {
+  acks: number[];
+  killed: boolean;
+  ready: boolean;
+  stderr: string;
+}
+
+function runChild(script: string, env: Record<string, string>, kill: { afterMs: number; fromReady: boolean } | null): Promise<RunResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [script], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const acks: number[] = [];
+    let buf = '';
+    let ready = false;
+    let stderr = '';
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    child.stdout.setEncoding('utf8');
+    child.stdout.on('data', (d: string) => {
+      buf += d;
+      let i: number;
+      while ((i = buf.indexOf('\n')) >= 0) {
+        const line = buf.slice(0, i);
+        buf = buf.slice(i + 1);
+        if (line.startsWith('ack ')) acks.push(Number(line.slice(4)));
+        else if (line.startsWith('ready')) {
+          ready = true;
+          if (kill !== null && kill.fromReady) timer = setTimeout(() => child.kill('SIGKILL'), kill.afterMs);
+        }
+      }
+    });
+    child.stderr.setEncoding('utf8');
+    child.stderr.on('data', (d: string) => {
+      stderr += d;
+    });
+    if (kill !== null && !kill.fromReady) timer = setTimeout(() => child.kill('SIGKILL'), kill.afterMs);
+    child.on('error', reject);
+    child.on('close', (code, signal) => {
+      if (timer !== undefined) clearTimeout(timer);
+      if (buf.startsWith('ack ')) acks.push(Number(buf.slice(4).trim()));
+      if (signal !== 'SIGKILL' && code !== 0) reject(new Error(`child exited with ${code}: ${stderr}`));
+      else resolve({ acks, killed: signal === 'SIGKILL', ready, stderr });
+    });
+  });
+}
+
+/** Opens the store in `dir` and checks every invariant; returns the number of batches present. */
+export async function checkStore(dir: string, acked: Set<number>, verify: boolean): Promise<{ batches: number; torn: number }> {
+  const store = await openStore(await openNodeFsAdapter(dir), { readOnly: true });
+  try {
+    if (verify) {
+      const rep = await store.verify();
+      if (!rep.ok) throw new Error(`verify failed: ${JSON.stringify(rep.errors)}`);
+    }
+    const counts = new Map<number, number>();
+    const dec = new TextDecoder();
+    for await (const [k, v] of store.iterate()) {
+      const ks = dec.decode(k);
+      const m = /^b(\d+)-(\d)$/.exec(ks);
+      if (m === null) throw new Error(`unexpected key ${ks}`);
+      const id = Number(m[1]);
+      if (dec.decode(v) !== `v${id}-${m[2]}-`.padEnd(48, 'x')) throw new Error(`wrong value for ${ks}`);
+      counts.set(id, (counts.get(id) ?? 0) + 1);
+    }
+    for (const [id, c] of counts) if (c !== 3) throw new Error(`batch ${id} is torn: ${c} of 3 keys present`);
+    for (const id of acked) if (!counts.has(id)) throw new Error(`acknowledged batch ${id} was lost`);
+    return { batches: counts.size, torn: store.recovery.tornTailBytesTruncated > 0 ? 1 : 0 };
+  } finally {
+    await store.close();
+  }
+}
+
+export async function crashLoop(options: CrashLoopOptions): Promise<CrashLoopResult> {
+  const t0 = Date.now();
+  const tmp = await fs.mkdtemp(path.join(options.root ?? os.tmpdir(), 'lt-crash-'));
+  const script = await bundleChild(tmp);
+  const lanes = Math.max(1, options.lanes ?? 1);
+  const result: CrashLoopResult = { kills: 0, namedKills: {}, randomKills: 0, cleanExits: 0, acked: 0, batchesSeen: 0, tornTails: 0, ms: 0 };
+  try {
+    const per = Math.ceil(options.kills / lanes);
+    const parts = await Promise.all(
+      Array.from({ length: lanes }, (_, i) => lane(script, path.join(tmp, `data${i}`), Math.min(per, options.kills - i * per), (options.seed ?? 12345) + i * 7919, options)),
+    );
+    for (const r of parts) {
+      result.kills += r.kills;
+      result.randomKills += r.randomKills;
+      result.cleanExits += r.cleanExits;
+      result.acked += r.acked;
+      result.batchesSeen += r.batchesSeen;
+      result.tornTails += r.tornTails;
+      for (const [k, v] of Object.entries(r.namedKills)) result.namedKills[k] = (result.namedKills[k] ?? 0) + v;
+    }
+  } finally {
+    await fs.rm(tmp, { recursive: true, force: true });
+  }
+  result.ms = Date.now() - t0;
+  return result;
+}
+
+async function lane(script: string, dir: string, kills: number, seed: number, options: CrashLoopOptions): Promise<CrashLoopResult> {
+  const rand = rng(seed);
+  const acked = new Set<number>();
+  const result: CrashLoopResult = { kills: 0, namedKills: {}, randomKills: 0, cleanExits: 0, acked: 0, batchesSeen: 0, tornTails: 0, ms: 0 };
+  let run = 0;
+  while (result.kills < kills) {
+    run++;
+    const env: Record<string, string> = { DIR: dir, START: String(run * 1_000_000), WRITERS: String(4 + Math.floor(rand() * 16)) };
+    let kill: { afterMs: number; fromReady: boolean } | null = null;
+    const r = rand();
+    if (r < 0.5) {
+      // named point, at its 1st..4th occurrence
+      const point = killPoints[Math.floor(rand() * killPoints.length)]!;
+      env['KILL_AT'] = point;
+      env['KILL_COUNT'] = String(1 + Math.floor(rand() * (point.startsWith('compaction') ? 2 : 4)));
+      env['BATCHES'] = String(600);
+      kill = { afterMs: 3000, fromReady: false }; // safety net when the point is not reached
+    } else if (r < 0.65) {
+      kill = { afterMs: Math.floor(rand() * 400), fromReady: false }; // during startup / recovery
+      env['BATCHES'] = String(100_000);
+    } else if (r < 0.97) {
+      kill = { afterMs: Math.floor(rand() * 80), fromReady: true }; // while writing
+      env['BATCHES'] = String(100_000);
+    } else {
+      env['BATCHES'] = String(1 + Math.floor(rand() * 30)); // a clean run to the end
+    }
+    const res = await runChild(script, env, kill);
+    for (const id of res.acks) acked.add(id);
+    if (res.killed) {
+      result.kills++;
+      if (env['KILL_AT'] !== undefined && res.ready) result.namedKills[env['KILL_AT']] = (result.namedKills[env['KILL_AT']] ?? 0) + 1;
+      else result.randomKills++;
+    } else result.cleanExits++;
+    const verifyEvery = options.verifyEvery ?? 1;
+    const c = await checkStore(dir, acked, result.kills % verifyEvery === 0);
+    result.batchesSeen = c.batches;
+    result.tornTails += c.torn;
+    if (options.log !== undefined && result.kills % 100 === 0 && res.killed) options.log(`${dir}: ${result.kills} kills, ${acked.size} acked batches, ${c.batches} present`);
+  }
+  result.acked = acked.size;
+  return result;
+}
