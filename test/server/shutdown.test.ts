@@ -44,4 +44,37 @@ describe('graceful shutdown', { skip: isDeno ? 'child-process suite runs on Node
     const lost = acked.filter((n) => !stored.has(n));
     assert.deepEqual(lost, [], `${lost.length} of ${acked.length} acknowledged writes lost`);
   });
+
+  it('an SSE resume token survives a server restart', async () => {
+    const data = tempDir('lt-resume-');
+    const readEvent = async (res: Response): Promise<{ id: string; data: string }> => {
+      const reader = res.body!.getReader();
+      const dec = new TextDecoder();
+      let text = '';
+      for (;;) {
+        const m = /event: change\ndata: (.*)\nid: (.*)\n\n/.exec(text);
+        if (m) {
+          await reader.cancel();
+          return { data: m[1]!, id: m[2]! };
+        }
+        const { value, done } = await reader.read();
+        if (done) throw new Error('stream ended');
+        text += dec.decode(value, { stream: true });
+      }
+    };
+    const url = (s: { http: string }): string => `${s.http}/api/v1/databases/d/collections/feed`;
+    const a = await startServerProcess([], data);
+    const first = fetch(`${url(a)}/changes`);
+    await new Promise((r) => setTimeout(r, 200));
+    await fetch(`${url(a)}/documents`, { method: 'POST', body: '{"n": 1}' });
+    const ev1 = await readEvent(await first);
+    assert.match(ev1.data, /"n":1/);
+    assert.equal(await a.stop(), 0, a.stderr());
+
+    const b = await startServerProcess([], data);
+    await fetch(`${url(b)}/documents`, { method: 'POST', body: '{"n": 2}' });
+    const ev2 = await readEvent(await fetch(`${url(b)}/changes`, { headers: { 'last-event-id': ev1.id } }));
+    assert.match(ev2.data, /"n":2/);
+    assert.equal(await b.stop(), 0, b.stderr());
+  });
 });
