@@ -8,7 +8,7 @@ import { stat } from 'node:fs/promises';
 const script = fileURLToPath(new URL('./lock-holder.ts', import.meta.url));
 const isDeno = typeof (globalThis as { Deno?: unknown }).Deno !== 'undefined';
 
-export function spawnLockHolder(adapter: 'node' | 'deno', dir: string, mode: 'hold' | 'try', runtime: 'node' | 'deno' = isDeno ? 'deno' : 'node'): { child: ChildProcess; firstLine: Promise<string> } {
+export function spawnLockHolder(adapter: 'node' | 'deno', dir: string, mode: 'hold' | 'try' | 'append', runtime: 'node' | 'deno' = isDeno ? 'deno' : 'node'): { child: ChildProcess; firstLine: Promise<string>; lastAck(): number } {
   const args = runtime === 'deno' ? ['run', '-A', '--no-check', script, adapter, dir, mode] : ['--import', 'tsx', script, adapter, dir, mode];
   const exe = runtime === 'deno' ? (isDeno ? process.execPath : fileURLToPath(new URL('../../node_modules/.bin/deno', import.meta.url))) : isDeno ? 'node' : process.execPath;
   const child = spawn(exe, args, { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -24,7 +24,31 @@ export function spawnLockHolder(adapter: 'node' | 'deno', dir: string, mode: 'ho
     child.on('exit', (code) => reject(new Error(`lock holder exited (${code}) before a line: ${err}`)));
   });
   firstLine.catch(() => {});
-  return { child, firstLine };
+  return { child, firstLine, lastAck: () => lastAck(out) };
+}
+
+/** The highest "ACK i" printed so far (-1 if none). */
+function lastAck(out: string): number {
+  const m = [...out.matchAll(/^ACK (\d+)$/gm)];
+  return m.length === 0 ? -1 : Number(m[m.length - 1]![1]);
+}
+
+/** Resolves once the child printed "ACK n" or later. */
+export async function waitForAck(h: { lastAck(): number; child: ChildProcess }, n: number): Promise<void> {
+  for (let i = 0; i < 2000 && h.lastAck() < n; i++) {
+    if (h.child.exitCode !== null) throw new Error('the child exited');
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  if (h.lastAck() < n) throw new Error(`no ACK ${n} after 10 s`);
+}
+
+/** Checks that `wal` holds records 0..acked in order (a torn unsynced tail may follow). */
+export function checkRecords(bytes: Uint8Array, acked: number): void {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  if (bytes.length < (acked + 1) * 8) throw new Error(`lost acknowledged records: ${bytes.length} bytes for ${acked + 1} acked`);
+  for (let i = 0; i <= acked; i++) {
+    if (view.getUint32(i * 8, true) !== i || view.getUint32(i * 8 + 4, true) !== i) throw new Error(`record ${i} is damaged`);
+  }
 }
 
 /** Resolves when the child has exited and (on Linux) its /proc entry is gone: Deno's

@@ -8,7 +8,7 @@ import { adapterCases } from '../conformance/storage-adapter.case.ts';
 import { openDenoFsAdapter } from '../../platform/deno/fs-adapter.ts';
 import { openNodeFsAdapter } from '../../platform/node/fs-adapter.ts';
 import { isLargetableError } from '../../src/errors.ts';
-import { spawnLockHolder, waitExit } from './child.ts';
+import { checkRecords, spawnLockHolder, waitExit, waitForAck } from './child.ts';
 
 const isDeno = typeof (globalThis as { Deno?: unknown }).Deno !== 'undefined';
 
@@ -75,6 +75,26 @@ if (!isDeno) {
       await waitExit(holder.child);
       await d2.lock(); // the killed holder's lock is stale
       await d2.close();
+    });
+    it('acknowledged (synced) appends survive SIGKILL of the writing process, 3 kills in a row', async () => {
+      const dir = path.join(root, 'sigkill');
+      await fs.mkdir(dir, { recursive: true });
+      for (let round = 1; round <= 3; round++) {
+        const h = spawnLockHolder('deno', dir, 'append');
+        assert.equal(await h.firstLine, 'HELD', 'the writer starts');
+        await waitForAck(h, round * 40);
+        h.child.kill('SIGKILL');
+        await waitExit(h.child);
+        const acked = h.lastAck();
+        const a = await openDenoFsAdapter(dir);
+        await a.lock(); // the SIGKILLed writer's lock is stale: taken over
+        checkRecords(await a.readAll('wal'), acked);
+        const f = await a.open('wal');
+        await f.truncate(Math.floor((await f.size()) / 8) * 8); // drop a torn tail record
+        await f.sync();
+        await f.close();
+        await a.close();
+      }
     });
   });
 }

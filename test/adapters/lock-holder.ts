@@ -1,7 +1,8 @@
 /**
- * Child process for the LOCK tests: `lock-holder.ts ADAPTER DIR MODE`.
- * ADAPTER: node | deno. MODE: hold (lock, print "HELD", wait to be killed) or
- * try (lock, print "HELD" or the error code, exit).
+ * Child process for the LOCK and SIGKILL tests: `lock-holder.ts ADAPTER DIR MODE`.
+ * ADAPTER: node | deno. MODE: hold (lock, print "HELD", wait to be killed),
+ * try (lock, print "HELD" or the error code, exit), or append (lock, print "HELD", then append
+ * 8-byte records [i, i] (u32 LE) to `wal` forever, printing "ACK i" after each record's sync).
  */
 import process from 'node:process';
 import type { StorageAdapter } from '../../src/storage/adapter.ts';
@@ -23,7 +24,20 @@ try {
   process.exit(0);
 }
 if (mode === 'hold') setInterval(() => {}, 1000);
-else {
+else if (mode === 'append') {
+  const f = await adapter.open('wal', { create: true });
+  let i = Math.floor((await f.size()) / 8);
+  for (;;) {
+    const rec = new Uint8Array(8);
+    const view = new DataView(rec.buffer);
+    view.setUint32(0, i, true);
+    view.setUint32(4, i, true);
+    await f.append(rec);
+    await f.sync();
+    process.stdout.write(`ACK ${i}\n`);
+    i++;
+  }
+} else {
   await adapter.close();
   process.exit(0);
 }
