@@ -228,14 +228,13 @@ export function createApp(client: ClientLike | undefined, options: AppOptions): 
 
   // ---- REST ----
   const api = new Hono();
-  api.use(
-    '*',
-    bodyLimit({
+  const limitBody = bodyLimit({
       maxSize: options.bodyLimitBytes ?? 16 * 1024 * 1024,
       // The unread rest of the body must not be parsed as a next request: close the connection.
       onError: (c) => c.json({ error: { code: 'LIMIT_EXCEEDED', message: `request body larger than ${options.bodyLimitBytes ?? 16 * 1024 * 1024} bytes` } }, 413, { connection: 'close' }),
-    }),
-  );
+  });
+  // Requests without a body skip the limiter (it would materialise the full Request object).
+  api.use('*', (c, next) => (c.req.method === 'GET' || c.req.method === 'HEAD' ? next() : limitBody(c, next)));
 
   api.get('/databases', async (c) => ejsonResponse(c, { databases: await listDatabases(need()) }));
   api.delete('/databases/:db', async (c) => {
