@@ -21,6 +21,7 @@ import { collectionPrefix, rangeOfPrefix } from './document/keyspace.ts';
 import { decodeDocument } from './document/engine.ts';
 import { indexPrefix } from './document/keyspace.ts';
 import { readValue } from './document/keycodec.ts';
+import { registerVectorIndexKind } from './vector/index.ts';
 
 export interface Platform {
   /** Opens the storage adapter for a location string. */
@@ -37,6 +38,8 @@ export function setPlatform(p: Platform): void {
 }
 
 export interface ClientOptions extends EngineOptions {
+  /** The runtime platform (set by the runtime entry's `open` / `LargetableClient`). */
+  platform?: Platform;
   /** An already opened store (the client owns it and closes it). */
   store?: Store;
   /** An adapter to open the store on. */
@@ -272,12 +275,14 @@ export class LargetableClient implements ClientCore {
 
   private async doConnect(): Promise<this> {
     const o = this.options;
+    registerVectorIndexKind();
     let store = o.store;
     if (!store) {
       let adapter = o.adapter;
       if (!adapter) {
-        if (!platform) throw new LargetableError('UNSUPPORTED_STORAGE', 'no platform registered: import largetable from a runtime entry, or pass { adapter } or { store }');
-        adapter = await platform.openAdapter(this.location);
+        const p = o.platform ?? platform;
+        if (!p) throw new LargetableError('UNSUPPORTED_STORAGE', 'no platform registered: import largetable from a runtime entry, or pass { adapter } or { store }');
+        adapter = await p.openAdapter(this.location);
       }
       const storeOptions: EngineOptions = {};
       for (const k of ['durability', 'memtableSizeBytes', 'blockCacheSizeBytes', 'autoCompact', 'blockSizeBytes', 'compressionLevel', 'segmentSizeBytes'] as const) {
@@ -285,9 +290,10 @@ export class LargetableClient implements ClientCore {
       }
       store = await openStore(adapter, storeOptions);
     }
-    if (o.kernels !== 'typescript' && platform?.loadKernels) {
+    const plat = o.platform ?? platform;
+    if (o.kernels !== 'typescript' && plat?.loadKernels) {
       try {
-        const k = (await platform.loadKernels()) as { build?: string };
+        const k = (await plat.loadKernels()) as { build?: string };
         this.kernelBuild = k.build ?? 'wasm';
       } catch (err) {
         if (o.kernels === 'wasm') {

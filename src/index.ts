@@ -3,9 +3,6 @@
  * its platform). Runtime-neutral: nothing here touches runtime globals.
  */
 import { LargetableClient, openClient, type ClientOptions } from './client.ts';
-import { registerVectorIndexKind } from './vector/index.ts';
-
-registerVectorIndexKind();
 
 export { LargetableClient, Db, Admin, ClientSession, setPlatform } from './client.ts';
 export type { ClientOptions, Platform, TransactionOptions } from './client.ts';

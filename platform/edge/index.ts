@@ -1,21 +1,22 @@
 /**
- * Edge (workerd) entry point of `largetable`: memory:// locations only (no persistent adapter on
- * the edge); kernels come from precompiled modules passed to `loadPlatformKernels` by the worker.
+ * Edge (workerd) entry point of `largetable`: memory:// locations only (./storage.ts); the worker
+ * passes precompiled kernel modules to `loadPlatformKernels` (re-exported here) itself.
  */
-import { setPlatform } from '../../src/client.ts';
-import { LargetableError } from '../../src/errors.ts';
-import type { StorageAdapter } from '../../src/storage/adapter.ts';
-import { openMemoryAdapter } from '../memory.ts';
+import { LargetableClient as BaseClient, setPlatform, type ClientOptions, type Platform } from '../../src/client.ts';
+import { openAdapter } from './storage.ts';
 
-async function openAdapter(location: string): Promise<StorageAdapter> {
-  if (location.startsWith('memory://')) {
-    const name = location.slice('memory://'.length);
-    return openMemoryAdapter(name.length > 0 ? name : undefined);
-  }
-  throw new LargetableError('UNSUPPORTED_STORAGE', `storage location ${location} is not supported on the edge (use memory://)`);
-}
-
-setPlatform({ openAdapter });
+const platform: Platform = { openAdapter: (location) => openAdapter(location) };
+setPlatform(platform);
 
 export { loadPlatformKernels } from './kernels.ts';
 export * from '../../src/index.ts';
+
+export class LargetableClient extends BaseClient {
+  constructor(location?: string, options: ClientOptions = {}) {
+    super(location, { platform, ...options });
+  }
+}
+
+export function open(location: string, options: ClientOptions = {}): Promise<LargetableClient> {
+  return new LargetableClient(location, options).connect();
+}

@@ -1,32 +1,24 @@
 /**
- * Node entry point of `largetable`: registers the Node platform (fs / memory adapters, wasm kernels
- * from build/) and re-exports the public API.
+ * Node entry point of `largetable`: registers the Node platform (storage locations from
+ * ./storage.ts: paths, file://, memory://; wasm kernels from build/) and re-exports the public API.
  */
-import { setPlatform } from '../../src/client.ts';
-import { LargetableError } from '../../src/errors.ts';
-import type { StorageAdapter } from '../../src/storage/adapter.ts';
+import { LargetableClient as BaseClient, setPlatform, type ClientOptions, type Platform } from '../../src/client.ts';
 import { loadPlatformKernels } from './kernels.ts';
+import { openAdapter } from './storage.ts';
 
-async function openAdapter(location: string): Promise<StorageAdapter> {
-  try {
-    const spec = './storage.ts';
-    const mod = (await import(spec)) as { openAdapter?: (l: string) => Promise<StorageAdapter> };
-    if (typeof mod.openAdapter === 'function') return mod.openAdapter(location);
-  } catch (err) {
-    if (!(err instanceof Error) || !/Cannot find module|ERR_MODULE_NOT_FOUND|Module not found/i.test(err.message)) throw err;
-  }
-  if (location.startsWith('memory://')) {
-    const { openMemoryAdapter } = await import('../memory.ts');
-    const name = location.slice('memory://'.length);
-    return openMemoryAdapter(name.length > 0 ? name : undefined);
-  }
-  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(location) && !location.startsWith('file://')) {
-    throw new LargetableError('UNSUPPORTED_STORAGE', `storage location ${location} is not supported on Node`);
-  }
-  const { openNodeFsAdapter } = await import('./fs-adapter.ts');
-  return openNodeFsAdapter(location.startsWith('file://') ? decodeURIComponent(new URL(location).pathname) : location);
-}
-
-setPlatform({ openAdapter, loadKernels: () => loadPlatformKernels() });
+const platform: Platform = { openAdapter: (location) => openAdapter(location), loadKernels: () => loadPlatformKernels() };
+setPlatform(platform);
 
 export * from '../../src/index.ts';
+
+/** `new LargetableClient(location, options).connect()`, bound to this runtime's storage and kernels. */
+export class LargetableClient extends BaseClient {
+  constructor(location?: string, options: ClientOptions = {}) {
+    super(location, { platform, ...options });
+  }
+}
+
+/** Opens a client on `location`; see src/index.ts. */
+export function open(location: string, options: ClientOptions = {}): Promise<LargetableClient> {
+  return new LargetableClient(location, options).connect();
+}

@@ -1,6 +1,10 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { Binary, Decimal128, Long, ObjectId, UUID, LargetableError, LargetableClient } from '../../platform/node/index.ts';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { open } from '../../platform/node/index.ts';
 import { freshClient } from './helpers.ts';
 
 describe('collection CRUD', () => {
@@ -176,5 +180,27 @@ describe('collection CRUD', () => {
     await assert.rejects(c.insertOne({ k: 2 }), (e: LargetableError) => e.code === 'DUPLICATE_KEY');
     assert.equal(await c.indexExists('k_1'), true);
     await client.close();
+  });
+
+  it('persists on the filesystem adapter (path location) with indexes and change log', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'lt-doc-'));
+    try {
+      let client = await open(dir, { kernels: 'typescript', ttlMonitor: false });
+      let c = client.db('fs').collection('c');
+      await c.createIndex({ k: -1 });
+      await c.insertMany(Array.from({ length: 50 }, (_, i) => ({ _id: i, k: i % 5 })));
+      await client.engine.store.flush();
+      await c.deleteMany({ k: 0 });
+      await client.close();
+      client = await open(dir, { kernels: 'typescript', ttlMonitor: false });
+      c = client.db('fs').collection('c');
+      assert.equal(await c.countDocuments(), 40);
+      assert.deepEqual((await c.find({ k: { $gte: 3 } }).sort({ k: -1, _id: 1 }).limit(3).toArray()).map((d) => d._id), [4, 9, 14]);
+      const ex = await c.find({ k: 2 }).explain();
+      assert.equal(((ex.queryPlanner as Record<string, any>).winningPlan.inputStage as Record<string, unknown>).stage, 'IXSCAN');
+      await client.close();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
