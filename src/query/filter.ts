@@ -143,7 +143,16 @@ export function checkLiteral(v: unknown, depth: number): void {
   }
 }
 
+/** While false, operators test each reached value only (no implicit array-element pass): $elemMatch value mode. */
+let expandArrays = true;
+
 function anyExpand(test: (v: unknown) => boolean): ListPred {
+  if (!expandArrays) {
+    return (values) => {
+      for (const v of values) if (test(v)) return true;
+      return false;
+    };
+  }
   return (values) => {
     for (const v of values) {
       if (test(v)) return true;
@@ -153,9 +162,18 @@ function anyExpand(test: (v: unknown) => boolean): ListPred {
   };
 }
 
-function regexMatches(re: SafeRegex, v: unknown, pattern: unknown): boolean {
+function sortedFlags(f: string): string {
+  return [...f].filter((c) => c !== 'g' && c !== 'y' && c !== 'd').sort().join('');
+}
+
+/** A string matches by regex; a stored regex matches when pattern and flags are the same (MongoDB). */
+function regexMatches(re: SafeRegex, v: unknown, _pattern: unknown): boolean {
   if (typeof v === 'string') return re.test(v);
-  if (bsonTypeTag(v) === 'BSONRegExp' || v instanceof RegExp) return compareValues(v, pattern) === 0;
+  if (v instanceof RegExp) return v.source === re.source && sortedFlags(v.flags) === sortedFlags(re.flags);
+  if (bsonTypeTag(v) === 'BSONRegExp') {
+    const r = v as { pattern: string; options: string };
+    return r.pattern === re.source && sortedFlags(r.options) === sortedFlags(re.flags);
+  }
   return false;
 }
 
@@ -188,9 +206,6 @@ function inPred(list: unknown, op: string): ListPred {
 function rangePred(op: string, x: unknown): ListPred {
   if (isOperatorObject(x)) throw badQuery(`unknown operator ${Object.keys(x)[0]} in ${op}`);
   checkLiteral(x, 0);
-  if (isRegexValue(x) && op !== '$eq') {
-    // MongoDB compares regex values by pattern; keep that.
-  }
   const rx = typeRank(x);
   const acceptEq = op === '$gte' || op === '$lte';
   if (x === null || x === undefined) {
@@ -199,9 +214,15 @@ function rangePred(op: string, x: unknown): ListPred {
   }
   const crossType = rx === 1 || rx === 14; // MinKey / MaxKey compare with everything
   const ok = (c: number): boolean => (op === '$gt' ? c > 0 : op === '$gte' ? c >= 0 : op === '$lt' ? c < 0 : c <= 0);
+  // MongoDB: in query comparisons NaN equals NaN but is neither greater nor less than any number
+  const xNaN = rx === 3 && Number.isNaN(toDouble(x));
   return anyExpand((v) => {
     if (v === undefined) return false;
     if (!crossType && typeRank(v) !== rx) return false;
+    if (rx === 3) {
+      const vNaN = Number.isNaN(toDouble(v));
+      if (xNaN || vNaN) return acceptEq && xNaN && vNaN;
+    }
     return ok(compareValues(v, x));
   });
 }
@@ -271,10 +292,24 @@ function elemMatchPred(arg: unknown): ListPred {
   const valueMode = keys.length > 0 && keys.every((k) => k.charCodeAt(0) === 36 && k !== '$and' && k !== '$or' && k !== '$nor' && k !== '$expr');
   let elemTest: (e: unknown) => boolean;
   if (valueMode) {
-    const lp = compileOperators(arg);
+    const prev = expandArrays;
+    expandArrays = false;
+    let lp: ListPred;
+    try {
+      lp = compileOperators(arg);
+    } finally {
+      expandArrays = prev;
+    }
     elemTest = (e) => lp([e]);
   } else {
-    const p = compileDoc(arg);
+    const prev = expandArrays;
+    expandArrays = true;
+    let p: Pred;
+    try {
+      p = compileDoc(arg);
+    } finally {
+      expandArrays = prev;
+    }
     elemTest = (e) => isPlainObject(e) && p(e);
   }
   return (values) => {

@@ -45,11 +45,15 @@ export function lookupForMatch(value: unknown, parts: readonly string[], i: numb
   }
   const key = parts[i] as string;
   if (Array.isArray(value)) {
-    if (isArrayIndex(key)) {
-      const idx = Number(key);
-      if (idx < value.length) lookupForMatch(value[idx], parts, i + 1, out);
-    }
     for (const e of value) if (isPlainObject(e)) lookupForMatch(e, parts, i, out);
+    if (isArrayIndex(key)) {
+      // an array offset: the element itself at the end of the path, else only containers continue
+      const idx = Number(key);
+      if (idx < value.length) {
+        const e = value[idx];
+        if (i + 1 === parts.length || isPlainObject(e) || Array.isArray(e)) lookupForMatch(e, parts, i + 1, out);
+      }
+    }
     return;
   }
   if (isPlainObject(value)) {

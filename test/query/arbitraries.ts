@@ -22,6 +22,8 @@ export interface GenOptions {
   forMingo?: boolean;
   /** Generate no arrays at all (mingo sorts arrays as whole values, MongoDB by min/max element). */
   noArrays?: boolean;
+  /** Generate no NaN (mingo's $sum ignores NaN and its $min/$max do not order NaN below numbers). */
+  noNaN?: boolean;
   /** Generate no ObjectIds and Dates (mingo sorts and traverses them as plain objects). */
   noBsonObjects?: boolean;
 }
@@ -49,7 +51,7 @@ export function arbScalar(opts: GenOptions = {}): fc.Arbitrary<unknown> {
     fc.constant(null),
   ];
   if (!opts.noBsonObjects) list.push(fc.constantFrom(...DATES), fc.constantFrom(...OIDS));
-  if (!opts.forMingo) list.push(fc.constantFrom(-0, NaN));
+  list.push(opts.noNaN ? fc.constant(-0) : fc.constantFrom(-0, NaN));
   return fc.oneof(...list);
 }
 
@@ -141,6 +143,8 @@ export function isMingoSafeFilter(f: unknown): boolean {
     }
     if (k === '$type') return false;
     if ((k === '$gte' || k === '$lte') && v === null) return false;
+    // NaN in query comparisons equals only NaN in MongoDB; mingo orders it like JS
+    if ((k === '$gt' || k === '$gte' || k === '$lt' || k === '$lte') && Number.isNaN(v)) return false;
     if (k.startsWith('$')) {
       if (!isMingoSafeFilter(v)) return false;
       continue;
@@ -251,7 +255,7 @@ export function arbPipeline(opts: GenOptions = {}): fc.Arbitrary<Doc[]> {
     // mingo's $add over missing/non-numeric gives NaN; MongoDB null or an error
     opts.forMingo ? fc.constant({ $literal: 1 }) : rec({ $add: fc.tuple(numExpr, fc.integer({ min: 0, max: 3 })) }).map((o) => ({ $ifNull: [o, null] })),
     // aggregation $gt compares across types in BSON order; mingo only within a type
-    rec({ $cond: fc.tuple(rec({ [opts.forMingo ? '$eq' : '$gt']: fc.tuple(fieldRef, fc.integer({ min: 0, max: 3 })) }), fc.constant('hi'), fc.constant('lo')) }),
+    rec({ $cond: fc.tuple(rec({ [opts.forMingo ? '$eq' : '$gt']: fc.tuple(opts.forMingo ? fc.constant('$_id') : fieldRef, fc.integer({ min: 0, max: 3 })) }), fc.constant('hi'), fc.constant('lo')) }),
     // $type of a missing field is 'missing' in MongoDB
     opts.forMingo ? fc.constant('$_id') : rec({ $type: fieldRef }),
     // '$a.b' over an array is an array in MongoDB (mingo: only if some element has b)

@@ -14,6 +14,13 @@ import { applyUpdate, compareValues, compileFilter, compileSort, getPathValues, 
 import { isPlainObject } from '../../src/query/values.ts';
 
 const M = { forMingo: true };
+
+function containsNaN(v: unknown): boolean {
+  if (typeof v === 'number') return Number.isNaN(v);
+  if (Array.isArray(v)) return v.some(containsNaN);
+  if (isPlainObject(v)) return Object.values(v).some(containsNaN);
+  return false;
+}
 const SEED = 20261128;
 
 function runs(n: number): fc.Parameters<unknown> {
@@ -22,18 +29,23 @@ function runs(n: number): fc.Parameters<unknown> {
 
 describe('differential vs mingo 6.5.6', () => {
   it('filters: 4000 generated cases select the same documents', () => {
+    let compared = 0;
     fc.assert(
       fc.property(arbDocs(M), arbFilter(M), (docs, filter) => {
+        // MongoDB: NaN is neither greater nor less than any number in query comparisons; mingo orders it
+        if (/"\$(gt|gte|lt|lte)"/.test(JSON.stringify(filter)) && containsNaN(docs)) return;
+        compared++;
         assert.deepEqual(oursFind(docs, filter), mingoFind(docs, filter), JSON.stringify(canon({ docs, filter })));
       }),
       runs(4000) as fc.Parameters<[Doc[], Doc]>,
     );
+    assert.ok(compared > 3000, `only ${compared} filter cases compared`);
   });
 
   it('sorts: 1500 generated cases order documents the same way', () => {
     let compared = 0;
     fc.assert(
-      fc.property(arbDocs({ ...M, noArrays: true, noBsonObjects: true }), arbSort, (docs, sort) => {
+      fc.property(arbDocs({ ...M, noArrays: true, noBsonObjects: true, noNaN: true }), arbSort, (docs, sort) => {
         // mingo compares embedded documents by key names before value types; MongoDB by type first
         for (const p of Object.keys(sort)) for (const d of docs) if (isPlainObject(sortKey(d, splitPath(p), 1))) return;
         compared++;
@@ -81,7 +93,7 @@ describe('differential vs mingo 6.5.6', () => {
   it('pipelines: 1500 generated cases produce the same results', async () => {
     const tally = { agree: 0, documented: 0, 'mingo-crash': 0, differ: 0 };
     await fc.assert(
-      fc.asyncProperty(arbDocs(M), arbPipeline(M), async (docs, pipeline) => {
+      fc.asyncProperty(arbDocs({ ...M, noNaN: true }), arbPipeline({ ...M, noNaN: true }), async (docs, pipeline) => {
         const r = await comparePipeline(docs, pipeline);
         tally[r.verdict]++;
         assert.notEqual(r.verdict, 'differ', JSON.stringify(canon({ docs, pipeline, ours: r.ours, mingo: r.mingo })));

@@ -130,6 +130,8 @@ export function compareUpdate(doc: Document, upd: Document): { verdict: 'agree' 
         const cur = valueAt(doc, path);
         // mingo orders ObjectIds as plain objects in $min/$max
         if ((op === '$min' || op === '$max') && (cur instanceof ObjectId || fields[path] instanceof ObjectId)) return { verdict: 'documented', ours, mingo: theirs };
+        // mingo does not order NaN below the other numbers in $min/$max
+        if ((op === '$min' || op === '$max') && (Number.isNaN(cur) || Number.isNaN(fields[path]))) return { verdict: 'documented', ours, mingo: theirs };
         // mingo's $addToSet also removes duplicates already in the array
         if (op === '$addToSet' && Array.isArray(cur) && cur.some((x, i) => cur.findIndex((y) => isDeepStrictEqual(canon(x), canon(y))) !== i)) return { verdict: 'documented', ours, mingo: theirs };
       }

@@ -64,7 +64,10 @@ describe('comparison and logical operators', () => {
     assert.deepEqual(ids({ v: NaN }, docs), [1]);
     assert.deepEqual(ids({ v: 0 }, docs), [2, 3, 4, 5]);
     assert.deepEqual(ids({ v: -0 }, docs), [2, 3, 4, 5]);
-    assert.deepEqual(ids({ v: { $gt: NaN } }, docs), [2, 3, 4, 5]);
+    assert.deepEqual(ids({ v: { $gt: NaN } }, docs), []);
+    assert.deepEqual(ids({ v: { $gte: NaN } }, docs), [1]);
+    assert.deepEqual(ids({ v: { $lt: 1 } }, docs), [2, 3, 4, 5]);
+    assert.deepEqual(ids({ v: { $lte: Infinity } }, docs), [2, 3, 4, 5]);
   });
 });
 
