@@ -104,7 +104,11 @@ async function* runAggregate(coll: Collection, pipeline: Document[], options: Do
       return (async function* () {
         const vector = (spec.queryVector ?? spec.vector) as number[];
         const limit = (spec.limit ?? spec.k ?? 10) as number;
-        const hits = await coll.vectorSearch(vector, { ...spec, k: limit, limit, ...(spec.index ? { index: spec.index } : {}) });
+        const { queryVector: _q, vector: _v, limit: _l, ...rest } = spec;
+        void _q;
+        void _v;
+        void _l;
+        const hits = await coll.vectorSearch(vector, { ...rest, k: limit });
         for (const h of hits) {
           const doc = (h.document as Document | undefined) ?? { _id: h._id };
           yield { ...doc, $vectorSearchScore: h.score };

@@ -827,62 +827,70 @@ export class Collection<TSchema extends Document = Document> {
     return this.client.watch(this as unknown as Collection, this.dbName, pipeline, options) as unknown as ChangeStream<T>;
   }
 
-  /** Vector search through a plugin index (the vector engineer's plugin provides `search`). */
+  /**
+   * Vector search through a plugin index (the vector engineer's plugin provides `search`).
+   * Options: { k | limit, index?, path?, filter?, numCandidates, efSearch, nprobe, exact, projection }.
+   * A `filter` is answered by the planner first; its matching _ids are the plugin's `candidates`.
+   * Returns [{ _id, score, document }] best first.
+   */
   async vectorSearch(vector: ArrayLike<number>, options: Document = {}): Promise<Document[]> {
-    const { plugin, name } = this.findVectorPlugin(options.index as string | undefined);
+    const { plugin, name } = this.findVectorPlugin(options.index as string | undefined, options.path as string | undefined);
     const search = (plugin as unknown as { search?: (v: ArrayLike<number>, o: Document) => Promise<Document[]> | Document[] }).search;
     if (typeof search !== 'function') throw new LargetableError('NOT_SUPPORTED', `index ${name} does not support search`);
-    return this.hydrateVectorHits(await search.call(plugin, vector, await this.vectorCandidates(options)), options);
+    const o = await this.vectorOptions(options);
+    return this.hydrateVectorHits(await search.call(plugin, vector, o), options);
   }
 
   async vectorSearchMany(vectors: ArrayLike<number>[], options: Document = {}): Promise<Document[][]> {
-    const { plugin, name } = this.findVectorPlugin(options.index as string | undefined);
-    const many = (plugin as unknown as { searchMany?: (v: ArrayLike<number>[], o: Document) => Promise<Document[][]> | Document[][] }).searchMany;
-    if (typeof many === 'function') {
-      const res = await many.call(plugin, vectors, await this.vectorCandidates(options));
+    const { plugin, name } = this.findVectorPlugin(options.index as string | undefined, options.path as string | undefined);
+    const p = plugin as unknown as { search?: (v: ArrayLike<number>, o: Document) => Document[]; searchMany?: (v: ArrayLike<number>[], o: Document) => Promise<Document[][]> | Document[][] };
+    const o = await this.vectorOptions(options);
+    if (typeof p.searchMany === 'function') {
+      const res = await p.searchMany.call(plugin, vectors, o);
       return Promise.all(res.map((r) => this.hydrateVectorHits(r, options)));
     }
+    if (typeof p.search !== 'function') throw new LargetableError('NOT_SUPPORTED', `index ${name} does not support search`);
     const out: Document[][] = [];
-    for (const v of vectors) out.push(await this.vectorSearch(v, { ...options, index: name }));
+    for (const v of vectors) out.push(await this.hydrateVectorHits(await p.search.call(plugin, v, o), options));
     return out;
   }
 
-  /** A query filter becomes the candidate id set of a vector search (found through the document indexes). */
-  private async vectorCandidates(options: Document): Promise<Document> {
-    if (!isPlainObject(options.filter) || options.candidates !== undefined) return options;
-    const ids: unknown[] = [];
-    for await (const d of this.find(options.filter, { projection: { _id: 1 } })) ids.push((d as Document)._id);
-    return { ...options, candidates: ids };
+  private async vectorOptions(options: Document): Promise<Document> {
+    const o: Document = {};
+    for (const [k, v] of Object.entries(options)) if (!['filter', 'projection', 'index', 'path', 'queryVector', 'limit'].includes(k)) o[k] = v;
+    if (options.k === undefined && options.limit !== undefined) o.k = options.limit;
+    if (options.filter !== undefined) {
+      if (!isPlainObject(options.filter)) throw new LargetableError('BAD_QUERY', 'vector search filter must be a document');
+      const ids: unknown[] = [];
+      for await (const d of this.find(options.filter, { projection: { _id: 1 } })) ids.push((d as Document)._id);
+      o.candidates = ids;
+    }
+    return o;
   }
 
-  /** Plugin hits are {_id|id, score, document?}; attach documents and apply `filter` and projection. */
+  /** Plugin hits are {_id|id, score}; attach documents (projection applied). */
   private async hydrateVectorHits(hits: Document[], options: Document): Promise<Document[]> {
     const coll = this.meta();
     if (!coll) return [];
-    const filter = isPlainObject(options.filter) ? compileFilter(options.filter) : undefined;
     const project = isPlainObject(options.projection) ? compileProjection(options.projection) : undefined;
     const out: Document[] = [];
     for (const h of hits) {
-      if (h.document && !filter) {
-        out.push(h);
-        continue;
-      }
       const id = h._id !== undefined ? h._id : h.id;
-      const v = await this.engine.live.get(documentKey(coll.id, encodeId(id)));
-      if (!v) continue;
-      const doc = decodeDocument(v);
-      if (filter && !filter.test(doc)) continue;
-      out.push({ ...h, _id: id, document: project ? project(doc) : doc });
+      const r = await this.engine.readDocument(this.engine.live, coll.id, encodeId(id));
+      if (!r) continue;
+      out.push({ _id: id, score: h.score, document: project ? project(r.doc) : r.doc });
     }
     return out;
   }
 
-  private findVectorPlugin(name?: string): { plugin: IndexPlugin; name: string } {
+  private findVectorPlugin(name?: string, path?: string): { plugin: IndexPlugin; name: string } {
     const m = this.meta();
     if (!m) throw new LargetableError('NOT_FOUND', `collection ${this.namespace} does not exist`);
     for (const ix of this.engine.indexes(m.id)) {
       if (!ix.plugin) continue;
-      if (name === undefined || ix.meta.name === name) return { plugin: ix.plugin, name: ix.meta.name };
+      if (name !== undefined && ix.meta.name !== name) continue;
+      if (name === undefined && path !== undefined && !(path in ix.meta.key)) continue;
+      return { plugin: ix.plugin, name: ix.meta.name };
     }
     throw new LargetableError('NOT_FOUND', name ? `vector index ${name} not found on ${this.namespace}` : `no vector index on ${this.namespace}`);
   }

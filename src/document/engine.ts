@@ -555,8 +555,8 @@ export class Engine {
     const pluginOps: WriteOp[] = [];
     for (const ix of indexes) {
       if (!ix.plugin) continue;
-      const ops = ix.plugin.onWrite(id, before, after);
       scope.plugins.add(ix.plugin);
+      const ops = ix.plugin.onWrite(id, before, after);
       pluginOps.push(...ops);
     }
     for (const d of dels) scope.overlay.del(d);
