@@ -1,0 +1,265 @@
+/**
+ * Storage engine benchmark: `npm run bench -- storage [N]` (default 1,000,000 keys).
+ * Largetable (Node fs adapter) side by side with classic-level (LevelDB), lmdb and better-sqlite3
+ * (WAL mode) on the same random 16-byte keys and 100-byte values: batched loads, strict single
+ * writes from 64 concurrent writers (group commit) and sequential ones against sqlite
+ * synchronous=FULL, random point reads, range scans of 100 keys, bytes on disk. Prints ratios and
+ * appends the table to bench/RESULTS.md.
+ */
+import { execSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import process from 'node:process';
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+import { openNodeFsAdapter } from '../platform/node/fs-adapter.ts';
+import { installKernels, loadKernels } from '../src/kernel/index.ts';
+import { openStore } from '../src/storage/index.ts';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const require = createRequire(path.join(here, 'package.json'));
+const { ClassicLevel } = require('classic-level') as { ClassicLevel: new (p: string, o: object) => any };
+const lmdb = require('lmdb') as { open(o: object): any };
+const Sqlite = require('better-sqlite3') as new (p: string) => any;
+
+const N = Number(process.argv[2] ?? 1_000_000);
+const batchSize = 1000;
+const writers = 64;
+const strictWrites = Math.min(20_000, N);
+const seqWrites = Math.min(2_000, N);
+const reads = Math.min(200_000, N);
+const scans = Math.min(5_000, N);
+const root = fs.mkdtempSync(path.join(process.env['BENCH_DIR'] ?? os.tmpdir(), 'lt-bench-storage-'));
+
+// ---- data: random keys and values, generated once
+let seed = 0x12345678;
+function rnd(): number {
+  seed ^= seed << 13;
+  seed ^= seed >>> 17;
+  seed ^= seed << 5;
+  return seed >>> 0;
+}
+const keyBuf = new Uint8Array(N * 16);
+for (let i = 0; i < keyBuf.length; i += 4) new DataView(keyBuf.buffer).setUint32(i, rnd());
+const valBuf = new Uint8Array(N * 100);
+// values: half random, half text-like (so compression has something to do, as in real records)
+for (let i = 0; i < N; i++) {
+  const o = i * 100;
+  for (let j = 0; j < 50; j += 4) new DataView(valBuf.buffer).setUint32(o + j, rnd());
+  for (let j = 52; j < 100; j++) valBuf[o + j] = 97 + ((i + j) % 26);
+}
+const key = (i: number): Uint8Array => keyBuf.subarray(i * 16, i * 16 + 16);
+const val = (i: number): Uint8Array => valBuf.subarray(i * 100, i * 100 + 100);
+const readOrder = Array.from({ length: reads }, () => rnd() % N);
+const scanStarts = Array.from({ length: scans }, () => rnd() % N);
+
+function du(dir: string): number {
+  return Number(execSync(`du -sb ${JSON.stringify(dir)}`).toString().split('\t')[0]);
+}
+async function time(fn: () => Promise<unknown> | unknown): Promise<number> {
+  const t = performance.now();
+  await fn();
+  return performance.now() - t;
+}
+const rows: { test: string; impl: string; ops: number; ms: number; note?: string }[] = [];
+function row(test: string, impl: string, ops: number, ms: number, note?: string): void {
+  rows.push({ test, impl, ops, ms, note });
+  console.log(`${test.padEnd(34)} ${impl.padEnd(26)} ${Math.round((ops / ms) * 1000).toLocaleString().padStart(12)} ops/s  (${ms.toFixed(0)} ms)${note ? '  ' + note : ''}`);
+}
+
+const kernelBuild = await loadKernels().then((k) => installKernels(k).build, () => 'typescript');
+console.log(`N=${N.toLocaleString()} keys, 16-byte keys, 100-byte values; kernels: ${kernelBuild}; dir ${root}`);
+
+// ---------------------------------------------------------------- Largetable
+const ltDir = path.join(root, 'largetable');
+const lt = await openStore(await openNodeFsAdapter(ltDir), { blockCacheSizeBytes: 256 * 1024 * 1024 });
+row('batched load (1000/batch)', 'largetable strict', N, await time(async () => {
+  for (let i = 0; i < N; i += batchSize) {
+    const ops = [];
+    for (let j = i; j < Math.min(N, i + batchSize); j++) ops.push({ type: 'put' as const, key: key(j), value: val(j) });
+    await lt.write(ops);
+  }
+}));
+// the same load with 4 batches in flight: group commit shares one sync between them
+const lt2Dir = path.join(root, 'largetable-2');
+const lt2 = await openStore(await openNodeFsAdapter(lt2Dir), {});
+row('batched load (1000/batch)', 'largetable strict, 4 in flight', N, await time(async () => {
+  let next = 0;
+  await Promise.all(Array.from({ length: 4 }, async () => {
+    while (next < N) {
+      const i = next;
+      next += batchSize;
+      const ops = [];
+      for (let j = i; j < Math.min(N, i + batchSize); j++) ops.push({ type: 'put' as const, key: key(j), value: val(j) });
+      await lt2.write(ops);
+    }
+  }));
+}));
+await lt2.close();
+const lt3 = await openStore(await openNodeFsAdapter(lt2Dir), { durability: 'relaxed' });
+row('batched load (1000/batch)', 'largetable relaxed', N, await time(async () => {
+  for (let i = 0; i < N; i += batchSize) {
+    const ops = [];
+    for (let j = i; j < Math.min(N, i + batchSize); j++) ops.push({ type: 'put' as const, key: key(j), value: val((j + 7) % N) });
+    await lt3.write(ops);
+  }
+}), 'overwrites the keys above');
+await lt3.close();
+fs.rmSync(lt2Dir, { recursive: true, force: true });
+row('64 concurrent strict single writes', 'largetable strict', strictWrites, await time(async () => {
+  let next = 0;
+  await Promise.all(Array.from({ length: writers }, async () => {
+    while (next < strictWrites) {
+      const i = next++;
+      await lt.put(key(i), val((i + 1) % N));
+    }
+  }));
+}), `${lt.stats().walSyncs} WAL syncs so far`);
+row('sequential strict single writes', 'largetable strict', seqWrites, await time(async () => {
+  for (let i = 0; i < seqWrites; i++) await lt.put(key(i), val(i));
+}));
+await lt.flush();
+await lt.compact();
+row('random point reads', 'largetable', reads, await time(async () => {
+  for (const i of readOrder) if ((await lt.get(key(i))) === undefined) throw new Error('missing key');
+}), `cache ${(lt.stats().blockCacheHits / (lt.stats().blockCacheHits + lt.stats().blockCacheMisses) * 100).toFixed(0)}% hits`);
+row('random point reads, 64 in flight', 'largetable', reads, await time(async () => {
+  let next = 0;
+  await Promise.all(Array.from({ length: 64 }, async () => {
+    while (next < reads) {
+      const i = readOrder[next++]!;
+      if ((await lt.get(key(i))) === undefined) throw new Error('missing key');
+    }
+  }));
+}));
+row('range scans of 100', 'largetable', scans, await time(async () => {
+  for (const i of scanStarts) {
+    let n = 0;
+    for await (const _ of lt.iterate({ gte: key(i), limit: 100 })) n++;
+    if (n === 0) throw new Error('empty scan');
+  }
+}));
+await lt.close();
+const ltBytes = du(ltDir);
+
+// ---------------------------------------------------------------- classic-level
+const lvDir = path.join(root, 'level');
+const lv = new ClassicLevel(lvDir, { keyEncoding: 'view', valueEncoding: 'view' });
+await lv.open();
+row('batched load (1000/batch)', 'classic-level (no sync)', N, await time(async () => {
+  for (let i = 0; i < N; i += batchSize) {
+    const ops = [];
+    for (let j = i; j < Math.min(N, i + batchSize); j++) ops.push({ type: 'put', key: key(j), value: val(j) });
+    await lv.batch(ops);
+  }
+}));
+row('batched load, sync (first 100k)', 'classic-level sync', Math.min(N, 100_000), await time(async () => {
+  for (let i = 0; i < Math.min(N, 100_000); i += batchSize) {
+    const ops = [];
+    for (let j = i; j < i + batchSize; j++) ops.push({ type: 'put', key: key(j), value: val(j) });
+    await lv.batch(ops, { sync: true });
+  }
+}));
+await lv.compactRange?.(new Uint8Array(0), new Uint8Array(17).fill(255)).catch(() => undefined);
+row('random point reads', 'classic-level', reads, await time(async () => {
+  for (const i of readOrder) await lv.get(key(i));
+}));
+row('range scans of 100', 'classic-level', scans, await time(async () => {
+  for (const i of scanStarts) {
+    const it = lv.iterator({ gte: key(i), limit: 100 });
+    await it.all();
+  }
+}));
+await lv.close();
+const lvBytes = du(lvDir);
+
+// ---------------------------------------------------------------- lmdb
+const lmDir = path.join(root, 'lmdb');
+const lm = lmdb.open({ path: lmDir, keyEncoding: 'binary', encoding: 'binary', compression: false });
+row('batched load (1000/batch)', 'lmdb (sync commit)', N, await time(async () => {
+  for (let i = 0; i < N; i += batchSize) {
+    lm.transactionSync(() => {
+      for (let j = i; j < Math.min(N, i + batchSize); j++) lm.put(Buffer.from(key(j)), val(j));
+    });
+  }
+}));
+row('random point reads', 'lmdb', reads, await time(() => {
+  for (const i of readOrder) if (lm.get(Buffer.from(key(i))) === undefined) throw new Error('missing');
+}));
+row('range scans of 100', 'lmdb', scans, await time(() => {
+  for (const i of scanStarts) {
+    let n = 0;
+    for (const _ of lm.getRange({ start: Buffer.from(key(i)), limit: 100 })) n++;
+  }
+}));
+await lm.close();
+const lmBytes = du(lmDir);
+
+// ---------------------------------------------------------------- better-sqlite3
+const sqDir = path.join(root, 'sqlite');
+fs.mkdirSync(sqDir);
+const sq = new Sqlite(path.join(sqDir, 'db.sqlite'));
+sq.pragma('journal_mode = WAL');
+sq.pragma('synchronous = FULL');
+sq.exec('CREATE TABLE kv (k BLOB PRIMARY KEY, v BLOB) WITHOUT ROWID');
+const ins = sq.prepare('INSERT OR REPLACE INTO kv (k, v) VALUES (?, ?)');
+const loadTx = sq.transaction((i: number) => {
+  for (let j = i; j < Math.min(N, i + batchSize); j++) ins.run(key(j), val(j));
+});
+row('batched load (1000/batch)', 'sqlite WAL FULL', N, await time(() => {
+  for (let i = 0; i < N; i += batchSize) loadTx(i);
+}));
+const sqStrict = Math.min(strictWrites, 3000);
+row('64 concurrent strict single writes', 'sqlite WAL FULL', sqStrict, await time(() => {
+  for (let i = 0; i < sqStrict; i++) ins.run(key(i), val((i + 1) % N)); // one connection: writes serialize
+}), 'autocommit per write');
+row('sequential strict single writes', 'sqlite WAL FULL', seqWrites, await time(() => {
+  for (let i = 0; i < seqWrites; i++) ins.run(key(i), val(i));
+}));
+const sel = sq.prepare('SELECT v FROM kv WHERE k = ?');
+row('random point reads', 'sqlite', reads, await time(() => {
+  for (const i of readOrder) if (sel.get(key(i)) === undefined) throw new Error('missing');
+}));
+const rng100 = sq.prepare('SELECT k, v FROM kv WHERE k >= ? ORDER BY k LIMIT 100');
+row('range scans of 100', 'sqlite', scans, await time(() => {
+  for (const i of scanStarts) rng100.all(key(i));
+}));
+sq.pragma('wal_checkpoint(TRUNCATE)');
+sq.close();
+const sqBytes = du(sqDir);
+
+// ---------------------------------------------------------------- summary
+const rate = (test: string, impl: string): number => {
+  const r = rows.find((x) => x.test === test && x.impl.startsWith(impl));
+  return r === undefined ? NaN : (r.ops / r.ms) * 1000;
+};
+const ratio = (a: number, b: number): string => (a / b).toFixed(2) + 'x';
+const lines = [
+  `batched load: largetable strict / classic-level sync = ${ratio(rate('batched load (1000/batch)', 'largetable strict'), rate('batched load, sync', 'classic-level'))}, strict 4 in flight / classic-level sync = ${ratio(rate('batched load (1000/batch)', 'largetable strict, 4'), rate('batched load, sync', 'classic-level'))}, largetable relaxed / classic-level (no sync) = ${ratio(rate('batched load (1000/batch)', 'largetable relaxed'), rate('batched load (1000/batch)', 'classic-level'))} (goal >= 1x)`,
+  `64 concurrent strict writers: largetable / sqlite FULL = ${ratio(rate('64 concurrent strict single writes', 'largetable'), rate('64 concurrent strict single writes', 'sqlite'))} (goal >= 5x)`,
+  `sequential strict writes: largetable / sqlite FULL = ${ratio(rate('sequential strict single writes', 'largetable'), rate('sequential strict single writes', 'sqlite'))} (goal >= 1x)`,
+  `random reads: largetable / lmdb = ${ratio(rate('random point reads', 'largetable'), rate('random point reads', 'lmdb'))} (goal >= 0.5x); 64 in flight: ${ratio(rate('random point reads, 64 in flight', 'largetable'), rate('random point reads', 'lmdb'))}`,
+  `range scans: largetable / classic-level = ${ratio(rate('range scans of 100', 'largetable'), rate('range scans of 100', 'classic-level'))}, / lmdb = ${ratio(rate('range scans of 100', 'largetable'), rate('range scans of 100', 'lmdb'))}`,
+  `strict writes in batches: ${Math.round(rate('batched load (1000/batch)', 'largetable strict')).toLocaleString()} writes/s, ${Math.round(rate('batched load (1000/batch)', 'largetable strict, 4')).toLocaleString()} with 4 batches in flight (goal >= 100,000)`,
+  `bytes on disk: largetable ${(ltBytes / 1e6).toFixed(1)} MB, classic-level ${(lvBytes / 1e6).toFixed(1)} MB, lmdb ${(lmBytes / 1e6).toFixed(1)} MB, sqlite ${(sqBytes / 1e6).toFixed(1)} MB`,
+];
+console.log('\n' + lines.join('\n'));
+
+if (process.env['NO_RESULTS'] === undefined) {
+  const md = [
+    '',
+    `## storage (\`npm run bench -- storage${N === 1_000_000 ? '' : ' ' + N}\`)`,
+    '',
+    `${new Date().toISOString().slice(0, 10)}, Node ${process.version}, 2 cores, load average ${os.loadavg()[0]!.toFixed(1)} at the end; N=${N.toLocaleString()} random 16-byte keys, 100-byte values; Largetable on the Node fs adapter, block cache 256 MiB, kernels ${kernelBuild}.`,
+    '',
+    '| test | implementation | ops/s | ms | note |',
+    '|---|---|---|---|---|',
+    ...rows.map((r) => `| ${r.test} | ${r.impl} | ${Math.round((r.ops / r.ms) * 1000).toLocaleString()} | ${r.ms.toFixed(0)} | ${r.note ?? ''} |`),
+    '',
+    ...lines.map((l) => `- ${l}`),
+    '',
+  ];
+  fs.appendFileSync(path.join(here, 'RESULTS.md'), md.join('\n'));
+}
+fs.rmSync(root, { recursive: true, force: true });
