@@ -311,10 +311,16 @@ function measureFilter(base: Float32Array, query: Float32Array, _gt: Int32Array,
   for (let i = 0; i < n; i++) if (rng() < 0.01) set.add(i);
   const labels = Uint32Array.from(set.labels());
   const nq = query.length / dim;
-  const time = (fn: (q: Float32Array) => Uint32Array) => {
-    let count = 0; const t0 = performance.now(); const out: Uint32Array[] = [];
-    while (performance.now() - t0 < job.budgetMs) { out.push(fn(query.subarray((count % nq) * dim, (count % nq + 1) * dim))); count++; }
-    return { qps: count / ((performance.now() - t0) / 1000), out };
+  // CPU-time QPS (robust when other tenants share the cores), best of 3 interleaved rounds
+  const once = (fn: (q: Float32Array) => Uint32Array) => {
+    let count = 0; const t0 = performance.now(), c0 = cpu(); const out: Uint32Array[] = [];
+    while (performance.now() - t0 < job.budgetMs / 3) { out.push(fn(query.subarray((count % nq) * dim, (count % nq + 1) * dim))); count++; }
+    return { qps: count / Math.max(1e-6, cpu() - c0), out };
+  };
+  const rounds = new Map<string, { qps: number; out: Uint32Array[] }>();
+  const time = (fn: (q: Float32Array) => Uint32Array, name = String(rounds.size)) => {
+    for (let r = 0; r < 3; r++) { const x = once(fn); const prev = rounds.get(name); if (!prev || x.qps > prev.qps) rounds.set(name, x); }
+    return rounds.get(name)!;
   };
   const top = (q: Float32Array) => {
     const r = flat.scoreLabels(q, labels);
@@ -323,9 +329,10 @@ function measureFilter(base: Float32Array, query: Float32Array, _gt: Int32Array,
   };
   const exact = time(top);
   const scan = time((q) => flat.search(q, K, { filter: set }).labels);
+  const full = time((q) => flat.search(q, K).labels);
   let agree = 0, total = 0;
   for (let i = 0; i < Math.min(exact.out.length, scan.out.length); i++) { const s = new Set(scan.out[i]); for (const l of exact.out[i]!) if (s.has(l)) agree++; total += K; }
-  return { filter: '1%', matching: labels.length, exactCandidatesQps: +exact.qps.toFixed(1), filteredScanQps: +scan.qps.toFixed(1), speedup: +(exact.qps / scan.qps).toFixed(1), agreement: +(agree / total).toFixed(4) };
+  return { filter: '1%', matching: labels.length, exactCandidatesQps: +exact.qps.toFixed(1), filteredScanQps: +scan.qps.toFixed(1), unfilteredScanQps: +full.qps.toFixed(1), speedup: +(exact.qps / scan.qps).toFixed(1), agreement: +(agree / total).toFixed(4) };
 }
 
 // ------------------------------------------------------------------ orchestrator
@@ -369,7 +376,7 @@ for (const spec of datasets) {
       if (name === 'filter') {
         const r = worker({ filter: true, spec, metric, budgetMs: Math.max(500, budgetMs) });
         summary.results.push({ ...r, engine: 'largetable-filter', ds: spec.name, metric });
-        log(`largetable 1% filter ${metric}: exact over candidates ${r.exactCandidatesQps} QPS vs filtered scan ${r.filteredScanQps} QPS (${r.speedup}x), agreement ${r.agreement}`);
+        log(`largetable 1% filter ${metric}: exact over candidates ${r.exactCandidatesQps} cpuQPS vs filtered scan ${r.filteredScanQps} (unfiltered ${r.unfilteredScanQps}): ${r.speedup}x, agreement ${r.agreement}`);
         continue;
       }
       const e = engines[name]!;
