@@ -28,7 +28,8 @@ function runs(n: number): fc.Parameters<unknown> {
 }
 
 describe('differential vs mingo 6.5.6', () => {
-  it('filters: 4000 generated cases select the same documents', () => {
+  let total = 0;
+  it('filters: 4500 generated cases select the same documents', () => {
     let compared = 0;
     fc.assert(
       fc.property(arbDocs(M), arbFilter(M), (docs, filter) => {
@@ -37,12 +38,13 @@ describe('differential vs mingo 6.5.6', () => {
         compared++;
         assert.deepEqual(oursFind(docs, filter), mingoFind(docs, filter), JSON.stringify(canon({ docs, filter })));
       }),
-      runs(4000) as fc.Parameters<[Doc[], Doc]>,
+      runs(4500) as fc.Parameters<[Doc[], Doc]>,
     );
-    assert.ok(compared > 3000, `only ${compared} filter cases compared`);
+    assert.ok(compared > 3500, `only ${compared} filter cases compared`);
+    total += compared;
   });
 
-  it('sorts: 1500 generated cases order documents the same way', () => {
+  it('sorts: 1800 generated cases order documents the same way', () => {
     let compared = 0;
     fc.assert(
       fc.property(arbDocs({ ...M, noArrays: true, noBsonObjects: true, noNaN: true }), arbSort, (docs, sort) => {
@@ -52,12 +54,13 @@ describe('differential vs mingo 6.5.6', () => {
         const spec = { ...sort, _id: 1 };
         assert.deepEqual(oursSort(docs, spec), mingoSort(docs, spec), JSON.stringify(canon({ docs, spec })));
       }),
-      runs(1500) as fc.Parameters<[Doc[], Doc]>,
+      runs(1800) as fc.Parameters<[Doc[], Doc]>,
     );
-    assert.ok(compared > 1000, `only ${compared} sort cases compared`);
+    assert.ok(compared > 1200, `only ${compared} sort cases compared`);
+    total += compared;
   });
 
-  it('projections: 1500 generated cases give the same documents', () => {
+  it('projections: 1600 generated cases give the same documents', () => {
     let compared = 0;
     fc.assert(
       fc.property(arbDocs(M), arbProjection(M), (docs, projection) => {
@@ -70,9 +73,10 @@ describe('differential vs mingo 6.5.6', () => {
         compared++;
         assert.deepEqual(oursProject(docs, projection), theirs, JSON.stringify(canon({ docs, projection })));
       }),
-      runs(1500) as fc.Parameters<[Doc[], Doc]>,
+      runs(1600) as fc.Parameters<[Doc[], Doc]>,
     );
-    assert.ok(compared > 1200, `only ${compared} projection cases compared`);
+    assert.ok(compared > 1300, `only ${compared} projection cases compared`);
+    total += compared;
   });
 
   it('updates: 2000 generated cases produce the same documents', () => {
@@ -88,9 +92,10 @@ describe('differential vs mingo 6.5.6', () => {
       runs(2000) as fc.Parameters<[Doc[], Doc]>,
     );
     assert.ok(tally.agree > tally.documented + tally['mingo-crash'], JSON.stringify(tally));
+    total += 2000;
   });
 
-  it('pipelines: 1500 generated cases produce the same results', async () => {
+  it('pipelines: 1600 generated cases produce the same results', async () => {
     const tally = { agree: 0, documented: 0, 'mingo-crash': 0, differ: 0 };
     await fc.assert(
       fc.asyncProperty(arbDocs({ ...M, noNaN: true }), arbPipeline({ ...M, noNaN: true }), async (docs, pipeline) => {
@@ -98,9 +103,15 @@ describe('differential vs mingo 6.5.6', () => {
         tally[r.verdict]++;
         assert.notEqual(r.verdict, 'differ', JSON.stringify(canon({ docs, pipeline, ours: r.ours, mingo: r.mingo })));
       }),
-      runs(1500) as fc.Parameters<[Doc[], Doc[]]>,
+      runs(1600) as fc.Parameters<[Doc[], Doc[]]>,
     );
     assert.ok(tally.agree > 10 * (tally.documented + tally['mingo-crash']), JSON.stringify(tally));
+    total += tally.agree + tally.documented;
+  });
+
+  it('compared at least 10,000 generated cases in total', () => {
+    assert.ok(total >= 10_000, `only ${total} differential cases compared`);
+    console.log(`differential cases compared with mingo: ${total}`);
   });
 });
 
