@@ -170,7 +170,7 @@ export function cloneDoc<T>(v: T): T {
 }
 
 /**
- * LRU cache of decoded documents of the latest committed state, keyed by document key. Entries are
+ * FIFO-evicted cache of decoded documents of the latest committed state, keyed by document key. Entries are
  * invalidated after every commit that touches them; a fill is dropped if any commit finished while
  * the read was in flight (generation check), so the cache never serves a stale document.
  */
@@ -190,8 +190,6 @@ export class DocumentCache {
       return undefined;
     }
     this.hits++;
-    this.map.delete(k);
-    this.map.set(k, e);
     return e.doc;
   }
   set(k: string, doc: Document, size: number): void {

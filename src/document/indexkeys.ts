@@ -65,6 +65,17 @@ export interface ExtractedKeys {
 
 /** Encoded index keys of `doc` for `fields` (order and direction applied). */
 export function extractKeys(doc: Document, fields: readonly IndexField[], indexName: string): ExtractedKeys {
+  // fast path: one top-level field holding a scalar
+  if (fields.length === 1 && fields[0]!.parts.length === 1) {
+    const f = fields[0]!;
+    const v = getOwn(doc, f.parts[0]!);
+    if (v === undefined || v === null || typeof v !== 'object' || (!Array.isArray(v) && !isPlainObject(v))) {
+      const w = new ByteWriter(16);
+      writeValue(w, v === undefined ? null : v);
+      const b = w.finish();
+      return { keys: [f.dir === -1 ? complement(b) : b], multikey: false, anyPresent: v !== undefined };
+    }
+  }
   const perField: unknown[][] = [];
   let multikey = false;
   let arrays = 0;
