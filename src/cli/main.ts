@@ -17,6 +17,7 @@ import type { ServerConfig } from '../config.ts';
 import type { ClientLike, Doc } from '../server/engine.ts';
 import { createLogger } from '../server/log.ts';
 import type { Logger } from '../server/log.ts';
+import { storeOf } from '../server/engine.ts';
 import { exportCollection, importCollection } from './transfer.ts';
 import type { ImportFormat } from './transfer.ts';
 import { dumpAll, restoreAll } from './dump.ts';
@@ -291,7 +292,8 @@ const commands: Record<string, Command> = {
           }
           (out['databases'] as Doc[]).push({ name, collections: colls });
         }
-        if (typeof client.stats === 'function') out['store'] = await client.stats();
+        const store = storeOf(client)?.stats?.();
+        if (store !== undefined) out['store'] = store;
         print(host, out);
       });
       return 0;
@@ -302,9 +304,9 @@ const commands: Record<string, Command> = {
     args: { data: dataArg },
     async run(args, host) {
       return withClient(host, need(args, 'data'), async (client) => {
-        const c = client as ClientLike & { verify?: () => Promise<{ ok: boolean }> };
-        if (typeof c.verify !== 'function') throw new LargetableError('NOT_SUPPORTED', 'verify is not available for this store');
-        const report = await c.verify();
+        const store = storeOf(client);
+        if (typeof store?.verify !== 'function') throw new LargetableError('NOT_SUPPORTED', 'verify is not available for this store');
+        const report = await store.verify();
         print(host, report);
         return report.ok ? 0 : 1;
       });
@@ -315,9 +317,9 @@ const commands: Record<string, Command> = {
     args: { data: dataArg },
     async run(args, host) {
       return withClient(host, need(args, 'data'), async (client) => {
-        const c = client as ClientLike & { compact?: () => Promise<unknown> };
-        if (typeof c.compact !== 'function') throw new LargetableError('NOT_SUPPORTED', 'compact is not available for this store');
-        await c.compact();
+        const store = storeOf(client);
+        if (typeof store?.compact !== 'function') throw new LargetableError('NOT_SUPPORTED', 'compact is not available for this store');
+        await store.compact();
         host.err('compacted\n');
         return 0;
       });

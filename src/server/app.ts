@@ -21,7 +21,7 @@ import { LargetableError, isLargetableError, mongoCodeOf } from '../errors.ts';
 import type { ErrorCode } from '../errors.ts';
 import { documentDepthMax } from '../limits.ts';
 import type { ClientLike, CollectionLike, Doc, ChangeStreamLike } from './engine.ts';
-import { dropCollection, listDatabases, numericStats } from './engine.ts';
+import { dropCollection, listDatabases, numericStats, storeOf } from './engine.ts';
 import { validateCollectionName, validateDbName } from './names.ts';
 import { Metrics } from './metrics.ts';
 import type { Logger } from './log.ts';
@@ -139,11 +139,11 @@ export function createApp(client: ClientLike | undefined, options: AppOptions): 
   metrics.gauge('largetable_http_in_flight', 'HTTP requests being served', () => inFlight);
   metrics.gauge('largetable_change_streams_open', 'Open change streams (SSE + WebSocket)', () => streams.size);
   metrics.gauge('largetable_uptime_seconds', 'Seconds since the server started', () => (Date.now() - startedAt) / 1000);
-  if (client && typeof client.stats === 'function') {
+  if (client) {
     const c = client;
-    metrics.gauge('largetable_store', 'Storage engine counters (WAL syncs, compactions, cache hits, ...)', () => {
-      const s = c.stats?.();
-      return s instanceof Promise ? {} : numericStats(s);
+    metrics.gauge('largetable_store', 'Storage engine counters by key (walSyncs, compactions, blockCacheHits, segments, ...)', () => {
+      const s = storeOf(c)?.stats?.();
+      return s instanceof Promise || s === undefined ? {} : numericStats(s);
     });
   }
 

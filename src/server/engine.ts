@@ -113,3 +113,15 @@ export function numericStats(value: unknown, prefix = '', out: Record<string, nu
   }
   return out;
 }
+
+/** The storage engine under a Largetable client (`client.engine.store`), if this client has one. */
+export function storeOf(client: ClientLike): { stats?(): unknown; verify?(): Promise<{ ok: boolean }>; compact?(): Promise<void>; flush?(): Promise<void> } | undefined {
+  const c = client as { engineOrUndefined?: { store?: object }; engine?: { store?: object } };
+  let store: object | undefined;
+  try {
+    store = c.engineOrUndefined?.store ?? (typeof c.engineOrUndefined === 'undefined' ? undefined : c.engine?.store);
+  } catch {
+    store = undefined;
+  }
+  return store as ReturnType<typeof storeOf>;
+}

@@ -199,6 +199,7 @@ describe('REST app', () => {
     const m = await req('GET', 'http://x/metrics');
     assert.match(m.text, /largetable_operations_total\{api="rest",op="insert",result="ok"\} \d+/);
     assert.match(m.text, /largetable_operation_duration_seconds_bucket\{api="rest",op="find",le="\+Inf"\} \d+/);
+    assert.match(m.text, /largetable_store\{key="walSyncs"\} \d+/);
     await new Promise((r) => setTimeout(r, 50));
     assert.ok(logs.some((l) => JSON.parse(l).msg === 'slow query' && JSON.parse(l).plan), 'a slow query line with a plan');
   });

@@ -42,6 +42,11 @@ describe('largetable dump/restore', { skip: isDeno ? 'child-process suite runs o
     const coll = s.databases.find((x) => x.name === 'x')!.collections.find((c) => c.name === 'sq')!;
     assert.equal(coll.count, 50);
     assert.equal(coll.indexes, 2);
+    const v = lt('verify', '--data', data2);
+    assert.equal(v.code, 0, v.err);
+    assert.equal((JSON.parse(v.out) as { ok: boolean }).ok, true);
+    assert.equal(lt('compact', '--data', data2).code, 0);
+    assert.equal(JSON.parse(lt('stats', '--data', data2).out).databases[0].collections[0].count, 50);
     const corrupt = join(dir, 'corrupt.ltdump');
     const bytes = readFileSync(file);
     writeFileSync(corrupt, bytes.subarray(0, Math.floor(bytes.length / 2)));
