@@ -34,7 +34,42 @@ export async function dumpAll(client: ClientLike, sink: ByteSink): Promise<DumpR
     if (pending.length) await flush();
   };
   const report: DumpReport = { collections: 0, documents: 0 };
-  await put({ magic, version: dumpFormatVersion, created: new Date() });
+  // A read-only transaction pins one snapshot for every collection read below.
+  const session = snapshotSession(client);
+  const readOpts: Doc = session ? { session } : {};
+  try {
+    await put({ magic, version: dumpFormatVersion, created: new Date(), snapshot: !!session });
+    await dumpCollections(client, put, report, readOpts);
+  } finally {
+    if (session) {
+      await session.abortTransaction().catch(() => {});
+      await session.endSession().catch(() => {});
+    }
+  }
+  gz.push(BSON.serialize({ end: true, collections: report.collections, documents: report.documents }), true);
+  await flush();
+  return report;
+}
+
+interface SessionLike {
+  startTransaction(): void;
+  abortTransaction(): Promise<void>;
+  endSession(): Promise<void>;
+}
+
+function snapshotSession(client: ClientLike): SessionLike | undefined {
+  const c = client as { startSession?: () => SessionLike };
+  if (typeof c.startSession !== 'function') return undefined;
+  try {
+    const s = c.startSession();
+    s.startTransaction();
+    return s;
+  } catch {
+    return undefined;
+  }
+}
+
+async function dumpCollections(client: ClientLike, put: (d: Doc) => Promise<void>, report: DumpReport, readOpts: Doc): Promise<void> {
   for (const d of await listDatabases(client)) {
     const db = String(d['name']);
     for (const c of await client.db(db).listCollections().toArray()) {
@@ -43,7 +78,7 @@ export async function dumpAll(client: ClientLike, sink: ByteSink): Promise<DumpR
       const indexes = (await col.listIndexes().toArray()).filter((ix) => ix['name'] !== '_id_');
       await put({ collection: { db, name, options: c['options'] ?? {} }, indexes });
       report.collections++;
-      const cursor = col.find({});
+      const cursor = col.find({}, readOpts);
       try {
         for (let doc = await cursor.next(); doc; doc = await cursor.next()) {
           await put({ d: doc });
@@ -54,9 +89,6 @@ export async function dumpAll(client: ClientLike, sink: ByteSink): Promise<DumpR
       }
     }
   }
-  gz.push(BSON.serialize({ end: true, collections: report.collections, documents: report.documents }), true);
-  await flush();
-  return report;
 }
 
 /** Split a byte stream into BSON documents. */
