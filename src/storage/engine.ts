@@ -587,7 +587,8 @@ export class LsmStore implements Store {
       const name = segmentName(file);
       try {
         const h = await io(name, 'open', () => this.adapter.open(name, { create: true }));
-        const b = new SegmentBuilder(h, name, this.blockSize, this.level);
+        // level-0 segments are short-lived: written raw; compaction compresses
+        const b = new SegmentBuilder(h, name, this.blockSize, 0);
         const minSnap = this.minSnapshot();
         for (let n = imm.first(); n !== null; n = n.next[0]!) {
           let prevSeq = -1;

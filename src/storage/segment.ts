@@ -163,6 +163,7 @@ export class SegmentBuilder {
   private out: Uint8Array[] = [];
   pendingBytes = 0;
   private written = 0;
+  private skipCompression = 0;
   private readonly index = new ByteWriter(4096);
   private indexCount = 0;
   private hashes = new Uint32Array(1024);
@@ -240,13 +241,13 @@ export class SegmentBuilder {
     raw.set(this.entries.buf.subarray(0, this.entries.pos), head);
     let flags = 0;
     let payload: Uint8Array = raw;
-    if (this.compressLevel > 0) {
+    if (this.compressLevel > 0 && this.skipCompression === 0) {
       const z = deflateSync(raw, { level: this.compressLevel as 1 });
       if (z.length < raw.length - (raw.length >>> 4)) {
         payload = z;
         flags = 1;
-      }
-    }
+      } else this.skipCompression = 8; // incompressible data: do not retry for the next 8 blocks
+    } else if (this.skipCompression > 0) this.skipCompression--;
     const disk = new Uint8Array(blockHeaderBytes + payload.length + 4);
     const ddv = new DataView(disk.buffer);
     disk[0] = flags;
