@@ -46,6 +46,14 @@ describe('largetable CLI', { skip: isDeno ? 'child-process suite runs on Node' :
     const d = lt('serve', '--host', '0.0.0.0', '--data', tempDir());
     assert.equal(d.code, 2);
     assert.match(d.err, /refusing to listen on 0\.0\.0\.0/);
+    const dir = tempDir('lt-cfg-');
+    writeFileSync(join(dir, 'bad.toml'), '[server]\nport = 8080\nmongo_prot = 1\n');
+    const g = lt('serve', '--config', join(dir, 'bad.toml'), '--data', dir);
+    assert.equal(g.code, 2);
+    assert.match(g.err, /server\.mongo_prot: unknown key/);
+    const h = lt('serve', '--config', join(dir, 'missing.toml'));
+    assert.equal(h.code, 2);
+    assert.match(h.err, /--config: file not found/);
     const e = lt('import', 'nodot', '--file', 'x.jsonl');
     assert.equal(e.code, 2);
     const f = lt('import', 'a.b', '--file', '/nonexistent/file.jsonl', '--data', tempDir());
