@@ -20,3 +20,13 @@ storeCases('node fs', {
   open: (dir) => openNodeFsAdapter(dir),
   cleanup: (dir) => fs.rm(dir, { recursive: true, force: true }),
 }, { describe, it }, { modelRuns: 10 });
+
+// Under Deno, the same cases on the Deno fs adapter.
+if (typeof (globalThis as { Deno?: unknown }).Deno !== 'undefined') {
+  const { openDenoFsAdapter } = await import('../../platform/deno/fs-adapter.ts');
+  storeCases('deno fs', {
+    newLocation: () => path.join(root, `d${++counter}`),
+    open: (dir) => openDenoFsAdapter(dir),
+    cleanup: (dir) => fs.rm(dir, { recursive: true, force: true }),
+  }, { describe, it }, { modelRuns: 10 });
+}
