@@ -33,6 +33,20 @@ describe('largetable CLI', { skip: isDeno ? 'child-process suite runs on Node' :
     assert.equal(j.version, pkg.version);
   });
 
+  it('bin/largetable.js --version and info under deno run -A', { skip: !existsSync(join(repoRoot, 'node_modules/.bin/deno')) ? 'deno not installed' : false }, () => {
+    const deno = (...args: string[]) => spawnSync(join(repoRoot, 'node_modules/.bin/deno'), ['run', '-A', join(repoRoot, 'bin/largetable.js'), ...args], { cwd: repoRoot, encoding: 'utf8', timeout: 60_000 });
+    const v = deno('--version');
+    assert.equal(v.status, 0, v.stderr);
+    assert.equal(v.stdout.trim(), pkg.version);
+    const i = deno('info');
+    assert.equal(i.status, 0, i.stderr);
+    const j = JSON.parse(i.stdout) as { runtime: string; kernel: string };
+    assert.match(j.runtime, /^deno /);
+    assert.ok(['simd', 'scalar', 'typescript'].includes(j.kernel));
+    const bad = deno('stats', '--nope');
+    assert.equal(bad.status, 2);
+  });
+
   it('refuses unknown commands, unknown flags and bad config with exit code 2', () => {
     const a = lt('frobnicate');
     assert.equal(a.code, 2);
