@@ -32,10 +32,41 @@ export function evaluateExpression(expr: unknown, doc: Document, vars?: Record<s
   return evalExpr(expr, { root: doc, current: doc, vars: v, now });
 }
 
+const NO_VARS: Record<string, unknown> = Object.freeze(Object.create(null)) as Record<string, unknown>;
+
 export function makeContext(doc: Document, vars: Record<string, unknown> | undefined, now: Date): EvalContext {
+  if (vars === undefined) return { root: doc, current: doc, vars: NO_VARS, now };
+  // variable scopes are never written after creation: a null-prototype scope is shared as is
+  if (Object.getPrototypeOf(vars) === null) return { root: doc, current: doc, vars, now };
   const v: Record<string, unknown> = Object.create(null);
-  if (vars) for (const k of Object.keys(vars)) v[k] = vars[k];
+  for (const k of Object.keys(vars)) v[k] = vars[k];
   return { root: doc, current: doc, vars: v, now };
+}
+
+interface ParsedPath {
+  /** 0: field of CURRENT, 1: variable */
+  kind: 0 | 1;
+  name: string;
+  parts: string[] | undefined;
+}
+const parsedPaths = new Map<string, ParsedPath>();
+
+function parsePath(expr: string): ParsedPath {
+  let p = parsedPaths.get(expr);
+  if (p !== undefined) return p;
+  if (expr.charCodeAt(1) === 36) {
+    const body = expr.slice(2);
+    const dot = body.indexOf('.');
+    const name = dot < 0 ? body : body.slice(0, dot);
+    if (name === '' || RESERVED_KEYS.has(name)) throw badQuery(`invalid variable name in '${expr}'`);
+    p = { kind: 1, name, parts: dot < 0 ? undefined : splitPath(body.slice(dot + 1)) };
+  } else {
+    if (expr.length === 1) throw badQuery("'$' by itself is not a valid field path");
+    p = { kind: 0, name: '', parts: splitPath(expr.slice(1)) };
+  }
+  if (parsedPaths.size > 10000) parsedPaths.clear();
+  parsedPaths.set(expr, p);
+  return p;
 }
 
 export function evalExpr(expr: unknown, ctx: EvalContext): unknown {
@@ -66,32 +97,36 @@ export function evalExpr(expr: unknown, ctx: EvalContext): unknown {
 }
 
 function evalPath(expr: string, ctx: EvalContext): unknown {
-  if (expr.charCodeAt(1) === 36) {
-    const body = expr.slice(2);
-    const dot = body.indexOf('.');
-    const name = dot < 0 ? body : body.slice(0, dot);
-    let base: unknown;
-    switch (name) {
-      case 'ROOT':
-        base = ctx.root;
-        break;
-      case 'CURRENT':
-        base = ctx.current;
-        break;
-      case 'REMOVE':
-        return undefined;
-      case 'NOW':
-        base = ctx.now;
-        break;
-      default:
-        if (!(name in ctx.vars)) throw badQuery(`use of undefined variable: ${name}`);
-        base = ctx.vars[name];
+  const p = parsePath(expr);
+  if (p.kind === 0) {
+    const parts = p.parts as string[];
+    const cur = ctx.current;
+    // fast path: a single field of a document
+    if (parts.length === 1 && isPlainObject(cur)) {
+      const v = getOwn(cur, parts[0] as string);
+      return v;
     }
-    if (dot < 0) return base;
-    return getExprPath(base, splitPath(body.slice(dot + 1)));
+    return getExprPath(cur, parts);
   }
-  if (expr.length === 1) throw badQuery("'$' by itself is not a valid field path");
-  return getExprPath(ctx.current, splitPath(expr.slice(1)));
+  let base: unknown;
+  switch (p.name) {
+    case 'ROOT':
+      base = ctx.root;
+      break;
+    case 'CURRENT':
+      base = ctx.current;
+      break;
+    case 'REMOVE':
+      return undefined;
+    case 'NOW':
+      base = ctx.now;
+      break;
+    default:
+      if (!(p.name in ctx.vars)) throw badQuery(`use of undefined variable: ${p.name}`);
+      base = ctx.vars[p.name];
+  }
+  if (p.parts === undefined) return base;
+  return getExprPath(base, p.parts);
 }
 
 // ---------------------------------------------------------------- helpers

@@ -10,7 +10,7 @@ import { compileFilterUnguarded } from './filter.ts';
 import { guardQuery } from './guard.ts';
 import { getExprPath, isArrayIndex, lookupForMatch, splitPath } from './path.ts';
 import { compileProjectStage } from './projection.ts';
-import { sortDocuments } from './sort.ts';
+import { sortDocuments, topK } from './sort.ts';
 import type { Document } from './values.ts';
 import {
   badQuery, bsonTypeTag, cloneValue, compareValues, getOwn, hasOwnKey, isNumeric, isPlainObject, RESERVED_KEYS, setOwn, toDouble, typeName,
@@ -34,7 +34,25 @@ interface Env {
   ctx: PipelineContext | undefined;
 }
 
-type Stage = (input: AsyncIterable<Document>) => AsyncIterable<Document>;
+type Stage = ((input: AsyncIterable<Document>) => AsyncIterable<Document>) & {
+  /** Per-document form (undefined result = filtered out), so consecutive stages can be fused. */
+  sync?: (doc: Document) => Document | undefined;
+  /** $sort specification, so a following $limit can use a bounded top-k. */
+  sortSpec?: Document;
+  /** $limit value. */
+  limit?: number;
+};
+
+function syncStage(fn: (doc: Document) => Document | undefined): Stage {
+  const stage: Stage = async function* (input: AsyncIterable<Document>) {
+    for await (const d of input) {
+      const r = fn(d);
+      if (r !== undefined) yield r;
+    }
+  };
+  stage.sync = fn;
+  return stage;
+}
 
 function stageName(stage: unknown): string {
   if (!isPlainObject(stage)) throw badQuery('each pipeline stage must be an object');
@@ -381,22 +399,16 @@ function compileStage(stage: unknown, index: number, count: number, env: Env, ne
   const name = stageName(stage);
   const arg = (stage as Document)[name];
   const per = compileDocStage(name, arg);
-  if (per !== undefined) {
-    return async function* (input) {
-      for await (const d of input) yield per(d, env.vars, env.now);
-    };
-  }
+  if (per !== undefined) return syncStage((d) => per(d, env.vars, env.now));
   switch (name) {
     case '$match': {
       if (!isPlainObject(arg)) throw badQuery('the match filter must be an expression in an object');
       const m = compileFilterUnguarded(arg, env.vars);
-      return async function* (input) {
-        for await (const d of input) if (m(d)) yield d;
-      };
+      return syncStage((d) => (m(d) ? d : undefined));
     }
     case '$limit': {
       const n = intArg(arg, '$limit', 1);
-      return async function* (input) {
+      const st: Stage = async function* (input) {
         if (n <= 0) return;
         let i = 0;
         for await (const d of input) {
@@ -404,6 +416,8 @@ function compileStage(stage: unknown, index: number, count: number, env: Env, ne
           if (++i >= n) return;
         }
       };
+      st.limit = n;
+      return st;
     }
     case '$skip': {
       const n = intArg(arg, '$skip', 0);
@@ -415,9 +429,11 @@ function compileStage(stage: unknown, index: number, count: number, env: Env, ne
     case '$sort': {
       if (!isPlainObject(arg) || Object.keys(arg).length === 0) throw badQuery('$sort key specification must be a non-empty object');
       sortDocuments([], arg); // validate
-      return async function* (input) {
+      const st: Stage = async function* (input) {
         yield* sortDocuments(await collect(input), arg);
       };
+      st.sortSpec = arg;
+      return st;
     }
     case '$group': {
       if (!isPlainObject(arg)) throw badQuery('a group specification must be an object');
@@ -790,7 +806,41 @@ function compileBucketAuto(arg: unknown, env: Env): Stage {
 function compilePipeline(pipeline: Document[], env: Env, nested: boolean): Stage {
   if (!Array.isArray(pipeline)) throw badQuery('a pipeline must be an array of stages');
   if (pipeline.length > pipelineStagesMax) throw new LargetableError('LIMIT_EXCEEDED', `pipeline has more than ${pipelineStagesMax} stages`);
-  const stages = pipeline.map((s, i) => compileStage(s, i, pipeline.length, env, nested));
+  const compiled = pipeline.map((s, i) => compileStage(s, i, pipeline.length, env, nested));
+  // fuse runs of per-document stages into one generator; $sort + $limit becomes a bounded top-k
+  const stages: Stage[] = [];
+  for (let i = 0; i < compiled.length; i++) {
+    const s = compiled[i] as Stage;
+    const next = compiled[i + 1];
+    if (s.sortSpec !== undefined && next?.limit !== undefined) {
+      const spec = s.sortSpec;
+      const k = next.limit;
+      stages.push(async function* (input) {
+        yield* await topK(input, spec, k);
+      });
+      i++;
+      continue;
+    }
+    if (s.sync !== undefined) {
+      const fns = [s.sync];
+      while (compiled[i + 1]?.sync !== undefined) fns.push((compiled[++i] as Stage).sync!);
+      if (fns.length === 1) stages.push(s);
+      else {
+        stages.push(
+          syncStage((d) => {
+            let cur: Document | undefined = d;
+            for (const f of fns) {
+              cur = f(cur);
+              if (cur === undefined) return undefined;
+            }
+            return cur;
+          }),
+        );
+      }
+      continue;
+    }
+    stages.push(s);
+  }
   return (input) => {
     let cur = input;
     for (const s of stages) cur = s(cur);

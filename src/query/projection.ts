@@ -17,7 +17,7 @@ type Node =
   | { kind: 'slice'; skip: number | undefined; limit: number }
   | { kind: 'elemMatch'; test: (e: unknown) => boolean }
   | { kind: 'positional' }
-  | { kind: 'tree'; children: Map<string, Node> };
+  | { kind: 'tree'; children: Map<string, Node>; hasExpr?: boolean; hasNonExpr?: boolean };
 
 interface Spec {
   root: Map<string, Node>;
@@ -182,8 +182,7 @@ function projectInclusion(value: unknown, tree: Map<string, Node>, ctx: EvalCont
         setOwn(out, k, v);
         break;
       case 'tree': {
-        const hasInner = [...node.children.values()].some((n) => n.kind !== 'expr' && (n.kind !== 'tree' || treeHasNonExpr(n.children)));
-        if (!hasInner) break;
+        if (!nodeHasNonExpr(node)) break;
         const r = projectInclusion(v, node.children, ctx, false, spec, posIndex);
         if (r !== undefined) setOwn(out, k, r);
         break;
@@ -210,7 +209,7 @@ function projectInclusion(value: unknown, tree: Map<string, Node>, ctx: EvalCont
     if (node.kind === 'expr') {
       const r = evalExpr(node.expr, ctx);
       if (r !== undefined) setOwn(out, k, r);
-    } else if (node.kind === 'tree' && treeHasExpr(node.children)) {
+    } else if (node.kind === 'tree' && nodeHasExpr(node)) {
       const cur = getOwn(out, k);
       const base = isPlainObject(cur) ? cur : undefined;
       const sub = computeNested(base, node.children, ctx, getOwn(value, k));
@@ -233,7 +232,7 @@ function computeNested(base: Document | undefined, tree: Map<string, Node>, ctx:
       const r = evalExpr(node.expr, ctx);
       if (r !== undefined) setOwn(out, k, r);
       any = true;
-    } else if (node.kind === 'tree' && treeHasExpr(node.children)) {
+    } else if (node.kind === 'tree' && nodeHasExpr(node)) {
       const cur = getOwn(out, k);
       const sub = computeNested(isPlainObject(cur) ? cur : undefined, node.children, ctx, isPlainObject(original) ? getOwn(original, k) : undefined);
       if (sub !== undefined) {
@@ -243,6 +242,16 @@ function computeNested(base: Document | undefined, tree: Map<string, Node>, ctx:
     }
   }
   return any || base !== undefined ? out : undefined;
+}
+
+function nodeHasExpr(node: { children: Map<string, Node>; hasExpr?: boolean }): boolean {
+  if (node.hasExpr === undefined) node.hasExpr = treeHasExpr(node.children);
+  return node.hasExpr;
+}
+
+function nodeHasNonExpr(node: { children: Map<string, Node>; hasNonExpr?: boolean }): boolean {
+  if (node.hasNonExpr === undefined) node.hasNonExpr = treeHasNonExpr(node.children);
+  return node.hasNonExpr;
 }
 
 function treeHasNonExpr(tree: Map<string, Node>): boolean {

@@ -103,3 +103,28 @@ export function sortDocuments(docs: Document[], sort: Document): Document[] {
   });
   return rows.map((r) => r.d);
 }
+
+/** The first `k` documents of `docs` in `sort` order (stable), keeping at most ~2k rows in memory. */
+export async function topK(docs: AsyncIterable<Document>, sort: Document, k: number): Promise<Document[]> {
+  const keys = parseSort(sort);
+  type Row = { d: Document; i: number; k: unknown[] };
+  const cmp = (x: Row, y: Row): number => {
+    for (let j = 0; j < keys.length; j++) {
+      const c = compareKeys(x.k[j], y.k[j]);
+      if (c !== 0) return (keys[j] as { dir: number }).dir > 0 ? c : -c;
+    }
+    return x.i - y.i;
+  };
+  let rows: Row[] = [];
+  let i = 0;
+  const cap = Math.max(2 * k, 64);
+  for await (const d of docs) {
+    rows.push({ d, i: i++, k: keys.map((s) => sortKey(d, s.parts, s.dir)) });
+    if (rows.length >= cap) {
+      rows.sort(cmp);
+      rows = rows.slice(0, k);
+    }
+  }
+  rows.sort(cmp);
+  return rows.slice(0, k).map((r) => r.d);
+}

@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { arbDocs, arbFilter, arbPipeline, arbProjection, arbSort, arbUpdate, arbValue, arbPath, type Doc } from './arbitraries.ts';
 import { compareUpdate, comparePipeline, mingoFind, mingoProject, mingoSort, oursFind, oursProject, oursSort, canon } from './differential.ts';
-import { applyUpdate, compareValues, compileFilter, compileSort, getPathValues, sortKey, splitPath } from '../../src/query/index.ts';
+import { applyUpdate, compareValues, compileFilter, compileSort, compileUpdate, getPathValues, runPipeline, sortDocuments, sortKey, splitPath } from '../../src/query/index.ts';
 import { isPlainObject } from '../../src/query/values.ts';
 
 const M = { forMingo: true };
@@ -175,6 +175,53 @@ describe('properties over the full generators (arrays of arrays, -0, NaN, no ora
         for (let i = 1; i < sorted.length; i++) assert.ok(cmp(sorted[i - 1] as Doc, sorted[i] as Doc) <= 0);
       }),
       { seed: SEED + 3, numRuns: 600 },
+    );
+  });
+
+  it('$sort + $limit (bounded top-k) and fused per-document stages equal the unfused plan', async () => {
+    await fc.assert(
+      fc.asyncProperty(arbDocs({}, 12), arbSort, fc.integer({ min: 1, max: 5 }), arbFilter({}, 1), async (docs, sort, k, filter) => {
+        const spec = { ...sort, _id: 1 };
+        async function* src(): AsyncIterable<Doc> {
+          yield* docs;
+        }
+        const out: Doc[] = [];
+        for await (const d of runPipeline(src(), [{ $match: filter }, { $addFields: { z: 1 } }, { $sort: spec }, { $limit: k }], { collection: src })) out.push(d);
+        const m = compileFilter(filter);
+        const expected = sortDocuments(docs.filter((d) => m.test(d)), spec).slice(0, k).map((d) => ({ ...d, z: 1 }));
+        assert.deepEqual(out.map((d) => canon(d)), expected.map((d) => canon(d)));
+      }),
+      { seed: SEED + 4, numRuns: 400 },
+    );
+  });
+
+  it('compileUpdate applied to many documents equals applyUpdate on each', () => {
+    fc.assert(
+      fc.property(arbDocs({}, 6), arbUpdate({}), (docs, update) => {
+        let compiled: ((d: Doc) => { doc: Doc; modified: boolean }) | undefined;
+        try {
+          compiled = compileUpdate(update, { isUpsertInsert: false });
+        } catch {
+          compiled = undefined;
+        }
+        for (const d of docs) {
+          let a: unknown;
+          let b: unknown;
+          try {
+            a = canon(applyUpdate(d, update, { isUpsertInsert: false }));
+          } catch (e) {
+            a = (e as Error).message;
+          }
+          try {
+            b = compiled ? canon(compiled(d)) : 'compile failed';
+          } catch (e) {
+            b = (e as Error).message;
+          }
+          if (compiled === undefined) assert.equal(typeof a, 'string');
+          else assert.deepEqual(b, a);
+        }
+      }),
+      { seed: SEED + 5, numRuns: 400 },
     );
   });
 });
