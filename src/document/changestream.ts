@@ -60,7 +60,7 @@ export class ChangeStream<T = Document> implements AsyncIterable<T> {
     this.pipeline = pipeline;
     this.options = options;
     const from = options.resumeAfter ?? options.startAfter;
-    this.lastSeq = from !== undefined ? tokenSeq(from) : engine.changeSeq;
+    this.lastSeq = from !== undefined ? tokenSeq(from) : BigInt(engine.changeSeq);
     const resuming = from !== undefined;
     this.listener = (events) => {
       for (const e of events) if (this.matches(e)) this.queue.push(e);

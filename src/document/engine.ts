@@ -19,10 +19,8 @@ import { extractKeys, parseIndexFields, type IndexField } from './indexkeys.ts';
 import { bytesKey, concatBytes } from './keycodec.ts';
 import {
   catalogKey,
-  changeLogEnd,
-  changeLogKey,
-  changeLogSeq,
-  changeLogStart,
+  changeLogSlotKey,
+  changeSeqKey,
   collectionPrefix,
   countersKey,
   documentFormatVersion,
@@ -237,7 +235,8 @@ export class Engine {
   /** Batches handed to the store, not yet committed (newest first). */
   readonly inflight: Map<string, Staged>[] = [];
   private inflightCounters: number[] = [];
-  changeSeq = 0n;
+  /** Last change-log sequence number assigned. */
+  changeSeq = 0;
   private commitCounter = 0;
   private readonly lastWrite = new Map<string, number>();
   readonly activeTxns = new Set<TxnState>();
@@ -294,12 +293,8 @@ export class Engine {
       const cd = cb ? BSON.deserialize(cb) : { count: 0, bytes: 0 };
       e.counters.set(m.id, { count: Number(cd.count), bytes: Number(cd.bytes) });
     }
-    const it = store.iterate({ gte: changeLogStart, lt: changeLogEnd, reverse: true, limit: 1 });
-    for await (const [k] of it) {
-      e.changeSeq = changeLogSeq(k);
-      break;
-    }
-    await it.close();
+    const cs = await store.get(changeSeqKey);
+    if (cs && cs.length === 8) e.changeSeq = readU64(cs, 0);
     e.reindex();
     for (const m of e.catalog.collections) for (const ix of m.indexes) if (ix.kind) await e.startPlugin(m, ix, null);
     return e;
@@ -426,10 +421,16 @@ export class Engine {
     const wallTime = new Date();
     const events: ChangeEvent[] = [];
     for (const pe of scope.events) {
-      const ev: ChangeEvent = { ...pe, seq: ++this.changeSeq, wallTime };
+      const n = ++this.changeSeq;
+      const ev: ChangeEvent = { ...pe, seq: BigInt(n), wallTime };
       events.push(ev);
-      ops.push({ type: 'put', key: changeLogKey(ev.seq), value: encodeChange(ev) });
-      if (ev.seq > BigInt(changeLogEntriesMax)) ops.push({ type: 'del', key: changeLogKey(ev.seq - BigInt(changeLogEntriesMax)) });
+      // a ring of changeLogEntriesMax slots: each event overwrites the oldest (no deletes needed)
+      ops.push({ type: 'put', key: changeLogSlotKey(n % changeLogEntriesMax), value: encodeChange(n, ev) });
+    }
+    if (scope.events.length > 0) {
+      const v = new Uint8Array(8);
+      writeU64(v, 0, this.changeSeq);
+      ops.push({ type: 'put', key: changeSeqKey, value: v });
     }
     if (scope.catalogDirty) ops.push({ type: 'put', key: catalogKey, value: BSON.serialize(this.catalog) });
     const counter = ++this.commitCounter;
@@ -799,14 +800,28 @@ export class Engine {
 
   /** Read the persisted change log after `seq` (exclusive), oldest first. */
   async *changeLog(afterSeq: bigint): AsyncGenerator<ChangeEvent> {
-    for await (const [k, v] of this.live.range({ gt: changeLogKey(afterSeq), lt: changeLogEnd })) {
-      yield decodeChange(changeLogSeq(k), v);
+    const last = this.changeSeq;
+    let from = Number(afterSeq) + 1;
+    const oldest = Math.max(1, last - changeLogEntriesMax + 1);
+    if (from < oldest) from = oldest;
+    if (from > last) return;
+    const out: ChangeEvent[] = [];
+    const startSlot = from % changeLogEntriesMax;
+    const endSlot = last % changeLogEntriesMax;
+    const ranges: [number, number][] = startSlot <= endSlot && last - from < changeLogEntriesMax ? [[startSlot, endSlot]] : [[startSlot, changeLogEntriesMax - 1], [0, endSlot]];
+    for (const [a, b] of ranges) {
+      for await (const [, v] of this.live.range({ gte: changeLogSlotKey(a), lt: changeLogSlotKey(b + 1) })) {
+        const seq = readU64(v, 0);
+        if (seq >= from && seq <= last) out.push(decodeChange(v));
+      }
     }
+    out.sort((x, y) => (x.seq < y.seq ? -1 : 1));
+    yield* out;
   }
 
   async oldestChangeSeq(): Promise<bigint | undefined> {
-    for await (const [k] of this.live.range({ gte: changeLogStart, lt: changeLogEnd })) return changeLogSeq(k);
-    return undefined;
+    if (this.changeSeq === 0) return undefined;
+    return BigInt(Math.max(1, this.changeSeq - changeLogEntriesMax + 1));
   }
 
   reader(txn?: TxnState): KVReader {
@@ -850,35 +865,84 @@ function showValue(v: unknown): string {
 const opCodes = { insert: 'i', update: 'u', replace: 'r', delete: 'd', drop: 'D', rename: 'R', dropDatabase: 'X' } as const;
 const opNames: Record<string, ChangeEvent['op']> = { i: 'insert', u: 'update', r: 'replace', d: 'delete', D: 'drop', R: 'rename', X: 'dropDatabase' };
 
-function encodeChange(ev: ChangeEvent): Uint8Array {
-  const rec: Document = { o: opCodes[ev.op], db: ev.db, c: ev.coll, w: ev.wallTime };
-  if (ev.id !== undefined) rec.k = ev.id;
-  if (ev.updateDescription) rec.u = ev.updateDescription;
-  if (ev.to) rec.t = ev.to;
-  if (ev.fullDocument && !ev.fullDocumentBytes) rec.d = ev.fullDocument;
-  const head = BSON.serialize(rec);
-  if (!ev.fullDocumentBytes) return head;
-  // splice the already-encoded document in as field 'd' (no second serialization)
-  const doc = ev.fullDocumentBytes;
-  const out = new Uint8Array(head.length + 3 + doc.length);
-  out.set(head.subarray(0, head.length - 1));
-  let o = head.length - 1;
-  out[o++] = 0x03;
-  out[o++] = 0x64; // 'd'
-  out[o++] = 0x00;
-  out.set(doc, o);
-  o += doc.length;
-  out[o] = 0x00;
-  new DataView(out.buffer).setInt32(0, out.length, true);
+const utf8 = new TextEncoder();
+const utf8d = new TextDecoder();
+
+function writeU64(b: Uint8Array, o: number, n: number): void {
+  const hi = Math.floor(n / 0x100000000);
+  const lo = n >>> 0;
+  b[o] = hi >>> 24;
+  b[o + 1] = (hi >>> 16) & 0xff;
+  b[o + 2] = (hi >>> 8) & 0xff;
+  b[o + 3] = hi & 0xff;
+  b[o + 4] = lo >>> 24;
+  b[o + 5] = (lo >>> 16) & 0xff;
+  b[o + 6] = (lo >>> 8) & 0xff;
+  b[o + 7] = lo & 0xff;
+}
+
+function readU64(b: Uint8Array, o: number): number {
+  const hi = ((b[o]! << 24) | (b[o + 1]! << 16) | (b[o + 2]! << 8) | b[o + 3]!) >>> 0;
+  const lo = ((b[o + 4]! << 24) | (b[o + 5]! << 16) | (b[o + 6]! << 8) | b[o + 7]!) >>> 0;
+  return hi * 0x100000000 + lo;
+}
+
+const opByte: Record<ChangeEvent['op'], number> = { insert: 1, update: 2, replace: 3, delete: 4, drop: 5, rename: 6, dropDatabase: 7 };
+const opOfByte: ChangeEvent['op'][] = ['insert', 'insert', 'update', 'replace', 'delete', 'drop', 'rename', 'dropDatabase'];
+
+/**
+ * Change-log ring record: seq:u64, op:u8, wallTime:f64 (ms, big-endian), db (u8 length + UTF-8),
+ * coll (u8 length + UTF-8), then BSON: the full document for insert/replace (its _id is the
+ * document key), else `{ k?, u?, t? }` (document key, updateDescription, rename target).
+ */
+function encodeChange(seq: number, ev: ChangeEvent): Uint8Array {
+  const db = utf8.encode(ev.db);
+  const coll = utf8.encode(ev.coll);
+  let body: Uint8Array;
+  if ((ev.op === 'insert' || ev.op === 'replace') && ev.fullDocumentBytes) body = ev.fullDocumentBytes;
+  else if ((ev.op === 'insert' || ev.op === 'replace') && ev.fullDocument) body = BSON.serialize(ev.fullDocument);
+  else {
+    const rec: Document = {};
+    if (ev.id !== undefined) rec.k = ev.id;
+    if (ev.updateDescription) rec.u = ev.updateDescription;
+    if (ev.to) rec.t = ev.to;
+    body = BSON.serialize(rec);
+  }
+  const out = new Uint8Array(8 + 1 + 8 + 1 + db.length + 1 + coll.length + body.length);
+  writeU64(out, 0, seq);
+  out[8] = opByte[ev.op];
+  new DataView(out.buffer).setFloat64(9, ev.wallTime.getTime());
+  let o = 17;
+  out[o++] = db.length;
+  out.set(db, o);
+  o += db.length;
+  out[o++] = coll.length;
+  out.set(coll, o);
+  o += coll.length;
+  out.set(body, o);
   return out;
 }
 
-function decodeChange(seq: bigint, bytes: Uint8Array): ChangeEvent {
-  const r = BSON.deserialize(bytes, bsonOptions);
-  const ev: ChangeEvent = { seq, op: opNames[r.o as string]!, db: r.db as string, coll: r.c as string, wallTime: r.w as Date };
-  if ('k' in r) ev.id = r.k;
-  if (r.d) ev.fullDocument = r.d as Document;
-  if (r.u) ev.updateDescription = r.u as Document;
-  if (r.t) ev.to = r.t as { db: string; coll: string };
+function decodeChange(b: Uint8Array): ChangeEvent {
+  const seq = readU64(b, 0);
+  const op = opOfByte[b[8]!]!;
+  const wall = new DataView(b.buffer, b.byteOffset, b.byteLength).getFloat64(9);
+  let o = 17;
+  const dl = b[o++]!;
+  const db = utf8d.decode(b.subarray(o, o + dl));
+  o += dl;
+  const cl = b[o++]!;
+  const coll = utf8d.decode(b.subarray(o, o + cl));
+  o += cl;
+  const body = BSON.deserialize(b.subarray(o), bsonOptions);
+  const ev: ChangeEvent = { seq: BigInt(seq), op, db, coll, wallTime: new Date(wall) };
+  if (op === 'insert' || op === 'replace') {
+    ev.fullDocument = body;
+    ev.id = body._id;
+  } else {
+    if ('k' in body) ev.id = body.k;
+    if (body.u) ev.updateDescription = body.u as Document;
+    if (body.t) ev.to = body.t as { db: string; coll: string };
+  }
   return ev;
 }

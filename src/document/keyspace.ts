@@ -7,7 +7,8 @@
  *   0x10 collId:u32 enc(_id)               -> document (BSON)
  *   0x11 indexId:u32 enc(k1)..enc(kn) enc(_id) -> enc(_id)          (desc fields complemented)
  *   0x12 indexId:u32 ...                   -> plugin-private state
- *   0x13 seq:u64                           -> change log entry (BSON)
+ *   0x04                                   -> last change-log sequence number (u64)
+ *   0x13 slot:u32                          -> change log ring entry (seq:u64 + record), slot = seq % changeLogEntriesMax
  */
 import { ByteWriter, prefixEnd, writeValue } from './keycodec.ts';
 
@@ -21,6 +22,7 @@ export const Prefix = {
   index: 0x11,
   plugin: 0x12,
   changeLog: 0x13,
+  changeSeq: 0x04,
 } as const;
 
 export const versionKey = Uint8Array.of(Prefix.version);
@@ -61,16 +63,19 @@ export function pluginPrefix(indexId: number): Uint8Array {
   return withId(Prefix.plugin, indexId).finish();
 }
 
-export function changeLogKey(seq: bigint): Uint8Array {
-  const out = new Uint8Array(9);
+/** Change-log ring slot key: `13 slot:u32` with slot = seq % changeLogEntriesMax. */
+export function changeLogSlotKey(slot: number): Uint8Array {
+  const out = new Uint8Array(5);
   out[0] = Prefix.changeLog;
-  new DataView(out.buffer).setBigUint64(1, seq);
+  out[1] = (slot >>> 24) & 0xff;
+  out[2] = (slot >>> 16) & 0xff;
+  out[3] = (slot >>> 8) & 0xff;
+  out[4] = slot & 0xff;
   return out;
 }
 
-export function changeLogSeq(key: Uint8Array): bigint {
-  return new DataView(key.buffer, key.byteOffset, key.byteLength).getBigUint64(1);
-}
+/** Key holding the last change sequence number written (u64 value). */
+export const changeSeqKey = Uint8Array.of(Prefix.changeSeq);
 
 export const changeLogStart = Uint8Array.of(Prefix.changeLog);
 export const changeLogEnd = Uint8Array.of(Prefix.changeLog + 1);

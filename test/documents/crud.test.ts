@@ -203,4 +203,19 @@ describe('collection CRUD', () => {
       rmSync(dir, { recursive: true, force: true });
     }
   });
+
+  it('concurrent writers: group-committed inserts stay unique-exact and all land', async () => {
+    const client = await freshClient();
+    const c = client.db('conc').collection('c');
+    await c.createIndex({ k: 1 }, { unique: true });
+    const results = await Promise.allSettled(Array.from({ length: 64 }, (_, i) => c.insertOne({ _id: i, k: i % 8 })));
+    assert.equal(results.filter((r) => r.status === 'fulfilled').length, 8);
+    for (const r of results) if (r.status === 'rejected') assert.equal((r.reason as LargetableError).code, 'DUPLICATE_KEY');
+    assert.equal(await c.countDocuments(), 8);
+    await Promise.all(Array.from({ length: 50 }, (_, i) => c.updateOne({ _id: i % 8 }, { $inc: { n: 1 } })));
+    const docs = await c.find().toArray();
+    assert.equal(docs.reduce((s, d) => s + (d.n as number), 0), 50, 'no lost updates');
+    assert.deepEqual(await c.distinct('k'), [0, 1, 2, 3, 4, 5, 6, 7]);
+    await client.close();
+  });
 });

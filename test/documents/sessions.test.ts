@@ -167,6 +167,35 @@ describe('change streams', () => {
   });
 });
 
+describe('change log ring', () => {
+  it('wraps around: resume replays exactly the events after the token; older tokens report history lost', async () => {
+    const client = await freshClient();
+    const c = client.db('ring').collection('r');
+    const cs = c.watch<any>();
+    const total = 10_050;
+    for (let b = 0; b < total; b += 1005) await c.insertMany(Array.from({ length: 1005 }, (_, i) => ({ _id: b + i })));
+    const first = await cs.next();
+    for (let i = 1; i < 99; i++) await cs.next();
+    const token100 = (await cs.next())._id;
+    await cs.close();
+    const resumed = c.watch<any>([], { resumeAfter: token100 });
+    let n = 0;
+    let expect = 100;
+    for (;;) {
+      const e = await resumed.tryNext();
+      if (e === null) break;
+      assert.deepEqual(e.documentKey, { _id: expect++ });
+      n++;
+    }
+    assert.equal(n, total - 100);
+    await resumed.close();
+    const lost = c.watch<any>([], { resumeAfter: first._id });
+    await assert.rejects(lost.next(), (e: LargetableError) => e.code === 'NOT_FOUND');
+    await lost.close();
+    await client.close();
+  });
+});
+
 describe('aggregation', () => {
   it('aggregate() runs pipelines with a planner-pushed $match, $lookup, $out and $merge', async () => {
     const client = await freshClient();
