@@ -24,6 +24,7 @@ describe('loadConfig', () => {
     assert.equal(c.data, '/y');
     assert.equal(c.logLevel, 'warn');
     assert.equal(c.slowQueryMs, 5);
+    assert.equal(loadConfig({ flags: { 'mongo-port': 'off' } }).mongoPort, -1);
   });
 
   it('names the bad key', () => {

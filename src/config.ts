@@ -22,7 +22,7 @@ export interface ServerConfig {
   host: string;
   /** HTTP port; 0 picks a free port. */
   port: number;
-  /** MongoDB wire protocol port; 0 picks a free port; -1 disables it. */
+  /** MongoDB wire protocol port; 0 picks a free port; -1 (or "off") disables it. */
   mongoPort: number;
   bodyLimitBytes: number;
   logLevel: LogLevel;
@@ -96,7 +96,7 @@ function setField(cfg: ServerConfig, field: keyof ServerConfig, key: string, raw
       break;
     }
     case 'port': cfg.port = intIn(key, raw, 0, 65535); break;
-    case 'mongoPort': cfg.mongoPort = intIn(key, raw, -1, 65535); break;
+    case 'mongoPort': cfg.mongoPort = raw === 'off' || raw === false ? -1 : intIn(key, raw, -1, 65535); break;
     case 'bodyLimitBytes': cfg.bodyLimitBytes = intIn(key, raw, 1024, requestBodyBytesMax); break;
     case 'slowQueryMs': cfg.slowQueryMs = intIn(key, raw, 0, 3_600_000); break;
     case 'logLevel': {

@@ -122,7 +122,7 @@ const commands: Record<string, Command> = {
       data: { type: 'string', description: 'data directory (default ./data)' },
       host: { type: 'string', description: 'bind address (default 127.0.0.1)' },
       port: { type: 'string', description: 'HTTP port (default 8080, 0 = any free port)' },
-      'mongo-port': { type: 'string', description: 'MongoDB wire port (default 27017, 0 = any, -1 = off)' },
+      'mongo-port': { type: 'string', description: 'MongoDB wire port (default 27017, 0 = any, off = none)' },
       config: { type: 'string', description: 'configuration file (default ./largetable.toml if present)' },
       'log-level': { type: 'string', description: 'debug | info | warn | error | silent' },
       'slow-query-ms': { type: 'string', description: 'log operations slower than this' },
