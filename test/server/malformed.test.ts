@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { connect } from 'node:net';
 import type { Socket } from 'node:net';
 import { decodeReply, encodeOpMsgRequest, encodeOpQuery, Framer } from '../../src/wire/codec.ts';
+import WebSocket from 'ws';
 import { startServerProcess } from './spawn.ts';
 import type { Child } from './spawn.ts';
 
@@ -152,6 +153,18 @@ describe('malformed input', { skip: isDeno ? 'child-process suite runs on Node' 
     for (const name of ['..', '%2E%2E%2Fetc', 'a%5Cb', 'x%24y', 'x'.repeat(65)]) {
       const r = await fetch(`${srv.http}/api/v1/databases/${name}/collections/c/documents`);
       assert.ok(r.status === 400 || r.status === 404, `${name}: ${r.status}`);
+    }
+    for (const path of ['/api/v1/databases/a%24b/collections/c/changes/ws', '/api/v1/databases/a/collections/c/changes/ws?resumeAfter=%7Bbad']) {
+      const status = await new Promise<number>((ok) => {
+        const ws = new WebSocket(srv.http.replace('http', 'ws') + path);
+        ws.on('unexpected-response', (_req, res) => ok(res.statusCode ?? 0));
+        ws.on('open', () => {
+          ws.close();
+          ok(101);
+        });
+        ws.on('error', () => ok(-1));
+      });
+      assert.equal(status, 400, path);
     }
     const count = await fetch(`${srv.http}/api/v1/databases/m/collections/c/count`, { method: 'POST', body: '{}' });
     assert.equal(((await count.json()) as { count: number }).count, 0);
