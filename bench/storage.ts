@@ -14,7 +14,8 @@ import process from 'node:process';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { openNodeFsAdapter } from '../platform/node/fs-adapter.ts';
-import { installKernels, loadKernels } from '../src/kernel/index.ts';
+import { loadPlatformKernels } from '../platform/node/kernels.ts';
+import { installKernels } from '../src/kernel/index.ts';
 import { openStore } from '../src/storage/index.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -68,7 +69,7 @@ function row(test: string, impl: string, ops: number, ms: number, note?: string)
   console.log(`${test.padEnd(34)} ${impl.padEnd(26)} ${Math.round((ops / ms) * 1000).toLocaleString().padStart(12)} ops/s  (${ms.toFixed(0)} ms)${note ? '  ' + note : ''}`);
 }
 
-const kernelBuild = await loadKernels().then((k) => installKernels(k).build, () => 'typescript');
+const kernelBuild = await loadPlatformKernels().then((k) => installKernels(k).build, () => 'typescript');
 console.log(`N=${N.toLocaleString()} keys, 16-byte keys, 100-byte values; kernels: ${kernelBuild}; dir ${root}`);
 
 // ---------------------------------------------------------------- Largetable

@@ -938,8 +938,8 @@ export class LsmStore implements Store {
   }
 
   /** Level sizes, for tests and diagnostics. */
-  levels(): { l0: number; l1: number; imms: number } {
-    return { l0: this.current.l0.length, l1: this.current.l1.length, imms: this.current.imms.length };
+  levels(): { l0: number; l1: number; imms: number; snapshots: number } {
+    return { l0: this.current.l0.length, l1: this.current.l1.length, imms: this.current.imms.length, snapshots: this.snapshots.size };
   }
 
   async close(): Promise<void> {
@@ -1021,7 +1021,6 @@ class MergeIterator implements StoreIterator {
     for (const s of v.l0) if (s.meta.minSeq <= this.snapNum) this.sources.push(new RunSource([s], this.fwd));
     if (v.l1.length > 0) this.sources.push(new RunSource(v.l1, this.fwd));
     this.target = this.fwd ? (this.lower ?? null) : (this.upper ?? null);
-    if (this.limit === 0) this.finish();
   }
 
   [Symbol.asyncIterator](): this {
@@ -1039,9 +1038,10 @@ class MergeIterator implements StoreIterator {
     return this.upperIncl ? c > 0 : c >= 0;
   }
 
+  /** Repositions the iterator; after it is exhausted or closed, seek is a no-op. */
   seek(key: Uint8Array): void {
     checkKey(key);
-    if (this.done && this.sources.length === 0) return;
+    if (this.sources.length === 0) return;
     let t = key;
     if (this.fwd && this.belowLower(t)) t = this.lower!;
     if (!this.fwd && this.aboveUpper(t)) t = this.upper!;
@@ -1050,13 +1050,20 @@ class MergeIterator implements StoreIterator {
     if (this.count < this.limit) this.done = false;
   }
 
+  /** Exhausted (end, bound or limit): release the snapshot and version now, not at close(). */
   private finish(): void {
-    if (this.done) return;
     this.done = true;
+    if (this.sources.length === 0) return;
+    this.sources = [];
+    this.store.releaseIteratorHold(this.snap, this.own);
   }
 
   async next(): Promise<IteratorResult<[Uint8Array, Uint8Array]>> {
     if (this.done || this.sources.length === 0) return { done: true, value: undefined };
+    if (this.count >= this.limit) {
+      this.finish();
+      return { done: true, value: undefined };
+    }
     if (this.needSeek) {
       this.needSeek = false;
       for (const s of this.sources) {
@@ -1101,8 +1108,9 @@ class MergeIterator implements StoreIterator {
       }
       if (skip || bestSeq < 0 || bestDel) continue;
       this.count++;
+      const out: [Uint8Array, Uint8Array] = [k.slice(), bestVal!.slice()];
       if (this.count >= this.limit) this.finish();
-      return { done: false, value: [k.slice(), bestVal!.slice()] };
+      return { done: false, value: out };
     }
   }
 
@@ -1112,9 +1120,6 @@ class MergeIterator implements StoreIterator {
   }
 
   async close(): Promise<void> {
-    if (this.sources.length === 0) return;
-    this.sources = [];
-    this.done = true;
-    this.store.releaseIteratorHold(this.snap, this.own);
+    this.finish();
   }
 }

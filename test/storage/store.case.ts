@@ -232,6 +232,17 @@ export function storeCases(name: string, factory: AdapterFactory, api: TestApi, 
         for await (const [k] of it) keys.push(s(k)!);
         ok(!keys.includes('k000'), 'iterator does not see writes after its creation');
         snap.release();
+        const live = (x: Store): number => (x as unknown as { levels(): { snapshots: number } }).levels().snapshots;
+        assertEqual(live(st), 0, 'exhausted iterators and released snapshots hold nothing');
+        const lim = st.iterate({ limit: 2 });
+        await lim.next();
+        await lim.next();
+        assertEqual(live(st), 0, 'an iterator at its limit releases its snapshot');
+        const open1 = st.iterate();
+        await open1.next();
+        assertEqual(live(st), 1, 'an open iterator holds its snapshot');
+        await open1.close();
+        assertEqual(live(st), 0);
         await st.compact();
         assertEqual(s(await st.get(b('k00'))), 'new0');
         assertEqual((await st.verify()).ok, true);
