@@ -10,7 +10,7 @@ import { compileFilterUnguarded } from './filter.ts';
 import { guardQuery } from './guard.ts';
 import { getExprPath, isArrayIndex, lookupForMatch, splitPath } from './path.ts';
 import { compileProjectStage } from './projection.ts';
-import { sortDocuments, topK } from './sort.ts';
+import { compareKeys, sortDocuments, sortKey, topK } from './sort.ts';
 import type { Document } from './values.ts';
 import {
   badQuery, bsonTypeTag, cloneValue, compareValues, getOwn, hasOwnKey, isNumeric, isPlainObject, RESERVED_KEYS, setOwn, toDouble, typeName,
@@ -199,10 +199,75 @@ interface Accumulator {
   result(): unknown;
 }
 
-const ACCUMULATORS = new Set(['$sum', '$avg', '$min', '$max', '$push', '$addToSet', '$first', '$last', '$count', '$stdDevPop', '$stdDevSamp', '$mergeObjects']);
+const ACCUMULATORS = new Set([
+  '$sum', '$avg', '$min', '$max', '$push', '$addToSet', '$first', '$last', '$count', '$stdDevPop', '$stdDevSamp', '$mergeObjects',
+  '$firstN', '$lastN', '$maxN', '$minN', '$top', '$bottom', '$topN', '$bottomN',
+]);
 
-function makeAccumulator(op: string): Accumulator {
+/** Compare two {k: sort keys, i: arrival} rows by a parsed sort spec. */
+function rowCompare(dirs: number[]): (x: { k: unknown[]; i: number }, y: { k: unknown[]; i: number }) => number {
+  return (x, y) => {
+    for (let j = 0; j < dirs.length; j++) {
+      const c = compareKeys(x.k[j], y.k[j]);
+      if (c !== 0) return (dirs[j] as number) > 0 ? c : -c;
+    }
+    return x.i - y.i;
+  };
+}
+
+function makeAccumulator(op: string, spec?: AccSpec): Accumulator {
   switch (op) {
+    case '$firstN':
+    case '$lastN': {
+      const n = spec?.n ?? 1;
+      let out: unknown[] = [];
+      return {
+        add(v) {
+          const x = v === undefined ? null : v;
+          if (op === '$firstN') {
+            if (out.length < n) out.push(x);
+          } else {
+            out.push(x);
+            if (out.length > 2 * n) out = out.slice(-n);
+          }
+        },
+        result: () => (op === '$firstN' ? out : out.slice(-n)),
+      };
+    }
+    case '$maxN':
+    case '$minN': {
+      const n = spec?.n ?? 1;
+      const vals: unknown[] = [];
+      return {
+        add(v) {
+          if (v !== undefined && v !== null) vals.push(v);
+        },
+        result: () => [...vals].sort((a, b) => (op === '$maxN' ? compareValues(b, a) : compareValues(a, b))).slice(0, n),
+      };
+    }
+    case '$top':
+    case '$bottom':
+    case '$topN':
+    case '$bottomN': {
+      const n = op === '$top' || op === '$bottom' ? 1 : (spec?.n ?? 1);
+      const cmp = rowCompare(spec?.dirs ?? []);
+      const rows: { k: unknown[]; i: number; out: unknown }[] = [];
+      let i = 0;
+      return {
+        add(v) {
+          const r = v as { k: unknown[]; out: unknown };
+          rows.push({ k: r.k, i: i++, out: r.out === undefined ? null : r.out });
+        },
+        result: () => {
+          const sorted = rows.sort(cmp);
+          // both keep the sortBy order: $bottomN gives the last n in that order
+          const picked = op === '$top' || op === '$topN' ? sorted.slice(0, n) : sorted.slice(Math.max(0, sorted.length - n));
+          if (op === '$top') return picked[0]?.out ?? null;
+          if (op === '$bottom') return picked[picked.length - 1]?.out ?? null;
+          return picked.map((r) => r.out);
+        },
+      };
+    }
     case '$sum': {
       let total = 0;
       let long = false;
@@ -307,6 +372,61 @@ interface AccSpec {
   field: string;
   op: string;
   expr: unknown;
+  /** The value handed to the accumulator for one document. */
+  input: (ctx: EvalContext) => unknown;
+  n?: number;
+  dirs?: number[];
+}
+
+function constInt(v: unknown, what: string): number {
+  const n = evalExpr(v, makeContext({}, undefined, new Date()));
+  if (!isNumeric(n) || !Number.isInteger(toDouble(n)) || toDouble(n) < 1) throw badQuery(`${what} must be a positive integer`);
+  return toDouble(n);
+}
+
+function accumulatorSpec(field: string, op: string, arg: unknown): AccSpec {
+  switch (op) {
+    case '$count':
+      if (!(isPlainObject(arg) && Object.keys(arg).length === 0)) throw badQuery('$count takes no arguments, i.e. $count: {}');
+      return { field, op, expr: arg, input: () => 1 };
+    case '$firstN':
+    case '$lastN':
+    case '$maxN':
+    case '$minN': {
+      if (!isPlainObject(arg) || !hasOwnKey(arg, 'input') || !hasOwnKey(arg, 'n') || Object.keys(arg).length !== 2) throw badQuery(`${op} requires exactly 'input' and 'n'`);
+      const input = arg['input'];
+      return { field, op, expr: arg, n: constInt(arg['n'], `${op} n`), input: (ctx) => evalExpr(input, ctx) };
+    }
+    case '$top':
+    case '$bottom':
+    case '$topN':
+    case '$bottomN': {
+      const needN = op === '$topN' || op === '$bottomN';
+      if (!isPlainObject(arg) || !hasOwnKey(arg, 'sortBy') || !hasOwnKey(arg, 'output') || Object.keys(arg).length !== (needN ? 3 : 2) || (needN && !hasOwnKey(arg, 'n'))) {
+        throw badQuery(`${op} requires ${needN ? "'n', " : ''}'sortBy' and 'output'`);
+      }
+      const sortBy = arg['sortBy'];
+      if (!isPlainObject(sortBy) || Object.keys(sortBy).length === 0) throw badQuery(`${op} sortBy must be a non-empty sort document`);
+      const keys = Object.keys(sortBy).map((k) => {
+        const d = sortBy[k];
+        if (!isNumeric(d) || (toDouble(d) !== 1 && toDouble(d) !== -1)) throw badQuery(`${op} sortBy values must be 1 or -1`);
+        return { parts: splitPath(k), dir: toDouble(d) };
+      });
+      const output = arg['output'];
+      return {
+        field,
+        op,
+        expr: arg,
+        dirs: keys.map((k) => k.dir),
+        ...(needN ? { n: constInt(arg['n'], `${op} n`) } : {}),
+        input: (ctx) => ({ k: keys.map((k) => sortKey(ctx.root, k.parts, k.dir)), out: evalExpr(output, ctx) }),
+      };
+    }
+    default: {
+      const expr = arg;
+      return { field, op, expr, input: (ctx) => evalExpr(expr, ctx) };
+    }
+  }
 }
 
 function parseAccumulators(spec: Document, skip: string[], what: string): AccSpec[] {
@@ -319,8 +439,7 @@ function parseAccumulators(spec: Document, skip: string[], what: string): AccSpe
     if (!isPlainObject(acc) || Object.keys(acc).length !== 1) throw badQuery(`the field '${field}' must be an accumulator object`);
     const op = Object.keys(acc)[0] as string;
     if (!ACCUMULATORS.has(op)) throw badQuery(`unknown group operator '${op}'`);
-    if (op === '$count' && !(isPlainObject(acc[op]) && Object.keys(acc[op] as Document).length === 0)) throw badQuery('$count takes no arguments, i.e. $count: {}');
-    out.push({ field, op, expr: acc[op] });
+    out.push(accumulatorSpec(field, op, acc[op]));
   }
   return out;
 }
@@ -334,13 +453,10 @@ async function groupDocs(input: AsyncIterable<Document>, idExpr: unknown, accs: 
     const k = groupKey(id);
     let g = groups.get(k);
     if (g === undefined) {
-      g = { id, accs: accs.map((a) => makeAccumulator(a.op)) };
+      g = { id, accs: accs.map((a) => makeAccumulator(a.op, a)) };
       groups.set(k, g);
     }
-    for (let i = 0; i < accs.length; i++) {
-      const a = accs[i] as AccSpec;
-      (g.accs[i] as Accumulator).add(a.op === '$count' ? 1 : evalExpr(a.expr, ctx));
-    }
+    for (let i = 0; i < accs.length; i++) (g.accs[i] as Accumulator).add((accs[i] as AccSpec).input(ctx));
   }
   const out: Document[] = [];
   for (const g of groups.values()) {
@@ -459,7 +575,7 @@ function compileStage(stage: unknown, index: number, count: number, env: Env, ne
         if (k.length !== 1 || !(k[0] as string).startsWith('$')) throw badQuery('$sortByCount requires an expression');
       } else if (typeof expr !== 'string' || !expr.startsWith('$')) throw badQuery('$sortByCount requires a field path or an expression');
       return async function* (input) {
-        const groups = await groupDocs(input, expr, [{ field: 'count', op: '$sum', expr: 1 }], env);
+        const groups = await groupDocs(input, expr, [accumulatorSpec('count', '$sum', 1)], env);
         yield* sortDocuments(groups, { count: -1 });
       };
     }
@@ -745,10 +861,10 @@ function compileBucket(arg: unknown, env: Env): Stage {
       }
       let g = buckets.get(idx);
       if (!g) {
-        g = { id: idx === b.length ? dflt : b[idx], accs: accs.map((a) => makeAccumulator(a.op)) };
+        g = { id: idx === b.length ? dflt : b[idx], accs: accs.map((a) => makeAccumulator(a.op, a)) };
         buckets.set(idx, g);
       }
-      accs.forEach((a, i) => (g!.accs[i] as Accumulator).add(a.op === '$count' ? 1 : evalExpr(a.expr, ctx)));
+      accs.forEach((a, i) => (g!.accs[i] as Accumulator).add(a.input(ctx)));
     }
     for (const idx of [...buckets.keys()].sort((x, y) => x - y)) {
       const g = buckets.get(idx)!;
@@ -791,10 +907,10 @@ function compileBucketAuto(arg: unknown, env: Env): Stage {
       const bk = buckets[bi]!;
       const min = bk.rows[0]!.key;
       const max = bi + 1 < buckets.length ? buckets[bi + 1]!.rows[0]!.key : bk.rows[bk.rows.length - 1]!.key;
-      const acc = accs.map((a) => makeAccumulator(a.op));
+      const acc = accs.map((a) => makeAccumulator(a.op, a));
       for (const r of bk.rows) {
         const ctx = makeContext(r.doc, env.vars, env.now);
-        accs.forEach((a, k) => (acc[k] as Accumulator).add(a.op === '$count' ? 1 : evalExpr(a.expr, ctx)));
+        accs.forEach((a, k) => (acc[k] as Accumulator).add(a.input(ctx)));
       }
       const d: Document = { _id: { min, max } };
       accs.forEach((a, k) => setOwn(d, a.field, (acc[k] as Accumulator).result()));

@@ -46,7 +46,8 @@ function sortKeySlow(doc: Document, parts: readonly string[], dir: number): unkn
   return best;
 }
 
-function compareKeys(a: unknown, b: unknown): number {
+/** Compare two sort keys from `sortKey` (an empty array sorts first). */
+export function compareKeys(a: unknown, b: unknown): number {
   if (a === EMPTY) return b === EMPTY ? 0 : -1;
   if (b === EMPTY) return 1;
   return compareValues(a, b);

@@ -79,6 +79,23 @@ describe('stages', () => {
     assert.deepEqual(await run(sales, [{ $group: { _id: null, s: { $stdDevSamp: '$quantity' }, none: { $avg: '$nothing' } } }, { $project: { _id: 0, none: 1 } }]), [{ none: null }]);
   });
 
+  it('N-accumulators and $top/$bottom', async () => {
+    const games = [
+      { playerId: 'PlayerA', gameId: 'G1', score: 31 },
+      { playerId: 'PlayerB', gameId: 'G1', score: 33 },
+      { playerId: 'PlayerC', gameId: 'G1', score: 99 },
+      { playerId: 'PlayerD', gameId: 'G1', score: 1 },
+      { playerId: 'PlayerA', gameId: 'G2', score: 10 },
+      { playerId: 'PlayerB', gameId: 'G2', score: 14 },
+    ];
+    const r = await run(games, [
+      { $group: { _id: '$gameId', top: { $top: { output: ['$playerId', '$score'], sortBy: { score: -1 } } }, bottom: { $bottom: { output: '$playerId', sortBy: { score: -1 } } }, top2: { $topN: { n: 2, output: '$score', sortBy: { score: -1 } } }, bottom2: { $bottomN: { n: 2, output: '$score', sortBy: { score: -1 } } }, first2: { $firstN: { input: '$playerId', n: 2 } }, last2: { $lastN: { input: '$score', n: 2 } }, max2: { $maxN: { input: '$score', n: 2 } }, min2: { $minN: { input: '$score', n: 3 } } } },
+      { $sort: { _id: 1 } },
+    ]);
+    assert.deepEqual(r[0], { _id: 'G1', top: ['PlayerC', 99], bottom: 'PlayerD', top2: [99, 33], bottom2: [31, 1], first2: ['PlayerA', 'PlayerB'], last2: [99, 1], max2: [99, 33], min2: [1, 31, 33] });
+    assert.deepEqual(r[1], { _id: 'G2', top: ['PlayerB', 14], bottom: 'PlayerA', top2: [14, 10], bottom2: [14, 10], first2: ['PlayerA', 'PlayerB'], last2: [10, 14], max2: [14, 10], min2: [10, 14] });
+  });
+
   it('$project, $addFields (nested, arrays), $unset, $replaceRoot, $limit, $skip', async () => {
     const docs = [{ _id: 1, a: { b: 1, c: 2 }, arr: [{ x: 1 }, { x: 2 }], s: 'x' }];
     assert.deepEqual(await run(docs, [{ $project: { 'a.b': 1, s: 1, n: { $add: ['$a.b', 10] } } }]), [{ _id: 1, a: { b: 1 }, s: 'x', n: 11 }]);
