@@ -12,7 +12,7 @@ import {
   cursorBatchSizeDefault, documentSizeBytesMax, wireMessageBytesMax, writeBatchDocumentsMax,
   wireCursorsOpenMax, wireCursorIdleMsMax,
 } from '../limits.ts';
-import type { ClientLike, CollectionLike, CursorLike, Doc } from '../server/engine.ts';
+import type { ChangeStreamLike, ClientLike, CollectionLike, CursorLike, Doc } from '../server/engine.ts';
 import { dropCollection, findAndModifyResult, listDatabases } from '../server/engine.ts';
 import { validateCollectionName, validateDbName } from '../server/names.ts';
 import type { Metrics } from '../server/metrics.ts';
@@ -30,7 +30,19 @@ interface OpenCursor {
   lastUsed: number;
   /** A document read ahead to learn whether the cursor is exhausted. */
   peeked: Doc | null | undefined;
+  /** Set for a change stream ($changeStream aggregate): a tailable cursor. */
+  stream?: ChangeStreamCursor;
 }
+
+interface ChangeStreamCursor {
+  stream: ChangeStreamLike;
+  /** A next() still running when the last getMore timed out (its event belongs to the next batch). */
+  pending: Promise<Doc | null> | undefined;
+  token: unknown;
+}
+
+/** Longest a change stream getMore waits for an event when the driver gives no maxTimeMS. */
+const changeStreamAwaitMsDefault = 1000;
 
 /** A command failure with a MongoDB code. */
 export class CommandError extends Error {
@@ -439,6 +451,7 @@ export class WireServer {
     const open = this.cursors.get(id);
     if (!open) throw new CommandError(43, 'CursorNotFound', `cursor id ${id} not found`);
     if (open.ns !== `${db}.${name}`) throw new CommandError(13, 'Unauthorized', `cursor ${id} belongs to ${open.ns}`);
+    if (open.stream) return this.changeStreamBatch(id, open, c, 'nextBatch');
     this.cursors.delete(id);
     const batchSize = num(c['batchSize'], 'batchSize') || Number.MAX_SAFE_INTEGER;
     const { id: nextId, docs } = await this.batch(open.cursor, open.ns, batchSize, false, open.peeked);
@@ -622,6 +635,7 @@ export class WireServer {
     const pipeline = arrayArg(c['pipeline'], 'pipeline').map((s, i) => docArg(s, `pipeline[${i}]`));
     const col = this.client.db(db).collection(name);
     const first = pipeline[0];
+    if (first && '$changeStream' in first) return this.openChangeStream(db, name, col, docArg(first['$changeStream'], '$changeStream'), pipeline.slice(1));
     if (first && '$collStats' in first) return this.collStatsStage(db, name, col, docArg(first['$collStats'], '$collStats'));
     if (c['explain'] === true) return this.explain({ explain: { aggregate: name, pipeline }, $db: db }, db);
     const cursorOpt = docArg(c['cursor'], 'cursor');
@@ -633,6 +647,54 @@ export class WireServer {
     const ns = `${db}.${name}`;
     const { id, docs } = await this.batch(cursor, ns, batchSize || Number.MAX_SAFE_INTEGER, false);
     return { cursor: { firstBatch: docs, id, ns }, ok: 1 };
+  }
+
+  /** `aggregate([{ $changeStream: {...} }, ...])`: the driver's `watch()`; a tailable cursor over `collection.watch`. */
+  private async openChangeStream(db: string, name: string, col: CollectionLike, spec: Doc, rest: Doc[]): Promise<Doc> {
+    if (typeof col.watch !== 'function') throw new CommandError(115, 'CommandNotSupported', 'change streams are not available');
+    const opts: Doc = {};
+    for (const k of ['resumeAfter', 'startAfter', 'fullDocument', 'fullDocumentBeforeChange', 'startAtOperationTime'] as const) if (spec[k] !== undefined) opts[k] = spec[k];
+    const stream = col.watch(rest, opts);
+    this.sweepCursors();
+    if (this.cursors.size >= wireCursorsOpenMax) {
+      await stream.close().catch(() => {});
+      throw new CommandError(146, 'ExceededMemoryLimit', `more than ${wireCursorsOpenMax} open cursors`);
+    }
+    const id = this.nextCursorId++;
+    const entry: OpenCursor = {
+      cursor: { next: async () => null, toArray: async () => [], close: () => stream.close() },
+      ns: `${db}.${name}`, lastUsed: this.now(), peeked: undefined,
+      stream: { stream, pending: undefined, token: opts['startAfter'] ?? opts['resumeAfter'] },
+    };
+    this.cursors.set(id, entry);
+    return { cursor: { firstBatch: [], id: Long.fromNumber(id), ns: entry.ns, ...(entry.stream!.token ? { postBatchResumeToken: entry.stream!.token } : {}) }, ok: 1 };
+  }
+
+  /** Events available now, else wait up to maxTimeMS for the first one. */
+  private async changeStreamBatch(id: number, open: OpenCursor, c: Doc, field: 'nextBatch'): Promise<Doc> {
+    const cs = open.stream!;
+    const batchSize = num(c['batchSize'], 'batchSize') || 1000;
+    const waitMs = Math.min(num(c['maxTimeMS'], 'maxTimeMS') ?? changeStreamAwaitMsDefault, 30_000);
+    const docs: Doc[] = [];
+    let deadline = this.now() + waitMs;
+    while (docs.length < batchSize) {
+      cs.pending ??= cs.stream.next();
+      const left = deadline - this.now();
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const got = await Promise.race([cs.pending, new Promise<'timeout'>((r) => (timer = setTimeout(() => r('timeout'), Math.max(0, left))))]);
+      clearTimeout(timer);
+      if (got === 'timeout') break;
+      cs.pending = undefined;
+      if (got === null) {
+        this.cursors.delete(id);
+        return { cursor: { [field]: docs, id: Long.ZERO, ns: open.ns, ...(cs.token ? { postBatchResumeToken: cs.token } : {}) }, ok: 1 };
+      }
+      docs.push(got);
+      cs.token = got['_id'];
+      deadline = this.now(); // after the first event, take only what is ready
+    }
+    open.lastUsed = this.now();
+    return { cursor: { [field]: docs, id: Long.fromNumber(id), ns: open.ns, ...(cs.token ? { postBatchResumeToken: cs.token } : {}) }, ok: 1 };
   }
 
   /** `$collStats` as the first stage (mongosh's `db.coll.stats()`): one document from the collection's stats. */

@@ -151,6 +151,23 @@ describe('server over the mongodb driver and HTTP', { skip: isDeno ? 'child-proc
     assert.match(await page.text(), /<title>Largetable console<\/title>/);
   });
 
+  it('collection.watch() through the driver, resuming after a token', async () => {
+    const c = client.db('shop').collection('watched');
+    const cs = c.watch([{ $match: { operationType: 'insert' } }]);
+    const first = cs.next();
+    await new Promise((r) => setTimeout(r, 200));
+    await c.insertOne({ k: 1 });
+    await c.insertOne({ k: 2 });
+    const e1 = await first;
+    assert.equal((e1 as { fullDocument: { k: number } }).fullDocument.k, 1);
+    const token = cs.resumeToken;
+    await cs.close();
+    const again = c.watch([], { resumeAfter: token });
+    const e2 = await again.next();
+    assert.equal((e2 as { fullDocument: { k: number } }).fullDocument.k, 2);
+    await again.close();
+  });
+
   it('change streams over WebSocket and SSE', async () => {
     const c = client.db('shop').collection('live');
     const ws = new WebSocket(`${srv.http.replace('http', 'ws')}/api/v1/databases/shop/collections/live/changes/ws`);
