@@ -169,7 +169,16 @@ function openCollection(db, coll) {
   void loadIndexes();
 }
 
+function showHome() {
+  state.db = null; state.coll = null;
+  for (const a of document.querySelectorAll('nav a')) a.classList.remove('active');
+  $('#collection').hidden = true;
+  $('#welcome').hidden = false;
+  void loadHealth(); void loadMetrics(); void loadTree();
+}
+
 function wire() {
+  $('header h1').addEventListener('click', showHome);
   for (const b of document.querySelectorAll('.tabs button')) {
     b.addEventListener('click', () => {
       for (const x of document.querySelectorAll('.tabs button')) x.classList.toggle('active', x === b);
