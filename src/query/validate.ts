@@ -21,57 +21,91 @@ function invalid(message: string, path: string): LargetableError {
   return new LargetableError('INVALID_DOCUMENT', message, { details: { path } });
 }
 
-/** Check keys and value kinds of `v` (a document or any value inside one). */
-export function checkValue(v: unknown, depth: number, path: string): void {
+/**
+ * Check keys and value kinds of `v` (a document or any value inside one). Returns an upper bound
+ * of its encoded BSON size (Infinity when unknown), so the exact size is only computed near the limit.
+ */
+export function checkValue(v: unknown, depth: number, path: string): number {
   switch (typeof v) {
     case 'string':
+      return 5 + v.length * 3;
     case 'number':
-    case 'boolean':
     case 'bigint':
+      return 8;
+    case 'boolean':
+      return 1;
     case 'undefined':
-      return;
+      return 0;
     case 'object':
       break;
     default:
       throw invalid(`unsupported value of type ${typeof v} at '${path}'`, path);
   }
-  if (v === null) return;
+  if (v === null) return 0;
   if (Array.isArray(v)) {
     if (depth >= documentDepthMax) throw invalid(`document nested deeper than ${documentDepthMax} levels at '${path}'`, path);
+    let size = 5;
     for (let i = 0; i < v.length; i++) {
       const e = v[i];
-      if (e !== null && typeof e === 'object') checkValue(e, depth + 1, path + '.' + i);
-      else checkValue(e, depth + 1, path);
+      size += 12 + (e !== null && typeof e === 'object' ? checkValue(e, depth + 1, path + '.' + i) : checkValue(e, depth + 1, path));
     }
-    return;
+    return size;
   }
   if (isPlainObject(v)) {
     if (depth >= documentDepthMax) throw invalid(`document nested deeper than ${documentDepthMax} levels at '${path}'`, path);
+    let size = 5;
     for (const k of Object.keys(v)) {
       if (RESERVED_KEYS.has(k)) throw invalid(`reserved field name '${k}' at '${path}'`, path);
       if (k.charCodeAt(0) === 36) throw invalid(`field names may not start with '$' ('${k}' at '${path}')`, path);
       if (k.includes('\0')) throw invalid(`field names may not contain NUL at '${path}'`, path);
       const e = v[k];
-      if (e !== null && typeof e === 'object') checkValue(e, depth + 1, path ? path + '.' + k : k);
-      else checkValue(e, depth + 1, path);
+      size += 2 + k.length * 3 + (e !== null && typeof e === 'object' ? checkValue(e, depth + 1, path ? path + '.' + k : k) : checkValue(e, depth + 1, path));
     }
-    return;
+    return size;
   }
-  if (v instanceof Date || v instanceof RegExp || v instanceof Uint8Array) return;
+  if (v instanceof Date) return 8;
+  if (v instanceof RegExp) return 2 + v.source.length * 3 + v.flags.length;
+  if (v instanceof Uint8Array) return 9 + v.length;
   const tag = bsonTypeTag(v);
-  if (tag !== undefined && BSON_TAGS.has(tag)) return;
+  if (tag !== undefined && BSON_TAGS.has(tag)) {
+    switch (tag) {
+      case 'ObjectId':
+        return 12;
+      case 'Long':
+      case 'Int32':
+      case 'Double':
+      case 'Timestamp':
+        return 8;
+      case 'Decimal128':
+        return 16;
+      case 'MinKey':
+      case 'MaxKey':
+        return 0;
+      case 'Binary': {
+        const b = (v as { buffer?: Uint8Array; position?: number }).buffer;
+        return 9 + (b instanceof Uint8Array ? b.length : Infinity);
+      }
+      case 'BSONRegExp': {
+        const r = v as { pattern: string; options: string };
+        return 2 + String(r.pattern).length * 3 + String(r.options).length;
+      }
+      default:
+        return Infinity;
+    }
+  }
   throw invalid(`unsupported object (${Object.prototype.toString.call(v)}) at '${path}'`, path);
 }
 
 export function validateDocument(doc: Document): void {
   if (!isPlainObject(doc)) throw new LargetableError('INVALID_DOCUMENT', 'a document must be a plain object');
-  checkValue(doc, 0, '');
+  const bound = checkValue(doc, 0, '');
   const id = doc['_id'];
   if (Object.prototype.hasOwnProperty.call(doc, '_id')) {
     if (Array.isArray(id)) throw invalid("_id can't be an array", '_id');
     if (id instanceof RegExp || bsonTypeTag(id) === 'BSONRegExp') throw invalid("_id can't be a regex", '_id');
     if (id === undefined) throw invalid("_id can't be undefined", '_id');
   }
+  if (bound <= documentSizeBytesMax) return;
   let size: number;
   try {
     size = calculateObjectSize(doc, { serializeFunctions: false, ignoreUndefined: false });

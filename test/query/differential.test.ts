@@ -12,6 +12,8 @@ import { arbDocs, arbFilter, arbPipeline, arbProjection, arbSort, arbUpdate, arb
 import { compareUpdate, comparePipeline, mingoFind, mingoProject, mingoSort, oursFind, oursProject, oursSort, canon } from './differential.ts';
 import { applyUpdate, compareValues, compileFilter, compileSort, compileUpdate, getPathValues, runPipeline, sortDocuments, sortKey, splitPath } from '../../src/query/index.ts';
 import { isPlainObject } from '../../src/query/values.ts';
+import { checkValue } from '../../src/query/validate.ts';
+import { calculateObjectSize } from 'bson';
 
 const M = { forMingo: true };
 
@@ -222,6 +224,19 @@ describe('properties over the full generators (arrays of arrays, -0, NaN, no ora
         }
       }),
       { seed: SEED + 5, numRuns: 400 },
+    );
+  });
+
+  it('the size bound used by validateDocument is never below the encoded BSON size', () => {
+    fc.assert(
+      fc.property(arbDocs({}, 4), fc.string({ unit: 'binary', maxLength: 20 }), (docs, str) => {
+        for (const d of docs) {
+          const doc = { ...d, s: str, [str.replace(/^\$|\0|__proto__|constructor|prototype/g, 'x') || 'k']: [str, { t: str }] };
+          const bound = checkValue(doc, 0, '');
+          assert.ok(bound >= calculateObjectSize(doc), `${bound} < ${calculateObjectSize(doc)}`);
+        }
+      }),
+      { seed: SEED + 6, numRuns: 400 },
     );
   });
 });
