@@ -18,6 +18,7 @@ import type { ChangeStream } from './changestream.ts';
 import { decodeDocument, encodeDocument, type CollMeta, type Engine, type IndexMeta, type TxnState, type WriteScope } from './engine.ts';
 import { choosePlan, explainFind, runFind, scan, type ExecStats, type FindRequest, type FoundDoc } from './exec.ts';
 import { documentKey, encodeId } from './keyspace.ts';
+import { partialFields } from './partial.ts';
 import type { KVReader } from './kv.ts';
 import { indexKindFactory, pluginKindOf, type IndexPlugin } from './plugins.ts';
 
@@ -300,7 +301,7 @@ export class Collection<TSchema extends Document = Document> {
     const reader = this.reader(options);
     const { plan } = await choosePlan(this.engine, coll, reader, { filter: f, ...(options.hint ? { hint: options.hint } : {}) });
     let n = 0;
-    for await (const _ of scan(this.engine, coll, reader, plan, f, stats)) {
+    for await (const _ of scan(this.engine, coll, reader, plan, f, stats, undefined, partialFields(f))) {
       void _;
       n++;
       if (n - skip >= limit) break;

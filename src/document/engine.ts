@@ -274,6 +274,17 @@ export class Engine {
     return { doc, bytes: v.length };
   }
 
+  /** Raw read for lazy scans: the cached decoded document (shared, do not mutate) or the BSON bytes. */
+  async readRaw(reader: KVReader, collId: number, encId: Uint8Array): Promise<{ cached?: Document; raw?: Uint8Array } | undefined> {
+    const dk = documentKey(collId, encId);
+    if (reader === this.live) {
+      const hit = this.docCache.get(bytesKey(dk));
+      if (hit) return { cached: hit };
+    }
+    const v = await reader.get(dk);
+    return v ? { raw: v } : undefined;
+  }
+
   static async open(store: Store, options: { documentCacheBytes?: number } = {}): Promise<Engine> {
     const e = new Engine(store, options.documentCacheBytes ?? documentCacheBytesDefault);
     const v = await store.get(versionKey);

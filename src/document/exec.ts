@@ -8,7 +8,8 @@ import { compileProjection } from '../query/projection.ts';
 import { compileSort } from '../query/sort.ts';
 import type { Document } from '../query/values.ts';
 import { planCacheEntriesMax } from '../limits.ts';
-import { decodeDocument, type CollMeta, type Engine } from './engine.ts';
+import { cloneDoc, decodeDocument, type CollMeta, type Engine } from './engine.ts';
+import { decodeFields, partialFields, type FieldSet } from './partial.ts';
 import { TopK } from './cursor.ts';
 import { bytesKey, readValue } from './keycodec.ts';
 import { collectionPrefix, encodeId, rangeOfPrefix } from './keyspace.ts';
@@ -22,9 +23,21 @@ export interface ExecStats {
 }
 
 export interface FoundDoc {
+  /** The document; only the requested fields when `raw` is set; shared with the cache when `borrowed`. */
   doc: Document;
   encId: Uint8Array;
   bytes: number;
+  /** Full BSON when `doc` is a partial decode (lazy scans). */
+  raw?: Uint8Array;
+  /** `doc` belongs to the document cache: copy before handing it out. */
+  borrowed?: boolean;
+}
+
+/** The full, caller-owned document of a FoundDoc. */
+export function materialize(f: FoundDoc): Document {
+  if (f.raw) return decodeDocument(f.raw);
+  if (f.borrowed) return cloneDoc(f.doc);
+  return f.doc;
 }
 
 interface CacheEntry {
@@ -88,9 +101,20 @@ export function clearPlanCache(engine: Engine, collId: number): void {
 }
 
 /** Stream documents matching `filter` in plan order (no sort/skip/limit/projection applied). */
-export async function* scan(engine: Engine, coll: CollMeta, reader: KVReader, plan: Plan, filter: Document, stats: ExecStats, projection?: Document): AsyncGenerator<FoundDoc> {
+export async function* scan(engine: Engine, coll: CollMeta, reader: KVReader, plan: Plan, filter: Document, stats: ExecStats, projection?: Document, lazy?: FieldSet): AsyncGenerator<FoundDoc> {
   const matcher = compileFilter(filter);
   const all = Object.keys(filter).length === 0;
+  /** Lazy mode: test (and sort) on the cached document or on a partial decode; decode fully later. */
+  const fetch = async (encId: Uint8Array): Promise<FoundDoc | undefined> => {
+    if (!lazy) {
+      const r = await engine.readDocument(reader, coll.id, encId);
+      return r ? { doc: r.doc, encId, bytes: r.bytes } : undefined;
+    }
+    const r = await engine.readRaw(reader, coll.id, encId);
+    if (!r) return undefined;
+    if (r.cached) return { doc: r.cached, encId, bytes: 0, borrowed: true };
+    return { doc: decodeFields(r.raw!, lazy), encId, bytes: r.raw!.length, raw: r.raw! };
+  };
   if (plan.stage === 'IDHACK') {
     const seen = new Set<string>();
     const ids = plan.ids.map((id) => encodeId(id)).sort((a, b) => (bytesKey(a) < bytesKey(b) ? -1 : 1));
@@ -99,10 +123,10 @@ export async function* scan(engine: Engine, coll: CollMeta, reader: KVReader, pl
       if (seen.has(k)) continue;
       seen.add(k);
       stats.keysExamined++;
-      const r = await engine.readDocument(reader, coll.id, encId);
-      if (!r) continue;
+      const f = await fetch(encId);
+      if (!f) continue;
       stats.docsExamined++;
-      if (all || matcher.test(r.doc)) yield { doc: r.doc, encId, bytes: r.bytes };
+      if (all || matcher.test(f.doc)) yield f;
     }
     return;
   }
@@ -111,6 +135,11 @@ export async function* scan(engine: Engine, coll: CollMeta, reader: KVReader, pl
     const range = plan.range ?? rangeOfPrefix(p);
     for await (const [k, v] of reader.range({ gte: range.gte, ...(range.lt ? { lt: range.lt } : {}), reverse: plan.reverse })) {
       stats.docsExamined++;
+      if (lazy) {
+        const part = decodeFields(v, lazy);
+        if (all || matcher.test(part)) yield { doc: part, encId: k.slice(p.length), bytes: v.length, raw: v.slice() };
+        continue;
+      }
       const doc = decodeDocument(v);
       if (all || matcher.test(doc)) yield { doc, encId: k.slice(p.length), bytes: v.length };
     }
@@ -132,10 +161,10 @@ export async function* scan(engine: Engine, coll: CollMeta, reader: KVReader, pl
         if (seen.has(sk)) continue;
         seen.add(sk);
       }
-      const r = await engine.readDocument(reader, coll.id, encId);
-      if (!r) continue;
+      const f = await fetch(encId.slice());
+      if (!f) continue;
       stats.docsExamined++;
-      if (all || matcher.test(r.doc)) yield { doc: r.doc, encId: encId.slice(), bytes: r.bytes };
+      if (all || matcher.test(f.doc)) yield f;
     }
   }
 }
@@ -180,19 +209,23 @@ export async function* runFind(engine: Engine, coll: CollMeta | undefined, reade
     stats.nReturned++;
     return project ? project(d) : d;
   };
-  const source = scan(engine, coll, reader, plan, req.filter, stats, req.projection);
+  void out;
+  const lazy = plan.stage === 'IXSCAN' && plan.covered ? undefined : partialFields(req.filter, sort);
+  const source = scan(engine, coll, reader, plan, req.filter, stats, req.projection, lazy);
+  const emit = (f: FoundDoc): Document => out(plan.stage === 'IXSCAN' && plan.covered ? f.doc : materialize(f));
   if (sort && !(providesSort || (plan.stage === 'IDHACK' && plan.ids.length <= 1))) {
-    const cmp = compileSort(sort);
+    const cmpDoc = compileSort(sort);
+    const cmp = (a: FoundDoc, b: FoundDoc) => cmpDoc(a.doc, b.doc);
     if (limit !== Infinity) {
-      const top = new TopK<Document>(skip + limit, cmp);
-      for await (const f of source) top.push(f.doc);
-      for (const d of top.items.slice(skip)) yield out(d);
+      const top = new TopK<FoundDoc>(skip + limit, cmp);
+      for await (const f of source) top.push(f.raw ? { ...f, raw: f.raw } : f);
+      for (const f of top.items.slice(skip)) yield emit(f);
       return;
     }
-    const all: Document[] = [];
-    for await (const f of source) all.push(f.doc);
+    const all: FoundDoc[] = [];
+    for await (const f of source) all.push(f);
     all.sort(cmp);
-    for (let i = skip; i < all.length; i++) yield out(all[i]!);
+    for (let i = skip; i < all.length; i++) yield emit(all[i]!);
     return;
   }
   let skipped = 0;
@@ -202,7 +235,7 @@ export async function* runFind(engine: Engine, coll: CollMeta | undefined, reade
       skipped++;
       continue;
     }
-    yield out(f.doc);
+    yield emit(f);
     if (++n >= limit) return;
   }
 }
