@@ -63,7 +63,7 @@ export class ByteWriter {
     b[this.len++] = v & 0xff;
   }
   finish(): Uint8Array {
-    return this.buf.slice(0, this.len);
+    return this.len === this.buf.length ? this.buf : this.buf.slice(0, this.len);
   }
 }
 

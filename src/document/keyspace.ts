@@ -44,9 +44,14 @@ export function collectionPrefix(collId: number): Uint8Array {
 }
 
 export function documentKey(collId: number, encodedId: Uint8Array): Uint8Array {
-  const w = withId(Prefix.document, collId, encodedId.length);
-  w.bytes(encodedId);
-  return w.finish();
+  const out = new Uint8Array(5 + encodedId.length);
+  out[0] = Prefix.document;
+  out[1] = (collId >>> 24) & 0xff;
+  out[2] = (collId >>> 16) & 0xff;
+  out[3] = (collId >>> 8) & 0xff;
+  out[4] = collId & 0xff;
+  out.set(encodedId, 5);
+  return out;
 }
 
 export function encodeId(id: unknown): Uint8Array {
