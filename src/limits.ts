@@ -65,3 +65,7 @@ export const wireCursorsOpenMax = 10_000;
 export const wireCursorIdleMsMax = 10 * 60 * 1000;
 /** Default budget of the document layer's decoded-document cache (approximate bytes). */
 export const documentCacheBytesDefault = 64 * 1024 * 1024;
+/** Longest array an aggregation expression may build ($range, $regexFindAll). */
+export const expressionArrayLengthMax = 1_000_000;
+/** Largest array index an update may write to (pads the array with nulls up to it). */
+export const updateArrayIndexMax = 1_000_000;

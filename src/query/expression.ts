@@ -6,6 +6,7 @@
  */
 import { Decimal128, Long, ObjectId, Timestamp } from 'bson';
 import { LargetableError } from '../errors.ts';
+import { expressionArrayLengthMax } from '../limits.ts';
 import { guardQuery } from './guard.ts';
 import { getExprPath, splitPath } from './path.ts';
 import { compileRegex, regexFromValue, type SafeRegex } from './regex.ts';
@@ -888,7 +889,7 @@ def('$regexFindAll', (a, ctx) => {
     if (m === null) break;
     out.push(regexResult(m, r.input));
     from = m.index + Math.max(m.match.length, 1);
-    if (out.length > 100000) throw new LargetableError('LIMIT_EXCEEDED', '$regexFindAll produced too many matches');
+    if (out.length > expressionArrayLengthMax) throw new LargetableError('LIMIT_EXCEEDED', '$regexFindAll produced too many matches');
   }
   return out;
 });
@@ -1135,7 +1136,7 @@ def('$range', (a, ctx) => {
   const step = st === undefined ? 1 : intArg(st, '$range', 'step');
   if (step === 0) throw badQuery('$range requires a non-zero step value');
   const n = Math.max(0, Math.ceil((end - start) / step));
-  if (n > 10_000_000) throw new LargetableError('LIMIT_EXCEEDED', '$range would produce too many elements');
+  if (n > expressionArrayLengthMax) throw new LargetableError('LIMIT_EXCEEDED', `$range would produce more than ${expressionArrayLengthMax} elements`);
   const out: number[] = [];
   for (let i = 0; i < n; i++) out.push(start + i * step);
   return out;

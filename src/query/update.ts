@@ -17,6 +17,7 @@ import {
   typeName, valuesEqual,
 } from './values.ts';
 import { LargetableError } from '../errors.ts';
+import { updateArrayIndexMax } from '../limits.ts';
 
 export interface UpdateOptions {
   isUpsertInsert: boolean;
@@ -394,7 +395,7 @@ function parentOf(doc: Document, parts: string[], create: boolean): { container:
       next = cur[idx];
       if (next === undefined) {
         if (!create) return undefined;
-        if (idx > 1_000_000) throw badQuery('array index too large for an update');
+        if (idx > updateArrayIndexMax) throw new LargetableError('LIMIT_EXCEEDED', `array index ${idx} is over the ${updateArrayIndexMax} update limit`);
         while (cur.length < idx) cur.push(null);
         next = {};
         cur[idx] = next;
@@ -435,7 +436,7 @@ function getAt(pc: { container: Document | unknown[]; key: string }): unknown {
 function setAt(pc: { container: Document | unknown[]; key: string }, v: unknown): void {
   if (Array.isArray(pc.container)) {
     const idx = Number(pc.key);
-    if (idx > 1_000_000) throw badQuery('array index too large for an update');
+    if (idx > updateArrayIndexMax) throw new LargetableError('LIMIT_EXCEEDED', `array index ${idx} is over the ${updateArrayIndexMax} update limit`);
     while (pc.container.length < idx) pc.container.push(null);
     pc.container[idx] = v;
   } else setOwn(pc.container, pc.key, v);

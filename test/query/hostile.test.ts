@@ -293,6 +293,7 @@ describe('hostile: objects where scalars belong, malformed operators', () => {
     await refuses('update pipeline $replaceWith scalar', 'BAD_QUERY', upd([{ $replaceWith: 5 }]));
     await refuses('update pipeline removes _id', 'BAD_QUERY', upd([{ $replaceWith: { _id: 9 } }]));
     await refuses('update not an object', 'BAD_QUERY', upd('x' as unknown as Document));
+    await refuses('update pads a huge array', 'LIMIT_EXCEEDED', upd({ $set: { 'a.5000000': 1 } }));
   });
 
   it('pipelines', async () => {
@@ -374,6 +375,7 @@ describe('hostile: objects where scalars belong, malformed operators', () => {
     await refuses('pipeline too long', 'LIMIT_EXCEEDED', agg(Array.from({ length: 1001 }, () => ({ $match: {} }))));
     await refuses('pipeline not an array', 'BAD_QUERY', agg({ $match: {} } as unknown as Document[]));
     await refuses('unsupported stage', 'NOT_SUPPORTED', agg([{ $graphLookup: {} }]));
+    await refuses('$range too long', 'LIMIT_EXCEEDED', agg([{ $project: { x: { $range: [0, 100_000_000] } } }]));
   });
 
   it('projections and sorts', async () => {
