@@ -10,7 +10,7 @@ import { repoRoot, tempDir } from './spawn.ts';
 const isDeno = typeof (globalThis as { Deno?: unknown }).Deno !== 'undefined';
 
 function lt(...args: string[]): { code: number | null; out: string; err: string } {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', join(repoRoot, 'platform/node/cli.ts'), ...args], { cwd: repoRoot, encoding: 'utf8', timeout: 60_000 });
+  const r = spawnSync(process.execPath, ['--import', 'tsx', join(repoRoot, 'platform/node/cli.ts'), ...args], { cwd: repoRoot, encoding: 'utf8', timeout: 120_000 });
   return { code: r.status, out: r.stdout, err: r.stderr };
 }
 
@@ -34,7 +34,7 @@ describe('largetable CLI', { skip: isDeno ? 'child-process suite runs on Node' :
   });
 
   it('bin/largetable.js --version and info under deno run -A', { skip: !existsSync(join(repoRoot, 'node_modules/.bin/deno')) ? 'deno not installed' : false }, () => {
-    const deno = (...args: string[]) => spawnSync(join(repoRoot, 'node_modules/.bin/deno'), ['run', '-A', join(repoRoot, 'bin/largetable.js'), ...args], { cwd: repoRoot, encoding: 'utf8', timeout: 60_000 });
+    const deno = (...args: string[]) => spawnSync(join(repoRoot, 'node_modules/.bin/deno'), ['run', '-A', join(repoRoot, 'bin/largetable.js'), ...args], { cwd: repoRoot, encoding: 'utf8', timeout: 120_000 });
     const v = deno('--version');
     assert.equal(v.status, 0, v.stderr);
     assert.equal(v.stdout.trim(), pkg.version);

@@ -20,7 +20,7 @@ describe('server on Deno', { skip: isDeno ? 'driven from Node' : !existsSync(den
       assert.match(health.runtime, /^deno /);
       assert.equal(health.status, 'ok');
       assert.match(await (await fetch(`${srv.http}/`)).text(), /Largetable console/);
-      const client = new MongoClient(`mongodb://127.0.0.1:${srv.mongoPort}/?directConnection=true`, { serverSelectionTimeoutMS: 10_000 });
+      const client = new MongoClient(`mongodb://127.0.0.1:${srv.mongoPort}/?directConnection=true`, { serverSelectionTimeoutMS: 30_000 });
       await client.connect();
       const col = client.db('d').collection('c');
       const ws = new WebSocket(`${srv.http.replace('http', 'ws')}/api/v1/databases/d/collections/c/changes/ws`);

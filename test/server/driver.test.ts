@@ -16,7 +16,7 @@ describe('server over the mongodb driver and HTTP', { skip: isDeno ? 'child-proc
 
   before(async () => {
     srv = await startServerProcess();
-    client = new MongoClient(`mongodb://127.0.0.1:${srv.mongoPort}/?directConnection=true`, { serverSelectionTimeoutMS: 10_000 });
+    client = new MongoClient(`mongodb://127.0.0.1:${srv.mongoPort}/?directConnection=true`, { serverSelectionTimeoutMS: 30_000 });
     await client.connect();
   });
   after(async () => {
