@@ -37,7 +37,7 @@ export async function startServerProcess(extra: string[] = [], data = tempDir(),
   proc.stderr!.on('data', (d: Buffer) => (err += d.toString()));
   const ready = await new Promise<{ port: number; mongoPort: number; http: string }>((ok, fail) => {
     let out = '';
-    const timer = setTimeout(() => fail(new Error(`server did not start in 90 s: ${err}`)), 30_000);
+    const timer = setTimeout(() => fail(new Error(`server did not start in 90 s: ${err}`)), 90_000);
     proc.stdout!.on('data', (d: Buffer) => {
       out += d.toString();
       const line = out.split('\n').find((l) => l.startsWith('{"ready":true'));
