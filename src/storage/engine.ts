@@ -28,7 +28,7 @@ import { compareBytes, equalBytes } from './codec.ts';
 import { io, toIoError } from './io.ts';
 import { MemSource, RunSource, type Source } from './iterator.ts';
 import { type ManifestState, decodeManifest, encodeManifest, manifestName } from './manifest.ts';
-import { Memtable } from './memtable.ts';
+import { Memtable, NIL } from './memtable.ts';
 import { type Block, Segment, SegmentBuilder, type SegmentMeta, decodeBlock, segmentName } from './segment.ts';
 import type {
   CommitInfo,
@@ -247,11 +247,13 @@ export class LsmStore implements Store {
           });
         const buf = await io(name, 'read', () => h.read(0, size));
         const scan = scanWal(buf, name);
+        let bi = -1;
         for (const r of scan.records) {
           if (r.seq <= m.flushedSeq) continue;
           if (r.seq <= lastSeq && lastSeq > m.flushedSeq)
             throw new LargetableError('CORRUPTION', `${name}: corruption at offset ${r.offset}: sequence ${r.seq} out of order`, { details: { file: name, offset: r.offset } });
-          applyRecord(buf, r.offset, r.end, r.seq, mem, name, r.offset);
+          if (bi < 0) bi = mem.addBuffer(buf);
+          applyRecord(buf, r.offset, r.end, r.seq, mem, name, r.offset, bi);
           lastSeq = r.seq;
           replayed++;
         }
@@ -590,13 +592,15 @@ export class LsmStore implements Store {
         // level-0 segments are short-lived: written raw; compaction compresses
         const b = new SegmentBuilder(h, name, this.blockSize, 0);
         const minSnap = this.minSnapshot();
-        for (let n = imm.first(); n !== null; n = n.next[0]!) {
+        for (let n = imm.first(); n !== NIL; n = imm.next(n)) {
           let prevSeq = -1;
-          for (let v = n.newest; v !== null; v = v.older) {
-            if (v.seq === prevSeq) continue;
-            b.add(n.key, v.seq, v.value);
-            prevSeq = v.seq;
-            if (v.seq <= minSnap) break;
+          const key = imm.key(n);
+          for (let v = imm.newest(n); v !== NIL; v = imm.older(v)) {
+            const seq = imm.seq(v);
+            if (seq === prevSeq) continue;
+            b.add(key, seq, imm.value(v));
+            prevSeq = seq;
+            if (seq <= minSnap) break;
           }
           if (b.pendingBytes >= 1 << 20) {
             this.onEvent?.('segment-write');
@@ -780,16 +784,12 @@ export class LsmStore implements Store {
     this.checkOpen();
     checkKey(key);
     const { snap, version } = this.resolveSnapshot(snapshot);
-    const n = version.mem.find(key);
-    if (n !== null) {
-      const v = n.visible(snap);
-      if (v !== null) return v.value === null ? undefined : v.value.slice();
-    }
-    for (const m of version.imms) {
-      const n2 = m.find(key);
-      if (n2 !== null) {
-        const v = n2.visible(snap);
-        if (v !== null) return v.value === null ? undefined : v.value.slice();
+    for (let i = -1; i < version.imms.length; i++) {
+      const m = i < 0 ? version.mem : version.imms[i]!;
+      const n = m.find(key);
+      if (n !== NIL) {
+        const v = m.visible(n, snap);
+        if (v !== NIL) return m.isDel(v) ? undefined : m.value(v)!.slice();
       }
     }
     if (version.l0.length === 0 && version.l1.length === 0) return undefined;

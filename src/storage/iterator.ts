@@ -4,7 +4,7 @@
  * consumes every version of the current key and keeps the newest one visible at the snapshot.
  */
 import { compareBytes } from './codec.ts';
-import type { MemNode, Memtable } from './memtable.ts';
+import { type Memtable, NIL } from './memtable.ts';
 import { type Block, kindDel, type Segment } from './segment.ts';
 
 export interface Source {
@@ -21,41 +21,43 @@ export interface Source {
 
 const empty = new Uint8Array(0);
 
-/** Memtable source: one entry per node (its newest version visible at `snap`, or every version when snap is Infinity). */
+/** Memtable source: one entry per node (its newest version visible at `snap`). */
 export class MemSource implements Source {
   valid = false;
   key: Uint8Array = empty;
   seq = 0;
   del = false;
-  private node: MemNode | null = null;
-  private val: Uint8Array | null = null;
   readonly mem: Memtable;
   readonly fwd: boolean;
   readonly snap: number;
+  private node = NIL;
+  private ver = NIL;
   constructor(mem: Memtable, fwd: boolean, snap: number) {
     this.mem = mem;
     this.fwd = fwd;
-    this.snap = snap;}
+    this.snap = snap;
+  }
   value(): Uint8Array {
-    return this.val ?? empty;
+    return this.mem.value(this.ver) ?? empty;
   }
   private settle(): void {
+    const m = this.mem;
     for (;;) {
       const n = this.node;
-      if (n === null) {
+      if (n === NIL) {
         this.valid = false;
         return;
       }
-      const v = n.visible(this.snap);
-      if (v !== null) {
+      const v = m.visible(n, this.snap);
+      if (v !== NIL) {
         this.valid = true;
-        this.key = n.key;
-        this.seq = v.seq;
-        this.del = v.value === null;
-        this.val = v.value;
+        this.key = m.key(n);
+        this.seq = m.seq(v);
+        this.del = m.isDel(v);
+        this.ver = v;
         return;
       }
-      this.node = this.fwd ? n.next[0]! : this.mem.seekLT(n.key);
+      this.node = this.fwd ? m.next(n) : m.prevOf(n);
     }
   }
   seek(target: Uint8Array | null): undefined {
@@ -66,8 +68,8 @@ export class MemSource implements Source {
   }
   next(): undefined {
     const n = this.node;
-    if (n === null) return undefined;
-    this.node = this.fwd ? n.next[0]! : this.mem.seekLT(n.key);
+    if (n === NIL) return undefined;
+    this.node = this.fwd ? this.mem.next(n) : this.mem.prevOf(n);
     this.settle();
     return undefined;
   }

@@ -2,7 +2,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { compareBytes } from './codec.ts';
-import { Memtable } from './memtable.ts';
+import { Memtable, NIL } from './memtable.ts';
 
 describe('Memtable (skiplist)', () => {
   it('keeps keys sorted, versions newest first, and seeks both ways (model check)', () => {
@@ -11,7 +11,7 @@ describe('Memtable (skiplist)', () => {
         const m = new Memtable();
         const model = new Map<string, { key: Uint8Array; versions: (Uint8Array | null)[] }>();
         ops.forEach(([k, v], i) => {
-          m.put(k, i + 1, v);
+          m.putBytes(k, i + 1, v);
           const id = k.join(',');
           const e = model.get(id) ?? { key: k, versions: [] };
           e.versions.unshift(v);
@@ -19,21 +19,23 @@ describe('Memtable (skiplist)', () => {
         });
         const sorted = [...model.values()].sort((x, y) => compareBytes(x.key, y.key));
         const walked: Uint8Array[] = [];
-        for (let n = m.first(); n !== null; n = n.next[0]!) walked.push(n.key);
+        for (let n = m.first(); n !== NIL; n = m.next(n)) walked.push(m.key(n));
         assert.deepEqual(walked, sorted.map((e) => e.key));
         assert.equal(m.count, sorted.length);
         for (const e of sorted) {
           const vs: (Uint8Array | null)[] = [];
-          for (let v = m.find(e.key)!.newest; v !== null; v = v.older) vs.push(v.value);
+          for (let v = m.newest(m.find(e.key)); v !== NIL; v = m.older(v)) vs.push(m.value(v));
           assert.deepEqual(vs, e.versions);
         }
         const ge = sorted.find((e) => compareBytes(e.key, probe) >= 0);
-        assert.deepEqual(m.seekGE(probe)?.key, ge?.key);
+        const key = (n: number): Uint8Array | undefined => (n === NIL ? undefined : m.key(n));
+        assert.deepEqual(key(m.seekGE(probe)), ge?.key);
         const lt = [...sorted].reverse().find((e) => compareBytes(e.key, probe) < 0);
-        assert.deepEqual(m.seekLT(probe)?.key, lt?.key);
+        assert.deepEqual(key(m.seekLT(probe)), lt?.key);
         const le = [...sorted].reverse().find((e) => compareBytes(e.key, probe) <= 0);
-        assert.deepEqual(m.seekLT(probe, true)?.key, le?.key);
-        assert.deepEqual(m.last()?.key, sorted[sorted.length - 1]?.key);
+        assert.deepEqual(key(m.seekLT(probe, true)), le?.key);
+        assert.deepEqual(key(m.last()), sorted[sorted.length - 1]?.key);
+        if (sorted.length > 1) assert.deepEqual(key(m.prevOf(m.last())), sorted[sorted.length - 2]!.key);
       }),
       { seed: 7, numRuns: 200 },
     );
@@ -42,14 +44,15 @@ describe('Memtable (skiplist)', () => {
   it('visible(snap) returns the newest version at or below the snapshot', () => {
     const m = new Memtable();
     const k = Uint8Array.of(1);
-    m.put(k, 5, Uint8Array.of(5));
-    m.put(k, 9, null);
-    m.put(k, 12, Uint8Array.of(12));
-    const n = m.find(k)!;
-    assert.equal(n.visible(4), null);
-    assert.deepEqual(n.visible(5)!.value, Uint8Array.of(5));
-    assert.equal(n.visible(11)!.value, null);
-    assert.deepEqual(n.visible(100)!.value, Uint8Array.of(12));
+    m.putBytes(k, 5, Uint8Array.of(5));
+    m.putBytes(k, 9, null);
+    m.putBytes(k, 12, Uint8Array.of(12));
+    const n = m.find(k);
+    assert.equal(m.visible(n, 4), NIL);
+    assert.deepEqual(m.value(m.visible(n, 5)), Uint8Array.of(5));
+    assert.equal(m.value(m.visible(n, 11)), null);
+    assert.deepEqual(m.value(m.visible(n, 100)), Uint8Array.of(12));
+    assert.equal(m.find(Uint8Array.of(2)), NIL);
     assert.equal(m.minSeq, 5);
     assert.equal(m.maxSeq, 12);
   });

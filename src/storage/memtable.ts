@@ -1,66 +1,90 @@
 /**
- * The memtable: a skiplist of keys in unsigned byte order; each node holds the key's versions,
- * newest first. Keys and values are views into the batch buffers they arrived in (no per-key
- * copies). Single-threaded JS: iteration is safe during inserts; nodes are never removed.
+ * The memtable: a skiplist (p = 1/4, 12 levels) kept entirely in typed-array columns, so an
+ * insert allocates no JS objects. Nodes and versions are integer indices; keys and values are
+ * byte ranges of the record buffers they arrived in (registered once per batch with
+ * `addBuffer`), never copied. Each node holds its key's versions, newest first.
+ * Single-threaded JS: iteration is safe during inserts; nodes are never removed.
  */
-import { compareBytes } from './codec.ts';
+import { compareAt } from './codec.ts';
 
 const levelMax = 12;
+/** Node / version index meaning "none". */
+export const NIL = -1;
 
-export interface MemVersion {
-  seq: number;
-  /** null marks a deletion (tombstone). */
-  value: Uint8Array | null;
-  older: MemVersion | null;
+function grow<T extends Int32Array | Uint32Array | Float64Array | Uint8Array>(a: T, need: number): T {
+  if (need <= a.length) return a;
+  let n = a.length * 2;
+  while (n < need) n *= 2;
+  const b = new (a.constructor as new (n: number) => T)(n);
+  b.set(a);
+  return b;
 }
 
-/** First 4 bytes of a key as an unsigned big-endian number (zero-padded): a cheap first compare. */
-export function keyPrefix(k: Uint8Array): number {
-  const n = k.length;
-  return ((n > 0 ? k[0]! << 24 : 0) | (n > 1 ? k[1]! << 16 : 0) | (n > 2 ? k[2]! << 8 : 0) | (n > 3 ? k[3]! : 0)) >>> 0;
+/** Unsigned compare of two byte ranges. */
+export function compareRanges(a: Uint8Array, ao: number, al: number, b: Uint8Array, bo: number, bl: number): number {
+  const n = al < bl ? al : bl;
+  for (let i = 0; i < n; i++) {
+    const d = a[ao + i]! - b[bo + i]!;
+    if (d !== 0) return d;
+  }
+  return al - bl;
 }
 
-export class MemNode {
-  readonly key: Uint8Array;
-  /** keyPrefix(key): different prefixes order keys without a byte loop. */
-  readonly p0: number;
-  newest: MemVersion | null;
-  readonly next: (MemNode | null)[];
-  constructor(key: Uint8Array, level: number, newest: MemVersion | null) {
-    this.key = key;
-    this.p0 = keyPrefix(key);
-    this.newest = newest;
-    this.next = new Array<MemNode | null>(level).fill(null);
-  }
-  /** Newest version with seq <= snap, or null. */
-  visible(snap: number): MemVersion | null {
-    let v = this.newest;
-    while (v !== null && v.seq > snap) v = v.older;
-    return v;
-  }
+function prefixAt(b: Uint8Array, o: number, n: number): number {
+  return ((n > 0 ? b[o]! << 24 : 0) | (n > 1 ? b[o + 1]! << 16 : 0) | (n > 2 ? b[o + 2]! << 8 : 0) | (n > 3 ? b[o + 3]! : 0)) >>> 0;
 }
 
 export class Memtable {
-  readonly head = new MemNode(new Uint8Array(0), levelMax, null);
-  level = 1;
-  /** Approximate bytes held (keys, values, node overhead). */
+  /** Approximate bytes held (keys, values, node and version columns). */
   bytes = 0;
   count = 0;
   minSeq = Infinity;
   maxSeq = 0;
+  level = 1;
   /** WAL files whose records this memtable holds; removable once it is flushed. */
   walFiles: number[] = [];
-  private readonly prev: MemNode[] = new Array<MemNode>(levelMax);
+
+  private readonly bufs: Uint8Array[] = [];
+  // node columns (node 0 is the head)
+  private nBuf = new Int32Array(1024);
+  private nOff = new Int32Array(1024);
+  private nLen = new Int32Array(1024);
+  private nP0 = new Uint32Array(1024);
+  private nNewest = new Int32Array(1024);
+  private nLink = new Int32Array(1024);
+  private nodes = 1;
+  private links = new Int32Array(4096);
+  private linkTop = levelMax;
+  // version columns
+  private vSeq = new Float64Array(1024);
+  private vBuf = new Int32Array(1024);
+  private vOff = new Int32Array(1024);
+  private vLen = new Int32Array(1024); // -1 = tombstone
+  private vOlder = new Int32Array(1024);
+  private versions = 0;
+  private readonly prev = new Int32Array(levelMax);
   private rnd = 0x2545f491;
 
+  constructor() {
+    this.links.fill(NIL, 0, levelMax);
+    this.nLink[0] = 0;
+    this.nNewest[0] = NIL;
+  }
+
+  /** Registers a record buffer; returns its index for `put`. */
+  addBuffer(buf: Uint8Array): number {
+    this.bufs.push(buf);
+    this.bytes += buf.length;
+    return this.bufs.length - 1;
+  }
+
   private randomLevel(): number {
-    let l = 1;
-    // xorshift32; p = 1/4 per level
     let x = this.rnd;
     x ^= x << 13;
     x ^= x >>> 17;
     x ^= x << 5;
     this.rnd = x;
+    let l = 1;
     while (l < levelMax && (x & 3) === 0) {
       l++;
       x >>>= 2;
@@ -68,20 +92,52 @@ export class Memtable {
     return l;
   }
 
-  put(key: Uint8Array, seq: number, value: Uint8Array | null): void {
+  private newVersion(seq: number, bi: number, off: number, len: number, older: number): number {
+    const v = this.versions++;
+    if (v >= this.vSeq.length) {
+      this.vSeq = grow(this.vSeq, v + 1);
+      this.vBuf = grow(this.vBuf, v + 1);
+      this.vOff = grow(this.vOff, v + 1);
+      this.vLen = grow(this.vLen, v + 1);
+      this.vOlder = grow(this.vOlder, v + 1);
+    }
+    this.vSeq[v] = seq;
+    this.vBuf[v] = bi;
+    this.vOff[v] = off;
+    this.vLen[v] = len;
+    this.vOlder[v] = older;
+    if (seq < this.minSeq) this.minSeq = seq;
+    if (seq > this.maxSeq) this.maxSeq = seq;
+    this.bytes += 24;
+    return v;
+  }
+
+  /** Compares node n's key with range (b, o, l). */
+  private cmp(n: number, kp: number, b: Uint8Array, o: number, l: number): number {
+    const p = this.nP0[n]!;
+    if (p !== kp) return p - kp;
+    return compareRanges(this.bufs[this.nBuf[n]!]!, this.nOff[n]!, this.nLen[n]!, b, o, l);
+  }
+
+  /**
+   * Inserts a version: key = bufs[bi][ko, ko+kl), value = bufs[bi][vo, vo+vl) or a tombstone
+   * when vl < 0. A later put of the same key and seq shadows the earlier one.
+   */
+  put(bi: number, ko: number, kl: number, seq: number, vo: number, vl: number): void {
+    const buf = this.bufs[bi]!;
+    const kp = prefixAt(buf, ko, kl);
     const prev = this.prev;
-    const kp = keyPrefix(key);
-    let x = this.head;
+    const links = this.links;
+    let x = 0;
     for (let i = this.level - 1; i >= 0; i--) {
       for (;;) {
-        const n = x.next[i]!;
-        if (n === null) break;
-        const c = n.p0 !== kp ? n.p0 - kp : compareBytes(n.key, key);
+        const n = links[this.nLink[x]! + i]!;
+        if (n === NIL) break;
+        const c = this.cmp(n, kp, buf, ko, kl);
         if (c < 0) x = n;
         else {
           if (c === 0) {
-            n.newest = { seq, value, older: n.newest };
-            this.account(seq, value, 24);
+            this.nNewest[n] = this.newVersion(seq, bi, vo, vl, this.nNewest[n]!);
             return;
           }
           break;
@@ -91,76 +147,147 @@ export class Memtable {
     }
     const lvl = this.randomLevel();
     if (lvl > this.level) {
-      for (let i = this.level; i < lvl; i++) prev[i] = this.head;
+      for (let i = this.level; i < lvl; i++) prev[i] = 0;
       this.level = lvl;
     }
-    const node = new MemNode(key, lvl, { seq, value, older: null });
+    const node = this.nodes++;
+    if (node >= this.nBuf.length) {
+      this.nBuf = grow(this.nBuf, node + 1);
+      this.nOff = grow(this.nOff, node + 1);
+      this.nLen = grow(this.nLen, node + 1);
+      this.nP0 = grow(this.nP0, node + 1);
+      this.nNewest = grow(this.nNewest, node + 1);
+      this.nLink = grow(this.nLink, node + 1);
+    }
+    if (this.linkTop + lvl > this.links.length) this.links = grow(this.links, this.linkTop + lvl);
+    const lk = this.links;
+    const ls = this.linkTop;
+    this.linkTop += lvl;
+    this.nBuf[node] = bi;
+    this.nOff[node] = ko;
+    this.nLen[node] = kl;
+    this.nP0[node] = kp;
+    this.nLink[node] = ls;
+    this.nNewest[node] = this.newVersion(seq, bi, vo, vl, NIL);
     for (let i = 0; i < lvl; i++) {
-      const p = prev[i]!;
-      node.next[i] = p.next[i]!;
-      p.next[i] = node;
+      const pl = this.nLink[prev[i]!]! + i;
+      lk[ls + i] = lk[pl]!;
+      lk[pl] = node;
     }
     this.count++;
-    this.account(seq, value, 64 + key.length + lvl * 8);
+    this.bytes += 40 + lvl * 4;
   }
 
-  private account(seq: number, value: Uint8Array | null, overhead: number): void {
-    this.bytes += overhead + (value === null ? 0 : value.length) + 24;
-    if (seq < this.minSeq) this.minSeq = seq;
-    if (seq > this.maxSeq) this.maxSeq = seq;
+  /** Convenience for tests: copies key and value into one buffer and inserts them. */
+  putBytes(key: Uint8Array, seq: number, value: Uint8Array | null): void {
+    const b = new Uint8Array(key.length + (value?.length ?? 0));
+    b.set(key);
+    if (value !== null) b.set(value, key.length);
+    this.put(this.addBuffer(b), 0, key.length, seq, key.length, value === null ? -1 : value.length);
+  }
+
+  private seekRaw(key: Uint8Array, strictlyAfter: boolean, lessThan: boolean, inclusive: boolean): number {
+    const kp = prefixAt(key, 0, key.length);
+    const links = this.links;
+    let x = 0;
+    for (let i = this.level - 1; i >= 0; i--) {
+      for (;;) {
+        const n = links[this.nLink[x]! + i]!;
+        if (n === NIL) break;
+        const c = this.cmp(n, kp, key, 0, key.length);
+        if (c < 0 || (c === 0 && (lessThan ? inclusive : strictlyAfter))) x = n;
+        else break;
+      }
+    }
+    if (lessThan) return x === 0 ? NIL : x;
+    return links[this.nLink[x]!]!;
   }
 
   /** First node with key >= `key` (or > when `exclusive`). */
-  seekGE(key: Uint8Array, exclusive = false): MemNode | null {
-    const kp = keyPrefix(key);
-    let x = this.head;
-    for (let i = this.level - 1; i >= 0; i--) {
-      for (;;) {
-        const n = x.next[i]!;
-        if (n === null) break;
-        const c = n.p0 !== kp ? n.p0 - kp : compareBytes(n.key, key);
-        if (c < 0 || (exclusive && c === 0)) x = n;
-        else break;
-      }
-    }
-    return x.next[0]!;
+  seekGE(key: Uint8Array, exclusive = false): number {
+    return this.seekRaw(key, exclusive, false, false);
   }
 
-  /** Last node with key < `key` (or <= when `inclusive`); null if none. */
-  seekLT(key: Uint8Array, inclusive = false): MemNode | null {
-    const kp = keyPrefix(key);
-    let x = this.head;
-    for (let i = this.level - 1; i >= 0; i--) {
-      for (;;) {
-        const n = x.next[i]!;
-        if (n === null) break;
-        const c = n.p0 !== kp ? n.p0 - kp : compareBytes(n.key, key);
-        if (c < 0 || (inclusive && c === 0)) x = n;
-        else break;
-      }
-    }
-    return x === this.head ? null : x;
+  /** Last node with key < `key` (or <= when `inclusive`); NIL if none. */
+  seekLT(key: Uint8Array, inclusive = false): number {
+    return this.seekRaw(key, false, true, inclusive);
   }
 
-  first(): MemNode | null {
-    return this.head.next[0]!;
+  first(): number {
+    return this.links[this.nLink[0]!]!;
   }
 
-  last(): MemNode | null {
-    let x = this.head;
+  last(): number {
+    const links = this.links;
+    let x = 0;
     for (let i = this.level - 1; i >= 0; i--) {
       for (;;) {
-        const n = x.next[i]!;
-        if (n === null) break;
+        const n = links[this.nLink[x]! + i]!;
+        if (n === NIL) break;
         x = n;
       }
     }
-    return x === this.head ? null : x;
+    return x === 0 ? NIL : x;
   }
 
-  /** Exact node for `key`, or null. */
-  find(key: Uint8Array): MemNode | null {
+  /** Next node in key order (NIL at the end). */
+  next(n: number): number {
+    return this.links[this.nLink[n]!]!;
+  }
+
+  /** Previous node in key order (NIL at the start): a search, O(log n). */
+  prevOf(n: number): number {
+    return this.seekLT(this.key(n));
+  }
+
+  /** Exact node for `key`, or NIL. */
+  find(key: Uint8Array): number {
     const n = this.seekGE(key);
-    return n !== null && compareBytes(n.key, key) === 0 ? n : null;
+    if (n === NIL) return NIL;
+    return compareRanges(this.bufs[this.nBuf[n]!]!, this.nOff[n]!, this.nLen[n]!, key, 0, key.length) === 0 ? n : NIL;
+  }
+
+  /** The node's key (a view into its record buffer). */
+  key(n: number): Uint8Array {
+    const o = this.nOff[n]!;
+    return this.bufs[this.nBuf[n]!]!.subarray(o, o + this.nLen[n]!);
+  }
+
+  /** Newest version of node n. */
+  newest(n: number): number {
+    return this.nNewest[n]!;
+  }
+
+  /** Next older version (NIL at the end). */
+  older(v: number): number {
+    return this.vOlder[v]!;
+  }
+
+  /** Newest version of node n with seq <= snap, or NIL. */
+  visible(n: number, snap: number): number {
+    let v = this.nNewest[n]!;
+    while (v !== NIL && this.vSeq[v]! > snap) v = this.vOlder[v]!;
+    return v;
+  }
+
+  seq(v: number): number {
+    return this.vSeq[v]!;
+  }
+
+  isDel(v: number): boolean {
+    return this.vLen[v]! < 0;
+  }
+
+  /** The version's value (a view into its record buffer), or null for a tombstone. */
+  value(v: number): Uint8Array | null {
+    const l = this.vLen[v]!;
+    if (l < 0) return null;
+    const o = this.vOff[v]!;
+    return this.bufs[this.vBuf[v]!]!.subarray(o, o + l);
+  }
+
+  /** Compares node n's key with `key` without allocating. */
+  compareKey(n: number, key: Uint8Array): number {
+    return compareAt(key, this.bufs[this.nBuf[n]!]!, this.nOff[n]!, this.nLen[n]!) * -1;
   }
 }

@@ -99,8 +99,12 @@ export function sealRecord(rec: Uint8Array, seq: number): void {
   dv.setUint32(4, crc32c(rec, 0, recordHeaderBytes, rec.length), true);
 }
 
-/** Applies the ops of a (checked) record to a memtable; keys/values are views into `rec`. */
-export function applyRecord(rec: Uint8Array, start: number, end: number, seq: number, mem: Memtable, file: string, fileOffset: number): number {
+/**
+ * Applies the ops of a (checked) record to a memtable; keys/values stay in `rec` (registered with
+ * the memtable once: pass `bufferIndex` when several records share one buffer).
+ */
+export function applyRecord(rec: Uint8Array, start: number, end: number, seq: number, mem: Memtable, file: string, fileOffset: number, bufferIndex?: number): number {
+  const bi = bufferIndex ?? mem.addBuffer(rec);
   const dv = new DataView(rec.buffer, rec.byteOffset, rec.byteLength);
   const n = dv.getUint32(start + 16, true);
   let p = start + 20;
@@ -125,12 +129,13 @@ export function applyRecord(rec: Uint8Array, start: number, end: number, seq: nu
       } while (b >= 0x80 && p < end);
     } else if (kind !== 0) throw corruption(file, fileOffset + p - start, `unknown op kind ${kind}`);
     if (p + kl + vl > end) throw corruption(file, fileOffset + p - start, 'record op overruns record');
-    const key = rec.subarray(p, p + kl);
-    p += kl;
     if (kind === 1) {
-      mem.put(key, seq, rec.subarray(p, p + vl));
-      p += vl;
-    } else mem.put(key, seq, null);
+      mem.put(bi, p, kl, seq, p + kl, vl);
+      p += kl + vl;
+    } else {
+      mem.put(bi, p, kl, seq, 0, -1);
+      p += kl;
+    }
   }
   return n;
 }
