@@ -511,7 +511,10 @@ function getNestedField(doc: Document, parts: string[]): unknown {
 
 // ------------------------------------------------------------ stage compiler
 
-function compileStage(stage: unknown, index: number, count: number, env: Env, nested: boolean): Stage {
+/** Where a pipeline runs: the top level, inside $facet, or inside $lookup/$unionWith. */
+type Nesting = 'top' | 'facet' | 'sub';
+
+function compileStage(stage: unknown, index: number, count: number, env: Env, nesting: Nesting): Stage {
   const name = stageName(stage);
   const arg = (stage as Document)[name];
   const per = compileDocStage(name, arg);
@@ -621,7 +624,7 @@ function compileStage(stage: unknown, index: number, count: number, env: Env, ne
     case '$lookup':
       return compileLookup(arg, env);
     case '$facet': {
-      if (nested) throw badQuery('$facet is not allowed inside a $facet or $lookup pipeline');
+      if (nesting === 'facet') throw badQuery('$facet is not allowed to be used within a $facet stage');
       if (!isPlainObject(arg) || Object.keys(arg).length === 0) throw badQuery('$facet requires at least one output field');
       const facets = Object.keys(arg).map((k) => {
         outputFieldName(k, '$facet output field');
@@ -631,7 +634,7 @@ function compileStage(stage: unknown, index: number, count: number, env: Env, ne
           const n = stageName(s);
           if (n === '$out' || n === '$merge' || n === '$facet') throw badQuery(`${n} is not allowed to be used within a $facet stage`);
         }
-        return { k, run: compilePipeline(p as Document[], env, true) };
+        return { k, run: compilePipeline(p as Document[], env, 'facet') };
       });
       return async function* (input) {
         const docs = await collect(input);
@@ -661,7 +664,7 @@ function compileStage(stage: unknown, index: number, count: number, env: Env, ne
     case '$out':
     case '$merge': {
       if (index !== count - 1) throw badQuery(`${name} can only be the final stage in the pipeline`);
-      if (nested) throw badQuery(`${name} is not allowed in a sub-pipeline`);
+      if (nesting !== 'top') throw badQuery(`${name} is not allowed in a sub-pipeline`);
       let target: string;
       if (name === '$out') {
         if (typeof arg === 'string') target = arg;
@@ -691,7 +694,7 @@ function compileStage(stage: unknown, index: number, count: number, env: Env, ne
         coll = arg['coll'];
         if (arg['pipeline'] !== undefined) {
           if (!Array.isArray(arg['pipeline'])) throw badQuery('$unionWith pipeline must be an array');
-          sub = compilePipeline(arg['pipeline'] as Document[], env, true);
+          sub = compilePipeline(arg['pipeline'] as Document[], env, 'sub');
         }
       } else throw badQuery('$unionWith requires a collection name');
       return async function* (input) {
@@ -770,7 +773,7 @@ function compileLookup(arg: unknown, env: Env): Stage {
     // validate eagerly with placeholder variables
     const probeVars: Record<string, unknown> = { ...env.vars };
     for (const k of Object.keys(letSpec ?? {})) probeVars[k] = null;
-    compilePipeline(pipelineSpec, { vars: probeVars, now: env.now, ctx: env.ctx }, true);
+    compilePipeline(pipelineSpec, { vars: probeVars, now: env.now, ctx: env.ctx }, 'sub');
   }
   if (!hasLocal && pipelineSpec === undefined) throw badQuery('$lookup requires either localField/foreignField or pipeline');
   return async function* (input) {
@@ -812,7 +815,7 @@ function compileLookup(arg: unknown, env: Env): Stage {
           const ctx = makeContext(d, env.vars, env.now);
           for (const k of Object.keys(letSpec)) vars[k] = evalExpr(letSpec[k], ctx);
         }
-        const run = compilePipeline(pipelineSpec, { vars, now: env.now, ctx: env.ctx }, true);
+        const run = compilePipeline(pipelineSpec, { vars, now: env.now, ctx: env.ctx }, 'sub');
         matched = await collect(run(fromArray(candidates)));
       }
       yield setPathCopy(d, asParts, 0, matched.map((m) => cloneValue(m))) as Document;
@@ -919,10 +922,10 @@ function compileBucketAuto(arg: unknown, env: Env): Stage {
   };
 }
 
-function compilePipeline(pipeline: Document[], env: Env, nested: boolean): Stage {
+function compilePipeline(pipeline: Document[], env: Env, nesting: Nesting): Stage {
   if (!Array.isArray(pipeline)) throw badQuery('a pipeline must be an array of stages');
   if (pipeline.length > pipelineStagesMax) throw new LargetableError('LIMIT_EXCEEDED', `pipeline has more than ${pipelineStagesMax} stages`);
-  const compiled = pipeline.map((s, i) => compileStage(s, i, pipeline.length, env, nested));
+  const compiled = pipeline.map((s, i) => compileStage(s, i, pipeline.length, env, nesting));
   // fuse runs of per-document stages into one generator; $sort + $limit becomes a bounded top-k
   const stages: Stage[] = [];
   for (let i = 0; i < compiled.length; i++) {
@@ -968,7 +971,7 @@ function compilePipeline(pipeline: Document[], env: Env, nested: boolean): Stage
 export function runPipeline(source: AsyncIterable<Document>, pipeline: Document[], ctx: PipelineContext): AsyncIterable<Document> {
   guardQuery(pipeline, 'pipeline');
   const env: Env = { vars: Object.create(null) as Record<string, unknown>, now: ctx.now ?? new Date(), ctx };
-  const run = compilePipeline(pipeline, env, false);
+  const run = compilePipeline(pipeline, env, 'top');
   return run(source);
 }
 

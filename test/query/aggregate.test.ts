@@ -132,6 +132,8 @@ describe('stages', () => {
     assert.deepEqual(r2.map((d) => d['stock']), [[{ sku: 'almonds' }], [{ sku: 'pecans' }]]);
     const arr = await run([{ _id: 9, items: ['bread', 'cashews'] }], [{ $lookup: { from: 'inventory', localField: 'items', foreignField: 'sku', as: 'f' } }, { $project: { n: { $size: '$f' } } }]);
     assert.deepEqual(arr, [{ _id: 9, n: 2 }]);
+    const lf = await run([{ _id: 1, item: 'almonds' }], [{ $lookup: { from: 'inventory', pipeline: [{ $facet: { n: [{ $count: 'c' }] } }], as: 'f' } }]);
+    assert.deepEqual(lf[0]?.['f'], [{ n: [{ c: 6 }] }]);
     const u = await run([{ _id: 'x' }], [{ $unionWith: { coll: 'orders', pipeline: [{ $project: { _id: 1 } }] } }]);
     assert.deepEqual(u, [{ _id: 'x' }, { _id: 1 }, { _id: 2 }, { _id: 3 }]);
   });
