@@ -1,11 +1,14 @@
-/** LRU block cache with a byte budget. Keys are strings "<file>:<block>"; Map order is recency. */
+/** LRU block cache with a byte budget. Keys are numbers file * 2^20 + block; Map order is recency. */
 
 export interface Sized {
   readonly bytes: number;
 }
 
+/** Cache keys are file * blocksPerFileMax + block index. */
+export const blocksPerFileMax = 1 << 20;
+
 export class BlockCache<V extends Sized> {
-  private readonly map = new Map<string, V>();
+  private readonly map = new Map<number, V>();
   bytes = 0;
   hits = 0;
   misses = 0;
@@ -13,7 +16,7 @@ export class BlockCache<V extends Sized> {
   constructor(budgetBytes: number) {
     this.budgetBytes = budgetBytes;}
 
-  get(key: string): V | undefined {
+  get(key: number): V | undefined {
     const v = this.map.get(key);
     if (v === undefined) {
       this.misses++;
@@ -25,7 +28,7 @@ export class BlockCache<V extends Sized> {
     return v;
   }
 
-  set(key: string, v: V): void {
+  set(key: number, v: V): void {
     if (v.bytes > this.budgetBytes) return;
     const old = this.map.get(key);
     if (old !== undefined) {
@@ -44,9 +47,9 @@ export class BlockCache<V extends Sized> {
   }
 
   /** Drops every block of one file (after the file is deleted). */
-  dropPrefix(prefix: string): void {
+  dropFile(file: number): void {
     for (const [k, v] of this.map) {
-      if (k.startsWith(prefix)) {
+      if (Math.floor(k / blocksPerFileMax) === file) {
         this.map.delete(k);
         this.bytes -= v.bytes;
       }

@@ -379,7 +379,7 @@ export class LsmStore implements Store {
   }
 
   private async deleteSegment(s: Segment): Promise<void> {
-    this.cache.dropPrefix(s.cachePrefix);
+    this.cache.dropFile(s.meta.file);
     await s.handle.close().catch(() => undefined);
     // a failed remove leaves an orphan that the next open deletes
     if (!this.closed) await this.adapter.remove(s.name).catch(() => undefined);

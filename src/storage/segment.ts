@@ -8,7 +8,7 @@ import { deflateSync, inflateSync } from 'fflate';
 import { LargetableError } from '../errors.ts';
 import type { FileHandle } from './adapter.ts';
 import { bloomMayContain, buildBloom, hashKey } from './bloom.ts';
-import type { BlockCache } from './cache.ts';
+import { type BlockCache, blocksPerFileMax } from './cache.ts';
 import { crc32c } from './checksum.ts';
 import { ByteReader, ByteWriter, compareAt, compareBytes, corruption, varintSize } from './codec.ts';
 import { io } from './io.ts';
@@ -358,7 +358,7 @@ export class Segment {
   readonly name: string;
   readonly handle: FileHandle;
   readonly cache: BlockCache<Block>;
-  readonly cachePrefix: string;
+  readonly cacheBase: number;
   private readonly bloom: Uint8Array;
   /** Index region bytes; entry i: offset u32, len u32, keyLen varint, key. */
   private readonly idx: Uint8Array;
@@ -377,7 +377,7 @@ export class Segment {
     idxBlockLen: Uint32Array,
     idxKeyStart: Uint32Array,
     idxKeyLen: Uint32Array,
-    cachePrefix: string,
+    cacheBase: number,
   ) {
     this.meta = meta;
     this.name = name;
@@ -389,7 +389,7 @@ export class Segment {
     this.idxBlockLen = idxBlockLen;
     this.idxKeyStart = idxKeyStart;
     this.idxKeyLen = idxKeyLen;
-    this.cachePrefix = cachePrefix;
+    this.cacheBase = cacheBase;
   }
 
   get blocks(): number {
@@ -465,7 +465,8 @@ export class Segment {
     const smallest = mr.bytes(mr.varint()).slice();
     const largest = mr.bytes(mr.varint()).slice();
     const meta: SegmentMeta = { file, size, count, minSeq, maxSeq, smallest, largest };
-    return new Segment(meta, name, handle, cache, bloom, idx, off, len, ks, kl, `${file}:`);
+    if (n >= blocksPerFileMax) throw corruption(name, indexOff, 'too many blocks');
+    return new Segment(meta, name, handle, cache, bloom, idx, off, len, ks, kl, file * blocksPerFileMax);
   }
 
   mayContain(key: Uint8Array, hash: number): boolean {
@@ -493,7 +494,7 @@ export class Segment {
 
   /** Loads block i (cache, else read + check + inflate). */
   async block(i: number): Promise<Block> {
-    const ck = this.cachePrefix + i;
+    const ck = this.cacheBase + i;
     const hit = this.cache.get(ck);
     if (hit !== undefined) return hit;
     const off = this.idxBlockOff[i]!;
@@ -507,7 +508,7 @@ export class Segment {
 
   /** Cached block i or undefined (no I/O). */
   cachedBlock(i: number): Block | undefined {
-    return this.cache.get(this.cachePrefix + i);
+    return this.cache.get(this.cacheBase + i);
   }
 
   /**
