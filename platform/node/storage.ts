@@ -1,28 +1,9 @@
-/**
- * Storage location resolution on Node: a path (`./data`, `/x`, `file:///x`) opens the
- * filesystem adapter, `memory://NAME` the memory adapter, and `idb://NAME` the IndexedDB adapter
- * only when an `indexedDB` global exists (e.g. fake-indexeddb was installed). `opfs://` and
- * anything else are UNSUPPORTED_STORAGE: never a silent fallback to memory.
- */
+/** Storage location resolution on Node (rules in ../server-storage.ts). */
 import type { StorageAdapter } from '../../src/storage/adapter.ts';
-import { openMemoryAdapter, parseStorageLocation, unsupportedStorage } from '../memory.ts';
 import type { OpenAdapterOptions } from '../memory.ts';
+import { openServerAdapter } from '../server-storage.ts';
 import { openNodeFsAdapter } from './fs-adapter.ts';
 
-export async function openAdapter(location: string, options: OpenAdapterOptions = {}): Promise<StorageAdapter> {
-  const loc = parseStorageLocation(location);
-  switch (loc.kind) {
-    case 'path':
-      return openNodeFsAdapter(loc.path);
-    case 'memory':
-      return openMemoryAdapter(loc.name);
-    case 'idb': {
-      if (typeof (globalThis as { indexedDB?: unknown }).indexedDB === 'undefined') break;
-      const { openIdbAdapter } = await import('../browser/idb-adapter.ts');
-      return openIdbAdapter(loc.name, options);
-    }
-    case 'opfs':
-      break;
-  }
-  throw unsupportedStorage(location, 'Node', 'paths, file://, memory://');
+export function openAdapter(location: string, options: OpenAdapterOptions = {}): Promise<StorageAdapter> {
+  return openServerAdapter(location, options, 'Node', openNodeFsAdapter);
 }
