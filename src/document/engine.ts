@@ -181,6 +181,15 @@ export class DocumentCache {
   constructor(maxBytes: number) {
     this.maxBytes = maxBytes;
   }
+  private seen = new Set<string>();
+  /** True if `k` missed before (recently): then it is worth caching. */
+  admit(k: string): boolean {
+    if (this.maxBytes <= 0) return false;
+    if (this.seen.delete(k)) return true;
+    if (this.seen.size >= 100_000) this.seen.clear();
+    this.seen.add(k);
+    return false;
+  }
   get(k: string): Document | undefined {
     const e = this.map.get(k);
     if (!e) {
@@ -215,6 +224,7 @@ export class DocumentCache {
   }
   clear(): void {
     this.map.clear();
+    this.seen.clear();
     this.bytes = 0;
   }
   stats(): { entries: number; bytes: number; hits: number; misses: number } {
@@ -270,7 +280,8 @@ export class Engine {
     const v = await this.live.get(dk);
     if (!v) return undefined;
     const doc = decodeDocument(v);
-    if (gen === this.commitGen) this.docCache.set(k, cloneDoc(doc), v.length);
+    // admit on the second miss only (a doorkeeper): one-off reads do not pay for a copy
+    if (gen === this.commitGen && this.docCache.admit(k)) this.docCache.set(k, cloneDoc(doc), v.length);
     return { doc, bytes: v.length };
   }
 

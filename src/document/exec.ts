@@ -210,8 +210,9 @@ export async function* runFind(engine: Engine, coll: CollMeta | undefined, reade
     return project ? project(d) : d;
   };
   void out;
-  const lazy = plan.stage === 'IXSCAN' && plan.covered ? undefined : partialFields(req.filter, sort);
-  const source = scan(engine, coll, reader, plan, req.filter, stats, req.projection, lazy);
+  const exact = plan.stage === 'IXSCAN' && plan.exact && !plan.covered;
+  const lazy = plan.stage === 'IXSCAN' && plan.covered ? undefined : exact ? (sort && !providesSort ? partialFields({}, sort) : undefined) : partialFields(req.filter, sort);
+  const source = scan(engine, coll, reader, plan, exact ? {} : req.filter, stats, req.projection, lazy);
   const emit = (f: FoundDoc): Document => out(plan.stage === 'IXSCAN' && plan.covered ? f.doc : materialize(f));
   if (sort && !(providesSort || (plan.stage === 'IDHACK' && plan.ids.length <= 1))) {
     const cmpDoc = compileSort(sort);

@@ -39,6 +39,8 @@ export type Plan =
       reverse: boolean;
       providesSort: boolean;
       covered: boolean;
+      /** The index bounds answer the filter exactly: fetched documents need no re-check. */
+      exact: boolean;
       eqFields: number;
       bounds: Document;
       estimate?: number;
@@ -308,13 +310,63 @@ export function candidatePlans(coll: CollMeta, indexes: RuntimeIndex[], req: Pla
     if (tooMany || ranges.length > plannerIntervalsMax) continue;
     ranges.sort((a, b) => cmpEnc(a.gte, b.gte));
     const covered = isCovered(ix, req, fieldIvs);
-    plans.push({ stage: 'IXSCAN', index: ix, ranges, reverse, providesSort, covered, eqFields, bounds });
+    plans.push({ stage: 'IXSCAN', index: ix, ranges, reverse, providesSort, covered, eqFields, bounds, exact: isExact(ix, req.filter, fieldIvs) });
   }
   const byIdSort = sortEntries.length === 1 && sortEntries[0]![0] === '_id';
   if (!req.hint || req.hint === '$natural' || (isPlainObject(req.hint) && '$natural' in req.hint) || plans.length === 0) {
     plans.push({ stage: 'COLLSCAN', reverse: byIdSort && Number(sortEntries[0]![1]) < 0, providesSort: byIdSort });
   }
   return plans;
+}
+
+const EXACT_OPS = new Set(['$eq', '$gt', '$gte', '$lt', '$lte', '$in']);
+
+function exactScalar(v: unknown): boolean {
+  if (v === null) return true;
+  switch (typeof v) {
+    case 'string':
+    case 'boolean':
+      return true;
+    case 'object':
+      if (v instanceof Date) return !Number.isNaN(v.getTime());
+      return (v as { _bsontype?: string })._bsontype === 'ObjectId';
+    default:
+      return false;
+  }
+}
+
+/**
+ * True when the scan bounds are exactly the filter: every filter field is an index field bounded
+ * by all of its conditions ($eq/$in/ranges on strings, dates, ObjectIds, booleans, null; not
+ * numbers: stored Longs beyond 2^53 and Decimal128 values may share an index key with a double), the index is neither multikey, sparse nor partial, and no field was left unbounded.
+ * Strings are excluded from ranges mixing with other types by the type bracket of the bound.
+ */
+function isExact(ix: RuntimeIndex, filter: Document, fieldIvs: FieldInterval[][]): boolean {
+  if (ix.meta.multikey || ix.meta.sparse || ix.partial) return false;
+  const keys = Object.keys(filter);
+  if (keys.length === 0) return false;
+  for (const k of keys) {
+    const j = ix.fields.findIndex((f) => f.path === k);
+    if (j < 0) return false;
+    if (fieldIvs[j]!.some((iv) => iv === FULL)) return false;
+    const cond = filter[k];
+    if (isPlainObject(cond) && Object.keys(cond).some((x) => x.startsWith('$'))) {
+      const ops = Object.keys(cond);
+      if (!ops.every((op) => EXACT_OPS.has(op))) return false;
+      const ranges = ops.filter((op) => op !== '$eq' && op !== '$in');
+      if (ranges.length > 0 && (ops.includes('$eq') || ops.includes('$in'))) return false;
+      for (const op of ops) {
+        const arg = cond[op];
+        if (op === '$in') {
+          if (!Array.isArray(arg) || !arg.every(exactScalar)) return false;
+        } else if (!exactScalar(arg) || ((op !== '$eq') && arg === null)) return false;
+      }
+      // two-sided ranges must share a type bracket (else the planner kept one side only)
+      if (ranges.length === 2 && tagOf(cond[ranges[0]!]) !== tagOf(cond[ranges[1]!])) return false;
+      if (ranges.length > 2) return false;
+    } else if (!exactScalar(cond)) return false;
+  }
+  return true;
 }
 
 function includesNull(iv: FieldInterval): boolean {

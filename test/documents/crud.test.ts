@@ -218,4 +218,35 @@ describe('collection CRUD', () => {
     assert.deepEqual(await c.distinct('k'), [0, 1, 2, 3, 4, 5, 6, 7]);
     await client.close();
   });
+
+  it('document cache: never stale, never shared with callers', async () => {
+    const client = await freshClient();
+    const c = client.db('cache').collection('c');
+    await c.createIndex({ g: 1 });
+    await c.insertMany(Array.from({ length: 20 }, (_, i) => ({ _id: i, g: i % 2, v: 0, when: new Date(0) })));
+    for (let round = 1; round <= 5; round++) {
+      for (let i = 0; i < 20; i++) {
+        await c.findOne({ _id: i });
+        const d = await c.findOne({ _id: i });
+        assert.equal(d?.v, round - 1);
+        d!.v = 'mutated';
+        (d!.when as Date).setTime(99);
+      }
+      const viaIndex = await c.find({ g: 1 }).toArray();
+      viaIndex[0]!.v = 'mutated too';
+      // concurrent reads while the update commits
+      const reads = Array.from({ length: 20 }, (_, i) => c.findOne({ _id: i }));
+      await c.updateMany({}, { $inc: { v: 1 } });
+      for (const r of await Promise.all(reads)) assert.ok(r!.v === round - 1 || r!.v === round);
+      for (let i = 0; i < 20; i++) {
+        const d = await c.findOne({ _id: i });
+        assert.equal(d?.v, round);
+        assert.equal((d?.when as Date).getTime(), 0);
+      }
+      assert.deepEqual((await c.find({ g: 1 }).toArray()).map((d) => d.v), Array(10).fill(round));
+    }
+    await c.deleteOne({ _id: 3 });
+    assert.equal(await c.findOne({ _id: 3 }), null);
+    await client.close();
+  });
 });
