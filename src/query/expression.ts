@@ -1326,6 +1326,44 @@ def('$toHashedIndexKey', () => {
 });
 def('$meta', () => null);
 
+/**
+ * Check an expression's shape without evaluating it: every operator object has exactly one known
+ * operator (`$literal` contents are not inspected) and literal objects have no `$`-prefixed or
+ * reserved field names. Throws BAD_QUERY; lets compile sites fail before any document is read.
+ */
+export function validateExpression(expr: unknown, depth = 0): void {
+  if (depth > 200) throw badQuery('expression nested too deeply');
+  if (typeof expr === 'string') {
+    if (expr === '$') throw badQuery("'$' by itself is not a valid field path");
+    if (expr.charCodeAt(0) === 36) parsePath(expr);
+    return;
+  }
+  if (expr === null || typeof expr !== 'object') return;
+  if (Array.isArray(expr)) {
+    for (const e of expr) validateExpression(e, depth + 1);
+    return;
+  }
+  if (!isPlainObject(expr)) return;
+  const keys = Object.keys(expr);
+  if (keys.length >= 1 && (keys[0] as string).charCodeAt(0) === 36) {
+    if (keys.length !== 1) throw badQuery(`an expression object must have exactly one operator field, got ${keys.join(', ')}`);
+    const op = keys[0] as string;
+    if (!Object.prototype.hasOwnProperty.call(OPS, op)) throw badQuery(`unrecognized expression operator '${op}'`);
+    if (op === '$literal') return;
+    const arg = expr[op];
+    if (isPlainObject(arg)) {
+      // named arguments ({input, as, in}, {if, then, else}, ...): validate each value
+      for (const k of Object.keys(arg)) validateExpression(arg[k], depth + 1);
+    } else validateExpression(arg, depth + 1);
+    return;
+  }
+  for (const k of keys) {
+    if (k.charCodeAt(0) === 36) throw badQuery(`field names in an expression object may not start with '$': ${k}`);
+    if (RESERVED_KEYS.has(k)) throw badQuery(`reserved field name '${k}'`);
+    validateExpression(expr[k], depth + 1);
+  }
+}
+
 /** True when `name` is a known expression operator. */
 export function isExpressionOperator(name: string): boolean {
   return Object.prototype.hasOwnProperty.call(OPS, name);

@@ -4,7 +4,7 @@
  * range operators, BSON cross-type equality.
  */
 import { LargetableError } from '../errors.ts';
-import { evalExpr, makeContext } from './expression.ts';
+import { evalExpr, makeContext, validateExpression } from './expression.ts';
 import { guardQuery } from './guard.ts';
 import { lookupForMatch, splitPath } from './path.ts';
 import { compileRegex, isRegexValue, regexFromValue, type SafeRegex } from './regex.ts';
@@ -64,6 +64,7 @@ function compileDoc(filter: Document): Pred {
         }
         case '$expr': {
           const expr = value;
+          validateExpression(expr);
           const vars = currentVars;
           preds.push((d) => isTruthy(evalExpr(expr, makeContext(d, vars, new Date()))));
           break;

@@ -5,7 +5,7 @@
  */
 import { LargetableError } from '../errors.ts';
 import { pipelineStagesMax } from '../limits.ts';
-import { avgValues, evalExpr, makeContext, stdDev, type EvalContext } from './expression.ts';
+import { avgValues, evalExpr, makeContext, stdDev, validateExpression, type EvalContext } from './expression.ts';
 import { compileFilterUnguarded } from './filter.ts';
 import { guardQuery } from './guard.ts';
 import { getExprPath, isArrayIndex, lookupForMatch, splitPath } from './path.ts';
@@ -125,6 +125,7 @@ function compileDocStage(name: string, arg: unknown): ((doc: Document, vars: Rec
       if (!isPlainObject(arg)) throw badQuery(`${name} specification stage must be an object`);
       const fields: [string, unknown][] = [];
       flattenFieldSpec(arg, '', fields);
+      for (const [, e] of fields) validateExpression(e);
       const parsed = fields.map(([p, e]) => ({ parts: p.split('.'), expr: e }));
       return (doc, vars, now) => {
         const ctx = makeContext(doc, vars, now);
@@ -157,6 +158,7 @@ function compileDocStage(name: string, arg: unknown): ((doc: Document, vars: Rec
         if (!isPlainObject(arg) || !hasOwnKey(arg, 'newRoot') || Object.keys(arg).length !== 1) throw badQuery('$replaceRoot requires exactly a newRoot field');
         expr = arg['newRoot'];
       }
+      validateExpression(expr);
       return (doc, vars, now) => {
         const v = evalExpr(expr, makeContext(doc, vars, now));
         if (!isPlainObject(v)) throw badQuery(`'newRoot' expression must evaluate to an object, but resulting value was of type ${typeName(v)}`);
@@ -395,6 +397,7 @@ function accumulatorSpec(field: string, op: string, arg: unknown): AccSpec {
     case '$minN': {
       if (!isPlainObject(arg) || !hasOwnKey(arg, 'input') || !hasOwnKey(arg, 'n') || Object.keys(arg).length !== 2) throw badQuery(`${op} requires exactly 'input' and 'n'`);
       const input = arg['input'];
+      validateExpression(input);
       return { field, op, expr: arg, n: constInt(arg['n'], `${op} n`), input: (ctx) => evalExpr(input, ctx) };
     }
     case '$top':
@@ -413,6 +416,7 @@ function accumulatorSpec(field: string, op: string, arg: unknown): AccSpec {
         return { parts: splitPath(k), dir: toDouble(d) };
       });
       const output = arg['output'];
+      validateExpression(output);
       return {
         field,
         op,
@@ -424,6 +428,7 @@ function accumulatorSpec(field: string, op: string, arg: unknown): AccSpec {
     }
     default: {
       const expr = arg;
+      validateExpression(expr);
       return { field, op, expr, input: (ctx) => evalExpr(expr, ctx) };
     }
   }
@@ -559,6 +564,7 @@ function compileStage(stage: unknown, index: number, count: number, env: Env, ne
       if (!hasOwnKey(arg, '_id')) throw badQuery("a group specification must include an _id");
       const accs = parseAccumulators(arg, ['_id'], '$group');
       const idExpr = arg['_id'];
+      validateExpression(idExpr);
       return async function* (input) {
         yield* await groupDocs(input, idExpr, accs, env);
       };

@@ -3,7 +3,7 @@
  * positional `field.$`, computed expressions) and for the $project aggregation stage.
  */
 import { LargetableError } from '../errors.ts';
-import { evalExpr, makeContext, type EvalContext } from './expression.ts';
+import { evalExpr, makeContext, validateExpression, type EvalContext } from './expression.ts';
 import { compileFilterUnguarded } from './filter.ts';
 import { guardQuery } from './guard.ts';
 import { isArrayIndex, lookupForMatch } from './path.ts';
@@ -114,6 +114,7 @@ function parseSpec(projection: Document, mode: 'find' | 'agg'): Spec {
         }
       }
       if (isExpressionValue(v)) {
+        validateExpression(v);
         add(full, { kind: 'expr', expr: v }, where);
         incl = true;
         continue;

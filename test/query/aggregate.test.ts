@@ -164,6 +164,20 @@ describe('stages', () => {
   });
 });
 
+describe('validation happens before any document is read', () => {
+  it('bad expressions throw from runPipeline/compileFilter/compileProjection themselves', () => {
+    const bad = (fn: () => unknown) => assert.throws(fn, (e: unknown) => e instanceof LargetableError && e.code === 'BAD_QUERY');
+    bad(() => runPipeline(iter([]), [{ $project: { x: { $bogus: 1 } } }], ctx));
+    bad(() => runPipeline(iter([]), [{ $addFields: { x: { $add: [1, { $nope: 2 }] } } }], ctx));
+    bad(() => runPipeline(iter([]), [{ $group: { _id: { $nope: 1 } } }], ctx));
+    bad(() => runPipeline(iter([]), [{ $group: { _id: null, s: { $sum: { $nope: 1 } } } }], ctx));
+    bad(() => runPipeline(iter([]), [{ $replaceWith: { a: { $x: 1, $y: 2 } } }], ctx));
+    bad(() => runPipeline(iter([]), [{ $match: { $expr: { $eq: ['$a', { $bad: 1 }] } } }], ctx));
+    bad(() => compileProjection({ x: { $cond: [true, { $what: 1 }, 0] } }));
+    assert.doesNotThrow(() => runPipeline(iter([]), [{ $project: { x: { $literal: { $anything: 1 } } } }], ctx));
+  });
+});
+
 describe('expression operators', () => {
   it('arithmetic', () => {
     assert.equal(ev({ $add: [1, 2, 3] }), 6);
