@@ -166,6 +166,11 @@ describe('malformed input', { skip: isDeno ? 'child-process suite runs on Node' 
       });
       assert.equal(status, 400, path);
     }
+    for (const path of ['/console/..%2f..%2fpackage.json', '/console/%2e%2e/%2e%2e/package.json', '/console/..%5c..%5cpackage.json', '/console/console.js%00.html']) {
+      const r = await fetch(srv.http + path);
+      assert.equal(r.status, 404, path);
+    }
+    assert.equal((await fetch(`${srv.http}/console/console.js`)).status, 200);
     const count = await fetch(`${srv.http}/api/v1/databases/m/collections/c/count`, { method: 'POST', body: '{}' });
     assert.equal(((await count.json()) as { count: number }).count, 0);
     await stillUp();
