@@ -259,7 +259,9 @@ async function measure(job: { engine?: string; spec?: Spec; metric?: Metric; bud
   }
   const ds = await dataset(job.spec!);
   const dim = ds.dim;
-  let { base, query, gt: gts } = ds.load();
+  const loaded = ds.load();
+  let base: Float32Array<ArrayBufferLike> = loaded.base, query: Float32Array<ArrayBufferLike> = loaded.query;
+  const gts = loaded.gt;
   const gt = gts[job.metric!];
   if (job.filter) return measureFilter(base, query, gt, dim, ds.n, job);
   const e = engines[job.engine!]!;
@@ -335,6 +337,34 @@ function measureFilter(base: Float32Array, query: Float32Array, _gt: Int32Array,
   return { filter: '1%', matching: labels.length, exactCandidatesQps: +exact.qps.toFixed(1), filteredScanQps: +scan.qps.toFixed(1), unfilteredScanQps: +full.qps.toFixed(1), speedup: +(exact.qps / scan.qps).toFixed(1), agreement: +(agree / total).toFixed(4) };
 }
 
+// ------------------------------------------------------------------ report
+type Row = Record<string, any>;
+/** Markdown tables (as pasted into bench/RESULTS.md) from a summary. */
+function markdown(s: { results: Row[]; [k: string]: unknown }): string {
+  const out: string[] = [];
+  const f = (a: Row | null) => (a ? `${Math.round(a.qpsCpu)} (${a.p})` : '-');
+  out.push(`${String(s.date ?? '')} ${String(s.mode)} run, Node ${String(s.node)}, ${String(s.cpu)}; wasm SIMD memory bandwidth ${(s.membw as Row)?.gbps} GB/s`, '');
+  out.push('| dataset | metric | engine | build CPU s | RSS MB | index MB | QPS@0.90 (ef) | QPS@0.95 | QPS@0.99 | flat GB/s |', '|---|---|---|---|---|---|---|---|---|---|');
+  for (const r of s.results) {
+    if (r.engine === 'largetable-filter') continue;
+    if (r.error) { out.push(`| ${r.ds} | ${r.metric} | ${r.engine} | error: ${String(r.error).slice(0, 60)} |||||||`); continue; }
+    const gb = ((r.curve ?? []) as Row[]).filter((c) => c.gbpsCpu).map((c) => c.gbpsCpu).join(' ');
+    out.push(`| ${r.ds} | ${r.metric} | ${r.engine} | ${r.buildCpuS} | ${Math.round(r.rssMB)} | ${r.indexMB ?? '-'} | ${f(r.at90)} | ${f(r.at95)} | ${f(r.at99)} | ${gb} |`);
+  }
+  out.push('', '| dataset | metric | 1% filter: exact over candidates QPS | filtered scan QPS | unfiltered scan QPS | speedup | agreement |', '|---|---|---|---|---|---|---|');
+  for (const r of s.results) if (r.engine === 'largetable-filter') out.push(`| ${r.ds} | ${r.metric} | ${r.exactCandidatesQps} | ${r.filteredScanQps} | ${r.unfilteredScanQps ?? '-'} | ${r.speedup}x | ${r.agreement} |`);
+  out.push('', '| dataset | metric | HNSW QPS@0.95 vs hnswlib-node | vs hnswlib-wasm | vs usearch | build vs hnswlib-node |', '|---|---|---|---|---|---|');
+  const by = new Map(s.results.map((r) => [`${r.ds}|${r.metric}|${r.engine}`, r]));
+  for (const r of s.results) {
+    if (r.engine !== 'largetable-hnsw' || r.error) continue;
+    const g = (e: string) => by.get(`${r.ds}|${r.metric}|${e}`);
+    const ratio = (e: string) => { const p = g(e); return p?.at95 && r.at95 ? `${(r.at95.qpsCpu / p.at95.qpsCpu).toFixed(2)}x` : '-'; };
+    const hn = g('hnswlib-node');
+    out.push(`| ${r.ds} | ${r.metric} | ${ratio('hnswlib-node')} | ${ratio('hnswlib-wasm')} | ${ratio('usearch')} | ${hn && !hn.error ? `${(r.buildCpuS / hn.buildCpuS).toFixed(2)}x` : '-'} |`);
+  }
+  return out.join('\n');
+}
+
 // ------------------------------------------------------------------ orchestrator
 const argv = process.argv.slice(2);
 const jobArg = argv.find((a) => a.startsWith('--job='));
@@ -389,6 +419,7 @@ for (const spec of datasets) {
     }
   }
 }
+log('\n' + markdown(summary));
 const outFile = opt('out');
 if (outFile) fs.writeFileSync(outFile, JSON.stringify(summary, null, 1));
 console.log(JSON.stringify(summary));
