@@ -189,16 +189,32 @@ function eqPred(x: unknown): ListPred {
 
 function inPred(list: unknown, op: string): ListPred {
   if (!Array.isArray(list)) throw badQuery(`${op} needs an array`);
-  const tests = list.map((x) => {
+  // strings and finite JS numbers go to hash sets; everything else is tested one by one
+  const strings = new Set<string>();
+  const numbers = new Set<number>();
+  const tests: ((v: unknown) => boolean)[] = [];
+  for (const x of list) {
     if (isRegexValue(x)) {
       const re = regexFromValue(x) as SafeRegex;
-      return (v: unknown) => regexMatches(re, v, x);
+      tests.push((v: unknown) => regexMatches(re, v, x));
+      continue;
     }
     if (isOperatorObject(x)) throw badQuery(`cannot nest operators in ${op}`);
     checkLiteral(x, 0);
-    return eqTest(x);
-  });
+    if (typeof x === 'string') strings.add(x);
+    else if (typeof x === 'number' && Number.isFinite(x)) numbers.add(x === 0 ? 0 : x);
+    else tests.push(eqTest(x));
+  }
+  const hasNumbers = numbers.size > 0;
   return anyExpand((v) => {
+    if (typeof v === 'string') {
+      if (strings.has(v)) return true;
+    } else if (typeof v === 'number') {
+      if (numbers.has(v === 0 ? 0 : v)) return true;
+    } else if (hasNumbers && isNumeric(v)) {
+      // Long / Decimal128 / bigint against JS numbers: exact comparison
+      for (const n of numbers) if (valuesEqual(v, n)) return true;
+    }
     for (const t of tests) if (t(v)) return true;
     return false;
   });
