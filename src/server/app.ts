@@ -125,6 +125,7 @@ function numberParam(raw: string | undefined, what: string, min: number, max: nu
 }
 
 const findLimitMax = 10_000;
+const sseKeepAliveMs = 15_000;
 
 /** Build the app. `client` may be undefined while the store is opening (API routes then answer 503). */
 export function createApp(client: ClientLike | undefined, options: AppOptions): ServerApp {
@@ -413,6 +414,8 @@ export function createApp(client: ClientLike | undefined, options: AppOptions): 
     return streamSSE(c, async (sse) => {
       sse.onAbort(() => void closeStream(stream));
       await sse.writeSSE({ event: 'ready', data: '{}' });
+      // A comment line now and then keeps idle connections open through proxies.
+      const keepAlive = setInterval(() => void sse.write(': keep-alive\n\n').catch(() => {}), sseKeepAliveMs);
       try {
         while (streams.has(stream)) {
           const ev = await stream.next();
@@ -422,6 +425,7 @@ export function createApp(client: ClientLike | undefined, options: AppOptions): 
       } catch (err) {
         if (streams.has(stream)) await sse.writeSSE({ event: 'error', data: JSON.stringify({ message: (err as Error).message }) }).catch(() => {});
       } finally {
+        clearInterval(keepAlive);
         await closeStream(stream);
       }
     });

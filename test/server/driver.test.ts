@@ -159,13 +159,28 @@ describe('server over the mongodb driver and HTTP', { skip: isDeno ? 'child-proc
     await c.insertOne({ k: 1 });
     await c.insertOne({ k: 2 });
     const e1 = await first;
-    assert.equal((e1 as { fullDocument: { k: number } }).fullDocument.k, 1);
+    assert.equal((e1 as unknown as { fullDocument: { k: number } }).fullDocument.k, 1);
     const token = cs.resumeToken;
     await cs.close();
     const again = c.watch([], { resumeAfter: token });
     const e2 = await again.next();
-    assert.equal((e2 as { fullDocument: { k: number } }).fullDocument.k, 2);
+    assert.equal((e2 as unknown as { fullDocument: { k: number } }).fullDocument.k, 2);
     await again.close();
+  });
+
+  it('largetable shell and export against the server URL', async () => {
+    const { spawnSync } = await import('node:child_process');
+    const { join } = await import('node:path');
+    const { repoRoot } = await import('./spawn.ts');
+    const url = `mongodb://127.0.0.1:${srv.mongoPort}/?directConnection=true`;
+    const run = (...args: string[]) => spawnSync(process.execPath, ['--import', 'tsx', join(repoRoot, 'platform/node/cli.ts'), ...args], { cwd: repoRoot, encoding: 'utf8', timeout: 120_000 });
+    const sh = run('shell', url, '--eval', 'use viaShell\ndb.people.insertMany([{ n: 1 }, { n: 2 }, { n: 3 }])\ndb.people.countDocuments({ n: { $gte: 2 } })\nshow dbs');
+    assert.equal(sh.status, 0, sh.stderr);
+    assert.match(sh.stdout, /^2$/m);
+    assert.match(sh.stdout, /^viaShell$/m);
+    const ex = run('export', 'viaShell.people', '--data', url);
+    assert.equal(ex.status, 0, ex.stderr);
+    assert.equal(ex.stdout.trim().split('\n').length, 3);
   });
 
   it('change streams over WebSocket and SSE', async () => {
