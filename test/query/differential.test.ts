@@ -8,12 +8,12 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { arbDocs, arbFilter, arbPipeline, arbProjection, arbSort, arbUpdate, arbValue, arbPath, type Doc } from './arbitraries.ts';
+import { arbDocs, arbFilter, arbPipeline, arbProjection, arbScalar, arbSort, arbUpdate, arbValue, arbPath, type Doc } from './arbitraries.ts';
 import { compareUpdate, comparePipeline, mingoFind, mingoProject, mingoSort, oursFind, oursProject, oursSort, canon } from './differential.ts';
 import { applyUpdate, compareValues, compileFilter, compileSort, compileUpdate, getPathValues, runPipeline, sortDocuments, sortKey, splitPath } from '../../src/query/index.ts';
 import { isPlainObject } from '../../src/query/values.ts';
 import { checkValue } from '../../src/query/validate.ts';
-import { calculateObjectSize } from 'bson';
+import { calculateObjectSize, Decimal128, Long } from 'bson';
 
 const M = { forMingo: true };
 
@@ -237,6 +237,22 @@ describe('properties over the full generators (arrays of arrays, -0, NaN, no ora
         }
       }),
       { seed: SEED + 6, numRuns: 400 },
+    );
+  });
+
+  it('$in equals $or of $eq and $nin equals $nor of $eq (Long, Decimal128, NaN, -0 included)', () => {
+    const extra = fc.constantFrom<unknown>(Long.fromNumber(2), Decimal128.fromString('3'), Decimal128.fromString('-0'), 2 ** 53, Long.fromString('9007199254740993'));
+    fc.assert(
+      fc.property(arbDocs({}, 6), arbPath, fc.array(fc.oneof(arbScalar({}), extra), { maxLength: 6 }), (docs, path, list) => {
+        const inM = compileFilter({ [path]: { $in: list } });
+        const ninM = compileFilter({ [path]: { $nin: list } });
+        const orM = list.length === 0 ? { test: () => false } : compileFilter({ $or: list.map((x) => ({ [path]: { $eq: x } })) });
+        for (const d of docs) {
+          assert.equal(inM.test(d), orM.test(d));
+          assert.equal(ninM.test(d), !orM.test(d));
+        }
+      }),
+      { seed: SEED + 7, numRuns: 500 },
     );
   });
 });
