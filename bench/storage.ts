@@ -122,9 +122,12 @@ row('sequential strict single writes', 'largetable strict', seqWrites, await tim
 }));
 await lt.flush();
 await lt.compact();
-row('random point reads', 'largetable', reads, await time(async () => {
+row('random point reads, cold', 'largetable', reads, await time(async () => {
   for (const i of readOrder) if ((await lt.get(key(i))) === undefined) throw new Error('missing key');
 }), `cache ${(lt.stats().blockCacheHits / (lt.stats().blockCacheHits + lt.stats().blockCacheMisses) * 100).toFixed(0)}% hits`);
+row('random point reads', 'largetable', reads, await time(async () => {
+  for (const i of readOrder) if ((await lt.get(key(i))) === undefined) throw new Error('missing key');
+}), 'second pass (warm)');
 row('random point reads, 64 in flight', 'largetable', reads, await time(async () => {
   let next = 0;
   await Promise.all(Array.from({ length: 64 }, async () => {
@@ -163,9 +166,12 @@ row('batched load, sync (first 100k)', 'classic-level sync', Math.min(N, 100_000
   }
 }));
 await lv.compactRange?.(new Uint8Array(0), new Uint8Array(17).fill(255)).catch(() => undefined);
-row('random point reads', 'classic-level', reads, await time(async () => {
+row('random point reads, cold', 'classic-level', reads, await time(async () => {
   for (const i of readOrder) await lv.get(key(i));
 }));
+row('random point reads', 'classic-level', reads, await time(async () => {
+  for (const i of readOrder) await lv.get(key(i));
+}), 'second pass (warm)');
 row('range scans of 100', 'classic-level', scans, await time(async () => {
   for (const i of scanStarts) {
     const it = lv.iterator({ gte: key(i), limit: 100 });
@@ -185,9 +191,12 @@ row('batched load (1000/batch)', 'lmdb (sync commit)', N, await time(async () =>
     });
   }
 }));
-row('random point reads', 'lmdb', reads, await time(() => {
+row('random point reads, cold', 'lmdb', reads, await time(() => {
   for (const i of readOrder) if (lm.get(Buffer.from(key(i))) === undefined) throw new Error('missing');
 }));
+row('random point reads', 'lmdb', reads, await time(() => {
+  for (const i of readOrder) if (lm.get(Buffer.from(key(i))) === undefined) throw new Error('missing');
+}), 'second pass (warm)');
 row('range scans of 100', 'lmdb', scans, await time(() => {
   for (const i of scanStarts) {
     let n = 0;
@@ -219,9 +228,12 @@ row('sequential strict single writes', 'sqlite WAL FULL', seqWrites, await time(
   for (let i = 0; i < seqWrites; i++) ins.run(key(i), val(i));
 }));
 const sel = sq.prepare('SELECT v FROM kv WHERE k = ?');
-row('random point reads', 'sqlite', reads, await time(() => {
+row('random point reads, cold', 'sqlite', reads, await time(() => {
   for (const i of readOrder) if (sel.get(key(i)) === undefined) throw new Error('missing');
 }));
+row('random point reads', 'sqlite', reads, await time(() => {
+  for (const i of readOrder) if (sel.get(key(i)) === undefined) throw new Error('missing');
+}), 'second pass (warm)');
 const rng100 = sq.prepare('SELECT k, v FROM kv WHERE k >= ? ORDER BY k LIMIT 100');
 row('range scans of 100', 'sqlite', scans, await time(() => {
   for (const i of scanStarts) rng100.all(key(i));
@@ -232,7 +244,7 @@ const sqBytes = du(sqDir);
 
 // ---------------------------------------------------------------- summary
 const rate = (test: string, impl: string): number => {
-  const r = rows.find((x) => x.test === test && x.impl.startsWith(impl));
+  const r = rows.find((x) => x.test === test && x.impl.startsWith(impl)) ?? rows.find((x) => x.test.startsWith(test) && x.impl.startsWith(impl));
   return r === undefined ? NaN : (r.ops / r.ms) * 1000;
 };
 const ratio = (a: number, b: number): string => (a / b).toFixed(2) + 'x';
@@ -240,7 +252,7 @@ const lines = [
   `batched load: largetable strict / classic-level sync = ${ratio(rate('batched load (1000/batch)', 'largetable strict'), rate('batched load, sync', 'classic-level'))}, strict 4 in flight / classic-level sync = ${ratio(rate('batched load (1000/batch)', 'largetable strict, 4'), rate('batched load, sync', 'classic-level'))}, largetable relaxed / classic-level (no sync) = ${ratio(rate('batched load (1000/batch)', 'largetable relaxed'), rate('batched load (1000/batch)', 'classic-level'))} (goal >= 1x)`,
   `64 concurrent strict writers: largetable / sqlite FULL = ${ratio(rate('64 concurrent strict single writes', 'largetable'), rate('64 concurrent strict single writes', 'sqlite'))} (goal >= 5x)`,
   `sequential strict writes: largetable / sqlite FULL = ${ratio(rate('sequential strict single writes', 'largetable'), rate('sequential strict single writes', 'sqlite'))} (goal >= 1x)`,
-  `random reads: largetable / lmdb = ${ratio(rate('random point reads', 'largetable'), rate('random point reads', 'lmdb'))} (goal >= 0.5x); 64 in flight: ${ratio(rate('random point reads, 64 in flight', 'largetable'), rate('random point reads', 'lmdb'))}`,
+  `random reads (warm): largetable / lmdb = ${ratio(rate('random point reads', 'largetable'), rate('random point reads', 'lmdb'))} (goal >= 0.5x); 64 in flight: ${ratio(rate('random point reads, 64 in flight', 'largetable'), rate('random point reads', 'lmdb'))}; cold first pass: ${ratio(rate('random point reads, cold', 'largetable'), rate('random point reads, cold', 'lmdb'))}`,
   `range scans: largetable / classic-level = ${ratio(rate('range scans of 100', 'largetable'), rate('range scans of 100', 'classic-level'))}, / lmdb = ${ratio(rate('range scans of 100', 'largetable'), rate('range scans of 100', 'lmdb'))}`,
   `strict writes in batches: ${Math.round(rate('batched load (1000/batch)', 'largetable strict')).toLocaleString()} writes/s, ${Math.round(rate('batched load (1000/batch)', 'largetable strict, 4')).toLocaleString()} with 4 batches in flight (goal >= 100,000)`,
   `bytes on disk: largetable ${(ltBytes / 1e6).toFixed(1)} MB, classic-level ${(lvBytes / 1e6).toFixed(1)} MB, lmdb ${(lmBytes / 1e6).toFixed(1)} MB, sqlite ${(sqBytes / 1e6).toFixed(1)} MB`,
