@@ -362,7 +362,10 @@ function toBool(v: unknown): boolean {
 
 function parseNumberStrict(s: string, op: string): number {
   const t = s.trim();
-  if (t === '' || !/^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$|^[+-]?(Infinity|NaN)$/i.test(t)) throw badQuery(`${op}: failed to parse number '${s}'`);
+  // unambiguous (linear-time) pattern; long inputs are refused outright
+  if (t === '' || t.length > 1000 || !/^[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?$|^[+-]?(?:Infinity|NaN)$/i.test(t)) {
+    throw badQuery(`${op}: failed to parse number '${s.slice(0, 50)}'`);
+  }
   return Number(t.replace(/^([+-]?)infinity$/i, '$1Infinity').replace(/^[+-]?nan$/i, 'NaN'));
 }
 

@@ -420,6 +420,11 @@ describe('hostile: regular expressions', () => {
       assert.equal(m.test({ s: long }), expected, `${p} on long input`);
       assertPristine(p);
     }
+    for (const input of ['1'.repeat(200_000) + 'x', '1'.repeat(500) + '.' + '1'.repeat(400) + 'e']) {
+      cases++;
+      assert.throws(() => evaluateExpression({ $toDouble: input }, {}), (e: unknown) => e instanceof LargetableError && e.code === 'BAD_QUERY');
+      assert.equal(evaluateExpression({ $convert: { input, to: 'int', onError: -1 } }, {}), -1);
+    }
     for (let n = 1; n <= 8; n++) {
       cases++;
       const p = '(a+)'.repeat(n) + '+$';
