@@ -10,6 +10,7 @@ import { readFile } from 'node:fs/promises';
 import { dirname, extname, join, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { AddressInfo } from 'node:net';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import type { UpgradeWebSocket } from 'hono/ws';
 import { createApp } from '../../src/server/app.ts';
 import type { StaticAsset } from '../../src/server/app.ts';
@@ -95,6 +96,11 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
   const metrics = new Metrics();
   metrics.gauge('largetable_process_resident_bytes', 'Resident set size of the server process', () => process.memoryUsage.rss());
   metrics.gauge('largetable_process_heap_used_bytes', 'V8 heap in use', () => process.memoryUsage().heapUsed);
+  const loopDelay = monitorEventLoopDelay({ resolution: 10 });
+  loopDelay.enable();
+  metrics.gauge('largetable_event_loop_delay_seconds', 'Event loop delay since start: p50, p99, max', () => ({
+    p50: loopDelay.percentile(50) / 1e9, p99: loopDelay.percentile(99) / 1e9, max: loopDelay.max / 1e9,
+  }));
   const version = packageVersion();
   let mongoPort = -1;
   const server = createApp(client, {
