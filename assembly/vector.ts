@@ -149,16 +149,29 @@ function maxPop(h: usize, size: i32): void {
  * Best-first search of HNSW layer 0 from `ep` (distance `epDist`). Links: `stride` u32 words per
  * slot, [count, ids...]. Visited stamps: u32 per slot, compared with `epoch`. Accepted nodes
  * (acceptAll, or state 0 and allowed by the slot bitmap `allow` when non-zero) enter the result
- * set of at most `ef`; all nodes are traversed. `cand` holds up to `candCap` pairs, `res` ef+1.
+ * set of at most `ef`; all nodes are traversed. `cand` holds up to `candCap` pairs, `res` ef+1,
+ * `scratch` 2*stride words (the unvisited neighbours of the expanded node and their distances:
+ * gathered first, then scored in one tight loop so their memory loads overlap).
  * Writes the results, closest first, to outIds (u32) / outDist (f32); returns their count, or -1
  * when the candidate heap overflowed.
  */
 export function hnswSearch0(
   metric: i32, q: usize, vecs: usize, d: i32,
   links: usize, stride: i32, visited: usize, epoch: u32, state: usize, allow: usize, acceptAll: i32,
-  ep: u32, epDist: f32, ef: i32, cand: usize, candCap: i32, res: usize, outIds: usize, outDist: usize,
+  ep: u32, epDist: f32, ef: i32, cand: usize, candCap: i32, res: usize, outIds: usize, outDist: usize, scratch: usize,
+): i32 {
+  if (metric == 0) return walk0(0, q, vecs, d, links, stride, visited, epoch, state, allow, acceptAll, ep, epDist, ef, cand, candCap, res, outIds, outDist, scratch);
+  if (metric == 1) return walk0(1, q, vecs, d, links, stride, visited, epoch, state, allow, acceptAll, ep, epDist, ef, cand, candCap, res, outIds, outDist, scratch);
+  return walk0(3, q, vecs, d, links, stride, visited, epoch, state, allow, acceptAll, ep, epDist, ef, cand, candCap, res, outIds, outDist, scratch);
+}
+
+@inline function walk0(
+  metric: i32, q: usize, vecs: usize, d: i32,
+  links: usize, stride: i32, visited: usize, epoch: u32, state: usize, allow: usize, acceptAll: i32,
+  ep: u32, epDist: f32, ef: i32, cand: usize, candCap: i32, res: usize, outIds: usize, outDist: usize, scratch: usize,
 ): i32 {
   const rowBytes = <usize>d << 2;
+  const sd = scratch + (<usize>stride << 2);
   let nc = 0, nr = 0;
   store<u32>(visited + (<usize>ep << 2), epoch);
   minPush(cand, nc++, epDist, ep);
@@ -174,13 +187,23 @@ export function hnswSearch0(
     minPop(cand, nc--);
     const lp = links + ((<usize>c * <usize>stride) << 2);
     const cnt = <i32>load<u32>(lp);
+    let m = 0;
     for (let j = 1; j <= cnt; j++) {
       const nb = load<u32>(lp + (<usize>j << 2));
       const vp = visited + (<usize>nb << 2);
       if (load<u32>(vp) == epoch) continue;
       store<u32>(vp, epoch);
-      const dist = distOf(metric, q, vecs + <usize>nb * rowBytes, d);
+      store<u32>(scratch + (<usize>m << 2), nb);
+      m++;
+    }
+    for (let i = 0; i < m; i++) {
+      const nb = load<u32>(scratch + (<usize>i << 2));
+      store<f32>(sd + (<usize>i << 2), distOf(metric, q, vecs + <usize>nb * rowBytes, d));
+    }
+    for (let i = 0; i < m; i++) {
+      const dist = load<f32>(sd + (<usize>i << 2));
       if (nr < ef || dist < bound) {
+        const nb = load<u32>(scratch + (<usize>i << 2));
         if (nc >= candCap) return -1;
         minPush(cand, nc++, dist, nb);
         if (acceptable(nb, state, allow, acceptAll)) {

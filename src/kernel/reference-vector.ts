@@ -10,7 +10,7 @@ export interface VectorKernels {
   hnswSearch0(
     metric: number, q: number, vecs: number, d: number,
     links: number, stride: number, visited: number, epoch: number, state: number, allow: number, acceptAll: number,
-    ep: number, epDist: number, ef: number, cand: number, candCap: number, res: number, outIds: number, outDist: number,
+    ep: number, epDist: number, ef: number, cand: number, candCap: number, res: number, outIds: number, outDist: number, scratch: number,
   ): number;
   distGather(metric: number, q: number, vecs: number, d: number, ids: number, count: number, out: number): void;
 }
@@ -53,7 +53,7 @@ export function createReferenceVectorKernels(arena: Arena): VectorKernels {
   const views = () => viewsOf(arena.u8(0, 0).buffer, cache);
   return {
     build: 'typescript',
-    hnswSearch0(metric, q, vecs, d, links, stride, visited, epoch, state, allow, acceptAll, ep, epDist, ef, cand, candCap, res, outIds, outDist) {
+    hnswSearch0(metric, q, vecs, d, links, stride, visited, epoch, state, allow, acceptAll, ep, epDist, ef, cand, candCap, res, outIds, outDist, scratch) {
       const { f32, u32, u8 } = views();
       const qi = q >>> 2, vi = vecs >>> 2, li = links >>> 2, vis = visited >>> 2, ci = cand >>> 2, ri = res >>> 2;
       // heaps: pairs (dist, id) at element offsets base + 2i
@@ -104,11 +104,19 @@ export function createReferenceVectorKernels(arena: Arena): VectorKernels {
         pop(ci, nc--, false);
         const lp = li + c * stride;
         const cnt = u32[lp]!;
+        // same order as the wasm: gather unvisited, score them, then update the heaps
+        const si = scratch >>> 2, sdi = si + stride;
+        let m = 0;
         for (let j = 1; j <= cnt; j++) {
           const nb = u32[lp + j]!;
           if (u32[vis + nb] === epoch) continue;
           u32[vis + nb] = epoch;
-          const dist = distOf(f32, metric, qi, vi + nb * d, d);
+          u32[si + m++] = nb;
+        }
+        for (let i = 0; i < m; i++) f32[sdi + i] = distOf(f32, metric, qi, vi + u32[si + i]! * d, d);
+        for (let i = 0; i < m; i++) {
+          const nb = u32[si + i]!;
+          const dist = f32[sdi + i]!;
           if (nr < ef || dist < bound) {
             if (nc >= candCap) return -1;
             push(ci, nc++, dist, nb, false);

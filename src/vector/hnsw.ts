@@ -80,6 +80,7 @@ export class HnswIndex implements VectorIndex {
   private linksPtr = 0;
   private visitedPtr = 0;
   private candPtr = 0;
+  private scratchPtr = 0;
   private allowPtr = 0;
   private resPtr = 0;
   private outIdsPtr = 0;
@@ -136,6 +137,7 @@ export class HnswIndex implements VectorIndex {
     this.visitedPtr = move(this.visitedPtr, oldCap * 4, cap * 4);
     if (this.candPtr) a.free(this.candPtr);
     this.candPtr = a.alloc(cap * 8);
+    if (!this.scratchPtr) this.scratchPtr = a.alloc(stride * 8);
     this.allowPtr = move(this.allowPtr, 0, Math.ceil(cap / 32) * 4);
     this.cap = cap;
     this.slab.reserve(cap);
@@ -170,7 +172,7 @@ export class HnswIndex implements VectorIndex {
     const epoch = this.newEpoch();
     const slab = this.slab;
     const n = slab.vk.hnswSearch0(slab.code, qPtr, slab.ptr, this.dimensions, this.linksPtr, this.M0 + 1, this.visitedPtr, epoch, this.statePtr,
-      allow ? this.allowPtr : 0, acceptAll ? 1 : 0, ep, epDist, ef, this.candPtr, this.cap, this.resPtr, this.outIdsPtr, this.outDistPtr);
+      allow ? this.allowPtr : 0, acceptAll ? 1 : 0, ep, epDist, ef, this.candPtr, this.cap, this.resPtr, this.outIdsPtr, this.outDistPtr, this.scratchPtr);
     if (n < 0) throw new Error('assertion failed: hnsw candidate heap overflow');
     const a = slab.arena;
     return { ids: a.u32(this.outIdsPtr, n).slice(), dist: a.f32(this.outDistPtr, n).slice() };
@@ -568,8 +570,8 @@ export class HnswIndex implements VectorIndex {
 
   dispose(): void {
     const a = this.slab.arena;
-    for (const p of [this.statePtr, this.linksPtr, this.visitedPtr, this.candPtr, this.allowPtr, this.resPtr, this.outIdsPtr, this.outDistPtr]) if (p) a.free(p);
-    this.statePtr = this.linksPtr = this.visitedPtr = this.candPtr = this.allowPtr = this.resPtr = this.outIdsPtr = this.outDistPtr = 0;
+    for (const p of [this.statePtr, this.linksPtr, this.visitedPtr, this.candPtr, this.scratchPtr, this.allowPtr, this.resPtr, this.outIdsPtr, this.outDistPtr]) if (p) a.free(p);
+    this.statePtr = this.linksPtr = this.visitedPtr = this.candPtr = this.scratchPtr = this.allowPtr = this.resPtr = this.outIdsPtr = this.outDistPtr = 0;
     this.slab.dispose();
   }
 }

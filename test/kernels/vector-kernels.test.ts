@@ -20,6 +20,7 @@ function run(arena: Arena, vk: VectorKernels, s: Setup) {
   const vecs = arena.alloc(n * d * 4), q = arena.alloc(d * 4), links = arena.alloc(n * stride * 4), visited = arena.alloc(n * 4);
   const state = arena.alloc(n), allow = arena.alloc(Math.ceil(n / 32) * 4), cand = arena.alloc(n * 8), res = arena.alloc((s.ef + 2) * 8);
   const outIds = arena.alloc((s.ef + 2) * 4), outDist = arena.alloc((s.ef + 2) * 4), ids = arena.alloc(n * 4), gout = arena.alloc(n * 4);
+  const scratch = arena.alloc(stride * 8);
   const v = arena.f32(vecs, n * d);
   for (let i = 0; i < n * d; i++) v[i] = Math.round((rnd() * 2 - 1) * 64) / 16; // exact in f32: sums are order-independent
   const qv = arena.f32(q, d);
@@ -35,12 +36,12 @@ function run(arena: Arena, vk: VectorKernels, s: Setup) {
   for (let i = 0; i < n; i++) st[i] = rnd() < s.tomb ? 1 : 0;
   const al = arena.u32(allow, Math.ceil(n / 32));
   for (let i = 0; i < al.length; i++) al[i] = (rnd() * 4294967296) >>> 0;
-  const count = vk.hnswSearch0(s.metric, q, vecs, d, links, stride, visited, 7, state, s.filter ? allow : 0, 0, 0, 0, s.ef, cand, n, res, outIds, outDist);
+  const count = vk.hnswSearch0(s.metric, q, vecs, d, links, stride, visited, 7, state, s.filter ? allow : 0, 0, 0, 0, s.ef, cand, n, res, outIds, outDist, scratch);
   const gid = arena.u32(ids, n);
   for (let i = 0; i < n; i++) gid[i] = (i * 7) % n;
   vk.distGather(s.metric, q, vecs, d, ids, n, gout);
   const out = { count, ids: Array.from(arena.u32(outIds, Math.max(0, count))), dist: Array.from(arena.f32(outDist, Math.max(0, count))), gather: Array.from(arena.f32(gout, n)) };
-  for (const p of [vecs, q, links, visited, state, allow, cand, res, outIds, outDist, ids, gout]) arena.free(p);
+  for (const p of [vecs, q, links, visited, state, allow, cand, res, outIds, outDist, ids, gout, scratch]) arena.free(p);
   return out;
 }
 
