@@ -766,7 +766,10 @@ function compileLookup(arg: unknown, env: Env): Stage {
   if (arg['let'] !== undefined) {
     if (!isPlainObject(arg['let'])) throw badQuery('$lookup let must be an object');
     letSpec = arg['let'];
-    for (const k of Object.keys(letSpec)) if (!/^[a-z\u0080-\uffff][A-Za-z0-9_\u0080-\uffff]*$/.test(k)) throw badQuery(`'${k}' is not a valid variable name`);
+    for (const k of Object.keys(letSpec)) {
+      if (!/^[a-z\u0080-\uffff][A-Za-z0-9_\u0080-\uffff]*$/.test(k) || RESERVED_KEYS.has(k)) throw badQuery(`'${k}' is not a valid variable name`);
+      validateExpression(letSpec[k]);
+    }
   }
   let pipelineSpec: Document[] | undefined;
   if (arg['pipeline'] !== undefined) {
@@ -777,7 +780,8 @@ function compileLookup(arg: unknown, env: Env): Stage {
       if (n === '$out' || n === '$merge') throw badQuery(`${n} is not allowed within a $lookup pipeline`);
     }
     // validate eagerly with placeholder variables
-    const probeVars: Record<string, unknown> = { ...env.vars };
+    const probeVars: Record<string, unknown> = Object.create(null);
+    for (const k of Object.keys(env.vars)) probeVars[k] = env.vars[k];
     for (const k of Object.keys(letSpec ?? {})) probeVars[k] = null;
     compilePipeline(pipelineSpec, { vars: probeVars, now: env.now, ctx: env.ctx }, 'sub');
   }
@@ -816,7 +820,8 @@ function compileLookup(arg: unknown, env: Env): Stage {
       }
       let matched = candidates;
       if (pipelineSpec) {
-        const vars: Record<string, unknown> = { ...env.vars };
+        const vars: Record<string, unknown> = Object.create(null);
+        for (const k of Object.keys(env.vars)) vars[k] = env.vars[k];
         if (letSpec) {
           const ctx = makeContext(d, env.vars, env.now);
           for (const k of Object.keys(letSpec)) vars[k] = evalExpr(letSpec[k], ctx);

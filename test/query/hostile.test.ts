@@ -513,6 +513,8 @@ describe('hostile: prototype pollution attempts', () => {
       [[J('{"$lookup": {"from": "c", "as": "__proto__", "localField": "a", "foreignField": "a"}}')], 'BAD_QUERY'],
       [[J('{"$lookup": {"from": "c", "as": "j", "localField": "__proto__", "foreignField": "a"}}')], 'BAD_QUERY'],
       [[J('{"$lookup": {"from": "c", "as": "j", "let": {"__proto__": 1}, "pipeline": []}}')], 'BAD_QUERY'],
+      [[J('{"$lookup": {"from": "c", "as": "j", "let": {"constructor": 1}, "pipeline": []}}')], 'BAD_QUERY'],
+      [[J('{"$lookup": {"from": "c", "as": "j", "let": {"prototype": {"polluted": 1}}, "pipeline": []}}')], 'BAD_QUERY'],
       [[J('{"$facet": {"__proto__": []}}')], 'BAD_QUERY'],
       [[J('{"$sort": {"__proto__": 1}}')], 'BAD_QUERY'],
       [[J('{"$sortByCount": "$__proto__.x"}')], 'BAD_QUERY'],
