@@ -70,8 +70,17 @@ export async function startMongoListener(opts: MongoListenerOptions): Promise<Mo
       }
       const reply = await wire.run(req.command, conn);
       if (sock.destroyed) return;
-      if (req.op === 'query') sock.write(encodeOpReply(req.requestId, reply));
-      else if (!(req.flags & MSG_MORE_TO_COME)) sock.write(encodeOpMsg(req.requestId, reply));
+      if (req.op === 'msg' && req.flags & MSG_MORE_TO_COME) return;
+      let bytes: Uint8Array;
+      try {
+        bytes = req.op === 'query' ? encodeOpReply(req.requestId, reply) : encodeOpMsg(req.requestId, reply);
+      } catch (err) {
+        // A reply that cannot be encoded (e.g. over the BSON size limit) becomes an error reply.
+        opts.logger.error('wire reply could not be encoded', { conn: conn.id, err });
+        const e = errorReply(err);
+        bytes = req.op === 'query' ? encodeOpReply(req.requestId, e) : encodeOpMsg(req.requestId, e);
+      }
+      sock.write(bytes);
     };
 
     sock.on('data', (chunk: Buffer) => {
@@ -85,7 +94,10 @@ export async function startMongoListener(opts: MongoListenerOptions): Promise<Mo
       }
       for (const m of msgs) {
         queue = queue.then(() => {
-          const p = handle(m);
+          const p = handle(m).catch((err: unknown) => {
+            opts.logger.error('wire message failed', { conn: conn.id, err });
+            sock.destroy();
+          });
           busy.add(p);
           return p.finally(() => busy.delete(p));
         });

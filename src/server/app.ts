@@ -20,7 +20,7 @@ import { EJSON, ObjectId } from 'bson';
 import { LargetableError, isLargetableError, mongoCodeOf } from '../errors.ts';
 import type { ErrorCode } from '../errors.ts';
 import { documentDepthMax } from '../limits.ts';
-import type { ClientLike, CollectionLike, Doc, ChangeStreamLike } from './engine.ts';
+import type { ClientLike, CollectionLike, CursorLike, Doc, ChangeStreamLike } from './engine.ts';
 import { dropCollection, listDatabases, numericStats, storeOf } from './engine.ts';
 import { validateCollectionName, validateDbName } from './names.ts';
 import { Metrics } from './metrics.ts';
@@ -344,8 +344,8 @@ export function createApp(client: ClientLike | undefined, options: AppOptions): 
     const col = coll(c);
     const body = await readBody(c);
     const pipeline = asPipeline(Array.isArray(body) ? body : asDoc(body, 'body')['pipeline']);
-    const docs = await timed('aggregate', ns(c), () => col.aggregate(pipeline).toArray());
-    return ejsonResponse(c, { documents: docs });
+    const { docs, truncated } = await timed('aggregate', ns(c), () => take(col.aggregate(pipeline), findLimitMax));
+    return ejsonResponse(c, truncated ? { documents: docs, truncated } : { documents: docs });
   });
   api.post(`${base}/vectorSearch`, async (c) => {
     const col = coll(c);
@@ -474,6 +474,20 @@ export function createApp(client: ClientLike | undefined, options: AppOptions): 
       await Promise.all([...streams].map((s) => closeStream(s)));
     },
   };
+}
+
+/** At most `max` documents from a cursor (then closed); `truncated` when more remained. */
+async function take(cur: CursorLike, max: number): Promise<{ docs: Doc[]; truncated: boolean }> {
+  const docs: Doc[] = [];
+  try {
+    for (let d = await cur.next(); d; d = await cur.next()) {
+      if (docs.length === max) return { docs, truncated: true };
+      docs.push(d);
+    }
+    return { docs, truncated: false };
+  } finally {
+    await cur.close().catch(() => {});
+  }
 }
 
 async function explainFind(col: CollectionLike, filter: Doc, opts: Doc): Promise<Doc> {
