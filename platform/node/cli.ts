@@ -129,7 +129,11 @@ export function nodeHost(): CliHost {
       await c.connect();
       return c as unknown as ClientLike;
     },
-    serve: (config, client, logger) => startServer({ config, client, logger }),
+    serve: (config, client, logger) => {
+      // Safety net: a stray rejection is logged, the server keeps serving.
+      process.on('unhandledRejection', (err) => logger.error('unhandled rejection', { err }));
+      return startServer({ config, client, logger });
+    },
     onShutdown(handler) {
       let done = false;
       const on = (sig: string): void => {
