@@ -298,3 +298,28 @@ export function arbPipeline(opts: GenOptions = {}): fc.Arbitrary<Doc[]> {
   // mingo 6.5.6 applies a $skip or $match that follows a $limit before it; it sorts array _ids as whole values
   return pipeline.filter((p) => !p.some((s, i) => (('$skip' in s || '$match' in s) && p.slice(0, i).some((t) => '$limit' in t)) || ('$sort' in s && p.slice(0, i).some((t) => '$group' in t))));
 }
+
+/** A document with arrays at `a` (scalars and {x, y} documents) and `b.c` (numbers), for positional updates. */
+export function arbArrayDoc(opts: GenOptions = {}): fc.Arbitrary<Doc> {
+  const elem = fc.oneof(arbScalar(opts), fc.record({ x: arbScalar(opts), y: arbScalar(opts) }, { noNullPrototype: true, requiredKeys: [] }));
+  return fc
+    .record({ a: fc.array(elem, { maxLength: 4 }), b: fc.array(rec({ c: fc.array(fc.integer({ min: 0, max: 4 }), { maxLength: 3 }) }), { maxLength: 3 }) }, { noNullPrototype: true })
+    .map((d) => ({ _id: 1, ...d }));
+}
+
+/** An update with `$[]` / `$[id]` positional paths and the matching arrayFilters. */
+export function arbPositionalUpdate(): fc.Arbitrary<{ update: Doc; arrayFilters: Doc[] }> {
+  return fc
+    .tuple(
+      fc.constantFrom('$set', '$inc', '$unset', '$mul'),
+      fc.constantFrom('a.$[]', 'a.$[e]', 'a.$[e].x', 'b.$[].c.$[n]', 'b.$[].c.$[]', 'a.$[].x', 'b.$[].c.0'),
+      fc.integer({ min: -2, max: 3 }),
+      fc.integer({ min: -1, max: 3 }),
+    )
+    .map(([op, path, v, t]) => {
+      const arrayFilters: Doc[] = [];
+      if (path.includes('$[e]')) arrayFilters.push(path.includes('.x') ? { 'e.x': { $gte: t } } : { e: { $gte: t } });
+      if (path.includes('$[n]')) arrayFilters.push({ n: { $gt: t } });
+      return { update: { [op]: { [path]: op === '$unset' ? '' : v } }, arrayFilters };
+    });
+}
