@@ -327,12 +327,19 @@ function elemMatchPred(arg: unknown): ListPred {
     } finally {
       expandArrays = prev;
     }
-    elemTest = (e) => isPlainObject(e) && p(e);
+    // MongoDB tests every element that is a BSON object, and an array element is one (keys "0", "1", ...)
+    elemTest = (e) => (isPlainObject(e) ? p(e) : Array.isArray(e) ? p(arrayAsDocument(e)) : false);
   }
   return (values) => {
     for (const v of values) if (Array.isArray(v)) for (const e of v) if (elemTest(e)) return true;
     return false;
   };
+}
+
+function arrayAsDocument(a: unknown[]): Document {
+  const d: Document = {};
+  for (let i = 0; i < a.length; i++) d[String(i)] = a[i];
+  return d;
 }
 
 function allPred(arg: unknown): ListPred {

@@ -108,6 +108,9 @@ describe('embedded documents and arrays', () => {
     assert.deepEqual(ids({ a: [1, 2] }, docs), [1, 2]);
     assert.deepEqual(ids({ 'a.b': 1 }, docs), [4]);
     assert.deepEqual(ids({ a: { $size: 1 } }, docs), [1, 3, 4]);
+    assert.deepEqual(ids({ a: { $elemMatch: { 0: 1 } } }, docs), [1]);
+    assert.deepEqual(ids({ a: { $elemMatch: { $eq: 1 } } }, docs), [2]);
+    assert.deepEqual(ids({ a: { $elemMatch: { $eq: [1, 2] } } }, docs), [1]);
   });
 
   it('$all on a scalar behaves like $and of equalities', () => {
