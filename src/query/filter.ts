@@ -466,6 +466,14 @@ function compileOperators(cond: Document): ListPred {
 /** Compile a condition applied to one value (used by $pull with operator conditions). */
 export function compileValueCondition(cond: unknown): (v: unknown) => boolean {
   guardQuery(cond, 'condition');
-  const lp = compileCondition(cond);
+  // each array element is tested as a whole (MongoDB matchesSingleElement): no implicit expansion
+  const prev = expandArrays;
+  expandArrays = false;
+  let lp: ListPred;
+  try {
+    lp = compileCondition(cond);
+  } finally {
+    expandArrays = prev;
+  }
   return (v) => lp([v]);
 }

@@ -105,6 +105,8 @@ describe('array operators', () => {
       { _id: 1, results: [{ item: 'B', answers: [{ q: 1, a: 8 }] }] },
     );
     assert.deepEqual(up({ _id: 1, s: [0, 2, 5, 5, 1, 0] }, { $pullAll: { s: [0, 5] } }), { _id: 1, s: [2, 1] });
+    assert.deepEqual(up({ _id: 1, s: [[1], 1, [2, 1]] }, { $pull: { s: { $in: [1] } } }), { _id: 1, s: [[1], [2, 1]] });
+    assert.deepEqual(up({ _id: 1, s: [[1], 1] }, { $pull: { s: [1] } }), { _id: 1, s: [1] });
   });
 });
 
