@@ -309,7 +309,7 @@ export class LargetableClient implements ClientCore {
       throw err;
     }
     this.aggregate = (coll, pipeline, options) => new AggregationCursor(coll, pipeline, options);
-    this.watch = (coll, db, pipeline, options) => new ChangeStream(this.engine, { db, coll: coll?.collectionName }, pipeline, options);
+    this.watchCollection = (coll, db, pipeline, options) => new ChangeStream(this.engine, { db, coll: coll?.collectionName }, pipeline, options);
     if (o.ttlMonitor !== false) {
       this.ttlTimer = setInterval(() => {
         void this.runTtlSweep().catch(() => undefined);
@@ -320,7 +320,8 @@ export class LargetableClient implements ClientCore {
   }
 
   aggregate?: ClientCore['aggregate'];
-  watch?: ClientCore['watch'];
+  /** @internal */
+  watchCollection?: ClientCore['watchCollection'];
 
   db(name = 'test'): Db {
     return new Db(this, name);
@@ -351,9 +352,9 @@ export class LargetableClient implements ClientCore {
     }
   }
 
-  /** Whole-deployment change stream. */
-  watchAll(pipeline: Document[] = [], options: Document = {}): ChangeStream {
-    return new ChangeStream(this.engine, {}, pipeline, options);
+  /** Whole-deployment change stream (every database and collection), as MongoClient.watch(). */
+  watch<T = Document>(pipeline: Document[] = [], options: Document = {}): ChangeStream<T> {
+    return new ChangeStream<T>(this.engine, {}, pipeline, options);
   }
 
   /** @internal */

@@ -45,7 +45,7 @@ export interface ClientCore {
   collection(db: string, name: string): Collection;
   /** Aggregation support (set by the aggregation module). */
   aggregate?(coll: Collection, pipeline: Document[], options: Document): AggregationCursor<Document>;
-  watch?(coll: Collection | undefined, db: string | undefined, pipeline: Document[], options: Document): ChangeStream<Document>;
+  watchCollection?(coll: Collection | undefined, db: string | undefined, pipeline: Document[], options: Document): ChangeStream<Document>;
 }
 
 export interface InsertOneResult {
@@ -824,8 +824,8 @@ export class Collection<TSchema extends Document = Document> {
 
   watch<T = Document>(pipeline: Document[] = [], options: Document = {}): ChangeStream<T> {
     this.engine.checkOpen();
-    if (!this.client.watch) throw new LargetableError('NOT_SUPPORTED', 'change streams are not available');
-    return this.client.watch(this as unknown as Collection, this.dbName, pipeline, options) as unknown as ChangeStream<T>;
+    if (!this.client.watchCollection) throw new LargetableError('NOT_SUPPORTED', 'change streams are not available');
+    return this.client.watchCollection(this as unknown as Collection, this.dbName, pipeline, options) as unknown as ChangeStream<T>;
   }
 
   /**

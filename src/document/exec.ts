@@ -148,6 +148,20 @@ export async function* scan(engine: Engine, coll: CollMeta, reader: KVReader, pl
   const ix = plan.index;
   const seen = ix.meta.multikey ? new Set<string>() : undefined;
   const ranges = plan.reverse ? [...plan.ranges].reverse() : plan.ranges;
+  // Fetches are issued in windows (8, growing to prefetchWindowMax) so storage reads overlap;
+  // results keep index order. A small limit wastes at most one window of reads.
+  let window: Uint8Array[] = [];
+  let size = 8;
+  const drain = async function* (): AsyncGenerator<FoundDoc> {
+    const got = await Promise.all(window.map((e) => fetch(e)));
+    window = [];
+    size = Math.min(prefetchWindowMax, size * 2);
+    for (const f of got) {
+      if (!f) continue;
+      stats.docsExamined++;
+      if (all || matcher.test(f.doc)) yield f;
+    }
+  };
   for (const r of ranges) {
     for await (const [k, encId] of reader.range({ gte: r.gte, ...(r.lt ? { lt: r.lt } : {}), reverse: plan.reverse })) {
       stats.keysExamined++;
@@ -161,13 +175,15 @@ export async function* scan(engine: Engine, coll: CollMeta, reader: KVReader, pl
         if (seen.has(sk)) continue;
         seen.add(sk);
       }
-      const f = await fetch(encId.slice());
-      if (!f) continue;
-      stats.docsExamined++;
-      if (all || matcher.test(f.doc)) yield f;
+      window.push(encId.slice());
+      if (window.length >= size) yield* drain();
     }
   }
+  if (window.length > 0) yield* drain();
 }
+
+/** Most document fetches an index scan keeps in flight. */
+const prefetchWindowMax = 64;
 
 function docFromKey(key: Uint8Array, offset: number, fields: { path: string; parts: string[]; dir: 1 | -1 }[], projection?: Document): Document {
   const doc: Document = {};
