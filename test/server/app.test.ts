@@ -121,6 +121,9 @@ describe('REST app', () => {
     assert.equal(bad.json.error.code, 'INVALID_ARGUMENT');
     const badEjson = await req('POST', `${base}/documents`, '{"d": {"$date": "not a date"}}');
     assert.equal(badEjson.status, 400);
+    const proto = await req('POST', `${base}/documents`, '{"__proto__": {"polluted": 1}}');
+    assert.equal(proto.status, 400);
+    assert.equal(({} as Record<string, unknown>)['polluted'], undefined);
     const badOid = await req('POST', `${base}/documents`, '{"_id": {"$oid": "zz"}}');
     assert.equal(badOid.status, 400);
     const badFilter = await req('POST', `${base}/find`, { filter: { age: { $nope: 1 } } });
