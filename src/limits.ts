@@ -69,3 +69,5 @@ export const documentCacheBytesDefault = 64 * 1024 * 1024;
 export const expressionArrayLengthMax = 1_000_000;
 /** Largest array index an update may write to (pads the array with nulls up to it). */
 export const updateArrayIndexMax = 1_000_000;
+/** Bytes of queued batches appended together by one group commit (at least one batch). */
+export const walGroupBytesMax = 8 * 1024 * 1024;

@@ -21,12 +21,14 @@ import {
   relaxedSyncDelayMsMax,
   segmentSizeBytesTarget,
   walFilesReplayFlushTrigger,
+  walGroupBytesMax,
 } from '../limits.ts';
 import type { Durability, FileHandle, StorageAdapter } from './adapter.ts';
 import { BlockCache } from './cache.ts';
 import { compareBytes, equalBytes } from './codec.ts';
 import { io, toIoError } from './io.ts';
 import { MemSource, RunSource, type Source } from './iterator.ts';
+import { compareRanges } from './memtable.ts';
 import { type ManifestState, decodeManifest, encodeManifest, manifestName } from './manifest.ts';
 import { Memtable, NIL } from './memtable.ts';
 import { type Block, Segment, SegmentBuilder, type SegmentMeta, decodeBlock, segmentName } from './segment.ts';
@@ -476,7 +478,11 @@ export class LsmStore implements Store {
       }
       // the group: consecutive batches up to the next rotate marker
       let n = 0;
-      while (n < this.queue.length && this.queue[n]!.kind === 'batch') n++;
+      let groupBytes = 0;
+      while (n < this.queue.length && this.queue[n]!.kind === 'batch' && (n === 0 || groupBytes < walGroupBytesMax)) {
+        groupBytes += (this.queue[n] as PendingBatch).rec.length;
+        n++;
+      }
       const group = this.queue.splice(0, n) as PendingBatch[];
       let seq = this.lastSeq;
       let total = 0;
@@ -594,11 +600,13 @@ export class LsmStore implements Store {
         const minSnap = this.minSnapshot();
         for (let n = imm.first(); n !== NIL; n = imm.next(n)) {
           let prevSeq = -1;
-          const key = imm.key(n);
+          const kb = imm.keyBuf(n);
+          const ko = imm.keyOff(n);
+          const kl = imm.keyLen(n);
           for (let v = imm.newest(n); v !== NIL; v = imm.older(v)) {
             const seq = imm.seq(v);
             if (seq === prevSeq) continue;
-            b.add(key, seq, imm.value(v));
+            b.addRaw(kb, ko, kl, seq, imm.valBuf(v), imm.valOff(v), imm.valLen(v));
             prevSeq = seq;
             if (seq <= minSnap) break;
           }
@@ -692,8 +700,16 @@ export class LsmStore implements Store {
         metas.push(meta);
         outputs.push(await Segment.open(done.handle, done.name, bFile, this.cache));
       };
-      let key: Uint8Array | null = null;
+      let lastBuf: Uint8Array | null = null;
+      let lastOff = 0;
+      let lastLen = 0;
       let keptOld = false;
+      const openOut = async (): Promise<SegmentBuilder> => {
+        bFile = this.nextFile++;
+        const name = segmentName(bFile);
+        const h = await io(name, 'open', () => this.adapter.open(name, { create: true }));
+        return new SegmentBuilder(h, name, this.blockSize, this.level);
+      };
       for (;;) {
         // smallest key; among equal keys the highest seq
         let best: Source | null = null;
@@ -701,39 +717,28 @@ export class LsmStore implements Store {
           if (!s.valid) continue;
           if (best === null) best = s;
           else {
-            const c = compareBytes(s.key, best.key);
+            const c = compareRanges(s.kbuf, s.koff, s.klen, best.kbuf, best.koff, best.klen);
             if (c < 0 || (c === 0 && s.seq > best.seq)) best = s;
           }
         }
         if (best === null) break;
-        const k = best.key;
-        const newKey = key === null || !equalBytes(k, key);
+        const newKey = lastBuf === null || compareRanges(best.kbuf, best.koff, best.klen, lastBuf, lastOff, lastLen) !== 0;
         if (newKey) {
           if (b !== null && (b as SegmentBuilder).sizeBytes >= this.segmentBytes) await finishOut();
-          key = k.slice();
+          // blocks are immutable: the range stays valid while we hold it
+          lastBuf = best.kbuf;
+          lastOff = best.koff;
+          lastLen = best.klen;
           keptOld = false;
         }
         if (!keptOld) {
-          if (best.seq <= minSnap) {
-            keptOld = true;
-            if (!best.del) {
-              if (b === null) {
-                bFile = this.nextFile++;
-                const name = segmentName(bFile);
-                const h = await io(name, 'open', () => this.adapter.open(name, { create: true }));
-                b = new SegmentBuilder(h, name, this.blockSize, this.level);
-              }
-              (b as SegmentBuilder).add(k, best.seq, best.value());
-            }
-            // a tombstone at the bottom level with nothing older needed is dropped
-          } else {
-            if (b === null) {
-              bFile = this.nextFile++;
-              const name = segmentName(bFile);
-              const h = await io(name, 'open', () => this.adapter.open(name, { create: true }));
-              b = new SegmentBuilder(h, name, this.blockSize, this.level);
-            }
-            (b as SegmentBuilder).add(k, best.seq, best.del ? null : best.value());
+          // keep every version newer than the oldest snapshot, plus the newest older one;
+          // a tombstone at the bottom level with nothing older needed is dropped
+          const older = best.seq <= minSnap;
+          if (older) keptOld = true;
+          if (!(older && best.del)) {
+            if (b === null) b = await openOut();
+            (b as SegmentBuilder).addRaw(best.kbuf, best.koff, best.klen, best.seq, best.vbuf(), best.voff(), best.vlen());
           }
         }
         if (b !== null && (b as SegmentBuilder).pendingBytes >= 1 << 20) {
@@ -1078,7 +1083,7 @@ class MergeIterator implements StoreIterator {
         if (!s.valid) continue;
         if (best === null) best = s;
         else {
-          const c = compareBytes(s.key, best.key);
+          const c = compareRanges(s.kbuf, s.koff, s.klen, best.kbuf, best.koff, best.klen);
           if (fwd ? c < 0 : c > 0) best = s;
         }
       }
@@ -1086,7 +1091,8 @@ class MergeIterator implements StoreIterator {
         this.finish();
         return { done: true, value: undefined };
       }
-      const k = best.key;
+      // the key as a view: block and record buffers are immutable, so it survives the advances below
+      const k = best.kbuf.subarray(best.koff, best.koff + best.klen);
       if (fwd ? this.aboveUpper(k) : this.belowLower(k)) {
         this.finish();
         return { done: true, value: undefined };
@@ -1096,7 +1102,7 @@ class MergeIterator implements StoreIterator {
       let bestDel = true;
       let bestVal: Uint8Array | null = null;
       for (const s of this.sources) {
-        while (s.valid && compareBytes(s.key, k) === 0) {
+        while (s.valid && compareRanges(s.kbuf, s.koff, s.klen, k, 0, k.length) === 0) {
           if (s.seq <= this.snapNum && s.seq > bestSeq) {
             bestSeq = s.seq;
             bestDel = s.del;

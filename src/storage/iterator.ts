@@ -5,14 +5,22 @@
  */
 import { compareBytes } from './codec.ts';
 import { type Memtable, NIL } from './memtable.ts';
+export { compareRanges } from './memtable.ts';
 import { type Block, kindDel, type Segment } from './segment.ts';
 
 export interface Source {
   valid: boolean;
-  key: Uint8Array;
+  /** Current key as a byte range (no allocation): kbuf[koff, koff+klen). */
+  kbuf: Uint8Array;
+  koff: number;
+  klen: number;
   seq: number;
   del: boolean;
   value(): Uint8Array;
+  /** Current value as a byte range (vlen -1 for a tombstone). */
+  vbuf(): Uint8Array;
+  voff(): number;
+  vlen(): number;
   /** Position at the first entry >= target (forward) or the last entry <= target (reverse); null = start/end. */
   seek(target: Uint8Array | null): Promise<void> | undefined;
   /** Advance one entry in the iteration direction. */
@@ -24,7 +32,9 @@ const empty = new Uint8Array(0);
 /** Memtable source: one entry per node (its newest version visible at `snap`). */
 export class MemSource implements Source {
   valid = false;
-  key: Uint8Array = empty;
+  kbuf: Uint8Array = empty;
+  koff = 0;
+  klen = 0;
   seq = 0;
   del = false;
   readonly mem: Memtable;
@@ -40,6 +50,15 @@ export class MemSource implements Source {
   value(): Uint8Array {
     return this.mem.value(this.ver) ?? empty;
   }
+  vbuf(): Uint8Array {
+    return this.mem.valBuf(this.ver);
+  }
+  voff(): number {
+    return this.mem.valOff(this.ver);
+  }
+  vlen(): number {
+    return this.mem.valLen(this.ver);
+  }
   private settle(): void {
     const m = this.mem;
     for (;;) {
@@ -51,7 +70,9 @@ export class MemSource implements Source {
       const v = m.visible(n, this.snap);
       if (v !== NIL) {
         this.valid = true;
-        this.key = m.key(n);
+        this.kbuf = m.keyBuf(n);
+        this.koff = m.keyOff(n);
+        this.klen = m.keyLen(n);
         this.seq = m.seq(v);
         this.del = m.isDel(v);
         this.ver = v;
@@ -78,7 +99,9 @@ export class MemSource implements Source {
 /** Source over a run of non-overlapping segments sorted by key (an L0 segment is a run of one). */
 export class RunSource implements Source {
   valid = false;
-  key: Uint8Array = empty;
+  kbuf: Uint8Array = empty;
+  koff = 0;
+  klen = 0;
   seq = 0;
   del = false;
   private si = 0;
@@ -99,6 +122,19 @@ export class RunSource implements Source {
   value(): Uint8Array {
     return this.blk!.data.subarray(this.valStart, this.valStart + this.valLen);
   }
+  vbuf(): Uint8Array {
+    return this.blk!.data;
+  }
+  voff(): number {
+    return this.valStart;
+  }
+  vlen(): number {
+    return this.del ? -1 : this.valLen;
+  }
+  /** The current key as a view (allocates; for tests and tools). */
+  keyBytes(): Uint8Array {
+    return this.kbuf.subarray(this.koff, this.koff + this.klen);
+  }
 
   private load(): Promise<void> | undefined {
     const seg = this.segs[this.si]!;
@@ -116,7 +152,9 @@ export class RunSource implements Source {
     const b = this.blk!;
     b.at(this.ei);
     this.valid = true;
-    this.key = b.key();
+    this.kbuf = b.data;
+    this.koff = b.keyStart;
+    this.klen = b.keyLen;
     this.seq = b.seq;
     this.del = b.kind === kindDel;
     this.valStart = b.valStart;

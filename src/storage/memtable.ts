@@ -253,6 +253,27 @@ export class Memtable {
     return this.bufs[this.nBuf[n]!]!.subarray(o, o + this.nLen[n]!);
   }
 
+  /** Raw key range of node n: buffer, offset, length (no allocation). */
+  keyBuf(n: number): Uint8Array {
+    return this.bufs[this.nBuf[n]!]!;
+  }
+  keyOff(n: number): number {
+    return this.nOff[n]!;
+  }
+  keyLen(n: number): number {
+    return this.nLen[n]!;
+  }
+  /** Raw value range of version v (length -1 = tombstone). */
+  valBuf(v: number): Uint8Array {
+    return this.bufs[this.vBuf[v]!]!;
+  }
+  valOff(v: number): number {
+    return this.vOff[v]!;
+  }
+  valLen(v: number): number {
+    return this.vLen[v]!;
+  }
+
   /** Newest version of node n. */
   newest(n: number): number {
     return this.nNewest[n]!;

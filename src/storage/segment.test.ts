@@ -46,7 +46,7 @@ describe('segments', () => {
     await fwd.seek(key(150));
     const seen: string[] = [];
     while (fwd.valid && seen.length < 5) {
-      seen.push(`${new TextDecoder().decode(fwd.key)}@${fwd.seq}`);
+      seen.push(`${new TextDecoder().decode(fwd.keyBytes())}@${fwd.seq}`);
       await fwd.next();
     }
     assert.deepEqual(seen, ['key00150@1150', 'key00150@151', 'key00151@152', 'key00152@153', 'key00153@154']);
@@ -54,12 +54,12 @@ describe('segments', () => {
     await rev.seek(key(150));
     const back: string[] = [];
     while (rev.valid && back.length < 3) {
-      back.push(`${new TextDecoder().decode(rev.key)}@${rev.seq}`);
+      back.push(`${new TextDecoder().decode(rev.keyBytes())}@${rev.seq}`);
       await rev.next();
     }
     assert.deepEqual(back, ['key00150@151', 'key00150@1150', 'key00149@150']);
     await rev.seek(null);
-    assert.deepEqual(rev.key, key(299));
+    assert.deepEqual(rev.keyBytes(), key(299));
     let n = 0;
     await fwd.seek(null);
     while (fwd.valid) {

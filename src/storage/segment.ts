@@ -11,6 +11,7 @@ import { bloomMayContain, buildBloom, hashKey } from './bloom.ts';
 import { type BlockCache, blocksPerFileMax } from './cache.ts';
 import { crc32c } from './checksum.ts';
 import { ByteReader, ByteWriter, compareAt, compareBytes, corruption, varintSize } from './codec.ts';
+import { compareRanges } from './memtable.ts';
 import { io } from './io.ts';
 
 export const segmentMagic = 0x4753544c; // "LTSG" little-endian
@@ -167,8 +168,10 @@ export class SegmentBuilder {
   private readonly index = new ByteWriter(4096);
   private indexCount = 0;
   private hashes = new Uint32Array(1024);
-  private lastKey: Uint8Array | null = null;
-  private lastHashedKey: Uint8Array | null = null;
+  // the last key added, as a range of its (caller-owned, immutable) buffer
+  private lastKb: Uint8Array | null = null;
+  private lastKo = 0;
+  private lastKl = 0;
   count = 0;
   keys = 0;
   minSeq = Infinity;
@@ -197,33 +200,47 @@ export class SegmentBuilder {
 
   /** Adds one entry; entries must arrive in (key asc, seq desc) order. */
   add(key: Uint8Array, seq: number, value: Uint8Array | null): void {
+    if (value === null) this.addRaw(key, 0, key.length, seq, key, 0, -1);
+    else this.addRaw(key, 0, key.length, seq, value, 0, value.length);
+  }
+
+  /** `add` on byte ranges (no allocation): key = kb[ko, ko+kl), value = vb[vo, vo+vl) or a tombstone when vl < 0. */
+  addRaw(kb: Uint8Array, ko: number, kl: number, seq: number, vb: Uint8Array, vo: number, vl: number): void {
     const e = this.entries;
-    if (this.lastHashedKey === null || compareBytes(this.lastHashedKey, key) !== 0) {
+    if (this.lastKb === null || compareRanges(this.lastKb, this.lastKo, this.lastKl, kb, ko, kl) !== 0) {
       if (this.keys === this.hashes.length) {
         const nh = new Uint32Array(this.hashes.length * 2);
         nh.set(this.hashes);
         this.hashes = nh;
       }
-      this.hashes[this.keys++] = hashKey(key);
-      this.lastHashedKey = key;
+      this.hashes[this.keys++] = hashKey(kb, ko, ko + kl);
     }
-    if (this.smallest === null) this.smallest = key.slice();
+    if (this.smallest === null) this.smallest = kb.slice(ko, ko + kl);
     this.offsets.push(e.pos);
-    const vl = value === null ? 0 : value.length;
-    e.ensure(9 + varintSize(key.length) + varintSize(vl) + key.length + vl);
-    e.buf[e.pos++] = value === null ? kindDel : kindPut;
+    const len = vl < 0 ? 0 : vl;
+    e.ensure(9 + varintSize(kl) + varintSize(len) + kl + len);
+    const buf = e.buf;
+    buf[e.pos++] = vl < 0 ? kindDel : kindPut;
     e.view.setUint32(e.pos, seq % 0x100000000, true);
     e.view.setUint32(e.pos + 4, Math.floor(seq / 0x100000000), true);
     e.pos += 8;
-    e.varint(key.length);
-    e.varint(vl);
-    e.buf.set(key, e.pos);
-    e.pos += key.length;
-    if (value !== null) {
-      e.buf.set(value, e.pos);
-      e.pos += vl;
+    e.varint(kl);
+    e.varint(len);
+    let p = e.pos;
+    if (kl <= 64) for (let i = 0; i < kl; i++) buf[p++] = kb[ko + i]!;
+    else {
+      buf.set(kb.subarray(ko, ko + kl), p);
+      p += kl;
     }
-    this.lastKey = key;
+    if (len <= 128) for (let i = 0; i < len; i++) buf[p++] = vb[vo + i]!;
+    else {
+      buf.set(vb.subarray(vo, vo + len), p);
+      p += len;
+    }
+    e.pos = p;
+    this.lastKb = kb;
+    this.lastKo = ko;
+    this.lastKl = kl;
     this.count++;
     if (seq < this.minSeq) this.minSeq = seq;
     if (seq > this.maxSeq) this.maxSeq = seq;
@@ -257,11 +274,10 @@ export class SegmentBuilder {
     ddv.setUint32(blockHeaderBytes + payload.length, crc32c(disk, 0, 0, blockHeaderBytes + payload.length), true);
     const offset = this.written + this.pendingBytes;
     // index entry: offset, length, last key
-    const lk = this.lastKey!;
     this.index.u32(offset);
     this.index.u32(disk.length);
-    this.index.varint(lk.length);
-    this.index.bytes(lk);
+    this.index.varint(this.lastKl);
+    this.index.bytes(this.lastKb!.subarray(this.lastKo, this.lastKo + this.lastKl));
     this.indexCount++;
     this.out.push(disk);
     this.pendingBytes += disk.length;
@@ -309,7 +325,7 @@ export class SegmentBuilder {
     const metaOff = base + tail.pos;
     const m0 = tail.pos;
     const smallest = this.smallest ?? new Uint8Array(0);
-    const largest = this.lastKey ?? new Uint8Array(0);
+    const largest = this.lastKb === null ? new Uint8Array(0) : this.lastKb.slice(this.lastKo, this.lastKo + this.lastKl);
     tail.u64(this.count);
     tail.u64(this.count === 0 ? 0 : this.minSeq);
     tail.u64(this.maxSeq);
