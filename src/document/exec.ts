@@ -101,7 +101,7 @@ export function clearPlanCache(engine: Engine, collId: number): void {
 }
 
 /** Stream documents matching `filter` in plan order (no sort/skip/limit/projection applied). */
-export async function* scan(engine: Engine, coll: CollMeta, reader: KVReader, plan: Plan, filter: Document, stats: ExecStats, projection?: Document, lazy?: FieldSet): AsyncGenerator<FoundDoc> {
+export async function* scan(engine: Engine, coll: CollMeta, reader: KVReader, plan: Plan, filter: Document, stats: ExecStats, projection?: Document, lazy?: FieldSet, firstWindow = 8): AsyncGenerator<FoundDoc> {
   const matcher = compileFilter(filter);
   const all = Object.keys(filter).length === 0;
   /** Lazy mode: test (and sort) on the cached document or on a partial decode; decode fully later. */
@@ -151,7 +151,7 @@ export async function* scan(engine: Engine, coll: CollMeta, reader: KVReader, pl
   // Fetches are issued in windows (8, growing to prefetchWindowMax) so storage reads overlap;
   // results keep index order. A small limit wastes at most one window of reads.
   let window: Uint8Array[] = [];
-  let size = 8;
+  let size = Math.max(1, Math.min(8, firstWindow));
   const drain = async function* (): AsyncGenerator<FoundDoc> {
     const got = await Promise.all(window.map((e) => fetch(e)));
     window = [];
@@ -228,7 +228,9 @@ export async function* runFind(engine: Engine, coll: CollMeta | undefined, reade
   void out;
   const exact = plan.stage === 'IXSCAN' && plan.exact && !plan.covered;
   const lazy = plan.stage === 'IXSCAN' && plan.covered ? undefined : exact ? (sort && !providesSort ? partialFields({}, sort) : undefined) : partialFields(req.filter, sort);
-  const source = scan(engine, coll, reader, plan, exact ? {} : req.filter, stats, req.projection, lazy);
+  const streaming = !(sort && !(providesSort || (plan.stage === 'IDHACK' && plan.ids.length <= 1)));
+  const firstWindow = streaming && limit !== Infinity ? skip + limit : 8;
+  const source = scan(engine, coll, reader, plan, exact ? {} : req.filter, stats, req.projection, lazy, firstWindow);
   const emit = (f: FoundDoc): Document => out(plan.stage === 'IXSCAN' && plan.covered ? f.doc : materialize(f));
   if (sort && !(providesSort || (plan.stage === 'IDHACK' && plan.ids.length <= 1))) {
     const cmpDoc = compileSort(sort);
