@@ -323,3 +323,11 @@ export function arbPositionalUpdate(): fc.Arbitrary<{ update: Doc; arrayFilters:
       return { update: { [op]: { [path]: op === '$unset' ? '' : v } }, arrayFilters };
     });
 }
+
+/** find() projections with $elemMatch and $slice (with an inclusion), for documents from arbArrayDoc. */
+export const arbProjectionOperator: fc.Arbitrary<Doc> = fc.oneof(
+  fc.tuple(fc.integer({ min: -1, max: 3 }), fc.boolean()).map(([t, inc]) => ({ a: { $elemMatch: { x: { $gte: t } } }, ...(inc ? { b: 1 } : {}) })),
+  fc.tuple(fc.integer({ min: -1, max: 3 }), fc.boolean()).map(([t, inc]) => ({ b: { $elemMatch: { c: t } }, ...(inc ? { a: 1 } : {}) })),
+  fc.tuple(fc.integer({ min: -3, max: 3 }), fc.integer({ min: 1, max: 3 })).map(([s, l]) => ({ a: { $slice: [s, l] }, b: 1 })),
+  fc.integer({ min: -3, max: 3 }).map((n) => ({ a: { $slice: n }, _id: 0, b: 1 })),
+);

@@ -11,7 +11,7 @@ import fc from 'fast-check';
 import 'mingo/init/system';
 import { update as mingoUpdate } from 'mingo/updater';
 import { LargetableError } from '../../src/errors.ts';
-import { arbArrayDoc, arbDocs, arbFilter, arbPipeline, arbPositionalUpdate, arbProjection, arbScalar, arbSort, arbUpdate, arbValue, arbPath, type Doc } from './arbitraries.ts';
+import { arbArrayDoc, arbProjectionOperator, arbDocs, arbFilter, arbPipeline, arbPositionalUpdate, arbProjection, arbScalar, arbSort, arbUpdate, arbValue, arbPath, type Doc } from './arbitraries.ts';
 import { compareUpdate, comparePipeline, canonUnordered, isolate, mingoFind, mingoProject, mingoSort, oursFind, oursProject, oursSort, canon } from './differential.ts';
 import { applyUpdate, compareValues, compileFilter, compileSort, compileUpdate, getPathValues, runPipeline, sortDocuments, sortKey, splitPath } from '../../src/query/index.ts';
 import { isPlainObject } from '../../src/query/values.ts';
@@ -81,6 +81,22 @@ describe('differential vs mingo 6.5.6', () => {
       runs(1600) as fc.Parameters<[Doc[], Doc]>,
     );
     assert.ok(compared > 1300, `only ${compared} projection cases compared`);
+    total += compared;
+  });
+
+  it('projection operators ($elemMatch, $slice with an inclusion): 800 generated cases', () => {
+    let compared = 0;
+    fc.assert(
+      fc.property(arbArrayDoc({ ...M, noNaN: true }), arbProjectionOperator, (doc, projection) => {
+        // mingo's document-form $elemMatch also matches scalar elements (COMPATIBILITY.md #8)
+        const first = Object.values(projection)[0] as Doc;
+        if ('$elemMatch' in first && (doc['a'] as unknown[]).some((e) => !isPlainObject(e))) return;
+        compared++;
+        assert.deepEqual(oursProject([doc], projection), mingoProject([doc], projection), JSON.stringify(canon({ doc, projection })));
+      }),
+      runs(800) as fc.Parameters<[Doc, Doc]>,
+    );
+    assert.ok(compared > 400, `only ${compared} projection-operator cases compared`);
     total += compared;
   });
 
