@@ -59,7 +59,9 @@ export async function startDenoServer(opts: DenoStartOptions): Promise<RunningSe
     assets: webAssets(),
     upgradeWebSocket: upgradeWebSocket as unknown as UpgradeWebSocket<unknown>,
     health: () => ({ mongoPort, data: config.data }),
+    users: config.users,
   });
+  if (config.users.length > 0) logger.warn('HTTP requires Basic credentials of the configured users; the wire protocol does not authenticate yet (it accepts any client that can reach it)');
   const http = await new Promise<DenoHttpServer>((ok) => {
     const s: DenoHttpServer = Deno.serve({ port: config.port, hostname: config.host, onListen: () => queueMicrotask(() => ok(s)) }, server.app.fetch);
   });

@@ -114,7 +114,9 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
     assets: webAssets(),
     upgradeWebSocket: upgradeWebSocket as unknown as UpgradeWebSocket<unknown>,
     health: () => ({ mongoPort, data: config.data }),
+    users: config.users,
   });
+  if (config.users.length > 0) logger.warn('HTTP requires Basic credentials of the configured users; the wire protocol does not authenticate yet (it accepts any client that can reach it)');
   const wss = new WebSocketServer({ noServer: true, maxPayload: 1024 * 1024 });
   const http: ServerType = await new Promise((ok, fail) => {
     const s = serve({ fetch: server.app.fetch, port: config.port, hostname: config.host, websocket: { server: wss } }, () => ok(s));

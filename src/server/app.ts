@@ -14,6 +14,8 @@
 import { Hono } from 'hono';
 import type { Context } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
+import { basicAuth } from 'hono/basic-auth';
+import { HTTPException } from 'hono/http-exception';
 import { streamSSE } from 'hono/streaming';
 import type { UpgradeWebSocket } from 'hono/ws';
 import { EJSON, ObjectId } from 'bson';
@@ -48,6 +50,8 @@ export interface AppOptions {
   upgradeWebSocket?: UpgradeWebSocket<unknown>;
   /** Extra fields for /health (e.g. the wire port). */
   health?: () => Record<string, unknown>;
+  /** When non-empty, every route except /health needs HTTP Basic credentials of one of these users. */
+  users?: readonly { user: string; password: string }[];
 }
 
 export interface ServerApp {
@@ -194,7 +198,14 @@ export function createApp(client: ClientLike | undefined, options: AppOptions): 
     }
   });
 
+  if (options.users && options.users.length > 0) {
+    const [first, ...more] = options.users.map((u) => ({ username: u.user, password: u.password }));
+    const auth = basicAuth({ ...first!, realm: 'largetable', invalidUserMessage: { error: { code: 'UNAUTHORIZED', message: 'credentials required' } } }, ...more);
+    app.use('*', (c, next) => (c.req.path === '/health' ? next() : auth(c, next)));
+  }
+
   app.onError((err, c) => {
+    if (err instanceof HTTPException) return err.getResponse();
     const status = httpStatusOf(err);
     const code = isLargetableError(err) ? err.code : 'INTERNAL';
     const mongo = isLargetableError(err) ? mongoCodeOf[err.code] : undefined;

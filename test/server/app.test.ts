@@ -198,6 +198,16 @@ describe('REST app', () => {
     await server.closeStreams();
   });
 
+  it('requires HTTP Basic credentials when users are configured (except /health)', async () => {
+    const locked = createApp(client, { version: '1', runtime: 't', kernelBuild: 't', users: [{ user: 'admin', password: 'correct horse' }] });
+    const get = (path: string, auth?: string) => locked.app.fetch(new Request(`http://x${path}`, auth ? { headers: { authorization: `Basic ${btoa(auth)}` } } : {}));
+    assert.equal((await get('/health')).status, 200);
+    assert.equal((await get('/api/v1/databases')).status, 401);
+    assert.equal((await get('/metrics')).status, 401);
+    assert.equal((await get('/api/v1/databases', 'admin:wrong')).status, 401);
+    assert.equal((await get('/api/v1/databases', 'admin:correct horse')).status, 200);
+  });
+
   it('counts operations in /metrics and logs slow queries', async () => {
     const m = await req('GET', 'http://x/metrics');
     assert.match(m.text, /largetable_operations_total\{api="rest",op="insert",result="ok"\} \d+/);
