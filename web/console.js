@@ -1,7 +1,7 @@
 // Largetable web console: plain ES module, no build step. Talks to /health, /metrics and /api/v1.
 const $ = (sel) => document.querySelector(sel);
 const api = '/api/v1';
-const state = { db: null, coll: null, docs: [], view: 'table' };
+const state = { db: null, coll: null, docs: [], view: 'table', skip: 0 };
 
 function el(tag, attrs = {}, ...children) {
   const e = document.createElement(tag);
@@ -131,10 +131,12 @@ async function runQuery(explain = false) {
       sort: parseField(f.sort.value, 'sort', undefined),
       projection: parseField(f.projection.value, 'projection', undefined),
       limit: Number(f.limit.value || 20),
+      skip: state.skip,
     };
     if (explain) { renderPlan(await call(`${collPath()}/explain`, { method: 'POST', body: JSON.stringify(body) })); return; }
     state.docs = (await call(`${collPath()}/find`, { method: 'POST', body: JSON.stringify(body) })).documents;
     renderResults();
+    if (state.skip > 0) $('#result-count').textContent += ` (from ${state.skip + 1})`;
   } catch (err) { showError(err); }
 }
 
@@ -165,6 +167,7 @@ function openCollection(db, coll) {
   $('#collection').hidden = false;
   $('#plan').hidden = true;
   $('#ns').textContent = `${db}.${coll}`;
+  state.skip = 0;
   void runQuery();
   void loadIndexes();
 }
@@ -185,7 +188,10 @@ function wire() {
       for (const p of document.querySelectorAll('.pane')) p.hidden = p.dataset.pane !== b.dataset.tab;
     });
   }
-  $('#query-form').addEventListener('submit', (e) => { e.preventDefault(); void runQuery(); });
+  $('#query-form').addEventListener('submit', (e) => { e.preventDefault(); state.skip = 0; void runQuery(); });
+  const pageSize = () => Number($('#query-form').limit.value || 20);
+  $('#page-next').addEventListener('click', () => { if (state.docs.length >= pageSize()) { state.skip += pageSize(); void runQuery(); } });
+  $('#page-prev').addEventListener('click', () => { if (state.skip > 0) { state.skip = Math.max(0, state.skip - pageSize()); void runQuery(); } });
   $('#run-explain').addEventListener('click', () => void runQuery(true));
   $('#aggregate-form').addEventListener('submit', (e) => { e.preventDefault(); void runAggregate(); });
   $('#index-form').addEventListener('submit', async (e) => {

@@ -40,6 +40,12 @@ describe('web console', { skip: isDeno ? 'runs on Node' : !chromiumPath ? 'chrom
       await page.click('a[data-coll="app.users"]');
       await page.waitForSelector('#results-table tbody tr');
       assert.equal(await page.locator('#results-table tbody tr').count(), 20);
+      await page.click('#page-next');
+      await page.waitForFunction(() => document.querySelector('#result-count')?.textContent === '20 document(s) (from 21)');
+      await page.click('#page-next');
+      await page.waitForFunction(() => /^0 document\(s\)/.test(document.querySelector('#result-count')?.textContent ?? ''));
+      await page.click('#page-prev');
+      await page.waitForFunction(() => document.querySelector('#result-count')?.textContent === '20 document(s) (from 21)');
 
       await page.fill('#query-form input[name=filter]', '{"city": "Oslo", "age": {"$gte": 50}}');
       await page.fill('#query-form input[name=sort]', '{"age": -1}');
