@@ -789,10 +789,39 @@ function compileLookup(arg: unknown, env: Env): Stage {
   return async function* (input) {
     if (env.ctx === undefined) throw new LargetableError('NOT_SUPPORTED', '$lookup needs a collection context');
     let foreign: Document[] | undefined;
+    // hash index over the foreign join values (groupKey), built once; hits are confirmed with valuesEqual
+    let index: Map<string, number[]> | undefined;
+    const joinKey = (v: unknown): string => (v === undefined || v === null ? 'n' : groupKey(v));
+    const foreignValues = (f: Document): unknown[] => {
+      const fv: unknown[] = [];
+      lookupForMatch(f, foreignParts as string[], 0, fv);
+      const out: unknown[] = [];
+      for (const x of fv) {
+        if (Array.isArray(x)) {
+          out.push(x);
+          for (const e of x) out.push(e);
+        } else out.push(x);
+      }
+      return out;
+    };
     for await (const d of input) {
       if (foreign === undefined) foreign = await collect(env.ctx.collection(from));
       let candidates: Document[] = foreign;
       if (localParts && foreignParts) {
+        if (index === undefined) {
+          index = new Map();
+          for (let i = 0; i < foreign.length; i++) {
+            const seen = new Set<string>();
+            for (const y of foreignValues(foreign[i] as Document)) {
+              const k = joinKey(y);
+              if (seen.has(k)) continue;
+              seen.add(k);
+              const list = index.get(k);
+              if (list) list.push(i);
+              else index.set(k, [i]);
+            }
+          }
+        }
         const local: unknown[] = [];
         lookupForMatch(d, localParts, 0, local);
         const keys: unknown[] = [];
@@ -802,21 +831,21 @@ function compileLookup(arg: unknown, env: Env): Stage {
             for (const e of v) keys.push(e);
           } else keys.push(v);
         }
-        const fp = foreignParts;
-        candidates = foreign.filter((f) => {
-          const fv: unknown[] = [];
-          lookupForMatch(f, fp, 0, fv);
-          for (const x of fv) {
-            const xs = Array.isArray(x) ? (x.length === 0 ? [x] : [x, ...x]) : [x];
-            for (const y of xs) {
+        const hits = new Set<number>();
+        for (const k of keys) for (const i of index.get(joinKey(k)) ?? []) hits.add(i);
+        const all = foreign;
+        candidates = [...hits]
+          .sort((x, y) => x - y)
+          .map((i) => all[i] as Document)
+          .filter((f) => {
+            for (const y of foreignValues(f)) {
               for (const k of keys) {
                 if ((k === undefined || k === null) && (y === undefined || y === null)) return true;
                 if (k !== undefined && y !== undefined && valuesEqual(k, y)) return true;
               }
             }
-          }
-          return false;
-        });
+            return false;
+          });
       }
       let matched = candidates;
       if (pipelineSpec) {

@@ -11,10 +11,11 @@ import fc from 'fast-check';
 import 'mingo/init/system';
 import { update as mingoUpdate } from 'mingo/updater';
 import { LargetableError } from '../../src/errors.ts';
-import { arbArrayDoc, arbProjectionOperator, arbDocs, arbFilter, arbPipeline, arbPositionalUpdate, arbProjection, arbScalar, arbSort, arbUpdate, arbValue, arbPath, type Doc } from './arbitraries.ts';
+import { arbArrayDoc, arbPlainPath, arbProjectionOperator, arbDocs, arbFilter, arbPipeline, arbPositionalUpdate, arbProjection, arbScalar, arbSort, arbUpdate, arbValue, arbPath, type Doc } from './arbitraries.ts';
 import { compareUpdate, comparePipeline, canonUnordered, isolate, mingoFind, mingoProject, mingoSort, oursFind, oursProject, oursSort, canon } from './differential.ts';
 import { applyUpdate, compareValues, compileFilter, compileSort, compileUpdate, getPathValues, runPipeline, sortDocuments, sortKey, splitPath } from '../../src/query/index.ts';
-import { isPlainObject } from '../../src/query/values.ts';
+import { isPlainObject, valuesEqual } from '../../src/query/values.ts';
+import { lookupForMatch } from '../../src/query/path.ts';
 import { checkValue } from '../../src/query/validate.ts';
 import { calculateObjectSize, Decimal128, Long } from 'bson';
 
@@ -295,6 +296,32 @@ describe('properties over the full generators (arrays of arrays, -0, NaN, no ora
         }
       }),
       { seed: SEED + 7, numRuns: 500 },
+    );
+  });
+
+  it('$lookup hash join equals the nested-loop definition (null/missing, arrays, numeric types)', async () => {
+    const expand = (vals: unknown[]): unknown[] => vals.flatMap((v) => (Array.isArray(v) ? (v.length === 0 ? [undefined] : v) : [v]));
+    await fc.assert(
+      fc.asyncProperty(arbDocs({}, 6), arbDocs({}, 6), arbPlainPath, arbPlainPath, async (locals, foreigns, lf, ff) => {
+        async function* src(docs: Doc[]): AsyncIterable<Doc> {
+          yield* docs;
+        }
+        const out: Doc[] = [];
+        for await (const d of runPipeline(src(locals), [{ $lookup: { from: 'f', localField: lf, foreignField: ff, as: 'j' } }], { collection: () => src(foreigns) })) out.push(d);
+        for (let i = 0; i < locals.length; i++) {
+          const lv: unknown[] = [];
+          lookupForMatch(locals[i], splitPath(lf), 0, lv);
+          const keys = expand(lv);
+          const expected = foreigns.filter((f) => {
+            const fv: unknown[] = [];
+            lookupForMatch(f, splitPath(ff), 0, fv);
+            const ys = fv.flatMap((v) => (Array.isArray(v) ? [v, ...v] : [v]));
+            return keys.some((k) => ys.some((y) => (k == null && y == null) || (k !== undefined && y !== undefined && valuesEqual(k, y))));
+          });
+          assert.deepEqual((out[i]?.['j'] as Doc[]).map((d) => d['_id']), expected.map((d) => d['_id']));
+        }
+      }),
+      { seed: SEED + 8, numRuns: 400 },
     );
   });
 });
