@@ -54,7 +54,7 @@ function modelRange(m: Map<string, string>, o: { gt?: string; gte?: string; lt?:
 
 export function storeCases(name: string, factory: AdapterFactory, api: TestApi, options: { modelRuns?: number } = {}): void {
   const { describe, it } = api;
-  const withStore = async (fn: (open: (o?: EngineOptions) => Promise<Store>) => Promise<void>): Promise<void> => {
+  const withStore = async (fn: (open: (o?: EngineOptions) => Promise<Store>, loc: string) => Promise<void>): Promise<void> => {
     const loc = await factory.newLocation();
     let current: Store | null = null;
     const open = async (o: EngineOptions = {}): Promise<Store> => {
@@ -62,7 +62,7 @@ export function storeCases(name: string, factory: AdapterFactory, api: TestApi, 
       return current;
     };
     try {
-      await fn(open);
+      await fn(open, loc);
     } finally {
       if (current !== null) await (current as Store).close().catch(() => undefined);
       await factory.cleanup?.(loc);
@@ -278,11 +278,10 @@ export function storeCases(name: string, factory: AdapterFactory, api: TestApi, 
     });
 
     it('a second open of the same location is LOCKED', async () => {
-      await withStore(async (open) => {
+      await withStore(async (open, loc) => {
         const st = await open();
         await st.put(b('x'), b('1'));
-        const loc2 = await factory.open((st.adapter as { location: string }).location.replace(/^memory:\/\//, ''));
-        await assertRejectsCode(openStore(loc2), 'LOCKED');
+        await assertRejectsCode(openStore(await factory.open(loc)), 'LOCKED');
       });
     });
 
