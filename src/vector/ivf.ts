@@ -104,7 +104,7 @@ export class IvfIndex implements VectorIndex {
     intParam('rerank', this.rerank, 1, 64);
     this.trainSize = params.trainSize ?? Math.max(1024, this.nlistParam * 16);
     intParam('trainSize', this.trainSize, 1, 1 << 30);
-    this.pqM = params.pqM ?? Math.max(1, dimensions >= 8 ? dimensions / 8 : 1);
+    this.pqM = params.pqM ?? defaultPqM(dimensions);
     intParam('pqM', this.pqM, 1, dimensions);
     if (quant === 'pq' && dimensions % this.pqM !== 0) {
       throw new LargetableError('INVALID_ARGUMENT', `pqM (${this.pqM}) must divide dimensions (${dimensions})`);
@@ -610,6 +610,12 @@ export class IvfIndex implements VectorIndex {
     this.centroids?.dispose();
     this.codebooks?.dispose();
   }
+}
+
+/** Largest divisor of d that is at most d/8 (one byte per ~8 dimensions). */
+function defaultPqM(d: number): number {
+  for (let m = Math.max(1, Math.floor(d / 8)); m > 1; m--) if (d % m === 0) return m;
+  return 1;
 }
 
 function maxLabel(labels: Uint32Array): number {

@@ -51,6 +51,16 @@ describe('recall@10 against flat', () => {
   }
 });
 
+describe('IVF parameters', () => {
+  it('defaults work for dimensions that are not multiples of 8', () => {
+    const ix = createVectorIndex(k, { dimensions: 100, metric: 'cosine', kind: 'ivf', quantization: 'pq', trainSize: 300, nlist: 4 });
+    const data = mixture(400, 100, 61, 4);
+    ix.addBatch(Uint32Array.from({ length: 400 }, (_, i) => i), data);
+    assert.equal(ix.search(row(data, 0, 100), 5).labels.length, 5);
+    ix.dispose();
+  });
+});
+
 describe('IVF with quantization memory', () => {
   it('sq8 holds recall >= 0.9 with memory <= 0.35x the raw vectors (d = 128)', () => {
     const n2 = 3000, d2 = 128;
