@@ -240,13 +240,24 @@ export function createApp(client: ClientLike | undefined, options: AppOptions): 
 
   // ---- REST ----
   const api = new Hono();
-  const limitBody = bodyLimit({
-      maxSize: options.bodyLimitBytes ?? 16 * 1024 * 1024,
-      // The unread rest of the body must not be parsed as a next request: close the connection.
-      onError: (c) => c.json({ error: { code: 'LIMIT_EXCEEDED', message: `request body larger than ${options.bodyLimitBytes ?? 16 * 1024 * 1024} bytes` } }, 413, { connection: 'close' }),
+  const maxBody = options.bodyLimitBytes ?? 16 * 1024 * 1024;
+  // The unread rest of the body must not be parsed as a next request: close the connection.
+  const tooLarge = (c: Context): Response =>
+    c.json({ error: { code: 'LIMIT_EXCEEDED', message: `request body larger than ${maxBody} bytes` } }, 413, { connection: 'close' });
+  const limitStreamed = bodyLimit({ maxSize: maxBody, onError: tooLarge });
+  // GET/HEAD carry no body. A Content-Length (the HTTP parser holds the body to it) is checked
+  // from the header alone, which keeps the runtime's fast body path; only a streamed body
+  // (chunked) goes through hono's counting limiter.
+  api.use('*', (c, next) => {
+    const method = c.req.method;
+    if (method === 'GET' || method === 'HEAD') return next();
+    const len = c.req.header('content-length');
+    if (len !== undefined && c.req.header('transfer-encoding') === undefined) {
+      const n = Number(len);
+      return !Number.isSafeInteger(n) || n < 0 || n > maxBody ? Promise.resolve(tooLarge(c)) : next();
+    }
+    return limitStreamed(c, next);
   });
-  // Requests without a body skip the limiter (it would materialise the full Request object).
-  api.use('*', (c, next) => (c.req.method === 'GET' || c.req.method === 'HEAD' ? next() : limitBody(c, next)));
 
   api.get('/databases', async (c) => ejsonResponse(c, { databases: await listDatabases(need()) }));
   api.delete('/databases/:db', async (c) => {

@@ -130,6 +130,10 @@ describe('REST app', () => {
     assert.equal(badFilter.status, 400);
     const big = await req('POST', `${base}/documents`, JSON.stringify({ s: 'x'.repeat(100 * 1024) }));
     assert.equal(big.status, 413);
+    const declared = await req('POST', `${base}/documents`, '{}', { 'content-length': String(10 * 1024 * 1024) });
+    assert.equal(declared.status, 413);
+    const bogus = await req('POST', `${base}/documents`, '{}', { 'content-length': 'abc' });
+    assert.equal(bogus.status, 413);
     for (const name of ['..', '%2e%2e', 'a%2Fb', '%24cmd', 'x'.repeat(70), 'a%00b']) {
       const r = await req('GET', `http://x/api/v1/databases/${name}/collections/c/documents`);
       assert.ok(r.status === 400 || r.status === 404, `${name}: ${r.status}`);
