@@ -198,7 +198,8 @@ export function candidatePlans(coll: CollMeta, indexes: RuntimeIndex[], req: Pla
 
   // _id
   const idSets = preds.get('_id');
-  if (idSets) {
+  const hintAllowsId = !req.hint || req.hint === '_id_' || (isPlainObject(req.hint) && JSON.stringify(req.hint) === '{"_id":1}');
+  if (idSets && hintAllowsId) {
     const iv = intersectField(idSets, false);
     if (iv.every((i) => i.point)) {
       plans.push({ stage: 'IDHACK', ids: iv.map((i) => (i.lo as { v: unknown }).v) });
@@ -250,6 +251,13 @@ export function candidatePlans(coll: CollMeta, indexes: RuntimeIndex[], req: Pla
       for (let i = 0; i < rest.length; i++) {
         const f = ix.fields[lead + i];
         const [k, d] = rest[i]!;
+        if (!f && k === '_id' && i === rest.length - 1 && lead + i === ix.fields.length) {
+          // index keys end with the ascending _id: it breaks ties in index order
+          const s = Number(d) < 0 ? -1 : 1;
+          if (dirSign === 0) dirSign = s;
+          else if (dirSign !== s) ok = false;
+          continue;
+        }
         if (!f || f.path !== k) {
           ok = false;
           break;

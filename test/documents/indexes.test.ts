@@ -108,6 +108,11 @@ describe('secondary indexes', () => {
     assert.equal(((ex3.queryPlanner as Doc).winningPlan as Doc).stage, 'PROJECTION_COVERED');
     assert.equal((ex3.executionStats as Doc).totalDocsExamined, 0);
     assert.deepEqual(await c.find({ k: { $in: [1, 2] } }, { projection: { _id: 0, k: 1 } }).toArray(), [...Array(10).fill({ k: 1 }), ...Array(10).fill({ k: 2 })]);
+    // the trailing _id of index keys serves a tie-breaking _id sort
+    const ex6 = await c.find({ k: { $gte: 48 } }).sort({ k: 1, _id: 1 }).explain('executionStats');
+    assert.ok(!JSON.stringify((ex6.queryPlanner as Doc).winningPlan).includes('"SORT"'));
+    assert.deepEqual((await c.find({ k: { $gte: 48 } }).sort({ k: -1, _id: -1 }).limit(3).toArray()).map((d) => d._id), [499, 449, 399]);
+    assert.deepEqual((await c.find({ k: { $gte: 48 } }).sort({ k: -1, _id: 1 }).limit(3).toArray()).map((d) => d._id), [49, 99, 149]);
     // _id point lookups
     const ex4 = await c.find({ _id: 42 }).explain();
     assert.equal(((ex4.queryPlanner as Doc).winningPlan as Doc).stage, 'IDHACK');
