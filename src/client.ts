@@ -17,10 +17,8 @@ import { ChangeStream } from './document/changestream.ts';
 import { Collection, type ClientCore, type SessionLike } from './document/collection.ts';
 import { AbstractCursor } from './document/cursor.ts';
 import { Engine, validateName, type TxnState } from './document/engine.ts';
-import { collectionPrefix, rangeOfPrefix } from './document/keyspace.ts';
-import { decodeDocument } from './document/engine.ts';
 import { indexPrefix } from './document/keyspace.ts';
-import { readValue } from './document/keycodec.ts';
+import { complement, concatBytes, encodeValue, prefixEnd, readValue, Tag } from './document/keycodec.ts';
 import { registerVectorIndexKind } from './vector/index.ts';
 
 export interface Platform {
@@ -385,7 +383,12 @@ export class LargetableClient implements ClientCore {
         // expired entries: date bracket keys below the cutoff
         const ids: unknown[] = [];
         const prefix = indexPrefix(ix.id);
-        for await (const [k] of engine.live.range(rangeOfPrefix(prefix))) {
+        // only the date bracket below the cutoff (ascending), or its mirror (descending)
+        const cut = encodeValue(cutoff);
+        const range = desc
+          ? { gte: prefixEnd(concatBytes(prefix, complement(cut)))!, lt: concatBytes(prefix, Uint8Array.of((~Tag.date & 0xff) + 1)) }
+          : { gte: concatBytes(prefix, Uint8Array.of(Tag.date)), lt: concatBytes(prefix, cut) };
+        for await (const [k] of engine.live.range(range)) {
           const [v, o] = readValue(k, prefix.length, desc);
           if (v instanceof Date && v.getTime() < cutoff.getTime()) ids.push(readValue(k, o)[0]);
         }
@@ -395,8 +398,6 @@ export class LargetableClient implements ClientCore {
         deleted += r.deletedCount;
       }
     }
-    void collectionPrefix;
-    void decodeDocument;
     return deleted;
   }
 

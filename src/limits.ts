@@ -71,3 +71,5 @@ export const expressionArrayLengthMax = 1_000_000;
 export const updateArrayIndexMax = 1_000_000;
 /** Bytes of queued batches appended together by one group commit (at least one batch). */
 export const walGroupBytesMax = 8 * 1024 * 1024;
+/** Most bytes (encoded documents) an in-memory sort without a limit may hold (MongoDB: 100 MiB). */
+export const sortMemoryBytesMax = 100 * 1024 * 1024;

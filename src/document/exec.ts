@@ -7,7 +7,8 @@ import { compileFilter } from '../query/filter.ts';
 import { compileProjection } from '../query/projection.ts';
 import { compileSort } from '../query/sort.ts';
 import type { Document } from '../query/values.ts';
-import { planCacheEntriesMax } from '../limits.ts';
+import { planCacheEntriesMax, sortMemoryBytesMax } from '../limits.ts';
+import { LargetableError } from '../errors.ts';
 import { cloneDoc, decodeDocument, type CollMeta, type Engine } from './engine.ts';
 import { decodeFields, partialFields, type FieldSet } from './partial.ts';
 import { TopK } from './cursor.ts';
@@ -242,7 +243,14 @@ export async function* runFind(engine: Engine, coll: CollMeta | undefined, reade
       return;
     }
     const all: FoundDoc[] = [];
-    for await (const f of source) all.push(f);
+    let held = 0;
+    for await (const f of source) {
+      held += f.bytes || 256;
+      if (held > sortMemoryBytesMax) {
+        throw new LargetableError('LIMIT_EXCEEDED', `Sort exceeded memory limit of ${sortMemoryBytesMax} bytes: add an index on the sort fields or a limit`, { details: { codeName: 'QueryExceededMemoryLimitNoDiskUseAllowed' } });
+      }
+      all.push(f);
+    }
     all.sort(cmp);
     for (let i = skip; i < all.length; i++) yield emit(all[i]!);
     return;

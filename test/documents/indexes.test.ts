@@ -168,6 +168,17 @@ describe('secondary indexes', () => {
     ]);
     assert.equal(await client.runTtlSweep(now), 2);
     assert.deepEqual((await t.find().toArray()).map((x) => x._id).sort(), ['fresh', 'nodate']);
+    // a descending TTL index expires the same documents
+    const t2 = client.db('t').collection('ttl2');
+    await t2.createIndex({ at: -1 }, { expireAfterSeconds: 60 });
+    await t2.insertMany([
+      { _id: 'old', at: new Date('2026-01-01T00:00:00Z') },
+      { _id: 'edge', at: new Date('2026-01-01T00:09:00Z') },
+      { _id: 'fresh', at: new Date('2026-01-01T00:09:30Z') },
+      { _id: 'arr', at: [new Date('2026-01-01T00:09:59Z'), new Date('2025-12-31T00:00:00Z')] },
+    ]);
+    assert.equal(await client.runTtlSweep(now), 2);
+    assert.deepEqual((await t2.find().toArray()).map((x) => x._id).sort(), ['edge', 'fresh']);
     const names = (await t.listIndexes().toArray()).map((i) => i.name);
     assert.deepEqual(names, ['_id_', 'at_1']);
     await t.dropIndex('at_1');
