@@ -58,7 +58,7 @@ export function denoHost(): CliHost {
 
 export async function run(argv: string[] = Deno.args): Promise<void> {
   const code = await main(argv, denoHost());
-  if (argv[0] !== 'serve') Deno.exit(code);
+  if (argv[0] !== 'serve' || code !== 0) Deno.exit(code);
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) void run();

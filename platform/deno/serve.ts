@@ -65,9 +65,15 @@ export async function startDenoServer(opts: DenoStartOptions): Promise<RunningSe
   const http = await new Promise<DenoHttpServer>((ok) => {
     const s: DenoHttpServer = Deno.serve({ port: config.port, hostname: config.host, onListen: () => queueMicrotask(() => ok(s)) }, server.app.fetch);
   });
-  const wire = config.mongoPort >= 0 && client
-    ? await startMongoListener({ client, host: config.host, port: config.mongoPort, logger, metrics, version, slowQueryMs: config.slowQueryMs })
-    : undefined;
+  let wire;
+  try {
+    wire = config.mongoPort >= 0 && client
+      ? await startMongoListener({ client, host: config.host, port: config.mongoPort, logger, metrics, version, slowQueryMs: config.slowQueryMs })
+      : undefined;
+  } catch (err) {
+    await http.shutdown();
+    throw err;
+  }
   mongoPort = wire?.port ?? -1;
   return {
     host: config.host,

@@ -165,8 +165,8 @@ export function nodeHost(): CliHost {
 export async function run(argv = process.argv.slice(2)): Promise<void> {
   const code = await main(argv, nodeHost());
   process.exitCode = code;
-  if (argv[0] !== 'serve' && argv[0] !== 'shell') setTimeout(() => process.exit(code), 50).unref();
-  else if (argv[0] === 'shell') process.exit(code);
+  if (argv[0] === 'shell' || (argv[0] === 'serve' && code !== 0)) process.exit(code);
+  else if (argv[0] !== 'serve') setTimeout(() => process.exit(code), 50).unref();
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) void run();

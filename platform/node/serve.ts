@@ -125,9 +125,17 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
   http.on('error', (err) => logger.error('http server error', { err }));
   const port = (http.address() as AddressInfo).port;
 
-  const wire = config.mongoPort >= 0 && client
-    ? await startMongoListener({ client, host: config.host, port: config.mongoPort, logger, metrics, version, slowQueryMs: config.slowQueryMs })
-    : undefined;
+  let wire;
+  try {
+    wire = config.mongoPort >= 0 && client
+      ? await startMongoListener({ client, host: config.host, port: config.mongoPort, logger, metrics, version, slowQueryMs: config.slowQueryMs })
+      : undefined;
+  } catch (err) {
+    (http as { closeAllConnections?: () => void }).closeAllConnections?.();
+    await new Promise<void>((r) => http.close(() => r()));
+    wss.close();
+    throw err;
+  }
   mongoPort = wire?.port ?? -1;
 
   return {

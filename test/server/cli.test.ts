@@ -76,3 +76,22 @@ describe('largetable CLI', { skip: isDeno ? 'child-process suite runs on Node' :
   });
 
 });
+
+describe('largetable serve start-up failures', { skip: isDeno ? 'child-process suite runs on Node' : false }, () => {
+  it('a port in use is a clear error with exit code 1 (HTTP or wire)', async () => {
+    const { createServer } = await import('node:net');
+    const blocker = createServer();
+    await new Promise<void>((ok) => blocker.listen(0, '127.0.0.1', () => ok()));
+    const port = String((blocker.address() as { port: number }).port);
+    try {
+      const a = lt('serve', '--data', tempDir(), '--port', port, '--mongo-port', 'off');
+      assert.equal(a.code, 1);
+      assert.match(a.err, /EADDRINUSE/);
+      const b = lt('serve', '--data', tempDir(), '--port', '0', '--mongo-port', port);
+      assert.equal(b.code, 1);
+      assert.match(b.err, /EADDRINUSE/);
+    } finally {
+      blocker.close();
+    }
+  });
+});
