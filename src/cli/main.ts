@@ -400,7 +400,8 @@ export async function main(argv: string[], host: CliHost): Promise<number> {
       return 2;
     }
     if (isLargetableError(err)) {
-      host.err(`largetable: ${err.code}: ${err.message}\n`);
+      const hint = err.code === 'LOCKED' ? ' (a running server owns it: stop it, or pass --data mongodb://127.0.0.1:PORT to go through it)' : '';
+      host.err(`largetable: ${err.code}: ${err.message}${hint}\n`);
       return err.code === 'BAD_CONFIG' || err.code === 'INVALID_ARGUMENT' ? 2 : 1;
     }
     host.err(`largetable: ${(err as Error)?.message ?? String(err)}\n`);
