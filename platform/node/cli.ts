@@ -67,8 +67,10 @@ function lineReader(): (prompt: string) => Promise<string | undefined> {
   const lines: string[] = [];
   const waiters: ((l: string | undefined) => void)[] = [];
   let closed = false;
+  let saving: Promise<void> = Promise.resolve();
   rl.on('line', (l) => {
-    if (l.trim()) void appendFile(historyFile, l + '\n').catch(() => {});
+    // Appends are chained so the history file keeps the typed order.
+    if (l.trim()) saving = saving.then(() => appendFile(historyFile, l + '\n')).catch(() => {});
     const w = waiters.shift();
     if (w) w(l);
     else lines.push(l);
