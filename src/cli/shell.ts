@@ -21,14 +21,38 @@ function isCursor(v: unknown): v is Cursorish {
   return !!v && typeof v === 'object' && typeof (v as Cursorish).next === 'function' && typeof (v as { toArray?: unknown }).toArray === 'function';
 }
 
+/** mongosh-like display: ObjectId('...'), ISODate('...'), Long('...'), unquoted simple keys. */
+function show(v: unknown, indent: string): string {
+  if (v === null) return 'null';
+  if (v === undefined) return 'undefined';
+  if (typeof v === 'string') return JSON.stringify(v).replace(/^"|"$/g, "'").replace(/\\"/g, '"');
+  if (typeof v === 'number' || typeof v === 'boolean') return String(v);
+  if (typeof v === 'bigint') return `Long('${v}')`;
+  if (v instanceof Date) return `ISODate('${Number.isNaN(v.getTime()) ? 'Invalid Date' : v.toISOString()}')`;
+  if (v instanceof ObjectId) return `ObjectId('${v.toHexString()}')`;
+  if (v instanceof Long) return `Long('${v.toString()}')`;
+  if (v instanceof Decimal128) return `Decimal128('${v.toString()}')`;
+  if (v instanceof UUID) return `UUID('${v.toHexString()}')`;
+  const inner = indent + '  ';
+  if (Array.isArray(v)) {
+    if (v.length === 0) return '[]';
+    return `[\n${v.map((x) => inner + show(x, inner)).join(',\n')}\n${indent}]`;
+  }
+  if (typeof v === 'object') {
+    const bsonType = (v as { _bsontype?: string })._bsontype;
+    if (bsonType) return EJSON.stringify(v as Doc, { relaxed: true });
+    const entries = Object.entries(v as Doc);
+    if (entries.length === 0) return '{}';
+    const key = (k: string): string => (/^[A-Za-z_$][\w$]*$/.test(k) ? k : `'${k}'`);
+    return `{\n${entries.map(([k, x]) => `${inner}${key(k)}: ${show(x, inner)}`).join(',\n')}\n${indent}}`;
+  }
+  return String(v);
+}
+
 function format(v: unknown): string {
   if (v === undefined) return '';
   if (typeof v === 'string') return v;
-  try {
-    return EJSON.stringify(v as Doc, undefined, 2, { relaxed: true });
-  } catch {
-    return String(v);
-  }
+  return show(v, '');
 }
 
 /** Run statements from `evalText` (then exit) or interactively from `host.readLine`. */
