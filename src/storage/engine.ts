@@ -855,6 +855,42 @@ export class LsmStore implements Store {
     else this.releaseVersion(snap.version);
   }
 
+  // ------------------------------------------------------------------ replication
+
+  /**
+   * Sealed WAL records with a sequence number > `after`, oldest first (for shipping the log to a
+   * replica: each record is self-describing, `decodeWalRecord` turns it back into ops, and
+   * applying them in order is idempotent by seq). Only records still in WAL files are available:
+   * when older ones were already flushed and their WAL deleted, throws NOT_FOUND (resync from a
+   * snapshot). Records appended while iterating may or may not be included.
+   */
+  async *walSince(after: bigint): AsyncGenerator<{ seq: bigint; record: Uint8Array }> {
+    this.checkOpen();
+    const wals = [...this.man.wals];
+    let first = true;
+    for (const w of wals) {
+      const name = walName(w);
+      let buf: Uint8Array;
+      try {
+        buf = await this.adapter.readAll(name);
+      } catch (err) {
+        throw new LargetableError('NOT_FOUND', `${name}: WAL no longer available (flushed); resync from a snapshot`, { cause: err, details: { file: name, operation: 'walSince' } });
+      }
+      const scan = scanWal(buf, name);
+      for (const r of scan.records) {
+        const seq = BigInt(r.seq);
+        if (first) {
+          first = false;
+          if (seq > after + 1n && BigInt(this.man.flushedSeq) > after)
+            throw new LargetableError('NOT_FOUND', `WAL records after ${after} were flushed and deleted; resync from a snapshot`, { details: { operation: 'walSince' } });
+        }
+        if (seq > after) yield { seq, record: buf.slice(r.offset, r.end) };
+      }
+    }
+    if (first && BigInt(this.man.flushedSeq) > after && BigInt(this.visibleSeq) > after)
+      throw new LargetableError('NOT_FOUND', `WAL records after ${after} were flushed and deleted; resync from a snapshot`, { details: { operation: 'walSince' } });
+  }
+
   // ------------------------------------------------------------------ verify / stats / close
 
   async verify(): Promise<VerifyReport> {

@@ -4,6 +4,7 @@ import { type EngineOptions, LsmStore } from './engine.ts';
 import type { Store } from './store.ts';
 
 export type { EngineOptions, StoreEvent } from './engine.ts';
+export { decodeWalRecord } from './wal.ts';
 export type * from './store.ts';
 export type { Durability, FileHandle, StorageAdapter } from './adapter.ts';
 

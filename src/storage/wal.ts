@@ -198,3 +198,38 @@ export function scanWal(buf: Uint8Array, file: string): WalScan {
   }
   return { records, validEnd: p, tornBytes: buf.length - p };
 }
+
+/** Decodes one sealed record (as yielded by `store.walSince`) into its sequence number and ops. */
+export function decodeWalRecord(rec: Uint8Array, file = 'record'): { seq: bigint; ops: WriteOp[] } {
+  const dv = new DataView(rec.buffer, rec.byteOffset, rec.byteLength);
+  if (rec.length < recordHeaderBytes + 12 || dv.getUint32(0, true) !== rec.length - recordHeaderBytes) throw corruption(file, 0, 'bad record length');
+  if (crc32c(rec, 0, recordHeaderBytes, rec.length) !== dv.getUint32(4, true)) throw corruption(file, 0, 'record checksum mismatch');
+  const seq = BigInt(dv.getUint32(8, true)) + (BigInt(dv.getUint32(12, true)) << 32n);
+  const ops: WriteOp[] = [];
+  const n = dv.getUint32(16, true);
+  let p = 20;
+  const varint = (): number => {
+    let v = 0;
+    let mul = 1;
+    for (;;) {
+      if (p >= rec.length) throw corruption(file, p, 'truncated varint');
+      const b = rec[p++]!;
+      v += (b & 0x7f) * mul;
+      if (b < 0x80) return v;
+      mul *= 128;
+    }
+  };
+  for (let i = 0; i < n; i++) {
+    const kind = rec[p++];
+    const kl = varint();
+    const vl = kind === 1 ? varint() : 0;
+    if (p + kl + vl > rec.length || (kind !== 0 && kind !== 1)) throw corruption(file, p, 'bad op');
+    const key = rec.slice(p, p + kl);
+    p += kl;
+    if (kind === 1) {
+      ops.push({ type: 'put', key, value: rec.slice(p, p + vl) });
+      p += vl;
+    } else ops.push({ type: 'del', key });
+  }
+  return { seq, ops };
+}

@@ -5,7 +5,7 @@
  */
 import fc from 'fast-check';
 import type { StorageAdapter } from '../../src/storage/adapter.ts';
-import { openStore, type EngineOptions } from '../../src/storage/index.ts';
+import { decodeWalRecord, openStore, type EngineOptions } from '../../src/storage/index.ts';
 import type { Store, WriteOp } from '../../src/storage/store.ts';
 import { compareBytes } from '../../src/storage/codec.ts';
 import { assertBytes, assertDeepStrings, assertEqual, type AdapterFactory, type TestApi } from '../conformance/storage-adapter.case.ts';
@@ -274,6 +274,36 @@ export function storeCases(name: string, factory: AdapterFactory, api: TestApi, 
         st = await open();
         assertEqual(s(await st.get(b('r49'))), '49');
         assertEqual(s(await st.get(b('strict'))), '1');
+      });
+    });
+
+    it('walSince ships self-describing WAL records that rebuild the same state in order', async () => {
+      await withStore(async (open) => {
+        const st = await open();
+        const base = st.stats().seq;
+        await st.write([{ type: 'put', key: b('r1'), value: b('a') }, { type: 'put', key: b('r2'), value: b('b') }]);
+        await st.write([{ type: 'del', key: b('r1') }]);
+        await st.put(b('r3'), new Uint8Array(0));
+        const shipped: { seq: bigint; record: Uint8Array }[] = [];
+        for await (const r of (st as unknown as { walSince(after: bigint): AsyncIterable<{ seq: bigint; record: Uint8Array }> }).walSince(base)) shipped.push(r);
+        assertEqual(shipped.map((r) => r.seq).join(','), [base + 1n, base + 2n, base + 3n].join(','));
+        const loc2 = await factory.newLocation();
+        const replica = await openStore(await factory.open(loc2));
+        try {
+          for (const r of shipped) {
+            const d = decodeWalRecord(r.record);
+            assertEqual(d.seq, r.seq);
+            await replica.write(d.ops);
+          }
+          assertDeepStrings(await collect(replica), await collect(st), 'replica state');
+        } finally {
+          await replica.close();
+          await factory.cleanup?.(loc2);
+        }
+        await st.flush();
+        await assertRejectsCode((async () => {
+          for await (const _ of (st as unknown as { walSince(after: bigint): AsyncIterable<unknown> }).walSince(base)) void _;
+        })(), 'NOT_FOUND');
       });
     });
 
