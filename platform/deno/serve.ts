@@ -12,7 +12,7 @@ import type { ServerConfig } from '../../src/config.ts';
 import { Metrics } from '../../src/server/metrics.ts';
 import { kernels } from '../../src/kernel/index.ts';
 import { startMongoListener } from '../node/mongo-socket.ts';
-import { packageVersion, webAssets } from '../node/serve.ts';
+import { packageVersion, webAssets, wireHost } from '../node/serve.ts';
 import type { RunningServer } from '../node/serve.ts';
 import { loadPlatformKernels } from './kernels.ts';
 
@@ -61,14 +61,14 @@ export async function startDenoServer(opts: DenoStartOptions): Promise<RunningSe
     health: () => ({ mongoPort, data: config.data }),
     users: config.users,
   });
-  if (config.users.length > 0) logger.warn('HTTP requires Basic credentials of the configured users; the wire protocol does not authenticate yet (it accepts any client that can reach it)');
+  if (config.users.length > 0) logger.warn('HTTP requires Basic credentials of the configured users');
   const http = await new Promise<DenoHttpServer>((ok) => {
     const s: DenoHttpServer = Deno.serve({ port: config.port, hostname: config.host, onListen: () => queueMicrotask(() => ok(s)) }, server.app.fetch);
   });
   let wire;
   try {
     wire = config.mongoPort >= 0 && client
-      ? await startMongoListener({ client, host: config.host, port: config.mongoPort, logger, metrics, version, slowQueryMs: config.slowQueryMs })
+      ? await startMongoListener({ client, host: wireHost(config, logger), port: config.mongoPort, logger, metrics, version, slowQueryMs: config.slowQueryMs })
       : undefined;
   } catch (err) {
     await http.shutdown();

@@ -17,6 +17,7 @@ import type { StaticAsset } from '../../src/server/app.ts';
 import type { ClientLike } from '../../src/server/engine.ts';
 import type { Logger } from '../../src/server/log.ts';
 import type { ServerConfig } from '../../src/config.ts';
+import { isLoopback } from '../../src/config.ts';
 import { Metrics } from '../../src/server/metrics.ts';
 import { startMongoListener } from './mongo-socket.ts';
 import { loadPlatformKernels } from './kernels.ts';
@@ -72,6 +73,16 @@ export function webAssets(root = join(packageRoot(), 'web')): (path: string) => 
   };
 }
 
+/**
+ * The wire protocol has no authentication yet (SCRAM comes with the auth issue): it listens on
+ * 127.0.0.1 even when HTTP is bound to another address.
+ */
+export function wireHost(config: ServerConfig, logger: Logger): string {
+  if (isLoopback(config.host)) return config.host;
+  logger.warn('the MongoDB wire protocol does not authenticate yet: it listens on 127.0.0.1 only', { httpHost: config.host });
+  return '127.0.0.1';
+}
+
 export interface RunningServer {
   host: string;
   port: number;
@@ -116,7 +127,7 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
     health: () => ({ mongoPort, data: config.data }),
     users: config.users,
   });
-  if (config.users.length > 0) logger.warn('HTTP requires Basic credentials of the configured users; the wire protocol does not authenticate yet (it accepts any client that can reach it)');
+  if (config.users.length > 0) logger.warn('HTTP requires Basic credentials of the configured users');
   const wss = new WebSocketServer({ noServer: true, maxPayload: 1024 * 1024 });
   const http: ServerType = await new Promise((ok, fail) => {
     const s = serve({ fetch: server.app.fetch, port: config.port, hostname: config.host, websocket: { server: wss } }, () => ok(s));
@@ -128,7 +139,7 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
   let wire;
   try {
     wire = config.mongoPort >= 0 && client
-      ? await startMongoListener({ client, host: config.host, port: config.mongoPort, logger, metrics, version, slowQueryMs: config.slowQueryMs })
+      ? await startMongoListener({ client, host: wireHost(config, logger), port: config.mongoPort, logger, metrics, version, slowQueryMs: config.slowQueryMs })
       : undefined;
   } catch (err) {
     (http as { closeAllConnections?: () => void }).closeAllConnections?.();

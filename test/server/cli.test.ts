@@ -95,3 +95,21 @@ describe('largetable serve start-up failures', { skip: isDeno ? 'child-process s
     }
   });
 });
+
+describe('largetable serve with users', { skip: isDeno ? 'child-process suite runs on Node' : false }, () => {
+  it('binds another host once users are configured and requires their credentials over HTTP', async () => {
+    const { startServerProcess } = await import('./spawn.ts');
+    const dir = tempDir('lt-auth-');
+    writeFileSync(join(dir, 'lt.toml'), '[auth]\nusers = [{ user = "admin", password = "correct horse" }]\n');
+    const srv = await startServerProcess(['--config', join(dir, 'lt.toml'), '--host', '0.0.0.0'], join(dir, 'db'));
+    try {
+      const url = `http://127.0.0.1:${srv.port}`;
+      assert.equal((await fetch(`${url}/health`)).status, 200);
+      assert.equal((await fetch(`${url}/api/v1/databases`)).status, 401);
+      const ok = await fetch(`${url}/api/v1/databases`, { headers: { authorization: `Basic ${btoa('admin:correct horse')}` } });
+      assert.equal(ok.status, 200);
+    } finally {
+      assert.equal(await srv.stop(), 0);
+    }
+  });
+});
