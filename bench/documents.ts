@@ -10,6 +10,7 @@
  *   npm run bench -- documents                 # 100,000 documents
  *   npm run bench -- documents --quick         # 20,000 documents
  *   npm run bench -- documents --docs=1000000 --engines=largetable,sqlite
+ *   --rounds=3 runs every engine 3 times in rotated order and reports medians;
  *   add --no-append to skip appending to bench/RESULTS.md
  */
 import { spawn } from 'node:child_process';
@@ -97,31 +98,48 @@ const METRICS: [string, string, boolean][] = [
 const t0 = Date.now();
 log(`documents bench: mode=${mode} docs=${cfg.docs} engines=${engines.join(',')} dir=${cfg.dir} loadavg=${os.loadavg().map((x) => x.toFixed(1)).join(' ')}`);
 const exp = expected();
+const rounds = Math.max(1, Number(args.rounds ?? 1));
+const runs: Record<string, Res[]> = Object.fromEntries(engines.map((e) => [e, []]));
+for (let round = 0; round < rounds; round++) {
+  // rotate the order every round so a busy period of the shared machine does not always hit the same engine
+  const order = engines.map((_, i) => engines[(i + round) % engines.length]!);
+  for (const e of order) {
+    const persistent = e !== 'rxdb';
+    const phases = persistent ? ['load', 'work'] : ['all'];
+    const res: Res = { phaseRssMB: {} };
+    for (const p of phases) {
+      const o = await runPhase(e, p);
+      if (o.error) {
+        res.error = `${p}: ${o.error}`;
+        break;
+      }
+      const { maxRssMB, check, ...rest } = o;
+      Object.assign(res, rest);
+      res.phaseRssMB[p] = maxRssMB;
+      if (p !== 'load') res.check = check;
+    }
+    res.maxRssMB = Math.max(...(Object.values(res.phaseRssMB) as number[]));
+    if (!res.error) {
+      const bad = verify(res.check, exp);
+      res.resultsOk = bad.length === 0;
+      if (bad.length) res.mismatch = bad;
+    }
+    delete res.check;
+    runs[e]!.push(res);
+    log(`[${e}] round ${round + 1}/${rounds} done${res.error ? ` ERROR ${res.error}` : res.resultsOk ? '' : ` WRONG RESULTS ${res.mismatch}`}`);
+  }
+}
+// median of every numeric metric across rounds
 const results: Record<string, Res> = {};
 for (const e of engines) {
-  const persistent = e !== 'rxdb';
-  const phases = persistent ? ['load', 'work'] : ['all'];
-  const res: Res = { phaseRssMB: {} };
-  for (const p of phases) {
-    const o = await runPhase(e, p);
-    if (o.error) {
-      res.error = `${p}: ${o.error}`;
-      break;
-    }
-    const { maxRssMB, check, ...rest } = o;
-    Object.assign(res, rest);
-    res.phaseRssMB[p] = maxRssMB;
-    if (p !== 'load') res.check = check;
+  const ok = runs[e]!.filter((r) => !r.error);
+  if (ok.length === 0) {
+    results[e] = runs[e]![0]!;
+    continue;
   }
-  res.maxRssMB = Math.max(...(Object.values(res.phaseRssMB) as number[]));
-  if (!res.error) {
-    const bad = verify(res.check, exp);
-    res.resultsOk = bad.length === 0;
-    if (bad.length) res.mismatch = bad;
-  }
-  delete res.check;
-  results[e] = res;
-  log(`[${e}] done${res.error ? ` ERROR ${res.error}` : res.resultsOk ? '' : ` WRONG RESULTS ${res.mismatch}`}`);
+  const r: Res = { resultsOk: ok.every((x) => x.resultsOk), mismatch: ok.find((x) => x.mismatch)?.mismatch, meta: ok[0]!.meta };
+  for (const k of Object.keys(ok[0]!)) if (typeof ok[0]![k] === 'number') r[k] = median(ok.map((x) => x[k]));
+  results[e] = r;
 }
 fs.rmSync(String(cfg.dir), { recursive: true, force: true });
 
@@ -149,10 +167,10 @@ log('\nratios: >1x means largetable is better (higher throughput or lower latenc
 if (!args['no-append']) {
   const md = [
     '',
-    `## documents (\`npm run bench -- documents${mode === 'quick' ? ' --quick' : ''}${args.docs ? ` --docs=${args.docs}` : ''}\`)`,
+    `## documents (\`npm run bench -- documents${mode === 'quick' ? ' --quick' : ''}${args.docs ? ` --docs=${args.docs}` : ''}${rounds > 1 ? ` --rounds=${rounds}` : ''}\`)`,
     '',
     `${new Date().toISOString().slice(0, 10)}, Node ${process.version}, ${os.cpus().length} cores, ${cfg.docs} documents, load average at start ${os.loadavg()[0]!.toFixed(1)} (machine shared with other work: absolute figures are noisy, ratios are side by side in one run). ` +
-      `Durability: largetable 'strict' (fsync before acknowledging) for batches and single inserts, updates/deletes with writeConcern {j:false}; better-sqlite3 WAL synchronous=FULL for single inserts, NORMAL otherwise; LokiJS/NeDB do not fsync; RxDB is in memory. Wall ${round((Date.now() - t0) / 1000, 0)} s.`,
+      `${rounds > 1 ? `Medians of ${rounds} rounds, engine order rotated every round. ` : ''}Durability: largetable 'strict' (fsync before acknowledging) for batches and single inserts, updates/deletes with writeConcern {j:false}; better-sqlite3 WAL synchronous=FULL for single inserts, NORMAL otherwise; LokiJS/NeDB do not fsync; RxDB is in memory. Wall ${round((Date.now() - t0) / 1000, 0)} s.`,
     '',
     table,
     ...(errors.length ? ['', ...errors] : []),
