@@ -140,15 +140,15 @@ function maxPop(h: usize, size: i32): void {
 
 @inline function acceptable(s: u32, state: usize, allow: usize, acceptAll: i32): bool {
   if (acceptAll) return true;
-  if (load<u8>(state + <usize>s) != 0) return false;
+  if (state != 0 && load<u8>(state + <usize>s) != 0) return false;
   if (allow == 0) return true;
   return (load<u32>(allow + (<usize>(s >> 5) << 2)) & (<u32>1 << (s & 31))) != 0;
 }
 
 /**
  * Best-first search of HNSW layer 0 from `ep` (distance `epDist`). Links: `stride` u32 words per
- * slot, [count, ids...]. Visited stamps: u32 per slot, compared with `epoch`. Accepted nodes
- * (acceptAll, or state 0 and allowed by the slot bitmap `allow` when non-zero) enter the result
+ * slot, [count, ids...]. Visited stamps: u16 per slot, compared with `epoch` (1..65535). Accepted
+ * nodes (acceptAll, or state 0 (state == 0 pointer: no tombstones) and allowed by the slot bitmap `allow` when non-zero) enter the result
  * set of at most `ef`; all nodes are traversed. `cand` holds up to `candCap` pairs, `res` ef+1,
  * `scratch` 2*stride words (the unvisited neighbours of the expanded node and their distances:
  * gathered first, then scored in one tight loop so their memory loads overlap).
@@ -173,7 +173,7 @@ export function hnswSearch0(
   const rowBytes = <usize>d << 2;
   const sd = scratch + (<usize>stride << 2);
   let nc = 0, nr = 0;
-  store<u32>(visited + (<usize>ep << 2), epoch);
+  store<u16>(visited + (<usize>ep << 1), <u16>epoch);
   minPush(cand, nc++, epDist, ep);
   let bound = Infinity as f32;
   if (acceptable(ep, state, allow, acceptAll)) {
@@ -190,9 +190,9 @@ export function hnswSearch0(
     let m = 0;
     for (let j = 1; j <= cnt; j++) {
       const nb = load<u32>(lp + (<usize>j << 2));
-      const vp = visited + (<usize>nb << 2);
-      if (load<u32>(vp) == epoch) continue;
-      store<u32>(vp, epoch);
+      const vp = visited + (<usize>nb << 1);
+      if (<u32>load<u16>(vp) == epoch) continue;
+      store<u16>(vp, <u16>epoch);
       store<u32>(scratch + (<usize>m << 2), nb);
       m++;
     }

@@ -1,7 +1,7 @@
 /**
  * TypeScript twins of the vector-search kernels in assembly/vector.ts (fallback when the wasm
  * build lacks them, and the oracle of test/kernels/vector-kernels.test.ts). Same arguments, same
- * arena layouts, same results. Distances: metric 0 => -dot, 1 => squared L2, 3 => L1.
+ * arena layouts (visited stamps are u16), same results. Distances: metric 0 => -dot, 1 => squared L2, 3 => L1.
  */
 import type { Arena } from './types.ts';
 
@@ -22,13 +22,14 @@ function fr(x: number): number {
 interface Views {
   f32: Float32Array;
   u32: Uint32Array;
+  u16: Uint16Array;
   u8: Uint8Array;
 }
 
 function viewsOf(buffer: ArrayBufferLike, cache: { buf?: ArrayBufferLike; v?: Views }): Views {
   if (cache.buf !== buffer || cache.v === undefined) {
     cache.buf = buffer;
-    cache.v = { f32: new Float32Array(buffer, 0, buffer.byteLength >>> 2), u32: new Uint32Array(buffer, 0, buffer.byteLength >>> 2), u8: new Uint8Array(buffer) };
+    cache.v = { f32: new Float32Array(buffer, 0, buffer.byteLength >>> 2), u32: new Uint32Array(buffer, 0, buffer.byteLength >>> 2), u16: new Uint16Array(buffer, 0, buffer.byteLength >>> 1), u8: new Uint8Array(buffer) };
   }
   return cache.v;
 }
@@ -54,8 +55,8 @@ export function createReferenceVectorKernels(arena: Arena): VectorKernels {
   return {
     build: 'typescript',
     hnswSearch0(metric, q, vecs, d, links, stride, visited, epoch, state, allow, acceptAll, ep, epDist, ef, cand, candCap, res, outIds, outDist, scratch) {
-      const { f32, u32, u8 } = views();
-      const qi = q >>> 2, vi = vecs >>> 2, li = links >>> 2, vis = visited >>> 2, ci = cand >>> 2, ri = res >>> 2;
+      const { f32, u32, u16, u8 } = views();
+      const qi = q >>> 2, vi = vecs >>> 2, li = links >>> 2, vis = visited >>> 1, ci = cand >>> 2, ri = res >>> 2;
       // heaps: pairs (dist, id) at element offsets base + 2i
       const hd = (b: number, i: number) => f32[b + 2 * i]!;
       const hid = (b: number, i: number) => u32[b + 2 * i + 1]!;
@@ -88,12 +89,12 @@ export function createReferenceVectorKernels(arena: Arena): VectorKernels {
       };
       const accept = (s: number) => {
         if (acceptAll) return true;
-        if (u8[state + s] !== 0) return false;
+        if (state !== 0 && u8[state + s] !== 0) return false;
         if (allow === 0) return true;
         return (u32[(allow >>> 2) + (s >>> 5)]! & (1 << (s & 31))) !== 0;
       };
       let nc = 0, nr = 0;
-      u32[vis + ep] = epoch;
+      u16[vis + ep] = epoch;
       push(ci, nc++, fr(epDist), ep, false);
       let bound = Infinity;
       if (accept(ep)) { push(ri, nr++, fr(epDist), ep, true); bound = fr(epDist); }
@@ -109,8 +110,8 @@ export function createReferenceVectorKernels(arena: Arena): VectorKernels {
         let m = 0;
         for (let j = 1; j <= cnt; j++) {
           const nb = u32[lp + j]!;
-          if (u32[vis + nb] === epoch) continue;
-          u32[vis + nb] = epoch;
+          if (u16[vis + nb] === epoch) continue;
+          u16[vis + nb] = epoch;
           u32[si + m++] = nb;
         }
         for (let i = 0; i < m; i++) f32[sdi + i] = distOf(f32, metric, qi, vi + u32[si + i]! * d, d);

@@ -75,7 +75,7 @@ export class HnswIndex implements VectorIndex {
   /** Arena-resident (so the wasm walk reads them in place): states, level-0 links, visited stamps. */
   state: Uint8Array<ArrayBufferLike> = new Uint8Array(0);
   links0: Uint32Array<ArrayBufferLike> = new Uint32Array(0);
-  private visited: Uint32Array<ArrayBufferLike> = new Uint32Array(0);
+  private visited: Uint16Array<ArrayBufferLike> = new Uint16Array(0);
   private statePtr = 0;
   private linksPtr = 0;
   private visitedPtr = 0;
@@ -134,7 +134,7 @@ export class HnswIndex implements VectorIndex {
     const stride = this.M0 + 1, oldCap = this.cap;
     this.statePtr = move(this.statePtr, oldCap, cap);
     this.linksPtr = move(this.linksPtr, oldCap * stride * 4, cap * stride * 4);
-    this.visitedPtr = move(this.visitedPtr, oldCap * 4, cap * 4);
+    this.visitedPtr = move(this.visitedPtr, Math.ceil(oldCap / 8) * 16, Math.ceil(cap / 8) * 16);
     if (this.candPtr) a.free(this.candPtr);
     this.candPtr = a.alloc(cap * 8);
     if (!this.scratchPtr) this.scratchPtr = a.alloc(stride * 8);
@@ -163,7 +163,7 @@ export class HnswIndex implements VectorIndex {
     const a = this.slab.arena;
     this.state = a.u8(this.statePtr, this.cap);
     this.links0 = a.u32(this.linksPtr, this.cap * (this.M0 + 1));
-    this.visited = a.u32(this.visitedPtr, this.cap);
+    this.visited = new Uint16Array(a.u8(this.visitedPtr, 0).buffer, this.visitedPtr, this.cap);
   }
 
   /** Layer-0 walk in the vector kernel (wasm when loaded); results (closest first) as copies. */
@@ -171,8 +171,8 @@ export class HnswIndex implements VectorIndex {
     this.ensureRes(ef);
     const epoch = this.newEpoch();
     const slab = this.slab;
-    const n = slab.vk.hnswSearch0(slab.code, qPtr, slab.ptr, this.dimensions, this.linksPtr, this.M0 + 1, this.visitedPtr, epoch, this.statePtr,
-      allow ? this.allowPtr : 0, acceptAll ? 1 : 0, ep, epDist, ef, this.candPtr, this.cap, this.resPtr, this.outIdsPtr, this.outDistPtr, this.scratchPtr);
+    const n = slab.vk.hnswSearch0(slab.code, qPtr, slab.ptr, this.dimensions, this.linksPtr, this.M0 + 1, this.visitedPtr, epoch,
+      allow || this.tombstones > 0 ? this.statePtr : 0, allow ? this.allowPtr : 0, acceptAll ? 1 : 0, ep, epDist, ef, this.candPtr, this.cap, this.resPtr, this.outIdsPtr, this.outDistPtr, this.scratchPtr);
     if (n < 0) throw new Error('assertion failed: hnsw candidate heap overflow');
     const a = slab.arena;
     return { ids: a.u32(this.outIdsPtr, n).slice(), dist: a.f32(this.outDistPtr, n).slice() };
@@ -186,7 +186,7 @@ export class HnswIndex implements VectorIndex {
 
   private newEpoch(): number {
     this.views();
-    if (++this.epoch === 0xffffffff) {
+    if (++this.epoch === 0x10000) {
       this.visited.fill(0);
       this.epoch = 1;
     }

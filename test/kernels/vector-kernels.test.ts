@@ -31,12 +31,12 @@ function run(arena: Arena, vk: VectorKernels, s: Setup) {
     l[i * stride] = cnt;
     for (let j = 1; j <= cnt; j++) l[i * stride + j] = Math.floor(rnd() * n);
   }
-  arena.u32(visited, n).fill(0);
+  arena.u8(visited, n * 4).fill(0);
   const st = arena.u8(state, n);
   for (let i = 0; i < n; i++) st[i] = rnd() < s.tomb ? 1 : 0;
   const al = arena.u32(allow, Math.ceil(n / 32));
   for (let i = 0; i < al.length; i++) al[i] = (rnd() * 4294967296) >>> 0;
-  const count = vk.hnswSearch0(s.metric, q, vecs, d, links, stride, visited, 7, state, s.filter ? allow : 0, 0, 0, 0, s.ef, cand, n, res, outIds, outDist, scratch);
+  const count = vk.hnswSearch0(s.metric, q, vecs, d, links, stride, visited, 7, s.tomb > 0 || s.filter ? state : 0, s.filter ? allow : 0, 0, 0, 0, s.ef, cand, n, res, outIds, outDist, scratch);
   const gid = arena.u32(ids, n);
   for (let i = 0; i < n; i++) gid[i] = (i * 7) % n;
   vk.distGather(s.metric, q, vecs, d, ids, n, gout);
