@@ -73,6 +73,9 @@ export interface EngineOptions extends StoreOptions {
   readOnly?: boolean;
 }
 
+/** Auto-compaction rewrites L1 only once L0 holds at least 1/8 of L1's bytes. */
+const l1ToL0RatioMax = 8;
+
 class Version {
   holds = 0;
   readonly mem: Memtable;
@@ -582,7 +585,7 @@ export class LsmStore implements Store {
     }
     if (this.autoCompact && this.current.l0.length >= level0SegmentsCompactTrigger && !this.compactionPending && !this.closed) {
       this.compactionPending = true;
-      void this.compact().catch(() => undefined);
+      void this.compact(true).catch(() => undefined);
     }
   }
 
@@ -657,32 +660,45 @@ export class LsmStore implements Store {
 
   // ------------------------------------------------------------------ compaction
 
-  compact(): Promise<void> {
+  /**
+   * Compacts every segment into one sorted level (`compact()`). The background trigger passes
+   * `auto`: while the L0 segments together are small next to L1 (< 1/`l1ToL0RatioMax`), they are
+   * merged among themselves (tombstones kept) instead of rewriting all of L1, which bounds write
+   * amplification as the store grows.
+   */
+  compact(auto = false): Promise<void> {
     try {
       this.checkWritable();
     } catch (err) {
       return Promise.reject(err);
     }
-    const p = this.compactionChain.then(() => this.runCompaction());
+    const p = this.compactionChain.then(() => this.runCompaction(auto));
     this.compactionChain = p.catch(() => undefined);
     return p;
   }
 
-  private async runCompaction(): Promise<void> {
+  private async runCompaction(auto: boolean): Promise<void> {
     this.compactionPending = false;
     if (this.closed) return;
     if (this.failed !== null) throw this.failedError();
     const v = this.current;
     if (v.l0.length === 0 && v.l1.length <= 1) return;
+    let l0Bytes = 0;
+    let l1Bytes = 0;
+    for (const s of v.l0) l0Bytes += s.meta.size;
+    for (const s of v.l1) l1Bytes += s.meta.size;
+    // bottom = a full merge into L1 (tombstones dropped); else L0 segments merge among themselves
+    const bottom = !auto || l0Bytes * l1ToL0RatioMax >= l1Bytes;
+    if (!bottom && v.l0.length < 2) return;
     this.holdVersion(v);
-    const inputs = new Set<Segment>([...v.l0, ...v.l1]);
+    const inputs = new Set<Segment>(bottom ? [...v.l0, ...v.l1] : v.l0);
     const outputs: Segment[] = [];
     const metas: SegmentMeta[] = [];
     try {
       const minSnap = this.minSnapshot();
       const sources: Source[] = [];
       for (const s of v.l0) sources.push(new RunSource([s], true));
-      if (v.l1.length > 0) sources.push(new RunSource(v.l1, true));
+      if (bottom && v.l1.length > 0) sources.push(new RunSource(v.l1, true));
       for (const s of sources) await s.seek(null);
       let b: SegmentBuilder | null = null;
       let bFile = 0;
@@ -724,7 +740,8 @@ export class LsmStore implements Store {
         if (best === null) break;
         const newKey = lastBuf === null || compareRanges(best.kbuf, best.koff, best.klen, lastBuf, lastOff, lastLen) !== 0;
         if (newKey) {
-          if (b !== null && (b as SegmentBuilder).sizeBytes >= this.segmentBytes) await finishOut();
+          // L1 is cut into ~segmentBytes segments; an L0 merge stays one segment (one L0 entry)
+          if (bottom && b !== null && (b as SegmentBuilder).sizeBytes >= this.segmentBytes) await finishOut();
           // blocks are immutable: the range stays valid while we hold it
           lastBuf = best.kbuf;
           lastOff = best.koff;
@@ -736,7 +753,7 @@ export class LsmStore implements Store {
           // a tombstone at the bottom level with nothing older needed is dropped
           const older = best.seq <= minSnap;
           if (older) keptOld = true;
-          if (!(older && best.del)) {
+          if (!(older && best.del && bottom)) {
             if (b === null) b = await openOut();
             (b as SegmentBuilder).addRaw(best.kbuf, best.koff, best.klen, best.seq, best.vbuf(), best.voff(), best.vlen());
           }
@@ -759,13 +776,16 @@ export class LsmStore implements Store {
       await this.editManifest(
         (m) => {
           const gone = new Set([...inputs].map((s) => s.meta.file));
-          m.l0 = m.l0.filter((s) => !gone.has(s.file));
-          m.l1 = metas;
+          if (bottom) {
+            m.l0 = m.l0.filter((s) => !gone.has(s.file));
+            m.l1 = metas;
+          } else m.l0 = [...m.l0.filter((s) => !gone.has(s.file)), ...metas]; // the merged data is the oldest L0
         },
         () => {
           const c = this.current;
           for (const s of inputs) s.obsolete = true;
-          this.install(new Version(c.mem, c.imms, c.l0.filter((s) => !inputs.has(s)), outputs));
+          if (bottom) this.install(new Version(c.mem, c.imms, c.l0.filter((s) => !inputs.has(s)), outputs));
+          else this.install(new Version(c.mem, c.imms, [...c.l0.filter((s) => !inputs.has(s)), ...outputs], c.l1));
           this.compactions++;
         },
       );
@@ -976,6 +996,16 @@ export class LsmStore implements Store {
       blockCacheHits: this.cache.hits,
       blockCacheMisses: this.cache.misses,
     };
+  }
+
+  /** Resolves once queued writes, background flushes and compactions have finished. */
+  async idle(): Promise<void> {
+    for (;;) {
+      if (this.committing) await this.commitDone;
+      if (this.flushRunning !== null) await this.flushRunning.catch(() => undefined);
+      await this.compactionChain;
+      if (!this.committing && this.flushRunning === null && !this.compactionPending) return;
+    }
   }
 
   /** Level sizes, for tests and diagnostics. */

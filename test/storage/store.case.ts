@@ -277,6 +277,48 @@ export function storeCases(name: string, factory: AdapterFactory, api: TestApi, 
       });
     });
 
+    it('background compaction merges small L0 segments without rewriting L1, keeping tombstones', async () => {
+      await withStore(async (open) => {
+        const st = await open({ memtableSizeBytes: 2048, blockSizeBytes: 512, segmentSizeBytes: 64 * 1024 });
+        const m = new Map<string, string>();
+        const ops: WriteOp[] = [];
+        for (let i = 0; i < 2000; i++) {
+          const k = `k${String(i).padStart(4, '0')}`;
+          ops.push({ type: 'put', key: b(k), value: b(`v${i}`.repeat(5)) });
+          m.set(k, `v${i}`.repeat(5));
+        }
+        await st.write(ops);
+        await st.flush();
+        await st.compact(); // one big L1
+        const levels = (x: Store): { l0: number; l1: number } => (x as unknown as { levels(): { l0: number; l1: number } }).levels();
+        const l1Before = levels(st).l1;
+        for (let round = 0; round < 6; round++) {
+          for (let j = 0; j < 8; j++) {
+            const i = (round * 97 + j * 13) % 2000;
+            const k = `k${String(i).padStart(4, '0')}`;
+            if (j % 3 === 0) {
+              await st.del(b(k));
+              m.delete(k);
+            } else {
+              await st.put(b(k), b(`r${round}`));
+              m.set(k, `r${round}`);
+            }
+          }
+          await st.flush();
+        }
+        await (st as unknown as { idle(): Promise<void> }).idle();
+        const after = levels(st);
+        ok(after.l1 === l1Before && after.l0 < 6, `L0 merged without rewriting L1: ${JSON.stringify(after)}, L1 before ${l1Before}`);
+        assertDeepStrings(await collect(st), modelRange(m, {}), 'state after L0-only merges (tombstones kept)');
+        for (const k of ['k0000', 'k0013', 'k0097']) assertEqual(s(await st.get(b(k))), m.get(k), k);
+        await st.compact();
+        assertDeepStrings(await collect(st), modelRange(m, {}), 'state after the final full merge');
+        ok(l1Before >= 1, 'an L1 existed');
+        for (const k of ['k0000', 'k0013', 'k0097']) assertEqual(s(await st.get(b(k))), m.get(k), k);
+        assertEqual((await st.verify()).ok, true);
+      });
+    });
+
     it('walSince ships self-describing WAL records that rebuild the same state in order', async () => {
       await withStore(async (open) => {
         const st = await open();
