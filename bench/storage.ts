@@ -24,6 +24,59 @@ const { ClassicLevel } = require('classic-level') as { ClassicLevel: new (p: str
 const lmdb = require('lmdb') as { open(o: object): any };
 const Sqlite = require('better-sqlite3') as new (p: string) => any;
 
+// `npm run bench -- storage memory [N]`: the memory-bound check alone (default 10,000,000 keys):
+// Largetable loads N keys (generated on the fly, nothing held in the bench), then serves random
+// reads; the peak resident set must stay under memtable + cache budgets + 150 MB.
+if (process.argv[2] === 'memory') {
+  const n = Number(process.argv[3] ?? 10_000_000);
+  const dir = fs.mkdtempSync(path.join(process.env['BENCH_DIR'] ?? os.tmpdir(), 'lt-bench-memory-'));
+  await loadPlatformKernels().then((k) => installKernels(k), () => undefined);
+  const memtable = 32 << 20;
+  const cache = 64 << 20;
+  const st = await openStore(await openNodeFsAdapter(dir), { memtableSizeBytes: memtable, blockCacheSizeBytes: cache, durability: 'relaxed' });
+  let peak = 0;
+  const sample = setInterval(() => (peak = Math.max(peak, process.memoryUsage.rss())), 200);
+  const keyOf = (i: number, out: Uint8Array): Uint8Array => {
+    let x = (i * 2654435761) >>> 0;
+    for (let j = 0; j < 16; j += 4) {
+      x ^= x << 13;
+      x ^= x >>> 17;
+      x ^= x << 5;
+      out[j] = x;
+      out[j + 1] = x >>> 8;
+      out[j + 2] = x >>> 16;
+      out[j + 3] = x >>> 24;
+    }
+    return out;
+  };
+  const t0 = performance.now();
+  for (let i = 0; i < n; i += 1000) {
+    const ops = [];
+    for (let j = i; j < Math.min(n, i + 1000); j++) {
+      const v = new Uint8Array(100);
+      v.fill(j & 255, 50);
+      ops.push({ type: 'put' as const, key: keyOf(j, new Uint8Array(16)), value: v });
+    }
+    await st.write(ops);
+    if (i % 1_000_000 === 0) console.log(`${i.toLocaleString()} keys, rss ${(process.memoryUsage.rss() / 1e6).toFixed(0)} MB, ${JSON.stringify(st.levels())}`);
+  }
+  await st.idle();
+  const loadS = (performance.now() - t0) / 1000;
+  const t1 = performance.now();
+  const k = new Uint8Array(16);
+  for (let r = 0; r < 100_000; r++) if ((await st.get(keyOf((r * 7919) % n, k))) === undefined) throw new Error('missing key');
+  const readS = (performance.now() - t1) / 1000;
+  clearInterval(sample);
+  peak = Math.max(peak, process.memoryUsage.rss());
+  const budget = memtable * 3 + cache;
+  const line = `memory: ${n.toLocaleString()} keys loaded in ${loadS.toFixed(0)} s, 100,000 random reads in ${readS.toFixed(1)} s; peak RSS ${(peak / 1e6).toFixed(0)} MB vs budget (3 x 32 MiB memtables + 64 MiB cache = ${(budget / 1e6).toFixed(0)} MB) + 150 MB = ${((budget + 150e6) / 1e6).toFixed(0)} MB: ${peak <= budget + 150e6 ? 'OK' : 'OVER'}; ${(st.stats().diskBytes / 1e9).toFixed(2)} GB on disk`;
+  console.log(line);
+  await st.close();
+  fs.rmSync(dir, { recursive: true, force: true });
+  if (process.env['NO_RESULTS'] === undefined) fs.appendFileSync(path.join(here, 'RESULTS.md'), `\n- storage ${line} (\`npm run bench -- storage memory ${n}\`, ${new Date().toISOString().slice(0, 10)}, Node ${process.version})\n`);
+  process.exit(0);
+}
+
 const N = Number(process.argv[2] ?? 1_000_000);
 const batchSize = 1000;
 const writers = 64;
