@@ -1,18 +1,41 @@
 #!/usr/bin/env node
 // npm run build: the wasm kernels (build/*.wasm) and the compiled package (dist/), so that the
 // package self-reference `import { open } from 'largetable'` and the `largetable` bin work.
+// `--if-needed` builds only when dist/ or build/ is missing or older than the sources (used by
+// `npm start` and `npm test`, so both work right after `npm ci` on a fresh clone).
 import { spawnSync } from 'node:child_process';
-import { existsSync, rmSync } from 'node:fs';
+import { existsSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { join, resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const marker = join(root, 'dist/platform/node/cli.js');
+
+/** Newest modification time of the .ts sources that end up in dist/ or build/. */
+function newestSource(dir, newest = 0) {
+  if (!existsSync(dir)) return newest;
+  for (const name of readdirSync(dir)) {
+    const p = join(dir, name);
+    const st = statSync(p);
+    if (st.isDirectory()) newest = newestSource(p, newest);
+    else if (name.endsWith('.ts') && !name.endsWith('.test.ts')) newest = Math.max(newest, st.mtimeMs);
+  }
+  return newest;
+}
+
+if (process.argv.includes('--if-needed')) {
+  const built = existsSync(marker) && existsSync(join(root, 'build/simd.wasm')) && existsSync(join(root, 'build/scalar.wasm'));
+  const stale = built && ['src', 'platform', 'assembly'].some((d) => newestSource(join(root, d)) > statSync(marker).mtimeMs);
+  if (built && !stale) process.exit(0);
+  console.error(`build: ${built ? 'sources changed since the last build' : 'dist/ or build/ missing'}; building`);
+}
+
 function step(label, cmd, args) {
   const t0 = Date.now();
   const r = spawnSync(cmd, args, { cwd: root, stdio: 'inherit' });
   if (r.status !== 0) { console.error(`build: ${label} failed`); process.exit(r.status ?? 1); }
   console.log(`build: ${label} ${Date.now() - t0} ms`);
 }
-if (existsSync(join(root, 'scripts/build-wasm.mjs'))) step('wasm', process.execPath, [join(root, 'scripts/build-wasm.mjs')]);
+step('wasm', process.execPath, [join(root, 'scripts/build-wasm.mjs')]);
 rmSync(join(root, 'dist'), { recursive: true, force: true });
 step('dist', process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json']);

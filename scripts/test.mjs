@@ -38,6 +38,10 @@ const legs = {
   node: () => run(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=2', '--test-timeout=300000', ...files], { LARGETABLE_TEST_RUNTIME: 'node' }, 10),
 };
 
+// Tests load build/*.wasm and the package self-reference (dist/): build first when missing or stale.
+const build = spawnSync(process.execPath, [join(root, 'scripts/build.mjs'), '--if-needed'], { cwd: root, stdio: 'inherit' });
+if (build.status !== 0) process.exit(build.status ?? 1);
+
 if (leg !== 'all') {
   if (!legs[leg]) { console.error(`unknown leg ${leg}: node | deno | browser | all`); process.exit(2); }
   process.exit(legs[leg]());
