@@ -73,3 +73,19 @@ export const updateArrayIndexMax = 1_000_000;
 export const walGroupBytesMax = 8 * 1024 * 1024;
 /** Most bytes (encoded documents) an in-memory sort without a limit may hold (MongoDB: 100 MiB). */
 export const sortMemoryBytesMax = 100 * 1024 * 1024;
+/** Default cap on an HTTP request body (configurable up to requestBodyBytesMax). */
+export const requestBodyBytesDefault = 16 * 1024 * 1024;
+/** Largest documents payload of one wire reply batch (the BSON limit less room for the envelope). */
+export const replyBatchBytesMax = documentSizeBytesMax - 16 * 1024;
+/** Largest WebSocket message accepted from a client (change stream control messages). */
+export const webSocketMessageBytesMax = 1024 * 1024;
+/** Most simultaneous MongoDB wire-protocol connections. */
+export const wireConnectionsMax = 10_000;
+/** Most documents one REST find returns. */
+export const restFindDocumentsMax = 10_000;
+/** Longest a change stream getMore waits for an event when the driver gives no maxTimeMS. */
+export const changeStreamAwaitMsDefault = 1000;
+/** Longest a change stream getMore may wait, whatever maxTimeMS says. */
+export const changeStreamAwaitMsMax = 30_000;
+/** Level-0 segments at which a memtable rotation waits for the background compaction. */
+export const level0SegmentsStall = 12;

@@ -67,3 +67,19 @@ export function bloomMayContain(bits: Uint8Array, hash: number): boolean {
   }
   return true;
 }
+
+/** An empty bit array sized for up to `n` keys (filled with `bloomAdd`). */
+export function newBloom(n: number): Uint8Array {
+  return new Uint8Array((Math.max(64, n * bloomBitsPerKey) + 7) >>> 3);
+}
+
+export function bloomAdd(bytes: Uint8Array, hash: number): void {
+  const nbits = bytes.length * 8;
+  let h = hash;
+  const delta = ((h >>> 17) | (h << 15)) >>> 0;
+  for (let j = 0; j < bloomProbes; j++) {
+    const b = h % nbits;
+    bytes[b >>> 3]! |= 1 << (b & 7);
+    h = (h + delta) >>> 0;
+  }
+}

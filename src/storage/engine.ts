@@ -17,6 +17,7 @@ import {
   immutableMemtablesMax,
   keySizeBytesMax,
   level0SegmentsCompactTrigger,
+  level0SegmentsStall,
   memtableSizeBytesDefault,
   relaxedSyncDelayMsMax,
   segmentSizeBytesTarget,
@@ -557,6 +558,14 @@ export class LsmStore implements Store {
   /** Turns the memtable into an immutable one and starts a new WAL (commit loop only). */
   private async rotate(): Promise<void> {
     while (this.current.imms.length >= immutableMemtablesMax && this.flushRunning !== null) await this.flushRunning;
+    // too many L0 segments slow every read: let the background compaction catch up first
+    while (this.autoCompact && this.current.l0.length >= level0SegmentsStall && this.failed === null && !this.closed) {
+      if (!this.compactionPending) {
+        this.compactionPending = true;
+        void this.compact(true).catch(() => undefined);
+      }
+      await this.compactionChain;
+    }
     if (this.failed !== null) throw this.failedError();
     await this.syncWalIfDirty();
     const mem = new Memtable();
@@ -599,7 +608,7 @@ export class LsmStore implements Store {
       try {
         const h = await io(name, 'open', () => this.adapter.open(name, { create: true }));
         // level-0 segments are short-lived: written raw; compaction compresses
-        const b = new SegmentBuilder(h, name, this.blockSize, 0);
+        const b = new SegmentBuilder(h, name, this.blockSize, 0, imm.count);
         const minSnap = this.minSnapshot();
         for (let n = imm.first(); n !== NIL; n = imm.next(n)) {
           let prevSeq = -1;
@@ -692,6 +701,9 @@ export class LsmStore implements Store {
     if (!bottom && v.l0.length < 2) return;
     this.holdVersion(v);
     const inputs = new Set<Segment>(bottom ? [...v.l0, ...v.l1] : v.l0);
+    // an L0 merge writes one segment: size its bloom filter by the input entry count up front
+    let inputKeys = 0;
+    for (const s of inputs) inputKeys += s.meta.count;
     const outputs: Segment[] = [];
     const metas: SegmentMeta[] = [];
     try {
@@ -724,7 +736,7 @@ export class LsmStore implements Store {
         bFile = this.nextFile++;
         const name = segmentName(bFile);
         const h = await io(name, 'open', () => this.adapter.open(name, { create: true }));
-        return new SegmentBuilder(h, name, this.blockSize, this.level);
+        return new SegmentBuilder(h, name, this.blockSize, this.level, bottom ? undefined : inputKeys);
       };
       for (;;) {
         // smallest key; among equal keys the highest seq

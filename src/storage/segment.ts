@@ -7,7 +7,7 @@
 import { deflateSync, inflateSync } from 'fflate';
 import { LargetableError } from '../errors.ts';
 import type { FileHandle } from './adapter.ts';
-import { bloomMayContain, buildBloom, hashKey } from './bloom.ts';
+import { bloomAdd, bloomMayContain, buildBloom, hashKey, newBloom } from './bloom.ts';
 import { type BlockCache, blocksPerFileMax } from './cache.ts';
 import { crc32c } from './checksum.ts';
 import { ByteReader, ByteWriter, compareAt, compareBytes, corruption, varintSize } from './codec.ts';
@@ -181,7 +181,14 @@ export class SegmentBuilder {
   readonly name: string;
   readonly blockSizeBytes: number;
   readonly compressLevel: number;
-  constructor(handle: FileHandle, name: string, blockSizeBytes: number, compressLevel: number) {
+  /** Bloom bits filled as keys arrive when the key count is known up front (no hash buffer). */
+  private readonly bloom: Uint8Array | null;
+  /**
+   * @param expectedKeys upper bound on distinct keys, when known (flush, compaction): the bloom
+   *   filter is then sized once and filled directly instead of buffering 4 bytes per key.
+   */
+  constructor(handle: FileHandle, name: string, blockSizeBytes: number, compressLevel: number, expectedKeys?: number) {
+    this.bloom = expectedKeys === undefined ? null : newBloom(expectedKeys);
     this.handle = handle;
     this.name = name;
     this.blockSizeBytes = blockSizeBytes;
@@ -208,12 +215,18 @@ export class SegmentBuilder {
   addRaw(kb: Uint8Array, ko: number, kl: number, seq: number, vb: Uint8Array, vo: number, vl: number): void {
     const e = this.entries;
     if (this.lastKb === null || compareRanges(this.lastKb, this.lastKo, this.lastKl, kb, ko, kl) !== 0) {
-      if (this.keys === this.hashes.length) {
-        const nh = new Uint32Array(this.hashes.length * 2);
-        nh.set(this.hashes);
-        this.hashes = nh;
+      const h = hashKey(kb, ko, ko + kl);
+      if (this.bloom !== null) {
+        bloomAdd(this.bloom, h);
+        this.keys++;
+      } else {
+        if (this.keys === this.hashes.length) {
+          const nh = new Uint32Array(this.hashes.length * 2);
+          nh.set(this.hashes);
+          this.hashes = nh;
+        }
+        this.hashes[this.keys++] = h;
       }
-      this.hashes[this.keys++] = hashKey(kb, ko, ko + kl);
     }
     if (this.smallest === null) this.smallest = kb.slice(ko, ko + kl);
     this.offsets.push(e.pos);
@@ -305,7 +318,7 @@ export class SegmentBuilder {
   /** Writes bloom, index, meta and footer, syncs, and returns the segment's metadata. */
   async finish(file: number): Promise<SegmentMeta> {
     this.finishBlock();
-    const bloomBits = buildBloom(this.hashes, this.keys);
+    const bloomBits = this.bloom ?? buildBloom(this.hashes, this.keys);
     const tail = new ByteWriter(bloomBits.length + this.index.pos + 256);
     const base = this.written + this.pendingBytes;
     // bloom
