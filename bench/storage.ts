@@ -58,7 +58,10 @@ if (process.argv[2] === 'memory') {
       ops.push({ type: 'put' as const, key: keyOf(j, new Uint8Array(16)), value: v });
     }
     await st.write(ops);
-    if (i % 1_000_000 === 0) console.log(`${i.toLocaleString()} keys, rss ${(process.memoryUsage.rss() / 1e6).toFixed(0)} MB, ${JSON.stringify(st.levels())}`);
+    if (i % 1_000_000 === 0) {
+      const mu = process.memoryUsage();
+      console.log(`${i.toLocaleString()} keys, rss ${(mu.rss / 1e6).toFixed(0)} MB (heap ${(mu.heapUsed / 1e6).toFixed(0)}/${(mu.heapTotal / 1e6).toFixed(0)}, array buffers ${(mu.arrayBuffers / 1e6).toFixed(0)}), memtables ${(st.stats().memtableBytes / 1e6).toFixed(0)} MB, cache ${(st.cache.bytes / 1e6).toFixed(0)} MB, ${JSON.stringify(st.levels())}`);
+    }
   }
   await st.idle();
   const loadS = (performance.now() - t0) / 1000;
