@@ -6,7 +6,7 @@
  */
 import { parse as parseToml } from 'smol-toml';
 import { LargetableError } from './errors.ts';
-import { requestBodyBytesMax } from './limits.ts';
+import { requestBodyBytesDefault, requestBodyBytesMax } from './limits.ts';
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error' | 'silent';
 export const logLevels: readonly LogLevel[] = ['debug', 'info', 'warn', 'error', 'silent'];
@@ -36,7 +36,7 @@ export const defaultConfig: Readonly<ServerConfig> = Object.freeze({
   host: '127.0.0.1',
   port: 8080,
   mongoPort: 27017,
-  bodyLimitBytes: 16 * 1024 * 1024,
+  bodyLimitBytes: requestBodyBytesDefault,
   logLevel: 'info' as LogLevel,
   slowQueryMs: 100,
   users: [],

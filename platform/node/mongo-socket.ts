@@ -8,9 +8,12 @@ import { createServer } from 'node:net';
 import type { AddressInfo, Socket } from 'node:net';
 import { decodeMessage, encodeOpMsg, encodeOpReply, Framer, MSG_MORE_TO_COME, requestIdOf } from '../../src/wire/codec.ts';
 import { errorReply, WireServer } from '../../src/wire/commands.ts';
+import type { HostFacts } from '../../src/wire/commands.ts';
+import os from 'node:os';
 import type { ClientLike } from '../../src/server/engine.ts';
 import type { Logger } from '../../src/server/log.ts';
 import type { Metrics } from '../../src/server/metrics.ts';
+import { wireConnectionsMax } from '../../src/limits.ts';
 
 export interface MongoListener {
   port: number;
@@ -26,6 +29,17 @@ export interface MongoListenerOptions {
   metrics?: Metrics;
   version?: string;
   slowQueryMs?: number;
+  /** Machine facts for hostInfo/serverStatus; default: read from node:os. */
+  hostFacts?: HostFacts;
+}
+
+/** This machine, as hostInfo reports it (node:os; Deno provides it through its Node compatibility). */
+export function hostFacts(): HostFacts {
+  const cores = typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length;
+  return {
+    hostname: os.hostname(), numCores: cores, memSizeMB: Math.round(os.totalmem() / (1024 * 1024)), cpuArch: os.arch(),
+    osType: os.type(), osName: os.platform(), osVersion: os.release(), argv: [...process.argv], pid: process.pid,
+  };
 }
 
 export async function startMongoListener(opts: MongoListenerOptions): Promise<MongoListener> {
@@ -34,6 +48,7 @@ export async function startMongoListener(opts: MongoListenerOptions): Promise<Mo
     ...(opts.metrics ? { metrics: opts.metrics } : {}),
     ...(opts.version ? { largetableVersion: opts.version } : {}),
     ...(opts.slowQueryMs !== undefined ? { slowQueryMs: opts.slowQueryMs } : {}),
+    host: opts.hostFacts ?? hostFacts(),
   });
   const sockets = new Set<Socket>();
   const busy = new Set<Promise<void>>();
@@ -109,7 +124,7 @@ export async function startMongoListener(opts: MongoListenerOptions): Promise<Mo
       wire.connectionsCurrent--;
     });
   });
-  server.maxConnections = 10_000;
+  server.maxConnections = wireConnectionsMax;
 
   await new Promise<void>((ok, fail) => {
     server.once('error', fail);

@@ -22,6 +22,7 @@ import { Metrics } from '../../src/server/metrics.ts';
 import { startMongoListener } from './mongo-socket.ts';
 import { loadPlatformKernels } from './kernels.ts';
 import { kernels } from '../../src/kernel/index.ts';
+import { webSocketMessageBytesMax } from '../../src/limits.ts';
 
 /** The package root (holds package.json and web/), from src or from dist. */
 export function packageRoot(): string {
@@ -128,7 +129,7 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
     users: config.users,
   });
   if (config.users.length > 0) logger.warn('HTTP requires Basic credentials of the configured users');
-  const wss = new WebSocketServer({ noServer: true, maxPayload: 1024 * 1024 });
+  const wss = new WebSocketServer({ noServer: true, maxPayload: webSocketMessageBytesMax });
   const http: ServerType = await new Promise((ok, fail) => {
     const s = serve({ fetch: server.app.fetch, port: config.port, hostname: config.host, websocket: { server: wss } }, () => ok(s));
     s.once('error', fail);

@@ -189,10 +189,11 @@ const commands: Record<string, Command> = {
     args: {
       target: { type: 'positional', description: 'data directory or mongodb:// URL', required: false },
       eval: { type: 'string', description: 'run these statements and exit' },
+      json: { type: 'boolean', description: 'print Extended JSON (one value or document per line) instead of mongosh style' },
     },
     async run(args, host) {
       const target = str(args, 'target') ?? './data';
-      return withClient(host, target, (client) => runShell(client, host, str(args, 'eval')));
+      return withClient(host, target, (client) => runShell(client, host, str(args, 'eval'), { json: args['json'] === true }));
     },
   },
   import: {

@@ -28,6 +28,7 @@ function show(v: unknown, indent: string): string {
   if (typeof v === 'string') return JSON.stringify(v).replace(/^"|"$/g, "'").replace(/\\"/g, '"');
   if (typeof v === 'number' || typeof v === 'boolean') return String(v);
   if (typeof v === 'bigint') return `Long('${v}')`;
+  if (typeof v === 'function') return '[Function]';
   if (v instanceof Date) return `ISODate('${Number.isNaN(v.getTime()) ? 'Invalid Date' : v.toISOString()}')`;
   if (v instanceof ObjectId) return `ObjectId('${v.toHexString()}')`;
   if (v instanceof Long) return `Long('${v.toString()}')`;
@@ -55,26 +56,146 @@ function format(v: unknown): string {
   return show(v, '');
 }
 
+/** One line of Extended JSON (relaxed) for `--json`. */
+function formatJson(v: unknown): string {
+  if (v === undefined) return '';
+  return EJSON.stringify(v as Doc, { relaxed: true });
+}
+
+export interface ShellOptions {
+  /** Print Extended JSON (one value, or one document of a cursor, per line) instead of mongosh style. */
+  json?: boolean;
+}
+
+type AnyFn = (...a: unknown[]) => unknown;
+
+function isThenable(v: unknown): v is PromiseLike<unknown> {
+  return !!v && (typeof v === 'object' || typeof v === 'function') && typeof (v as { then?: unknown }).then === 'function';
+}
+
+/**
+ * mongosh awaits implicitly: `db.c.getIndexes().length`, `db.c.find().explain().queryPlanner`.
+ * A promise becomes a proxy whose property reads and calls chain on its result; a cursor's
+ * methods pass their results through the same wrapping.
+ */
+function auto(v: unknown): unknown {
+  if (isThenable(v)) return chain(Promise.resolve(v));
+  if (isCursor(v)) {
+    return new Proxy(v as object, {
+      get(target, prop, receiver) {
+        const x = Reflect.get(target, prop, receiver);
+        return typeof x === 'function' && typeof prop === 'string' ? (...a: unknown[]) => auto((x as AnyFn).apply(target, a)) : x;
+      },
+    });
+  }
+  return v;
+}
+
+function chain(p: Promise<unknown>): unknown {
+  return new Proxy(function chained() {}, {
+    get(_t, prop) {
+      if (prop === 'then' || prop === 'catch' || prop === 'finally') {
+        const m = (p as unknown as Record<string, AnyFn>)[prop]!;
+        return m.bind(p);
+      }
+      if (typeof prop === 'symbol') return undefined;
+      return chain(p.then((x) => {
+        const v = x === null || x === undefined ? undefined : (x as Record<string, unknown>)[prop];
+        return typeof v === 'function' ? v.bind(x) : v;
+      }));
+    },
+    apply(_t, _this, args: unknown[]) {
+      return chain(p.then((f) => {
+        if (typeof f !== 'function') throw new TypeError('not a function');
+        return auto((f as AnyFn)(...args));
+      }));
+    },
+  });
+}
+
+/** `const x = ...` at the start of a statement becomes a shell variable that later statements see. */
+const declaration = /^(?:const|let|var)\s+([A-Za-z_$][\w$]*)\s*=/;
+
+// eslint-disable-next-line @typescript-eslint/no-empty-function
+const AsyncFunction = Object.getPrototypeOf(async () => {}).constructor as new (...args: string[]) => (...a: unknown[]) => Promise<unknown>;
+
 /** Run statements from `evalText` (then exit) or interactively from `host.readLine`. */
-export async function runShell(client: ClientLike, host: CliHost, evalText?: string): Promise<number> {
+export async function runShell(client: ClientLike, host: CliHost, evalText?: string, options: ShellOptions = {}): Promise<number> {
   let dbName = 'test';
   let last: Cursorish | undefined;
+  const fmt = options.json ? formatJson : format;
+  const scope: Record<string, unknown> = Object.create(null) as Record<string, unknown>;
 
-  const dbProxy = (): unknown => {
-    const db = client.db(dbName);
-    return new Proxy(db as object, {
-      get(target, prop, receiver) {
-        if (typeof prop === 'symbol') return Reflect.get(target, prop, receiver);
-        if (prop === 'getName') return () => dbName;
-        if (prop === 'getCollectionNames') return async () => (await db.listCollections().toArray()).map((c) => c['name']);
-        if (prop === 'getCollection') return (n: string) => db.collection(n);
-        if (prop in target) {
+  const collectionProxy = (name: string, col: object, dbOf: () => unknown): unknown => new Proxy(col, {
+    get(target, prop, receiver) {
+      if (typeof prop === 'symbol') return Reflect.get(target, prop, receiver);
+      const c = target as Record<string, unknown>;
+      const call = (m: string, ...a: unknown[]): unknown => (c[m] as AnyFn).apply(target, a);
+      const r = helper();
+      return typeof r === 'function' ? (...a: unknown[]) => auto((r as AnyFn)(...a)) : r;
+      function helper(): unknown {
+      switch (prop) {
+        case 'getName': return () => name;
+        case 'getFullName': return () => `${(dbOf() as { getName(): string }).getName()}.${name}`;
+        case 'getIndexes': return async () => (call('listIndexes') as { toArray(): Promise<Doc[]> }).toArray();
+        case 'count': return (filter: Doc = {}, opts: Doc = {}) => call('countDocuments', filter, opts);
+        case 'stats':
+          if (typeof c['stats'] === 'function') return () => call('stats');
+          return () => (dbOf() as { runCommand(c: Doc): Promise<Doc> }).runCommand({ collStats: name });
+        case 'explain':
+          return (verbosity = 'queryPlanner') => ({
+            find: (filter: Doc = {}, projection?: Doc) => auto((call('find', filter, projection ? { projection } : {}) as { explain(v: string): Promise<Doc> }).explain(verbosity)),
+            aggregate: (pipeline: Doc[] = []) => auto((call('aggregate', pipeline) as { explain(v: string): Promise<Doc> }).explain(verbosity)),
+            count: (filter: Doc = {}) => auto((call('find', filter) as { explain(v: string): Promise<Doc> }).explain(verbosity)),
+          });
+        default: {
           const v = Reflect.get(target, prop, receiver);
           return typeof v === 'function' ? v.bind(target) : v;
         }
-        return db.collection(prop);
+      }
+      }
+    },
+  });
+
+  const dbProxy = (name: string): unknown => {
+    const db = client.db(name);
+    const self: unknown = new Proxy(db as object, {
+      get(target, prop, receiver) {
+        if (typeof prop === 'symbol') return Reflect.get(target, prop, receiver);
+        const d = target as Record<string, unknown>;
+        const r = helper();
+        return typeof r === 'function' ? (...a: unknown[]) => auto((r as AnyFn)(...a)) : r;
+        function helper(): unknown {
+        switch (prop) {
+          case 'getName': return () => name;
+          case 'getSiblingDB': return (n: string) => dbProxy(String(n));
+          case 'getMongo': return () => ({ getDB: (n: string) => dbProxy(String(n)), getDBNames: async () => (await listDatabases(client)).map((x) => x['name']) });
+          case 'getCollectionNames': return async () => (await db.listCollections().toArray()).map((c) => c['name']).sort();
+          case 'getCollectionInfos': return async (filter: Doc = {}) => db.listCollections(filter).toArray();
+          case 'getCollection': return (n: string) => collectionProxy(String(n), db.collection(String(n)) as object, () => self);
+          case 'createCollection': return (n: string, o: Doc = {}) => (d['createCollection'] as AnyFn).call(target, n, o);
+          case 'dropDatabase': return () => db.dropDatabase();
+          case 'runCommand':
+          case 'adminCommand':
+            return (cmd: Doc | string) => {
+              const c = typeof cmd === 'string' ? { [cmd]: 1 } : cmd;
+              const on = prop === 'adminCommand' ? client.db('admin') : db;
+              return (on as unknown as { command(c: Doc): Promise<Doc> }).command(c);
+            };
+          case 'stats':
+            if (typeof d['stats'] === 'function') return () => (d['stats'] as AnyFn).call(target);
+            return () => (db as unknown as { command(c: Doc): Promise<Doc> }).command({ dbStats: 1 });
+          default:
+            if (prop in target) {
+              const v = Reflect.get(target, prop, receiver);
+              return typeof v === 'function' ? v.bind(target) : v;
+            }
+            return collectionProxy(String(prop), db.collection(String(prop)) as object, () => self);
+        }
+        }
       },
     });
+    return self;
   };
 
   const printCursor = async (cur: Cursorish): Promise<void> => {
@@ -84,11 +205,52 @@ export async function runShell(client: ClientLike, host: CliHost, evalText?: str
       if (!d) break;
       docs.push(d);
     }
-    host.out(format(docs) + '\n');
+    if (options.json) {
+      for (const d of docs) host.out(formatJson(d) + '\n');
+    } else host.out(format(docs) + '\n');
     if (docs.length === pageSize) {
       last = cur;
-      host.out('Type "it" for more\n');
+      if (!options.json) host.out('Type "it" for more\n');
     } else last = undefined;
+  };
+
+  const globals: Record<string, unknown> = {
+    ObjectId: (s?: string) => new ObjectId(s),
+    Long,
+    NumberLong: (n: number | string) => Long.fromString(String(n)),
+    NumberInt: (n: number | string) => Number.parseInt(String(n), 10) | 0,
+    Decimal128,
+    NumberDecimal: (s: string) => Decimal128.fromString(String(s)),
+    UUID: (s?: string) => (s ? new UUID(s) : new UUID()),
+    ISODate: (s?: string) => (s ? new Date(s) : new Date()),
+    print: async (...a: unknown[]) => {
+      const vs = await Promise.all(a);
+      host.out(vs.map((x) => (typeof x === 'string' ? x : fmt(x))).join(' ') + '\n');
+    },
+    printjson: async (x: unknown) => {
+      host.out(fmt(await x) + '\n');
+    },
+  };
+  const globalNames = Object.keys(globals);
+
+  const compile = (body: string): ((...a: unknown[]) => Promise<unknown>) =>
+    new AsyncFunction('__scope', 'db', ...globalNames, `with (__scope) { ${body} }`);
+
+  const evaluate = async (text: string): Promise<unknown> => {
+    const decl = declaration.exec(text);
+    let fn: (...a: unknown[]) => Promise<unknown>;
+    if (decl) {
+      fn = compile(`return (__scope[${JSON.stringify(decl[1])}] = (${text.slice(decl[0].length)}));`);
+      await fn(scope, dbProxy(dbName), ...Object.values(globals));
+      return undefined;
+    }
+    try {
+      fn = compile(`return (${text});`);
+    } catch (err) {
+      if (!(err instanceof SyntaxError)) throw err;
+      fn = compile(text);
+    }
+    return fn(scope, dbProxy(dbName), ...Object.values(globals));
   };
 
   const execute = async (line: string): Promise<boolean> => {
@@ -101,7 +263,7 @@ export async function runShell(client: ClientLike, host: CliHost, evalText?: str
       return true;
     }
     if (text === 'help') {
-      host.out('show dbs | show collections | use NAME | db.COLL.find({...}) | db.COLL.insertOne({...}) | it | exit\n');
+      host.out('show dbs | show collections | use NAME | db.COLL.find({...}) | db.COLL.insertOne({...}) | db.getSiblingDB(NAME) | it | exit\n');
       return true;
     }
     const show = /^show\s+(\w+)$/.exec(text);
@@ -117,16 +279,9 @@ export async function runShell(client: ClientLike, host: CliHost, evalText?: str
       host.out(`switched to db ${dbName}\n`);
       return true;
     }
-    // eslint-disable-next-line @typescript-eslint/no-implied-eval
-    const fn = new Function('db', 'ObjectId', 'Long', 'NumberLong', 'Decimal128', 'UUID', 'ISODate', `return (${text});`) as (...a: unknown[]) => unknown;
-    let value = fn(dbProxy(), (s?: string) => new ObjectId(s), Long, (n: number | string) => Long.fromString(String(n)), Decimal128, UUID, (s?: string) => (s ? new Date(s) : new Date()));
-    if (isCursor(value)) {
-      await printCursor(value);
-      return true;
-    }
-    value = await value;
+    const value = await evaluate(text);
     if (isCursor(value)) await printCursor(value);
-    else if (value !== undefined) host.out(format(value) + '\n');
+    else if (value !== undefined) host.out(fmt(value) + '\n');
     return true;
   };
 

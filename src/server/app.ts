@@ -21,7 +21,7 @@ import type { UpgradeWebSocket } from 'hono/ws';
 import { EJSON, ObjectId } from 'bson';
 import { LargetableError, isLargetableError, mongoCodeOf } from '../errors.ts';
 import type { ErrorCode } from '../errors.ts';
-import { documentDepthMax } from '../limits.ts';
+import { documentDepthMax, requestBodyBytesDefault, restFindDocumentsMax } from '../limits.ts';
 import type { ClientLike, CollectionLike, CursorLike, Doc, ChangeStreamLike } from './engine.ts';
 import { dropCollection, listDatabases, numericStats, storeOf } from './engine.ts';
 import { validateCollectionName, validateDbName } from './names.ts';
@@ -128,7 +128,6 @@ function numberParam(raw: string | undefined, what: string, min: number, max: nu
   return n;
 }
 
-const findLimitMax = 10_000;
 const sseKeepAliveMs = 15_000;
 
 /** Build the app. `client` may be undefined while the store is opening (API routes then answer 503). */
@@ -240,7 +239,7 @@ export function createApp(client: ClientLike | undefined, options: AppOptions): 
 
   // ---- REST ----
   const api = new Hono();
-  const maxBody = options.bodyLimitBytes ?? 16 * 1024 * 1024;
+  const maxBody = options.bodyLimitBytes ?? requestBodyBytesDefault;
   // The unread rest of the body must not be parsed as a next request: close the connection.
   const tooLarge = (c: Context): Response =>
     c.json({ error: { code: 'LIMIT_EXCEEDED', message: `request body larger than ${maxBody} bytes` } }, 413, { connection: 'close' });
@@ -307,7 +306,7 @@ export function createApp(client: ClientLike | undefined, options: AppOptions): 
     const filter = asDoc(q['filter'] ? parseEjson(q['filter'], 'filter') : {}, 'filter');
     const sort = q['sort'] ? asDoc(parseEjson(q['sort'], 'sort'), 'sort') : undefined;
     const projection = q['projection'] ? asDoc(parseEjson(q['projection'], 'projection'), 'projection') : undefined;
-    const limit = numberParam(q['limit'], 'limit', 0, findLimitMax) ?? 20;
+    const limit = numberParam(q['limit'], 'limit', 0, restFindDocumentsMax) ?? 20;
     const skip = numberParam(q['skip'], 'skip', 0, Number.MAX_SAFE_INTEGER) ?? 0;
     const opts: Doc = { limit, skip, ...(sort ? { sort } : {}), ...(projection ? { projection } : {}) };
     const docs = await timed('find', ns(c), () => col.find(filter, opts).toArray(), () => explainFind(col, filter, opts));
@@ -349,7 +348,7 @@ export function createApp(client: ClientLike | undefined, options: AppOptions): 
     const col = coll(c);
     const body = asDoc(await readBody(c), 'body');
     const filter = asDoc(body['filter'], 'filter');
-    const opts: Doc = { limit: numberParam(String(body['limit'] ?? 100), 'limit', 0, findLimitMax) ?? 100 };
+    const opts: Doc = { limit: numberParam(String(body['limit'] ?? 100), 'limit', 0, restFindDocumentsMax) ?? 100 };
     if (body['skip'] !== undefined) opts['skip'] = numberParam(String(body['skip']), 'skip', 0, Number.MAX_SAFE_INTEGER);
     if (body['sort'] !== undefined) opts['sort'] = asDoc(body['sort'], 'sort');
     if (body['projection'] !== undefined) opts['projection'] = asDoc(body['projection'], 'projection');
@@ -366,7 +365,7 @@ export function createApp(client: ClientLike | undefined, options: AppOptions): 
     const col = coll(c);
     const body = await readBody(c);
     const pipeline = asPipeline(Array.isArray(body) ? body : asDoc(body, 'body')['pipeline']);
-    const { docs, truncated } = await timed('aggregate', ns(c), () => take(col.aggregate(pipeline), findLimitMax));
+    const { docs, truncated } = await timed('aggregate', ns(c), () => take(col.aggregate(pipeline), restFindDocumentsMax));
     return ejsonResponse(c, truncated ? { documents: docs, truncated } : { documents: docs });
   });
   api.post(`${base}/vectorSearch`, async (c) => {

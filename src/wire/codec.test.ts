@@ -5,7 +5,7 @@ import { BSON } from 'bson';
 import {
   decodeMessage, decodeReply, encodeOpMsg, encodeOpMsgRequest, encodeOpQuery, encodeOpReply, Framer, OP_MSG, requestIdOf,
 } from './codec.ts';
-import { crc32c } from './crc32c.ts';
+import { installKernels, kernels } from '../kernel/index.ts';
 import { isLargetableError } from '../errors.ts';
 
 function setInt32(b: Uint8Array, at: number, v: number): void {
@@ -13,9 +13,21 @@ function setInt32(b: Uint8Array, at: number, v: number): void {
 }
 
 describe('wire codec', () => {
-  it('crc32c() matches the standard check value', () => {
-    assert.equal(crc32c(new TextEncoder().encode('123456789')), 0xe3069283);
-    assert.equal(crc32c(new Uint8Array(0)), 0);
+  it('OP_MSG checksums use the kernels\' crc32c (standard check value)', () => {
+    assert.equal(kernels().crc32c(new TextEncoder().encode('123456789')), 0xe3069283);
+    const real = kernels();
+    let calls = 0;
+    installKernels({ ...real, crc32c: (b: Uint8Array, c?: number) => (calls++, real.crc32c(b, c)) });
+    try {
+      const msg = encodeOpMsgRequest(3, { ping: 1, $db: 'admin' }, { checksum: true });
+      assert.equal(calls, 1);
+      const v = new DataView(msg.buffer, msg.byteOffset, msg.length);
+      assert.equal(v.getUint32(msg.length - 4, true), real.crc32c(msg.subarray(0, msg.length - 4)));
+      decodeMessage(msg);
+      assert.equal(calls, 2);
+    } finally {
+      installKernels(real);
+    }
   });
 
   it('decodeMessage() reads an OP_MSG body with $db', () => {

@@ -14,7 +14,7 @@
 import { BSON } from 'bson';
 import { LargetableError } from '../errors.ts';
 import { wireMessageBytesMax } from '../limits.ts';
-import { crc32c } from './crc32c.ts';
+import { kernels } from '../kernel/index.ts';
 
 export const OP_REPLY = 1;
 export const OP_QUERY = 2004;
@@ -163,7 +163,7 @@ export function decodeMessage(msg: Uint8Array): WireRequest {
       end -= 4;
       if (end < 21) throw malformed('checksum flag set but no room for a checksum');
       const want = view.getUint32(end, true);
-      const got = crc32c(msg.subarray(0, end));
+      const got = kernels().crc32c(msg.subarray(0, end));
       if (want !== got) throw malformed(`checksum mismatch (0x${want.toString(16)} != 0x${got.toString(16)})`);
     }
     let at = 20;
@@ -259,7 +259,7 @@ export function encodeOpMsgRequest(requestId: number, doc: Doc, options: { seque
     out.set(p, o);
     o += p.length;
   }
-  if (options.checksum) v.setUint32(o, crc32c(out.subarray(0, o)), true);
+  if (options.checksum) v.setUint32(o, kernels().crc32c(out.subarray(0, o)), true);
   return out;
 }
 

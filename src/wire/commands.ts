@@ -10,7 +10,8 @@ import { BSON, Long } from 'bson';
 import { isLargetableError, mongoCodeOf } from '../errors.ts';
 import {
   cursorBatchSizeDefault, documentSizeBytesMax, wireMessageBytesMax, writeBatchDocumentsMax,
-  wireCursorsOpenMax, wireCursorIdleMsMax,
+  wireCursorsOpenMax, wireCursorIdleMsMax, replyBatchBytesMax, changeStreamAwaitMsDefault, changeStreamAwaitMsMax,
+  wireConnectionsMax,
 } from '../limits.ts';
 import type { ChangeStreamLike, ClientLike, CollectionLike, CursorLike, Doc } from '../server/engine.ts';
 import { dropCollection, findAndModifyResult, listDatabases } from '../server/engine.ts';
@@ -41,8 +42,6 @@ interface ChangeStreamCursor {
   token: unknown;
 }
 
-/** Longest a change stream getMore waits for an event when the driver gives no maxTimeMS. */
-const changeStreamAwaitMsDefault = 1000;
 
 /** A command failure with a MongoDB code. */
 export class CommandError extends Error {
@@ -54,8 +53,6 @@ export class CommandError extends Error {
     this.codeName = codeName;
   }
 }
-
-const replyBatchBytesMax = 16 * 1024 * 1024 - 16 * 1024;
 
 /** `{ ok: 0, code, codeName, errmsg }` for any thrown value. */
 export function errorReply(err: unknown): Doc {
@@ -132,6 +129,22 @@ export interface WireServerOptions {
   /** Largetable's version, reported in buildInfo and serverStatus. */
   largetableVersion?: string;
   now?: () => number;
+  /** Facts about the machine, from the platform (src/ cannot ask the runtime). */
+  host?: HostFacts;
+}
+
+/** What hostInfo, serverStatus and getCmdLineOpts report; the platform fills it in. */
+export interface HostFacts {
+  hostname?: string;
+  numCores?: number;
+  memSizeMB?: number;
+  cpuArch?: string;
+  osType?: string;
+  osName?: string;
+  osVersion?: string;
+  /** The server's command line. */
+  argv?: string[];
+  pid?: number;
 }
 
 type Handler = (cmd: Doc, db: string, conn: Connection) => Promise<Doc>;
@@ -143,6 +156,8 @@ export class WireServer {
   private readonly slowMs: number;
   private readonly ltVersion: string;
   private readonly now: () => number;
+  private readonly host: HostFacts;
+  private readonly hostname: string;
   private readonly cursors = new Map<number, OpenCursor>();
   private nextCursorId = Math.floor(Math.random() * 1e9) + 1;
   private readonly startedAt: number;
@@ -158,6 +173,8 @@ export class WireServer {
     this.slowMs = options.slowQueryMs ?? 100;
     this.ltVersion = options.largetableVersion ?? '0.0.0';
     this.now = options.now ?? (() => Date.now());
+    this.host = options.host ?? {};
+    this.hostname = this.host.hostname ?? 'localhost';
     this.startedAt = this.now();
     this.metrics?.gauge('largetable_wire_cursors_open', 'Open wire-protocol cursors', () => this.cursors.size);
     this.metrics?.gauge('largetable_wire_connections', 'Open wire-protocol connections', () => this.connectionsCurrent);
@@ -176,8 +193,18 @@ export class WireServer {
       },
       getLog: async (c) => (c['getLog'] === '*' ? { names: ['global', 'startupWarnings'], ok: 1 } : { totalLinesWritten: 0, log: [], ok: 1 }),
       connectionStatus: async () => ({ authInfo: { authenticatedUsers: [], authenticatedUserRoles: [] }, ok: 1 }),
-      hostInfo: async () => ({ system: { currentTime: new Date(this.now()), hostname: 'localhost', numCores: 0 }, os: { type: 'unknown' }, extra: {}, ok: 1 }),
-      getCmdLineOpts: async () => ({ argv: ['largetable'], parsed: {}, ok: 1 }),
+      hostInfo: async () => {
+        const h = this.host;
+        const system: Doc = { currentTime: new Date(this.now()), hostname: this.hostname };
+        if (h.numCores !== undefined) system['numCores'] = h.numCores;
+        if (h.memSizeMB !== undefined) system['memSizeMB'] = h.memSizeMB;
+        if (h.cpuArch !== undefined) system['cpuArch'] = h.cpuArch;
+        const os: Doc = { type: h.osType ?? 'unknown' };
+        if (h.osName !== undefined) os['name'] = h.osName;
+        if (h.osVersion !== undefined) os['version'] = h.osVersion;
+        return { system, os, extra: {}, ok: 1 };
+      },
+      getCmdLineOpts: async () => ({ argv: this.host.argv ?? ['largetable'], parsed: {}, ok: 1 }),
       whatsmyuri: async (_c, _db, conn) => ({ you: conn.remote, ok: 1 }),
       getFreeMonitoringStatus: async () => ({ state: 'disabled', ok: 1 }),
       endSessions: async () => ({ ok: 1 }),
@@ -212,8 +239,10 @@ export class WireServer {
       },
       drop: async (c, db) => {
         const name = validateCollectionName(c['drop']);
+        const exists = (await this.client.db(db).listCollections({ name }).toArray()).some((x) => x['name'] === name);
+        const nIndexesWas = exists ? (await this.client.db(db).collection(name).listIndexes().toArray()).length : 0;
         await dropCollection(this.client, db, name);
-        return { ns: `${db}.${name}`, nIndexesWas: 1, ok: 1 };
+        return { ns: `${db}.${name}`, nIndexesWas, ok: 1 };
       },
       dropDatabase: async (_c, db) => {
         await this.client.db(db).dropDatabase();
@@ -222,8 +251,23 @@ export class WireServer {
       dbStats: async (_c, db) => {
         const list = await this.client.db(db).listCollections().toArray();
         let objects = 0;
-        for (const x of list) objects += await this.client.db(db).collection(String(x['name'])).countDocuments({});
-        return { db, collections: list.length, views: 0, objects, dataSize: 0, storageSize: 0, indexes: 0, ok: 1 };
+        let dataSize = 0;
+        let storageSize = 0;
+        let indexes = 0;
+        let indexSize = 0;
+        for (const x of list) {
+          const col = this.client.db(db).collection(String(x['name']));
+          const s: Doc = typeof col.stats === 'function' ? await col.stats() : {};
+          objects += typeof s['count'] === 'number' ? s['count'] : await col.countDocuments({});
+          dataSize += Number(s['size'] ?? 0);
+          storageSize += Number(s['storageSize'] ?? s['size'] ?? 0);
+          indexes += typeof s['nindexes'] === 'number' ? s['nindexes'] : (await col.listIndexes().toArray()).length;
+          indexSize += Number(s['totalIndexSize'] ?? 0);
+        }
+        return {
+          db, collections: list.length, views: 0, objects, avgObjSize: objects > 0 ? dataSize / objects : 0, dataSize, storageSize,
+          indexes, indexSize, totalSize: storageSize + indexSize, scaleFactor: 1, ok: 1,
+        };
       },
       collStats: async (c, db) => {
         const col = this.coll(db, c['collStats']);
@@ -359,9 +403,9 @@ export class WireServer {
 
   private serverStatus(): Doc {
     return {
-      host: 'localhost', version, process: 'largetable', largetableVersion: this.ltVersion,
+      host: this.hostname, version, process: 'largetable', ...(this.host.pid !== undefined ? { pid: this.host.pid } : {}), largetableVersion: this.ltVersion,
       uptime: Math.floor((this.now() - this.startedAt) / 1000), uptimeMillis: this.now() - this.startedAt, localTime: new Date(this.now()),
-      connections: { current: this.connectionsCurrent, available: 10_000, totalCreated: this.connectionsTotal },
+      connections: { current: this.connectionsCurrent, available: Math.max(0, wireConnectionsMax - this.connectionsCurrent), totalCreated: this.connectionsTotal },
       opcounters: { ...this.counters },
       metrics: { cursor: { open: { total: this.cursors.size } } },
       ok: 1,
@@ -674,7 +718,7 @@ export class WireServer {
   private async changeStreamBatch(id: number, open: OpenCursor, c: Doc, field: 'nextBatch'): Promise<Doc> {
     const cs = open.stream!;
     const batchSize = num(c['batchSize'], 'batchSize') || 1000;
-    const waitMs = Math.min(num(c['maxTimeMS'], 'maxTimeMS') ?? changeStreamAwaitMsDefault, 30_000);
+    const waitMs = Math.min(num(c['maxTimeMS'], 'maxTimeMS') ?? changeStreamAwaitMsDefault, changeStreamAwaitMsMax);
     const docs: Doc[] = [];
     let deadline = this.now() + waitMs;
     while (docs.length < batchSize) {
@@ -702,7 +746,7 @@ export class WireServer {
     const s: Doc = typeof col.stats === 'function' ? await col.stats() : {};
     const count = typeof s['count'] === 'number' ? s['count'] : await col.countDocuments({});
     const indexes = await col.listIndexes().toArray();
-    const out: Doc = { ns: `${db}.${name}`, host: 'localhost', localTime: new Date(this.now()) };
+    const out: Doc = { ns: `${db}.${name}`, host: this.hostname, localTime: new Date(this.now()) };
     if (spec['storageStats'] !== undefined || spec['count'] === undefined) {
       out['storageStats'] = {
         size: Number(s['size'] ?? 0), count, avgObjSize: Number(s['avgObjSize'] ?? 0), storageSize: Number(s['storageSize'] ?? s['size'] ?? 0),
@@ -746,7 +790,7 @@ export class WireServer {
     } else {
       throw new CommandError(115, 'CommandNotSupported', `explain of ${String(name)} is not supported`);
     }
-    return { ...plan, command: inner, serverInfo: { host: 'localhost', version }, ok: 1 };
+    return { ...plan, command: inner, serverInfo: { host: this.hostname, version }, ok: 1 };
   }
 }
 

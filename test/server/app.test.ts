@@ -9,6 +9,8 @@ import { createApp } from '../../src/server/app.ts';
 import type { ServerApp } from '../../src/server/app.ts';
 import type { ClientLike } from '../../src/server/engine.ts';
 import { createLogger } from '../../src/server/log.ts';
+import { defaultConfig } from '../../src/config.ts';
+import { requestBodyBytesDefault, requestBodyBytesMax } from '../../src/limits.ts';
 
 let client: ClientLike & { close(): Promise<void> };
 let server: ServerApp;
@@ -141,6 +143,15 @@ describe('REST app', () => {
     const deep = await req('POST', `${base}/documents`, '['.repeat(200) + ']'.repeat(200));
     assert.ok(deep.status === 400 || deep.status === 413, String(deep.status));
     assert.equal((await req('GET', 'http://x/health')).status, 200);
+  });
+
+  it('caps bodies at requestBodyBytesDefault from limits.ts unless configured', async () => {
+    assert.equal(defaultConfig.bodyLimitBytes, requestBodyBytesDefault);
+    assert.ok(requestBodyBytesDefault <= requestBodyBytesMax);
+    const plain = createApp(client, { version: '1', runtime: 't', kernelBuild: 't' });
+    const post = (len: number) => plain.app.fetch(new Request(`${base}/documents`, { method: 'POST', headers: { 'content-type': 'application/json', 'content-length': String(len) }, body: '{}' }));
+    assert.equal((await post(requestBodyBytesDefault + 1)).status, 413);
+    assert.notEqual((await post(requestBodyBytesDefault)).status, 413);
   });
 
   it('duplicate _id is a 409 with the MongoDB code', async () => {

@@ -32,6 +32,9 @@ describe('server over the mongodb driver and HTTP', { skip: isDeno ? 'child-proc
     assert.match(String(bi['version']), /^\d+\.\d+/);
     const hello = await admin.command({ hello: 1 });
     assert.equal(hello['isWritablePrimary'], true);
+    const hi = await admin.command({ hostInfo: 1 });
+    assert.ok(hi['system'].numCores >= 1, 'numCores from the platform');
+    assert.ok(hi['system'].memSizeMB > 0);
   });
 
   it('CRUD round trip', async () => {

@@ -5,6 +5,7 @@ import { Long } from 'bson';
 import { open } from '../../src/index.ts';
 import { openMemoryAdapter } from '../../platform/memory.ts';
 import { WireServer } from '../../src/wire/commands.ts';
+import { wireConnectionsMax } from '../../src/limits.ts';
 import type { ClientLike } from '../../src/server/engine.ts';
 
 type D = Record<string, any>;
@@ -119,5 +120,42 @@ describe('WireServer', () => {
     assert.equal((await run({ insert: 'c', documents: 'nope' }))['code'], 14);
     assert.equal((await run({ find: 'c', filter: 5 }))['code'], 14);
     assert.equal((await run({ hello: 1 }))['ok'], 1);
+  });
+
+  it('drop reports the real index count; dbStats sums the collections\' stats', async () => {
+    await run({ insert: 'st1', documents: [{ _id: 1, a: 'x'.repeat(100) }, { _id: 2, a: 'y' }] }, 'stats');
+    await run({ insert: 'st2', documents: [{ _id: 1, b: 1 }] }, 'stats');
+    await run({ createIndexes: 'st1', indexes: [{ key: { a: 1 }, name: 'a_1' }, { key: { a: -1, _id: 1 }, name: 'a_-1__id_1' }] }, 'stats');
+    const s = await run({ dbStats: 1 }, 'stats');
+    let size = 0;
+    let nindexes = 0;
+    for (const n of ['st1', 'st2']) {
+      const cs = await (client.db('stats').collection(n) as any).stats();
+      size += cs.size;
+      nindexes += cs.nindexes;
+    }
+    assert.ok(size > 100);
+    assert.deepEqual([s['collections'], s['objects'], s['dataSize'], s['indexes']], [2, 3, size, nindexes]);
+    assert.equal(s['indexes'], 4);
+    assert.ok(s['storageSize'] > 0);
+    const d = await run({ drop: 'st1' }, 'stats');
+    assert.deepEqual([d['ok'], d['nIndexesWas']], [1, 3]);
+    assert.equal((await run({ drop: 'st2' }, 'stats'))['nIndexesWas'], 1);
+    assert.equal((await run({ drop: 'absent' }, 'stats'))['nIndexesWas'], 0);
+    const empty = await run({ dbStats: 1 }, 'stats');
+    assert.deepEqual([empty['dataSize'], empty['indexes'], empty['objects']], [0, 0, 0]);
+  });
+
+  it('hostInfo, serverStatus and getCmdLineOpts report the platform\'s facts', async () => {
+    const w = new WireServer({ client, host: { hostname: 'box7', numCores: 3, memSizeMB: 2048, cpuArch: 'x64', osType: 'Linux', argv: ['node', 'serve'] } });
+    w.connectionsCurrent = 2;
+    const wr = (cmd: D): Promise<D> => w.run({ ...cmd, $db: 'admin' }, conn);
+    const h = await wr({ hostInfo: 1 });
+    assert.deepEqual([h['system'].hostname, h['system'].numCores, h['system'].memSizeMB, h['os'].type], ['box7', 3, 2048, 'Linux']);
+    const st = await wr({ serverStatus: 1 });
+    assert.equal(st['host'], 'box7');
+    assert.deepEqual([st['connections'].current, st['connections'].available], [2, wireConnectionsMax - 2]);
+    assert.deepEqual((await wr({ getCmdLineOpts: 1 }))['argv'], ['node', 'serve']);
+    await w.closeAll();
   });
 });
