@@ -168,12 +168,21 @@ export function cloneDoc<T>(v: T): T {
 }
 
 /**
- * FIFO-evicted cache of decoded documents of the latest committed state, keyed by document key. Entries are
- * invalidated after every commit that touches them; a fill is dropped if any commit finished while
- * the read was in flight (generation check), so the cache never serves a stale document.
+ * FIFO-evicted cache of the documents of the latest committed state, keyed by document key. Commits
+ * write through (the committed BSON, decoded on first read; a second read keeps the decoded form);
+ * a commit that finished after a later one only invalidates. A read fill is dropped if any commit
+ * finished while the read was in flight (generation check), so the cache never serves a stale document.
  */
+interface CacheEntry {
+  doc: Document | undefined;
+  raw: Uint8Array | undefined;
+  size: number;
+  /** A raw entry was decoded once already. */
+  read?: boolean;
+}
+
 export class DocumentCache {
-  private readonly map = new Map<string, { doc: Document; size: number }>();
+  private readonly map = new Map<string, CacheEntry>();
   private bytes = 0;
   readonly maxBytes: number;
   hits = 0;
@@ -190,6 +199,7 @@ export class DocumentCache {
     this.seen.add(k);
     return false;
   }
+  /** The decoded document (shared: copy before handing out) or undefined. */
   get(k: string): Document | undefined {
     const e = this.map.get(k);
     if (!e) {
@@ -197,17 +207,44 @@ export class DocumentCache {
       return undefined;
     }
     this.hits++;
+    if (e.doc === undefined) {
+      e.doc = decodeDocument(e.raw!);
+      e.raw = undefined;
+    }
     return e.doc;
   }
+  /** The raw entry: decoded document and/or BSON bytes (both shared, read-only). */
+  entry(k: string): CacheEntry | undefined {
+    const e = this.map.get(k);
+    if (e) this.hits++;
+    else this.misses++;
+    return e;
+  }
+  /** Keeps a decoded form of a raw entry (second read of a written-through document). */
+  upgrade(e: CacheEntry, doc: Document): void {
+    if (e.doc === undefined) {
+      e.doc = doc;
+      e.raw = undefined;
+    }
+  }
   set(k: string, doc: Document, size: number): void {
-    if (this.maxBytes <= 0 || size * 2 > this.maxBytes) return;
+    this.put(k, { doc, raw: undefined, size: size * 2 });
+  }
+  setRaw(k: string, raw: Uint8Array): void {
+    this.put(k, { doc: undefined, raw, size: raw.length * 2 });
+  }
+  private put(k: string, e: CacheEntry): void {
+    if (this.maxBytes <= 0 || e.size > this.maxBytes) {
+      this.delete(k);
+      return;
+    }
     const old = this.map.get(k);
     if (old) {
       this.bytes -= old.size;
       this.map.delete(k);
     }
-    this.map.set(k, { doc, size: size * 2 });
-    this.bytes += size * 2;
+    this.map.set(k, e);
+    this.bytes += e.size;
     while (this.bytes > this.maxBytes) {
       const first = this.map.keys().next();
       if (first.done) break;
@@ -248,6 +285,8 @@ export class Engine {
   /** Last change-log sequence number assigned. */
   changeSeq = 0;
   private commitCounter = 0;
+  /** Highest commit counter whose write finished (document cache write-through ordering). */
+  private finishedCounter = 0;
   private readonly lastWrite = new Map<string, number>();
   readonly activeTxns = new Set<TxnState>();
   readonly plugins = new Map<number, IndexPlugin>();
@@ -274,8 +313,16 @@ export class Engine {
       return v ? { doc: decodeDocument(v), bytes: v.length } : undefined;
     }
     const k = bytesKey(dk);
-    const hit = this.docCache.get(k);
-    if (hit) return { doc: cloneDoc(hit), bytes: 0 };
+    const e = this.docCache.entry(k);
+    if (e) {
+      if (e.doc !== undefined) return { doc: cloneDoc(e.doc), bytes: 0 };
+      const doc = decodeDocument(e.raw!);
+      const bytes = e.raw!.length;
+      // second read of a written-through document: keep a decoded copy
+      if (e.read) this.docCache.upgrade(e, cloneDoc(doc));
+      else e.read = true;
+      return { doc, bytes };
+    }
     const gen = this.commitGen;
     const v = await this.live.get(dk);
     if (!v) return undefined;
@@ -285,14 +332,23 @@ export class Engine {
     return { doc, bytes: v.length };
   }
 
+  /**
+   * Synchronous cache probe for scans on the live view: the cached decoded document (shared, do not
+   * mutate), or its committed BSON, or undefined on a miss.
+   */
+  cachedRaw(collId: number, encId: Uint8Array): { cached?: Document; raw?: Uint8Array } | undefined {
+    const e = this.docCache.entry(bytesKey(documentKey(collId, encId)));
+    if (!e) return undefined;
+    return e.doc !== undefined ? { cached: e.doc } : { raw: e.raw! };
+  }
+
   /** Raw read for lazy scans: the cached decoded document (shared, do not mutate) or the BSON bytes. */
   async readRaw(reader: KVReader, collId: number, encId: Uint8Array): Promise<{ cached?: Document; raw?: Uint8Array } | undefined> {
-    const dk = documentKey(collId, encId);
     if (reader === this.live) {
-      const hit = this.docCache.get(bytesKey(dk));
-      if (hit) return { cached: hit };
+      const c = this.cachedRaw(collId, encId);
+      if (c) return c;
     }
-    const v = await reader.get(dk);
+    const v = await reader.get(documentKey(collId, encId));
     return v ? { raw: v } : undefined;
   }
 
@@ -478,7 +534,14 @@ export class Engine {
         }
       }
       this.commitGen++;
-      for (const [k, st] of layer) if (st.key[0] === 0x10) this.docCache.delete(k);
+      // write through when no later commit finished first (else that one may have the newer value)
+      const latest = counter > this.finishedCounter;
+      if (latest) this.finishedCounter = counter;
+      for (const [k, st] of layer) {
+        if (st.key[0] !== 0x10) continue;
+        if (latest && st.value) this.docCache.setRaw(k, st.value);
+        else this.docCache.delete(k);
+      }
       for (const p of scope.plugins) p.afterCommit(seq);
       if (events.length > 0) for (const w of this.watchers) w(events);
     };

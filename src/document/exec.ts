@@ -106,6 +106,16 @@ export async function* scan(engine: Engine, coll: CollMeta, reader: KVReader, pl
   const matcher = compileFilter(filter);
   const all = Object.keys(filter).length === 0;
   /** Lazy mode: test (and sort) on the cached document or on a partial decode; decode fully later. */
+  const live = reader === engine.live;
+  /** Synchronous cache probe (live view only); undefined on a miss. */
+  const fromCache = (encId: Uint8Array): FoundDoc | undefined => {
+    if (!live) return undefined;
+    const c = engine.cachedRaw(coll.id, encId);
+    if (!c) return undefined;
+    if (c.cached) return lazy ? { doc: c.cached, encId, bytes: 0, borrowed: true } : { doc: cloneDoc(c.cached), encId, bytes: 0 };
+    const raw = c.raw!;
+    return lazy ? { doc: decodeFields(raw, lazy), encId, bytes: raw.length, raw } : { doc: decodeDocument(raw), encId, bytes: raw.length };
+  };
   const fetch = async (encId: Uint8Array): Promise<FoundDoc | undefined> => {
     if (!lazy) {
       const r = await engine.readDocument(reader, coll.id, encId);
@@ -154,7 +164,17 @@ export async function* scan(engine: Engine, coll: CollMeta, reader: KVReader, pl
   let window: Uint8Array[] = [];
   let size = Math.max(1, Math.min(8, firstWindow));
   const drain = async function* (): AsyncGenerator<FoundDoc> {
-    const got = await Promise.all(window.map((e) => fetch(e)));
+    let got: (FoundDoc | undefined)[] = [];
+    let missing = 0;
+    for (const e of window) {
+      const f = fromCache(e);
+      if (f === undefined) missing++;
+      got.push(f);
+    }
+    if (missing > 0) {
+      const fetched = await Promise.all(window.map((e, i) => (got[i] === undefined ? fetch(e) : undefined)));
+      got = got.map((f, i) => f ?? fetched[i]);
+    }
     window = [];
     size = Math.min(prefetchWindowMax, size * 2);
     for (const f of got) {

@@ -411,11 +411,8 @@ export function complement(b: Uint8Array): Uint8Array {
 
 /** Latin-1 string of bytes, used as a Map key. */
 export function bytesKey(b: Uint8Array): string {
-  if (b.length <= 48) {
-    let s = '';
-    for (let i = 0; i < b.length; i++) s += String.fromCharCode(b[i]!);
-    return s;
-  }
+  // one flat string (a concatenation loop builds a rope that every Map lookup has to flatten)
+  if (b.length <= 4096) return String.fromCharCode.apply(null, b as unknown as number[]);
   let s = '';
   for (let i = 0; i < b.length; i += 4096) s += String.fromCharCode.apply(null, b.subarray(i, i + 4096) as unknown as number[]);
   return s;
