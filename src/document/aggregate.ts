@@ -7,7 +7,7 @@
  */
 import { LargetableError } from '../errors.ts';
 import { pipelineStagesMax } from '../limits.ts';
-import { runPipeline, type PipelineContext } from '../query/index.ts';
+import { runPipeline, setDocMeta, type PipelineContext } from '../query/index.ts';
 import { isPlainObject, type Document } from '../query/values.ts';
 import type { Collection, SessionLike } from './collection.ts';
 import { AbstractCursor } from './cursor.ts';
@@ -110,8 +110,10 @@ async function* runAggregate(coll: Collection, pipeline: Document[], options: Do
         void _l;
         const hits = await coll.vectorSearch(vector, { ...rest, k: limit });
         for (const h of hits) {
-          const doc = (h.document as Document | undefined) ?? { _id: h._id };
-          yield { ...doc, $vectorSearchScore: h.score };
+          // the score travels beside the document ({$meta: 'vectorSearchScore'}), not as a field
+          const doc: Document = { ...((h.document as Document | undefined) ?? { _id: h._id }) };
+          if (typeof h.score === 'number') setDocMeta(doc, { vectorSearchScore: h.score });
+          yield doc;
         }
       })();
     },

@@ -8,6 +8,7 @@ import { Decimal128, Long, ObjectId, Timestamp } from 'bson';
 import { LargetableError } from '../errors.ts';
 import { expressionArrayLengthMax } from '../limits.ts';
 import { guardQuery } from './guard.ts';
+import { metaValue } from './meta.ts';
 import { getExprPath, splitPath } from './path.ts';
 import { compileRegex, regexFromValue, type SafeRegex } from './regex.ts';
 import type { Document } from './values.ts';
@@ -1327,7 +1328,7 @@ def('$rand', () => Math.random());
 def('$toHashedIndexKey', () => {
   throw new LargetableError('NOT_SUPPORTED', '$toHashedIndexKey is not supported');
 });
-def('$meta', () => null);
+def('$meta', (a, ctx) => metaValue(ctx.root, a));
 
 /**
  * Check an expression's shape without evaluating it: every operator object has exactly one known

@@ -14,6 +14,8 @@ export { applyUpdate, compileUpdate, upsertSeed, isReplacement, sameValue } from
 export type { UpdateOptions } from './update.ts';
 export { getPathValues, splitPath } from './path.ts';
 export { evaluateExpression } from './expression.ts';
+export type { DocMeta } from './meta.ts';
+export { setDocMeta, getDocMeta } from './meta.ts';
 export type { PipelineContext } from './pipeline.ts';
 export { runPipeline, groupKey } from './pipeline.ts';
 export { validateDocument } from './validate.ts';

@@ -9,6 +9,7 @@ import { avgValues, evalExpr, makeContext, stdDev, validateExpression, type Eval
 import { compileFilterUnguarded } from './filter.ts';
 import { guardQuery } from './guard.ts';
 import { getExprPath, isArrayIndex, lookupForMatch, splitPath } from './path.ts';
+import { carryDocMeta } from './meta.ts';
 import { compileProjectStage } from './projection.ts';
 import { compareKeys, sortDocuments, sortKey, topK } from './sort.ts';
 import type { Document } from './values.ts';
@@ -523,7 +524,7 @@ function compileStage(stage: unknown, index: number, count: number, env: Env, ne
   const name = stageName(stage);
   const arg = (stage as Document)[name];
   const per = compileDocStage(name, arg);
-  if (per !== undefined) return syncStage((d) => per(d, env.vars, env.now));
+  if (per !== undefined) return syncStage((d) => carryDocMeta(d, per(d, env.vars, env.now)));
   switch (name) {
     case '$match': {
       if (!isPlainObject(arg)) throw badQuery('the match filter must be an expression in an object');

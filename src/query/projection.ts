@@ -6,6 +6,7 @@ import { LargetableError } from '../errors.ts';
 import { evalExpr, makeContext, validateExpression, type EvalContext } from './expression.ts';
 import { compileFilterUnguarded } from './filter.ts';
 import { guardQuery } from './guard.ts';
+import { checkMetaName } from './meta.ts';
 import { isArrayIndex, lookupForMatch } from './path.ts';
 import type { Document } from './values.ts';
 import { badQuery, getOwn, hasOwnKey, isNumeric, isPlainObject, isTruthy, RESERVED_KEYS, setOwn, toDouble } from './values.ts';
@@ -110,7 +111,12 @@ function parseSpec(projection: Document, mode: 'find' | 'agg'): Spec {
           continue;
         }
         if (op === '$meta') {
-          throw new LargetableError('NOT_SUPPORTED', '$meta projections are not supported');
+          // aggregation: a computed field read from the document's metadata (e.g. vectorSearchScore)
+          if (mode !== 'agg') throw new LargetableError('NOT_SUPPORTED', '$meta projections are supported in aggregation $project only');
+          checkMetaName(arg);
+          add(full, { kind: 'expr', expr: v }, where);
+          incl = true;
+          continue;
         }
       }
       if (isExpressionValue(v)) {

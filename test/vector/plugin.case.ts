@@ -111,10 +111,32 @@ export function pluginSuite(name: string, adapter: () => StorageAdapter | Promis
         const viaStage = await o.coll.aggregate([
           { $vectorSearch: { index: 'vec', path: 'embedding', queryVector: q0, numCandidates: 100, limit: 6, filter: { group: { $gte: 25 } } } },
           { $match: { group: { $lt: 40 } } },
-        ]).toArray() as { _id: number; group: number; $vectorSearchScore: number }[];
+          { $project: { _id: 1, group: 1, score: { $meta: 'vectorSearchScore' } } },
+        ]).toArray() as { _id: number; group: number; score: number }[];
         const direct = (await o.coll.vectorSearch(q0, { k: 6, filter: { group: { $gte: 25 } } })).filter((h) => (h.document as { group: number }).group < 40);
+        assert.ok(direct.length > 0);
         assert.deepEqual(viaStage.map((x) => x._id), direct.map((h) => h._id));
-        for (let i = 0; i < direct.length; i++) assert.ok(Math.abs(viaStage[i]!.$vectorSearchScore - (direct[i]!.score as number)) < 1e-6);
+        for (let i = 0; i < direct.length; i++) {
+          assert.deepEqual(Object.keys(viaStage[i]!).sort(), ['_id', 'group', 'score']);
+          assert.ok(Math.abs(viaStage[i]!.score - (direct[i]!.score as number)) < 1e-6);
+        }
+        // the score survives $addFields/$set chains and no stray field appears in the documents
+        const viaSet = await o.coll.aggregate([
+          { $vectorSearch: { index: 'vec', path: 'embedding', queryVector: q0, numCandidates: 100, limit: 3 } },
+          { $addFields: { tag: 'x' } },
+          { $set: { s: { $multiply: [{ $meta: 'vectorSearchScore' }, 2] } } },
+          { $unset: 'embedding' },
+        ]).toArray();
+        const direct3 = await o.coll.vectorSearch(q0, { k: 3 });
+        assert.deepEqual(viaSet.map((x) => x._id), direct3.map((h) => h._id));
+        for (let i = 0; i < 3; i++) {
+          assert.deepEqual(Object.keys(viaSet[i]!).sort(), ['_id', 'group', 's', 'tag']);
+          assert.ok(Math.abs((viaSet[i]!.s as number) - 2 * (direct3[i]!.score as number)) < 1e-6);
+        }
+        // without $vectorSearch there is no score: the field is left out
+        const noMeta = await o.coll.aggregate([{ $match: { _id: 1 } }, { $project: { score: { $meta: 'vectorSearchScore' } } }]).toArray();
+        assert.deepEqual(noMeta, [{ _id: 1 }]);
+        await assert.rejects(o.coll.aggregate([{ $project: { s: { $meta: 'nonsense' } } }]).toArray(), (e) => isLargetableError(e, 'BAD_QUERY'));
         const plan = plugin.explain(row(queries, 0, d), { k: 10, candidates: ids.filter((i) => i % 2 === 0), efSearch: 400 });
         assert.ok(plan.strategy.startsWith('filtered-ann') || plan.strategy === 'exact-candidates');
       } finally {
