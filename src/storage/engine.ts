@@ -253,6 +253,9 @@ export class LsmStore implements Store {
           });
         const buf = await io(name, 'read', () => h.read(0, size));
         const scan = scanWal(buf, name);
+        // the manifest's size is a durable mark: every byte before it was synced, so an invalid
+        // record there is damage, not a torn write (only bytes past the mark may be torn)
+        if (known !== undefined && scan.validEnd < known) throw walDamaged(name, scan.validEnd, known);
         let bi = -1;
         for (const r of scan.records) {
           if (r.seq <= m.flushedSeq) continue;
@@ -979,10 +982,15 @@ export class LsmStore implements Store {
       const name = walName(w);
       report.filesChecked++;
       try {
+        // the durable mark: the recorded size of a finished WAL, or what this store appended to
+        // its current one (captured before reading; appends only grow it)
+        const current = w === this.walFile && !this.readOnly;
+        const durableEnd = current ? this.walSize : this.man.walSizes[String(w)];
         const buf = await a.readAll(name);
         const scan = scanWal(buf, name);
+        if (durableEnd !== undefined && scan.validEnd < durableEnd) throw walDamaged(name, scan.validEnd, durableEnd);
         const lastListed = w === this.man.wals[this.man.wals.length - 1];
-        if (scan.tornBytes > 0 && w !== this.walFile && !(this.readOnly && lastListed))
+        if (scan.tornBytes > 0 && !current && !(this.readOnly && lastListed))
           throw new LargetableError('CORRUPTION', `${name}: corruption at offset ${scan.validEnd}: invalid bytes after the last record`, { details: { file: name, offset: scan.validEnd } });
       } catch (err) {
         note(name, err);
@@ -1063,6 +1071,12 @@ export class LsmStore implements Store {
     if (v !== undefined) for (const s of [...v.l0, ...v.l1]) await s.handle.close().catch(() => undefined);
     if ((this.wal as FileHandle | undefined) !== undefined) await this.wal.close().catch(() => undefined);
   }
+}
+
+function walDamaged(name: string, offset: number, durableEnd: number): LargetableError {
+  return new LargetableError('CORRUPTION', `${name}: corruption at offset ${offset}: invalid WAL record before the ${durableEnd} bytes recorded as synced`, {
+    details: { file: name, offset },
+  });
 }
 
 import { hashKey } from './bloom.ts';

@@ -1,14 +1,17 @@
 /**
  * Corruption: bit flips and truncations in every file type (manifest, segment, WAL) are
- * detected and named (file + offset), never a silently wrong answer. A damaged last WAL record
- * is indistinguishable from a torn write: it is truncated and reported in `store.recovery`.
+ * detected and named (file + offset), never a silently wrong answer. Bytes the manifest records
+ * as synced (a closed or rotated WAL) must be valid: damage there is CORRUPTION. Only in the WAL
+ * that was open at a crash may damage of the LAST record read as a torn write (truncated and
+ * reported in `store.recovery`); a bad record followed by a valid one is CORRUPTION.
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { dropMemoryVolume, MemoryAdapter } from '../../platform/memory.ts';
+import { crashMemoryVolumeForTesting, dropMemoryVolume, MemoryAdapter } from '../../platform/memory.ts';
 import { isLargetableError, type LargetableError } from '../../src/errors.ts';
 import { openStore, type EngineOptions } from '../../src/storage/index.ts';
 import type { Store } from '../../src/storage/store.ts';
+import { scanWal } from '../../src/storage/wal.ts';
 
 const te = new TextEncoder();
 const td = new TextDecoder();
@@ -22,9 +25,10 @@ async function dump(st: Store): Promise<string> {
 }
 
 let n = 0;
-async function build(): Promise<{ files: Map<string, Uint8Array>; expected: string }> {
+/** Builds a store with every file type; `crash`: the volume crashes instead of closing. */
+async function build(crash = false): Promise<{ files: Map<string, Uint8Array>; expected: string }> {
   const vol = `corrupt-src-${++n}`;
-  const st = await openStore(new MemoryAdapter(vol), opts);
+  const st = await openStore(new MemoryAdapter(vol, { trackUnsynced: crash }), opts);
   for (let j = 0; j < 4; j++)
     await st.write(Array.from({ length: 60 }, (_, i) => ({ type: 'put' as const, key: b(`a${j}-${String(i).padStart(3, '0')}`), value: b(`value-${j}-${i}-`.repeat(3)) })));
   await st.flush();
@@ -34,7 +38,8 @@ async function build(): Promise<{ files: Map<string, Uint8Array>; expected: stri
   await st.flush(); // L0
   for (let i = 0; i < 6; i++) await st.write([{ type: 'put', key: b(`w${i}`), value: b(`wal${i}`) }, { type: 'del', key: b(`a2-00${i}`) }]); // WAL only
   const expected = await dump(st);
-  await st.close();
+  if (crash) crashMemoryVolumeForTesting(vol);
+  else await st.close();
   const a = new MemoryAdapter(vol);
   const files = new Map<string, Uint8Array>();
   for (const f of await a.list()) files.set(f, await a.readAll(f));
@@ -126,8 +131,10 @@ describe('corruption is detected and named', async () => {
           tally[await check(files, name, bytes, expected)]++;
         }
       }
-      // a flipped bit is never silently accepted (WAL: only the last record may read as a torn tail)
+      // a flipped bit is never silently accepted, and never dropped as a torn tail: the store was
+      // closed, so the manifest records every WAL's synced size
       assert.equal(tally.intact, 0, JSON.stringify(tally));
+      assert.equal(tally['torn-tail'], 0, JSON.stringify(tally));
       assert.ok(tally.detected > 0, JSON.stringify(tally));
     });
 
@@ -137,10 +144,75 @@ describe('corruption is detected and named', async () => {
         for (const len of [0, 1, 7, 8, 9, Math.floor(orig.length / 3), Math.floor(orig.length / 2) + 3, orig.length - 1]) {
           if (len < 0 || len >= orig.length) continue;
           const v = await check(files, name, orig.slice(0, len), expected);
-          if (kind === 'wal') assert.ok(v === 'torn-tail' || v === 'detected', `${name} truncated to ${len}: ${v}`);
-          else assert.equal(v, 'detected', `${name} truncated to ${len}`);
+          assert.equal(v, 'detected', `${name} truncated to ${len}`);
         }
       }
     });
   }
+
+  it('a flipped bit in the last record of a closed WAL is CORRUPTION, not a torn tail', async () => {
+    const name = kinds.wal[kinds.wal.length - 1]!;
+    const orig = files.get(name)!;
+    const last = scanWal(orig, name).records.at(-1)!;
+    for (const off of [last.offset + 2, last.offset + 5, last.end - 2, last.end - 1]) {
+      const bytes = orig.slice();
+      bytes[off]! ^= 1;
+      assert.equal(await check(files, name, bytes, expected), 'detected', `flip at ${off}`);
+    }
+  });
+});
+
+describe('the WAL open at a crash: only its last record may be a torn tail', async () => {
+  const { files, expected } = await build(true);
+  // the open WAL is the newest one; the manifest records no size for it
+  const walNames = [...files.keys()].filter((f) => f.endsWith('.wal')).sort();
+  const name = walNames[walNames.length - 1]!;
+  const orig = files.get(name)!;
+  const recs = scanWal(orig, name).records;
+
+  it('the fixture WAL holds several records', () => {
+    assert.ok(recs.length >= 3, `${recs.length} records`);
+  });
+
+  it('damage before the last record is detected; in the last record it is a reported torn tail', async () => {
+    const last = recs[recs.length - 1]!;
+    const tally: Record<Verdict, number> = { detected: 0, 'torn-tail': 0, intact: 0 };
+    for (const off of offsetsFor(orig.length, 60)) {
+      const bytes = orig.slice();
+      bytes[off]! ^= 1 << (off % 8);
+      const v = await check(files, name, bytes, expected);
+      tally[v]++;
+      if (off < last.offset) assert.equal(v, 'detected', `flip at ${off} (last record starts at ${last.offset})`);
+      else assert.ok(v === 'detected' || v === 'torn-tail', `flip at ${off}: ${v}`);
+    }
+    assert.ok(tally['torn-tail'] > 0 && tally.detected > 0, JSON.stringify(tally));
+  });
+
+  it('a truncation inside the last record is truncated and reported', async () => {
+    const last = recs[recs.length - 1]!;
+    for (const len of [last.offset + 1, last.offset + 9, last.end - 1]) {
+      assert.equal(await check(files, name, orig.slice(0, len), expected), 'torn-tail', `truncated to ${len}`);
+    }
+  });
+});
+
+describe('verify() applies the durable-mark rule to the live WAL', () => {
+  it('a flipped bit in the last acknowledged record of the current WAL is reported', async () => {
+    const vol = `corrupt-live-${++n}`;
+    const st = await openStore(new MemoryAdapter(vol), opts);
+    try {
+      for (let i = 0; i < 5; i++) await st.put(b(`k${i}`), b(`v${i}`));
+      assert.ok((await st.verify()).ok);
+      const wal = (await st.adapter.list()).filter((f) => f.endsWith('.wal')).sort().at(-1)!;
+      const bytes = await st.adapter.readAll(wal);
+      bytes[bytes.length - 1]! ^= 4;
+      await st.adapter.replace(wal, bytes);
+      const rep = await st.verify();
+      assert.equal(rep.ok, false);
+      assert.ok(rep.errors.some((e) => e.file === wal && e.offset > 8), JSON.stringify(rep.errors));
+    } finally {
+      await st.close().catch(() => undefined);
+      dropMemoryVolume(vol);
+    }
+  });
 });
