@@ -6,7 +6,7 @@
  */
 import { parse as parseToml } from 'smol-toml';
 import { LargetableError } from './errors.ts';
-import { requestBodyBytesDefault, requestBodyBytesMax } from './limits.ts';
+import { requestBodyBytesDefault, requestBodyBytesMax, slowQueryMsDefault } from './limits.ts';
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error' | 'silent';
 export const logLevels: readonly LogLevel[] = ['debug', 'info', 'warn', 'error', 'silent'];
@@ -38,7 +38,7 @@ export const defaultConfig: Readonly<ServerConfig> = Object.freeze({
   mongoPort: 27017,
   bodyLimitBytes: requestBodyBytesDefault,
   logLevel: 'info' as LogLevel,
-  slowQueryMs: 100,
+  slowQueryMs: slowQueryMsDefault,
   users: [],
 });
 

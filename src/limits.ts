@@ -89,3 +89,7 @@ export const changeStreamAwaitMsDefault = 1000;
 export const changeStreamAwaitMsMax = 30_000;
 /** Level-0 segments at which a memtable rotation waits for the background compaction. */
 export const level0SegmentsStall = 12;
+/** Operations slower than this are logged with their plan (default; configurable). */
+export const slowQueryMsDefault = 100;
+/** Idle time after which a wire-protocol logical session expires, as reported to drivers. */
+export const wireSessionTimeoutMinutes = 30;

@@ -21,7 +21,7 @@ import type { UpgradeWebSocket } from 'hono/ws';
 import { EJSON, ObjectId } from 'bson';
 import { LargetableError, isLargetableError, mongoCodeOf } from '../errors.ts';
 import type { ErrorCode } from '../errors.ts';
-import { documentDepthMax, requestBodyBytesDefault, restFindDocumentsMax } from '../limits.ts';
+import { documentDepthMax, requestBodyBytesDefault, restFindDocumentsMax, slowQueryMsDefault } from '../limits.ts';
 import type { ClientLike, CollectionLike, CursorLike, Doc, ChangeStreamLike } from './engine.ts';
 import { dropCollection, listDatabases, numericStats, storeOf } from './engine.ts';
 import { validateCollectionName, validateDbName } from './names.ts';
@@ -134,7 +134,7 @@ const sseKeepAliveMs = 15_000;
 export function createApp(client: ClientLike | undefined, options: AppOptions): ServerApp {
   const log = options.logger ?? silentLogger;
   const metrics = options.metrics ?? new Metrics();
-  const slowMs = options.slowQueryMs ?? 100;
+  const slowMs = options.slowQueryMs ?? slowQueryMsDefault;
   const startedAt = Date.now();
   const streams = new Set<ChangeStreamLike>();
   let inFlight = 0;

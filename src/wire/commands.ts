@@ -11,7 +11,7 @@ import { isLargetableError, mongoCodeOf } from '../errors.ts';
 import {
   cursorBatchSizeDefault, documentSizeBytesMax, wireMessageBytesMax, writeBatchDocumentsMax,
   wireCursorsOpenMax, wireCursorIdleMsMax, replyBatchBytesMax, changeStreamAwaitMsDefault, changeStreamAwaitMsMax,
-  wireConnectionsMax,
+  wireConnectionsMax, slowQueryMsDefault, wireSessionTimeoutMinutes,
 } from '../limits.ts';
 import type { ChangeStreamLike, ClientLike, CollectionLike, CursorLike, Doc } from '../server/engine.ts';
 import { dropCollection, findAndModifyResult, listDatabases } from '../server/engine.ts';
@@ -170,7 +170,7 @@ export class WireServer {
     this.client = options.client;
     this.log = options.logger ?? silentLogger;
     this.metrics = options.metrics;
-    this.slowMs = options.slowQueryMs ?? 100;
+    this.slowMs = options.slowQueryMs ?? slowQueryMsDefault;
     this.ltVersion = options.largetableVersion ?? '0.0.0';
     this.now = options.now ?? (() => Date.now());
     this.host = options.host ?? {};
@@ -209,7 +209,7 @@ export class WireServer {
       getFreeMonitoringStatus: async () => ({ state: 'disabled', ok: 1 }),
       endSessions: async () => ({ ok: 1 }),
       killAllSessions: async () => ({ ok: 1 }),
-      startSession: async () => ({ id: { id: new BSON.UUID() }, timeoutMinutes: 30, ok: 1 }),
+      startSession: async () => ({ id: { id: new BSON.UUID() }, timeoutMinutes: wireSessionTimeoutMinutes, ok: 1 }),
       refreshSessions: async () => ({ ok: 1 }),
       serverStatus: async () => this.serverStatus(),
       listDatabases: async (c) => {
@@ -300,14 +300,17 @@ export class WireServer {
         const col = this.coll(db, c['createIndexes']);
         const specs = arrayArg(c['indexes'], 'indexes');
         if (specs.length === 0) bad('indexes must not be empty');
-        const before = (await col.listIndexes().toArray().catch(() => [])).length || 1;
+        const collName = validateCollectionName(c['createIndexes']);
+        const existed = (await this.client.db(db).listCollections({ name: collName }).toArray()).some((x) => x['name'] === collName);
+        // mongod counts the _id index of a collection it creates for the command.
+        const before = existed ? (await col.listIndexes().toArray()).length : 1;
         for (const s of specs) {
           const { key, ...opts } = docArg(s, 'index spec');
           if (!key || typeof key !== 'object' || Object.keys(key).length === 0) throw new CommandError(67, 'CannotCreateIndex', 'index spec needs a non-empty key');
           await col.createIndex(key as Doc, opts);
         }
         const after = (await col.listIndexes().toArray()).length;
-        return { numIndexesBefore: before, numIndexesAfter: after, createdCollectionAutomatically: before <= 1, ok: 1 };
+        return { numIndexesBefore: before, numIndexesAfter: after, createdCollectionAutomatically: !existed, ok: 1 };
       },
       listIndexes: async (c, db) => {
         const name = validateCollectionName(c['listIndexes']);
@@ -396,7 +399,7 @@ export class WireServer {
   private hello(conn: Connection): Doc {
     return {
       helloOk: true, isWritablePrimary: true, maxBsonObjectSize: documentSizeBytesMax, maxMessageSizeBytes: wireMessageBytesMax,
-      maxWriteBatchSize: writeBatchDocumentsMax, localTime: new Date(this.now()), logicalSessionTimeoutMinutes: 30,
+      maxWriteBatchSize: writeBatchDocumentsMax, localTime: new Date(this.now()), logicalSessionTimeoutMinutes: wireSessionTimeoutMinutes,
       connectionId: conn.id, minWireVersion: 0, maxWireVersion: 21, readOnly: false, ok: 1,
     };
   }

@@ -10,7 +10,7 @@ import type { ServerApp } from '../../src/server/app.ts';
 import type { ClientLike } from '../../src/server/engine.ts';
 import { createLogger } from '../../src/server/log.ts';
 import { defaultConfig } from '../../src/config.ts';
-import { requestBodyBytesDefault, requestBodyBytesMax } from '../../src/limits.ts';
+import { requestBodyBytesDefault, requestBodyBytesMax, slowQueryMsDefault } from '../../src/limits.ts';
 
 let client: ClientLike & { close(): Promise<void> };
 let server: ServerApp;
@@ -145,8 +145,9 @@ describe('REST app', () => {
     assert.equal((await req('GET', 'http://x/health')).status, 200);
   });
 
-  it('caps bodies at requestBodyBytesDefault from limits.ts unless configured', async () => {
+  it('takes its defaults from limits.ts: body cap (requestBodyBytesDefault), slow query threshold', async () => {
     assert.equal(defaultConfig.bodyLimitBytes, requestBodyBytesDefault);
+    assert.equal(defaultConfig.slowQueryMs, slowQueryMsDefault);
     assert.ok(requestBodyBytesDefault <= requestBodyBytesMax);
     const plain = createApp(client, { version: '1', runtime: 't', kernelBuild: 't' });
     const post = (len: number) => plain.app.fetch(new Request(`${base}/documents`, { method: 'POST', headers: { 'content-type': 'application/json', 'content-length': String(len) }, body: '{}' }));

@@ -5,7 +5,7 @@ import { Long } from 'bson';
 import { open } from '../../src/index.ts';
 import { openMemoryAdapter } from '../../platform/memory.ts';
 import { WireServer } from '../../src/wire/commands.ts';
-import { wireConnectionsMax } from '../../src/limits.ts';
+import { wireConnectionsMax, wireSessionTimeoutMinutes } from '../../src/limits.ts';
 import type { ClientLike } from '../../src/server/engine.ts';
 
 type D = Record<string, any>;
@@ -146,6 +146,14 @@ describe('WireServer', () => {
     assert.deepEqual([empty['dataSize'], empty['indexes'], empty['objects']], [0, 0, 0]);
   });
 
+  it('createIndexes says whether it created the collection', async () => {
+    await run({ create: 'made' }, 'ci');
+    const a = await run({ createIndexes: 'made', indexes: [{ key: { a: 1 }, name: 'a_1' }] }, 'ci');
+    assert.deepEqual([a['numIndexesBefore'], a['numIndexesAfter'], a['createdCollectionAutomatically']], [1, 2, false]);
+    const b = await run({ createIndexes: 'fresh', indexes: [{ key: { b: 1 }, name: 'b_1' }] }, 'ci');
+    assert.deepEqual([b['numIndexesBefore'], b['numIndexesAfter'], b['createdCollectionAutomatically']], [1, 2, true]);
+  });
+
   it('hostInfo, serverStatus and getCmdLineOpts report the platform\'s facts', async () => {
     const w = new WireServer({ client, host: { hostname: 'box7', numCores: 3, memSizeMB: 2048, cpuArch: 'x64', osType: 'Linux', argv: ['node', 'serve'] } });
     w.connectionsCurrent = 2;
@@ -156,6 +164,7 @@ describe('WireServer', () => {
     assert.equal(st['host'], 'box7');
     assert.deepEqual([st['connections'].current, st['connections'].available], [2, wireConnectionsMax - 2]);
     assert.deepEqual((await wr({ getCmdLineOpts: 1 }))['argv'], ['node', 'serve']);
+    assert.equal((await wr({ hello: 1 }))['logicalSessionTimeoutMinutes'], wireSessionTimeoutMinutes);
     await w.closeAll();
   });
 });
