@@ -208,8 +208,9 @@ export class DocumentCache {
     }
     this.hits++;
     if (e.doc === undefined) {
-      e.doc = decodeDocument(e.raw!);
-      e.raw = undefined;
+      const doc = decodeDocument(e.raw!);
+      this.upgrade(k, e, doc);
+      return doc;
     }
     return e.doc;
   }
@@ -221,17 +222,20 @@ export class DocumentCache {
     return e;
   }
   /** Keeps a decoded form of a raw entry (second read of a written-through document). */
-  upgrade(e: CacheEntry, doc: Document): void {
-    if (e.doc === undefined) {
-      e.doc = doc;
-      e.raw = undefined;
-    }
+  upgrade(k: string, e: CacheEntry, doc: Document): void {
+    if (e.doc !== undefined || this.map.get(k) !== e) return;
+    const size = e.raw!.length * 2;
+    this.bytes += size - e.size;
+    e.size = size;
+    e.doc = doc;
+    e.raw = undefined;
+    this.evict();
   }
   set(k: string, doc: Document, size: number): void {
     this.put(k, { doc, raw: undefined, size: size * 2 });
   }
   setRaw(k: string, raw: Uint8Array): void {
-    this.put(k, { doc: undefined, raw, size: raw.length * 2 });
+    this.put(k, { doc: undefined, raw, size: raw.length + 64 });
   }
   private put(k: string, e: CacheEntry): void {
     if (this.maxBytes <= 0 || e.size > this.maxBytes) {
@@ -245,6 +249,9 @@ export class DocumentCache {
     }
     this.map.set(k, e);
     this.bytes += e.size;
+    this.evict();
+  }
+  private evict(): void {
     while (this.bytes > this.maxBytes) {
       const first = this.map.keys().next();
       if (first.done) break;
@@ -319,7 +326,7 @@ export class Engine {
       const doc = decodeDocument(e.raw!);
       const bytes = e.raw!.length;
       // second read of a written-through document: keep a decoded copy
-      if (e.read) this.docCache.upgrade(e, cloneDoc(doc));
+      if (e.read) this.docCache.upgrade(k, e, cloneDoc(doc));
       else e.read = true;
       return { doc, bytes };
     }
