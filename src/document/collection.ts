@@ -830,7 +830,8 @@ export class Collection<TSchema extends Document = Document> {
 
   /**
    * Vector search through a plugin index (the vector engineer's plugin provides `search`).
-   * Options: { k | limit, index?, path?, filter?, numCandidates, efSearch, nprobe, exact, projection }.
+   * Options: { k | limit, index?, path?, filter?, numCandidates, efSearch, nprobe, exact, projection, includeScore }.
+   * includeScore: false leaves `score` out of the hits.
    * A `filter` is answered by the planner first; its matching _ids are the plugin's `candidates`.
    * Returns [{ _id, score, document }] best first.
    */
@@ -874,12 +875,15 @@ export class Collection<TSchema extends Document = Document> {
     const coll = this.meta();
     if (!coll) return [];
     const project = isPlainObject(options.projection) ? compileProjection(options.projection) : undefined;
+    if (options.includeScore !== undefined && typeof options.includeScore !== 'boolean') throw new LargetableError('INVALID_ARGUMENT', 'includeScore must be a boolean');
+    const withScore = options.includeScore !== false;
     const out: Document[] = [];
     for (const h of hits) {
       const id = h._id !== undefined ? h._id : h.id;
       const r = await this.engine.readDocument(this.engine.live, coll.id, encodeId(id));
       if (!r) continue;
-      out.push({ _id: id, score: h.score, document: project ? project(r.doc) : r.doc });
+      const document = project ? project(r.doc) : r.doc;
+      out.push(withScore ? { _id: id, score: h.score, document } : { _id: id, document });
     }
     return out;
   }

@@ -4,7 +4,8 @@
  * Refused (INVALID_DOCUMENT): keys `__proto__`, `constructor`, `prototype`; field names starting
  * with `$` (at any depth); field names containing NUL; nesting deeper than limits.documentDepthMax;
  * values that are neither plain objects, arrays, primitives, Dates, RegExps, Uint8Arrays nor bson
- * values (functions, symbols, Maps, class instances); an array or regex `_id`.
+ * values (functions, symbols, Maps, class instances); an array or regex `_id`. Numeric typed arrays
+ * (Float32Array, Int32Array, ...; not BigInt64Array) are allowed and stored as bson stores them.
  * Dots in field names are ALLOWED (MongoDB 5+ behaviour), but such fields cannot be addressed by
  * dotted paths in queries and updates (as in MongoDB).
  * Refused (LIMIT_EXCEEDED): encoded size over limits.documentSizeBytesMax (bson calculateObjectSize).
@@ -92,6 +93,11 @@ export function checkValue(v: unknown, depth: number, path: string): number {
       default:
         return Infinity;
     }
+  }
+  if (ArrayBuffer.isView(v) && !(v instanceof DataView) && !(v instanceof BigInt64Array) && !(v instanceof BigUint64Array)) {
+    // numeric typed arrays (e.g. Float32Array vectors): bson stores them as a sub-document
+    // { '0': x, '1': y, ... } of doubles, which is what reads give back
+    return 5 + (v as unknown as ArrayLike<number>).length * 20;
   }
   throw invalid(`unsupported object (${Object.prototype.toString.call(v)}) at '${path}'`, path);
 }

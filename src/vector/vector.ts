@@ -69,6 +69,8 @@ export function toVector(value: unknown, dimensions: number, path = 'vector'): F
       if (typeof x !== 'number') throw invalid(`${path}.${i} is not a number`, { path, index: i });
       v[i] = x;
     }
+  } else if (ArrayBuffer.isView(value)) {
+    throw invalid(`${path} is a ${Object.prototype.toString.call(value).slice(8, -1)}: a vector must be a Float32Array, a Float64Array or an array of numbers`, { path });
   } else {
     throw invalid(`${path} must be a Float32Array or an array of numbers`, { path, type: value === null ? 'null' : typeof value });
   }

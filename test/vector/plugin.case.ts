@@ -50,6 +50,38 @@ export function pluginSuite(name: string, adapter: () => StorageAdapter | Promis
       }
     });
 
+    it('typed-array vectors: Float32Array/Float64Array accepted and round-trip (read back, reopen, createIndex later); Int32Array => INVALID_VECTOR', async () => {
+      const o = await openCollection(await adapter(), 'typed');
+      const v1 = Float32Array.from(row(data, 1, d));
+      try {
+        await o.coll.insertOne({ _id: 'early', other: new Float32Array(v1) }); // typed array outside any vector index
+        await o.coll.createIndex({ embedding: 'vector' }, { name: 'vec', dimensions: d, metric: 'l2', kind: 'flat' });
+        await o.coll.insertOne({ _id: 'f32', embedding: v1 });
+        await o.coll.insertOne({ _id: 'f64', embedding: Float64Array.from(row(data, 2, d)) });
+        for (const bad of [new Int32Array(d).fill(1), new Uint8Array(d), new Float32Array(d - 1)]) {
+          await assert.rejects(o.coll.insertOne({ _id: 'bad', embedding: bad }), (e) => isLargetableError(e, 'INVALID_VECTOR'));
+        }
+        assert.equal(await o.coll.countDocuments({ _id: 'bad' }), 0);
+        const back = await o.coll.findOne({ _id: 'f32' });
+        assert.deepEqual(Object.values(back!.embedding as object), Array.from(v1));
+        assert.equal((await o.coll.vectorSearch(v1, { k: 1 }))[0]!._id, 'f32');
+        // a later index over a field that holds a stored typed array reads what bson gave back
+        await o.coll.createIndex({ other: 'vector' }, { name: 'vec2', dimensions: d, metric: 'l2', kind: 'flat' });
+        assert.deepEqual((await o.coll.vectorSearch(v1, { k: 5, index: 'vec2' })).map((h) => h._id), ['early']);
+      } finally {
+        await o.close();
+      }
+      const o2 = await openCollection(await adapter(), 'typed');
+      try {
+        assert.deepEqual((await o2.coll.vectorSearch(v1, { k: 2, index: 'vec' })).map((h) => h._id), ['f32', 'f64']);
+        await o2.coll.updateOne({ _id: 'f64' }, { $set: { embedding: new Float32Array(v1) } });
+        const hits = await o2.coll.vectorSearch(v1, { k: 2, index: 'vec' });
+        assert.ok(hits.every((h) => h.score === hits[0]!.score));
+      } finally {
+        await o2.close();
+      }
+    });
+
     it('createIndex on existing documents, then search equals exact search; updates and deletes apply', async () => {
       const o = await openCollection(await adapter(), 'basic');
       try {
@@ -61,7 +93,11 @@ export function pluginSuite(name: string, adapter: () => StorageAdapter | Promis
           const hits = await o.coll.vectorSearch(q, { k: 10 });
           assert.deepEqual(hits.map((h) => h._id), exactTop(data, ids, q, 10, 'l2'));
           assert.ok(hits.every((h) => typeof h.score === 'number' && (h.document as { _id: number })._id === h._id));
+          const noScore = await o.coll.vectorSearch(q, { k: 10, includeScore: false });
+          assert.deepEqual(noScore.map((h) => h._id), hits.map((h) => h._id));
+          assert.ok(noScore.every((h) => !('score' in h) && (h.document as { _id: number })._id === h._id));
         }
+        await assert.rejects(o.coll.vectorSearch(row(queries, 0, d), { k: 1, includeScore: 'no' }), (e) => isLargetableError(e, 'INVALID_ARGUMENT'));
         // delete and update
         await o.coll.deleteMany({ group: { $lt: 10 } });
         const target = row(queries, 0, d);
