@@ -428,7 +428,8 @@ function isCovered(ix: RuntimeIndex, req: PlanRequest, fieldIvs: FieldInterval[]
   if (ix.meta.multikey || ix.meta.sparse || ix.partial || !req.projection) return false;
   const proj = req.projection;
   const keys = Object.keys(proj);
-  if (keys.length === 0) return false;
+  // An exclusion-only projection ({ _id: 0 }) returns every other field: never covered.
+  if (!keys.some((k) => k !== '_id')) return false;
   const paths = new Set(ix.fields.map((f) => f.path));
   for (const k of keys) {
     const v = proj[k];
