@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { crashMemoryVolumeForTesting, dropMemoryVolume, MemoryAdapter } from '../../platform/memory.ts';
 import { isLargetableError } from '../../src/errors.ts';
 import { openStore, type EngineOptions } from '../../src/storage/index.ts';
-import type { Store } from '../../src/storage/store.ts';
+import type { RecoveryReport, Store } from '../../src/storage/store.ts';
 import { adapterMethods, FaultyAdapter, handleMethods, type FaultMethod, type FaultPlan } from './faulty.ts';
 
 const te = new TextEncoder();
@@ -207,16 +207,50 @@ describe('fault injection on every adapter method', () => {
   it('a crash while syncing keeps a torn prefix of unsynced tails (simulated power loss)', async () => {
     const base = await scenario(null);
     const total = base.calls.get('sync') ?? 0;
+    let reported = 0;
     for (let nth = 1; nth <= total; nth++) {
       const vol = `faults-${volumeCounter + 1}`;
       // crash with a torn tail: keep half of every file's unsynced bytes
-      const o = await scenarioWithTornCrash(nth, vol);
-      assert.ok(o >= 0);
+      const rec = await scenarioWithTornCrash(nth, vol);
+      if (rec.tornTailBytesTruncated > 0) {
+        assert.match(rec.tornTailFile ?? '', /^\d{6,}\.wal$/, JSON.stringify(rec));
+        reported++;
+      }
+    }
+    // a crash during a WAL sync tears the appended group: recovery must say so
+    assert.ok(reported > 0, `no torn tail reported in ${total} sync crashes`);
+  });
+
+  it('recovery reports the torn tail of the last write (bytes and file)', async () => {
+    const vol = `faults-${++volumeCounter}`;
+    const st = await openStore(new MemoryAdapter(vol, { trackUnsynced: true }), opts);
+    for (let i = 0; i < 5; i++) await st.put(b(`s${i}`), b(`strict${i}`));
+    // acknowledged from memory, not yet synced: the crash tears it
+    await st.write([{ type: 'put', key: b('r'), value: b('relaxed'.repeat(10)) }], { durability: 'relaxed' });
+    const wal = (await st.adapter.list()).filter((f) => f.endsWith('.wal')).sort().at(-1)!;
+    let tail = 0;
+    crashMemoryVolumeForTesting(vol, {
+      tornTailBytes: (f, n) => {
+        if (f === wal) tail = n;
+        return Math.floor(n / 2);
+      },
+    });
+    assert.ok(tail > 0, 'the relaxed write was still unsynced');
+    const re = await openStore(new MemoryAdapter(vol, { trackUnsynced: true }), opts);
+    try {
+      assert.equal(re.recovery.tornTailBytesTruncated, Math.floor(tail / 2));
+      assert.equal(re.recovery.tornTailFile, wal);
+      assert.ok((await re.verify()).ok);
+      for (let i = 0; i < 5; i++) assert.equal(td.decode((await re.get(b(`s${i}`)))!), `strict${i}`);
+      assert.equal(await re.get(b('r')), undefined);
+    } finally {
+      await re.close();
+      dropMemoryVolume(vol);
     }
   });
 });
 
-async function scenarioWithTornCrash(nth: number, _vol: string): Promise<number> {
+async function scenarioWithTornCrash(nth: number, _vol: string): Promise<RecoveryReport> {
   const plan: FaultPlan = { method: 'sync', nth, mode: 'crash' };
   const vol = `faults-${++volumeCounter}`;
   const fa = new FaultyAdapter(new MemoryAdapter(vol, { trackUnsynced: true }), () =>
@@ -241,7 +275,7 @@ async function scenarioWithTornCrash(nth: number, _vol: string): Promise<number>
   try {
     assert.ok((await clean.verify()).ok);
     for (const [k, v] of acked) assert.equal(td.decode((await clean.get(b(k)))!), v, `acknowledged ${k} lost`);
-    return clean.recovery.tornTailBytesTruncated;
+    return { ...clean.recovery };
   } finally {
     await clean.close();
     dropMemoryVolume(vol);
