@@ -3,7 +3,7 @@
  * WRITERS concurrent writers, printing `ack <id>` after each acknowledgement (stdout to a pipe
  * is synchronous on Linux, so a printed ack was acknowledged before any later kill).
  * KILL_AT names a store event (wal-append, segment-write, manifest-swap, compaction-install, ...):
- * the child SIGKILLs itself at the KILL_COUNT-th occurrence.
+ * the child prints `kill <point>` and SIGKILLs itself at the KILL_COUNT-th occurrence.
  */
 import process from 'node:process';
 import { openNodeFsAdapter } from '../../platform/node/fs-adapter.ts';
@@ -23,7 +23,11 @@ const store = await openStore(await openNodeFsAdapter(dir), {
   blockSizeBytes: 1024,
   segmentSizeBytes: 16 * 1024,
   onEvent: (e) => {
-    if (e === killAt && --left <= 0) process.kill(process.pid, 'SIGKILL');
+    if (e === killAt && --left <= 0) {
+      // tell the parent the point was reached (stdout to a pipe is synchronous), then die
+      process.stdout.write(`kill ${e}\n`);
+      process.kill(process.pid, 'SIGKILL');
+    }
   },
 });
 process.stdout.write(`ready ${store.recovery.walRecordsReplayed} ${store.recovery.tornTailBytesTruncated}\n`);

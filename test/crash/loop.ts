@@ -30,7 +30,9 @@ export interface CrashLoopOptions {
 
 export interface CrashLoopResult {
   kills: number;
+  /** Kills at a named point: only those where the child reported reaching it. */
   namedKills: Record<string, number>;
+  /** Kills by the parent's timer (random moments, and named runs whose point was not reached). */
   randomKills: number;
   cleanExits: number;
   acked: number;
@@ -69,6 +71,8 @@ export async function bundleChild(outDir: string): Promise<string> {
 interface RunResult {
   acks: number[];
   killed: boolean;
+  /** The named point the child killed itself at (it printed `kill <point>`). */
+  killedAt: string | null;
   ready: boolean;
   stderr: string;
 }
@@ -79,6 +83,7 @@ function runChild(script: string, env: Record<string, string>, kill: { afterMs: 
     const acks: number[] = [];
     let buf = '';
     let ready = false;
+    let killedAt: string | null = null;
     let stderr = '';
     let timer: ReturnType<typeof setTimeout> | undefined;
     child.stdout.setEncoding('utf8');
@@ -89,6 +94,7 @@ function runChild(script: string, env: Record<string, string>, kill: { afterMs: 
         const line = buf.slice(0, i);
         buf = buf.slice(i + 1);
         if (line.startsWith('ack ')) acks.push(Number(line.slice(4)));
+        else if (line.startsWith('kill ')) killedAt = line.slice(5).trim();
         else if (line.startsWith('ready')) {
           ready = true;
           if (kill !== null && kill.fromReady) timer = setTimeout(() => child.kill('SIGKILL'), kill.afterMs);
@@ -105,7 +111,7 @@ function runChild(script: string, env: Record<string, string>, kill: { afterMs: 
       if (timer !== undefined) clearTimeout(timer);
       if (buf.startsWith('ack ')) acks.push(Number(buf.slice(4).trim()));
       if (signal !== 'SIGKILL' && code !== 0) reject(new Error(`child exited with ${code}: ${stderr}`));
-      else resolve({ acks, killed: signal === 'SIGKILL', ready, stderr });
+      else resolve({ acks, killed: signal === 'SIGKILL', killedAt, ready, stderr });
     });
   });
 }
@@ -193,8 +199,10 @@ async function lane(script: string, dir: string, kills: number, seed: number, op
     for (const id of res.acks) acked.add(id);
     if (res.killed) {
       result.kills++;
-      if (env['KILL_AT'] !== undefined && res.ready) result.namedKills[env['KILL_AT']] = (result.namedKills[env['KILL_AT']] ?? 0) + 1;
-      else result.randomKills++;
+      if (res.killedAt !== null) {
+        if (res.killedAt !== env['KILL_AT']) throw new Error(`child killed itself at ${res.killedAt}, asked for ${env['KILL_AT']}`);
+        result.namedKills[res.killedAt] = (result.namedKills[res.killedAt] ?? 0) + 1;
+      } else result.randomKills++;
     } else result.cleanExits++;
     const verifyEvery = options.verifyEvery ?? 1;
     const c = await checkStore(dir, acked, result.kills % verifyEvery === 0);
