@@ -16,7 +16,7 @@ import { AbstractCursor } from './cursor.ts';
 import type { AggregationCursor } from './aggregate.ts';
 import type { ChangeStream } from './changestream.ts';
 import { decodeDocument, encodeDocument, type CollMeta, type Engine, type IndexMeta, type TxnState, type WriteScope } from './engine.ts';
-import { choosePlan, explainFind, runFind, scan, type ExecStats, type FindRequest, type FoundDoc } from './exec.ts';
+import { choosePlan, explainFind, runFind, runFindBatches, scan, type ExecStats, type FindRequest, type FoundDoc } from './exec.ts';
 import { documentKey, encodeId } from './keyspace.ts';
 import { partialFields } from './partial.ts';
 import type { KVReader } from './kv.ts';
@@ -139,6 +139,10 @@ export class FindCursor<T = Document> extends AbstractCursor<T> {
   protected open(): AsyncGenerator<Document> {
     const stats: ExecStats = { keysExamined: 0, docsExamined: 0, nReturned: 0 };
     return this.coll.runFind(this.req, stats, this.session);
+  }
+  protected override openBatches(): AsyncGenerator<Document[]> {
+    const stats: ExecStats = { keysExamined: 0, docsExamined: 0, nReturned: 0 };
+    return this.coll.runFindBatches(this.req, stats, this.session);
   }
   filter(f: Document): this {
     this.assertNotStarted();
@@ -269,6 +273,17 @@ export class Collection<TSchema extends Document = Document> {
     const d = await c.next();
     await c.close();
     return d;
+  }
+
+  /** @internal */
+  runFindBatches(req: FindRequest, stats: ExecStats, session?: SessionLike): AsyncGenerator<Document[]> {
+    const txn = this.txn({ session });
+    const engine = this.engine;
+    const self = this;
+    return (async function* () {
+      engine.checkOpen();
+      yield* runFindBatches(engine, self.meta(), engine.reader(txn), req, stats);
+    })();
   }
 
   /** @internal */
@@ -843,6 +858,21 @@ export class Collection<TSchema extends Document = Document> {
     return this.hydrateVectorHits(await search.call(plugin, vector, o), options);
   }
 
+  /**
+   * The plan vectorSearch(vector, options) runs, without returning hits: `vectorSearch` is the
+   * plugin's plan (index, kind, strategy, candidates, efSearch/nprobe, k) and `filter` the
+   * planner's explain of options.filter (how the candidate ids are found).
+   */
+  async explainVectorSearch(vector: ArrayLike<number>, options: Document = {}): Promise<Document> {
+    const { plugin, name } = this.findVectorPlugin(options.index as string | undefined, options.path as string | undefined);
+    const explain = (plugin as unknown as { explain?: (v: ArrayLike<number>, o: Document) => Document }).explain;
+    if (typeof explain !== 'function') throw new LargetableError('NOT_SUPPORTED', `index ${name} does not explain searches`);
+    const o = await this.vectorOptions(options);
+    const out: Document = { vectorSearch: { ...explain.call(plugin, vector, o) } };
+    if (options.filter !== undefined) out.filter = await this.explainFind({ filter: options.filter as Document }, 'queryPlanner');
+    return out;
+  }
+
   async vectorSearchMany(vectors: ArrayLike<number>[], options: Document = {}): Promise<Document[][]> {
     const { plugin, name } = this.findVectorPlugin(options.index as string | undefined, options.path as string | undefined);
     const p = plugin as unknown as { search?: (v: ArrayLike<number>, o: Document) => Document[]; searchMany?: (v: ArrayLike<number>[], o: Document) => Promise<Document[][]> | Document[][] };
@@ -861,6 +891,9 @@ export class Collection<TSchema extends Document = Document> {
     const o: Document = {};
     for (const [k, v] of Object.entries(options)) if (!['filter', 'projection', 'index', 'path', 'queryVector', 'limit'].includes(k)) o[k] = v;
     if (options.k === undefined && options.limit !== undefined) o.k = options.limit;
+    // approximate-score indexes re-rank their candidates exactly from the documents' vectors
+    const coll = this.meta();
+    if (coll) o.fetch = async (id: unknown) => (await this.engine.readDocument(this.engine.live, coll.id, encodeId(id)))?.doc;
     if (options.filter !== undefined) {
       if (!isPlainObject(options.filter)) throw new LargetableError('BAD_QUERY', 'vector search filter must be a document');
       const ids: unknown[] = [];
@@ -880,9 +913,9 @@ export class Collection<TSchema extends Document = Document> {
     const out: Document[] = [];
     for (const h of hits) {
       const id = h._id !== undefined ? h._id : h.id;
-      const r = await this.engine.readDocument(this.engine.live, coll.id, encodeId(id));
-      if (!r) continue;
-      const document = project ? project(r.doc) : r.doc;
+      const doc = isPlainObject(h.document) ? (h.document as Document) : (await this.engine.readDocument(this.engine.live, coll.id, encodeId(id)))?.doc;
+      if (!doc) continue;
+      const document = project ? project(doc) : doc;
       out.push(withScore ? { _id: id, score: h.score, document } : { _id: id, document });
     }
     return out;

@@ -8,7 +8,11 @@ import type { Document } from '../query/values.ts';
 
 export abstract class AbstractCursor<T = Document> implements AsyncIterable<T> {
   private source: AsyncGenerator<Document> | undefined;
+  private batches: AsyncGenerator<Document[]> | undefined;
+  private started = false;
   private buffer: Document[] = [];
+  /** Index of the next unread document in `buffer`. */
+  private head = 0;
   private exhausted = false;
   private _closed = false;
   protected transforms: ((d: any) => any)[] = [];
@@ -17,8 +21,13 @@ export abstract class AbstractCursor<T = Document> implements AsyncIterable<T> {
   /** Build the result generator (called once, on first read). */
   protected abstract open(): AsyncGenerator<Document>;
 
+  /** Optional batched source (one async step per batch); used instead of `open` when given. */
+  protected openBatches(): AsyncGenerator<Document[]> | undefined {
+    return undefined;
+  }
+
   protected assertNotStarted(): void {
-    if (this.source) throw new LargetableError('INVALID_ARGUMENT', 'Cursor is already initialized');
+    if (this.started) throw new LargetableError('INVALID_ARGUMENT', 'Cursor is already initialized');
   }
 
   get closed(): boolean {
@@ -31,7 +40,7 @@ export abstract class AbstractCursor<T = Document> implements AsyncIterable<T> {
 
   /** Documents currently buffered on the client side. */
   bufferedCount(): number {
-    return this.buffer.length;
+    return this.buffer.length - this.head;
   }
 
   batchSize(n: number): this {
@@ -48,12 +57,30 @@ export abstract class AbstractCursor<T = Document> implements AsyncIterable<T> {
   }
 
   private async fill(): Promise<void> {
-    if (this.exhausted || this.buffer.length > 0) return;
+    if (this.exhausted || this.head < this.buffer.length) return;
     if (this._closed) return;
-    if (!this.source) this.source = this.open();
+    this.buffer = [];
+    this.head = 0;
+    if (!this.started) {
+      this.started = true;
+      this.batches = this.openBatches();
+      if (!this.batches) this.source = this.open();
+    }
     const want = this._batchSize > 0 ? this._batchSize : 1;
+    if (this.batches) {
+      while (this.buffer.length < want) {
+        const r = await this.batches.next();
+        if (r.done) {
+          this.exhausted = true;
+          break;
+        }
+        if (this.buffer.length === 0) this.buffer = r.value;
+        else for (const d of r.value) this.buffer.push(d);
+      }
+      return;
+    }
     while (this.buffer.length < want) {
-      const r = await this.source.next();
+      const r = await this.source!.next();
       if (r.done) {
         this.exhausted = true;
         break;
@@ -71,13 +98,13 @@ export abstract class AbstractCursor<T = Document> implements AsyncIterable<T> {
   async hasNext(): Promise<boolean> {
     if (this._closed) return false;
     await this.fill();
-    return this.buffer.length > 0;
+    return this.head < this.buffer.length;
   }
 
   async next(): Promise<T | null> {
     if (this._closed) return null;
     await this.fill();
-    const d = this.buffer.shift();
+    const d = this.head < this.buffer.length ? this.buffer[this.head++] : undefined;
     if (d === undefined) {
       await this.close();
       return null;
@@ -93,10 +120,13 @@ export abstract class AbstractCursor<T = Document> implements AsyncIterable<T> {
   async toArray(): Promise<T[]> {
     const out: T[] = [];
     for (;;) {
-      const d = await this.next();
-      if (d === null) break;
-      out.push(d);
+      if (this._closed) break;
+      await this.fill();
+      if (this.head >= this.buffer.length) break;
+      // take the whole buffered batch at once
+      while (this.head < this.buffer.length) out.push(this.transform(this.buffer[this.head++]!));
     }
+    await this.close();
     return out;
   }
 
@@ -131,14 +161,20 @@ export abstract class AbstractCursor<T = Document> implements AsyncIterable<T> {
     if (this._closed) return;
     this._closed = true;
     this.buffer = [];
+    this.head = 0;
     if (this.source) await this.source.return(undefined);
+    if (this.batches) await this.batches.return(undefined);
   }
 
   /** Reset to the unstarted state (the query runs again). */
   rewind(): void {
     if (this.source) void this.source.return(undefined);
+    if (this.batches) void this.batches.return(undefined);
     this.source = undefined;
+    this.batches = undefined;
+    this.started = false;
     this.buffer = [];
+    this.head = 0;
     this.exhausted = false;
     this._closed = false;
   }

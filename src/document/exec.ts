@@ -103,6 +103,14 @@ export function clearPlanCache(engine: Engine, collId: number): void {
 
 /** Stream documents matching `filter` in plan order (no sort/skip/limit/projection applied). */
 export async function* scan(engine: Engine, coll: CollMeta, reader: KVReader, plan: Plan, filter: Document, stats: ExecStats, projection?: Document, lazy?: FieldSet, firstWindow = 8): AsyncGenerator<FoundDoc> {
+  for await (const batch of scanBatches(engine, coll, reader, plan, filter, stats, projection, lazy, firstWindow)) yield* batch;
+}
+
+/** Documents per batch of a collection scan or a covered index scan. */
+const scanBatchMax = 128;
+
+/** `scan` in batches (one async step per batch, not per document). */
+export async function* scanBatches(engine: Engine, coll: CollMeta, reader: KVReader, plan: Plan, filter: Document, stats: ExecStats, projection?: Document, lazy?: FieldSet, firstWindow = 8): AsyncGenerator<FoundDoc[]> {
   const matcher = compileFilter(filter);
   const all = Object.keys(filter).length === 0;
   /** Lazy mode: test (and sort) on the cached document or on a partial decode; decode fully later. */
@@ -137,23 +145,31 @@ export async function* scan(engine: Engine, coll: CollMeta, reader: KVReader, pl
       const f = await fetch(encId);
       if (!f) continue;
       stats.docsExamined++;
-      if (all || matcher.test(f.doc)) yield f;
+      if (all || matcher.test(f.doc)) yield [f];
     }
     return;
   }
   if (plan.stage === 'COLLSCAN') {
     const p = collectionPrefix(coll.id);
     const range = plan.range ?? rangeOfPrefix(p);
+    let batch: FoundDoc[] = [];
+    let max = Math.max(1, Math.min(scanBatchMax, firstWindow));
     for await (const [k, v] of reader.range({ gte: range.gte, ...(range.lt ? { lt: range.lt } : {}), reverse: plan.reverse })) {
       stats.docsExamined++;
       if (lazy) {
         const part = decodeFields(v, lazy);
-        if (all || matcher.test(part)) yield { doc: part, encId: k.slice(p.length), bytes: v.length, raw: v.slice() };
-        continue;
+        if (all || matcher.test(part)) batch.push({ doc: part, encId: k.slice(p.length), bytes: v.length, raw: v.slice() });
+      } else {
+        const doc = decodeDocument(v);
+        if (all || matcher.test(doc)) batch.push({ doc, encId: k.slice(p.length), bytes: v.length });
       }
-      const doc = decodeDocument(v);
-      if (all || matcher.test(doc)) yield { doc, encId: k.slice(p.length), bytes: v.length };
+      if (batch.length >= max) {
+        yield batch;
+        batch = [];
+        max = scanBatchMax;
+      }
     }
+    if (batch.length > 0) yield batch;
     return;
   }
   const ix = plan.index;
@@ -163,7 +179,7 @@ export async function* scan(engine: Engine, coll: CollMeta, reader: KVReader, pl
   // results keep index order. A small limit wastes at most one window of reads.
   let window: Uint8Array[] = [];
   let size = Math.max(1, Math.min(8, firstWindow));
-  const drain = async function* (): AsyncGenerator<FoundDoc> {
+  const drain = async (): Promise<FoundDoc[]> => {
     let got: (FoundDoc | undefined)[] = [];
     let missing = 0;
     for (const e of window) {
@@ -177,18 +193,26 @@ export async function* scan(engine: Engine, coll: CollMeta, reader: KVReader, pl
     }
     window = [];
     size = Math.min(prefetchWindowMax, size * 2);
+    const out: FoundDoc[] = [];
     for (const f of got) {
       if (!f) continue;
       stats.docsExamined++;
-      if (all || matcher.test(f.doc)) yield f;
+      if (all || matcher.test(f.doc)) out.push(f);
     }
+    return out;
   };
+  let covered: FoundDoc[] = [];
   for (const r of ranges) {
     for await (const [k, encId] of reader.range({ gte: r.gte, ...(r.lt ? { lt: r.lt } : {}), reverse: plan.reverse })) {
       stats.keysExamined++;
       if (plan.covered) {
         const doc = docFromKey(k, ix.prefix.length, ix.fields, projection);
-        if (all || matcher.test(doc)) yield { doc, encId: encId.slice(), bytes: 0 };
+        if (all || matcher.test(doc)) covered.push({ doc, encId: encId.slice(), bytes: 0 });
+        if (covered.length >= size) {
+          yield covered;
+          covered = [];
+          size = Math.min(scanBatchMax, size * 2);
+        }
         continue;
       }
       if (seen) {
@@ -197,10 +221,17 @@ export async function* scan(engine: Engine, coll: CollMeta, reader: KVReader, pl
         seen.add(sk);
       }
       window.push(encId.slice());
-      if (window.length >= size) yield* drain();
+      if (window.length >= size) {
+        const b = await drain();
+        if (b.length > 0) yield b;
+      }
     }
   }
-  if (window.length > 0) yield* drain();
+  if (covered.length > 0) yield covered;
+  if (window.length > 0) {
+    const b = await drain();
+    if (b.length > 0) yield b;
+  }
 }
 
 /** Most document fetches an index scan keeps in flight. */
@@ -233,6 +264,14 @@ export interface FindRequest extends PlanRequest {
 
 /** Full find pipeline: plan, scan, sort, skip, limit, project. */
 export async function* runFind(engine: Engine, coll: CollMeta | undefined, reader: KVReader, req: FindRequest, stats: ExecStats, chosenOut?: { chosen?: ChosenPlan }): AsyncGenerator<Document> {
+  for await (const batch of runFindBatches(engine, coll, reader, req, stats, chosenOut)) yield* batch;
+}
+
+/** Documents per batch handed out of an in-memory sort. */
+const sortedBatchMax = 256;
+
+/** `runFind` in batches of result documents. */
+export async function* runFindBatches(engine: Engine, coll: CollMeta | undefined, reader: KVReader, req: FindRequest, stats: ExecStats, chosenOut?: { chosen?: ChosenPlan }): AsyncGenerator<Document[]> {
   if (!coll) return;
   const chosen = await choosePlan(engine, coll, reader, req);
   if (chosenOut) chosenOut.chosen = chosen;
@@ -251,39 +290,54 @@ export async function* runFind(engine: Engine, coll: CollMeta | undefined, reade
   const lazy = plan.stage === 'IXSCAN' && plan.covered ? undefined : exact ? (sort && !providesSort ? partialFields({}, sort) : undefined) : partialFields(req.filter, sort);
   const streaming = !(sort && !(providesSort || (plan.stage === 'IDHACK' && plan.ids.length <= 1)));
   const firstWindow = streaming && limit !== Infinity ? skip + limit : 8;
-  const source = scan(engine, coll, reader, plan, exact ? {} : req.filter, stats, req.projection, lazy, firstWindow);
+  const source = scanBatches(engine, coll, reader, plan, exact ? {} : req.filter, stats, req.projection, lazy, firstWindow);
+  const emitAll = function* (list: FoundDoc[], from: number): Generator<Document[]> {
+    for (let i = from; i < list.length; i += sortedBatchMax) {
+      const out: Document[] = [];
+      for (let j = i; j < Math.min(list.length, i + sortedBatchMax); j++) out.push(emit(list[j]!));
+      yield out;
+    }
+  };
   const emit = (f: FoundDoc): Document => out(plan.stage === 'IXSCAN' && plan.covered ? f.doc : materialize(f));
   if (sort && !(providesSort || (plan.stage === 'IDHACK' && plan.ids.length <= 1))) {
     const cmpDoc = compileSort(sort);
     const cmp = (a: FoundDoc, b: FoundDoc) => cmpDoc(a.doc, b.doc);
     if (limit !== Infinity) {
       const top = new TopK<FoundDoc>(skip + limit, cmp);
-      for await (const f of source) top.push(f.raw ? { ...f, raw: f.raw } : f);
-      for (const f of top.items.slice(skip)) yield emit(f);
+      for await (const batch of source) for (const f of batch) top.push(f);
+      yield* emitAll(top.items, skip);
       return;
     }
     const all: FoundDoc[] = [];
     let held = 0;
-    for await (const f of source) {
-      held += f.bytes || 256;
-      if (held > sortMemoryBytesMax) {
-        throw new LargetableError('LIMIT_EXCEEDED', `Sort exceeded memory limit of ${sortMemoryBytesMax} bytes: add an index on the sort fields or a limit`, { details: { codeName: 'QueryExceededMemoryLimitNoDiskUseAllowed' } });
+    for await (const batch of source) {
+      for (const f of batch) {
+        held += f.bytes || 256;
+        if (held > sortMemoryBytesMax) {
+          throw new LargetableError('LIMIT_EXCEEDED', `Sort exceeded memory limit of ${sortMemoryBytesMax} bytes: add an index on the sort fields or a limit`, { details: { codeName: 'QueryExceededMemoryLimitNoDiskUseAllowed' } });
+        }
+        all.push(f);
       }
-      all.push(f);
     }
     all.sort(cmp);
-    for (let i = skip; i < all.length; i++) yield emit(all[i]!);
+    yield* emitAll(all, skip);
     return;
   }
   let skipped = 0;
   let n = 0;
-  for await (const f of source) {
+  for await (const batch of source) {
+    let i = 0;
     if (skipped < skip) {
-      skipped++;
-      continue;
+      i = Math.min(batch.length, skip - skipped);
+      skipped += i;
     }
-    yield emit(f);
-    if (++n >= limit) return;
+    const end = Math.min(batch.length, i + (limit - n));
+    if (end <= i) continue;
+    const out: Document[] = [];
+    for (; i < end; i++) out.push(emit(batch[i]!));
+    n += out.length;
+    yield out;
+    if (n >= limit) return;
   }
 }
 
