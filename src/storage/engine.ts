@@ -1062,7 +1062,10 @@ export class LsmStore implements Store {
       });
     }
     await this.closeHandles();
-    await this.adapter.close().catch(() => undefined);
+    // a failed adapter close may leave the location locked: the caller must hear about it
+    await this.adapter.close().catch((err: unknown) => {
+      syncErr ??= toIoError(err, this.adapter.location, 'close');
+    });
     if (syncErr !== null) throw syncErr;
   }
 

@@ -3,7 +3,8 @@
  * simulated crash) during a sequence of store operations. After each fault the volume "crashes"
  * (unsynced bytes dropped), the store reopens, verify() passes and the state is the one from
  * before or after the failed operation, never a mix; every acknowledged write is present; the
- * caller got IO_ERROR naming the file and operation.
+ * caller got IO_ERROR naming the file and operation. The adapter's lock() and close() are in the
+ * plan too (the `reopen` step calls both): a failed close surfaces as IO_ERROR from store.close().
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -167,6 +168,8 @@ describe('fault injection on every adapter method', () => {
     const o = await scenario(null);
     assert.equal(o.failedOp, null);
     assert.ok((o.calls.get('append') ?? 0) > 5 && (o.calls.get('replace') ?? 0) > 3, JSON.stringify([...o.calls]));
+    // the reopen step takes the lock and closes the adapter: both are in the fault plan
+    assert.ok((o.calls.get('lock') ?? 0) >= 1 && (o.calls.get('closeAdapter') ?? 0) >= 1, JSON.stringify([...o.calls]));
   });
 
   const methods: FaultMethod[] = [...adapterMethods, ...handleMethods];

@@ -10,7 +10,8 @@
 import { LargetableError } from '../../src/errors.ts';
 import type { FileHandle, StorageAdapter } from '../../src/storage/adapter.ts';
 
-export const adapterMethods = ['open', 'list', 'exists', 'remove', 'replace', 'readAll'] as const;
+/** `closeAdapter` is the adapter's own close() (releases the lock); `close` is a handle's. */
+export const adapterMethods = ['open', 'list', 'exists', 'remove', 'replace', 'readAll', 'lock', 'closeAdapter'] as const;
 export const handleMethods = ['read', 'write', 'append', 'size', 'truncate', 'sync', 'close'] as const;
 export type FaultMethod = (typeof adapterMethods)[number] | (typeof handleMethods)[number];
 
@@ -100,10 +101,13 @@ export class FaultyAdapter implements StorageAdapter {
     this.fault('readAll', name);
     return this.inner.readAll(name);
   }
-  lock(): Promise<void> {
+  async lock(): Promise<void> {
+    this.fault('lock', this.inner.location);
     return this.inner.lock();
   }
-  close(): Promise<void> {
+  /** A failing close leaves the inner adapter (and its lock) open, as a failed unlock would. */
+  async close(): Promise<void> {
+    this.fault('closeAdapter', this.inner.location);
     return this.inner.close();
   }
 }
