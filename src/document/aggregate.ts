@@ -33,6 +33,19 @@ export class AggregationCursor<T = Document> extends AbstractCursor<T> {
   }
 
   async explain(_verbosity: string = 'queryPlanner'): Promise<Document> {
+    const first = this.pipeline[0];
+    if (first && '$vectorSearch' in first && isPlainObject(first.$vectorSearch)) {
+      // a leading $vectorSearch: the vector plan (strategy, candidates, efSearch/nprobe) and the filter's plan
+      const spec = first.$vectorSearch as Document;
+      const { queryVector, vector, limit, ...rest } = spec;
+      const plan = await this.coll.explainVectorSearch((queryVector ?? vector) as number[], { ...rest, k: limit ?? spec.k ?? 10 });
+      const filterPlan = (plan.filter as Document | undefined)?.queryPlanner as Document | undefined;
+      return {
+        queryPlanner: { namespace: this.coll.namespace, winningPlan: { stage: 'VECTOR_SEARCH', ...(plan.vectorSearch as Document), ...(filterPlan ? { filter: filterPlan.winningPlan } : {}) } },
+        ...plan,
+        stages: this.pipeline.map((s) => ({ ...s })),
+      };
+    }
     const { req } = splitPipeline(this.pipeline);
     const inner = await this.coll.explainFind(req, 'queryPlanner', this.options.session as SessionLike | undefined);
     return { ...inner, stages: this.pipeline.map((s) => ({ ...s })) };

@@ -30,6 +30,7 @@ import { ByteReader, ByteWriter, concatBytes } from './bytes.ts';
 import { checkOptions, createVectorIndex, readVectorIndex, serializeVectorIndex, type VectorIndexOptions } from './create.ts';
 import { LabelSet, type SearchResult, type VectorIndex } from './types.ts';
 import { toVector } from './vector.ts';
+import { FlatIndex } from './flat.ts';
 
 const HEADER = 1, BLOCK = 2, LOG = 3;
 const OP_UPSERT = 1, OP_DELETE = 2;
@@ -66,7 +67,12 @@ export interface VectorSearchPlan {
   k: number;
   efSearch?: number;
   nprobe?: number;
+  /** Candidates re-ranked exactly from the documents' vectors (approximate-score indexes). */
+  exactRerank?: number;
 }
+
+/** Reads a document by _id (the collection passes it so approximate indexes can re-rank exactly). */
+export type FetchDocument = (id: unknown) => Promise<Document | undefined>;
 
 export interface VectorHit {
   id: unknown;
@@ -452,13 +458,67 @@ export class VectorIndexPlugin implements IndexPlugin {
    * document { k | limit, numCandidates, efSearch, nprobe, probes, exact, candidates } where
    * `candidates` are the ids matching the query filter. Returns [{ _id, score }] best first.
    */
-  search(vector: unknown, options: Document = {}): Document[] {
-    return this.searchHits(vector, documentOptions(options)).map((h) => ({ _id: h.id, score: h.score }));
+  search(vector: unknown, options: Document = {}): Document[] | Promise<Document[]> {
+    const o = documentOptions(options);
+    const fetch = options.fetch as FetchDocument | undefined;
+    if (typeof fetch === 'function' && this.approximateScores) return this.searchReranked(vector, o, fetch);
+    return this.searchHits(vector, o).map((h) => ({ _id: h.id, score: h.score }));
   }
 
-  searchMany(vectors: unknown[], options: Document = {}): Document[][] {
+  searchMany(vectors: unknown[], options: Document = {}): Document[][] | Promise<Document[][]> {
     const o = documentOptions(options);
+    const fetch = options.fetch as FetchDocument | undefined;
+    if (typeof fetch === 'function' && this.approximateScores) {
+      return (async () => {
+        const out: Document[][] = [];
+        for (const v of vectors) out.push(await this.searchReranked(v, o, fetch));
+        return out;
+      })();
+    }
     return vectors.map((v) => this.searchHits(v, o).map((h) => ({ _id: h.id, score: h.score })));
+  }
+
+  /**
+   * True when the index scores candidates approximately (IVF with sq8/pq codes and no stored
+   * vectors): collection searches then re-rank exactly from the documents' own vectors.
+   */
+  get approximateScores(): boolean {
+    return this.index.kind === 'ivf' && !(this.index as unknown as { keepRaw: boolean }).keepRaw;
+  }
+
+  /**
+   * Search k * rerank candidates with the index, read their documents through `fetch`, and
+   * keep the exact top k scored on the documents' vectors (hits carry the document read).
+   */
+  private async searchReranked(query: unknown, o: VectorSearchOptions, fetch: FetchDocument): Promise<Document[]> {
+    const q = toVector(query, this.options.dimensions, 'queryVector');
+    const k = o.k ?? 10;
+    const factor = (this.index as unknown as { rerank?: number }).rerank ?? 4;
+    const wide = Math.min(topKMax, Math.max(k, k * factor, o.numCandidates ?? 0));
+    const hits = this.searchHits(q, { ...o, k: wide });
+    const plan = this.lastPlan!;
+    plan.k = k;
+    plan.exactRerank = hits.length;
+    const flat = new FlatIndex(this.k, this.options.dimensions, this.index.metric);
+    const docs: (Document | undefined)[] = [];
+    try {
+      for (let i = 0; i < hits.length; i++) {
+        const doc = await fetch(hits[i]!.id);
+        const v = doc === undefined ? undefined : this.vectorOf(doc);
+        if (v === undefined) continue;
+        flat.add(i, v);
+        docs[i] = doc;
+      }
+      const r = flat.search(q, k);
+      const out: Document[] = [];
+      for (let j = 0; j < r.labels.length; j++) {
+        const i = r.labels[j]!;
+        out.push({ _id: hits[i]!.id, score: r.scores[j]!, document: docs[i] });
+      }
+      return out;
+    } finally {
+      flat.dispose();
+    }
   }
 
   /** Nearest documents to `query`; see VectorSearchOptions. */
@@ -514,8 +574,17 @@ export class VectorIndexPlugin implements IndexPlugin {
 
   /** The plan search() would choose (and the last one it ran). */
   explain(query: unknown, options: Document = {}): VectorSearchPlan {
-    this.searchHits(query, documentOptions(options));
-    return this.lastPlan!;
+    const o = documentOptions(options);
+    const k = o.k ?? 10;
+    const rerank = typeof options.fetch === 'function' && this.approximateScores;
+    const factor = (this.index as unknown as { rerank?: number }).rerank ?? 4;
+    this.searchHits(query, rerank ? { ...o, k: Math.min(topKMax, Math.max(k, k * factor, o.numCandidates ?? 0)) } : o);
+    const plan = this.lastPlan!;
+    if (rerank) {
+      plan.k = k;
+      plan.exactRerank = Math.min(topKMax, Math.max(k, k * factor, o.numCandidates ?? 0));
+    }
+    return plan;
   }
 
   /** Ids of the indexed documents (tests, diagnostics). */

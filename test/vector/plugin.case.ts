@@ -173,8 +173,25 @@ export function pluginSuite(name: string, adapter: () => StorageAdapter | Promis
         const noMeta = await o.coll.aggregate([{ $match: { _id: 1 } }, { $project: { score: { $meta: 'vectorSearchScore' } } }]).toArray();
         assert.deepEqual(noMeta, [{ _id: 1 }]);
         await assert.rejects(o.coll.aggregate([{ $project: { s: { $meta: 'nonsense' } } }]).toArray(), (e) => isLargetableError(e, 'BAD_QUERY'));
+        // 200 of 400 candidates: under vectorExactFilterDocuments, so exact over the candidates
         const plan = plugin.explain(row(queries, 0, d), { k: 10, candidates: ids.filter((i) => i % 2 === 0), efSearch: 400 });
-        assert.ok(plan.strategy.startsWith('filtered-ann') || plan.strategy === 'exact-candidates');
+        assert.equal(plan.strategy, 'exact-candidates');
+        assert.equal(plan.candidates, 200);
+        // collection-level explain of a $vectorSearch pipeline: the vector plan and the filter's plan
+        const ex = await o.coll.aggregate([
+          { $vectorSearch: { index: 'vec', path: 'embedding', queryVector: q0, numCandidates: 100, limit: 6, filter: { group: 7 } } },
+          { $project: { score: { $meta: 'vectorSearchScore' } } },
+        ]).explain();
+        const wp = (ex.queryPlanner as { winningPlan: Record<string, unknown> }).winningPlan;
+        assert.equal(wp.stage, 'VECTOR_SEARCH');
+        assert.equal(wp.strategy, 'exact-candidates');
+        assert.equal(wp.candidates, 8);
+        assert.equal(wp.kind, 'hnsw');
+        assert.equal(wp.efSearch, 400); // max(numCandidates 100, the index's efSearch 400)
+        assert.match(JSON.stringify(wp.filter), /IXSCAN/);
+        const ex2 = await o.coll.explainVectorSearch(q0, { k: 5, efSearch: 77 });
+        assert.deepEqual({ ...(ex2.vectorSearch as object), indexed: 0 }, { index: 'vec', kind: 'hnsw', strategy: 'ann', indexed: 0, k: 5, efSearch: 77 });
+        assert.equal(ex2.filter, undefined);
       } finally {
         await o.close();
       }
