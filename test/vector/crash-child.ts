@@ -1,13 +1,14 @@
-/** Child of crash.test.ts: inserts, updates and deletes vector documents forever; prints a line per 100 writes. */
+/** Child of crash.test.ts (argv: dir, kind hnsw|ivf): inserts, updates and deletes vector documents forever; prints a line per 100 writes. */
 import { openNodeFsAdapter } from '../../platform/node/fs-adapter.ts';
 import { loadPlatformKernels } from '../../platform/node/kernels.ts';
 import { openCollection } from './harness.ts';
 import { rng, gaussian } from './data.ts';
 
-const [dir, d] = [process.argv[2]!, 8];
+const [dir, d, kind] = [process.argv[2]!, 8, process.argv[3] ?? 'hnsw'];
+const kindOptions = kind === 'ivf' ? { kind: 'ivf', nlist: 8, nprobe: 8, trainSize: 256 } : { kind: 'hnsw' };
 await loadPlatformKernels();
 const o = await openCollection(await openNodeFsAdapter(dir), 'crash');
-await o.coll.createIndex({ embedding: 'vector' }, { name: 'vec', dimensions: d, metric: 'l2', kind: 'hnsw', checkpointEvery: 150 });
+await o.coll.createIndex({ embedding: 'vector' }, { name: 'vec', dimensions: d, metric: 'l2', ...kindOptions, checkpointEvery: 150 });
 const r = rng(5), g = gaussian(r);
 for (let i = 0; ; i++) {
   const op = r();

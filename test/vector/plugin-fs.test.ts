@@ -6,5 +6,7 @@ import { openNodeFsAdapter } from '../../platform/node/fs-adapter.ts';
 import { pluginSuite } from './plugin.case.ts';
 
 const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'lt-vector-'));
-after(() => fs.rm(dir, { recursive: true, force: true }));
+after(() => Promise.all(['', '-ivf', '-lsh'].map((x) => fs.rm(dir + x, { recursive: true, force: true }))));
 pluginSuite('filesystem', () => openNodeFsAdapter(dir));
+pluginSuite('filesystem', () => openNodeFsAdapter(dir + '-ivf'), { kind: 'ivf', nlist: 4, nprobe: 4 });
+pluginSuite('filesystem', () => openNodeFsAdapter(dir + '-lsh'), { kind: 'lsh', tables: 2, bits: 2, probes: 2 });

@@ -24,8 +24,9 @@ function exactTop(data: Float32Array, ids: number[], q: Float32Array, k: number,
   return r;
 }
 
-export function pluginSuite(name: string, adapter: () => StorageAdapter | Promise<StorageAdapter>): void {
-  describe(`vector index plugin on ${name}`, () => {
+/** `ann`: the approximate index kind under test and its options (hnsw by default; ivf and lsh too). */
+export function pluginSuite(name: string, adapter: () => StorageAdapter | Promise<StorageAdapter>, ann: { kind: 'hnsw' | 'ivf' | 'lsh'; [option: string]: unknown } = { kind: 'hnsw', efSearch: 400 }): void {
+  describe(`vector index plugin (${ann.kind}) on ${name}`, () => {
     const n = 400;
     const data = mixture(n, d, 9, 8);
     const queries = mixture(10, d, 10, 8);
@@ -86,7 +87,7 @@ export function pluginSuite(name: string, adapter: () => StorageAdapter | Promis
       const o = await openCollection(await adapter(), 'basic');
       try {
         await o.coll.insertMany(docs());
-        await o.coll.createIndex({ embedding: 'vector' }, { name: 'vec', dimensions: d, metric: 'l2', kind: 'hnsw', efSearch: 400 });
+        await o.coll.createIndex({ embedding: 'vector' }, { name: 'vec', dimensions: d, metric: 'l2', ...ann });
         const ids = Array.from({ length: n }, (_, i) => i);
         for (let qi = 0; qi < 5; qi++) {
           const q = row(queries, qi, d);
@@ -116,7 +117,7 @@ export function pluginSuite(name: string, adapter: () => StorageAdapter | Promis
         assert.ok(!(await o.coll.vectorSearch(target, { k: 10 })).some((h) => h._id === 333));
         const stats = await o.coll.stats();
         const details = stats.indexDetails as Record<string, { count: number; kind: string }>;
-        assert.equal(details.vec!.kind, 'hnsw');
+        assert.equal(details.vec!.kind, ann.kind);
         assert.equal(details.vec!.count, live.length - 1);
       } finally {
         await o.close();
@@ -127,7 +128,7 @@ export function pluginSuite(name: string, adapter: () => StorageAdapter | Promis
       const o = await openCollection(await adapter(), 'filtered');
       try {
         await o.coll.createIndex({ group: 1 });
-        await o.coll.createIndex({ embedding: 'vector' }, { name: 'vec', dimensions: d, metric: 'cosine', kind: 'hnsw', efSearch: 400 });
+        await o.coll.createIndex({ embedding: 'vector' }, { name: 'vec', dimensions: d, metric: 'cosine', ...ann });
         await o.coll.insertMany(docs());
         const ids = Array.from({ length: n }, (_, i) => i);
         const plugin = vectorPlugin(o.coll, 'vec');
@@ -186,11 +187,11 @@ export function pluginSuite(name: string, adapter: () => StorageAdapter | Promis
         assert.equal(wp.stage, 'VECTOR_SEARCH');
         assert.equal(wp.strategy, 'exact-candidates');
         assert.equal(wp.candidates, 8);
-        assert.equal(wp.kind, 'hnsw');
-        assert.equal(wp.efSearch, 400); // max(numCandidates 100, the index's efSearch 400)
+        assert.equal(wp.kind, ann.kind);
+        if (ann.kind === 'hnsw') assert.equal(wp.efSearch, 400); // max(numCandidates 100, the index's efSearch 400)
         assert.match(JSON.stringify(wp.filter), /IXSCAN/);
         const ex2 = await o.coll.explainVectorSearch(q0, { k: 5, efSearch: 77 });
-        assert.deepEqual({ ...(ex2.vectorSearch as object), indexed: 0 }, { index: 'vec', kind: 'hnsw', strategy: 'ann', indexed: 0, k: 5, efSearch: 77 });
+        assert.deepEqual({ ...(ex2.vectorSearch as object), indexed: 0 }, { index: 'vec', kind: ann.kind, strategy: 'ann', indexed: 0, k: 5, efSearch: 77, ...(ann.kind === 'ivf' ? { exactRerank: 50 } : {}) });
         assert.equal(ex2.filter, undefined);
       } finally {
         await o.close();
@@ -202,7 +203,7 @@ export function pluginSuite(name: string, adapter: () => StorageAdapter | Promis
       const o = await openCollection(a, 'persist');
       const before: unknown[][] = [];
       try {
-        await o.coll.createIndex({ embedding: 'vector' }, { name: 'vec', dimensions: d, metric: 'l2', kind: 'hnsw' });
+        await o.coll.createIndex({ embedding: 'vector' }, { name: 'vec', dimensions: d, metric: 'l2', ...ann });
         await o.coll.insertMany(docs());
         await o.coll.deleteMany({ group: 3 });
         for (let qi = 0; qi < 5; qi++) before.push((await o.coll.vectorSearch(row(queries, qi, d), { k: 10 })).map((h) => h._id));
