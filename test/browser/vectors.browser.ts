@@ -1,10 +1,12 @@
 /**
  * Vector search in real Chromium: HNSW on the wasm kernels (recall against flat), and a vector
- * index inside a collection on IndexedDB that answers the same after a page reload (phase 2).
+ * index inside a collection on IndexedDB and on OPFS that answers the same after a page reload (phase 2).
  */
 import { assert, test } from './harness.ts';
 import { loadPlatformKernels } from '../../platform/browser/kernels.ts';
 import { openIdbAdapter } from '../../platform/browser/idb-adapter.ts';
+import { openOpfsAdapter } from '../../platform/browser/opfs-adapter.ts';
+import type { StorageAdapter } from '../../src/storage/adapter.ts';
 import { FlatIndex } from '../../src/vector/flat.ts';
 import { HnswIndex } from '../../src/vector/hnsw.ts';
 import { mixture, recall, row } from '../vector/data.ts';
@@ -32,31 +34,42 @@ test('hnsw on the wasm kernels reaches recall 0.95 against flat', async () => {
   h.dispose();
 }, { phase: 1 });
 
-test('phase 1: a vector index on IndexedDB is built and closed', async () => {
-  await loadPlatformKernels();
-  const o = await openCollection(await openIdbAdapter('vectors-browser'), 'items');
-  try {
-    await o.coll.createIndex({ embedding: 'vector' }, { name: 'vec', dimensions: d, metric: 'l2', kind: 'hnsw' });
-    await o.coll.insertMany(Array.from({ length: n }, (_, i) => ({ _id: i, embedding: Array.from(row(data, i, d)) })));
-    await o.coll.deleteMany({ _id: { $lt: 20 } });
-    const answers = [];
-    for (let q = 0; q < 5; q++) answers.push((await o.coll.vectorSearch(row(queries, q, d), { k: 10 })).map((h) => h._id));
-    localStorage.setItem(key, JSON.stringify(answers));
-  } finally {
-    await o.close();
-  }
-}, { phase: 1 });
+const BACKENDS: [string, () => Promise<StorageAdapter>][] = [
+  ['IndexedDB', () => openIdbAdapter('vectors-browser')],
+  ['OPFS', () => openOpfsAdapter('vectors-browser')],
+];
 
-test('phase 2: after the reload the index answers the same without a rebuild', async () => {
-  await loadPlatformKernels();
-  const o = await openCollection(await openIdbAdapter('vectors-browser'), 'items');
-  try {
-    const want = JSON.parse(localStorage.getItem(key) ?? '[]') as number[][];
-    assert.equal(want.length, 5);
-    assert.equal(vectorPlugin(o.coll, 'vec').replayed, 0);
-    assert.equal(vectorPlugin(o.coll, 'vec').index.size, n - 20);
-    for (let q = 0; q < 5; q++) assert.deepEqual((await o.coll.vectorSearch(row(queries, q, d), { k: 10 })).map((h) => h._id), want[q]);
-  } finally {
-    await o.close();
-  }
-}, { phase: 2 });
+for (const [where, adapter] of BACKENDS) {
+  const answersKey = `${key}-${where}`;
+  test(`phase 1: a vector index on ${where} is built and closed`, async () => {
+    await loadPlatformKernels();
+    const o = await openCollection(await adapter(), 'items');
+    try {
+      await o.coll.createIndex({ embedding: 'vector' }, { name: 'vec', dimensions: d, metric: 'l2', kind: 'hnsw' });
+      // Float32Array documents (stored as bson stores typed arrays) and plain arrays
+      await o.coll.insertMany(Array.from({ length: n }, (_, i) => ({ _id: i, embedding: i % 2 === 0 ? Float32Array.from(row(data, i, d)) : Array.from(row(data, i, d)) })));
+      await o.coll.deleteMany({ _id: { $lt: 20 } });
+      const answers = [];
+      for (let q = 0; q < 5; q++) answers.push((await o.coll.vectorSearch(row(queries, q, d), { k: 10 })).map((h) => h._id));
+      localStorage.setItem(answersKey, JSON.stringify(answers));
+    } finally {
+      await o.close();
+    }
+  }, { phase: 1 });
+
+  test(`phase 2: after the reload the ${where} index answers the same without a rebuild`, async () => {
+    await loadPlatformKernels();
+    const o = await openCollection(await adapter(), 'items');
+    try {
+      const want = JSON.parse(localStorage.getItem(answersKey) ?? '[]') as number[][];
+      assert.equal(want.length, 5);
+      assert.equal(vectorPlugin(o.coll, 'vec').replayed, 0);
+      assert.equal(vectorPlugin(o.coll, 'vec').index.size, n - 20);
+      for (let q = 0; q < 5; q++) assert.deepEqual((await o.coll.vectorSearch(row(queries, q, d), { k: 10 })).map((h) => h._id), want[q]);
+      const top = await o.coll.aggregate([{ $vectorSearch: { index: 'vec', path: 'embedding', queryVector: Array.from(row(data, 100, d)), limit: 1 } }, { $project: { s: { $meta: 'vectorSearchScore' } } }]).toArray();
+      assert.deepEqual(top, [{ _id: 100, s: 0 }]);
+    } finally {
+      await o.close();
+    }
+  }, { phase: 2 });
+}
