@@ -6,7 +6,7 @@ import { LargetableClient, openClient, type ClientOptions } from './client.ts';
 
 export { LargetableClient, Db, Admin, ClientSession, setPlatform } from './client.ts';
 export type { ClientOptions, Platform, TransactionOptions } from './client.ts';
-export { Collection, FindCursor, ListIndexesCursor, getIndexPlugin } from './document/collection.ts';
+export { Collection, FindCursor, ListIndexesCursor, LargetableBulkWriteError, getIndexPlugin } from './document/collection.ts';
 export type { InsertOneResult, InsertManyResult, UpdateResult, DeleteResult, FindOptions } from './document/collection.ts';
 export { AbstractCursor } from './document/cursor.ts';
 export { AggregationCursor } from './document/aggregate.ts';

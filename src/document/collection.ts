@@ -4,7 +4,7 @@
  * committed as ONE atomic store batch. Refused writes stage nothing.
  */
 import { ObjectId } from 'bson';
-import { LargetableError } from '../errors.ts';
+import { LargetableError, mongoCodeOf } from '../errors.ts';
 import { documentSizeBytesMax, writeBatchDocumentsMax } from '../limits.ts';
 import { compileFilter } from '../query/filter.ts';
 import { compileProjection } from '../query/projection.ts';
@@ -411,10 +411,7 @@ export class Collection<TSchema extends Document = Document> {
     }
     if (writeErrors.length > 0) {
       // invalid documents refuse the whole batch before anything is written
-      const first = writeErrors[0]!;
-      throw new LargetableError(first.errCode as LargetableError['code'], first.errmsg as string, {
-        details: { ...((first.details as Document) ?? {}), writeErrors, insertedCount: 0, insertedIds: {} },
-      });
+      throw new LargetableBulkWriteError(writeErrors, bulkResult({}));
     }
     let inserted = 0;
     const txn = this.txn(options);
@@ -436,16 +433,7 @@ export class Collection<TSchema extends Document = Document> {
     }, txn, durabilityOf(options));
     if (writeErrors.length > 0) {
       writeErrors.sort((a, b) => (a.index as number) - (b.index as number));
-      const first = writeErrors[0]!;
-      throw new LargetableError(first.errCode as LargetableError['code'], (first.errmsg as string) ?? 'write error', {
-        details: {
-          ...((first.details as Document) ?? {}),
-          writeErrors,
-          insertedCount: inserted,
-          insertedIds,
-          result: { acknowledged: true, insertedCount: inserted, insertedIds, matchedCount: 0, modifiedCount: 0, deletedCount: 0, upsertedCount: 0, upsertedIds: {} },
-        },
-      });
+      throw new LargetableBulkWriteError(writeErrors, bulkResult({ insertedCount: inserted, insertedIds }));
     }
     return { acknowledged: true, insertedCount: inserted, insertedIds };
   }
@@ -688,8 +676,7 @@ export class Collection<TSchema extends Document = Document> {
       }
     }
     if (writeErrors.length > 0) {
-      const first = writeErrors[0]!;
-      throw new LargetableError(first.errCode as LargetableError['code'], first.errmsg as string, { details: { ...((first.details as Document) ?? {}), writeErrors, result: res } });
+      throw new LargetableBulkWriteError(writeErrors, res);
     }
     return res;
   }
@@ -950,7 +937,35 @@ function isPointId(v: unknown): boolean {
 }
 
 function writeError(index: number, err: LargetableError): Document {
-  return { index, code: err.code === 'DUPLICATE_KEY' ? 11000 : 2, errCode: err.code, errmsg: err.message, details: err.details, errInfo: err.details };
+  const m = mongoCodeOf[err.code] ?? { code: 2, codeName: 'BadValue' };
+  return { index, code: m.code, codeName: m.codeName, errCode: err.code, errmsg: err.message, details: err.details, errInfo: err.details };
+}
+
+/**
+ * A failed insertMany/bulkWrite, shaped like the driver's MongoBulkWriteError: `writeErrors`
+ * (each with MongoDB's numeric `code`), `result`, `insertedIds`, `insertedCount` and
+ * `errorResponse` at top level. `code` stays the Largetable code of the first write error
+ * (e.g. 'DUPLICATE_KEY'); MongoDB's numeric code is `errorResponse.code` (docs/COMPATIBILITY.md).
+ */
+export class LargetableBulkWriteError extends LargetableError {
+  readonly writeErrors: Document[];
+  readonly result: Document;
+  readonly insertedIds: Record<number, unknown>;
+  readonly insertedCount: number;
+  readonly errorResponse: { ok: 0; code: number; codeName: string; errmsg: string; writeErrors: Document[] };
+  constructor(writeErrors: Document[], result: Document) {
+    const first = writeErrors[0]!;
+    super(first.errCode as LargetableError['code'], first.errmsg as string, { details: { ...((first.details as Document) ?? {}), writeErrors, insertedCount: result.insertedCount, insertedIds: result.insertedIds, result } });
+    this.writeErrors = writeErrors;
+    this.result = result;
+    this.insertedIds = result.insertedIds as Record<number, unknown>;
+    this.insertedCount = result.insertedCount as number;
+    this.errorResponse = { ok: 0, code: first.code as number, codeName: first.codeName as string, errmsg: first.errmsg as string, writeErrors };
+  }
+}
+
+function bulkResult(partial: Partial<Record<string, unknown>>): Document {
+  return { acknowledged: true, insertedCount: 0, insertedIds: {}, matchedCount: 0, modifiedCount: 0, deletedCount: 0, upsertedCount: 0, upsertedIds: {}, ...partial };
 }
 
 function checkUpdate(update: unknown, replace: boolean): void {

@@ -9,6 +9,7 @@
  * Cost = keys in the index bounds, estimated by counting up to `plannerSampleKeysMax` keys, with a
  * penalty for an in-memory sort; ties prefer sort-providing, then longer equality prefixes.
  */
+import { LargetableError } from '../errors.ts';
 import { plannerIntervalsMax, plannerSampleKeysMax } from '../limits.ts';
 import { isPlainObject, type Document } from '../query/values.ts';
 import type { CollMeta, RuntimeIndex } from './engine.ts';
@@ -168,15 +169,64 @@ function intersectField(sets: FieldInterval[][], multikey: boolean): FieldInterv
   return [{ lo, hi }];
 }
 
-function boundText(iv: FieldInterval): string {
+/** The lowest and highest bound MongoDB prints for a type bracket (explain indexBounds). */
+function bracketText(tag: number, side: 'lo' | 'hi'): string {
+  const lo = side === 'lo';
+  switch (tag) {
+    case Tag.number:
+      return lo ? '-inf.0' : 'inf.0';
+    case Tag.string:
+      return lo ? '""' : '{}';
+    case Tag.object:
+      return lo ? '{}' : '[]';
+    case Tag.array:
+      return lo ? '[]' : 'BinData(0, )';
+    case Tag.binary:
+      return lo ? 'BinData(0, )' : "ObjectId('000000000000000000000000')";
+    case Tag.objectId:
+      return lo ? "ObjectId('000000000000000000000000')" : "ObjectId('ffffffffffffffffffffffff')";
+    case Tag.boolFalse:
+    case Tag.boolTrue:
+      return lo ? 'false' : 'true';
+    case Tag.date:
+      return lo ? 'new Date(-9223372036854775808)' : 'new Date(9223372036854775807)';
+    case Tag.timestamp:
+      return lo ? 'Timestamp(0, 0)' : 'Timestamp(4294967295, 4294967295)';
+    case Tag.nul:
+      return 'null';
+    default:
+      return lo ? 'MinKey' : 'MaxKey';
+  }
+}
+
+/** A bound value as MongoDB prints it in explain output. */
+function valueText(v: unknown): string {
+  if (typeof v === 'string') return JSON.stringify(v);
+  if (typeof v === 'number') return Number.isNaN(v) ? 'nan.0' : v === Infinity ? 'inf.0' : v === -Infinity ? '-inf.0' : String(v);
+  if (v instanceof Date) return `new Date(${v.getTime()})`;
+  if (v !== null && typeof v === 'object' && (v as { _bsontype?: string })._bsontype === 'ObjectId') return `ObjectId('${String((v as { toHexString(): string }).toHexString())}')`;
+  if (v === null || typeof v !== 'object') return String(v);
+  return JSON.stringify(v);
+}
+
+function boundText(iv: FieldInterval, dir: 1 | -1 = 1): string {
   const show = (b: Bound, side: 'lo' | 'hi'): string => {
     if (b === null) return side === 'lo' ? 'MinKey' : 'MaxKey';
-    if ('bracket' in b) return side === 'lo' ? `min(${b.bracket})` : `max(${b.bracket})`;
-    return typeof b.v === 'string' ? JSON.stringify(b.v) : String(b.v);
+    if ('bracket' in b) return bracketText(b.bracket, side);
+    return valueText(b.v);
   };
   const l = iv.lo && !('bracket' in iv.lo) && !iv.lo.inc ? '(' : '[';
-  const r = iv.hi && !('bracket' in iv.hi) && !iv.hi.inc ? ')' : ']';
+  // the bracket ends MongoDB prints as the next type's first value ("{}" after strings) are exclusive
+  const openEnd = iv.hi && 'bracket' in iv.hi && ([Tag.string, Tag.object, Tag.array, Tag.binary] as number[]).includes(iv.hi.bracket);
+  const r = (iv.hi && !('bracket' in iv.hi) && !iv.hi.inc) || openEnd ? ')' : ']';
+  if (dir === -1) return `${r === ')' ? '(' : '['}${show(iv.hi, 'hi')}, ${show(iv.lo, 'lo')}${l === '(' ? ')' : ']'}`;
   return `${l}${show(iv.lo, 'lo')}, ${show(iv.hi, 'hi')}${r}`;
+}
+
+/** Bounds of one index field as MongoDB prints them (a descending field lists them high to low). */
+function fieldBounds(ivs: FieldInterval[], dir: 1 | -1): string[] {
+  const t = ivs.map((iv) => boundText(iv, dir));
+  return dir === -1 ? t.reverse() : t;
 }
 
 const FULL: FieldInterval = { lo: null, hi: null };
@@ -192,6 +242,7 @@ export interface PlanRequest {
 
 /** Candidate plans for a request (COLLSCAN always last). */
 export function candidatePlans(coll: CollMeta, indexes: RuntimeIndex[], req: PlanRequest): Plan[] {
+  if (req.hint !== undefined) checkHint(req.hint, indexes);
   const preds = extractPredicates(req.filter);
   const plans: Plan[] = [];
   const sortEntries = req.sort ? Object.entries(req.sort) : [];
@@ -285,11 +336,11 @@ export function candidatePlans(coll: CollMeta, indexes: RuntimeIndex[], req: Pla
     for (let j = 0; j < ix.fields.length; j++) {
       const f = ix.fields[j]!;
       const ivs = fieldIvs[j]!;
-      bounds[f.path] = ivs.map(boundText);
+      bounds[f.path] = fieldBounds(ivs, f.dir);
       if (ivs[0] === FULL && ivs.length === 1) {
         // remaining fields unbounded
         ranges = prefixes.map((p) => ({ gte: p, lt: prefixEnd(p) }));
-        for (let r = j + 1; r < ix.fields.length; r++) bounds[ix.fields[r]!.path] = ['[MinKey, MaxKey]'];
+        for (let r = j + 1; r < ix.fields.length; r++) bounds[ix.fields[r]!.path] = [ix.fields[r]!.dir === -1 ? '[MaxKey, MinKey]' : '[MinKey, MaxKey]'];
         break;
       }
       const isLastBounded = !ivs.every((iv) => iv.point) || j === ix.fields.length - 1;
@@ -312,7 +363,7 @@ export function candidatePlans(coll: CollMeta, indexes: RuntimeIndex[], req: Pla
           const { start, end } = f.dir === -1 ? descBytes(iv) : ascBytes(iv);
           ranges.push({ gte: concatBytes(p, start), lt: end ? concatBytes(p, end) : prefixEnd(p) });
         }
-      for (let r = j + 1; r < ix.fields.length; r++) bounds[ix.fields[r]!.path] = ['[MinKey, MaxKey]'];
+      for (let r = j + 1; r < ix.fields.length; r++) bounds[ix.fields[r]!.path] = [ix.fields[r]!.dir === -1 ? '[MaxKey, MinKey]' : '[MinKey, MaxKey]'];
       break;
     }
     if (tooMany || ranges.length > plannerIntervalsMax) continue;
@@ -380,6 +431,26 @@ function isExact(ix: RuntimeIndex, filter: Document, fieldIvs: FieldInterval[][]
 function includesNull(iv: FieldInterval): boolean {
   if (iv.point) return (iv.lo as { v: unknown }).v === null;
   return iv.lo === null || iv.hi === null;
+}
+
+/** A hint must name $natural, the _id index or an existing index (MongoDB: BadValue). */
+function checkHint(hint: string | Document, indexes: RuntimeIndex[]): void {
+  const bad = (why: string): never => {
+    throw new LargetableError('BAD_QUERY', `error processing query: planner returned error :: caused by :: ${why}`, { details: { codeName: 'BadValue', hint } });
+  };
+  if (typeof hint === 'string') {
+    if (hint === '_id_' || hint === '$natural') return;
+    if (!indexes.some((ix) => !ix.plugin && ix.meta.name === hint)) bad(`hint provided does not correspond to an existing index: '${hint}'`);
+    return;
+  }
+  if (!isPlainObject(hint) || Object.keys(hint).length === 0) bad('hint must be an index name or a key pattern');
+  if ('$natural' in hint) {
+    const d = hint.$natural;
+    if (Object.keys(hint).length !== 1 || (d !== 1 && d !== -1)) bad('$natural hint must be { $natural: 1 } or { $natural: -1 }');
+    return;
+  }
+  if (JSON.stringify(hint) === '{"_id":1}') return;
+  if (!indexes.some((ix) => !ix.plugin && hintMatches(hint, ix))) bad(`hint provided does not correspond to an existing index: ${JSON.stringify(hint)}`);
 }
 
 function hintMatches(hint: string | Document, ix: RuntimeIndex): boolean {

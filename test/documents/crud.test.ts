@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { Binary, Decimal128, Long, ObjectId, UUID, LargetableError, LargetableClient } from '../../platform/node/index.ts';
+import { Binary, Decimal128, Long, ObjectId, UUID, LargetableError, LargetableBulkWriteError, LargetableClient } from '../../platform/node/index.ts';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -115,6 +115,37 @@ describe('collection CRUD', () => {
       return true;
     });
     assert.deepEqual((await c.find().toArray()).map((d) => d._id), [1, 2, 4, 5]);
+    await client.close();
+  });
+
+  it('insertMany/bulkWrite errors carry the driver fields at top level (writeErrors, result, insertedIds, errorResponse)', async () => {
+    const client = await freshClient();
+    const c = client.db('app').collection('bulkerr');
+    await c.insertOne({ _id: 2 });
+    await assert.rejects(c.insertMany([{ _id: 1 }, { _id: 2 }, { _id: 3 }], { ordered: false }), (e: LargetableBulkWriteError) => {
+      assert.ok(e instanceof LargetableBulkWriteError && e instanceof LargetableError);
+      assert.equal(e.code, 'DUPLICATE_KEY');
+      assert.equal(e.errorResponse.code, 11000);
+      assert.equal(e.errorResponse.codeName, 'DuplicateKey');
+      assert.deepEqual(e.writeErrors.map((w) => [w.index, w.code, w.codeName]), [[1, 11000, 'DuplicateKey']]);
+      assert.equal(e.insertedCount, 2);
+      assert.deepEqual(e.insertedIds, { 0: 1, 2: 3 });
+      assert.equal(e.result.insertedCount, 2);
+      return true;
+    });
+    await assert.rejects(c.insertMany([{ _id: 9 }, { $bad: 1 }]), (e: LargetableBulkWriteError) => {
+      assert.equal(e.code, 'INVALID_DOCUMENT');
+      assert.equal(e.errorResponse.code, 2);
+      assert.equal(e.insertedCount, 0);
+      return true;
+    });
+    await assert.rejects(c.bulkWrite([{ insertOne: { document: { _id: 5 } } }, { insertOne: { document: { _id: 5 } } }, { deleteOne: { filter: { _id: 1 } } }]), (e: LargetableBulkWriteError) => {
+      assert.deepEqual(e.writeErrors.map((w) => [w.index, w.code]), [[1, 11000]]);
+      assert.equal(e.result.insertedCount, 1);
+      assert.deepEqual(e.insertedIds, { 0: 5 });
+      assert.equal(e.result.deletedCount, 0, 'ordered: stops at the first error');
+      return true;
+    });
     await client.close();
   });
 

@@ -121,6 +121,32 @@ describe('secondary indexes', () => {
     const ex5 = await c.find({ k: 9 }).explain('queryPlanner');
     assert.equal((ex5.queryPlanner as Doc).planCacheUsed, true);
     assert.ok(((ex5.queryPlanner as Doc).rejectedPlans as Doc[]).length >= 1);
+    // indexBounds in MongoDB's notation
+    const boundsOf = async (filter: Doc, hint: string): Promise<unknown> => {
+      const ex = await c.find(filter).hint(hint).explain('queryPlanner');
+      const find = (st: Doc): Doc => (st.stage === 'IXSCAN' ? st : find(st.inputStage as Doc));
+      return find((ex.queryPlanner as Doc).winningPlan as Doc).indexBounds;
+    };
+    assert.deepEqual(await boundsOf({ k: { $gte: 3, $lt: 20 } }, 'k_1'), { k: ['[3, 20)'] });
+    assert.deepEqual(await boundsOf({ k: { $gt: 3 } }, 'k_1'), { k: ['(3, inf.0]'] });
+    assert.deepEqual(await boundsOf({ k: { $lte: 3 } }, 'k_1'), { k: ['[-inf.0, 3]'] });
+    assert.deepEqual(await boundsOf({ k: { $in: [1, 2] } }, 'k_1'), { k: ['[1, 1]', '[2, 2]'] });
+    assert.deepEqual(await boundsOf({ s: { $gt: 's3' } }, 's_1_r_-1'), { s: ['("s3", {})'], r: ['[MaxKey, MinKey]'] });
+    await client.close();
+  });
+
+  it('a hint naming no index is BAD_QUERY (MongoDB BadValue); $natural and _id hints are accepted', async () => {
+    const client = await freshClient();
+    const c = client.db('t').collection('hints');
+    await c.insertMany([{ _id: 1, a: 1 }, { _id: 2, a: 2 }]);
+    await c.createIndex({ a: 1 });
+    for (const hint of ['nope', { y: 1 }, { a: -1 }, {}, { $natural: 2 }] as (string | Doc)[]) {
+      await assert.rejects(c.find({ a: 1 }).hint(hint).toArray(), (e: LargetableError) => e.code === 'BAD_QUERY' && e.details.codeName === 'BadValue', JSON.stringify(hint));
+      await assert.rejects(c.countDocuments({ a: 1 }, { hint }), (e: LargetableError) => e.code === 'BAD_QUERY', JSON.stringify(hint));
+    }
+    for (const hint of ['a_1', { a: 1 }, '_id_', { _id: 1 }, { $natural: 1 }, { $natural: -1 }] as (string | Doc)[]) {
+      assert.deepEqual((await c.find({ a: 1 }).hint(hint).toArray()).map((d) => d._id), [1], JSON.stringify(hint));
+    }
     await client.close();
   });
 
