@@ -19,6 +19,8 @@ import { FlatIndex } from '../src/vector/flat.ts';
 import { HnswIndex } from '../src/vector/hnsw.ts';
 import { IvfIndex } from '../src/vector/ivf.ts';
 import { LabelSet } from '../src/vector/types.ts';
+import { MemoryAdapter } from '../platform/memory.ts';
+import { openCollection, vectorPlugin } from '../test/vector/harness.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const CACHE = path.join(here, '.cache');
@@ -263,7 +265,7 @@ async function measure(job: { engine?: string; spec?: Spec; metric?: Metric; bud
   let base: Float32Array<ArrayBufferLike> = loaded.base, query: Float32Array<ArrayBufferLike> = loaded.query;
   const gts = loaded.gt;
   const gt = gts[job.metric!];
-  if (job.filter) return measureFilter(base, query, gt, dim, ds.n, job);
+  if (job.filter) return { ...measureFilter(base, query, gt, dim, ds.n, job), ...(await measureCollectionFilter(base, query, dim, ds.n, job)) };
   const e = engines[job.engine!]!;
   if (job.metric === 'cos' && e.needsUnit) { base = normalized(base, dim); query = normalized(query, dim); }
   let qs: unknown[] = Array.from({ length: ds.nq }, (_, i) => query.subarray(i * dim, (i + 1) * dim));
@@ -337,6 +339,50 @@ function measureFilter(base: Float32Array, query: Float32Array, _gt: Int32Array,
   return { filter: '1%', matching: labels.length, exactCandidatesQps: +exact.qps.toFixed(1), filteredScanQps: +scan.qps.toFixed(1), unfilteredScanQps: +full.qps.toFixed(1), speedup: +(exact.qps / scan.qps).toFixed(1), agreement: +(agree / total).toFixed(4) };
 }
 
+/**
+ * The same 1% filter end to end through collection.vectorSearch (memory adapter, flat vector index,
+ * `{ sel: 1 }` answered by a document index => candidates => exact over them => documents read).
+ */
+async function measureCollectionFilter(base: Float32Array, query: Float32Array, dim: number, n: number, job: { metric?: Metric; budgetMs: number }) {
+  const metric = job.metric === 'l2' ? 'l2' : 'cosine';
+  const rng = mulberry32(5);
+  const sel: number[] = [];
+  for (let i = 0; i < n; i++) sel.push(rng() < 0.01 ? 1 : 0);
+  const o = await openCollection(new MemoryAdapter(`bench-vectors-${process.pid}`), 'filter');
+  try {
+    await o.coll.createIndex({ sel: 1 });
+    await o.coll.createIndex({ v: 'vector' }, { name: 'vec', dimensions: dim, metric, kind: 'flat' });
+    for (let i = 0; i < n; i += 1000) {
+      const docs = [];
+      for (let j = i; j < Math.min(n, i + 1000); j++) docs.push({ _id: j, sel: sel[j], v: Array.from(base.subarray(j * dim, (j + 1) * dim)) });
+      await o.coll.insertMany(docs);
+    }
+    const nq = query.length / dim;
+    const flat = new FlatIndex(kernels, dim, metric);
+    for (let i = 0; i < n; i++) if (sel[i]) flat.add(i, base.subarray(i * dim, (i + 1) * dim));
+    let best = 0, agree = 0, total = 0, strategy = '';
+    for (let r = 0; r < 3; r++) {
+      let count = 0; const t0 = performance.now(), c0 = cpu();
+      while (performance.now() - t0 < job.budgetMs / 3) {
+        const q = query.subarray((count % nq) * dim, (count % nq + 1) * dim);
+        const hits = await o.coll.vectorSearch(q, { k: K, filter: { sel: 1 } });
+        if (r === 0 && count < nq) {
+          const want = new Set(flat.search(q, K).labels);
+          for (const h of hits) if (want.has(h._id as number)) agree++;
+          total += K;
+        }
+        count++;
+      }
+      best = Math.max(best, count / Math.max(1e-6, cpu() - c0));
+    }
+    strategy = vectorPlugin(o.coll, 'vec').lastPlan?.strategy ?? '';
+    flat.dispose();
+    return { collectionQps: +best.toFixed(1), collectionAgreement: +(agree / Math.max(1, total)).toFixed(4), collectionStrategy: strategy };
+  } finally {
+    await o.close();
+  }
+}
+
 // ------------------------------------------------------------------ report
 type Row = Record<string, any>;
 /** Markdown tables (as pasted into bench/RESULTS.md) from a summary. */
@@ -351,8 +397,8 @@ function markdown(s: { results: Row[]; [k: string]: unknown }): string {
     const gb = ((r.curve ?? []) as Row[]).filter((c) => c.gbpsCpu).map((c) => c.gbpsCpu).join(' ');
     out.push(`| ${r.ds} | ${r.metric} | ${r.engine} | ${r.buildCpuS} | ${Math.round(r.rssMB)} | ${r.indexMB ?? '-'} | ${f(r.at90)} | ${f(r.at95)} | ${f(r.at99)} | ${gb} |`);
   }
-  out.push('', '| dataset | metric | 1% filter: exact over candidates QPS | filtered scan QPS | unfiltered scan QPS | speedup | agreement |', '|---|---|---|---|---|---|---|');
-  for (const r of s.results) if (r.engine === 'largetable-filter') out.push(`| ${r.ds} | ${r.metric} | ${r.exactCandidatesQps} | ${r.filteredScanQps} | ${r.unfilteredScanQps ?? '-'} | ${r.speedup}x | ${r.agreement} |`);
+  out.push('', '| dataset | metric | 1% filter: exact over candidates QPS | filtered scan QPS | unfiltered scan QPS | speedup | agreement | collection.vectorSearch QPS (strategy, agreement) |', '|---|---|---|---|---|---|---|---|');
+  for (const r of s.results) if (r.engine === 'largetable-filter') out.push(`| ${r.ds} | ${r.metric} | ${r.exactCandidatesQps} | ${r.filteredScanQps} | ${r.unfilteredScanQps ?? '-'} | ${r.speedup}x | ${r.agreement} | ${r.collectionQps ?? '-'} (${r.collectionStrategy ?? '-'}, ${r.collectionAgreement ?? '-'}) |`);
   out.push('', '| dataset | metric | HNSW QPS@0.95 vs hnswlib-node | vs hnswlib-wasm | vs usearch | build vs hnswlib-node |', '|---|---|---|---|---|---|');
   const by = new Map(s.results.map((r) => [`${r.ds}|${r.metric}|${r.engine}`, r]));
   for (const r of s.results) {
@@ -406,7 +452,7 @@ for (const spec of datasets) {
       if (name === 'filter') {
         const r = worker({ filter: true, spec, metric, budgetMs: Math.max(500, budgetMs) });
         summary.results.push({ ...r, engine: 'largetable-filter', ds: spec.name, metric });
-        log(`largetable 1% filter ${metric}: exact over candidates ${r.exactCandidatesQps} cpuQPS vs filtered scan ${r.filteredScanQps} (unfiltered ${r.unfilteredScanQps}): ${r.speedup}x, agreement ${r.agreement}`);
+        log(`largetable 1% filter ${metric}: exact over candidates ${r.exactCandidatesQps} cpuQPS vs filtered scan ${r.filteredScanQps} (unfiltered ${r.unfilteredScanQps}): ${r.speedup}x, agreement ${r.agreement}; through collection.vectorSearch ${r.collectionQps} cpuQPS (${r.collectionStrategy}, agreement ${r.collectionAgreement})`);
         continue;
       }
       const e = engines[name]!;
