@@ -4,7 +4,8 @@
  * (WAL mode) on the same random 16-byte keys and 100-byte values: batched loads, strict single
  * writes from 64 concurrent writers (group commit) and sequential ones against sqlite
  * synchronous=FULL, random point reads, range scans of 100 keys, bytes on disk. Prints ratios and
- * appends the table to bench/RESULTS.md.
+ * appends the table to bench/RESULTS.md. Modes: `storage memory [N]` (memory bound at 10M keys),
+ * `storage seq [ROUNDS]` (where the time of one sequential strict write goes).
  */
 import { execSync } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -77,6 +78,82 @@ if (process.argv[2] === 'memory') {
   await st.close();
   fs.rmSync(dir, { recursive: true, force: true });
   if (process.env['NO_RESULTS'] === undefined) fs.appendFileSync(path.join(here, 'RESULTS.md'), `\n- storage ${line} (\`npm run bench -- storage memory ${n}\`, ${new Date().toISOString().slice(0, 10)}, Node ${process.version})\n`);
+  process.exit(0);
+}
+
+// `npm run bench -- storage seq [ROUNDS]`: where the time of one sequential strict write goes.
+// Alternating rounds of 300 writes (the machine is shared: alternation compares like with like):
+// Largetable strict puts; the same adapter's append + sync (the floor for the store on this
+// adapter); raw fs.promises write + datasync; better-sqlite3 WAL synchronous=FULL. Medians.
+if (process.argv[2] === 'seq') {
+  const rounds = Number(process.argv[3] ?? 10);
+  const per = 300;
+  const dir = fs.mkdtempSync(path.join(process.env['BENCH_DIR'] ?? os.tmpdir(), 'lt-bench-seq-'));
+  await loadPlatformKernels().then((k) => installKernels(k), () => undefined);
+  const keyOf = (i: number): Uint8Array => {
+    const k = new Uint8Array(16);
+    const d = new DataView(k.buffer);
+    d.setUint32(0, Math.imul(i, 2654435761) >>> 0);
+    d.setUint32(4, i);
+    return k;
+  };
+  const value = new Uint8Array(100).fill(7);
+  const st = await openStore(await openNodeFsAdapter(path.join(dir, 'lt')), {});
+  const ad = await openNodeFsAdapter(path.join(dir, 'adapter'));
+  const ah = await ad.open('000001.wal', { create: true });
+  const rec = new Uint8Array(148); // one WAL record of this put: 8 header + 20 batch + 1+1+1 + 16 + 100, rounded
+  const fh = await fs.promises.open(path.join(dir, 'raw'), 'w');
+  let rawOff = 0;
+  fs.mkdirSync(path.join(dir, 'sqlite'));
+  const sq = new Sqlite(path.join(dir, 'sqlite', 'db.sqlite'));
+  sq.pragma('journal_mode = WAL');
+  sq.pragma('synchronous = FULL');
+  sq.exec('CREATE TABLE kv (k BLOB PRIMARY KEY, v BLOB) WITHOUT ROWID');
+  const ins = sq.prepare('INSERT OR REPLACE INTO kv (k, v) VALUES (?, ?)');
+  const res: Record<string, number[]> = { 'largetable strict put': [], 'adapter append+sync': [], 'fs.promises write+datasync': [], 'sqlite WAL FULL insert': [] };
+  const timed = async (name: string, fn: () => Promise<void> | void): Promise<void> => {
+    const t = performance.now();
+    await fn();
+    res[name]!.push((per / (performance.now() - t)) * 1000);
+  };
+  for (let r = 0; r < rounds; r++) {
+    const base = r * per;
+    const steps: [string, () => Promise<void> | void][] = [
+      ['largetable strict put', async () => {
+        for (let i = 0; i < per; i++) await st.put(keyOf(base + i), value);
+      }],
+      ['adapter append+sync', async () => {
+        for (let i = 0; i < per; i++) {
+          await ah.append(rec);
+          await ah.sync();
+        }
+      }],
+      ['fs.promises write+datasync', async () => {
+        for (let i = 0; i < per; i++) {
+          await fh.write(rec, 0, rec.length, rawOff);
+          rawOff += rec.length;
+          await fh.datasync();
+        }
+      }],
+      ['sqlite WAL FULL insert', () => {
+        for (let i = 0; i < per; i++) ins.run(keyOf(base + i), value);
+      }],
+    ];
+    if (r % 2 === 1) steps.reverse();
+    for (const [name, fn] of steps) await timed(name, fn);
+  }
+  await st.close();
+  await ah.close();
+  await ad.close();
+  await fh.close();
+  sq.close();
+  fs.rmSync(dir, { recursive: true, force: true });
+  const med = (a: number[]): number => [...a].sort((x, y) => x - y)[a.length >> 1]!;
+  const sqRate = med(res['sqlite WAL FULL insert']!);
+  const parts = Object.entries(res).map(([k, v]) => `${k} ${Math.round(med(v)).toLocaleString()}/s (${(med(v) / sqRate).toFixed(2)}x sqlite)`);
+  const line = `sequential strict writes, ${rounds} alternating rounds of ${per}, medians: ${parts.join('; ')}; load average ${os.loadavg()[0]!.toFixed(1)}`;
+  console.log(line);
+  if (process.env['NO_RESULTS'] === undefined) fs.appendFileSync(path.join(here, 'RESULTS.md'), `\n- storage ${line} (\`npm run bench -- storage seq ${rounds}\`, ${new Date().toISOString().slice(0, 10)}, Node ${process.version})\n`);
   process.exit(0);
 }
 
