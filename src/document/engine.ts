@@ -803,7 +803,7 @@ export class Engine {
             yield [d._id, d] as [unknown, Document];
           }
         })();
-        await docs.return(undefined);
+        await docs.return?.(undefined);
         coll.indexes.push(ix);
         this.reindex();
         try {

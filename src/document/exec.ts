@@ -158,10 +158,10 @@ export async function* scanBatches(engine: Engine, coll: CollMeta, reader: KVRea
       stats.docsExamined++;
       if (lazy) {
         const part = decodeFields(v, lazy);
-        if (all || matcher.test(part)) batch.push({ doc: part, encId: k.slice(p.length), bytes: v.length, raw: v.slice() });
+        if (all || matcher.test(part)) batch.push({ doc: part, encId: k.subarray(p.length), bytes: v.length, raw: v });
       } else {
         const doc = decodeDocument(v);
-        if (all || matcher.test(doc)) batch.push({ doc, encId: k.slice(p.length), bytes: v.length });
+        if (all || matcher.test(doc)) batch.push({ doc, encId: k.subarray(p.length), bytes: v.length });
       }
       if (batch.length >= max) {
         yield batch;
@@ -207,7 +207,7 @@ export async function* scanBatches(engine: Engine, coll: CollMeta, reader: KVRea
       stats.keysExamined++;
       if (plan.covered) {
         const doc = docFromKey(k, ix.prefix.length, ix.fields, projection);
-        if (all || matcher.test(doc)) covered.push({ doc, encId: encId.slice(), bytes: 0 });
+        if (all || matcher.test(doc)) covered.push({ doc, encId, bytes: 0 });
         if (covered.length >= size) {
           yield covered;
           covered = [];
@@ -220,7 +220,7 @@ export async function* scanBatches(engine: Engine, coll: CollMeta, reader: KVRea
         if (seen.has(sk)) continue;
         seen.add(sk);
       }
-      window.push(encId.slice());
+      window.push(encId);
       if (window.length >= size) {
         const b = await drain();
         if (b.length > 0) yield b;

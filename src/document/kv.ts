@@ -15,9 +15,12 @@ export interface Range {
   reverse?: boolean;
 }
 
+/** Entries of a range read; leaving a `for await` early (or `return()`) closes the store iterator. */
+export type KVIterator = AsyncIterableIterator<[Uint8Array, Uint8Array]>;
+
 export interface KVReader {
   get(key: Uint8Array): Promise<Uint8Array | undefined>;
-  range(r: Range): AsyncGenerator<[Uint8Array, Uint8Array]>;
+  range(r: Range): KVIterator;
 }
 
 export class StoreReader implements KVReader {
@@ -30,19 +33,15 @@ export class StoreReader implements KVReader {
   get(key: Uint8Array): Promise<Uint8Array | undefined> {
     return this.store.get(key, this.snapshot);
   }
-  async *range(r: Range): AsyncGenerator<[Uint8Array, Uint8Array]> {
-    const it = this.store.iterate({
+  /** The store iterator itself (no wrapper step per entry); its return() closes it. */
+  range(r: Range): KVIterator {
+    return this.store.iterate({
       ...(r.gte ? { gte: r.gte } : {}),
       ...(r.gt ? { gt: r.gt } : {}),
       ...(r.lt ? { lt: r.lt } : {}),
       ...(r.reverse ? { reverse: true } : {}),
       ...(this.snapshot ? { snapshot: this.snapshot } : {}),
     });
-    try {
-      for await (const e of it) yield e;
-    } finally {
-      await it.close();
-    }
   }
 }
 
@@ -90,11 +89,11 @@ export class Overlay implements KVReader {
     }
     return this.base.get(key);
   }
-  async *range(r: Range): AsyncGenerator<[Uint8Array, Uint8Array]> {
-    if (this.staged.size === 0 && this.layers.length === 0) {
-      yield* this.base.range(r);
-      return;
-    }
+  range(r: Range): KVIterator {
+    if (this.staged.size === 0 && this.layers.length === 0) return this.base.range(r);
+    return this.mergedRange(r);
+  }
+  private async *mergedRange(r: Range): AsyncGenerator<[Uint8Array, Uint8Array]> {
     const merged = new Map<string, Staged>();
     for (let i = this.layers.length - 1; i >= 0; i--) for (const [k, e] of this.layers[i]!) if (inRange(e.key, r)) merged.set(k, e);
     for (const [k, e] of this.staged) if (inRange(e.key, r)) merged.set(k, e);

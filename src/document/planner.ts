@@ -542,7 +542,7 @@ async function countRange(reader: KVReader, ranges: ByteRange[], docCount: numbe
     for await (const _ of it) {
       n++;
       if (n >= plannerSampleKeysMax) {
-        await it.return(undefined);
+        await it.return?.(undefined);
         // extrapolate: unsampled ranges assumed alike; capped ranges count as large
         const perRange = n / sampledRanges;
         return Math.max(n, Math.min(docCount, perRange * ranges.length * 4 + docCount / 4));
