@@ -315,11 +315,11 @@ export class Engine {
    */
   async readDocument(reader: KVReader, collId: number, encId: Uint8Array): Promise<{ doc: Document; bytes: number } | undefined> {
     const dk = documentKey(collId, encId);
-    if (reader !== this.live) {
+    const k = bytesKey(dk);
+    if (reader !== this.live && !this.readsLive(reader, k)) {
       const v = await reader.get(dk);
       return v ? { doc: decodeDocument(v), bytes: v.length } : undefined;
     }
-    const k = bytesKey(dk);
     const e = this.docCache.entry(k);
     if (e) {
       if (e.doc !== undefined) return { doc: cloneDoc(e.doc), bytes: 0 };
@@ -350,6 +350,11 @@ export class Engine {
   }
 
   /** Raw read for lazy scans: the cached decoded document (shared, do not mutate) or the BSON bytes. */
+  /** A write scope over the live view with nothing staged for key `k` reads what the live view (and the cache) has. */
+  private readsLive(reader: KVReader, k: string): boolean {
+    return reader instanceof Overlay && reader.base === this.live && !reader.holds(k);
+  }
+
   async readRaw(reader: KVReader, collId: number, encId: Uint8Array): Promise<{ cached?: Document; raw?: Uint8Array } | undefined> {
     if (reader === this.live) {
       const c = this.cachedRaw(collId, encId);

@@ -73,6 +73,10 @@ export class Overlay implements KVReader {
   del(key: Uint8Array): void {
     this.staged.set(bytesKey(key), { key, value: null });
   }
+  /** True when a staged or in-flight write covers key `k` (a bytesKey). */
+  holds(k: string): boolean {
+    return this.lookup(k) !== undefined;
+  }
   private lookup(k: string): Staged | undefined {
     const s = this.staged.get(k);
     if (s) return s;
