@@ -16,9 +16,10 @@
  */
 import { ErrorCode, LargetableError } from '../../src/errors.ts';
 import type { FileHandle, StorageAdapter } from '../../src/storage/adapter.ts';
-import { acquireLockFile, lockFileName, releaseLockFile } from '../lock-file.ts';
+import { FsAdapterBase, makeWrap, openOrCreate } from '../fs-common.ts';
+import type { SharedFile } from '../fs-common.ts';
 import type { LockFs } from '../lock-file.ts';
-import { checkByteCount, checkBytes, checkFileName, closedError, ioError, isValidFileName, notFoundError } from '../memory.ts';
+import { checkByteCount, checkBytes, closedError } from '../memory.ts';
 
 // ---------------------------------------------------------------------------------------------
 // Minimal Deno types (only what this file uses).
@@ -62,7 +63,6 @@ interface DenoApi {
 declare const Deno: DenoApi;
 
 const seekStart = 0; // Deno.SeekMode.Start
-const tempSuffix = '.tmp';
 
 /** ENOENT, EEXIST, ... of a Deno error (Deno errors carry `code`; classes as a fallback). */
 function errno(err: unknown): string | undefined {
@@ -77,14 +77,7 @@ function errno(err: unknown): string | undefined {
   return undefined;
 }
 
-function wrap(location: string, file: string, operation: string, err: unknown): LargetableError {
-  if (err instanceof LargetableError) return err;
-  if (errno(err) === 'ENOENT') return notFoundError(location, file, operation, err);
-  const e = ioError(location, file, operation, err);
-  const code = errno(err);
-  if (code === undefined) return e;
-  return new LargetableError(ErrorCode.IO_ERROR, e.message, { cause: err, details: { ...e.details, errno: code } });
-}
+const wrap = makeWrap(errno);
 
 function joinPath(dir: string, name: string): string {
   return dir.endsWith('/') ? dir + name : `${dir}/${name}`;
@@ -95,12 +88,8 @@ function resolvePath(p: string): string {
   return joinPath(Deno.cwd(), p.startsWith('./') ? p.slice(2) : p);
 }
 
-interface Shared {
+interface Shared extends SharedFile {
   readonly file: DenoFsFile;
-  size: number;
-  refs: number;
-  /** Set when the last handle closed: an open() that raced with it must reopen. */
-  closing?: boolean;
   /** Tail of the per-file operation queue (seek+read/write pairs must not interleave). */
   queue: Promise<unknown>;
   closed: boolean;
@@ -136,70 +125,37 @@ export async function openDenoFsAdapter(dir: string, options: DenoFsAdapterOptio
   return new DenoFsAdapter(dir, abs);
 }
 
-export class DenoFsAdapter implements StorageAdapter {
-  readonly location: string;
-  readonly directory: string;
-  readonly #open = new Map<string, Promise<Shared>>();
-  #closed = false;
-  #lockToken: string | undefined;
-  #dirDirty = false;
-  #tempCounter = 0;
-
+/** The Deno API primitives under FsAdapterBase (platform/fs-common.ts). */
+export class DenoFsAdapter extends FsAdapterBase<Shared> implements StorageAdapter {
   /** Use `openDenoFsAdapter` (it creates the directory). */
   constructor(location: string, absoluteDirectory: string) {
-    this.location = location;
-    this.directory = absoluteDirectory;
+    super(location, absoluteDirectory, wrap);
   }
 
-  #path(name: string): string {
+  protected path(name: string): string {
     return joinPath(this.directory, name);
   }
 
-  #check(file: string, operation: string): void {
-    if (this.#closed) throw closedError(this.location, file, operation);
+  protected errno(err: unknown): string | undefined {
+    return errno(err);
   }
 
-  get closed(): boolean {
-    return this.#closed;
-  }
-
-  async open(name: string, options: { create?: boolean } = {}): Promise<FileHandle> {
-    checkFileName(name, 'open');
-    this.#check(name, 'open');
-    let pending = this.#open.get(name);
-    if (pending === undefined) {
-      pending = this.#openShared(name, options.create === true);
-      this.#open.set(name, pending);
-      pending.catch(() => {
-        if (this.#open.get(name) === pending) this.#open.delete(name);
-      });
-    }
-    const shared = await pending;
-    if (this.#closed) throw closedError(this.location, name, 'open');
-    if (shared.closing === true) return this.open(name, options); // lost a race with the last close
-    shared.refs++;
+  protected newHandle(name: string, shared: Shared, pending: Promise<Shared>): FileHandle {
     return new DenoFileHandle(this, name, shared, pending);
   }
 
-  async #openShared(name: string, create: boolean): Promise<Shared> {
-    const p = this.#path(name);
-    let file: DenoFsFile;
-    try {
-      file = await Deno.open(p, { read: true, write: true });
-    } catch (err) {
-      if (errno(err) !== 'ENOENT' || !create) throw wrap(this.location, name, 'open', err);
-      try {
-        file = await Deno.open(p, { read: true, write: true, createNew: true, mode: 0o644 });
-        this.#dirDirty = true;
-      } catch (err2) {
-        if (errno(err2) !== 'EEXIST') throw wrap(this.location, name, 'open', err2);
-        try {
-          file = await Deno.open(p, { read: true, write: true });
-        } catch (err3) {
-          throw wrap(this.location, name, 'open', err3);
-        }
-      }
-    }
+  protected async openShared(name: string, create: boolean): Promise<Shared> {
+    const p = this.path(name);
+    const file = await openOrCreate(
+      () => Deno.open(p, { read: true, write: true }),
+      () => Deno.open(p, { read: true, write: true, createNew: true, mode: 0o644 }),
+      create,
+      errno,
+      (err) => wrap(this.location, name, 'open', err),
+      () => {
+        this.dirDirty = true;
+      },
+    );
     try {
       const st = await file.stat();
       if (!st.isFile) throw Object.assign(new Error('is a directory'), { code: 'EISDIR' });
@@ -214,35 +170,17 @@ export class DenoFsAdapter implements StorageAdapter {
     }
   }
 
-  /** @internal called by a handle's close. */
-  async release(name: string, shared: Shared, pending: Promise<Shared>): Promise<void> {
-    shared.refs--;
-    if (shared.refs > 0) return;
-    shared.closing = true;
-    if (this.#open.get(name) === pending) this.#open.delete(name);
-    await enqueue(shared, async () => {
-      shared.closed = true;
-      try {
+  /** Closes the file in its queue, after the reads and writes already queued. */
+  protected closeShared(shared: Shared): Promise<void> {
+    return enqueue(shared, async () => {
+      if (!shared.closed) {
+        shared.closed = true;
         shared.file.close();
-      } catch (err) {
-        throw wrap(this.location, name, 'close', err);
       }
     });
   }
 
-  /** @internal fsyncs the directory if a file was created since the last directory sync. */
-  async syncDirectoryIfDirty(file: string): Promise<void> {
-    if (!this.#dirDirty) return;
-    this.#dirDirty = false;
-    try {
-      await this.#syncDirectory();
-    } catch (err) {
-      this.#dirDirty = true;
-      throw wrap(this.location, file, 'syncDirectory', err);
-    }
-  }
-
-  async #syncDirectory(): Promise<void> {
+  protected async syncDirectory(): Promise<void> {
     if (Deno.build.os === 'windows') return; // directories cannot be opened for fsync there
     const d = await Deno.open(this.directory, { read: true });
     try {
@@ -255,119 +193,47 @@ export class DenoFsAdapter implements StorageAdapter {
     }
   }
 
-  async list(): Promise<string[]> {
-    this.#check('*', 'list');
+  protected async readEntries(): Promise<{ name: string; isFile: boolean }[]> {
+    const entries: { name: string; isFile: boolean }[] = [];
+    for await (const e of Deno.readDir(this.directory)) entries.push({ name: e.name, isFile: e.isFile });
+    return entries;
+  }
+
+  protected async statIsFile(p: string): Promise<boolean> {
+    return (await Deno.stat(p)).isFile;
+  }
+
+  protected readFileBytes(p: string): Promise<Uint8Array> {
+    return Deno.readFile(p);
+  }
+
+  protected async removeFile(p: string): Promise<void> {
+    const st = await Deno.stat(p);
+    if (!st.isFile) throw Object.assign(new Error('is a directory'), { code: 'EISDIR' });
+    await Deno.remove(p);
+  }
+
+  protected unlinkPath(p: string): Promise<void> {
+    return Deno.remove(p);
+  }
+
+  protected renamePath(from: string, to: string): Promise<void> {
+    return Deno.rename(from, to);
+  }
+
+  protected async writeFileSynced(p: string, bytes: Uint8Array): Promise<void> {
+    const f = await Deno.open(p, { write: true, create: true, truncate: true, mode: 0o644 });
     try {
-      const names: string[] = [];
-      for await (const e of Deno.readDir(this.directory)) {
-        if (e.isFile && isValidFileName(e.name)) names.push(e.name);
-      }
-      return names.sort();
-    } catch (err) {
-      throw wrap(this.location, '*', 'list', err);
+      let done = 0;
+      while (done < bytes.length) done += await f.write(bytes.subarray(done));
+      await f.syncData();
+    } finally {
+      f.close();
     }
   }
 
-  async exists(name: string): Promise<boolean> {
-    checkFileName(name, 'exists');
-    this.#check(name, 'exists');
-    try {
-      return (await Deno.stat(this.#path(name))).isFile;
-    } catch (err) {
-      if (errno(err) === 'ENOENT') return false;
-      throw wrap(this.location, name, 'exists', err);
-    }
-  }
-
-  async remove(name: string): Promise<void> {
-    checkFileName(name, 'remove');
-    this.#check(name, 'remove');
-    this.#open.delete(name); // handles already open keep the unlinked file
-    try {
-      const st = await Deno.stat(this.#path(name));
-      if (!st.isFile) throw Object.assign(new Error('is a directory'), { code: 'EISDIR' });
-      await Deno.remove(this.#path(name));
-    } catch (err) {
-      throw wrap(this.location, name, 'remove', err);
-    }
-  }
-
-  async replace(name: string, bytes: Uint8Array): Promise<void> {
-    checkFileName(name, 'replace');
-    checkBytes(bytes, name, 'replace');
-    this.#check(name, 'replace');
-    const tmp = this.#path(`${name}~${++this.#tempCounter}${tempSuffix}`);
-    try {
-      const f = await Deno.open(tmp, { write: true, create: true, truncate: true, mode: 0o644 });
-      try {
-        let done = 0;
-        while (done < bytes.length) done += await f.write(bytes.subarray(done));
-        await f.syncData();
-      } finally {
-        f.close();
-      }
-      this.#open.delete(name); // handles opened before keep the old file
-      await Deno.rename(tmp, this.#path(name));
-      this.#dirDirty = false;
-      await this.#syncDirectory();
-    } catch (err) {
-      await Deno.remove(tmp).catch(() => {});
-      throw wrap(this.location, name, 'replace', err);
-    }
-  }
-
-  async readAll(name: string): Promise<Uint8Array> {
-    checkFileName(name, 'readAll');
-    this.#check(name, 'readAll');
-    try {
-      return await Deno.readFile(this.#path(name));
-    } catch (err) {
-      throw wrap(this.location, name, 'readAll', err);
-    }
-  }
-
-  async lock(): Promise<void> {
-    this.#check(lockFileName, 'lock');
-    if (this.#lockToken !== undefined) return;
-    this.#lockToken = await acquireLockFile(denoLockFs(), this.location, this.directory);
-    try {
-      for await (const e of Deno.readDir(this.directory)) {
-        if (e.name.includes('~') && e.name.endsWith(tempSuffix)) await Deno.remove(this.#path(e.name)).catch(() => {});
-      }
-    } catch {
-      // best effort
-    }
-  }
-
-  async close(): Promise<void> {
-    if (this.#closed) return;
-    this.#closed = true;
-    const errors: unknown[] = [];
-    for (const [name, pending] of this.#open) {
-      try {
-        const shared = await pending;
-        shared.refs = 0;
-        await enqueue(shared, async () => {
-          if (!shared.closed) {
-            shared.closed = true;
-            shared.file.close();
-          }
-        });
-      } catch (err) {
-        if (!(err instanceof LargetableError)) errors.push(wrap(this.location, name, 'close', err));
-      }
-    }
-    this.#open.clear();
-    if (this.#lockToken !== undefined) {
-      const token = this.#lockToken;
-      this.#lockToken = undefined;
-      try {
-        await releaseLockFile(denoLockFs(), this.directory, token);
-      } catch (err) {
-        errors.push(wrap(this.location, lockFileName, 'unlock', err));
-      }
-    }
-    if (errors.length > 0) throw errors[0];
+  protected lockFs(): LockFs {
+    return denoLockFs();
   }
 }
 

@@ -21,45 +21,25 @@ import { constants as fsConstants } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import process from 'node:process';
-import { ErrorCode, LargetableError } from '../../src/errors.ts';
+import type { LargetableError } from '../../src/errors.ts';
 import type { FileHandle, StorageAdapter } from '../../src/storage/adapter.ts';
-import { acquireLockFile, lockFileName, releaseLockFile } from '../lock-file.ts';
+import { FsAdapterBase, makeWrap, openOrCreate } from '../fs-common.ts';
+import type { SharedFile } from '../fs-common.ts';
+import { lockFileName } from '../lock-file.ts';
 import type { LockFs } from '../lock-file.ts';
-import {
-  checkByteCount,
-  checkBytes,
-  checkFileName,
-  closedError,
-  ioError,
-  isValidFileName,
-  lockedError,
-  notFoundError,
-} from '../memory.ts';
+import { checkByteCount, checkBytes, closedError } from '../memory.ts';
 
 export { lockFileName };
-const tempSuffix = '.tmp';
 
-interface Shared {
+interface Shared extends SharedFile {
   readonly fh: fs.FileHandle;
-  /** Size including bytes reserved by writes in flight. */
-  size: number;
-  refs: number;
-  /** Set when the last handle closed: an open() that raced with it must reopen. */
-  closing?: boolean;
 }
 
 function errno(err: unknown): string | undefined {
   return typeof err === 'object' && err !== null && 'code' in err ? String((err as { code: unknown }).code) : undefined;
 }
 
-function wrap(location: string, file: string, operation: string, err: unknown): LargetableError {
-  if (err instanceof LargetableError) return err;
-  if (errno(err) === 'ENOENT') return notFoundError(location, file, operation, err);
-  const e = ioError(location, file, operation, err);
-  const code = errno(err);
-  if (code === undefined) return e;
-  return new LargetableError(ErrorCode.IO_ERROR, e.message, { cause: err, details: { ...e.details, errno: code } });
-}
+const wrap = makeWrap(errno);
 
 export interface NodeFsAdapterOptions {
   /** Create the directory if missing (default true). */
@@ -82,68 +62,37 @@ export async function openNodeFsAdapter(dir: string, options: NodeFsAdapterOptio
   return new NodeFsAdapter(dir, abs);
 }
 
-export class NodeFsAdapter implements StorageAdapter {
-  readonly location: string;
-  readonly directory: string;
-  readonly #open = new Map<string, Promise<Shared>>();
-  #closed = false;
-  #lockToken: string | undefined;
-  #dirDirty = false;
-  #tempCounter = 0;
-
+/** The node:fs primitives under FsAdapterBase (platform/fs-common.ts). */
+export class NodeFsAdapter extends FsAdapterBase<Shared> implements StorageAdapter {
   /** Use `openNodeFsAdapter` (it creates the directory). */
   constructor(location: string, absoluteDirectory: string) {
-    this.location = location;
-    this.directory = absoluteDirectory;
+    super(location, absoluteDirectory, wrap);
   }
 
-  #path(name: string): string {
+  protected path(name: string): string {
     return path.join(this.directory, name);
   }
 
-  #check(file: string, operation: string): void {
-    if (this.#closed) throw closedError(this.location, file, operation);
+  protected errno(err: unknown): string | undefined {
+    return errno(err);
   }
 
-  async open(name: string, options: { create?: boolean } = {}): Promise<FileHandle> {
-    checkFileName(name, 'open');
-    this.#check(name, 'open');
-    let pending = this.#open.get(name);
-    if (pending === undefined) {
-      pending = this.#openShared(name, options.create === true);
-      this.#open.set(name, pending);
-      pending.catch(() => {
-        if (this.#open.get(name) === pending) this.#open.delete(name);
-      });
-    } else if (options.create !== true) {
-      // Already open here, so it exists (unless removed concurrently: then handles keep the inode).
-    }
-    const shared = await pending;
-    if (this.#closed) throw closedError(this.location, name, 'open');
-    if (shared.closing === true) return this.open(name, options); // lost a race with the last close
-    shared.refs++;
+  protected newHandle(name: string, shared: Shared, pending: Promise<Shared>): FileHandle {
     return new NodeFileHandle(this, name, shared, pending);
   }
 
-  async #openShared(name: string, create: boolean): Promise<Shared> {
-    const p = this.#path(name);
-    let fh: fs.FileHandle;
-    try {
-      fh = await fs.open(p, 'r+');
-    } catch (err) {
-      if (errno(err) !== 'ENOENT' || !create) throw wrap(this.location, name, 'open', err);
-      try {
-        fh = await fs.open(p, fsConstants.O_RDWR | fsConstants.O_CREAT | fsConstants.O_EXCL, 0o644);
-        this.#dirDirty = true;
-      } catch (err2) {
-        if (errno(err2) !== 'EEXIST') throw wrap(this.location, name, 'open', err2);
-        try {
-          fh = await fs.open(p, 'r+');
-        } catch (err3) {
-          throw wrap(this.location, name, 'open', err3);
-        }
-      }
-    }
+  protected async openShared(name: string, create: boolean): Promise<Shared> {
+    const p = this.path(name);
+    const fh = await openOrCreate(
+      () => fs.open(p, 'r+'),
+      () => fs.open(p, fsConstants.O_RDWR | fsConstants.O_CREAT | fsConstants.O_EXCL, 0o644),
+      create,
+      errno,
+      (err) => wrap(this.location, name, 'open', err),
+      () => {
+        this.dirDirty = true;
+      },
+    );
     try {
       const st = await fh.stat();
       return { fh, size: st.size, refs: 0 };
@@ -153,32 +102,11 @@ export class NodeFsAdapter implements StorageAdapter {
     }
   }
 
-  /** @internal called by a handle's close. */
-  async release(name: string, shared: Shared, pending: Promise<Shared>): Promise<void> {
-    shared.refs--;
-    if (shared.refs > 0) return;
-    shared.closing = true;
-    if (this.#open.get(name) === pending) this.#open.delete(name);
-    try {
-      await shared.fh.close();
-    } catch (err) {
-      throw wrap(this.location, name, 'close', err);
-    }
+  protected closeShared(shared: Shared): Promise<void> {
+    return shared.fh.close();
   }
 
-  /** @internal fsyncs the directory if a file was created since the last directory sync. */
-  async syncDirectoryIfDirty(file: string): Promise<void> {
-    if (!this.#dirDirty) return;
-    this.#dirDirty = false;
-    try {
-      await this.#syncDirectory();
-    } catch (err) {
-      this.#dirDirty = true;
-      throw wrap(this.location, file, 'syncDirectory', err);
-    }
-  }
-
-  async #syncDirectory(): Promise<void> {
+  protected async syncDirectory(): Promise<void> {
     let d: fs.FileHandle;
     try {
       d = await fs.open(this.directory, 'r');
@@ -196,123 +124,48 @@ export class NodeFsAdapter implements StorageAdapter {
     }
   }
 
-  get closed(): boolean {
-    return this.#closed;
+  protected async readEntries(): Promise<{ name: string; isFile: boolean }[]> {
+    const entries = await fs.readdir(this.directory, { withFileTypes: true });
+    return entries.map((e) => ({ name: e.name, isFile: e.isFile() }));
   }
 
-  async list(): Promise<string[]> {
-    this.#check('*', 'list');
-    try {
-      const entries = await fs.readdir(this.directory, { withFileTypes: true });
-      return entries
-        .filter((e) => e.isFile() && isValidFileName(e.name))
-        .map((e) => e.name)
-        .sort();
-    } catch (err) {
-      throw wrap(this.location, '*', 'list', err);
-    }
+  protected async statIsFile(p: string): Promise<boolean> {
+    return (await fs.stat(p)).isFile();
   }
 
-  async exists(name: string): Promise<boolean> {
-    checkFileName(name, 'exists');
-    this.#check(name, 'exists');
-    try {
-      return (await fs.stat(this.#path(name))).isFile();
-    } catch (err) {
-      if (errno(err) === 'ENOENT') return false;
-      throw wrap(this.location, name, 'exists', err);
-    }
+  protected async readFileBytes(p: string): Promise<Uint8Array> {
+    const buf = await fs.readFile(p);
+    return new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
   }
 
-  async remove(name: string): Promise<void> {
-    checkFileName(name, 'remove');
-    this.#check(name, 'remove');
-    // Handles already open keep the unlinked file; later opens see a new file.
-    this.#open.delete(name);
-    try {
-      await fs.unlink(this.#path(name));
-    } catch (err) {
-      throw wrap(this.location, name, 'remove', err);
-    }
+  protected removeFile(p: string): Promise<void> {
+    return fs.unlink(p);
   }
 
-  async replace(name: string, bytes: Uint8Array): Promise<void> {
-    checkFileName(name, 'replace');
-    checkBytes(bytes, name, 'replace');
-    this.#check(name, 'replace');
-    const tmp = this.#path(`${name}~${++this.#tempCounter}${tempSuffix}`);
+  protected unlinkPath(p: string): Promise<void> {
+    return fs.unlink(p);
+  }
+
+  protected renamePath(from: string, to: string): Promise<void> {
+    return fs.rename(from, to);
+  }
+
+  protected async writeFileSynced(p: string, bytes: Uint8Array): Promise<void> {
+    const fh = await fs.open(p, 'w', 0o644);
     try {
-      const fh = await fs.open(tmp, 'w', 0o644);
-      try {
-        let done = 0;
-        while (done < bytes.length) {
-          const { bytesWritten } = await fh.write(bytes, done, bytes.length - done, done);
-          done += bytesWritten;
-        }
-        await fh.datasync();
-      } finally {
-        await fh.close();
+      let done = 0;
+      while (done < bytes.length) {
+        const { bytesWritten } = await fh.write(bytes, done, bytes.length - done, done);
+        done += bytesWritten;
       }
-      this.#open.delete(name); // handles opened before keep the old inode
-      await fs.rename(tmp, this.#path(name));
-      this.#dirDirty = false;
-      await this.#syncDirectory();
-    } catch (err) {
-      await fs.unlink(tmp).catch(() => {});
-      throw wrap(this.location, name, 'replace', err);
+      await fh.datasync();
+    } finally {
+      await fh.close();
     }
   }
 
-  async readAll(name: string): Promise<Uint8Array> {
-    checkFileName(name, 'readAll');
-    this.#check(name, 'readAll');
-    try {
-      const buf = await fs.readFile(this.#path(name));
-      return new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
-    } catch (err) {
-      throw wrap(this.location, name, 'readAll', err);
-    }
-  }
-
-  async lock(): Promise<void> {
-    this.#check(lockFileName, 'lock');
-    if (this.#lockToken !== undefined) return;
-    const token = await acquireLockFile(nodeLockFs, this.location, this.directory);
-    this.#lockToken = token;
-    // Leftover temp files of an interrupted `replace` belong to the previous writer.
-    try {
-      for (const e of await fs.readdir(this.directory)) {
-        if (e.includes('~') && e.endsWith(tempSuffix)) await fs.unlink(this.#path(e)).catch(() => {});
-      }
-    } catch {
-      // best effort
-    }
-  }
-
-  async close(): Promise<void> {
-    if (this.#closed) return;
-    this.#closed = true;
-    const errors: unknown[] = [];
-    for (const [name, pending] of this.#open) {
-      try {
-        const shared = await pending;
-        shared.refs = 0;
-        await shared.fh.close();
-      } catch (err) {
-        if (!(err instanceof LargetableError)) errors.push(wrap(this.location, name, 'close', err));
-      }
-    }
-    this.#open.clear();
-    if (this.#lockToken !== undefined) {
-      const token = this.#lockToken;
-      this.#lockToken = undefined;
-      try {
-        await releaseLockFile(nodeLockFs, this.directory, token);
-      } catch (err) {
-        errors.push(wrap(this.location, lockFileName, 'unlock', err));
-      }
-    }
-    if (errors.length > 0) throw errors[0];
+  protected lockFs(): LockFs {
+    return nodeLockFs;
   }
 }
 

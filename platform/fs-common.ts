@@ -1,0 +1,264 @@
+/**
+ * What the Node and Deno filesystem adapters (platform/node/fs-adapter.ts,
+ * platform/deno/fs-adapter.ts) share: the errno -> LargetableError mapping, the open-or-create
+ * sequence, and FsAdapterBase, the adapter-level bookkeeping (one shared OS file per name with a
+ * reference count, the open/last-close race, directory fsync after a create, `replace` via a temp
+ * file, the LOCK file and the leftover temp files). Each runtime supplies only its primitives.
+ * Runtime-free: this file imports no `node:` module and touches no `Deno` global.
+ */
+import { ErrorCode, LargetableError } from '../src/errors.ts';
+import type { FileHandle } from '../src/storage/adapter.ts';
+import { acquireLockFile, lockFileName, releaseLockFile } from './lock-file.ts';
+import type { LockFs } from './lock-file.ts';
+import { checkBytes, checkFileName, closedError, ioError, isValidFileName, notFoundError } from './memory.ts';
+
+export const tempSuffix = '.tmp';
+
+/** Maps a runtime error to its errno string (ENOENT, EEXIST, ...), if it has one. */
+export type ErrnoOf = (err: unknown) => string | undefined;
+/** Maps a runtime error to a LargetableError (a LargetableError passes through unchanged). */
+export type WrapError = (location: string, file: string, operation: string, err: unknown) => LargetableError;
+
+/** NOT_FOUND for ENOENT, else IO_ERROR with `errno` in the details when the error has one. */
+export function makeWrap(errno: ErrnoOf): WrapError {
+  return (location, file, operation, err) => {
+    if (err instanceof LargetableError) return err;
+    if (errno(err) === 'ENOENT') return notFoundError(location, file, operation, err);
+    const e = ioError(location, file, operation, err);
+    const code = errno(err);
+    if (code === undefined) return e;
+    return new LargetableError(ErrorCode.IO_ERROR, e.message, { cause: err, details: { ...e.details, errno: code } });
+  };
+}
+
+/**
+ * Opens an existing file; if missing and `create`, creates it exclusively (calling `created`), and
+ * if another creator won that race, opens the existing file. Failures go through `fail`.
+ */
+export async function openOrCreate<F>(
+  openExisting: () => Promise<F>,
+  createNew: () => Promise<F>,
+  create: boolean,
+  errno: ErrnoOf,
+  fail: (err: unknown) => LargetableError,
+  created: () => void,
+): Promise<F> {
+  try {
+    return await openExisting();
+  } catch (err) {
+    if (errno(err) !== 'ENOENT' || !create) throw fail(err);
+  }
+  try {
+    const f = await createNew();
+    created();
+    return f;
+  } catch (err2) {
+    if (errno(err2) !== 'EEXIST') throw fail(err2);
+  }
+  try {
+    return await openExisting();
+  } catch (err3) {
+    throw fail(err3);
+  }
+}
+
+/** The per-name state every handle on one OS file shares. */
+export interface SharedFile {
+  /** Size including bytes reserved by writes in flight. */
+  size: number;
+  refs: number;
+  /** Set when the last handle closed: an open() that raced with it must reopen. */
+  closing?: boolean;
+}
+
+/** The adapter half of the Node and Deno filesystem adapters; subclasses supply the primitives. */
+export abstract class FsAdapterBase<S extends SharedFile> {
+  readonly location: string;
+  readonly directory: string;
+  protected readonly wrap: WrapError;
+  protected readonly openFiles = new Map<string, Promise<S>>();
+  /** A file was created since the last directory fsync. */
+  protected dirDirty = false;
+  #closed = false;
+  #lockToken: string | undefined;
+  #tempCounter = 0;
+
+  constructor(location: string, absoluteDirectory: string, wrap: WrapError) {
+    this.location = location;
+    this.directory = absoluteDirectory;
+    this.wrap = wrap;
+  }
+
+  /** Opens the OS file of `name` (creating it when `create`; then sets `dirDirty`). */
+  protected abstract openShared(name: string, create: boolean): Promise<S>;
+  /** Closes the OS file of a shared entry (idempotent). */
+  protected abstract closeShared(shared: S): Promise<void>;
+  protected abstract newHandle(name: string, shared: S, pending: Promise<S>): FileHandle;
+  protected abstract path(name: string): string;
+  /** fsync of the directory (a no-op where directories cannot be synced). */
+  protected abstract syncDirectory(): Promise<void>;
+  protected abstract readEntries(): Promise<{ name: string; isFile: boolean }[]>;
+  protected abstract statIsFile(path: string): Promise<boolean>;
+  protected abstract readFileBytes(path: string): Promise<Uint8Array>;
+  /** Removes a regular file (fails on a directory). */
+  protected abstract removeFile(path: string): Promise<void>;
+  protected abstract unlinkPath(path: string): Promise<void>;
+  protected abstract renamePath(from: string, to: string): Promise<void>;
+  /** Creates/truncates `path`, writes all of `bytes`, syncs the data and closes it. */
+  protected abstract writeFileSynced(path: string, bytes: Uint8Array): Promise<void>;
+  protected abstract lockFs(): LockFs;
+  protected abstract errno(err: unknown): string | undefined;
+
+  protected check(file: string, operation: string): void {
+    if (this.#closed) throw closedError(this.location, file, operation);
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  async open(name: string, options: { create?: boolean } = {}): Promise<FileHandle> {
+    checkFileName(name, 'open');
+    this.check(name, 'open');
+    let pending = this.openFiles.get(name);
+    if (pending === undefined) {
+      pending = this.openShared(name, options.create === true);
+      this.openFiles.set(name, pending);
+      pending.catch(() => {
+        if (this.openFiles.get(name) === pending) this.openFiles.delete(name);
+      });
+    }
+    const shared = await pending;
+    if (this.#closed) throw closedError(this.location, name, 'open');
+    if (shared.closing === true) return this.open(name, options); // lost a race with the last close
+    shared.refs++;
+    return this.newHandle(name, shared, pending);
+  }
+
+  /** @internal called by a handle's close. */
+  async release(name: string, shared: S, pending: Promise<S>): Promise<void> {
+    shared.refs--;
+    if (shared.refs > 0) return;
+    shared.closing = true;
+    if (this.openFiles.get(name) === pending) this.openFiles.delete(name);
+    try {
+      await this.closeShared(shared);
+    } catch (err) {
+      throw this.wrap(this.location, name, 'close', err);
+    }
+  }
+
+  /** @internal fsyncs the directory if a file was created since the last directory sync. */
+  async syncDirectoryIfDirty(file: string): Promise<void> {
+    if (!this.dirDirty) return;
+    this.dirDirty = false;
+    try {
+      await this.syncDirectory();
+    } catch (err) {
+      this.dirDirty = true;
+      throw this.wrap(this.location, file, 'syncDirectory', err);
+    }
+  }
+
+  async list(): Promise<string[]> {
+    this.check('*', 'list');
+    try {
+      return (await this.readEntries())
+        .filter((e) => e.isFile && isValidFileName(e.name))
+        .map((e) => e.name)
+        .sort();
+    } catch (err) {
+      throw this.wrap(this.location, '*', 'list', err);
+    }
+  }
+
+  async exists(name: string): Promise<boolean> {
+    checkFileName(name, 'exists');
+    this.check(name, 'exists');
+    try {
+      return await this.statIsFile(this.path(name));
+    } catch (err) {
+      if (this.errno(err) === 'ENOENT') return false;
+      throw this.wrap(this.location, name, 'exists', err);
+    }
+  }
+
+  async remove(name: string): Promise<void> {
+    checkFileName(name, 'remove');
+    this.check(name, 'remove');
+    // Handles already open keep the unlinked file; later opens see a new file.
+    this.openFiles.delete(name);
+    try {
+      await this.removeFile(this.path(name));
+    } catch (err) {
+      throw this.wrap(this.location, name, 'remove', err);
+    }
+  }
+
+  async replace(name: string, bytes: Uint8Array): Promise<void> {
+    checkFileName(name, 'replace');
+    checkBytes(bytes, name, 'replace');
+    this.check(name, 'replace');
+    const tmp = this.path(`${name}~${++this.#tempCounter}${tempSuffix}`);
+    try {
+      await this.writeFileSynced(tmp, bytes);
+      this.openFiles.delete(name); // handles opened before keep the old file
+      await this.renamePath(tmp, this.path(name));
+      this.dirDirty = false;
+      await this.syncDirectory();
+    } catch (err) {
+      await this.unlinkPath(tmp).catch(() => {});
+      throw this.wrap(this.location, name, 'replace', err);
+    }
+  }
+
+  async readAll(name: string): Promise<Uint8Array> {
+    checkFileName(name, 'readAll');
+    this.check(name, 'readAll');
+    try {
+      return await this.readFileBytes(this.path(name));
+    } catch (err) {
+      throw this.wrap(this.location, name, 'readAll', err);
+    }
+  }
+
+  async lock(): Promise<void> {
+    this.check(lockFileName, 'lock');
+    if (this.#lockToken !== undefined) return;
+    this.#lockToken = await acquireLockFile(this.lockFs(), this.location, this.directory);
+    // Leftover temp files of an interrupted `replace` belong to the previous writer.
+    try {
+      for (const e of await this.readEntries()) {
+        if (e.name.includes('~') && e.name.endsWith(tempSuffix)) await this.unlinkPath(this.path(e.name)).catch(() => {});
+      }
+    } catch {
+      // best effort
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    const errors: unknown[] = [];
+    for (const [name, pending] of this.openFiles) {
+      try {
+        const shared = await pending;
+        shared.refs = 0;
+        await this.closeShared(shared);
+      } catch (err) {
+        if (!(err instanceof LargetableError)) errors.push(this.wrap(this.location, name, 'close', err));
+      }
+    }
+    this.openFiles.clear();
+    if (this.#lockToken !== undefined) {
+      const token = this.#lockToken;
+      this.#lockToken = undefined;
+      try {
+        await releaseLockFile(this.lockFs(), this.directory, token);
+      } catch (err) {
+        errors.push(this.wrap(this.location, lockFileName, 'unlock', err));
+      }
+    }
+    if (errors.length > 0) throw errors[0];
+  }
+}
