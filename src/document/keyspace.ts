@@ -10,7 +10,7 @@
  *   0x04                                   -> last change-log sequence number (u64)
  *   0x13 slot:u32                          -> change log ring entry (seq:u64 + record), slot = seq % changeLogEntriesMax
  */
-import { ByteWriter, prefixEnd, writeValue } from './keycodec.ts';
+import { ByteWriter, prefixEnd, Tag, writeValue } from './keycodec.ts';
 
 export const documentFormatVersion = 1;
 
@@ -55,6 +55,21 @@ export function documentKey(collId: number, encodedId: Uint8Array): Uint8Array {
 }
 
 export function encodeId(id: unknown): Uint8Array {
+  // fast path: an ASCII string _id (tag, chars + 1, terminator), exactly what writeValue writes
+  if (typeof id === 'string' && id.length <= 256) {
+    const out = new Uint8Array(id.length + 2);
+    out[0] = Tag.string;
+    let ascii = true;
+    for (let i = 0; i < id.length; i++) {
+      const c = id.charCodeAt(i);
+      if (c >= 0x80) {
+        ascii = false;
+        break;
+      }
+      out[i + 1] = c + 1;
+    }
+    if (ascii) return out;
+  }
   const w = new ByteWriter(16);
   writeValue(w, id);
   return w.finish();

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { compareValues } from '../../src/query/index.ts';
 import { compareBytes, complement, encodeValue, readValue } from '../../src/document/keycodec.ts';
+import { encodeId } from '../../src/document/keyspace.ts';
 import { arbValue } from '../query/arbitraries.ts';
 import { Binary, Long, MaxKey, MinKey, ObjectId, Timestamp } from 'bson';
 
@@ -56,5 +57,16 @@ describe('keycodec', () => {
       const [back2] = readValue(complement(enc), 0, true);
       assert.equal(compareValues(back2, v), 0);
     }
+  });
+});
+
+describe('encodeId fast path', () => {
+  it('string _ids encode exactly like the generic value encoding', () => {
+    fc.assert(
+      fc.property(fc.oneof(fc.string({ maxLength: 300 }), fc.string({ unit: 'binary', maxLength: 20 }), fc.constantFrom('', '\u007f', '\u0080', 'a\u0000b')), (s) => {
+        assert.deepEqual([...encodeId(s)], [...encodeValue(s)]);
+      }),
+      { seed: 7, numRuns: 500 },
+    );
   });
 });
