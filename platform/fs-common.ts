@@ -10,7 +10,7 @@ import { ErrorCode, LargetableError } from '../src/errors.ts';
 import type { FileHandle } from '../src/storage/adapter.ts';
 import { acquireLockFile, lockFileName, releaseLockFile } from './lock-file.ts';
 import type { LockFs } from './lock-file.ts';
-import { checkBytes, checkFileName, closedError, ioError, isValidFileName, notFoundError } from './memory.ts';
+import { checkByteCount, checkBytes, checkFileName, closedError, ioError, isValidFileName, notFoundError } from './memory.ts';
 
 export const tempSuffix = '.tmp';
 
@@ -69,6 +69,8 @@ export interface SharedFile {
   refs: number;
   /** Set when the last handle closed: an open() that raced with it must reopen. */
   closing?: boolean;
+  /** Set once the OS file is closed (only where closing is queued behind I/O). */
+  closed?: boolean;
 }
 
 /** The adapter half of the Node and Deno filesystem adapters; subclasses supply the primitives. */
@@ -260,5 +262,98 @@ export abstract class FsAdapterBase<S extends SharedFile> {
       }
     }
     if (errors.length > 0) throw errors[0];
+  }
+}
+
+/**
+ * Opens the data directory: with `create` false it must exist and be a directory, else it is
+ * created (recursively). Failures map through `wrap` as operation 'openDirectory'.
+ */
+export async function openDirectory(
+  dir: string,
+  create: boolean,
+  isDirectory: () => Promise<boolean>,
+  mkdirRecursive: () => Promise<void>,
+  wrap: WrapError,
+): Promise<void> {
+  try {
+    if (!create) {
+      if (!(await isDirectory())) throw new Error('not a directory');
+    } else {
+      await mkdirRecursive();
+    }
+  } catch (err) {
+    throw wrap(dir, '.', 'openDirectory', err);
+  }
+}
+
+/**
+ * The handle half: argument checks, closed checks, the synchronous size reservation of `write`
+ * and `append` (so concurrent appends get distinct offsets), `size` and `close`. Subclasses do
+ * the I/O in `writeAt` (which sees empty writes too, and resets the size on failure).
+ */
+export abstract class FsHandleBase<S extends SharedFile> {
+  readonly name: string;
+  protected readonly adapter: FsAdapterBase<S>;
+  protected readonly shared: S;
+  readonly #pending: Promise<S>;
+  #closed = false;
+
+  constructor(adapter: FsAdapterBase<S>, name: string, shared: S, pending: Promise<S>) {
+    this.adapter = adapter;
+    this.name = name;
+    this.shared = shared;
+    this.#pending = pending;
+  }
+
+  /** Writes all of `bytes` at `offset`; an empty write extends the file to `offset` (zero-filled). */
+  protected abstract writeAt(offset: number, bytes: Uint8Array, operation: string): Promise<void>;
+  /** The OS file's current size. */
+  protected abstract statSize(): Promise<number>;
+
+  /** A shared file closed by the adapter, or a closed handle or adapter, is CLOSED. */
+  protected check(operation: string): void {
+    if (this.#closed || this.adapter.closed || this.shared.closed === true) {
+      throw closedError(this.adapter.location, this.name, operation);
+    }
+  }
+
+  /** After a failed write or truncate: drop the reservation, back to the OS size if readable. */
+  protected async resetSize(): Promise<void> {
+    try {
+      this.shared.size = await this.statSize();
+    } catch {
+      // keep the reservation; the next failing call reports the error
+    }
+  }
+
+  async write(offset: number, bytes: Uint8Array): Promise<void> {
+    checkByteCount(offset, 'offset', this.name, 'write');
+    checkBytes(bytes, this.name, 'write');
+    this.check('write');
+    const end = offset + bytes.length;
+    if (end > this.shared.size) this.shared.size = end; // reserve before awaiting
+    await this.writeAt(offset, bytes, 'write');
+  }
+
+  async append(bytes: Uint8Array): Promise<number> {
+    checkBytes(bytes, this.name, 'append');
+    this.check('append');
+    const offset = this.shared.size;
+    this.shared.size = offset + bytes.length; // reserve before awaiting
+    if (bytes.length > 0) await this.writeAt(offset, bytes, 'append');
+    return offset;
+  }
+
+  async size(): Promise<number> {
+    this.check('size');
+    return this.shared.size;
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    if (this.adapter.closed) return;
+    await this.adapter.release(this.name, this.shared, this.#pending);
   }
 }

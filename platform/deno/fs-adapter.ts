@@ -16,10 +16,10 @@
  */
 import { ErrorCode, LargetableError } from '../../src/errors.ts';
 import type { FileHandle, StorageAdapter } from '../../src/storage/adapter.ts';
-import { FsAdapterBase, makeWrap, openOrCreate } from '../fs-common.ts';
+import { FsAdapterBase, FsHandleBase, makeWrap, openDirectory, openOrCreate } from '../fs-common.ts';
 import type { SharedFile } from '../fs-common.ts';
 import type { LockFs } from '../lock-file.ts';
-import { checkByteCount, checkBytes, closedError } from '../memory.ts';
+import { checkByteCount, closedError } from '../memory.ts';
 
 // ---------------------------------------------------------------------------------------------
 // Minimal Deno types (only what this file uses).
@@ -112,16 +112,7 @@ export async function openDenoFsAdapter(dir: string, options: DenoFsAdapterOptio
     throw new LargetableError(ErrorCode.UNSUPPORTED_STORAGE, 'the Deno filesystem adapter needs the Deno runtime');
   }
   const abs = resolvePath(dir);
-  try {
-    if (options.create === false) {
-      const st = await Deno.stat(abs);
-      if (!st.isDirectory) throw new Error('not a directory');
-    } else {
-      await Deno.mkdir(abs, { recursive: true });
-    }
-  } catch (err) {
-    throw wrap(dir, '.', 'openDirectory', err);
-  }
+  await openDirectory(dir, options.create !== false, async () => (await Deno.stat(abs)).isDirectory, () => Deno.mkdir(abs, { recursive: true }), wrap);
   return new DenoFsAdapter(dir, abs);
 }
 
@@ -237,54 +228,33 @@ export class DenoFsAdapter extends FsAdapterBase<Shared> implements StorageAdapt
   }
 }
 
-class DenoFileHandle implements FileHandle {
-  readonly name: string;
-  readonly #adapter: DenoFsAdapter;
-  readonly #shared: Shared;
-  readonly #pending: Promise<Shared>;
-  #closed = false;
-
-  constructor(adapter: DenoFsAdapter, name: string, shared: Shared, pending: Promise<Shared>) {
-    this.#adapter = adapter;
-    this.name = name;
-    this.#shared = shared;
-    this.#pending = pending;
-  }
-
-  #check(operation: string): void {
-    if (this.#closed || this.#adapter.closed || this.#shared.closed) throw closedError(this.#adapter.location, this.name, operation);
-  }
-
+class DenoFileHandle extends FsHandleBase<Shared> implements FileHandle {
   /** Runs `op` in the file's queue, mapping failures (and a close that won the race) to errors. */
   #run<T>(operation: string, op: (f: DenoFsFile) => Promise<T>): Promise<T> {
-    return enqueue(this.#shared, async () => {
-      if (this.#shared.closed) throw closedError(this.#adapter.location, this.name, operation);
+    return enqueue(this.shared, async () => {
+      if (this.shared.closed) throw closedError(this.adapter.location, this.name, operation);
       try {
-        return await op(this.#shared.file);
+        return await op(this.shared.file);
       } catch (err) {
-        throw wrap(this.#adapter.location, this.name, operation, err);
+        throw wrap(this.adapter.location, this.name, operation, err);
       }
     });
   }
 
-  async #resetSize(): Promise<void> {
-    try {
-      this.#shared.size = (await this.#shared.file.stat()).size;
-    } catch {
-      // keep the reservation
-    }
+  protected async statSize(): Promise<number> {
+    return (await this.shared.file.stat()).size;
   }
 
   async read(offset: number, length: number): Promise<Uint8Array> {
     checkByteCount(offset, 'offset', this.name, 'read');
     checkByteCount(length, 'length', this.name, 'read');
-    this.#check('read');
+    this.check('read');
     return this.#run('read', async (f) => {
-      if (offset + length > this.#shared.size) {
+      if (offset + length > this.shared.size) {
         const st = await f.stat();
-        if (st.size > this.#shared.size) this.#shared.size = st.size;
+        if (st.size > this.shared.size) this.shared.size = st.size;
       }
-      const n = Math.max(0, Math.min(length, this.#shared.size - offset));
+      const n = Math.max(0, Math.min(length, this.shared.size - offset));
       const buf = new Uint8Array(n);
       if (n === 0) return buf;
       await f.seek(offset, seekStart);
@@ -298,7 +268,9 @@ class DenoFileHandle implements FileHandle {
     });
   }
 
-  async #writeAt(offset: number, bytes: Uint8Array, operation: string): Promise<void> {
+  /** Copies `bytes` first: the write runs later, in the file's queue. */
+  protected async writeAt(offset: number, input: Uint8Array, operation: string): Promise<void> {
+    const bytes = input.slice();
     try {
       await this.#run(operation, async (f) => {
         if (bytes.length === 0) {
@@ -311,57 +283,27 @@ class DenoFileHandle implements FileHandle {
         while (done < bytes.length) done += await f.write(bytes.subarray(done));
       });
     } catch (err) {
-      await this.#resetSize();
+      await this.resetSize();
       throw err;
     }
   }
 
-  async write(offset: number, bytes: Uint8Array): Promise<void> {
-    checkByteCount(offset, 'offset', this.name, 'write');
-    checkBytes(bytes, this.name, 'write');
-    this.#check('write');
-    const end = offset + bytes.length;
-    if (end > this.#shared.size) this.#shared.size = end; // reserve before awaiting
-    await this.#writeAt(offset, bytes.slice(), 'write');
-  }
-
-  async append(bytes: Uint8Array): Promise<number> {
-    checkBytes(bytes, this.name, 'append');
-    this.#check('append');
-    const offset = this.#shared.size;
-    this.#shared.size = offset + bytes.length;
-    if (bytes.length > 0) await this.#writeAt(offset, bytes.slice(), 'append');
-    return offset;
-  }
-
-  async size(): Promise<number> {
-    this.#check('size');
-    return this.#shared.size;
-  }
-
   async truncate(length: number): Promise<void> {
     checkByteCount(length, 'length', this.name, 'truncate');
-    this.#check('truncate');
-    this.#shared.size = length;
+    this.check('truncate');
+    this.shared.size = length;
     try {
       await this.#run('truncate', (f) => f.truncate(length));
     } catch (err) {
-      await this.#resetSize();
+      await this.resetSize();
       throw err;
     }
   }
 
   async sync(): Promise<void> {
-    this.#check('sync');
+    this.check('sync');
     await this.#run('sync', (f) => f.syncData());
-    await this.#adapter.syncDirectoryIfDirty(this.name);
-  }
-
-  async close(): Promise<void> {
-    if (this.#closed) return;
-    this.#closed = true;
-    if (this.#adapter.closed) return;
-    await this.#adapter.release(this.name, this.#shared, this.#pending);
+    await this.adapter.syncDirectoryIfDirty(this.name);
   }
 }
 

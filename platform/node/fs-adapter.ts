@@ -23,11 +23,11 @@ import * as path from 'node:path';
 import process from 'node:process';
 import type { LargetableError } from '../../src/errors.ts';
 import type { FileHandle, StorageAdapter } from '../../src/storage/adapter.ts';
-import { FsAdapterBase, makeWrap, openOrCreate } from '../fs-common.ts';
+import { FsAdapterBase, FsHandleBase, makeWrap, openDirectory, openOrCreate } from '../fs-common.ts';
 import type { SharedFile } from '../fs-common.ts';
 import { lockFileName } from '../lock-file.ts';
 import type { LockFs } from '../lock-file.ts';
-import { checkByteCount, checkBytes, closedError } from '../memory.ts';
+import { checkByteCount, closedError } from '../memory.ts';
 
 export { lockFileName };
 
@@ -49,16 +49,15 @@ export interface NodeFsAdapterOptions {
 /** Opens (creating if needed) a data directory as a StorageAdapter. */
 export async function openNodeFsAdapter(dir: string, options: NodeFsAdapterOptions = {}): Promise<NodeFsAdapter> {
   const abs = path.resolve(dir);
-  try {
-    if (options.create === false) {
-      const st = await fs.stat(abs);
-      if (!st.isDirectory()) throw new Error('not a directory');
-    } else {
+  await openDirectory(
+    dir,
+    options.create !== false,
+    async () => (await fs.stat(abs)).isDirectory(),
+    async () => {
       await fs.mkdir(abs, { recursive: true });
-    }
-  } catch (err) {
-    throw wrap(dir, '.', 'openDirectory', err);
-  }
+    },
+    wrap,
+  );
   return new NodeFsAdapter(dir, abs);
 }
 
@@ -169,45 +168,32 @@ export class NodeFsAdapter extends FsAdapterBase<Shared> implements StorageAdapt
   }
 }
 
-class NodeFileHandle implements FileHandle {
-  readonly name: string;
-  readonly #adapter: NodeFsAdapter;
-  readonly #shared: Shared;
-  readonly #pending: Promise<Shared>;
-  #closed = false;
-
-  constructor(adapter: NodeFsAdapter, name: string, shared: Shared, pending: Promise<Shared>) {
-    this.#adapter = adapter;
-    this.name = name;
-    this.#shared = shared;
-    this.#pending = pending;
-  }
-
-  #check(operation: string): void {
-    if (this.#closed || this.#adapter.closed) throw closedError(this.#adapter.location, this.name, operation);
-  }
-
+class NodeFileHandle extends FsHandleBase<Shared> implements FileHandle {
   #fail(operation: string, err: unknown): LargetableError {
-    if (this.#adapter.closed) return closedError(this.#adapter.location, this.name, operation);
-    return wrap(this.#adapter.location, this.name, operation, err);
+    if (this.adapter.closed) return closedError(this.adapter.location, this.name, operation);
+    return wrap(this.adapter.location, this.name, operation, err);
   }
 
   async #refreshSize(): Promise<void> {
-    const st = await this.#shared.fh.stat();
-    if (st.size > this.#shared.size) this.#shared.size = st.size;
+    const st = await this.shared.fh.stat();
+    if (st.size > this.shared.size) this.shared.size = st.size;
+  }
+
+  protected async statSize(): Promise<number> {
+    return (await this.shared.fh.stat()).size;
   }
 
   async read(offset: number, length: number): Promise<Uint8Array> {
     checkByteCount(offset, 'offset', this.name, 'read');
     checkByteCount(length, 'length', this.name, 'read');
-    this.#check('read');
+    this.check('read');
     try {
-      if (offset + length > this.#shared.size) await this.#refreshSize();
-      const n = Math.max(0, Math.min(length, this.#shared.size - offset));
+      if (offset + length > this.shared.size) await this.#refreshSize();
+      const n = Math.max(0, Math.min(length, this.shared.size - offset));
       const buf = new Uint8Array(n);
       let got = 0;
       while (got < n) {
-        const { bytesRead } = await this.#shared.fh.read(buf, got, n - got, offset + got);
+        const { bytesRead } = await this.shared.fh.read(buf, got, n - got, offset + got);
         if (bytesRead === 0) break;
         got += bytesRead;
       }
@@ -217,8 +203,18 @@ class NodeFileHandle implements FileHandle {
     }
   }
 
-  async #writeAt(offset: number, bytes: Uint8Array, operation: string): Promise<void> {
-    const s = this.#shared;
+  protected async writeAt(offset: number, bytes: Uint8Array, operation: string): Promise<void> {
+    const s = this.shared;
+    if (bytes.length === 0) {
+      // POSIX does not extend a file on an empty write: extend explicitly (zero-filled).
+      try {
+        const st = await s.fh.stat();
+        if (st.size < offset) await s.fh.truncate(offset);
+      } catch (err) {
+        throw this.#fail(operation, err);
+      }
+      return;
+    }
     try {
       let done = 0;
       while (done < bytes.length) {
@@ -226,79 +222,31 @@ class NodeFileHandle implements FileHandle {
         done += bytesWritten;
       }
     } catch (err) {
-      await this.#resetSize();
+      await this.resetSize();
       throw this.#fail(operation, err);
     }
   }
 
-  async #resetSize(): Promise<void> {
-    try {
-      this.#shared.size = (await this.#shared.fh.stat()).size;
-    } catch {
-      // keep the reservation; the next failing call reports the error
-    }
-  }
-
-  async write(offset: number, bytes: Uint8Array): Promise<void> {
-    checkByteCount(offset, 'offset', this.name, 'write');
-    checkBytes(bytes, this.name, 'write');
-    this.#check('write');
-    const end = offset + bytes.length;
-    if (end > this.#shared.size) this.#shared.size = end; // reserve before awaiting
-    if (bytes.length === 0) {
-      // POSIX does not extend a file on an empty write: extend explicitly (zero-filled).
-      try {
-        const st = await this.#shared.fh.stat();
-        if (st.size < offset) await this.#shared.fh.truncate(offset);
-      } catch (err) {
-        throw this.#fail('write', err);
-      }
-      return;
-    }
-    await this.#writeAt(offset, bytes, 'write');
-  }
-
-  async append(bytes: Uint8Array): Promise<number> {
-    checkBytes(bytes, this.name, 'append');
-    this.#check('append');
-    const offset = this.#shared.size;
-    this.#shared.size = offset + bytes.length; // reserve before awaiting
-    if (bytes.length > 0) await this.#writeAt(offset, bytes, 'append');
-    return offset;
-  }
-
-  async size(): Promise<number> {
-    this.#check('size');
-    return this.#shared.size;
-  }
-
   async truncate(length: number): Promise<void> {
     checkByteCount(length, 'length', this.name, 'truncate');
-    this.#check('truncate');
-    this.#shared.size = length;
+    this.check('truncate');
+    this.shared.size = length;
     try {
-      await this.#shared.fh.truncate(length);
+      await this.shared.fh.truncate(length);
     } catch (err) {
-      await this.#resetSize();
+      await this.resetSize();
       throw this.#fail('truncate', err);
     }
   }
 
   async sync(): Promise<void> {
-    this.#check('sync');
+    this.check('sync');
     try {
-      await this.#shared.fh.datasync();
+      await this.shared.fh.datasync();
     } catch (err) {
       throw this.#fail('sync', err);
     }
-    await this.#adapter.syncDirectoryIfDirty(this.name);
-  }
-
-  async close(): Promise<void> {
-    if (this.#closed) return;
-    this.#closed = true;
-    if (this.#adapter.closed) return;
-    await this.#adapter.release(this.name, this.#shared, this.#pending);
+    await this.adapter.syncDirectoryIfDirty(this.name);
   }
 }
 
