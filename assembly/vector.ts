@@ -7,68 +7,15 @@
 // Distances (smaller is closer): metric 0 => -dot, 1 => squared L2, 3 => L1. (Cosine is run
 // as dot on unit vectors by the caller.)
 
-@inline function hsumV(a: v128): f32 {
-  a = f32x4.add(a, v128.shuffle<f32>(a, a, 2, 3, 0, 1));
-  a = f32x4.add(a, v128.shuffle<f32>(a, a, 1, 0, 3, 2));
-  return f32x4.extract_lane(a, 0);
-}
+import { dotOne, l2One } from './lib/score';
 
+// Dot and L2 are the kernels.ts loops (assembly/lib/score.ts); L1 stays scalar in both builds
+// here, as its TS twin (src/kernel/reference-vector.ts) sums it.
 @inline function distOf(metric: i32, q: usize, p: usize, d: i32): f32 {
-  let j = 0;
+  if (metric == 0) return -dotOne(q, p, d);
+  if (metric == 1) return l2One(q, p, d);
   let s: f32 = 0;
-  if (metric == 0) {
-    if (ASC_FEATURE_SIMD) {
-      let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
-      for (; j + 16 <= d; j += 16) {
-        const o = <usize>j << 2;
-        const qo = q + o, po = p + o;
-        a0 = f32x4.add(a0, f32x4.mul(v128.load(qo), v128.load(po)));
-        a1 = f32x4.add(a1, f32x4.mul(v128.load(qo, 16), v128.load(po, 16)));
-        a2 = f32x4.add(a2, f32x4.mul(v128.load(qo, 32), v128.load(po, 32)));
-        a3 = f32x4.add(a3, f32x4.mul(v128.load(qo, 48), v128.load(po, 48)));
-      }
-      for (; j + 4 <= d; j += 4) {
-        const o = <usize>j << 2;
-        a0 = f32x4.add(a0, f32x4.mul(v128.load(q + o), v128.load(p + o)));
-      }
-      s = hsumV(f32x4.add(f32x4.add(a0, a1), f32x4.add(a2, a3)));
-    }
-    for (; j < d; j++) {
-      const o = <usize>j << 2;
-      s += load<f32>(q + o) * load<f32>(p + o);
-    }
-    return -s;
-  }
-  if (metric == 1) {
-    if (ASC_FEATURE_SIMD) {
-      let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
-      for (; j + 16 <= d; j += 16) {
-        const o = <usize>j << 2;
-        const qo = q + o, po = p + o;
-        const t0 = f32x4.sub(v128.load(qo), v128.load(po));
-        const t1 = f32x4.sub(v128.load(qo, 16), v128.load(po, 16));
-        const t2 = f32x4.sub(v128.load(qo, 32), v128.load(po, 32));
-        const t3 = f32x4.sub(v128.load(qo, 48), v128.load(po, 48));
-        a0 = f32x4.add(a0, f32x4.mul(t0, t0));
-        a1 = f32x4.add(a1, f32x4.mul(t1, t1));
-        a2 = f32x4.add(a2, f32x4.mul(t2, t2));
-        a3 = f32x4.add(a3, f32x4.mul(t3, t3));
-      }
-      for (; j + 4 <= d; j += 4) {
-        const o = <usize>j << 2;
-        const t = f32x4.sub(v128.load(q + o), v128.load(p + o));
-        a0 = f32x4.add(a0, f32x4.mul(t, t));
-      }
-      s = hsumV(f32x4.add(f32x4.add(a0, a1), f32x4.add(a2, a3)));
-    }
-    for (; j < d; j++) {
-      const o = <usize>j << 2;
-      const t = load<f32>(q + o) - load<f32>(p + o);
-      s += t * t;
-    }
-    return s;
-  }
-  for (; j < d; j++) {
+  for (let j = 0; j < d; j++) {
     const o = <usize>j << 2;
     s += abs<f32>(load<f32>(q + o) - load<f32>(p + o));
   }
