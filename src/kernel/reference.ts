@@ -6,17 +6,21 @@
  * Integer kernels, top-k, crc32c and the codecs are exact in all three builds.
  */
 import { LargetableError } from '../errors.ts';
-import { LinearArena, standaloneArena } from './arena.ts';
+import { standaloneArena } from './arena.ts';
 import type { Kernels, Metric, TopK } from './types.ts';
 import {
+  checkBlockPtrArgs,
   checkCodecHeader,
   checkCount,
-  checkDim,
+  checkGatherPtrArgs,
+  checkI8PtrArgs,
+  checkI8ScoreArgs,
   checkK,
-  checkLength,
-  checkMetric,
+  checkNormsArgs,
+  checkQuantizeI8Args,
   checkQueries,
   checkScore,
+  checkTopKPtrArgs,
   codecBlockValues,
   codecHeaderBytes,
   codecKindI64,
@@ -473,11 +477,6 @@ export function decodeI64Reference(bytes: Uint8Array): BigInt64Array {
 
 // ------------------------------------------------------------------ the Kernels object
 
-function f32View(arena: LinearArena, fn: string, ptr: number, length: number): Float32Array {
-  arena.check(fn, ptr, length * 4);
-  return arena.f32(ptr, length);
-}
-
 /** A fresh TypeScript-twin Kernels with its own arena. */
 export function createReferenceKernels(): Kernels {
   const arena = standaloneArena();
@@ -502,40 +501,27 @@ export function createReferenceKernels(): Kernels {
     },
 
     topKPtr(scoresPtr, n, k, higherIsBetter) {
-      checkK('topKPtr', k);
-      checkCount('topKPtr', 'n', n);
-      return topKReference(f32View(arena, 'topKPtr', scoresPtr, n), k, higherIsBetter);
+      checkTopKPtrArgs(arena, scoresPtr, n, k);
+      return topKReference(arena.f32(scoresPtr, n), k, higherIsBetter);
     },
 
     norms(vectors, n, d, out) {
-      checkCount('norms', 'n', n);
-      checkDim('norms', d);
-      checkLength('norms', 'vectors', vectors, n * d);
-      checkLength('norms', 'out', out, n);
+      checkNormsArgs(vectors, n, d, out);
       normsInto(vectors, 0, n, d, out, 0);
     },
 
     scoreBlockPtr(metric, queryPtr, vectorsPtr, n, d, outPtr, normsPtr) {
-      const code = checkMetric('scoreBlockPtr', metric);
-      checkCount('scoreBlockPtr', 'n', n);
-      checkDim('scoreBlockPtr', d);
-      const q = f32View(arena, 'scoreBlockPtr', queryPtr, d);
-      const v = f32View(arena, 'scoreBlockPtr', vectorsPtr, n * d);
-      const out = f32View(arena, 'scoreBlockPtr', outPtr, n);
-      const norms = code === 2 ? f32View(arena, 'scoreBlockPtr', normsPtr, n) : undefined;
+      const code = checkBlockPtrArgs(arena, metric, queryPtr, vectorsPtr, n, d, outPtr, normsPtr);
+      const q = arena.f32(queryPtr, d);
+      const v = arena.f32(vectorsPtr, n * d);
+      const out = arena.f32(outPtr, n);
+      const norms = code === 2 ? arena.f32(normsPtr, n) : undefined;
       blockInto(code, q, 0, v, 0, n, d, out, 0, norms, 0);
     },
 
     scoreGatherPtr(metric, queryPtr, vectorsPtr, idsPtr, count, d, outPtr, normsPtr, n) {
-      const code = checkMetric('scoreGatherPtr', metric);
-      checkCount('scoreGatherPtr', 'count', count);
-      checkDim('scoreGatherPtr', d);
+      const code = checkGatherPtrArgs(arena, metric, queryPtr, vectorsPtr, idsPtr, count, d, outPtr, normsPtr);
       if (n !== undefined) checkCount('scoreGatherPtr', 'n', n);
-      arena.check('scoreGatherPtr', idsPtr, count * 4);
-      arena.check('scoreGatherPtr', queryPtr, d * 4);
-      arena.check('scoreGatherPtr', outPtr, count * 4);
-      arena.check('scoreGatherPtr', vectorsPtr, 0);
-      if (code === 2) arena.check('scoreGatherPtr', normsPtr, 0);
       const all = arena.heapF32;
       const ids = arena.heapU32;
       const idBase = idsPtr >>> 2;
@@ -558,40 +544,23 @@ export function createReferenceKernels(): Kernels {
     },
 
     quantizeI8(vectors, n, d, min, scale, out) {
-      checkCount('quantizeI8', 'n', n);
-      checkDim('quantizeI8', d);
-      checkLength('quantizeI8', 'vectors', vectors, n * d);
-      checkLength('quantizeI8', 'min', min, d);
-      checkLength('quantizeI8', 'scale', scale, d);
-      checkLength('quantizeI8', 'out', out, n * d);
+      checkQuantizeI8Args(vectors, n, d, min, scale, out);
       quantizeI8Into(vectors, n, d, min, scale, out);
     },
 
     dotI8(query, codes, n, d, out) {
-      checkCount('dotI8', 'n', n);
-      checkDim('dotI8', d);
-      checkLength('dotI8', 'query', query, d);
-      checkLength('dotI8', 'codes', codes, n * d);
-      checkLength('dotI8', 'out', out, n);
+      checkI8ScoreArgs('dotI8', query, codes, n, d, out);
       dotI8Into(query, codes, n, d, out);
     },
 
     l2I8(query, codes, n, d, out) {
-      checkCount('l2I8', 'n', n);
-      checkDim('l2I8', d);
-      checkLength('l2I8', 'query', query, d);
-      checkLength('l2I8', 'codes', codes, n * d);
-      checkLength('l2I8', 'out', out, n);
+      checkI8ScoreArgs('l2I8', query, codes, n, d, out);
       l2I8Into(query, codes, n, d, out);
     },
 
     scoreI8Ptr(metric, queryPtr, codesPtr, n, d, outPtr) {
-      if (metric !== 'dot' && metric !== 'l2') throw new LargetableError('INVALID_ARGUMENT', `scoreI8Ptr: metric must be dot or l2, got ${String(metric)}`);
-      checkCount('scoreI8Ptr', 'n', n);
-      checkDim('scoreI8Ptr', d);
-      arena.check('scoreI8Ptr', queryPtr, d, 1);
-      arena.check('scoreI8Ptr', codesPtr, n * d, 1);
-      const out = f32View(arena, 'scoreI8Ptr', outPtr, n);
+      checkI8PtrArgs(arena, metric, queryPtr, codesPtr, n, d, outPtr);
+      const out = arena.f32(outPtr, n);
       (metric === 'dot' ? dotI8Into : l2I8Into)(arena.i8(queryPtr, d), arena.i8(codesPtr, n * d), n, d, out);
     },
 

@@ -4,6 +4,7 @@
  */
 import { LargetableError } from '../errors.ts';
 import { kernelBatchQueriesMax, topKMax, vectorDimensionsMax } from '../limits.ts';
+import type { LinearArena } from './arena.ts';
 import type { Metric } from './types.ts';
 
 export const metricCode: Record<Metric, number> = { dot: 0, l2: 1, cosine: 2, l1: 3 };
@@ -92,4 +93,78 @@ export function checkCodecHeader(fn: string, bytes: Uint8Array, kind: number): n
 
 export function corrupt(fn: string, status: number): never {
   throw new LargetableError('CORRUPTION', `${fn}: encoded column is malformed (status ${status})`, { details: { status } });
+}
+
+// ------------------------------------------------ whole-call checks (same order in every build)
+
+/** The arena's pointer check (LinearArena.check): INVALID_ARGUMENT outside the arena. */
+type PtrCheck = Pick<LinearArena, 'check'>;
+
+export function checkNormsArgs(vectors: Float32Array, n: number, d: number, out: Float32Array): void {
+  checkCount('norms', 'n', n);
+  checkDim('norms', d);
+  checkLength('norms', 'vectors', vectors, n * d);
+  checkLength('norms', 'out', out, n);
+}
+
+export function checkQuantizeI8Args(vectors: Float32Array, n: number, d: number, min: Float32Array, scale: Float32Array, out: Int8Array): void {
+  checkCount('quantizeI8', 'n', n);
+  checkDim('quantizeI8', d);
+  checkLength('quantizeI8', 'vectors', vectors, n * d);
+  checkLength('quantizeI8', 'min', min, d);
+  checkLength('quantizeI8', 'scale', scale, d);
+  checkLength('quantizeI8', 'out', out, n * d);
+}
+
+/** dotI8 / l2I8 on arrays. */
+export function checkI8ScoreArgs(fn: string, query: Int8Array, codes: Int8Array, n: number, d: number, out: Float32Array): void {
+  checkCount(fn, 'n', n);
+  checkDim(fn, d);
+  checkLength(fn, 'query', query, d);
+  checkLength(fn, 'codes', codes, n * d);
+  checkLength(fn, 'out', out, n);
+}
+
+export function checkTopKPtrArgs(arena: PtrCheck, scoresPtr: number, n: number, k: number): void {
+  checkK('topKPtr', k);
+  checkCount('topKPtr', 'n', n);
+  arena.check('topKPtr', scoresPtr, n * 4);
+}
+
+/** scoreBlockPtr: every region it reads or writes lies in the arena. Returns the metric code. */
+export function checkBlockPtrArgs(arena: PtrCheck, metric: Metric, queryPtr: number, vectorsPtr: number, n: number, d: number, outPtr: number, normsPtr: number): number {
+  const code = checkMetric('scoreBlockPtr', metric);
+  checkCount('scoreBlockPtr', 'n', n);
+  checkDim('scoreBlockPtr', d);
+  arena.check('scoreBlockPtr', queryPtr, d * 4);
+  arena.check('scoreBlockPtr', vectorsPtr, n * d * 4);
+  arena.check('scoreBlockPtr', outPtr, n * 4);
+  if (code === 2) arena.check('scoreBlockPtr', normsPtr, n * 4);
+  return code;
+}
+
+/**
+ * scoreGatherPtr before the ids are read: query, ids and out lie in the arena, vectors (and norms
+ * for cosine) start in it. Each build then bounds every id. Returns the metric code.
+ */
+export function checkGatherPtrArgs(arena: PtrCheck, metric: Metric, queryPtr: number, vectorsPtr: number, idsPtr: number, count: number, d: number, outPtr: number, normsPtr: number): number {
+  const code = checkMetric('scoreGatherPtr', metric);
+  checkCount('scoreGatherPtr', 'count', count);
+  checkDim('scoreGatherPtr', d);
+  arena.check('scoreGatherPtr', queryPtr, d * 4);
+  arena.check('scoreGatherPtr', idsPtr, count * 4);
+  arena.check('scoreGatherPtr', outPtr, count * 4);
+  arena.check('scoreGatherPtr', vectorsPtr, 0);
+  if (code === 2) arena.check('scoreGatherPtr', normsPtr, 0);
+  return code;
+}
+
+/** scoreI8Ptr: metric dot or l2; query and codes (bytes) and out (f32) lie in the arena. */
+export function checkI8PtrArgs(arena: PtrCheck, metric: 'dot' | 'l2', queryPtr: number, codesPtr: number, n: number, d: number, outPtr: number): void {
+  if (metric !== 'dot' && metric !== 'l2') bad(`scoreI8Ptr: metric must be dot or l2, got ${String(metric)}`);
+  checkCount('scoreI8Ptr', 'n', n);
+  checkDim('scoreI8Ptr', d);
+  arena.check('scoreI8Ptr', queryPtr, d, 1);
+  arena.check('scoreI8Ptr', codesPtr, n * d, 1);
+  arena.check('scoreI8Ptr', outPtr, n * 4);
 }

@@ -8,14 +8,18 @@ import { LargetableError } from '../errors.ts';
 import { LinearArena } from './arena.ts';
 import type { Kernels, KernelBuild, TopK } from './types.ts';
 import {
+  checkBlockPtrArgs,
   checkCodecHeader,
   checkCount,
-  checkDim,
+  checkGatherPtrArgs,
+  checkI8PtrArgs,
+  checkI8ScoreArgs,
   checkK,
-  checkLength,
-  checkMetric,
+  checkNormsArgs,
+  checkQuantizeI8Args,
   checkQueries,
   checkScore,
+  checkTopKPtrArgs,
   codecBlockValues,
   codecHeaderBytes,
   codecKindI64,
@@ -180,9 +184,7 @@ export function wrapKernelInstance(instance: WebAssembly.Instance, build: 'simd'
     },
 
     topKPtr(scoresPtr, n, k, higherIsBetter): TopK {
-      checkK('topKPtr', k);
-      checkCount('topKPtr', 'n', n);
-      arena.check('topKPtr', scoresPtr, n * 4);
+      checkTopKPtrArgs(arena, scoresPtr, n, k);
       const at = layout(k * 4, k * 4);
       return withBlock('topKPtr', at[2]!, (base) => {
         const count = ex.topK(scoresPtr, n, k, higherIsBetter ? 1 : 0, base, base + at[1]!);
@@ -192,10 +194,7 @@ export function wrapKernelInstance(instance: WebAssembly.Instance, build: 'simd'
     },
 
     norms(vectors, n, d, out) {
-      checkCount('norms', 'n', n);
-      checkDim('norms', d);
-      checkLength('norms', 'vectors', vectors, n * d);
-      checkLength('norms', 'out', out, n);
+      checkNormsArgs(vectors, n, d, out);
       const at = layout(n * d * 4, n * 4);
       withBlock('norms', at[2]!, (base) => {
         arena.f32(base, n * d).set(vectors.subarray(0, n * d));
@@ -205,32 +204,17 @@ export function wrapKernelInstance(instance: WebAssembly.Instance, build: 'simd'
     },
 
     scoreBlockPtr(metric, queryPtr, vectorsPtr, n, d, outPtr, normsPtr) {
-      const code = checkMetric('scoreBlockPtr', metric);
-      checkCount('scoreBlockPtr', 'n', n);
-      checkDim('scoreBlockPtr', d);
-      arena.check('scoreBlockPtr', queryPtr, d * 4);
-      arena.check('scoreBlockPtr', vectorsPtr, n * d * 4);
-      arena.check('scoreBlockPtr', outPtr, n * 4);
-      if (code === 2) arena.check('scoreBlockPtr', normsPtr, n * 4);
+      const code = checkBlockPtrArgs(arena, metric, queryPtr, vectorsPtr, n, d, outPtr, normsPtr);
       status('scoreBlockPtr', run('scoreBlockPtr', () => ex.scoreBlock(code, queryPtr, vectorsPtr, n, d, outPtr, normsPtr)));
     },
 
     scoreGatherPtr(metric, queryPtr, vectorsPtr, idsPtr, count, d, outPtr, normsPtr, n) {
       // hot path (HNSW neighbour expansion): checks are plain comparisons, no closures
-      const code = checkMetric('scoreGatherPtr', metric);
-      checkCount('scoreGatherPtr', 'count', count);
-      checkDim('scoreGatherPtr', d);
-      arena.check('scoreGatherPtr', queryPtr, d * 4);
-      arena.check('scoreGatherPtr', idsPtr, count * 4);
-      arena.check('scoreGatherPtr', outPtr, count * 4);
-      arena.check('scoreGatherPtr', vectorsPtr, 0);
+      const code = checkGatherPtrArgs(arena, metric, queryPtr, vectorsPtr, idsPtr, count, d, outPtr, normsPtr);
       const bytes = arena.byteLength;
       // ids are bounded by n when given, and always by what the memory holds
       let limit = ((bytes - vectorsPtr) / (d * 4)) >>> 0;
-      if (code === 2) {
-        arena.check('scoreGatherPtr', normsPtr, 0);
-        limit = Math.min(limit, ((bytes - normsPtr) / 4) >>> 0);
-      }
+      if (code === 2) limit = Math.min(limit, ((bytes - normsPtr) / 4) >>> 0);
       if (n !== undefined) {
         checkCount('scoreGatherPtr', 'n', n);
         if (n > limit) throw new LargetableError('INVALID_ARGUMENT', `scoreGatherPtr: n = ${n} vectors do not fit in the kernel arena`);
@@ -250,12 +234,7 @@ export function wrapKernelInstance(instance: WebAssembly.Instance, build: 'simd'
     },
 
     quantizeI8(vectors, n, d, min, scale, out) {
-      checkCount('quantizeI8', 'n', n);
-      checkDim('quantizeI8', d);
-      checkLength('quantizeI8', 'vectors', vectors, n * d);
-      checkLength('quantizeI8', 'min', min, d);
-      checkLength('quantizeI8', 'scale', scale, d);
-      checkLength('quantizeI8', 'out', out, n * d);
+      checkQuantizeI8Args(vectors, n, d, min, scale, out);
       const at = layout(n * d * 4, d * 4, d * 4, n * d);
       withBlock('quantizeI8', at[4]!, (base) => {
         arena.f32(base, n * d).set(vectors.subarray(0, n * d));
@@ -275,12 +254,7 @@ export function wrapKernelInstance(instance: WebAssembly.Instance, build: 'simd'
     },
 
     scoreI8Ptr(metric, queryPtr, codesPtr, n, d, outPtr) {
-      if (metric !== 'dot' && metric !== 'l2') throw new LargetableError('INVALID_ARGUMENT', `scoreI8Ptr: metric must be dot or l2, got ${String(metric)}`);
-      checkCount('scoreI8Ptr', 'n', n);
-      checkDim('scoreI8Ptr', d);
-      arena.check('scoreI8Ptr', queryPtr, d, 1);
-      arena.check('scoreI8Ptr', codesPtr, n * d, 1);
-      arena.check('scoreI8Ptr', outPtr, n * 4);
+      checkI8PtrArgs(arena, metric, queryPtr, codesPtr, n, d, outPtr);
       run('scoreI8Ptr', () => (metric === 'dot' ? ex.dotI8 : ex.l2I8)(queryPtr, codesPtr, n, d, outPtr));
     },
 
@@ -353,11 +327,7 @@ export function wrapKernelInstance(instance: WebAssembly.Instance, build: 'simd'
     fn: string, kernel: (q: number, codes: number, n: number, d: number, out: number) => void,
     query: Int8Array, codes: Int8Array, n: number, d: number, out: Float32Array,
   ): void {
-    checkCount(fn, 'n', n);
-    checkDim(fn, d);
-    checkLength(fn, 'query', query, d);
-    checkLength(fn, 'codes', codes, n * d);
-    checkLength(fn, 'out', out, n);
+    checkI8ScoreArgs(fn, query, codes, n, d, out);
     const at = layout(d, n * d, n * 4);
     withBlock(fn, at[3]!, (base) => {
       arena.i8(base, d).set(query.subarray(0, d));

@@ -1,10 +1,12 @@
 /**
  * Binary heaps over parallel typed arrays (distance, id), used by the HNSW walk and the top-k
  * merges. `MinHeap` pops the smallest distance; `MaxHeap` keeps the worst on top so a bounded
- * result set can evict it. Capacity grows on demand; no allocation per push.
+ * result set can evict it. Capacity grows on demand; no allocation per push. The storage is
+ * shared (PairHeap); push/pop are written out per order (no comparator call in the hot loop).
  */
 
-export class MinHeap {
+/** The storage both heaps share: parallel (distance, id) arrays, doubled when full. */
+export class PairHeap {
   dist: Float32Array;
   ids: Uint32Array;
   size = 0;
@@ -18,6 +20,26 @@ export class MinHeap {
     this.size = 0;
   }
 
+  /** Distance of the top; undefined behaviour when empty. */
+  topDist(): number {
+    return this.dist[0]!;
+  }
+
+  topId(): number {
+    return this.ids[0]!;
+  }
+
+  protected grow(): void {
+    const d = new Float32Array(this.dist.length * 2);
+    d.set(this.dist);
+    const ids = new Uint32Array(this.ids.length * 2);
+    ids.set(this.ids);
+    this.dist = d;
+    this.ids = ids;
+  }
+}
+
+export class MinHeap extends PairHeap {
   push(d: number, id: number): void {
     if (this.size === this.dist.length) this.grow();
     const dist = this.dist, ids = this.ids;
@@ -32,15 +54,6 @@ export class MinHeap {
     }
     dist[i] = d;
     ids[i] = id;
-  }
-
-  /** Distance of the top (smallest); undefined behaviour when empty. */
-  topDist(): number {
-    return this.dist[0]!;
-  }
-
-  topId(): number {
-    return this.ids[0]!;
   }
 
   pop(): void {
@@ -61,31 +74,9 @@ export class MinHeap {
     dist[i] = d;
     ids[i] = id;
   }
-
-  private grow(): void {
-    const d = new Float32Array(this.dist.length * 2);
-    d.set(this.dist);
-    const ids = new Uint32Array(this.ids.length * 2);
-    ids.set(this.ids);
-    this.dist = d;
-    this.ids = ids;
-  }
 }
 
-export class MaxHeap {
-  dist: Float32Array;
-  ids: Uint32Array;
-  size = 0;
-
-  constructor(capacity = 64) {
-    this.dist = new Float32Array(capacity);
-    this.ids = new Uint32Array(capacity);
-  }
-
-  clear(): void {
-    this.size = 0;
-  }
-
+export class MaxHeap extends PairHeap {
   push(d: number, id: number): void {
     if (this.size === this.dist.length) this.grow();
     const dist = this.dist, ids = this.ids;
@@ -100,14 +91,6 @@ export class MaxHeap {
     }
     dist[i] = d;
     ids[i] = id;
-  }
-
-  topDist(): number {
-    return this.dist[0]!;
-  }
-
-  topId(): number {
-    return this.ids[0]!;
   }
 
   pop(): void {
@@ -148,14 +131,5 @@ export class MaxHeap {
       this.pop();
     }
     return { ids, dist };
-  }
-
-  private grow(): void {
-    const d = new Float32Array(this.dist.length * 2);
-    d.set(this.dist);
-    const ids = new Uint32Array(this.ids.length * 2);
-    ids.set(this.ids);
-    this.dist = d;
-    this.ids = ids;
   }
 }
