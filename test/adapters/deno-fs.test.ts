@@ -8,7 +8,7 @@ import { adapterCases } from '../conformance/storage-adapter.case.ts';
 import { openDenoFsAdapter } from '../../platform/deno/fs-adapter.ts';
 import { openNodeFsAdapter } from '../../platform/node/fs-adapter.ts';
 import { isLargetableError } from '../../src/errors.ts';
-import { checkRecords, spawnLockHolder, waitExit, waitForAck } from './child.ts';
+import { appendsSurviveSigkill, spawnLockHolder, waitExit } from './child.ts';
 
 const isDeno = typeof (globalThis as { Deno?: unknown }).Deno !== 'undefined';
 
@@ -77,24 +77,7 @@ if (!isDeno) {
       await d2.close();
     });
     it('acknowledged (synced) appends survive SIGKILL of the writing process, 3 kills in a row', async () => {
-      const dir = path.join(root, 'sigkill');
-      await fs.mkdir(dir, { recursive: true });
-      for (let round = 1; round <= 3; round++) {
-        const h = spawnLockHolder('deno', dir, 'append');
-        assert.equal(await h.firstLine, 'HELD', 'the writer starts');
-        await waitForAck(h, round * 40);
-        h.child.kill('SIGKILL');
-        await waitExit(h.child);
-        const acked = h.lastAck();
-        const a = await openDenoFsAdapter(dir);
-        await a.lock(); // the SIGKILLed writer's lock is stale: taken over
-        checkRecords(await a.readAll('wal'), acked);
-        const f = await a.open('wal');
-        await f.truncate(Math.floor((await f.size()) / 8) * 8); // drop a torn tail record
-        await f.sync();
-        await f.close();
-        await a.close();
-      }
+      await appendsSurviveSigkill('deno', path.join(root, 'sigkill'), (dir) => openDenoFsAdapter(dir));
     });
   });
 }
