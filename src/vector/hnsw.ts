@@ -18,6 +18,7 @@ import { LargetableError } from '../errors.ts';
 import { ByteReader, ByteWriter } from './bytes.ts';
 import { scoreSlots } from './flat.ts';
 import { MaxHeap, MinHeap } from './heap.ts';
+import { mulberry32 } from './kmeans.ts';
 import { LabelTable } from './labels.ts';
 import { VectorSlab } from './slab.ts';
 import type { LabelFilter, SearchOptions, SearchResult, VectorIndex, VectorIndexStats } from './types.ts';
@@ -31,16 +32,6 @@ export interface HnswParams {
 
 const LIVE = 0, TOMB = 1, FREE = 2;
 const levelMax = 16;
-
-function mulberry32(seed: number): () => number {
-  let s = seed | 0;
-  return () => {
-    s = (s + 0x6d2b79f5) | 0;
-    let t = Math.imul(s ^ (s >>> 15), 1 | s);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 export function checkHnswParams(p: HnswParams): Required<HnswParams> {
   const M = p.M ?? 16, efConstruction = p.efConstruction ?? 200, efSearch = p.efSearch ?? 64;
