@@ -83,6 +83,13 @@ function webLocks(): LockManagerLike | undefined {
  * Returns the release function (it resolves once the lock is free again), or undefined when
  * another holder has it.
  */
+/** tryWebLock, or LOCKED (held by another tab, worker or adapter of this origin). */
+export async function takeWebLock(key: string, location: string): Promise<() => Promise<void>> {
+  const release = await tryWebLock(key);
+  if (release === undefined) throw lockedError(location, 'another tab, worker or adapter of this origin');
+  return release;
+}
+
 export async function tryWebLock(key: string): Promise<(() => Promise<void>) | undefined> {
   if (localLocks.has(key)) return undefined;
   const locks = webLocks();
@@ -451,9 +458,7 @@ export class IdbAdapter implements StorageAdapter {
   async lock(): Promise<void> {
     this.#check('LOCK', 'lock');
     if (this.#release !== undefined) return;
-    const release = await tryWebLock(this.#lockKey);
-    if (release === undefined) throw lockedError(this.location, 'another tab, worker or adapter of this origin');
-    this.#release = release;
+    this.#release = await takeWebLock(this.#lockKey, this.location);
   }
 
   async close(): Promise<void> {

@@ -19,8 +19,8 @@
  */
 import { ErrorCode, LargetableError } from '../../src/errors.ts';
 import type { FileHandle, StorageAdapter } from '../../src/storage/adapter.ts';
-import { checkByteCount, checkBytes, checkFileName, closedError, ioError, isValidFileName, lockedError, notFoundError } from '../memory.ts';
-import { tryWebLock } from './idb-adapter.ts';
+import { checkByteCount, checkBytes, checkFileName, closedError, ioError, isValidFileName, notFoundError } from '../memory.ts';
+import { takeWebLock } from './idb-adapter.ts';
 
 // ---------------------------------------------------------------------------------------------
 // Minimal OPFS types (the main tsconfig has the DOM lib, not the WebWorker one).
@@ -566,9 +566,7 @@ export class OpfsAdapter implements StorageAdapter {
   async lock(): Promise<void> {
     this.#check('LOCK', 'lock');
     if (this.#release !== undefined) return;
-    const release = await tryWebLock(this.#lockKey);
-    if (release === undefined) throw lockedError(this.location, 'another tab, worker or adapter of this origin');
-    this.#release = release;
+    this.#release = await takeWebLock(this.#lockKey, this.location);
     await this.#t.call({ op: 'cleanTemps' }); // leftovers of an interrupted replace
   }
 
