@@ -5,14 +5,11 @@
  */
 import { upgradeWebSocket } from 'hono/deno';
 import type { UpgradeWebSocket } from 'hono/ws';
-import { createApp } from '../../src/server/app.ts';
 import type { ClientLike } from '../../src/server/engine.ts';
 import type { Logger } from '../../src/server/log.ts';
 import type { ServerConfig } from '../../src/config.ts';
 import { Metrics } from '../../src/server/metrics.ts';
-import { kernels } from '../../src/kernel/index.ts';
-import { startMongoListener } from '../node/mongo-socket.ts';
-import { packageVersion, webAssets, wireHost } from '../node/serve.ts';
+import { createServerApp, drainInFlight, kernelBuild, packageVersion, startWire } from '../node/serve.ts';
 import type { RunningServer } from '../node/serve.ts';
 import { loadPlatformKernels } from './kernels.ts';
 
@@ -28,13 +25,9 @@ interface DenoGlobal {
 }
 declare const Deno: DenoGlobal;
 
-export async function denoKernelBuild(): Promise<string> {
-  try {
-    await loadPlatformKernels();
-  } catch {
-    // not built: the TypeScript twin stays active
-  }
-  return kernels().build;
+/** kernelBuild (platform/node/serve.ts) with the Deno kernel loader. */
+export function denoKernelBuild(): Promise<string> {
+  return kernelBuild(loadPlatformKernels);
 }
 
 export interface DenoStartOptions {
@@ -48,28 +41,17 @@ export async function startDenoServer(opts: DenoStartOptions): Promise<RunningSe
   const metrics = new Metrics();
   const version = packageVersion();
   let mongoPort = -1;
-  const server = createApp(client, {
-    version,
+  const server = createServerApp(client, config, logger, metrics, version, {
     runtime: `deno ${Deno.version.deno}`,
     kernelBuild: await denoKernelBuild(),
-    logger,
-    metrics,
-    bodyLimitBytes: config.bodyLimitBytes,
-    slowQueryMs: config.slowQueryMs,
-    assets: webAssets(),
     upgradeWebSocket: upgradeWebSocket as unknown as UpgradeWebSocket<unknown>,
-    health: () => ({ mongoPort, data: config.data }),
-    users: config.users,
-  });
-  if (config.users.length > 0) logger.warn('HTTP requires Basic credentials of the configured users');
+  }, () => ({ mongoPort, data: config.data }));
   const http = await new Promise<DenoHttpServer>((ok) => {
     const s: DenoHttpServer = Deno.serve({ port: config.port, hostname: config.host, onListen: () => queueMicrotask(() => ok(s)) }, server.app.fetch);
   });
   let wire;
   try {
-    wire = config.mongoPort >= 0 && client
-      ? await startMongoListener({ client, host: wireHost(config, logger), port: config.mongoPort, logger, metrics, version, slowQueryMs: config.slowQueryMs })
-      : undefined;
+    wire = await startWire(client, config, logger, metrics, version);
   } catch (err) {
     await http.shutdown();
     throw err;
@@ -82,7 +64,7 @@ export async function startDenoServer(opts: DenoStartOptions): Promise<RunningSe
     async close() {
       await wire?.close();
       await server.closeStreams();
-      for (let i = 0; i < 200 && server.inFlight() > 0; i++) await new Promise((r) => setTimeout(r, 25));
+      await drainInFlight(server);
       await http.shutdown();
     },
   };

@@ -13,7 +13,7 @@ import type { AddressInfo } from 'node:net';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import type { UpgradeWebSocket } from 'hono/ws';
 import { createApp } from '../../src/server/app.ts';
-import type { StaticAsset } from '../../src/server/app.ts';
+import type { ServerApp, StaticAsset } from '../../src/server/app.ts';
 import type { ClientLike } from '../../src/server/engine.ts';
 import type { Logger } from '../../src/server/log.ts';
 import type { ServerConfig } from '../../src/config.ts';
@@ -45,10 +45,13 @@ export function packageVersion(): string {
   return (JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')) as { version: string }).version;
 }
 
-/** Load the best kernel build (wasm SIMD or scalar; the TypeScript twin if none is built); returns its name. */
-export async function kernelBuild(): Promise<string> {
+/**
+ * Load the best kernel build (wasm SIMD or scalar; the TypeScript twin if none is built) with the
+ * runtime's loader (Node's by default); returns its name.
+ */
+export async function kernelBuild(load: () => Promise<unknown> = loadPlatformKernels): Promise<string> {
   try {
-    await loadPlatformKernels();
+    await load();
   } catch {
     // not built: the TypeScript twin stays active
   }
@@ -84,6 +87,47 @@ export function wireHost(config: ServerConfig, logger: Logger): string {
   return '127.0.0.1';
 }
 
+/** What differs between the runtimes in the app: its name, kernel build and WebSocket upgrader. */
+export interface AppRuntime {
+  runtime: string;
+  kernelBuild: string;
+  upgradeWebSocket: UpgradeWebSocket<unknown>;
+}
+
+/** The hono app as both runtimes serve it (console assets from web/, body and slow-query limits, users). */
+export function createServerApp(
+  client: ClientLike | undefined, config: ServerConfig, logger: Logger, metrics: Metrics, version: string,
+  rt: AppRuntime, health: () => Record<string, unknown>,
+): ServerApp {
+  const server = createApp(client, {
+    version,
+    runtime: rt.runtime,
+    kernelBuild: rt.kernelBuild,
+    logger,
+    metrics,
+    bodyLimitBytes: config.bodyLimitBytes,
+    slowQueryMs: config.slowQueryMs,
+    assets: webAssets(),
+    upgradeWebSocket: rt.upgradeWebSocket,
+    health,
+    users: config.users,
+  });
+  if (config.users.length > 0) logger.warn('HTTP requires Basic credentials of the configured users');
+  return server;
+}
+
+/** The MongoDB wire listener, unless disabled (mongoPort -1) or there is no client. */
+export async function startWire(client: ClientLike | undefined, config: ServerConfig, logger: Logger, metrics: Metrics, version: string) {
+  return config.mongoPort >= 0 && client
+    ? await startMongoListener({ client, host: wireHost(config, logger), port: config.mongoPort, logger, metrics, version, slowQueryMs: config.slowQueryMs })
+    : undefined;
+}
+
+/** Waits (up to 5 s) for the HTTP requests in flight to finish. */
+export async function drainInFlight(server: ServerApp): Promise<void> {
+  for (let i = 0; i < 200 && server.inFlight() > 0; i++) await new Promise((r) => setTimeout(r, 25));
+}
+
 export interface RunningServer {
   host: string;
   port: number;
@@ -115,20 +159,11 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
   }));
   const version = packageVersion();
   let mongoPort = -1;
-  const server = createApp(client, {
-    version,
+  const server = createServerApp(client, config, logger, metrics, version, {
     runtime: opts.runtime ?? `node ${process.versions.node}`,
     kernelBuild: opts.kernel ?? (await kernelBuild()),
-    logger,
-    metrics,
-    bodyLimitBytes: config.bodyLimitBytes,
-    slowQueryMs: config.slowQueryMs,
-    assets: webAssets(),
     upgradeWebSocket: upgradeWebSocket as unknown as UpgradeWebSocket<unknown>,
-    health: () => ({ mongoPort, data: config.data }),
-    users: config.users,
-  });
-  if (config.users.length > 0) logger.warn('HTTP requires Basic credentials of the configured users');
+  }, () => ({ mongoPort, data: config.data }));
   const wss = new WebSocketServer({ noServer: true, maxPayload: webSocketMessageBytesMax });
   const http: ServerType = await new Promise((ok, fail) => {
     const s = serve({ fetch: server.app.fetch, port: config.port, hostname: config.host, websocket: { server: wss } }, () => ok(s));
@@ -139,9 +174,7 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
 
   let wire;
   try {
-    wire = config.mongoPort >= 0 && client
-      ? await startMongoListener({ client, host: wireHost(config, logger), port: config.mongoPort, logger, metrics, version, slowQueryMs: config.slowQueryMs })
-      : undefined;
+    wire = await startWire(client, config, logger, metrics, version);
   } catch (err) {
     (http as { closeAllConnections?: () => void }).closeAllConnections?.();
     await new Promise<void>((r) => http.close(() => r()));
@@ -160,7 +193,7 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
       await server.closeStreams();
       for (const ws of wss.clients) ws.terminate();
       wss.close();
-      for (let i = 0; i < 200 && server.inFlight() > 0; i++) await new Promise((r) => setTimeout(r, 25));
+      await drainInFlight(server);
       (http as { closeAllConnections?: () => void }).closeAllConnections?.();
       await closed;
     },
