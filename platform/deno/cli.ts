@@ -3,15 +3,12 @@
  * `deno run -A bin/largetable.js ...`): the Node host's file and terminal helpers (they use
  * `node:` modules, which Deno provides) with Deno's server, kernels and `open`.
  */
-import { existsSync } from 'node:fs';
-import { dirname, extname, join } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { pathToFileURL } from 'node:url';
 import { main } from '../../src/cli/main.ts';
 import type { CliHost } from '../../src/cli/main.ts';
-import { LargetableError } from '../../src/errors.ts';
 import type { ClientLike } from '../../src/server/engine.ts';
 import { simdSupported } from '../../src/kernel/index.ts';
-import { nodeHost } from '../node/cli.ts';
+import { nodeHost, openSiblingIndex } from '../node/cli.ts';
 import { denoKernelBuild, startDenoServer } from './serve.ts';
 
 interface DenoGlobal {
@@ -22,13 +19,8 @@ interface DenoGlobal {
 }
 declare const Deno: DenoGlobal;
 
-async function openDeno(location: string): Promise<ClientLike> {
-  const here = fileURLToPath(import.meta.url);
-  const file = join(dirname(here), 'index' + extname(here));
-  if (!existsSync(file)) throw new LargetableError('NOT_SUPPORTED', 'the document API (platform/deno/index) is not available in this build');
-  const mod = (await import(pathToFileURL(file).href)) as { open?: (l: string) => Promise<unknown> };
-  if (typeof mod.open !== 'function') throw new LargetableError('NOT_SUPPORTED', 'platform/deno/index does not export open()');
-  return (await mod.open(location)) as ClientLike;
+function openDeno(location: string): Promise<ClientLike> {
+  return openSiblingIndex(import.meta.url, 'platform/deno/index', location);
 }
 
 export function denoHost(): CliHost {

@@ -16,14 +16,22 @@ import type { ClientLike } from '../../src/server/engine.ts';
 import { simdSupported } from '../../src/kernel/index.ts';
 import { kernelBuild, packageRoot, packageVersion, startServer } from './serve.ts';
 
-/** `open(location)` from the Node entry point (platform/node/index.ts), loaded lazily. */
-export async function openClient(location: string): Promise<ClientLike> {
-  const here = fileURLToPath(import.meta.url);
+/**
+ * `open(location)` from the entry point `index` beside the module `moduleUrl` (loaded lazily,
+ * so a build without the document API still runs the other commands); `name` is for errors.
+ */
+export async function openSiblingIndex(moduleUrl: string, name: string, location: string): Promise<ClientLike> {
+  const here = fileURLToPath(moduleUrl);
   const file = join(dirname(here), 'index' + extname(here));
-  if (!existsSync(file)) throw new LargetableError('NOT_SUPPORTED', 'the document API (platform/node/index) is not available in this build');
+  if (!existsSync(file)) throw new LargetableError('NOT_SUPPORTED', `the document API (${name}) is not available in this build`);
   const mod = (await import(pathToFileURL(file).href)) as { open?: (l: string) => Promise<unknown> };
-  if (typeof mod.open !== 'function') throw new LargetableError('NOT_SUPPORTED', 'platform/node/index does not export open()');
+  if (typeof mod.open !== 'function') throw new LargetableError('NOT_SUPPORTED', `${name} does not export open()`);
   return (await mod.open(location)) as ClientLike;
+}
+
+/** `open(location)` from the Node entry point (platform/node/index.ts), loaded lazily. */
+export function openClient(location: string): Promise<ClientLike> {
+  return openSiblingIndex(import.meta.url, 'platform/node/index', location);
 }
 
 function fileSink(path: string): Promise<ByteSink> {
