@@ -856,7 +856,7 @@ export class Collection<TSchema extends Document = Document> {
     if (typeof explain !== 'function') throw new LargetableError('NOT_SUPPORTED', `index ${name} does not explain searches`);
     const o = await this.vectorOptions(options);
     const out: Document = { vectorSearch: { ...explain.call(plugin, vector, o) } };
-    if (options.filter !== undefined) out.filter = await this.explainFind({ filter: options.filter as Document }, 'queryPlanner');
+    if (options.filter !== undefined) out.filter = await this.explainFind({ filter: options.filter as Document, projection: { _id: 1 } }, 'queryPlanner');
     return out;
   }
 
@@ -883,11 +883,19 @@ export class Collection<TSchema extends Document = Document> {
     if (coll) o.fetch = async (id: unknown) => (await this.engine.readDocument(this.engine.live, coll.id, encodeId(id)))?.doc;
     if (options.filter !== undefined) {
       if (!isPlainObject(options.filter)) throw new LargetableError('BAD_QUERY', 'vector search filter must be a document');
-      const ids: unknown[] = [];
-      for await (const d of this.find(options.filter, { projection: { _id: 1 } })) ids.push((d as Document)._id);
-      o.candidates = ids;
+      o.candidates = await this.vectorCandidates(options.filter);
     }
     return o;
+  }
+
+  /**
+   * The _ids matching a vector search filter. The { _id: 1 } projection is covered when the filter
+   * is answered by a plain secondary index (the _id trails each index entry): no document is read.
+   */
+  private async vectorCandidates(filter: Document): Promise<unknown[]> {
+    const ids: unknown[] = [];
+    for await (const d of this.find(filter, { projection: { _id: 1 } })) ids.push((d as Document)._id);
+    return ids;
   }
 
   /** Plugin hits are {_id|id, score}; attach documents (projection applied). */

@@ -174,7 +174,14 @@ export async function* scanBatches(engine: Engine, coll: CollMeta, reader: KVRea
   }
   const ix = plan.index;
   const seen = ix.meta.multikey ? new Set<string>() : undefined;
-  const ranges = plan.reverse ? [...plan.ranges].reverse() : plan.ranges;
+  // identical ranges (a repeated $in value) would yield their entries twice: keep the first
+  const rangeKeys = new Set<string>();
+  const ranges = (plan.reverse ? [...plan.ranges].reverse() : plan.ranges).filter((r) => {
+    const rk = bytesKey(r.gte) + '|' + (r.lt ? bytesKey(r.lt) : '');
+    if (rangeKeys.has(rk)) return false;
+    rangeKeys.add(rk);
+    return true;
+  });
   // Fetches are issued in windows (8, growing to prefetchWindowMax) so storage reads overlap;
   // results keep index order. A small limit wastes at most one window of reads.
   let window: Uint8Array[] = [];
@@ -202,12 +209,14 @@ export async function* scanBatches(engine: Engine, coll: CollMeta, reader: KVRea
     return out;
   };
   let covered: FoundDoc[] = [];
+  // a covered projection naming fewer fields than the index (e.g. only _id) is cut down after the filter test
+  const trim = plan.covered && projection && !ix.fields.every((f) => projection[f.path] === 1 || projection[f.path] === true) ? compileProjection(projection) : undefined;
   for (const r of ranges) {
     for await (const [k, encId] of reader.range({ gte: r.gte, ...(r.lt ? { lt: r.lt } : {}), reverse: plan.reverse })) {
       stats.keysExamined++;
       if (plan.covered) {
         const doc = docFromKey(k, ix.prefix.length, ix.fields, projection);
-        if (all || matcher.test(doc)) covered.push({ doc, encId, bytes: 0 });
+        if (all || matcher.test(doc)) covered.push({ doc: trim ? trim(doc) : doc, encId, bytes: 0 });
         if (covered.length >= size) {
           yield covered;
           covered = [];

@@ -500,13 +500,17 @@ function isCovered(ix: RuntimeIndex, req: PlanRequest, fieldIvs: FieldInterval[]
   const proj = req.projection;
   const keys = Object.keys(proj);
   // An exclusion-only projection ({ _id: 0 }) returns every other field: never covered.
-  if (!keys.some((k) => k !== '_id')) return false;
+  if (keys.length === 0 || (keys.length === 1 && keys[0] === '_id' && (proj._id === 0 || proj._id === false))) return false;
   const paths = new Set(ix.fields.map((f) => f.path));
   for (const k of keys) {
     const v = proj[k];
     if (k === '_id') {
       if (v === 0 || v === false) continue;
-      if (!paths.has('_id')) return false;
+      // the document _id trails every index entry (keyspace.ts): decoded from the key, never null-bounded
+      if (!paths.has('_id')) {
+        if (v === 1 || v === true) continue;
+        return false;
+      }
     }
     if (!(v === 1 || v === true)) return false;
     if (!paths.has(k)) return false;
@@ -515,7 +519,6 @@ function isCovered(ix: RuntimeIndex, req: PlanRequest, fieldIvs: FieldInterval[]
     // only fields bounded away from null/missing are reconstructed exactly
     if (ivs.some((iv) => iv === FULL || includesNull(iv))) return false;
   }
-  if (!keys.includes('_id') && !paths.has('_id')) return false;
   for (const k of Object.keys(req.filter)) if (!paths.has(k)) return false;
   for (const v of Object.values(req.filter)) {
     if (isPlainObject(v)) for (const op of Object.keys(v)) if (!['$eq', '$gt', '$gte', '$lt', '$lte', '$in'].includes(op)) return false;
