@@ -22,21 +22,21 @@ function walk(dir, out = []) {
 const files = only.length ? only : ['src', 'platform', 'test'].flatMap((d) => walk(join(root, d))).sort();
 
 // Each leg has a wall-clock bound so that a hung test fails CI instead of stalling it.
-function run(cmd, args, env = {}, timeoutMinutes = 10) {
+// The Node leg runs last (`closesLog`): its TAP summary must close the log, so nothing follows it.
+function run(cmd, args, { env = {}, timeoutMinutes = 10, closesLog = false } = {}) {
   console.log(`\n$ ${cmd} ${args.length > 12 ? args.slice(0, 8).join(' ') + ` ... (${args.length - 8} more)` : args.join(' ')}`);
   const t0 = Date.now();
   const r = spawnSync(cmd, args, { cwd: root, stdio: 'inherit', env: { ...process.env, ...env }, timeout: timeoutMinutes * 60_000, killSignal: 'SIGKILL' });
   const s = ((Date.now() - t0) / 1000).toFixed(0);
   if (r.error?.code === 'ETIMEDOUT') { console.log(`# ${cmd} killed after ${timeoutMinutes} min (${s} s)`); return 1; }
-  // The Node leg runs last: its TAP summary must close the log, so nothing is printed after it.
-  if (!args.includes('--test')) console.log(`# leg finished in ${s} s with status ${r.status}`);
+  if (!closesLog) console.log(`# leg finished in ${s} s with status ${r.status}`);
   return r.status ?? 1;
 }
 
 const legs = {
-  deno: () => run(join(root, 'node_modules/.bin/deno'), ['test', '-A', '--no-check', '--quiet', ...files], { LARGETABLE_TEST_RUNTIME: 'deno' }, 8),
-  browser: () => run(process.execPath, [join(root, 'test/browser/run.mjs')], {}, 5),
-  node: () => run(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=2', '--test-timeout=300000', ...files], { LARGETABLE_TEST_RUNTIME: 'node' }, 10),
+  deno: () => run(join(root, 'node_modules/.bin/deno'), ['test', '-A', '--no-check', '--quiet', ...files], { env: { LARGETABLE_TEST_RUNTIME: 'deno' }, timeoutMinutes: 8 }),
+  browser: () => run(process.execPath, [join(root, 'test/browser/run.mjs')], { timeoutMinutes: 5 }),
+  node: () => run(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=2', '--test-timeout=300000', ...files], { env: { LARGETABLE_TEST_RUNTIME: 'node' }, timeoutMinutes: 10, closesLog: true }),
 };
 
 // Tests load build/*.wasm and the package self-reference (dist/): build first when missing or stale.
