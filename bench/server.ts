@@ -1,15 +1,18 @@
-// npm run bench -- server [--duration 30] [--connections 100] [--docs 10000] [--no-append]
+// npm run bench -- server [--duration 30] [--connections 100] [--docs 10000] [--driver-procs 2] [--phases hello,rest,driver] [--no-append]
 //
 // autocannon on loopback against child processes (one at a time, so they never share the cores):
 //   1. a bare hono hello-world on @hono/node-server (the ceiling for this machine)
 //   2. `largetable serve` (REST): GET one document by _id; POST one document (durable: strict)
-//   3. the same server through the official mongodb driver: findOne by _id; insertOne
-// Prints req/s, p50/p99 latency, errors, the ratio to hello-world and the server's RSS before and
-// after each phase; appends a table to bench/RESULTS.md.
+//   3. the same server through the official mongodb driver: findOne by _id; insertOne, driven by
+//      bench/_server/driver-load.ts in a process of its own (100 concurrent operations over a pool
+//      of 100 sockets; latencies of every operation, nearest-rank percentiles)
+// Prints req/s, p50/p99 latency, errors, the ratio to hello-world and the server's RSS, sampled
+// every second from /proc/<pid>/status (no work in the server): first/max/last per phase and the
+// growth over the last half of the run. Appends a table to bench/RESULTS.md unless --no-append.
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { appendFileSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir, cpus } from 'node:os';
+import { appendFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir, cpus, loadavg } from 'node:os';
 import { join, dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
@@ -25,6 +28,8 @@ const duration = flag('duration', 30);
 const connections = flag('connections', 100);
 const docs = flag('docs', 10_000);
 const append = !argv.includes('--no-append');
+/** Processes the driver load is spread over (each runs connections / driverProcs concurrent operations). */
+const driverProcs = flag('driver-procs', 2);
 
 interface Row {
   what: string;
@@ -34,6 +39,9 @@ interface Row {
   errors: number;
   requests: number;
   rssMB?: string;
+  /** CPU time per request, µs: the server process, the load generator(s). */
+  serverCpuUs?: number;
+  clientCpuUs?: number;
 }
 
 function startChild(args: string[], readyMatch: RegExp): Promise<{ proc: ChildProcess; line: string }> {
@@ -70,40 +78,116 @@ function row(what: string, r: autocannon.Result): Row {
   return { what, rps: r.requests.average, p50: r.latency.p50, p99: r.latency.p99, errors: r.errors + r.timeouts + r.non2xx, requests: r.requests.total };
 }
 
-async function rssMB(http: string): Promise<number> {
+/** Server RSS in MB from /proc (Linux); falls back to the server's /metrics elsewhere. */
+async function rssMB(pid: number, http: string): Promise<number> {
+  try {
+    const m = /^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    if (m) return Number(m[1]) / 1024;
+  } catch {
+    /* not Linux */
+  }
   const text = await (await fetch(`${http}/metrics`)).text();
   const m = /^largetable_process_resident_bytes (\d+(?:\.\d+)?)/m.exec(text);
   return m ? Number(m[1]) / 1024 / 1024 : NaN;
 }
 
-/** 100 concurrent loops of `op` for `duration` seconds; latency percentiles from every call. */
-async function driverLoad(op: (i: number) => Promise<unknown>): Promise<Omit<Row, 'what'>> {
-  const lat: number[] = [];
+/** CPU time (user + system) of a process in ms, from /proc (Linux); NaN elsewhere. */
+function procCpuMs(pid: number): number {
+  try {
+    const f = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const rest = f.slice(f.lastIndexOf(')') + 2).split(' ');
+    return ((Number(rest[11]) + Number(rest[12])) * 1000) / 100; // utime, stime in clock ticks (USER_HZ 100)
+  } catch {
+    return NaN;
+  }
+}
+
+/** RSS samples, one a second, tagged with the phase running. */
+const samples: { phase: string; t: number; mb: number }[] = [];
+let phase = 'load';
+function sampleRss(pid: number, http: string): () => void {
+  const t0 = performance.now();
+  let stopped = false;
+  const tick = async (): Promise<void> => {
+    if (stopped) return;
+    samples.push({ phase, t: (performance.now() - t0) / 1000, mb: await rssMB(pid, http) });
+    if (!stopped) timer = setTimeout(tick, 1000);
+  };
+  let timer = setTimeout(tick, 0);
+  return () => {
+    stopped = true;
+    clearTimeout(timer);
+  };
+}
+
+function rssSummary(of: { mb: number }[]): string {
+  if (of.length === 0) return '';
+  const mbs = of.map((s) => s.mb);
+  const half = mbs.slice(Math.floor(mbs.length / 2));
+  const grow = half[half.length - 1]! - half[0]!;
+  return `${mbs[0]!.toFixed(0)} / ${Math.max(...mbs).toFixed(0)} / ${mbs[mbs.length - 1]!.toFixed(0)} (2nd half ${grow >= 0 ? '+' : ''}${grow.toFixed(0)})`;
+}
+
+/**
+ * The driver load in processes of its own (bench/_server/driver-load.ts): `driverProcs` processes
+ * share the `connections` concurrent operations (100 in flight in total), start together and run
+ * for `duration` s; their latencies are merged and percentiles taken over every operation.
+ */
+async function driverLoad(port: number, op: 'findOne' | 'insertOne', idBase = 0): Promise<Omit<Row, 'what'>> {
+  const dir = mkdtempSync(join(tmpdir(), 'lt-bench-lat-'));
+  const procs = Array.from({ length: driverProcs }, (_, p) => {
+    const share = Math.floor(connections / driverProcs) + (p < connections % driverProcs ? 1 : 0);
+    const args = JSON.stringify({ port, op, duration, connections: share, docs, seed: p + 1, idBase: idBase + p * 10_000_000, out: join(dir, `lat-${p}.bin`) });
+    const proc = spawn(process.execPath, ['--import', 'tsx', join(root, 'bench/_server/driver-load.ts'), args], { cwd: root, stdio: ['pipe', 'pipe', 'inherit'] });
+    let out = '';
+    let onReady: () => void;
+    const ready = new Promise<void>((r) => (onReady = r));
+    proc.stdout!.on('data', (d: Buffer) => {
+      out += d.toString();
+      if (out.includes('ready\n')) onReady();
+    });
+    const exited = new Promise<number | null>((r) => proc.once('exit', r));
+    return { proc, ready, exited, out: () => out };
+  });
+  await Promise.all(procs.map((p) => Promise.race([p.ready, p.exited])));
+  for (const p of procs) p.proc.stdin!.write('go\n');
   let errors = 0;
-  let seq = 0;
-  const end = performance.now() + duration * 1000;
-  await Promise.all(
-    Array.from({ length: connections }, async () => {
-      while (performance.now() < end) {
-        const t0 = performance.now();
-        try {
-          await op(seq++);
-          lat.push(performance.now() - t0);
-        } catch {
-          errors++;
-        }
-      }
-    }),
-  );
-  lat.sort((a, b) => a - b);
-  const pct = (p: number): number => lat[Math.min(lat.length - 1, Math.floor((p / 100) * lat.length))] ?? NaN;
-  return { rps: lat.length / duration, p50: pct(50), p99: pct(99), errors, requests: lat.length };
+  let elapsed = 0;
+  let clientCpuMs = 0;
+  const parts: Float64Array[] = [];
+  for (const [i, p] of procs.entries()) {
+    const code = await p.exited;
+    if (code !== 0) throw new Error(`driver load exited ${code}: ${p.out()}`);
+    const r = JSON.parse(p.out().trim().split('\n').pop()!) as { elapsed: number; errors: number; requests: number; cpuMs: number; firstError?: string };
+    clientCpuMs += r.cpuMs;
+    if (r.firstError) console.error(`driver ${op}: first error: ${r.firstError}`);
+    errors += r.errors;
+    elapsed = Math.max(elapsed, r.elapsed);
+    const buf = readFileSync(join(dir, `lat-${i}.bin`));
+    parts.push(new Float64Array(buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.length)));
+  }
+  rmSync(dir, { recursive: true, force: true });
+  const n = parts.reduce((s, p) => s + p.length, 0);
+  const lat = new Float64Array(n);
+  let o = 0;
+  for (const p of parts) {
+    lat.set(p, o);
+    o += p.length;
+  }
+  lat.sort();
+  // nearest rank: the smallest latency with at least p% of all operations at or below it
+  const pct = (p: number): number => (n === 0 ? NaN : lat[Math.max(0, Math.ceil((p / 100) * n) - 1)]!);
+  return { rps: n / elapsed, p50: pct(50), p99: pct(99), errors, requests: n, clientCpuUs: (clientCpuMs * 1000) / n };
 }
 
 const rows: Row[] = [];
+/** --phases hello,rest,driver (default: all) to rerun a part while working on it. */
+const phasesArg = argv.indexOf('--phases') >= 0 ? argv[argv.indexOf('--phases') + 1]!.split(',') : ['hello', 'rest', 'driver'];
+const load0 = loadavg();
+const started = new Date().toISOString().slice(0, 16).replace('T', ' ');
 
 // 1. bare hono hello-world
-{
+if (phasesArg.includes('hello')) {
   const script = `import { Hono } from 'hono'; import { serve } from '@hono/node-server';
 const app = new Hono(); app.get('/', (c) => c.text('Hello Hono!'));
 const s = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' }, (i) => console.log('PORT ' + i.port));`;
@@ -115,61 +199,77 @@ const s = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' }, (i) => con
 
 // 2 + 3. largetable
 const data = mkdtempSync(join(tmpdir(), 'lt-bench-server-'));
+let runRss = '';
 {
   const { proc, line } = await startChild(['--import', 'tsx', join(root, 'platform/node/cli.ts'), 'serve', '--data', data, '--port', '0', '--mongo-port', '0', '--log-level', 'error', '--slow-query-ms', '100000'], /^\{"ready":true/);
   const ready = JSON.parse(line) as { http: string; mongoPort: number };
-  const mongo = new MongoClient(`mongodb://127.0.0.1:${ready.mongoPort}/?directConnection=true`, { maxPoolSize: connections });
-  await mongo.connect();
-  const col = mongo.db('bench').collection<{ _id: number; name: string; n: number; tags: string[] }>('items');
-  for (let i = 0; i < docs; i += 1000) {
-    await col.insertMany(Array.from({ length: Math.min(1000, docs - i) }, (_, k) => ({ _id: i + k, name: `item ${i + k}`, n: i + k, tags: ['a', 'b'] })));
+  const stopSampling = sampleRss(proc.pid!, ready.http);
+  {
+    const mongo = new MongoClient(`mongodb://127.0.0.1:${ready.mongoPort}/?directConnection=true`);
+    await mongo.connect();
+    const col = mongo.db('bench').collection<{ _id: number; name: string; n: number; tags: string[] }>('items');
+    for (let i = 0; i < docs; i += 1000) {
+      await col.insertMany(Array.from({ length: Math.min(1000, docs - i) }, (_, k) => ({ _id: i + k, name: `item ${i + k}`, n: i + k, tags: ['a', 'b'] })));
+    }
+    await mongo.close();
   }
   const base = `${ready.http}/api/v1/databases/bench/collections/items/documents`;
   let rnd = 1;
   const nextId = (): number => ((rnd = (rnd * 1103515245 + 12345) & 0x7fffffff) % docs);
+  const measure = async (name: string, fn: () => Promise<Omit<Row, 'what'>>): Promise<void> => {
+    phase = name;
+    const cpu0 = procCpuMs(proc.pid!);
+    const own0 = process.cpuUsage();
+    const r = await fn();
+    const serverCpuUs = ((procCpuMs(proc.pid!) - cpu0) * 1000) / r.requests;
+    const own = process.cpuUsage(own0);
+    phase = 'between';
+    rows.push({ clientCpuUs: (own.user + own.system) / r.requests, ...r, what: name, serverCpuUs, rssMB: rssSummary(samples.filter((s) => s.phase === name)) });
+  };
 
-  const mem0 = await rssMB(ready.http);
-  const reads = await cannon({ url: base, requests: [{ method: 'GET', setupRequest: (req) => ({ ...req, path: `/api/v1/databases/bench/collections/items/documents/${nextId()}` }) }] });
-  rows.push({ ...row('largetable REST GET by _id', reads), rssMB: `${mem0.toFixed(0)} -> ${(await rssMB(ready.http)).toFixed(0)}` });
-
-  const mem1 = await rssMB(ready.http);
-  let k = 0;
-  const inserts = await cannon({
-    url: base,
-    requests: [{ method: 'POST', headers: { 'content-type': 'application/json' }, setupRequest: (req) => ({ ...req, body: JSON.stringify({ name: 'rest insert', k: k++, tags: ['x'] }) }) }],
-  });
-  rows.push({ ...row('largetable REST POST insert (durable)', inserts), rssMB: `${mem1.toFixed(0)} -> ${(await rssMB(ready.http)).toFixed(0)}` });
-
-  const mem2 = await rssMB(ready.http);
-  const dreads = await driverLoad(() => col.findOne({ _id: nextId() }));
-  rows.push({ what: 'mongodb driver findOne by _id', ...dreads, rssMB: `${mem2.toFixed(0)} -> ${(await rssMB(ready.http)).toFixed(0)}` });
-
-  const mem3 = await rssMB(ready.http);
-  const dins = await driverLoad((i) => col.insertOne({ _id: docs * 100 + i, name: 'driver insert', n: i, tags: ['y'] }));
-  rows.push({ what: 'mongodb driver insertOne (durable)', ...dins, rssMB: `${mem3.toFixed(0)} -> ${(await rssMB(ready.http)).toFixed(0)}` });
-
-  await mongo.close();
+  if (phasesArg.includes('rest')) {
+    await measure('largetable REST GET by _id', async () =>
+      row('', await cannon({ url: base, requests: [{ method: 'GET', setupRequest: (req) => ({ ...req, path: `/api/v1/databases/bench/collections/items/documents/${nextId()}` }) }] })),
+    );
+    let k = 0;
+    await measure('largetable REST POST insert (durable)', async () =>
+      row('', await cannon({
+        url: base,
+        requests: [{ method: 'POST', headers: { 'content-type': 'application/json' }, setupRequest: (req) => ({ ...req, body: JSON.stringify({ name: 'rest insert', k: k++, tags: ['x'] }) }) }],
+      })),
+    );
+  }
+  if (phasesArg.includes('driver')) {
+    await measure('mongodb driver findOne by _id', () => driverLoad(ready.mongoPort, 'findOne'));
+    await measure('mongodb driver insertOne (durable)', () => driverLoad(ready.mongoPort, 'insertOne', docs * 100));
+  }
+  stopSampling();
+  runRss = rssSummary(samples.filter((s) => s.phase !== 'load'));
   await stopChild(proc);
 }
 rmSync(data, { recursive: true, force: true });
+const load1 = loadavg();
 
-const hello = rows[0]!.rps;
+const byName = (prefix: string): Row | undefined => rows.find((r) => r.what.startsWith(prefix));
+const hello = byName('hono')?.rps ?? NaN;
 const fmt = (n: number, d = 0): string => (Number.isFinite(n) ? n.toFixed(d) : '-');
-const header = '| what | req/s | vs hello-world | p50 ms | p99 ms | errors | requests | server RSS MB |\n|---|---|---|---|---|---|---|---|';
-const lines = rows.map((r) => `| ${r.what} | ${fmt(r.rps)} | ${fmt(r.rps / hello, 2)}x | ${fmt(r.p50, 1)} | ${fmt(r.p99, 1)} | ${r.errors} | ${r.requests} | ${r.rssMB ?? ''} |`);
+const header = '| what | req/s | vs hello-world | p50 ms | p99 ms | errors | requests | CPU µs/req server, load | server RSS MB: first / max / last (growth over the 2nd half) |\n|---|---|---|---|---|---|---|---|---|';
+const lines = rows.map((r) => `| ${r.what} | ${fmt(r.rps)} | ${fmt(r.rps / hello, 2)}x | ${fmt(r.p50, 1)} | ${fmt(r.p99, 1)} | ${r.errors} | ${r.requests} | ${r.serverCpuUs === undefined ? '' : `${fmt(r.serverCpuUs)}, ${fmt(r.clientCpuUs ?? NaN)}`} | ${r.rssMB ?? ''} |`);
+const met = (r: Row | undefined, rps: number, p99: number): string => (r ? (r.rps >= rps && r.p99 < p99 ? 'met' : 'NOT met') : 'not run');
 const goals = [
-  `reads >= 5000 req/s, p99 < 25 ms: REST ${rows[1]!.rps >= 5000 && rows[1]!.p99 < 25 ? 'met' : 'NOT met'}, driver ${rows[3]!.rps >= 5000 && rows[3]!.p99 < 25 ? 'met' : 'NOT met'}`,
-  `durable inserts >= 1000 req/s, p99 < 50 ms: REST ${rows[2]!.rps >= 1000 && rows[2]!.p99 < 50 ? 'met' : 'NOT met'}, driver ${rows[4]!.rps >= 1000 && rows[4]!.p99 < 50 ? 'met' : 'NOT met'}`,
+  `reads >= 5000 req/s, p99 < 25 ms: REST ${met(byName('largetable REST GET'), 5000, 25)}, driver ${met(byName('mongodb driver findOne'), 5000, 25)}`,
+  `durable inserts >= 1000 req/s, p99 < 50 ms: REST ${met(byName('largetable REST POST'), 1000, 50)}, driver ${met(byName('mongodb driver insertOne'), 1000, 50)}`,
   `errors: ${rows.reduce((s, r) => s + r.errors, 0)}`,
+  `server RSS over all measured phases, first / max / last (growth over the 2nd half): ${runRss} MB; one sample a second`,
+  `load average at start ${load0.map((x) => x.toFixed(2)).join(' ')}, at end ${load1.map((x) => x.toFixed(2)).join(' ')}`,
 ];
 const table = [header, ...lines].join('\n');
 console.log(table);
 console.log(goals.join('\n'));
 if (append) {
-  const stamp = new Date().toISOString().slice(0, 10);
   appendFileSync(
     join(root, 'bench/RESULTS.md'),
-    `\n## server (\`npm run bench -- server --duration ${duration}\`)\n\n${stamp}, Node ${process.versions.node}, ${cpus().length} cores, ${connections} connections, ${duration} s per phase, ${docs} documents preloaded; ` +
-      `autocannon and the server are separate processes on the same 2 cores; phases run one after another.\n\n${table}\n\n${goals.map((g) => `- ${g}`).join('\n')}\n`,
+    `\n## server (\`npm run bench -- server --duration ${duration}\`)\n\n${started} UTC, Node ${process.versions.node}, ${cpus().length} cores, ${connections} connections, ${duration} s per phase, ${docs} documents preloaded; ` +
+      `autocannon, the driver load process and the server are separate processes on the same cores; phases run one after another.\n\n${table}\n\n${goals.map((g) => `- ${g}`).join('\n')}\n`,
   );
 }

@@ -6,8 +6,8 @@
  */
 import { createServer } from 'node:net';
 import type { AddressInfo, Socket } from 'node:net';
-import { decodeMessage, encodeOpMsg, encodeOpReply, Framer, MSG_MORE_TO_COME, requestIdOf } from '../../src/wire/codec.ts';
-import { errorReply, WireServer } from '../../src/wire/commands.ts';
+import { decodeMessage, encodeOpMsg, encodeOpMsgBody, encodeOpReply, encodeOpReplyBody, Framer, MSG_MORE_TO_COME, requestIdOf } from '../../src/wire/codec.ts';
+import { EncodedReply, errorReply, WireServer } from '../../src/wire/commands.ts';
 import type { HostFacts } from '../../src/wire/commands.ts';
 import os from 'node:os';
 import type { ClientLike } from '../../src/server/engine.ts';
@@ -66,10 +66,13 @@ export async function startMongoListener(opts: MongoListenerOptions): Promise<Mo
     wire.connectionsTotal++;
     sock.setNoDelay(true);
     const framer = new Framer();
-    let queue: Promise<void> = Promise.resolve();
+    /** Framed messages not yet answered (answered strictly in order, one at a time). */
+    const pending: Uint8Array[] = [];
+    let draining: Promise<void> | undefined;
 
     const fail = (err: unknown, requestId?: number): void => {
       opts.logger.warn('wire connection closed: bad message', { conn: conn.id, remote: conn.remote, err });
+      pending.length = 0;
       if (requestId !== undefined && !sock.destroyed) sock.write(encodeOpMsg(requestId, errorReply(err)));
       sock.end();
       setTimeout(() => sock.destroy(), 1000).unref();
@@ -83,12 +86,13 @@ export async function startMongoListener(opts: MongoListenerOptions): Promise<Mo
         fail(err, requestIdOf(msg));
         return;
       }
-      const reply = await wire.run(req.command, conn);
+      const reply = await wire.reply(req.command, conn);
       if (sock.destroyed) return;
       if (req.op === 'msg' && req.flags & MSG_MORE_TO_COME) return;
       let bytes: Uint8Array;
       try {
-        bytes = req.op === 'query' ? encodeOpReply(req.requestId, reply) : encodeOpMsg(req.requestId, reply);
+        if (reply instanceof EncodedReply) bytes = req.op === 'query' ? encodeOpReplyBody(req.requestId, reply.bson) : encodeOpMsgBody(req.requestId, reply.bson);
+        else bytes = req.op === 'query' ? encodeOpReply(req.requestId, reply) : encodeOpMsg(req.requestId, reply);
       } catch (err) {
         // A reply that cannot be encoded (e.g. over the BSON size limit) becomes an error reply.
         opts.logger.error('wire reply could not be encoded', { conn: conn.id, err });
@@ -96,6 +100,20 @@ export async function startMongoListener(opts: MongoListenerOptions): Promise<Mo
         bytes = req.op === 'query' ? encodeOpReply(req.requestId, e) : encodeOpMsg(req.requestId, e);
       }
       sock.write(bytes);
+    };
+
+    /** Answers the pending messages in order; one drain per connection at a time. */
+    const drain = async (): Promise<void> => {
+      try {
+        for (let m = pending.shift(); m !== undefined; m = pending.shift()) await handle(m);
+      } catch (err) {
+        opts.logger.error('wire message failed', { conn: conn.id, err });
+        pending.length = 0;
+        sock.destroy();
+      } finally {
+        busy.delete(draining!);
+        draining = undefined;
+      }
     };
 
     sock.on('data', (chunk: Buffer) => {
@@ -107,15 +125,10 @@ export async function startMongoListener(opts: MongoListenerOptions): Promise<Mo
         fail(err);
         return;
       }
-      for (const m of msgs) {
-        queue = queue.then(() => {
-          const p = handle(m).catch((err: unknown) => {
-            opts.logger.error('wire message failed', { conn: conn.id, err });
-            sock.destroy();
-          });
-          busy.add(p);
-          return p.finally(() => busy.delete(p));
-        });
+      for (const m of msgs) pending.push(m);
+      if (!draining && pending.length > 0) {
+        draining = drain();
+        busy.add(draining);
       }
     });
     sock.on('error', () => {});

@@ -275,6 +275,21 @@ export class Collection<TSchema extends Document = Document> {
     return d;
   }
 
+  /**
+   * @internal The wire server's point read (`find` with `{ _id: id }` only): the document's BSON
+   * as stored (read-only, possibly shared: copy it out, never mutate), or null when there is none.
+   * Reads the latest committed state, as findOne without a session does. Undefined when `id` is
+   * not a point value (the caller takes the general find path).
+   */
+  async findRawById(id: unknown): Promise<Uint8Array | null | undefined> {
+    if (!isPointId(id)) return undefined;
+    const coll = this.meta();
+    if (!coll) return null;
+    const r = await this.engine.readRaw(this.engine.live, coll.id, encodeId(id));
+    if (!r) return null;
+    return r.raw ?? encodeDocument(r.cached!);
+  }
+
   /** @internal */
   runFindBatches(req: FindRequest, stats: ExecStats, session?: SessionLike): AsyncGenerator<Document[]> {
     const txn = this.txn({ session });

@@ -26,6 +26,11 @@ export interface CollectionLike {
   insertMany(docs: Doc[], options?: Doc): Promise<{ insertedCount?: number; insertedIds: Record<number, unknown> }>;
   find(filter?: Doc, options?: Doc): CursorLike;
   findOne(filter?: Doc, options?: Doc): Promise<Doc | null>;
+  /**
+   * Optional point read for the wire fast path: the stored BSON of the document with this `_id`
+   * (read-only), null if none, undefined when the value is not a point `_id` (use find).
+   */
+  findRawById?(id: unknown): Promise<Uint8Array | null | undefined>;
   aggregate(pipeline: Doc[], options?: Doc): CursorLike;
   updateOne(filter: Doc, update: Doc | Doc[], options?: Doc): Promise<UpdateResultLike>;
   updateMany(filter: Doc, update: Doc | Doc[], options?: Doc): Promise<UpdateResultLike>;

@@ -44,6 +44,32 @@ export class Metrics {
     v.count++;
   }
 
+  /** Counter `name` with fixed `labels`, bound once: calling it adds `by` (no label formatting per call). */
+  counterSeries(name: string, help: string, labels: Labels): (by: number) => void {
+    let c = this.counters.get(name);
+    if (!c) this.counters.set(name, (c = { help, values: new Map() }));
+    const values = c.values;
+    const k = labelKey(labels);
+    return (by) => {
+      values.set(k, (values.get(k) ?? 0) + by);
+    };
+  }
+
+  /** Histogram `name` with fixed `labels`, bound once: calling it records one observation. */
+  histogramSeries(name: string, help: string, labels: Labels): (seconds: number) => void {
+    let h = this.histograms.get(name);
+    if (!h) this.histograms.set(name, (h = { help, values: new Map() }));
+    const values = h.values;
+    const k = labelKey(labels);
+    return (seconds) => {
+      let v = values.get(k);
+      if (!v) values.set(k, (v = { counts: new Array<number>(latencyBucketsSeconds.length).fill(0), sum: 0, count: 0 }));
+      for (let i = 0; i < latencyBucketsSeconds.length; i++) if (seconds <= latencyBucketsSeconds[i]!) v.counts[i]!++;
+      v.sum += seconds;
+      v.count++;
+    };
+  }
+
   /** Register a gauge read at scrape time; a record return value gives one series per `key` label. */
   gauge(name: string, help: string, read: () => number | Record<string, number>): void {
     this.gauges.set(name, { help, read });

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { BSON } from 'bson';
 import {
-  decodeMessage, decodeReply, encodeOpMsg, encodeOpMsgRequest, encodeOpQuery, encodeOpReply, Framer, OP_MSG, requestIdOf,
+  decodeMessage, decodeReply, encodeExhaustedCursorReply, encodeOpMsg, encodeOpMsgBody, encodeOpMsgRequest, encodeOpQuery, encodeOpReply, Framer, OP_MSG, requestIdOf,
 } from './codec.ts';
 import { installKernels, kernels } from '../kernel/index.ts';
 import { isLargetableError } from '../errors.ts';
@@ -13,6 +13,22 @@ function setInt32(b: Uint8Array, at: number, v: number): void {
 }
 
 describe('wire codec', () => {
+  it('an exhausted cursor reply spliced from document BSON equals the serialized reply', () => {
+    const expected = (ns: string, docs: Record<string, unknown>[]): Uint8Array =>
+      new Uint8Array(BSON.serialize({ cursor: { firstBatch: docs, id: BSON.Long.ZERO, ns }, ok: new BSON.Double(1) }));
+    assert.deepEqual(encodeExhaustedCursorReply('db.c', []), expected('db.c', []));
+    fc.assert(
+      fc.property(fc.string({ minLength: 1, maxLength: 40 }).filter((s) => !s.includes('\0')), fc.array(fc.object({ maxDepth: 2 }), { maxLength: 12 }), (ns, docs) => {
+        const bson = docs.map((d) => BSON.serialize(d));
+        const got = encodeExhaustedCursorReply(ns, bson);
+        assert.deepEqual(got, expected(ns, docs));
+        const reply = decodeReply(encodeOpMsgBody(7, got));
+        assert.equal((reply['cursor'] as { ns: string }).ns, ns);
+      }),
+      { numRuns: 200 },
+    );
+  });
+
   it('OP_MSG checksums use the kernels\' crc32c (standard check value)', () => {
     assert.equal(kernels().crc32c(new TextEncoder().encode('123456789')), 0xe3069283);
     const real = kernels();

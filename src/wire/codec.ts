@@ -222,12 +222,75 @@ function header(out: Uint8Array, length: number, responseTo: number, opCode: num
 
 /** OP_MSG reply with one kind-0 body. */
 export function encodeOpMsg(responseTo: number, doc: Doc, flags = 0): Uint8Array {
-  const body = BSON.serialize(doc);
+  return encodeOpMsgBody(responseTo, BSON.serialize(doc), flags);
+}
+
+/** OP_MSG reply whose kind-0 body is already BSON. */
+export function encodeOpMsgBody(responseTo: number, body: Uint8Array, flags = 0): Uint8Array {
   const out = new Uint8Array(21 + body.length);
   header(out, out.length, responseTo, OP_MSG);
   new DataView(out.buffer).setUint32(16, flags, true);
   out[20] = 0;
   out.set(body, 21);
+  return out;
+}
+
+const utf8 = new TextEncoder();
+
+/** Writes a BSON element head (type byte, ASCII name, NUL) at `o`; returns the next offset. */
+function elementHead(out: Uint8Array, o: number, type: number, name: string): number {
+  out[o++] = type;
+  for (let i = 0; i < name.length; i++) out[o++] = name.charCodeAt(i);
+  out[o++] = 0;
+  return o;
+}
+
+function isAscii(s: string): boolean {
+  for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) > 0x7f) return false;
+  return true;
+}
+
+/**
+ * BSON of `{ cursor: { firstBatch: [...docs], id: Long(0), ns }, ok: 1 }` (an exhausted cursor's
+ * first batch) with each document's BSON copied in as is: no decode and re-encode of documents.
+ */
+export function encodeExhaustedCursorReply(ns: string, docs: readonly Uint8Array[]): Uint8Array {
+  const nsAscii = isAscii(ns);
+  const nsBytes = nsAscii ? undefined : utf8.encode(ns);
+  const nsLen = nsBytes ? nsBytes.length : ns.length;
+  let arrayLen = 4 + 1;
+  for (let i = 0; i < docs.length; i++) arrayLen += 1 + String(i).length + 1 + docs[i]!.length;
+  // cursor: length, firstBatch (04 "firstBatch" array), id (12 "id" int64), ns (02 "ns" string), 00
+  const cursorLen = 4 + (1 + 11 + arrayLen) + (1 + 3 + 8) + (1 + 3 + 4 + nsLen + 1) + 1;
+  // top: length, cursor (03 "cursor" document), ok (01 "ok" double), 00
+  const total = 4 + (1 + 7 + cursorLen) + (1 + 3 + 8) + 1;
+  const out = new Uint8Array(total);
+  const v = new DataView(out.buffer);
+  v.setInt32(0, total, true);
+  let o = elementHead(out, 4, 0x03, 'cursor');
+  v.setInt32(o, cursorLen, true);
+  o = elementHead(out, o + 4, 0x04, 'firstBatch');
+  v.setInt32(o, arrayLen, true);
+  o += 4;
+  for (let i = 0; i < docs.length; i++) {
+    o = elementHead(out, o, 0x03, String(i));
+    out.set(docs[i]!, o);
+    o += docs[i]!.length;
+  }
+  out[o++] = 0; // end of firstBatch
+  o = elementHead(out, o, 0x12, 'id') + 8; // Long 0: zero bytes
+  o = elementHead(out, o, 0x02, 'ns');
+  v.setInt32(o, nsLen + 1, true);
+  o += 4;
+  if (nsBytes) out.set(nsBytes, o);
+  else for (let i = 0; i < nsLen; i++) out[o + i] = ns.charCodeAt(i);
+  o += nsLen;
+  out[o++] = 0; // end of the string
+  out[o++] = 0; // end of cursor
+  o = elementHead(out, o, 0x01, 'ok');
+  v.setFloat64(o, 1, true);
+  o += 8;
+  out[o] = 0;
   return out;
 }
 
@@ -281,7 +344,11 @@ export function encodeOpQuery(requestId: number, collection: string, doc: Doc): 
 
 /** OP_REPLY with one document (answers OP_QUERY). */
 export function encodeOpReply(responseTo: number, doc: Doc): Uint8Array {
-  const body = BSON.serialize(doc);
+  return encodeOpReplyBody(responseTo, BSON.serialize(doc));
+}
+
+/** OP_REPLY with one document that is already BSON. */
+export function encodeOpReplyBody(responseTo: number, body: Uint8Array): Uint8Array {
   const out = new Uint8Array(36 + body.length);
   header(out, out.length, responseTo, OP_REPLY);
   const v = new DataView(out.buffer);

@@ -7,6 +7,7 @@
  * write commands report per-statement failures as `writeErrors` with `ok: 1`, as mongod does.
  */
 import { BSON, Long } from 'bson';
+import { encodeExhaustedCursorReply } from './codec.ts';
 import { isLargetableError, mongoCodeOf } from '../errors.ts';
 import {
   cursorBatchSizeDefault, documentSizeBytesMax, wireMessageBytesMax, writeBatchDocumentsMax,
@@ -42,6 +43,43 @@ interface ChangeStreamCursor {
   token: unknown;
 }
 
+
+/**
+ * A reply that is already BSON (the find fast path splices stored documents into it). The socket
+ * glue frames it as is; `WireServer.run` decodes it for in-process callers.
+ */
+export class EncodedReply {
+  readonly bson: Uint8Array;
+  constructor(bson: Uint8Array) {
+    this.bson = bson;
+  }
+}
+
+/** Command fields a point read by `_id` may carry and still take the fast path (others: the general path). */
+const pointFindFields = new Set(['find', 'filter', 'limit', 'singleBatch', 'batchSize', '$db', 'lsid', '$clusterTime', '$readPreference', 'maxTimeMS', 'comment']);
+
+/**
+ * `{ find, filter: { _id: v } }` with nothing that could change its answer beyond "that one
+ * document or none": no sort/projection/skip/hint/collation/transaction fields, batchSize not 0.
+ * Returns the wrapped `_id` value, or undefined.
+ */
+function pointFindId(c: Doc): { id: unknown } | undefined {
+  for (const k in c) if (!pointFindFields.has(k)) return undefined;
+  const f = c['filter'];
+  if (f === null || typeof f !== 'object' || Array.isArray(f)) return undefined;
+  let id: unknown;
+  let n = 0;
+  for (const k in f) {
+    if (k !== '_id' || ++n > 1) return undefined;
+    id = (f as Doc)[k];
+  }
+  if (n !== 1) return undefined;
+  const batchSize = c['batchSize'];
+  if (batchSize !== undefined && (typeof batchSize !== 'number' || batchSize <= 0)) return undefined;
+  const limit = c['limit'];
+  if (limit !== undefined && typeof limit !== 'number') return undefined;
+  return { id };
+}
 
 /** A command failure with a MongoDB code. */
 export class CommandError extends Error {
@@ -147,7 +185,7 @@ export interface HostFacts {
   pid?: number;
 }
 
-type Handler = (cmd: Doc, db: string, conn: Connection) => Promise<Doc>;
+type Handler = (cmd: Doc, db: string, conn: Connection) => Promise<Doc | EncodedReply>;
 
 export class WireServer {
   private readonly client: ClientLike;
@@ -165,6 +203,8 @@ export class WireServer {
   connectionsCurrent = 0;
   connectionsTotal = 0;
   private readonly handlers: Record<string, Handler>;
+  /** Metric series per command name (handler names only: bounded). */
+  private readonly series = new Map<string, { ok: (by: number) => void; error: (by: number) => void; latency: (seconds: number) => void }>();
 
   constructor(options: WireServerOptions) {
     this.client = options.client;
@@ -348,7 +388,17 @@ export class WireServer {
 
   /** Run one command document; `$db` names the database. Never throws. */
   async run(cmd: Doc, conn: Connection): Promise<Doc> {
-    const name = Object.keys(cmd)[0];
+    const r = await this.reply(cmd, conn);
+    return r instanceof EncodedReply ? (BSON.deserialize(r.bson, { promoteLongs: false }) as Doc) : r;
+  }
+
+  /** As `run`, but a reply may come already encoded (what the socket glue sends as is). Never throws. */
+  async reply(cmd: Doc, conn: Connection): Promise<Doc | EncodedReply> {
+    let name: string | undefined;
+    for (const k in cmd) {
+      name = k;
+      break;
+    }
     this.counters.command++;
     if (!name) return errorReply(new CommandError(59, 'CommandNotFound', 'empty command'));
     const handler = Object.prototype.hasOwnProperty.call(this.handlers, name) ? this.handlers[name] : undefined;
@@ -357,18 +407,31 @@ export class WireServer {
       return { ok: 0, errmsg: `no such command: '${name}'`, code: 59, codeName: 'CommandNotFound' };
     }
     const t0 = performance.now();
-    let reply: Doc;
+    let reply: Doc | EncodedReply;
+    let ok: boolean;
     try {
       const db = validateDbName(cmd['$db'] ?? 'admin');
       reply = await handler(cmd, db, conn);
+      ok = reply instanceof EncodedReply || reply['ok'] === 1;
     } catch (err) {
       reply = errorReply(err);
+      ok = false;
       if (!(err instanceof CommandError) && !isLargetableError(err)) this.log.error('command failed', { command: name, err });
     }
     const ms = performance.now() - t0;
     if (this.metrics) {
-      this.metrics.inc('largetable_operations_total', 'Operations by API and result', { api: 'wire', op: name, result: reply['ok'] === 1 ? 'ok' : 'error' });
-      this.metrics.observe('largetable_operation_duration_seconds', 'Operation latency', { api: 'wire', op: name }, ms / 1000);
+      let s = this.series.get(name);
+      if (!s) {
+        const m = this.metrics;
+        s = {
+          ok: m.counterSeries('largetable_operations_total', 'Operations by API and result', { api: 'wire', op: name, result: 'ok' }),
+          error: m.counterSeries('largetable_operations_total', 'Operations by API and result', { api: 'wire', op: name, result: 'error' }),
+          latency: m.histogramSeries('largetable_operation_duration_seconds', 'Operation latency', { api: 'wire', op: name }),
+        };
+        this.series.set(name, s);
+      }
+      (ok ? s.ok : s.error)(1);
+      s.latency(ms / 1000);
     }
     if (ms >= this.slowMs && name !== 'getMore') this.logSlow(name, cmd, ms);
     return reply;
@@ -460,10 +523,18 @@ export class WireServer {
     return { id: Long.fromNumber(id), docs };
   }
 
-  private async find(c: Doc, db: string): Promise<Doc> {
+  private async find(c: Doc, db: string): Promise<Doc | EncodedReply> {
     this.counters.query++;
     const name = validateCollectionName(c['find']);
     const col = this.client.db(db).collection(name);
+    // Point read by _id: at most one document, so no cursor; its stored BSON goes into the reply as is.
+    if (col.findRawById) {
+      const point = pointFindId(c);
+      if (point) {
+        const raw = await col.findRawById(point.id);
+        if (raw !== undefined) return new EncodedReply(encodeExhaustedCursorReply(`${db}.${name}`, raw ? [raw] : []));
+      }
+    }
     const opts: Doc = {};
     const sort = optDoc(c['sort'], 'sort');
     const projection = optDoc(c['projection'], 'projection');

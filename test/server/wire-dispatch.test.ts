@@ -1,7 +1,7 @@
 // WireServer command dispatch in-process (Node and Deno) over a real client on a memory store.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { Long } from 'bson';
+import { Double, Long, ObjectId, UUID } from 'bson';
 import { open } from '../../src/index.ts';
 import { openMemoryAdapter } from '../../platform/memory.ts';
 import { WireServer } from '../../src/wire/commands.ts';
@@ -56,6 +56,53 @@ describe('WireServer', () => {
     const lim = await run({ find: 'c', limit: 3, batchSize: 2 });
     const more = await run({ getMore: lim['cursor'].id, collection: 'c' });
     assert.equal(lim['cursor'].firstBatch.length + more['cursor'].nextBatch.length, 3);
+  });
+
+  it('find by _id alone takes the point-read path and answers as the general path does', async () => {
+    await run({ insert: 'pt', documents: [{ _id: 1, a: new Double(5), l: Long.fromNumber(7), s: 'x' }, { _id: 'k', b: [1, { c: 2 }] }, { _id: new ObjectId('0123456789abcdef01234567'), d: new Date(5) }] }, 'pt');
+    const col = client.db('pt').collection('pt');
+    let fast = 0;
+    const orig = col.findRawById!.bind(col);
+    col.findRawById = async (id: unknown) => {
+      fast++;
+      return orig(id);
+    };
+    try {
+      const shapes: D[] = [
+        { filter: { _id: 1 }, limit: 1, singleBatch: true, batchSize: 1 },
+        { filter: { _id: 'k' } },
+        { filter: { _id: new ObjectId('0123456789abcdef01234567') }, limit: -1 },
+        { filter: { _id: 1.0 }, batchSize: 5, comment: 'c', maxTimeMS: 100 },
+        { filter: { _id: 404 }, limit: 1, singleBatch: true },
+        { filter: { _id: 1 }, lsid: { id: new UUID() } },
+      ];
+      for (const shape of shapes) {
+        const before = fast;
+        const r = await run({ find: 'pt', ...shape }, 'pt');
+        assert.equal(fast, before + 1, JSON.stringify(shape));
+        assert.equal(r['ok'], 1);
+        assert.ok((r['cursor'].id as Long).isZero());
+        assert.equal(r['cursor'].ns, 'pt.pt');
+        // the general path (a filter the fast path does not take) finds the same documents
+        const general = await run({ find: 'pt', filter: { $and: [shape['filter']] } }, 'pt');
+        assert.equal(fast, before + 1);
+        assert.deepEqual(r['cursor'].firstBatch, general['cursor'].firstBatch);
+      }
+      // stored BSON types are returned as stored (a double stays a double, a Long a Long)
+      const one = (await run({ find: 'pt', filter: { _id: 1 } }, 'pt'))['cursor'].firstBatch[0];
+      assert.ok(one.a instanceof Double || typeof one.a === 'number');
+      assert.ok(Long.isLong(one.l));
+      // shapes that could change the answer take the general path
+      const before = fast;
+      for (const shape of [{ filter: { _id: 1 }, batchSize: 0 }, { filter: { _id: 1 }, projection: { a: 1 } }, { filter: { _id: 1 }, skip: 1 }, { filter: { _id: 1, s: 'x' } }, { filter: { _id: { $gt: 0 } } }, { filter: { _id: 1 }, collation: { locale: 'en' } }]) {
+        await run({ find: 'pt', ...shape }, 'pt');
+      }
+      assert.equal(fast, before + 1); // only the { $gt } filter reached findRawById (not a point value: undefined)
+      // a missing collection answers an empty batch
+      assert.deepEqual((await run({ find: 'nope', filter: { _id: 1 } }, 'pt'))['cursor'].firstBatch, []);
+    } finally {
+      delete (col as { findRawById?: unknown }).findRawById;
+    }
   });
 
   it('write errors are reported per statement', async () => {
