@@ -9,7 +9,7 @@
  * snapshot and, at commit, take the mutex, detect write-write conflicts (including unique-key
  * conflicts) against commits made since their snapshot, and write one batch.
  */
-import { BSON, type Document } from 'bson';
+import { BSON, Binary, UUID, type Document } from 'bson';
 import { LargetableError } from '../errors.ts';
 import { changeLogEntriesMax, documentCacheBytesDefault, nameSizeBytesMax } from '../limits.ts';
 import { compileFilter, type Matcher } from '../query/filter.ts';
@@ -140,8 +140,14 @@ export function validateName(kind: 'database' | 'collection', name: unknown): st
 
 const bsonOptions = { promoteLongs: false } as const;
 
+/**
+ * A fresh document from BSON. bson's Binary values are views of the input buffer, and the input may
+ * be shared (a cached raw entry, a store block): decode from a private copy so a caller mutating a
+ * Binary never writes into engine memory.
+ */
 export function decodeDocument(bytes: Uint8Array): Document {
-  return BSON.deserialize(bytes, bsonOptions);
+  // new Uint8Array(view) copies (a Node Buffer's slice() would not)
+  return BSON.deserialize(new Uint8Array(bytes), bsonOptions);
 }
 
 export function encodeDocument(doc: Document): Uint8Array {
@@ -157,7 +163,14 @@ export function cloneDoc<T>(v: T): T {
     return out as T;
   }
   if (v instanceof Date) return new Date(v.getTime()) as T;
-  if ((v as { _bsontype?: unknown })._bsontype !== undefined || ArrayBuffer.isView(v) || v instanceof RegExp) return v;
+  const bt = (v as { _bsontype?: unknown })._bsontype;
+  if (bt === 'Binary') {
+    // Binary is mutable (buffer, put, write): the copy gets its own bytes
+    const b = v as unknown as Binary;
+    const bytes = new Uint8Array(b.buffer.subarray(0, b.position));
+    return (b instanceof UUID ? new UUID(bytes) : new Binary(bytes, b.sub_type)) as T;
+  }
+  if (bt !== undefined || ArrayBuffer.isView(v) || v instanceof RegExp) return v;
   const out: Record<string, unknown> = {};
   for (const k of Object.keys(v)) {
     const x = (v as Record<string, unknown>)[k];
@@ -334,8 +347,9 @@ export class Engine {
     const v = await this.live.get(dk);
     if (!v) return undefined;
     const doc = decodeDocument(v);
-    // admit on the second miss only (a doorkeeper): one-off reads do not pay for a copy
-    if (gen === this.commitGen && this.docCache.admit(k)) this.docCache.set(k, cloneDoc(doc), v.length);
+    // the store handed us a private copy of the committed BSON: keep it as a raw entry (no copy;
+    // a second read keeps the decoded form). Dropped if a commit finished while we read.
+    if (gen === this.commitGen) this.docCache.setRaw(k, v);
     return { doc, bytes: v.length };
   }
 
@@ -356,12 +370,20 @@ export class Engine {
   }
 
   async readRaw(reader: KVReader, collId: number, encId: Uint8Array): Promise<{ cached?: Document; raw?: Uint8Array } | undefined> {
-    if (reader === this.live) {
-      const c = this.cachedRaw(collId, encId);
-      if (c) return c;
+    if (reader !== this.live) {
+      const v = await reader.get(documentKey(collId, encId));
+      return v ? { raw: v } : undefined;
     }
-    const v = await reader.get(documentKey(collId, encId));
-    return v ? { raw: v } : undefined;
+    const dk = documentKey(collId, encId);
+    const k = bytesKey(dk);
+    const e = this.docCache.entry(k);
+    if (e) return e.doc !== undefined ? { cached: e.doc } : { raw: e.raw! };
+    const gen = this.commitGen;
+    const v = await this.live.get(dk);
+    if (!v) return undefined;
+    // the BSON is the store's private copy and stays read-only: cache it as a raw entry
+    if (gen === this.commitGen) this.docCache.setRaw(k, v);
+    return { raw: v };
   }
 
   static async open(store: Store, options: { documentCacheBytes?: number } = {}): Promise<Engine> {

@@ -10,6 +10,7 @@ import type { Document } from '../query/values.ts';
 import { planCacheEntriesMax, sortMemoryBytesMax } from '../limits.ts';
 import { LargetableError } from '../errors.ts';
 import { cloneDoc, decodeDocument, type CollMeta, type Engine } from './engine.ts';
+import { compileRawFilter } from './bsonraw.ts';
 import { decodeFields, partialFields, type FieldSet } from './partial.ts';
 import { TopK } from './cursor.ts';
 import { bytesKey, readValue } from './keycodec.ts';
@@ -102,37 +103,63 @@ export function clearPlanCache(engine: Engine, collId: number): void {
 }
 
 /** Stream documents matching `filter` in plan order (no sort/skip/limit/projection applied). */
-export async function* scan(engine: Engine, coll: CollMeta, reader: KVReader, plan: Plan, filter: Document, stats: ExecStats, projection?: Document, lazy?: FieldSet, firstWindow = 8): AsyncGenerator<FoundDoc> {
-  for await (const batch of scanBatches(engine, coll, reader, plan, filter, stats, projection, lazy, firstWindow)) yield* batch;
+export async function* scan(engine: Engine, coll: CollMeta, reader: KVReader, plan: Plan, filter: Document, stats: ExecStats, projection?: Document, lazy?: FieldSet, firstWindow = 8, keep?: FieldSet | null): AsyncGenerator<FoundDoc> {
+  for await (const batch of scanBatches(engine, coll, reader, plan, filter, stats, projection, lazy, firstWindow, keep)) yield* batch;
 }
 
 /** Documents per batch of a collection scan or a covered index scan. */
 const scanBatchMax = 128;
 
-/** `scan` in batches (one async step per batch, not per document). */
-export async function* scanBatches(engine: Engine, coll: CollMeta, reader: KVReader, plan: Plan, filter: Document, stats: ExecStats, projection?: Document, lazy?: FieldSet, firstWindow = 8): AsyncGenerator<FoundDoc[]> {
+/**
+ * `scan` in batches (one async step per batch, not per document).
+ * Lazy mode (`lazy`: the top-level fields the filter and sort read): documents are tested on the
+ * raw BSON when the filter is simple enough (bsonraw.ts), else on a partial decode, and decoded
+ * whole only when emitted. `keep` names the fields a raw-tested match must carry in `doc` (the
+ * sort fields; null: none, the caller only materializes; undefined: all of `lazy`).
+ */
+export async function* scanBatches(engine: Engine, coll: CollMeta, reader: KVReader, plan: Plan, filter: Document, stats: ExecStats, projection?: Document, lazy?: FieldSet, firstWindow = 8, keep?: FieldSet | null): AsyncGenerator<FoundDoc[]> {
   const matcher = compileFilter(filter);
   const all = Object.keys(filter).length === 0;
-  /** Lazy mode: test (and sort) on the cached document or on a partial decode; decode fully later. */
   const live = reader === engine.live;
-  /** Synchronous cache probe (live view only); undefined on a miss. */
-  const fromCache = (encId: Uint8Array): FoundDoc | undefined => {
+  const rawTest = lazy && !all ? compileRawFilter(filter) : undefined;
+  const keepFields = keep === undefined ? lazy : keep;
+  /** A raw document tested (lazily): the FoundDoc when it matches, null when it does not. */
+  const fromRaw = (raw: Uint8Array, encId: Uint8Array): FoundDoc | null => {
+    if (rawTest) {
+      const r = rawTest(raw);
+      if (r === false) return null;
+      if (r === true) return { doc: keepFields ? decodeFields(raw, keepFields) : {}, encId, bytes: raw.length, raw };
+    }
+    const part = decodeFields(raw, lazy!);
+    return all || matcher.test(part) ? { doc: part, encId, bytes: raw.length, raw } : null;
+  };
+  /** A cached decoded document (shared: tested in place, copied only when it matches and is not lazy). */
+  const fromShared = (doc: Document, encId: Uint8Array): FoundDoc | null => {
+    if (!all && !matcher.test(doc)) return null;
+    return lazy ? { doc, encId, bytes: 0, borrowed: true } : { doc: cloneDoc(doc), encId, bytes: 0 };
+  };
+  /** Synchronous cache probe (live view only): undefined on a miss, null when examined and not matching. */
+  const fromCache = (encId: Uint8Array): FoundDoc | null | undefined => {
     if (!live) return undefined;
     const c = engine.cachedRaw(coll.id, encId);
     if (!c) return undefined;
-    if (c.cached) return lazy ? { doc: c.cached, encId, bytes: 0, borrowed: true } : { doc: cloneDoc(c.cached), encId, bytes: 0 };
+    if (c.cached) return fromShared(c.cached, encId);
     const raw = c.raw!;
-    return lazy ? { doc: decodeFields(raw, lazy), encId, bytes: raw.length, raw } : { doc: decodeDocument(raw), encId, bytes: raw.length };
+    if (lazy) return fromRaw(raw, encId);
+    const doc = decodeDocument(raw);
+    return all || matcher.test(doc) ? { doc, encId, bytes: raw.length } : null;
   };
-  const fetch = async (encId: Uint8Array): Promise<FoundDoc | undefined> => {
+  /** A document read: undefined when it does not exist, null when it does not match. */
+  const fetch = async (encId: Uint8Array): Promise<FoundDoc | null | undefined> => {
     if (!lazy) {
       const r = await engine.readDocument(reader, coll.id, encId);
-      return r ? { doc: r.doc, encId, bytes: r.bytes } : undefined;
+      if (!r) return undefined;
+      return all || matcher.test(r.doc) ? { doc: r.doc, encId, bytes: r.bytes } : null;
     }
     const r = await engine.readRaw(reader, coll.id, encId);
     if (!r) return undefined;
-    if (r.cached) return { doc: r.cached, encId, bytes: 0, borrowed: true };
-    return { doc: decodeFields(r.raw!, lazy), encId, bytes: r.raw!.length, raw: r.raw! };
+    if (r.cached) return fromShared(r.cached, encId);
+    return fromRaw(r.raw!, encId);
   };
   if (plan.stage === 'IDHACK') {
     const seen = new Set<string>();
@@ -143,9 +170,9 @@ export async function* scanBatches(engine: Engine, coll: CollMeta, reader: KVRea
       seen.add(k);
       stats.keysExamined++;
       const f = await fetch(encId);
-      if (!f) continue;
+      if (f === undefined) continue;
       stats.docsExamined++;
-      if (all || matcher.test(f.doc)) yield [f];
+      if (f) yield [f];
     }
     return;
   }
@@ -157,8 +184,8 @@ export async function* scanBatches(engine: Engine, coll: CollMeta, reader: KVRea
     for await (const [k, v] of reader.range({ gte: range.gte, ...(range.lt ? { lt: range.lt } : {}), reverse: plan.reverse })) {
       stats.docsExamined++;
       if (lazy) {
-        const part = decodeFields(v, lazy);
-        if (all || matcher.test(part)) batch.push({ doc: part, encId: k.subarray(p.length), bytes: v.length, raw: v });
+        const f = fromRaw(v, k.subarray(p.length));
+        if (f) batch.push(f);
       } else {
         const doc = decodeDocument(v);
         if (all || matcher.test(doc)) batch.push({ doc, encId: k.subarray(p.length), bytes: v.length });
@@ -187,7 +214,7 @@ export async function* scanBatches(engine: Engine, coll: CollMeta, reader: KVRea
   let window: Uint8Array[] = [];
   let size = Math.max(1, Math.min(8, firstWindow));
   const drain = async (): Promise<FoundDoc[]> => {
-    let got: (FoundDoc | undefined)[] = [];
+    const got: (FoundDoc | null | undefined)[] = [];
     let missing = 0;
     for (const e of window) {
       const f = fromCache(e);
@@ -196,15 +223,15 @@ export async function* scanBatches(engine: Engine, coll: CollMeta, reader: KVRea
     }
     if (missing > 0) {
       const fetched = await Promise.all(window.map((e, i) => (got[i] === undefined ? fetch(e) : undefined)));
-      got = got.map((f, i) => f ?? fetched[i]);
+      for (let i = 0; i < got.length; i++) if (got[i] === undefined) got[i] = fetched[i];
     }
     window = [];
     size = Math.min(prefetchWindowMax, size * 2);
     const out: FoundDoc[] = [];
     for (const f of got) {
-      if (!f) continue;
+      if (f === undefined) continue;
       stats.docsExamined++;
-      if (all || matcher.test(f.doc)) out.push(f);
+      if (f) out.push(f);
     }
     return out;
   };
@@ -299,7 +326,9 @@ export async function* runFindBatches(engine: Engine, coll: CollMeta | undefined
   const lazy = plan.stage === 'IXSCAN' && plan.covered ? undefined : exact ? (sort && !providesSort ? partialFields({}, sort) : undefined) : partialFields(req.filter, sort);
   const streaming = !(sort && !(providesSort || (plan.stage === 'IDHACK' && plan.ids.length <= 1)));
   const firstWindow = streaming && limit !== Infinity ? skip + limit : 8;
-  const source = scanBatches(engine, coll, reader, plan, exact ? {} : req.filter, stats, req.projection, lazy, firstWindow);
+  // a match tested on its raw bytes carries only the fields the in-memory sort reads
+  const keep = streaming ? null : partialFields({}, sort);
+  const source = scanBatches(engine, coll, reader, plan, exact ? {} : req.filter, stats, req.projection, lazy, firstWindow, keep);
   const emitAll = function* (list: FoundDoc[], from: number): Generator<Document[]> {
     for (let i = from; i < list.length; i += sortedBatchMax) {
       const out: Document[] = [];

@@ -1,0 +1,289 @@
+/**
+ * Field access on raw BSON without decoding the document: locate top-level fields by their UTF-8
+ * name bytes, read scalars in place, and test simple filters (`compileRawFilter`) on the bytes.
+ *
+ * The raw filter handles a conjunction of top-level fields, each with literal equality or
+ * `$eq $gt $gte $lt $lte $in` against numbers, strings and booleans (the common shapes). Its answer
+ * is three-valued: true/false when the bytes decide it with exactly the semantics of
+ * query/filter.ts on the decoded document, `undefined` when a value it does not read in place is
+ * involved (Long, Decimal128, ...): the caller then decodes and runs the full matcher.
+ */
+import { isPlainObject, type Document } from '../query/values.ts';
+
+const utf8e = new TextEncoder();
+const utf8d = new TextDecoder();
+
+export function i32(b: Uint8Array, o: number): number {
+  return b[o]! | (b[o + 1]! << 8) | (b[o + 2]! << 16) | (b[o + 3]! << 24);
+}
+
+/** Byte length of the value of an element of BSON type `t` starting at `o`, or -1 if unknown. */
+export function valueLength(b: Uint8Array, t: number, o: number): number {
+  switch (t) {
+    case 1: // double
+    case 9: // date
+    case 17: // timestamp
+    case 18: // int64
+      return 8;
+    case 2: // string
+    case 13: // code
+    case 14: // symbol
+      return 4 + i32(b, o);
+    case 3: // document
+    case 4: // array
+    case 15: // code with scope
+      return i32(b, o);
+    case 5: // binary
+      return 5 + i32(b, o);
+    case 6: // undefined
+    case 10: // null
+    case 127: // maxKey
+    case 255: // minKey
+      return 0;
+    case 7: // ObjectId
+      return 12;
+    case 8: // bool
+      return 1;
+    case 16: // int32
+      return 4;
+    case 19: // decimal128
+      return 16;
+    case 11: {
+      // regex: two cstrings
+      let e = o;
+      while (b[e] !== 0) e++;
+      e++;
+      while (b[e] !== 0) e++;
+      return e + 1 - o;
+    }
+    case 12: // DBPointer
+      return 4 + i32(b, o) + 12;
+    default:
+      return -1;
+  }
+}
+
+const f64 = new Float64Array(1);
+const f64b = new Uint8Array(f64.buffer);
+
+export function readDouble(b: Uint8Array, o: number): number {
+  for (let i = 0; i < 8; i++) f64b[i] = b[o + i]!;
+  return f64[0]!;
+}
+
+/** True if the NUL-terminated name at `ns` equals `name` (UTF-8 bytes). */
+function nameIs(b: Uint8Array, ns: number, name: Uint8Array): boolean {
+  const n = name.length;
+  for (let i = 0; i < n; i++) if (b[ns + i] !== name[i]) return false;
+  return b[ns + n] === 0;
+}
+
+/**
+ * Offsets of the values of top-level fields `names` (UTF-8 bytes) in document `b`, written to
+ * `vo` (value offset, -1 when missing) and `ty` (BSON type). Returns false on bytes it cannot walk.
+ */
+export function locate(b: Uint8Array, names: Uint8Array[], vo: Int32Array, ty: Uint8Array): boolean {
+  const want = names.length;
+  vo.fill(-1, 0, want);
+  const end = b.length - 1;
+  let o = 4;
+  let found = 0;
+  while (o < end && found < want) {
+    const t = b[o]!;
+    const ns = o + 1;
+    let ne = ns;
+    while (b[ne] !== 0) ne++;
+    const v = ne + 1;
+    const len = valueLength(b, t, v);
+    if (len < 0 || v + len > end) return false;
+    const nl = ne - ns;
+    for (let j = 0; j < want; j++) {
+      const nm = names[j]!;
+      if (nm.length === nl && vo[j] === -1 && nameIs(b, ns, nm)) {
+        vo[j] = v;
+        ty[j] = t;
+        found++;
+        break;
+      }
+    }
+    o = v + len;
+  }
+  return true;
+}
+
+// ------------------------------------------------------------------ raw filters
+
+/** A scalar test on one value in place: true/false, or undefined when it cannot tell. */
+interface ScalarTest {
+  num?: (v: number) => boolean;
+  /** string value given as bytes [s, e) */
+  str?: (b: Uint8Array, s: number, e: number) => boolean;
+  bool?: (v: boolean) => boolean;
+}
+
+/** A three-valued test of the raw document. */
+export type RawTest = (b: Uint8Array) => boolean | undefined;
+
+function wellFormed(s: string): boolean {
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c >= 0xd800 && c <= 0xdbff) {
+      const d = s.charCodeAt(i + 1);
+      if (!(d >= 0xdc00 && d <= 0xdfff)) return false;
+      i++;
+    } else if (c >= 0xdc00 && c <= 0xdfff) return false;
+  }
+  return true;
+}
+
+function bytesEq(want: Uint8Array): (b: Uint8Array, s: number, e: number) => boolean {
+  const n = want.length;
+  return (b, s, e) => {
+    if (e - s !== n) return false;
+    for (let i = 0; i < n; i++) if (b[s + i] !== want[i]) return false;
+    return true;
+  };
+}
+
+function eqScalar(x: unknown): ScalarTest | undefined {
+  if (typeof x === 'number') {
+    if (Number.isNaN(x)) return { num: (v) => Number.isNaN(v) };
+    return { num: (v) => v === x };
+  }
+  if (typeof x === 'string') return wellFormed(x) ? { str: bytesEq(utf8e.encode(x)) } : undefined;
+  if (typeof x === 'boolean') return { bool: (v) => v === x };
+  return undefined;
+}
+
+function rangeScalar(op: string, x: unknown): ScalarTest | undefined {
+  if (typeof x !== 'number') return undefined;
+  const acceptEq = op === '$gte' || op === '$lte';
+  // NaN equals NaN in query comparisons but is neither greater nor less than any number
+  if (Number.isNaN(x)) return { num: (v) => acceptEq && Number.isNaN(v) };
+  switch (op) {
+    case '$gt':
+      return { num: (v) => v > x };
+    case '$gte':
+      return { num: (v) => v >= x };
+    case '$lt':
+      return { num: (v) => v < x };
+    default:
+      return { num: (v) => v <= x };
+  }
+}
+
+function inScalar(list: unknown): ScalarTest | undefined {
+  if (!Array.isArray(list)) return undefined;
+  const strings = new Set<string>();
+  const numbers = new Set<number>();
+  let nan = false;
+  const bools = new Set<boolean>();
+  for (const x of list) {
+    if (typeof x === 'string') {
+      if (!wellFormed(x)) return undefined;
+      strings.add(x);
+    } else if (typeof x === 'number') {
+      if (Number.isNaN(x)) nan = true;
+      else numbers.add(x === 0 ? 0 : x);
+    } else if (typeof x === 'boolean') bools.add(x);
+    else return undefined;
+  }
+  return {
+    num: (v) => (Number.isNaN(v) ? nan : numbers.has(v === 0 ? 0 : v)),
+    str: strings.size === 0 ? () => false : (b, s, e) => strings.has(utf8d.decode(b.subarray(s, e))),
+    bool: (v) => bools.has(v),
+  };
+}
+
+/**
+ * One operator on the value at `o` (type `t`): the value itself and, for an array, each element
+ * (filter.ts `anyExpand`). undefined when a value of a type not read in place could decide it.
+ */
+function testValue(st: ScalarTest, b: Uint8Array, t: number, o: number, top: boolean): boolean | undefined {
+  switch (t) {
+    case 1:
+      return st.num ? st.num(readDouble(b, o)) : false;
+    case 16:
+      return st.num ? st.num(i32(b, o)) : false;
+    case 2:
+      return st.str ? st.str(b, o + 4, o + 4 + i32(b, o) - 1) : false;
+    case 8:
+      return st.bool ? st.bool(b[o] === 1) : false;
+    case 10: // null: never equal to / in range of a number, string or boolean
+    case 3: // an embedded document neither
+      return false;
+    case 4: {
+      if (!top) return false; // arrays inside arrays are compared whole: never equal to a scalar
+      const end = o + i32(b, o) - 1;
+      let p = o + 4;
+      let unknown = false;
+      while (p < end) {
+        const et = b[p]!;
+        let ne = p + 1;
+        while (b[ne] !== 0) ne++;
+        const v = ne + 1;
+        const len = valueLength(b, et, v);
+        if (len < 0) return undefined;
+        const r = testValue(st, b, et, v, false);
+        if (r === true) return true;
+        if (r === undefined) unknown = true;
+        p = v + len;
+      }
+      return unknown ? undefined : false;
+    }
+    default:
+      return undefined;
+  }
+}
+
+/**
+ * A raw test equal to compileFilter(filter).test on the decoded document, or undefined when the
+ * filter has a shape the raw test does not cover.
+ */
+export function compileRawFilter(filter: Document): RawTest | undefined {
+  const names: Uint8Array[] = [];
+  const tests: ScalarTest[][] = [];
+  for (const key of Object.keys(filter)) {
+    if (key.length === 0 || key.charCodeAt(0) === 36 || key.includes('.') || key.includes('\0') || !wellFormed(key)) return undefined;
+    const cond = filter[key];
+    const ops: ScalarTest[] = [];
+    if (isPlainObject(cond)) {
+      const ks = Object.keys(cond);
+      if (ks.length === 0) return undefined;
+      for (const op of ks) {
+        const arg = cond[op];
+        let st: ScalarTest | undefined;
+        if (op === '$eq') st = eqScalar(arg);
+        else if (op === '$gt' || op === '$gte' || op === '$lt' || op === '$lte') st = rangeScalar(op, arg);
+        else if (op === '$in') st = inScalar(arg);
+        if (!st) return undefined;
+        ops.push(st);
+      }
+    } else {
+      const st = eqScalar(cond);
+      if (!st) return undefined;
+      ops.push(st);
+    }
+    names.push(utf8e.encode(key));
+    tests.push(ops);
+  }
+  if (names.length === 0) return undefined;
+  const vo = new Int32Array(names.length);
+  const ty = new Uint8Array(names.length);
+  return (b) => {
+    if (!locate(b, names, vo, ty)) return undefined;
+    let unknown = false;
+    for (let j = 0; j < names.length; j++) {
+      const o = vo[j]!;
+      const ops = tests[j]!;
+      if (o < 0) return false; // missing: never equal to / in range of a number, string or boolean
+      const t = ty[j]!;
+      for (const st of ops) {
+        const r = testValue(st, b, t, o, true);
+        if (r === false) return false;
+        if (r === undefined) unknown = true;
+      }
+    }
+    return unknown ? undefined : true;
+  };
+}

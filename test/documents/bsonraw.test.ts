@@ -1,0 +1,114 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import fc from 'fast-check';
+import { BSON, Decimal128, Double, Int32, Long } from 'bson';
+import { compileFilter } from '../../src/query/index.ts';
+import { compileRawFilter, locate, readDouble, i32 } from '../../src/document/bsonraw.ts';
+import { arbDocBody, arbFilter, arbValue } from '../query/arbitraries.ts';
+
+const FIELDS = ['a', 'b', 'c', 'é', ''] as const;
+const bsonOptions = { promoteLongs: false } as const;
+
+/** Values that exercise the raw reader: int32/double/int64/decimal numbers, NaN, -0, unicode strings, arrays. */
+const arbRawScalar: fc.Arbitrary<unknown> = fc.oneof(
+  fc.integer({ min: -3, max: 5 }),
+  fc.constantFrom(0.5, -1.5, 2.25, -0, NaN, Infinity, -Infinity, 2 ** 40),
+  fc.constantFrom('', 'a', 'b', 'ab', 'B', 'é', '\u{1F600}', 'a\u0000'),
+  fc.boolean(),
+  fc.constant(null),
+  fc.constantFrom(Long.fromInt(2), Long.fromNumber(-1), Decimal128.fromString('2'), new Double(2), new Int32(3), new Date(2)),
+);
+const arbRawValue: fc.Arbitrary<unknown> = fc.oneof(
+  { weight: 4, arbitrary: arbRawScalar },
+  { weight: 2, arbitrary: fc.array(fc.oneof(arbRawScalar, fc.array(arbRawScalar, { maxLength: 2 }), fc.record({ a: arbRawScalar })), { maxLength: 4 }) },
+  { weight: 1, arbitrary: fc.record({ a: arbRawScalar }) },
+  { weight: 1, arbitrary: arbValue({}, 2) },
+);
+const arbRawDoc = fc.dictionary(fc.constantFrom(...FIELDS), arbRawValue, { maxKeys: 4, noNullPrototype: true });
+
+const arbOperand: fc.Arbitrary<unknown> = fc.oneof(
+  fc.integer({ min: -3, max: 5 }),
+  fc.constantFrom(0.5, -0, NaN, Infinity, 2 ** 40),
+  fc.constantFrom('', 'a', 'b', 'é', '\u{1F600}', 'a\u0000'),
+  fc.boolean(),
+  fc.constant(null),
+);
+const arbCond: fc.Arbitrary<unknown> = fc.oneof(
+  arbOperand,
+  fc.dictionary(fc.constantFrom('$eq', '$gt', '$gte', '$lt', '$lte'), arbOperand, { minKeys: 1, maxKeys: 2, noNullPrototype: true }),
+  fc.record({ $in: fc.array(arbOperand, { maxLength: 4 }) }),
+  fc.record({ $gte: fc.integer({ min: -3, max: 5 }), $lt: fc.integer({ min: -3, max: 5 }) }),
+);
+const arbRawFilter = fc.dictionary(fc.constantFrom('a', 'b', 'c', 'é'), arbCond, { minKeys: 1, maxKeys: 3, noNullPrototype: true });
+
+describe('raw BSON field access', () => {
+  it('locate() finds the same top-level fields and values as deserialize', () => {
+    fc.assert(
+      fc.property(arbRawDoc, fc.subarray([...FIELDS, 'zz']), (body, want) => {
+        const doc = { _id: 1, ...body };
+        const bytes = BSON.serialize(doc);
+        const full = BSON.deserialize(bytes, bsonOptions);
+        const names = want.map((n) => new TextEncoder().encode(n));
+        const vo = new Int32Array(names.length);
+        const ty = new Uint8Array(names.length);
+        assert.ok(locate(bytes, names, vo, ty));
+        want.forEach((n, j) => {
+          assert.equal(vo[j]! >= 0, Object.prototype.hasOwnProperty.call(full, n), n);
+          if (vo[j]! < 0) return;
+          const v = full[n];
+          if (ty[j] === 1) assert.ok(Object.is(readDouble(bytes, vo[j]!), v));
+          if (ty[j] === 16) assert.equal(i32(bytes, vo[j]!), v);
+        });
+      }),
+      { seed: 11, numRuns: 1000 },
+    );
+  });
+
+  it('compileRawFilter() agrees with compileFilter() on the decoded document whenever it answers', () => {
+    let decided = 0;
+    let compiled = 0;
+    fc.assert(
+      fc.property(fc.array(arbRawDoc, { minLength: 1, maxLength: 6 }), arbRawFilter, (docs, filter) => {
+        const raw = compileRawFilter(filter);
+        const m = compileFilter(filter);
+        if (!raw) return;
+        compiled++;
+        for (const body of docs) {
+          const bytes = BSON.serialize({ _id: 1, ...body });
+          const r = raw(bytes);
+          if (r === undefined) continue;
+          decided++;
+          assert.equal(r, m.test(BSON.deserialize(bytes, bsonOptions)), JSON.stringify(filter) + ' on ' + JSON.stringify(body));
+        }
+      }),
+      { seed: 12, numRuns: 3000 },
+    );
+    assert.ok(compiled > 1000 && decided > 3000, `compiled ${compiled}, decided ${decided}`);
+  });
+
+  it('agrees with compileFilter() on the shared generators', () => {
+    fc.assert(
+      fc.property(arbDocBody(), arbFilter({}, 2), (body, filter) => {
+        const raw = compileRawFilter(filter);
+        if (!raw) return;
+        const bytes = BSON.serialize({ _id: 1, ...body });
+        const r = raw(bytes);
+        if (r !== undefined) assert.equal(r, compileFilter(filter).test(BSON.deserialize(bytes, bsonOptions)));
+      }),
+      { seed: 13, numRuns: 3000 },
+    );
+  });
+
+  it('covers only the shapes it reads exactly', () => {
+    assert.ok(compileRawFilter({ a: 1, b: 'x', c: { $gte: 1, $lt: 5 }, d: { $in: ['p', 2, true] } }));
+    for (const f of [{}, { 'a.b': 1 }, { a: null }, { a: { $ne: 1 } }, { a: { b: 1 } }, { $or: [{ a: 1 }] }, { a: /x/ }, { a: { $gt: 'x' } }, { a: new Date(0) }, { a: '\ud800' }, { a: { $in: [null] } }]) {
+      assert.equal(compileRawFilter(f as never), undefined, JSON.stringify(f));
+    }
+    // Long and Decimal128 values are left to the full matcher
+    const t = compileRawFilter({ a: 2 })!;
+    assert.equal(t(BSON.serialize({ a: Long.fromInt(2) })), undefined);
+    assert.equal(t(BSON.serialize({ a: [1, Decimal128.fromString('2')] })), undefined);
+    assert.equal(t(BSON.serialize({ a: [1, 2, Long.fromInt(7)] })), true);
+    assert.equal(t(BSON.serialize({ b: 2 })), false);
+  });
+});
