@@ -6,7 +6,7 @@
 import { ObjectId } from 'bson';
 import { LargetableError, mongoCodeOf } from '../errors.ts';
 import { documentSizeBytesMax, writeBatchDocumentsMax } from '../limits.ts';
-import { compileFilter } from '../query/filter.ts';
+import { compileFilter, type Matcher } from '../query/filter.ts';
 import { compileProjection } from '../query/projection.ts';
 import { compileSort } from '../query/sort.ts';
 import { applyUpdate, isReplacement, upsertSeed } from '../query/update.ts';
@@ -15,7 +15,7 @@ import { cloneValue, compareValues, isPlainObject, valuesEqual, type Document } 
 import { AbstractCursor } from './cursor.ts';
 import type { AggregationCursor } from './aggregate.ts';
 import type { ChangeStream } from './changestream.ts';
-import { decodeDocument, encodeDocument, type CollMeta, type Engine, type IndexMeta, type TxnState, type WriteScope } from './engine.ts';
+import { decodeDocument, encodeDocument, type CollMeta, type Engine, type IndexMeta, type PreparedInsert, type TxnState, type WriteScope } from './engine.ts';
 import { choosePlan, explainFind, runFind, runFindBatches, scan, type ExecStats, type FindRequest, type FoundDoc } from './exec.ts';
 import { documentKey, encodeId } from './keyspace.ts';
 import { partialFields } from './partial.ts';
@@ -368,7 +368,7 @@ export class Collection<TSchema extends Document = Document> {
 
   // ------------------------------------------------------------------ writes
 
-  private prepareInsert(doc: unknown): { doc: Document; id: unknown; bytes: Uint8Array; encId: Uint8Array } {
+  private prepareInsert(doc: unknown): PreparedInsert {
     if (!isPlainObject(doc)) throw new LargetableError('INVALID_DOCUMENT', 'document must be an object');
     validateDocument(doc);
     let stored = doc;
@@ -376,7 +376,7 @@ export class Collection<TSchema extends Document = Document> {
       const id = new ObjectId();
       stored = { _id: id, ...doc };
       (doc as Document)._id = id; // the driver sets _id on the caller's document
-    } else if (Object.keys(doc)[0] !== '_id') {
+    } else if (firstKey(doc) !== '_id') {
       stored = { _id: doc._id, ...doc };
     }
     const bytes = encodeDocument(stored);
@@ -387,21 +387,15 @@ export class Collection<TSchema extends Document = Document> {
   }
 
   /** @internal stage one insert (duplicate _id -> DUPLICATE_KEY). */
-  async stageInsert(scope: WriteScope, coll: CollMeta, p: { doc: Document; id: unknown; bytes: Uint8Array; encId: Uint8Array }): Promise<void> {
-    const existing = await scope.overlay.get(documentKey(coll.id, p.encId));
-    if (existing) {
-      const { duplicateKeyError } = await import('./engine.ts');
-      throw duplicateKeyError(coll, { name: '_id_', key: { _id: 1 } }, p.doc);
-    }
-    await this.engine.stageDocument(scope, coll, p.id, p.encId, undefined, 0, p.doc, p.bytes);
-    scope.events.push({ op: 'insert', db: coll.db, coll: coll.name, id: p.id, fullDocument: p.doc, fullDocumentBytes: p.bytes });
+  async stageInsert(scope: WriteScope, coll: CollMeta, p: PreparedInsert): Promise<void> {
+    await this.engine.stageInserts(scope, coll, [p], rethrow);
   }
 
   async insertOne(doc: TSchema | Document, options: OperationOptions = {}): Promise<InsertOneResult> {
     const p = this.prepareInsert(doc);
     await this.engine.write(async (scope) => {
       const coll = this.engine.ensureCollection(scope, this.dbName, this.collectionName);
-      await this.stageInsert(scope, coll, p);
+      await this.engine.stageInserts(scope, coll, [p], rethrow);
     }, this.txn(options), durabilityOf(options));
     return { acknowledged: true, insertedId: p.id };
   }
@@ -413,7 +407,7 @@ export class Collection<TSchema extends Document = Document> {
     const ordered = options.ordered !== false;
     const insertedIds: Record<number, unknown> = {};
     const writeErrors: Document[] = [];
-    const prepared: ({ doc: Document; id: unknown; bytes: Uint8Array; encId: Uint8Array } | undefined)[] = [];
+    const prepared: (PreparedInsert | undefined)[] = [];
     for (let i = 0; i < docs.length; i++) {
       try {
         prepared.push(this.prepareInsert(docs[i]));
@@ -432,19 +426,20 @@ export class Collection<TSchema extends Document = Document> {
     const txn = this.txn(options);
     await this.engine.write(async (scope) => {
       const coll = this.engine.ensureCollection(scope, this.dbName, this.collectionName);
-      for (let i = 0; i < prepared.length; i++) {
-        const p = prepared[i];
-        if (!p) continue;
-        try {
-          await this.stageInsert(scope, coll, p);
-          insertedIds[i] = p.id;
-          inserted++;
-        } catch (err) {
+      await this.engine.stageInserts(
+        scope,
+        coll,
+        prepared,
+        (i, err) => {
           if (!(err instanceof LargetableError) || txn) throw err;
           writeErrors.push(writeError(i, err));
-          if (ordered) break;
-        }
-      }
+          return !ordered;
+        },
+        (i) => {
+          insertedIds[i] = prepared[i]!.id;
+          inserted++;
+        },
+      );
     }, txn, durabilityOf(options));
     if (writeErrors.length > 0) {
       writeErrors.sort((a, b) => (a.index as number) - (b.index as number));
@@ -454,7 +449,15 @@ export class Collection<TSchema extends Document = Document> {
   }
 
   /** @internal matching documents for a write (read from the write scope). */
-  private async matchForWrite(scope: WriteScope, coll: CollMeta, filter: Document, opts: { sort?: Document | undefined; one: boolean; hint?: string | Document | undefined }): Promise<FoundDoc[]> {
+  private async matchForWrite(scope: WriteScope, coll: CollMeta, filter: Document, opts: { sort?: Document | undefined; one: boolean; hint?: string | Document | undefined; matcher?: Matcher }): Promise<FoundDoc[]> {
+    const id = opts.hint === undefined ? idPoint(filter) : undefined;
+    if (id !== undefined) {
+      // { _id: v }: at most one document, read directly (what the planner's IDHACK plan does)
+      const encId = encodeId(id);
+      const r = await this.engine.readDocument(scope.overlay, coll.id, encId);
+      if (!r || !(opts.matcher ?? compileFilter(filter)).test(r.doc)) return [];
+      return [{ doc: r.doc, encId, bytes: r.bytes }];
+    }
     const req: FindRequest = { filter, ...(opts.sort ? { sort: opts.sort } : {}), ...(opts.one ? { limit: 1 } : {}), ...(opts.hint ? { hint: opts.hint } : {}) };
     const { plan } = await choosePlan(this.engine, coll, scope.overlay, req);
     const stats: ExecStats = { keysExamined: 0, docsExamined: 0, nReturned: 0 };
@@ -478,10 +481,11 @@ export class Collection<TSchema extends Document = Document> {
     }
     validateDocument(newDoc);
     let stored = newDoc;
-    if (Object.keys(newDoc)[0] !== '_id') stored = { _id: newDoc._id, ...newDoc };
+    if (firstKey(newDoc) !== '_id') stored = { _id: newDoc._id, ...newDoc };
     const bytes = encodeDocument(stored);
     if (bytes.length > documentSizeBytesMax) throw new LargetableError('LIMIT_EXCEEDED', `document is ${bytes.length} bytes, over the ${documentSizeBytesMax}-byte limit`);
-    await this.engine.stageDocument(scope, coll, f.doc._id, f.encId, f.doc, f.bytes, stored, bytes);
+    if (this.engine.syncStaging(coll)) this.engine.stageDocumentSync(scope, coll, f.doc._id, f.encId, f.doc, f.bytes, stored, bytes);
+    else await this.engine.stageDocument(scope, coll, f.doc._id, f.encId, f.doc, f.bytes, stored, bytes);
     if (replace) scope.events.push({ op: 'replace', db: coll.db, coll: coll.name, id: f.doc._id, fullDocument: stored, fullDocumentBytes: bytes });
     else scope.events.push({ op: 'update', db: coll.db, coll: coll.name, id: f.doc._id, updateDescription: describeUpdate(f.doc, stored), postImage: stored });
     return stored;
@@ -509,13 +513,13 @@ export class Collection<TSchema extends Document = Document> {
     replace: boolean,
   ): Promise<UpdateResult> {
     const f = checkFilter(filter);
-    compileFilter(f);
+    const matcher = compileFilter(f);
     checkUpdate(update, replace);
     const sort = normalizeSort(options.sort);
     return this.engine.write(async (scope) => {
       const coll = this.engine.collection(this.dbName, this.collectionName) ?? (options.upsert ? this.engine.ensureCollection(scope, this.dbName, this.collectionName) : undefined);
       if (!coll) return { acknowledged: true, matchedCount: 0, modifiedCount: 0, upsertedCount: 0, upsertedId: null };
-      const found = await this.matchForWrite(scope, coll, f, { sort, one: !many, hint: options.hint });
+      const found = await this.matchForWrite(scope, coll, f, { sort, one: !many, hint: options.hint, matcher });
       if (found.length === 0 && options.upsert) {
         const doc = await this.upsertInsert(scope, coll, f, update, replace, options.arrayFilters);
         return { acknowledged: true, matchedCount: 0, modifiedCount: 0, upsertedCount: 1, upsertedId: doc._id };
@@ -554,13 +558,14 @@ export class Collection<TSchema extends Document = Document> {
 
   private async deleteImpl(filter: Document, options: OperationOptions & { hint?: string | Document }, many: boolean): Promise<DeleteResult> {
     const f = checkFilter(filter);
-    compileFilter(f);
+    const matcher = compileFilter(f);
     return this.engine.write(async (scope) => {
       const coll = this.engine.collection(this.dbName, this.collectionName);
       if (!coll) return { acknowledged: true, deletedCount: 0 };
-      const found = await this.matchForWrite(scope, coll, f, { one: !many, hint: options.hint });
+      const found = await this.matchForWrite(scope, coll, f, { one: !many, hint: options.hint, matcher });
       for (const fd of found) this.stageDelete(scope, coll, fd);
-      for (const fd of found) await this.engine.stageDocument(scope, coll, fd.doc._id, fd.encId, fd.doc, fd.bytes, undefined, undefined);
+      // a delete puts no index entry, so it never needs a unique check (no await)
+      for (const fd of found) this.engine.stageDocumentSync(scope, coll, fd.doc._id, fd.encId, fd.doc, fd.bytes, undefined, undefined);
       return { acknowledged: true, deletedCount: found.length };
     }, this.txn(options), durabilityOf(options));
   }
@@ -584,7 +589,7 @@ export class Collection<TSchema extends Document = Document> {
     options: OperationOptions & { returnDocument?: 'before' | 'after'; returnOriginal?: boolean; projection?: Document; sort?: unknown; upsert?: boolean; arrayFilters?: Document[]; includeResultMetadata?: boolean },
   ): Promise<Document | null> {
     const f = checkFilter(filter);
-    compileFilter(f);
+    const matcher = compileFilter(f);
     if (kind !== 'delete') checkUpdate(update!, kind === 'replace');
     const sort = normalizeSort(options.sort);
     const project = options.projection ? compileProjection(options.projection) : undefined;
@@ -592,7 +597,7 @@ export class Collection<TSchema extends Document = Document> {
     const result = await this.engine.write(async (scope) => {
       const coll = this.engine.collection(this.dbName, this.collectionName) ?? (options.upsert ? this.engine.ensureCollection(scope, this.dbName, this.collectionName) : undefined);
       if (!coll) return { value: null as Document | null, lastErrorObject: { n: 0, updatedExisting: false } };
-      const found = await this.matchForWrite(scope, coll, f, { sort, one: true });
+      const found = await this.matchForWrite(scope, coll, f, { sort, one: true, matcher });
       const fd = found[0];
       if (!fd) {
         if (kind !== 'delete' && options.upsert) {
@@ -603,7 +608,7 @@ export class Collection<TSchema extends Document = Document> {
       }
       if (kind === 'delete') {
         this.stageDelete(scope, coll, fd);
-        await this.engine.stageDocument(scope, coll, fd.doc._id, fd.encId, fd.doc, fd.bytes, undefined, undefined);
+        this.engine.stageDocumentSync(scope, coll, fd.doc._id, fd.encId, fd.doc, fd.bytes, undefined, undefined);
         return { value: fd.doc, lastErrorObject: { n: 1 } };
       }
       let next: Document;
@@ -985,6 +990,29 @@ export class LargetableBulkWriteError extends LargetableError {
     this.insertedCount = result.insertedCount as number;
     this.errorResponse = { ok: 0, code: first.code as number, codeName: first.codeName as string, errmsg: first.errmsg as string, writeErrors };
   }
+}
+
+/** The `_id` of a filter that is exactly `{ _id: v }` with v a string, number, ObjectId or Date. */
+function idPoint(filter: Document): unknown {
+  let id: unknown;
+  let n = 0;
+  for (const k in filter) {
+    if (k !== '_id' || ++n > 1) return undefined;
+    id = filter[k];
+  }
+  if (typeof id === 'string' || (typeof id === 'number' && !Number.isNaN(id)) || id instanceof Date) return id;
+  if (id instanceof ObjectId) return id;
+  return undefined;
+}
+
+function rethrow(_i: number, err: unknown): boolean {
+  throw err;
+}
+
+/** The first own enumerable key of a plain object (no keys array built). */
+function firstKey(o: Document): string | undefined {
+  for (const k in o) return k;
+  return undefined;
 }
 
 function bulkResult(partial: Partial<Record<string, unknown>>): Document {

@@ -190,6 +190,8 @@ interface CacheEntry {
   doc: Document | undefined;
   raw: Uint8Array | undefined;
   size: number;
+  /** Length of the document's BSON. */
+  len: number;
   /** A raw entry was decoded once already. */
   read?: boolean;
 }
@@ -245,10 +247,10 @@ export class DocumentCache {
     this.evict();
   }
   set(k: string, doc: Document, size: number): void {
-    this.put(k, { doc, raw: undefined, size: size * 2 });
+    this.put(k, { doc, raw: undefined, size: size * 2, len: size });
   }
   setRaw(k: string, raw: Uint8Array): void {
-    this.put(k, { doc: undefined, raw, size: raw.length + 64 });
+    this.put(k, { doc: undefined, raw, size: raw.length + 64, len: raw.length });
   }
   private put(k: string, e: CacheEntry): void {
     if (this.maxBytes <= 0 || e.size > this.maxBytes) {
@@ -335,7 +337,7 @@ export class Engine {
     }
     const e = this.docCache.entry(k);
     if (e) {
-      if (e.doc !== undefined) return { doc: cloneDoc(e.doc), bytes: 0 };
+      if (e.doc !== undefined) return { doc: cloneDoc(e.doc), bytes: e.len };
       const doc = decodeDocument(e.raw!);
       const bytes = e.raw!.length;
       // second read of a written-through document: keep a decoded copy
@@ -528,18 +530,19 @@ export class Engine {
       c.count += d.count;
       c.bytes += d.bytes;
       this.counters.set(collId, c);
-      if (this.collectionById(collId)) ops.push({ type: 'put', key: countersKey(collId), value: BSON.serialize({ count: c.count, bytes: c.bytes }) });
+      if (this.collectionById(collId)) ops.push({ type: 'put', key: countersKey(collId), value: encodeCounters(c.count, c.bytes) });
     }
-    const wallTime = new Date();
-    const events: ChangeEvent[] = [];
-    for (const pe of scope.events) {
-      const n = ++this.changeSeq;
-      const ev: ChangeEvent = { ...pe, seq: BigInt(n), wallTime };
-      events.push(ev);
-      // a ring of changeLogEntriesMax slots: each event overwrites the oldest (no deletes needed)
-      ops.push({ type: 'put', key: changeLogSlotKey(n % changeLogEntriesMax), value: encodeChange(n, ev) });
-    }
-    if (scope.events.length > 0) {
+    const pending = scope.events;
+    const firstSeq = this.changeSeq + 1;
+    let wallTime: Date | undefined;
+    if (pending.length > 0) {
+      wallTime = new Date();
+      const wallMs = wallTime.getTime();
+      for (let i = 0; i < pending.length; i++) {
+        const n = ++this.changeSeq;
+        // a ring of changeLogEntriesMax slots: each event overwrites the oldest (no deletes needed)
+        ops.push({ type: 'put', key: changeLogSlotKey(n % changeLogEntriesMax), value: encodeChange(n, wallMs, pending[i]!) });
+      }
       const v = new Uint8Array(8);
       writeU64(v, 0, this.changeSeq);
       ops.push({ type: 'put', key: changeSeqKey, value: v });
@@ -577,7 +580,12 @@ export class Engine {
         else this.docCache.delete(k);
       }
       for (const p of scope.plugins) p.afterCommit(seq);
-      if (events.length > 0) for (const w of this.watchers) w(events);
+      if (pending.length > 0 && this.watchers.size > 0) {
+        // change events are built only when someone listens
+        const events: ChangeEvent[] = new Array(pending.length);
+        for (let i = 0; i < pending.length; i++) events[i] = { ...pending[i]!, seq: BigInt(firstSeq + i), wallTime: wallTime! };
+        for (const w of this.watchers) w(events);
+      }
     };
   }
 
@@ -646,54 +654,169 @@ export class Engine {
     after: Document | undefined,
     afterBytes: Uint8Array | undefined,
   ): Promise<void> {
+    const ch = this.indexChanges(coll, encId, before, after);
+    if (ch.uniqueChecks > 0) {
+      for (const [, ix, k] of ch.puts) if (ix.meta.unique) await this.checkUnique(scope, coll, ix, k, encId, after!);
+    }
+    this.applyStaged(scope, coll, id, encId, before, beforeBytes, after, afterBytes, ch, undefined, undefined);
+  }
+
+  /**
+   * Stages inserts in order, each atomic on its own: a refused document (duplicate key, bad index
+   * key) stages nothing. The `_id` checks of all documents are read up front, concurrently (a miss
+   * is a memtable probe plus bloom filters); without unique secondary indexes the staging itself is
+   * synchronous. `onError(i, err)` returns true to go on with the next document, false to stop (or
+   * rethrows); `staged(i)` is called for each staged document.
+   */
+  async stageInserts(
+    scope: WriteScope,
+    coll: CollMeta,
+    items: readonly (PreparedInsert | undefined)[],
+    onError: (i: number, err: unknown) => boolean,
+    staged?: (i: number) => void,
+  ): Promise<void> {
+    const n = items.length;
+    const dks = new Array<Uint8Array | undefined>(n);
+    const kss = new Array<string | undefined>(n);
+    for (let i = 0; i < n; i++) {
+      const p = items[i];
+      if (!p) continue;
+      const dk = documentKey(coll.id, p.encId);
+      dks[i] = dk;
+      kss[i] = bytesKey(dk);
+    }
+    const present = await scope.overlay.presentBelow(dks, kss);
+    const sync = this.syncStaging(coll);
+    const ov = scope.overlay;
+    for (let i = 0; i < n; i++) {
+      const p = items[i];
+      if (!p) continue;
+      try {
+        const st = ov.staged.get(kss[i]!);
+        if (st ? st.value !== null : present[i]) throw duplicateKeyError(coll, idIndex, p.doc);
+        if (sync) this.stageDocumentSync(scope, coll, p.id, p.encId, undefined, 0, p.doc, p.bytes, dks[i], kss[i]);
+        else await this.stageDocument(scope, coll, p.id, p.encId, undefined, 0, p.doc, p.bytes);
+        scope.events.push({ op: 'insert', db: coll.db, coll: coll.name, id: p.id, fullDocument: p.doc, fullDocumentBytes: p.bytes });
+        staged?.(i);
+      } catch (err) {
+        if (!onError(i, err)) return;
+      }
+    }
+  }
+
+  /** True when writes to the collection need no asynchronous unique-index check (only `_id` is unique). */
+  syncStaging(coll: CollMeta): boolean {
+    for (const ix of this.indexes(coll.id)) if (ix.meta.unique && !ix.plugin) return false;
+    return true;
+  }
+
+  /**
+   * stageDocument() for a collection without unique secondary indexes (`syncStaging(coll)`): no
+   * read, so no await. `dk`/`dks` are the document key and its bytesKey when the caller has them.
+   */
+  stageDocumentSync(
+    scope: WriteScope,
+    coll: CollMeta,
+    id: unknown,
+    encId: Uint8Array,
+    before: Document | undefined,
+    beforeBytes: number,
+    after: Document | undefined,
+    afterBytes: Uint8Array | undefined,
+    dk?: Uint8Array,
+    dks?: string,
+  ): void {
+    const ch = this.indexChanges(coll, encId, before, after);
+    if (ch.uniqueChecks > 0) throw new Error('internal: stageDocumentSync on a collection with a unique secondary index');
+    this.applyStaged(scope, coll, id, encId, before, beforeBytes, after, afterBytes, ch, dk, dks);
+  }
+
+  /** Index entries to delete and to put for one document change (nothing is staged yet). */
+  private indexChanges(coll: CollMeta, encId: Uint8Array, before: Document | undefined, after: Document | undefined): IndexChanges {
     const indexes = this.indexes(coll.id);
-    const puts: [Uint8Array, RuntimeIndex, Uint8Array][] = [];
-    const dels: Uint8Array[] = [];
+    const ch: IndexChanges = { puts: [], dels: [], uniqueChecks: 0, plugins: false };
     for (const ix of indexes) {
-      if (ix.plugin) continue;
-      const oldKeys = before ? this.keysOf(ix, before) : [];
-      const newKeys = after ? this.keysOf(ix, after, coll) : [];
-      if (oldKeys.length === 0 && newKeys.length === 0) continue;
+      if (ix.plugin) {
+        ch.plugins = true;
+        continue;
+      }
+      const oldKeys = before ? this.keysOf(ix, before) : noKeys;
+      const newKeys = after ? this.keysOf(ix, after, coll) : noKeys;
       if (oldKeys.length === 0) {
         for (const k of newKeys) {
-          if (ix.meta.unique) await this.checkUnique(scope, coll, ix, k, encId, after!);
-          puts.push([concatBytes(ix.prefix, k, encId), ix, k]);
+          ch.puts.push([entryKey(ix.prefix, k, encId), ix, k]);
+          if (ix.meta.unique) ch.uniqueChecks++;
         }
+        continue;
+      }
+      if (newKeys.length === 0) {
+        for (const k of oldKeys) ch.dels.push(entryKey(ix.prefix, k, encId));
+        continue;
+      }
+      if (oldKeys.length === 1 && newKeys.length === 1) {
+        // the common update: one key before and after; unchanged keys stage nothing
+        if (equalBytes(oldKeys[0]!, newKeys[0]!)) continue;
+        ch.dels.push(entryKey(ix.prefix, oldKeys[0]!, encId));
+        ch.puts.push([entryKey(ix.prefix, newKeys[0]!, encId), ix, newKeys[0]!]);
+        if (ix.meta.unique) ch.uniqueChecks++;
         continue;
       }
       const oldSet = new Set(oldKeys.map(bytesKey));
       const newSet = new Set(newKeys.map(bytesKey));
-      for (const k of oldKeys) if (!newSet.has(bytesKey(k))) dels.push(concatBytes(ix.prefix, k, encId));
+      for (const k of oldKeys) if (!newSet.has(bytesKey(k))) ch.dels.push(entryKey(ix.prefix, k, encId));
       for (const k of newKeys) {
         if (oldSet.has(bytesKey(k))) continue;
-        if (ix.meta.unique) await this.checkUnique(scope, coll, ix, k, encId, after!);
-        puts.push([concatBytes(ix.prefix, k, encId), ix, k]);
+        ch.puts.push([entryKey(ix.prefix, k, encId), ix, k]);
+        if (ix.meta.unique) ch.uniqueChecks++;
       }
     }
-    const pluginOps: WriteOp[] = [];
-    for (const ix of indexes) {
-      if (!ix.plugin) continue;
-      scope.plugins.add(ix.plugin);
-      const ops = ix.plugin.onWrite(id, before, after);
-      pluginOps.push(...ops);
+    return ch;
+  }
+
+  private applyStaged(
+    scope: WriteScope,
+    coll: CollMeta,
+    id: unknown,
+    encId: Uint8Array,
+    before: Document | undefined,
+    beforeBytes: number,
+    after: Document | undefined,
+    afterBytes: Uint8Array | undefined,
+    ch: IndexChanges,
+    dk: Uint8Array | undefined,
+    dks: string | undefined,
+  ): void {
+    let pluginOps: WriteOp[] | undefined;
+    if (ch.plugins) {
+      pluginOps = [];
+      for (const ix of this.indexes(coll.id)) {
+        if (!ix.plugin) continue;
+        scope.plugins.add(ix.plugin);
+        const ops = ix.plugin.onWrite(id, before, after);
+        for (const op of ops) pluginOps.push(op);
+      }
     }
-    for (const d of dels) scope.overlay.del(d);
-    for (const [k, ix, keyPart] of puts) {
-      scope.overlay.put(k, encId);
+    const overlay = scope.overlay;
+    for (const d of ch.dels) overlay.del(d);
+    for (const [k, ix, keyPart] of ch.puts) {
+      overlay.put(k, encId);
       if (ix.meta.unique) scope.conflictKeys.add(bytesKey(concatBytes(ix.prefix, keyPart)));
     }
-    for (const op of pluginOps) if (op.type === 'put') scope.overlay.put(op.key, op.value);
-    else scope.overlay.del(op.key);
-    const dk = documentKey(coll.id, encId);
-    if (after) scope.overlay.put(dk, afterBytes!);
-    else scope.overlay.del(dk);
+    if (pluginOps) for (const op of pluginOps) if (op.type === 'put') overlay.put(op.key, op.value);
+    else overlay.del(op.key);
+    if (dk === undefined) {
+      dk = documentKey(coll.id, encId);
+      dks = bytesKey(dk);
+    }
+    if (after) overlay.putKeyed(dks!, dk, afterBytes!);
+    else overlay.delKeyed(dks!, dk);
     scope.count(coll.id, (after ? 1 : 0) - (before ? 1 : 0), (afterBytes?.length ?? 0) - beforeBytes);
   }
 
   private keysOf(ix: RuntimeIndex, doc: Document, coll?: CollMeta): Uint8Array[] {
-    if (ix.partial && !ix.partial.test(doc)) return [];
+    if (ix.partial && !ix.partial.test(doc)) return noKeys;
     const ex = extractKeys(doc, ix.fields, ix.meta.name);
-    if (ix.meta.sparse && !ex.anyPresent) return [];
+    if (ix.meta.sparse && !ex.anyPresent) return noKeys;
     if (ex.multikey && coll && !ix.meta.multikey) {
       ix.meta.multikey = true;
       this.catalogVersion++;
@@ -948,6 +1071,43 @@ export class Engine {
   }
 }
 
+/** A document ready to insert: `_id` first, encoded, size-checked. */
+export interface PreparedInsert {
+  doc: Document;
+  id: unknown;
+  bytes: Uint8Array;
+  encId: Uint8Array;
+}
+
+const idIndex = { name: '_id_', key: { _id: 1 } };
+
+interface IndexChanges {
+  /** [entry key, index, key part] */
+  puts: [Uint8Array, RuntimeIndex, Uint8Array][];
+  dels: Uint8Array[];
+  /** Puts into unique indexes (each needs a read to check). */
+  uniqueChecks: number;
+  /** The collection has plugin indexes (their onWrite joins the batch). */
+  plugins: boolean;
+}
+
+const noKeys: Uint8Array[] = [];
+
+/** An index entry key: index prefix, key part, encoded _id. */
+function entryKey(prefix: Uint8Array, part: Uint8Array, encId: Uint8Array): Uint8Array {
+  const out = new Uint8Array(prefix.length + part.length + encId.length);
+  out.set(prefix, 0);
+  out.set(part, prefix.length);
+  out.set(encId, prefix.length + part.length);
+  return out;
+}
+
+function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
 export function duplicateKeyError(coll: CollMeta, ix: { name: string; key: Document }, doc: Document): LargetableError {
   const keyValue: Document = {};
   for (const f of Object.keys(ix.key)) keyValue[f] = getDotted(doc, f);
@@ -1014,9 +1174,32 @@ const opOfByte: ChangeEvent['op'][] = ['insert', 'insert', 'update', 'replace', 
  * coll (u8 length + UTF-8), then BSON: the full document for insert/replace (its _id is the
  * document key), else `{ k?, u?, t? }` (document key, updateDescription, rename target).
  */
-function encodeChange(seq: number, ev: ChangeEvent): Uint8Array {
-  const db = utf8.encode(ev.db);
-  const coll = utf8.encode(ev.coll);
+/** db and collection names as they appear in change-log records (u8 length + UTF-8 each). */
+const nameBytesCache = new Map<string, Uint8Array>();
+
+function changeNames(db: string, coll: string): Uint8Array {
+  const key = db + '\0' + coll;
+  let b = nameBytesCache.get(key);
+  if (b === undefined) {
+    const d = utf8.encode(db);
+    const c = utf8.encode(coll);
+    b = new Uint8Array(2 + d.length + c.length);
+    b[0] = d.length;
+    b.set(d, 1);
+    b[1 + d.length] = c.length;
+    b.set(c, 2 + d.length);
+    if (nameBytesCache.size >= 1024) nameBytesCache.clear();
+    nameBytesCache.set(key, b);
+  }
+  return b;
+}
+
+const f64Scratch = new Float64Array(1);
+const f64ScratchBytes = new Uint8Array(f64Scratch.buffer);
+const hostLittleEndian = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
+function encodeChange(seq: number, wallMs: number, ev: PendingEvent): Uint8Array {
+  const names = changeNames(ev.db, ev.coll);
   let body: Uint8Array;
   if ((ev.op === 'insert' || ev.op === 'replace') && ev.fullDocumentBytes) body = ev.fullDocumentBytes;
   else if ((ev.op === 'insert' || ev.op === 'replace') && ev.fullDocument) body = BSON.serialize(ev.fullDocument);
@@ -1027,19 +1210,43 @@ function encodeChange(seq: number, ev: ChangeEvent): Uint8Array {
     if (ev.to) rec.t = ev.to;
     body = BSON.serialize(rec);
   }
-  const out = new Uint8Array(8 + 1 + 8 + 1 + db.length + 1 + coll.length + body.length);
+  const out = new Uint8Array(17 + names.length + body.length);
   writeU64(out, 0, seq);
   out[8] = opByte[ev.op];
-  new DataView(out.buffer).setFloat64(9, ev.wallTime.getTime());
-  let o = 17;
-  out[o++] = db.length;
-  out.set(db, o);
-  o += db.length;
-  out[o++] = coll.length;
-  out.set(coll, o);
-  o += coll.length;
-  out.set(body, o);
+  // wall time: f64 big-endian
+  f64Scratch[0] = wallMs;
+  for (let i = 0; i < 8; i++) out[9 + i] = f64ScratchBytes[hostLittleEndian ? 7 - i : i]!;
+  out.set(names, 17);
+  out.set(body, 17 + names.length);
   return out;
+}
+
+/**
+ * Collection counters as BSON `{ count, bytes }`, written without the serializer (this runs on
+ * every commit): int32 where the value fits, else double, as BSON.serialize writes numbers.
+ */
+export function encodeCounters(count: number, bytes: number): Uint8Array {
+  const out = new Uint8Array(4 + 1 + 6 + 8 + 1 + 6 + 8 + 1);
+  let o = 4;
+  o = counterField(out, o, 'count', count);
+  o = counterField(out, o, 'bytes', bytes);
+  out[o++] = 0;
+  new DataView(out.buffer).setInt32(0, o, true);
+  return out.length === o ? out : out.slice(0, o);
+}
+
+function counterField(out: Uint8Array, o: number, name: string, v: number): number {
+  const int = Number.isInteger(v) && v >= -0x80000000 && v <= 0x7fffffff && !Object.is(v, -0);
+  out[o++] = int ? 0x10 : 0x01;
+  for (let i = 0; i < name.length; i++) out[o++] = name.charCodeAt(i);
+  out[o++] = 0;
+  const dv = new DataView(out.buffer, out.byteOffset);
+  if (int) {
+    dv.setInt32(o, v, true);
+    return o + 4;
+  }
+  dv.setFloat64(o, v, true);
+  return o + 8;
 }
 
 function decodeChange(b: Uint8Array): ChangeEvent {

@@ -63,6 +63,10 @@ export interface ExtractedKeys {
   anyPresent: boolean;
 }
 
+/** Reused by the single-field fast path (one key is copied out of it); replaced when it grew large. */
+let scratch = new ByteWriter(64);
+const scratchBytesMax = 64 * 1024;
+
 /** Encoded index keys of `doc` for `fields` (order and direction applied). */
 export function extractKeys(doc: Document, fields: readonly IndexField[], indexName: string): ExtractedKeys {
   // fast path: one top-level field holding a scalar
@@ -70,9 +74,11 @@ export function extractKeys(doc: Document, fields: readonly IndexField[], indexN
     const f = fields[0]!;
     const v = getOwn(doc, f.parts[0]!);
     if (v === undefined || v === null || typeof v !== 'object' || (!Array.isArray(v) && !isPlainObject(v))) {
-      const w = new ByteWriter(16);
+      const w = scratch;
+      w.len = 0;
       writeValue(w, v === undefined ? null : v);
-      const b = w.finish();
+      const b = w.buf.slice(0, w.len);
+      if (w.buf.length > scratchBytesMax) scratch = new ByteWriter(64);
       return { keys: [f.dir === -1 ? complement(b) : b], multikey: false, anyPresent: v !== undefined };
     }
   }

@@ -45,7 +45,12 @@ export class StoreReader implements KVReader {
   }
 }
 
+/**
+ * A staged write. Shaped like a store WriteOp (`type`, `key`, `value`), so a scope's staged map is
+ * handed to the store as it is, without building one more object per key.
+ */
 export interface Staged {
+  type: 'put' | 'del';
   key: Uint8Array;
   value: Uint8Array | null;
 }
@@ -68,10 +73,18 @@ export class Overlay implements KVReader {
     this.layers = layers;
   }
   put(key: Uint8Array, value: Uint8Array): void {
-    this.staged.set(bytesKey(key), { key, value });
+    this.staged.set(bytesKey(key), { type: 'put', key, value });
+  }
+  /** put() with the key's bytesKey already computed. */
+  putKeyed(k: string, key: Uint8Array, value: Uint8Array): void {
+    this.staged.set(k, { type: 'put', key, value });
   }
   del(key: Uint8Array): void {
-    this.staged.set(bytesKey(key), { key, value: null });
+    this.staged.set(bytesKey(key), { type: 'del', key, value: null });
+  }
+  /** del() with the key's bytesKey already computed. */
+  delKeyed(k: string, key: Uint8Array): void {
+    this.staged.set(k, { type: 'del', key, value: null });
   }
   /** True when a staged or in-flight write covers key `k` (a bytesKey). */
   holds(k: string): boolean {
@@ -80,11 +93,33 @@ export class Overlay implements KVReader {
   private lookup(k: string): Staged | undefined {
     const s = this.staged.get(k);
     if (s) return s;
+    return this.lookupLayers(k);
+  }
+  /** The newest in-flight write of key `k` (a bytesKey), ignoring this overlay's own staged writes. */
+  lookupLayers(k: string): Staged | undefined {
     for (const l of this.layers) {
       const e = l.get(k);
       if (e) return e;
     }
     return undefined;
+  }
+  /**
+   * For each key (with its bytesKey): does it hold a value below this overlay's own staged writes
+   * (in-flight layers, then the base)? Base reads run concurrently; `undefined` entries are skipped.
+   */
+  async presentBelow(keys: readonly (Uint8Array | undefined)[], ks: readonly (string | undefined)[]): Promise<boolean[]> {
+    const out = new Array<boolean>(keys.length).fill(false);
+    const pending: Promise<void>[] = [];
+    for (let i = 0; i < keys.length; i++) {
+      const key = keys[i];
+      if (key === undefined) continue;
+      const l = this.layers.length > 0 ? this.lookupLayers(ks[i]!) : undefined;
+      if (l) out[i] = l.value !== null;
+      else pending.push(this.base.get(key).then((v) => void (out[i] = v !== undefined)));
+    }
+    if (pending.length === 1) await pending[0];
+    else if (pending.length > 0) await Promise.all(pending);
+    return out;
   }
   get(key: Uint8Array): Promise<Uint8Array | undefined> {
     if (this.staged.size > 0 || this.layers.length > 0) {
@@ -125,9 +160,8 @@ export class Overlay implements KVReader {
       if (o.value) yield [o.key, o.value];
     }
   }
+  /** The staged writes as store ops (the staged entries themselves: do not mutate them). */
   ops(): WriteOp[] {
-    const out: WriteOp[] = [];
-    for (const s of this.staged.values()) out.push(s.value ? { type: 'put', key: s.key, value: s.value } : { type: 'del', key: s.key });
-    return out;
+    return Array.from(this.staged.values()) as WriteOp[];
   }
 }
