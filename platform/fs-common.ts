@@ -76,6 +76,8 @@ export interface SharedFile {
 /** The adapter half of the Node and Deno filesystem adapters; subclasses supply the primitives. */
 export abstract class FsAdapterBase<S extends SharedFile> {
   readonly location: string;
+  /** fdatasync after a write that grew a file also commits its size: preallocated logs sync faster. */
+  readonly preallocationHelpsSync = true;
   readonly directory: string;
   protected readonly wrap: WrapError;
   protected readonly openFiles = new Map<string, Promise<S>>();

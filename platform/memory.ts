@@ -112,6 +112,8 @@ interface MemFile {
   syncedSize: number;
   /** Lowest offset changed since the last sync (Infinity when clean). */
   dirtyFrom: number;
+  /** End of the highest range changed since the last sync (0 when clean). */
+  dirtyTo: number;
 }
 
 interface MemVolume {
@@ -129,7 +131,7 @@ function newVolume(trackUnsynced: boolean): MemVolume {
 }
 
 function newFile(track: boolean): MemFile {
-  return { data: new Uint8Array(0), size: 0, synced: track ? new Uint8Array(0) : undefined, syncedSize: 0, dirtyFrom: Infinity };
+  return { data: new Uint8Array(0), size: 0, synced: track ? new Uint8Array(0) : undefined, syncedSize: 0, dirtyFrom: Infinity, dirtyTo: 0 };
 }
 
 function ensureCapacity(file: MemFile, needed: number): void {
@@ -149,8 +151,9 @@ function setSize(file: MemFile, length: number): void {
   file.size = length;
 }
 
-function markDirty(file: MemFile, from: number): void {
+function markDirty(file: MemFile, from: number, to: number): void {
   if (from < file.dirtyFrom) file.dirtyFrom = from;
+  if (to > file.dirtyTo) file.dirtyTo = to;
 }
 
 function syncFile(file: MemFile): void {
@@ -162,9 +165,12 @@ function syncFile(file: MemFile): void {
     file.synced = next;
   }
   const from = Math.min(file.dirtyFrom, file.syncedSize, file.size);
-  file.synced.set(file.data.subarray(from, file.size), from);
+  // every change is in [from, dirtyTo), bytes past the synced size included
+  const to = Math.min(file.size, Math.max(file.dirtyTo, from, file.size > file.syncedSize ? file.size : 0));
+  file.synced.set(file.data.subarray(from, to), from);
   file.syncedSize = file.size;
   file.dirtyFrom = Infinity;
+  file.dirtyTo = 0;
 }
 
 export interface MemoryAdapterOptions {
@@ -315,7 +321,7 @@ class MemoryFileHandle implements FileHandle {
   #writeAt(offset: number, bytes: Uint8Array): void {
     const f = this.#file;
     const end = offset + bytes.length;
-    markDirty(f, Math.min(offset, f.size));
+    markDirty(f, Math.min(offset, f.size), end);
     if (end > f.size) setSize(f, end);
     f.data.set(bytes, offset);
   }
@@ -337,7 +343,7 @@ class MemoryFileHandle implements FileHandle {
     checkByteCount(length, 'length', this.name, 'truncate');
     this.#check('truncate');
     const f = this.#file;
-    markDirty(f, Math.min(length, f.size));
+    markDirty(f, Math.min(length, f.size), length);
     setSize(f, length);
   }
 
@@ -363,8 +369,11 @@ export function dropMemoryVolume(name: string): void {
 
 export interface CrashOptions {
   /**
-   * How many bytes of a file's unsynced tail (bytes past its synced size) survive, as a torn
-   * write would leave them; default 0. Called once per file with an unsynced tail.
+   * How many bytes of a file's unsynced tail survive, as a torn write would leave them; default 0.
+   * The unsynced tail runs from the lowest byte changed since the last sync (or the synced size)
+   * to the end of the highest change: appended bytes, or bytes written in place over synced ones
+   * (a preallocated file). The kept prefix holds the new bytes, the rest the synced ones. Called
+   * once per file with an unsynced tail.
    */
   tornTailBytes?: (file: string, unsyncedTailBytes: number) => number;
 }
@@ -393,15 +402,17 @@ function crashVolume(volume: MemVolume, options: CrashOptions): void {
   volume.locked = false;
   for (const [name, f] of volume.files) {
     const synced = f.synced ?? new Uint8Array(0);
+    const from = Math.min(f.dirtyFrom, f.syncedSize);
+    const to = Math.min(f.size, Math.max(f.dirtyTo, from, f.size > f.syncedSize ? f.size : 0));
     let keep = 0;
-    if (f.size > f.syncedSize && options.tornTailBytes !== undefined) {
-      const tail = f.size - f.syncedSize;
+    if (to > from && options.tornTailBytes !== undefined) {
+      const tail = to - from;
       keep = Math.max(0, Math.min(tail, Math.floor(options.tornTailBytes(name, tail))));
     }
     const next = newFile(true);
-    setSize(next, f.syncedSize + keep);
+    setSize(next, Math.max(f.syncedSize, from + keep));
     next.data.set(synced.subarray(0, f.syncedSize));
-    if (keep > 0) next.data.set(f.data.subarray(f.syncedSize, f.syncedSize + keep), f.syncedSize);
+    if (keep > 0) next.data.set(f.data.subarray(from, from + keep), from);
     syncFile(next);
     volume.files.set(name, next);
   }

@@ -48,6 +48,12 @@ export interface StorageAdapter {
   lock(): Promise<void>;
   /** Releases the lock and all resources. */
   close(): Promise<void>;
+  /**
+   * Optional hint: syncing bytes written over already-allocated space of a file is cheaper than
+   * syncing bytes that grow it (a filesystem must also commit the new size), so a log is better
+   * preallocated with zeros and written in place. Set by the filesystem adapters.
+   */
+  readonly preallocationHelpsSync?: boolean;
 }
 
 /** Durability of acknowledged writes. See docs/ARCHITECTURE.md for the meaning per adapter. */

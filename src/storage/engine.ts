@@ -45,7 +45,7 @@ import type {
   VerifyReport,
   WriteOp,
 } from './store.ts';
-import { applyRecord, encodeBatch, scanWal, sealRecord, walHeader, walName } from './wal.ts';
+import { applyRecord, encodeBatch, scanWal, sealRecord, walHeader, walName, walPreallocBytesMax, walPreallocBytesMin, walPreallocGroupBytesMax } from './wal.ts';
 
 /** Named points where `onEvent` is called (crash tests kill the process there). */
 export type StoreEvent =
@@ -66,6 +66,11 @@ export interface EngineOptions extends StoreOptions {
   segmentSizeBytes?: number;
   /** Test hook called synchronously at named points. */
   onEvent?: (event: StoreEvent) => void;
+  /**
+   * Preallocate WAL files with zeros and write records in place (docs/FORMAT.md "WAL"), so a
+   * commit's sync flushes data only. Default: the adapter's `preallocationHelpsSync` hint.
+   */
+  walPreallocate?: boolean;
   /**
    * Open without writing anything: no lock, no orphan cleanup, a torn WAL tail is ignored
    * (still reported) rather than truncated, no new WAL; writes, flush and compact are refused.
@@ -152,7 +157,20 @@ export class LsmStore implements Store {
   private wal!: FileHandle;
   private walFile = 0;
   private walDirty = false;
+  /** End of the last record written to the current WAL (the log's logical end). */
   private walSize = 0;
+  /** Bytes the current WAL file holds (walSize + its zero-filled, preallocated tail). */
+  private walAlloc = 0;
+  private readonly walPrealloc: boolean;
+  /**
+   * Sealed records acknowledged from memory (relaxed), in sequence order, not yet written to the
+   * WAL: the next WAL write (a strict group, the relaxed timer, a rotation, close) takes them first.
+   */
+  private unwritten: Uint8Array[] = [];
+  private unwrittenBytes = 0;
+  /** The relaxed timer asked the commit loop to write and sync `unwritten`. */
+  private persistWanted = false;
+  private rotating = false;
   private pendingWalSizes: Record<string, number> = {};
   private lastSeq = 0;
   private visibleSeq = 0;
@@ -182,6 +200,7 @@ export class LsmStore implements Store {
     this.autoCompact = options.autoCompact ?? true;
     this.onEvent = options.onEvent;
     this.readOnly = options.readOnly === true;
+    this.walPrealloc = options.walPreallocate ?? adapter.preallocationHelpsSync === true;
     this.cache = new BlockCache<Block>(options.blockCacheSizeBytes ?? blockCacheSizeBytesDefault);
   }
 
@@ -266,11 +285,12 @@ export class LsmStore implements Store {
           lastSeq = r.seq;
           replayed++;
         }
+        if ((scan.tornBytes > 0 || scan.zeroBytes > 0) && !this.readOnly) {
+          // a replayed WAL never grows again: drop its torn tail and its preallocated zeros
+          await io(name, 'truncate', () => h.truncate(scan.validEnd));
+          await io(name, 'sync', () => h.sync());
+        }
         if (scan.tornBytes > 0) {
-          if (!this.readOnly) {
-            await io(name, 'truncate', () => h.truncate(scan.validEnd));
-            await io(name, 'sync', () => h.sync());
-          }
           this.recovery.tornTailBytesTruncated += scan.tornBytes;
           this.recovery.tornTailFile = name;
         }
@@ -302,7 +322,10 @@ export class LsmStore implements Store {
     const name = walName(file);
     const h = await io(name, 'open', () => this.adapter.open(name, { create: true }));
     await io(name, 'truncate', () => h.truncate(0));
-    await io(name, 'append', () => h.append(walHeader()));
+    // preallocated: the header and a first chunk of zeros, synced once with the file's size
+    const first = new Uint8Array(walHeader().length + (this.walPrealloc ? walPreallocBytesMin : 0));
+    first.set(walHeader());
+    await io(name, 'write', () => h.write(0, first));
     await io(name, 'sync', () => h.sync());
     const sizes = this.pendingWalSizes;
     if ((this.wal as FileHandle | undefined) !== undefined) sizes[String(this.walFile)] = this.walSize;
@@ -315,6 +338,7 @@ export class LsmStore implements Store {
     this.wal = h;
     this.walFile = file;
     this.walSize = walHeader().length;
+    this.walAlloc = first.length;
     this.walDirty = false;
     mem.walFiles.push(file);
     if (old !== undefined) await old.close().catch(() => undefined);
@@ -429,6 +453,14 @@ export class LsmStore implements Store {
       const rec = encodeBatch(ops);
       const d = options?.durability ?? this.durability;
       if (d !== 'strict' && d !== 'relaxed') throw new LargetableError('INVALID_ARGUMENT', `durability must be 'strict' or 'relaxed'`);
+      if (d === 'relaxed' && this.relaxedFastPath()) {
+        // acknowledged from memory: nothing is queued or in flight ahead of it, so it takes the
+        // next sequence number and is visible at once; its bytes are written later, in log order
+        const seq = ++this.lastSeq;
+        sealRecord(rec, seq);
+        this.applyRelaxed([rec], seq);
+        return Promise.resolve({ seq: BigInt(seq) });
+      }
       return new Promise<CommitInfo>((resolve, reject) => {
         this.queue.push({ kind: 'batch', rec, strict: d === 'strict', seq: 0, resolve, reject });
         this.kick();
@@ -436,6 +468,37 @@ export class LsmStore implements Store {
     } catch (err) {
       return Promise.reject(err);
     }
+  }
+
+  /**
+   * A relaxed batch may be acknowledged from memory when no batch or rotation is queued ahead of
+   * it, no group is between its sequence numbers and its acknowledgement (a reader must never see
+   * a later write without an earlier one), no rotation is running, the memtable has room (the
+   * commit loop rotates a full one) and the unwritten bytes are under their bound (else the batch
+   * waits in the queue while the commit loop writes them: backpressure).
+   */
+  private relaxedFastPath(): boolean {
+    return (
+      this.queue.length === 0 &&
+      this.lastSeq === this.visibleSeq &&
+      !this.rotating &&
+      this.current.mem.bytes < this.memtableBytes &&
+      this.unwrittenBytes < walGroupBytesMax
+    );
+  }
+
+  /** Applies sealed relaxed records (seqs ending at `lastSeq`) and buffers their WAL bytes. */
+  private applyRelaxed(recs: Uint8Array[], lastSeq: number): void {
+    const mem = this.current.mem;
+    const name = walName(this.walFile);
+    let seq = lastSeq - recs.length;
+    for (const rec of recs) {
+      applyRecord(rec, 0, rec.length, ++seq, mem, name, 0);
+      this.unwritten.push(rec);
+      this.unwrittenBytes += rec.length;
+    }
+    this.visibleSeq = lastSeq;
+    this.scheduleRelaxedSync();
   }
 
   private kick(): void {
@@ -456,6 +519,12 @@ export class LsmStore implements Store {
   private async commitQueued(): Promise<void> {
     for (;;) {
       if (this.queue.length === 0) {
+        if (this.persistWanted && this.failed === null && !this.closed) {
+          // the relaxed timer: write and sync what was acknowledged from memory
+          this.persistWanted = false;
+          await this.persistWal().catch(() => undefined); // failed is set: later writes get IO_ERROR
+          continue;
+        }
         this.committing = false;
         return;
       }
@@ -490,47 +559,49 @@ export class LsmStore implements Store {
         groupBytes += (this.queue[n] as PendingBatch).rec.length;
         n++;
       }
+      let strict = false;
+      for (let i = 0; i < n; i++) if ((this.queue[i] as PendingBatch).strict) strict = true;
+      if (!strict && this.unwrittenBytes + groupBytes > walGroupBytesMax && this.unwrittenBytes > 0) {
+        // relaxed batches over the bound of unwritten bytes wait for those to be written
+        try {
+          await this.persistWal();
+        } catch {
+          continue; // failed is set; the loop rejects the queue
+        }
+        continue; // the queue may have changed (a rotation may be due): form the group again
+      }
       const group = this.queue.splice(0, n) as PendingBatch[];
       let seq = this.lastSeq;
-      let total = 0;
-      let strict = false;
       for (const p of group) {
         seq++;
         sealRecord(p.rec, seq);
         p.seq = seq;
-        total += p.rec.length;
-        if (p.strict) strict = true;
       }
-      let buf: Uint8Array;
-      if (group.length === 1) buf = group[0]!.rec;
-      else {
-        buf = new Uint8Array(total);
-        let o = 0;
-        for (const p of group) {
-          buf.set(p.rec, o);
-          o += p.rec.length;
-        }
+      this.lastSeq = seq;
+      if (!strict) {
+        // relaxed only: acknowledged from memory, written in the background
+        this.applyRelaxed(
+          group.map((p) => p.rec),
+          seq,
+        );
+        for (const p of group) p.resolve({ seq: BigInt(p.seq) });
+        continue;
       }
+      // strict: everything acknowledged before it goes first, in one write and one sync
+      const parts = this.takeUnwritten();
+      for (const p of group) parts.push(p.rec);
       const name = walName(this.walFile);
       try {
-        this.onEvent?.('wal-append');
-        const at = await io(name, 'append', () => this.wal.append(buf));
-        this.walSize = at + buf.length;
-        if (strict) {
-          this.onEvent?.('wal-sync');
-          await io(name, 'sync', () => this.wal.sync());
-          this.walSyncs++;
-          this.walDirty = false;
-        } else {
-          this.walDirty = true;
-          this.scheduleRelaxedSync();
-        }
+        await this.walWrite(parts);
+        this.onEvent?.('wal-sync');
+        await io(name, 'sync', () => this.wal.sync());
+        this.walSyncs++;
+        this.walDirty = false;
       } catch (err) {
         const e = this.fail(err, name, 'append');
         for (const p of group) p.reject(e);
         continue;
       }
-      this.lastSeq = seq;
       const mem = this.current.mem;
       for (const p of group) applyRecord(p.rec, 0, p.rec.length, p.seq, mem, name, 0);
       this.visibleSeq = seq;
@@ -538,21 +609,66 @@ export class LsmStore implements Store {
     }
   }
 
+  private takeUnwritten(): Uint8Array[] {
+    const parts = this.unwritten;
+    this.unwritten = [];
+    this.unwrittenBytes = 0;
+    return parts;
+  }
+
+  /**
+   * Writes records at the log's end (commit loop only). With preallocation the bytes land in the
+   * zero-filled tail; when they pass its end, a small write carries a new chunk of zeros with it
+   * (one size change, synced with it) so the next commits again sync data only.
+   */
+  private async walWrite(parts: Uint8Array[]): Promise<void> {
+    let total = 0;
+    for (const p of parts) total += p.length;
+    if (total === 0) return;
+    const at = this.walSize;
+    const end = at + total;
+    let pad = 0;
+    if (this.walPrealloc && end > this.walAlloc && total <= walPreallocGroupBytesMax) {
+      pad = Math.min(walPreallocBytesMax, Math.max(walPreallocBytesMin, this.walAlloc));
+    }
+    let buf: Uint8Array;
+    if (parts.length === 1 && pad === 0) buf = parts[0]!;
+    else {
+      buf = new Uint8Array(total + pad);
+      let o = 0;
+      for (const p of parts) {
+        buf.set(p, o);
+        o += p.length;
+      }
+    }
+    const name = walName(this.walFile);
+    this.onEvent?.('wal-append');
+    this.walDirty = true;
+    await io(name, 'write', () => this.wal.write(at, buf));
+    this.walSize = end;
+    if (at + buf.length > this.walAlloc) this.walAlloc = at + buf.length;
+  }
+
   private scheduleRelaxedSync(): void {
     if (this.syncTimer !== undefined) return;
     this.syncTimer = setTimeout(() => {
       this.syncTimer = undefined;
-      void this.syncWalIfDirty().catch(() => undefined);
+      if (this.closed || this.failed !== null) return;
+      this.persistWanted = true;
+      this.kick();
     }, relaxedSyncDelayMsMax / 2);
   }
 
-  private async syncWalIfDirty(): Promise<void> {
-    if (!this.walDirty || this.failed !== null) return;
-    this.walDirty = false;
+  /** Writes the unwritten relaxed records and syncs the WAL (commit loop, rotation and close only). */
+  private async persistWal(): Promise<void> {
+    if (this.failed !== null) return;
     const name = walName(this.walFile);
     try {
+      if (this.unwritten.length > 0) await this.walWrite(this.takeUnwritten());
+      if (!this.walDirty) return;
       await io(name, 'sync', () => this.wal.sync());
       this.walSyncs++;
+      this.walDirty = false;
     } catch (err) {
       throw this.fail(err, name, 'sync');
     }
@@ -560,6 +676,16 @@ export class LsmStore implements Store {
 
   /** Turns the memtable into an immutable one and starts a new WAL (commit loop only). */
   private async rotate(): Promise<void> {
+    // relaxed batches queue meanwhile: the old WAL ends with every record of the old memtable
+    this.rotating = true;
+    try {
+      await this.rotateNow();
+    } finally {
+      this.rotating = false;
+    }
+  }
+
+  private async rotateNow(): Promise<void> {
     while (this.current.imms.length >= immutableMemtablesMax && this.flushRunning !== null) await this.flushRunning;
     // too many L0 segments slow every read: let the background compaction catch up first
     while (this.autoCompact && this.current.l0.length >= level0SegmentsStall && this.failed === null && !this.closed) {
@@ -570,7 +696,7 @@ export class LsmStore implements Store {
       await this.compactionChain;
     }
     if (this.failed !== null) throw this.failedError();
-    await this.syncWalIfDirty();
+    await this.persistWal();
     const mem = new Memtable();
     try {
       await this.openNewWal(mem);
@@ -902,7 +1028,10 @@ export class LsmStore implements Store {
   async *walSince(after: bigint): AsyncGenerator<{ seq: bigint; record: Uint8Array }> {
     this.checkOpen();
     const wals = [...this.man.wals];
+    // relaxed records acknowledged from memory and not written yet come after the files' records
+    const pending = [...this.unwritten];
     let first = true;
+    let last = after;
     for (const w of wals) {
       const name = walName(w);
       let buf: Uint8Array;
@@ -919,7 +1048,23 @@ export class LsmStore implements Store {
           if (seq > after + 1n && BigInt(this.man.flushedSeq) > after)
             throw new LargetableError('NOT_FOUND', `WAL records after ${after} were flushed and deleted; resync from a snapshot`, { details: { operation: 'walSince' } });
         }
-        if (seq > after) yield { seq, record: buf.slice(r.offset, r.end) };
+        if (seq > last) {
+          last = seq;
+          yield { seq, record: buf.slice(r.offset, r.end) };
+        }
+      }
+    }
+    for (const rec of pending) {
+      const dv = new DataView(rec.buffer, rec.byteOffset, rec.byteLength);
+      const seq = BigInt(dv.getUint32(8, true)) + (BigInt(dv.getUint32(12, true)) << 32n);
+      if (first) {
+        first = false;
+        if (seq > after + 1n && BigInt(this.man.flushedSeq) > after)
+          throw new LargetableError('NOT_FOUND', `WAL records after ${after} were flushed and deleted; resync from a snapshot`, { details: { operation: 'walSince' } });
+      }
+      if (seq > last) {
+        last = seq;
+        yield { seq, record: rec.slice() };
       }
     }
     if (first && BigInt(this.man.flushedSeq) > after && BigInt(this.visibleSeq) > after)
@@ -1024,8 +1169,15 @@ export class LsmStore implements Store {
     };
   }
 
-  /** Resolves once queued writes, background flushes and compactions have finished. */
+  /**
+   * Resolves once queued writes (relaxed ones written and synced), background flushes and
+   * compactions have finished.
+   */
   async idle(): Promise<void> {
+    if (this.unwritten.length > 0 && this.failed === null && !this.closed) {
+      this.persistWanted = true;
+      this.kick();
+    }
     for (;;) {
       if (this.committing) await this.commitDone;
       if (this.flushRunning !== null) await this.flushRunning.catch(() => undefined);
@@ -1050,9 +1202,17 @@ export class LsmStore implements Store {
     await this.compactionChain.catch(() => undefined);
     await this.manifestChain.catch(() => undefined);
     let syncErr: unknown = null;
-    if (this.walDirty && this.failed === null) {
+    if (this.failed === null && (this.wal as FileHandle | undefined) !== undefined) {
+      // relaxed records acknowledged from memory, then the preallocated zeros go; one sync
       try {
-        await this.wal.sync();
+        if (this.unwritten.length > 0) await this.walWrite(this.takeUnwritten());
+        if (this.walAlloc > this.walSize) {
+          await this.wal.truncate(this.walSize);
+          this.walAlloc = this.walSize;
+          this.walDirty = true;
+        }
+        if (this.walDirty) await this.wal.sync();
+        this.walDirty = false;
       } catch (err) {
         syncErr = toIoError(err, walName(this.walFile), 'sync');
       }

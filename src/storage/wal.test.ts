@@ -57,7 +57,12 @@ describe('WAL records', () => {
       const scan = scanWal(buf.subarray(0, cut), 'w');
       assert.equal(scan.records.length, 2, `cut ${cut}`);
       assert.equal(scan.validEnd, ends[1]);
-      assert.equal(scan.tornBytes, cut - ends[1]!);
+      // torn bytes run to the last non-zero byte; zeros after it read as never written
+      let nz = cut;
+      while (nz > ends[1]! && buf[nz - 1] === 0) nz--;
+      assert.equal(scan.tornBytes, nz - ends[1]!);
+      assert.equal(scan.tornBytes + scan.zeroBytes, cut - ends[1]!);
+      assert.ok(scan.tornBytes > 0 || cut - ends[1]! < 4, `cut ${cut}: a record's length is not zero`);
     }
   });
 
@@ -68,11 +73,76 @@ describe('WAL records', () => {
     assert.throws(() => scanWal(bad, 'the.wal'), (e) => isLargetableError(e, 'CORRUPTION') && e.details['file'] === 'the.wal' && e.details['offset'] === ends[0]);
   });
 
-  it('refuses a WAL of another format version', () => {
+  it('refuses a WAL of an older or newer format version', () => {
     const { buf } = log([b('x')]);
-    const v2 = buf.slice();
-    v2[4] = 2;
-    assert.throws(() => scanWal(v2, 'w'), (e) => isLargetableError(e, 'UNSUPPORTED_FORMAT'));
+    assert.equal(buf[4], 2);
+    for (const v of [1, 3]) {
+      const other = buf.slice();
+      other[4] = v;
+      assert.throws(
+        () => scanWal(other, 'w'),
+        (e) => isLargetableError(e, 'UNSUPPORTED_FORMAT') && e.details['offset'] === 4 && /version 1 .*reads 2|version 3 .*reads 2/.test(e.message),
+      );
+    }
+  });
+
+  it('a zero-filled (preallocated) tail is the end of the log, not a torn write', () => {
+    const { buf, ends } = log([b('x'), b('y')], [b('z')]);
+    for (const zeros of [1, 7, 8, 19, 20, 4096]) {
+      const pre = new Uint8Array(buf.length + zeros);
+      pre.set(buf);
+      const scan = scanWal(pre, 'w');
+      assert.equal(scan.records.length, 2);
+      assert.equal(scan.validEnd, ends[1]);
+      assert.equal(scan.tornBytes, 0);
+      assert.equal(scan.zeroBytes, zeros);
+    }
+    // a header alone followed by zeros: an empty log
+    const empty = new Uint8Array(8 + 100);
+    empty.set(walHeader());
+    assert.deepEqual({ ...scanWal(empty, 'w'), records: [] }, { records: [], validEnd: 8, tornBytes: 0, zeroBytes: 100 });
+  });
+
+  it('a torn write inside the preallocated tail: torn bytes up to the last non-zero byte, zeros after', () => {
+    const { buf, ends } = log([b('x'), b('y')], [b('z')], [b('w'), b('v')]);
+    const zeros = 64;
+    for (let cut = ends[1]! + 1; cut < buf.length; cut++) {
+      // the record's prefix landed, the rest of the preallocated space is still zero
+      const pre = new Uint8Array(buf.length + zeros);
+      pre.set(buf.subarray(0, cut));
+      const scan = scanWal(pre, 'w');
+      let nz = cut;
+      while (nz > ends[1]! && pre[nz - 1] === 0) nz--;
+      assert.equal(scan.records.length, 2, `cut ${cut}`);
+      assert.equal(scan.validEnd, ends[1]);
+      assert.equal(scan.tornBytes, nz - ends[1]!, `cut ${cut}`);
+      assert.equal(scan.zeroBytes, pre.length - nz);
+      // a later sector landed without the earlier one (zeros inside the record)
+      const holey = new Uint8Array(buf.length + zeros);
+      holey.set(buf.subarray(0, ends[1]!));
+      holey.set(buf.subarray(cut, buf.length), cut);
+      const h = scanWal(holey, 'w');
+      assert.equal(h.records.length, 2, `hole to ${cut}`);
+      assert.equal(h.validEnd, ends[1]);
+    }
+  });
+
+  it('a bit flip in the zero tail after the last record is a torn tail; zeros then a valid record is CORRUPTION', () => {
+    const { buf, ends } = log([b('x')], [b('y')]);
+    const pre = new Uint8Array(buf.length + 200);
+    pre.set(buf);
+    for (const off of [buf.length, buf.length + 1, buf.length + 99, pre.length - 1]) {
+      const flipped = pre.slice();
+      flipped[off]! ^= 0x20;
+      const scan = scanWal(flipped, 'w');
+      assert.equal(scan.records.length, 2);
+      assert.equal(scan.tornBytes, off + 1 - buf.length);
+      assert.equal(scan.zeroBytes, pre.length - off - 1);
+    }
+    // record 1 zeroed (never written?) but record 2 is there: damage, not the end of the log
+    const gap = pre.slice();
+    gap.fill(0, 8, ends[0]);
+    assert.throws(() => scanWal(gap, 'the.wal'), (e) => isLargetableError(e, 'CORRUPTION') && e.details['offset'] === 8);
   });
 
   it('validates ops', () => {

@@ -4,6 +4,9 @@
  *   record  = payloadLen u32 | crc32c(payload) u32 | payload
  *   payload = seq u64 | opCount u32 | op*
  *   op      = kind u8 (1 put, 0 del) | keyLen varint | valueLen varint (put only) | key | value
+ * Version 2: the file may be preallocated with zeros past the last record (records are then
+ * written in place, so a commit's sync flushes data, not a new file size); a zero-filled tail is
+ * the end of the log, not a torn write.
  */
 import { LargetableError } from '../errors.ts';
 import { batchSizeBytesMax, keySizeBytesMax, valueSizeBytesMax } from '../limits.ts';
@@ -13,7 +16,12 @@ import type { Memtable } from './memtable.ts';
 import type { WriteOp } from './store.ts';
 
 export const walMagic = 0x4c57544c; // "LTWL" little-endian
-export const walVersion = 1;
+export const walVersion = 2;
+/** Preallocation (when the engine preallocates): the first chunk, and the largest one. */
+export const walPreallocBytesMin = 64 * 1024;
+export const walPreallocBytesMax = 4 * 1024 * 1024;
+/** A group this large is written as it is (bandwidth-bound: zero-filling ahead would double it). */
+export const walPreallocGroupBytesMax = 256 * 1024;
 export const walHeaderBytes = 8;
 export const recordHeaderBytes = 8;
 
@@ -150,8 +158,13 @@ export interface WalScan {
   records: WalRecordRef[];
   /** Offset of the end of the last valid record. */
   validEnd: number;
-  /** Bytes after validEnd that form a torn tail (0 if the log ends cleanly). */
+  /**
+   * Bytes after validEnd that form a torn tail, up to the last non-zero byte (0 if the log ends
+   * cleanly: at the end of the file or in a zero-filled, never-written preallocated tail).
+   */
   tornBytes: number;
+  /** Bytes after validEnd + tornBytes: zeros (a preallocated tail). */
+  zeroBytes: number;
 }
 
 function recordAt(buf: Uint8Array, dv: DataView, p: number, minSeq: number): { end: number; seq: number } | null {
@@ -165,13 +178,17 @@ function recordAt(buf: Uint8Array, dv: DataView, p: number, minSeq: number): { e
 }
 
 /**
- * Scans a whole WAL file. A bad record with nothing valid after it is a torn tail (a crash
- * dropped an unsynced suffix); a bad record followed by a valid one is CORRUPTION.
+ * Scans a whole WAL file. After the last valid record, zeros to the end of the file are the
+ * preallocated, never-written tail (the end of the log). Anything else there is a bad record:
+ * with nothing valid after it, a torn tail (a crash dropped or tore an unsynced suffix); followed
+ * by a valid one, CORRUPTION.
  */
 export function scanWal(buf: Uint8Array, file: string): WalScan {
   if (buf.length < walHeaderBytes) {
     // header itself torn (file created, crash before the header was durable)
-    return { records: [], validEnd: 0, tornBytes: buf.length };
+    let nz = buf.length;
+    while (nz > 0 && buf[nz - 1] === 0) nz--;
+    return { records: [], validEnd: 0, tornBytes: nz, zeroBytes: buf.length - nz };
   }
   const dv = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
   if (dv.getUint32(0, true) !== walMagic) throw corruption(file, 0, 'bad WAL magic');
@@ -190,13 +207,17 @@ export function scanWal(buf: Uint8Array, file: string): WalScan {
     lastSeq = r.seq;
     p = r.end;
   }
-  if (p < buf.length) {
-    // is there any valid record after the bad one? then it is not a torn tail
-    for (let q = p + 1; q + recordHeaderBytes + 12 <= buf.length; q++) {
+  // the last non-zero byte: zeros after it were never written (preallocated)
+  let nz = buf.length;
+  while (nz > p && buf[nz - 1] === 0) nz--;
+  if (nz > p) {
+    // is there any valid record after the bad one? then it is not a torn tail (a valid record
+    // has a non-zero length, so it starts before the last non-zero byte)
+    for (let q = p + 1; q < nz && q + recordHeaderBytes + 12 <= buf.length; q++) {
       if (recordAt(buf, dv, q, lastSeq + 1) !== null) throw corruption(file, p, 'bad WAL record followed by valid records');
     }
   }
-  return { records, validEnd: p, tornBytes: buf.length - p };
+  return { records, validEnd: p, tornBytes: nz - p, zeroBytes: buf.length - nz };
 }
 
 /** Decodes one sealed record (as yielded by `store.walSince`) into its sequence number and ops. */

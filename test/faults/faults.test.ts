@@ -18,7 +18,7 @@ const te = new TextEncoder();
 const td = new TextDecoder();
 const b = (s: string): Uint8Array => te.encode(s);
 type Model = Map<string, string>;
-const opts: EngineOptions = { memtableSizeBytes: 2048, blockSizeBytes: 256, segmentSizeBytes: 2048 };
+const baseOpts: EngineOptions = { memtableSizeBytes: 2048, blockSizeBytes: 256, segmentSizeBytes: 2048 };
 
 interface Ctx {
   st: Store;
@@ -84,7 +84,7 @@ interface Outcome {
   injected: number;
 }
 
-async function scenario(plan: FaultPlan | null): Promise<Outcome> {
+async function scenario(plan: FaultPlan | null, opts: EngineOptions): Promise<Outcome> {
   const vol = `faults-${++volumeCounter}`;
   const fa = new FaultyAdapter(new MemoryAdapter(vol, { trackUnsynced: true }), () => crashMemoryVolumeForTesting(vol));
   const ctx: Ctx = {
@@ -163,11 +163,14 @@ function op_isOpen(st: Store): boolean {
   return !(st as unknown as { closed: boolean }).closed;
 }
 
-describe('fault injection on every adapter method', () => {
+// every scenario twice: WAL records appended (memory, IndexedDB, OPFS) and written in place into a
+// preallocated, zero-filled WAL (the filesystem adapters)
+for (const prealloc of [false, true]) describe(`fault injection on every adapter method (${prealloc ? 'preallocated WAL' : 'appended WAL'})`, () => {
+  const opts: EngineOptions = { ...baseOpts, walPreallocate: prealloc };
   it('baseline sequence without faults', async () => {
-    const o = await scenario(null);
+    const o = await scenario(null, opts);
     assert.equal(o.failedOp, null);
-    assert.ok((o.calls.get('append') ?? 0) > 5 && (o.calls.get('replace') ?? 0) > 3, JSON.stringify([...o.calls]));
+    assert.ok((o.calls.get('write') ?? 0) > 5 && (o.calls.get('replace') ?? 0) > 3, JSON.stringify([...o.calls]));
     // the reopen step takes the lock and closes the adapter: both are in the fault plan
     assert.ok((o.calls.get('lock') ?? 0) >= 1 && (o.calls.get('closeAdapter') ?? 0) >= 1, JSON.stringify([...o.calls]));
   });
@@ -175,7 +178,7 @@ describe('fault injection on every adapter method', () => {
   const methods: FaultMethod[] = [...adapterMethods, ...handleMethods];
   for (const mode of ['once', 'persistent', 'crash'] as const) {
     it(`fails the Nth call of every method (${mode})`, async () => {
-      const base = await scenario(null);
+      const base = await scenario(null, opts);
       let scenarios = 0;
       let injected = 0;
       for (const method of methods) {
@@ -183,7 +186,7 @@ describe('fault injection on every adapter method', () => {
         // every call for rare methods, a spread of calls for frequent ones
         const step = Math.max(1, Math.floor(total / 12));
         for (let nth = 1; nth <= total; nth += step) {
-          const o = await scenario({ method, nth, mode });
+          const o = await scenario({ method, nth, mode }, opts);
           scenarios++;
           injected += o.injected;
         }
@@ -193,13 +196,13 @@ describe('fault injection on every adapter method', () => {
   }
 
   it('torn writes and appends: a prefix of the failing write lands', async () => {
-    const base = await scenario(null);
+    const base = await scenario(null, opts);
     let n = 0;
     for (const method of ['append', 'write'] as const) {
       const total = base.calls.get(method) ?? 0;
       for (let nth = 1; nth <= total; nth++) {
         for (const frac of [0.1, 0.5, 0.99]) {
-          await scenario({ method, nth, mode: 'once', tearBytes: (len) => Math.floor(len * frac) });
+          await scenario({ method, nth, mode: 'once', tearBytes: (len) => Math.floor(len * frac) }, opts);
           n++;
         }
       }
@@ -208,13 +211,13 @@ describe('fault injection on every adapter method', () => {
   });
 
   it('a crash while syncing keeps a torn prefix of unsynced tails (simulated power loss)', async () => {
-    const base = await scenario(null);
+    const base = await scenario(null, opts);
     const total = base.calls.get('sync') ?? 0;
     let reported = 0;
     for (let nth = 1; nth <= total; nth++) {
       const vol = `faults-${volumeCounter + 1}`;
       // crash with a torn tail: keep half of every file's unsynced bytes
-      const rec = await scenarioWithTornCrash(nth, vol);
+      const rec = await scenarioWithTornCrash(nth, vol, opts);
       if (rec.tornTailBytesTruncated > 0) {
         assert.match(rec.tornTailFile ?? '', /^\d{6,}\.wal$/, JSON.stringify(rec));
         reported++;
@@ -226,19 +229,27 @@ describe('fault injection on every adapter method', () => {
 
   it('recovery reports the torn tail of the last write (bytes and file)', async () => {
     const vol = `faults-${++volumeCounter}`;
-    const st = await openStore(new MemoryAdapter(vol, { trackUnsynced: true }), opts);
-    for (let i = 0; i < 5; i++) await st.put(b(`s${i}`), b(`strict${i}`));
-    // acknowledged from memory, not yet synced: the crash tears it
-    await st.write([{ type: 'put', key: b('r'), value: b('relaxed'.repeat(10)) }], { durability: 'relaxed' });
-    const wal = (await st.adapter.list()).filter((f) => f.endsWith('.wal')).sort().at(-1)!;
+    let wal = '';
     let tail = 0;
-    crashMemoryVolumeForTesting(vol, {
-      tornTailBytes: (f, n) => {
-        if (f === wal) tail = n;
-        return Math.floor(n / 2);
-      },
-    });
-    assert.ok(tail > 0, 'the relaxed write was still unsynced');
+    const crash = (): void =>
+      crashMemoryVolumeForTesting(vol, {
+        tornTailBytes: (f, n) => {
+          if (f === wal) tail = n;
+          return Math.floor(n / 2);
+        },
+      });
+    const fa = new FaultyAdapter(new MemoryAdapter(vol, { trackUnsynced: true }), crash);
+    const st = await openStore(fa, opts);
+    for (let i = 0; i < 5; i++) await st.put(b(`s${i}`), b(`strict${i}`));
+    wal = (await st.adapter.list()).filter((f) => f.endsWith('.wal')).sort().at(-1)!;
+    // acknowledged from memory; the background write lands, the crash hits during its sync
+    fa.arm({ method: 'sync', nth: 1, mode: 'crash' });
+    await st.write([{ type: 'put', key: b('r'), value: b('relaxed'.repeat(10)) }], { durability: 'relaxed' });
+    assert.equal(td.decode((await st.get(b('r')))!), 'relaxed'.repeat(10), 'visible once acknowledged');
+    await st.idle();
+    assert.equal(fa.crashed, true, 'the background sync ran');
+    await assert.rejects(st.put(b('after'), b('x')), (e) => isLargetableError(e, 'IO_ERROR'));
+    assert.ok(tail > 0, 'the relaxed write was written, unsynced');
     const re = await openStore(new MemoryAdapter(vol, { trackUnsynced: true }), opts);
     try {
       assert.equal(re.recovery.tornTailBytesTruncated, Math.floor(tail / 2));
@@ -253,7 +264,7 @@ describe('fault injection on every adapter method', () => {
   });
 });
 
-async function scenarioWithTornCrash(nth: number, _vol: string): Promise<RecoveryReport> {
+async function scenarioWithTornCrash(nth: number, _vol: string, opts: EngineOptions): Promise<RecoveryReport> {
   const plan: FaultPlan = { method: 'sync', nth, mode: 'crash' };
   const vol = `faults-${++volumeCounter}`;
   const fa = new FaultyAdapter(new MemoryAdapter(vol, { trackUnsynced: true }), () =>

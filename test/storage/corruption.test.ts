@@ -16,7 +16,8 @@ import { scanWal } from '../../src/storage/wal.ts';
 const te = new TextEncoder();
 const td = new TextDecoder();
 const b = (s: string): Uint8Array => te.encode(s);
-const opts: EngineOptions = { memtableSizeBytes: 4096, blockSizeBytes: 512, segmentSizeBytes: 4096, autoCompact: false };
+const baseOpts: EngineOptions = { memtableSizeBytes: 4096, blockSizeBytes: 512, segmentSizeBytes: 4096, autoCompact: false };
+// every case twice: WAL records appended, and written in place into a preallocated (zero-filled) WAL
 
 async function dump(st: Store): Promise<string> {
   const out: string[] = [];
@@ -26,7 +27,7 @@ async function dump(st: Store): Promise<string> {
 
 let n = 0;
 /** Builds a store with every file type; `crash`: the volume crashes instead of closing. */
-async function build(crash = false): Promise<{ files: Map<string, Uint8Array>; expected: string }> {
+async function build(opts: EngineOptions, crash = false): Promise<{ files: Map<string, Uint8Array>; expected: string }> {
   const vol = `corrupt-src-${++n}`;
   const st = await openStore(new MemoryAdapter(vol, { trackUnsynced: crash }), opts);
   for (let j = 0; j < 4; j++)
@@ -50,7 +51,7 @@ async function build(crash = false): Promise<{ files: Map<string, Uint8Array>; e
 type Verdict = 'detected' | 'torn-tail' | 'intact';
 
 /** Opens a copy of `files` with one file replaced and classifies what the store says. */
-async function check(files: Map<string, Uint8Array>, name: string, bytes: Uint8Array, expected: string): Promise<Verdict> {
+async function check(opts: EngineOptions, files: Map<string, Uint8Array>, name: string, bytes: Uint8Array, expected: string): Promise<Verdict> {
   const vol = `corrupt-${++n}`;
   const a = new MemoryAdapter(vol);
   for (const [f, content] of files) await a.replace(f, f === name ? bytes : content);
@@ -106,8 +107,12 @@ function offsetsFor(len: number, count: number): number[] {
   return [...set].sort((x, y) => x - y);
 }
 
-describe('corruption is detected and named', async () => {
-  const { files, expected } = await build();
+for (const prealloc of [false, true]) {
+const mode = prealloc ? 'preallocated WAL' : 'appended WAL';
+const opts: EngineOptions = { ...baseOpts, walPreallocate: prealloc };
+
+describe(`corruption is detected and named (${mode})`, async () => {
+  const { files, expected } = await build(opts);
   const kinds = {
     manifest: [...files.keys()].filter((f) => f === 'MANIFEST'),
     segment: [...files.keys()].filter((f) => f.endsWith('.seg')),
@@ -128,7 +133,7 @@ describe('corruption is detected and named', async () => {
         for (const off of offsetsFor(orig.length, kind === 'manifest' ? orig.length : 80)) {
           const bytes = orig.slice();
           bytes[off]! ^= 1 << (off % 8);
-          tally[await check(files, name, bytes, expected)]++;
+          tally[await check(opts, files, name, bytes, expected)]++;
         }
       }
       // a flipped bit is never silently accepted, and never dropped as a torn tail: the store was
@@ -143,7 +148,7 @@ describe('corruption is detected and named', async () => {
         const orig = files.get(name)!;
         for (const len of [0, 1, 7, 8, 9, Math.floor(orig.length / 3), Math.floor(orig.length / 2) + 3, orig.length - 1]) {
           if (len < 0 || len >= orig.length) continue;
-          const v = await check(files, name, orig.slice(0, len), expected);
+          const v = await check(opts, files, name, orig.slice(0, len), expected);
           assert.equal(v, 'detected', `${name} truncated to ${len}`);
         }
       }
@@ -157,21 +162,22 @@ describe('corruption is detected and named', async () => {
     for (const off of [last.offset + 2, last.offset + 5, last.end - 2, last.end - 1]) {
       const bytes = orig.slice();
       bytes[off]! ^= 1;
-      assert.equal(await check(files, name, bytes, expected), 'detected', `flip at ${off}`);
+      assert.equal(await check(opts, files, name, bytes, expected), 'detected', `flip at ${off}`);
     }
   });
 });
 
-describe('the WAL open at a crash: only its last record may be a torn tail', async () => {
-  const { files, expected } = await build(true);
+describe(`the WAL open at a crash: only its last record may be a torn tail (${mode})`, async () => {
+  const { files, expected } = await build(opts, true);
   // the open WAL is the newest one; the manifest records no size for it
   const walNames = [...files.keys()].filter((f) => f.endsWith('.wal')).sort();
   const name = walNames[walNames.length - 1]!;
   const orig = files.get(name)!;
   const recs = scanWal(orig, name).records;
 
-  it('the fixture WAL holds several records', () => {
+  it('the fixture WAL holds several records (and a preallocated zero tail when preallocated)', () => {
     assert.ok(recs.length >= 3, `${recs.length} records`);
+    assert.equal(scanWal(orig, name).zeroBytes > 0, prealloc);
   });
 
   it('damage before the last record is detected; in the last record it is a reported torn tail', async () => {
@@ -180,7 +186,7 @@ describe('the WAL open at a crash: only its last record may be a torn tail', asy
     for (const off of offsetsFor(orig.length, 60)) {
       const bytes = orig.slice();
       bytes[off]! ^= 1 << (off % 8);
-      const v = await check(files, name, bytes, expected);
+      const v = await check(opts, files, name, bytes, expected);
       tally[v]++;
       if (off < last.offset) assert.equal(v, 'detected', `flip at ${off} (last record starts at ${last.offset})`);
       else assert.ok(v === 'detected' || v === 'torn-tail', `flip at ${off}: ${v}`);
@@ -191,12 +197,12 @@ describe('the WAL open at a crash: only its last record may be a torn tail', asy
   it('a truncation inside the last record is truncated and reported', async () => {
     const last = recs[recs.length - 1]!;
     for (const len of [last.offset + 1, last.offset + 9, last.end - 1]) {
-      assert.equal(await check(files, name, orig.slice(0, len), expected), 'torn-tail', `truncated to ${len}`);
+      assert.equal(await check(opts, files, name, orig.slice(0, len), expected), 'torn-tail', `truncated to ${len}`);
     }
   });
 });
 
-describe('verify() applies the durable-mark rule to the live WAL', () => {
+describe(`verify() applies the durable-mark rule to the live WAL (${mode})`, () => {
   it('a flipped bit in the last acknowledged record of the current WAL is reported', async () => {
     const vol = `corrupt-live-${++n}`;
     const st = await openStore(new MemoryAdapter(vol), opts);
@@ -205,7 +211,7 @@ describe('verify() applies the durable-mark rule to the live WAL', () => {
       assert.ok((await st.verify()).ok);
       const wal = (await st.adapter.list()).filter((f) => f.endsWith('.wal')).sort().at(-1)!;
       const bytes = await st.adapter.readAll(wal);
-      bytes[bytes.length - 1]! ^= 4;
+      bytes[scanWal(bytes, wal).records.at(-1)!.end - 1]! ^= 4;
       await st.adapter.replace(wal, bytes);
       const rep = await st.verify();
       assert.equal(rep.ok, false);
@@ -216,3 +222,4 @@ describe('verify() applies the durable-mark rule to the live WAL', () => {
     }
   });
 });
+}
