@@ -83,8 +83,10 @@ if (process.argv[2] === 'memory') {
 
 // `npm run bench -- storage seq [ROUNDS]`: where the time of one sequential strict write goes.
 // Alternating rounds of 300 writes (the machine is shared: alternation compares like with like):
-// Largetable strict puts; the same adapter's append + sync (the floor for the store on this
-// adapter); raw fs.promises write + datasync; better-sqlite3 WAL synchronous=FULL. Medians.
+// Largetable strict puts; the same adapter's append + sync (a growing file: each sync also
+// commits the new size) and its in-place write + sync into preallocated zeros (what the WAL does,
+// docs/FORMAT.md); raw fs.promises and fs callback write + datasync, growing and in place;
+// better-sqlite3 WAL synchronous=FULL. Medians.
 if (process.argv[2] === 'seq') {
   const rounds = Number(process.argv[3] ?? 10);
   const per = 300;
@@ -104,13 +106,42 @@ if (process.argv[2] === 'seq') {
   const rec = new Uint8Array(148); // one WAL record of this put: 8 header + 20 batch + 1+1+1 + 16 + 100, rounded
   const fh = await fs.promises.open(path.join(dir, 'raw'), 'w');
   let rawOff = 0;
+  // preallocated files (zeros written and synced once), written in place
+  const preBytes = rounds * per * rec.length;
+  const prealloc = (name: string): string => {
+    const p = path.join(dir, name);
+    fs.writeFileSync(p, new Uint8Array(preBytes));
+    const fd = fs.openSync(p, 'r+');
+    fs.fdatasyncSync(fd);
+    fs.closeSync(fd);
+    return p;
+  };
+  prealloc('adapter-pre');
+  const ad2 = await openNodeFsAdapter(dir);
+  const ph = await ad2.open('adapter-pre');
+  await ph.sync(); // the directory fsync after a create is not part of the loop
+  let phOff = 0;
+  const fhp = await fs.promises.open(prealloc('raw-pre'), 'r+');
+  let fhpOff = 0;
+  const cfd = fs.openSync(prealloc('raw-pre-cb'), 'r+');
+  let cfdOff = 0;
+  const cbWrite = (off: number): Promise<void> =>
+    new Promise((resolve, reject) => fs.write(cfd, rec, 0, rec.length, off, (e) => (e ? reject(e) : fs.fdatasync(cfd, (e2) => (e2 ? reject(e2) : resolve())))));
   fs.mkdirSync(path.join(dir, 'sqlite'));
   const sq = new Sqlite(path.join(dir, 'sqlite', 'db.sqlite'));
   sq.pragma('journal_mode = WAL');
   sq.pragma('synchronous = FULL');
   sq.exec('CREATE TABLE kv (k BLOB PRIMARY KEY, v BLOB) WITHOUT ROWID');
   const ins = sq.prepare('INSERT OR REPLACE INTO kv (k, v) VALUES (?, ?)');
-  const res: Record<string, number[]> = { 'largetable strict put': [], 'adapter append+sync': [], 'fs.promises write+datasync': [], 'sqlite WAL FULL insert': [] };
+  const res: Record<string, number[]> = {
+    'largetable strict put': [],
+    'adapter append+sync': [],
+    'adapter in-place write+sync': [],
+    'fs.promises append write+datasync': [],
+    'fs.promises in-place write+datasync': [],
+    'fs callbacks in-place write+fdatasync': [],
+    'sqlite WAL FULL insert': [],
+  };
   const timed = async (name: string, fn: () => Promise<void> | void): Promise<void> => {
     const t = performance.now();
     await fn();
@@ -128,11 +159,31 @@ if (process.argv[2] === 'seq') {
           await ah.sync();
         }
       }],
-      ['fs.promises write+datasync', async () => {
+      ['adapter in-place write+sync', async () => {
+        for (let i = 0; i < per; i++) {
+          await ph.write(phOff, rec);
+          phOff += rec.length;
+          await ph.sync();
+        }
+      }],
+      ['fs.promises append write+datasync', async () => {
         for (let i = 0; i < per; i++) {
           await fh.write(rec, 0, rec.length, rawOff);
           rawOff += rec.length;
           await fh.datasync();
+        }
+      }],
+      ['fs.promises in-place write+datasync', async () => {
+        for (let i = 0; i < per; i++) {
+          await fhp.write(rec, 0, rec.length, fhpOff);
+          fhpOff += rec.length;
+          await fhp.datasync();
+        }
+      }],
+      ['fs callbacks in-place write+fdatasync', async () => {
+        for (let i = 0; i < per; i++) {
+          await cbWrite(cfdOff);
+          cfdOff += rec.length;
         }
       }],
       ['sqlite WAL FULL insert', () => {
@@ -145,7 +196,11 @@ if (process.argv[2] === 'seq') {
   await st.close();
   await ah.close();
   await ad.close();
+  await ph.close();
+  await ad2.close();
   await fh.close();
+  await fhp.close();
+  fs.closeSync(cfd);
   sq.close();
   fs.rmSync(dir, { recursive: true, force: true });
   const med = (a: number[]): number => [...a].sort((x, y) => x - y)[a.length >> 1]!;

@@ -1,18 +1,26 @@
 /**
- * The crash loop shared by test/crash/crash.test.ts (CI, >= 200 kills) and bench/soak.ts
- * (10,000 kills): a child process writes strict batches and logs acknowledgements; it is killed
- * with SIGKILL at random moments or kills itself at named points; after each kill the store is
- * reopened here and checked: it opens cleanly, verify() passes, every acknowledged batch is
- * present, and every batch is all-or-nothing. Node only.
+ * The crash loop shared by test/crash/crash.test.ts (CI: >= 200 kills on Node, fewer on Deno) and
+ * bench/soak.ts (10,000 kills): a child process, in the runtime running this loop (Node or Deno,
+ * with that runtime's fs adapter), writes batches and logs acknowledgements; it is killed with
+ * SIGKILL at random moments or kills itself at named points; after each kill the store is
+ * reopened here and checked: it opens cleanly, verify() passes, every acknowledged strict batch
+ * is present, every batch is all-or-nothing, and the acknowledged batches present form a prefix
+ * of the acknowledged sequence (a relaxed batch may be lost, but never one before a batch that
+ * survived).
  */
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import process from 'node:process';
 import { fileURLToPath } from 'node:url';
-import { build } from 'esbuild';
-import { openNodeFsAdapter } from '../../platform/node/fs-adapter.ts';
+import type { StorageAdapter } from '../../src/storage/adapter.ts';
 import { openStore, type StoreEvent } from '../../src/storage/index.ts';
+
+interface DenoLike {
+  execPath(): string;
+}
+const deno = (globalThis as { Deno?: DenoLike }).Deno;
 
 export const killPoints: StoreEvent[] = ['wal-append', 'wal-sync', 'segment-write', 'flush-install', 'manifest-swap', 'compaction-write', 'compaction-install'];
 
@@ -25,6 +33,8 @@ export interface CrashLoopOptions {
   seed?: number;
   /** Check verify() every this many kills (default 1). */
   verifyEvery?: number;
+  /** Share of child runs whose batches are relaxed with probability 1/2 (default 0.25). */
+  mixedRuns?: number;
   log?: (line: string) => void;
 }
 
@@ -36,6 +46,10 @@ export interface CrashLoopResult {
   randomKills: number;
   cleanExits: number;
   acked: number;
+  /** Acknowledged relaxed batches (allowed to be lost: acknowledged from memory). */
+  ackedRelaxed: number;
+  /** Acknowledged relaxed batches a crash lost (each time, a suffix of the acknowledged sequence). */
+  relaxedLost: number;
   batchesSeen: number;
   tornTails: number;
   ms: number;
@@ -51,8 +65,9 @@ function rng(seed: number): () => number {
   };
 }
 
-/** Bundles child.ts into one .mjs (fast child startup: no tsx per spawn). */
+/** Bundles child.ts into one .mjs (fast child startup under Node: no tsx per spawn). */
 export async function bundleChild(outDir: string): Promise<string> {
+  const { build } = await import('esbuild');
   const here = path.dirname(fileURLToPath(import.meta.url));
   const out = path.join(outDir, 'crash-child.mjs');
   await build({
@@ -68,8 +83,29 @@ export async function bundleChild(outDir: string): Promise<string> {
   return out;
 }
 
+/** The child's command line in the runtime running this loop. */
+export async function childCommand(tmp: string): Promise<{ exe: string; args: string[] }> {
+  if (deno !== undefined) {
+    // Deno starts TypeScript directly; the Deno fs adapter is chosen inside the child
+    return { exe: deno.execPath(), args: ['run', '-A', '--no-check', '--quiet', fileURLToPath(new URL('./child.ts', import.meta.url))] };
+  }
+  return { exe: process.execPath, args: [await bundleChild(tmp)] };
+}
+
+/** This runtime's filesystem adapter (the one the child writes with). */
+async function openFsAdapter(dir: string): Promise<StorageAdapter> {
+  if (deno !== undefined) return (await import('../../platform/deno/fs-adapter.ts')).openDenoFsAdapter(dir);
+  return (await import('../../platform/node/fs-adapter.ts')).openNodeFsAdapter(dir);
+}
+
+export interface Ack {
+  id: number;
+  seq: number;
+  strict: boolean;
+}
+
 interface RunResult {
-  acks: number[];
+  acks: Ack[];
   killed: boolean;
   /** The named point the child killed itself at (it printed `kill <point>`). */
   killedAt: string | null;
@@ -77,10 +113,15 @@ interface RunResult {
   stderr: string;
 }
 
-function runChild(script: string, env: Record<string, string>, kill: { afterMs: number; fromReady: boolean } | null): Promise<RunResult> {
+function parseAck(line: string): Ack {
+  const [id, seq, kind] = line.slice(4).trim().split(' ');
+  return { id: Number(id), seq: Number(seq), strict: kind !== 'r' };
+}
+
+function runChild(cmd: { exe: string; args: string[] }, env: Record<string, string>, kill: { afterMs: number; fromReady: boolean } | null): Promise<RunResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [script], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    const acks: number[] = [];
+    const child = spawn(cmd.exe, cmd.args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const acks: Ack[] = [];
     let buf = '';
     let ready = false;
     let killedAt: string | null = null;
@@ -93,7 +134,7 @@ function runChild(script: string, env: Record<string, string>, kill: { afterMs: 
       while ((i = buf.indexOf('\n')) >= 0) {
         const line = buf.slice(0, i);
         buf = buf.slice(i + 1);
-        if (line.startsWith('ack ')) acks.push(Number(line.slice(4)));
+        if (line.startsWith('ack ')) acks.push(parseAck(line));
         else if (line.startsWith('kill ')) killedAt = line.slice(5).trim();
         else if (line.startsWith('ready')) {
           ready = true;
@@ -109,16 +150,21 @@ function runChild(script: string, env: Record<string, string>, kill: { afterMs: 
     child.on('error', reject);
     child.on('close', (code, signal) => {
       if (timer !== undefined) clearTimeout(timer);
-      if (buf.startsWith('ack ')) acks.push(Number(buf.slice(4).trim()));
+      // a partial last line is not an acknowledgement the child finished printing
+      if (/^ack \d+ \d+ [sr]$/.test(buf.trim())) acks.push(parseAck(buf));
       if (signal !== 'SIGKILL' && code !== 0) reject(new Error(`child exited with ${code}: ${stderr}`));
       else resolve({ acks, killed: signal === 'SIGKILL', killedAt, ready, stderr });
     });
   });
 }
 
-/** Opens the store in `dir` and checks every invariant; returns the number of batches present. */
-export async function checkStore(dir: string, acked: Set<number>, verify: boolean): Promise<{ batches: number; torn: number }> {
-  const store = await openStore(await openNodeFsAdapter(dir), { readOnly: true });
+/**
+ * Opens the store in `dir` and checks every invariant: batches atomic, every batch in `mustHave`
+ * present, and of `runAcks` (the last run's acknowledgements) every strict one present and those
+ * present a prefix by sequence number. Returns the batches present and the acknowledged ids present.
+ */
+export async function checkStore(dir: string, mustHave: Set<number>, verify: boolean, runAcks: Ack[] = []): Promise<{ batches: number; torn: number; present: Set<number> }> {
+  const store = await openStore(await openFsAdapter(dir), { readOnly: true });
   try {
     if (verify) {
       const rep = await store.verify();
@@ -135,8 +181,19 @@ export async function checkStore(dir: string, acked: Set<number>, verify: boolea
       counts.set(id, (counts.get(id) ?? 0) + 1);
     }
     for (const [id, c] of counts) if (c !== 3) throw new Error(`batch ${id} is torn: ${c} of 3 keys present`);
-    for (const id of acked) if (!counts.has(id)) throw new Error(`acknowledged batch ${id} was lost`);
-    return { batches: counts.size, torn: store.recovery.tornTailBytesTruncated > 0 ? 1 : 0 };
+    for (const id of mustHave) if (!counts.has(id)) throw new Error(`acknowledged batch ${id} was lost`);
+    const bySeq = [...runAcks].sort((a, b) => a.seq - b.seq);
+    let lastPresent = -1;
+    for (let i = 0; i < bySeq.length; i++) if (counts.has(bySeq[i]!.id)) lastPresent = i;
+    for (let i = 0; i < bySeq.length; i++) {
+      const a = bySeq[i]!;
+      if (counts.has(a.id)) continue;
+      if (a.strict) throw new Error(`acknowledged strict batch ${a.id} (seq ${a.seq}) was lost`);
+      if (i < lastPresent) throw new Error(`acknowledged relaxed batch ${a.id} (seq ${a.seq}) was lost but batch ${bySeq[lastPresent]!.id} (seq ${bySeq[lastPresent]!.seq}) acknowledged after it survived: not a prefix of the log`);
+    }
+    const present = new Set<number>();
+    for (const a of runAcks) if (counts.has(a.id)) present.add(a.id);
+    return { batches: counts.size, torn: store.recovery.tornTailBytesTruncated > 0 ? 1 : 0, present };
   } finally {
     await store.close();
   }
@@ -145,9 +202,9 @@ export async function checkStore(dir: string, acked: Set<number>, verify: boolea
 export async function crashLoop(options: CrashLoopOptions): Promise<CrashLoopResult> {
   const t0 = Date.now();
   const tmp = await fs.mkdtemp(path.join(options.root ?? os.tmpdir(), 'lt-crash-'));
-  const script = await bundleChild(tmp);
+  const script = await childCommand(tmp);
   const lanes = Math.max(1, options.lanes ?? 1);
-  const result: CrashLoopResult = { kills: 0, namedKills: {}, randomKills: 0, cleanExits: 0, acked: 0, batchesSeen: 0, tornTails: 0, ms: 0 };
+  const result: CrashLoopResult = { kills: 0, namedKills: {}, randomKills: 0, cleanExits: 0, acked: 0, ackedRelaxed: 0, relaxedLost: 0, batchesSeen: 0, tornTails: 0, ms: 0 };
   try {
     const per = Math.ceil(options.kills / lanes);
     const parts = await Promise.all(
@@ -158,6 +215,8 @@ export async function crashLoop(options: CrashLoopOptions): Promise<CrashLoopRes
       result.randomKills += r.randomKills;
       result.cleanExits += r.cleanExits;
       result.acked += r.acked;
+      result.ackedRelaxed += r.ackedRelaxed;
+      result.relaxedLost += r.relaxedLost;
       result.batchesSeen += r.batchesSeen;
       result.tornTails += r.tornTails;
       for (const [k, v] of Object.entries(r.namedKills)) result.namedKills[k] = (result.namedKills[k] ?? 0) + v;
@@ -169,11 +228,14 @@ export async function crashLoop(options: CrashLoopOptions): Promise<CrashLoopRes
   return result;
 }
 
-async function lane(script: string, dir: string, kills: number, seed: number, options: CrashLoopOptions): Promise<CrashLoopResult> {
+async function lane(script: { exe: string; args: string[] }, dir: string, kills: number, seed: number, options: CrashLoopOptions): Promise<CrashLoopResult> {
   const rand = rng(seed);
+  // acknowledged batches that must stay: strict ones, and relaxed ones a check found present
   const acked = new Set<number>();
-  const result: CrashLoopResult = { kills: 0, namedKills: {}, randomKills: 0, cleanExits: 0, acked: 0, batchesSeen: 0, tornTails: 0, ms: 0 };
+  const result: CrashLoopResult = { kills: 0, namedKills: {}, randomKills: 0, cleanExits: 0, acked: 0, ackedRelaxed: 0, relaxedLost: 0, batchesSeen: 0, tornTails: 0, ms: 0 };
   let run = 0;
+  let namedRuns = 0;
+  const pointStart = Math.floor(rand() * killPoints.length);
   while (result.kills < kills) {
     run++;
     const env: Record<string, string> = { DIR: dir, START: String(run * 1_000_000), WRITERS: String(4 + Math.floor(rand() * 16)) };
@@ -181,7 +243,8 @@ async function lane(script: string, dir: string, kills: number, seed: number, op
     const r = rand();
     if (r < 0.5) {
       // named point, at its 1st..4th occurrence
-      const point = killPoints[Math.floor(rand() * killPoints.length)]!;
+      // the points in turn (from a random start per lane), so a short loop still reaches each
+      const point = killPoints[(pointStart + namedRuns++) % killPoints.length]!;
       env['KILL_AT'] = point;
       env['KILL_COUNT'] = String(1 + Math.floor(rand() * (point.startsWith('compaction') ? 2 : 4)));
       env['BATCHES'] = String(600);
@@ -195,8 +258,9 @@ async function lane(script: string, dir: string, kills: number, seed: number, op
     } else {
       env['BATCHES'] = String(1 + Math.floor(rand() * 30)); // a clean run to the end
     }
+    if (rand() < (options.mixedRuns ?? 0.25)) env['RELAXED'] = '0.5';
     const res = await runChild(script, env, kill);
-    for (const id of res.acks) acked.add(id);
+    for (const a of res.acks) if (a.strict) acked.add(a.id);
     if (res.killed) {
       result.kills++;
       if (res.killedAt !== null) {
@@ -205,7 +269,13 @@ async function lane(script: string, dir: string, kills: number, seed: number, op
       } else result.randomKills++;
     } else result.cleanExits++;
     const verifyEvery = options.verifyEvery ?? 1;
-    const c = await checkStore(dir, acked, result.kills % verifyEvery === 0);
+    const c = await checkStore(dir, acked, result.kills % verifyEvery === 0, res.acks);
+    for (const a of res.acks) {
+      if (a.strict) continue;
+      result.ackedRelaxed++;
+      if (c.present.has(a.id)) acked.add(a.id);
+      else result.relaxedLost++;
+    }
     result.batchesSeen = c.batches;
     result.tornTails += c.torn;
     if (options.log !== undefined && result.kills % 100 === 0 && res.killed) options.log(`${dir}: ${result.kills} kills, ${acked.size} acked batches, ${c.batches} present`);
