@@ -287,3 +287,57 @@ export function compileRawFilter(filter: Document): RawTest | undefined {
     return unknown ? undefined : true;
   };
 }
+
+/**
+ * True if the document holds a value bson decodes as a view of its input (Binary, also inside
+ * embedded documents and arrays; code-with-scope and unknown types count as such too).
+ */
+export function hasBinary(b: Uint8Array): boolean {
+  const end = b.length - 1;
+  let o = 4;
+  while (o < end) {
+    const t = b[o]!;
+    if (t === 0) {
+      o++; // end of an embedded document or array
+      continue;
+    }
+    let ne = o + 1;
+    while (b[ne] !== 0) ne++;
+    const v = ne + 1;
+    if (t === 5 || t === 15) return true;
+    if (t === 3 || t === 4) {
+      o = v + 4;
+      continue;
+    }
+    const len = valueLength(b, t, v);
+    if (len < 0) return true;
+    o = v + len;
+  }
+  return false;
+}
+
+/**
+ * The value of top-level field `name` (UTF-8 bytes) when it is a double or an int32, else
+ * undefined (missing, another type, or bytes it cannot walk).
+ */
+export function numberField(b: Uint8Array, name: Uint8Array): number | undefined {
+  const end = b.length - 1;
+  const nl = name.length;
+  let o = 4;
+  while (o < end) {
+    const t = b[o]!;
+    const ns = o + 1;
+    let ne = ns;
+    while (b[ne] !== 0) ne++;
+    const v = ne + 1;
+    if (ne - ns === nl && nameIs(b, ns, name)) {
+      if (t === 1) return readDouble(b, v);
+      if (t === 16) return i32(b, v);
+      return undefined;
+    }
+    const len = valueLength(b, t, v);
+    if (len < 0) return undefined;
+    o = v + len;
+  }
+  return undefined;
+}

@@ -183,11 +183,18 @@ export abstract class AbstractCursor<T = Document> implements AsyncIterable<T> {
 /** Top-k buffer: keeps the k smallest items under `cmp`, in order. */
 export class TopK<T> {
   readonly items: T[] = [];
-  private readonly k: number;
+  readonly k: number;
   private readonly cmp: (a: T, b: T) => number;
   constructor(k: number, cmp: (a: T, b: T) => number) {
     this.k = k;
     this.cmp = cmp;
+  }
+  /** The k items are held: a new item must sort before `worst()` to get in. */
+  get full(): boolean {
+    return this.items.length >= this.k;
+  }
+  worst(): T | undefined {
+    return this.items[this.items.length - 1];
   }
   push(x: T): void {
     const a = this.items;

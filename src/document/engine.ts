@@ -16,6 +16,7 @@ import { compileFilter, type Matcher } from '../query/filter.ts';
 import type { Durability } from '../storage/adapter.ts';
 import type { Snapshot, Store, WriteOp } from '../storage/store.ts';
 import { extractKeys, parseIndexFields, type IndexField } from './indexkeys.ts';
+import { hasBinary } from './bsonraw.ts';
 import { bytesKey, concatBytes } from './keycodec.ts';
 import {
   catalogKey,
@@ -142,12 +143,12 @@ const bsonOptions = { promoteLongs: false } as const;
 
 /**
  * A fresh document from BSON. bson's Binary values are views of the input buffer, and the input may
- * be shared (a cached raw entry, a store block): decode from a private copy so a caller mutating a
- * Binary never writes into engine memory.
+ * be shared (a cached raw entry, a store block): a document holding one is decoded from a private
+ * copy, so a caller mutating a Binary never writes into engine memory.
  */
 export function decodeDocument(bytes: Uint8Array): Document {
-  // new Uint8Array(view) copies (a Node Buffer's slice() would not)
-  return BSON.deserialize(new Uint8Array(bytes), bsonOptions);
+  // new Uint8Array(view) copies (a Node Buffer's slice() would not); only needed with a Binary
+  return BSON.deserialize(hasBinary(bytes) ? new Uint8Array(bytes) : bytes, bsonOptions);
 }
 
 export function encodeDocument(doc: Document): Uint8Array {
@@ -328,14 +329,15 @@ export class Engine {
    * A document by its encoded _id, decoded; from the cache when `reader` is the live view.
    * The caller owns the returned object.
    */
-  async readDocument(reader: KVReader, collId: number, encId: Uint8Array): Promise<{ doc: Document; bytes: number } | undefined> {
+  async readDocument(reader: KVReader, collId: number, encId: Uint8Array, missed = false): Promise<{ doc: Document; bytes: number } | undefined> {
     const dk = documentKey(collId, encId);
     const k = bytesKey(dk);
     if (reader !== this.live && !this.readsLive(reader, k)) {
       const v = await reader.get(dk);
       return v ? { doc: decodeDocument(v), bytes: v.length } : undefined;
     }
-    const e = this.docCache.entry(k);
+    // `missed`: the caller probed the cache for this key just now (synchronously) and missed
+    const e = missed ? undefined : this.docCache.entry(k);
     if (e) {
       if (e.doc !== undefined) return { doc: cloneDoc(e.doc), bytes: e.len };
       const doc = decodeDocument(e.raw!);
@@ -371,14 +373,14 @@ export class Engine {
     return reader instanceof Overlay && reader.base === this.live && !reader.holds(k);
   }
 
-  async readRaw(reader: KVReader, collId: number, encId: Uint8Array): Promise<{ cached?: Document; raw?: Uint8Array } | undefined> {
+  async readRaw(reader: KVReader, collId: number, encId: Uint8Array, missed = false): Promise<{ cached?: Document; raw?: Uint8Array } | undefined> {
     if (reader !== this.live) {
       const v = await reader.get(documentKey(collId, encId));
       return v ? { raw: v } : undefined;
     }
     const dk = documentKey(collId, encId);
     const k = bytesKey(dk);
-    const e = this.docCache.entry(k);
+    const e = missed ? undefined : this.docCache.entry(k);
     if (e) return e.doc !== undefined ? { cached: e.doc } : { raw: e.raw! };
     const gen = this.commitGen;
     const v = await this.live.get(dk);

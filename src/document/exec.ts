@@ -5,12 +5,13 @@
  */
 import { compileFilter } from '../query/filter.ts';
 import { compileProjection } from '../query/projection.ts';
-import { compileSort } from '../query/sort.ts';
+import { compileSort, parseSort, sortKey } from '../query/sort.ts';
+import { compareValues } from '../query/values.ts';
 import type { Document } from '../query/values.ts';
 import { planCacheEntriesMax, sortMemoryBytesMax } from '../limits.ts';
 import { LargetableError } from '../errors.ts';
 import { cloneDoc, decodeDocument, type CollMeta, type Engine } from './engine.ts';
-import { compileRawFilter } from './bsonraw.ts';
+import { compileRawFilter, numberField } from './bsonraw.ts';
 import { decodeFields, partialFields, type FieldSet } from './partial.ts';
 import { TopK } from './cursor.ts';
 import { bytesKey, readValue } from './keycodec.ts';
@@ -55,6 +56,9 @@ function planId(p: Plan): string {
   if (p.stage === 'COLLSCAN') return p.range ? 'IDRANGE' : 'COLLSCAN';
   return 'IDHACK';
 }
+
+/** False when a raw document cannot be among the results whether or not it matches. */
+export type RawGate = (raw: Uint8Array) => boolean;
 
 export interface ChosenPlan {
   plan: Plan;
@@ -103,8 +107,8 @@ export function clearPlanCache(engine: Engine, collId: number): void {
 }
 
 /** Stream documents matching `filter` in plan order (no sort/skip/limit/projection applied). */
-export async function* scan(engine: Engine, coll: CollMeta, reader: KVReader, plan: Plan, filter: Document, stats: ExecStats, projection?: Document, lazy?: FieldSet, firstWindow = 8, keep?: FieldSet | null): AsyncGenerator<FoundDoc> {
-  for await (const batch of scanBatches(engine, coll, reader, plan, filter, stats, projection, lazy, firstWindow, keep)) yield* batch;
+export async function* scan(engine: Engine, coll: CollMeta, reader: KVReader, plan: Plan, filter: Document, stats: ExecStats, projection?: Document, lazy?: FieldSet, firstWindow = 8, keep?: FieldSet | null, gate?: RawGate): AsyncGenerator<FoundDoc> {
+  for await (const batch of scanBatches(engine, coll, reader, plan, filter, stats, projection, lazy, firstWindow, keep, gate)) yield* batch;
 }
 
 /** Documents per batch of a collection scan or a covered index scan. */
@@ -115,23 +119,27 @@ const scanBatchMax = 128;
  * Lazy mode (`lazy`: the top-level fields the filter and sort read): documents are tested on the
  * raw BSON when the filter is simple enough (bsonraw.ts), else on a partial decode, and decoded
  * whole only when emitted. `keep` names the fields a raw-tested match must carry in `doc` (the
- * sort fields; null: none, the caller only materializes; undefined: all of `lazy`).
+ * sort fields; null: none, the caller only materializes; undefined: all of `lazy`). `gate` (lazy
+ * mode) drops a raw document before it is tested when it cannot be among the results (a bounded
+ * top-k that already holds better documents).
  */
-export async function* scanBatches(engine: Engine, coll: CollMeta, reader: KVReader, plan: Plan, filter: Document, stats: ExecStats, projection?: Document, lazy?: FieldSet, firstWindow = 8, keep?: FieldSet | null): AsyncGenerator<FoundDoc[]> {
+export async function* scanBatches(engine: Engine, coll: CollMeta, reader: KVReader, plan: Plan, filter: Document, stats: ExecStats, projection?: Document, lazy?: FieldSet, firstWindow = 8, keep?: FieldSet | null, gate?: RawGate): AsyncGenerator<FoundDoc[]> {
   const matcher = compileFilter(filter);
   const all = Object.keys(filter).length === 0;
   const live = reader === engine.live;
   const rawTest = lazy && !all ? compileRawFilter(filter) : undefined;
   const keepFields = keep === undefined ? lazy : keep;
   /** A raw document tested (lazily): the FoundDoc when it matches, null when it does not. */
-  const fromRaw = (raw: Uint8Array, encId: Uint8Array): FoundDoc | null => {
+  const fromRaw = (raw: Uint8Array, key: Uint8Array, idAt: number): FoundDoc | null => {
+    if (gate && !gate(raw)) return null;
     if (rawTest) {
       const r = rawTest(raw);
       if (r === false) return null;
+      const encId = idAt === 0 ? key : key.subarray(idAt);
       if (r === true) return { doc: keepFields ? decodeFields(raw, keepFields) : {}, encId, bytes: raw.length, raw };
     }
     const part = decodeFields(raw, lazy!);
-    return all || matcher.test(part) ? { doc: part, encId, bytes: raw.length, raw } : null;
+    return all || matcher.test(part) ? { doc: part, encId: idAt === 0 ? key : key.subarray(idAt), bytes: raw.length, raw } : null;
   };
   /** A cached decoded document (shared: tested in place, copied only when it matches and is not lazy). */
   const fromShared = (doc: Document, encId: Uint8Array): FoundDoc | null => {
@@ -145,21 +153,21 @@ export async function* scanBatches(engine: Engine, coll: CollMeta, reader: KVRea
     if (!c) return undefined;
     if (c.cached) return fromShared(c.cached, encId);
     const raw = c.raw!;
-    if (lazy) return fromRaw(raw, encId);
+    if (lazy) return fromRaw(raw, encId, 0);
     const doc = decodeDocument(raw);
     return all || matcher.test(doc) ? { doc, encId, bytes: raw.length } : null;
   };
   /** A document read: undefined when it does not exist, null when it does not match. */
-  const fetch = async (encId: Uint8Array): Promise<FoundDoc | null | undefined> => {
+  const fetch = async (encId: Uint8Array, missed = false): Promise<FoundDoc | null | undefined> => {
     if (!lazy) {
-      const r = await engine.readDocument(reader, coll.id, encId);
+      const r = await engine.readDocument(reader, coll.id, encId, missed);
       if (!r) return undefined;
       return all || matcher.test(r.doc) ? { doc: r.doc, encId, bytes: r.bytes } : null;
     }
-    const r = await engine.readRaw(reader, coll.id, encId);
+    const r = await engine.readRaw(reader, coll.id, encId, missed);
     if (!r) return undefined;
     if (r.cached) return fromShared(r.cached, encId);
-    return fromRaw(r.raw!, encId);
+    return fromRaw(r.raw!, encId, 0);
   };
   if (plan.stage === 'IDHACK') {
     const seen = new Set<string>();
@@ -184,7 +192,7 @@ export async function* scanBatches(engine: Engine, coll: CollMeta, reader: KVRea
     for await (const [k, v] of reader.range({ gte: range.gte, ...(range.lt ? { lt: range.lt } : {}), reverse: plan.reverse })) {
       stats.docsExamined++;
       if (lazy) {
-        const f = fromRaw(v, k.subarray(p.length));
+        const f = fromRaw(v, k, p.length);
         if (f) batch.push(f);
       } else {
         const doc = decodeDocument(v);
@@ -222,7 +230,7 @@ export async function* scanBatches(engine: Engine, coll: CollMeta, reader: KVRea
       got.push(f);
     }
     if (missing > 0) {
-      const fetched = await Promise.all(window.map((e, i) => (got[i] === undefined ? fetch(e) : undefined)));
+      const fetched = await Promise.all(window.map((e, i) => (got[i] === undefined ? fetch(e, live) : undefined)));
       for (let i = 0; i < got.length; i++) if (got[i] === undefined) got[i] = fetched[i];
     }
     window = [];
@@ -328,7 +336,10 @@ export async function* runFindBatches(engine: Engine, coll: CollMeta | undefined
   const firstWindow = streaming && limit !== Infinity ? skip + limit : 8;
   // a match tested on its raw bytes carries only the fields the in-memory sort reads
   const keep = streaming ? null : partialFields({}, sort);
-  const source = scanBatches(engine, coll, reader, plan, exact ? {} : req.filter, stats, req.projection, lazy, firstWindow, keep);
+  const top = !streaming && limit !== Infinity ? new TopK<FoundDoc>(skip + limit, (a, b) => cmpSorted!(a.doc, b.doc)) : undefined;
+  const cmpSorted = streaming ? undefined : compileSort(sort!);
+  const gate = top && lazy ? topKGate(top, sort!) : undefined;
+  const source = scanBatches(engine, coll, reader, plan, exact ? {} : req.filter, stats, req.projection, lazy, firstWindow, keep, gate);
   const emitAll = function* (list: FoundDoc[], from: number): Generator<Document[]> {
     for (let i = from; i < list.length; i += sortedBatchMax) {
       const out: Document[] = [];
@@ -337,11 +348,10 @@ export async function* runFindBatches(engine: Engine, coll: CollMeta | undefined
     }
   };
   const emit = (f: FoundDoc): Document => out(plan.stage === 'IXSCAN' && plan.covered ? f.doc : materialize(f));
-  if (sort && !(providesSort || (plan.stage === 'IDHACK' && plan.ids.length <= 1))) {
-    const cmpDoc = compileSort(sort);
+  if (!streaming) {
+    const cmpDoc = cmpSorted!;
     const cmp = (a: FoundDoc, b: FoundDoc) => cmpDoc(a.doc, b.doc);
-    if (limit !== Infinity) {
-      const top = new TopK<FoundDoc>(skip + limit, cmp);
+    if (top) {
       for await (const batch of source) for (const f of batch) top.push(f);
       yield* emitAll(top.items, skip);
       return;
@@ -377,6 +387,34 @@ export async function* runFindBatches(engine: Engine, coll: CollMeta | undefined
     yield out;
     if (n >= limit) return;
   }
+}
+
+/**
+ * For a bounded top-k on one top-level field: drops raw documents whose sort value (a double or an
+ * int32) does not sort strictly before the k-th held document's plain-number key. Anything else
+ * (arrays, other types, missing) passes to the full path. compileSort compares two plain numbers
+ * with compareValues, as here; the top-k keeps an item only if it sorts strictly before the last.
+ */
+function topKGate(top: TopK<FoundDoc>, sort: Document): RawGate | undefined {
+  const keys = parseSort(sort);
+  if (keys.length !== 1 || keys[0]!.parts.length !== 1) return undefined;
+  const { parts, dir } = keys[0]!;
+  const name = new TextEncoder().encode(parts[0]!);
+  let held: FoundDoc | undefined;
+  let w: unknown;
+  return (raw) => {
+    if (!top.full || top.k <= 0) return true;
+    const last = top.worst()!;
+    if (last !== held) {
+      held = last;
+      w = sortKey(last.doc, parts, dir);
+    }
+    if (typeof w !== 'number') return true;
+    const x = numberField(raw, name);
+    if (x === undefined) return true;
+    const c = compareValues(x, w);
+    return (dir > 0 ? c : -c) < 0;
+  };
 }
 
 function planStage(p: Plan, req: FindRequest, ns: string): Document {

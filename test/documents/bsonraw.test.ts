@@ -1,9 +1,9 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { BSON, Decimal128, Double, Int32, Long } from 'bson';
+import { BSON, Binary, Decimal128, Double, Int32, Long, UUID } from 'bson';
 import { compileFilter } from '../../src/query/index.ts';
-import { compileRawFilter, locate, readDouble, i32 } from '../../src/document/bsonraw.ts';
+import { compileRawFilter, hasBinary, locate, readDouble, i32 } from '../../src/document/bsonraw.ts';
 import { arbDocBody, arbFilter, arbValue } from '../query/arbitraries.ts';
 
 const FIELDS = ['a', 'b', 'c', 'é', ''] as const;
@@ -96,6 +96,26 @@ describe('raw BSON field access', () => {
         if (r !== undefined) assert.equal(r, compileFilter(filter).test(BSON.deserialize(bytes, bsonOptions)));
       }),
       { seed: 13, numRuns: 3000 },
+    );
+  });
+
+  it('hasBinary() finds Binary values at any depth', () => {
+    const containsBinary = (v: unknown): boolean => {
+      if (v instanceof Binary) return true;
+      if (Array.isArray(v)) return v.some(containsBinary);
+      if (v !== null && typeof v === 'object' && (v as { _bsontype?: string })._bsontype === undefined && !(v instanceof Date)) return Object.values(v).some(containsBinary);
+      return false;
+    };
+    const arbBin = fc.constantFrom(new Binary(Uint8Array.of(1, 2)), new UUID(), new Binary(new Uint8Array(0), 0x80));
+    const arbWithBin: fc.Arbitrary<unknown> = fc.letrec((tie) => ({
+      v: fc.oneof({ weight: 3, arbitrary: arbRawValue }, { weight: 1, arbitrary: arbBin }, { weight: 1, arbitrary: fc.array(tie('v'), { maxLength: 3 }) }, { weight: 1, arbitrary: fc.dictionary(fc.constantFrom('a', 'b'), tie('v'), { maxKeys: 2, noNullPrototype: true }) }),
+    })).v;
+    fc.assert(
+      fc.property(fc.dictionary(fc.constantFrom(...FIELDS), arbWithBin, { maxKeys: 4, noNullPrototype: true }), (body) => {
+        const bytes = BSON.serialize({ _id: 1, ...body });
+        assert.equal(hasBinary(bytes), containsBinary(BSON.deserialize(bytes, bsonOptions)));
+      }),
+      { seed: 14, numRuns: 2000 },
     );
   });
 

@@ -1,6 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { Binary, Decimal128, Long } from 'bson';
+import fc from 'fast-check';
+import { Binary, Decimal128, Double, Int32, Long } from 'bson';
 import { freshClient } from './helpers.ts';
 
 describe('read path', () => {
@@ -44,6 +45,32 @@ describe('read path', () => {
     for (const f of filters) {
       const g = { ...f, w: { $gte: 0 } };
       assert.deepEqual((await c.find(g).sort({ v: 1 }).limit(50).toArray()).map((d) => d._id).sort(), await brute(g), JSON.stringify(g));
+    }
+    await client.close();
+  });
+
+  it('sort + limit (bounded top-k, raw sort-key gate) equals the full sort cut to size, with and without an index', async () => {
+    const client = await freshClient();
+    const c = client.db('app').collection('topk');
+    const arbS = fc.oneof(
+      { weight: 6, arbitrary: fc.integer({ min: -20, max: 20 }) },
+      { weight: 4, arbitrary: fc.double({ min: -20, max: 20, noNaN: true }) },
+      { weight: 1, arbitrary: fc.constantFrom(NaN, -0, Infinity, null, 'x', [3, -4], [], new Int32(2), new Double(2.5), Long.fromInt(1), Decimal128.fromString('1.5'), undefined) },
+    );
+    const docs = fc.sample(fc.record({ g: fc.integer({ min: 0, max: 9 }), s: arbS }), { seed: 21, numRuns: 300 }).map((d, i) => (d.s === undefined ? { _id: i, g: d.g } : { _id: i, ...d }));
+    await c.insertMany(docs);
+    const ids = (xs: Record<string, unknown>[]) => xs.map((d) => d._id);
+    for (const indexed of [false, true]) {
+      if (indexed) await c.createIndex({ g: 1 });
+      await fc.assert(
+        fc.asyncProperty(fc.integer({ min: 0, max: 9 }), fc.constantFrom(1, -1), fc.integer({ min: 1, max: 40 }), fc.integer({ min: 0, max: 5 }), async (lo, dir, limit, skip) => {
+          const f = { g: { $gte: lo } };
+          const full = await c.find(f).sort({ s: dir }).toArray();
+          const got = await c.find(f).sort({ s: dir }).skip(skip).limit(limit).toArray();
+          assert.deepEqual(ids(got), ids(full).slice(skip, skip + limit));
+        }),
+        { seed: 22, numRuns: 60 },
+      );
     }
     await client.close();
   });
