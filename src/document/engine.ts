@@ -527,12 +527,15 @@ export class Engine {
     }
     const ops = scope.overlay.ops();
     if (ops.length === 0 && !scope.catalogDirty && scope.events.length === 0) return undefined;
+    // meta records (counters, change sequence, catalog) hold totals: a later commit's supersede them
+    const meta: WriteOp[] = [];
     for (const [collId, d] of scope.counterDeltas) {
+      if (d.count === 0 && d.bytes === 0) continue; // e.g. an update that kept the size
       const c = this.counters.get(collId) ?? { count: 0, bytes: 0 };
       c.count += d.count;
       c.bytes += d.bytes;
       this.counters.set(collId, c);
-      if (this.collectionById(collId)) ops.push({ type: 'put', key: countersKey(collId), value: encodeCounters(c.count, c.bytes) });
+      if (this.collectionById(collId)) meta.push({ type: 'put', key: countersKey(collId), value: encodeCounters(c.count, c.bytes) });
     }
     const pending = scope.events;
     const firstSeq = this.changeSeq + 1;
@@ -547,9 +550,9 @@ export class Engine {
       }
       const v = new Uint8Array(8);
       writeU64(v, 0, this.changeSeq);
-      ops.push({ type: 'put', key: changeSeqKey, value: v });
+      meta.push({ type: 'put', key: changeSeqKey, value: v });
     }
-    if (scope.catalogDirty) ops.push({ type: 'put', key: catalogKey, value: BSON.serialize(this.catalog) });
+    if (scope.catalogDirty) meta.push({ type: 'put', key: catalogKey, value: BSON.serialize(this.catalog) });
     const counter = ++this.commitCounter;
     if (this.activeTxns.size > 0) {
       for (const k of scope.overlay.staged.keys()) this.lastWrite.set(k, counter);
@@ -558,37 +561,137 @@ export class Engine {
     const layer = scope.overlay.staged;
     this.inflight.unshift(layer);
     this.inflightCounters.unshift(counter);
-    return async () => {
-      let seq: bigint;
-      try {
-        seq = (await this.store.write(ops, durability ? { durability } : undefined)).seq;
-      } catch (err) {
-        for (const p of scope.plugins) p.abort();
-        throw err;
-      } finally {
-        const i = this.inflight.indexOf(layer);
-        if (i >= 0) {
-          this.inflight.splice(i, 1);
-          this.inflightCounters.splice(i, 1);
-        }
-      }
-      this.commitGen++;
-      // write through when no later commit finished first (else that one may have the newer value)
-      const latest = counter > this.finishedCounter;
-      if (latest) this.finishedCounter = counter;
-      for (const [k, st] of layer) {
-        if (st.key[0] !== 0x10) continue;
-        if (latest && st.value) this.docCache.setRaw(k, st.value);
-        else this.docCache.delete(k);
-      }
-      for (const p of scope.plugins) p.afterCommit(seq);
-      if (pending.length > 0 && this.watchers.size > 0) {
-        // change events are built only when someone listens
-        const events: ChangeEvent[] = new Array(pending.length);
-        for (let i = 0; i < pending.length; i++) events[i] = { ...pending[i]!, seq: BigInt(firstSeq + i), wallTime: wallTime! };
-        for (const w of this.watchers) w(events);
+    const done = (): void => {
+      const i = this.inflight.indexOf(layer);
+      if (i >= 0) {
+        this.inflight.splice(i, 1);
+        this.inflightCounters.splice(i, 1);
       }
     };
+    const entry: CommitEntry = {
+      ops,
+      meta,
+      layer,
+      durability,
+      coalesce: durability !== 'relaxed',
+      failed: () => {
+        done();
+        for (const p of scope.plugins) p.abort();
+      },
+      committed: (seq) => {
+        done();
+        this.commitGen++;
+        // write through when no later commit finished first (else that one may have the newer value)
+        const latest = counter > this.finishedCounter;
+        if (latest) this.finishedCounter = counter;
+        for (const [k, st] of layer) {
+          if (st.key[0] !== 0x10) continue;
+          if (latest && st.value) this.docCache.setRaw(k, st.value);
+          else this.docCache.delete(k);
+        }
+        for (const p of scope.plugins) p.afterCommit(seq);
+        if (pending.length > 0 && this.watchers.size > 0) {
+          // change events are built only when someone listens
+          const events: ChangeEvent[] = new Array(pending.length);
+          for (let i = 0; i < pending.length; i++) events[i] = { ...pending[i]!, seq: BigInt(firstSeq + i), wallTime: wallTime! };
+          for (const w of this.watchers) w(events);
+        }
+      },
+      resolve: noop,
+      reject: noop,
+    };
+    // the caller invokes this right after releasing the mutex: store order = mutex order
+    return () => this.submit(entry);
+  }
+
+  // ---------------------------------------------------------------- commit coalescing
+
+  /** Commits waiting for the store writes in flight (all of one durability class). */
+  private commitQueue: CommitEntry[] = [];
+  /** Store writes in flight whose commits may be joined by later ones (not 'relaxed'). */
+  private coalescableInFlight = 0;
+  private writesInFlight = 0;
+  private idleWaiters: (() => void)[] = [];
+
+  /**
+   * Hands a commit to the store. While a durable write is in flight, later durable commits wait
+   * and then go to the store as ONE batch (their staged writes in commit order, plus the newest
+   * counters / change sequence / catalog records only): concurrent single writes share a WAL
+   * record and a memtable pass, not just the fsync. This is the storage engine's group commit one
+   * layer up: the store would not have started them before that write finished either. A relaxed
+   * commit never waits: it first sends what is queued (store order stays commit order), then
+   * itself. Each commit stays atomic (a merged batch is atomic as a whole); a failed batch fails
+   * every commit in it, as a failed group commit does in the store.
+   */
+  private submit(entry: CommitEntry): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      entry.resolve = resolve;
+      entry.reject = reject;
+      const q = this.commitQueue;
+      if (entry.coalesce && this.coalescableInFlight > 0 && (q.length === 0 || q[0]!.durability === entry.durability)) {
+        q.push(entry);
+        return;
+      }
+      if (q.length > 0) this.issue(q.splice(0));
+      this.issue([entry]);
+    });
+  }
+
+  private issue(group: CommitEntry[]): void {
+    const first = group[0]!;
+    let ops: WriteOp[];
+    if (group.length === 1) {
+      ops = first.ops;
+      for (const m of first.meta) ops.push(m);
+    } else {
+      // later commits' writes of a key replace earlier ones (they read them through the in-flight layers)
+      const merged = new Map<string, WriteOp>();
+      for (const e of group) {
+        for (const op of e.ops) merged.set(bytesKey(op.key), op);
+        for (const m of e.meta) merged.set(bytesKey(m.key), m);
+      }
+      ops = Array.from(merged.values());
+    }
+    const coalesce = first.coalesce;
+    if (coalesce) this.coalescableInFlight++;
+    this.writesInFlight++;
+    this.store.write(ops, first.durability ? { durability: first.durability } : undefined).then(
+      (info) => {
+        this.written(coalesce);
+        for (const e of group) {
+          try {
+            e.committed(info.seq);
+            e.resolve();
+          } catch (err) {
+            e.reject(err);
+          }
+        }
+      },
+      (err: unknown) => {
+        this.written(coalesce);
+        for (const e of group) {
+          e.failed();
+          e.reject(err);
+        }
+      },
+    );
+  }
+
+  private written(coalesce: boolean): void {
+    this.writesInFlight--;
+    if (coalesce) this.coalescableInFlight--;
+    if (this.coalescableInFlight === 0 && this.commitQueue.length > 0) this.issue(this.commitQueue.splice(0));
+    if (this.writesInFlight === 0 && this.commitQueue.length === 0 && this.idleWaiters.length > 0) {
+      const w = this.idleWaiters;
+      this.idleWaiters = [];
+      for (const r of w) r();
+    }
+  }
+
+  /** Resolves when every commit handed over so far has been written (or failed). */
+  private commitsIdle(): Promise<void> {
+    if (this.writesInFlight === 0 && this.commitQueue.length === 0) return Promise.resolve();
+    return new Promise((r) => this.idleWaiters.push(r));
   }
 
   collectionById(id: number): CollMeta | undefined {
@@ -1038,6 +1141,7 @@ export class Engine {
     const release = await this.mutex.lock();
     this.closed = true;
     release();
+    await this.commitsIdle();
     for (const p of this.plugins.values()) await p.close();
     await this.store.close();
   }
@@ -1082,6 +1186,22 @@ export interface PreparedInsert {
 }
 
 const idIndex = { name: '_id_', key: { _id: 1 } };
+
+interface CommitEntry {
+  /** The commit's staged writes and change-log records. */
+  ops: WriteOp[];
+  /** Counters, change sequence and catalog records (superseded by a later commit's). */
+  meta: WriteOp[];
+  layer: Map<string, Staged>;
+  durability: Durability | undefined;
+  coalesce: boolean;
+  committed(seq: bigint): void;
+  failed(): void;
+  resolve(): void;
+  reject(err: unknown): void;
+}
+
+function noop(): void {}
 
 interface IndexChanges {
   /** [entry key, index, key part] */
