@@ -101,6 +101,8 @@ if (process.argv[2] === 'seq') {
   };
   const value = new Uint8Array(100).fill(7);
   const st = await openStore(await openNodeFsAdapter(path.join(dir, 'lt')), {});
+  // the same store with its WAL appended (format 1's pattern: every sync also commits a new size)
+  const stApp = await openStore(await openNodeFsAdapter(path.join(dir, 'lt-app')), { walPreallocate: false });
   const ad = await openNodeFsAdapter(path.join(dir, 'adapter'));
   const ah = await ad.open('000001.wal', { create: true });
   const rec = new Uint8Array(148); // one WAL record of this put: 8 header + 20 batch + 1+1+1 + 16 + 100, rounded
@@ -135,6 +137,7 @@ if (process.argv[2] === 'seq') {
   const ins = sq.prepare('INSERT OR REPLACE INTO kv (k, v) VALUES (?, ?)');
   const res: Record<string, number[]> = {
     'largetable strict put': [],
+    'largetable strict put, WAL appended': [],
     'adapter append+sync': [],
     'adapter in-place write+sync': [],
     'fs.promises append write+datasync': [],
@@ -152,6 +155,9 @@ if (process.argv[2] === 'seq') {
     const steps: [string, () => Promise<void> | void][] = [
       ['largetable strict put', async () => {
         for (let i = 0; i < per; i++) await st.put(keyOf(base + i), value);
+      }],
+      ['largetable strict put, WAL appended', async () => {
+        for (let i = 0; i < per; i++) await stApp.put(keyOf(base + i), value);
       }],
       ['adapter append+sync', async () => {
         for (let i = 0; i < per; i++) {
@@ -194,6 +200,7 @@ if (process.argv[2] === 'seq') {
     for (const [name, fn] of steps) await timed(name, fn);
   }
   await st.close();
+  await stApp.close();
   await ah.close();
   await ad.close();
   await ph.close();

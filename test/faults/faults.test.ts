@@ -10,6 +10,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { crashMemoryVolumeForTesting, dropMemoryVolume, MemoryAdapter } from '../../platform/memory.ts';
 import { isLargetableError } from '../../src/errors.ts';
+import { relaxedSyncDelayMsMax } from '../../src/limits.ts';
 import { openStore, type EngineOptions } from '../../src/storage/index.ts';
 import type { RecoveryReport, Store } from '../../src/storage/store.ts';
 import { adapterMethods, FaultyAdapter, handleMethods, type FaultMethod, type FaultPlan } from './faulty.ts';
@@ -295,3 +296,111 @@ async function scenarioWithTornCrash(nth: number, _vol: string, opts: EngineOpti
     dropMemoryVolume(vol);
   }
 }
+
+describe('relaxed writes: acknowledged from memory, synced in the background', () => {
+  const opts: EngineOptions = { ...baseOpts, memtableSizeBytes: 1 << 20 };
+  for (const prealloc of [false, true]) {
+    const o: EngineOptions = { ...opts, walPreallocate: prealloc };
+    const label = prealloc ? 'preallocated WAL' : 'appended WAL';
+
+    it(`resolve without I/O, visible at once, durable within relaxedSyncDelayMsMax (${label})`, async () => {
+      const vol = `faults-${++volumeCounter}`;
+      const fa = new FaultyAdapter(new MemoryAdapter(vol, { trackUnsynced: true }));
+      const st = await openStore(fa, o);
+      try {
+        fa.arm(null); // reset the call counters
+        const acks = [];
+        for (let i = 0; i < 20; i++) acks.push(await st.write([{ type: 'put', key: b(`r${i}`), value: b(`v${i}`) }], { durability: 'relaxed' }));
+        assert.deepEqual(acks.map((a) => Number(a.seq)), Array.from({ length: 20 }, (_, i) => i + 1));
+        assert.equal(fa.calls.get('write') ?? 0, 0, 'no WAL write before the acknowledgements');
+        assert.equal(fa.calls.get('sync') ?? 0, 0, 'no sync before the acknowledgements');
+        assert.equal(td.decode((await st.get(b('r19')))!), 'v19');
+        await new Promise((r) => setTimeout(r, relaxedSyncDelayMsMax + 50));
+        assert.equal(fa.calls.get('write'), 1, 'one background write for all of them');
+        assert.equal(fa.calls.get('sync'), 1, 'one background sync');
+      } finally {
+        crashMemoryVolumeForTesting(vol);
+      }
+      const re = await openStore(new MemoryAdapter(vol, { trackUnsynced: true }), o);
+      try {
+        for (let i = 0; i < 20; i++) assert.equal(td.decode((await re.get(b(`r${i}`)))!), `v${i}`);
+      } finally {
+        await re.close();
+        dropMemoryVolume(vol);
+      }
+    });
+
+    it(`a strict write makes every relaxed write before it durable, in one write and one sync (${label})`, async () => {
+      const vol = `faults-${++volumeCounter}`;
+      const fa = new FaultyAdapter(new MemoryAdapter(vol, { trackUnsynced: true }));
+      const st = await openStore(fa, o);
+      fa.arm(null);
+      for (let i = 0; i < 5; i++) void st.write([{ type: 'put', key: b(`r${i}`), value: b(`v${i}`) }, { type: 'put', key: b(`q${i}`), value: b(`w${i}`) }], { durability: 'relaxed' });
+      const strict = await st.put(b('s'), b('strict'));
+      assert.equal(strict.seq, 6n);
+      assert.equal(fa.calls.get('write'), 1);
+      assert.equal(fa.calls.get('sync'), 1);
+      // relaxed after the strict one, then the crash: they may be lost, the prefix may not
+      void st.write([{ type: 'put', key: b('late'), value: b('x') }], { durability: 'relaxed' });
+      crashMemoryVolumeForTesting(vol);
+      const re = await openStore(new MemoryAdapter(vol, { trackUnsynced: true }), o);
+      try {
+        assert.ok((await re.verify()).ok);
+        for (let i = 0; i < 5; i++) {
+          assert.equal(td.decode((await re.get(b(`r${i}`)))!), `v${i}`);
+          assert.equal(td.decode((await re.get(b(`q${i}`)))!), `w${i}`);
+        }
+        assert.equal(td.decode((await re.get(b('s')))!), 'strict');
+        assert.equal(await re.get(b('late')), undefined);
+      } finally {
+        await re.close();
+        dropMemoryVolume(vol);
+      }
+    });
+
+    it(`a relaxed write queued behind a strict one waits for it, then is acknowledged from memory (${label})`, async () => {
+      const vol = `faults-${++volumeCounter}`;
+      const st = await openStore(new MemoryAdapter(vol, { trackUnsynced: true }), o);
+      try {
+        const order: string[] = [];
+        const s = st.put(b('s'), b('1')).then(() => order.push('strict'));
+        const r = st.write([{ type: 'put', key: b('r'), value: b('2') }], { durability: 'relaxed' }).then((c) => {
+          order.push('relaxed');
+          return c;
+        });
+        // not visible before the strict write ahead of it
+        assert.equal(await st.get(b('r')), undefined);
+        assert.equal((await r).seq, 2n);
+        await s;
+        assert.deepEqual(order, ['strict', 'relaxed']);
+        assert.equal(td.decode((await st.get(b('r')))!), '2');
+      } finally {
+        await st.close();
+        dropMemoryVolume(vol);
+      }
+    });
+
+    it(`a failed background write or sync stops the store: later writes get IO_ERROR (${label})`, async () => {
+      for (const method of ['write', 'sync'] as const) {
+        const vol = `faults-${++volumeCounter}`;
+        const fa = new FaultyAdapter(new MemoryAdapter(vol, { trackUnsynced: true }));
+        const st = await openStore(fa, o);
+        fa.arm({ method, nth: 1, mode: 'persistent' });
+        await st.write([{ type: 'put', key: b('r'), value: b('1') }], { durability: 'relaxed' });
+        await st.idle();
+        assert.equal(fa.injected > 0, true, `${method} failed in the background`);
+        for (const d of ['relaxed', 'strict'] as const) {
+          await assert.rejects(st.write([{ type: 'put', key: b('x'), value: b('2') }], { durability: d }), (e) => isLargetableError(e, 'IO_ERROR') && e.details['operation'] === method, `${method}: ${d}`);
+        }
+        fa.arm(null);
+        await st.close().catch(() => undefined);
+        crashMemoryVolumeForTesting(vol);
+        const re = await openStore(new MemoryAdapter(vol, { trackUnsynced: true }), o);
+        assert.ok((await re.verify()).ok);
+        assert.equal(await re.get(b('x')), undefined);
+        await re.close();
+        dropMemoryVolume(vol);
+      }
+    });
+  }
+});
