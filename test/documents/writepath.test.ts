@@ -142,7 +142,7 @@ describe('write path: concurrent commits', () => {
       const seen: string[] = [];
       for (let i = 0; i < 80; i++) {
         const e = await replay.next();
-        seen.push(`${e.operationType}:${e.documentKey._id}`);
+        seen.push(`${e.operationType}:${(e.documentKey as { _id: unknown })._id}`);
       }
       await replay.close();
       const inserts = seen.slice(0, 40).map((s) => s.split(':'));
