@@ -131,7 +131,7 @@ describe('write path: concurrent commits', () => {
       const stream = c.watch();
       const first = stream.next();
       await c.insertOne({ _id: 'start' });
-      const token = (await first)._id;
+      const token = (await first)!._id;
       await stream.close();
       await Promise.all(Array.from({ length: 40 }, (_, i) => c.insertOne({ _id: i })));
       await Promise.all(Array.from({ length: 40 }, (_, i) => c.updateOne({ _id: i }, { $set: { y: i } })));
@@ -142,7 +142,7 @@ describe('write path: concurrent commits', () => {
       const seen: string[] = [];
       for (let i = 0; i < 80; i++) {
         const e = await replay.next();
-        seen.push(`${e.operationType}:${(e.documentKey as { _id: unknown })._id}`);
+        seen.push(`${e!.operationType}:${(e!.documentKey as { _id: unknown })._id}`);
       }
       await replay.close();
       const inserts = seen.slice(0, 40).map((s) => s.split(':'));
