@@ -27,6 +27,17 @@ describe('loadConfig', () => {
     assert.equal(loadConfig({ flags: { 'mongo-port': 'off' } }).mongoPort, -1);
   });
 
+  it('memory budgets: server defaults, [storage] TOML, env and flags', () => {
+    const d = loadConfig();
+    assert.deepEqual([d.memtableBytes, d.blockCacheBytes, d.documentCacheBytes], [32 * 1024 * 1024, 32 * 1024 * 1024, 32 * 1024 * 1024]);
+    const toml = '[storage]\nmemtable_bytes = 8388608\nblock_cache_bytes = 1048576\ndocument_cache_bytes = 0\n';
+    const c = loadConfig({ toml, env: { LARGETABLE_BLOCK_CACHE_BYTES: '2097152' }, flags: { 'document-cache-bytes': '4194304' } });
+    assert.deepEqual([c.memtableBytes, c.blockCacheBytes, c.documentCacheBytes], [8388608, 2097152, 4194304]);
+    badKey(() => loadConfig({ toml: '[storage]\nmemtable_bytes = 10\n' }), /storage\.memtable_bytes/);
+    badKey(() => loadConfig({ env: { LARGETABLE_DOCUMENT_CACHE_BYTES: '-1' } }), /LARGETABLE_DOCUMENT_CACHE_BYTES/);
+    badKey(() => loadConfig({ toml: '[storage]\ncache = 1\n' }), /storage\.cache: unknown key/);
+  });
+
   it('names the bad key', () => {
     badKey(() => loadConfig({ toml: '[server]\nport = "abc"\n' }), /server\.port/);
     badKey(() => loadConfig({ toml: '[server]\nport = 70000\n' }), /server\.port/);

@@ -29,7 +29,23 @@ export interface ServerConfig {
   /** Operations slower than this are logged with their plan. */
   slowQueryMs: number;
   users: AuthUser[];
+  /** Memtable size before a flush (the engine keeps up to 1 + immutableMemtablesMax of them). */
+  memtableBytes: number;
+  /** Storage block cache budget. */
+  blockCacheBytes: number;
+  /** Document cache budget (0 disables it). */
+  documentCacheBytes: number;
 }
+
+/**
+ * The server's memory budgets (docs/ARCHITECTURE.md, "Server"): RSS stays below about
+ * runtime (~100-130 MB) + memtables (active + up to 2 being flushed) + block cache + document cache,
+ * i.e. ~100-130 + 3 x 32 + 32 + 32 MB by default. Configurable in [storage], env and flags.
+ */
+export const serverMemtableBytesDefault = 32 * 1024 * 1024;
+export const serverBlockCacheBytesDefault = 32 * 1024 * 1024;
+export const serverDocumentCacheBytesDefault = 32 * 1024 * 1024;
+const budgetBytesMax = 64 * 1024 * 1024 * 1024;
 
 export const defaultConfig: Readonly<ServerConfig> = Object.freeze({
   data: './data',
@@ -40,13 +56,17 @@ export const defaultConfig: Readonly<ServerConfig> = Object.freeze({
   logLevel: 'info' as LogLevel,
   slowQueryMs: slowQueryMsDefault,
   users: [],
+  memtableBytes: serverMemtableBytesDefault,
+  blockCacheBytes: serverBlockCacheBytesDefault,
+  documentCacheBytes: serverDocumentCacheBytesDefault,
 });
 
-/** The TOML layout: `[server]`, `[log]`, `[auth]`. Keys are snake_case. */
+/** The TOML layout: `[server]`, `[log]`, `[auth]`, `[storage]`. Keys are snake_case. */
 const tomlKeys: Record<string, Record<string, keyof ServerConfig>> = {
   server: { data: 'data', host: 'host', port: 'port', mongo_port: 'mongoPort', body_limit_bytes: 'bodyLimitBytes' },
   log: { level: 'logLevel', slow_query_ms: 'slowQueryMs' },
   auth: { users: 'users' },
+  storage: { memtable_bytes: 'memtableBytes', block_cache_bytes: 'blockCacheBytes', document_cache_bytes: 'documentCacheBytes' },
 };
 
 /** Environment variables read by `loadConfig`. */
@@ -58,6 +78,9 @@ export const envKeys: Record<string, keyof ServerConfig> = {
   LARGETABLE_BODY_LIMIT_BYTES: 'bodyLimitBytes',
   LARGETABLE_LOG_LEVEL: 'logLevel',
   LARGETABLE_SLOW_QUERY_MS: 'slowQueryMs',
+  LARGETABLE_MEMTABLE_BYTES: 'memtableBytes',
+  LARGETABLE_BLOCK_CACHE_BYTES: 'blockCacheBytes',
+  LARGETABLE_DOCUMENT_CACHE_BYTES: 'documentCacheBytes',
 };
 
 /** Flags (camelCase as citty gives them, or kebab-case). */
@@ -65,6 +88,8 @@ const flagKeys: Record<string, keyof ServerConfig> = {
   data: 'data', host: 'host', port: 'port', mongoPort: 'mongoPort', 'mongo-port': 'mongoPort',
   bodyLimitBytes: 'bodyLimitBytes', 'body-limit-bytes': 'bodyLimitBytes',
   logLevel: 'logLevel', 'log-level': 'logLevel', slowQueryMs: 'slowQueryMs', 'slow-query-ms': 'slowQueryMs',
+  memtableBytes: 'memtableBytes', 'memtable-bytes': 'memtableBytes', blockCacheBytes: 'blockCacheBytes', 'block-cache-bytes': 'blockCacheBytes',
+  documentCacheBytes: 'documentCacheBytes', 'document-cache-bytes': 'documentCacheBytes',
 };
 
 function bad(key: string, message: string): never {
@@ -99,6 +124,9 @@ function setField(cfg: ServerConfig, field: keyof ServerConfig, key: string, raw
     case 'mongoPort': cfg.mongoPort = raw === 'off' || raw === false ? -1 : intIn(key, raw, -1, 65535); break;
     case 'bodyLimitBytes': cfg.bodyLimitBytes = intIn(key, raw, 1024, requestBodyBytesMax); break;
     case 'slowQueryMs': cfg.slowQueryMs = intIn(key, raw, 0, 3_600_000); break;
+    case 'memtableBytes': cfg.memtableBytes = intIn(key, raw, 1024 * 1024, budgetBytesMax); break;
+    case 'blockCacheBytes': cfg.blockCacheBytes = intIn(key, raw, 0, budgetBytesMax); break;
+    case 'documentCacheBytes': cfg.documentCacheBytes = intIn(key, raw, 0, budgetBytesMax); break;
     case 'logLevel': {
       const v = str(key, raw);
       if (!(logLevels as readonly string[]).includes(v)) bad(key, `expected one of ${logLevels.join(', ')}, got ${JSON.stringify(v)}`);

@@ -19,8 +19,8 @@ interface DenoGlobal {
 }
 declare const Deno: DenoGlobal;
 
-function openDeno(location: string): Promise<ClientLike> {
-  return openSiblingIndex(import.meta.url, 'platform/deno/index', location);
+function openDeno(location: string, options: Record<string, unknown> = {}): Promise<ClientLike> {
+  return openSiblingIndex(import.meta.url, 'platform/deno/index', location, options);
 }
 
 export function denoHost(): CliHost {
@@ -30,9 +30,9 @@ export function denoHost(): CliHost {
     async kernelInfo() {
       return { build: await denoKernelBuild(), simd: simdSupported(), source: 'source (deno)' };
     },
-    async open(location: string) {
+    async open(location: string, options?: Record<string, unknown>) {
       await denoKernelBuild();
-      return openDeno(location);
+      return openDeno(location, options);
     },
     serve: (config, client, logger) => startDenoServer({ config, client, logger }),
     onShutdown(handler) {

@@ -20,18 +20,18 @@ import { kernelBuild, packageRoot, packageVersion, startServer } from './serve.t
  * `open(location)` from the entry point `index` beside the module `moduleUrl` (loaded lazily,
  * so a build without the document API still runs the other commands); `name` is for errors.
  */
-export async function openSiblingIndex(moduleUrl: string, name: string, location: string): Promise<ClientLike> {
+export async function openSiblingIndex(moduleUrl: string, name: string, location: string, options: Record<string, unknown> = {}): Promise<ClientLike> {
   const here = fileURLToPath(moduleUrl);
   const file = join(dirname(here), 'index' + extname(here));
   if (!existsSync(file)) throw new LargetableError('NOT_SUPPORTED', `the document API (${name}) is not available in this build`);
-  const mod = (await import(pathToFileURL(file).href)) as { open?: (l: string) => Promise<unknown> };
+  const mod = (await import(pathToFileURL(file).href)) as { open?: (l: string, o: Record<string, unknown>) => Promise<unknown> };
   if (typeof mod.open !== 'function') throw new LargetableError('NOT_SUPPORTED', `${name} does not export open()`);
-  return (await mod.open(location)) as ClientLike;
+  return (await mod.open(location, options)) as ClientLike;
 }
 
 /** `open(location)` from the Node entry point (platform/node/index.ts), loaded lazily. */
-export function openClient(location: string): Promise<ClientLike> {
-  return openSiblingIndex(import.meta.url, 'platform/node/index', location);
+export function openClient(location: string, options: Record<string, unknown> = {}): Promise<ClientLike> {
+  return openSiblingIndex(import.meta.url, 'platform/node/index', location, options);
 }
 
 function fileSink(path: string): Promise<ByteSink> {
@@ -127,9 +127,9 @@ export function nodeHost(): CliHost {
     },
     readChunks: fileChunks,
     createWriter: fileSink,
-    async open(location) {
+    async open(location, options) {
       await kernelBuild();
-      return openClient(location);
+      return openClient(location, options);
     },
     async connect(url) {
       const { MongoClient } = (await import('mongodb').catch(() => {

@@ -152,6 +152,10 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
   const metrics = new Metrics();
   metrics.gauge('largetable_process_resident_bytes', 'Resident set size of the server process', () => process.memoryUsage.rss());
   metrics.gauge('largetable_process_heap_used_bytes', 'V8 heap in use', () => process.memoryUsage().heapUsed);
+  metrics.gauge('largetable_process_memory_bytes', 'Process memory by kind (V8 heap total and used, external, ArrayBuffers)', () => {
+    const m = process.memoryUsage();
+    return { heapTotal: m.heapTotal, heapUsed: m.heapUsed, external: m.external, arrayBuffers: m.arrayBuffers };
+  });
   const loopDelay = monitorEventLoopDelay({ resolution: 10 });
   loopDelay.enable();
   metrics.gauge('largetable_event_loop_delay_seconds', 'Event loop delay since start: p50, p99, max', () => ({

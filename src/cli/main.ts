@@ -58,7 +58,8 @@ export interface CliHost {
   /** A file writer ("-" is stdout). */
   createWriter(path: string): Promise<ByteSink>;
   /** Open an embedded database (a directory, memory:, ...). */
-  open(location: string): Promise<ClientLike>;
+  /** Open an embedded database; `options` are client options (memory budgets for `serve`). */
+  open(location: string, options?: Record<string, unknown>): Promise<ClientLike>;
   /** Connect to a server (mongodb://...). */
   connect?(url: string): Promise<ClientLike>;
   serve(config: ServerConfig, client: ClientLike | undefined, logger: Logger): Promise<RunningServerInfo>;
@@ -127,6 +128,9 @@ const commands: Record<string, Command> = {
       'log-level': { type: 'string', description: 'debug | info | warn | error | silent' },
       'slow-query-ms': { type: 'string', description: 'log operations slower than this' },
       'body-limit-bytes': { type: 'string', description: 'largest HTTP request body' },
+      'memtable-bytes': { type: 'string', description: 'memtable size before a flush (default 32 MiB; up to 3 in memory)' },
+      'block-cache-bytes': { type: 'string', description: 'storage block cache budget (default 32 MiB)' },
+      'document-cache-bytes': { type: 'string', description: 'document cache budget (default 32 MiB, 0 = off)' },
     },
     async run(args, host) {
       const configPath = str(args, 'config');
@@ -138,12 +142,15 @@ const commands: Record<string, Command> = {
         flags: {
           data: str(args, 'data'), host: str(args, 'host'), port: str(args, 'port'), mongoPort: str(args, 'mongo-port'),
           logLevel: str(args, 'log-level'), slowQueryMs: str(args, 'slow-query-ms'), bodyLimitBytes: str(args, 'body-limit-bytes'),
+          memtableBytes: str(args, 'memtable-bytes'), blockCacheBytes: str(args, 'block-cache-bytes'), documentCacheBytes: str(args, 'document-cache-bytes'),
         },
       });
       const logger = createLogger(config.logLevel, (line) => host.err(line + '\n'));
       let client: ClientLike | undefined;
       try {
-        client = await host.open(config.data);
+        client = await host.open(config.data, {
+          memtableSizeBytes: config.memtableBytes, blockCacheSizeBytes: config.blockCacheBytes, documentCacheBytes: config.documentCacheBytes,
+        });
       } catch (err) {
         // A build without the document layer still serves /health and the console.
         if (!isLargetableError(err, 'NOT_SUPPORTED')) throw err;

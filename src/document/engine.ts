@@ -197,6 +197,24 @@ interface CacheEntry {
   read?: boolean;
 }
 
+/**
+ * What a cache entry costs, approximately: measured on Node 20 with 100,000 cached 67-byte
+ * documents, a raw entry costs ~300 bytes in all (Map entry, key string, entry object, Uint8Array
+ * and its bytes), a decoded one ~430 bytes of heap for 70 bytes of BSON. The budget counts these,
+ * so a 32 MB budget holds about 32 MB.
+ */
+function rawEntryBytes(bsonBytes: number): number {
+  return bsonBytes + 256;
+}
+function decodedEntryBytes(bsonBytes: number): number {
+  return bsonBytes * 2 + 320;
+}
+function copyBytes(b: Uint8Array): Uint8Array {
+  const out = new Uint8Array(b.length);
+  out.set(b);
+  return out;
+}
+
 export class DocumentCache {
   private readonly map = new Map<string, CacheEntry>();
   private bytes = 0;
@@ -240,7 +258,7 @@ export class DocumentCache {
   /** Keeps a decoded form of a raw entry (second read of a written-through document). */
   upgrade(k: string, e: CacheEntry, doc: Document): void {
     if (e.doc !== undefined || this.map.get(k) !== e) return;
-    const size = e.raw!.length * 2;
+    const size = decodedEntryBytes(e.raw!.length);
     this.bytes += size - e.size;
     e.size = size;
     e.doc = doc;
@@ -248,10 +266,13 @@ export class DocumentCache {
     this.evict();
   }
   set(k: string, doc: Document, size: number): void {
-    this.put(k, { doc, raw: undefined, size: size * 2, len: size });
+    this.put(k, { doc, raw: undefined, size: decodedEntryBytes(size), len: size });
   }
   setRaw(k: string, raw: Uint8Array): void {
-    this.put(k, { doc: undefined, raw, size: raw.length + 64, len: raw.length });
+    // A view into a larger buffer (Node's Buffer.allocUnsafe pool slabs, which BSON.serialize
+    // uses, or a batch encoding) would keep all of it alive: keep an exact-size copy instead.
+    const own = raw.byteOffset === 0 && raw.buffer.byteLength === raw.length ? raw : copyBytes(raw);
+    this.put(k, { doc: undefined, raw: own, size: rawEntryBytes(raw.length), len: raw.length });
   }
   private put(k: string, e: CacheEntry): void {
     if (this.maxBytes <= 0 || e.size > this.maxBytes) {

@@ -23,7 +23,7 @@ import { LargetableError, isLargetableError, mongoCodeOf } from '../errors.ts';
 import type { ErrorCode } from '../errors.ts';
 import { documentDepthMax, requestBodyBytesDefault, restFindDocumentsMax, slowQueryMsDefault } from '../limits.ts';
 import type { ClientLike, CollectionLike, CursorLike, Doc, ChangeStreamLike } from './engine.ts';
-import { dropCollection, listDatabases, numericStats, storeOf } from './engine.ts';
+import { dropCollection, listDatabases, numericStats, storeOf, documentCacheOf } from './engine.ts';
 import { validateCollectionName, validateDbName } from './names.ts';
 import { Metrics } from './metrics.ts';
 import type { Logger } from './log.ts';
@@ -148,6 +148,10 @@ export function createApp(client: ClientLike | undefined, options: AppOptions): 
     metrics.gauge('largetable_store', 'Storage engine counters by key (walSyncs, compactions, blockCacheHits, segments, ...)', () => {
       const s = storeOf(c)?.stats?.();
       return s instanceof Promise || s === undefined ? {} : numericStats(s);
+    });
+    metrics.gauge('largetable_document_cache', 'Document cache: entries, bytes (approximate), budgetBytes, hits, misses', () => {
+      const dc = documentCacheOf(c);
+      return dc ? { ...dc.stats(), budgetBytes: dc.maxBytes } : {};
     });
   }
 

@@ -130,3 +130,13 @@ export function storeOf(client: ClientLike): { stats?(): unknown; verify?(): Pro
   }
   return store as ReturnType<typeof storeOf>;
 }
+
+/** The document layer's decoded-document cache under a Largetable client, if this client has one. */
+export function documentCacheOf(client: ClientLike): { maxBytes: number; stats(): { entries: number; bytes: number; hits: number; misses: number } } | undefined {
+  const c = client as { engineOrUndefined?: { docCache?: object } };
+  try {
+    return c.engineOrUndefined?.docCache as ReturnType<typeof documentCacheOf>;
+  } catch {
+    return undefined;
+  }
+}
