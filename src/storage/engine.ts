@@ -305,7 +305,7 @@ export class LsmStore implements Store {
     mem.walFiles = [...m.wals];
     this.current = new Version(mem, [], l0, l1);
     this.holdVersion(this.current);
-    for (const s of [...l0, ...l1]) s.refs++;
+    for (const s of [...l0, ...l1]) this.ref(s);
     // a fresh WAL for new writes; the replayed ones never grow again
     this.pendingWalSizes = replayedSizes;
     if (this.readOnly) return;
@@ -403,8 +403,13 @@ export class LsmStore implements Store {
     }
   }
 
+  /** Takes a version's reference on a segment; the first one charges its filter and index to the cache budget. */
+  private ref(s: Segment): void {
+    if (s.refs++ === 0) this.cache.pin(s.memoryBytes);
+  }
+
   private install(v: Version): void {
-    for (const s of [...v.l0, ...v.l1]) s.refs++;
+    for (const s of [...v.l0, ...v.l1]) this.ref(s);
     this.holdVersion(v);
     const old = this.current;
     this.current = v;
@@ -413,6 +418,7 @@ export class LsmStore implements Store {
 
   private async deleteSegment(s: Segment): Promise<void> {
     this.cache.dropFile(s.meta.file);
+    this.cache.unpin(s.memoryBytes);
     await s.handle.close().catch(() => undefined);
     // a failed remove leaves an orphan that the next open deletes
     if (!this.closed) await this.adapter.remove(s.name).catch(() => undefined);
@@ -838,8 +844,9 @@ export class LsmStore implements Store {
     try {
       const minSnap = this.minSnapshot();
       const sources: Source[] = [];
-      for (const s of v.l0) sources.push(new RunSource([s], true));
-      if (bottom && v.l1.length > 0) sources.push(new RunSource(v.l1, true));
+      // compaction reads every input block once: it does not displace the cache's hot blocks
+      for (const s of v.l0) sources.push(new RunSource([s], true, false));
+      if (bottom && v.l1.length > 0) sources.push(new RunSource(v.l1, true, false));
       for (const s of sources) await s.seek(null);
       let b: SegmentBuilder | null = null;
       let bFile = 0;

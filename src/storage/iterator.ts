@@ -110,9 +110,13 @@ export class RunSource implements Source {
   private blk: Block | null = null;
   readonly segs: readonly Segment[];
   readonly fwd: boolean;
-  constructor(segs: readonly Segment[], fwd: boolean) {
+  /** Whether blocks read from disk enter the block cache (not for compaction's one pass). */
+  readonly fill: boolean;
+  constructor(segs: readonly Segment[], fwd: boolean, fill = true) {
     this.segs = segs;
-    this.fwd = fwd;}
+    this.fwd = fwd;
+    this.fill = fill;
+  }
 
   // entry position copied out of the (shared, cached) block's scratch fields at decode time:
   // other readers may decode entries of the same block between our awaits
@@ -143,7 +147,7 @@ export class RunSource implements Source {
       this.blk = c;
       return undefined;
     }
-    return seg.block(this.bi).then((b) => {
+    return seg.block(this.bi, this.fill).then((b) => {
       this.blk = b;
     });
   }

@@ -2,12 +2,20 @@
  * The memtable: a skiplist (p = 1/4, 12 levels) kept entirely in typed-array columns, so an
  * insert allocates no JS objects. Nodes and versions are integer indices; keys and values are
  * byte ranges of the record buffers they arrived in (registered once per batch with
- * `addBuffer`), never copied. Each node holds its key's versions, newest first.
+ * `addBuffer`). A large record buffer is kept as it is; small ones (single puts) are copied
+ * into shared 64 KiB chunks, so a memtable of small writes does not hold one ArrayBuffer (and
+ * its few hundred bytes of engine bookkeeping) per write. Each node holds its key's versions,
+ * newest first. `bytes` is the real cost: buffers as allocated plus the columns' capacity.
  * Single-threaded JS: iteration is safe during inserts; nodes are never removed.
  */
 import { compareAt } from './codec.ts';
 
 const levelMax = 12;
+/** Record buffers up to this size are copied into shared chunks. */
+const smallBufferBytesMax = 16 * 1024;
+const chunkBytes = 64 * 1024;
+/** Approximate engine bookkeeping per retained ArrayBuffer (JS object, backing store, malloc header). */
+const bufferOverheadBytes = 256;
 /** Node / version index meaning "none". */
 export const NIL = -1;
 
@@ -35,8 +43,12 @@ function prefixAt(b: Uint8Array, o: number, n: number): number {
 }
 
 export class Memtable {
-  /** Approximate bytes held (keys, values, node and version columns). */
-  bytes = 0;
+  /** Bytes held: record buffers and chunks as allocated, plus the columns' capacity. */
+  get bytes(): number {
+    return this.bufBytes + this.colBytes;
+  }
+  private bufBytes = 0;
+  private colBytes = 0;
   count = 0;
   minSeq = Infinity;
   maxSeq = 0;
@@ -44,23 +56,31 @@ export class Memtable {
   /** WAL files whose records this memtable holds; removable once it is flushed. */
   walFiles: number[] = [];
 
+  /** Chunks and large record buffers; node/version columns index into this. */
   private readonly bufs: Uint8Array[] = [];
+  /** Registered buffer i lives in bufs[bufChunk[i]] from offset bufBase[i]. */
+  private bufChunk = new Int32Array(16);
+  private bufBase = new Int32Array(16);
+  private nRegistered = 0;
+  /** Free space of the current chunk (bufs[chunk]) starts at chunkPos; chunk < 0: none. */
+  private chunk = -1;
+  private chunkPos = 0;
   // node columns (node 0 is the head)
-  private nBuf = new Int32Array(1024);
-  private nOff = new Int32Array(1024);
-  private nLen = new Int32Array(1024);
-  private nP0 = new Uint32Array(1024);
-  private nNewest = new Int32Array(1024);
-  private nLink = new Int32Array(1024);
+  private nBuf = new Int32Array(16);
+  private nOff = new Int32Array(16);
+  private nLen = new Int32Array(16);
+  private nP0 = new Uint32Array(16);
+  private nNewest = new Int32Array(16);
+  private nLink = new Int32Array(16);
   private nodes = 1;
-  private links = new Int32Array(4096);
+  private links = new Int32Array(64);
   private linkTop = levelMax;
   // version columns
-  private vSeq = new Float64Array(1024);
-  private vBuf = new Int32Array(1024);
-  private vOff = new Int32Array(1024);
-  private vLen = new Int32Array(1024); // -1 = tombstone
-  private vOlder = new Int32Array(1024);
+  private vSeq = new Float64Array(16);
+  private vBuf = new Int32Array(16);
+  private vOff = new Int32Array(16);
+  private vLen = new Int32Array(16); // -1 = tombstone
+  private vOlder = new Int32Array(16);
   private versions = 0;
   private readonly prev = new Int32Array(levelMax);
   private rnd = 0x2545f491;
@@ -69,13 +89,49 @@ export class Memtable {
     this.links.fill(NIL, 0, levelMax);
     this.nLink[0] = 0;
     this.nNewest[0] = NIL;
+    this.countColumns();
   }
 
-  /** Registers a record buffer; returns its index for `put`. */
+  private countColumns(): void {
+    this.colBytes =
+      this.nBuf.byteLength + this.nOff.byteLength + this.nLen.byteLength + this.nP0.byteLength + this.nNewest.byteLength + this.nLink.byteLength +
+      this.links.byteLength + this.vSeq.byteLength + this.vBuf.byteLength + this.vOff.byteLength + this.vLen.byteLength + this.vOlder.byteLength +
+      this.bufChunk.byteLength + this.bufBase.byteLength;
+  }
+
+  /**
+   * Registers a record buffer; returns its index for `put` (offsets passed to `put` are relative
+   * to this buffer). The caller must not modify the buffer afterwards.
+   */
   addBuffer(buf: Uint8Array): number {
-    this.bufs.push(buf);
-    this.bytes += buf.length;
-    return this.bufs.length - 1;
+    const i = this.nRegistered++;
+    if (i >= this.bufChunk.length) {
+      this.bufChunk = grow(this.bufChunk, i + 1);
+      this.bufBase = grow(this.bufBase, i + 1);
+      this.countColumns();
+    }
+    const n = buf.length;
+    if (n <= smallBufferBytesMax) {
+      if (this.chunk < 0 || this.chunkPos + n > this.bufs[this.chunk]!.length) {
+        // chunks start small (a small memtable stays small) and double up to chunkBytes
+        const size = Math.min(chunkBytes, Math.max(n, this.chunk < 0 ? 1024 : this.bufs[this.chunk]!.length * 2));
+        this.bufs.push(new Uint8Array(size));
+        this.chunk = this.bufs.length - 1;
+        this.chunkPos = 0;
+        this.bufBytes += size + bufferOverheadBytes;
+      }
+      this.bufs[this.chunk]!.set(buf, this.chunkPos);
+      this.bufChunk[i] = this.chunk;
+      this.bufBase[i] = this.chunkPos;
+      this.chunkPos += n;
+    } else {
+      this.bufs.push(buf);
+      this.bufChunk[i] = this.bufs.length - 1;
+      this.bufBase[i] = 0;
+      // a view keeps its whole ArrayBuffer alive
+      this.bufBytes += buf.buffer.byteLength + bufferOverheadBytes;
+    }
+    return i;
   }
 
   private randomLevel(): number {
@@ -100,6 +156,7 @@ export class Memtable {
       this.vOff = grow(this.vOff, v + 1);
       this.vLen = grow(this.vLen, v + 1);
       this.vOlder = grow(this.vOlder, v + 1);
+      this.countColumns();
     }
     this.vSeq[v] = seq;
     this.vBuf[v] = bi;
@@ -108,7 +165,6 @@ export class Memtable {
     this.vOlder[v] = older;
     if (seq < this.minSeq) this.minSeq = seq;
     if (seq > this.maxSeq) this.maxSeq = seq;
-    this.bytes += 24;
     return v;
   }
 
@@ -124,6 +180,10 @@ export class Memtable {
    * when vl < 0. A later put of the same key and seq shadows the earlier one.
    */
   put(bi: number, ko: number, kl: number, seq: number, vo: number, vl: number): void {
+    const base = this.bufBase[bi]!;
+    ko += base;
+    if (vl >= 0) vo += base;
+    bi = this.bufChunk[bi]!;
     const buf = this.bufs[bi]!;
     const kp = prefixAt(buf, ko, kl);
     const prev = this.prev;
@@ -158,8 +218,12 @@ export class Memtable {
       this.nP0 = grow(this.nP0, node + 1);
       this.nNewest = grow(this.nNewest, node + 1);
       this.nLink = grow(this.nLink, node + 1);
+      this.countColumns();
     }
-    if (this.linkTop + lvl > this.links.length) this.links = grow(this.links, this.linkTop + lvl);
+    if (this.linkTop + lvl > this.links.length) {
+      this.links = grow(this.links, this.linkTop + lvl);
+      this.countColumns();
+    }
     const lk = this.links;
     const ls = this.linkTop;
     this.linkTop += lvl;
@@ -175,7 +239,6 @@ export class Memtable {
       lk[pl] = node;
     }
     this.count++;
-    this.bytes += 40 + lvl * 4;
   }
 
   /** Convenience for tests: copies key and value into one buffer and inserts them. */

@@ -22,6 +22,9 @@ const blockHeaderBytes = 9; // flags u8, rawLen u32, payloadLen u32
 export const kindDel = 0;
 export const kindPut = 1;
 
+/** Approximate heap bytes of the objects around one cached block's buffer. */
+const blockObjectBytes = 320;
+
 /** A decoded block: raw entry bytes plus the entry offset table. */
 export class Block {
   readonly bytes: number;
@@ -45,7 +48,9 @@ export class Block {
     if (data.length < 4) throw corruption(file, fileOffset, 'block too short');
     this.count = this.dv.getUint32(0, true);
     if (4 + this.count * 4 > data.length) throw corruption(file, fileOffset, 'block entry count out of range');
-    this.bytes = data.length + 64;
+    // real cost: the whole backing buffer (a raw block is a view of its read buffer) plus the
+    // Block, typed-array, DataView, ArrayBuffer and cache-entry objects
+    this.bytes = data.buffer.byteLength + blockObjectBytes;
   }
 
   /** Decodes entry i into the scratch fields. */
@@ -139,7 +144,7 @@ export function decodeBlock(raw: Uint8Array, file: string, offset: number): Bloc
   const rawLen = dv.getUint32(1, true);
   const payload = raw.subarray(blockHeaderBytes, blockHeaderBytes + payloadLen);
   let data: Uint8Array;
-  if (flags === 0) data = payload.slice();
+  if (flags === 0) data = payload; // a view: the read buffer is ours and never reused
   else if (flags === 1) {
     try {
       data = inflateSync(payload, { out: new Uint8Array(rawLen) });
@@ -160,8 +165,18 @@ export function decodeBlock(raw: Uint8Array, file: string, offset: number): Bloc
  */
 export class SegmentBuilder {
   private readonly entries = new ByteWriter(32 * 1024);
-  private offsets: number[] = [];
-  private out: Uint8Array[] = [];
+  /** Entry offsets of the open block (reused across blocks). */
+  private offsets = new Uint32Array(256);
+  private nOffsets = 0;
+  /** Scratch for a block's raw bytes (offset table + entries), reused across blocks. */
+  private raw = new Uint8Array(0);
+  /**
+   * Finished blocks waiting for `drain`, laid out as on disk in one buffer that is reused
+   * (the adapter copies or writes the bytes before `write` resolves): flush and compaction
+   * allocate no per-block or per-drain buffers beyond what deflate itself needs.
+   */
+  private stage: Uint8Array;
+  private stageDv: DataView;
   pendingBytes = 0;
   private written = 0;
   private skipCompression = 0;
@@ -193,16 +208,16 @@ export class SegmentBuilder {
     this.name = name;
     this.blockSizeBytes = blockSizeBytes;
     this.compressLevel = compressLevel;
-    const h = new Uint8Array(segmentHeaderBytes);
-    new DataView(h.buffer).setUint32(0, segmentMagic, true);
-    h[4] = segmentVersion;
-    this.out.push(h);
-    this.pendingBytes = h.length;
+    this.stage = new Uint8Array(Math.max(64 * 1024, blockSizeBytes * 2));
+    this.stageDv = new DataView(this.stage.buffer);
+    this.stageDv.setUint32(0, segmentMagic, true);
+    this.stage[4] = segmentVersion;
+    this.pendingBytes = segmentHeaderBytes;
   }
 
   /** Size of the file so far including buffered bytes. */
   get sizeBytes(): number {
-    return this.written + this.entries.pos + this.offsets.length * 4;
+    return this.written + this.pendingBytes + this.entries.pos + this.nOffsets * 4;
   }
 
   /** Adds one entry; entries must arrive in (key asc, seq desc) order. */
@@ -229,7 +244,12 @@ export class SegmentBuilder {
       }
     }
     if (this.smallest === null) this.smallest = kb.slice(ko, ko + kl);
-    this.offsets.push(e.pos);
+    if (this.nOffsets === this.offsets.length) {
+      const no = new Uint32Array(this.offsets.length * 2);
+      no.set(this.offsets);
+      this.offsets = no;
+    }
+    this.offsets[this.nOffsets++] = e.pos;
     const len = vl < 0 ? 0 : vl;
     e.ensure(9 + varintSize(kl) + varintSize(len) + kl + len);
     const buf = e.buf;
@@ -260,12 +280,26 @@ export class SegmentBuilder {
     if (e.pos >= this.blockSizeBytes) this.finishBlock();
   }
 
+  /** Makes room for `n` more staged bytes. */
+  private stageEnsure(n: number): void {
+    const need = this.pendingBytes + n;
+    if (need <= this.stage.length) return;
+    let cap = this.stage.length * 2;
+    while (cap < need) cap *= 2;
+    const ns = new Uint8Array(cap);
+    ns.set(this.stage.subarray(0, this.pendingBytes));
+    this.stage = ns;
+    this.stageDv = new DataView(ns.buffer);
+  }
+
   private finishBlock(): void {
-    const n = this.offsets.length;
+    const n = this.nOffsets;
     if (n === 0) return;
     const head = 4 + n * 4;
-    const raw = new Uint8Array(head + this.entries.pos);
-    const dv = new DataView(raw.buffer);
+    const rawLen = head + this.entries.pos;
+    if (this.raw.length < rawLen) this.raw = new Uint8Array(Math.max(rawLen, this.blockSizeBytes + (this.blockSizeBytes >>> 1)));
+    const raw = this.raw.subarray(0, rawLen);
+    const dv = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
     dv.setUint32(0, n, true);
     for (let i = 0; i < n; i++) dv.setUint32(4 + i * 4, this.offsets[i]! + head, true);
     raw.set(this.entries.buf.subarray(0, this.entries.pos), head);
@@ -278,41 +312,41 @@ export class SegmentBuilder {
         flags = 1;
       } else this.skipCompression = 8; // incompressible data: do not retry for the next 8 blocks
     } else if (this.skipCompression > 0) this.skipCompression--;
-    const disk = new Uint8Array(blockHeaderBytes + payload.length + 4);
-    const ddv = new DataView(disk.buffer);
-    disk[0] = flags;
-    ddv.setUint32(1, raw.length, true);
-    ddv.setUint32(5, payload.length, true);
-    disk.set(payload, blockHeaderBytes);
-    ddv.setUint32(blockHeaderBytes + payload.length, crc32c(disk, 0, 0, blockHeaderBytes + payload.length), true);
-    const offset = this.written + this.pendingBytes;
+    const diskLen = blockHeaderBytes + payload.length + 4;
+    this.stageEnsure(diskLen);
+    const at = this.pendingBytes;
+    const st = this.stage;
+    const sdv = this.stageDv;
+    st[at] = flags;
+    sdv.setUint32(at + 1, raw.length, true);
+    sdv.setUint32(at + 5, payload.length, true);
+    st.set(payload, at + blockHeaderBytes);
+    sdv.setUint32(at + blockHeaderBytes + payload.length, crc32c(st, 0, at, at + blockHeaderBytes + payload.length), true);
+    const offset = this.written + at;
     // index entry: offset, length, last key
     this.index.u32(offset);
-    this.index.u32(disk.length);
+    this.index.u32(diskLen);
     this.index.varint(this.lastKl);
     this.index.bytes(this.lastKb!.subarray(this.lastKo, this.lastKo + this.lastKl));
     this.indexCount++;
-    this.out.push(disk);
-    this.pendingBytes += disk.length;
+    this.pendingBytes += diskLen;
     this.entries.reset();
-    this.offsets = [];
+    this.nOffsets = 0;
   }
 
   /** Writes buffered blocks to the file. */
   async drain(): Promise<void> {
-    if (this.out.length === 0) return;
     const total = this.pendingBytes;
-    const buf = new Uint8Array(total);
-    let p = 0;
-    for (const b of this.out) {
-      buf.set(b, p);
-      p += b.length;
-    }
-    this.out = [];
-    this.pendingBytes = 0;
+    if (total === 0) return;
     const at = this.written;
-    await io(this.name, 'write', () => this.handle.write(at, buf));
+    await io(this.name, 'write', () => this.handle.write(at, this.stage.subarray(0, total)));
+    this.pendingBytes = 0;
     this.written += total;
+    // a block larger than usual grew the stage: give the memory back
+    if (this.stage.length > 4 << 20) {
+      this.stage = new Uint8Array(Math.max(64 * 1024, this.blockSizeBytes * 2));
+      this.stageDv = new DataView(this.stage.buffer);
+    }
   }
 
   /** Writes bloom, index, meta and footer, syncs, and returns the segment's metadata. */
@@ -362,7 +396,8 @@ export class SegmentBuilder {
     tail.u8(0);
     tail.u8(0);
     tail.u32(crc32c(tail.buf, 0, f0, tail.pos));
-    this.out.push(tail.take());
+    this.stageEnsure(tail.pos);
+    this.stage.set(tail.buf.subarray(0, tail.pos), this.pendingBytes);
     this.pendingBytes += tail.pos;
     await this.drain();
     await io(this.name, 'sync', () => this.handle.sync());
@@ -521,8 +556,11 @@ export class Segment {
     return -compareAt(key, this.idx, this.idxKeyStart[i]!, this.idxKeyLen[i]!);
   }
 
-  /** Loads block i (cache, else read + check + inflate). */
-  async block(i: number): Promise<Block> {
+  /**
+   * Loads block i (cache, else read + check + inflate). `fill` = false (compaction, which reads
+   * every block once) leaves the cache as it is instead of replacing its hot blocks.
+   */
+  async block(i: number, fill = true): Promise<Block> {
     const ck = this.cacheBase + i;
     const hit = this.cache.get(ck);
     if (hit !== undefined) return hit;
@@ -531,8 +569,13 @@ export class Segment {
     const raw = await io(this.name, 'read', () => this.handle.read(off, len));
     if (raw.length !== len) throw corruption(this.name, off + raw.length, 'block truncated');
     const b = decodeBlock(raw, this.name, off);
-    this.cache.set(ck, b);
+    if (fill) this.cache.set(ck, b);
     return b;
+  }
+
+  /** Bytes this open segment keeps in memory: bloom filter, sparse index and its columns. */
+  get memoryBytes(): number {
+    return this.bloom.byteLength + this.idx.byteLength + this.idxBlockOff.length * 16 + 512;
   }
 
   /** Cached block i or undefined (no I/O). */
