@@ -1,5 +1,8 @@
 /**
- * LRU block cache with a byte budget. Keys are numbers file * 2^20 + block; Map order is recency.
+ * Block cache with a byte budget, replacement by second chance (CLOCK): a hit only marks the
+ * entry used (one Map lookup, no reordering); eviction takes entries in insertion order and
+ * gives a used one another round at the back instead of evicting it. Keys are numbers
+ * file * 2^20 + block.
  * The budget also covers what open segments pin in memory (bloom filters and sparse indexes,
  * `pin`/`unpin`): blocks get what is left, so the cache and the segments' in-memory parts
  * together stay within the configured budget.
@@ -12,8 +15,16 @@ export interface Sized {
 /** Cache keys are file * blocksPerFileMax + block index. */
 export const blocksPerFileMax = 1 << 20;
 
+class Entry<V> {
+  readonly v: V;
+  used = false;
+  constructor(v: V) {
+    this.v = v;
+  }
+}
+
 export class BlockCache<V extends Sized> {
-  private readonly map = new Map<number, V>();
+  private readonly map = new Map<number, Entry<V>>();
   /** Bytes of cached blocks. */
   bytes = 0;
   /** Bytes pinned by open segments (filters and indexes), charged to the same budget. */
@@ -26,36 +37,51 @@ export class BlockCache<V extends Sized> {
   }
 
   get(key: number): V | undefined {
-    const v = this.map.get(key);
-    if (v === undefined) {
+    const e = this.map.get(key);
+    if (e === undefined) {
       this.misses++;
       return undefined;
     }
     this.hits++;
-    this.map.delete(key);
-    this.map.set(key, v);
-    return v;
+    e.used = true;
+    return e.v;
+  }
+
+  /** `get` for a probe that falls back to `get` on a miss: a miss is not counted here. */
+  peek(key: number): V | undefined {
+    const e = this.map.get(key);
+    if (e === undefined) return undefined;
+    this.hits++;
+    e.used = true;
+    return e.v;
   }
 
   set(key: number, v: V): void {
     if (v.bytes + this.pinned > this.budgetBytes) return;
     const old = this.map.get(key);
     if (old !== undefined) {
-      this.bytes -= old.bytes;
+      this.bytes -= old.v.bytes;
       this.map.delete(key);
     }
-    this.map.set(key, v);
+    this.map.set(key, new Entry(v));
     this.bytes += v.bytes;
     this.evict();
   }
 
   private evict(): void {
+    const map = this.map;
     while (this.bytes > 0 && this.bytes + this.pinned > this.budgetBytes) {
-      const first = this.map.keys().next();
+      const first = map.entries().next();
       if (first.done) break;
-      const ev = this.map.get(first.value)!;
-      this.map.delete(first.value);
-      this.bytes -= ev.bytes;
+      const [k, e] = first.value;
+      map.delete(k);
+      if (e.used) {
+        // second chance: back of the queue, unmarked
+        e.used = false;
+        map.set(k, e);
+        continue;
+      }
+      this.bytes -= e.v.bytes;
     }
   }
 
@@ -71,10 +97,10 @@ export class BlockCache<V extends Sized> {
 
   /** Drops every block of one file (after the file is deleted). */
   dropFile(file: number): void {
-    for (const [k, v] of this.map) {
+    for (const [k, e] of this.map) {
       if (Math.floor(k / blocksPerFileMax) === file) {
         this.map.delete(k);
-        this.bytes -= v.bytes;
+        this.bytes -= e.v.bytes;
       }
     }
   }

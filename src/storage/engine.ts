@@ -29,10 +29,10 @@ import { BlockCache } from './cache.ts';
 import { compareBytes, equalBytes } from './codec.ts';
 import { io, toIoError } from './io.ts';
 import { MemSource, RunSource, type Source } from './iterator.ts';
-import { compareRanges } from './memtable.ts';
+import { compareRanges, prefixAt } from './memtable.ts';
 import { type ManifestState, decodeManifest, encodeManifest, manifestName } from './manifest.ts';
 import { Memtable, NIL } from './memtable.ts';
-import { type Block, Segment, SegmentBuilder, type SegmentMeta, decodeBlock, segmentName } from './segment.ts';
+import { type Block, Segment, SegmentBuilder, type SegmentMeta, decodeBlock, probeFound, probeIo, probeNone, segmentName } from './segment.ts';
 import type {
   CommitInfo,
   RangeOptions,
@@ -953,46 +953,65 @@ export class LsmStore implements Store {
     throw new LargetableError('INVALID_ARGUMENT', 'snapshot does not belong to this store');
   }
 
-  async get(key: Uint8Array, snapshot?: Snapshot): Promise<Uint8Array | undefined> {
-    this.checkOpen();
-    checkKey(key);
-    const { snap, version } = this.resolveSnapshot(snapshot);
-    for (let i = -1; i < version.imms.length; i++) {
-      const m = i < 0 ? version.mem : version.imms[i]!;
-      const n = m.find(key);
-      if (n !== NIL) {
-        const v = m.visible(n, snap);
-        if (v !== NIL) return m.isDel(v) ? undefined : m.value(v)!.slice();
+  /**
+   * Point read. The common case runs synchronously to the end (memtables, then segments whose
+   * blocks are cached: bloom first, then the sparse index and the block) and returns a settled
+   * promise; the first block that is not cached switches to `getFrom`, which reads it.
+   */
+  get(key: Uint8Array, snapshot?: Snapshot): Promise<Uint8Array | undefined> {
+    try {
+      this.checkOpen();
+      checkKey(key);
+      const { snap, version } = this.resolveSnapshot(snapshot);
+      for (let i = -1; i < version.imms.length; i++) {
+        const m = i < 0 ? version.mem : version.imms[i]!;
+        if (m.count === 0) continue;
+        const n = m.find(key);
+        if (n !== NIL) {
+          const v = m.visible(n, snap);
+          if (v !== NIL) return Promise.resolve(m.isDel(v) ? undefined : m.value(v)!.slice());
+        }
       }
+      const l0 = version.l0;
+      const l1 = version.l1;
+      if (l0.length === 0 && l1.length === 0) return Promise.resolve(undefined);
+      const hash = hashOf(key);
+      const kp = prefixAt(key, 0, key.length);
+      for (let i = 0; i < l0.length; i++) {
+        const s = l0[i]!;
+        if (s.meta.minSeq > snap || !s.mayContain(key, hash)) continue;
+        const r = s.probe(key, kp, snap);
+        if (r === probeNone) continue;
+        if (r === probeIo) return this.getFrom(key, snap, version, i, hash);
+        return Promise.resolve(r === probeFound ? takeFound(s) : undefined);
+      }
+      const s = l1Candidate(l1, key);
+      if (s !== undefined && s.mayContain(key, hash)) {
+        const r = s.probe(key, kp, snap);
+        if (r === probeIo) return this.getFrom(key, snap, version, l0.length, hash);
+        if (r === probeFound) return Promise.resolve(takeFound(s));
+      }
+      return Promise.resolve(undefined);
+    } catch (err) {
+      return Promise.reject(err);
     }
-    if (version.l0.length === 0 && version.l1.length === 0) return undefined;
+  }
+
+  /** `get` from the `from`-th segment on (L0 in order, then L1), reading blocks that are not cached. */
+  private async getFrom(key: Uint8Array, snap: number, version: Version, from: number, hash: number): Promise<Uint8Array | undefined> {
     this.holdVersion(version);
     try {
-      let hash = -1;
-      for (const s of version.l0) {
-        if (s.meta.minSeq > snap) continue;
-        if (hash < 0) hash = hashOf(key);
-        if (!s.mayContain(key, hash)) continue;
+      const l0 = version.l0;
+      for (let i = from; i < l0.length; i++) {
+        const s = l0[i]!;
+        if (s.meta.minSeq > snap || !s.mayContain(key, hash)) continue;
         const r = await s.get(key, snap);
         if (r !== undefined) return r === null ? undefined : r;
       }
-      const l1 = version.l1;
-      if (l1.length > 0) {
-        let lo = 0;
-        let hi = l1.length;
-        while (lo < hi) {
-          const m = (lo + hi) >>> 1;
-          if (compareBytes(l1[m]!.meta.largest, key) < 0) lo = m + 1;
-          else hi = m;
-        }
-        const s = l1[lo];
-        if (s !== undefined) {
-          if (hash < 0) hash = hashOf(key);
-          if (s.mayContain(key, hash)) {
-            const r = await s.get(key, snap);
-            if (r !== undefined) return r === null ? undefined : r;
-          }
-        }
+      const s = l1Candidate(version.l1, key);
+      if (s !== undefined && s.mayContain(key, hash)) {
+        const r = await s.get(key, snap);
+        if (r !== undefined) return r === null ? undefined : r;
       }
       return undefined;
     } finally {
@@ -1258,6 +1277,24 @@ function walDamaged(name: string, offset: number, durableEnd: number): Largetabl
 import { hashKey } from './bloom.ts';
 function hashOf(key: Uint8Array): number {
   return hashKey(key);
+}
+
+/** The L1 segment whose key range may hold `key` (the first whose largest key >= key). */
+function l1Candidate(l1: readonly Segment[], key: Uint8Array): Segment | undefined {
+  let lo = 0;
+  let hi = l1.length;
+  while (lo < hi) {
+    const m = (lo + hi) >>> 1;
+    if (compareBytes(l1[m]!.meta.largest, key) < 0) lo = m + 1;
+    else hi = m;
+  }
+  return l1[lo];
+}
+
+function takeFound(s: Segment): Uint8Array {
+  const v = s.found!;
+  s.found = null;
+  return v;
 }
 
 class MergeIterator implements StoreIterator {

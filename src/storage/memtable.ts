@@ -38,7 +38,8 @@ export function compareRanges(a: Uint8Array, ao: number, al: number, b: Uint8Arr
   return al - bl;
 }
 
-function prefixAt(b: Uint8Array, o: number, n: number): number {
+/** The first 4 bytes of b[o, o+n) as a big-endian u32, zero-padded: orders like the bytes (ties need a full compare). */
+export function prefixAt(b: Uint8Array, o: number, n: number): number {
   return ((n > 0 ? b[o]! << 24 : 0) | (n > 1 ? b[o + 1]! << 16 : 0) | (n > 2 ? b[o + 2]! << 8 : 0) | (n > 3 ? b[o + 3]! : 0)) >>> 0;
 }
 

@@ -11,7 +11,7 @@ import { bloomAdd, bloomMayContain, buildBloom, hashKey, newBloom } from './bloo
 import { type BlockCache, blocksPerFileMax } from './cache.ts';
 import { crc32c } from './checksum.ts';
 import { ByteReader, ByteWriter, compareAt, compareBytes, corruption, varintSize } from './codec.ts';
-import { compareRanges } from './memtable.ts';
+import { compareRanges, prefixAt } from './memtable.ts';
 import { io } from './io.ts';
 
 export const segmentMagic = 0x4753544c; // "LTSG" little-endian
@@ -21,6 +21,11 @@ export const segmentFooterBytes = 36;
 const blockHeaderBytes = 9; // flags u8, rawLen u32, payloadLen u32
 export const kindDel = 0;
 export const kindPut = 1;
+/** Results of `Segment.probe`. */
+export const probeNone = 0;
+export const probeFound = 1;
+export const probeDeleted = 2;
+export const probeIo = 3;
 
 /** Approximate heap bytes of the objects around one cached block's buffer. */
 const blockObjectBytes = 320;
@@ -83,6 +88,26 @@ export class Block {
     if (p + kl + vl > d.length) throw corruption(this.file, this.fileOffset, `entry ${i} overruns block`);
   }
 
+  /** Decodes only entry i's key position into keyStart / keyLen (the search hot path). */
+  private keyAt(i: number): void {
+    const d = this.data;
+    let p = this.dv.getUint32(4 + i * 4, true) + 9;
+    let b = d[p++]!;
+    let kl = b & 0x7f;
+    if (b >= 0x80) {
+      let mul = 128;
+      do {
+        b = d[p++]!;
+        kl += (b & 0x7f) * mul;
+        mul *= 128;
+      } while (b >= 0x80);
+    }
+    while (d[p++]! >= 0x80); // value length
+    if (p + kl > d.length) throw corruption(this.file, this.fileOffset, `entry ${i} overruns block`);
+    this.keyStart = p;
+    this.keyLen = kl;
+  }
+
   key(): Uint8Array {
     return this.data.subarray(this.keyStart, this.keyStart + this.keyLen);
   }
@@ -96,7 +121,7 @@ export class Block {
     let hi = this.count;
     while (lo < hi) {
       const mid = (lo + hi) >>> 1;
-      this.at(mid);
+      this.keyAt(mid);
       if (compareAt(key, this.data, this.keyStart, this.keyLen) > 0) lo = mid + 1;
       else hi = mid;
     }
@@ -109,7 +134,7 @@ export class Block {
     let hi = this.count;
     while (lo < hi) {
       const mid = (lo + hi) >>> 1;
-      this.at(mid);
+      this.keyAt(mid);
       if (compareAt(key, this.data, this.keyStart, this.keyLen) >= 0) lo = mid + 1;
       else hi = mid;
     }
@@ -430,6 +455,10 @@ export class Segment {
   private readonly idxBlockLen: Uint32Array;
   private readonly idxKeyStart: Uint32Array;
   private readonly idxKeyLen: Uint32Array;
+  /** First 4 bytes of each block's last key (big-endian, zero-padded): most search steps compare these. */
+  private readonly idxP0: Uint32Array;
+  /** The value found by the last successful `probe` (a copy, the caller's). */
+  found: Uint8Array | null = null;
   private constructor(
     meta: SegmentMeta,
     name: string,
@@ -454,6 +483,9 @@ export class Segment {
     this.idxKeyStart = idxKeyStart;
     this.idxKeyLen = idxKeyLen;
     this.cacheBase = cacheBase;
+    const n = idxBlockOff.length;
+    this.idxP0 = new Uint32Array(n);
+    for (let i = 0; i < n; i++) this.idxP0[i] = prefixAt(idx, idxKeyStart[i]!, idxKeyLen[i]!);
   }
 
   get blocks(): number {
@@ -540,12 +572,14 @@ export class Segment {
   }
 
   /** First block whose last key >= key (blocks if none). */
-  findBlock(key: Uint8Array): number {
+  findBlock(key: Uint8Array, kp = prefixAt(key, 0, key.length)): number {
+    const p0 = this.idxP0;
     let lo = 0;
-    let hi = this.idxBlockOff.length;
+    let hi = p0.length;
     while (lo < hi) {
       const mid = (lo + hi) >>> 1;
-      if (compareAt(key, this.idx, this.idxKeyStart[mid]!, this.idxKeyLen[mid]!) > 0) lo = mid + 1;
+      const p = p0[mid]!;
+      if (p < kp || (p === kp && compareAt(key, this.idx, this.idxKeyStart[mid]!, this.idxKeyLen[mid]!) > 0)) lo = mid + 1;
       else hi = mid;
     }
     return lo;
@@ -575,12 +609,39 @@ export class Segment {
 
   /** Bytes this open segment keeps in memory: bloom filter, sparse index and its columns. */
   get memoryBytes(): number {
-    return this.bloom.byteLength + this.idx.byteLength + this.idxBlockOff.length * 16 + 512;
+    return this.bloom.byteLength + this.idx.byteLength + this.idxBlockOff.length * 20 + 1024;
   }
 
   /** Cached block i or undefined (no I/O). */
   cachedBlock(i: number): Block | undefined {
     return this.cache.get(this.cacheBase + i);
+  }
+
+  /**
+   * Point lookup on cached blocks only, synchronous: probeNone (no visible version here),
+   * probeDeleted (a tombstone), probeFound (the value, a copy, is in `found`), or probeIo when a
+   * block it needs is not cached (then use `get`). `kp` = prefixAt(key).
+   */
+  probe(key: Uint8Array, kp: number, snap: number): number {
+    const n = this.idxP0.length;
+    let bi = this.findBlock(key, kp);
+    while (bi < n) {
+      const b = this.cache.peek(this.cacheBase + bi);
+      if (b === undefined) return probeIo;
+      for (let i = b.lowerBound(key); i < b.count; i++) {
+        b.at(i);
+        if (compareAt(key, b.data, b.keyStart, b.keyLen) !== 0) return probeNone;
+        if (b.seq <= snap) {
+          if (b.kind === kindDel) return probeDeleted;
+          this.found = b.data.slice(b.valStart, b.valStart + b.valLen);
+          return probeFound;
+        }
+      }
+      // versions of this key may continue in the next block
+      if (this.compareBlockLast(bi, key) !== 0) return probeNone;
+      bi++;
+    }
+    return probeNone;
   }
 
   /**
