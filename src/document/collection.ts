@@ -16,9 +16,8 @@ import { AbstractCursor } from './cursor.ts';
 import type { AggregationCursor } from './aggregate.ts';
 import type { ChangeStream } from './changestream.ts';
 import { decodeDocument, encodeDocument, type CollMeta, type Engine, type IndexMeta, type PreparedInsert, type TxnState, type WriteScope } from './engine.ts';
-import { choosePlan, explainFind, runFind, runFindBatches, scan, type ExecStats, type FindRequest, type FoundDoc } from './exec.ts';
+import { choosePlan, countMatches, explainFind, runFind, runFindBatches, scan, type ExecStats, type FindRequest, type FoundDoc } from './exec.ts';
 import { documentKey, encodeId } from './keyspace.ts';
-import { partialFields } from './partial.ts';
 import type { KVReader } from './kv.ts';
 import { indexKindFactory, pluginKindOf, type IndexPlugin } from './plugins.ts';
 
@@ -330,12 +329,7 @@ export class Collection<TSchema extends Document = Document> {
     const stats: ExecStats = { keysExamined: 0, docsExamined: 0, nReturned: 0 };
     const reader = this.reader(options);
     const { plan } = await choosePlan(this.engine, coll, reader, { filter: f, ...(options.hint ? { hint: options.hint } : {}) });
-    let n = 0;
-    for await (const _ of scan(this.engine, coll, reader, plan, f, stats, undefined, partialFields(f))) {
-      void _;
-      n++;
-      if (n - skip >= limit) break;
-    }
+    const n = await countMatches(this.engine, coll, reader, plan, f, stats, skip + limit);
     return Math.max(0, Math.min(limit, n - skip));
   }
 

@@ -278,6 +278,38 @@ export async function* scanBatches(engine: Engine, coll: CollMeta, reader: KVRea
   }
 }
 
+/**
+ * Number of documents matching `filter` under `plan`, stopping at `max`. A plan whose index bounds
+ * answer the filter exactly (non-multikey, so one entry per document) counts index entries without
+ * reading a document; otherwise matches are tested lazily (raw BSON or a partial decode).
+ */
+export async function countMatches(engine: Engine, coll: CollMeta, reader: KVReader, plan: Plan, filter: Document, stats: ExecStats, max = Infinity): Promise<number> {
+  let n = 0;
+  if (plan.stage === 'IXSCAN' && plan.exact && !plan.index.meta.multikey) {
+    const seen = new Set<string>();
+    for (const r of plan.ranges) {
+      const rk = bytesKey(r.gte) + '|' + (r.lt ? bytesKey(r.lt) : '');
+      if (seen.has(rk)) continue;
+      seen.add(rk);
+      const it = reader.range({ gte: r.gte, ...(r.lt ? { lt: r.lt } : {}) });
+      for await (const _ of it) {
+        void _;
+        stats.keysExamined++;
+        if (++n >= max) {
+          await it.return?.(undefined);
+          return n;
+        }
+      }
+    }
+    return n;
+  }
+  for await (const batch of scanBatches(engine, coll, reader, plan, filter, stats, undefined, partialFields(filter), 8, null)) {
+    n += batch.length;
+    if (n >= max) return n;
+  }
+  return n;
+}
+
 /** Most document fetches an index scan keeps in flight. */
 const prefetchWindowMax = 64;
 

@@ -74,4 +74,34 @@ describe('read path', () => {
     }
     await client.close();
   });
+
+  it('countDocuments on an exact index plan counts index entries and equals the collection scan', async () => {
+    const client = await freshClient();
+    const c = client.db('app').collection('count');
+    await c.createIndex({ s: 1 });
+    await c.createIndex({ d: -1, s: 1 });
+    const vals = ['a', 'b', 'c', null, undefined, new Date(1), new Date(2)];
+    await c.insertMany(Array.from({ length: 120 }, (_, i) => {
+      const s = vals[i % vals.length];
+      const d = vals[(i * 3) % vals.length];
+      return { _id: i, ...(s === undefined ? {} : { s }), ...(d === undefined ? {} : { d }) };
+    }));
+    const filters = [{ s: 'a' }, { s: null }, { s: { $in: ['a', 'a', 'c', null] } }, { s: { $gte: 'b' } }, { s: { $gt: 'a', $lte: 'c' } }, { d: new Date(1) }, { d: { $lt: new Date(2) }, s: 'a' }, { d: null, s: { $in: ['b', 'c'] } }, { s: 'zz' }];
+    const check = async () => {
+      for (const f of filters) {
+        const want = (await c.find(f, { hint: { $natural: 1 } }).toArray()).length;
+        assert.equal(await c.countDocuments(f), want, JSON.stringify(f));
+        assert.equal(await c.countDocuments(f, { skip: 2, limit: 5 }), Math.max(0, Math.min(5, want - 2)), JSON.stringify(f));
+      }
+    };
+    await check();
+    const ex = await c.find({ s: 'a' }).explain();
+    assert.equal((ex.queryPlanner as { winningPlan: { inputStage?: { stage: string } } }).winningPlan.inputStage?.stage, 'IXSCAN');
+    // an array value makes the index multikey: counts then go through the documents
+    await c.insertOne({ _id: 'arr', s: ['a', 'b', 'a'] });
+    await check();
+    await c.deleteMany({ s: 'b' });
+    await check();
+    await client.close();
+  });
 });
