@@ -8,6 +8,7 @@
  * query/filter.ts on the decoded document, `undefined` when a value it does not read in place is
  * involved (Long, Decimal128, ...): the caller then decodes and runs the full matcher.
  */
+import { ObjectId } from 'bson';
 import { isPlainObject, type Document } from '../query/values.ts';
 
 const utf8e = new TextEncoder();
@@ -340,4 +341,106 @@ export function numberField(b: Uint8Array, name: Uint8Array): number | undefined
     o = v + len;
   }
   return undefined;
+}
+
+// ------------------------------------------------------------------ fast whole-document decode
+
+const utf8Strict = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+/** Thrown inside decodeFast when the bytes hold something it leaves to bson. */
+const GIVE_UP = new Error('decodeFast: not handled');
+
+function str(b: Uint8Array, s: number, e: number): string {
+  if (e - s <= 24) {
+    let out = '';
+    for (let i = s; i < e; i++) {
+      const c = b[i]!;
+      if (c >= 0x80) return utf8Strict.decode(b.subarray(s, e));
+      out += String.fromCharCode(c);
+    }
+    return out;
+  }
+  return utf8Strict.decode(b.subarray(s, e));
+}
+
+function decodeInto(b: Uint8Array, o: number, arr: boolean): Document | unknown[] {
+  const size = i32(b, o);
+  const stop = o + size - 1;
+  if (size < 5 || stop >= b.length || b[stop] !== 0) throw GIVE_UP;
+  const out: Document | unknown[] = arr ? [] : {};
+  let idx = 0;
+  o += 4;
+  while (o < stop) {
+    const t = b[o]!;
+    const ns = o + 1;
+    let ne = ns;
+    while (b[ne] !== 0) ne++;
+    if (ne >= stop) throw GIVE_UP;
+    // '$' names (DBRef promotion) and '__proto__' are bson's to handle
+    if (!arr && (b[ns] === 0x24 || (ne - ns === 9 && b[ns] === 0x5f && b[ns + 1] === 0x5f))) throw GIVE_UP;
+    const v = ne + 1;
+    let value: unknown;
+    let next: number;
+    switch (t) {
+      case 1:
+        value = readDouble(b, v);
+        next = v + 8;
+        break;
+      case 2: {
+        const n = i32(b, v);
+        if (n <= 0 || v + 4 + n > stop || b[v + 4 + n - 1] !== 0) throw GIVE_UP;
+        value = str(b, v + 4, v + 4 + n - 1);
+        next = v + 4 + n;
+        break;
+      }
+      case 3:
+      case 4:
+        value = decodeInto(b, v, t === 4);
+        next = v + i32(b, v);
+        break;
+      case 7:
+        value = new ObjectId(b.subarray(v, v + 12));
+        next = v + 12;
+        break;
+      case 8:
+        if (b[v] !== 0 && b[v] !== 1) throw GIVE_UP;
+        value = b[v] === 1;
+        next = v + 1;
+        break;
+      case 9:
+        value = new Date(i32(b, v + 4) * 4294967296 + (i32(b, v) >>> 0));
+        next = v + 8;
+        break;
+      case 10:
+        value = null;
+        next = v;
+        break;
+      case 16:
+        value = i32(b, v);
+        next = v + 4;
+        break;
+      default:
+        throw GIVE_UP;
+    }
+    if (next > stop) throw GIVE_UP;
+    if (arr) (out as unknown[])[idx++] = value;
+    else (out as Document)[str(b, ns, ne)] = value;
+    o = next;
+  }
+  if (o !== stop) throw GIVE_UP;
+  return out;
+}
+
+/**
+ * The document decoded exactly as bson's deserialize (promoteLongs: false) would, when it holds
+ * only doubles, strings, documents, arrays, ObjectIds, booleans, dates, nulls and int32s (the common case);
+ * undefined otherwise (the caller decodes with bson). Never returns views of `b`.
+ */
+export function decodeFast(b: Uint8Array): Document | undefined {
+  if (b.length < 5 || i32(b, 0) !== b.length) return undefined;
+  try {
+    return decodeInto(b, 0, false) as Document;
+  } catch (e) {
+    if (e === GIVE_UP || e instanceof TypeError) return undefined;
+    throw e;
+  }
 }

@@ -16,7 +16,7 @@ import { compileFilter, type Matcher } from '../query/filter.ts';
 import type { Durability } from '../storage/adapter.ts';
 import type { Snapshot, Store, WriteOp } from '../storage/store.ts';
 import { extractKeys, parseIndexFields, type IndexField } from './indexkeys.ts';
-import { hasBinary } from './bsonraw.ts';
+import { decodeFast, hasBinary } from './bsonraw.ts';
 import { bytesKey, concatBytes } from './keycodec.ts';
 import {
   catalogKey,
@@ -147,6 +147,8 @@ const bsonOptions = { promoteLongs: false } as const;
  * copy, so a caller mutating a Binary never writes into engine memory.
  */
 export function decodeDocument(bytes: Uint8Array): Document {
+  const fast = decodeFast(bytes);
+  if (fast !== undefined) return fast;
   // new Uint8Array(view) copies (a Node Buffer's slice() would not); only needed with a Binary
   return BSON.deserialize(hasBinary(bytes) ? new Uint8Array(bytes) : bytes, bsonOptions);
 }

@@ -1,9 +1,9 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { BSON, Binary, Decimal128, Double, Int32, Long, UUID } from 'bson';
+import { BSON, Binary, Decimal128, Double, Int32, Long, ObjectId, UUID } from 'bson';
 import { compileFilter } from '../../src/query/index.ts';
-import { compileRawFilter, hasBinary, locate, readDouble, i32 } from '../../src/document/bsonraw.ts';
+import { compileRawFilter, decodeFast, hasBinary, locate, readDouble, i32 } from '../../src/document/bsonraw.ts';
 import { arbDocBody, arbFilter, arbValue } from '../query/arbitraries.ts';
 
 const FIELDS = ['a', 'b', 'c', 'é', ''] as const;
@@ -117,6 +117,49 @@ describe('raw BSON field access', () => {
       }),
       { seed: 14, numRuns: 2000 },
     );
+  });
+
+  it('decodeFast() equals bson deserialize whenever it decodes, and decodes the common types', () => {
+    const arbCommon: fc.Arbitrary<unknown> = fc.oneof(
+      fc.integer(),
+      fc.double(),
+      fc.constantFrom(-0, NaN, 2 ** 31, -(2 ** 31) - 1, 2 ** 53),
+      fc.string(),
+      fc.string({ unit: 'binary' }),
+      fc.constantFrom('\ufeffbom', 'x'.repeat(30), 'é'.repeat(15), '\u{1F600}', '', '\ud800'),
+      fc.boolean(),
+      fc.constant(null),
+      fc.date({ min: new Date(-8.64e15), max: new Date(8.64e15) }),
+      fc.constantFrom(new ObjectId('5f0000000000000000000001'), new ObjectId()),
+    );
+    const arbRare = fc.constantFrom(Long.fromInt(2), Decimal128.fromString('1.5'), new Binary(Uint8Array.of(1)), /re/i, new Int32(3), new Double(2.5), undefined);
+    const arbKey = fc.oneof(fc.constantFrom('a', 'b', 'é', '0', '10', '$x', '__proto__', 'constructor', 'ä'.repeat(20)), fc.string({ maxLength: 6 }).filter((k) => !k.includes('\0')));
+    const arbV: fc.Arbitrary<unknown> = fc.letrec((tie) => ({
+      v: fc.oneof(
+        { weight: 5, arbitrary: arbCommon },
+        { weight: 1, arbitrary: arbRare },
+        { weight: 1, arbitrary: fc.array(tie('v'), { maxLength: 3 }) },
+        { weight: 1, arbitrary: fc.dictionary(arbKey, tie('v'), { maxKeys: 3 }) },
+      ),
+    })).v;
+    let decoded = 0;
+    fc.assert(
+      fc.property(fc.dictionary(arbKey, arbV, { maxKeys: 5 }), (body) => {
+        const bytes = BSON.serialize(body);
+        const want = BSON.deserialize(bytes, bsonOptions);
+        const got = decodeFast(bytes);
+        if (got === undefined) return;
+        decoded++;
+        assert.deepStrictEqual(got, want);
+        assert.deepEqual(Object.keys(got), Object.keys(want));
+      }),
+      { seed: 15, numRuns: 3000 },
+    );
+    assert.ok(decoded > 1000, `decoded ${decoded}`);
+    const doc = { _id: new ObjectId(), name: 'Ada', n: 3, x: 1.5, d: new Date(5), t: ['a', 'b'], o: { p: null, q: true } };
+    assert.deepStrictEqual(decodeFast(BSON.serialize(doc)), doc);
+    assert.equal(decodeFast(BSON.serialize({ a: Long.fromInt(1) })), undefined);
+    assert.equal(decodeFast(Uint8Array.of(5, 0, 0, 0)), undefined);
   });
 
   it('covers only the shapes it reads exactly', () => {
