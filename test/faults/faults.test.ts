@@ -240,7 +240,9 @@ for (const prealloc of [false, true]) describe(`fault injection on every adapter
         },
       });
     const fa = new FaultyAdapter(new MemoryAdapter(vol, { trackUnsynced: true }), crash);
-    const st = await openStore(fa, opts);
+    // a memtable large enough that no background flush (with its own segment sync) runs first
+    const big: EngineOptions = { ...opts, memtableSizeBytes: 1 << 20 };
+    const st = await openStore(fa, big);
     for (let i = 0; i < 5; i++) await st.put(b(`s${i}`), b(`strict${i}`));
     wal = (await st.adapter.list()).filter((f) => f.endsWith('.wal')).sort().at(-1)!;
     // acknowledged from memory; the background write lands, the crash hits during its sync
@@ -251,7 +253,7 @@ for (const prealloc of [false, true]) describe(`fault injection on every adapter
     assert.equal(fa.crashed, true, 'the background sync ran');
     await assert.rejects(st.put(b('after'), b('x')), (e) => isLargetableError(e, 'IO_ERROR'));
     assert.ok(tail > 0, 'the relaxed write was written, unsynced');
-    const re = await openStore(new MemoryAdapter(vol, { trackUnsynced: true }), opts);
+    const re = await openStore(new MemoryAdapter(vol, { trackUnsynced: true }), big);
     try {
       assert.equal(re.recovery.tornTailBytesTruncated, Math.floor(tail / 2));
       assert.equal(re.recovery.tornTailFile, wal);
