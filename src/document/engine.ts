@@ -566,10 +566,24 @@ export class Engine {
     if (pending.length > 0) {
       wallTime = new Date();
       const wallMs = wallTime.getTime();
+      // all records of the commit in one buffer (the store copies them into its WAL record)
+      const bodies = new Array<Uint8Array>(pending.length);
+      const names = new Array<Uint8Array>(pending.length);
+      let total = 0;
+      for (let i = 0; i < pending.length; i++) {
+        const pe = pending[i]!;
+        bodies[i] = changeBody(pe);
+        names[i] = changeNames(pe.db, pe.coll);
+        total += 17 + names[i]!.length + bodies[i]!.length;
+      }
+      const buf = new Uint8Array(total);
+      let o = 0;
       for (let i = 0; i < pending.length; i++) {
         const n = ++this.changeSeq;
+        const end = writeChange(buf, o, n, wallMs, pending[i]!.op, names[i]!, bodies[i]!);
         // a ring of changeLogEntriesMax slots: each event overwrites the oldest (no deletes needed)
-        ops.push({ type: 'put', key: changeLogSlotKey(n % changeLogEntriesMax), value: encodeChange(n, wallMs, pending[i]!) });
+        ops.push({ type: 'put', key: changeLogSlotKey(n % changeLogEntriesMax), value: buf.subarray(o, end) });
+        o = end;
       }
       const v = new Uint8Array(8);
       writeU64(v, 0, this.changeSeq);
@@ -1343,27 +1357,27 @@ const f64Scratch = new Float64Array(1);
 const f64ScratchBytes = new Uint8Array(f64Scratch.buffer);
 const hostLittleEndian = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
-function encodeChange(seq: number, wallMs: number, ev: PendingEvent): Uint8Array {
-  const names = changeNames(ev.db, ev.coll);
-  let body: Uint8Array;
-  if ((ev.op === 'insert' || ev.op === 'replace') && ev.fullDocumentBytes) body = ev.fullDocumentBytes;
-  else if ((ev.op === 'insert' || ev.op === 'replace') && ev.fullDocument) body = BSON.serialize(ev.fullDocument);
-  else {
-    const rec: Document = {};
-    if (ev.id !== undefined) rec.k = ev.id;
-    if (ev.updateDescription) rec.u = ev.updateDescription;
-    if (ev.to) rec.t = ev.to;
-    body = BSON.serialize(rec);
-  }
-  const out = new Uint8Array(17 + names.length + body.length);
-  writeU64(out, 0, seq);
-  out[8] = opByte[ev.op];
+/** The BSON part of a change-log record. */
+function changeBody(ev: PendingEvent): Uint8Array {
+  if ((ev.op === 'insert' || ev.op === 'replace') && ev.fullDocumentBytes) return ev.fullDocumentBytes;
+  if ((ev.op === 'insert' || ev.op === 'replace') && ev.fullDocument) return BSON.serialize(ev.fullDocument);
+  const rec: Document = {};
+  if (ev.id !== undefined) rec.k = ev.id;
+  if (ev.updateDescription) rec.u = ev.updateDescription;
+  if (ev.to) rec.t = ev.to;
+  return BSON.serialize(rec);
+}
+
+/** Writes one change-log record at `o`; returns its end. */
+function writeChange(out: Uint8Array, o: number, seq: number, wallMs: number, op: ChangeEvent['op'], names: Uint8Array, body: Uint8Array): number {
+  writeU64(out, o, seq);
+  out[o + 8] = opByte[op];
   // wall time: f64 big-endian
   f64Scratch[0] = wallMs;
-  for (let i = 0; i < 8; i++) out[9 + i] = f64ScratchBytes[hostLittleEndian ? 7 - i : i]!;
-  out.set(names, 17);
-  out.set(body, 17 + names.length);
-  return out;
+  for (let i = 0; i < 8; i++) out[o + 9 + i] = f64ScratchBytes[hostLittleEndian ? 7 - i : i]!;
+  out.set(names, o + 17);
+  out.set(body, o + 17 + names.length);
+  return o + 17 + names.length + body.length;
 }
 
 /**
