@@ -507,7 +507,7 @@ export class Collection<TSchema extends Document = Document> {
     replace: boolean,
   ): Promise<UpdateResult> {
     const f = checkFilter(filter);
-    const matcher = compileFilter(f);
+    const matcher = writeMatcher(f);
     checkUpdate(update, replace);
     const sort = normalizeSort(options.sort);
     return this.engine.write(async (scope) => {
@@ -552,7 +552,7 @@ export class Collection<TSchema extends Document = Document> {
 
   private async deleteImpl(filter: Document, options: OperationOptions & { hint?: string | Document }, many: boolean): Promise<DeleteResult> {
     const f = checkFilter(filter);
-    const matcher = compileFilter(f);
+    const matcher = writeMatcher(f);
     return this.engine.write(async (scope) => {
       const coll = this.engine.collection(this.dbName, this.collectionName);
       if (!coll) return { acknowledged: true, deletedCount: 0 };
@@ -583,7 +583,7 @@ export class Collection<TSchema extends Document = Document> {
     options: OperationOptions & { returnDocument?: 'before' | 'after'; returnOriginal?: boolean; projection?: Document; sort?: unknown; upsert?: boolean; arrayFilters?: Document[]; includeResultMetadata?: boolean },
   ): Promise<Document | null> {
     const f = checkFilter(filter);
-    const matcher = compileFilter(f);
+    const matcher = writeMatcher(f);
     if (kind !== 'delete') checkUpdate(update!, kind === 'replace');
     const sort = normalizeSort(options.sort);
     const project = options.projection ? compileProjection(options.projection) : undefined;
@@ -999,6 +999,31 @@ function idPoint(filter: Document): unknown {
   return undefined;
 }
 
+/**
+ * The matcher of a write's filter. `{ _id: v }` with v a string, ObjectId or Date is only ever
+ * tested on the document stored under enc(v) (matchForWrite reads it directly), whose `_id` then
+ * has v's type and value: a type-and-value comparison is the whole test, no filter compiled.
+ */
+function writeMatcher(f: Document): Matcher {
+  const id = idPoint(f);
+  if (typeof id === 'string' || id instanceof Date || id instanceof ObjectId) return new IdMatcher(id);
+  return compileFilter(f);
+}
+
+class IdMatcher implements Matcher {
+  private readonly id: string | Date | ObjectId;
+  constructor(id: string | Date | ObjectId) {
+    this.id = id;
+  }
+  test(d: Document): boolean {
+    const id = this.id;
+    const v = d._id;
+    if (typeof id === 'string') return v === id;
+    if (id instanceof Date) return v instanceof Date && v.getTime() === id.getTime();
+    return v instanceof ObjectId && v.equals(id);
+  }
+}
+
 function rethrow(_i: number, err: unknown): boolean {
   throw err;
 }
@@ -1033,7 +1058,7 @@ export function describeUpdate(before: Document, after: Document): Document {
   const updatedFields: Document = {};
   const removedFields: string[] = [];
   for (const k of Object.keys(after)) {
-    if (!(k in before) || !sameBson(before[k], after[k])) updatedFields[k] = cloneValue(after[k]);
+    if (!(k in before) || (before[k] !== after[k] && !sameBson(before[k], after[k]))) updatedFields[k] = cloneValue(after[k]);
   }
   for (const k of Object.keys(before)) if (!(k in after)) removedFields.push(k);
   return { updatedFields, removedFields, truncatedArrays: [] };

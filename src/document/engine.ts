@@ -598,42 +598,16 @@ export class Engine {
     const layer = scope.overlay.staged;
     this.inflight.unshift(layer);
     this.inflightCounters.unshift(counter);
-    const done = (): void => {
-      const i = this.inflight.indexOf(layer);
-      if (i >= 0) {
-        this.inflight.splice(i, 1);
-        this.inflightCounters.splice(i, 1);
-      }
-    };
     const entry: CommitEntry = {
       ops,
       meta,
       layer,
       durability,
       coalesce: durability !== 'relaxed',
-      failed: () => {
-        done();
-        for (const p of scope.plugins) p.abort();
-      },
-      committed: (seq) => {
-        done();
-        this.commitGen++;
-        // write through when no later commit finished first (else that one may have the newer value)
-        const latest = counter > this.finishedCounter;
-        if (latest) this.finishedCounter = counter;
-        for (const [k, st] of layer) {
-          if (st.key[0] !== 0x10) continue;
-          if (latest && st.value) this.docCache.setRaw(k, st.value);
-          else this.docCache.delete(k);
-        }
-        for (const p of scope.plugins) p.afterCommit(seq);
-        if (pending.length > 0 && this.watchers.size > 0) {
-          // change events are built only when someone listens
-          const events: ChangeEvent[] = new Array(pending.length);
-          for (let i = 0; i < pending.length; i++) events[i] = { ...pending[i]!, seq: BigInt(firstSeq + i), wallTime: wallTime! };
-          for (const w of this.watchers) w(events);
-        }
-      },
+      scope,
+      counter,
+      firstSeq,
+      wallTime,
       resolve: noop,
       reject: noop,
     };
@@ -697,7 +671,7 @@ export class Engine {
         this.written(coalesce);
         for (const e of group) {
           try {
-            e.committed(info.seq);
+            this.commitDone(e, info.seq);
             e.resolve();
           } catch (err) {
             e.reject(err);
@@ -707,11 +681,45 @@ export class Engine {
       (err: unknown) => {
         this.written(coalesce);
         for (const e of group) {
-          e.failed();
+          this.commitFailed(e);
           e.reject(err);
         }
       },
     );
+  }
+
+  private leaveInflight(layer: Map<string, Staged>): void {
+    const i = this.inflight.indexOf(layer);
+    if (i >= 0) {
+      this.inflight.splice(i, 1);
+      this.inflightCounters.splice(i, 1);
+    }
+  }
+
+  private commitFailed(e: CommitEntry): void {
+    this.leaveInflight(e.layer);
+    for (const p of e.scope.plugins) p.abort();
+  }
+
+  private commitDone(e: CommitEntry, seq: bigint): void {
+    this.leaveInflight(e.layer);
+    this.commitGen++;
+    // write through when no later commit finished first (else that one may have the newer value)
+    const latest = e.counter > this.finishedCounter;
+    if (latest) this.finishedCounter = e.counter;
+    for (const [k, st] of e.layer) {
+      if (st.key[0] !== 0x10) continue;
+      if (latest && st.value) this.docCache.setRaw(k, st.value);
+      else this.docCache.delete(k);
+    }
+    for (const p of e.scope.plugins) p.afterCommit(seq);
+    const pending = e.scope.events;
+    if (pending.length > 0 && this.watchers.size > 0) {
+      // change events are built only when someone listens
+      const events: ChangeEvent[] = new Array(pending.length);
+      for (let i = 0; i < pending.length; i++) events[i] = { ...pending[i]!, seq: BigInt(e.firstSeq + i), wallTime: e.wallTime! };
+      for (const w of this.watchers) w(events);
+    }
   }
 
   private written(coalesce: boolean): void {
@@ -1232,8 +1240,12 @@ interface CommitEntry {
   layer: Map<string, Staged>;
   durability: Durability | undefined;
   coalesce: boolean;
-  committed(seq: bigint): void;
-  failed(): void;
+  scope: WriteScope;
+  /** Commit counter (document cache write-through order). */
+  counter: number;
+  /** Change sequence number of the first event of the scope. */
+  firstSeq: number;
+  wallTime: Date | undefined;
   resolve(): void;
   reject(err: unknown): void;
 }
