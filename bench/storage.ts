@@ -52,7 +52,8 @@ if (process.argv[2] === 'memory') {
 // Alternating rounds of 300 writes (the machine is shared: alternation compares like with like):
 // Largetable strict puts; the same adapter's append + sync (a growing file: each sync also
 // commits the new size) and its in-place write + sync into preallocated zeros (what the WAL does,
-// docs/FORMAT.md); raw fs.promises and fs callback write + datasync, growing and in place;
+// docs/FORMAT.md); raw fs.promises and fs callback write + datasync, growing and in place, and an
+// O_DSYNC write in place (the Node adapter's path for the WAL, opened `writeThrough`);
 // better-sqlite3 WAL synchronous=FULL. Medians.
 if (process.argv[2] === 'seq') {
   const rounds = Number(process.argv[3] ?? 10);
@@ -94,6 +95,9 @@ if (process.argv[2] === 'seq') {
   let fhpOff = 0;
   const cfd = fs.openSync(prealloc('raw-pre-cb'), 'r+');
   let cfdOff = 0;
+  // O_DSYNC: the write itself is durable (one system call, one threadpool hop): the WAL's path
+  const dfh = await fs.promises.open(prealloc('raw-pre-dsync'), fs.constants.O_RDWR | fs.constants.O_DSYNC);
+  let dfhOff = 0;
   const cbWrite = (off: number): Promise<void> =>
     new Promise((resolve, reject) => fs.write(cfd, rec, 0, rec.length, off, (e) => (e ? reject(e) : fs.fdatasync(cfd, (e2) => (e2 ? reject(e2) : resolve())))));
   fs.mkdirSync(path.join(dir, 'sqlite'));
@@ -110,6 +114,7 @@ if (process.argv[2] === 'seq') {
     'fs.promises append write+datasync': [],
     'fs.promises in-place write+datasync': [],
     'fs callbacks in-place write+fdatasync': [],
+    'fs.promises in-place O_DSYNC write': [],
     'sqlite WAL FULL insert': [],
   };
   const timed = async (name: string, fn: () => Promise<void> | void): Promise<void> => {
@@ -153,6 +158,12 @@ if (process.argv[2] === 'seq') {
           await fhp.datasync();
         }
       }],
+      ['fs.promises in-place O_DSYNC write', async () => {
+        for (let i = 0; i < per; i++) {
+          await dfh.write(rec, 0, rec.length, dfhOff);
+          dfhOff += rec.length;
+        }
+      }],
       ['fs callbacks in-place write+fdatasync', async () => {
         for (let i = 0; i < per; i++) {
           await cbWrite(cfdOff);
@@ -174,6 +185,7 @@ if (process.argv[2] === 'seq') {
   await ad2.close();
   await fh.close();
   await fhp.close();
+  await dfh.close();
   fs.closeSync(cfd);
   sq.close();
   fs.rmSync(dir, { recursive: true, force: true });

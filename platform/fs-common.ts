@@ -93,8 +93,11 @@ export abstract class FsAdapterBase<S extends SharedFile> {
     this.wrap = wrap;
   }
 
-  /** Opens the OS file of `name` (creating it when `create`; then sets `dirDirty`). */
-  protected abstract openShared(name: string, create: boolean): Promise<S>;
+  /**
+   * Opens the OS file of `name` (creating it when `create`; then sets `dirDirty`); `writeThrough`:
+   * the contract's hint (each write durable when it resolves), where the runtime supports it.
+   */
+  protected abstract openShared(name: string, create: boolean, writeThrough: boolean): Promise<S>;
   /** Closes the OS file of a shared entry (idempotent). */
   protected abstract closeShared(shared: S): Promise<void>;
   protected abstract newHandle(name: string, shared: S, pending: Promise<S>): FileHandle;
@@ -121,12 +124,12 @@ export abstract class FsAdapterBase<S extends SharedFile> {
     return this.#closed;
   }
 
-  async open(name: string, options: { create?: boolean } = {}): Promise<FileHandle> {
+  async open(name: string, options: { create?: boolean; writeThrough?: boolean } = {}): Promise<FileHandle> {
     checkFileName(name, 'open');
     this.check(name, 'open');
     let pending = this.openFiles.get(name);
     if (pending === undefined) {
-      pending = this.openShared(name, options.create === true);
+      pending = this.openShared(name, options.create === true, options.writeThrough === true);
       this.openFiles.set(name, pending);
       pending.catch(() => {
         if (this.openFiles.get(name) === pending) this.openFiles.delete(name);

@@ -135,7 +135,8 @@ export class DenoFsAdapter extends FsAdapterBase<Shared> implements StorageAdapt
     return new DenoFileHandle(this, name, shared, pending);
   }
 
-  protected async openShared(name: string, create: boolean): Promise<Shared> {
+  /** Deno.open has no O_DSYNC: the writeThrough hint is ignored (sync does an fdatasync). */
+  protected async openShared(name: string, create: boolean, _writeThrough: boolean): Promise<Shared> {
     const p = this.path(name);
     const file = await openOrCreate(
       () => Deno.open(p, { read: true, write: true }),

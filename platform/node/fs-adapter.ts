@@ -6,7 +6,9 @@
  * - Handles opened on the same name from one adapter share one OS file descriptor and one cached
  *   size, so concurrent `append`s get distinct offsets without a stat per call.
  * - `sync` = fdatasync of the file, plus an fsync of the directory the first time after a file was
- *   created (so a synced new file survives a crash with its name).
+ *   created (so a synced new file survives a crash with its name). A file opened `writeThrough`
+ *   uses O_DSYNC: each write is durable when it resolves (one system call, one threadpool hop), and
+ *   `sync` does an fdatasync only after a truncate (which O_DSYNC does not cover).
  * - `replace` = write `NAME~N.tmp`, fdatasync, rename over NAME, fsync the directory.
  * - `lock` = the LOCK protocol shared with the Deno adapter (platform/lock-file.ts): a file
  *   `~lock` created atomically (write a temp file, then link(2) it, which fails if it exists)
@@ -33,6 +35,10 @@ export { lockFileName };
 
 interface Shared extends SharedFile {
   readonly fh: fs.FileHandle;
+  /** Opened with O_DSYNC: writes are durable when they resolve. */
+  readonly writeThrough: boolean;
+  /** A truncate since the last fdatasync (O_DSYNC covers writes only). */
+  syncNeeded: boolean;
 }
 
 function errno(err: unknown): string | undefined {
@@ -80,11 +86,12 @@ export class NodeFsAdapter extends FsAdapterBase<Shared> implements StorageAdapt
     return new NodeFileHandle(this, name, shared, pending);
   }
 
-  protected async openShared(name: string, create: boolean): Promise<Shared> {
+  protected async openShared(name: string, create: boolean, writeThrough: boolean): Promise<Shared> {
     const p = this.path(name);
+    const dsync = writeThrough && fsConstants.O_DSYNC !== undefined ? fsConstants.O_DSYNC : 0;
     const fh = await openOrCreate(
-      () => fs.open(p, 'r+'),
-      () => fs.open(p, fsConstants.O_RDWR | fsConstants.O_CREAT | fsConstants.O_EXCL, 0o644),
+      () => fs.open(p, fsConstants.O_RDWR | dsync),
+      () => fs.open(p, fsConstants.O_RDWR | fsConstants.O_CREAT | fsConstants.O_EXCL | dsync, 0o644),
       create,
       errno,
       (err) => wrap(this.location, name, 'open', err),
@@ -94,7 +101,7 @@ export class NodeFsAdapter extends FsAdapterBase<Shared> implements StorageAdapt
     );
     try {
       const st = await fh.stat();
-      return { fh, size: st.size, refs: 0 };
+      return { fh, size: st.size, refs: 0, writeThrough: dsync !== 0, syncNeeded: false };
     } catch (err) {
       await fh.close().catch(() => {});
       throw wrap(this.location, name, 'open', err);
@@ -209,7 +216,10 @@ class NodeFileHandle extends FsHandleBase<Shared> implements FileHandle {
       // POSIX does not extend a file on an empty write: extend explicitly (zero-filled).
       try {
         const st = await s.fh.stat();
-        if (st.size < offset) await s.fh.truncate(offset);
+        if (st.size < offset) {
+          s.syncNeeded = true;
+          await s.fh.truncate(offset);
+        }
       } catch (err) {
         throw this.#fail(operation, err);
       }
@@ -231,6 +241,7 @@ class NodeFileHandle extends FsHandleBase<Shared> implements FileHandle {
     checkByteCount(length, 'length', this.name, 'truncate');
     this.check('truncate');
     this.shared.size = length;
+    this.shared.syncNeeded = true;
     try {
       await this.shared.fh.truncate(length);
     } catch (err) {
@@ -241,10 +252,15 @@ class NodeFileHandle extends FsHandleBase<Shared> implements FileHandle {
 
   async sync(): Promise<void> {
     this.check('sync');
-    try {
-      await this.shared.fh.datasync();
-    } catch (err) {
-      throw this.#fail('sync', err);
+    const s = this.shared;
+    if (!s.writeThrough || s.syncNeeded) {
+      s.syncNeeded = false;
+      try {
+        await s.fh.datasync();
+      } catch (err) {
+        s.syncNeeded = true;
+        throw this.#fail('sync', err);
+      }
     }
     await this.adapter.syncDirectoryIfDirty(this.name);
   }

@@ -34,8 +34,14 @@ export interface FileHandle {
 export interface StorageAdapter {
   /** Human-readable location, e.g. "./data", "memory://x", "idb://app". */
   readonly location: string;
-  /** Opens (creating if `create`) a file. Throws NOT_FOUND if it is missing and !create. */
-  open(name: string, options?: { create?: boolean }): Promise<FileHandle>;
+  /**
+   * Opens (creating if `create`) a file. Throws NOT_FOUND if it is missing and !create.
+   * `writeThrough` is a hint for a log whose every write is followed by a sync: the adapter may
+   * make each write durable before it resolves (Node fs: O_DSYNC, one system call instead of a
+   * write and an fdatasync), so `sync` has less left to do. Durability rules are unchanged (bytes
+   * are durable once `sync` resolves). Only the first open of a file (while none is open) applies it.
+   */
+  open(name: string, options?: { create?: boolean; writeThrough?: boolean }): Promise<FileHandle>;
   /** Names of all files, sorted. */
   list(): Promise<string[]>;
   exists(name: string): Promise<boolean>;

@@ -320,7 +320,8 @@ export class LsmStore implements Store {
   private async openNewWal(mem: Memtable): Promise<void> {
     const file = this.nextFile++;
     const name = walName(file);
-    const h = await io(name, 'open', () => this.adapter.open(name, { create: true }));
+    // every write to the WAL is followed by a sync: the adapter may make writes durable directly
+    const h = await io(name, 'open', () => this.adapter.open(name, { create: true, writeThrough: true }));
     await io(name, 'truncate', () => h.truncate(0));
     // preallocated: the header and a first chunk of zeros, synced once with the file's size
     const first = new Uint8Array(walHeader().length + (this.walPrealloc ? walPreallocBytesMin : 0));

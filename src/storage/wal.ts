@@ -21,7 +21,7 @@ export const walVersion = 2;
 export const walPreallocBytesMin = 64 * 1024;
 export const walPreallocBytesMax = 4 * 1024 * 1024;
 /** A group this large is written as it is (bandwidth-bound: zero-filling ahead would double it). */
-export const walPreallocGroupBytesMax = 256 * 1024;
+export const walPreallocGroupBytesMax = 64 * 1024;
 export const walHeaderBytes = 8;
 export const recordHeaderBytes = 8;
 

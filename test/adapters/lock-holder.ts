@@ -25,7 +25,7 @@ try {
 }
 if (mode === 'hold') setInterval(() => {}, 1000);
 else if (mode === 'append') {
-  const f = await adapter.open('wal', { create: true });
+  const f = await adapter.open('wal', { create: true, writeThrough: true }); // the WAL's open
   let i = Math.floor((await f.size()) / 8);
   for (;;) {
     const rec = new Uint8Array(8);

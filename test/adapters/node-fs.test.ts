@@ -20,6 +20,34 @@ adapterCases('node fs', {
 }, { describe, it }, { modelRuns: 15 });
 
 describe('NodeFsAdapter specifics', () => {
+  it('a writeThrough (O_DSYNC) handle writes in place, appends, extends, truncates and syncs like any other', async () => {
+    const dir = path.join(root, `wt${++counter}`);
+    const a = await openNodeFsAdapter(dir);
+    try {
+      const f = await a.open('log', { create: true, writeThrough: true });
+      await f.write(0, new Uint8Array(4096)); // preallocated zeros
+      await f.sync();
+      await f.write(8, new Uint8Array([1, 2, 3]));
+      assert.equal(await f.append(new Uint8Array([9])), 4096);
+      await f.write(5000, new Uint8Array(0)); // extends (zero-filled) through a truncate
+      await f.sync();
+      assert.equal(await f.size(), 5000);
+      await f.truncate(12);
+      await f.sync();
+      assert.deepEqual([...(await f.read(0, 100))], [0, 0, 0, 0, 0, 0, 0, 0, 1, 2, 3, 0]);
+      await f.close();
+      assert.deepEqual([...(await a.readAll('log'))], [0, 0, 0, 0, 0, 0, 0, 0, 1, 2, 3, 0]);
+      // the hint applies to the OS file: a later plain open shares it
+      const g = await a.open('log');
+      await g.write(0, new Uint8Array([7]));
+      await g.sync();
+      await g.close();
+      assert.equal((await a.readAll('log'))[0], 7);
+    } finally {
+      await a.close();
+    }
+  });
+
   it('a failing OS call is IO_ERROR with file, operation and errno', async () => {
     const dir = path.join(root, 'io');
     const a = await openNodeFsAdapter(dir);
