@@ -287,15 +287,37 @@ export class DocumentCache {
       this.map.delete(k);
     }
     this.map.set(k, e);
+    this.queue.push(k, e);
     this.bytes += e.size;
     this.evict();
   }
+  /**
+   * Insertion order for FIFO eviction, as (key, entry) pairs from `qHead` on; a pair whose entry is
+   * no longer the key's current one is stale and skipped. (Taking the Map's first key instead costs
+   * O(deleted slots) per eviction: ~100 µs at 100,000 entries.)
+   */
+  private queue: (string | CacheEntry)[] = [];
+  private qHead = 0;
   private evict(): void {
-    while (this.bytes > this.maxBytes) {
-      const first = this.map.keys().next();
-      if (first.done) break;
-      this.bytes -= this.map.get(first.value)!.size;
-      this.map.delete(first.value);
+    const q = this.queue;
+    while (this.bytes > this.maxBytes && this.qHead < q.length) {
+      const k = q[this.qHead] as string;
+      const e = q[this.qHead + 1] as CacheEntry;
+      q[this.qHead] = q[this.qHead + 1] = undefined as unknown as string;
+      this.qHead += 2;
+      if (this.map.get(k) !== e) continue;
+      this.bytes -= e.size;
+      this.map.delete(k);
+    }
+    // drop the consumed head and stale pairs once they outnumber the live entries
+    if (this.qHead >= 2048 && this.qHead * 2 >= q.length) {
+      this.queue = q.slice(this.qHead);
+      this.qHead = 0;
+    } else if (q.length - this.qHead > 4 * this.map.size + 4096) {
+      const live: (string | CacheEntry)[] = [];
+      for (let i = this.qHead; i < q.length; i += 2) if (this.map.get(q[i] as string) === q[i + 1]) live.push(q[i]!, q[i + 1]!);
+      this.queue = live;
+      this.qHead = 0;
     }
   }
   delete(k: string): void {
@@ -308,6 +330,8 @@ export class DocumentCache {
   clear(): void {
     this.map.clear();
     this.seen.clear();
+    this.queue = [];
+    this.qHead = 0;
     this.bytes = 0;
   }
   stats(): { entries: number; bytes: number; hits: number; misses: number } {

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { Binary, Decimal128, Double, Int32, Long } from 'bson';
 import { freshClient } from './helpers.ts';
+import { DocumentCache } from '../../src/document/engine.ts';
 
 describe('read path', () => {
   it('returned Binary values are the caller\'s: mutating them changes nothing cached or stored', async () => {
@@ -103,5 +104,40 @@ describe('read path', () => {
     await c.deleteMany({ s: 'b' });
     await check();
     await client.close();
+  });
+
+  it('the document cache evicts in insertion order within its budget (model check)', () => {
+    type Op = { kind: 'raw' | 'del' | 'get'; key: number; len: number };
+    const arbOp: fc.Arbitrary<Op> = fc.record({ kind: fc.constantFrom('raw', 'raw', 'raw', 'del', 'get'), key: fc.integer({ min: 0, max: 40 }), len: fc.integer({ min: 5, max: 200 }) }) as fc.Arbitrary<Op>;
+    fc.assert(
+      fc.property(fc.array(arbOp, { maxLength: 3000 }), fc.integer({ min: 300, max: 6000 }), (ops, maxBytes) => {
+        const cache = new DocumentCache(maxBytes);
+        // model: keys in insertion order with their sizes (a re-put moves the key to the end)
+        let model: { k: string; size: number; len: number }[] = [];
+        for (const op of ops) {
+          const k = 'k' + op.key;
+          if (op.kind === 'raw') {
+            const raw = new Uint8Array(op.len);
+            cache.setRaw(k, raw);
+            model = model.filter((m) => m.k !== k);
+            const size = op.len + 256;
+            if (size <= maxBytes) model.push({ k, size, len: op.len });
+            let bytes = model.reduce((a, m) => a + m.size, 0);
+            while (bytes > maxBytes) bytes -= model.shift()!.size;
+          } else if (op.kind === 'del') {
+            cache.delete(k);
+            model = model.filter((m) => m.k !== k);
+          } else {
+            const e = cache.entry(k);
+            const m = model.find((x) => x.k === k);
+            assert.equal(e !== undefined, m !== undefined, k);
+            if (e) assert.equal(e.raw!.length, m!.len);
+          }
+          assert.equal(cache.stats().entries, model.length);
+          assert.equal(cache.stats().bytes, model.reduce((a, m) => a + m.size, 0));
+        }
+      }),
+      { seed: 23, numRuns: 200 },
+    );
   });
 });
