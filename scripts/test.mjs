@@ -36,7 +36,7 @@ function run(cmd, args, { env = {}, timeoutMinutes = 10, closesLog = false } = {
 const legs = {
   deno: () => run(join(root, 'node_modules/.bin/deno'), ['test', '-A', '--no-check', '--quiet', ...files], { env: { LARGETABLE_TEST_RUNTIME: 'deno' }, timeoutMinutes: 8 }),
   browser: () => run(process.execPath, [join(root, 'test/browser/run.mjs')], { timeoutMinutes: 5 }),
-  node: () => run(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=2', '--test-timeout=300000', ...files], { env: { LARGETABLE_TEST_RUNTIME: 'node' }, timeoutMinutes: 10, closesLog: true }),
+  node: () => run(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=2', '--test-timeout=300000', ...files], { env: { LARGETABLE_TEST_RUNTIME: 'node' }, timeoutMinutes: 14, closesLog: true }),
 };
 
 // Tests load build/*.wasm and the package self-reference (dist/): build first when missing or stale.
