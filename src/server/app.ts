@@ -169,6 +169,10 @@ export function createApp(client: ClientLike | undefined, options: AppOptions): 
     if (text.trim() === '') return undefined;
     return parseEjson(text, what);
   };
+  /** Metric series per REST operation name (route names only: bounded). */
+  const opSeries = new Map<string, { ok: (by: number) => void; error: (by: number) => void; latency: (seconds: number) => void }>();
+  /** Request counters per method and status (bounded: methods x statuses). */
+  const requestSeries = new Map<string, (by: number) => void>();
   /** Time an operation, count it, and log it (with its plan) when slow. */
   const timed = async <T>(op: string, ns: string, run: () => Promise<T>, plan?: () => Promise<unknown>): Promise<T> => {
     const t0 = performance.now();
@@ -179,8 +183,17 @@ export function createApp(client: ClientLike | undefined, options: AppOptions): 
       return r;
     } finally {
       const ms = performance.now() - t0;
-      metrics.inc('largetable_operations_total', 'Operations by API and result', { api: 'rest', op, result: ok ? 'ok' : 'error' });
-      metrics.observe('largetable_operation_duration_seconds', 'Operation latency', { api: 'rest', op }, ms / 1000);
+      let sr = opSeries.get(op);
+      if (!sr) {
+        sr = {
+          ok: metrics.counterSeries('largetable_operations_total', 'Operations by API and result', { api: 'rest', op, result: 'ok' }),
+          error: metrics.counterSeries('largetable_operations_total', 'Operations by API and result', { api: 'rest', op, result: 'error' }),
+          latency: metrics.histogramSeries('largetable_operation_duration_seconds', 'Operation latency', { api: 'rest', op }),
+        };
+        opSeries.set(op, sr);
+      }
+      (ok ? sr.ok : sr.error)(1);
+      sr.latency(ms / 1000);
       if (ms >= slowMs) {
         const fields = { op, ns, ms: Math.round(ms * 10) / 10 };
         if (plan) plan().then((p) => log.warn('slow query', { ...fields, plan: EJSON.serialize(p ?? null, { relaxed: true }) }), () => log.warn('slow query', fields));
@@ -196,7 +209,15 @@ export function createApp(client: ClientLike | undefined, options: AppOptions): 
       await next();
     } finally {
       inFlight--;
-      metrics.inc('largetable_http_requests_total', 'HTTP requests by method and status', { method: c.req.method, status: String(c.res.status) });
+      const method = c.req.method;
+      const status = c.res.status;
+      const key = method + ' ' + status;
+      let inc = requestSeries.get(key);
+      if (!inc) {
+        inc = metrics.counterSeries('largetable_http_requests_total', 'HTTP requests by method and status', { method, status: String(status) });
+        if (requestSeries.size < 1024) requestSeries.set(key, inc);
+      }
+      inc(1);
       if (log.level === 'debug') log.debug('request', { method: c.req.method, path: c.req.path, status: c.res.status, ms: Math.round((performance.now() - t0) * 10) / 10 });
     }
   });
