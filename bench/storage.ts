@@ -7,7 +7,7 @@
  * appends the table to bench/RESULTS.md. Modes: `storage memory [N]` (memory bound at 10M keys),
  * `storage seq [ROUNDS]` (where the time of one sequential strict write goes).
  */
-import { execSync } from 'node:child_process';
+import { execSync, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -37,10 +37,26 @@ if (process.argv[2] === 'memory') {
     process.exit(2);
   }
   console.log(`memory: ${n.toLocaleString()} keys on the compiled dist/ build (node bench/storage-memory.mjs ${n}, no tsx in the measured process)`);
-  const out = execSync(`${JSON.stringify(process.execPath)} ${JSON.stringify(path.join(here, 'storage-memory.mjs'))} ${n}`, { stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 24 }).toString();
-  const lines = out.trim().split('\n');
-  for (const l of lines.slice(0, -1)) console.log(l);
-  const r = JSON.parse(lines[lines.length - 1]!) as { n: number; loadS: number; readS: number; peak: number; startRss: number; memtable: number; cache: number; diskBytes: number; loadAverage: number };
+  // the child's progress lines stream through; its last line is the JSON result
+  const child = spawn(process.execPath, [path.join(here, 'storage-memory.mjs'), String(n)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let last = '';
+  let pending = '';
+  child.stdout.on('data', (d: Buffer) => {
+    pending += d.toString();
+    const parts = pending.split('\n');
+    pending = parts.pop()!;
+    for (const l of parts) {
+      if (l.startsWith('{')) last = l;
+      else console.log(l);
+    }
+  });
+  const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+  if (pending.startsWith('{')) last = pending;
+  if (code !== 0 || last === '') {
+    console.error(`storage-memory.mjs exited with ${code}`);
+    process.exit(1);
+  }
+  const r = JSON.parse(last) as { n: number; loadS: number; readS: number; peak: number; startRss: number; memtable: number; cache: number; diskBytes: number; loadAverage: number };
   const budget = r.memtable * 3 + r.cache;
   const line = `memory: ${r.n.toLocaleString()} keys loaded in ${r.loadS.toFixed(0)} s, 100,000 random reads in ${r.readS.toFixed(1)} s; peak RSS ${(r.peak / 1e6).toFixed(0)} MB (process at start ${(r.startRss / 1e6).toFixed(0)} MB; compiled dist/ build) vs budget (3 x 32 MiB memtables + 64 MiB cache = ${(budget / 1e6).toFixed(0)} MB) + 150 MB = ${((budget + 150e6) / 1e6).toFixed(0)} MB: ${r.peak <= budget + 150e6 ? 'OK' : 'OVER'}; ${(r.diskBytes / 1e9).toFixed(2)} GB on disk; load average ${r.loadAverage.toFixed(1)}`;
   console.log(line);

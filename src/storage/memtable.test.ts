@@ -56,4 +56,29 @@ describe('Memtable (skiplist)', () => {
     assert.equal(m.minSeq, 5);
     assert.equal(m.maxSeq, 12);
   });
+
+  it('counts its real memory: record buffers as allocated and the columns by capacity', () => {
+    const m = new Memtable();
+    const empty = m.bytes;
+    assert.ok(empty > 0 && empty < 4096, `an empty memtable is small: ${empty}`);
+    // small records are copied into shared chunks: the caller's buffer is not retained
+    const rec = new Uint8Array(40).fill(7);
+    const bi = m.addBuffer(rec);
+    m.put(bi, 0, 8, 1, 8, 32);
+    rec.fill(9);
+    assert.deepEqual(m.value(m.newest(m.find(new Uint8Array(8).fill(7)))), new Uint8Array(32).fill(7));
+    for (let i = 0; i < 5000; i++) {
+      const k = new Uint8Array(16);
+      new DataView(k.buffer).setUint32(0, i * 2654435761);
+      m.putBytes(k, i + 2, new Uint8Array(100));
+    }
+    // 5000 entries of 116 bytes in chunks, plus ~11 columns x 4-8 bytes x capacity (8192)
+    assert.ok(m.bytes >= 5000 * 116 + 8192 * 48, `${m.bytes}`);
+    assert.ok(m.bytes <= 5000 * 116 * 1.3 + 8192 * 64, `${m.bytes}`);
+    // a large record buffer is kept as it is, counted whole
+    const before = m.bytes;
+    const big = new Uint8Array(100_000);
+    m.put(m.addBuffer(big), 0, 4, 9999, 4, 99_996);
+    assert.ok(m.bytes - before >= 100_000, `${m.bytes - before}`);
+  });
 });

@@ -3,7 +3,9 @@ import assert from 'node:assert/strict';
 import { MemoryAdapter } from '../../platform/memory.ts';
 import { isLargetableError } from '../errors.ts';
 import { BlockCache } from './cache.ts';
-import { type Block, Segment, SegmentBuilder } from './segment.ts';
+import fc from 'fast-check';
+import { prefixAt } from './memtable.ts';
+import { type Block, Segment, SegmentBuilder, probeDeleted, probeFound, probeIo, probeNone } from './segment.ts';
 import { RunSource } from './iterator.ts';
 
 const b = (s: string): Uint8Array => new TextEncoder().encode(s);
@@ -39,6 +41,59 @@ describe('segments', () => {
       assert.equal(await seg.get(b('a'), Infinity), undefined);
     });
   }
+
+  it('probe (cached blocks, synchronous) answers like get, and asks for I/O when a block is not cached', async () => {
+    const { seg } = await build(500, 1);
+    const probe = (k: Uint8Array, snap: number): Uint8Array | null | undefined | 'io' => {
+      const r = seg.probe(k, prefixAt(k, 0, k.length), snap);
+      if (r === probeIo) return 'io';
+      if (r === probeNone) return undefined;
+      if (r === probeDeleted) return null;
+      assert.equal(r, probeFound);
+      const v = seg.found!;
+      seg.found = null;
+      return v;
+    };
+    assert.equal(probe(key(20), Infinity), 'io', 'nothing cached yet');
+    for (let i = 0; i < seg.blocks; i++) await seg.block(i);
+    const keys = fc.oneof(
+      fc.integer({ min: 0, max: 520 }).map(key),
+      fc.integer({ min: 0, max: 520 }).map((i) => b(`key${String(i).padStart(5, '0')}x`)),
+      fc.uint8Array({ maxLength: 10 }),
+    );
+    await fc.assert(
+      fc.asyncProperty(keys, fc.oneof(fc.constant(Infinity), fc.integer({ min: 0, max: 1600 })), async (k, snap) => {
+        assert.deepEqual(probe(k, snap), await seg.get(k, snap));
+      }),
+      { seed: 11, numRuns: 600 },
+    );
+  });
+
+  it('block cache: filters and indexes pinned against the budget; a used block gets a second chance', () => {
+    const sized = (bytes: number): { bytes: number } => ({ bytes });
+    const c = new BlockCache<{ bytes: number }>(1000);
+    c.set(1, sized(300));
+    c.set(2, sized(300));
+    c.set(3, sized(300));
+    assert.equal(c.bytes, 900);
+    assert.ok(c.get(1) !== undefined); // used: survives the next eviction
+    c.set(4, sized(300)); // evicts 2 (oldest unused), not 1
+    assert.equal(c.peek(2), undefined);
+    assert.ok(c.peek(1) !== undefined && c.peek(3) !== undefined && c.peek(4) !== undefined);
+    c.pin(400); // 900 + 400 > 1000: blocks make room
+    assert.ok(c.bytes + c.pinned <= 1000, `${c.bytes} + ${c.pinned}`);
+    c.set(5, sized(700)); // would not fit next to the pinned bytes: not cached
+    assert.equal(c.peek(5), undefined);
+    c.unpin(400);
+    c.set(5, sized(700));
+    assert.ok(c.peek(5) !== undefined);
+    assert.ok(c.bytes <= 1000);
+    const misses = c.misses;
+    c.peek(99);
+    assert.equal(c.misses, misses, 'peek does not count a miss');
+    c.get(99);
+    assert.equal(c.misses, misses + 1);
+  });
 
   it('run sources iterate forward and backward with seek', async () => {
     const { seg } = await build(300, 1);
