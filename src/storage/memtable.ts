@@ -5,7 +5,8 @@
  * `addBuffer`). A large record buffer is kept as it is; small ones (single puts) are copied
  * into shared 64 KiB chunks, so a memtable of small writes does not hold one ArrayBuffer (and
  * its few hundred bytes of engine bookkeeping) per write. Each node holds its key's versions,
- * newest first. `bytes` is the real cost: buffers as allocated plus the columns' capacity.
+ * newest first. `bytes` is the real cost: buffers as allocated plus the columns' capacity
+ * (beyond the ~1 KiB every empty memtable starts with).
  * Single-threaded JS: iteration is safe during inserts; nodes are never removed.
  */
 import { compareAt } from './codec.ts';
@@ -50,6 +51,8 @@ export class Memtable {
   }
   private bufBytes = 0;
   private colBytes = 0;
+  /** The columns' initial allocation (~1 KiB, the same for every memtable): not counted. */
+  private colBytes0 = -1;
   count = 0;
   minSeq = Infinity;
   maxSeq = 0;
@@ -94,10 +97,12 @@ export class Memtable {
   }
 
   private countColumns(): void {
-    this.colBytes =
+    const total =
       this.nBuf.byteLength + this.nOff.byteLength + this.nLen.byteLength + this.nP0.byteLength + this.nNewest.byteLength + this.nLink.byteLength +
       this.links.byteLength + this.vSeq.byteLength + this.vBuf.byteLength + this.vOff.byteLength + this.vLen.byteLength + this.vOlder.byteLength +
       this.bufChunk.byteLength + this.bufBase.byteLength;
+    if (this.colBytes0 < 0) this.colBytes0 = total;
+    this.colBytes = total - this.colBytes0;
   }
 
   /**
@@ -115,7 +120,7 @@ export class Memtable {
     if (n <= smallBufferBytesMax) {
       if (this.chunk < 0 || this.chunkPos + n > this.bufs[this.chunk]!.length) {
         // chunks start small (a small memtable stays small) and double up to chunkBytes
-        const size = Math.min(chunkBytes, Math.max(n, this.chunk < 0 ? 1024 : this.bufs[this.chunk]!.length * 2));
+        const size = Math.min(chunkBytes, Math.max(n, this.chunk < 0 ? 256 : this.bufs[this.chunk]!.length * 2));
         this.bufs.push(new Uint8Array(size));
         this.chunk = this.bufs.length - 1;
         this.chunkPos = 0;
