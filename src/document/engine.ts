@@ -1372,7 +1372,18 @@ const opOfByte: ChangeEvent['op'][] = ['insert', 'insert', 'update', 'replace', 
 /** db and collection names as they appear in change-log records (u8 length + UTF-8 each). */
 const nameBytesCache = new Map<string, Uint8Array>();
 
+let lastNames: { db: string; coll: string; bytes: Uint8Array } | undefined;
+
 function changeNames(db: string, coll: string): Uint8Array {
+  // a commit's events are nearly always of one collection: no key string built per event
+  const last = lastNames;
+  if (last !== undefined && last.db === db && last.coll === coll) return last.bytes;
+  const bytes = changeNamesSlow(db, coll);
+  lastNames = { db, coll, bytes };
+  return bytes;
+}
+
+function changeNamesSlow(db: string, coll: string): Uint8Array {
   const key = db + '\0' + coll;
   let b = nameBytesCache.get(key);
   if (b === undefined) {
