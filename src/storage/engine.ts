@@ -168,6 +168,8 @@ export class LsmStore implements Store {
    */
   private unwritten: Uint8Array[] = [];
   private unwrittenBytes = 0;
+  /** Date.now() when the oldest unwritten record was acknowledged. */
+  private unwrittenSince = 0;
   /** The relaxed timer asked the commit loop to write and sync `unwritten`. */
   private persistWanted = false;
   private rotating = false;
@@ -490,8 +492,18 @@ export class LsmStore implements Store {
       this.lastSeq === this.visibleSeq &&
       !this.rotating &&
       this.current.mem.bytes < this.memtableBytes &&
-      this.unwrittenBytes < walGroupBytesMax
+      this.unwrittenBytes < walGroupBytesMax &&
+      !this.unwrittenOverdue()
     );
+  }
+
+  /**
+   * The oldest unwritten record waited half the relaxed delay: the timer should have fired, but a
+   * writer that never yields to the event loop (a tight loop of relaxed writes) keeps it from
+   * running, so its next batch goes through the commit loop, which writes them first.
+   */
+  private unwrittenOverdue(): boolean {
+    return this.unwritten.length > 0 && Date.now() - this.unwrittenSince >= relaxedSyncDelayMsMax / 2;
   }
 
   /** Applies sealed relaxed records (seqs ending at `lastSeq`) and buffers their WAL bytes. */
@@ -499,6 +511,7 @@ export class LsmStore implements Store {
     const mem = this.current.mem;
     const name = walName(this.walFile);
     let seq = lastSeq - recs.length;
+    if (this.unwritten.length === 0) this.unwrittenSince = Date.now();
     for (const rec of recs) {
       applyRecord(rec, 0, rec.length, ++seq, mem, name, 0);
       this.unwritten.push(rec);
@@ -568,8 +581,9 @@ export class LsmStore implements Store {
       }
       let strict = false;
       for (let i = 0; i < n; i++) if ((this.queue[i] as PendingBatch).strict) strict = true;
-      if (!strict && this.unwrittenBytes + groupBytes > walGroupBytesMax && this.unwrittenBytes > 0) {
-        // relaxed batches over the bound of unwritten bytes wait for those to be written
+      if (!strict && this.unwrittenBytes > 0 && (this.unwrittenBytes + groupBytes > walGroupBytesMax || this.unwrittenOverdue())) {
+        // relaxed batches over the bound of unwritten bytes, or behind overdue ones, wait for
+        // those to be written and synced
         try {
           await this.persistWal();
         } catch {

@@ -406,3 +406,23 @@ describe('relaxed writes: acknowledged from memory, synced in the background', (
     });
   }
 });
+
+describe('relaxed writes from a writer that never yields to the event loop', () => {
+  it('are still written and synced within the delay (the overdue ones go through the commit loop)', async () => {
+    const vol = `faults-${++volumeCounter}`;
+    const fa = new FaultyAdapter(new MemoryAdapter(vol, { trackUnsynced: true }));
+    const st = await openStore(fa, { ...baseOpts, memtableSizeBytes: 64 << 20 });
+    try {
+      fa.arm(null);
+      const t0 = Date.now();
+      let n = 0;
+      // only microtask yields: the relaxed timer cannot fire during this loop
+      while (Date.now() - t0 < 4 * relaxedSyncDelayMsMax) await st.write([{ type: 'put', key: b(`t${n++}`), value: b('v') }], { durability: 'relaxed' });
+      const syncs = fa.calls.get('sync') ?? 0;
+      assert.ok(syncs >= 2, `${syncs} syncs during ${n} relaxed writes over ${Date.now() - t0} ms`);
+    } finally {
+      await st.close();
+      dropMemoryVolume(vol);
+    }
+  });
+});
