@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-// npm run bench -- NAME [args]: installs the peers (bench/package.json) on first use, then runs bench/NAME.ts.
+// npm run bench -- NAME [args]: installs the peers (bench/package.json) on first use, builds
+// dist/ if it is stale, then runs bench/NAME.ts.
 import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -17,5 +18,8 @@ if (!existsSync(join(here, 'node_modules'))) {
   const r = spawnSync('npm', ['install', '--no-audit', '--no-fund'], { cwd: here, stdio: 'inherit' });
   if (r.status !== 0) process.exit(r.status ?? 1);
 }
+// benches that load the built package (dist/, build/*.wasm) measure what users run: build it if stale
+const b = spawnSync(process.execPath, [join(here, '..', 'scripts', 'build.mjs'), '--if-needed'], { stdio: 'inherit' });
+if (b.status !== 0) process.exit(b.status ?? 1);
 const r = spawnSync(process.execPath, ['--expose-gc', '--import', 'tsx', join(here, `${name}.ts`), ...rest], { stdio: 'inherit' });
 process.exit(r.status ?? 1);

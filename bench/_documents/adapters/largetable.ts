@@ -1,6 +1,7 @@
 // Largetable through its public API (MongoDB-driver shapes), Node fs adapter.
 // Durability 'strict': every acknowledged write (batch or single) is fsynced (group commit).
-import { open as openLt } from '../../../platform/node/index.ts';
+// the built package (dist/), as users run it: `npm run bench` builds first when dist/ is stale
+import { open as openLt } from '../../../dist/platform/node/index.js';
 
 export const meta = {
   engine: 'largetable', version: '0.1.0', persistent: true,
