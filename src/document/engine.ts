@@ -149,7 +149,7 @@ const bsonOptions = { promoteLongs: false } as const;
 export function decodeDocument(bytes: Uint8Array): Document {
   const fast = decodeFast(bytes);
   if (fast !== undefined) return fast;
-  // new Uint8Array(view) copies (a Node Buffer's slice() would not); only needed with a Binary
+  // new Uint8Array(view) copies (a pooled Node buffer's slice() would not); only needed with a Binary
   return BSON.deserialize(hasBinary(bytes) ? new Uint8Array(bytes) : bytes, bsonOptions);
 }
 
@@ -271,7 +271,7 @@ export class DocumentCache {
     this.put(k, { doc, raw: undefined, size: decodedEntryBytes(size), len: size });
   }
   setRaw(k: string, raw: Uint8Array): void {
-    // A view into a larger buffer (Node's Buffer.allocUnsafe pool slabs, which BSON.serialize
+    // A view into a larger buffer (Node's pooled allocUnsafe slabs, which BSON.serialize
     // uses, or a batch encoding) would keep all of it alive: keep an exact-size copy instead.
     const own = raw.byteOffset === 0 && raw.buffer.byteLength === raw.length ? raw : copyBytes(raw);
     this.put(k, { doc: undefined, raw: own, size: rawEntryBytes(raw.length), len: raw.length });

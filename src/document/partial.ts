@@ -6,6 +6,7 @@
 import { BSON } from 'bson';
 import type { Document } from '../query/values.ts';
 import { isPlainObject } from '../query/values.ts';
+import { i32, readDouble, valueLength } from './bsonraw.ts';
 
 const bsonOptions = { promoteLongs: false } as const;
 const utf8 = new TextEncoder();
@@ -67,59 +68,6 @@ export function partialFields(filter: Document, sort?: Document): FieldSet | und
 
 const utf8d = new TextDecoder();
 
-function i32(b: Uint8Array, o: number): number {
-  return b[o]! | (b[o + 1]! << 8) | (b[o + 2]! << 16) | (b[o + 3]! << 24);
-}
-
-/** Byte length of the value of an element of BSON type `t` starting at `o`, or -1 if unknown. */
-function valueLength(b: Uint8Array, t: number, o: number): number {
-  switch (t) {
-    case 1: // double
-    case 9: // date
-    case 17: // timestamp
-    case 18: // int64
-      return 8;
-    case 2: // string
-    case 13: // code
-    case 14: // symbol
-      return 4 + i32(b, o);
-    case 3: // document
-    case 4: // array
-    case 15: // code with scope
-      return i32(b, o);
-    case 5: // binary
-      return 5 + i32(b, o);
-    case 6: // undefined
-    case 10: // null
-    case 127: // maxKey
-    case 255: // minKey
-      return 0;
-    case 7: // ObjectId
-      return 12;
-    case 8: // bool
-      return 1;
-    case 16: // int32
-      return 4;
-    case 19: // decimal128
-      return 16;
-    case 11: {
-      // regex: two cstrings
-      let e = o;
-      while (b[e] !== 0) e++;
-      e++;
-      while (b[e] !== 0) e++;
-      return e + 1 - o;
-    }
-    case 12: // DBPointer
-      return 4 + i32(b, o) + 12;
-    default:
-      return -1;
-  }
-}
-
-const f64 = new Float64Array(1);
-const f64b = new Uint8Array(f64.buffer);
-
 /** Decode only `fields` of a BSON document (simple types inline, others through BSON.deserialize). */
 export function decodeFields(bytes: Uint8Array, fields: FieldSet): Document {
   const out: Document = {};
@@ -142,8 +90,7 @@ export function decodeFields(bytes: Uint8Array, fields: FieldSet): Document {
       const key = /[^\x00-\x7f]/.test(name) ? utf8d.decode(bytes.subarray(ns, ne)) : name;
       switch (t) {
         case 1:
-          for (let i = 0; i < 8; i++) f64b[i] = bytes[vo + i]!;
-          setField(out, key, f64[0]!);
+          setField(out, key, readDouble(bytes, vo));
           break;
         case 2:
           setField(out, key, utf8d.decode(bytes.subarray(vo + 4, vo + vl - 1)));
@@ -211,8 +158,7 @@ function decodeSimpleArray(b: Uint8Array, start: number, stop: number): unknown[
         o = vo + 4;
         break;
       case 1:
-        for (let i = 0; i < 8; i++) f64b[i] = b[vo + i]!;
-        out.push(f64[0]!);
+        out.push(readDouble(b, vo));
         o = vo + 8;
         break;
       case 8:
