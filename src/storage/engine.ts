@@ -79,7 +79,7 @@ export interface EngineOptions extends StoreOptions {
   readOnly?: boolean;
 }
 
-/** Auto-compaction rewrites L1 only once L0 holds at least 1/8 of L1's bytes. */
+/** Auto-compaction rewrites L1 only once L0 holds at least 1/8 of L1's entries. */
 const l1ToL0RatioMax = 8;
 
 class Version {
@@ -821,7 +821,7 @@ export class LsmStore implements Store {
 
   /**
    * Compacts every segment into one sorted level (`compact()`). The background trigger passes
-   * `auto`: while the L0 segments together are small next to L1 (< 1/`l1ToL0RatioMax`), they are
+   * `auto`: while the L0 segments together hold few entries next to L1 (< 1/`l1ToL0RatioMax`), they are
    * merged among themselves (tombstones kept) instead of rewriting all of L1, which bounds write
    * amplification as the store grows.
    */
@@ -842,12 +842,14 @@ export class LsmStore implements Store {
     if (this.failed !== null) throw this.failedError();
     const v = this.current;
     if (v.l0.length === 0 && v.l1.length <= 1) return;
-    let l0Bytes = 0;
-    let l1Bytes = 0;
-    for (const s of v.l0) l0Bytes += s.meta.size;
-    for (const s of v.l1) l1Bytes += s.meta.size;
+    // entries, not bytes: L0 segments are written raw and L1 compressed, so bytes would make L0 look
+    // several times larger than it is and rewrite all of L1 that much more often
+    let l0Entries = 0;
+    let l1Entries = 0;
+    for (const s of v.l0) l0Entries += s.meta.count;
+    for (const s of v.l1) l1Entries += s.meta.count;
     // bottom = a full merge into L1 (tombstones dropped); else L0 segments merge among themselves
-    const bottom = !auto || l0Bytes * l1ToL0RatioMax >= l1Bytes;
+    const bottom = !auto || l0Entries * l1ToL0RatioMax >= l1Entries;
     if (!bottom && v.l0.length < 2) return;
     this.holdVersion(v);
     const inputs = new Set<Segment>(bottom ? [...v.l0, ...v.l1] : v.l0);
