@@ -1073,8 +1073,21 @@ export class LsmStore implements Store {
     const wals = [...this.man.wals];
     // relaxed records acknowledged from memory and not written yet come after the files' records
     const pending = [...this.unwritten];
+    const flushedAway = (): LargetableError =>
+      new LargetableError('NOT_FOUND', `WAL records after ${after} were flushed and deleted; resync from a snapshot`, { details: { operation: 'walSince' } });
     let first = true;
     let last = after;
+    // one rule for records from files and from memory: the first must follow `after` unless nothing
+    // after it was flushed away; later ones are yielded once, in seq order
+    const admit = (seq: bigint): boolean => {
+      if (first) {
+        first = false;
+        if (seq > after + 1n && BigInt(this.man.flushedSeq) > after) throw flushedAway();
+      }
+      if (seq <= last) return false;
+      last = seq;
+      return true;
+    };
     for (const w of wals) {
       const name = walName(w);
       let buf: Uint8Array;
@@ -1083,35 +1096,17 @@ export class LsmStore implements Store {
       } catch (err) {
         throw new LargetableError('NOT_FOUND', `${name}: WAL no longer available (flushed); resync from a snapshot`, { cause: err, details: { file: name, operation: 'walSince' } });
       }
-      const scan = scanWal(buf, name);
-      for (const r of scan.records) {
+      for (const r of scanWal(buf, name).records) {
         const seq = BigInt(r.seq);
-        if (first) {
-          first = false;
-          if (seq > after + 1n && BigInt(this.man.flushedSeq) > after)
-            throw new LargetableError('NOT_FOUND', `WAL records after ${after} were flushed and deleted; resync from a snapshot`, { details: { operation: 'walSince' } });
-        }
-        if (seq > last) {
-          last = seq;
-          yield { seq, record: buf.slice(r.offset, r.end) };
-        }
+        if (admit(seq)) yield { seq, record: buf.slice(r.offset, r.end) };
       }
     }
     for (const rec of pending) {
       const dv = new DataView(rec.buffer, rec.byteOffset, rec.byteLength);
       const seq = BigInt(dv.getUint32(8, true)) + (BigInt(dv.getUint32(12, true)) << 32n);
-      if (first) {
-        first = false;
-        if (seq > after + 1n && BigInt(this.man.flushedSeq) > after)
-          throw new LargetableError('NOT_FOUND', `WAL records after ${after} were flushed and deleted; resync from a snapshot`, { details: { operation: 'walSince' } });
-      }
-      if (seq > last) {
-        last = seq;
-        yield { seq, record: rec.slice() };
-      }
+      if (admit(seq)) yield { seq, record: rec.slice() };
     }
-    if (first && BigInt(this.man.flushedSeq) > after && BigInt(this.visibleSeq) > after)
-      throw new LargetableError('NOT_FOUND', `WAL records after ${after} were flushed and deleted; resync from a snapshot`, { details: { operation: 'walSince' } });
+    if (first && BigInt(this.man.flushedSeq) > after && BigInt(this.visibleSeq) > after) throw flushedAway();
   }
 
   // ------------------------------------------------------------------ verify / stats / close
