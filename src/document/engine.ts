@@ -437,6 +437,27 @@ export class Engine {
     return { raw: v };
   }
 
+  /**
+   * `readRaw` without I/O, synchronous: the cached decoded document (shared, do not mutate) or the
+   * BSON (read-only); null when there is no such document; undefined when the read needs storage
+   * I/O (then `readRaw` with `missed`). A live read fills the document cache as `readRaw` does (no
+   * commit can finish during a synchronous read).
+   */
+  readRawCached(reader: KVReader, collId: number, encId: Uint8Array, missed = false): { cached?: Document; raw?: Uint8Array } | null | undefined {
+    const dk = documentKey(collId, encId);
+    if (reader !== this.live) {
+      const v = reader.getCached(dk);
+      return v ? { raw: v } : v;
+    }
+    const k = bytesKey(dk);
+    const e = missed ? undefined : this.docCache.entry(k);
+    if (e) return e.doc !== undefined ? { cached: e.doc } : { raw: e.raw! };
+    const v = this.store.getCached(dk);
+    if (!v) return v;
+    this.docCache.setRaw(k, v);
+    return { raw: v };
+  }
+
   static async open(store: Store, options: { documentCacheBytes?: number } = {}): Promise<Engine> {
     const e = new Engine(store, options.documentCacheBytes ?? documentCacheBytesDefault);
     const v = await store.get(versionKey);

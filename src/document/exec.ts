@@ -113,6 +113,8 @@ export async function* scan(engine: Engine, coll: CollMeta, reader: KVReader, pl
 
 /** Documents per batch of a collection scan or a covered index scan. */
 const scanBatchMax = 128;
+/** Most store entries read in one step of a collection or index scan. */
+const scanReadMax = 256;
 
 /**
  * `scan` in batches (one async step per batch, not per document).
@@ -121,9 +123,10 @@ const scanBatchMax = 128;
  * whole only when emitted. `keep` names the fields a raw-tested match must carry in `doc` (the
  * sort fields; null: none, the caller only materializes; undefined: all of `lazy`). `gate` (lazy
  * mode) drops a raw document before it is tested when it cannot be among the results (a bounded
- * top-k that already holds better documents).
+ * top-k that already holds better documents). `retain`: the consumer keeps documents beyond the
+ * batch (a sort), so a lazily tested match keeps a copy of its BSON, not a view into store memory.
  */
-export async function* scanBatches(engine: Engine, coll: CollMeta, reader: KVReader, plan: Plan, filter: Document, stats: ExecStats, projection?: Document, lazy?: FieldSet, firstWindow = 8, keep?: FieldSet | null, gate?: RawGate): AsyncGenerator<FoundDoc[]> {
+export async function* scanBatches(engine: Engine, coll: CollMeta, reader: KVReader, plan: Plan, filter: Document, stats: ExecStats, projection?: Document, lazy?: FieldSet, firstWindow = 8, keep?: FieldSet | null, gate?: RawGate, retain = false): AsyncGenerator<FoundDoc[]> {
   const matcher = compileFilter(filter);
   const all = Object.keys(filter).length === 0;
   const live = reader === engine.live;
@@ -146,11 +149,8 @@ export async function* scanBatches(engine: Engine, coll: CollMeta, reader: KVRea
     if (!all && !matcher.test(doc)) return null;
     return lazy ? { doc, encId, bytes: 0, borrowed: true } : { doc: cloneDoc(doc), encId, bytes: 0 };
   };
-  /** Synchronous cache probe (live view only): undefined on a miss, null when examined and not matching. */
-  const fromCache = (encId: Uint8Array): FoundDoc | null | undefined => {
-    if (!live) return undefined;
-    const c = engine.cachedRaw(coll.id, encId);
-    if (!c) return undefined;
+  /** A document read without I/O (cached decoded, or its BSON): the FoundDoc, or null when it does not match. */
+  const fromEntry = (c: { cached?: Document; raw?: Uint8Array }, encId: Uint8Array): FoundDoc | null => {
     if (c.cached) return fromShared(c.cached, encId);
     const raw = c.raw!;
     if (lazy) return fromRaw(raw, encId, 0);
@@ -189,19 +189,27 @@ export async function* scanBatches(engine: Engine, coll: CollMeta, reader: KVRea
     const range = plan.range ?? rangeOfPrefix(p);
     let batch: FoundDoc[] = [];
     let max = Math.max(1, Math.min(scanBatchMax, firstWindow));
-    for await (const [k, v] of reader.range({ gte: range.gte, ...(range.lt ? { lt: range.lt } : {}), reverse: plan.reverse })) {
-      stats.docsExamined++;
-      if (lazy) {
-        const f = fromRaw(v, k, p.length);
-        if (f) batch.push(f);
-      } else {
-        const doc = decodeDocument(v);
-        if (all || matcher.test(doc)) batch.push({ doc, encId: k.subarray(p.length), bytes: v.length });
-      }
-      if (batch.length >= max) {
-        yield batch;
-        batch = [];
-        max = scanBatchMax;
+    // entries come in batches of views into store buffers: a match keeps copies (of its raw BSON
+    // only when the consumer holds it beyond the batch)
+    for await (const entries of reader.rangeBatches({ gte: range.gte, ...(range.lt ? { lt: range.lt } : {}), reverse: plan.reverse }, max, scanReadMax)) {
+      for (const [k, v] of entries) {
+        stats.docsExamined++;
+        if (lazy) {
+          const f = fromRaw(v, k, p.length);
+          if (f) {
+            f.encId = f.encId.slice();
+            if (retain && f.raw) f.raw = f.raw.slice();
+            batch.push(f);
+          }
+        } else {
+          const doc = decodeDocument(v);
+          if (all || matcher.test(doc)) batch.push({ doc, encId: k.slice(p.length), bytes: v.length });
+        }
+        if (batch.length >= max) {
+          yield batch;
+          batch = [];
+          max = scanBatchMax;
+        }
       }
     }
     if (batch.length > 0) yield batch;
@@ -221,17 +229,20 @@ export async function* scanBatches(engine: Engine, coll: CollMeta, reader: KVRea
   // results keep index order. A small limit wastes at most one window of reads.
   let window: Uint8Array[] = [];
   let size = Math.max(1, Math.min(8, firstWindow));
+  // Each document is read synchronously when it is cached (document cache, then memtables and
+  // cached blocks); only the rest is fetched, in parallel, with one await for the window.
   const drain = async (): Promise<FoundDoc[]> => {
-    const got: (FoundDoc | null | undefined)[] = [];
-    let missing = 0;
-    for (const e of window) {
-      const f = fromCache(e);
-      if (f === undefined) missing++;
-      got.push(f);
+    const got: (FoundDoc | null | undefined)[] = new Array(window.length);
+    let pending: number[] | undefined;
+    for (let i = 0; i < window.length; i++) {
+      const e = window[i]!;
+      const c = engine.readRawCached(reader, coll.id, e);
+      if (c === undefined) (pending ??= []).push(i);
+      else got[i] = c === null ? undefined : fromEntry(c, e);
     }
-    if (missing > 0) {
-      const fetched = await Promise.all(window.map((e, i) => (got[i] === undefined ? fetch(e, live) : undefined)));
-      for (let i = 0; i < got.length; i++) if (got[i] === undefined) got[i] = fetched[i];
+    if (pending !== undefined) {
+      const fetched = await Promise.all(pending.map((i) => fetch(window[i]!, live)));
+      for (let j = 0; j < pending.length; j++) got[pending[j]!] = fetched[j];
     }
     window = [];
     size = Math.min(prefetchWindowMax, size * 2);
@@ -247,27 +258,30 @@ export async function* scanBatches(engine: Engine, coll: CollMeta, reader: KVRea
   // a covered projection naming fewer fields than the index (e.g. only _id) is cut down after the filter test
   const trim = plan.covered && projection && !ix.fields.every((f) => projection[f.path] === 1 || projection[f.path] === true) ? compileProjection(projection) : undefined;
   for (const r of ranges) {
-    for await (const [k, encId] of reader.range({ gte: r.gte, ...(r.lt ? { lt: r.lt } : {}), reverse: plan.reverse })) {
-      stats.keysExamined++;
-      if (plan.covered) {
-        const doc = docFromKey(k, ix.prefix.length, ix.fields, projection);
-        if (all || matcher.test(doc)) covered.push({ doc: trim ? trim(doc) : doc, encId, bytes: 0 });
-        if (covered.length >= size) {
-          yield covered;
-          covered = [];
-          size = Math.min(scanBatchMax, size * 2);
+    for await (const entries of reader.rangeBatches({ gte: r.gte, ...(r.lt ? { lt: r.lt } : {}), reverse: plan.reverse }, size, scanReadMax)) {
+      for (const [k, view] of entries) {
+        stats.keysExamined++;
+        const encId = view.slice();
+        if (plan.covered) {
+          const doc = docFromKey(k, ix.prefix.length, ix.fields, projection);
+          if (all || matcher.test(doc)) covered.push({ doc: trim ? trim(doc) : doc, encId, bytes: 0 });
+          if (covered.length >= size) {
+            yield covered;
+            covered = [];
+            size = Math.min(scanBatchMax, size * 2);
+          }
+          continue;
         }
-        continue;
-      }
-      if (seen) {
-        const sk = bytesKey(encId);
-        if (seen.has(sk)) continue;
-        seen.add(sk);
-      }
-      window.push(encId);
-      if (window.length >= size) {
-        const b = await drain();
-        if (b.length > 0) yield b;
+        if (seen) {
+          const sk = bytesKey(encId);
+          if (seen.has(sk)) continue;
+          seen.add(sk);
+        }
+        window.push(encId);
+        if (window.length >= size) {
+          const b = await drain();
+          if (b.length > 0) yield b;
+        }
       }
     }
   }
@@ -291,13 +305,10 @@ export async function countMatches(engine: Engine, coll: CollMeta, reader: KVRea
       const rk = bytesKey(r.gte) + '|' + (r.lt ? bytesKey(r.lt) : '');
       if (seen.has(rk)) continue;
       seen.add(rk);
-      const it = reader.range({ gte: r.gte, ...(r.lt ? { lt: r.lt } : {}) });
-      for await (const _ of it) {
-        void _;
-        stats.keysExamined++;
-        if (++n >= max) {
-          await it.return?.(undefined);
-          return n;
+      for await (const entries of reader.rangeBatches({ gte: r.gte, ...(r.lt ? { lt: r.lt } : {}) }, Math.min(scanReadMax, max - n), scanReadMax)) {
+        for (let i = 0; i < entries.length; i++) {
+          stats.keysExamined++;
+          if (++n >= max) return n;
         }
       }
     }
@@ -371,7 +382,7 @@ export async function* runFindBatches(engine: Engine, coll: CollMeta | undefined
   const top = !streaming && limit !== Infinity ? new TopK<FoundDoc>(skip + limit, (a, b) => cmpSorted!(a.doc, b.doc)) : undefined;
   const cmpSorted = streaming ? undefined : compileSort(sort!);
   const gate = top && lazy ? topKGate(top, sort!) : undefined;
-  const source = scanBatches(engine, coll, reader, plan, exact ? {} : req.filter, stats, req.projection, lazy, firstWindow, keep, gate);
+  const source = scanBatches(engine, coll, reader, plan, exact ? {} : req.filter, stats, req.projection, lazy, firstWindow, keep, gate, !streaming);
   const emitAll = function* (list: FoundDoc[], from: number): Generator<Document[]> {
     for (let i = from; i < list.length; i += sortedBatchMax) {
       const out: Document[] = [];

@@ -5,7 +5,7 @@
  *   or batches handed to the store but not yet committed). Reads see staged writes first.
  * Range reads are async generators; closing (return) the generator closes the store iterator.
  */
-import type { Snapshot, Store, WriteOp } from '../storage/store.ts';
+import type { Snapshot, Store, StoreIterator, WriteOp } from '../storage/store.ts';
 import { bytesKey, compareBytes } from './keycodec.ts';
 
 export interface Range {
@@ -18,9 +18,23 @@ export interface Range {
 /** Entries of a range read; leaving a `for await` early (or `return()`) closes the store iterator. */
 export type KVIterator = AsyncIterableIterator<[Uint8Array, Uint8Array]>;
 
+/** Batches of entries of a range read (read-only views: copy what you keep); see `rangeBatches`. */
+export type KVBatches = AsyncGenerator<[Uint8Array, Uint8Array][], void, undefined>;
+
 export interface KVReader {
   get(key: Uint8Array): Promise<Uint8Array | undefined>;
+  /**
+   * `get` without I/O, synchronous: the value (read-only), null when there is none, undefined when
+   * the answer needs a read from storage (then `get`).
+   */
+  getCached(key: Uint8Array): Uint8Array | null | undefined;
   range(r: Range): KVIterator;
+  /**
+   * The entries of a range in batches (the first of `first` entries, doubling up to `max`): one
+   * async step per batch, synchronous inside over cached data. Keys and values are read-only
+   * views that may share a larger buffer: copy what you keep beyond the batch.
+   */
+  rangeBatches(r: Range, first: number, max: number): KVBatches;
 }
 
 export class StoreReader implements KVReader {
@@ -33,8 +47,14 @@ export class StoreReader implements KVReader {
   get(key: Uint8Array): Promise<Uint8Array | undefined> {
     return this.store.get(key, this.snapshot);
   }
+  getCached(key: Uint8Array): Uint8Array | null | undefined {
+    return this.store.getCached(key, this.snapshot);
+  }
   /** The store iterator itself (no wrapper step per entry); its return() closes it. */
   range(r: Range): KVIterator {
+    return this.iterator(r);
+  }
+  private iterator(r: Range): StoreIterator {
     return this.store.iterate({
       ...(r.gte ? { gte: r.gte } : {}),
       ...(r.gt ? { gt: r.gt } : {}),
@@ -42,6 +62,20 @@ export class StoreReader implements KVReader {
       ...(r.reverse ? { reverse: true } : {}),
       ...(this.snapshot ? { snapshot: this.snapshot } : {}),
     });
+  }
+  async *rangeBatches(r: Range, first: number, max: number): KVBatches {
+    const it = this.iterator(r);
+    try {
+      let n = Math.max(1, first);
+      for (;;) {
+        const b = await it.nextBatch(n);
+        if (b.length === 0) return;
+        yield b;
+        n = Math.min(max, n * 2);
+      }
+    } finally {
+      await it.close();
+    }
   }
 }
 
@@ -128,9 +162,34 @@ export class Overlay implements KVReader {
     }
     return this.base.get(key);
   }
+  getCached(key: Uint8Array): Uint8Array | null | undefined {
+    if (this.staged.size > 0 || this.layers.length > 0) {
+      const s = this.lookup(bytesKey(key));
+      if (s) return s.value;
+    }
+    return this.base.getCached(key);
+  }
   range(r: Range): KVIterator {
     if (this.staged.size === 0 && this.layers.length === 0) return this.base.range(r);
     return this.mergedRange(r);
+  }
+  rangeBatches(r: Range, first: number, max: number): KVBatches {
+    if (this.staged.size === 0 && this.layers.length === 0) return this.base.rangeBatches(r, first, max);
+    return this.mergedBatches(r, first, max);
+  }
+  /** Staged writes merged over the base, one entry at a time, handed out in batches. */
+  private async *mergedBatches(r: Range, first: number, max: number): KVBatches {
+    let n = Math.max(1, first);
+    let b: [Uint8Array, Uint8Array][] = [];
+    for await (const e of this.mergedRange(r)) {
+      b.push(e);
+      if (b.length >= n) {
+        yield b;
+        b = [];
+        n = Math.min(max, n * 2);
+      }
+    }
+    if (b.length > 0) yield b;
   }
   private async *mergedRange(r: Range): AsyncGenerator<[Uint8Array, Uint8Array]> {
     const merged = new Map<string, Staged>();

@@ -980,38 +980,62 @@ export class LsmStore implements Store {
       this.checkOpen();
       checkKey(key);
       const { snap, version } = this.resolveSnapshot(snapshot);
-      for (let i = -1; i < version.imms.length; i++) {
-        const m = i < 0 ? version.mem : version.imms[i]!;
-        if (m.count === 0) continue;
-        const n = m.find(key);
-        if (n !== NIL) {
-          const v = m.visible(n, snap);
-          if (v !== NIL) return Promise.resolve(m.isDel(v) ? undefined : m.value(v)!.slice());
-        }
-      }
-      const l0 = version.l0;
-      const l1 = version.l1;
-      if (l0.length === 0 && l1.length === 0) return Promise.resolve(undefined);
-      const hash = hashOf(key);
-      const kp = prefixAt(key, 0, key.length);
-      for (let i = 0; i < l0.length; i++) {
-        const s = l0[i]!;
-        if (s.meta.minSeq > snap || !s.mayContain(key, hash)) continue;
-        const r = s.probe(key, kp, snap);
-        if (r === probeNone) continue;
-        if (r === probeIo) return this.getFrom(key, snap, version, i, hash);
-        return Promise.resolve(r === probeFound ? takeFound(s) : undefined);
-      }
-      const s = l1Candidate(l1, key);
-      if (s !== undefined && s.mayContain(key, hash)) {
-        const r = s.probe(key, kp, snap);
-        if (r === probeIo) return this.getFrom(key, snap, version, l0.length, hash);
-        if (r === probeFound) return Promise.resolve(takeFound(s));
-      }
-      return Promise.resolve(undefined);
+      const r = this.lookupCached(key, snap, version);
+      if (typeof r === 'number') return this.getFrom(key, snap, version, -1 - r, hashOf(key));
+      return Promise.resolve(r ?? undefined);
     } catch (err) {
       return Promise.reject(err);
     }
+  }
+
+  /**
+   * Point read over memtables and cached blocks only, synchronous (no I/O): the value (a copy),
+   * null when the key has no visible value, or undefined when a block the lookup needs is not
+   * cached (then `get` it). Batched readers probe with this and await `get` only for the misses.
+   */
+  getCached(key: Uint8Array, snapshot?: Snapshot): Uint8Array | null | undefined {
+    this.checkOpen();
+    checkKey(key);
+    const { snap, version } = this.resolveSnapshot(snapshot);
+    const r = this.lookupCached(key, snap, version);
+    return typeof r === 'number' ? undefined : r;
+  }
+
+  /**
+   * The synchronous part of a point read: the value (a copy), null when there is no visible
+   * value, or -1 - i when segment i (L0 in order, then L1 as index l0.length) needs a block that
+   * is not cached.
+   */
+  private lookupCached(key: Uint8Array, snap: number, version: Version): Uint8Array | null | number {
+    for (let i = -1; i < version.imms.length; i++) {
+      const m = i < 0 ? version.mem : version.imms[i]!;
+      if (m.count === 0) continue;
+      const n = m.find(key);
+      if (n !== NIL) {
+        const v = m.visible(n, snap);
+        if (v !== NIL) return m.isDel(v) ? null : m.value(v)!.slice();
+      }
+    }
+    const l0 = version.l0;
+    const l1 = version.l1;
+    if (l0.length === 0 && l1.length === 0) return null;
+    const hash = hashOf(key);
+    const kp = prefixAt(key, 0, key.length);
+    for (let i = 0; i < l0.length; i++) {
+      const s = l0[i]!;
+      if (s.meta.minSeq > snap || !s.mayContain(key, hash)) continue;
+      const r = s.probe(key, kp, snap);
+      if (r === probeNone) continue;
+      if (r === probeIo) return -1 - i;
+      return r === probeFound ? takeFound(s) : null;
+    }
+    const s = l1Candidate(l1, key);
+    if (s !== undefined && s.mayContain(key, hash)) {
+      const r = s.probe(key, kp, snap);
+      if (r === probeIo) return -1 - l0.length;
+      if (r === probeFound) return takeFound(s);
+    }
+    return null;
   }
 
   /** `get` from the `from`-th segment on (L0 in order, then L1), reading blocks that are not cached. */
@@ -1381,11 +1405,26 @@ class MergeIterator implements StoreIterator {
   }
 
   async next(): Promise<IteratorResult<[Uint8Array, Uint8Array]>> {
-    if (this.done || this.sources.length === 0) return { done: true, value: undefined };
-    if (this.count >= this.limit) {
-      this.finish();
-      return { done: true, value: undefined };
-    }
+    const out: [Uint8Array, Uint8Array][] = [];
+    await this.fill(out, 1, true);
+    return out.length === 0 ? { done: true, value: undefined } : { done: false, value: out[0]! };
+  }
+
+  /**
+   * Up to `max` next entries (fewer only at the end; empty when exhausted), in one async step:
+   * the merge runs synchronously while every block it needs is cached and awaits only to read
+   * one. Keys and values are read-only views into immutable block and record buffers: copy what
+   * you keep (a view keeps its whole buffer alive).
+   */
+  async nextBatch(max: number): Promise<[Uint8Array, Uint8Array][]> {
+    const out: [Uint8Array, Uint8Array][] = [];
+    await this.fill(out, Math.max(1, max), false);
+    return out;
+  }
+
+  /** Appends up to `max` entries to `out` (copies when `copy`, else views). */
+  private async fill(out: [Uint8Array, Uint8Array][], max: number, copy: boolean): Promise<void> {
+    if (this.done || this.sources.length === 0) return;
     if (this.needSeek) {
       this.needSeek = false;
       for (const s of this.sources) {
@@ -1394,7 +1433,11 @@ class MergeIterator implements StoreIterator {
       }
     }
     const fwd = this.fwd;
-    for (;;) {
+    while (out.length < max) {
+      if (this.count >= this.limit) {
+        this.finish();
+        return;
+      }
       let best: Source | null = null;
       for (const s of this.sources) {
         if (!s.valid) continue;
@@ -1406,13 +1449,13 @@ class MergeIterator implements StoreIterator {
       }
       if (best === null) {
         this.finish();
-        return { done: true, value: undefined };
+        return;
       }
       // the key as a view: block and record buffers are immutable, so it survives the advances below
       const k = best.kbuf.subarray(best.koff, best.koff + best.klen);
       if (fwd ? this.aboveUpper(k) : this.belowLower(k)) {
         this.finish();
-        return { done: true, value: undefined };
+        return;
       }
       const skip = fwd ? this.belowLower(k) : this.aboveUpper(k);
       let bestSeq = -1;
@@ -1431,9 +1474,8 @@ class MergeIterator implements StoreIterator {
       }
       if (skip || bestSeq < 0 || bestDel) continue;
       this.count++;
-      const out: [Uint8Array, Uint8Array] = [k.slice(), bestVal!.slice()];
+      out.push(copy ? [k.slice(), bestVal!.slice()] : [k, bestVal!]);
       if (this.count >= this.limit) this.finish();
-      return { done: false, value: out };
     }
   }
 

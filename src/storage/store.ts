@@ -29,6 +29,12 @@ export interface Snapshot {
 export interface StoreIterator extends AsyncIterableIterator<[Uint8Array, Uint8Array]> {
   /** Position at the first entry >= key (forward) or <= key (reverse) within the bounds. */
   seek(key: Uint8Array): void;
+  /**
+   * Up to `max` next entries in one async step (fewer only at the end, empty when exhausted);
+   * synchronous inside while the blocks it needs are cached. Keys and values are read-only views
+   * into immutable buffers: copy what you keep.
+   */
+  nextBatch(max: number): Promise<[Uint8Array, Uint8Array][]>;
   close(): Promise<void>;
 }
 
@@ -62,6 +68,11 @@ export interface Store {
   readonly adapter: StorageAdapter;
   readonly recovery: RecoveryReport;
   get(key: Uint8Array, snapshot?: Snapshot): Promise<Uint8Array | undefined>;
+  /**
+   * `get` over memtables and cached blocks only, synchronous: the value (a copy), null when the
+   * key has no visible value, undefined when a block it needs is not cached (then call `get`).
+   */
+  getCached(key: Uint8Array, snapshot?: Snapshot): Uint8Array | null | undefined;
   put(key: Uint8Array, value: Uint8Array): Promise<CommitInfo>;
   del(key: Uint8Array): Promise<CommitInfo>;
   /** Atomic: all ops become visible and durable together, or none does. */

@@ -43,6 +43,23 @@ export async function collect(store: Store, opts: Parameters<Store['iterate']>[0
   return out;
 }
 
+/** `collect` through `nextBatch` (batches of `n`), checking that only the last batch is short. */
+export async function collectBatches(store: Store, opts: Parameters<Store['iterate']>[0] = {}, n = 3): Promise<string[]> {
+  const out: string[] = [];
+  const it = store.iterate(opts);
+  let short = false;
+  for (;;) {
+    const batch = await it.nextBatch(n);
+    if (batch.length === 0) break;
+    if (short) throw new Error('nextBatch returned a short batch before the end');
+    if (batch.length > n) throw new Error(`nextBatch returned ${batch.length} > ${n} entries`);
+    short = batch.length < n;
+    for (const [k, v] of batch) out.push(`${s(k)}=${s(v)}`);
+  }
+  await it.close();
+  return out;
+}
+
 /** Model range query over a Map of string keys (ASCII keys, so string order = byte order). */
 function modelRange(m: Map<string, string>, o: { gt?: string; gte?: string; lt?: string; lte?: string; reverse?: boolean; limit?: number }): string[] {
   let keys = [...m.keys()].sort((x, y) => compareBytes(b(x), b(y)));
@@ -191,6 +208,17 @@ export function storeCases(name: string, factory: AdapterFactory, api: TestApi, 
             lte: 'lte' in c ? b(c.lte!) : undefined,
           };
           assertDeepStrings(await collect(st, o), modelRange(m, c), JSON.stringify(c));
+          for (const n of [1, 4, 1000]) assertDeepStrings(await collectBatches(st, o, n), modelRange(m, c), `nextBatch(${n}) ${JSON.stringify(c)}`);
+        }
+        // getCached answers from memory or not at all; after a get, the blocks it needs are cached
+        for (let i = 0; i < 205; i++) {
+          const k = `k${String(i).padStart(3, '0')}`;
+          const want = m.get(k);
+          const before = st.getCached(b(k));
+          if (before !== undefined) assertEqual(before === null ? undefined : s(before), want, `getCached ${k}`);
+          assertEqual(s(await st.get(b(k))), want, `get ${k}`);
+          const after = st.getCached(b(k));
+          assertEqual(after === undefined ? 'io' : after === null ? undefined : s(after), want, `getCached after get ${k}`);
         }
         // seek
         const it = st.iterate({ gte: b('k020'), lt: b('k180') });
@@ -429,12 +457,15 @@ export function storeCases(name: string, factory: AdapterFactory, api: TestApi, 
                 st = await open(opts);
               } else {
                 assertDeepStrings(await collect(st, { gte: b(c.lo), reverse: c.reverse }), modelRange(m, { gte: c.lo, reverse: c.reverse }), 'range');
+                assertDeepStrings(await collectBatches(st, { gte: b(c.lo), reverse: c.reverse }, 2), modelRange(m, { gte: c.lo, reverse: c.reverse }), 'range in batches');
               }
             }
             assertDeepStrings(await collect(st), modelRange(m, {}), 'final scan');
             for (let i = 0; i <= 20; i++) {
               const k = `k${String(i).padStart(2, '0')}`;
               assertEqual(s(await st.get(b(k))), m.get(k), `get ${k}`);
+              const cached = st.getCached(b(k));
+              if (cached !== undefined) assertEqual(cached === null ? undefined : s(cached), m.get(k), `getCached ${k}`);
             }
             assertEqual((await st.verify()).ok, true, 'verify');
             } catch (err) { console.error('MODEL FAILURE', JSON.stringify(cmds)); throw err; }
