@@ -19,6 +19,11 @@ const chunkBytes = 64 * 1024;
 const bufferOverheadBytes = 256;
 /** Node / version index meaning "none". */
 export const NIL = -1;
+/** Fields of a node record (stride 4 in `nr`). */
+const NB = 0;
+const NO = 1;
+const NL = 2;
+const NK = 3;
 
 function grow<T extends Int32Array | Uint32Array | Float64Array | Uint8Array>(a: T, need: number): T {
   if (need <= a.length) return a;
@@ -69,13 +74,10 @@ export class Memtable {
   /** Free space of the current chunk (bufs[chunk]) starts at chunkPos; chunk < 0: none. */
   private chunk = -1;
   private chunkPos = 0;
-  // node columns (node 0 is the head)
-  private nBuf = new Int32Array(16);
-  private nOff = new Int32Array(16);
-  private nLen = new Int32Array(16);
-  private nP0 = new Uint32Array(16);
+  // node columns (node 0 is the head), interleaved so one node's fields share a cache line:
+  // nr[n * 4 + NB] key buffer, + NO key offset, + NL key length, + NK first link index
+  private nr = new Int32Array(64);
   private nNewest = new Int32Array(16);
-  private nLink = new Int32Array(16);
   private nodes = 1;
   private links = new Int32Array(64);
   private linkTop = levelMax;
@@ -91,14 +93,14 @@ export class Memtable {
 
   constructor() {
     this.links.fill(NIL, 0, levelMax);
-    this.nLink[0] = 0;
+    this.nr[NK] = 0;
     this.nNewest[0] = NIL;
     this.countColumns();
   }
 
   private countColumns(): void {
     const total =
-      this.nBuf.byteLength + this.nOff.byteLength + this.nLen.byteLength + this.nP0.byteLength + this.nNewest.byteLength + this.nLink.byteLength +
+      this.nr.byteLength + this.nNewest.byteLength +
       this.links.byteLength + this.vSeq.byteLength + this.vBuf.byteLength + this.vOff.byteLength + this.vLen.byteLength + this.vOlder.byteLength +
       this.bufChunk.byteLength + this.bufBase.byteLength;
     if (this.colBytes0 < 0) this.colBytes0 = total;
@@ -174,13 +176,6 @@ export class Memtable {
     return v;
   }
 
-  /** Compares node n's key with range (b, o, l). */
-  private cmp(n: number, kp: number, b: Uint8Array, o: number, l: number): number {
-    const p = this.nP0[n]!;
-    if (p !== kp) return p - kp;
-    return compareRanges(this.bufs[this.nBuf[n]!]!, this.nOff[n]!, this.nLen[n]!, b, o, l);
-  }
-
   /**
    * Inserts a version: key = bufs[bi][ko, ko+kl), value = bufs[bi][vo, vo+vl) or a tombstone
    * when vl < 0. A later put of the same key and seq shadows the earlier one.
@@ -191,39 +186,22 @@ export class Memtable {
     if (vl >= 0) vo += base;
     bi = this.bufChunk[bi]!;
     const buf = this.bufs[bi]!;
-    const kp = prefixAt(buf, ko, kl);
-    const prev = this.prev;
-    const links = this.links;
-    let x = 0;
-    for (let i = this.level - 1; i >= 0; i--) {
-      for (;;) {
-        const n = links[this.nLink[x]! + i]!;
-        if (n === NIL) break;
-        const c = this.cmp(n, kp, buf, ko, kl);
-        if (c < 0) x = n;
-        else {
-          if (c === 0) {
-            this.nNewest[n] = this.newVersion(seq, bi, vo, vl, this.nNewest[n]!);
-            return;
-          }
-          break;
-        }
-      }
-      prev[i] = x;
+    const x = this.search(buf, ko, kl, 0);
+    if (x < 0) {
+      const n = -x - 2;
+      this.nNewest[n] = this.newVersion(seq, bi, vo, vl, this.nNewest[n]!);
+      return;
     }
+    const prev = this.prev;
     const lvl = this.randomLevel();
     if (lvl > this.level) {
       for (let i = this.level; i < lvl; i++) prev[i] = 0;
       this.level = lvl;
     }
     const node = this.nodes++;
-    if (node >= this.nBuf.length) {
-      this.nBuf = grow(this.nBuf, node + 1);
-      this.nOff = grow(this.nOff, node + 1);
-      this.nLen = grow(this.nLen, node + 1);
-      this.nP0 = grow(this.nP0, node + 1);
+    if (node >= this.nNewest.length) {
+      this.nr = grow(this.nr, (node + 1) * 4);
       this.nNewest = grow(this.nNewest, node + 1);
-      this.nLink = grow(this.nLink, node + 1);
       this.countColumns();
     }
     if (this.linkTop + lvl > this.links.length) {
@@ -231,20 +209,63 @@ export class Memtable {
       this.countColumns();
     }
     const lk = this.links;
+    const nr = this.nr;
     const ls = this.linkTop;
     this.linkTop += lvl;
-    this.nBuf[node] = bi;
-    this.nOff[node] = ko;
-    this.nLen[node] = kl;
-    this.nP0[node] = kp;
-    this.nLink[node] = ls;
+    nr[node * 4 + NB] = bi;
+    nr[node * 4 + NO] = ko;
+    nr[node * 4 + NL] = kl;
+    nr[node * 4 + NK] = ls;
     this.nNewest[node] = this.newVersion(seq, bi, vo, vl, NIL);
     for (let i = 0; i < lvl; i++) {
-      const pl = this.nLink[prev[i]!]! + i;
+      const pl = nr[prev[i]! * 4 + NK]! + i;
       lk[ls + i] = lk[pl]!;
       lk[pl] = node;
     }
     this.count++;
+  }
+
+  /**
+   * Skiplist descent for key b[o, o+l). Fills `prev` (per level, the last node before the stop
+   * point) and returns the last node visited at level 0 (0 = head). mode 0 (put): stops at an
+   * equal key and returns -(node + 2); mode 1: moves past equal keys; mode 2: stops before them.
+   * Each compare starts at the common prefix the key shares with both current bounds (every key
+   * between two bounds shares it), so keys with long shared prefixes (a keyspace, an index, one
+   * index value) are not compared from their first byte at every node.
+   */
+  private search(b: Uint8Array, o: number, l: number, mode: number): number {
+    const links = this.links;
+    const nr = this.nr;
+    const bufs = this.bufs;
+    const prev = this.prev;
+    let x = 0;
+    let lcpL = 0;
+    let lcpR = 0; // no right bound yet (+infinity shares nothing)
+    let stop = NIL;
+    for (let i = this.level - 1; i >= 0; i--) {
+      for (;;) {
+        const n = links[nr[x * 4 + NK]! + i]!;
+        if (n === NIL || n === stop) break;
+        const nb = bufs[nr[n * 4 + NB]!]!;
+        const no = nr[n * 4 + NO]!;
+        const nl = nr[n * 4 + NL]!;
+        const m = nl < l ? nl : l;
+        let j = lcpL < lcpR ? lcpL : lcpR;
+        while (j < m && nb[no + j] === b[o + j]) j++;
+        const c = j < m ? nb[no + j]! - b[o + j]! : nl - l;
+        if (c < 0 || (c === 0 && mode === 1)) {
+          x = n;
+          lcpL = j;
+        } else {
+          if (c === 0 && mode === 0) return -n - 2;
+          stop = n;
+          lcpR = j;
+          break;
+        }
+      }
+      prev[i] = x;
+    }
+    return x;
   }
 
   /** Convenience for tests: copies key and value into one buffer and inserts them. */
@@ -256,20 +277,9 @@ export class Memtable {
   }
 
   private seekRaw(key: Uint8Array, strictlyAfter: boolean, lessThan: boolean, inclusive: boolean): number {
-    const kp = prefixAt(key, 0, key.length);
-    const links = this.links;
-    let x = 0;
-    for (let i = this.level - 1; i >= 0; i--) {
-      for (;;) {
-        const n = links[this.nLink[x]! + i]!;
-        if (n === NIL) break;
-        const c = this.cmp(n, kp, key, 0, key.length);
-        if (c < 0 || (c === 0 && (lessThan ? inclusive : strictlyAfter))) x = n;
-        else break;
-      }
-    }
+    const x = this.search(key, 0, key.length, (lessThan ? inclusive : strictlyAfter) ? 1 : 2);
     if (lessThan) return x === 0 ? NIL : x;
-    return links[this.nLink[x]!]!;
+    return this.links[this.nr[x * 4 + NK]!]!;
   }
 
   /** First node with key >= `key` (or > when `exclusive`). */
@@ -283,7 +293,7 @@ export class Memtable {
   }
 
   first(): number {
-    return this.links[this.nLink[0]!]!;
+    return this.links[this.nr[NK]!]!;
   }
 
   last(): number {
@@ -291,7 +301,7 @@ export class Memtable {
     let x = 0;
     for (let i = this.level - 1; i >= 0; i--) {
       for (;;) {
-        const n = links[this.nLink[x]! + i]!;
+        const n = links[this.nr[x * 4 + NK]! + i]!;
         if (n === NIL) break;
         x = n;
       }
@@ -301,7 +311,7 @@ export class Memtable {
 
   /** Next node in key order (NIL at the end). */
   next(n: number): number {
-    return this.links[this.nLink[n]!]!;
+    return this.links[this.nr[n * 4 + NK]!]!;
   }
 
   /** Previous node in key order (NIL at the start): a search, O(log n). */
@@ -313,24 +323,24 @@ export class Memtable {
   find(key: Uint8Array): number {
     const n = this.seekGE(key);
     if (n === NIL) return NIL;
-    return compareRanges(this.bufs[this.nBuf[n]!]!, this.nOff[n]!, this.nLen[n]!, key, 0, key.length) === 0 ? n : NIL;
+    return compareRanges(this.bufs[this.nr[n * 4 + NB]!]!, this.nr[n * 4 + NO]!, this.nr[n * 4 + NL]!, key, 0, key.length) === 0 ? n : NIL;
   }
 
   /** The node's key (a view into its record buffer). */
   key(n: number): Uint8Array {
-    const o = this.nOff[n]!;
-    return this.bufs[this.nBuf[n]!]!.subarray(o, o + this.nLen[n]!);
+    const o = this.nr[n * 4 + NO]!;
+    return this.bufs[this.nr[n * 4 + NB]!]!.subarray(o, o + this.nr[n * 4 + NL]!);
   }
 
   /** Raw key range of node n: buffer, offset, length (no allocation). */
   keyBuf(n: number): Uint8Array {
-    return this.bufs[this.nBuf[n]!]!;
+    return this.bufs[this.nr[n * 4 + NB]!]!;
   }
   keyOff(n: number): number {
-    return this.nOff[n]!;
+    return this.nr[n * 4 + NO]!;
   }
   keyLen(n: number): number {
-    return this.nLen[n]!;
+    return this.nr[n * 4 + NL]!;
   }
   /** Raw value range of version v (length -1 = tombstone). */
   valBuf(v: number): Uint8Array {
@@ -378,6 +388,6 @@ export class Memtable {
 
   /** Compares node n's key with `key` without allocating. */
   compareKey(n: number, key: Uint8Array): number {
-    return compareAt(key, this.bufs[this.nBuf[n]!]!, this.nOff[n]!, this.nLen[n]!) * -1;
+    return compareAt(key, this.bufs[this.nr[n * 4 + NB]!]!, this.nr[n * 4 + NO]!, this.nr[n * 4 + NL]!) * -1;
   }
 }
