@@ -362,6 +362,35 @@ function str(b: Uint8Array, s: number, e: number): string {
   return utf8Strict.decode(b.subarray(s, e));
 }
 
+/**
+ * Field names seen before, by a hash of their bytes: documents of a collection repeat the same
+ * names, and reusing the (internalized) string skips building and internalizing it again.
+ */
+const nameSlots = 256;
+const nameCache: (string | undefined)[] = new Array(nameSlots).fill(undefined);
+
+/** The field name b[s, e) (a cached string when one with these bytes was decoded before). */
+function fieldName(b: Uint8Array, s: number, e: number): string {
+  const n = e - s;
+  if (n > 32) return str(b, s, e);
+  let h = n;
+  for (let i = s; i < e; i++) {
+    const c = b[i]!;
+    if (c >= 0x80) return str(b, s, e);
+    h = (h * 31 + c) | 0;
+  }
+  const slot = (h ^ (h >>> 8)) & (nameSlots - 1);
+  const cached = nameCache[slot];
+  if (cached !== undefined && cached.length === n) {
+    let i = 0;
+    while (i < n && cached.charCodeAt(i) === b[s + i]) i++;
+    if (i === n) return cached;
+  }
+  const name = str(b, s, e);
+  nameCache[slot] = name;
+  return name;
+}
+
 function decodeInto(b: Uint8Array, o: number, arr: boolean): Document | unknown[] {
   const size = i32(b, o);
   const stop = o + size - 1;
@@ -423,7 +452,7 @@ function decodeInto(b: Uint8Array, o: number, arr: boolean): Document | unknown[
     }
     if (next > stop) throw GIVE_UP;
     if (arr) (out as unknown[])[idx++] = value;
-    else (out as Document)[str(b, ns, ne)] = value;
+    else (out as Document)[fieldName(b, ns, ne)] = value;
     o = next;
   }
   if (o !== stop) throw GIVE_UP;

@@ -256,18 +256,29 @@ export class Collection<TSchema extends Document = Document> {
     return new FindCursor<T>(this as unknown as Collection, filter, options);
   }
 
-  async findOne<T = TSchema>(filter: Document = {}, options: FindOptions = {}): Promise<T | null> {
-    // fast path: point lookup by _id (IDHACK) without cursor machinery
+  findOne<T = TSchema>(filter: Document = {}, options: FindOptions = {}): Promise<T | null> {
+    // fast path: point lookup by _id (IDHACK) without cursor machinery, synchronous to the end
+    // when the document is cached (document cache, memtable or cached blocks)
     if (isPlainObject(filter) && options.projection === undefined && options.sort === undefined && !options.skip && options.hint === undefined) {
-      const keys = Object.keys(filter);
       const id = filter._id;
-      if (keys.length === 1 && keys[0] === '_id' && isPointId(id)) {
-        const coll = this.meta();
-        if (!coll) return null;
-        const r = await this.engine.readDocument(this.reader(options), coll.id, encodeId(id));
-        return r ? (r.doc as T) : null;
+      if (isPointId(id) && onlyKey(filter, '_id')) {
+        try {
+          const coll = this.meta();
+          if (!coll) return Promise.resolve(null);
+          const reader = this.reader(options);
+          const encId = encodeId(id);
+          const r = this.engine.readDocumentCached(reader, coll.id, encId);
+          if (r !== undefined) return Promise.resolve(r ? (r.doc as T) : null);
+          return this.engine.readDocument(reader, coll.id, encId, true).then((x) => (x ? (x.doc as T) : null));
+        } catch (err) {
+          return Promise.reject(err);
+        }
       }
     }
+    return this.findOneSlow(filter, options);
+  }
+
+  private async findOneSlow<T>(filter: Document, options: FindOptions): Promise<T | null> {
     const c = this.find<T>(filter, { ...options, limit: 1 });
     const d = await c.next();
     await c.close();
@@ -948,6 +959,16 @@ export function getIndexPlugin(collection: Collection, name: string): IndexPlugi
   const m = collection.meta();
   if (!m) return undefined;
   return collection.client.engine.indexes(m.id).find((i) => i.meta.name === name)?.plugin;
+}
+
+/** True when `o` has exactly one own enumerable key, `k`. */
+function onlyKey(o: Document, k: string): boolean {
+  let n = 0;
+  for (const x in o) {
+    if (x !== k || !Object.prototype.hasOwnProperty.call(o, x)) return false;
+    n++;
+  }
+  return n === 1;
 }
 
 function isPointId(v: unknown): boolean {

@@ -405,6 +405,35 @@ export class Engine {
   }
 
   /**
+   * `readDocument` without I/O, synchronous: the document (the caller's), null when there is
+   * none, or undefined when the read needs storage I/O (then `readDocument(..., true)`: the
+   * document cache was probed here).
+   */
+  readDocumentCached(reader: KVReader, collId: number, encId: Uint8Array): { doc: Document; bytes: number } | null | undefined {
+    const dk = documentKey(collId, encId);
+    const k = bytesKey(dk);
+    if (reader !== this.live && !this.readsLive(reader, k)) {
+      const v = reader.getCached(dk);
+      return v ? { doc: decodeDocument(v), bytes: v.length } : v;
+    }
+    const e = this.docCache.entry(k);
+    if (e) {
+      if (e.doc !== undefined) return { doc: cloneDoc(e.doc), bytes: e.len };
+      const doc = decodeDocument(e.raw!);
+      const bytes = e.raw!.length;
+      if (e.read) this.docCache.upgrade(k, e, cloneDoc(doc));
+      else e.read = true;
+      return { doc, bytes };
+    }
+    const v = this.store.getCached(dk);
+    if (!v) return v;
+    const doc = decodeDocument(v);
+    // a private copy of the committed BSON (no commit can finish during a synchronous read)
+    this.docCache.setRaw(k, v);
+    return { doc, bytes: v.length };
+  }
+
+  /**
    * Synchronous cache probe for scans on the live view: the cached decoded document (shared, do not
    * mutate), or its committed BSON, or undefined on a miss.
    */

@@ -160,6 +160,15 @@ describe('raw BSON field access', () => {
     assert.deepStrictEqual(decodeFast(BSON.serialize(doc)), doc);
     assert.equal(decodeFast(BSON.serialize({ a: Long.fromInt(1) })), undefined);
     assert.equal(decodeFast(Uint8Array.of(5, 0, 0, 0)), undefined);
+    // field names are reused from a cache by their bytes: many distinct names of one length (slot
+    // collisions), alternating, each decode still gets its own names
+    for (let round = 0; round < 3; round++) {
+      for (let i = 0; i < 2000; i++) {
+        const k = `k${String(i).padStart(4, '0')}`;
+        const d = { [k]: i, [`${k}x`]: round, f: k };
+        assert.deepEqual(Object.keys(decodeFast(BSON.serialize(d))!), [k, `${k}x`, 'f']);
+      }
+    }
   });
 
   it('covers only the shapes it reads exactly', () => {
