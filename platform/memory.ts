@@ -311,6 +311,16 @@ class MemoryFileHandle implements FileHandle {
     return f.data.slice(offset, end);
   }
 
+  async readInto(offset: number, target: Uint8Array): Promise<number> {
+    checkByteCount(offset, 'offset', this.name, 'read');
+    this.#check('read');
+    const f = this.#file;
+    const end = Math.min(f.size, offset + target.length);
+    if (offset >= end) return 0;
+    target.set(f.data.subarray(offset, end));
+    return end - offset;
+  }
+
   async write(offset: number, bytes: Uint8Array): Promise<void> {
     checkByteCount(offset, 'offset', this.name, 'write');
     checkBytes(bytes, this.name, 'write');

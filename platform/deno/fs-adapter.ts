@@ -269,6 +269,28 @@ class DenoFileHandle extends FsHandleBase<Shared> implements FileHandle {
     });
   }
 
+  async readInto(offset: number, target: Uint8Array): Promise<number> {
+    checkByteCount(offset, 'offset', this.name, 'read');
+    this.check('read');
+    return this.#run('read', async (f) => {
+      const length = target.length;
+      if (offset + length > this.shared.size) {
+        const st = await f.stat();
+        if (st.size > this.shared.size) this.shared.size = st.size;
+      }
+      const n = Math.max(0, Math.min(length, this.shared.size - offset));
+      if (n === 0) return 0;
+      await f.seek(offset, seekStart);
+      let got = 0;
+      while (got < n) {
+        const r = await f.read(target.subarray(got, n));
+        if (r === null || r === 0) break;
+        got += r;
+      }
+      return got;
+    });
+  }
+
   /** Copies `bytes` first: the write runs later, in the file's queue. */
   protected async writeAt(offset: number, input: Uint8Array, operation: string): Promise<void> {
     const bytes = input.slice();

@@ -210,6 +210,25 @@ class NodeFileHandle extends FsHandleBase<Shared> implements FileHandle {
     }
   }
 
+  async readInto(offset: number, target: Uint8Array): Promise<number> {
+    checkByteCount(offset, 'offset', this.name, 'read');
+    this.check('read');
+    try {
+      const length = target.length;
+      if (offset + length > this.shared.size) await this.#refreshSize();
+      const n = Math.max(0, Math.min(length, this.shared.size - offset));
+      let got = 0;
+      while (got < n) {
+        const { bytesRead } = await this.shared.fh.read(target, got, n - got, offset + got);
+        if (bytesRead === 0) break;
+        got += bytesRead;
+      }
+      return got;
+    } catch (err) {
+      throw this.#fail('read', err);
+    }
+  }
+
   protected async writeAt(offset: number, bytes: Uint8Array, operation: string): Promise<void> {
     const s = this.shared;
     if (bytes.length === 0) {

@@ -22,6 +22,13 @@
 export interface FileHandle {
   readonly name: string;
   read(offset: number, length: number): Promise<Uint8Array>;
+  /**
+   * Optional: reads up to `target.length` bytes at `offset` into `target` (the same bytes `read`
+   * returns) and resolves with how many were read; fewer only at the end of the file. Lets a
+   * caller that reads many blocks once (compaction) reuse one buffer instead of allocating one
+   * per read. The engine uses `read` where it is missing.
+   */
+  readInto?(offset: number, target: Uint8Array): Promise<number>;
   write(offset: number, bytes: Uint8Array): Promise<void>;
   /** Append at the current end; returns the offset the bytes were written at. */
   append(bytes: Uint8Array): Promise<number>;

@@ -881,9 +881,9 @@ export class LsmStore implements Store {
         metas.push(meta);
         outputs.push(await Segment.open(done.handle, done.name, bFile, this.cache));
       };
-      let lastBuf: Uint8Array | null = null;
-      let lastOff = 0;
-      let lastLen = 0;
+      // the last key seen, copied: the sources decode blocks into scratch buffers they reuse
+      let lastKey = new Uint8Array(64);
+      let lastLen = -1;
       let keptOld = false;
       const openOut = async (): Promise<SegmentBuilder> => {
         bFile = this.nextFile++;
@@ -903,14 +903,13 @@ export class LsmStore implements Store {
           }
         }
         if (best === null) break;
-        const newKey = lastBuf === null || compareRanges(best.kbuf, best.koff, best.klen, lastBuf, lastOff, lastLen) !== 0;
+        const newKey = lastLen < 0 || compareRanges(best.kbuf, best.koff, best.klen, lastKey, 0, lastLen) !== 0;
         if (newKey) {
           // L1 is cut into ~segmentBytes segments; an L0 merge stays one segment (one L0 entry)
           if (bottom && b !== null && (b as SegmentBuilder).sizeBytes >= this.segmentBytes) await finishOut();
-          // blocks are immutable: the range stays valid while we hold it
-          lastBuf = best.kbuf;
-          lastOff = best.koff;
           lastLen = best.klen;
+          if (lastKey.length < lastLen) lastKey = new Uint8Array(Math.max(lastLen, lastKey.length * 2));
+          for (let i = 0; i < lastLen; i++) lastKey[i] = best.kbuf[best.koff + i]!;
           keptOld = false;
         }
         if (!keptOld) {

@@ -6,7 +6,7 @@
 import { compareBytes } from './codec.ts';
 import { type Memtable, NIL } from './memtable.ts';
 export { compareRanges } from './memtable.ts';
-import { type Block, kindDel, type Segment } from './segment.ts';
+import { type Block, BlockScratch, kindDel, type Segment } from './segment.ts';
 
 export interface Source {
   valid: boolean;
@@ -112,10 +112,18 @@ export class RunSource implements Source {
   readonly fwd: boolean;
   /** Whether blocks read from disk enter the block cache (not for compaction's one pass). */
   readonly fill: boolean;
+  /**
+   * Without `fill` (compaction's one pass), blocks read from disk are decoded into two scratch
+   * buffers used in turn: the current block and the one before it stay valid, older ones are
+   * overwritten (the reader copies what it keeps longer, e.g. the last key).
+   */
+  private readonly scratch: BlockScratch[] | null;
+  private slot = 0;
   constructor(segs: readonly Segment[], fwd: boolean, fill = true) {
     this.segs = segs;
     this.fwd = fwd;
     this.fill = fill;
+    this.scratch = fill ? null : [new BlockScratch(), new BlockScratch()];
   }
 
   // entry position copied out of the (shared, cached) block's scratch fields at decode time:
@@ -146,6 +154,12 @@ export class RunSource implements Source {
     if (c !== undefined) {
       this.blk = c;
       return undefined;
+    }
+    if (this.scratch !== null) {
+      this.slot ^= 1;
+      return seg.blockInto(this.bi, this.scratch[this.slot]!).then((b) => {
+        this.blk = b;
+      });
     }
     return seg.block(this.bi, this.fill).then((b) => {
       this.blk = b;

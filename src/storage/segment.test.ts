@@ -5,7 +5,7 @@ import { isLargetableError } from '../errors.ts';
 import { BlockCache } from './cache.ts';
 import fc from 'fast-check';
 import { prefixAt } from './memtable.ts';
-import { type Block, Segment, SegmentBuilder, probeDeleted, probeFound, probeIo, probeNone } from './segment.ts';
+import { type Block, BlockScratch, Segment, SegmentBuilder, probeDeleted, probeFound, probeIo, probeNone } from './segment.ts';
 import { RunSource } from './iterator.ts';
 
 const b = (s: string): Uint8Array => new TextEncoder().encode(s);
@@ -141,5 +141,38 @@ describe('segments', () => {
     bytes[4] = 9;
     await a.replace('v.seg', bytes);
     await assert.rejects(Segment.open(await a.open('v.seg'), 'v.seg', 1, new BlockCache<Block>(1 << 20)), (e) => isLargetableError(e, 'UNSUPPORTED_FORMAT'));
+  });
+
+  it('the builder keeps its own copy of the last key (callers reuse their buffers), and blockInto reads into a reused scratch', async () => {
+    const a = new MemoryAdapter();
+    const h = await a.open('r.seg', { create: true });
+    const sb = new SegmentBuilder(h, 'r.seg', 256, 1);
+    const kb = new Uint8Array(8);
+    const vb = new Uint8Array(40);
+    for (let i = 0; i < 200; i++) {
+      kb.set(key(i));
+      vb.fill(i & 255);
+      sb.addRaw(kb, 0, kb.length, 1000 + i, vb, 0, vb.length);
+      kb.fill(0xff); // the caller's buffer now holds other bytes
+      vb.fill(0xee);
+    }
+    const meta = await sb.finish(1);
+    assert.deepEqual(meta.smallest, key(0));
+    assert.deepEqual(meta.largest, key(199));
+    const cache = new BlockCache<Block>(0);
+    const seg = await Segment.open(h, 'r.seg', 1, cache);
+    assert.ok(seg.blocks > 10);
+    const scratch = new BlockScratch();
+    let n = 0;
+    for (let i = 0; i < seg.blocks; i++) {
+      const blk = await seg.blockInto(i, scratch);
+      for (let e = 0; e < blk.count; e++, n++) {
+        blk.at(e);
+        assert.deepEqual(blk.key(), key(n));
+        assert.ok(blk.value().every((x) => x === (n & 255)));
+      }
+    }
+    assert.equal(n, 200);
+    for (const i of [0, 57, 199]) assert.deepEqual(await seg.get(key(i), 5000), new Uint8Array(40).fill(i & 255));
   });
 });

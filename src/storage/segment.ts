@@ -4,11 +4,11 @@
  * does not shrink it) and checksummed. A segment keeps only its sparse index (last key per
  * block) and its bloom filter in memory; blocks go through the shared LRU block cache.
  */
-import { deflateSync, inflateSync } from 'fflate';
 import { LargetableError } from '../errors.ts';
 import type { FileHandle } from './adapter.ts';
 import { bloomAdd, bloomMayContain, buildBloom, hashKey, newBloom } from './bloom.ts';
 import { type BlockCache, blocksPerFileMax } from './cache.ts';
+import { DeflateEncoder, Inflater } from './deflate.ts';
 import { crc32c } from './checksum.ts';
 import { ByteReader, ByteWriter, compareAt, compareBytes, corruption, varintSize } from './codec.ts';
 import { compareRanges, prefixAt } from './memtable.ts';
@@ -29,6 +29,24 @@ export const probeIo = 3;
 
 /** Approximate heap bytes of the objects around one cached block's buffer. */
 const blockObjectBytes = 320;
+
+/**
+ * One encoder for every builder: `deflate` is synchronous and its output is copied into the stage
+ * before the next call, so its working memory (~250 KB) is allocated once instead of per block.
+ */
+const deflater = new DeflateEncoder();
+/** Likewise one decoder: its tables (up to 130 KB) are allocated once, not per block read. */
+const inflater = new Inflater();
+
+/**
+ * Reusable buffers for reading a block (compaction's one pass over its inputs): the read and the
+ * decoded bytes land in them instead of in fresh buffers, so reading a segment allocates no
+ * ArrayBuffer per block. A `Block` decoded into a scratch is valid until the scratch is reused.
+ */
+export class BlockScratch {
+  raw = new Uint8Array(0);
+  data = new Uint8Array(0);
+}
 
 /** A decoded block: raw entry bytes plus the entry offset table. */
 export class Block {
@@ -156,8 +174,11 @@ export function segmentName(file: number): string {
   return `${String(file).padStart(6, '0')}.seg`;
 }
 
-/** Decodes an on-disk block (checks the crc, inflates). */
-export function decodeBlock(raw: Uint8Array, file: string, offset: number): Block {
+/**
+ * Decodes an on-disk block (checks the crc, inflates). The decoded bytes go to a new buffer, or
+ * into `scratch.data` (grown as needed) when a scratch is given.
+ */
+export function decodeBlock(raw: Uint8Array, file: string, offset: number, scratch?: BlockScratch): Block {
   if (raw.length < blockHeaderBytes + 4) throw corruption(file, offset, 'block truncated');
   const dv = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
   const payloadLen = dv.getUint32(5, true);
@@ -171,8 +192,14 @@ export function decodeBlock(raw: Uint8Array, file: string, offset: number): Bloc
   let data: Uint8Array;
   if (flags === 0) data = payload; // a view: the read buffer is ours and never reused
   else if (flags === 1) {
+    let out: Uint8Array;
+    if (scratch === undefined) out = new Uint8Array(rawLen);
+    else {
+      if (scratch.data.length < rawLen) scratch.data = new Uint8Array(Math.max(rawLen, 24 * 1024));
+      out = scratch.data;
+    }
     try {
-      data = inflateSync(payload, { out: new Uint8Array(rawLen) });
+      data = out.subarray(0, inflater.inflate(payload, out, rawLen));
     } catch (err) {
       throw new LargetableError('CORRUPTION', `${file}: corruption at offset ${offset}: inflate failed`, {
         cause: err,
@@ -208,8 +235,9 @@ export class SegmentBuilder {
   private readonly index = new ByteWriter(4096);
   private indexCount = 0;
   private hashes = new Uint32Array(1024);
-  // the last key added, as a range of its (caller-owned, immutable) buffer
+  // the last key added, copied (the caller's buffer may be reused once the entry is added)
   private lastKb: Uint8Array | null = null;
+  private lastKey = new Uint8Array(64);
   private lastKo = 0;
   private lastKl = 0;
   count = 0;
@@ -254,7 +282,8 @@ export class SegmentBuilder {
   /** `add` on byte ranges (no allocation): key = kb[ko, ko+kl), value = vb[vo, vo+vl) or a tombstone when vl < 0. */
   addRaw(kb: Uint8Array, ko: number, kl: number, seq: number, vb: Uint8Array, vo: number, vl: number): void {
     const e = this.entries;
-    if (this.lastKb === null || compareRanges(this.lastKb, this.lastKo, this.lastKl, kb, ko, kl) !== 0) {
+    const isNew = this.lastKb === null || compareRanges(this.lastKb, this.lastKo, this.lastKl, kb, ko, kl) !== 0;
+    if (isNew) {
       const h = hashKey(kb, ko, ko + kl);
       if (this.bloom !== null) {
         bloomAdd(this.bloom, h);
@@ -296,8 +325,14 @@ export class SegmentBuilder {
       p += len;
     }
     e.pos = p;
-    this.lastKb = kb;
-    this.lastKo = ko;
+    if (isNew) {
+      if (this.lastKey.length < kl) this.lastKey = new Uint8Array(Math.max(kl, this.lastKey.length * 2));
+      const lk = this.lastKey;
+      if (kl <= 64) for (let i = 0; i < kl; i++) lk[i] = kb[ko + i]!;
+      else lk.set(kb.subarray(ko, ko + kl));
+    }
+    this.lastKb = this.lastKey;
+    this.lastKo = 0;
     this.lastKl = kl;
     this.count++;
     if (seq < this.minSeq) this.minSeq = seq;
@@ -331,7 +366,7 @@ export class SegmentBuilder {
     let flags = 0;
     let payload: Uint8Array = raw;
     if (this.compressLevel > 0 && this.skipCompression === 0) {
-      const z = deflateSync(raw, { level: this.compressLevel as 1 });
+      const z = deflater.deflate(raw, this.compressLevel); // a view: copied into the stage below
       if (z.length < raw.length - (raw.length >>> 4)) {
         payload = z;
         flags = 1;
@@ -605,6 +640,24 @@ export class Segment {
     const b = decodeBlock(raw, this.name, off);
     if (fill) this.cache.set(ck, b);
     return b;
+  }
+
+  /**
+   * Block i for a one-pass reader (compaction): from the cache when it is there, else read and
+   * decoded into `scratch` (valid until the scratch is reused), without filling the cache.
+   */
+  async blockInto(i: number, scratch: BlockScratch): Promise<Block> {
+    const hit = this.cache.get(this.cacheBase + i);
+    if (hit !== undefined) return hit;
+    const h = this.handle;
+    if (h.readInto === undefined) return this.block(i, false);
+    const off = this.idxBlockOff[i]!;
+    const len = this.idxBlockLen[i]!;
+    if (scratch.raw.length < len) scratch.raw = new Uint8Array(Math.max(len, 24 * 1024));
+    const raw = scratch.raw.subarray(0, len);
+    const got = await io(this.name, 'read', () => h.readInto!(off, raw));
+    if (got !== len) throw corruption(this.name, off + got, 'block truncated');
+    return decodeBlock(raw, this.name, off, scratch);
   }
 
   /** Bytes this open segment keeps in memory: bloom filter, sparse index and its columns. */

@@ -142,6 +142,18 @@ export function adapterCases(name: string, factory: AdapterFactory, api: TestApi
         assertBytes(await f.read(5, 10), [], 'read at the end');
         assertBytes(await f.read(1000, 10), [], 'read far past the end');
         assertBytes(await f.read(2, 0), [], 'zero-length read');
+        // optional readInto: the same bytes into the caller's buffer, the count it read
+        if (f.readInto !== undefined) {
+          const into = async (offset: number, n: number): Promise<number[]> => {
+            const t = new Uint8Array(n).fill(0xee);
+            const got = await f.readInto!(offset, t);
+            return [...t.subarray(0, got), ...(t.subarray(got).every((x) => x === 0xee) ? [] : [-1])];
+          };
+          assertBytes(new Uint8Array(await into(0, 5)), [1, 2, 3, 4, 5], 'readInto');
+          assertBytes(new Uint8Array(await into(1, 3)), [2, 3, 4], 'readInto in the middle');
+          assertBytes(new Uint8Array(await into(3, 100)), [4, 5], 'readInto crossing the end');
+          assertEqual((await into(1000, 10)).length, 0, 'readInto far past the end');
+        }
         await f.close();
       });
     });
