@@ -616,6 +616,14 @@ export class Engine {
     }
   }
 
+  private readonly countersKeys = new Map<number, Uint8Array>();
+  /** countersKey(collId), built once per collection (the store copies keys, so one array serves every commit). */
+  private countersKeyOf(collId: number): Uint8Array {
+    let k = this.countersKeys.get(collId);
+    if (k === undefined) this.countersKeys.set(collId, (k = countersKey(collId)));
+    return k;
+  }
+
   /** Builds the batch and registers it in flight; caller holds the mutex. Returns the awaitable commit. */
   private prepareCommit(scope: WriteScope, durability?: Durability): (() => Promise<void>) | undefined {
     if (this.catalogChanged) {
@@ -632,7 +640,7 @@ export class Engine {
       c.count += d.count;
       c.bytes += d.bytes;
       this.counters.set(collId, c);
-      if (this.collectionById(collId)) meta.push({ type: 'put', key: countersKey(collId), value: encodeCounters(c.count, c.bytes) });
+      if (this.collectionById(collId)) meta.push({ type: 'put', key: this.countersKeyOf(collId), value: encodeCounters(c.count, c.bytes) });
     }
     const pending = scope.events;
     const firstSeq = this.changeSeq + 1;
@@ -729,13 +737,26 @@ export class Engine {
       ops = first.ops;
       for (const m of first.meta) ops.push(m);
     } else {
-      // later commits' writes of a key replace earlier ones (they read them through the in-flight layers)
+      // later commits' writes of a key replace earlier ones (they read them through the in-flight
+      // layers). A commit's ops are its staged layer's entries (keyed already), then its change-log
+      // records: those keys (prefix 0x13) are written by nothing else, and distinct within the group
+      // unless it holds more events than the ring has slots.
       const merged = new Map<string, WriteOp>();
+      let events = 0;
+      for (const e of group) events += e.ops.length - e.layer.size;
+      const log: WriteOp[] | undefined = events <= changeLogEntriesMax ? [] : undefined;
       for (const e of group) {
-        for (const op of e.ops) merged.set(bytesKey(op.key), op);
+        for (const [k, st] of e.layer) merged.set(k, st as WriteOp);
+        const eops = e.ops;
+        for (let i = e.layer.size; i < eops.length; i++) {
+          const op = eops[i]!;
+          if (log) log.push(op);
+          else merged.set(bytesKey(op.key), op);
+        }
         for (const m of e.meta) merged.set(bytesKey(m.key), m);
       }
       ops = Array.from(merged.values());
+      if (log) for (const op of log) ops.push(op);
     }
     const coalesce = first.coalesce;
     if (coalesce) this.coalescableInFlight++;
@@ -1307,7 +1328,7 @@ export interface PreparedInsert {
 const idIndex = { name: '_id_', key: { _id: 1 } };
 
 interface CommitEntry {
-  /** The commit's staged writes and change-log records. */
+  /** The commit's staged writes (its layer's entries, in order), then its change-log records. */
   ops: WriteOp[];
   /** Counters, change sequence and catalog records (superseded by a later commit's). */
   meta: WriteOp[];
