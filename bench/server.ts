@@ -1,11 +1,17 @@
-// npm run bench -- server [--duration 30] [--connections 100] [--docs 10000] [--driver-procs 2] [--phases hello,rest,driver] [--no-append]
+// npm run bench -- server [--duration 30] [--warmup 2] [--connections 100] [--docs 10000] [--driver-procs 1] [--phases hello,rest,driver] [--no-append]
 //
 // autocannon on loopback against child processes (one at a time, so they never share the cores):
 //   1. a bare hono hello-world on @hono/node-server (the ceiling for this machine)
 //   2. `largetable serve` (REST): GET one document by _id; POST one document (durable: strict)
 //   3. the same server through the official mongodb driver: findOne by _id; insertOne, driven by
 //      bench/_server/driver-load.ts in a process of its own (100 concurrent operations over a pool
-//      of 100 sockets; latencies of every operation, nearest-rank percentiles)
+//      of 100 sockets; latencies of every operation, nearest-rank percentiles). One load process by
+//      default: on 2 cores a second one only adds a third busy process that the OS time-slices
+//      with the server (measured: lower throughput, more CPU per operation, a longer tail).
+// Every phase first runs `--warmup` seconds of the same load unmeasured (autocannon's warmup; the
+// driver loops keep running into the measured window), then `--duration` seconds measured.
+// Driver rows also show the load process's own GC pauses and event-loop delay, and the server's
+// GC pauses during the phase (from /metrics), to tell where latency comes from.
 // Prints req/s, p50/p99 latency, errors, the ratio to hello-world and the server's RSS, sampled
 // every second from /proc/<pid>/status (no work in the server): first/max/last per phase and the
 // growth over the last half of the run. Appends a table to bench/RESULTS.md unless --no-append.
@@ -25,11 +31,12 @@ const flag = (name: string, def: number): number => {
   return i >= 0 ? Number(argv[i + 1]) : def;
 };
 const duration = flag('duration', 30);
+const warmup = flag('warmup', 2);
 const connections = flag('connections', 100);
 const docs = flag('docs', 10_000);
 const append = !argv.includes('--no-append');
 /** Processes the driver load is spread over (each runs connections / driverProcs concurrent operations). */
-const driverProcs = flag('driver-procs', 2);
+const driverProcs = flag('driver-procs', 1);
 
 interface Row {
   what: string;
@@ -42,6 +49,8 @@ interface Row {
   /** CPU time per request, µs: the server process, the load generator(s). */
   serverCpuUs?: number;
   clientCpuUs?: number;
+  /** Where the time went: load process GC and event-loop delay, server GC (driver rows). */
+  notes?: string;
 }
 
 function startChild(args: string[], readyMatch: RegExp): Promise<{ proc: ChildProcess; line: string }> {
@@ -68,9 +77,16 @@ function stopChild(proc: ChildProcess): Promise<void> {
   });
 }
 
-async function cannon(opts: autocannon.Options): Promise<autocannon.Result> {
+/** autocannon: `warmup` s of the same requests (results discarded), then `duration` s measured; `onStart` when measuring starts. */
+async function cannon(opts: autocannon.Options, onStart: () => void = () => {}): Promise<autocannon.Result> {
+  if (warmup > 0) {
+    const run = autocannon({ connections, duration, ...opts, warmup: { connections, duration: warmup } } as autocannon.Options);
+    run.once('start', onStart); // the returned tracker is the measured run's (the warmup has its own)
+    return (await run) as autocannon.Result;
+  }
   return new Promise((ok, fail) => {
-    autocannon({ connections, duration, ...opts }, (err, res) => (err ? fail(err) : ok(res)));
+    const run = autocannon({ connections, duration, ...opts }, (err, res) => (err ? fail(err) : ok(res)));
+    run.once('start', onStart);
   });
 }
 
@@ -133,11 +149,12 @@ function rssSummary(of: { mb: number }[]): string {
  * share the `connections` concurrent operations (100 in flight in total), start together and run
  * for `duration` s; their latencies are merged and percentiles taken over every operation.
  */
-async function driverLoad(port: number, op: 'findOne' | 'insertOne', idBase = 0): Promise<Omit<Row, 'what'>> {
+async function driverLoad(port: number, op: 'findOne' | 'insertOne', idBase = 0, onStart: () => void = () => {}): Promise<Omit<Row, 'what'>> {
   const dir = mkdtempSync(join(tmpdir(), 'lt-bench-lat-'));
+  let started = false;
   const procs = Array.from({ length: driverProcs }, (_, p) => {
     const share = Math.floor(connections / driverProcs) + (p < connections % driverProcs ? 1 : 0);
-    const args = JSON.stringify({ port, op, duration, connections: share, docs, seed: p + 1, idBase: idBase + p * 10_000_000, out: join(dir, `lat-${p}.bin`) });
+    const args = JSON.stringify({ port, op, duration, warmup, connections: share, docs, seed: p + 1, idBase: idBase + p * 10_000_000, out: join(dir, `lat-${p}.bin`) });
     // a larger young generation: the driver allocates a lot per operation; fewer scavenges keep the
     // load generator from being what limits the rate
     const proc = spawn(process.execPath, ['--max-semi-space-size=32', '--import', 'tsx', join(root, 'bench/_server/driver-load.ts'), args], { cwd: root, stdio: ['pipe', 'pipe', 'inherit'] });
@@ -147,6 +164,10 @@ async function driverLoad(port: number, op: 'findOne' | 'insertOne', idBase = 0)
     proc.stdout!.on('data', (d: Buffer) => {
       out += d.toString();
       if (out.includes('ready\n')) onReady();
+      if (p === 0 && out.includes('measuring\n') && !started) {
+        started = true;
+        onStart();
+      }
     });
     const exited = new Promise<number | null>((r) => proc.once('exit', r));
     return { proc, ready, exited, out: () => out };
@@ -156,12 +177,23 @@ async function driverLoad(port: number, op: 'findOne' | 'insertOne', idBase = 0)
   let errors = 0;
   let elapsed = 0;
   let clientCpuMs = 0;
+  const gc = { count: 0, ms: 0, maxMs: 0 };
+  let loopP99 = 0;
+  let loopMax = 0;
   const parts: Float64Array[] = [];
   for (const [i, p] of procs.entries()) {
     const code = await p.exited;
     if (code !== 0) throw new Error(`driver load exited ${code}: ${p.out()}`);
-    const r = JSON.parse(p.out().trim().split('\n').pop()!) as { elapsed: number; errors: number; requests: number; cpuMs: number; firstError?: string };
+    const r = JSON.parse(p.out().trim().split('\n').pop()!) as {
+      elapsed: number; errors: number; requests: number; cpuMs: number; firstError?: string;
+      gc: { count: number; ms: number; maxMs: number }; loopDelayMs: { p50: number; p99: number; max: number };
+    };
     clientCpuMs += r.cpuMs;
+    gc.count += r.gc.count;
+    gc.ms += r.gc.ms;
+    gc.maxMs = Math.max(gc.maxMs, r.gc.maxMs);
+    loopP99 = Math.max(loopP99, r.loopDelayMs.p99);
+    loopMax = Math.max(loopMax, r.loopDelayMs.max);
     if (r.firstError) console.error(`driver ${op}: first error: ${r.firstError}`);
     errors += r.errors;
     elapsed = Math.max(elapsed, r.elapsed);
@@ -179,7 +211,8 @@ async function driverLoad(port: number, op: 'findOne' | 'insertOne', idBase = 0)
   lat.sort();
   // nearest rank: the smallest latency with at least p% of all operations at or below it
   const pct = (p: number): number => (n === 0 ? NaN : lat[Math.max(0, Math.ceil((p / 100) * n) - 1)]!);
-  return { rps: n / elapsed, p50: pct(50), p99: pct(99), errors, requests: n, clientCpuUs: (clientCpuMs * 1000) / n };
+  const notes = `load: ${driverProcs} proc, GC ${gc.count} pauses ${gc.ms} ms (max ${gc.maxMs}), loop delay p99 ${loopP99} max ${loopMax} ms`;
+  return { rps: n / elapsed, p50: pct(50), p99: pct(99), errors, requests: n, clientCpuUs: (clientCpuMs * 1000) / n, notes };
 }
 
 const rows: Row[] = [];
@@ -218,32 +251,49 @@ let runRss = '';
   const base = `${ready.http}/api/v1/databases/bench/collections/items/documents`;
   let rnd = 1;
   const nextId = (): number => ((rnd = (rnd * 1103515245 + 12345) & 0x7fffffff) % docs);
-  const measure = async (name: string, fn: () => Promise<Omit<Row, 'what'>>): Promise<void> => {
+  /** The server's GC pauses so far (count, ms), from /metrics. */
+  const serverGc = async (): Promise<{ count: number; ms: number }> => {
+    const text = await (await fetch(`${ready.http}/metrics`)).text();
+    const v = (key: string): number => Number(new RegExp(`^largetable_gc_pauses\\{key="${key}"\\} (\\S+)`, 'm').exec(text)?.[1] ?? NaN);
+    return { count: v('count'), ms: v('seconds') * 1000 };
+  };
+  /** Runs one phase; `fn` calls `start` when its measured window begins (after the warmup). */
+  const measure = async (name: string, fn: (start: () => void) => Promise<Omit<Row, 'what'>>): Promise<void> => {
     phase = name;
-    const cpu0 = procCpuMs(proc.pid!);
-    const own0 = process.cpuUsage();
-    const r = await fn();
+    let cpu0 = procCpuMs(proc.pid!);
+    let own0 = process.cpuUsage();
+    let gc0: Promise<{ count: number; ms: number }> | undefined;
+    const r = await fn(() => {
+      cpu0 = procCpuMs(proc.pid!);
+      own0 = process.cpuUsage();
+      gc0 = serverGc();
+    });
     const serverCpuUs = ((procCpuMs(proc.pid!) - cpu0) * 1000) / r.requests;
     const own = process.cpuUsage(own0);
+    const [g0, g1] = await Promise.all([gc0 ?? Promise.resolve({ count: NaN, ms: NaN }), serverGc()]);
     phase = 'between';
-    rows.push({ clientCpuUs: (own.user + own.system) / r.requests, ...r, what: name, serverCpuUs, rssMB: rssSummary(samples.filter((s) => s.phase === name)) });
+    const serverNote = `server GC ${g1.count - g0.count} pauses ${(g1.ms - g0.ms).toFixed(0)} ms`;
+    rows.push({
+      clientCpuUs: (own.user + own.system) / r.requests, ...r, what: name, serverCpuUs, rssMB: rssSummary(samples.filter((s) => s.phase === name)),
+      notes: r.notes ? `${r.notes}; ${serverNote}` : serverNote,
+    });
   };
 
   if (phasesArg.includes('rest')) {
-    await measure('largetable REST GET by _id', async () =>
-      row('', await cannon({ url: base, requests: [{ method: 'GET', setupRequest: (req) => ({ ...req, path: `/api/v1/databases/bench/collections/items/documents/${nextId()}` }) }] })),
+    await measure('largetable REST GET by _id', async (start) =>
+      row('', await cannon({ url: base, requests: [{ method: 'GET', setupRequest: (req) => ({ ...req, path: `/api/v1/databases/bench/collections/items/documents/${nextId()}` }) }] }, start)),
     );
     let k = 0;
-    await measure('largetable REST POST insert (durable)', async () =>
+    await measure('largetable REST POST insert (durable)', async (start) =>
       row('', await cannon({
         url: base,
         requests: [{ method: 'POST', headers: { 'content-type': 'application/json' }, setupRequest: (req) => ({ ...req, body: JSON.stringify({ name: 'rest insert', k: k++, tags: ['x'] }) }) }],
-      })),
+      }, start)),
     );
   }
   if (phasesArg.includes('driver')) {
-    await measure('mongodb driver findOne by _id', () => driverLoad(ready.mongoPort, 'findOne'));
-    await measure('mongodb driver insertOne (durable)', () => driverLoad(ready.mongoPort, 'insertOne', docs * 100));
+    await measure('mongodb driver findOne by _id', (start) => driverLoad(ready.mongoPort, 'findOne', 0, start));
+    await measure('mongodb driver insertOne (durable)', (start) => driverLoad(ready.mongoPort, 'insertOne', docs * 100, start));
   }
   stopSampling();
   runRss = rssSummary(samples.filter((s) => s.phase !== 'load'));
@@ -266,12 +316,14 @@ const goals = [
   `load average at start ${load0.map((x) => x.toFixed(2)).join(' ')}, at end ${load1.map((x) => x.toFixed(2)).join(' ')}`,
 ];
 const table = [header, ...lines].join('\n');
+const notes = rows.filter((r) => r.notes).map((r) => `- ${r.what}: ${r.notes}`);
 console.log(table);
+console.log(notes.join('\n'));
 console.log(goals.join('\n'));
 if (append) {
   appendFileSync(
     join(root, 'bench/RESULTS.md'),
     `\n## server (\`npm run bench -- server --duration ${duration}\`)\n\n${started} UTC, Node ${process.versions.node}, ${cpus().length} cores, ${connections} connections, ${duration} s per phase, ${docs} documents preloaded; ` +
-      `autocannon, the driver load process and the server are separate processes on the same cores; phases run one after another.\n\n${table}\n\n${goals.map((g) => `- ${g}`).join('\n')}\n`,
+      `${warmup} s warmup per phase (unmeasured); autocannon, the driver load (${driverProcs} process${driverProcs > 1 ? 'es' : ''}) and the server are separate processes on the same cores; phases run one after another.\n\n${table}\n\n${notes.join('\n')}\n\n${goals.map((g) => `- ${g}`).join('\n')}\n`,
   );
 }

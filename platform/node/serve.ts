@@ -10,7 +10,7 @@ import { readFile } from 'node:fs/promises';
 import { dirname, extname, join, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { AddressInfo } from 'node:net';
-import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks';
 import type { UpgradeWebSocket } from 'hono/ws';
 import { createApp } from '../../src/server/app.ts';
 import type { ServerApp, StaticAsset } from '../../src/server/app.ts';
@@ -161,6 +161,17 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
   metrics.gauge('largetable_event_loop_delay_seconds', 'Event loop delay since start: p50, p99, max', () => ({
     p50: loopDelay.percentile(50) / 1e9, p99: loopDelay.percentile(99) / 1e9, max: loopDelay.max / 1e9,
   }));
+  // GC pauses of this process (V8 stops JavaScript for them; every open request waits)
+  const gc = { count: 0, seconds: 0, max: 0 };
+  const gcObserver = new PerformanceObserver((list) => {
+    for (const e of list.getEntries()) {
+      gc.count++;
+      gc.seconds += e.duration / 1000;
+      if (e.duration / 1000 > gc.max) gc.max = e.duration / 1000;
+    }
+  });
+  gcObserver.observe({ entryTypes: ['gc'] });
+  metrics.gauge('largetable_gc_pauses', 'Garbage-collection pauses since start: count, total seconds, longest seconds', () => ({ ...gc }));
   const version = packageVersion();
   let mongoPort = -1;
   const server = createServerApp(client, config, logger, metrics, version, {
@@ -200,6 +211,8 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
       await drainInFlight(server);
       (http as { closeAllConnections?: () => void }).closeAllConnections?.();
       await closed;
+      gcObserver.disconnect();
+      loopDelay.disable();
     },
   };
 }
