@@ -59,6 +59,10 @@ export const plannerIntervalsMax = 4096;
 export const planCacheEntriesMax = 256;
 /** Period of the TTL sweep, milliseconds. */
 export const ttlSweepIntervalMs = 60_000;
+/** Collection handles a wire server keeps by namespace (cleared when full). */
+export const wireHandlesCachedMax = 1024;
+/** Database and collection names remembered as valid, per kind (cleared when full). */
+export const validNamesCachedMax = 4096;
 /** Most wire-protocol cursors open at once (server-wide). */
 export const wireCursorsOpenMax = 10_000;
 /** A wire-protocol cursor idle longer than this is closed. */

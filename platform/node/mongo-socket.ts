@@ -6,7 +6,7 @@
  */
 import { createServer } from 'node:net';
 import type { AddressInfo, Socket } from 'node:net';
-import { decodeMessage, encodeOpMsg, encodeOpMsgBody, encodeOpReply, encodeOpReplyBody, Framer, MSG_MORE_TO_COME, requestIdOf } from '../../src/wire/codec.ts';
+import { decodeMessage, encodeOpMsg, encodeOpMsgBody, encodeOpReply, encodeOpReplyBody, frameOpMsg, Framer, MSG_MORE_TO_COME, requestIdOf } from '../../src/wire/codec.ts';
 import { EncodedReply, errorReply, WireServer } from '../../src/wire/commands.ts';
 import type { HostFacts } from '../../src/wire/commands.ts';
 import os from 'node:os';
@@ -91,7 +91,11 @@ export async function startMongoListener(opts: MongoListenerOptions): Promise<Mo
       if (req.op === 'msg' && req.flags & MSG_MORE_TO_COME) return;
       let bytes: Uint8Array;
       try {
-        if (reply instanceof EncodedReply) bytes = req.op === 'query' ? encodeOpReplyBody(req.requestId, reply.bson) : encodeOpMsgBody(req.requestId, reply.bson);
+        if (reply instanceof EncodedReply) {
+          bytes = req.op === 'query' ? encodeOpReplyBody(req.requestId, reply.bson)
+            : reply.opMsgFrame ? frameOpMsg(req.requestId, reply.opMsgFrame)
+            : encodeOpMsgBody(req.requestId, reply.bson);
+        }
         else bytes = req.op === 'query' ? encodeOpReply(req.requestId, reply) : encodeOpMsg(req.requestId, reply);
       } catch (err) {
         // A reply that cannot be encoded (e.g. over the BSON size limit) becomes an error reply.

@@ -19,4 +19,16 @@ describe('name validation', () => {
     assert.throws(() => validateCollectionName('.a'), (e: unknown) => isLargetableError(e));
     assert.throws(() => validateCollectionName(42), (e: unknown) => isLargetableError(e));
   });
+  it('a name found valid once is valid again, per kind; byte lengths near the bound', () => {
+    for (let i = 0; i < 2; i++) {
+      assert.equal(validateCollectionName('a.b'), 'a.b');
+      assert.throws(() => validateDbName('a.b'), (e: unknown) => isLargetableError(e, 'INVALID_ARGUMENT'));
+      assert.equal(validateDbName('\u{1F600}'.repeat(16)), '\u{1F600}'.repeat(16)); // 64 bytes
+      assert.throws(() => validateDbName('\u{1F600}'.repeat(17)), (e: unknown) => isLargetableError(e, 'INVALID_ARGUMENT')); // 68 bytes
+      assert.equal(validateCollectionName('x'.repeat(64)), 'x'.repeat(64));
+    }
+    // many distinct names (past the cache bound) stay correct
+    for (let i = 0; i < 5000; i++) assert.equal(validateDbName(`db${i}`), `db${i}`);
+    assert.throws(() => validateDbName('a/b'), (e: unknown) => isLargetableError(e, 'INVALID_ARGUMENT'));
+  });
 });

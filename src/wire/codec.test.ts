@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { BSON } from 'bson';
 import {
-  decodeMessage, decodeReply, encodeExhaustedCursorReply, encodeOpMsg, encodeOpMsgBody, encodeOpMsgRequest, encodeOpQuery, encodeOpReply, Framer, OP_MSG, requestIdOf,
+  decodeMessage, decodeReply, encodeExhaustedCursorReply, encodeOpMsg, encodeOpMsgBody, encodeOpMsgRequest, encodeOpQuery, encodeOpReply, frameOpMsg, Framer, OP_MSG, opMsgBodyOffset, requestIdOf,
 } from './codec.ts';
 import { installKernels, kernels } from '../kernel/index.ts';
 import { isLargetableError } from '../errors.ts';
@@ -24,6 +24,16 @@ describe('wire codec', () => {
         assert.deepEqual(got, expected(ns, docs));
         const reply = decodeReply(encodeOpMsgBody(7, got));
         assert.equal((reply['cursor'] as { ns: string }).ns, ns);
+        // with room for the header in front: the same BSON, framed in place into the same bytes
+        const roomy = encodeExhaustedCursorReply(ns, bson, opMsgBodyOffset);
+        assert.deepEqual(roomy, got);
+        const frame = new Uint8Array(roomy.buffer, roomy.byteOffset - opMsgBodyOffset, opMsgBodyOffset + roomy.length);
+        assert.equal(frame.byteOffset, 0);
+        assert.equal(frame.buffer.byteLength, frame.length);
+        const framed = frameOpMsg(7, frame);
+        const copied = encodeOpMsgBody(7, got);
+        assert.deepEqual(framed.subarray(8), copied.subarray(8)); // all but the (per-message) requestID
+        assert.deepEqual(framed.subarray(0, 4), copied.subarray(0, 4));
       }),
       { numRuns: 200 },
     );

@@ -212,12 +212,34 @@ export function decodeMessage(msg: Uint8Array): WireRequest {
 
 let nextRequestId = 1;
 
+/** Little-endian int32 at `o` (no DataView per call: replies are small and many). */
+function i32(out: Uint8Array, o: number, v: number): void {
+  out[o] = v & 0xff;
+  out[o + 1] = (v >>> 8) & 0xff;
+  out[o + 2] = (v >>> 16) & 0xff;
+  out[o + 3] = (v >>> 24) & 0xff;
+}
+
 function header(out: Uint8Array, length: number, responseTo: number, opCode: number): void {
-  const v = new DataView(out.buffer, out.byteOffset, 16);
-  v.setInt32(0, length, true);
-  v.setInt32(4, nextRequestId++ & 0x7fffffff, true);
-  v.setInt32(8, responseTo, true);
-  v.setInt32(12, opCode, true);
+  i32(out, 0, length);
+  i32(out, 4, nextRequestId++ & 0x7fffffff);
+  i32(out, 8, responseTo);
+  i32(out, 12, opCode);
+}
+
+/** Where an OP_MSG reply's kind-0 body starts: header (16), flagBits (4), section kind (1). */
+export const opMsgBodyOffset = 21;
+
+/**
+ * Frames an OP_MSG reply in place: `frame` holds the body BSON from `opMsgBodyOffset` on and
+ * nothing before it (a buffer built with that room, see `encodeExhaustedCursorReply`); writes the
+ * header, flagBits and section kind and returns `frame` (no copy of the body).
+ */
+export function frameOpMsg(responseTo: number, frame: Uint8Array, flags = 0): Uint8Array {
+  header(frame, frame.length, responseTo, OP_MSG);
+  i32(frame, 16, flags);
+  frame[20] = 0;
+  return frame;
 }
 
 /** OP_MSG reply with one kind-0 body. */
@@ -227,12 +249,9 @@ export function encodeOpMsg(responseTo: number, doc: Doc, flags = 0): Uint8Array
 
 /** OP_MSG reply whose kind-0 body is already BSON. */
 export function encodeOpMsgBody(responseTo: number, body: Uint8Array, flags = 0): Uint8Array {
-  const out = new Uint8Array(21 + body.length);
-  header(out, out.length, responseTo, OP_MSG);
-  new DataView(out.buffer).setUint32(16, flags, true);
-  out[20] = 0;
-  out.set(body, 21);
-  return out;
+  const out = new Uint8Array(opMsgBodyOffset + body.length);
+  out.set(body, opMsgBodyOffset);
+  return frameOpMsg(responseTo, out, flags);
 }
 
 const utf8 = new TextEncoder();
@@ -253,8 +272,10 @@ function isAscii(s: string): boolean {
 /**
  * BSON of `{ cursor: { firstBatch: [...docs], id: Long(0), ns }, ok: 1 }` (an exhausted cursor's
  * first batch) with each document's BSON copied in as is: no decode and re-encode of documents.
+ * With `headroom`, the BSON starts that many bytes into a larger buffer (its `.buffer`), left
+ * free for a message header (`frameOpMsg` with `opMsgBodyOffset`).
  */
-export function encodeExhaustedCursorReply(ns: string, docs: readonly Uint8Array[]): Uint8Array {
+export function encodeExhaustedCursorReply(ns: string, docs: readonly Uint8Array[], headroom = 0): Uint8Array {
   const nsAscii = isAscii(ns);
   const nsBytes = nsAscii ? undefined : utf8.encode(ns);
   const nsLen = nsBytes ? nsBytes.length : ns.length;
@@ -264,13 +285,12 @@ export function encodeExhaustedCursorReply(ns: string, docs: readonly Uint8Array
   const cursorLen = 4 + (1 + 11 + arrayLen) + (1 + 3 + 8) + (1 + 3 + 4 + nsLen + 1) + 1;
   // top: length, cursor (03 "cursor" document), ok (01 "ok" double), 00
   const total = 4 + (1 + 7 + cursorLen) + (1 + 3 + 8) + 1;
-  const out = new Uint8Array(total);
-  const v = new DataView(out.buffer);
-  v.setInt32(0, total, true);
-  let o = elementHead(out, 4, 0x03, 'cursor');
-  v.setInt32(o, cursorLen, true);
+  const out = new Uint8Array(headroom + total);
+  i32(out, headroom, total);
+  let o = elementHead(out, headroom + 4, 0x03, 'cursor');
+  i32(out, o, cursorLen);
   o = elementHead(out, o + 4, 0x04, 'firstBatch');
-  v.setInt32(o, arrayLen, true);
+  i32(out, o, arrayLen);
   o += 4;
   for (let i = 0; i < docs.length; i++) {
     o = elementHead(out, o, 0x03, String(i));
@@ -280,7 +300,7 @@ export function encodeExhaustedCursorReply(ns: string, docs: readonly Uint8Array
   out[o++] = 0; // end of firstBatch
   o = elementHead(out, o, 0x12, 'id') + 8; // Long 0: zero bytes
   o = elementHead(out, o, 0x02, 'ns');
-  v.setInt32(o, nsLen + 1, true);
+  i32(out, o, nsLen + 1);
   o += 4;
   if (nsBytes) out.set(nsBytes, o);
   else for (let i = 0; i < nsLen; i++) out[o + i] = ns.charCodeAt(i);
@@ -288,10 +308,11 @@ export function encodeExhaustedCursorReply(ns: string, docs: readonly Uint8Array
   out[o++] = 0; // end of the string
   out[o++] = 0; // end of cursor
   o = elementHead(out, o, 0x01, 'ok');
-  v.setFloat64(o, 1, true);
+  out[o + 6] = 0xf0; // 1.0 as a little-endian IEEE double: 00 00 00 00 00 00 f0 3f
+  out[o + 7] = 0x3f;
   o += 8;
   out[o] = 0;
-  return out;
+  return headroom === 0 ? out : out.subarray(headroom);
 }
 
 /** OP_MSG request (used by tests and the shell client); `sequences` become kind-1 sections. */

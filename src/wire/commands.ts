@@ -7,12 +7,12 @@
  * write commands report per-statement failures as `writeErrors` with `ok: 1`, as mongod does.
  */
 import { BSON, Long } from 'bson';
-import { encodeExhaustedCursorReply } from './codec.ts';
+import { encodeExhaustedCursorReply, opMsgBodyOffset } from './codec.ts';
 import { isLargetableError, mongoCodeOf } from '../errors.ts';
 import {
   cursorBatchSizeDefault, documentSizeBytesMax, wireMessageBytesMax, writeBatchDocumentsMax,
   wireCursorsOpenMax, wireCursorIdleMsMax, replyBatchBytesMax, changeStreamAwaitMsDefault, changeStreamAwaitMsMax,
-  wireConnectionsMax, slowQueryMsDefault, wireSessionTimeoutMinutes,
+  wireConnectionsMax, slowQueryMsDefault, wireSessionTimeoutMinutes, wireHandlesCachedMax,
 } from '../limits.ts';
 import type { ChangeStreamLike, ClientLike, CollectionLike, CursorLike, Doc } from '../server/engine.ts';
 import { dropCollection, findAndModifyResult, listDatabases } from '../server/engine.ts';
@@ -50,8 +50,14 @@ interface ChangeStreamCursor {
  */
 export class EncodedReply {
   readonly bson: Uint8Array;
-  constructor(bson: Uint8Array) {
+  /**
+   * Optional: a buffer holding `bson` from `opMsgBodyOffset` on with the bytes before it free, so
+   * that the socket glue frames the OP_MSG reply in place (`frameOpMsg`) instead of copying.
+   */
+  readonly opMsgFrame: Uint8Array | undefined;
+  constructor(bson: Uint8Array, opMsgFrame?: Uint8Array) {
     this.bson = bson;
+    this.opMsgFrame = opMsgFrame;
   }
 }
 
@@ -197,6 +203,8 @@ export class WireServer {
   private readonly host: HostFacts;
   private readonly hostname: string;
   private readonly cursors = new Map<number, OpenCursor>();
+  /** Collection handles by namespace (see `coll`). */
+  private readonly handles = new Map<string, CollectionLike>();
   private nextCursorId = Math.floor(Math.random() * 1e9) + 1;
   private readonly startedAt: number;
   readonly counters = { insert: 0, query: 0, update: 0, delete: 0, getmore: 0, command: 0 };
@@ -478,8 +486,19 @@ export class WireServer {
     };
   }
 
+  /**
+   * The collection handle for `db.name` (db already validated). Handles are cached: the client
+   * keeps one handle per namespace for its lifetime anyway, and a cache hit skips validating the
+   * name again and building a Db (both ran on every command). Bounded: cleared when full.
+   */
   private coll(db: string, name: unknown): CollectionLike {
-    return this.client.db(db).collection(validateCollectionName(name));
+    const key = typeof name === 'string' ? `${db}.${name}` : '';
+    let col = this.handles.get(key);
+    if (col) return col;
+    col = this.client.db(db).collection(validateCollectionName(name));
+    if (this.handles.size >= wireHandlesCachedMax) this.handles.clear();
+    this.handles.set(key, col);
+    return col;
   }
 
   private sweepCursors(): void {
@@ -525,14 +544,17 @@ export class WireServer {
 
   private async find(c: Doc, db: string): Promise<Doc | EncodedReply> {
     this.counters.query++;
-    const name = validateCollectionName(c['find']);
-    const col = this.client.db(db).collection(name);
+    const col = this.coll(db, c['find']);
+    const name = c['find'] as string;
     // Point read by _id: at most one document, so no cursor; its stored BSON goes into the reply as is.
     if (col.findRawById) {
       const point = pointFindId(c);
       if (point) {
         const raw = await col.findRawById(point.id);
-        if (raw !== undefined) return new EncodedReply(encodeExhaustedCursorReply(`${db}.${name}`, raw ? [raw] : []));
+        if (raw !== undefined) {
+          const bson = encodeExhaustedCursorReply(`${db}.${name}`, raw ? [raw] : [], opMsgBodyOffset);
+          return new EncodedReply(bson, new Uint8Array(bson.buffer, bson.byteOffset - opMsgBodyOffset, opMsgBodyOffset + bson.length));
+        }
       }
     }
     const opts: Doc = {};
@@ -749,9 +771,9 @@ export class WireServer {
     this.counters.query++;
     const target = c['aggregate'];
     if (target === 1) throw new CommandError(115, 'CommandNotSupported', 'database-level aggregate ({aggregate: 1}) is not supported');
-    const name = validateCollectionName(target);
+    const col = this.coll(db, target);
+    const name = target as string;
     const pipeline = arrayArg(c['pipeline'], 'pipeline').map((s, i) => docArg(s, `pipeline[${i}]`));
-    const col = this.client.db(db).collection(name);
     const first = pipeline[0];
     if (first && '$changeStream' in first) return this.openChangeStream(db, name, col, docArg(first['$changeStream'], '$changeStream'), pipeline.slice(1));
     if (first && '$collStats' in first) return this.collStatsStage(db, name, col, docArg(first['$collStats'], '$collStats'));
