@@ -114,6 +114,9 @@ if (process.argv[2] === 'seq') {
   // O_DSYNC: the write itself is durable (one system call, one threadpool hop): the WAL's path
   const dfh = await fs.promises.open(prealloc('raw-pre-dsync'), fs.constants.O_RDWR | fs.constants.O_DSYNC);
   let dfhOff = 0;
+  // the same O_DSYNC write, synchronous on the main thread (what sqlite does): no threadpool hop
+  const sfd = fs.openSync(prealloc('raw-pre-dsync-sync'), fs.constants.O_RDWR | fs.constants.O_DSYNC);
+  let sfdOff = 0;
   const cbWrite = (off: number): Promise<void> =>
     new Promise((resolve, reject) => fs.write(cfd, rec, 0, rec.length, off, (e) => (e ? reject(e) : fs.fdatasync(cfd, (e2) => (e2 ? reject(e2) : resolve())))));
   fs.mkdirSync(path.join(dir, 'sqlite'));
@@ -131,6 +134,7 @@ if (process.argv[2] === 'seq') {
     'fs.promises in-place write+datasync': [],
     'fs callbacks in-place write+fdatasync': [],
     'fs.promises in-place O_DSYNC write': [],
+    'setImmediate + fs.writeSync in-place O_DSYNC': [],
     'sqlite WAL FULL insert': [],
   };
   const timed = async (name: string, fn: () => Promise<void> | void): Promise<void> => {
@@ -180,6 +184,13 @@ if (process.argv[2] === 'seq') {
           dfhOff += rec.length;
         }
       }],
+      ['setImmediate + fs.writeSync in-place O_DSYNC', async () => {
+        for (let i = 0; i < per; i++) {
+          await new Promise<void>((resolve) => setImmediate(resolve));
+          fs.writeSync(sfd, rec, 0, rec.length, sfdOff);
+          sfdOff += rec.length;
+        }
+      }],
       ['fs callbacks in-place write+fdatasync', async () => {
         for (let i = 0; i < per; i++) {
           await cbWrite(cfdOff);
@@ -203,6 +214,7 @@ if (process.argv[2] === 'seq') {
   await fhp.close();
   await dfh.close();
   fs.closeSync(cfd);
+  fs.closeSync(sfd);
   sq.close();
   fs.rmSync(dir, { recursive: true, force: true });
   const med = (a: number[]): number => [...a].sort((x, y) => x - y)[a.length >> 1]!;

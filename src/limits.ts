@@ -41,8 +41,12 @@ export const cursorBatchSizeDefault = 101;
 export const regexPatternLengthMax = 4096;
 /** Largest number of stages in an aggregation pipeline. */
 export const pipelineStagesMax = 1000;
-/** Target size of one segment file written by compaction (a segment may exceed it by one value). */
-export const segmentSizeBytesTarget = 64 * 1024 * 1024;
+/**
+ * Target size of one segment file written by compaction (a segment may exceed it by one value).
+ * Finishing a segment builds its bloom filter and index in memory (~1.5 bytes per key) and the
+ * open segment reads them back: 16 MiB keeps that transient small next to the memory budgets.
+ */
+export const segmentSizeBytesTarget = 16 * 1024 * 1024;
 /** Level-0 segments that trigger a background compaction. */
 export const level0SegmentsCompactTrigger = 4;
 /** Immutable memtables waiting for flush before writers stall. */

@@ -79,6 +79,9 @@ export interface EngineOptions extends StoreOptions {
   readOnly?: boolean;
 }
 
+/** A WAL write of more records than this goes out in chunks of this size through one reused buffer. */
+const walCoalesceBytes = 1 << 20;
+
 /** Auto-compaction rewrites L1 only once L0 holds at least 1/8 of L1's entries. */
 const l1ToL0RatioMax = 8;
 
@@ -162,6 +165,8 @@ export class LsmStore implements Store {
   /** Bytes the current WAL file holds (walSize + its zero-filled, preallocated tail). */
   private walAlloc = 0;
   private readonly walPrealloc: boolean;
+  /** Reused buffer for chunked WAL writes of many records (allocated on first use). */
+  private walCoalesce: Uint8Array | undefined;
   /**
    * Sealed records acknowledged from memory (relaxed), in sequence order, not yet written to the
    * WAL: the next WAL write (a strict group, the relaxed timer, a rotation, close) takes them first.
@@ -652,6 +657,36 @@ export class LsmStore implements Store {
     if (this.walPrealloc && end > this.walAlloc && total <= walPreallocGroupBytesMax) {
       pad = Math.min(walPreallocBytesMax, Math.max(walPreallocBytesMin, this.walAlloc));
     }
+    const name = walName(this.walFile);
+    if (parts.length > 1 && pad === 0 && total > walCoalesceBytes) {
+      // many records (relaxed ones acknowledged from memory, up to walGroupBytesMax): written in
+      // chunks through one reused buffer instead of concatenated into a new one of up to 8 MiB
+      // each time (garbage the engine frees lazily and the allocator keeps resident)
+      this.onEvent?.('wal-append');
+      this.walDirty = true;
+      const co = (this.walCoalesce ??= new Uint8Array(walCoalesceBytes));
+      let off = at;
+      let fill = 0;
+      const put = async (bytes: Uint8Array): Promise<void> => {
+        await io(name, 'write', () => this.wal.write(off, bytes));
+        off += bytes.length;
+      };
+      for (const p of parts) {
+        if (fill > 0 && fill + p.length > co.length) {
+          await put(co.subarray(0, fill));
+          fill = 0;
+        }
+        if (p.length >= co.length) await put(p);
+        else {
+          co.set(p, fill);
+          fill += p.length;
+        }
+      }
+      if (fill > 0) await put(co.subarray(0, fill));
+      this.walSize = end;
+      if (end > this.walAlloc) this.walAlloc = end;
+      return;
+    }
     let buf: Uint8Array;
     if (parts.length === 1 && pad === 0) buf = parts[0]!;
     else {
@@ -662,7 +697,6 @@ export class LsmStore implements Store {
         o += p.length;
       }
     }
-    const name = walName(this.walFile);
     this.onEvent?.('wal-append');
     this.walDirty = true;
     await io(name, 'write', () => this.wal.write(at, buf));

@@ -6,7 +6,7 @@
  */
 import { LargetableError } from '../errors.ts';
 import type { FileHandle } from './adapter.ts';
-import { bloomAdd, bloomMayContain, buildBloom, hashKey, newBloom } from './bloom.ts';
+import { bloomAdd, bloomMayContain, hashKey, newBloom } from './bloom.ts';
 import { type BlockCache, blocksPerFileMax } from './cache.ts';
 import { DeflateEncoder, Inflater } from './deflate.ts';
 import { crc32c } from './checksum.ts';
@@ -26,6 +26,9 @@ export const probeNone = 0;
 export const probeFound = 1;
 export const probeDeleted = 2;
 export const probeIo = 3;
+
+/** Key hashes per chunk in a builder that does not know its key count up front. */
+const hashChunk = 65536;
 
 /** Approximate heap bytes of the objects around one cached block's buffer. */
 const blockObjectBytes = 320;
@@ -234,7 +237,11 @@ export class SegmentBuilder {
   private skipCompression = 0;
   private readonly index = new ByteWriter(4096);
   private indexCount = 0;
-  private hashes = new Uint32Array(1024);
+  /**
+   * Key hashes when the key count is not known up front, in chunks of `hashChunk` (a doubling
+   * array would copy, and hold up to 2x, a segment's worth: 16 MiB for 2M keys).
+   */
+  private readonly hashes: Uint32Array[] = [];
   // the last key added, copied (the caller's buffer may be reused once the entry is added)
   private lastKb: Uint8Array | null = null;
   private lastKey = new Uint8Array(64);
@@ -289,12 +296,17 @@ export class SegmentBuilder {
         bloomAdd(this.bloom, h);
         this.keys++;
       } else {
-        if (this.keys === this.hashes.length) {
-          const nh = new Uint32Array(this.hashes.length * 2);
-          nh.set(this.hashes);
-          this.hashes = nh;
+        const at = this.keys % hashChunk;
+        if (at === 0) this.hashes.push(new Uint32Array(this.keys === 0 ? 1024 : hashChunk));
+        let c = this.hashes[this.hashes.length - 1]!;
+        if (at === c.length) {
+          // the first chunk starts small (most segments in tests and L0 merges are small)
+          const nc = new Uint32Array(Math.min(hashChunk, c.length * 4));
+          nc.set(c);
+          this.hashes[this.hashes.length - 1] = c = nc;
         }
-        this.hashes[this.keys++] = h;
+        c[at] = h;
+        this.keys++;
       }
     }
     if (this.smallest === null) this.smallest = kb.slice(ko, ko + kl);
@@ -412,7 +424,16 @@ export class SegmentBuilder {
   /** Writes bloom, index, meta and footer, syncs, and returns the segment's metadata. */
   async finish(file: number): Promise<SegmentMeta> {
     this.finishBlock();
-    const bloomBits = this.bloom ?? buildBloom(this.hashes, this.keys);
+    let bloomBits = this.bloom;
+    if (bloomBits === null) {
+      bloomBits = newBloom(this.keys);
+      for (let ci = 0; ci < this.hashes.length; ci++) {
+        const c = this.hashes[ci]!;
+        const n = Math.min(hashChunk, this.keys - ci * hashChunk);
+        for (let i = 0; i < n; i++) bloomAdd(bloomBits, c[i]!);
+      }
+      this.hashes.length = 0;
+    }
     const tail = new ByteWriter(bloomBits.length + this.index.pos + 256);
     const base = this.written + this.pendingBytes;
     // bloom
@@ -456,10 +477,11 @@ export class SegmentBuilder {
     tail.u8(0);
     tail.u8(0);
     tail.u32(crc32c(tail.buf, 0, f0, tail.pos));
-    this.stageEnsure(tail.pos);
-    this.stage.set(tail.buf.subarray(0, tail.pos), this.pendingBytes);
-    this.pendingBytes += tail.pos;
+    // the tail (MBs for a large segment) is written from its own buffer, not copied into the stage
     await this.drain();
+    const tailAt = this.written;
+    await io(this.name, 'write', () => this.handle.write(tailAt, tail.buf.subarray(0, tail.pos)));
+    this.written += tail.pos;
     await io(this.name, 'sync', () => this.handle.sync());
     return {
       file,
@@ -558,7 +580,9 @@ export class Segment {
     const metaLen = fr.u32();
     if (bloomOff + bloomLen !== indexOff || indexOff + indexLen !== metaOff || metaOff + metaLen !== fo || bloomOff < segmentHeaderBytes)
       throw corruption(name, fo, 'footer offsets inconsistent');
-    const tail = await io(name, 'read', () => handle.read(bloomOff, fo - bloomOff));
+    let tail = await io(name, 'read', () => handle.read(bloomOff, fo - bloomOff));
+    // kept (bloom and index are views of it): own exactly these bytes, not a larger buffer
+    if (tail.byteOffset !== 0 || tail.buffer.byteLength !== tail.length) tail = tail.slice();
     if (tail.length !== fo - bloomOff) throw corruption(name, bloomOff, 'segment tail truncated');
     const region = (off: number, len: number): Uint8Array => {
       const r = tail.subarray(off - bloomOff, off - bloomOff + len);
@@ -569,8 +593,9 @@ export class Segment {
     };
     const bloomR = region(bloomOff, bloomLen);
     const br = new ByteReader(bloomR, name, bloomOff);
-    const bloom = br.bytes(br.u32()).slice();
-    const idx = region(indexOff, indexLen).slice();
+    // views of `tail`, which is kept whole (bloom + index + a few bytes): no second copy
+    const bloom = br.bytes(br.u32());
+    const idx = region(indexOff, indexLen);
     const ir = new ByteReader(idx, name, indexOff);
     const n = ir.u32();
     if (n > idx.length) ir.fail('index count out of range');
@@ -662,7 +687,8 @@ export class Segment {
 
   /** Bytes this open segment keeps in memory: bloom filter, sparse index and its columns. */
   get memoryBytes(): number {
-    return this.bloom.byteLength + this.idx.byteLength + this.idxBlockOff.length * 20 + 1024;
+    const shared = this.idx.buffer === this.bloom.buffer;
+    return this.bloom.buffer.byteLength + (shared ? 0 : this.idx.byteLength) + this.idxBlockOff.length * 20 + 1024;
   }
 
   /** Cached block i or undefined (no I/O). */
