@@ -87,21 +87,16 @@ export function encodeBatch(ops: readonly WriteOp[]): Uint8Array {
         v = Math.floor(v / 128);
       }
       buf[p++] = v;
-      p = copyInto(buf, p, key);
-      p = copyInto(buf, p, op.value);
+      buf.set(key, p);
+      p += key.length;
+      buf.set(op.value, p);
+      p += op.value.length;
     } else {
-      p = copyInto(buf, p, key);
+      buf.set(key, p);
+      p += key.length;
     }
   }
   return buf;
-}
-
-/** Copies `src` into `buf` at `p`; returns the end. Short arrays (keys, small values) by a loop: `set` costs more per call than it saves on a few bytes. */
-function copyInto(buf: Uint8Array, p: number, src: Uint8Array): number {
-  const n = src.length;
-  if (n > 32) buf.set(src, p);
-  else for (let i = 0; i < n; i++) buf[p + i] = src[i]!;
-  return p + n;
 }
 
 /** Writes the sequence number and checksum into an encoded record. */
