@@ -19,11 +19,12 @@ const chunkBytes = 64 * 1024;
 const bufferOverheadBytes = 256;
 /** Node / version index meaning "none". */
 export const NIL = -1;
-/** Fields of a node record (stride 4 in `nr`). */
+/** Fields of a node record in `nr` (at the node's id): key buffer, key offset, key length, newest version, then its links. */
 const NB = 0;
 const NO = 1;
 const NL = 2;
-const NK = 3;
+const NN = 3;
+const NK = 4;
 
 function grow<T extends Int32Array | Uint32Array | Float64Array | Uint8Array>(a: T, need: number): T {
   if (need <= a.length) return a;
@@ -75,12 +76,10 @@ export class Memtable {
   private chunk = -1;
   private chunkPos = 0;
   // node columns (node 0 is the head), interleaved so one node's fields share a cache line:
-  // nr[n * 4 + NB] key buffer, + NO key offset, + NL key length, + NK first link index
-  private nr = new Int32Array(64);
-  private nNewest = new Int32Array(16);
-  private nodes = 1;
-  private links = new Int32Array(64);
-  private linkTop = levelMax;
+  // node records, variable size: a node's id is its offset; its links follow its fields, so the
+  // next pointer at a level shares a cache line with the key fields just compared
+  private nr = new Int32Array(256);
+  private nrTop = NK + levelMax;
   // version columns
   private vSeq = new Float64Array(16);
   private vBuf = new Int32Array(16);
@@ -92,16 +91,14 @@ export class Memtable {
   private rnd = 0x2545f491;
 
   constructor() {
-    this.links.fill(NIL, 0, levelMax);
-    this.nr[NK] = 0;
-    this.nNewest[0] = NIL;
+    this.nr.fill(NIL, NK, NK + levelMax);
+    this.nr[NN] = NIL;
     this.countColumns();
   }
 
   private countColumns(): void {
     const total =
-      this.nr.byteLength + this.nNewest.byteLength +
-      this.links.byteLength + this.vSeq.byteLength + this.vBuf.byteLength + this.vOff.byteLength + this.vLen.byteLength + this.vOlder.byteLength +
+      this.nr.byteLength + this.vSeq.byteLength + this.vBuf.byteLength + this.vOff.byteLength + this.vLen.byteLength + this.vOlder.byteLength +
       this.bufChunk.byteLength + this.bufBase.byteLength;
     if (this.colBytes0 < 0) this.colBytes0 = total;
     this.colBytes = total - this.colBytes0;
@@ -189,7 +186,7 @@ export class Memtable {
     const x = this.search(buf, ko, kl, 0);
     if (x < 0) {
       const n = -x - 2;
-      this.nNewest[n] = this.newVersion(seq, bi, vo, vl, this.nNewest[n]!);
+      this.nr[n + NN] = this.newVersion(seq, bi, vo, vl, this.nr[n + NN]!);
       return;
     }
     const prev = this.prev;
@@ -198,29 +195,21 @@ export class Memtable {
       for (let i = this.level; i < lvl; i++) prev[i] = 0;
       this.level = lvl;
     }
-    const node = this.nodes++;
-    if (node >= this.nNewest.length) {
-      this.nr = grow(this.nr, (node + 1) * 4);
-      this.nNewest = grow(this.nNewest, node + 1);
+    const node = this.nrTop;
+    if (node + NK + lvl > this.nr.length) {
+      this.nr = grow(this.nr, node + NK + lvl);
       this.countColumns();
     }
-    if (this.linkTop + lvl > this.links.length) {
-      this.links = grow(this.links, this.linkTop + lvl);
-      this.countColumns();
-    }
-    const lk = this.links;
+    this.nrTop = node + NK + lvl;
     const nr = this.nr;
-    const ls = this.linkTop;
-    this.linkTop += lvl;
-    nr[node * 4 + NB] = bi;
-    nr[node * 4 + NO] = ko;
-    nr[node * 4 + NL] = kl;
-    nr[node * 4 + NK] = ls;
-    this.nNewest[node] = this.newVersion(seq, bi, vo, vl, NIL);
+    nr[node + NB] = bi;
+    nr[node + NO] = ko;
+    nr[node + NL] = kl;
+    nr[node + NN] = this.newVersion(seq, bi, vo, vl, NIL);
     for (let i = 0; i < lvl; i++) {
-      const pl = nr[prev[i]! * 4 + NK]! + i;
-      lk[ls + i] = lk[pl]!;
-      lk[pl] = node;
+      const pl = prev[i]! + NK + i;
+      nr[node + NK + i] = nr[pl]!;
+      nr[pl] = node;
     }
     this.count++;
   }
@@ -234,7 +223,6 @@ export class Memtable {
    * index value) are not compared from their first byte at every node.
    */
   private search(b: Uint8Array, o: number, l: number, mode: number): number {
-    const links = this.links;
     const nr = this.nr;
     const bufs = this.bufs;
     const prev = this.prev;
@@ -244,11 +232,11 @@ export class Memtable {
     let stop = NIL;
     for (let i = this.level - 1; i >= 0; i--) {
       for (;;) {
-        const n = links[nr[x * 4 + NK]! + i]!;
+        const n = nr[x + NK + i]!;
         if (n === NIL || n === stop) break;
-        const nb = bufs[nr[n * 4 + NB]!]!;
-        const no = nr[n * 4 + NO]!;
-        const nl = nr[n * 4 + NL]!;
+        const nb = bufs[nr[n + NB]!]!;
+        const no = nr[n + NO]!;
+        const nl = nr[n + NL]!;
         const m = nl < l ? nl : l;
         let j = lcpL < lcpR ? lcpL : lcpR;
         while (j < m && nb[no + j] === b[o + j]) j++;
@@ -279,7 +267,7 @@ export class Memtable {
   private seekRaw(key: Uint8Array, strictlyAfter: boolean, lessThan: boolean, inclusive: boolean): number {
     const x = this.search(key, 0, key.length, (lessThan ? inclusive : strictlyAfter) ? 1 : 2);
     if (lessThan) return x === 0 ? NIL : x;
-    return this.links[this.nr[x * 4 + NK]!]!;
+    return this.nr[x + NK]!;
   }
 
   /** First node with key >= `key` (or > when `exclusive`). */
@@ -293,15 +281,15 @@ export class Memtable {
   }
 
   first(): number {
-    return this.links[this.nr[NK]!]!;
+    return this.nr[NK]!;
   }
 
   last(): number {
-    const links = this.links;
+    const nr = this.nr;
     let x = 0;
     for (let i = this.level - 1; i >= 0; i--) {
       for (;;) {
-        const n = links[this.nr[x * 4 + NK]! + i]!;
+        const n = nr[x + NK + i]!;
         if (n === NIL) break;
         x = n;
       }
@@ -311,7 +299,7 @@ export class Memtable {
 
   /** Next node in key order (NIL at the end). */
   next(n: number): number {
-    return this.links[this.nr[n * 4 + NK]!]!;
+    return this.nr[n + NK]!;
   }
 
   /** Previous node in key order (NIL at the start): a search, O(log n). */
@@ -323,24 +311,24 @@ export class Memtable {
   find(key: Uint8Array): number {
     const n = this.seekGE(key);
     if (n === NIL) return NIL;
-    return compareRanges(this.bufs[this.nr[n * 4 + NB]!]!, this.nr[n * 4 + NO]!, this.nr[n * 4 + NL]!, key, 0, key.length) === 0 ? n : NIL;
+    return compareRanges(this.bufs[this.nr[n + NB]!]!, this.nr[n + NO]!, this.nr[n + NL]!, key, 0, key.length) === 0 ? n : NIL;
   }
 
   /** The node's key (a view into its record buffer). */
   key(n: number): Uint8Array {
-    const o = this.nr[n * 4 + NO]!;
-    return this.bufs[this.nr[n * 4 + NB]!]!.subarray(o, o + this.nr[n * 4 + NL]!);
+    const o = this.nr[n + NO]!;
+    return this.bufs[this.nr[n + NB]!]!.subarray(o, o + this.nr[n + NL]!);
   }
 
   /** Raw key range of node n: buffer, offset, length (no allocation). */
   keyBuf(n: number): Uint8Array {
-    return this.bufs[this.nr[n * 4 + NB]!]!;
+    return this.bufs[this.nr[n + NB]!]!;
   }
   keyOff(n: number): number {
-    return this.nr[n * 4 + NO]!;
+    return this.nr[n + NO]!;
   }
   keyLen(n: number): number {
-    return this.nr[n * 4 + NL]!;
+    return this.nr[n + NL]!;
   }
   /** Raw value range of version v (length -1 = tombstone). */
   valBuf(v: number): Uint8Array {
@@ -355,7 +343,7 @@ export class Memtable {
 
   /** Newest version of node n. */
   newest(n: number): number {
-    return this.nNewest[n]!;
+    return this.nr[n + NN]!;
   }
 
   /** Next older version (NIL at the end). */
@@ -365,7 +353,7 @@ export class Memtable {
 
   /** Newest version of node n with seq <= snap, or NIL. */
   visible(n: number, snap: number): number {
-    let v = this.nNewest[n]!;
+    let v = this.nr[n + NN]!;
     while (v !== NIL && this.vSeq[v]! > snap) v = this.vOlder[v]!;
     return v;
   }
@@ -388,6 +376,6 @@ export class Memtable {
 
   /** Compares node n's key with `key` without allocating. */
   compareKey(n: number, key: Uint8Array): number {
-    return compareAt(key, this.bufs[this.nr[n * 4 + NB]!]!, this.nr[n * 4 + NO]!, this.nr[n * 4 + NL]!) * -1;
+    return compareAt(key, this.bufs[this.nr[n + NB]!]!, this.nr[n + NO]!, this.nr[n + NL]!) * -1;
   }
 }
