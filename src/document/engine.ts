@@ -1508,8 +1508,15 @@ export function encodeCounters(count: number, bytes: number): Uint8Array {
   o = counterField(out, o, 'count', count);
   o = counterField(out, o, 'bytes', bytes);
   out[o++] = 0;
-  new DataView(out.buffer).setInt32(0, o, true);
+  writeI32LE(out, 0, o);
   return out.length === o ? out : out.slice(0, o);
+}
+
+function writeI32LE(b: Uint8Array, o: number, v: number): void {
+  b[o] = v & 0xff;
+  b[o + 1] = (v >>> 8) & 0xff;
+  b[o + 2] = (v >>> 16) & 0xff;
+  b[o + 3] = (v >>> 24) & 0xff;
 }
 
 function counterField(out: Uint8Array, o: number, name: string, v: number): number {
@@ -1517,12 +1524,13 @@ function counterField(out: Uint8Array, o: number, name: string, v: number): numb
   out[o++] = int ? 0x10 : 0x01;
   for (let i = 0; i < name.length; i++) out[o++] = name.charCodeAt(i);
   out[o++] = 0;
-  const dv = new DataView(out.buffer, out.byteOffset);
   if (int) {
-    dv.setInt32(o, v, true);
+    writeI32LE(out, o, v);
     return o + 4;
   }
-  dv.setFloat64(o, v, true);
+  // f64 little-endian through the shared scratch (no DataView per call: this runs on every commit)
+  f64Scratch[0] = v;
+  for (let i = 0; i < 8; i++) out[o + i] = f64ScratchBytes[hostLittleEndian ? i : 7 - i]!;
   return o + 8;
 }
 

@@ -10,7 +10,10 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { BSON } from 'bson';
+import fc from 'fast-check';
 import { open, LargetableError, LargetableBulkWriteError, type LargetableClient } from '../../platform/node/index.ts';
+import { encodeCounters } from '../../src/document/engine.ts';
 
 async function withDir(fn: (dir: string) => Promise<void>): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'lt-writepath-'));
@@ -169,5 +172,16 @@ describe('write path: concurrent commits', () => {
       assert.deepEqual((await c.find({ a: 5 }, { hint: 'a_1' }).toArray()).map((d) => d._id), [1]);
       await client.close();
     });
+  });
+});
+
+describe('write path: counters record', () => {
+  it('encodeCounters writes what BSON.serialize writes for { count, bytes } (int32 where it fits, else double)', () => {
+    const num = fc.oneof(fc.integer(), fc.double({ noNaN: true }), fc.constantFrom(0, -0, 2 ** 31 - 1, -(2 ** 31), 2 ** 31, -(2 ** 31) - 1, 2 ** 53, 1e300));
+    fc.assert(
+      fc.property(num, num, (count, bytes) => {
+        assert.deepEqual(Array.from(encodeCounters(count, bytes)), Array.from(BSON.serialize({ count, bytes })));
+      }),
+    );
   });
 });
