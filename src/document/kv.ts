@@ -139,7 +139,8 @@ export class Overlay implements KVReader {
   }
   /**
    * For each key (with its bytesKey): does it hold a value below this overlay's own staged writes
-   * (in-flight layers, then the base)? Base reads run concurrently; `undefined` entries are skipped.
+   * (in-flight layers, then the base)? Base probes are synchronous where the store can answer from
+   * memory; the reads that need I/O run concurrently. `undefined` entries are skipped.
    */
   async presentBelow(keys: readonly (Uint8Array | undefined)[], ks: readonly (string | undefined)[]): Promise<boolean[]> {
     const out = new Array<boolean>(keys.length).fill(false);
@@ -148,7 +149,14 @@ export class Overlay implements KVReader {
       const key = keys[i];
       if (key === undefined) continue;
       const l = this.layers.length > 0 ? this.lookupLayers(ks[i]!) : undefined;
-      if (l) out[i] = l.value !== null;
+      if (l) {
+        out[i] = l.value !== null;
+        continue;
+      }
+      // memtables, bloom filters and cached blocks answer most probes synchronously (an insert's
+      // fresh _id: no promise per document); only a block that is not cached is read
+      const c = this.base.getCached(key);
+      if (c !== undefined) out[i] = c !== null;
       else pending.push(this.base.get(key).then((v) => void (out[i] = v !== undefined)));
     }
     if (pending.length === 1) await pending[0];
