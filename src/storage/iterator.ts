@@ -28,6 +28,8 @@ export interface Source {
 }
 
 const empty = new Uint8Array(0);
+/** Blocks a forward scan keeps in flight ahead of the one it reads, once it reads from storage. */
+const readaheadBlocks = 8;
 
 /** Memtable source: one entry per node (its newest version visible at `snap`). */
 export class MemSource implements Source {
@@ -148,9 +150,29 @@ export class RunSource implements Source {
     return this.kbuf.subarray(this.koff, this.koff + this.klen);
   }
 
+  /**
+   * Readahead of a forward scan: after two blocks in a row had to be read from storage, the next
+   * `readaheadBlocks` blocks of the segment are kept in flight (into the block cache).
+   */
+  private misses = 0;
+  private aheadSeg = -1;
+  private ahead = -1;
+
   private load(): Promise<void> | undefined {
     const seg = this.segs[this.si]!;
     const c = seg.cachedBlock(this.bi);
+    if (this.fill && this.fwd) {
+      if (c === undefined) this.misses++;
+      if (this.misses >= 2) {
+        if (this.aheadSeg !== this.si) {
+          this.aheadSeg = this.si;
+          this.ahead = -1;
+        }
+        const last = Math.min(seg.blocks - 1, this.bi + readaheadBlocks);
+        for (let j = Math.max(this.bi + 1, this.ahead + 1); j <= last; j++) seg.prefetch(j);
+        if (last > this.ahead) this.ahead = last;
+      }
+    }
     if (c !== undefined) {
       this.blk = c;
       return undefined;
@@ -183,6 +205,8 @@ export class RunSource implements Source {
     const segs = this.segs;
     this.valid = false;
     this.blk = null;
+    this.misses = 0;
+    this.aheadSeg = -1;
     if (segs.length === 0) return;
     if (this.fwd) {
       if (target === null) {

@@ -658,6 +658,8 @@ export class Segment {
     const ck = this.cacheBase + i;
     const hit = this.cache.get(ck);
     if (hit !== undefined) return hit;
+    const pending = this.pending.get(i);
+    if (pending !== undefined) return pending;
     const off = this.idxBlockOff[i]!;
     const len = this.idxBlockLen[i]!;
     const raw = await io(this.name, 'read', () => this.handle.read(off, len));
@@ -689,6 +691,21 @@ export class Segment {
   get memoryBytes(): number {
     const shared = this.idx.buffer === this.bloom.buffer;
     return this.bloom.buffer.byteLength + (shared ? 0 : this.idx.byteLength) + this.idxBlockOff.length * 20 + 1024;
+  }
+
+  /** Block reads started by `prefetch`, by block index: a load of the same block waits for it. */
+  private readonly pending = new Map<number, Promise<Block>>();
+
+  /**
+   * Starts reading block i into the cache (readahead of a scan) unless it is cached or already
+   * being read. A failure is not reported here: the read that needs the block reads it again.
+   */
+  prefetch(i: number): void {
+    if (i < 0 || i >= this.idxBlockOff.length || this.pending.has(i) || this.cache.peek(this.cacheBase + i) !== undefined) return;
+    const p = this.block(i);
+    this.pending.set(i, p);
+    const done = (): void => void this.pending.delete(i);
+    p.then(done, done);
   }
 
   /** Cached block i or undefined (no I/O). */
