@@ -128,6 +128,7 @@ if (process.argv[2] === 'seq') {
   const res: Record<string, number[]> = {
     'largetable strict put': [],
     'largetable strict put, WAL appended': [],
+    'largetable strict put, 64 concurrent writers': [],
     'adapter append+sync': [],
     'adapter in-place write+sync': [],
     'fs.promises append write+datasync': [],
@@ -140,13 +141,21 @@ if (process.argv[2] === 'seq') {
   const timed = async (name: string, fn: () => Promise<void> | void): Promise<void> => {
     const t = performance.now();
     await fn();
-    res[name]!.push((per / (performance.now() - t)) * 1000);
+    const n = name.includes('64 concurrent') ? per * 4 : per;
+    res[name]!.push((n / (performance.now() - t)) * 1000);
   };
   for (let r = 0; r < rounds; r++) {
     const base = r * per;
     const steps: [string, () => Promise<void> | void][] = [
       ['largetable strict put', async () => {
         for (let i = 0; i < per; i++) await st.put(keyOf(base + i), value);
+      }],
+      ['largetable strict put, 64 concurrent writers', async () => {
+        let next = 0;
+        const base4 = 10_000_000 + r * per * 4;
+        await Promise.all(Array.from({ length: 64 }, async () => {
+          while (next < per * 4) await st.put(keyOf(base4 + next++), value);
+        }));
       }],
       ['largetable strict put, WAL appended', async () => {
         for (let i = 0; i < per; i++) await stApp.put(keyOf(base + i), value);

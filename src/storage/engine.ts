@@ -32,7 +32,7 @@ import { MemSource, RunSource, type Source } from './iterator.ts';
 import { compareRanges, prefixAt } from './memtable.ts';
 import { type ManifestState, decodeManifest, encodeManifest, manifestName } from './manifest.ts';
 import { Memtable, NIL } from './memtable.ts';
-import { type Block, Segment, SegmentBuilder, type SegmentMeta, decodeBlock, probeFound, probeIo, probeNone, segmentName } from './segment.ts';
+import { type Block, Segment, SegmentBuilder, type SegmentMeta, decodeBlock, segmentDrainBytes, probeFound, probeIo, probeNone, segmentName } from './segment.ts';
 import type {
   CommitInfo,
   RangeOptions,
@@ -806,7 +806,7 @@ export class LsmStore implements Store {
             prevSeq = seq;
             if (seq <= minSnap) break;
           }
-          if (b.pendingBytes >= 1 << 20) {
+          if (b.pendingBytes >= segmentDrainBytes) {
             this.onEvent?.('segment-write');
             await b.drain();
           }
@@ -956,7 +956,7 @@ export class LsmStore implements Store {
             (b as SegmentBuilder).addRaw(best.kbuf, best.koff, best.klen, best.seq, best.vbuf(), best.voff(), best.vlen());
           }
         }
-        if (b !== null && (b as SegmentBuilder).pendingBytes >= 1 << 20) {
+        if (b !== null && (b as SegmentBuilder).pendingBytes >= segmentDrainBytes) {
           this.onEvent?.('compaction-write');
           await (b as SegmentBuilder).drain();
         }

@@ -27,6 +27,11 @@ export const probeFound = 1;
 export const probeDeleted = 2;
 export const probeIo = 3;
 
+/** Callers `drain()` a builder once this many bytes are pending (flush, compaction). */
+export const segmentDrainBytes = 256 * 1024;
+/** A builder's stage holds what is pending plus the block that passes the drain mark: no regrowth. */
+const stageBytes = (blockSizeBytes: number): number => segmentDrainBytes + Math.max(64 * 1024, blockSizeBytes * 2);
+
 /** Key hashes per chunk in a builder that does not know its key count up front. */
 const hashChunk = 65536;
 
@@ -268,7 +273,7 @@ export class SegmentBuilder {
     this.name = name;
     this.blockSizeBytes = blockSizeBytes;
     this.compressLevel = compressLevel;
-    this.stage = new Uint8Array(Math.max(64 * 1024, blockSizeBytes * 2));
+    this.stage = new Uint8Array(stageBytes(blockSizeBytes));
     this.stageDv = new DataView(this.stage.buffer);
     this.stageDv.setUint32(0, segmentMagic, true);
     this.stage[4] = segmentVersion;
@@ -416,7 +421,7 @@ export class SegmentBuilder {
     this.written += total;
     // a block larger than usual grew the stage: give the memory back
     if (this.stage.length > 4 << 20) {
-      this.stage = new Uint8Array(Math.max(64 * 1024, this.blockSizeBytes * 2));
+      this.stage = new Uint8Array(stageBytes(this.blockSizeBytes));
       this.stageDv = new DataView(this.stage.buffer);
     }
   }
