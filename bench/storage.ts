@@ -85,6 +85,16 @@ if (process.argv[2] === 'seq') {
   };
   const value = new Uint8Array(100).fill(7);
   const st = await openStore(await openNodeFsAdapter(path.join(dir, 'lt')), {});
+  // A/B: the same store with the adapter's synchronous durable write hidden (every commit's WAL
+  // write goes through the thread pool, as before the lone-commit path)
+  const adAsync = await openNodeFsAdapter(path.join(dir, 'lt-async'));
+  const openAsync = adAsync.open.bind(adAsync);
+  adAsync.open = async (name, o) => {
+    const h = await openAsync(name, o);
+    (h as { writeDurableSync?: unknown }).writeDurableSync = undefined;
+    return h;
+  };
+  const stAsync = await openStore(adAsync, {});
   // the same store with its WAL appended (format 1's pattern: every sync also commits a new size)
   const stApp = await openStore(await openNodeFsAdapter(path.join(dir, 'lt-app')), { walPreallocate: false });
   const ad = await openNodeFsAdapter(path.join(dir, 'adapter'));
@@ -128,6 +138,7 @@ if (process.argv[2] === 'seq') {
   const res: Record<string, number[]> = {
     'largetable strict put': [],
     'largetable strict put, WAL appended': [],
+    'largetable strict put, async WAL write (A/B)': [],
     'largetable strict put, 64 concurrent writers': [],
     'adapter append+sync': [],
     'adapter in-place write+sync': [],
@@ -149,6 +160,9 @@ if (process.argv[2] === 'seq') {
     const steps: [string, () => Promise<void> | void][] = [
       ['largetable strict put', async () => {
         for (let i = 0; i < per; i++) await st.put(keyOf(base + i), value);
+      }],
+      ['largetable strict put, async WAL write (A/B)', async () => {
+        for (let i = 0; i < per; i++) await stAsync.put(keyOf(base + i), value);
       }],
       ['largetable strict put, 64 concurrent writers', async () => {
         let next = 0;
@@ -214,6 +228,7 @@ if (process.argv[2] === 'seq') {
     for (const [name, fn] of steps) await timed(name, fn);
   }
   await st.close();
+  await stAsync.close();
   await stApp.close();
   await ah.close();
   await ad.close();

@@ -19,7 +19,7 @@
  *   NOT_FOUND for a missing file, CLOSED after close, INVALID_ARGUMENT for a bad name.
  */
 import * as fs from 'node:fs/promises';
-import { constants as fsConstants } from 'node:fs';
+import { constants as fsConstants, writeSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import process from 'node:process';
@@ -254,6 +254,24 @@ class NodeFileHandle extends FsHandleBase<Shared> implements FileHandle {
       await this.resetSize();
       throw this.#fail(operation, err);
     }
+  }
+
+  writeDurableSync(offset: number, bytes: Uint8Array): boolean {
+    checkByteCount(offset, 'offset', this.name, 'write');
+    this.check('write');
+    const s = this.shared;
+    if (!s.writeThrough || s.syncNeeded || bytes.length === 0) return false;
+    const end = offset + bytes.length;
+    if (end > s.size) s.size = end;
+    try {
+      // pwrite(2) on the O_DSYNC descriptor, on this thread: durable when it returns
+      let done = 0;
+      while (done < bytes.length) done += writeSync(s.fh.fd, bytes, done, bytes.length - done, offset + done);
+    } catch (err) {
+      void this.resetSize().catch(() => undefined);
+      throw this.#fail('write', err);
+    }
+    return true;
   }
 
   async truncate(length: number): Promise<void> {

@@ -30,6 +30,15 @@ export interface FileHandle {
    */
   readInto?(offset: number, target: Uint8Array): Promise<number>;
   write(offset: number, bytes: Uint8Array): Promise<void>;
+  /**
+   * Optional, synchronous: on a handle opened `writeThrough` whose writes are durable by
+   * themselves (Node fs: O_DSYNC), writes `bytes` at `offset` on the calling thread and returns
+   * true once they are durable; returns false, having done nothing, when this handle cannot (not
+   * write-through, or a truncate awaits its sync). It blocks the thread for one device write: the
+   * engine uses it only for a WAL commit that is alone (docs/ARCHITECTURE.md "Write path"), and
+   * still calls `sync` after it. Throws IO_ERROR like `write`.
+   */
+  writeDurableSync?(offset: number, bytes: Uint8Array): boolean;
   /** Append at the current end; returns the offset the bytes were written at. */
   append(bytes: Uint8Array): Promise<number>;
   size(): Promise<number>;

@@ -79,6 +79,14 @@ export interface EngineOptions extends StoreOptions {
   readOnly?: boolean;
 }
 
+/**
+ * Lone commits written synchronously in a row before one goes through the asynchronous path again,
+ * which checks that no other writer appeared (they cannot queue while the thread is blocked) and
+ * measures that path; likewise, while the asynchronous path is the faster one, every this many lone
+ * commits one is written synchronously to measure that path again.
+ */
+const walSyncRunMax = 16;
+
 /** A WAL write of more records than this goes out in chunks of this size through one reused buffer. */
 const walCoalesceBytes = 1 << 20;
 
@@ -165,6 +173,14 @@ export class LsmStore implements Store {
   /** Bytes the current WAL file holds (walSize + its zero-filled, preallocated tail). */
   private walAlloc = 0;
   private readonly walPrealloc: boolean;
+  /** The last asynchronous WAL write saw no batch arrive meanwhile (a sequential writer). */
+  private walQuiet = false;
+  /** Lone commits written synchronously since the last asynchronous WAL write, and the reverse. */
+  private walSyncRun = 0;
+  private walAsyncRun = 0;
+  /** Moving averages (ms) of a lone commit written synchronously / asynchronously; 0 = not measured. */
+  private walLatNow = 0;
+  private walLatAsync = 0;
   /** Reused buffer for chunked WAL writes of many records (allocated on first use). */
   private walCoalesce: Uint8Array | undefined;
   /**
@@ -529,7 +545,9 @@ export class LsmStore implements Store {
   private kick(): void {
     if (this.committing) return;
     this.committing = true;
-    this.commitDone = this.commitLoop();
+    // the loop starts after the current run of synchronous and promise-resumed callers, so
+    // writers issued together (Promise.all, writers resumed by the previous group) form one group
+    this.commitDone = Promise.resolve().then(() => this.commitLoop());
   }
 
   private async commitLoop(): Promise<void> {
@@ -542,7 +560,9 @@ export class LsmStore implements Store {
 
   /** Runs until the queue is empty; clears `committing` in the same tick as the last check. */
   private async commitQueued(): Promise<void> {
-    for (;;) {
+    // the first group of this run of the loop: nothing was written while its batches queued
+    let fresh = true;
+    for (;; fresh = false) {
       if (this.queue.length === 0) {
         if (this.persistWanted && this.failed === null && !this.closed) {
           // the relaxed timer: write and sync what was acknowledged from memory
@@ -618,11 +638,35 @@ export class LsmStore implements Store {
       for (const p of group) parts.push(p.rec);
       const name = walName(this.walFile);
       try {
-        await this.walWrite(parts);
+        const lone = fresh && group.length === 1;
+        const t0 = lone ? performance.now() : 0;
+        // a lone commit of a sequential writer is written on this thread while that has been the
+        // faster way (measured: under CPU contention the thread-pool round trip wins), with one
+        // try of the other way every walSyncRunMax commits to keep both measures current
+        let now = false;
+        if (lone && this.walQuiet && this.walSyncRun < walSyncRunMax) {
+          const faster = this.walLatNow === 0 || this.walLatNow <= this.walLatAsync;
+          if (faster || this.walAsyncRun >= walSyncRunMax) now = this.walWriteNow(parts);
+        }
+        if (now) {
+          this.walSyncRun++;
+          this.walAsyncRun = 0;
+        } else {
+          this.walSyncRun = 0;
+          this.walAsyncRun++;
+          await this.walWrite(parts);
+          // no batch arrived while this write was in flight: the writer(s) are sequential
+          this.walQuiet = this.queue.length === 0;
+        }
         this.onEvent?.('wal-sync');
         await io(name, 'sync', () => this.wal.sync());
         this.walSyncs++;
         this.walDirty = false;
+        if (lone) {
+          const dt = performance.now() - t0;
+          if (now) this.walLatNow = this.walLatNow === 0 ? dt : this.walLatNow + (dt - this.walLatNow) / 8;
+          else if (this.queue.length === 0) this.walLatAsync = this.walLatAsync === 0 ? dt : this.walLatAsync + (dt - this.walLatAsync) / 8;
+        }
       } catch (err) {
         const e = this.fail(err, name, 'append');
         for (const p of group) p.reject(e);
@@ -702,6 +746,35 @@ export class LsmStore implements Store {
     await io(name, 'write', () => this.wal.write(at, buf));
     this.walSize = end;
     if (at + buf.length > this.walAlloc) this.walAlloc = at + buf.length;
+  }
+
+  /**
+   * Writes a lone commit's record synchronously when the WAL handle can make a write durable on
+   * this thread (`writeDurableSync`, Node fs O_DSYNC): one system call instead of a thread-pool
+   * round trip. Returns false, having written nothing, when it cannot (then `walWrite`).
+   */
+  private walWriteNow(parts: Uint8Array[]): boolean {
+    const h = this.wal;
+    if (h.writeDurableSync === undefined || parts.length !== 1) return false;
+    const rec = parts[0]!;
+    const at = this.walSize;
+    const end = at + rec.length;
+    // a write that passes the preallocated zeros carries new ones: the async path does that
+    if (this.walPrealloc && end > this.walAlloc) return false;
+    const name = walName(this.walFile);
+    this.onEvent?.('wal-append');
+    let done: boolean;
+    try {
+      done = h.writeDurableSync(at, rec);
+    } catch (err) {
+      this.walDirty = true;
+      throw toIoError(err, name, 'write');
+    }
+    if (!done) return false;
+    this.walDirty = true;
+    this.walSize = end;
+    if (end > this.walAlloc) this.walAlloc = end;
+    return true;
   }
 
   private scheduleRelaxedSync(): void {
