@@ -385,15 +385,7 @@ export class Engine {
     }
     // `missed`: the caller probed the cache for this key just now (synchronously) and missed
     const e = missed ? undefined : this.docCache.entry(k);
-    if (e) {
-      if (e.doc !== undefined) return { doc: cloneDoc(e.doc), bytes: e.len };
-      const doc = decodeDocument(e.raw!);
-      const bytes = e.raw!.length;
-      // second read of a written-through document: keep a decoded copy
-      if (e.read) this.docCache.upgrade(k, e, cloneDoc(doc));
-      else e.read = true;
-      return { doc, bytes };
-    }
+    if (e) return this.fromCacheEntry(k, e);
     const gen = this.commitGen;
     const v = await this.live.get(dk);
     if (!v) return undefined;
@@ -402,6 +394,19 @@ export class Engine {
     // a second read keeps the decoded form). Dropped if a commit finished while we read.
     if (gen === this.commitGen) this.docCache.setRaw(k, v);
     return { doc, bytes: v.length };
+  }
+
+  /**
+   * A document-cache hit as the caller's document: a copy of the decoded form, or a fresh decode of
+   * the raw BSON; the second read of a raw (written-through) entry keeps a decoded copy.
+   */
+  private fromCacheEntry(k: string, e: CacheEntry): { doc: Document; bytes: number } {
+    if (e.doc !== undefined) return { doc: cloneDoc(e.doc), bytes: e.len };
+    const doc = decodeDocument(e.raw!);
+    const bytes = e.raw!.length; // before an upgrade drops the raw form
+    if (e.read) this.docCache.upgrade(k, e, cloneDoc(doc));
+    else e.read = true;
+    return { doc, bytes };
   }
 
   /**
@@ -417,14 +422,7 @@ export class Engine {
       return v ? { doc: decodeDocument(v), bytes: v.length } : v;
     }
     const e = this.docCache.entry(k);
-    if (e) {
-      if (e.doc !== undefined) return { doc: cloneDoc(e.doc), bytes: e.len };
-      const doc = decodeDocument(e.raw!);
-      const bytes = e.raw!.length;
-      if (e.read) this.docCache.upgrade(k, e, cloneDoc(doc));
-      else e.read = true;
-      return { doc, bytes };
-    }
+    if (e) return this.fromCacheEntry(k, e);
     const v = this.store.getCached(dk);
     if (!v) return v;
     const doc = decodeDocument(v);
