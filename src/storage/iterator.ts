@@ -151,8 +151,9 @@ export class RunSource implements Source {
   }
 
   /**
-   * Readahead of a forward scan: after two blocks in a row had to be read from storage, the next
-   * `readaheadBlocks` blocks of the segment are kept in flight (into the block cache).
+   * Readahead of a forward scan: once two of its blocks had to be read from storage (in all, not
+   * necessarily in a row: the count is never reset), the next `readaheadBlocks` blocks of the
+   * segment are kept in flight (into the block cache).
    */
   private misses = 0;
   private aheadSeg = -1;
