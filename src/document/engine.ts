@@ -92,12 +92,18 @@ export type PendingEvent = Omit<ChangeEvent, 'seq' | 'wallTime'>;
 
 export class Mutex {
   private tail: Promise<void> = Promise.resolve();
+  /** callers waiting for the lock (not counting its holder) */
+  waiting = 0;
   lock(): Promise<() => void> {
     let release!: () => void;
     const next = new Promise<void>((r) => (release = r));
     const prev = this.tail;
     this.tail = prev.then(() => next);
-    return prev.then(() => release);
+    this.waiting++;
+    return prev.then(() => {
+      this.waiting--;
+      return release;
+    });
   }
 }
 
@@ -723,12 +729,12 @@ export class Engine {
         q.push(entry);
         return;
       }
-      if (q.length > 0) this.issue(q.splice(0));
-      this.issue([entry]);
+      if (q.length > 0) this.issue(q.splice(0), true);
+      this.issue([entry], false);
     });
   }
 
-  private issue(group: CommitEntry[]): void {
+  private issue(group: CommitEntry[], waited: boolean): void {
     const first = group[0]!;
     let ops: WriteOp[];
     if (group.length === 1) {
@@ -759,7 +765,11 @@ export class Engine {
     const coalesce = first.coalesce;
     if (coalesce) this.coalescableInFlight++;
     this.writesInFlight++;
-    this.store.write(ops, first.durability ? { durability: first.durability } : undefined).then(
+    // more commits follow when writers wait for the mutex, or when this group waited for a write in
+    // flight (concurrent writers, whose callers resume with their next commits): the store then
+    // keeps the thread free for them instead of writing this one synchronously
+    const more = waited || this.mutex.waiting > 0;
+    this.store.write(ops, first.durability || more ? { durability: first.durability, more } : undefined).then(
       (info) => {
         this.written(coalesce);
         for (const e of group) {
@@ -818,7 +828,7 @@ export class Engine {
   private written(coalesce: boolean): void {
     this.writesInFlight--;
     if (coalesce) this.coalescableInFlight--;
-    if (this.coalescableInFlight === 0 && this.commitQueue.length > 0) this.issue(this.commitQueue.splice(0));
+    if (this.coalescableInFlight === 0 && this.commitQueue.length > 0) this.issue(this.commitQueue.splice(0), true);
     if (this.writesInFlight === 0 && this.commitQueue.length === 0 && this.idleWaiters.length > 0) {
       const w = this.idleWaiters;
       this.idleWaiters = [];

@@ -44,6 +44,7 @@ import type {
   StoreStats,
   VerifyReport,
   WriteOp,
+  WriteOptions,
 } from './store.ts';
 import { applyRecord, encodeBatch, scanWal, sealRecord, walHeader, walName, walPreallocBytesMax, walPreallocBytesMin, walPreallocGroupBytesMax } from './wal.ts';
 
@@ -86,6 +87,12 @@ export interface EngineOptions extends StoreOptions {
  * commits one is written synchronously to measure that path again.
  */
 const walSyncRunMax = 16;
+/**
+ * A commit is written on the loop thread only up to this size: one writer's commit is small, while a
+ * larger one is usually the merged commits of many writers (the document layer merges them), which
+ * would block the thread they stage their next commits on for the whole write.
+ */
+const walSyncBytesMax = 8192;
 
 /** A WAL write of more records than this goes out in chunks of this size through one reused buffer. */
 const walCoalesceBytes = 1 << 20;
@@ -133,6 +140,8 @@ interface PendingBatch {
   kind: 'batch';
   rec: Uint8Array;
   strict: boolean;
+  /** more commits follow (WriteOptions.more): never written on the loop thread */
+  more: boolean;
   seq: number;
   resolve: (c: CommitInfo) => void;
   reject: (e: unknown) => void;
@@ -476,7 +485,7 @@ export class LsmStore implements Store {
     return this.write([{ type: 'del', key }]);
   }
 
-  write(ops: WriteOp[], options?: { durability?: Durability }): Promise<CommitInfo> {
+  write(ops: WriteOp[], options?: WriteOptions): Promise<CommitInfo> {
     try {
       this.checkWritable();
       if (this.failed !== null) throw this.failedError();
@@ -492,7 +501,7 @@ export class LsmStore implements Store {
         return Promise.resolve({ seq: BigInt(seq) });
       }
       return new Promise<CommitInfo>((resolve, reject) => {
-        this.queue.push({ kind: 'batch', rec, strict: d === 'strict', seq: 0, resolve, reject });
+        this.queue.push({ kind: 'batch', rec, strict: d === 'strict', more: options?.more === true, seq: 0, resolve, reject });
         this.kick();
       });
     } catch (err) {
@@ -638,7 +647,7 @@ export class LsmStore implements Store {
       for (const p of group) parts.push(p.rec);
       const name = walName(this.walFile);
       try {
-        const lone = fresh && group.length === 1;
+        const lone = fresh && group.length === 1 && !group[0]!.more && group[0]!.rec.length <= walSyncBytesMax;
         const t0 = lone ? performance.now() : 0;
         // a lone commit of a sequential writer is written on this thread while that has been the
         // faster way (measured: under CPU contention the thread-pool round trip wins), with one

@@ -26,6 +26,16 @@ export interface Snapshot {
   release(): void;
 }
 
+export interface WriteOptions {
+  durability?: Durability;
+  /**
+   * The caller knows more commits are about to follow this one (writers waiting on its own lock):
+   * the store then keeps the loop thread free for them (no synchronous WAL write) so that they
+   * join the next group commit.
+   */
+  more?: boolean;
+}
+
 export interface StoreIterator extends AsyncIterableIterator<[Uint8Array, Uint8Array]> {
   /** Position at the first entry >= key (forward) or <= key (reverse) within the bounds. */
   seek(key: Uint8Array): void;
@@ -76,7 +86,7 @@ export interface Store {
   put(key: Uint8Array, value: Uint8Array): Promise<CommitInfo>;
   del(key: Uint8Array): Promise<CommitInfo>;
   /** Atomic: all ops become visible and durable together, or none does. */
-  write(ops: WriteOp[], options?: { durability?: Durability }): Promise<CommitInfo>;
+  write(ops: WriteOp[], options?: WriteOptions): Promise<CommitInfo>;
   iterate(options?: RangeOptions): StoreIterator;
   snapshot(): Snapshot;
   /** Flush the memtable to a segment. */

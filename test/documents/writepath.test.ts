@@ -68,6 +68,34 @@ describe('write path: concurrent commits', () => {
     });
   });
 
+  it('64 concurrent strict single inserts share WAL syncs (no per-document synchronous write)', async () => {
+    await withDir(async (dir) => {
+      const client = await open(dir, opts);
+      const c = client.db('w').collection('c');
+      await c.createIndex({ k: 1 });
+      const store = (client as unknown as { engine: { store: { stats(): { walSyncs: number } } } }).engine.store;
+      // a sequential writer first: its lone commits may take the synchronous WAL write
+      for (let i = 0; i < 50; i++) await c.insertOne({ _id: -1 - i, k: i % 7 });
+      const before = store.stats().walSyncs;
+      const n = 1280;
+      let next = 0;
+      await Promise.all(
+        Array.from({ length: 64 }, async () => {
+          while (next < n) {
+            const i = next++;
+            await c.insertOne({ _id: i, k: i % 7, v: 'x'.repeat(i % 50) });
+          }
+        }),
+      );
+      const syncs = store.stats().walSyncs - before;
+      // group commit: a few syncs per round of 64 callers; a synchronous write per commit that
+      // blocks the callers from staging would make it one sync per document
+      assert.ok(syncs <= n / 8, `${syncs} WAL syncs for ${n} inserts from 64 callers`);
+      assert.equal(await c.countDocuments(), n + 50);
+      await client.close();
+    });
+  });
+
   it('a relaxed write issued after a strict one of the same document lands after it', async () => {
     await withDir(async (dir) => {
       let client = await open(dir, opts);
