@@ -69,6 +69,50 @@ describe('segments', () => {
     );
   });
 
+  it('block lowerBound/upperBound (search column over the keys after their common prefix) equal a linear scan', async () => {
+    const { compareBytes } = await import('./codec.ts');
+    // keys with a long shared prefix, short keys that are prefixes of others, and keys that differ
+    // only past the 4 bytes the search column holds
+    const part = fc.oneof(fc.uint8Array({ maxLength: 3 }), fc.constantFrom(b('\x00\x00\x00\x00'), b('abcd'), b('abcdabcd'), b('\xff\xff\xff\xff\x01')));
+    const keyArb = fc.tuple(fc.constantFrom(b(''), b('pfx'), b('pfx\x00\x00'), b('pfxzzzz')), part, part).map(([a, x, y]) => {
+      const k = new Uint8Array(a.length + x.length + y.length);
+      k.set(a);
+      k.set(x, a.length);
+      k.set(y, a.length + x.length);
+      return k;
+    });
+    await fc.assert(
+      fc.asyncProperty(fc.uniqueArray(keyArb, { minLength: 1, maxLength: 60, selector: (k) => Array.from(k).join(',') }), fc.array(keyArb, { maxLength: 20 }), async (ks, probes) => {
+        ks = ks.filter((k) => k.length > 0).sort(compareBytes);
+        if (ks.length === 0) return;
+        const a = new MemoryAdapter();
+        const h = await a.open('p.seg', { create: true });
+        const sb = new SegmentBuilder(h, 'p.seg', 96, 1);
+        ks.forEach((k, i) => sb.add(k, i + 1, b(`v${i}`)));
+        await sb.finish(1);
+        const seg = await Segment.open(h, 'p.seg', 1, new BlockCache<Block>(1 << 20));
+        const all = [...ks, ...probes];
+        for (let bi = 0; bi < seg.blocks; bi++) {
+          const blk = await seg.block(bi);
+          const bk: Uint8Array[] = [];
+          for (let i = 0; i < blk.count; i++) {
+            blk.at(i);
+            bk.push(blk.key().slice());
+          }
+          for (const k of all) {
+            assert.equal(blk.lowerBound(k), bk.filter((x) => compareBytes(x, k) < 0).length);
+            assert.equal(blk.upperBound(k), bk.filter((x) => compareBytes(x, k) <= 0).length);
+          }
+        }
+        for (const k of all) {
+          const want = ks.findIndex((x) => compareBytes(x, k) === 0);
+          assert.deepEqual(await seg.get(k, Infinity), want < 0 ? undefined : b(`v${want}`));
+        }
+      }),
+      { seed: 5, numRuns: 300 },
+    );
+  });
+
   it('block cache: filters and indexes pinned against the budget; a used block gets a second chance', () => {
     const sized = (bytes: number): { bytes: number } => ({ bytes });
     const c = new BlockCache<{ bytes: number }>(1000);
