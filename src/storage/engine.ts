@@ -646,6 +646,12 @@ export class LsmStore implements Store {
       const parts = this.takeUnwritten();
       for (const p of group) parts.push(p.rec);
       const name = walName(this.walFile);
+      // on the thread-pool path the memtable takes the group while its bytes are written and
+      // synced: readers see versions up to visibleSeq only, so it stays invisible until the sync
+      // succeeded (and for good if it fails: the store then stops, see the catch below). Rotation
+      // runs in this loop only, so the memtable is still the current one when the group is visible.
+      const mem = this.current.mem;
+      let applied = false;
       try {
         const lone = fresh && group.length === 1 && !group[0]!.more && group[0]!.rec.length <= walSyncBytesMax;
         const t0 = lone ? performance.now() : 0;
@@ -663,7 +669,10 @@ export class LsmStore implements Store {
         } else {
           this.walSyncRun = 0;
           this.walAsyncRun++;
-          await this.walWrite(parts);
+          const written = this.walWrite(parts);
+          applied = true;
+          for (const p of group) applyRecord(p.rec, 0, p.rec.length, p.seq, mem, name, 0);
+          await written;
           // no batch arrived while this write was in flight: the writer(s) are sequential
           this.walQuiet = this.queue.length === 0;
         }
@@ -678,11 +687,12 @@ export class LsmStore implements Store {
         }
       } catch (err) {
         const e = this.fail(err, name, 'append');
+        // a group in the memtable must stay invisible: no later write may pass it
+        if (applied && this.failed === null) this.failed = e;
         for (const p of group) p.reject(e);
         continue;
       }
-      const mem = this.current.mem;
-      for (const p of group) applyRecord(p.rec, 0, p.rec.length, p.seq, mem, name, 0);
+      if (!applied) for (const p of group) applyRecord(p.rec, 0, p.rec.length, p.seq, mem, name, 0);
       this.visibleSeq = seq;
       for (const p of group) p.resolve({ seq: BigInt(p.seq) });
     }

@@ -407,6 +407,52 @@ describe('relaxed writes: acknowledged from memory, synced in the background', (
   }
 });
 
+describe('a strict write that fails is never visible', () => {
+  // the commit loop puts a strict group into the memtable while its WAL bytes are written and
+  // synced; it stays invisible until the sync succeeded, and for good when it fails
+  for (const prealloc of [false, true]) {
+    const o: EngineOptions = { ...baseOpts, memtableSizeBytes: 1 << 20, walPreallocate: prealloc };
+    for (const method of ['write', 'sync'] as const) {
+      it(`a failed ${method} (once) leaves no trace in reads, and later writes get IO_ERROR (${prealloc ? 'preallocated WAL' : 'appended WAL'})`, async () => {
+        const vol = `faults-${++volumeCounter}`;
+        const fa = new FaultyAdapter(new MemoryAdapter(vol, { trackUnsynced: true }));
+        const st = await openStore(fa, o);
+        await st.write([{ type: 'put', key: b('a'), value: b('1') }], { durability: 'strict' });
+        const snap = st.snapshot();
+        fa.arm({ method, nth: 1, mode: 'once' });
+        // two concurrent writers: one group of two batches (the async write path)
+        const w1 = st.write([{ type: 'put', key: b('a'), value: b('2') }, { type: 'put', key: b('b'), value: b('2') }], { durability: 'strict', more: true });
+        const w2 = st.write([{ type: 'put', key: b('c'), value: b('3') }], { durability: 'strict' });
+        await assert.rejects(w1, (e) => isLargetableError(e, 'IO_ERROR'));
+        await assert.rejects(w2, (e) => isLargetableError(e, 'IO_ERROR'));
+        assert.equal(fa.injected, 1);
+        fa.arm(null);
+        // the adapter works again, the store stays stopped: nothing makes the failed group visible
+        await assert.rejects(st.write([{ type: 'put', key: b('d'), value: b('4') }], { durability: 'relaxed' }), (e) => isLargetableError(e, 'IO_ERROR'));
+        await assert.rejects(st.write([{ type: 'put', key: b('d'), value: b('4') }], { durability: 'strict' }), (e) => isLargetableError(e, 'IO_ERROR'));
+        assert.equal(td.decode((await st.get(b('a')))!), '1');
+        assert.equal(st.getCached(b('a')) && td.decode(st.getCached(b('a'))!), '1');
+        assert.equal(await st.get(b('b')), undefined);
+        assert.equal(await st.get(b('c')), undefined);
+        for (const s of [undefined, snap]) {
+          const keys: string[] = [];
+          for await (const [k, v] of st.iterate(s ? { snapshot: s } : {})) keys.push(td.decode(k) + '=' + td.decode(v));
+          assert.deepEqual(keys, ['a=1']);
+        }
+        snap.release();
+        await st.close().catch(() => undefined);
+        crashMemoryVolumeForTesting(vol);
+        const re = await openStore(new MemoryAdapter(vol, { trackUnsynced: true }), o);
+        assert.ok((await re.verify()).ok);
+        assert.equal(td.decode((await re.get(b('a')))!), '1');
+        assert.equal(await re.get(b('d')), undefined);
+        await re.close();
+        dropMemoryVolume(vol);
+      });
+    }
+  }
+});
+
 describe('relaxed writes from a writer that never yields to the event loop', () => {
   it('are still written and synced within the delay (the overdue ones go through the commit loop)', async () => {
     const vol = `faults-${++volumeCounter}`;
