@@ -30,6 +30,7 @@ const flag = (name: string, def: number): number => {
   const i = argv.indexOf(`--${name}`);
   return i >= 0 ? Number(argv[i + 1]) : def;
 };
+const fmt = (n: number, d = 0): string => (Number.isFinite(n) ? n.toFixed(d) : '-');
 const duration = flag('duration', 30);
 const warmup = flag('warmup', 2);
 const connections = flag('connections', 100);
@@ -259,6 +260,20 @@ let runRss = '';
     const v = (key: string): number => Number(new RegExp(`^largetable_gc_pauses\\{key="${key}"\\} (\\S+)`, 'm').exec(text)?.[1] ?? NaN);
     return { count: v('count'), ms: v('seconds') * 1000 };
   };
+  /**
+   * Where the server's memory is at the end of a phase, from /metrics (one scrape): RSS = V8 heap
+   * (by space) + external (ArrayBuffers: memtables, cached blocks, socket buffers) + the rest
+   * (code, runtime, allocator); and what the store's budgets hold.
+   */
+  const serverMemory = async (): Promise<string> => {
+    const text = await (await fetch(`${ready.http}/metrics`)).text();
+    const v = (metric: string, key: string): number => Number(new RegExp(`^${metric}\\{key="${key}"\\} (\\S+)`, 'm').exec(text)?.[1] ?? NaN);
+    const m = (key: string): string => fmt(v('largetable_process_memory_bytes', key) / 1048576);
+    const st = (key: string): number => v('largetable_store', key);
+    return `server memory at the end: RSS ${m('rss')} MB = V8 heap ${m('heapTotal')} (new ${m('newSpace')}, old ${m('oldSpace')}, code ${m('codeSpace')}, large objects ${m('largeObjectSpace')}; used ${m('heapUsed')}) + external ${m('external')} (ArrayBuffers ${m('arrayBuffers')}) + rest ${m('other')}; ` +
+      `memtables ${fmt(st('memtableBytes') / 1048576)} MB (${fmt(st('immutableMemtables'))} immutable), block cache ${fmt(st('blockCacheBytes') / 1048576)} MB, ` +
+      `document cache ${fmt(v('largetable_document_cache', 'bytes') / 1048576)} of ${fmt(v('largetable_document_cache', 'budgetBytes') / 1048576)} MB`;
+  };
   /** Runs one phase; `fn` calls `start` when its measured window begins (after the warmup). */
   const measure = async (name: string, fn: (start: () => void) => Promise<Omit<Row, 'what'>>): Promise<void> => {
     phase = name;
@@ -274,7 +289,7 @@ let runRss = '';
     const own = process.cpuUsage(own0);
     const [g0, g1] = await Promise.all([gc0 ?? Promise.resolve({ count: NaN, ms: NaN }), serverGc()]);
     phase = 'between';
-    const serverNote = `server GC ${g1.count - g0.count} pauses ${(g1.ms - g0.ms).toFixed(0)} ms`;
+    const serverNote = `server GC ${g1.count - g0.count} pauses ${(g1.ms - g0.ms).toFixed(0)} ms; ${await serverMemory()}`;
     rows.push({
       clientCpuUs: (own.user + own.system) / r.requests, ...r, what: name, serverCpuUs, rssMB: rssSummary(samples.filter((s) => s.phase === name)),
       notes: r.notes ? `${r.notes}; ${serverNote}` : serverNote,
@@ -306,7 +321,6 @@ const load1 = loadavg();
 
 const byName = (prefix: string): Row | undefined => rows.find((r) => r.what.startsWith(prefix));
 const hello = byName('hono')?.rps ?? NaN;
-const fmt = (n: number, d = 0): string => (Number.isFinite(n) ? n.toFixed(d) : '-');
 const header = '| what | req/s | vs hello-world | p50 ms | p99 ms | errors | requests | CPU µs/req server, load | server RSS MB: first / max / last (growth over the 2nd half) |\n|---|---|---|---|---|---|---|---|---|';
 const lines = rows.map((r) => `| ${r.what} | ${fmt(r.rps)} | ${fmt(r.rps / hello, 2)}x | ${fmt(r.p50, 1)} | ${fmt(r.p99, 1)} | ${r.errors} | ${r.requests} | ${r.serverCpuUs === undefined ? '' : `${fmt(r.serverCpuUs)}, ${fmt(r.clientCpuUs ?? NaN)}`} | ${r.rssMB ?? ''} |`);
 const met = (r: Row | undefined, rps: number, p99: number): string => (r ? (r.rps >= rps && r.p99 < p99 ? 'met' : 'NOT met') : 'not run');

@@ -11,6 +11,7 @@ import { dirname, extname, join, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { AddressInfo } from 'node:net';
 import { monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks';
+import { getHeapSpaceStatistics } from 'node:v8';
 import type { UpgradeWebSocket } from 'hono/ws';
 import { createApp } from '../../src/server/app.ts';
 import type { ServerApp, StaticAsset } from '../../src/server/app.ts';
@@ -152,9 +153,17 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
   const metrics = new Metrics();
   metrics.gauge('largetable_process_resident_bytes', 'Resident set size of the server process', () => process.memoryUsage.rss());
   metrics.gauge('largetable_process_heap_used_bytes', 'V8 heap in use', () => process.memoryUsage().heapUsed);
-  metrics.gauge('largetable_process_memory_bytes', 'Process memory by kind (V8 heap total and used, external, ArrayBuffers)', () => {
+  metrics.gauge('largetable_process_memory_bytes', 'Process memory by kind: RSS; V8 heap total and used, and the heap by space (committed); external and ArrayBuffers (memtables, blocks, sockets); the rest of RSS (code, runtime, allocator)', () => {
     const m = process.memoryUsage();
-    return { heapTotal: m.heapTotal, heapUsed: m.heapUsed, external: m.external, arrayBuffers: m.arrayBuffers };
+    const space: Record<string, number> = { newSpace: 0, oldSpace: 0, codeSpace: 0, largeObjectSpace: 0 };
+    for (const s of getHeapSpaceStatistics()) {
+      const key = s.space_name === 'new_space' ? 'newSpace' : s.space_name === 'old_space' ? 'oldSpace' : s.space_name.startsWith('code') ? 'codeSpace' : s.space_name.includes('large_object') ? 'largeObjectSpace' : 'oldSpace';
+      space[key]! += s.space_size;
+    }
+    return {
+      rss: m.rss, heapTotal: m.heapTotal, heapUsed: m.heapUsed, ...space, external: m.external, arrayBuffers: m.arrayBuffers,
+      other: Math.max(0, m.rss - m.heapTotal - m.external),
+    };
   });
   const loopDelay = monitorEventLoopDelay({ resolution: 10 });
   loopDelay.enable();

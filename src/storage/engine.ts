@@ -1347,6 +1347,8 @@ export class LsmStore implements Store {
     return {
       seq: BigInt(this.visibleSeq),
       memtableBytes: mem,
+      immutableMemtables: v.imms.length,
+      blockCacheBytes: this.cache.bytes + this.cache.pinned,
       segments: v.l0.length + v.l1.length,
       diskBytes: disk,
       walSyncs: this.walSyncs,

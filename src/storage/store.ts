@@ -100,7 +100,12 @@ export interface Store {
 
 export interface StoreStats {
   seq: bigint;
+  /** The active memtable and the immutable ones waiting for (or in) a flush, as allocated. */
   memtableBytes: number;
+  /** Immutable memtables waiting for flush (at most `immutableMemtablesMax`). */
+  immutableMemtables: number;
+  /** Block cache: cached blocks plus the filters and indexes open segments pin (one budget). */
+  blockCacheBytes: number;
   segments: number;
   diskBytes: number;
   walSyncs: number;

@@ -135,6 +135,22 @@ describe('server over the mongodb driver and HTTP', { skip: isDeno ? 'child-proc
     assert.equal((await client.db('admin').command({ ping: 1 })).ok, 1);
   });
 
+  it('/metrics breaks the process memory down (heap spaces, external, rest) and shows what the store budgets hold', async () => {
+    await client.db('shop').collection('mem').insertOne({ n: 1 });
+    const text = await (await fetch(`${srv.http}/metrics`)).text();
+    const v = (metric: string, key: string): number => {
+      const m = new RegExp(`^${metric}\\{key="${key}"\\} (\\S+)`, 'm').exec(text);
+      assert.ok(m, `${metric}{key="${key}"} in /metrics`);
+      return Number(m[1]);
+    };
+    const mem = (key: string): number => v('largetable_process_memory_bytes', key);
+    assert.ok(mem('rss') > 0 && mem('heapTotal') > 0 && mem('newSpace') > 0 && mem('oldSpace') > 0);
+    assert.ok(mem('newSpace') + mem('oldSpace') + mem('codeSpace') + mem('largeObjectSpace') <= mem('heapTotal'), 'the heap spaces are part of the heap');
+    assert.equal(mem('other'), Math.max(0, mem('rss') - mem('heapTotal') - mem('external')));
+    assert.ok(v('largetable_store', 'memtableBytes') > 0, 'the insert is in the memtable');
+    assert.ok(v('largetable_store', 'immutableMemtables') >= 0 && v('largetable_store', 'blockCacheBytes') >= 0);
+  });
+
   it('REST: documents written by the driver are visible as Extended JSON', async () => {
     const c = client.db('shop').collection('rest');
     const { insertedId } = await c.insertOne({ name: 'via driver', n: 1 });
