@@ -87,10 +87,11 @@ export async function choosePlan(engine: Engine, coll: CollMeta, reader: KVReade
   }
   let best: Plan = plans[plans.length - 1]!;
   let bestCost = Infinity;
+  const fetch = fetchCost(engine, coll);
   for (const p of plans) {
     const est = await estimate(reader, p, count);
     if (p.stage === 'IXSCAN') p.estimate = est;
-    const c = planCost(p, est, req);
+    const c = planCost(p, est, req, fetch);
     if (c < bestCost) {
       bestCost = c;
       best = p;
@@ -99,6 +100,25 @@ export async function choosePlan(engine: Engine, coll: CollMeta, reader: KVReade
   if (cache.plans.size >= planCacheEntriesMax) cache.plans.clear();
   cache.plans.set(shape, planId(best));
   return { plan: best, rejected: plans.filter((x) => x !== best), fromCache: false };
+}
+
+/**
+ * What a document fetched by key costs next to one read by a collection scan (planCost). When
+ * the collection's documents (their BSON, plus ~25% for keys and block framing) fit the block
+ * cache and document cache together, fetches hit memory: 1. Otherwise the share that misses reads
+ * and inflates a block for one document, a block's worth of a scan's per-document work.
+ */
+export function fetchCost(engine: Engine, coll: CollMeta): number {
+  const c = engine.counters.get(coll.id);
+  if (!c || c.count === 0 || c.bytes === 0) return 1;
+  const data = c.bytes * 1.25;
+  const avg = c.bytes / c.count;
+  // the document cache keeps raw BSON at ~avg + 256 bytes per document
+  const cached = engine.store.blockCacheBytes + engine.docCache.maxBytes * (avg / (avg + 256));
+  if (data <= cached) return 1;
+  const missed = 1 - cached / data;
+  const docsPerBlock = Math.max(1, engine.store.blockSizeBytes / avg);
+  return 1 + missed * docsPerBlock * 1.5;
 }
 
 /** Clears the plan cache of a collection (listed by `planCacheClear`). */

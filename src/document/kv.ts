@@ -35,6 +35,8 @@ export interface KVReader {
    * views that may share a larger buffer: copy what you keep beyond the batch.
    */
   rangeBatches(r: Range, first: number, max: number): KVBatches;
+  /** Approximate number of entries with gte <= key < lt, without I/O (query planning). */
+  approximateCount(gte: Uint8Array, lt: Uint8Array | undefined): number;
 }
 
 export class StoreReader implements KVReader {
@@ -49,6 +51,9 @@ export class StoreReader implements KVReader {
   }
   getCached(key: Uint8Array): Uint8Array | null | undefined {
     return this.store.getCached(key, this.snapshot);
+  }
+  approximateCount(gte: Uint8Array, lt: Uint8Array | undefined): number {
+    return this.store.approximateCount(gte, lt);
   }
   /** The store iterator itself (no wrapper step per entry); its return() closes it. */
   range(r: Range): KVIterator {
@@ -176,6 +181,10 @@ export class Overlay implements KVReader {
       if (s) return s.value;
     }
     return this.base.getCached(key);
+  }
+  /** The base's count (staged writes of one transaction are few next to a range worth estimating). */
+  approximateCount(gte: Uint8Array, lt: Uint8Array | undefined): number {
+    return this.base.approximateCount(gte, lt);
   }
   range(r: Range): KVIterator {
     if (this.staged.size === 0 && this.layers.length === 0) return this.base.range(r);

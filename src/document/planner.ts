@@ -6,8 +6,10 @@
  * each usable secondary index (equality prefix, `$in` points, one range field, sort by index order).
  * Index bounds are always a superset of the matching documents: every fetched document is re-checked
  * against the full filter, except covered plans whose filter is answered from the index key.
- * Cost = keys in the index bounds, estimated by counting up to `plannerSampleKeysMax` keys, with a
- * penalty for an in-memory sort; ties prefer sort-providing, then longer equality prefixes.
+ * Cost = keys in the index bounds, counted up to `plannerSampleKeysMax` keys and past that taken
+ * from the store's block indexes (`approximateCount`), times the cost of a document fetch when
+ * the collection does not fit the caches (random block reads against a scan's sequential ones),
+ * with a penalty for an in-memory sort; ties prefer sort-providing, then longer equality prefixes.
  */
 import { LargetableError } from '../errors.ts';
 import { plannerIntervalsMax, plannerSampleKeysMax } from '../limits.ts';
@@ -546,24 +548,32 @@ async function countRange(reader: KVReader, ranges: ByteRange[], docCount: numbe
       n++;
       if (n >= plannerSampleKeysMax) {
         await it.return?.(undefined);
-        // extrapolate: unsampled ranges assumed alike; capped ranges count as large
-        const perRange = n / sampledRanges;
-        return Math.max(n, Math.min(docCount, perRange * ranges.length * 4 + docCount / 4));
+        // past the sample: the store's estimate from its block indexes (the sampled keys are a floor)
+        let approx = 0;
+        for (const q of ranges) approx += reader.approximateCount(q.gte, q.lt);
+        return Math.max(n, Math.min(docCount, approx));
       }
     }
   }
   return n;
 }
 
-export function planCost(plan: Plan, est: number, req: PlanRequest): number {
+/**
+ * `fetchCost`: what one document fetched by key (an index scan's FETCH) costs next to one document
+ * of a collection scan, 1 when the collection's documents fit the caches. Otherwise a fetch that
+ * misses reads and inflates a whole block for one document, where a scan reads each block once
+ * for all of its documents: a fetch costs about a block's worth of scanned documents.
+ */
+export function planCost(plan: Plan, est: number, req: PlanRequest, fetchCost = 1): number {
   const wantSort = !!req.sort && Object.keys(req.sort).length > 0;
   const provides = plan.stage === 'IDHACK' || plan.providesSort;
   let cost = est;
   if (plan.stage === 'COLLSCAN' && !plan.range) cost = est * 1.5 + 1;
+  if (plan.stage === 'IXSCAN' && !plan.covered) cost = est * fetchCost;
   if (wantSort && !provides) cost += est * 0.5 + 1;
   if (wantSort && provides && req.limit && plan.stage !== 'IDHACK') {
     const residual = plan.stage === 'IXSCAN' ? !filterFullyBounded(req.filter, plan) : Object.keys(req.filter).length > 0;
-    if (!residual) cost = Math.min(cost, (req.limit + (req.skip ?? 0)) * 1.1);
+    if (!residual) cost = Math.min(cost, (req.limit + (req.skip ?? 0)) * 1.1 * fetchCost);
   }
   if (plan.stage === 'IXSCAN') cost -= plan.eqFields * 0.01 + (plan.covered ? 0.5 : 0);
   return cost;

@@ -164,6 +164,14 @@ export class LsmStore implements Store {
   private readonly durability: Durability;
   private readonly memtableBytes: number;
   private readonly blockSize: number;
+  /** Target size of a segment block (Store). */
+  get blockSizeBytes(): number {
+    return this.blockSize;
+  }
+  /** Budget of the block cache, segment filters and indexes included (Store). */
+  get blockCacheBytes(): number {
+    return this.cache.budgetBytes;
+  }
   private readonly level: number;
   private readonly segmentBytes: number;
   private readonly autoCompact: boolean;
@@ -1185,6 +1193,36 @@ export class LsmStore implements Store {
     }
   }
 
+  /**
+   * Approximate number of entries with gte <= key < lt (lt undefined: to the end), in O(log n)
+   * without I/O, for query planning: every segment counts the blocks the range spans (from its
+   * sparse index) times its average entries per block; memtable entries are counted, up to
+   * `memtableCountMax` each. Versions and tombstones count as entries.
+   */
+  approximateCount(gte: Uint8Array, lt: Uint8Array | undefined): number {
+    this.checkOpen();
+    const v = this.current;
+    let n = 0;
+    for (let i = -1; i < v.imms.length; i++) {
+      const m = i < 0 ? v.mem : v.imms[i]!;
+      if (m.count === 0) continue;
+      let c = 0;
+      for (let x = m.seekGE(gte); x !== NIL && c < memtableCountMax; x = m.next(x)) {
+        if (lt !== undefined && m.compareKey(x, lt) >= 0) break;
+        c++;
+      }
+      n += c;
+    }
+    for (const s of [...v.l0, ...v.l1]) {
+      if (s.blocks === 0 || compareBytes(s.meta.largest, gte) < 0 || (lt !== undefined && compareBytes(s.meta.smallest, lt) >= 0)) continue;
+      const a = s.findBlock(gte);
+      const b = lt === undefined ? s.blocks - 1 : Math.min(s.blocks - 1, s.findBlock(lt));
+      // a range inside one block counts half of it; each end block half on average
+      n += (Math.max(0, b - a) + 0.5) * (s.meta.count / s.blocks);
+    }
+    return Math.round(n);
+  }
+
   iterate(options: RangeOptions = {}): StoreIterator {
     this.checkOpen();
     for (const b of ['gt', 'gte', 'lt', 'lte'] as const) if (options[b] !== undefined) checkKey(options[b], b);
@@ -1443,6 +1481,9 @@ function hashOf(key: Uint8Array): number {
 }
 
 /** The L1 segment whose key range may hold `key` (the first whose largest key >= key). */
+/** Memtable entries `approximateCount` walks at most, per memtable. */
+const memtableCountMax = 4096;
+
 function l1Candidate(l1: readonly Segment[], key: Uint8Array): Segment | undefined {
   let lo = 0;
   let hi = l1.length;

@@ -77,6 +77,10 @@ export interface VerifyReport {
 export interface Store {
   readonly adapter: StorageAdapter;
   readonly recovery: RecoveryReport;
+  /** Target size of a segment block. */
+  readonly blockSizeBytes: number;
+  /** Budget of the block cache (segment filters and indexes included). */
+  readonly blockCacheBytes: number;
   get(key: Uint8Array, snapshot?: Snapshot): Promise<Uint8Array | undefined>;
   /**
    * `get` over memtables and cached blocks only, synchronous: the value (a copy), null when the
@@ -88,6 +92,8 @@ export interface Store {
   /** Atomic: all ops become visible and durable together, or none does. */
   write(ops: WriteOp[], options?: WriteOptions): Promise<CommitInfo>;
   iterate(options?: RangeOptions): StoreIterator;
+  /** Approximate entries with gte <= key < lt (no I/O; for query planning): see LsmStore. */
+  approximateCount(gte: Uint8Array, lt: Uint8Array | undefined): number;
   snapshot(): Snapshot;
   /** Flush the memtable to a segment. */
   flush(): Promise<void>;

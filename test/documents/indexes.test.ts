@@ -135,6 +135,44 @@ describe('secondary indexes', () => {
     await client.close();
   });
 
+  it('planner costs document fetches against a scan: a wide index range loses to COLLSCAN when the documents do not fit the caches', async () => {
+    const docs = Array.from({ length: 3000 }, (_, i) => ({ _id: i, age: i % 60, city: `c${i % 100}`, score: (i * 7919) % 1000, pad: 'x'.repeat(400) }));
+    const run = async (options: Record<string, unknown>) => {
+      const client = await freshClient(options);
+      const c = client.db('t').collection('fetchcost');
+      await c.insertMany(docs);
+      await c.createIndex({ age: 1 });
+      await c.createIndex({ city: 1 });
+      await client.engine.store.flush();
+      const q = () => c.find({ age: { $gte: 10, $lt: 20 } }).sort({ score: -1, _id: 1 }).limit(20);
+      const stage = async (cur: { explain(v: string): Promise<Doc> }) => JSON.stringify(((await cur.explain('queryPlanner')).queryPlanner as Doc).winningPlan);
+      const range = await stage(q());
+      const eq = await stage(c.find({ city: 'c7' }));
+      const got = await q().toArray();
+      const viaIndex = await q().hint({ age: 1 }).toArray();
+      const viaScan = await q().hint({ $natural: 1 }).toArray();
+      const eqGot = await c.find({ city: 'c7' }).toArray();
+      await client.close();
+      return { range, eq, got, viaIndex, viaScan, eqGot };
+    };
+    // ~1.3 MB of documents: caches of 64 KiB make a fetch a block read; default caches hold it all
+    const small = await run({ blockCacheSizeBytes: 64 * 1024, documentCacheBytes: 0 });
+    const large = await run({});
+    const want = docs.filter((d) => d.age >= 10 && d.age < 20).sort((a, b) => b.score - a.score || a._id - b._id).slice(0, 20);
+    for (const r of [small, large]) {
+      assert.deepEqual(r.got, want);
+      assert.deepEqual(r.viaIndex, want);
+      assert.deepEqual(r.viaScan, want);
+      assert.deepEqual(r.eqGot, docs.filter((d) => d.city === 'c7'));
+    }
+    // 1/6 of the collection through the index: scanned when fetches miss the cache, fetched when they hit
+    assert.match(small.range, /"COLLSCAN"/);
+    assert.match(large.range, /"IXSCAN"/);
+    // 1% selective equality stays on its index either way
+    assert.match(small.eq, /"IXSCAN"/);
+    assert.match(large.eq, /"IXSCAN"/);
+  });
+
   it('a hint naming no index is BAD_QUERY (MongoDB BadValue); $natural and _id hints are accepted', async () => {
     const client = await freshClient();
     const c = client.db('t').collection('hints');

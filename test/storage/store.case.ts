@@ -107,6 +107,29 @@ export function storeCases(name: string, factory: AdapterFactory, api: TestApi, 
       });
     });
 
+    it('approximateCount: memtable entries counted, segment ranges estimated from their block indexes', async () => {
+      await withStore(async (open) => {
+        const st = await open({ blockSizeBytes: 512 });
+        const key = (i: number): Uint8Array => b(`k${String(i).padStart(6, '0')}`);
+        const ops = (from: number, to: number) => Array.from({ length: to - from }, (_, j) => ({ type: 'put' as const, key: key(from + j), value: b('v'.repeat(40)) }));
+        await st.write(ops(0, 1000));
+        assertEqual(st.approximateCount(key(100), key(300)), 200, 'memtable: exact');
+        await st.flush();
+        await st.write(ops(1000, 1100));
+        const within = (gte: number, lt: number | undefined, want: number): void => {
+          const got = st.approximateCount(key(gte), lt === undefined ? undefined : key(lt));
+          // off by at most a block at each end (~10 entries of this size per 512-byte block)
+          ok(Math.abs(got - want) <= 24, `[${gte}, ${lt}): ${got}, want ~${want}`);
+        };
+        within(100, 300, 200);
+        within(0, 1000, 1000);
+        within(500, undefined, 600);
+        within(950, 1050, 100);
+        within(2000, 3000, 0);
+        assertEqual(st.approximateCount(b('a'), b('b')), 0, 'a range before every key');
+      });
+    });
+
     it('refuses bad arguments with typed errors', async () => {
       await withStore(async (open) => {
         const st = await open();
