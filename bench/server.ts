@@ -1,4 +1,5 @@
-// npm run bench -- server [--duration 30] [--warmup 2] [--connections 100] [--docs 10000] [--driver-procs 1] [--phases hello,rest,driver] [--no-append]
+// npm run bench -- server [--duration 30] [--warmup 2] [--connections 100] [--docs 10000] [--driver-procs 1] [--phases hello,rest,driver]
+//                         [--load-flags "--max-semi-space-size=32 --single-threaded-gc"] [--no-append]
 //
 // autocannon on loopback against child processes (one at a time, so they never share the cores):
 //   1. a bare hono hello-world on @hono/node-server (the ceiling for this machine)
@@ -32,6 +33,8 @@ const flag = (name: string, def: number): number => {
 };
 const fmt = (n: number, d = 0): string => (Number.isFinite(n) ? n.toFixed(d) : '-');
 const duration = flag('duration', 30);
+/** Node flags of the driver load process(es), default below; `--load-flags "..."` to A/B them. */
+const loadFlags = (argv.indexOf('--load-flags') >= 0 ? argv[argv.indexOf('--load-flags') + 1]! : '--max-semi-space-size=32 --single-threaded-gc').split(' ').filter(Boolean);
 const warmup = flag('warmup', 2);
 const connections = flag('connections', 100);
 const docs = flag('docs', 10_000);
@@ -160,7 +163,7 @@ async function driverLoad(port: number, op: 'findOne' | 'insertOne', idBase = 0,
     // load generator from being what limits the rate. Single-threaded GC: with the server and the
     // load busy on every core, parallel scavenger threads only wait for a core while all 100
     // operations of the load stand still (measured at load 8-9: less total GC pause, 3 of 3 runs).
-    const proc = spawn(process.execPath, ['--max-semi-space-size=32', '--single-threaded-gc', '--import', 'tsx', join(root, 'bench/_server/driver-load.ts'), args], { cwd: root, stdio: ['pipe', 'pipe', 'inherit'] });
+    const proc = spawn(process.execPath, [...loadFlags, '--import', 'tsx', join(root, 'bench/_server/driver-load.ts'), args], { cwd: root, stdio: ['pipe', 'pipe', 'inherit'] });
     let out = '';
     let onReady: () => void;
     const ready = new Promise<void>((r) => (onReady = r));
@@ -181,40 +184,59 @@ async function driverLoad(port: number, op: 'findOne' | 'insertOne', idBase = 0,
   let elapsed = 0;
   let clientCpuMs = 0;
   const gc = { count: 0, ms: 0, maxMs: 0 };
+  const kinds: Record<string, [number, number, number]> = {};
   let loopP99 = 0;
   let loopMax = 0;
   const parts: Float64Array[] = [];
+  const cleanParts: Float64Array[] = [];
+  const readF64 = (file: string): Float64Array => {
+    const buf = readFileSync(file);
+    return new Float64Array(buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.length));
+  };
   for (const [i, p] of procs.entries()) {
     const code = await p.exited;
     if (code !== 0) throw new Error(`driver load exited ${code}: ${p.out()}`);
     const r = JSON.parse(p.out().trim().split('\n').pop()!) as {
       elapsed: number; errors: number; requests: number; cpuMs: number; firstError?: string;
-      gc: { count: number; ms: number; maxMs: number }; loopDelayMs: { p50: number; p99: number; max: number };
+      gc: { count: number; ms: number; maxMs: number; kinds: Record<string, [number, number, number]> }; loopDelayMs: { p50: number; p99: number; max: number };
     };
     clientCpuMs += r.cpuMs;
     gc.count += r.gc.count;
     gc.ms += r.gc.ms;
     gc.maxMs = Math.max(gc.maxMs, r.gc.maxMs);
+    for (const [k, [c, ms, max]] of Object.entries(r.gc.kinds)) {
+      const agg = (kinds[k] ??= [0, 0, 0]);
+      agg[0] += c;
+      agg[1] += ms;
+      agg[2] = Math.max(agg[2], max);
+    }
     loopP99 = Math.max(loopP99, r.loopDelayMs.p99);
     loopMax = Math.max(loopMax, r.loopDelayMs.max);
     if (r.firstError) console.error(`driver ${op}: first error: ${r.firstError}`);
     errors += r.errors;
     elapsed = Math.max(elapsed, r.elapsed);
-    const buf = readFileSync(join(dir, `lat-${i}.bin`));
-    parts.push(new Float64Array(buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.length)));
+    parts.push(readF64(join(dir, `lat-${i}.bin`)));
+    cleanParts.push(readF64(join(dir, `lat-${i}.bin.nogc`)));
   }
   rmSync(dir, { recursive: true, force: true });
-  const n = parts.reduce((s, p) => s + p.length, 0);
-  const lat = new Float64Array(n);
-  let o = 0;
-  for (const p of parts) {
-    lat.set(p, o);
-    o += p.length;
-  }
-  lat.sort();
+  const merge = (of: Float64Array[]): Float64Array => {
+    const all = new Float64Array(of.reduce((s, p) => s + p.length, 0));
+    let o = 0;
+    for (const p of of) {
+      all.set(p, o);
+      o += p.length;
+    }
+    return all.sort();
+  };
+  const lat = merge(parts);
+  const clean = merge(cleanParts);
+  const n = lat.length;
   // nearest rank: the smallest latency with at least p% of all operations at or below it
-  const pct = (p: number): number => (n === 0 ? NaN : lat[Math.max(0, Math.ceil((p / 100) * n) - 1)]!);
-  const notes = `load: ${driverProcs} proc, GC ${gc.count} pauses ${gc.ms} ms (max ${gc.maxMs}), loop delay p99 ${loopP99} max ${loopMax} ms`;
+  const pctOf = (of: Float64Array, p: number): number => (of.length === 0 ? NaN : of[Math.max(0, Math.ceil((p / 100) * of.length) - 1)]!);
+  const pct = (p: number): number => pctOf(lat, p);
+  const byKind = Object.entries(kinds).map(([k, [c, ms, max]]) => `${k} ${c}/${ms} ms/max ${max}`).join(', ');
+  const notes = `load: ${driverProcs} proc, GC ${gc.count} pauses ${gc.ms} ms (max ${gc.maxMs}; by kind count/total/max: ${byKind}), loop delay p99 ${loopP99} max ${loopMax} ms; ` +
+    `operations that overlapped no load-process GC pause: ${fmt((100 * clean.length) / Math.max(1, n), 1)}%, their p50 ${fmt(pctOf(clean, 50), 1)} p99 ${fmt(pctOf(clean, 99), 1)} ms`;
   return { rps: n / elapsed, p50: pct(50), p99: pct(99), errors, requests: n, clientCpuUs: (clientCpuMs * 1000) / n, notes };
 }
 
@@ -329,6 +351,7 @@ const goals = [
   `durable inserts >= 1000 req/s, p99 < 50 ms: REST ${met(byName('largetable REST POST'), 1000, 50)}, driver ${met(byName('mongodb driver insertOne'), 1000, 50)}`,
   `errors: ${rows.reduce((s, r) => s + r.errors, 0)}`,
   `server RSS over all measured phases, first / max / last (growth over the 2nd half): ${runRss} MB; one sample a second`,
+  `driver load: ${driverProcs} process${driverProcs > 1 ? 'es' : ''}, node ${loadFlags.join(' ')}, MongoClient maxPoolSize = minPoolSize = ${connections}, ${connections} operations in flight`,
   `load average at start ${load0.map((x) => x.toFixed(2)).join(' ')}, at end ${load1.map((x) => x.toFixed(2)).join(' ')}`,
 ];
 const table = [header, ...lines].join('\n');
@@ -340,6 +363,6 @@ if (append) {
   appendFileSync(
     join(root, 'bench/RESULTS.md'),
     `\n## server (\`npm run bench -- server --duration ${duration}\`)\n\n${started} UTC, Node ${process.versions.node}, ${cpus().length} cores, ${connections} connections, ${duration} s per phase, ${docs} documents preloaded; ` +
-      `${warmup} s warmup per phase (unmeasured); autocannon, the driver load (${driverProcs} process${driverProcs > 1 ? 'es' : ''}) and the server are separate processes on the same cores; phases run one after another.\n\n${table}\n\n${notes.join('\n')}\n\n${goals.map((g) => `- ${g}`).join('\n')}\n`,
+      `${warmup} s warmup per phase (unmeasured); autocannon, the driver load (${driverProcs} process${driverProcs > 1 ? 'es' : ''}, node ${loadFlags.join(' ')}) and the server are separate processes on the same cores; phases run one after another.\n\n${table}\n\n${notes.join('\n')}\n\n${goals.map((g) => `- ${g}`).join('\n')}\n`,
   );
 }
