@@ -16,8 +16,10 @@ import { compileFilter, type Matcher } from '../query/filter.ts';
 import type { Durability } from '../storage/adapter.ts';
 import type { Snapshot, Store, WriteOp } from '../storage/store.ts';
 import { extractKeys, parseIndexFields, type IndexField } from './indexkeys.ts';
+import { encodeFast } from './bsonencode.ts';
 import { decodeFast, hasBinary } from './bsonraw.ts';
-import { bytesKey, concatBytes } from './keycodec.ts';
+import { ByteWriter, bytesKey, concatBytes, writeValue } from './keycodec.ts';
+import { getOwn, isPlainObject } from '../query/values.ts';
 import {
   catalogKey,
   changeLogSlotKey,
@@ -159,8 +161,9 @@ export function decodeDocument(bytes: Uint8Array): Document {
   return BSON.deserialize(hasBinary(bytes) ? new Uint8Array(bytes) : bytes, bsonOptions);
 }
 
+/** BSON bytes of `doc`, in a Uint8Array of their own (exact size: the document cache keeps it as is). */
 export function encodeDocument(doc: Document): Uint8Array {
-  return BSON.serialize(doc);
+  return encodeFast(doc) ?? BSON.serialize(doc);
 }
 
 /** Deep copy of a decoded document (Dates copied; bson values are immutable and shared). */
@@ -993,6 +996,14 @@ export class Engine {
         ch.plugins = true;
         continue;
       }
+      if (before === undefined && after !== undefined && !ix.meta.unique) {
+        // an insert into a non-unique single-field index: the entry key is built in one buffer
+        const ek = scalarEntryKey(ix, after, encId);
+        if (ek !== undefined) {
+          ch.puts.push([ek, ix, noKeyPart]);
+          continue;
+        }
+      }
       const oldKeys = before ? this.keysOf(ix, before) : noKeys;
       const newKeys = after ? this.keysOf(ix, after, coll) : noKeys;
       if (oldKeys.length === 0) {
@@ -1368,6 +1379,37 @@ interface IndexChanges {
 const noKeys: Uint8Array[] = [];
 
 /** An index entry key: index prefix, key part, encoded _id. */
+/** The key part of a non-unique index entry built by scalarEntryKey (nothing reads it). */
+const noKeyPart = new Uint8Array(0);
+/** Reused by scalarEntryKey (the key is copied out of it); replaced when it grew large. */
+let entryScratch = new ByteWriter(64);
+
+/**
+ * The entry key (prefix, encoded value, encoded _id) of a single-field index on a top-level field
+ * when the document holds a scalar there (or nothing: null): what keysOf + entryKey build, without
+ * the intermediate arrays. Undefined when the shortcut does not apply (partial or plugin index,
+ * dotted path, compound key, an array or embedded document, a sparse index without the field).
+ * Exported for its test.
+ */
+export function scalarEntryKey(ix: RuntimeIndex, doc: Document, encId: Uint8Array): Uint8Array | undefined {
+  const fields = ix.fields;
+  if (fields.length !== 1 || ix.partial !== undefined || ix.plugin !== undefined) return undefined;
+  const f = fields[0]!;
+  if (f.parts.length !== 1) return undefined;
+  const v = getOwn(doc, f.parts[0]!);
+  if (v === undefined ? ix.meta.sparse : v !== null && typeof v === 'object' && (Array.isArray(v) || isPlainObject(v))) return undefined;
+  const w = entryScratch;
+  w.len = 0;
+  w.bytes(ix.prefix);
+  const at = w.len;
+  writeValue(w, v === undefined ? null : v);
+  if (f.dir === -1) for (let i = at; i < w.len; i++) w.buf[i] = ~w.buf[i]! & 0xff;
+  w.bytes(encId);
+  const out = w.buf.slice(0, w.len);
+  if (w.buf.length > 64 * 1024) entryScratch = new ByteWriter(64);
+  return out;
+}
+
 function entryKey(prefix: Uint8Array, part: Uint8Array, encId: Uint8Array): Uint8Array {
   const out = new Uint8Array(prefix.length + part.length + encId.length);
   out.set(prefix, 0);

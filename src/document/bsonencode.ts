@@ -1,0 +1,186 @@
+/**
+ * A BSON encoder for the common document shapes (plain objects and arrays of strings, numbers,
+ * booleans, null, Dates and ObjectIds), writing the same bytes as `BSON.serialize` into one reused
+ * scratch buffer and returning an exact-size copy. Anything else (undefined, bigint, Long, Binary,
+ * Decimal128, RegExp, Uint8Array, Map, class instances, toBSON, keys with NUL, cycles, very deep
+ * or very large documents) makes it give up: the caller then uses `BSON.serialize`, which handles
+ * (or refuses) it exactly as before.
+ *
+ * Why: bson's serializer allocates a frame, a key array and a path Set per nested object and a
+ * Long per Date, then copies the result out of its internal buffer into a pooled slice (which the
+ * document cache copies once more to own it); inserts spend a large share of their time there.
+ */
+import { ObjectId } from 'bson';
+
+/** Over this size bson's own buffer (17 MiB) decides what happens. */
+const bytesMax = 17 * 1024 * 1024;
+/** Deeper than this (documents are refused past 100 levels) bson decides (cycles, errors). */
+const depthMax = 200;
+/** The scratch buffer is replaced after use once it grew past this. */
+const scratchKeepMax = 1024 * 1024;
+
+const GIVE_UP = new Error('encodeFast: not handled');
+const utf8 = new TextEncoder();
+
+let buf = new Uint8Array(4096);
+let dv = new DataView(buf.buffer);
+
+function ensure(need: number): void {
+  if (need <= buf.length) return;
+  if (need > bytesMax) throw GIVE_UP;
+  let n = buf.length * 2;
+  while (n < need) n *= 2;
+  const next = new Uint8Array(Math.min(n, bytesMax));
+  next.set(buf);
+  buf = next;
+  dv = new DataView(buf.buffer);
+}
+
+/** UTF-8 bytes of `s` at `o` (lone surrogates as U+FFFD, as Buffer.write and TextEncoder do); returns the end. */
+function writeUtf8(s: string, o: number): number {
+  const n = s.length;
+  ensure(o + n * 3 + 1);
+  const b = buf;
+  for (let i = 0; i < n; i++) {
+    const c = s.charCodeAt(i);
+    if (c >= 0x80) return o + utf8.encodeInto(i === 0 ? s : s.slice(i), b.subarray(o)).written;
+    b[o++] = c;
+  }
+  return o;
+}
+
+/** An element name: UTF-8 without NUL, then the terminating 0. */
+function writeKey(k: string, o: number): number {
+  if (k.includes('\0')) throw GIVE_UP;
+  const end = writeUtf8(k, o);
+  ensure(end + 1);
+  buf[end] = 0;
+  return end + 1;
+}
+
+function isPlain(v: object): boolean {
+  const p = Object.getPrototypeOf(v);
+  return p === Object.prototype || p === null;
+}
+
+function writeElement(key: string, v: unknown, o: number, depth: number): number {
+  // the type byte goes first; the key follows it
+  const t = o;
+  o = writeKey(key, o + 1);
+  switch (typeof v) {
+    case 'string': {
+      buf[t] = 0x02;
+      const start = o + 4;
+      const end = writeUtf8(v, start);
+      ensure(end + 1);
+      dv.setInt32(o, end - start + 1, true);
+      buf[end] = 0;
+      return end + 1;
+    }
+    case 'number': {
+      ensure(o + 8);
+      if (Number.isSafeInteger(v) && v <= 0x7fffffff && v >= -0x80000000 && !Object.is(v, -0)) {
+        buf[t] = 0x10;
+        dv.setInt32(o, v, true);
+        return o + 4;
+      }
+      buf[t] = 0x01;
+      dv.setFloat64(o, v, true);
+      return o + 8;
+    }
+    case 'boolean':
+      ensure(o + 1);
+      buf[t] = 0x08;
+      buf[o] = v ? 1 : 0;
+      return o + 1;
+    case 'object': {
+      if (v === null) {
+        buf[t] = 0x0a;
+        return o;
+      }
+      if (Array.isArray(v)) {
+        if (Object.getPrototypeOf(v) !== Array.prototype) throw GIVE_UP;
+        buf[t] = 0x04;
+        return writeArray(v, o, depth + 1);
+      }
+      if (v instanceof Date) {
+        const ms = v.getTime();
+        if (!Number.isFinite(ms) || Object.getPrototypeOf(v) !== Date.prototype) throw GIVE_UP;
+        ensure(o + 8);
+        buf[t] = 0x09;
+        const hi = Math.floor(ms / 4294967296);
+        dv.setUint32(o, ms - hi * 4294967296, true);
+        dv.setInt32(o + 4, hi, true);
+        return o + 8;
+      }
+      if (v instanceof ObjectId) {
+        ensure(o + 12);
+        buf[t] = 0x07;
+        // bson's own (untyped) writer of the 12 bytes, as BSON.serialize calls it; `id` copies
+        const w = (v as unknown as { serializeInto?: (b: Uint8Array, i: number) => number }).serializeInto;
+        if (typeof w === 'function') {
+          if (w.call(v, buf, o) !== 12) throw GIVE_UP;
+        } else {
+          const id = v.id;
+          if (id.length !== 12) throw GIVE_UP;
+          buf.set(id, o);
+        }
+        return o + 12;
+      }
+      if (!isPlain(v) || '_bsontype' in v || typeof (v as { toBSON?: unknown }).toBSON === 'function') throw GIVE_UP;
+      buf[t] = 0x03;
+      return writeObject(v as Record<string, unknown>, o, depth + 1);
+    }
+    default:
+      throw GIVE_UP; // undefined, bigint, symbol, function
+  }
+}
+
+function writeObject(doc: Record<string, unknown>, o: number, depth: number): number {
+  if (depth > depthMax) throw GIVE_UP;
+  const start = o;
+  ensure(o + 5);
+  o += 4;
+  const keys = Object.keys(doc);
+  for (let i = 0; i < keys.length; i++) {
+    const k = keys[i]!;
+    o = writeElement(k, doc[k], o, depth);
+  }
+  ensure(o + 1);
+  buf[o++] = 0;
+  dv.setInt32(start, o - start, true);
+  return o;
+}
+
+function writeArray(a: unknown[], o: number, depth: number): number {
+  if (depth > depthMax) throw GIVE_UP;
+  const start = o;
+  ensure(o + 5);
+  o += 4;
+  for (let i = 0; i < a.length; i++) o = writeElement(String(i), a[i], o, depth);
+  ensure(o + 1);
+  buf[o++] = 0;
+  dv.setInt32(start, o - start, true);
+  return o;
+}
+
+/**
+ * The BSON bytes of `doc` (a private, exact-size Uint8Array), equal to `BSON.serialize(doc)`; or
+ * undefined when the document holds something this encoder leaves to bson.
+ */
+export function encodeFast(doc: object): Uint8Array | undefined {
+  if (doc === null || typeof doc !== 'object' || Array.isArray(doc) || !isPlain(doc)) return undefined;
+  if ('_bsontype' in doc || typeof (doc as { toBSON?: unknown }).toBSON === 'function') return undefined;
+  let out: Uint8Array | undefined;
+  try {
+    const end = writeObject(doc as Record<string, unknown>, 0, 0);
+    out = buf.slice(0, end);
+  } catch (err) {
+    if (err !== GIVE_UP) throw err;
+  }
+  if (buf.length > scratchKeepMax) {
+    buf = new Uint8Array(4096);
+    dv = new DataView(buf.buffer);
+  }
+  return out;
+}

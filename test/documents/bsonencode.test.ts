@@ -1,0 +1,126 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import fc from 'fast-check';
+import { BSON, Binary, Decimal128, Double, Int32, Long, ObjectId, UUID } from 'bson';
+import { encodeFast } from '../../src/document/bsonencode.ts';
+import { encodeDocument } from '../../src/document/engine.ts';
+import { arbValue } from '../query/arbitraries.ts';
+
+const same = (a: Uint8Array, b: Uint8Array): void => assert.deepEqual(Buffer.from(a).toString('hex'), Buffer.from(b).toString('hex'));
+
+const arbString = fc.oneof(
+  fc.string(),
+  fc.string({ unit: 'binary' }),
+  // lone surrogates and other UTF-16 units, one by one
+  fc.array(fc.integer({ min: 0, max: 0xffff }), { maxLength: 6 }).map((cs) => String.fromCharCode(...cs)),
+  fc.constantFrom('', 'é', '\u{1F600}', '\uD800', 'a\uDC00b', 'x'.repeat(300)),
+);
+const arbNumber = fc.oneof(
+  fc.double(),
+  fc.integer(),
+  fc.constantFrom(0, -0, NaN, Infinity, -Infinity, 2 ** 31 - 1, 2 ** 31, -(2 ** 31), -(2 ** 31) - 1, 2 ** 53 - 1, 2 ** 53, -(2 ** 53), 0.1, 1e300),
+);
+const arbDate = fc.oneof(
+  fc.integer({ min: -8.64e15, max: 8.64e15 }).map((t) => new Date(t)),
+  fc.constantFrom(new Date(0), new Date(-1), new Date(2 ** 32), new Date(-(2 ** 32) - 1), new Date(NaN)),
+);
+const arbKey = fc.oneof(fc.constantFrom('a', 'b', '_id', 'é', '', '$x', 'a.b', '0', '10', '__proto__', 'k\u0000', '\uD800'), fc.string({ maxLength: 4 }));
+const arbScalar: fc.Arbitrary<unknown> = fc.oneof(
+  { weight: 3, arbitrary: arbString },
+  { weight: 3, arbitrary: arbNumber },
+  { weight: 1, arbitrary: fc.boolean() },
+  { weight: 1, arbitrary: fc.constant(null) },
+  { weight: 1, arbitrary: arbDate },
+  { weight: 1, arbitrary: fc.integer({ min: 0, max: 2 ** 31 - 1 }).map((t) => ObjectId.createFromTime(t)) },
+  // values the fast encoder leaves to bson
+  {
+    weight: 1,
+    arbitrary: fc.constantFrom<unknown>(undefined, 5n, Long.fromNumber(7), new Double(1), new Int32(2), Decimal128.fromString('1.5'), new Binary(new Uint8Array([1, 2])), new UUID(), /ab/i, new Uint8Array([3])),
+  },
+);
+const arbTree: fc.Arbitrary<unknown> = fc.letrec((tie) => ({
+  value: fc.oneof({ depthSize: 'small', withCrossShrink: true }, arbScalar, tie('arr'), tie('obj')),
+  arr: fc.array(tie('value'), { maxLength: 4 }),
+  obj: fc.dictionary(arbKey, tie('value'), { maxKeys: 4, noNullPrototype: false }),
+})).value;
+const arbDoc = fc.dictionary(arbKey, arbTree, { maxKeys: 6, noNullPrototype: false });
+
+/** BSON.serialize or its error message. */
+function reference(doc: object): Uint8Array | string {
+  try {
+    return BSON.serialize(doc);
+  } catch (err) {
+    return String((err as Error).message);
+  }
+}
+
+describe('encodeFast: the bytes of BSON.serialize for the common document shapes', () => {
+  it('equals BSON.serialize whenever it encodes, and encodeDocument always does (property)', () => {
+    let fast = 0;
+    fc.assert(
+      fc.property(fc.oneof(arbDoc, arbValue({}, 3).filter((v) => v !== null && typeof v === 'object' && !Array.isArray(v))), (doc) => {
+        const ref = reference(doc as object);
+        const got = encodeFast(doc as object);
+        if (got !== undefined) {
+          fast++;
+          assert.equal(typeof ref, 'object', `bson refused what encodeFast encoded: ${String(ref)}`);
+          same(got, ref as Uint8Array);
+          assert.equal(got.byteOffset, 0);
+          assert.equal(got.buffer.byteLength, got.length, 'an exact-size buffer of its own');
+        }
+        let viaEngine: Uint8Array | string;
+        try {
+          viaEngine = encodeDocument(doc as Record<string, unknown>);
+        } catch (err) {
+          viaEngine = String((err as Error).message);
+        }
+        if (typeof ref === 'string') assert.equal(viaEngine, ref);
+        else same(viaEngine as Uint8Array, ref);
+      }),
+      { numRuns: 3000 },
+    );
+    assert.ok(fast > 1000, `the fast path encoded only ${fast} documents`);
+  });
+
+  it('encodes the common shapes itself and leaves the rest to bson', () => {
+    const oid = new ObjectId();
+    const doc = { _id: oid, s: 'héllo \u{1F600}', i: 42, n: -(2 ** 31), big: 2 ** 31, f: 1.5, z: -0, nan: NaN, t: true, nul: null, d: new Date(-5), a: [1, 'x', [null], { b: false }], o: { p: { q: 'r' } } };
+    const got = encodeFast(doc);
+    assert.ok(got);
+    same(got, BSON.serialize(doc));
+    const proto = Object.create(null) as Record<string, unknown>;
+    proto.x = 1;
+    same(encodeFast(proto)!, BSON.serialize(proto));
+    class Point {
+      x = 1;
+    }
+    const toBSON = { toBSON: () => ({ y: 2 }) };
+    for (const v of [undefined, 1n, Long.fromNumber(1), new Binary(new Uint8Array(1)), new Decimal128('1'), /x/, new Uint8Array(2), new Map([['a', 1]]), new Point(), toBSON, new Date(NaN), () => 1, Symbol('s')]) {
+      assert.equal(encodeFast({ v }), undefined, `left to bson: ${String(v)}`);
+      assert.equal(encodeFast({ a: [{ v }] }), undefined, `left to bson when nested: ${String(v)}`);
+    }
+    assert.equal(encodeFast({ 'k\u0000': 1 }), undefined);
+    assert.equal(encodeFast(new Point()), undefined);
+    assert.equal(encodeFast({ _bsontype: 'ObjectId' }), undefined);
+  });
+
+  it('gives up on cycles and very deep documents (bson then refuses or encodes them)', () => {
+    const cyc: Record<string, unknown> = { a: 1 };
+    cyc.self = cyc;
+    assert.equal(encodeFast(cyc), undefined);
+    assert.throws(() => encodeDocument(cyc), /circular/);
+    let deep: Record<string, unknown> = { leaf: 1 };
+    for (let i = 0; i < 300; i++) deep = { d: deep };
+    assert.equal(encodeFast(deep), undefined);
+    same(encodeDocument(deep), BSON.serialize(deep));
+  });
+
+  it('returns bytes of their own: later encodes do not change earlier results', () => {
+    const a = encodeFast({ s: 'first' })!;
+    const copy = a.slice();
+    const big = encodeFast({ s: 'x'.repeat(2 * 1024 * 1024) })!; // grows, then drops, the scratch buffer
+    encodeFast({ s: 'second' });
+    same(a, copy);
+    same(big, BSON.serialize({ s: 'x'.repeat(2 * 1024 * 1024) }));
+  });
+});
