@@ -6,7 +6,7 @@ import { extractKeys, parseIndexFields } from '../../src/document/indexkeys.ts';
 import { encodeId, indexPrefix } from '../../src/document/keyspace.ts';
 import { arbValue } from '../query/arbitraries.ts';
 
-const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
+const hex = (b: Uint8Array): string => Array.from(b, (x) => x.toString(16).padStart(2, '0')).join('');
 
 /** The entry keys keysOf + entryKey build for one non-partial index (the reference). */
 function reference(ix: RuntimeIndex, doc: Record<string, unknown>, encId: Uint8Array): string[] {
