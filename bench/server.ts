@@ -2,7 +2,9 @@
 //                         [--load-flags "--max-semi-space-size=32 --single-threaded-gc"] [--no-append]
 //
 // autocannon on loopback against child processes (one at a time, so they never share the cores):
-//   1. a bare hono hello-world on @hono/node-server (the ceiling for this machine)
+//   1. a bare hono hello-world on @hono/node-server (the ceiling for this machine), and with the
+//      driver phases, a wire hello-world (bench/_server/wire-hello.ts: answers hello and find from
+//      constants, no database) under the same driver findOne load: the client side's own ceiling
 //   2. `largetable serve` (REST): GET one document by _id; POST one document (durable: strict)
 //   3. the same server through the official mongodb driver: findOne by _id; insertOne, driven by
 //      bench/_server/driver-load.ts in a process of its own (100 concurrent operations over a pool
@@ -255,6 +257,16 @@ const s = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' }, (i) => con
   const port = Number(line.split(' ')[1]);
   rows.push(row('hono hello-world (GET /)', await cannon({ url: `http://127.0.0.1:${port}/` })));
   await stopChild(proc);
+  // the same for the driver phases: the official driver and this load process against a wire
+  // listener that answers from constants (bench/_server/wire-hello.ts): what the client side costs
+  if (phasesArg.includes('driver')) {
+    const wire = await startChild(['--import', 'tsx', join(root, 'bench/_server/wire-hello.ts')], /^\{"ready":true/);
+    const pid = wire.proc.pid!;
+    let cpu0 = procCpuMs(pid);
+    const r = await driverLoad((JSON.parse(wire.line) as { mongoPort: number }).mongoPort, 'findOne', 0, () => (cpu0 = procCpuMs(pid)));
+    rows.push({ ...r, what: 'wire hello-world: driver findOne, canned replies', serverCpuUs: ((procCpuMs(pid) - cpu0) * 1000) / r.requests });
+    await stopChild(wire.proc);
+  }
 }
 
 // 2 + 3. largetable
