@@ -31,7 +31,7 @@ import { io, toIoError } from './io.ts';
 import { MemSource, RunSource, type Source } from './iterator.ts';
 import { compareRanges, prefixAt } from './memtable.ts';
 import { type ManifestState, decodeManifest, encodeManifest, manifestName } from './manifest.ts';
-import { Memtable, NIL } from './memtable.ts';
+import { Memtable, MemtablePool, NIL } from './memtable.ts';
 import { type Block, Segment, SegmentBuilder, type SegmentMeta, decodeBlock, segmentDrainBytes, probeFound, probeIo, probeNone, segmentName } from './segment.ts';
 import type {
   CommitInfo,
@@ -163,6 +163,8 @@ export class LsmStore implements Store {
   recovery: RecoveryReport = { walRecordsReplayed: 0, tornTailBytesTruncated: 0 };
   private readonly durability: Durability;
   private readonly memtableBytes: number;
+  /** Chunks and columns of recycled memtables for the next ones (at most one memtable's worth). */
+  private readonly memPool: MemtablePool;
   private readonly blockSize: number;
   /** Target size of a segment block (Store). */
   get blockSizeBytes(): number {
@@ -234,6 +236,7 @@ export class LsmStore implements Store {
     if (this.durability !== 'strict' && this.durability !== 'relaxed')
       throw new LargetableError('INVALID_ARGUMENT', `durability must be 'strict' or 'relaxed'`);
     this.memtableBytes = options.memtableSizeBytes ?? memtableSizeBytesDefault;
+    this.memPool = new MemtablePool(this.memtableBytes);
     this.blockSize = options.blockSizeBytes ?? blockSizeBytesTarget;
     this.level = options.compressionLevel ?? 1;
     this.segmentBytes = options.segmentSizeBytes ?? segmentSizeBytesTarget;
@@ -295,7 +298,7 @@ export class LsmStore implements Store {
     let lastSeq = m.flushedSeq;
     for (const s of [...l0, ...l1]) lastSeq = Math.max(lastSeq, s.meta.maxSeq);
     // replay WALs
-    const mem = new Memtable();
+    const mem = new Memtable(this.memPool);
     let replayed = 0;
     const replayedSizes: Record<string, number> = {};
     for (const w of m.wals) {
@@ -345,6 +348,7 @@ export class LsmStore implements Store {
     mem.walFiles = [...m.wals];
     this.current = new Version(mem, [], l0, l1);
     this.holdVersion(this.current);
+    mem.refs++;
     for (const s of [...l0, ...l1]) this.ref(s);
     // a fresh WAL for new writes; the replayed ones never grow again
     this.pendingWalSizes = replayedSizes;
@@ -442,6 +446,10 @@ export class LsmStore implements Store {
     for (const s of [...v.l0, ...v.l1]) {
       if (--s.refs === 0 && s.obsolete) void this.deleteSegment(s);
     }
+    // a flushed memtable that no version holds and whose bytes were never handed out as views
+    // can be read by nothing: its chunks and columns go to the next memtables
+    if (--v.mem.refs === 0 && v.mem.retired && !v.mem.viewsOut) v.mem.recycle();
+    for (const m of v.imms) if (--m.refs === 0 && m.retired && !m.viewsOut) m.recycle();
   }
 
   /** Takes a version's reference on a segment; the first one charges its filter and index to the cache budget. */
@@ -451,6 +459,8 @@ export class LsmStore implements Store {
 
   private install(v: Version): void {
     for (const s of [...v.l0, ...v.l1]) this.ref(s);
+    v.mem.refs++;
+    for (const m of v.imms) m.refs++;
     this.holdVersion(v);
     const old = this.current;
     this.current = v;
@@ -551,8 +561,11 @@ export class LsmStore implements Store {
     let seq = lastSeq - recs.length;
     if (this.unwritten.length === 0) this.unwrittenSince = Date.now();
     for (const rec of recs) {
-      applyRecord(rec, 0, rec.length, ++seq, mem, name, 0);
-      this.unwritten.push(rec);
+      const bi = mem.addBuffer(rec);
+      applyRecord(rec, 0, rec.length, ++seq, mem, name, 0, bi);
+      // the WAL bytes are written from the memtable's copy (written before the memtable can be
+      // flushed and recycled: rotation writes them first), so the record buffer dies young
+      this.unwritten.push(mem.registered(bi, rec.length));
       this.unwrittenBytes += rec.length;
     }
     this.visibleSeq = lastSeq;
@@ -852,7 +865,7 @@ export class LsmStore implements Store {
     }
     if (this.failed !== null) throw this.failedError();
     await this.persistWal();
-    const mem = new Memtable();
+    const mem = new Memtable(this.memPool);
     try {
       await this.openNewWal(mem);
     } catch (err) {
@@ -930,6 +943,7 @@ export class LsmStore implements Store {
       },
       () => {
         const c = this.current;
+        imm.retired = true;
         this.install(new Version(c.mem, c.imms.filter((x) => x !== imm), seg === null ? c.l0 : [seg, ...c.l0], c.l1));
       },
     );
@@ -1259,7 +1273,8 @@ export class LsmStore implements Store {
     this.checkOpen();
     const wals = [...this.man.wals];
     // relaxed records acknowledged from memory and not written yet come after the files' records
-    const pending = [...this.unwritten];
+    // copied now: they are views into the memtable, which is recycled once flushed
+    const pending = this.unwritten.map((r) => r.slice());
     const flushedAway = (): LargetableError =>
       new LargetableError('NOT_FOUND', `WAL records after ${after} were flushed and deleted; resync from a snapshot`, { details: { operation: 'walSince' } });
     let first = true;
@@ -1291,7 +1306,7 @@ export class LsmStore implements Store {
     for (const rec of pending) {
       const dv = new DataView(rec.buffer, rec.byteOffset, rec.byteLength);
       const seq = BigInt(dv.getUint32(8, true)) + (BigInt(dv.getUint32(12, true)) << 32n);
-      if (admit(seq)) yield { seq, record: rec.slice() };
+      if (admit(seq)) yield { seq, record: rec };
     }
     if (first && BigInt(this.man.flushedSeq) > after && BigInt(this.visibleSeq) > after) throw flushedAway();
   }
@@ -1380,7 +1395,7 @@ export class LsmStore implements Store {
     const v = this.current;
     let disk = 0;
     for (const s of [...v.l0, ...v.l1]) disk += s.meta.size;
-    let mem = v.mem.bytes;
+    let mem = v.mem.bytes + this.memPool.bytes;
     for (const m of v.imms) mem += m.bytes;
     return {
       seq: BigInt(this.visibleSeq),
@@ -1503,6 +1518,7 @@ function takeFound(s: Segment): Uint8Array {
 
 class MergeIterator implements StoreIterator {
   private sources: Source[] = [];
+  private viewsOut = false;
   private readonly fwd: boolean;
   private target: Uint8Array | null = null;
   private needSeek = true;
@@ -1585,6 +1601,13 @@ class MergeIterator implements StoreIterator {
    * you keep (a view keeps its whole buffer alive).
    */
   async nextBatch(max: number): Promise<[Uint8Array, Uint8Array][]> {
+    if (!this.viewsOut && this.sources.length > 0) {
+      // views of memtable bytes may outlive this iterator: those memtables are never recycled
+      this.viewsOut = true;
+      const v = this.snap.version;
+      v.mem.viewsOut = true;
+      for (const m of v.imms) m.viewsOut = true;
+    }
     const out: [Uint8Array, Uint8Array][] = [];
     await this.fill(out, Math.max(1, max), false);
     return out;

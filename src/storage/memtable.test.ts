@@ -2,19 +2,27 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { compareBytes } from './codec.ts';
-import { Memtable, NIL } from './memtable.ts';
+import { Memtable, MemtablePool, NIL } from './memtable.ts';
 
 /** Keys: arbitrary bytes, or from a 3-letter alphabet (long shared prefixes, keys that are prefixes of others). */
 const keyArb = fc.oneof(fc.uint8Array({ maxLength: 4 }), fc.uint8Array({ maxLength: 7, max: 2 }));
 
 describe('Memtable (skiplist)', () => {
-  it('keeps keys sorted, versions newest first, and seeks both ways (model check)', () => {
+  // each run's memtable takes the chunks and columns the previous run's memtable left in the pool
+  // (chunks of 256 bytes: records up to 64 bytes are copied into them, larger ones kept)
+  const pool = new MemtablePool(4096);
+  it('keeps keys sorted, versions newest first, and seeks both ways (model check; fresh and recycled storage)', () => {
+    let run = 0;
     fc.assert(
-      fc.property(fc.array(fc.tuple(keyArb, fc.option(fc.uint8Array({ maxLength: 3 }))), { maxLength: 200 }), keyArb, (ops, probe) => {
-        const m = new Memtable();
+      fc.property(fc.array(fc.tuple(keyArb, fc.option(fc.uint8Array({ maxLength: 3 }))), { maxLength: 200 }), keyArb, fc.uint8Array({ maxLength: 100 }), (ops, probe, pad) => {
+        const m = run++ % 2 === 0 ? new Memtable() : new Memtable(pool);
         const model = new Map<string, { key: Uint8Array; versions: (Uint8Array | null)[] }>();
         ops.forEach(([k, v], i) => {
-          m.putBytes(k, i + 1, v);
+          // a record with padding after the value: some of them larger than a quarter chunk
+          const rec = new Uint8Array(k.length + (v?.length ?? 0) + (i % 3 === 0 ? pad.length : 0));
+          rec.set(k);
+          if (v !== null) rec.set(v, k.length);
+          m.put(m.addBuffer(rec), 0, k.length, i + 1, k.length, v === null ? -1 : v.length);
           const id = k.join(',');
           const e = model.get(id) ?? { key: k, versions: [] };
           e.versions.unshift(v);
@@ -39,8 +47,9 @@ describe('Memtable (skiplist)', () => {
         assert.deepEqual(key(m.seekLT(probe, true)), le?.key);
         assert.deepEqual(key(m.last()), sorted[sorted.length - 1]?.key);
         if (sorted.length > 1) assert.deepEqual(key(m.prevOf(m.last())), sorted[sorted.length - 2]!.key);
+        m.recycle();
       }),
-      { seed: 7, numRuns: 200 },
+      { seed: 7, numRuns: 300 },
     );
   });
 
@@ -77,11 +86,52 @@ describe('Memtable (skiplist)', () => {
     }
     // 5000 entries of 116 bytes in chunks, plus ~11 columns x 4-8 bytes x capacity (8192)
     assert.ok(m.bytes >= 5000 * 116 + 8192 * 48, `${m.bytes}`);
-    assert.ok(m.bytes <= 5000 * 116 * 1.3 + 8192 * 64, `${m.bytes}`);
-    // a large record buffer is kept as it is, counted whole
+    // chunks double up to 1 MiB: at most about twice what they hold while they double
+    assert.ok(m.bytes <= 5000 * 116 * 2 + 8192 * 64, `${m.bytes}`);
+    // a large record buffer (over a quarter of the 1 MiB chunk) is kept as it is, counted whole
     const before = m.bytes;
-    const big = new Uint8Array(100_000);
-    m.put(m.addBuffer(big), 0, 4, 9999, 4, 99_996);
-    assert.ok(m.bytes - before >= 100_000, `${m.bytes - before}`);
+    const big = new Uint8Array(300_000);
+    m.put(m.addBuffer(big), 0, 4, 9999, 4, 299_996);
+    assert.ok(m.bytes - before >= 300_000, `${m.bytes - before}`);
+  });
+
+  it('a pool hands a recycled memtable\'s full chunks and columns to the next memtable, within its cap', () => {
+    const pool = new MemtablePool(64 * 1024); // chunks of 4 KiB, records up to 1 KiB copied
+    assert.equal(pool.chunkBytes, 4096);
+    const a = new Memtable(pool);
+    const rec = new Uint8Array(1000);
+    for (let i = 0; i < 200; i++) {
+      rec.fill(i & 255);
+      new DataView(rec.buffer).setUint32(0, i);
+      a.put(a.addBuffer(rec), 0, 4, i + 1, 4, 996);
+    }
+    const used = a.bytes;
+    assert.ok(used > 200 * 1000, `${used}`);
+    a.recycle();
+    assert.equal(a.bytes, 0);
+    // 16 chunks of 4 KiB (the cap) and the columns wait in the pool
+    assert.ok(pool.chunks.length === 16, `${pool.chunks.length}`);
+    assert.ok(pool.bytes > 16 * 4096, `${pool.bytes}`);
+    const reused = new Set(pool.chunks.map((c) => c.buffer));
+    const b = new Memtable(pool);
+    assert.equal(pool.cols, null);
+    assert.ok(b.bytes > 0, 'the recycled columns are counted by capacity from the start');
+    for (let i = 0; i < 200; i++) {
+      rec.fill((i * 7) & 255);
+      new DataView(rec.buffer).setUint32(0, i);
+      b.put(b.addBuffer(rec), 0, 4, i + 1, 4, 996);
+    }
+    assert.equal(b.count, 200);
+    assert.equal(pool.chunks.length, 0, 'the new memtable took every pooled chunk');
+    let n = b.first();
+    const holders = new Set<ArrayBufferLike>();
+    for (let i = 0; i < 200; i++, n = b.next(n)) {
+      const v = b.value(b.newest(n))!;
+      assert.equal(new DataView(b.key(n).buffer, b.key(n).byteOffset).getUint32(0), i);
+      assert.ok(v.every((x, j) => j < 0 || x === ((i * 7) & 255)), `value ${i}`);
+      if (reused.has(v.buffer)) holders.add(v.buffer);
+    }
+    assert.equal(n, NIL);
+    assert.equal(holders.size, 16, 'the records live in the recycled chunks');
   });
 });

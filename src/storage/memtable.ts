@@ -2,19 +2,25 @@
  * The memtable: a skiplist (p = 1/4, 12 levels) kept entirely in typed-array columns, so an
  * insert allocates no JS objects. Nodes and versions are integer indices; keys and values are
  * byte ranges of the record buffers they arrived in (registered once per batch with
- * `addBuffer`). A large record buffer is kept as it is; small ones (single puts) are copied
- * into shared 64 KiB chunks, so a memtable of small writes does not hold one ArrayBuffer (and
- * its few hundred bytes of engine bookkeeping) per write. Each node holds its key's versions,
- * newest first. `bytes` is the real cost: buffers as allocated plus the columns' capacity
- * (beyond the ~1 KiB every empty memtable starts with).
+ * `addBuffer`). Record buffers up to a quarter of the full chunk size are copied into chunks
+ * that start small (a small memtable stays small) and double up to the full size (1 MiB, or
+ * 1/16 of a pool's memtable budget); larger ones are kept as they are. So a memtable of small writes does not hold one ArrayBuffer (and its few hundred bytes of
+ * engine bookkeeping) per write, and the caller's buffer is never retained. Each node holds its
+ * key's versions, newest first. `bytes` is the real cost: chunks and kept buffers as allocated
+ * plus the columns' capacity (beyond the ~1.5 KiB every empty memtable starts with).
+ *
+ * With a `MemtablePool`, a memtable that nobody reads any more (`recycle`, called by the engine
+ * once it is flushed and no version holds it) hands its full-size chunks and its columns on to
+ * later memtables: a store under a steady write load then reuses the same few tens of MB instead
+ * of leaving every flushed memtable's buffers to the garbage collector, which frees them late
+ * (and whose allocator keeps freed memory resident).
  * Single-threaded JS: iteration is safe during inserts; nodes are never removed.
  */
 import { compareAt } from './codec.ts';
 
 const levelMax = 12;
-/** Record buffers up to this size are copied into shared chunks. */
-const smallBufferBytesMax = 16 * 1024;
-const chunkBytes = 64 * 1024;
+/** Size of the largest chunks (the ones a pool hands on) at most; a pool's are 1/16 of its memtable budget or less. */
+export const memtableChunkBytes = 1 << 20;
 /** Approximate engine bookkeeping per retained ArrayBuffer (JS object, backing store, malloc header). */
 const bufferOverheadBytes = 256;
 /** Node / version index meaning "none". */
@@ -25,6 +31,48 @@ const NO = 1;
 const NL = 2;
 const NN = 3;
 const NK = 4;
+
+/** Capacity of a fresh memtable's columns, in bytes (nr 256 x 4, five version columns x 16, two buffer columns x 16): not counted. */
+const freshColumnBytes = 256 * 4 + 16 * 8 + 4 * 16 * 4 + 2 * 16 * 4;
+
+interface Columns {
+  nr: Int32Array<ArrayBuffer>;
+  vSeq: Float64Array<ArrayBuffer>;
+  vBuf: Int32Array<ArrayBuffer>;
+  vOff: Int32Array<ArrayBuffer>;
+  vLen: Int32Array<ArrayBuffer>;
+  vOlder: Int32Array<ArrayBuffer>;
+  bufChunk: Int32Array<ArrayBuffer>;
+  bufBase: Int32Array<ArrayBuffer>;
+}
+
+function columnBytes(c: Columns): number {
+  return c.nr.byteLength + c.vSeq.byteLength + c.vBuf.byteLength + c.vOff.byteLength + c.vLen.byteLength + c.vOlder.byteLength + c.bufChunk.byteLength + c.bufBase.byteLength;
+}
+
+/**
+ * Storage that recycled memtables leave for later ones of the same store: full-size chunks (at
+ * most `capBytes` of them) and one set of columns. It never allocates: what it holds was in use
+ * by memtables before, so memtables plus pool stay within what the memtables needed at once.
+ */
+export class MemtablePool {
+  /** One memtable budget: the most chunk bytes the pool keeps. */
+  readonly capBytes: number;
+  /** Full chunk size of this pool's memtables: a power of two, 256 B to 1 MiB, at most capBytes / 16. */
+  readonly chunkBytes: number;
+  readonly chunks: Uint8Array[] = [];
+  cols: Columns | null = null;
+  constructor(capBytes: number) {
+    this.capBytes = capBytes;
+    let c = memtableChunkBytes;
+    while (c > 256 && c * 16 > capBytes) c /= 2;
+    this.chunkBytes = c;
+  }
+  /** Bytes held for later memtables. */
+  get bytes(): number {
+    return this.chunks.length * this.chunkBytes + (this.cols === null ? 0 : columnBytes(this.cols));
+  }
+}
 
 function grow<T extends Int32Array | Uint32Array | Float64Array | Uint8Array>(a: T, need: number): T {
   if (need <= a.length) return a;
@@ -57,17 +105,27 @@ export class Memtable {
   }
   private bufBytes = 0;
   private colBytes = 0;
-  /** The columns' initial allocation (~1 KiB, the same for every memtable): not counted. */
-  private colBytes0 = -1;
   count = 0;
   minSeq = Infinity;
   maxSeq = 0;
   level = 1;
   /** WAL files whose records this memtable holds; removable once it is flushed. */
   walFiles: number[] = [];
+  // kept by the engine: versions holding this memtable, whether it was flushed out of the current
+  // version, and whether views of its bytes were handed out (iterator batches): then it is never
+  // recycled, its buffers are left to the garbage collector
+  refs = 0;
+  retired = false;
+  viewsOut = false;
+  private recycled = false;
 
+  private readonly pool: MemtablePool | null;
+  /** Full chunk size; record buffers up to a quarter of it are copied. */
+  private readonly chunkBytes: number;
   /** Chunks and large record buffers; node/version columns index into this. */
   private readonly bufs: Uint8Array[] = [];
+  /** The full-size chunks among `bufs` (what `recycle` hands to the pool). */
+  private readonly fullChunks: Uint8Array[] = [];
   /** Registered buffer i lives in bufs[bufChunk[i]] from offset bufBase[i]. */
   private bufChunk = new Int32Array(16);
   private bufBase = new Int32Array(16);
@@ -90,23 +148,59 @@ export class Memtable {
   private readonly prev = new Int32Array(levelMax);
   private rnd = 0x2545f491;
 
-  constructor() {
+  constructor(pool: MemtablePool | null = null) {
+    this.pool = pool;
+    this.chunkBytes = pool?.chunkBytes ?? memtableChunkBytes;
+    const c = pool?.cols ?? null;
+    if (c !== null) {
+      // the columns of a recycled memtable: only the head's fields are read before being written
+      pool!.cols = null;
+      this.nr = c.nr;
+      this.vSeq = c.vSeq;
+      this.vBuf = c.vBuf;
+      this.vOff = c.vOff;
+      this.vLen = c.vLen;
+      this.vOlder = c.vOlder;
+      this.bufChunk = c.bufChunk;
+      this.bufBase = c.bufBase;
+    }
     this.nr.fill(NIL, NK, NK + levelMax);
     this.nr[NN] = NIL;
     this.countColumns();
   }
 
+  private columns(): Columns {
+    return { nr: this.nr, vSeq: this.vSeq, vBuf: this.vBuf, vOff: this.vOff, vLen: this.vLen, vOlder: this.vOlder, bufChunk: this.bufChunk, bufBase: this.bufBase };
+  }
+
   private countColumns(): void {
-    const total =
-      this.nr.byteLength + this.vSeq.byteLength + this.vBuf.byteLength + this.vOff.byteLength + this.vLen.byteLength + this.vOlder.byteLength +
-      this.bufChunk.byteLength + this.bufBase.byteLength;
-    if (this.colBytes0 < 0) this.colBytes0 = total;
-    this.colBytes = total - this.colBytes0;
+    this.colBytes = Math.max(0, columnBytes(this.columns()) - freshColumnBytes);
+  }
+
+  /**
+   * Hands the full-size chunks (up to the pool's cap) and the columns to the pool. Only when
+   * nothing can read this memtable any more: the engine calls it once the memtable is flushed,
+   * no version holds it and no view of its bytes was handed out. Using it afterwards is a bug:
+   * its buffers are gone.
+   */
+  recycle(): void {
+    const pool = this.pool;
+    if (pool === null || this.recycled) return;
+    this.recycled = true;
+    for (const c of this.fullChunks) if ((pool.chunks.length + 1) * pool.chunkBytes <= pool.capBytes) pool.chunks.push(c);
+    const cols = this.columns();
+    if (pool.cols === null || columnBytes(pool.cols) < columnBytes(cols)) pool.cols = cols;
+    this.fullChunks.length = 0;
+    this.bufs.length = 0;
+    this.count = 0;
+    this.bufBytes = 0;
+    this.colBytes = 0;
   }
 
   /**
    * Registers a record buffer; returns its index for `put` (offsets passed to `put` are relative
-   * to this buffer). The caller must not modify the buffer afterwards.
+   * to this buffer). A buffer up to `copyBytesMax` is copied; a larger one is kept, and the caller
+   * must not modify it afterwards.
    */
   addBuffer(buf: Uint8Array): number {
     const i = this.nRegistered++;
@@ -116,11 +210,17 @@ export class Memtable {
       this.countColumns();
     }
     const n = buf.length;
-    if (n <= smallBufferBytesMax) {
+    const full = this.chunkBytes;
+    if (n <= full / 4) {
       if (this.chunk < 0 || this.chunkPos + n > this.bufs[this.chunk]!.length) {
-        // chunks start small (a small memtable stays small) and double up to chunkBytes
-        const size = Math.min(chunkBytes, Math.max(n, this.chunk < 0 ? 256 : this.bufs[this.chunk]!.length * 2));
-        this.bufs.push(new Uint8Array(size));
+        // chunks start small (a small memtable stays small) and double up to the full size
+        const size = Math.min(full, Math.max(n, this.chunk < 0 ? 256 : this.bufs[this.chunk]!.length * 2));
+        let c: Uint8Array;
+        if (size === full) {
+          c = this.pool?.chunks.pop() ?? new Uint8Array(size);
+          this.fullChunks.push(c);
+        } else c = new Uint8Array(size);
+        this.bufs.push(c);
         this.chunk = this.bufs.length - 1;
         this.chunkPos = 0;
         this.bufBytes += size + bufferOverheadBytes;
@@ -137,6 +237,12 @@ export class Memtable {
       this.bufBytes += buf.buffer.byteLength + bufferOverheadBytes;
     }
     return i;
+  }
+
+  /** The bytes of registered buffer i, `length` long (its copy, or the kept buffer). */
+  registered(i: number, length: number): Uint8Array {
+    const b = this.bufBase[i]!;
+    return this.bufs[this.bufChunk[i]!]!.subarray(b, b + length);
   }
 
   private randomLevel(): number {
