@@ -26,7 +26,7 @@ const lmdb = require('lmdb') as { open(o: object): any };
 const Sqlite = require('better-sqlite3') as new (p: string) => any;
 
 // `npm run bench -- storage memory [N]`: the memory-bound check alone (default 10,000,000 keys):
-// Largetable loads N keys (generated on the fly, nothing held in the bench), then serves random
+// Largetable loads N keys (generated on the fly into two buffers reused for every batch), then serves random
 // reads; the peak resident set must stay under memtable + cache budgets + 150 MB. It runs in a
 // child process on the compiled dist/ build (bench/storage-memory.mjs; `npm run build` first),
 // as an application runs the package: this process's tsx loader would count in the resident set.

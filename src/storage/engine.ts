@@ -448,8 +448,16 @@ export class LsmStore implements Store {
     }
     // a flushed memtable that no version holds and whose bytes were never handed out as views
     // can be read by nothing: its chunks and columns go to the next memtables
-    if (--v.mem.refs === 0 && v.mem.retired && !v.mem.viewsOut) v.mem.recycle();
-    for (const m of v.imms) if (--m.refs === 0 && m.retired && !m.viewsOut) m.recycle();
+    if (--v.mem.refs === 0 && v.mem.retired && !v.mem.viewsOut) this.recycle(v.mem);
+    for (const m of v.imms) if (--m.refs === 0 && m.retired && !m.viewsOut) this.recycle(m);
+  }
+
+  /**
+   * The pool keeps what the current memtable can still take before it is full (memtable + pool
+   * within one memtable budget): a store that stops writing holds no more than a full memtable.
+   */
+  private recycle(m: Memtable): void {
+    m.recycle(this.memtableBytes - this.current.mem.bytes);
   }
 
   /** Takes a version's reference on a segment; the first one charges its filter and index to the cache budget. */

@@ -47,7 +47,7 @@ describe('Memtable (skiplist)', () => {
         assert.deepEqual(key(m.seekLT(probe, true)), le?.key);
         assert.deepEqual(key(m.last()), sorted[sorted.length - 1]?.key);
         if (sorted.length > 1) assert.deepEqual(key(m.prevOf(m.last())), sorted[sorted.length - 2]!.key);
-        m.recycle();
+        m.recycle(4096);
       }),
       { seed: 7, numRuns: 300 },
     );
@@ -107,11 +107,14 @@ describe('Memtable (skiplist)', () => {
     }
     const used = a.bytes;
     assert.ok(used > 200 * 1000, `${used}`);
-    a.recycle();
+    a.recycle(64 * 1024);
     assert.equal(a.bytes, 0);
-    // 16 chunks of 4 KiB (the cap) and the columns wait in the pool
-    assert.ok(pool.chunks.length === 16, `${pool.chunks.length}`);
-    assert.ok(pool.bytes > 16 * 4096, `${pool.bytes}`);
+    // the columns and as many 4 KiB chunks as fit in the room given wait in the pool
+    const cols = pool.bytes - pool.chunks.length * 4096;
+    assert.ok(cols > 200 * 24, `${cols}`);
+    assert.equal(pool.chunks.length, Math.floor((64 * 1024 - cols) / 4096));
+    assert.ok(pool.bytes <= 64 * 1024, `${pool.bytes}`);
+    const pooled = pool.chunks.length;
     const reused = new Set(pool.chunks.map((c) => c.buffer));
     const b = new Memtable(pool);
     assert.equal(pool.cols, null);
@@ -132,6 +135,6 @@ describe('Memtable (skiplist)', () => {
       if (reused.has(v.buffer)) holders.add(v.buffer);
     }
     assert.equal(n, NIL);
-    assert.equal(holders.size, 16, 'the records live in the recycled chunks');
+    assert.equal(holders.size, pooled, 'the records live in the recycled chunks');
   });
 });

@@ -51,12 +51,12 @@ function columnBytes(c: Columns): number {
 }
 
 /**
- * Storage that recycled memtables leave for later ones of the same store: full-size chunks (at
- * most `capBytes` of them) and one set of columns. It never allocates: what it holds was in use
- * by memtables before, so memtables plus pool stay within what the memtables needed at once.
+ * Storage that recycled memtables leave for later ones of the same store: full-size chunks and
+ * one set of columns, together no more than the room `recycle` is given. It never allocates: what
+ * it holds was in use by memtables before.
  */
 export class MemtablePool {
-  /** One memtable budget: the most chunk bytes the pool keeps. */
+  /** One memtable budget (sizes the chunks). */
   readonly capBytes: number;
   /** Full chunk size of this pool's memtables: a power of two, 256 B to 1 MiB, at most capBytes / 16. */
   readonly chunkBytes: number;
@@ -178,18 +178,21 @@ export class Memtable {
   }
 
   /**
-   * Hands the full-size chunks (up to the pool's cap) and the columns to the pool. Only when
-   * nothing can read this memtable any more: the engine calls it once the memtable is flushed,
-   * no version holds it and no view of its bytes was handed out. Using it afterwards is a bug:
-   * its buffers are gone.
+   * Hands the columns and full-size chunks to the pool, as long as the pool then holds at most
+   * `roomBytes` (the rest is left to the garbage collector). Only when nothing can read this
+   * memtable any more: the engine calls it once the memtable is flushed, no version holds it and
+   * no view of its bytes was handed out. Using it afterwards is a bug: its buffers are gone.
    */
-  recycle(): void {
+  recycle(roomBytes: number): void {
     const pool = this.pool;
     if (pool === null || this.recycled) return;
     this.recycled = true;
-    for (const c of this.fullChunks) if ((pool.chunks.length + 1) * pool.chunkBytes <= pool.capBytes) pool.chunks.push(c);
     const cols = this.columns();
-    if (pool.cols === null || columnBytes(pool.cols) < columnBytes(cols)) pool.cols = cols;
+    if (pool.cols === null || columnBytes(pool.cols) < columnBytes(cols)) {
+      pool.cols = null;
+      if (pool.bytes + columnBytes(cols) <= roomBytes) pool.cols = cols;
+    }
+    for (const c of this.fullChunks) if (pool.bytes + pool.chunkBytes <= roomBytes) pool.chunks.push(c);
     this.fullChunks.length = 0;
     this.bufs.length = 0;
     this.count = 0;
