@@ -356,7 +356,9 @@ export class LsmStore implements Store {
     await this.openNewWal(mem);
     if (m.wals.length > walFilesReplayFlushTrigger || mem.bytes >= this.memtableBytes) {
       await this.rotate();
-      await this.runFlushes();
+      // rotate started the flush runner: wait for it (a second runner would flush the same
+      // memtable twice, and the first to finish recycles it under the other)
+      while (this.flushRunning !== null) await this.flushRunning;
     }
   }
 

@@ -391,6 +391,25 @@ export function storeCases(name: string, factory: AdapterFactory, api: TestApi, 
       });
     });
 
+    it('a reopen that flushes the replayed memtable flushes it once (one flush runner)', async () => {
+      await withStore(async (open) => {
+        let st = await open({ memtableSizeBytes: 4 << 20 });
+        for (let i = 0; i < 4000; i += 20) {
+          const ops: WriteOp[] = [];
+          for (let j = i; j < i + 20; j++) ops.push({ type: 'put', key: b(`k${String(j).padStart(5, '0')}`), value: b(`v${j}`.padEnd(60, '-')) });
+          await st.write(ops);
+        }
+        await st.close();
+        // the replayed memtable is over this budget: the open rotates and flushes it
+        st = await open({ memtableSizeBytes: 8 * 1024, blockSizeBytes: 512 });
+        assertEqual((st as unknown as { levels(): { l0: number; imms: number } }).levels().imms, 0);
+        assertEqual((st as unknown as { levels(): { l0: number } }).levels().l0, 1, 'one segment from the replayed memtable');
+        for (const i of [0, 1234, 3999]) assertEqual(s(await st.get(b(`k${String(i).padStart(5, '0')}`))), `v${i}`.padEnd(60, '-'));
+        assertEqual((await collect(st)).length, 4000);
+        assertEqual((await st.verify()).ok, true);
+      });
+    });
+
     it('compaction keeps a key whose versions span many blocks, and the keys around it (blocks read into reused buffers)', async () => {
       await withStore(async (open) => {
         // no block cache: compaction reads every block from disk into its two reused buffers
