@@ -1378,7 +1378,6 @@ interface IndexChanges {
 
 const noKeys: Uint8Array[] = [];
 
-/** An index entry key: index prefix, key part, encoded _id. */
 /** The key part of a non-unique index entry built by scalarEntryKey (nothing reads it). */
 const noKeyPart = new Uint8Array(0);
 /** Reused by scalarEntryKey (the key is copied out of it); replaced when it grew large. */
@@ -1410,6 +1409,7 @@ export function scalarEntryKey(ix: RuntimeIndex, doc: Document, encId: Uint8Arra
   return out;
 }
 
+/** An index entry key: index prefix, key part, encoded _id. */
 function entryKey(prefix: Uint8Array, part: Uint8Array, encId: Uint8Array): Uint8Array {
   const out = new Uint8Array(prefix.length + part.length + encId.length);
   out.set(prefix, 0);

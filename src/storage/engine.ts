@@ -1505,10 +1505,10 @@ function hashOf(key: Uint8Array): number {
   return hashKey(key);
 }
 
-/** The L1 segment whose key range may hold `key` (the first whose largest key >= key). */
 /** Memtable entries `approximateCount` walks at most, per memtable. */
 const memtableCountMax = 4096;
 
+/** The L1 segment whose key range may hold `key` (the first whose largest key >= key). */
 function l1Candidate(l1: readonly Segment[], key: Uint8Array): Segment | undefined {
   let lo = 0;
   let hi = l1.length;

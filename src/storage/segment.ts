@@ -192,30 +192,16 @@ export class Block {
 
   /** First entry index whose key >= key (count if none). */
   lowerBound(key: Uint8Array): number {
-    const disc = this.disc ?? this.buildDisc();
-    let lo = 0;
-    let hi = this.count;
-    if (hi === 0) return 0;
-    const c = this.comparePrefix(key);
-    if (c !== 0) return c < 0 ? 0 : hi;
-    const cp = this.discCp;
-    const kd = prefixAt(key, cp, key.length - cp);
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      const e = disc[mid]!;
-      if (e < kd) lo = mid + 1;
-      else if (e > kd) hi = mid;
-      else {
-        this.keyAt(mid);
-        if (compareAt(key, this.data, this.keyStart, this.keyLen) > 0) lo = mid + 1;
-        else hi = mid;
-      }
-    }
-    return lo;
+    return this.bound(key, 1);
   }
 
   /** First entry index whose key > key (count if none). */
   upperBound(key: Uint8Array): number {
+    return this.bound(key, 0);
+  }
+
+  /** First entry index whose key is >= key (past 1) or > key (past 0): compare(key, entry) < past. */
+  private bound(key: Uint8Array, past: 0 | 1): number {
     const disc = this.disc ?? this.buildDisc();
     let lo = 0;
     let hi = this.count;
@@ -231,7 +217,7 @@ export class Block {
       else if (e > kd) hi = mid;
       else {
         this.keyAt(mid);
-        if (compareAt(key, this.data, this.keyStart, this.keyLen) >= 0) lo = mid + 1;
+        if (compareAt(key, this.data, this.keyStart, this.keyLen) >= past) lo = mid + 1;
         else hi = mid;
       }
     }
