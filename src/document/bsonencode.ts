@@ -36,7 +36,7 @@ function ensure(need: number): void {
   dv = new DataView(buf.buffer);
 }
 
-/** UTF-8 bytes of `s` at `o` (lone surrogates as U+FFFD, as Buffer.write and TextEncoder do); returns the end. */
+/** UTF-8 bytes of `s` at `o` (lone surrogates as U+FFFD, as TextEncoder does); returns the end. */
 function writeUtf8(s: string, o: number): number {
   const n = s.length;
   ensure(o + n * 3 + 1);
