@@ -11,6 +11,7 @@
  * document cache copies once more to own it); inserts spend a large share of their time there.
  */
 import { ObjectId } from 'bson';
+import { isPlainObject } from '../query/values.ts';
 
 /** Over this size bson's own buffer (17 MiB) decides what happens. */
 const bytesMax = 17 * 1024 * 1024;
@@ -58,9 +59,9 @@ function writeKey(k: string, o: number): number {
   return end + 1;
 }
 
-function isPlain(v: object): boolean {
-  const p = Object.getPrototypeOf(v);
-  return p === Object.prototype || p === null;
+/** A plain object that bson serializes field by field (no `_bsontype`, no `toBSON`). */
+function plainDocument(v: unknown): v is Record<string, unknown> {
+  return isPlainObject(v) && !('_bsontype' in v) && typeof v['toBSON'] !== 'function';
 }
 
 function writeElement(key: string, v: unknown, o: number, depth: number): number {
@@ -127,9 +128,9 @@ function writeElement(key: string, v: unknown, o: number, depth: number): number
         }
         return o + 12;
       }
-      if (!isPlain(v) || '_bsontype' in v || typeof (v as { toBSON?: unknown }).toBSON === 'function') throw GIVE_UP;
+      if (!plainDocument(v)) throw GIVE_UP;
       buf[t] = 0x03;
-      return writeObject(v as Record<string, unknown>, o, depth + 1);
+      return writeObject(v, o, depth + 1);
     }
     default:
       throw GIVE_UP; // undefined, bigint, symbol, function
@@ -169,11 +170,10 @@ function writeArray(a: unknown[], o: number, depth: number): number {
  * undefined when the document holds something this encoder leaves to bson.
  */
 export function encodeFast(doc: object): Uint8Array | undefined {
-  if (doc === null || typeof doc !== 'object' || Array.isArray(doc) || !isPlain(doc)) return undefined;
-  if ('_bsontype' in doc || typeof (doc as { toBSON?: unknown }).toBSON === 'function') return undefined;
+  if (!plainDocument(doc)) return undefined;
   let out: Uint8Array | undefined;
   try {
-    const end = writeObject(doc as Record<string, unknown>, 0, 0);
+    const end = writeObject(doc, 0, 0);
     out = buf.slice(0, end);
   } catch (err) {
     if (err !== GIVE_UP) throw err;
