@@ -202,7 +202,7 @@ export class Memtable {
 
   /**
    * Registers a record buffer; returns its index for `put` (offsets passed to `put` are relative
-   * to this buffer). A buffer up to `copyBytesMax` is copied; a larger one is kept, and the caller
+   * to this buffer). A buffer up to a quarter of the full chunk size is copied; a larger one is kept, and the caller
    * must not modify it afterwards.
    */
   addBuffer(buf: Uint8Array): number {
