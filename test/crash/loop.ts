@@ -35,6 +35,12 @@ export interface CrashLoopOptions {
   verifyEvery?: number;
   /** Share of child runs whose batches are relaxed with probability 1/2 (default 0.25). */
   mixedRuns?: number;
+  /**
+   * Each lane moves to a fresh data directory after this many kills (default: never). The check
+   * after every kill reads the whole store, so a lane that keeps one store for thousands of kills
+   * slows down as it grows; a long soak rotates to keep its rate.
+   */
+  freshEvery?: number;
   log?: (line: string) => void;
 }
 
@@ -228,10 +234,13 @@ export async function crashLoop(options: CrashLoopOptions): Promise<CrashLoopRes
   return result;
 }
 
-async function lane(script: { exe: string; args: string[] }, dir: string, kills: number, seed: number, options: CrashLoopOptions): Promise<CrashLoopResult> {
+async function lane(script: { exe: string; args: string[] }, base: string, kills: number, seed: number, options: CrashLoopOptions): Promise<CrashLoopResult> {
   const rand = rng(seed);
   // acknowledged batches that must stay: strict ones, and relaxed ones a check found present
-  const acked = new Set<number>();
+  let acked = new Set<number>();
+  let ackedBefore = 0;
+  let generation = 0;
+  let dir = base;
   const result: CrashLoopResult = { kills: 0, namedKills: {}, randomKills: 0, cleanExits: 0, acked: 0, ackedRelaxed: 0, relaxedLost: 0, batchesSeen: 0, tornTails: 0, ms: 0 };
   let run = 0;
   let namedRuns = 0;
@@ -279,7 +288,13 @@ async function lane(script: { exe: string; args: string[] }, dir: string, kills:
     result.batchesSeen = c.batches;
     result.tornTails += c.torn;
     if (options.log !== undefined && result.kills % 100 === 0 && res.killed) options.log(`${dir}: ${result.kills} kills, ${acked.size} acked batches, ${c.batches} present`);
+    if (options.freshEvery !== undefined && res.killed && result.kills % options.freshEvery === 0 && result.kills < kills) {
+      await fs.rm(dir, { recursive: true, force: true });
+      ackedBefore += acked.size;
+      acked = new Set();
+      dir = `${base}-${++generation}`;
+    }
   }
-  result.acked = acked.size;
+  result.acked = ackedBefore + acked.size;
   return result;
 }
