@@ -56,6 +56,11 @@ export class BlockCache<V extends Sized> {
     return e.v;
   }
 
+  /** Whether `key` is cached (no hit counted, no mark). */
+  has(key: number): boolean {
+    return this.map.has(key);
+  }
+
   set(key: number, v: V): void {
     if (v.bytes + this.pinned > this.budgetBytes) return;
     const old = this.map.get(key);

@@ -28,8 +28,11 @@ export interface Source {
 }
 
 const empty = new Uint8Array(0);
-/** Blocks a forward scan keeps in flight ahead of the one it reads, once it reads from storage. */
-const readaheadBlocks = 8;
+/**
+ * Bytes (on disk) of blocks a forward scan keeps requested ahead of the one it reads, once it
+ * reads from storage: topped up by one read of up to this many bytes when less than half is left.
+ */
+const readaheadBytes = 256 * 1024;
 
 /** Memtable source: one entry per node (its newest version visible at `snap`). */
 export class MemSource implements Source {
@@ -152,8 +155,8 @@ export class RunSource implements Source {
 
   /**
    * Readahead of a forward scan: once two of its blocks had to be read from storage (in all, not
-   * necessarily in a row: the count is never reset), the next `readaheadBlocks` blocks of the
-   * segment are kept in flight (into the block cache).
+   * necessarily in a row: the count is never reset), the blocks of the next `readaheadBytes` of
+   * the segment are kept requested (into the block cache), in runs read with one request each.
    */
   private misses = 0;
   private aheadSeg = -1;
@@ -165,13 +168,18 @@ export class RunSource implements Source {
     if (this.fill && this.fwd) {
       if (c === undefined) this.misses++;
       if (this.misses >= 2) {
-        if (this.aheadSeg !== this.si) {
+        if (this.aheadSeg !== this.si || this.ahead < this.bi) {
           this.aheadSeg = this.si;
-          this.ahead = -1;
+          this.ahead = this.bi;
         }
-        const last = Math.min(seg.blocks - 1, this.bi + readaheadBlocks);
-        for (let j = Math.max(this.bi + 1, this.ahead + 1); j <= last; j++) seg.prefetch(j);
-        if (last > this.ahead) this.ahead = last;
+        const n = seg.blocks;
+        const from = this.ahead + 1;
+        if (from < n && seg.blockOffset(from) - seg.blockOffset(this.bi) < readaheadBytes / 2) {
+          const start = seg.blockOffset(from);
+          let last = from;
+          while (last + 1 < n && seg.blockOffset(last + 1) + seg.blockLength(last + 1) - start <= readaheadBytes) last++;
+          this.ahead = Math.max(this.ahead, seg.prefetchRun(from, last));
+        }
       }
     }
     if (c !== undefined) {

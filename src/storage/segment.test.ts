@@ -168,6 +168,53 @@ describe('segments', () => {
     assert.equal(n, 330);
   });
 
+  for (const level of [0, 1]) {
+    it(`readahead runs: one read per run of blocks, each block decoded and cached like a single read (level ${level})`, async () => {
+      const { a, seg } = await build(2000, level, 'r.seg');
+      const reads: number[] = [];
+      const h = await a.open('r.seg');
+      const read = h.read.bind(h);
+      h.read = (off: number, len: number) => {
+        reads.push(len);
+        return read(off, len);
+      };
+      const cache = new BlockCache<Block>(64 << 20);
+      const s2 = await Segment.open(h, 'r.seg', 1, cache);
+      reads.length = 0;
+      assert.ok(s2.blocks > 40);
+      await s2.block(5);
+      // trimmed to the blocks neither cached nor being read: 5 is cached, so 6..20 in one read
+      assert.equal(s2.prefetchRun(5, 20), 20);
+      assert.equal(reads.length, 2);
+      assert.equal(s2.prefetchRun(10, 25), 25, 'only 21..25 are read');
+      assert.equal(reads.length, 3);
+      assert.equal(s2.prefetchRun(3, 4), 4);
+      assert.equal(reads.length, 4);
+      for (let i = 3; i <= 25; i++) {
+        const blk = await s2.block(i);
+        const fresh = await seg.block(i, false);
+        assert.deepEqual(blk.data, fresh.data);
+        // a block decoded from a run owns its bytes (a cached block is charged its whole buffer)
+        if (i > 5) assert.equal(blk.data.buffer.byteLength, blk.data.length);
+        assert.ok(s2.cachedBlock(i) !== undefined, `block ${i} cached`);
+      }
+      assert.equal(reads.length, 4, `the loads waited for the runs: ${reads}`);
+      // a forward scan past two misses reads ahead in runs: far fewer reads than blocks
+      const cache3 = new BlockCache<Block>(64 << 20);
+      const s3 = await Segment.open(h, 'r.seg', 1, cache3);
+      reads.length = 0;
+      const src = new RunSource([s3], true);
+      await src.seek(null);
+      let n = 0;
+      while (src.valid) {
+        n++;
+        await src.next();
+      }
+      assert.equal(n, 2200);
+      assert.ok(reads.length < s3.blocks / 4, `${reads.length} reads for ${s3.blocks} blocks`);
+    });
+  }
+
   it('a flipped bit in a block is CORRUPTION naming the file and block offset', async () => {
     const { a, seg } = await build(200, 1, 'c.seg');
     const bytes = await a.readAll('c.seg');

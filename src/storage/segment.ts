@@ -787,6 +787,48 @@ export class Segment {
     p.then(done, done);
   }
 
+  /**
+   * Readahead of a run of blocks: one read of the contiguous bytes of blocks `first..last`
+   * (trimmed to the blocks neither cached nor being read), each block then checked, decoded and
+   * cached; a load of one of them waits for the read. One storage request per run instead of one
+   * per block: each read is a thread-pool round trip (or an IndexedDB/OPFS request), which costs
+   * more than the block's bytes on a busy machine. Returns the last block requested (`first` - 1
+   * when none). A failure is not reported here: the read that needs a block reads it again.
+   */
+  prefetchRun(first: number, last: number): number {
+    const n = this.idxBlockOff.length;
+    if (last >= n) last = n - 1;
+    const busy = (j: number): boolean => this.pending.has(j) || this.cache.has(this.cacheBase + j);
+    while (first <= last && busy(first)) first++;
+    if (first > last) return last;
+    let end = first;
+    while (end < last && !busy(end + 1)) end++;
+    if (end === first) {
+      this.prefetch(first);
+      return end;
+    }
+    const base = this.idxBlockOff[first]!;
+    const len = this.idxBlockOff[end]! + this.idxBlockLen[end]! - base;
+    const run = io(this.name, 'read', () => this.handle.read(base, len));
+    for (let j = first; j <= end; j++) {
+      const p = run.then((raw) => {
+        const off = this.idxBlockOff[j]!;
+        const bl = this.idxBlockLen[j]!;
+        if (raw.length < off - base + bl) throw corruption(this.name, base + raw.length, 'block truncated');
+        let b = decodeBlock(raw.subarray(off - base, off - base + bl), this.name, off);
+        // a stored (uncompressed) block is a view of its read buffer: own its bytes, since a
+        // cached block is charged (and keeps alive) its whole backing buffer
+        if (b.data.buffer === raw.buffer) b = new Block(b.data.slice(), this.name, off);
+        this.cache.set(this.cacheBase + j, b);
+        return b;
+      });
+      this.pending.set(j, p);
+      const done = (): void => void this.pending.delete(j);
+      p.then(done, done);
+    }
+    return end;
+  }
+
   /** Cached block i or undefined (no I/O). */
   cachedBlock(i: number): Block | undefined {
     return this.cache.get(this.cacheBase + i);
