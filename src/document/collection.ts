@@ -398,10 +398,16 @@ export class Collection<TSchema extends Document = Document> {
 
   async insertOne(doc: TSchema | Document, options: OperationOptions = {}): Promise<InsertOneResult> {
     const p = this.prepareInsert(doc);
-    await this.engine.write(async (scope) => {
-      const coll = this.engine.ensureCollection(scope, this.dbName, this.collectionName);
-      await this.engine.stageInserts(scope, coll, [p], rethrow);
-    }, this.txn(options), durabilityOf(options));
+    const txn = this.txn(options);
+    if (txn) {
+      await this.engine.write(async (scope) => {
+        const coll = this.engine.ensureCollection(scope, this.dbName, this.collectionName);
+        await this.engine.stageInserts(scope, coll, [p], rethrow);
+      }, txn, durabilityOf(options));
+    } else {
+      // concurrent callers' inserts are staged and committed together (each still atomic on its own)
+      await this.engine.insertOne(this.dbName, this.collectionName, p, durabilityOf(options));
+    }
     return { acknowledged: true, insertedId: p.id };
   }
 

@@ -96,7 +96,10 @@ export class Mutex {
   private tail: Promise<void> = Promise.resolve();
   /** callers waiting for the lock (not counting its holder) */
   waiting = 0;
+  /** lock() calls so far: a caller that saw this count knows whether anyone queued after it */
+  queued = 0;
   lock(): Promise<() => void> {
+    this.queued++;
     let release!: () => void;
     const next = new Promise<void>((r) => (release = r));
     const prev = this.tail;
@@ -621,6 +624,84 @@ export class Engine {
       }
       throw err;
     }
+  }
+
+  /** The insertOne group that later insertOne calls may still join (see `insertOne`). */
+  private openInsertGroup: InsertGroup | undefined;
+
+  /**
+   * A non-transactional insertOne. Calls that arrive while the group queued before them has not
+   * taken the mutex yet, with nothing else queued on the mutex after it (so the order of writes
+   * stays the order of the calls), for the same collection and durability, join that group: it
+   * stages them in call order with one scope and one `_id` read pass and commits them as ONE
+   * batch, as insertMany does. Each insert stays atomic on its own: a refused document (duplicate
+   * `_id`, bad index key) rejects only its own caller and stages nothing; the others resolve once
+   * the batch is durable (a failed batch rejects them all, as a failed group commit does).
+   * Concurrent callers then share a mutex turn, a scope and a commit, not just the fsync.
+   */
+  insertOne(db: string, name: string, p: PreparedInsert, durability: Durability | undefined): Promise<void> {
+    this.checkOpen();
+    const g = this.openInsertGroup;
+    if (g !== undefined && g.queued === this.mutex.queued && g.db === db && g.name === name && g.durability === durability && g.items.length < insertGroupMax) {
+      return new Promise<void>((resolve, reject) => {
+        g.items.push(p);
+        g.settle.push({ resolve, reject });
+      });
+    }
+    const ng: InsertGroup = { db, name, durability, items: [p], settle: [], queued: 0 };
+    const done = new Promise<void>((resolve, reject) => ng.settle.push({ resolve, reject }));
+    this.runInsertGroup(ng).catch((err: unknown) => settleAll(ng.settle, [], 0, err));
+    // runInsertGroup queued on the mutex synchronously: later calls join while nothing queued after it
+    ng.queued = this.mutex.queued;
+    this.openInsertGroup = ng;
+    return done;
+  }
+
+  /**
+   * Stages and commits an insertOne group under one mutex turn. A group of 16 or more goes to the
+   * store as two commits, the second staged while the first one's write and sync run: concurrent
+   * callers then keep two groups in turn (one syncing while the other stages) instead of all of
+   * them waiting for one group's staging and then for its sync.
+   */
+  private async runInsertGroup(g: InsertGroup): Promise<void> {
+    const errors: unknown[] = [];
+    const commits: Promise<void>[] = [];
+    const release = await this.mutex.lock();
+    if (this.openInsertGroup === g) this.openInsertGroup = undefined;
+    const items = g.items;
+    const n = items.length;
+    const parts = n >= 16 ? [items.slice(0, n >> 1), items.slice(n >> 1)] : [items];
+    let failed: unknown;
+    let off = 0;
+    try {
+      this.checkOpen();
+      for (const part of parts) {
+        const scope = this.newScope();
+        const base = off;
+        try {
+          const coll = this.ensureCollection(scope, g.db, g.name);
+          await this.stageInserts(scope, coll, part, (i, err) => {
+            if (!(err instanceof LargetableError)) throw err;
+            errors[base + i] = err;
+            return true;
+          });
+          const commit = this.prepareCommit(scope, g.durability);
+          const settle = g.settle.slice(base, base + part.length);
+          // submitted in mutex order, while the mutex is held
+          if (commit) commits.push(commit().then(() => settleAll(settle, errors, base, undefined), (err: unknown) => settleAll(settle, errors, base, err)));
+          else settleAll(settle, errors, base, undefined);
+        } catch (err) {
+          for (const p of scope.plugins) p.abort();
+          throw err;
+        }
+        off += part.length;
+      }
+    } catch (err) {
+      failed = err;
+    }
+    release();
+    if (failed !== undefined) settleAll(g.settle.slice(off), errors, off, failed);
+    await Promise.all(commits);
   }
 
   private readonly countersKeys = new Map<number, Uint8Array>();
@@ -1345,6 +1426,27 @@ export interface PreparedInsert {
 }
 
 const idIndex = { name: '_id_', key: { _id: 1 } };
+
+function settleAll(settle: InsertGroup['settle'], errors: unknown[], base: number, err: unknown): void {
+  for (let i = 0; i < settle.length; i++) {
+    const e = errors[base + i] ?? err;
+    if (e === undefined) settle[i]!.resolve();
+    else settle[i]!.reject(e);
+  }
+}
+
+/** Inserts that one insertOne group takes at most (then the next call starts a new group). */
+const insertGroupMax = 1000;
+
+interface InsertGroup {
+  db: string;
+  name: string;
+  durability: Durability | undefined;
+  items: PreparedInsert[];
+  settle: { resolve: () => void; reject: (err: unknown) => void }[];
+  /** `mutex.queued` right after the group queued: joinable while it is unchanged and the group is open. */
+  queued: number;
+}
 
 interface CommitEntry {
   /** The commit's staged writes (its layer's entries, in order), then its change-log records. */

@@ -137,6 +137,51 @@ describe('write path: concurrent commits', () => {
     });
   });
 
+  it('insertOne calls issued together are staged in call order, each atomic on its own: a duplicate rejects only its caller, a write queued between them keeps its place', async () => {
+    await withDir(async (dir) => {
+      let client = await open(dir, opts);
+      let c = client.db('w').collection('c');
+      await c.createIndex({ k: 1 });
+      const stream = c.watch();
+      const first = stream.next();
+      await c.insertOne({ _id: 'start' });
+      const token = (await first)!._id;
+      await stream.close();
+      const calls: Promise<unknown>[] = [];
+      for (let i = 0; i < 40; i++) calls.push(c.insertOne({ _id: i % 30, k: i, v: 'x'.repeat(i) }));
+      // a delete queued after the first 40 calls, then a re-insert of the deleted _id
+      calls.push(c.deleteOne({ _id: 5 }));
+      calls.push(c.insertOne({ _id: 5, k: 'again' }));
+      for (let i = 40; i < 60; i++) calls.push(c.insertOne({ _id: i, k: i }));
+      const results = await Promise.allSettled(calls);
+      const refused = results.map((r, i) => (r.status === 'rejected' ? i : -1)).filter((i) => i >= 0);
+      assert.deepEqual(refused, Array.from({ length: 10 }, (_, j) => 30 + j));
+      for (const i of refused) {
+        const e = (results[i] as PromiseRejectedResult).reason;
+        assert.ok(e instanceof LargetableError && e.code === 'DUPLICATE_KEY', String(e));
+      }
+      assert.equal((await c.findOne({ _id: 5 }))!.k, 'again');
+      assert.equal((await c.findOne({ _id: 7 }))!.k, 7); // the first call with _id 7 won
+      assert.equal(await c.countDocuments({ k: { $gte: 30, $lt: 40 } }), 0);
+      assert.equal(await c.estimatedDocumentCount(), 51); // start, _ids 0..29 (5 deleted and inserted again), 40..59
+      await indexAgreesWithScan(client, { k: { $gte: 0 } }, 'k_1');
+      await client.close();
+      client = await open(dir, opts);
+      c = client.db('w').collection('c');
+      const replay = c.watch([], { resumeAfter: token });
+      const seen: string[] = [];
+      for (let i = 0; i < 52; i++) {
+        const e = await replay.next();
+        seen.push(`${e!.operationType}:${(e!.documentKey as { _id: unknown })._id}`);
+      }
+      await replay.close();
+      const expected = [...Array.from({ length: 30 }, (_, i) => `insert:${i}`), 'delete:5', 'insert:5', ...Array.from({ length: 20 }, (_, i) => `insert:${40 + i}`)];
+      assert.deepEqual(seen, expected);
+      assert.equal(await c.estimatedDocumentCount(), 51);
+      await client.close();
+    });
+  });
+
   it('insertMany: in-batch and stored duplicates, ordered and unordered, stage nothing for the refused documents', async () => {
     await withDir(async (dir) => {
       const client = await open(dir, opts);
