@@ -160,8 +160,10 @@ const bsonOptions = { promoteLongs: false } as const;
 export function decodeDocument(bytes: Uint8Array): Document {
   const fast = decodeFast(bytes);
   if (fast !== undefined) return fast;
-  // new Uint8Array(view) copies (a pooled Node buffer's slice() would not); only needed with a Binary
-  return BSON.deserialize(hasBinary(bytes) ? new Uint8Array(bytes) : bytes, bsonOptions);
+  // new Uint8Array(view) copies (a pooled Node buffer's slice() would not); needed with a Binary,
+  // and for a view into a larger buffer (a store block), which nothing decoded may keep alive
+  const own = bytes.byteOffset === 0 && bytes.buffer.byteLength === bytes.length;
+  return BSON.deserialize(!own || hasBinary(bytes) ? new Uint8Array(bytes) : bytes, bsonOptions);
 }
 
 /** BSON bytes of `doc`, in a Uint8Array of their own (exact size: the document cache keeps it as is). */
@@ -238,13 +240,33 @@ export class DocumentCache {
   constructor(maxBytes: number) {
     this.maxBytes = maxBytes;
   }
-  private seen = new Set<string>();
-  /** True if `k` missed before (recently): then it is worth caching. */
-  admit(k: string): boolean {
+  /**
+   * Doorkeeper of first misses: one bit per hashed document key (2^21 bits, 256 KiB), all cleared
+   * after 2^18 marks, so at most 1 in 8 bits is set and a false positive (a key admitted on its first
+   * miss) is rare and harmless. A bit array instead of a set of key strings: no allocation, no
+   * growing table, one cache line per probe.
+   */
+  private readonly seen = new Int32Array(1 << 16);
+  private seenMarks = 0;
+  /** True if the document key `key` missed before (recently): then it is worth caching. */
+  admit(key: Uint8Array): boolean {
     if (this.maxBytes <= 0) return false;
-    if (this.seen.delete(k)) return true;
-    if (this.seen.size >= 100_000) this.seen.clear();
-    this.seen.add(k);
+    let h = 0x811c9dc5 | 0;
+    for (let i = 0; i < key.length; i++) h = Math.imul(h ^ key[i]!, 0x01000193);
+    h = Math.imul(h ^ (h >>> 16), 0x45d9f3b);
+    h ^= h >>> 16;
+    const w = (h >>> 5) & 0xffff;
+    const m = 1 << (h & 31);
+    const seen = this.seen;
+    if ((seen[w]! & m) !== 0) {
+      seen[w] = seen[w]! & ~m;
+      return true;
+    }
+    if (++this.seenMarks > 1 << 18) {
+      seen.fill(0);
+      this.seenMarks = 1;
+    }
+    seen[w] = seen[w]! | m;
     return false;
   }
   /** The decoded document (shared: copy before handing out) or undefined. */
@@ -282,11 +304,14 @@ export class DocumentCache {
   set(k: string, doc: Document, size: number): void {
     this.put(k, { doc, raw: undefined, size: decodedEntryBytes(size), len: size });
   }
-  setRaw(k: string, raw: Uint8Array): void {
+  /** Keeps `raw` (or an exact-size copy of it) as a raw entry; returns the bytes kept, if kept. */
+  setRaw(k: string, raw: Uint8Array): Uint8Array | undefined {
     // A view into a larger buffer (Node's pooled allocUnsafe slabs, which BSON.serialize
-    // uses, or a batch encoding) would keep all of it alive: keep an exact-size copy instead.
+    // uses, a batch encoding, a store block) would keep all of it alive: keep an exact-size copy instead.
     const own = raw.byteOffset === 0 && raw.buffer.byteLength === raw.length ? raw : copyBytes(raw);
-    this.put(k, { doc: undefined, raw: own, size: rawEntryBytes(raw.length), len: raw.length });
+    const e: CacheEntry = { doc: undefined, raw: own, size: rawEntryBytes(raw.length), len: raw.length };
+    this.put(k, e);
+    return this.map.get(k) === e ? own : undefined;
   }
   private put(k: string, e: CacheEntry): void {
     if (this.maxBytes <= 0 || e.size > this.maxBytes) {
@@ -341,7 +366,8 @@ export class DocumentCache {
   }
   clear(): void {
     this.map.clear();
-    this.seen.clear();
+    this.seen.fill(0);
+    this.seenMarks = 0;
     this.queue = [];
     this.qHead = 0;
     this.bytes = 0;
@@ -435,11 +461,13 @@ export class Engine {
     }
     const e = this.docCache.entry(k);
     if (e) return this.fromCacheEntry(k, e);
-    const v = this.store.getCached(dk);
+    // the committed BSON, possibly a view into a cached block: decoded at once, never kept as is
+    const v = this.store.getCachedView(dk);
     if (!v) return v;
     const doc = decodeDocument(v);
-    // a private copy of the committed BSON (no commit can finish during a synchronous read)
-    this.docCache.setRaw(k, v);
+    // a document read once costs no copy: its BSON is cached (copied) on its second miss (no
+    // commit can finish during a synchronous read)
+    if (this.docCache.admit(dk)) this.docCache.setRaw(k, v);
     return { doc, bytes: v.length };
   }
 
@@ -482,7 +510,7 @@ export class Engine {
    * I/O (then `readRaw` with `missed`). A live read fills the document cache as `readRaw` does (no
    * commit can finish during a synchronous read).
    */
-  readRawCached(reader: KVReader, collId: number, encId: Uint8Array, missed = false): { cached?: Document; raw?: Uint8Array } | null | undefined {
+  readRawCached(reader: KVReader, collId: number, encId: Uint8Array, missed = false): { cached?: Document; raw?: Uint8Array; view?: true } | null | undefined {
     const dk = documentKey(collId, encId);
     if (reader !== this.live) {
       const v = reader.getCached(dk);
@@ -491,10 +519,11 @@ export class Engine {
     const k = bytesKey(dk);
     const e = missed ? undefined : this.docCache.entry(k);
     if (e) return e.doc !== undefined ? { cached: e.doc } : { raw: e.raw! };
-    const v = this.store.getCached(dk);
+    const v = this.store.getCachedView(dk);
     if (!v) return v;
-    this.docCache.setRaw(k, v);
-    return { raw: v };
+    // cached (copied) on its second miss; a one-off read hands out the view (`view`: copy to keep it)
+    const own = this.docCache.admit(dk) ? this.docCache.setRaw(k, v) : undefined;
+    return own !== undefined ? { raw: own } : { raw: v, view: true };
   }
 
   static async open(store: Store, options: { documentCacheBytes?: number } = {}): Promise<Engine> {

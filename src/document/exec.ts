@@ -170,10 +170,15 @@ export async function* scanBatches(engine: Engine, coll: CollMeta, reader: KVRea
     return lazy ? { doc, encId, bytes: 0, borrowed: true } : { doc: cloneDoc(doc), encId, bytes: 0 };
   };
   /** A document read without I/O (cached decoded, or its BSON): the FoundDoc, or null when it does not match. */
-  const fromEntry = (c: { cached?: Document; raw?: Uint8Array }, encId: Uint8Array): FoundDoc | null => {
+  const fromEntry = (c: { cached?: Document; raw?: Uint8Array; view?: true }, encId: Uint8Array): FoundDoc | null => {
     if (c.cached) return fromShared(c.cached, encId);
     const raw = c.raw!;
-    if (lazy) return fromRaw(raw, encId, 0);
+    if (lazy) {
+      const f = fromRaw(raw, encId, 0);
+      // a view into a store block: a match held beyond the batch keeps a copy, not the block
+      if (f !== null && retain && c.view && f.raw === raw) f.raw = raw.slice();
+      return f;
+    }
     const doc = decodeDocument(raw);
     return all || matcher.test(doc) ? { doc, encId, bytes: raw.length } : null;
   };

@@ -1159,11 +1159,24 @@ export class LsmStore implements Store {
   }
 
   /**
-   * The synchronous part of a point read: the value (a copy), null when there is no visible
-   * value, or -1 - i when segment i (L0 in order, then L1 as index l0.length) needs a block that
-   * is not cached.
+   * `getCached` on the latest state without copying a value found in a segment: a read-only view
+   * into the cached block (immutable; the view keeps the whole block alive, so copy what you keep).
+   * A value found in a memtable is a copy (memtable buffers are recycled). For readers that decode
+   * or test the value at once: no allocation for the value.
    */
-  private lookupCached(key: Uint8Array, snap: number, version: Version): Uint8Array | null | number {
+  getCachedView(key: Uint8Array): Uint8Array | null | undefined {
+    this.checkOpen();
+    checkKey(key);
+    const r = this.lookupCached(key, this.visibleSeq, this.current, true);
+    return typeof r === 'number' ? undefined : r;
+  }
+
+  /**
+   * The synchronous part of a point read: the value (a copy; with `view`, a segment's value is a
+   * view into its cached block), null when there is no visible value, or -1 - i when segment i
+   * (L0 in order, then L1 as index l0.length) needs a block that is not cached.
+   */
+  private lookupCached(key: Uint8Array, snap: number, version: Version, view = false): Uint8Array | null | number {
     for (let i = -1; i < version.imms.length; i++) {
       const m = i < 0 ? version.mem : version.imms[i]!;
       if (m.count === 0) continue;
@@ -1181,14 +1194,14 @@ export class LsmStore implements Store {
     for (let i = 0; i < l0.length; i++) {
       const s = l0[i]!;
       if (s.meta.minSeq > snap || !s.mayContain(key, hash)) continue;
-      const r = s.probe(key, kp, snap);
+      const r = s.probe(key, kp, snap, view);
       if (r === probeNone) continue;
       if (r === probeIo) return -1 - i;
       return r === probeFound ? takeFound(s) : null;
     }
     const s = l1Candidate(l1, key);
     if (s !== undefined && s.mayContain(key, hash)) {
-      const r = s.probe(key, kp, snap);
+      const r = s.probe(key, kp, snap, view);
       if (r === probeIo) return -1 - l0.length;
       if (r === probeFound) return takeFound(s);
     }

@@ -837,9 +837,11 @@ export class Segment {
   /**
    * Point lookup on cached blocks only, synchronous: probeNone (no visible version here),
    * probeDeleted (a tombstone), probeFound (the value, a copy, is in `found`), or probeIo when a
-   * block it needs is not cached (then use `get`). `kp` = prefixAt(key).
+   * block it needs is not cached (then use `get`). `kp` = prefixAt(key). With `view`, `found` is a
+   * read-only view into the cached block instead of a copy (blocks are immutable; a view keeps its
+   * block alive).
    */
-  probe(key: Uint8Array, kp: number, snap: number): number {
+  probe(key: Uint8Array, kp: number, snap: number, view = false): number {
     const n = this.idxP0.length;
     let bi = this.findBlock(key, kp);
     while (bi < n) {
@@ -850,7 +852,7 @@ export class Segment {
         if (compareAt(key, b.data, b.keyStart, b.keyLen) !== 0) return probeNone;
         if (b.seq <= snap) {
           if (b.kind === kindDel) return probeDeleted;
-          this.found = b.data.slice(b.valStart, b.valStart + b.valLen);
+          this.found = view ? b.data.subarray(b.valStart, b.valStart + b.valLen) : b.data.slice(b.valStart, b.valStart + b.valLen);
           return probeFound;
         }
       }

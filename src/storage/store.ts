@@ -87,6 +87,11 @@ export interface Store {
    * key has no visible value, undefined when a block it needs is not cached (then call `get`).
    */
   getCached(key: Uint8Array, snapshot?: Snapshot): Uint8Array | null | undefined;
+  /**
+   * `getCached` on the latest state, the value possibly a read-only view into store memory that
+   * stays valid (immutable) but keeps its whole buffer alive: decode or test it, copy what you keep.
+   */
+  getCachedView(key: Uint8Array): Uint8Array | null | undefined;
   put(key: Uint8Array, value: Uint8Array): Promise<CommitInfo>;
   del(key: Uint8Array): Promise<CommitInfo>;
   /** Atomic: all ops become visible and durable together, or none does. */

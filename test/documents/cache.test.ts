@@ -1,5 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { Binary } from 'bson';
 import { freshClient } from './helpers.ts';
 
 describe('document cache (write-through)', () => {
@@ -40,6 +41,39 @@ describe('document cache (write-through)', () => {
       await Promise.all([a, b]);
       assert.equal((await c.findOne({ _id: 1 }))?.v, i * 2);
       assert.equal((await c.find({ v: { $gte: 0 } }).toArray())[0]?.v, i * 2);
+    }
+    await client.close();
+  });
+
+  it('documents read from store blocks (views, not copies): equal answers, caller-owned results, cached on the second miss', async () => {
+    const client = await freshClient();
+    const c = client.db('app').collection('blocks');
+    await c.createIndex({ city: 1 });
+    const expected = (i: number) => ({ _id: i, city: `c${i % 4}`, n: (i * 37) % 101, tags: ['a', `t${i % 3}`], at: new Date(1e12 + i), ...(i % 5 === 0 ? { bin: new Binary(Uint8Array.of(i & 255, 1, 2)) } : {}) });
+    await c.insertMany(Array.from({ length: 300 }, (_, i) => expected(i)));
+    const engine = (client as unknown as { engine: { store: { flush(): Promise<void> }; docCache: { clear(): void; stats(): { entries: number } } } }).engine;
+    await engine.store.flush();
+    assert.equal((await c.find({}).toArray()).length, 300); // a collection scan: blocks cached, documents not
+    engine.docCache.clear();
+    for (let round = 0; round < 3; round++) {
+      for (let i = 0; i < 300; i += 7) {
+        const d = (await c.findOne({ _id: i }))!;
+        assert.deepEqual(d, expected(i));
+        // the caller's to mutate, including a Binary's bytes
+        d.tags.push('x');
+        if (d.bin) (d.bin as Binary).buffer[0] = 99;
+      }
+      // one-off reads from cached blocks are not cached; the second miss caches
+      if (round === 0) assert.equal(engine.docCache.stats().entries, 0);
+      if (round === 1) assert.ok(engine.docCache.stats().entries >= 40);
+      const eq = await c.find({ city: 'c1' }).toArray();
+      assert.deepEqual(eq, Array.from({ length: 75 }, (_, k) => expected(4 * k + 1)));
+      eq[0]!.tags.push('y');
+      // top-k and a full sort hold documents read as block views beyond their batch
+      const top = await c.find({ city: { $in: ['c2', 'c3'] } }).sort({ n: -1, _id: 1 }).limit(5).toArray();
+      const want = Array.from({ length: 300 }, (_, i) => expected(i)).filter((d) => d.city === 'c2' || d.city === 'c3').sort((a, b) => b.n - a.n || a._id - b._id);
+      assert.deepEqual(top, want.slice(0, 5));
+      assert.deepEqual(await c.find({ city: { $in: ['c2', 'c3'] } }).sort({ n: -1, _id: 1 }).toArray(), want);
     }
     await client.close();
   });
