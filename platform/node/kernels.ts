@@ -1,7 +1,8 @@
 /**
  * Node: reads build/simd.wasm or build/scalar.wasm (located through the package export
  * `largetable/wasm/*`, falling back to paths relative to this file), compiles it, and installs
- * it as the active kernels. Only the chosen build is read.
+ * it as the active kernels. Only the chosen build is read. Installing also makes node:zlib the
+ * storage engine's block decoder (platform/zlib-inflate.ts).
  */
 import { readFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
@@ -9,6 +10,8 @@ import { fileURLToPath } from 'node:url';
 import { LargetableError } from '../../src/errors.ts';
 import { chooseBuild, installKernels, loadKernels } from '../../src/kernel/index.ts';
 import type { WasmKernels } from '../../src/kernel/index.ts';
+import { installBlockInflater } from '../../src/storage/segment.ts';
+import { zlibBlockInflater } from '../zlib-inflate.ts';
 
 export interface NodeKernelOptions {
   /** Use the scalar build even when SIMD is available. */
@@ -65,7 +68,11 @@ export function loadPlatformKernels(options: NodeKernelOptions = {}): Promise<Wa
     promise.catch(() => cache.delete(key));
   }
   return promise.then((k) => {
-    if (options.install !== false) installKernels(k);
+    if (options.install !== false) {
+      installKernels(k);
+      // the storage engine's blocks decode with zlib (native) instead of the TypeScript inflater
+      installBlockInflater(zlibBlockInflater);
+    }
     return k;
   });
 }

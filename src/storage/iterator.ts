@@ -6,7 +6,7 @@
 import { compareBytes } from './codec.ts';
 import { type Memtable, NIL } from './memtable.ts';
 export { compareRanges } from './memtable.ts';
-import { type Block, BlockScratch, kindDel, type Segment } from './segment.ts';
+import { type Block, BlockScratch, kindDel, runBufferBytes, type Segment } from './segment.ts';
 
 export interface Source {
   valid: boolean;
@@ -32,7 +32,7 @@ const empty = new Uint8Array(0);
  * Bytes (on disk) of blocks a forward scan keeps requested ahead of the one it reads, once it
  * reads from storage: topped up by one read of up to this many bytes when less than half is left.
  */
-const readaheadBytes = 256 * 1024;
+const readaheadBytes = runBufferBytes;
 
 /** Memtable source: one entry per node (its newest version visible at `snap`). */
 export class MemSource implements Source {

@@ -178,6 +178,11 @@ describe('segments', () => {
         reads.push(len);
         return read(off, len);
       };
+      const readInto = h.readInto!.bind(h);
+      h.readInto = (off: number, target: Uint8Array) => {
+        reads.push(target.length);
+        return readInto(off, target);
+      };
       const cache = new BlockCache<Block>(64 << 20);
       const s2 = await Segment.open(h, 'r.seg', 1, cache);
       reads.length = 0;

@@ -43,8 +43,31 @@ const blockObjectBytes = 320;
  * before the next call, so its working memory (~250 KB) is allocated once instead of per block.
  */
 const deflater = new DeflateEncoder();
+/** Readahead runs up to this many bytes read into pooled buffers (`Segment.prefetchRun`). */
+export const runBufferBytes = 256 * 1024;
+/** Run buffers kept for reuse (process-wide; more runs in flight allocate). */
+const runBuffersMax = 4;
+const runBuffers: Uint8Array[] = [];
+
 /** Likewise one decoder: its tables (up to 130 KB) are allocated once, not per block read. */
 const inflater = new Inflater();
+
+/**
+ * A runtime's native raw-DEFLATE decoder (node:zlib on Node and Deno, installed by their platform
+ * kernel loaders): inflates `payload` into a new Uint8Array (not a Node Buffer: its `slice` is a
+ * view) of exactly `rawLen` bytes backed by its own buffer, or throws when the data is invalid or
+ * inflates to more than `rawLen` bytes. It decodes the blocks read into the cache (~2x faster than
+ * the TypeScript inflater); decodes into a reused scratch (compaction) keep the TypeScript one.
+ */
+export type BlockInflater = (payload: Uint8Array, rawLen: number) => Uint8Array;
+let nativeInflater: BlockInflater | null = null;
+
+/** Installs (or with null removes) the native block decoder; returns the previous one. */
+export function installBlockInflater(f: BlockInflater | null): BlockInflater | null {
+  const prev = nativeInflater;
+  nativeInflater = f;
+  return prev;
+}
 
 /**
  * Reusable buffers for reading a block (compaction's one pass over its inputs): the read and the
@@ -257,14 +280,17 @@ export function decodeBlock(raw: Uint8Array, file: string, offset: number, scrat
   let data: Uint8Array;
   if (flags === 0) data = payload; // a view: the read buffer is ours and never reused
   else if (flags === 1) {
-    let out: Uint8Array;
-    if (scratch === undefined) out = new Uint8Array(rawLen);
-    else {
-      if (scratch.data.length < rawLen) scratch.data = new Uint8Array(Math.max(rawLen, 24 * 1024));
-      out = scratch.data;
-    }
     try {
-      data = out.subarray(0, inflater.inflate(payload, out, rawLen));
+      if (scratch === undefined && nativeInflater !== null) data = nativeInflater(payload, rawLen);
+      else {
+        let out: Uint8Array;
+        if (scratch === undefined) out = new Uint8Array(rawLen);
+        else {
+          if (scratch.data.length < rawLen) scratch.data = new Uint8Array(Math.max(rawLen, 24 * 1024));
+          out = scratch.data;
+        }
+        data = out.subarray(0, inflater.inflate(payload, out, rawLen));
+      }
     } catch (err) {
       throw new LargetableError('CORRUPTION', `${file}: corruption at offset ${offset}: inflate failed`, {
         cause: err,
@@ -809,19 +835,34 @@ export class Segment {
     }
     const base = this.idxBlockOff[first]!;
     const len = this.idxBlockOff[end]! + this.idxBlockLen[end]! - base;
-    const run = io(this.name, 'read', () => this.handle.read(base, len));
-    for (let j = first; j <= end; j++) {
-      const p = run.then((raw) => {
-        const off = this.idxBlockOff[j]!;
-        const bl = this.idxBlockLen[j]!;
-        if (raw.length < off - base + bl) throw corruption(this.name, base + raw.length, 'block truncated');
-        let b = decodeBlock(raw.subarray(off - base, off - base + bl), this.name, off);
-        // a stored (uncompressed) block is a view of its read buffer: own its bytes, since a
-        // cached block is charged (and keeps alive) its whole backing buffer
-        if (b.data.buffer === raw.buffer) b = new Block(b.data.slice(), this.name, off);
-        this.cache.set(this.cacheBase + j, b);
-        return b;
+    // the run's bytes land in a pooled buffer (decoding copies everything out of it), so a scan
+    // allocates one buffer per decoded block only
+    const h = this.handle;
+    const buf = h.readInto !== undefined && len <= runBufferBytes ? (runBuffers.pop() ?? new Uint8Array(runBufferBytes)) : null;
+    const run =
+      buf === null
+        ? io(this.name, 'read', () => h.read(base, len))
+        : io(this.name, 'read', () => h.readInto!(base, buf.subarray(0, len))).then((got) => buf.subarray(0, got));
+    const all = run
+      .then((raw) => {
+        const out: Block[] = [];
+        for (let j = first; j <= end; j++) {
+          const off = this.idxBlockOff[j]!;
+          const bl = this.idxBlockLen[j]!;
+          if (raw.length < off - base + bl) throw corruption(this.name, base + raw.length, 'block truncated');
+          let b = decodeBlock(raw.subarray(off - base, off - base + bl), this.name, off);
+          // a stored (uncompressed) block is a view of the run's buffer: own its bytes
+          if (b.data.buffer === raw.buffer) b = new Block(b.data.slice(), this.name, off);
+          this.cache.set(this.cacheBase + j, b);
+          out.push(b);
+        }
+        return out;
+      })
+      .finally(() => {
+        if (buf !== null && runBuffers.length < runBuffersMax) runBuffers.push(buf);
       });
+    for (let j = first; j <= end; j++) {
+      const p = all.then((bs) => bs[j - first]!);
       this.pending.set(j, p);
       const done = (): void => void this.pending.delete(j);
       p.then(done, done);
