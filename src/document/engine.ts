@@ -507,10 +507,10 @@ export class Engine {
   /**
    * `readRaw` without I/O, synchronous: the cached decoded document (shared, do not mutate) or the
    * BSON (read-only); null when there is no such document; undefined when the read needs storage
-   * I/O (then `readRaw` with `missed`). A live read fills the document cache as `readRaw` does (no
-   * commit can finish during a synchronous read).
+   * I/O (then `readRaw` with `missed`). A live read fills the document cache (no commit can finish
+   * during a synchronous read): on the first miss with `cacheFirst`, else on the second.
    */
-  readRawCached(reader: KVReader, collId: number, encId: Uint8Array, missed = false): { cached?: Document; raw?: Uint8Array; view?: true } | null | undefined {
+  readRawCached(reader: KVReader, collId: number, encId: Uint8Array, missed = false, cacheFirst = true): { cached?: Document; raw?: Uint8Array; view?: true } | null | undefined {
     const dk = documentKey(collId, encId);
     if (reader !== this.live) {
       const v = reader.getCached(dk);
@@ -521,8 +521,10 @@ export class Engine {
     if (e) return e.doc !== undefined ? { cached: e.doc } : { raw: e.raw! };
     const v = this.store.getCachedView(dk);
     if (!v) return v;
-    // cached (copied) on its second miss; a one-off read hands out the view (`view`: copy to keep it)
-    const own = this.docCache.admit(dk) ? this.docCache.setRaw(k, v) : undefined;
+    // `cacheFirst` (raw tests: a raw hit spares the store lookup and any decode) caches (copies) on
+    // the first miss; otherwise (a full decode follows, which a raw hit would not spare) on the
+    // second, as point reads do. `view`: not kept anywhere, copy to keep it.
+    const own = cacheFirst || this.docCache.admit(dk) ? this.docCache.setRaw(k, v) : undefined;
     return own !== undefined ? { raw: own } : { raw: v, view: true };
   }
 

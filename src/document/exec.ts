@@ -261,7 +261,7 @@ export async function* scanBatches(engine: Engine, coll: CollMeta, reader: KVRea
     let pending: number[] | undefined;
     for (let i = 0; i < window.length; i++) {
       const e = window[i]!;
-      const c = engine.readRawCached(reader, coll.id, e);
+      const c = engine.readRawCached(reader, coll.id, e, false, lazy !== undefined);
       if (c === undefined) (pending ??= []).push(i);
       else got[i] = c === null ? undefined : fromEntry(c, e);
     }
