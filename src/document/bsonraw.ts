@@ -349,17 +349,32 @@ const utf8Strict = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 /** Thrown inside decodeFast when the bytes hold something it leaves to bson. */
 const GIVE_UP = new Error('decodeFast: not handled');
 
+const fc = String.fromCharCode;
+
 function str(b: Uint8Array, s: number, e: number): string {
-  if (e - s <= 24) {
-    let out = '';
-    for (let i = s; i < e; i++) {
-      const c = b[i]!;
-      if (c >= 0x80) return utf8Strict.decode(b.subarray(s, e));
-      out += String.fromCharCode(c);
-    }
-    return out;
+  if (e - s > 24) return utf8Strict.decode(b.subarray(s, e));
+  for (let i = s; i < e; i++) if (b[i]! >= 0x80) return utf8Strict.decode(b.subarray(s, e));
+  // ASCII: 8 characters per fromCharCode call (one string each, not one per character)
+  let out = '';
+  for (; e - s >= 8; s += 8) out += fc(b[s]!, b[s + 1]!, b[s + 2]!, b[s + 3]!, b[s + 4]!, b[s + 5]!, b[s + 6]!, b[s + 7]!);
+  switch (e - s) {
+    case 0:
+      return out;
+    case 1:
+      return out + fc(b[s]!);
+    case 2:
+      return out + fc(b[s]!, b[s + 1]!);
+    case 3:
+      return out + fc(b[s]!, b[s + 1]!, b[s + 2]!);
+    case 4:
+      return out + fc(b[s]!, b[s + 1]!, b[s + 2]!, b[s + 3]!);
+    case 5:
+      return out + fc(b[s]!, b[s + 1]!, b[s + 2]!, b[s + 3]!, b[s + 4]!);
+    case 6:
+      return out + fc(b[s]!, b[s + 1]!, b[s + 2]!, b[s + 3]!, b[s + 4]!, b[s + 5]!);
+    default:
+      return out + fc(b[s]!, b[s + 1]!, b[s + 2]!, b[s + 3]!, b[s + 4]!, b[s + 5]!, b[s + 6]!);
   }
-  return utf8Strict.decode(b.subarray(s, e));
 }
 
 /**

@@ -160,6 +160,16 @@ describe('raw BSON field access', () => {
     assert.deepStrictEqual(decodeFast(BSON.serialize(doc)), doc);
     assert.equal(decodeFast(BSON.serialize({ a: Long.fromInt(1) })), undefined);
     assert.equal(decodeFast(Uint8Array.of(5, 0, 0, 0)), undefined);
+    // strings of every length around the 8-character steps and the 24-byte cut, ASCII or with a
+    // multi-byte character at any position, as values and as field names
+    for (let n = 0; n <= 40; n++) {
+      const ascii = Array.from({ length: n }, (_, i) => String.fromCharCode(32 + ((i * 7 + n) % 95))).join('');
+      const variants = [ascii, ...Array.from({ length: n }, (_, i) => ascii.slice(0, i) + 'é' + ascii.slice(i + 1)), ascii + '\u{1F600}'];
+      for (const v of variants) {
+        const d = { v, [`n${v}`]: [v, { w: v }] };
+        assert.deepStrictEqual(decodeFast(BSON.serialize(d)), BSON.deserialize(BSON.serialize(d), bsonOptions));
+      }
+    }
     // field names are reused from a cache by their bytes: many distinct names of one length (slot
     // collisions), alternating, each decode still gets its own names
     for (let round = 0; round < 3; round++) {
