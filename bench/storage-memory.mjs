@@ -23,7 +23,17 @@ await loadPlatformKernels().then((k) => installKernels(k), () => undefined);
 const startRss = process.memoryUsage.rss();
 const st = await openStore(await openNodeFsAdapter(dir), { memtableSizeBytes: memtable, blockCacheSizeBytes: cache, durability: 'relaxed' });
 let peak = 0;
-const sample = setInterval(() => (peak = Math.max(peak, process.memoryUsage.rss())), 100);
+/** Where the load was when the sampled peak was last raised (keys written, phase). */
+let phase = 'load';
+let done = 0;
+let peakAt = '';
+const sample = setInterval(() => {
+  const r = process.memoryUsage.rss();
+  if (r > peak) {
+    peak = r;
+    peakAt = `${phase} at ${done.toLocaleString()} keys`;
+  }
+}, 100);
 /** Peak resident set of this process so far (Linux VmHWM), or 0 where /proc is missing. */
 const hwm = () => {
   try {
@@ -68,16 +78,20 @@ for (let i = 0; i < n; i += 1000) {
     ops.push({ type: 'put', key: keyOf(j, keyBuf.subarray(o * 16, o * 16 + 16)), value: v });
   }
   await st.write(ops);
-  if (i % 1_000_000 === 0) status(`${i.toLocaleString()} keys`);
+  done = Math.min(n, i + 1000);
+  if (i % 500_000 === 0) status(`${i.toLocaleString()} keys`);
 }
+phase = 'final compaction';
 await st.idle();
 const loadS = (performance.now() - t0) / 1000;
 status('loaded');
+phase = 'reads';
 const t1 = performance.now();
 const k = new Uint8Array(16);
 for (let r = 0; r < 100_000; r++) if ((await st.get(keyOf((r * 7919) % n, k))) === undefined) throw new Error('missing key');
 const readS = (performance.now() - t1) / 1000;
 status('read');
+console.log(`sampled peak ${mb(peak)} MB during ${peakAt}`);
 clearInterval(sample);
 peak = Math.max(peak, process.memoryUsage.rss(), hwm());
 const diskBytes = st.stats().diskBytes;

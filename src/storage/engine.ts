@@ -97,6 +97,9 @@ const walSyncBytesMax = 8192;
 /** A WAL write of more records than this goes out in chunks of this size through one reused buffer. */
 const walCoalesceBytes = 1 << 20;
 
+/** A memtable pool larger than the current memtable can take is trimmed after this long without a rotation. */
+const poolTrimMs = 1000;
+
 /** Auto-compaction rewrites L1 only once L0 holds at least 1/8 of L1's entries. */
 const l1ToL0RatioMax = 8;
 
@@ -225,6 +228,10 @@ export class LsmStore implements Store {
   private compactionChain: Promise<void> = Promise.resolve();
   private compactionPending = false;
   private syncTimer: ReturnType<typeof setTimeout> | undefined;
+  /** Trims the memtable pool once writes stop (`recycle`). */
+  private trimTimer: ReturnType<typeof setTimeout> | undefined;
+  /** When the memtable last rotated (Date.now()): the pool trim waits for a second without one. */
+  private rotatedAt = 0;
   private failed: LargetableError | null = null;
   private closed = false;
   private walSyncs = 0;
@@ -455,11 +462,33 @@ export class LsmStore implements Store {
   }
 
   /**
-   * The pool keeps what the current memtable can still take before it is full (memtable + pool
-   * within one memtable budget): a store that stops writing holds no more than a full memtable.
+   * The pool keeps chunks while the memtables and the pool stay within the memtables' budget
+   * ((1 + immutableMemtablesMax) x memtableSizeBytes): under a steady write load every flushed
+   * memtable's chunks go to the next ones, none to the garbage collector (which frees them late,
+   * and glibc keeps freed memory resident). Once writes stop (no rotation for `poolTrimMs`), the
+   * pool gives back all but what the current memtable can still take: an idle store holds no
+   * more than a full memtable.
    */
   private recycle(m: Memtable): void {
-    m.recycle(this.memtableBytes - this.current.mem.bytes);
+    const c = this.current;
+    let live = c.mem.bytes;
+    for (const x of c.imms) if (x !== m) live += x.bytes;
+    m.recycle((1 + immutableMemtablesMax) * this.memtableBytes - live);
+    if (this.trimTimer === undefined && !this.closed && this.memPool.bytes > this.memtableBytes - c.mem.bytes) {
+      this.trimTimer = setTimeout(() => this.trimPool(), poolTrimMs);
+    }
+  }
+
+  private trimPool(): void {
+    this.trimTimer = undefined;
+    if (this.closed) return;
+    const quiet = Date.now() - this.rotatedAt;
+    if (quiet < poolTrimMs) {
+      // still writing: look again a second after the last rotation
+      this.trimTimer = setTimeout(() => this.trimPool(), poolTrimMs - quiet);
+      return;
+    }
+    this.memPool.trim(Math.max(0, this.memtableBytes - this.current.mem.bytes));
   }
 
   /** Takes a version's reference on a segment; the first one charges its filter and index to the cache budget. */
@@ -517,10 +546,13 @@ export class LsmStore implements Store {
     try {
       this.checkWritable();
       if (this.failed !== null) throw this.failedError();
-      const rec = encodeBatch(ops);
       const d = options?.durability ?? this.durability;
       if (d !== 'strict' && d !== 'relaxed') throw new LargetableError('INVALID_ARGUMENT', `durability must be 'strict' or 'relaxed'`);
       if (d === 'relaxed' && this.relaxedFastPath()) {
+        // the memtable copies a record of up to copyBytesMax and keeps nothing else of it: such a
+        // record is encoded into one reused buffer instead of a new one per batch (garbage that V8
+        // frees late and glibc keeps resident after)
+        const rec = encodeBatch(ops, this.encodeScratch);
         // acknowledged from memory: nothing is queued or in flight ahead of it, so it takes the
         // next sequence number and is visible at once; its bytes are written later, in log order
         const seq = ++this.lastSeq;
@@ -528,6 +560,7 @@ export class LsmStore implements Store {
         this.applyRelaxed([rec], seq);
         return Promise.resolve({ seq: BigInt(seq) });
       }
+      const rec = encodeBatch(ops);
       return new Promise<CommitInfo>((resolve, reject) => {
         this.queue.push({ kind: 'batch', rec, strict: d === 'strict', more: options?.more === true, seq: 0, resolve, reject });
         this.kick();
@@ -536,6 +569,14 @@ export class LsmStore implements Store {
       return Promise.reject(err);
     }
   }
+
+  private encodeBuf: Uint8Array | null = null;
+  /** `encodeBatch`'s target on the relaxed fast path: one reused buffer, for records the memtable copies. */
+  private readonly encodeScratch = (size: number): Uint8Array | undefined => {
+    if (size > this.current.mem.copyBytesMax) return undefined;
+    if (this.encodeBuf === null || this.encodeBuf.length < size) this.encodeBuf = new Uint8Array(Math.max(size, Math.min(this.current.mem.copyBytesMax, 2 * (this.encodeBuf?.length ?? 4096))));
+    return this.encodeBuf;
+  };
 
   /**
    * A relaxed batch may be acknowledged from memory when no batch or rotation is queued ahead of
@@ -783,7 +824,17 @@ export class LsmStore implements Store {
     }
     let buf: Uint8Array;
     if (parts.length === 1 && pad === 0) buf = parts[0]!;
-    else {
+    else if (total + pad <= walCoalesceBytes) {
+      // a small group (and its preallocation zeros) is gathered in the reused buffer as well
+      const co = (this.walCoalesce ??= new Uint8Array(walCoalesceBytes));
+      let o = 0;
+      for (const p of parts) {
+        co.set(p, o);
+        o += p.length;
+      }
+      co.fill(0, o, o + pad);
+      buf = co.subarray(0, total + pad);
+    } else {
       buf = new Uint8Array(total + pad);
       let o = 0;
       for (const p of parts) {
@@ -876,6 +927,7 @@ export class LsmStore implements Store {
     if (this.failed !== null) throw this.failedError();
     await this.persistWal();
     const mem = new Memtable(this.memPool);
+    this.rotatedAt = Date.now();
     try {
       await this.openNewWal(mem);
     } catch (err) {
@@ -936,7 +988,7 @@ export class LsmStore implements Store {
         }
         this.onEvent?.('segment-write');
         meta = await b.finish(file);
-        seg = await Segment.open(h, name, file, this.cache);
+        seg = await Segment.open(h, name, file, this.cache, b.takeTail());
       } catch (err) {
         throw this.fail(err, name, 'write');
       }
@@ -1037,7 +1089,7 @@ export class LsmStore implements Store {
         this.onEvent?.('compaction-write');
         const meta = await done.finish(bFile);
         metas.push(meta);
-        outputs.push(await Segment.open(done.handle, done.name, bFile, this.cache));
+        outputs.push(await Segment.open(done.handle, done.name, bFile, this.cache, done.takeTail()));
       };
       // the last key seen, copied: the sources decode blocks into scratch buffers they reuse
       let lastKey = new Uint8Array(64);
@@ -1463,6 +1515,8 @@ export class LsmStore implements Store {
     this.closed = true;
     if (this.syncTimer !== undefined) clearTimeout(this.syncTimer);
     this.syncTimer = undefined;
+    if (this.trimTimer !== undefined) clearTimeout(this.trimTimer);
+    this.trimTimer = undefined;
     if (this.flushRunning !== null) await this.flushRunning.catch(() => undefined);
     await this.compactionChain.catch(() => undefined);
     await this.manifestChain.catch(() => undefined);

@@ -72,6 +72,11 @@ export class MemtablePool {
   get bytes(): number {
     return this.chunks.length * this.chunkBytes + (this.cols === null ? 0 : columnBytes(this.cols));
   }
+  /** Lets go of chunks (then the columns) until the pool holds at most `maxBytes`. */
+  trim(maxBytes: number): void {
+    while (this.chunks.length > 0 && this.bytes > maxBytes) this.chunks.pop();
+    if (this.cols !== null && this.bytes > maxBytes) this.cols = null;
+  }
 }
 
 function grow<T extends Int32Array | Uint32Array | Float64Array | Uint8Array>(a: T, need: number): T {
@@ -205,6 +210,11 @@ export class Memtable {
    * to this buffer). A buffer up to a quarter of the full chunk size is copied; a larger one is kept, and the caller
    * must not modify it afterwards.
    */
+  /** Largest record buffer `addBuffer` copies (larger ones it keeps). */
+  get copyBytesMax(): number {
+    return this.chunkBytes / 4;
+  }
+
   addBuffer(buf: Uint8Array): number {
     const i = this.nRegistered++;
     if (i >= this.bufChunk.length) {

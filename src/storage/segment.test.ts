@@ -271,4 +271,31 @@ describe('segments', () => {
     assert.equal(n, 200);
     for (const i of [0, 57, 199]) assert.deepEqual(await seg.get(key(i), 5000), new Uint8Array(40).fill(i & 255));
   });
+  for (const level of [0, 1]) {
+    it(`a segment opened with its builder's tail answers like one read back, and cached blocks outlive the reused read buffers (level ${level})`, async () => {
+      const a = new MemoryAdapter();
+      const h = await a.open('t.seg', { create: true });
+      const sb = new SegmentBuilder(h, 't.seg', 256, level);
+      for (let i = 0; i < 300; i++) sb.add(key(i), i + 1, b(`v${i}-`.repeat(1 + (i % 4))));
+      const meta = await sb.finish(1);
+      const tail = sb.takeTail();
+      assert.ok(tail !== undefined && tail.length > 36 && tail.length < meta.size);
+      assert.equal(sb.takeTail(), undefined, 'handed over once');
+      const cache = new BlockCache<Block>(1 << 20);
+      const kept = await Segment.open(h, 't.seg', 1, cache, tail);
+      const read = await Segment.open(h, 't.seg', 2, new BlockCache<Block>(0));
+      assert.equal(kept.blocks, read.blocks);
+      assert.deepEqual(kept.meta, { ...read.meta, file: 1 });
+      assert.equal(kept.memoryBytes, read.memoryBytes + 36, 'the kept tail holds the footer too');
+      // every block is read (one reused read buffer) and cached, then every value is read again from the cache
+      for (let round = 0; round < 2; round++)
+        for (let i = 0; i < 300; i++) {
+          assert.deepEqual(await kept.get(key(i), Infinity), b(`v${i}-`.repeat(1 + (i % 4))));
+          assert.deepEqual(await read.get(key(i), Infinity), b(`v${i}-`.repeat(1 + (i % 4))));
+        }
+      // a tail of another length is not taken: the bytes are read from the file
+      const other = await Segment.open(h, 't.seg', 3, new BlockCache<Block>(0), new Uint8Array(10));
+      assert.deepEqual(await other.get(key(7), Infinity), b('v7-'.repeat(4)));
+    });
+  }
 });

@@ -34,6 +34,12 @@ const stageBytes = (blockSizeBytes: number): number => segmentDrainBytes + Math.
 
 /** Key hashes per chunk in a builder that does not know its key count up front. */
 const hashChunk = 65536;
+/**
+ * Full hash chunks of finished builders, for the next ones (compaction writes L1 segments one
+ * after the other, ~2.5 MB of hashes each): at most `hashChunksKept` (4 MiB) are kept.
+ */
+const hashChunks: Uint32Array[] = [];
+const hashChunksKept = 16;
 
 /** Approximate heap bytes of the objects around one cached block's buffer. */
 const blockObjectBytes = 320;
@@ -78,6 +84,17 @@ export class BlockScratch {
   raw = new Uint8Array(0);
   data = new Uint8Array(0);
 }
+
+/**
+ * Read buffers of point reads and scans (`Segment.block`), taken per read in flight and given
+ * back after the decode: a compressed block is inflated into its own buffer (the cache keeps it),
+ * so the bytes read are garbage at once; reading them into a reused buffer spares one ArrayBuffer
+ * per block read. A block stored raw is copied out of it.
+ */
+const readBufs: Uint8Array[] = [];
+/** Read buffers kept for reuse, and the block size they serve (larger reads get their own buffer). */
+const readBufsMax = 8;
+const readBufBytes = 64 * 1024;
 
 /** A decoded block: raw entry bytes plus the entry offset table. */
 export class Block {
@@ -266,7 +283,7 @@ export function segmentName(file: number): string {
  * Decodes an on-disk block (checks the crc, inflates). The decoded bytes go to a new buffer, or
  * into `scratch.data` (grown as needed) when a scratch is given.
  */
-export function decodeBlock(raw: Uint8Array, file: string, offset: number, scratch?: BlockScratch): Block {
+export function decodeBlock(raw: Uint8Array, file: string, offset: number, scratch?: BlockScratch, rawIsTemporary = false): Block {
   if (raw.length < blockHeaderBytes + 4) throw corruption(file, offset, 'block truncated');
   const dv = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
   const payloadLen = dv.getUint32(5, true);
@@ -278,7 +295,8 @@ export function decodeBlock(raw: Uint8Array, file: string, offset: number, scrat
   const rawLen = dv.getUint32(1, true);
   const payload = raw.subarray(blockHeaderBytes, blockHeaderBytes + payloadLen);
   let data: Uint8Array;
-  if (flags === 0) data = payload; // a view: the read buffer is ours and never reused
+  // a view: the read buffer is ours and never reused (a temporary one is copied out of)
+  if (flags === 0) data = rawIsTemporary && scratch === undefined ? payload.slice() : payload;
   else if (flags === 1) {
     try {
       if (scratch === undefined && nativeInflater !== null) data = nativeInflater(payload, rawLen);
@@ -385,7 +403,7 @@ export class SegmentBuilder {
         this.keys++;
       } else {
         const at = this.keys % hashChunk;
-        if (at === 0) this.hashes.push(new Uint32Array(this.keys === 0 ? 1024 : hashChunk));
+        if (at === 0) this.hashes.push(this.keys === 0 ? new Uint32Array(1024) : (hashChunks.pop() ?? new Uint32Array(hashChunk)));
         let c = this.hashes[this.hashes.length - 1]!;
         if (at === c.length) {
           // the first chunk starts small (most segments in tests and L0 merges are small)
@@ -509,6 +527,18 @@ export class SegmentBuilder {
     }
   }
 
+  private tail: Uint8Array | null = null;
+
+  /**
+   * The bloom, index, meta and footer bytes `finish` wrote (synced), for `Segment.open` to keep
+   * instead of reading them back: a new segment then costs one buffer for them, not two. Once.
+   */
+  takeTail(): Uint8Array | undefined {
+    const t = this.tail;
+    this.tail = null;
+    return t ?? undefined;
+  }
+
   /** Writes bloom, index, meta and footer, syncs, and returns the segment's metadata. */
   async finish(file: number): Promise<SegmentMeta> {
     this.finishBlock();
@@ -519,10 +549,16 @@ export class SegmentBuilder {
         const c = this.hashes[ci]!;
         const n = Math.min(hashChunk, this.keys - ci * hashChunk);
         for (let i = 0; i < n; i++) bloomAdd(bloomBits, c[i]!);
+        if (c.length === hashChunk && hashChunks.length < hashChunksKept) hashChunks.push(c);
       }
       this.hashes.length = 0;
     }
-    const tail = new ByteWriter(bloomBits.length + this.index.pos + 256);
+    const smallest = this.smallest ?? new Uint8Array(0);
+    const largest = this.lastKb === null ? new Uint8Array(0) : this.lastKb.slice(this.lastKo, this.lastKo + this.lastKl);
+    // sized exactly: the open segment keeps this buffer (`takeTail`) instead of reading it back
+    const tailBytes =
+      8 + bloomBits.length + 8 + this.index.pos + 28 + varintSize(smallest.length) + smallest.length + varintSize(largest.length) + largest.length + segmentFooterBytes;
+    const tail = new ByteWriter(tailBytes);
     const base = this.written + this.pendingBytes;
     // bloom
     const bloomOff = base;
@@ -540,8 +576,6 @@ export class SegmentBuilder {
     // meta
     const metaOff = base + tail.pos;
     const m0 = tail.pos;
-    const smallest = this.smallest ?? new Uint8Array(0);
-    const largest = this.lastKb === null ? new Uint8Array(0) : this.lastKb.slice(this.lastKo, this.lastKo + this.lastKl);
     tail.u64(this.count);
     tail.u64(this.count === 0 ? 0 : this.minSeq);
     tail.u64(this.maxSeq);
@@ -571,6 +605,7 @@ export class SegmentBuilder {
     await io(this.name, 'write', () => this.handle.write(tailAt, tail.buf.subarray(0, tail.pos)));
     this.written += tail.pos;
     await io(this.name, 'sync', () => this.handle.sync());
+    this.tail = tail.pos === tail.buf.length ? tail.buf : null;
     return {
       file,
       size: this.written,
@@ -651,8 +686,12 @@ export class Segment {
     return this.idxBlockLen[i]!;
   }
 
-  /** Opens and checks footer, bloom, index and meta. Throws CORRUPTION / UNSUPPORTED_FORMAT. */
-  static async open(handle: FileHandle, name: string, file: number, cache: BlockCache<Block>): Promise<Segment> {
+  /**
+   * Opens and checks footer, bloom, index and meta. Throws CORRUPTION / UNSUPPORTED_FORMAT.
+   * `written` = the file's bytes from the bloom on, as its builder just wrote and synced them
+   * (`SegmentBuilder.takeTail`): kept and checked like bytes read, without reading them back.
+   */
+  static async open(handle: FileHandle, name: string, file: number, cache: BlockCache<Block>, written?: Uint8Array): Promise<Segment> {
     const size = await io(name, 'size', () => handle.size());
     if (size < segmentHeaderBytes + segmentFooterBytes) throw corruption(name, size, 'segment too short');
     const head = await io(name, 'read', () => handle.read(0, segmentHeaderBytes));
@@ -676,9 +715,13 @@ export class Segment {
     const metaLen = fr.u32();
     if (bloomOff + bloomLen !== indexOff || indexOff + indexLen !== metaOff || metaOff + metaLen !== fo || bloomOff < segmentHeaderBytes)
       throw corruption(name, fo, 'footer offsets inconsistent');
-    let tail = await io(name, 'read', () => handle.read(bloomOff, fo - bloomOff));
+    let tail =
+      written !== undefined && written.length === size - bloomOff
+        ? written.subarray(0, fo - bloomOff)
+        : await io(name, 'read', () => handle.read(bloomOff, fo - bloomOff));
     // kept (bloom and index are views of it): own exactly these bytes, not a larger buffer
-    if (tail.byteOffset !== 0 || tail.buffer.byteLength !== tail.length) tail = tail.slice();
+    // (the builder's buffer also holds the 36-byte footer: kept with it)
+    if (tail.byteOffset !== 0 || tail.buffer.byteLength - tail.length > (written === undefined ? 0 : segmentFooterBytes)) tail = tail.slice();
     if (tail.length !== fo - bloomOff) throw corruption(name, bloomOff, 'segment tail truncated');
     const region = (off: number, len: number): Uint8Array => {
       const r = tail.subarray(off - bloomOff, off - bloomOff + len);
@@ -767,9 +810,23 @@ export class Segment {
     if (pending !== undefined) return pending;
     const off = this.idxBlockOff[i]!;
     const len = this.idxBlockLen[i]!;
-    const raw = await io(this.name, 'read', () => this.handle.read(off, len));
-    if (raw.length !== len) throw corruption(this.name, off + raw.length, 'block truncated');
-    const b = decodeBlock(raw, this.name, off);
+    const h = this.handle;
+    let b: Block;
+    if (h.readInto !== undefined && len <= readBufBytes) {
+      const buf = readBufs.pop() ?? new Uint8Array(readBufBytes);
+      try {
+        const raw = buf.subarray(0, len);
+        const got = await io(this.name, 'read', () => h.readInto!(off, raw));
+        if (got !== len) throw corruption(this.name, off + got, 'block truncated');
+        b = decodeBlock(raw, this.name, off, undefined, true);
+      } finally {
+        if (readBufs.length < readBufsMax) readBufs.push(buf);
+      }
+    } else {
+      const raw = await io(this.name, 'read', () => h.read(off, len));
+      if (raw.length !== len) throw corruption(this.name, off + raw.length, 'block truncated');
+      b = decodeBlock(raw, this.name, off);
+    }
     if (fill) this.cache.set(ck, b);
     return b;
   }

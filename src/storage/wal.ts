@@ -42,9 +42,11 @@ function invalid(msg: string): LargetableError {
 
 /**
  * Validates and encodes a batch into one record buffer (seq and crc filled in later by
- * `sealRecord`). The caller's arrays are copied, so they may be reused after the call.
+ * `sealRecord`). The caller's arrays are copied, so they may be reused after the call. The
+ * record goes to a new buffer, or to `into(size)` when that returns one (a reused scratch of the
+ * caller's, at least `size` long; the record is its first `size` bytes).
  */
-export function encodeBatch(ops: readonly WriteOp[]): Uint8Array {
+export function encodeBatch(ops: readonly WriteOp[], into?: (size: number) => Uint8Array | undefined): Uint8Array {
   if (!Array.isArray(ops)) throw invalid('write(ops): ops must be an array');
   let size = recordHeaderBytes + 12;
   for (let i = 0; i < ops.length; i++) {
@@ -65,8 +67,9 @@ export function encodeBatch(ops: readonly WriteOp[]): Uint8Array {
   }
   if (size > batchSizeBytesMax + 1024)
     throw new LargetableError('LIMIT_EXCEEDED', `batch of ${size} bytes exceeds ${batchSizeBytesMax}`);
-  const buf = new Uint8Array(size);
-  const dv = new DataView(buf.buffer);
+  const scratch = into?.(size);
+  const buf = scratch === undefined ? new Uint8Array(size) : scratch.subarray(0, size);
+  const dv = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
   dv.setUint32(0, size - recordHeaderBytes, true);
   dv.setUint32(16, ops.length, true);
   let p = 20;
