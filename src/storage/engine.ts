@@ -483,9 +483,10 @@ export class LsmStore implements Store {
     this.trimTimer = undefined;
     if (this.closed) return;
     const quiet = Date.now() - this.rotatedAt;
-    if (quiet < poolTrimMs) {
-      // still writing: look again a second after the last rotation
-      this.trimTimer = setTimeout(() => this.trimPool(), poolTrimMs - quiet);
+    if (quiet < poolTrimMs || this.rotating) {
+      // still writing (or a rotation waits for compaction, writers queued behind it): look again
+      // a second after the last rotation
+      this.trimTimer = setTimeout(() => this.trimPool(), this.rotating ? poolTrimMs : poolTrimMs - quiet);
       return;
     }
     this.memPool.trim(Math.max(0, this.memtableBytes - this.current.mem.bytes));

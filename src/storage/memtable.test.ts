@@ -117,7 +117,7 @@ describe('Memtable (skiplist)', () => {
     const pooled = pool.chunks.length;
     const reused = new Set(pool.chunks.map((c) => c.buffer));
     const b = new Memtable(pool);
-    assert.equal(pool.cols, null);
+    assert.equal(pool.cols.length, 0);
     assert.ok(b.bytes > 0, 'the recycled columns are counted by capacity from the start');
     for (let i = 0; i < 200; i++) {
       rec.fill((i * 7) & 255);

@@ -52,7 +52,7 @@ function columnBytes(c: Columns): number {
 
 /**
  * Storage that recycled memtables leave for later ones of the same store: full-size chunks and
- * one set of columns, together no more than the room `recycle` is given. It never allocates: what
+ * their column sets, together no more than the room `recycle` is given. It never allocates: what
  * it holds was in use by memtables before.
  */
 export class MemtablePool {
@@ -61,7 +61,8 @@ export class MemtablePool {
   /** Full chunk size of this pool's memtables: a power of two, 256 B to 1 MiB, at most capBytes / 16. */
   readonly chunkBytes: number;
   readonly chunks: Uint8Array[] = [];
-  cols: Columns | null = null;
+  /** Column sets of recycled memtables (each memtable of a store under load has one). */
+  readonly cols: Columns[] = [];
   constructor(capBytes: number) {
     this.capBytes = capBytes;
     let c = memtableChunkBytes;
@@ -70,12 +71,14 @@ export class MemtablePool {
   }
   /** Bytes held for later memtables. */
   get bytes(): number {
-    return this.chunks.length * this.chunkBytes + (this.cols === null ? 0 : columnBytes(this.cols));
+    let b = this.chunks.length * this.chunkBytes;
+    for (const c of this.cols) b += columnBytes(c);
+    return b;
   }
   /** Lets go of chunks (then the columns) until the pool holds at most `maxBytes`. */
   trim(maxBytes: number): void {
     while (this.chunks.length > 0 && this.bytes > maxBytes) this.chunks.pop();
-    if (this.cols !== null && this.bytes > maxBytes) this.cols = null;
+    while (this.cols.length > 0 && this.bytes > maxBytes) this.cols.pop();
   }
 }
 
@@ -156,10 +159,9 @@ export class Memtable {
   constructor(pool: MemtablePool | null = null) {
     this.pool = pool;
     this.chunkBytes = pool?.chunkBytes ?? memtableChunkBytes;
-    const c = pool?.cols ?? null;
-    if (c !== null) {
+    const c = pool?.cols.pop();
+    if (c !== undefined) {
       // the columns of a recycled memtable: only the head's fields are read before being written
-      pool!.cols = null;
       this.nr = c.nr;
       this.vSeq = c.vSeq;
       this.vBuf = c.vBuf;
@@ -193,10 +195,9 @@ export class Memtable {
     if (pool === null || this.recycled) return;
     this.recycled = true;
     const cols = this.columns();
-    if (pool.cols === null || columnBytes(pool.cols) < columnBytes(cols)) {
-      pool.cols = null;
-      if (pool.bytes + columnBytes(cols) <= roomBytes) pool.cols = cols;
-    }
+    // a store under load keeps a few memtables: each takes a set of columns (grown to the size
+    // its load needs, so the next memtable's columns do not grow again by doubling)
+    if (pool.bytes + columnBytes(cols) <= roomBytes) pool.cols.push(cols);
     for (const c of this.fullChunks) if (pool.bytes + pool.chunkBytes <= roomBytes) pool.chunks.push(c);
     this.fullChunks.length = 0;
     this.bufs.length = 0;
