@@ -44,6 +44,15 @@ const hwm = () => {
   }
 };
 const mb = (x) => (x / 1e6).toFixed(0);
+/** Resident bytes of glibc's main heap ([heap] in /proc/self/smaps, where most ArrayBuffers live), or -1. */
+const brkHeap = () => {
+  try {
+    const m = /\[heap\]\n(?:.*\n)*?Rss:\s+(\d+) kB/.exec(fs.readFileSync('/proc/self/smaps', 'utf8'));
+    return m === null ? -1 : Number(m[1]) * 1024;
+  } catch {
+    return -1;
+  }
+};
 const keyOf = (i, out) => {
   let x = (i * 2654435761) >>> 0;
   for (let j = 0; j < 16; j += 4) {
@@ -61,7 +70,7 @@ const status = (what) => {
   const mu = process.memoryUsage();
   const s = st.stats();
   console.log(
-    `${what}: rss ${mb(mu.rss)} MB, peak ${mb(Math.max(peak, hwm()))} MB (heap ${mb(mu.heapUsed)}/${mb(mu.heapTotal)}, array buffers ${mb(mu.arrayBuffers)}), ` +
+    `${what}: rss ${mb(mu.rss)} MB, peak ${mb(Math.max(peak, hwm()))} MB (heap ${mb(mu.heapUsed)}/${mb(mu.heapTotal)}, array buffers ${mb(mu.arrayBuffers)}, malloc [heap] ${mb(brkHeap())}), ` +
       `memtables ${mb(s.memtableBytes)} MB, cache ${mb(st.cache.bytes)} + pinned ${mb(st.cache.pinned)} MB, ${JSON.stringify(st.levels())}, load average ${os.loadavg()[0].toFixed(1)}`,
   );
 };

@@ -97,7 +97,7 @@ const walSyncBytesMax = 8192;
 /** A WAL write of more records than this goes out in chunks of this size through one reused buffer. */
 const walCoalesceBytes = 1 << 20;
 
-/** A memtable pool larger than the current memtable can take is trimmed after this long without a rotation. */
+/** A memtable pool larger than the current memtable can take is trimmed after this long without a write. */
 const poolTrimMs = 1000;
 
 /** Auto-compaction rewrites L1 only once L0 holds at least 1/8 of L1's entries. */
@@ -230,8 +230,7 @@ export class LsmStore implements Store {
   private syncTimer: ReturnType<typeof setTimeout> | undefined;
   /** Trims the memtable pool once writes stop (`recycle`). */
   private trimTimer: ReturnType<typeof setTimeout> | undefined;
-  /** When the memtable last rotated (Date.now()): the pool trim waits for a second without one. */
-  private rotatedAt = 0;
+
   private failed: LargetableError | null = null;
   private closed = false;
   private walSyncs = 0;
@@ -465,7 +464,7 @@ export class LsmStore implements Store {
    * The pool keeps chunks while the memtables and the pool stay within the memtables' budget
    * ((1 + immutableMemtablesMax) x memtableSizeBytes): under a steady write load every flushed
    * memtable's chunks go to the next ones, none to the garbage collector (which frees them late,
-   * and glibc keeps freed memory resident). Once writes stop (no rotation for `poolTrimMs`), the
+   * and glibc keeps freed memory resident). Once writes stop (none for `poolTrimMs`), the
    * pool gives back all but what the current memtable can still take: an idle store holds no
    * more than a full memtable.
    */
@@ -474,22 +473,18 @@ export class LsmStore implements Store {
     let live = c.mem.bytes;
     for (const x of c.imms) if (x !== m) live += x.bytes;
     m.recycle((1 + immutableMemtablesMax) * this.memtableBytes - live);
-    if (this.trimTimer === undefined && !this.closed && this.memPool.bytes > this.memtableBytes - c.mem.bytes) {
-      this.trimTimer = setTimeout(() => this.trimPool(), poolTrimMs);
-    }
+    if (this.trimTimer === undefined && !this.closed && this.memPool.bytes > this.memtableBytes - c.mem.bytes) this.scheduleTrim();
   }
 
-  private trimPool(): void {
-    this.trimTimer = undefined;
-    if (this.closed) return;
-    const quiet = Date.now() - this.rotatedAt;
-    if (quiet < poolTrimMs || this.rotating) {
-      // still writing (or a rotation waits for compaction, writers queued behind it): look again
-      // a second after the last rotation
-      this.trimTimer = setTimeout(() => this.trimPool(), this.rotating ? poolTrimMs : poolTrimMs - quiet);
-      return;
-    }
-    this.memPool.trim(Math.max(0, this.memtableBytes - this.current.mem.bytes));
+  private scheduleTrim(): void {
+    const seq = this.lastSeq;
+    this.trimTimer = setTimeout(() => {
+      this.trimTimer = undefined;
+      if (this.closed) return;
+      // still writing (or writers queued behind a rotation that waits for compaction): look again later
+      if (this.lastSeq !== seq || this.queue.length > 0 || this.rotating) this.scheduleTrim();
+      else this.memPool.trim(Math.max(0, this.memtableBytes - this.current.mem.bytes));
+    }, poolTrimMs);
   }
 
   /** Takes a version's reference on a segment; the first one charges its filter and index to the cache budget. */
@@ -928,7 +923,6 @@ export class LsmStore implements Store {
     if (this.failed !== null) throw this.failedError();
     await this.persistWal();
     const mem = new Memtable(this.memPool);
-    this.rotatedAt = Date.now();
     try {
       await this.openNewWal(mem);
     } catch (err) {

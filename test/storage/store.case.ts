@@ -409,7 +409,7 @@ export function storeCases(name: string, factory: AdapterFactory, api: TestApi, 
         // three memtables (one writable, two immutable) and the pool: each memtable may pass its
         // budget by the batch, the 1 KiB chunk that crossed it and a doubling of its columns
         ok(most <= 3 * (budget + 4096), `memtables + pool held ${most} bytes while writing`);
-        // a second after the last rotation the pool is trimmed (polled: timers run late under load)
+        // a second after the last write the pool is trimmed (polled: timers run late under load)
         let idle = st.stats().memtableBytes;
         for (let i = 0; i < 50 && idle > budget; i++) {
           await new Promise((r) => setTimeout(r, 100));
