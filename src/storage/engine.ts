@@ -1056,8 +1056,11 @@ export class LsmStore implements Store {
     // bottom = a full merge into L1 (tombstones dropped); else L0 segments merge among themselves
     const bottom = !auto || l0Entries * l1ToL0RatioMax >= l1Entries;
     if (!bottom && v.l0.length < 2) return;
-    this.holdVersion(v);
     const inputs = new Set<Segment>(bottom ? [...v.l0, ...v.l1] : v.l0);
+    // the inputs stay open until the compaction ends; not the whole version: its memtables would
+    // then outlive their flush by the compaction's length (tens of seconds at 10M keys) instead of
+    // going to the pool, and the memtables written meanwhile would take new chunks
+    this.holdSegments(inputs);
     // an L0 merge writes one segment: size its bloom filter by the input entry count up front
     let inputKeys = 0;
     for (const s of inputs) inputKeys += s.meta.count;
@@ -1136,7 +1139,7 @@ export class LsmStore implements Store {
       }
       await finishOut();
     } catch (err) {
-      this.releaseVersion(v);
+      this.releaseSegments(inputs);
       for (const o of outputs) await o.handle.close().catch(() => undefined);
       throw this.fail(err, 'compaction', 'write');
     }
@@ -1159,8 +1162,17 @@ export class LsmStore implements Store {
         },
       );
     } finally {
-      this.releaseVersion(v);
+      this.releaseSegments(inputs);
     }
+  }
+
+  /** Keeps segments open (a reference each, as a version takes) while a compaction reads them. */
+  private holdSegments(segs: Iterable<Segment>): void {
+    for (const s of segs) this.ref(s);
+  }
+
+  private releaseSegments(segs: Iterable<Segment>): void {
+    for (const s of segs) if (--s.refs === 0 && s.obsolete) void this.deleteSegment(s);
   }
 
   // ------------------------------------------------------------------ reads
