@@ -60,8 +60,8 @@ const inflater = new Inflater();
 
 /**
  * A runtime's native raw-DEFLATE decoder (node:zlib on Node and Deno, installed by their platform
- * kernel loaders): inflates `payload` into a new Uint8Array (not a Node Buffer: its `slice` is a
- * view) of exactly `rawLen` bytes backed by its own buffer, or throws when the data is invalid or
+ * kernel loaders): inflates `payload` into a plain new Uint8Array (not a runtime-specific subclass
+ * whose `slice` is a view) of exactly `rawLen` bytes backed by its own buffer, or throws when the data is invalid or
  * inflates to more than `rawLen` bytes. It decodes the blocks read into the cache (~2x faster than
  * the TypeScript inflater); decodes into a reused scratch (compaction) keep the TypeScript one.
  */

@@ -33,6 +33,18 @@ async function indexAgreesWithScan(client: LargetableClient, filter: Record<stri
   assert.deepEqual(byIndex, byScan);
 }
 
+/** The first `n` change events after `token`, as `operationType:_id`. */
+async function replayAfter(c: ReturnType<ReturnType<LargetableClient['db']>['collection']>, token: unknown, n: number): Promise<string[]> {
+  const replay = c.watch([], { resumeAfter: token });
+  const seen: string[] = [];
+  for (let i = 0; i < n; i++) {
+    const e = await replay.next();
+    seen.push(`${e!.operationType}:${(e!.documentKey as { _id: unknown })._id}`);
+  }
+  await replay.close();
+  return seen;
+}
+
 describe('write path: concurrent commits', () => {
   it('64 concurrent inserts and updates: every acknowledged write survives a reopen, counters and indexes agree', async () => {
     await withDir(async (dir) => {
@@ -168,13 +180,7 @@ describe('write path: concurrent commits', () => {
       await client.close();
       client = await open(dir, opts);
       c = client.db('w').collection('c');
-      const replay = c.watch([], { resumeAfter: token });
-      const seen: string[] = [];
-      for (let i = 0; i < 52; i++) {
-        const e = await replay.next();
-        seen.push(`${e!.operationType}:${(e!.documentKey as { _id: unknown })._id}`);
-      }
-      await replay.close();
+      const seen = await replayAfter(c, token, 52);
       const expected = [...Array.from({ length: 30 }, (_, i) => `insert:${i}`), 'delete:5', 'insert:5', ...Array.from({ length: 20 }, (_, i) => `insert:${40 + i}`)];
       assert.deepEqual(seen, expected);
       assert.equal(await c.estimatedDocumentCount(), 51);
@@ -214,13 +220,7 @@ describe('write path: concurrent commits', () => {
       await client.close();
       client = await open(dir, opts);
       c = client.db('w').collection('c');
-      const replay = c.watch([], { resumeAfter: token });
-      const seen: string[] = [];
-      for (let i = 0; i < 80; i++) {
-        const e = await replay.next();
-        seen.push(`${e!.operationType}:${(e!.documentKey as { _id: unknown })._id}`);
-      }
-      await replay.close();
+      const seen = await replayAfter(c, token, 80);
       const inserts = seen.slice(0, 40).map((s) => s.split(':'));
       assert.ok(inserts.every(([op]) => op === 'insert'));
       assert.deepEqual(inserts.map(([, id]) => Number(id)).sort((a, b) => a - b), Array.from({ length: 40 }, (_, i) => i));
