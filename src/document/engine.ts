@@ -726,7 +726,6 @@ export class Engine {
     settleAll(g.settle, errors, failed);
   }
 
-
   private readonly countersKeys = new Map<number, Uint8Array>();
   /** countersKey(collId), built once per collection (the store copies keys, so one array serves every commit). */
   private countersKeyOf(collId: number): Uint8Array {
