@@ -907,9 +907,9 @@ export class Segment {
           const off = this.idxBlockOff[j]!;
           const bl = this.idxBlockLen[j]!;
           if (raw.length < off - base + bl) throw corruption(this.name, base + raw.length, 'block truncated');
-          let b = decodeBlock(raw.subarray(off - base, off - base + bl), this.name, off);
-          // a stored (uncompressed) block is a view of the run's buffer: own its bytes
-          if (b.data.buffer === raw.buffer) b = new Block(b.data.slice(), this.name, off);
+          // the run's buffer is temporary (pooled, or one read for many blocks): a stored
+          // (uncompressed) block owns a copy of its bytes
+          const b = decodeBlock(raw.subarray(off - base, off - base + bl), this.name, off, undefined, true);
           this.cache.set(this.cacheBase + j, b);
           out.push(b);
         }
