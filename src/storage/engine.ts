@@ -355,7 +355,8 @@ export class LsmStore implements Store {
     this.current = new Version(mem, [], l0, l1);
     this.holdVersion(this.current);
     mem.refs++;
-    for (const s of [...l0, ...l1]) this.ref(s);
+    this.holdSegments(l0);
+    this.holdSegments(l1);
     // a fresh WAL for new writes; the replayed ones never grow again
     this.pendingWalSizes = replayedSizes;
     if (this.readOnly) return;
@@ -451,9 +452,8 @@ export class LsmStore implements Store {
 
   private releaseVersion(v: Version): void {
     if (--v.holds > 0) return;
-    for (const s of [...v.l0, ...v.l1]) {
-      if (--s.refs === 0 && s.obsolete) void this.deleteSegment(s);
-    }
+    this.releaseSegments(v.l0);
+    this.releaseSegments(v.l1);
     // a flushed memtable that no version holds and whose bytes were never handed out as views
     // can be read by nothing: its chunks and columns go to the next memtables
     if (--v.mem.refs === 0 && v.mem.retired && !v.mem.viewsOut) this.recycle(v.mem);
@@ -487,13 +487,22 @@ export class LsmStore implements Store {
     }, poolTrimMs);
   }
 
-  /** Takes a version's reference on a segment; the first one charges its filter and index to the cache budget. */
-  private ref(s: Segment): void {
-    if (s.refs++ === 0) this.cache.pin(s.memoryBytes);
+  /**
+   * Takes a reference on each segment (a version's, or a compaction's on its inputs while it reads
+   * them); a segment's first one charges its filter and index to the cache budget.
+   */
+  private holdSegments(segs: Iterable<Segment>): void {
+    for (const s of segs) if (s.refs++ === 0) this.cache.pin(s.memoryBytes);
+  }
+
+  /** Drops a reference on each segment; an obsolete one is deleted when its last goes. */
+  private releaseSegments(segs: Iterable<Segment>): void {
+    for (const s of segs) if (--s.refs === 0 && s.obsolete) void this.deleteSegment(s);
   }
 
   private install(v: Version): void {
-    for (const s of [...v.l0, ...v.l1]) this.ref(s);
+    this.holdSegments(v.l0);
+    this.holdSegments(v.l1);
     v.mem.refs++;
     for (const m of v.imms) m.refs++;
     this.holdVersion(v);
@@ -1164,15 +1173,6 @@ export class LsmStore implements Store {
     } finally {
       this.releaseSegments(inputs);
     }
-  }
-
-  /** Keeps segments open (a reference each, as a version takes) while a compaction reads them. */
-  private holdSegments(segs: Iterable<Segment>): void {
-    for (const s of segs) this.ref(s);
-  }
-
-  private releaseSegments(segs: Iterable<Segment>): void {
-    for (const s of segs) if (--s.refs === 0 && s.obsolete) void this.deleteSegment(s);
   }
 
   // ------------------------------------------------------------------ reads
