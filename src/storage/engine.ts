@@ -1614,6 +1614,10 @@ class MergeIterator implements StoreIterator {
   private readonly lowerIncl: boolean;
   private readonly upper: Uint8Array | undefined;
   private readonly upperIncl: boolean;
+  /** Length of the bounds' common prefix: every key inside both bounds starts with it. */
+  private readonly shared: number;
+  /** Scratch: the sources at the current key. */
+  private readonly tied: Source[];
 
   private readonly store: LsmStore;
   private readonly snap: SnapshotImpl;
@@ -1635,6 +1639,15 @@ class MergeIterator implements StoreIterator {
     for (const s of v.l0) if (s.meta.minSeq <= this.snapNum) this.sources.push(new RunSource([s], this.fwd));
     if (v.l1.length > 0) this.sources.push(new RunSource(v.l1, this.fwd));
     this.target = this.fwd ? (this.lower ?? null) : (this.upper ?? null);
+    const l = this.lower;
+    const u = this.upper;
+    let sh = 0;
+    if (l !== undefined && u !== undefined) {
+      const n = Math.min(l.length, u.length);
+      while (sh < n && l[sh] === u[sh]) sh++;
+    }
+    this.shared = sh;
+    this.tied = new Array<Source>(this.sources.length);
   }
 
   [Symbol.asyncIterator](): this {
@@ -1697,30 +1710,66 @@ class MergeIterator implements StoreIterator {
     return out;
   }
 
+  /**
+   * A source positioned past the far bound (above the upper bound going forward, below the lower
+   * one in reverse) has nothing more for this iteration: it is marked invalid, so every valid
+   * source is inside the bounds and its key starts with their common prefix (`shared` bytes).
+   */
+  private bound(s: Source): void {
+    if (!s.valid) return;
+    if (this.fwd) {
+      const u = this.upper;
+      if (u === undefined) return;
+      const c = compareRanges(s.kbuf, s.koff, s.klen, u, 0, u.length);
+      if (this.upperIncl ? c > 0 : c >= 0) s.valid = false;
+    } else {
+      const l = this.lower;
+      if (l === undefined) return;
+      const c = compareRanges(s.kbuf, s.koff, s.klen, l, 0, l.length);
+      if (this.lowerIncl ? c < 0 : c <= 0) s.valid = false;
+    }
+  }
+
   /** Appends up to `max` entries to `out` (copies when `copy`, else views). */
   private async fill(out: [Uint8Array, Uint8Array][], max: number, copy: boolean): Promise<void> {
     if (this.done || this.sources.length === 0) return;
+    const sources = this.sources;
     if (this.needSeek) {
       this.needSeek = false;
-      for (const s of this.sources) {
+      for (const s of sources) {
         const p = s.seek(this.target);
         if (p !== undefined) await p;
+        this.bound(s);
       }
     }
     const fwd = this.fwd;
+    // keys inside both bounds share their common prefix: the merge compares what follows it
+    const sh = this.shared;
+    // the near bound is exclusive: a key equal to it is skipped (a seek never lands before it)
+    const near = fwd ? (this.lowerIncl ? undefined : this.lower) : this.upperIncl ? undefined : this.upper;
+    const tied = this.tied;
     while (out.length < max) {
       if (this.count >= this.limit) {
         this.finish();
         return;
       }
       let best: Source | null = null;
-      for (const s of this.sources) {
+      let nt = 0;
+      for (let i = 0; i < sources.length; i++) {
+        const s = sources[i]!;
         if (!s.valid) continue;
-        if (best === null) best = s;
-        else {
-          const c = compareRanges(s.kbuf, s.koff, s.klen, best.kbuf, best.koff, best.klen);
-          if (fwd ? c < 0 : c > 0) best = s;
+        if (best === null) {
+          best = s;
+          tied[0] = s;
+          nt = 1;
+          continue;
         }
+        const c = compareRanges(s.kbuf, s.koff + sh, s.klen - sh, best.kbuf, best.koff + sh, best.klen - sh);
+        if (fwd ? c < 0 : c > 0) {
+          best = s;
+          tied[0] = s;
+          nt = 1;
+        } else if (c === 0) tied[nt++] = s;
       }
       if (best === null) {
         this.finish();
@@ -1728,16 +1777,14 @@ class MergeIterator implements StoreIterator {
       }
       // the key as a view: block and record buffers are immutable, so it survives the advances below
       const k = best.kbuf.subarray(best.koff, best.koff + best.klen);
-      if (fwd ? this.aboveUpper(k) : this.belowLower(k)) {
-        this.finish();
-        return;
-      }
-      const skip = fwd ? this.belowLower(k) : this.aboveUpper(k);
+      const skip = near !== undefined && compareBytes(k, near) === 0;
       let bestSeq = -1;
       let bestDel = true;
       let bestVal: Uint8Array | null = null;
-      for (const s of this.sources) {
-        while (s.valid && compareRanges(s.kbuf, s.koff, s.klen, k, 0, k.length) === 0) {
+      // every version of the key: the tied sources are at it, and a source's versions are adjacent
+      for (let i = 0; i < nt; i++) {
+        const s = tied[i]!;
+        do {
           if (s.seq <= this.snapNum && s.seq > bestSeq) {
             bestSeq = s.seq;
             bestDel = s.del;
@@ -1745,7 +1792,8 @@ class MergeIterator implements StoreIterator {
           }
           const p = s.next();
           if (p !== undefined) await p;
-        }
+          this.bound(s);
+        } while (s.valid && compareRanges(s.kbuf, s.koff + sh, s.klen - sh, k, sh, k.length - sh) === 0);
       }
       if (skip || bestSeq < 0 || bestDel) continue;
       this.count++;

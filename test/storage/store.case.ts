@@ -635,6 +635,7 @@ export function storeCases(name: string, factory: AdapterFactory, api: TestApi, 
 
     it('model-based: random put/del/batch/flush/compact/reopen sequences match a Map', async () => {
       const key = fc.integer({ min: 0, max: 20 }).map((i) => `k${String(i).padStart(2, '0')}`);
+      const bound = fc.oneof(key, fc.constantFrom('k', 'k0', 'k1', 'k2', 'k05~', 'k1~', 'j', 'l'));
       const cmd = fc.oneof(
         { weight: 6, arbitrary: fc.record({ t: fc.constant('put' as const), k: key, v: fc.string({ maxLength: 40 }) }) },
         { weight: 2, arbitrary: fc.record({ t: fc.constant('del' as const), k: key }) },
@@ -643,6 +644,8 @@ export function storeCases(name: string, factory: AdapterFactory, api: TestApi, 
         { weight: 1, arbitrary: fc.record({ t: fc.constant('compact' as const) }) },
         { weight: 1, arbitrary: fc.record({ t: fc.constant('reopen' as const) }) },
         { weight: 1, arbitrary: fc.record({ t: fc.constant('check' as const), lo: key, reverse: fc.boolean() }) },
+        // both bounds, inclusive or exclusive, often sharing a prefix with each other and the keys
+        { weight: 1, arbitrary: fc.record({ t: fc.constant('bounds' as const), lo: bound, hi: bound, loEx: fc.boolean(), hiEx: fc.boolean(), reverse: fc.boolean() }) },
       );
       await fc.assert(
         fc.asyncProperty(fc.array(cmd, { minLength: 20, maxLength: 80, size: 'max' }), async (cmds) => {
@@ -666,6 +669,11 @@ export function storeCases(name: string, factory: AdapterFactory, api: TestApi, 
               else if (c.t === 'reopen') {
                 await st.close();
                 st = await open(opts);
+              } else if (c.t === 'bounds') {
+                const o = { [c.loEx ? 'gt' : 'gte']: c.lo, [c.hiEx ? 'lt' : 'lte']: c.hi, reverse: c.reverse };
+                const ob = { [c.loEx ? 'gt' : 'gte']: b(c.lo), [c.hiEx ? 'lt' : 'lte']: b(c.hi), reverse: c.reverse };
+                assertDeepStrings(await collect(st, ob), modelRange(m, o), 'bounded range');
+                assertDeepStrings(await collectBatches(st, ob, 2), modelRange(m, o), 'bounded range in batches');
               } else {
                 assertDeepStrings(await collect(st, { gte: b(c.lo), reverse: c.reverse }), modelRange(m, { gte: c.lo, reverse: c.reverse }), 'range');
                 assertDeepStrings(await collectBatches(st, { gte: b(c.lo), reverse: c.reverse }, 2), modelRange(m, { gte: c.lo, reverse: c.reverse }), 'range in batches');
