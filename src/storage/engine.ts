@@ -96,6 +96,9 @@ const walSyncBytesMax = 8192;
 
 /** A WAL write of more records than this goes out in chunks of this size through one reused buffer. */
 const walCoalesceBytes = 1 << 20;
+/** Strict records up to this size are encoded into reused buffers; the pool holds at most recordPoolMax of them, this many bytes in all. */
+const recordPoolBytesMax = 4 << 20;
+const recordPoolMax = 8;
 
 /** A memtable pool larger than the current memtable can take is trimmed after this long without a write. */
 const poolTrimMs = 1000;
@@ -142,6 +145,8 @@ class SnapshotImpl implements Snapshot {
 interface PendingBatch {
   kind: 'batch';
   rec: Uint8Array;
+  /** The record pool's buffer `rec` was encoded into (returned to the pool once written and applied). */
+  pooled: Uint8Array | undefined;
   strict: boolean;
   /** more commits follow (WriteOptions.more): never written on the loop thread */
   more: boolean;
@@ -565,14 +570,64 @@ export class LsmStore implements Store {
         this.applyRelaxed([rec], seq);
         return Promise.resolve({ seq: BigInt(seq) });
       }
-      const rec = encodeBatch(ops);
+      // a strict record is written, then copied into the memtable (`applyRecord` copies every
+      // record it is given without a buffer index): its buffer is reused for later records
+      // instead of a new one per batch, whose fresh pages the kernel faults in and zeroes (a
+      // batch of 1,000 documents is ~1 MB)
+      this.pooledRecord = undefined;
+      const rec = d === 'strict' ? encodeBatch(ops, this.recordFromPool) : encodeBatch(ops);
+      const pooled = this.pooledRecord;
+      this.pooledRecord = undefined;
       return new Promise<CommitInfo>((resolve, reject) => {
-        this.queue.push({ kind: 'batch', rec, strict: d === 'strict', more: options?.more === true, seq: 0, resolve, reject });
+        this.queue.push({ kind: 'batch', rec, pooled, strict: d === 'strict', more: options?.more === true, seq: 0, resolve, reject });
         this.kick();
       });
     } catch (err) {
       return Promise.reject(err);
     }
+  }
+
+  /** Buffers of written strict records, for the next ones (at most recordPoolMax, recordPoolBytesMax in all). */
+  private readonly recordPool: Uint8Array[] = [];
+  private recordPoolBytes = 0;
+  /** The pool buffer `recordFromPool` handed out last. */
+  private pooledRecord: Uint8Array | undefined;
+  /** `encodeBatch`'s target for strict records: the smallest pooled buffer that fits, else a new one (a power of two). */
+  private readonly recordFromPool = (size: number): Uint8Array | undefined => {
+    if (size > recordPoolBytesMax) return undefined;
+    const pool = this.recordPool;
+    let best = -1;
+    for (let i = 0; i < pool.length; i++) if (pool[i]!.length >= size && (best < 0 || pool[i]!.length < pool[best]!.length)) best = i;
+    let b: Uint8Array;
+    if (best >= 0) {
+      b = pool[best]!;
+      pool[best] = pool[pool.length - 1]!;
+      pool.pop();
+      this.recordPoolBytes -= b.length;
+    } else {
+      let n = 4096;
+      while (n < size) n *= 2;
+      b = new Uint8Array(n);
+    }
+    this.pooledRecord = b;
+    return b;
+  };
+
+  /** Returns a written, applied record's buffer to the pool (nothing refers to it any more). */
+  private recordToPool(b: Uint8Array): void {
+    const pool = this.recordPool;
+    if (pool.length >= recordPoolMax || this.recordPoolBytes + b.length > recordPoolBytesMax) {
+      // full: keep the larger buffers
+      let min = -1;
+      for (let i = 0; i < pool.length; i++) if (min < 0 || pool[i]!.length < pool[min]!.length) min = i;
+      if (min < 0 || pool[min]!.length >= b.length) return;
+      this.recordPoolBytes -= pool[min]!.length;
+      pool[min] = pool[pool.length - 1]!;
+      pool.pop();
+      if (this.recordPoolBytes + b.length > recordPoolBytesMax) return;
+    }
+    pool.push(b);
+    this.recordPoolBytes += b.length;
   }
 
   private encodeBuf: Uint8Array | null = null;
@@ -771,6 +826,8 @@ export class LsmStore implements Store {
       }
       if (!applied) for (const p of group) applyRecord(p.rec, 0, p.rec.length, p.seq, mem, name, 0);
       this.visibleSeq = seq;
+      // written, synced and copied into the memtable: the buffers serve later records
+      for (const p of group) if (p.pooled !== undefined) this.recordToPool(p.pooled);
       for (const p of group) p.resolve({ seq: BigInt(p.seq) });
     }
   }
@@ -1236,10 +1293,11 @@ export class LsmStore implements Store {
    * (L0 in order, then L1 as index l0.length) needs a block that is not cached.
    */
   private lookupCached(key: Uint8Array, snap: number, version: Version, view = false): Uint8Array | null | number {
+    const hash = hashOf(key);
     for (let i = -1; i < version.imms.length; i++) {
       const m = i < 0 ? version.mem : version.imms[i]!;
       if (m.count === 0) continue;
-      const n = m.find(key);
+      const n = m.find(key, hash);
       if (n !== NIL) {
         const v = m.visible(n, snap);
         if (v !== NIL) return m.isDel(v) ? null : m.value(v)!.slice();
@@ -1248,7 +1306,6 @@ export class LsmStore implements Store {
     const l0 = version.l0;
     const l1 = version.l1;
     if (l0.length === 0 && l1.length === 0) return null;
-    const hash = hashOf(key);
     const kp = prefixAt(key, 0, key.length);
     for (let i = 0; i < l0.length; i++) {
       const s = l0[i]!;

@@ -16,6 +16,7 @@
  * (and whose allocator keeps freed memory resident).
  * Single-threaded JS: iteration is safe during inserts; nodes are never removed.
  */
+import { hashKey } from './bloom.ts';
 import { compareAt } from './codec.ts';
 
 const levelMax = 12;
@@ -32,8 +33,10 @@ const NL = 2;
 const NN = 3;
 const NK = 4;
 
-/** Capacity of a fresh memtable's columns, in bytes (nr 256 x 4, five version columns x 16, two buffer columns x 16): not counted. */
-const freshColumnBytes = 256 * 4 + 16 * 8 + 4 * 16 * 4 + 2 * 16 * 4;
+/** Slots of a fresh memtable's hash index (a power of two; it doubles to stay at most half full). */
+const freshHashSlots = 64;
+/** Capacity of a fresh memtable's columns, in bytes (nr 256 x 4, five version columns x 16, two buffer columns x 16, the hash index): not counted. */
+const freshColumnBytes = 256 * 4 + 16 * 8 + 4 * 16 * 4 + 2 * 16 * 4 + freshHashSlots * 8;
 
 interface Columns {
   nr: Int32Array<ArrayBuffer>;
@@ -44,10 +47,11 @@ interface Columns {
   vOlder: Int32Array<ArrayBuffer>;
   bufChunk: Int32Array<ArrayBuffer>;
   bufBase: Int32Array<ArrayBuffer>;
+  ht: Int32Array<ArrayBuffer>;
 }
 
 function columnBytes(c: Columns): number {
-  return c.nr.byteLength + c.vSeq.byteLength + c.vBuf.byteLength + c.vOff.byteLength + c.vLen.byteLength + c.vOlder.byteLength + c.bufChunk.byteLength + c.bufBase.byteLength;
+  return c.nr.byteLength + c.vSeq.byteLength + c.vBuf.byteLength + c.vOff.byteLength + c.vLen.byteLength + c.vOlder.byteLength + c.bufChunk.byteLength + c.bufBase.byteLength + c.ht.byteLength;
 }
 
 /**
@@ -153,6 +157,13 @@ export class Memtable {
   private vLen = new Int32Array(16); // -1 = tombstone
   private vOlder = new Int32Array(16);
   private versions = 0;
+  /**
+   * Hash index of the nodes by key, for point lookups (`find`, and `put` of a key already present)
+   * without a skiplist descent: open addressing, linear probing, at most half full; slot s is
+   * ht[2s] = node (0 = empty: node 0 is the head, never indexed) and ht[2s + 1] = the key's hashKey.
+   */
+  private ht = new Int32Array(freshHashSlots * 2);
+  private htMask = freshHashSlots - 1;
   private readonly prev = new Int32Array(levelMax);
   private rnd = 0x2545f491;
 
@@ -170,6 +181,9 @@ export class Memtable {
       this.vOlder = c.vOlder;
       this.bufChunk = c.bufChunk;
       this.bufBase = c.bufBase;
+      this.ht = c.ht;
+      this.ht.fill(0);
+      this.htMask = (c.ht.length >>> 1) - 1;
     }
     this.nr.fill(NIL, NK, NK + levelMax);
     this.nr[NN] = NIL;
@@ -177,7 +191,7 @@ export class Memtable {
   }
 
   private columns(): Columns {
-    return { nr: this.nr, vSeq: this.vSeq, vBuf: this.vBuf, vOff: this.vOff, vLen: this.vLen, vOlder: this.vOlder, bufChunk: this.bufChunk, bufBase: this.bufBase };
+    return { nr: this.nr, vSeq: this.vSeq, vBuf: this.vBuf, vOff: this.vOff, vLen: this.vLen, vOlder: this.vOlder, bufChunk: this.bufChunk, bufBase: this.bufBase, ht: this.ht };
   }
 
   private countColumns(): void {
@@ -303,12 +317,13 @@ export class Memtable {
     if (vl >= 0) vo += base;
     bi = this.bufChunk[bi]!;
     const buf = this.bufs[bi]!;
-    const x = this.search(buf, ko, kl, 0);
-    if (x < 0) {
-      const n = -x - 2;
-      this.nr[n + NN] = this.newVersion(seq, bi, vo, vl, this.nr[n + NN]!);
+    const h = hashKey(buf, ko, ko + kl) | 0;
+    const found = this.lookup(buf, ko, kl, h);
+    if (found !== NIL) {
+      this.nr[found + NN] = this.newVersion(seq, bi, vo, vl, this.nr[found + NN]!);
       return;
     }
+    this.search(buf, ko, kl, 2);
     const prev = this.prev;
     const lvl = this.randomLevel();
     if (lvl > this.level) {
@@ -332,11 +347,49 @@ export class Memtable {
       nr[pl] = node;
     }
     this.count++;
+    if (this.count * 2 > this.htMask + 1) this.growHash();
+    this.hashInsert(node, h);
+  }
+
+  /** The node holding key b[o, o+l) (whose hashKey is h), or NIL: a probe of the hash index. */
+  private lookup(b: Uint8Array, o: number, l: number, h: number): number {
+    const ht = this.ht;
+    const mask = this.htMask;
+    const nr = this.nr;
+    for (let s = h & mask; ; s = (s + 1) & mask) {
+      const n = ht[2 * s]!;
+      if (n === 0) return NIL;
+      if (ht[2 * s + 1] === h && nr[n + NL] === l) {
+        const nb = this.bufs[nr[n + NB]!]!;
+        const no = nr[n + NO]!;
+        let j = 0;
+        while (j < l && nb[no + j] === b[o + j]) j++;
+        if (j === l) return n;
+      }
+    }
+  }
+
+  private hashInsert(node: number, h: number): void {
+    const ht = this.ht;
+    const mask = this.htMask;
+    let s = h & mask;
+    while (ht[2 * s] !== 0) s = (s + 1) & mask;
+    ht[2 * s] = node;
+    ht[2 * s + 1] = h;
+  }
+
+  private growHash(): void {
+    const old = this.ht;
+    const slots = old.length; // twice the old slot count
+    this.ht = new Int32Array(slots * 2);
+    this.htMask = slots - 1;
+    for (let i = 0; i < old.length; i += 2) if (old[i] !== 0) this.hashInsert(old[i]!, old[i + 1]!);
+    this.countColumns();
   }
 
   /**
    * Skiplist descent for key b[o, o+l). Fills `prev` (per level, the last node before the stop
-   * point) and returns the last node visited at level 0 (0 = head). mode 0 (put): stops at an
+   * point) and returns the last node visited at level 0 (0 = head). mode 0: stops at an
    * equal key and returns -(node + 2); mode 1: moves past equal keys; mode 2: stops before them.
    * Each compare starts at the common prefix the key shares with both current bounds (every key
    * between two bounds shares it), so keys with long shared prefixes (a keyspace, an index, one
@@ -427,11 +480,9 @@ export class Memtable {
     return this.seekLT(this.key(n));
   }
 
-  /** Exact node for `key`, or NIL. */
-  find(key: Uint8Array): number {
-    const n = this.seekGE(key);
-    if (n === NIL) return NIL;
-    return compareRanges(this.bufs[this.nr[n + NB]!]!, this.nr[n + NO]!, this.nr[n + NL]!, key, 0, key.length) === 0 ? n : NIL;
+  /** Exact node for `key`, or NIL (`hash`: the key's hashKey, when the caller has it). */
+  find(key: Uint8Array, hash: number = hashKey(key)): number {
+    return this.lookup(key, 0, key.length, hash | 0);
   }
 
   /** The node's key (a view into its record buffer). */

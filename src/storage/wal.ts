@@ -112,9 +112,13 @@ export function sealRecord(rec: Uint8Array, seq: number): void {
 
 /**
  * Applies the ops of a (checked) record to a memtable; keys/values stay in `rec` (registered with
- * the memtable once: pass `bufferIndex` when several records share one buffer).
+ * the memtable once: pass `bufferIndex` when several records share one buffer). Without
+ * `bufferIndex`, a record the memtable would keep as it is (over `copyBytesMax`) is registered in
+ * runs of whole ops the memtable copies instead, so the memtable never keeps `rec` (and its
+ * writer may reuse the buffer): see `applyRecordCopied`.
  */
 export function applyRecord(rec: Uint8Array, start: number, end: number, seq: number, mem: Memtable, file: string, fileOffset: number, bufferIndex?: number): number {
+  if (bufferIndex === undefined && end - start > mem.copyBytesMax) return applyRecordCopied(rec, start, end, seq, mem, file, fileOffset);
   const bi = bufferIndex ?? mem.addBuffer(rec);
   const dv = new DataView(rec.buffer, rec.byteOffset, rec.byteLength);
   const n = dv.getUint32(start + 16, true);
@@ -147,6 +151,79 @@ export function applyRecord(rec: Uint8Array, start: number, end: number, seq: nu
       mem.put(bi, p, kl, seq, 0, -1);
       p += kl;
     }
+  }
+  return n;
+}
+
+/** Reads an op's header at `p`: sets `opKind`, `opKeyLen`, `opValLen` and returns where its key starts. */
+let opKind = 0;
+let opKeyLen = 0;
+let opValLen = 0;
+function opHeader(rec: Uint8Array, p: number, end: number, file: string, fileOffset: number, start: number): number {
+  if (p >= end) throw corruption(file, fileOffset + p - start, 'record ops overrun');
+  const kind = rec[p++]!;
+  let kl = 0;
+  let mul = 1;
+  let b: number;
+  do {
+    b = rec[p++]!;
+    kl += (b & 0x7f) * mul;
+    mul *= 128;
+  } while (b >= 0x80 && p < end);
+  let vl = 0;
+  if (kind === 1) {
+    mul = 1;
+    do {
+      b = rec[p++]!;
+      vl += (b & 0x7f) * mul;
+      mul *= 128;
+    } while (b >= 0x80 && p < end);
+  } else if (kind !== 0) throw corruption(file, fileOffset + p - start, `unknown op kind ${kind}`);
+  if (p + kl + vl > end) throw corruption(file, fileOffset + p - start, 'record op overruns record');
+  opKind = kind;
+  opKeyLen = kl;
+  opValLen = vl;
+  return p;
+}
+
+/**
+ * `applyRecord` for a record larger than the memtable copies whole: its ops go in runs of
+ * consecutive whole ops of up to `copyBytesMax` bytes, each registered (copied into the
+ * memtable's chunks) once; an op larger than that alone is registered as a copy of its own. Same
+ * versions, in the same order, as applying the record in one piece.
+ */
+function applyRecordCopied(rec: Uint8Array, start: number, end: number, seq: number, mem: Memtable, file: string, fileOffset: number): number {
+  const max = mem.copyBytesMax;
+  const dv = new DataView(rec.buffer, rec.byteOffset, rec.byteLength);
+  const n = dv.getUint32(start + 16, true);
+  let p = start + 20;
+  let bi = -1;
+  let runStart = 0;
+  let runEnd = 0;
+  for (let i = 0; i < n; i++) {
+    const opStart = p;
+    p = opHeader(rec, p, end, file, fileOffset, start);
+    const kind = opKind;
+    const kl = opKeyLen;
+    const vl = opValLen;
+    const opEnd = p + kl + vl;
+    if (bi < 0 || opEnd > runEnd) {
+      // a new run from this op on: as many whole ops as fit in `max` bytes (at least this one)
+      runStart = opStart;
+      runEnd = opEnd;
+      let q = opEnd;
+      for (let j = i + 1; j < n && q < end; j++) {
+        const k = opHeader(rec, q, end, file, fileOffset, start);
+        const e = k + opKeyLen + opValLen;
+        if (e - runStart > max) break;
+        runEnd = e;
+        q = e;
+      }
+      bi = mem.addBuffer(runEnd - runStart > max ? rec.slice(runStart, runEnd) : rec.subarray(runStart, runEnd));
+    }
+    if (kind === 1) mem.put(bi, p - runStart, kl, seq, p + kl - runStart, vl);
+    else mem.put(bi, p - runStart, kl, seq, 0, -1);
+    p = opEnd;
   }
   return n;
 }
