@@ -38,6 +38,8 @@ describe('Memtable (skiplist)', () => {
           for (let v = m.newest(m.find(e.key)); v !== NIL; v = m.older(v)) vs.push(m.value(v));
           assert.deepEqual(vs, e.versions);
         }
+        // the hash index: a key not in the memtable is not found
+        assert.equal(m.find(probe) !== NIL, model.has(probe.join(',')));
         const ge = sorted.find((e) => compareBytes(e.key, probe) >= 0);
         const key = (n: number): Uint8Array | undefined => (n === NIL ? undefined : m.key(n));
         assert.deepEqual(key(m.seekGE(probe)), ge?.key);

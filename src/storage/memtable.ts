@@ -230,6 +230,11 @@ export class Memtable {
     return this.chunkBytes / 4;
   }
 
+  /** Free bytes left in the current chunk (what `addBuffer` copies there without starting a new chunk). */
+  get chunkRoom(): number {
+    return this.chunk < 0 ? 0 : this.bufs[this.chunk]!.length - this.chunkPos;
+  }
+
   addBuffer(buf: Uint8Array): number {
     const i = this.nRegistered++;
     if (i >= this.bufChunk.length) {

@@ -1,7 +1,8 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import fc from 'fast-check';
 import { isLargetableError } from '../errors.ts';
-import { Memtable } from './memtable.ts';
+import { Memtable, MemtablePool, NIL } from './memtable.ts';
 import { applyRecord, encodeBatch, scanWal, sealRecord, walHeader } from './wal.ts';
 
 const b = (s: string): Uint8Array => new TextEncoder().encode(s);
@@ -49,6 +50,40 @@ describe('WAL records', () => {
     assert.equal(val(b('b')), null);
     assert.equal(val(b('c'))!.length, 0);
     assert.equal(val(new Uint8Array(300))![199], 7);
+  });
+
+  it('a record larger than the memtable copies whole is applied in copied runs: same versions, the record buffer not kept', () => {
+    // chunks of 256 bytes: records over 64 bytes go in runs, ops over 64 bytes alone (copied)
+    const pool = new MemtablePool(4096);
+    const opArb = fc.tuple(fc.uint8Array({ minLength: 1, maxLength: 3, max: 3 }), fc.option(fc.oneof(fc.uint8Array({ maxLength: 20 }), fc.uint8Array({ minLength: 60, maxLength: 90 }))));
+    fc.assert(
+      fc.property(fc.array(fc.array(opArb, { minLength: 1, maxLength: 40 }), { minLength: 1, maxLength: 4 }), fc.boolean(), (batches, pooled) => {
+        const copied = new Memtable(pooled ? pool : new MemtablePool(4096));
+        const whole = new Memtable();
+        const recs: Uint8Array[] = [];
+        batches.forEach((ops, i) => {
+          const rec = encodeBatch(ops.map(([k, v]) => (v === null ? { type: 'del', key: k } : { type: 'put', key: k, value: v })));
+          sealRecord(rec, i + 1);
+          assert.equal(applyRecord(rec, 0, rec.length, i + 1, copied, 'w', 0), ops.length);
+          applyRecord(rec, 0, rec.length, i + 1, whole, 'w', 0, whole.addBuffer(rec.slice()));
+          recs.push(rec);
+        });
+        for (const r of recs) r.fill(0xff); // a writer reusing its record buffers
+        assert.equal(copied.count, whole.count);
+        for (let n = whole.first(), c = copied.first(); n !== NIL; n = whole.next(n), c = copied.next(c)) {
+          assert.deepEqual(copied.key(c), whole.key(n));
+          assert.equal(copied.find(whole.key(n)), c);
+          const vs = (m: Memtable, x: number): [number, Uint8Array | null][] => {
+            const out: [number, Uint8Array | null][] = [];
+            for (let v = m.newest(x); v !== NIL; v = m.older(v)) out.push([m.seq(v), m.value(v)]);
+            return out;
+          };
+          assert.deepEqual(vs(copied, c), vs(whole, n));
+        }
+        copied.recycle(4096);
+      }),
+      { seed: 11, numRuns: 200 },
+    );
   });
 
   it('a torn tail (any cut inside the last record) is reported, earlier records survive', () => {

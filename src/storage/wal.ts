@@ -188,8 +188,8 @@ function opHeader(rec: Uint8Array, p: number, end: number, file: string, fileOff
 
 /**
  * `applyRecord` for a record larger than the memtable copies whole: its ops go in runs of
- * consecutive whole ops of up to `copyBytesMax` bytes, each registered (copied into the
- * memtable's chunks) once; an op larger than that alone is registered as a copy of its own. Same
+ * consecutive whole ops of up to `copyBytesMax` bytes (or the room left in the current chunk),
+ * each registered (copied into the memtable's chunks) once; an op larger than that alone is registered as a copy of its own. Same
  * versions, in the same order, as applying the record in one piece.
  */
 function applyRecordCopied(rec: Uint8Array, start: number, end: number, seq: number, mem: Memtable, file: string, fileOffset: number): number {
@@ -208,14 +208,18 @@ function applyRecordCopied(rec: Uint8Array, start: number, end: number, seq: num
     const vl = opValLen;
     const opEnd = p + kl + vl;
     if (bi < 0 || opEnd > runEnd) {
-      // a new run from this op on: as many whole ops as fit in `max` bytes (at least this one)
+      // a new run from this op on: as many whole ops as fit in `max` bytes (at least this one),
+      // or in what is left of the memtable's current chunk when that holds this op (so the runs
+      // fill the chunks instead of leaving each one's tail unused)
+      const room = mem.chunkRoom;
+      const limit = room >= opEnd - opStart && room < max ? room : max;
       runStart = opStart;
       runEnd = opEnd;
       let q = opEnd;
       for (let j = i + 1; j < n && q < end; j++) {
         const k = opHeader(rec, q, end, file, fileOffset, start);
         const e = k + opKeyLen + opValLen;
-        if (e - runStart > max) break;
+        if (e - runStart > limit) break;
         runEnd = e;
         q = e;
       }
