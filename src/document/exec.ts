@@ -15,7 +15,7 @@ import { compileRawFilter, numberField } from './bsonraw.ts';
 import { decodeFields, partialFields, type FieldSet } from './partial.ts';
 import { TopK } from './cursor.ts';
 import { bytesKey, readValue } from './keycodec.ts';
-import { collectionPrefix, encodeId, rangeOfPrefix } from './keyspace.ts';
+import { collectionPrefix, documentKey, encodeId, rangeOfPrefix } from './keyspace.ts';
 import type { KVReader } from './kv.ts';
 import { candidatePlans, estimate, planCost, queryShape, type Plan, type PlanRequest } from './planner.ts';
 
@@ -256,12 +256,24 @@ export async function* scanBatches(engine: Engine, coll: CollMeta, reader: KVRea
   let size = Math.max(1, Math.min(8, firstWindow));
   // Each document is read synchronously when it is cached (document cache, then memtables and
   // cached blocks); only the rest is fetched, in parallel, with one await for the window.
+  // Documents decoded whole (not lazy), on the live view: one found in a cached block is decoded in
+  // place and does not enter the document cache, whose hit would spare only the store lookup, not
+  // the decode: no copy per document, no flushing of the point-read working set (documents read
+  // from storage are cached, as point reads cache them). Raw-tested documents (lazy) are cached
+  // on their first miss: a hit spares the store lookup and the test reads the cached bytes.
+  const readCached = (e: Uint8Array): { cached?: Document; raw?: Uint8Array; view?: true } | null | undefined => {
+    if (!live || lazy !== undefined) return engine.readRawCached(reader, coll.id, e, false, lazy !== undefined);
+    const c = engine.cachedRaw(coll.id, e);
+    if (c !== undefined) return c;
+    const v = engine.store.getCachedView(documentKey(coll.id, e));
+    return v ? { raw: v, view: true } : v;
+  };
   const drain = async (): Promise<FoundDoc[]> => {
     const got: (FoundDoc | null | undefined)[] = new Array(window.length);
     let pending: number[] | undefined;
     for (let i = 0; i < window.length; i++) {
       const e = window[i]!;
-      const c = engine.readRawCached(reader, coll.id, e, false, lazy !== undefined);
+      const c = readCached(e);
       if (c === undefined) (pending ??= []).push(i);
       else got[i] = c === null ? undefined : fromEntry(c, e);
     }
