@@ -12,7 +12,8 @@
  *   after a crash a reader sees either the old or the new content, never a mix.
  * - `lock()` takes the single-writer lock for the whole location or throws LOCKED.
  * - Every failure is a LargetableError IO_ERROR naming the file and the operation.
- * - All methods are async; an adapter never blocks the caller's thread on I/O.
+ * - All methods are async; an adapter never blocks the caller's thread on I/O, except in the
+ *   optional synchronous `writeDurableSync` and `readIntoSync`, which the engine calls sparingly.
  * - (Adapters, platform/) A bad name or offset is INVALID_ARGUMENT; a call on a closed adapter or
  *   handle is CLOSED; `truncate` to a larger length extends with zeros; concurrent `append`s
  *   get distinct offsets. Removing or replacing a file that has open handles: filesystem and
@@ -29,6 +30,15 @@ export interface FileHandle {
    * per read. The engine uses `read` where it is missing.
    */
   readInto?(offset: number, target: Uint8Array): Promise<number>;
+  /**
+   * Optional, synchronous: `readInto` on the calling thread (Node fs: pread(2)); returns the bytes
+   * read, or -1, having read nothing, when this handle cannot serve the range synchronously (then
+   * use `readInto`). It blocks the thread for one read: the engine uses it only for the single
+   * small block a point read or a document fetch needs (docs/ARCHITECTURE.md "Read path"), where a
+   * thread-pool round trip costs more than copying the block from the OS page cache. Throws
+   * IO_ERROR like `read`.
+   */
+  readIntoSync?(offset: number, target: Uint8Array): number;
   write(offset: number, bytes: Uint8Array): Promise<void>;
   /**
    * Optional, synchronous: on a handle opened `writeThrough` whose writes are durable by

@@ -61,7 +61,12 @@ export type StoreEvent =
 export interface EngineOptions extends StoreOptions {
   /** Target uncompressed block size (default limits.blockSizeBytesTarget). */
   blockSizeBytes?: number;
-  /** fflate deflate level for blocks, 0 = store raw (default 1). */
+  /**
+   * Deflate level for the blocks compaction writes, 0 = store raw (default 0). Raw blocks cost
+   * ~2x the disk bytes of level 1 on document data, but a block read from storage is then one read
+   * and no inflate (at 1,000,000 documents: point reads, index fetches and scans 1.5-2x faster,
+   * compaction without deflate). Level-0 segments are always raw.
+   */
   compressionLevel?: number;
   /** Target segment size for compaction output (default limits.segmentSizeBytesTarget). */
   segmentSizeBytes?: number;
@@ -249,7 +254,7 @@ export class LsmStore implements Store {
     this.memtableBytes = options.memtableSizeBytes ?? memtableSizeBytesDefault;
     this.memPool = new MemtablePool(this.memtableBytes);
     this.blockSize = options.blockSizeBytes ?? blockSizeBytesTarget;
-    this.level = options.compressionLevel ?? 1;
+    this.level = options.compressionLevel ?? 0;
     this.segmentBytes = options.segmentSizeBytes ?? segmentSizeBytesTarget;
     this.autoCompact = options.autoCompact ?? true;
     this.onEvent = options.onEvent;

@@ -1,7 +1,7 @@
 /**
  * Immutable sorted segment files (docs/FORMAT.md "Segment"). Entries are sorted by key
- * ascending then sequence descending; each ~16 KiB block is deflated (or stored raw when that
- * does not shrink it) and checksummed. A segment keeps only its sparse index (last key per
+ * ascending then sequence descending; each ~16 KiB block is stored raw (or, with a compression
+ * level, deflated when that shrinks it) and checksummed. A segment keeps only its sparse index (last key per
  * block) and its bloom filter in memory; blocks go through the shared LRU block cache.
  */
 import { LargetableError } from '../errors.ts';
@@ -12,7 +12,7 @@ import { DeflateEncoder, Inflater } from './deflate.ts';
 import { crc32c } from './checksum.ts';
 import { ByteReader, ByteWriter, compareAt, compareBytes, corruption, varintSize } from './codec.ts';
 import { compareRanges, prefixAt } from './memtable.ts';
-import { io } from './io.ts';
+import { io, toIoError } from './io.ts';
 
 export const segmentMagic = 0x4753544c; // "LTSG" little-endian
 export const segmentVersion = 1;
@@ -800,9 +800,11 @@ export class Segment {
 
   /**
    * Loads block i (cache, else read + check + inflate). `fill` = false (compaction, which reads
-   * every block once) leaves the cache as it is instead of replacing its hot blocks.
+   * every block once) leaves the cache as it is instead of replacing its hot blocks. `sync` (a
+   * reader waiting for this one block: point reads, a scan's next block) reads it on this thread
+   * when the handle can (`readIntoSync`); readahead (`prefetch`) reads through the thread pool.
    */
-  async block(i: number, fill = true): Promise<Block> {
+  async block(i: number, fill = true, sync = true): Promise<Block> {
     const ck = this.cacheBase + i;
     const hit = this.cache.get(ck);
     if (hit !== undefined) return hit;
@@ -812,7 +814,23 @@ export class Segment {
     const len = this.idxBlockLen[i]!;
     const h = this.handle;
     let b: Block;
-    if (h.readInto !== undefined && len <= readBufBytes) {
+    if (sync && h.readIntoSync !== undefined && h.readInto !== undefined && len <= readBufBytes) {
+      const buf = readBufs.pop() ?? new Uint8Array(readBufBytes);
+      try {
+        const raw = buf.subarray(0, len);
+        let got: number;
+        try {
+          got = h.readIntoSync(off, raw);
+        } catch (err) {
+          throw toIoError(err, this.name, 'read');
+        }
+        if (got < 0) got = await io(this.name, 'read', () => h.readInto!(off, raw));
+        if (got !== len) throw corruption(this.name, off + got, 'block truncated');
+        b = decodeBlock(raw, this.name, off, undefined, true);
+      } finally {
+        if (readBufs.length < readBufsMax) readBufs.push(buf);
+      }
+    } else if (h.readInto !== undefined && len <= readBufBytes) {
       const buf = readBufs.pop() ?? new Uint8Array(readBufBytes);
       try {
         const raw = buf.subarray(0, len);
@@ -864,7 +882,7 @@ export class Segment {
    */
   prefetch(i: number): void {
     if (i < 0 || i >= this.idxBlockOff.length || this.pending.has(i) || this.cache.peek(this.cacheBase + i) !== undefined) return;
-    const p = this.block(i);
+    const p = this.block(i, true, false);
     this.pending.set(i, p);
     const done = (): void => void this.pending.delete(i);
     p.then(done, done);

@@ -154,6 +154,20 @@ export function adapterCases(name: string, factory: AdapterFactory, api: TestApi
           assertBytes(new Uint8Array(await into(3, 100)), [4, 5], 'readInto crossing the end');
           assertEqual((await into(1000, 10)).length, 0, 'readInto far past the end');
         }
+        // optional readIntoSync: the same bytes on the calling thread, or -1 (nothing read) for a
+        // range it cannot serve synchronously
+        if (f.readIntoSync !== undefined) {
+          const t = new Uint8Array(3).fill(0xee);
+          assertEqual(f.readIntoSync(1, t), 3, 'readIntoSync count');
+          assertBytes(t, [2, 3, 4], 'readIntoSync');
+          const u = new Uint8Array(100).fill(0xee);
+          const got = f.readIntoSync(3, u);
+          if (got === -1) assertEqual(u.every((x) => x === 0xee), true, 'readIntoSync -1 reads nothing');
+          else {
+            assertEqual(got, 2, 'readIntoSync crossing the end');
+            assertBytes(u.subarray(0, 2), [4, 5], 'readIntoSync crossing the end');
+          }
+        }
         await f.close();
       });
     });

@@ -34,8 +34,11 @@ function ok(cond: unknown, msg: string): asserts cond {
   if (!cond) throw new Error(msg);
 }
 
-/** Small memtable and blocks so a few hundred keys span memtable, L0, L1 and many blocks. */
-export const tinyOptions: EngineOptions = { memtableSizeBytes: 8 * 1024, blockSizeBytes: 512, segmentSizeBytes: 16 * 1024 };
+/**
+ * Small memtable and blocks so a few hundred keys span memtable, L0, L1 and many blocks. Compaction
+ * deflates here (the default writes raw blocks), so the cases cover both block kinds.
+ */
+export const tinyOptions: EngineOptions = { memtableSizeBytes: 8 * 1024, blockSizeBytes: 512, segmentSizeBytes: 16 * 1024, compressionLevel: 1 };
 
 export async function collect(store: Store, opts: Parameters<Store['iterate']>[0] = {}): Promise<string[]> {
   const out: string[] = [];
