@@ -55,6 +55,30 @@ describe('Memtable (skiplist)', () => {
     );
   });
 
+  it('runs of ascending keys interleaved with other keys (the finger search) keep the order and every level linked', () => {
+    fc.assert(
+      fc.property(fc.array(fc.tuple(fc.nat(3), keyArb), { maxLength: 400 }), fc.nat(255), (ops, start) => {
+        const m = new Memtable();
+        const model = new Map<string, Uint8Array>();
+        let next = start;
+        for (const [kind, k] of ops) {
+          // kind 0-2: the next key of an ascending run (some of them below earlier random keys), 3: a random key
+          const key = kind < 3 ? Uint8Array.of(1, next >> 8, next++ & 255) : k;
+          m.putBytes(key, 1, key);
+          model.set(key.join(','), key);
+        }
+        const sorted = [...model.values()].sort(compareBytes);
+        const walked: Uint8Array[] = [];
+        for (let n = m.first(); n !== NIL; n = m.next(n)) walked.push(m.key(n));
+        assert.deepEqual(walked, sorted);
+        // the upper levels are searched by every seek: each key is found by a descent from the head
+        for (const k of sorted) assert.deepEqual(m.key(m.seekGE(k)), k);
+        for (let i = 1; i < sorted.length; i++) assert.deepEqual(m.key(m.seekLT(sorted[i]!)), sorted[i - 1]);
+      }),
+      { seed: 5, numRuns: 200 },
+    );
+  });
+
   it('visible(snap) returns the newest version at or below the snapshot', () => {
     const m = new Memtable();
     const k = Uint8Array.of(1);

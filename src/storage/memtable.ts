@@ -165,6 +165,13 @@ export class Memtable {
   private ht = new Int32Array(freshHashSlots * 2);
   private htMask = freshHashSlots - 1;
   private readonly prev = new Int32Array(levelMax);
+  /**
+   * The node `put` inserted last (0: none yet) and, per level, its predecessor at that level
+   * (itself below its height): a put of the next key in order (a run of ascending keys, e.g. a
+   * change log's) links there instead of searching from the head (see `fingerSearch`).
+   */
+  private lastNode = 0;
+  private readonly finger = new Int32Array(levelMax);
   private rnd = 0x2545f491;
 
   constructor(pool: MemtablePool | null = null) {
@@ -328,9 +335,14 @@ export class Memtable {
       this.nr[found + NN] = this.newVersion(seq, bi, vo, vl, this.nr[found + NN]!);
       return;
     }
-    this.search(buf, ko, kl, 2);
     const prev = this.prev;
     const lvl = this.randomLevel();
+    // prev[i] is set for the levels below `filled`
+    let filled = lvl < this.level ? lvl : this.level;
+    if (!this.fingerSearch(buf, ko, kl, filled)) {
+      this.search(buf, ko, kl, 2);
+      filled = this.level;
+    }
     if (lvl > this.level) {
       for (let i = this.level; i < lvl; i++) prev[i] = 0;
       this.level = lvl;
@@ -351,9 +363,35 @@ export class Memtable {
       nr[node + NK + i] = nr[pl]!;
       nr[pl] = node;
     }
+    const finger = this.finger;
+    for (let i = 0; i < lvl; i++) finger[i] = node;
+    for (let i = lvl; i < filled; i++) finger[i] = prev[i]!;
+    this.lastNode = node;
     this.count++;
     if (this.count * 2 > this.htMask + 1) this.growHash();
     this.hashInsert(node, h);
+  }
+
+  /**
+   * When key b[o, o+l) (not in the memtable) comes right after the last inserted node at level 0,
+   * fills prev[0, levels) from the finger and returns true; else false (then a full `search`). A
+   * run of ascending keys costs two compares per put. The finger stays exact: nodes are only added
+   * by `put`, which updates it for every level a new node changes.
+   */
+  private fingerSearch(b: Uint8Array, o: number, l: number, levels: number): boolean {
+    const last = this.lastNode;
+    if (last === 0) return false;
+    const nr = this.nr;
+    const bufs = this.bufs;
+    if (compareRanges(bufs[nr[last + NB]!]!, nr[last + NO]!, nr[last + NL]!, b, o, l) >= 0) return false;
+    const nx = nr[last + NK]!;
+    if (nx !== NIL && compareRanges(bufs[nr[nx + NB]!]!, nr[nx + NO]!, nr[nx + NL]!, b, o, l) < 0) return false;
+    // no node lies between the last node and this key, so at every level this key's predecessor is
+    // the last node's (or the last node itself, below its height): the finger
+    const prev = this.prev;
+    const finger = this.finger;
+    for (let i = 0; i < levels; i++) prev[i] = finger[i]!;
+    return true;
   }
 
   /** The node holding key b[o, o+l) (whose hashKey is h), or NIL: a probe of the hash index. */
