@@ -17,7 +17,7 @@ import type { AggregationCursor } from './aggregate.ts';
 import type { ChangeStream } from './changestream.ts';
 import { decodeDocument, encodeDocument, type CollMeta, type Engine, type IndexMeta, type PreparedInsert, type TxnState, type WriteScope } from './engine.ts';
 import { choosePlan, countMatches, explainFind, runFind, runFindBatches, scan, type ExecStats, type FindRequest, type FoundDoc } from './exec.ts';
-import { documentKey, encodeId } from './keyspace.ts';
+import { documentKey, documentKeyOf, encodeId } from './keyspace.ts';
 import type { KVReader } from './kv.ts';
 import { indexKindFactory, pluginKindOf, type IndexPlugin } from './plugins.ts';
 
@@ -235,9 +235,19 @@ export class Collection<TSchema extends Document = Document> {
 
   /** @internal current catalog entry (undefined: the collection does not exist yet). */
   meta(): CollMeta | undefined {
-    this.engine.checkOpen();
-    return this.engine.collection(this.dbName, this.collectionName);
+    const engine = this.engine;
+    engine.checkOpen();
+    // the lookup by namespace builds a string per call: reuse it while the catalog is unchanged
+    if (engine === this.metaEngine && engine.catalogVersion === this.metaVersion) return this.metaCached;
+    const m = engine.collection(this.dbName, this.collectionName);
+    this.metaEngine = engine;
+    this.metaVersion = engine.catalogVersion;
+    this.metaCached = m;
+    return m;
   }
+  private metaEngine: Engine | undefined;
+  private metaVersion = -1;
+  private metaCached: CollMeta | undefined;
 
   private txn(options?: OperationOptions): TxnState | undefined {
     const s = options?.session;
@@ -265,11 +275,8 @@ export class Collection<TSchema extends Document = Document> {
         try {
           const coll = this.meta();
           if (!coll) return Promise.resolve(null);
-          const reader = this.reader(options);
-          const encId = encodeId(id);
-          const r = this.engine.readDocumentCached(reader, coll.id, encId);
-          if (r !== undefined) return Promise.resolve(r ? (r.doc as T) : null);
-          return this.engine.readDocument(reader, coll.id, encId, true).then((x) => (x ? (x.doc as T) : null));
+          const r = this.engine.pointRead(this.reader(options), documentKeyOf(coll.id, id));
+          return (r instanceof Promise ? r : Promise.resolve(r)) as Promise<T | null>;
         } catch (err) {
           return Promise.reject(err);
         }

@@ -423,52 +423,61 @@ export class Engine {
     }
     // `missed`: the caller probed the cache for this key just now (synchronously) and missed
     const e = missed ? undefined : this.docCache.entry(k);
-    if (e) return this.fromCacheEntry(k, e);
+    if (e) {
+      const bytes = e.len; // before an upgrade
+      return { doc: this.fromCacheEntry(k, e), bytes };
+    }
+    const v = await this.readLiveMiss(dk, k);
+    return v ? { doc: decodeDocument(v), bytes: v.length } : undefined;
+  }
+
+  /**
+   * The committed BSON of a document the cache does not hold, read from the store; kept as a raw
+   * entry (the store handed us a private copy: no copy; a second read keeps the decoded form),
+   * unless a commit finished while we read.
+   */
+  private async readLiveMiss(dk: Uint8Array, k: string): Promise<Uint8Array | undefined> {
     const gen = this.commitGen;
     const v = await this.live.get(dk);
-    if (!v) return undefined;
-    const doc = decodeDocument(v);
-    // the store handed us a private copy of the committed BSON: keep it as a raw entry (no copy;
-    // a second read keeps the decoded form). Dropped if a commit finished while we read.
-    if (gen === this.commitGen) this.docCache.setRaw(k, v);
-    return { doc, bytes: v.length };
+    if (v && gen === this.commitGen) this.docCache.setRaw(k, v);
+    return v;
   }
 
   /**
    * A document-cache hit as the caller's document: a copy of the decoded form, or a fresh decode of
    * the raw BSON; the second read of a raw (written-through) entry keeps a decoded copy.
    */
-  private fromCacheEntry(k: string, e: CacheEntry): { doc: Document; bytes: number } {
-    if (e.doc !== undefined) return { doc: cloneDoc(e.doc), bytes: e.len };
+  private fromCacheEntry(k: string, e: CacheEntry): Document {
+    if (e.doc !== undefined) return cloneDoc(e.doc);
     const doc = decodeDocument(e.raw!);
-    const bytes = e.raw!.length; // before an upgrade drops the raw form
     if (e.read) this.docCache.upgrade(k, e, cloneDoc(doc));
     else e.read = true;
-    return { doc, bytes };
+    return doc;
   }
 
   /**
-   * `readDocument` without I/O, synchronous: the document (the caller's), null when there is
-   * none, or undefined when the read needs storage I/O (then `readDocument(..., true)`: the
-   * document cache was probed here).
+   * Point read by document key `dk` (findOne by _id): the document (the caller's), null when there
+   * is none, or a promise of one when the read needs storage I/O. Synchronous to the end when the
+   * document cache, a memtable or a cached block has the document: one probe, no wrapper objects.
    */
-  readDocumentCached(reader: KVReader, collId: number, encId: Uint8Array): { doc: Document; bytes: number } | null | undefined {
-    const dk = documentKey(collId, encId);
+  pointRead(reader: KVReader, dk: Uint8Array): Document | null | Promise<Document | null> {
     const k = bytesKey(dk);
     if (reader !== this.live && !this.readsLive(reader, k)) {
       const v = reader.getCached(dk);
-      return v ? { doc: decodeDocument(v), bytes: v.length } : v;
+      if (v !== undefined) return v ? decodeDocument(v) : null;
+      return reader.get(dk).then((x) => (x ? decodeDocument(x) : null));
     }
     const e = this.docCache.entry(k);
     if (e) return this.fromCacheEntry(k, e);
     // the committed BSON, possibly a view into a cached block: decoded at once, never kept as is
     const v = this.store.getCachedView(dk);
-    if (!v) return v;
+    if (v === undefined) return this.readLiveMiss(dk, k).then((x) => (x ? decodeDocument(x) : null));
+    if (!v) return null;
     const doc = decodeDocument(v);
     // a document read once costs no copy: its BSON is cached (copied) on its second miss (no
     // commit can finish during a synchronous read)
     if (this.docCache.admit(dk)) this.docCache.setRaw(k, v);
-    return { doc, bytes: v.length };
+    return doc;
   }
 
   /**

@@ -54,6 +54,33 @@ export function documentKey(collId: number, encodedId: Uint8Array): Uint8Array {
   return out;
 }
 
+/**
+ * `documentKey(collId, encodeId(id))` in one allocation when `id` is an ASCII string (the point
+ * read's common case); the same bytes either way.
+ */
+export function documentKeyOf(collId: number, id: unknown): Uint8Array {
+  if (typeof id === 'string' && id.length <= 256) {
+    const n = id.length;
+    const out = new Uint8Array(n + 7);
+    let i = 0;
+    for (; i < n; i++) {
+      const c = id.charCodeAt(i);
+      if (c >= 0x80) break;
+      out[i + 6] = c + 1;
+    }
+    if (i === n) {
+      out[0] = Prefix.document;
+      out[1] = (collId >>> 24) & 0xff;
+      out[2] = (collId >>> 16) & 0xff;
+      out[3] = (collId >>> 8) & 0xff;
+      out[4] = collId & 0xff;
+      out[5] = Tag.string;
+      return out; // out[n + 6] = 0: the string's terminator
+    }
+  }
+  return documentKey(collId, encodeId(id));
+}
+
 export function encodeId(id: unknown): Uint8Array {
   // fast path: an ASCII string _id (tag, chars + 1, terminator), exactly what writeValue writes
   if (typeof id === 'string' && id.length <= 256) {
