@@ -4,6 +4,7 @@ import fc from 'fast-check';
 import { Binary, Decimal128, Double, Int32, Long } from 'bson';
 import { freshClient } from './helpers.ts';
 import { DocumentCache } from '../../src/document/engine.ts';
+import { documentKey, documentKeyOf, encodeId } from '../../src/document/keyspace.ts';
 
 describe('read path', () => {
   it('returned Binary values are the caller\'s: mutating them changes nothing cached or stored', async () => {
@@ -104,6 +105,37 @@ describe('read path', () => {
     await c.deleteMany({ s: 'b' });
     await check();
     await client.close();
+  });
+
+  it('documentKeyOf(coll, id) is documentKey(coll, encodeId(id)) for every point _id', () => {
+    const idArb = fc.oneof(fc.string({ maxLength: 300 }), fc.string({ unit: 'grapheme', maxLength: 20 }), fc.double(), fc.integer(), fc.boolean(), fc.date({ noInvalidDate: true }));
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: 0xffffffff }), idArb, (coll, id) => {
+        assert.deepEqual(documentKeyOf(coll, id), documentKey(coll, encodeId(id)));
+      }),
+      { seed: 11, numRuns: 2000 },
+    );
+  });
+
+  it('findOne by _id follows drops, re-creations, renames and closed clients', async () => {
+    const client = await freshClient();
+    const db = client.db('app');
+    const c = db.collection('p');
+    assert.equal(await c.findOne({ _id: 'a' }), null);
+    await c.insertOne({ _id: 'a', v: 1 });
+    assert.deepEqual(await c.findOne({ _id: 'a' }), { _id: 'a', v: 1 });
+    await c.drop();
+    assert.equal(await c.findOne({ _id: 'a' }), null);
+    await db.collection('p').insertOne({ _id: 'a', v: 2 });
+    assert.deepEqual(await c.findOne({ _id: 'a' }), { _id: 'a', v: 2 });
+    await c.rename('q');
+    assert.equal(await c.findOne({ _id: 'a' }), null);
+    assert.deepEqual(await db.collection('q').findOne({ _id: 'a' }), { _id: 'a', v: 2 });
+    const d = (await db.collection('q').findOne({ _id: 'a' }))!;
+    d.v = 99; // the caller's object: the next read is unchanged
+    assert.deepEqual(await db.collection('q').findOne({ _id: 'a' }), { _id: 'a', v: 2 });
+    await client.close();
+    await assert.rejects(db.collection('q').findOne({ _id: 'a' }), { code: 'CLOSED' });
   });
 
   it('the document cache evicts in insertion order within its budget (model check)', () => {
