@@ -169,19 +169,19 @@ export async function* scanBatches(engine: Engine, coll: CollMeta, reader: KVRea
     if (!all && !matcher.test(doc)) return null;
     return lazy ? { doc, encId, bytes: 0, borrowed: true } : { doc: cloneDoc(doc), encId, bytes: 0 };
   };
-  /** A document read without I/O (cached decoded, or its BSON): the FoundDoc, or null when it does not match. */
-  const fromEntry = (c: { cached?: Document; raw?: Uint8Array; view?: true }, encId: Uint8Array): FoundDoc | null => {
-    if (c.cached) return fromShared(c.cached, encId);
-    const raw = c.raw!;
+  /** A document's BSON read without I/O (`view`: into store memory): the FoundDoc, or null when it does not match. */
+  const fromBytes = (raw: Uint8Array, view: boolean, encId: Uint8Array): FoundDoc | null => {
     if (lazy) {
       const f = fromRaw(raw, encId, 0);
       // a view into a store block: a match held beyond the batch keeps a copy, not the block
-      if (f !== null && retain && c.view && f.raw === raw) f.raw = raw.slice();
+      if (f !== null && retain && view && f.raw === raw) f.raw = raw.slice();
       return f;
     }
     const doc = decodeDocument(raw);
     return all || matcher.test(doc) ? { doc, encId, bytes: raw.length } : null;
   };
+  /** A document read without I/O (cached decoded, or its BSON): the FoundDoc, or null when it does not match. */
+  const fromEntry = (c: { cached?: Document; raw?: Uint8Array; view?: true }, encId: Uint8Array): FoundDoc | null => (c.cached ? fromShared(c.cached, encId) : fromBytes(c.raw!, c.view === true, encId));
   /** A document read: undefined when it does not exist, null when it does not match. */
   const fetch = async (encId: Uint8Array, missed = false): Promise<FoundDoc | null | undefined> => {
     if (!lazy) {
@@ -261,33 +261,65 @@ export async function* scanBatches(engine: Engine, coll: CollMeta, reader: KVRea
   // the decode: no copy per document, no flushing of the point-read working set (documents read
   // from storage are cached, as point reads cache them). Raw-tested documents (lazy) are cached
   // on their first miss: a hit spares the store lookup and the test reads the cached bytes.
-  const readCached = (e: Uint8Array): { cached?: Document; raw?: Uint8Array; view?: true } | null | undefined => {
-    if (!live || lazy !== undefined) return engine.readRawCached(reader, coll.id, e, false, lazy !== undefined);
-    const c = engine.cachedRaw(coll.id, e);
-    if (c !== undefined) return c;
-    const v = engine.store.getCachedView(documentKey(coll.id, e));
-    return v ? { raw: v, view: true } : v;
+  // On the live view the probes build each document key in one scratch buffer (the document cache
+  // keys by its string; the store keeps no key it is asked for), not in a new array per document.
+  const docCache = engine.docCache;
+  let dkBuf = documentKey(coll.id, new Uint8Array(59));
+  /** The document key of encoded _id `e`, as a view of the scratch buffer (valid until the next call). */
+  const scratchKey = (e: Uint8Array): Uint8Array => {
+    const n = 5 + e.length;
+    if (n > dkBuf.length) dkBuf = documentKey(coll.id, new Uint8Array(n * 2));
+    dkBuf.set(e, 5);
+    return dkBuf.subarray(0, n);
+  };
+  /** Window entry i read without I/O: got[i] set (undefined: no such document), or false when it needs a fetch. */
+  const readLive = (e: Uint8Array, got: (FoundDoc | null | undefined)[], i: number): boolean => {
+    const dk = scratchKey(e);
+    const k = bytesKey(dk);
+    const c = docCache.entry(k);
+    if (c !== undefined) {
+      got[i] = c.doc !== undefined ? fromShared(c.doc, e) : fromBytes(c.raw!, false, e);
+      return true;
+    }
+    const v = engine.store.getCachedView(dk);
+    if (v === undefined) return false;
+    if (v === null) got[i] = undefined;
+    else if (lazy !== undefined) {
+      const own = docCache.setRaw(k, v);
+      got[i] = own !== undefined ? fromBytes(own, false, e) : fromBytes(v, true, e);
+    } else got[i] = fromBytes(v, true, e);
+    return true;
   };
   const drain = async (): Promise<FoundDoc[]> => {
-    const got: (FoundDoc | null | undefined)[] = new Array(window.length);
+    const w = window;
+    const got: (FoundDoc | null | undefined)[] = new Array(w.length);
     let pending: number[] | undefined;
-    for (let i = 0; i < window.length; i++) {
-      const e = window[i]!;
-      const c = readCached(e);
+    for (let i = 0; i < w.length; i++) {
+      const e = w[i]!;
+      if (live) {
+        if (!readLive(e, got, i)) (pending ??= []).push(i);
+        continue;
+      }
+      const c = engine.readRawCached(reader, coll.id, e, false, lazy !== undefined);
       if (c === undefined) (pending ??= []).push(i);
       else got[i] = c === null ? undefined : fromEntry(c, e);
     }
     if (pending !== undefined) {
-      const fetched = await Promise.all(pending.map((i) => fetch(window[i]!, live)));
+      const fetched = await Promise.all(pending.map((i) => fetch(w[i]!, live)));
       for (let j = 0; j < pending.length; j++) got[pending[j]!] = fetched[j];
     }
     window = [];
     size = Math.min(prefetchWindowMax, size * 2);
     const out: FoundDoc[] = [];
-    for (const f of got) {
+    for (let i = 0; i < got.length; i++) {
+      const f = got[i];
       if (f === undefined) continue;
       stats.docsExamined++;
-      if (f) out.push(f);
+      if (f) {
+        // the window holds views of index entries: a result keeps a copy of its _id
+        if (f.encId === w[i]) f.encId = f.encId.slice();
+        out.push(f);
+      }
     }
     return out;
   };
@@ -298,10 +330,11 @@ export async function* scanBatches(engine: Engine, coll: CollMeta, reader: KVRea
     for await (const entries of reader.rangeBatches({ gte: r.gte, ...(r.lt ? { lt: r.lt } : {}), reverse: plan.reverse }, size, scanReadMax)) {
       for (const [k, view] of entries) {
         stats.keysExamined++;
-        const encId = view.slice();
+        // a view of the entry (store buffers are immutable): copied only by a result that keeps it
+        const encId = view;
         if (plan.covered) {
           const doc = docFromKey(k, ix.prefix.length, ix.fields, projection);
-          if (all || matcher.test(doc)) covered.push({ doc: trim ? trim(doc) : doc, encId, bytes: 0 });
+          if (all || matcher.test(doc)) covered.push({ doc: trim ? trim(doc) : doc, encId: encId.slice(), bytes: 0 });
           if (covered.length >= size) {
             yield covered;
             covered = [];
