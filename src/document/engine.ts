@@ -865,7 +865,7 @@ export class Engine {
       for (const e of group) events += e.ops.length - e.layer.size;
       const log: WriteOp[] | undefined = events <= changeLogEntriesMax ? [] : undefined;
       for (const e of group) {
-        for (const [k, st] of e.layer) merged.set(k, st as WriteOp);
+        e.layer.forEach((st, k) => merged.set(k, st as WriteOp));
         const eops = e.ops;
         for (let i = e.layer.size; i < eops.length; i++) {
           const op = eops[i]!;
@@ -925,11 +925,13 @@ export class Engine {
     // write through when no later commit finished first (else that one may have the newer value)
     const latest = e.counter > this.finishedCounter;
     if (latest) this.finishedCounter = e.counter;
-    for (const [k, st] of e.layer) {
-      if (st.key[0] !== 0x10) continue;
-      if (latest && st.value) this.docCache.setRaw(k, st.value);
-      else this.docCache.delete(k);
-    }
+    // forEach: no [key, value] entry array per staged write (a for-of over the map allocates one)
+    const cache = this.docCache;
+    e.layer.forEach((st, k) => {
+      if (st.key[0] !== 0x10) return;
+      if (latest && st.value) cache.setRaw(k, st.value);
+      else cache.delete(k);
+    });
     for (const p of e.scope.plugins) p.afterCommit(seq);
     const pending = e.scope.events;
     if (pending.length > 0 && this.watchers.size > 0) {
