@@ -2,7 +2,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { compareValues } from '../../src/query/index.ts';
-import { compareBytes, complement, encodeValue, readValue } from '../../src/document/keycodec.ts';
+import { bytesKey, compareBytes, complement, encodeValue, keyBytes, readValue } from '../../src/document/keycodec.ts';
 import { encodeId } from '../../src/document/keyspace.ts';
 import { arbValue } from '../query/arbitraries.ts';
 import { Binary, Long, MaxKey, MinKey, ObjectId, Timestamp } from 'bson';
@@ -57,6 +57,23 @@ describe('keycodec', () => {
       const [back2] = readValue(complement(enc), 0, true);
       assert.equal(compareValues(back2, v), 0);
     }
+  });
+});
+
+describe('bytesKey', () => {
+  it('maps bytes to the string of the same char codes and back, at every length (short keys reuse argument lists)', () => {
+    fc.assert(
+      fc.property(fc.array(fc.uint8Array({ maxLength: 5000 }), { maxLength: 6 }), (keys) => {
+        const strs = keys.map(bytesKey);
+        keys.forEach((k, i) => {
+          let want = '';
+          for (const c of k) want += String.fromCharCode(c);
+          assert.equal(strs[i], want);
+          assert.deepEqual(keyBytes(strs[i]!), k);
+        });
+      }),
+      { seed: 3, numRuns: 300 },
+    );
   });
 });
 
