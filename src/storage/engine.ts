@@ -243,6 +243,10 @@ export class LsmStore implements Store {
 
   private failed: LargetableError | null = null;
   private closed = false;
+  /** Set just before the adapter closes: obsolete segment files are no longer removed (the next open does). */
+  private adapterClosing = false;
+  /** Deletions of obsolete segments in flight: `close()` lets them finish before closing the adapter. */
+  private readonly deleting = new Set<Promise<void>>();
   private walSyncs = 0;
   private compactions = 0;
 
@@ -507,7 +511,14 @@ export class LsmStore implements Store {
 
   /** Drops a reference on each segment; an obsolete one is deleted when its last goes. */
   private releaseSegments(segs: Iterable<Segment>): void {
-    for (const s of segs) if (--s.refs === 0 && s.obsolete) void this.deleteSegment(s);
+    for (const s of segs) {
+      if (--s.refs === 0 && s.obsolete) {
+        const p = this.deleteSegment(s);
+        this.deleting.add(p);
+        const done = (): void => void this.deleting.delete(p);
+        p.then(done, done);
+      }
+    }
   }
 
   private install(v: Version): void {
@@ -525,8 +536,11 @@ export class LsmStore implements Store {
     this.cache.dropFile(s.meta.file);
     this.cache.unpin(s.memoryBytes);
     await s.handle.close().catch(() => undefined);
-    // a failed remove leaves an orphan that the next open deletes
-    if (!this.closed) await this.adapter.remove(s.name).catch(() => undefined);
+    // a failed remove leaves an orphan that the next open deletes. A compaction that `close()`
+    // waited for releases its inputs after the store is marked closed: they are still removed (at
+    // 1M documents that is the whole previous L1 run, which would otherwise stay on disk, and be
+    // deleted by the next open)
+    if (!this.adapterClosing) await this.adapter.remove(s.name).catch(() => undefined);
   }
 
   private minSnapshot(): number {
@@ -1615,6 +1629,8 @@ export class LsmStore implements Store {
         syncErr = err;
       });
     }
+    while (this.deleting.size > 0) await Promise.all([...this.deleting]).catch(() => undefined);
+    this.adapterClosing = true;
     await this.closeHandles();
     // a failed adapter close may leave the location locked: the caller must hear about it
     await this.adapter.close().catch((err: unknown) => {

@@ -8,6 +8,7 @@ import type { StorageAdapter } from '../../src/storage/adapter.ts';
 import { decodeWalRecord, openStore, type EngineOptions } from '../../src/storage/index.ts';
 import type { Store, WriteOp } from '../../src/storage/store.ts';
 import { compareBytes } from '../../src/storage/codec.ts';
+import { decodeManifest } from '../../src/storage/manifest.ts';
 import { assertBytes, assertDeepStrings, assertEqual, type AdapterFactory, type TestApi } from '../conformance/storage-adapter.case.ts';
 import { isLargetableError, type ErrorCode } from '../../src/errors.ts';
 
@@ -107,6 +108,39 @@ export function storeCases(name: string, factory: AdapterFactory, api: TestApi, 
         assertBytes((await st.get(b('big')))!, big, 'big value after flush');
         assertEqual((await st.get(b('empty')))?.length, 0, 'empty value after flush');
         assertEqual(await st.get(b('a')), undefined, 'tombstone after flush');
+      });
+    });
+
+    it('close() during a compaction waits for it and removes its obsolete inputs: no segment file outside the manifest stays behind', async () => {
+      await withStore(async (open, loc) => {
+        let st: Store | null = null;
+        let closing: Promise<void> | null = null;
+        const st1 = await open({
+          ...tinyOptions,
+          autoCompact: false,
+          onEvent: (e) => {
+            if (e === 'compaction-write' && closing === null && st !== null) closing = st.close();
+          },
+        });
+        st = st1;
+        for (let r = 0; r < 4; r++) {
+          await st1.write(Array.from({ length: 60 }, (_, i) => ({ type: 'put' as const, key: b(`k${String(i * 4 + r).padStart(4, '0')}`), value: b(`v${r}`.padEnd(40, 'x')) })));
+          await st1.flush();
+        }
+        const before = st1.stats().segments;
+        ok(before >= 4, `four L0 segments (${before})`);
+        await st1.compact();
+        ok(closing !== null, 'close() started while the compaction wrote');
+        await closing;
+        const a = await factory.open(loc);
+        const m = decodeManifest(await a.readAll('MANIFEST'));
+        const live = new Set([...m.l0, ...m.l1].map((x) => `${String(x.file).padStart(6, '0')}.seg`));
+        const segs = (await a.list()).filter((n) => n.endsWith('.seg'));
+        await a.close();
+        assertEqual(m.l0.length, 0, 'the compaction finished: L0 empty');
+        assertDeepStrings(segs, [...live].sort(), 'segment files = the manifest\'s');
+        const st2 = await open();
+        assertEqual((await collect(st2)).length, 240);
       });
     });
 
