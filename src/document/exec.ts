@@ -265,12 +265,15 @@ export async function* scanBatches(engine: Engine, coll: CollMeta, reader: KVRea
   // keys by its string; the store keeps no key it is asked for), not in a new array per document.
   const docCache = engine.docCache;
   let dkBuf = documentKey(coll.id, new Uint8Array(59));
+  // the last view handed out, reused for a key of the same length (_ids of one type usually are)
+  let dkView = dkBuf.subarray(0, 0);
   /** The document key of encoded _id `e`, as a view of the scratch buffer (valid until the next call). */
   const scratchKey = (e: Uint8Array): Uint8Array => {
     const n = 5 + e.length;
     if (n > dkBuf.length) dkBuf = documentKey(coll.id, new Uint8Array(n * 2));
     dkBuf.set(e, 5);
-    return dkBuf.subarray(0, n);
+    if (dkView.length !== n || dkView.buffer !== dkBuf.buffer) dkView = dkBuf.subarray(0, n);
+    return dkView;
   };
   /** Window entry i read without I/O: got[i] set (undefined: no such document), or false when it needs a fetch. */
   const readLive = (e: Uint8Array, got: (FoundDoc | null | undefined)[], i: number): boolean => {
