@@ -231,6 +231,25 @@ function copyBytes(b: Uint8Array): Uint8Array {
   return out;
 }
 
+/**
+ * 32-bit hash of a document key (FNV-1a, then mixed), for the document cache's bit arrays; equal
+ * to `docKeyStringHash(bytesKey(key))`.
+ */
+export function docKeyHash(key: Uint8Array): number {
+  let h = 0x811c9dc5 | 0;
+  for (let i = 0; i < key.length; i++) h = Math.imul(h ^ key[i]!, 0x01000193);
+  h = Math.imul(h ^ (h >>> 16), 0x45d9f3b);
+  return h ^ (h >>> 16);
+}
+
+/** `docKeyHash` of the bytes a `bytesKey` string holds. */
+function docKeyStringHash(k: string): number {
+  let h = 0x811c9dc5 | 0;
+  for (let i = 0; i < k.length; i++) h = Math.imul(h ^ k.charCodeAt(i), 0x01000193);
+  h = Math.imul(h ^ (h >>> 16), 0x45d9f3b);
+  return h ^ (h >>> 16);
+}
+
 export class DocumentCache {
   private readonly map = new Map<string, CacheEntry>();
   private bytes = 0;
@@ -241,33 +260,61 @@ export class DocumentCache {
     this.maxBytes = maxBytes;
   }
   /**
-   * Doorkeeper of first misses: one bit per hashed document key (2^21 bits, 256 KiB), all cleared
-   * after 2^18 marks, so at most 1 in 8 bits is set and a false positive (a key admitted on its first
-   * miss) is rare and harmless. A bit array instead of a set of key strings: no allocation, no
-   * growing table, one cache line per probe.
+   * Two bit arrays over hashed document keys (`docKeyHash`), interleaved so that one cache line
+   * answers both for a key: word 2w is the doorkeeper of first misses (`seen`), word 2w + 1 the
+   * filter of held keys (`held`); 2^21 bits each (512 KiB in all), one bit per key.
+   * - seen: set on a key's first miss, cleared when it admits the key; all cleared after 2^18 marks,
+   *   so at most 1 in 8 bits is set and a false positive (a key admitted on its first miss) is rare
+   *   and harmless.
+   * - held: set for every key put, so a clear bit proves the key is not cached and a read skips
+   *   building its key string and probing the map. Bits of removed keys stay set (a harmless false
+   *   positive) until `heldStale` removals outnumber the entries: then it is rebuilt from the keys.
    */
-  private readonly seen = new Int32Array(1 << 16);
+  private readonly bits = new Int32Array(2 << 16);
   private seenMarks = 0;
+  private heldStale = 0;
   /** True if the document key `key` missed before (recently): then it is worth caching. */
   admit(key: Uint8Array): boolean {
+    return this.admitHash(docKeyHash(key));
+  }
+  /** `admit` for the key whose `docKeyHash` is h. */
+  admitHash(h: number): boolean {
     if (this.maxBytes <= 0) return false;
-    let h = 0x811c9dc5 | 0;
-    for (let i = 0; i < key.length; i++) h = Math.imul(h ^ key[i]!, 0x01000193);
-    h = Math.imul(h ^ (h >>> 16), 0x45d9f3b);
-    h ^= h >>> 16;
-    const w = (h >>> 5) & 0xffff;
+    const w = (h >>> 4) & 0x1fffe;
     const m = 1 << (h & 31);
-    const seen = this.seen;
-    if ((seen[w]! & m) !== 0) {
-      seen[w] = seen[w]! & ~m;
+    const bits = this.bits;
+    if ((bits[w]! & m) !== 0) {
+      bits[w] = bits[w]! & ~m;
       return true;
     }
     if (++this.seenMarks > 1 << 18) {
-      seen.fill(0);
+      for (let i = 0; i < bits.length; i += 2) bits[i] = 0;
       this.seenMarks = 1;
     }
-    seen[w] = seen[w]! | m;
+    bits[w] = bits[w]! | m;
     return false;
+  }
+  /**
+   * False when the key whose `docKeyHash` is h is certainly not cached (counted as a miss), true
+   * when it may be (then probe with `entry`).
+   */
+  mayHold(h: number): boolean {
+    if ((this.bits[((h >>> 4) & 0x1fffe) + 1]! & (1 << (h & 31))) !== 0) return true;
+    this.misses++;
+    return false;
+  }
+  private hold(k: string): void {
+    const h = docKeyStringHash(k);
+    const w = ((h >>> 4) & 0x1fffe) + 1;
+    this.bits[w] = this.bits[w]! | (1 << (h & 31));
+  }
+  /** One more key removed: rebuild the held filter from the live keys once stale bits may dominate. */
+  private dropped(): void {
+    if (++this.heldStale <= this.map.size + 65536) return;
+    const bits = this.bits;
+    for (let i = 1; i < bits.length; i += 2) bits[i] = 0;
+    for (const k of this.map.keys()) this.hold(k);
+    this.heldStale = 0;
   }
   /** The decoded document (shared: copy before handing out) or undefined. */
   get(k: string): Document | undefined {
@@ -324,6 +371,7 @@ export class DocumentCache {
       this.map.delete(k);
     }
     this.map.set(k, e);
+    if (!old) this.hold(k);
     this.queue.push(k, e);
     this.bytes += e.size;
     this.evict();
@@ -345,6 +393,7 @@ export class DocumentCache {
       if (this.map.get(k) !== e) continue;
       this.bytes -= e.size;
       this.map.delete(k);
+      this.dropped();
     }
     // drop the consumed head and stale pairs once they outnumber the live entries
     if (this.qHead >= 2048 && this.qHead * 2 >= q.length) {
@@ -362,12 +411,14 @@ export class DocumentCache {
     if (e) {
       this.bytes -= e.size;
       this.map.delete(k);
+      this.dropped();
     }
   }
   clear(): void {
     this.map.clear();
-    this.seen.fill(0);
+    this.bits.fill(0);
     this.seenMarks = 0;
+    this.heldStale = 0;
     this.queue = [];
     this.qHead = 0;
     this.bytes = 0;
@@ -461,22 +512,31 @@ export class Engine {
    * document cache, a memtable or a cached block has the document: one probe, no wrapper objects.
    */
   pointRead(reader: KVReader, dk: Uint8Array): Document | null | Promise<Document | null> {
-    const k = bytesKey(dk);
-    if (reader !== this.live && !this.readsLive(reader, k)) {
-      const v = reader.getCached(dk);
-      if (v !== undefined) return v ? decodeDocument(v) : null;
-      return reader.get(dk).then((x) => (x ? decodeDocument(x) : null));
+    let k: string | undefined;
+    if (reader !== this.live) {
+      k = bytesKey(dk);
+      if (!this.readsLive(reader, k)) {
+        const v = reader.getCached(dk);
+        if (v !== undefined) return v ? decodeDocument(v) : null;
+        return reader.get(dk).then((x) => (x ? decodeDocument(x) : null));
+      }
     }
-    const e = this.docCache.entry(k);
-    if (e) return this.fromCacheEntry(k, e);
+    // the key string is built only when the cache may hold the document or is to keep it
+    const cache = this.docCache;
+    const h = docKeyHash(dk);
+    if (cache.mayHold(h)) {
+      k ??= bytesKey(dk);
+      const e = cache.entry(k);
+      if (e) return this.fromCacheEntry(k, e);
+    }
     // the committed BSON, possibly a view into a cached block: decoded at once, never kept as is
     const v = this.store.getCachedView(dk);
-    if (v === undefined) return this.readLiveMiss(dk, k).then((x) => (x ? decodeDocument(x) : null));
+    if (v === undefined) return this.readLiveMiss(dk, k ?? bytesKey(dk)).then((x) => (x ? decodeDocument(x) : null));
     if (!v) return null;
     const doc = decodeDocument(v);
     // a document read once costs no copy: its BSON is cached (copied) on its second miss (no
     // commit can finish during a synchronous read)
-    if (this.docCache.admit(dk)) this.docCache.setRaw(k, v);
+    if (cache.admitHash(h)) cache.setRaw(k ?? bytesKey(dk), v);
     return doc;
   }
 
@@ -485,7 +545,9 @@ export class Engine {
    * mutate), or its committed BSON, or undefined on a miss.
    */
   cachedRaw(collId: number, encId: Uint8Array): { cached?: Document; raw?: Uint8Array } | undefined {
-    const e = this.docCache.entry(bytesKey(documentKey(collId, encId)));
+    const dk = documentKey(collId, encId);
+    if (!this.docCache.mayHold(docKeyHash(dk))) return undefined;
+    const e = this.docCache.entry(bytesKey(dk));
     if (!e) return undefined;
     return e.doc !== undefined ? { cached: e.doc } : { raw: e.raw! };
   }
@@ -525,15 +587,16 @@ export class Engine {
       const v = reader.getCached(dk);
       return v ? { raw: v } : v;
     }
-    const k = bytesKey(dk);
-    const e = missed ? undefined : this.docCache.entry(k);
+    const cache = this.docCache;
+    const h = docKeyHash(dk);
+    const e = missed || !cache.mayHold(h) ? undefined : cache.entry(bytesKey(dk));
     if (e) return e.doc !== undefined ? { cached: e.doc } : { raw: e.raw! };
     const v = this.store.getCachedView(dk);
     if (!v) return v;
     // `cacheFirst` (raw tests: a raw hit spares the store lookup and any decode) caches (copies) on
     // the first miss; otherwise (a full decode follows, which a raw hit would not spare) on the
     // second, as point reads do. `view`: not kept anywhere, copy to keep it.
-    const own = cacheFirst || this.docCache.admit(dk) ? this.docCache.setRaw(k, v) : undefined;
+    const own = cacheFirst || cache.admitHash(h) ? cache.setRaw(bytesKey(dk), v) : undefined;
     return own !== undefined ? { raw: own } : { raw: v, view: true };
   }
 

@@ -159,6 +159,11 @@ describe('raw BSON field access', () => {
     const doc = { _id: new ObjectId(), name: 'Ada', n: 3, x: 1.5, d: new Date(5), t: ['a', 'b'], o: { p: null, q: true } };
     assert.deepStrictEqual(decodeFast(BSON.serialize(doc)), doc);
     assert.equal(decodeFast(BSON.serialize({ a: Long.fromInt(1) })), undefined);
+    // more fields than decodeFast has per-position store sites (16), in their order, integer-like names too
+    const wide = Object.fromEntries(Array.from({ length: 40 }, (_, i) => [i % 7 === 3 ? String(i) : `f${39 - i}`, i % 2 ? `s${i}` : i]));
+    const wideGot = decodeFast(BSON.serialize(wide))!;
+    assert.deepStrictEqual(wideGot, BSON.deserialize(BSON.serialize(wide), bsonOptions));
+    assert.deepEqual(Object.keys(wideGot), Object.keys(wide));
     assert.equal(decodeFast(Uint8Array.of(5, 0, 0, 0)), undefined);
     // strings of every length around the 8-character steps and the 24-byte cut, ASCII or with a
     // multi-byte character at any position, as values and as field names

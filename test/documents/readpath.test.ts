@@ -3,8 +3,11 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { Binary, Decimal128, Double, Int32, Long } from 'bson';
 import { freshClient } from './helpers.ts';
-import { DocumentCache } from '../../src/document/engine.ts';
+import { DocumentCache, docKeyHash } from '../../src/document/engine.ts';
 import { documentKey, documentKeyOf, encodeId } from '../../src/document/keyspace.ts';
+
+/** docKeyHash of a bytesKey string's bytes. */
+const hashOf = (k: string): number => docKeyHash(Uint8Array.from(k, (c) => c.charCodeAt(0)));
 
 describe('read path', () => {
   it('returned Binary values are the caller\'s: mutating them changes nothing cached or stored', async () => {
@@ -138,6 +141,21 @@ describe('read path', () => {
     await assert.rejects(db.collection('q').findOne({ _id: 'a' }), { code: 'CLOSED' });
   });
 
+  it('the document cache\'s held-keys filter: no false negatives, and rebuilt as removed keys pile up', () => {
+    const cache = new DocumentCache(1 << 30);
+    const raw = new Uint8Array(8);
+    for (let i = 0; i < 200_000; i++) {
+      cache.setRaw('d' + i, raw);
+      if (i % 1000 !== 7) cache.delete('d' + i);
+    }
+    for (let i = 7; i < 200_000; i += 1000) assert.ok(cache.mayHold(hashOf('d' + i)) && cache.entry('d' + i), `d${i}`);
+    // 199,800 keys removed: without rebuilds ~9% of the bits would be stale; rebuilt, at most ~3%
+    let falsePositives = 0;
+    for (let i = 0; i < 20_000; i++) if (cache.mayHold(hashOf('absent' + i))) falsePositives++;
+    assert.ok(falsePositives < 1000, `${falsePositives} of 20,000 absent keys may be held`);
+    assert.equal(docKeyHash(Uint8Array.of(0x10, 0, 0, 0, 1, 2, 98, 0)), hashOf('\x10\0\0\0\x01\x02b\0'));
+  });
+
   it('the document cache evicts in insertion order within its budget (model check)', () => {
     type Op = { kind: 'raw' | 'del' | 'get'; key: number; len: number };
     const arbOp: fc.Arbitrary<Op> = fc.record({ kind: fc.constantFrom('raw', 'raw', 'raw', 'del', 'get'), key: fc.integer({ min: 0, max: 40 }), len: fc.integer({ min: 5, max: 200 }) }) as fc.Arbitrary<Op>;
@@ -163,6 +181,8 @@ describe('read path', () => {
             const e = cache.entry(k);
             const m = model.find((x) => x.k === k);
             assert.equal(e !== undefined, m !== undefined, k);
+            // the held-keys filter has no false negatives
+            if (m) assert.ok(cache.mayHold(hashOf(k)), k);
             if (e) assert.equal(e.raw!.length, m!.len);
           }
           assert.equal(cache.stats().entries, model.length);
