@@ -217,7 +217,9 @@ export async function* scanBatches(engine: Engine, coll: CollMeta, reader: KVRea
     // entries come in batches of views into store buffers: a match keeps copies (of its raw BSON
     // only when the consumer holds it beyond the batch)
     for await (const entries of reader.rangeBatches({ gte: range.gte, ...(range.lt ? { lt: range.lt } : {}), reverse: plan.reverse }, max, scanReadMax)) {
-      for (const [k, v] of entries) {
+      for (let j = 0; j < entries.length; j++) {
+        const k = entries[j]![0];
+        const v = entries[j]![1];
         stats.docsExamined++;
         if (lazy) {
           const f = fromRaw(v, k, p.length);
@@ -331,7 +333,9 @@ export async function* scanBatches(engine: Engine, coll: CollMeta, reader: KVRea
   const trim = plan.covered && projection && !ix.fields.every((f) => projection[f.path] === 1 || projection[f.path] === true) ? compileProjection(projection) : undefined;
   for (const r of ranges) {
     for await (const entries of reader.rangeBatches({ gte: r.gte, ...(r.lt ? { lt: r.lt } : {}), reverse: plan.reverse }, size, scanReadMax)) {
-      for (const [k, view] of entries) {
+      for (let j = 0; j < entries.length; j++) {
+        const k = entries[j]![0];
+        const view = entries[j]![1];
         stats.keysExamined++;
         // a view of the entry (store buffers are immutable): copied only by a result that keeps it
         const encId = view;
