@@ -399,7 +399,7 @@ export async function countMatches(engine: Engine, coll: CollMeta, reader: KVRea
 }
 
 /** Most document fetches an index scan keeps in flight. */
-const prefetchWindowMax = 64;
+const prefetchWindowMax = 256;
 
 function docFromKey(key: Uint8Array, offset: number, fields: { path: string; parts: string[]; dir: 1 | -1 }[], projection?: Document): Document {
   const doc: Document = {};
