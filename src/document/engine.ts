@@ -176,7 +176,22 @@ export function cloneDoc<T>(v: T): T {
   if (v === null || typeof v !== 'object') return v;
   if (Array.isArray(v)) {
     const out = new Array(v.length);
-    for (let i = 0; i < v.length; i++) out[i] = cloneDoc(v[i]);
+    for (let i = 0; i < v.length; i++) {
+      const x: unknown = v[i];
+      out[i] = x === null || typeof x !== 'object' ? x : cloneDoc(x);
+    }
+    return out as T;
+  }
+  if (Object.getPrototypeOf(v) === Object.prototype) {
+    // a plain object: a spread copies its own properties in order with its shape (no per-key
+    // transitions); then the object values among them are replaced by copies
+    const out: Record<string, unknown> = { ...(v as Record<string, unknown>) };
+    for (const k in out) {
+      const x = out[k];
+      if (x === null || typeof x !== 'object' || !hasOwn.call(out, k)) continue;
+      if (k === '__proto__') Object.defineProperty(out, k, { value: cloneDoc(x), enumerable: true, writable: true, configurable: true });
+      else out[k] = cloneDoc(x);
+    }
     return out as T;
   }
   if (v instanceof Date) return new Date(v.getTime()) as T;
@@ -196,6 +211,8 @@ export function cloneDoc<T>(v: T): T {
   }
   return out as T;
 }
+
+const hasOwn = Object.prototype.hasOwnProperty;
 
 /**
  * FIFO-evicted cache of the documents of the latest committed state, keyed by document key. Commits

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { Binary, Decimal128, Double, Int32, Long } from 'bson';
 import { freshClient } from './helpers.ts';
-import { DocumentCache, docKeyHash } from '../../src/document/engine.ts';
+import { cloneDoc, decodeDocument, DocumentCache, docKeyHash, encodeDocument } from '../../src/document/engine.ts';
 import { documentKey, documentKeyOf, encodeId } from '../../src/document/keyspace.ts';
 
 /** docKeyHash of a bytesKey string's bytes. */
@@ -108,6 +108,35 @@ describe('read path', () => {
     await c.deleteMany({ s: 'b' });
     await check();
     await client.close();
+  });
+
+  it('cloneDoc: an equal document (key order, types, own __proto__ keys) sharing no mutable object', () => {
+    const leaf = fc.oneof(fc.integer(), fc.double(), fc.string(), fc.boolean(), fc.constant(null), fc.date({ noInvalidDate: true }), fc.constant(new Binary(Uint8Array.of(1, 2))), fc.constant(Long.fromInt(5)));
+    const key = fc.oneof(fc.constantFrom('a', 'b', '0', '7', '__proto__', 'constructor'), fc.string({ maxLength: 4 }).filter((k) => !k.includes('\0')));
+    const value = fc.letrec((tie) => ({
+      v: fc.oneof({ weight: 4, arbitrary: leaf }, { weight: 1, arbitrary: fc.array(tie('v'), { maxLength: 3 }) }, { weight: 1, arbitrary: fc.dictionary(key, tie('v'), { maxKeys: 4 }) }),
+    })).v;
+    /** Every mutable object inside x (objects, arrays, Dates, Binary values and bytes; bson's immutable values are shared by design). */
+    const mutables = (x: unknown, out: unknown[] = []): unknown[] => {
+      if (x === null || typeof x !== 'object' || x instanceof Long) return out;
+      out.push(x);
+      if (x instanceof Binary) out.push(x.buffer);
+      else if (!(x instanceof Date)) for (const k of Object.keys(x)) mutables((x as Record<string, unknown>)[k], out);
+      return out;
+    };
+    fc.assert(
+      fc.property(fc.dictionary(key, value, { maxKeys: 6 }), (body) => {
+        // as the document cache holds them: decoded from BSON (own __proto__ keys included)
+        const doc = decodeDocument(encodeDocument(body));
+        const copy = cloneDoc(doc);
+        assert.deepStrictEqual(copy, doc);
+        assert.deepEqual(Object.keys(copy), Object.keys(doc));
+        assert.equal(Object.getPrototypeOf(copy), Object.prototype);
+        const mine = new Set(mutables(doc));
+        for (const m of mutables(copy)) assert.ok(!mine.has(m), 'a mutable object is shared');
+      }),
+      { seed: 31, numRuns: 1500 },
+    );
   });
 
   it('documentKeyOf(coll, id) is documentKey(coll, encodeId(id)) for every point _id', () => {
