@@ -1106,7 +1106,10 @@ export class Engine {
   ): Promise<void> {
     const ch = this.indexChanges(coll, encId, before, after);
     if (ch.uniqueChecks > 0) {
-      for (const [, ix, k] of ch.puts) if (ix.meta.unique) await this.checkUnique(scope, coll, ix, k, encId, after!);
+      for (let i = 0; i < ch.nPuts; i++) {
+        const ix = ch.putIx[i]!;
+        if (ix.meta.unique) await this.checkUnique(scope, coll, ix, ch.putParts[i]!, encId, after!);
+      }
     }
     this.applyStaged(scope, coll, id, encId, before, beforeBytes, after, afterBytes, ch, undefined, undefined);
   }
@@ -1176,15 +1179,25 @@ export class Engine {
     dk?: Uint8Array,
     dks?: string,
   ): void {
-    const ch = this.indexChanges(coll, encId, before, after);
+    // nothing awaits between computing and applying the changes: one reused IndexChanges serves
+    // every document (unless a plugin's onWrite stages another document meanwhile)
+    const reuse = !this.syncChangesBusy;
+    const ch = this.indexChanges(coll, encId, before, after, reuse ? resetIndexChanges(this.syncChanges) : newIndexChanges());
     if (ch.uniqueChecks > 0) throw new Error('internal: stageDocumentSync on a collection with a unique secondary index');
-    this.applyStaged(scope, coll, id, encId, before, beforeBytes, after, afterBytes, ch, dk, dks);
+    if (reuse) this.syncChangesBusy = true;
+    try {
+      this.applyStaged(scope, coll, id, encId, before, beforeBytes, after, afterBytes, ch, dk, dks);
+    } finally {
+      if (reuse) this.syncChangesBusy = false;
+    }
   }
 
-  /** Index entries to delete and to put for one document change (nothing is staged yet). */
-  private indexChanges(coll: CollMeta, encId: Uint8Array, before: Document | undefined, after: Document | undefined): IndexChanges {
+  private readonly syncChanges: IndexChanges = newIndexChanges();
+  private syncChangesBusy = false;
+
+  /** Index entries to delete and to put for one document change (nothing is staged yet), into `ch` (empty). */
+  private indexChanges(coll: CollMeta, encId: Uint8Array, before: Document | undefined, after: Document | undefined, ch: IndexChanges = newIndexChanges()): IndexChanges {
     const indexes = this.indexes(coll.id);
-    const ch: IndexChanges = { puts: [], dels: [], uniqueChecks: 0, plugins: false };
     for (const ix of indexes) {
       if (ix.plugin) {
         ch.plugins = true;
@@ -1194,7 +1207,7 @@ export class Engine {
         // an insert into a non-unique single-field index: the entry key is built in one buffer
         const ek = scalarEntryKey(ix, after, encId);
         if (ek !== undefined) {
-          ch.puts.push([ek, ix, noKeyPart]);
+          addPut(ch, ek, ix, noKeyPart);
           continue;
         }
       }
@@ -1202,29 +1215,29 @@ export class Engine {
       const newKeys = after ? this.keysOf(ix, after, coll) : noKeys;
       if (oldKeys.length === 0) {
         for (const k of newKeys) {
-          ch.puts.push([entryKey(ix.prefix, k, encId), ix, k]);
+          addPut(ch, entryKey(ix.prefix, k, encId), ix, k);
           if (ix.meta.unique) ch.uniqueChecks++;
         }
         continue;
       }
       if (newKeys.length === 0) {
-        for (const k of oldKeys) ch.dels.push(entryKey(ix.prefix, k, encId));
+        for (const k of oldKeys) addDel(ch, entryKey(ix.prefix, k, encId));
         continue;
       }
       if (oldKeys.length === 1 && newKeys.length === 1) {
         // the common update: one key before and after; unchanged keys stage nothing
         if (equalBytes(oldKeys[0]!, newKeys[0]!)) continue;
-        ch.dels.push(entryKey(ix.prefix, oldKeys[0]!, encId));
-        ch.puts.push([entryKey(ix.prefix, newKeys[0]!, encId), ix, newKeys[0]!]);
+        addDel(ch, entryKey(ix.prefix, oldKeys[0]!, encId));
+        addPut(ch, entryKey(ix.prefix, newKeys[0]!, encId), ix, newKeys[0]!);
         if (ix.meta.unique) ch.uniqueChecks++;
         continue;
       }
       const oldSet = new Set(oldKeys.map(bytesKey));
       const newSet = new Set(newKeys.map(bytesKey));
-      for (const k of oldKeys) if (!newSet.has(bytesKey(k))) ch.dels.push(entryKey(ix.prefix, k, encId));
+      for (const k of oldKeys) if (!newSet.has(bytesKey(k))) addDel(ch, entryKey(ix.prefix, k, encId));
       for (const k of newKeys) {
         if (oldSet.has(bytesKey(k))) continue;
-        ch.puts.push([entryKey(ix.prefix, k, encId), ix, k]);
+        addPut(ch, entryKey(ix.prefix, k, encId), ix, k);
         if (ix.meta.unique) ch.uniqueChecks++;
       }
     }
@@ -1255,8 +1268,11 @@ export class Engine {
       }
     }
     const overlay = scope.overlay;
-    for (const d of ch.dels) overlay.del(d);
-    for (const [k, ix, keyPart] of ch.puts) {
+    for (let i = 0; i < ch.nDels; i++) overlay.del(ch.dels[i]!);
+    for (let i = 0; i < ch.nPuts; i++) {
+      const k = ch.putKeys[i]!;
+      const ix = ch.putIx[i]!;
+      const keyPart = ch.putParts[i]!;
       overlay.put(k, encId);
       if (ix.meta.unique) scope.conflictKeys.add(bytesKey(concatBytes(ix.prefix, keyPart)));
     }
@@ -1583,9 +1599,14 @@ interface CommitEntry {
 function noop(): void {}
 
 interface IndexChanges {
-  /** [entry key, index, key part] */
-  puts: [Uint8Array, RuntimeIndex, Uint8Array][];
+  /** The entries to put, the first nPuts of: entry key, index, key part (parallel arrays: no tuple per entry) */
+  putKeys: Uint8Array[];
+  putIx: RuntimeIndex[];
+  putParts: Uint8Array[];
+  nPuts: number;
+  /** The entry keys to delete: the first nDels. */
   dels: Uint8Array[];
+  nDels: number;
   /** Puts into unique indexes (each needs a read to check). */
   uniqueChecks: number;
   /** The collection has plugin indexes (their onWrite joins the batch). */
@@ -1593,6 +1614,32 @@ interface IndexChanges {
 }
 
 const noKeys: Uint8Array[] = [];
+
+function newIndexChanges(): IndexChanges {
+  return { putKeys: [], putIx: [], putParts: [], nPuts: 0, dels: [], nDels: 0, uniqueChecks: 0, plugins: false };
+}
+
+function addPut(ch: IndexChanges, key: Uint8Array, ix: RuntimeIndex, part: Uint8Array): void {
+  const i = ch.nPuts++;
+  ch.putKeys[i] = key;
+  ch.putIx[i] = ix;
+  ch.putParts[i] = part;
+}
+
+function addDel(ch: IndexChanges, key: Uint8Array): void {
+  ch.dels[ch.nDels++] = key;
+}
+
+
+function resetIndexChanges(ch: IndexChanges): IndexChanges {
+  // the arrays keep their capacity (setting length 0 would drop their backing stores); the
+  // previous document's entries stay until overwritten (a few small keys)
+  ch.nPuts = 0;
+  ch.nDels = 0;
+  ch.uniqueChecks = 0;
+  ch.plugins = false;
+  return ch;
+}
 
 /** The key part of a non-unique index entry built by scalarEntryKey (nothing reads it). */
 const noKeyPart = new Uint8Array(0);
@@ -1620,9 +1667,31 @@ export function scalarEntryKey(ix: RuntimeIndex, doc: Document, encId: Uint8Arra
   writeValue(w, v === undefined ? null : v);
   if (f.dir === -1) for (let i = at; i < w.len; i++) w.buf[i] = ~w.buf[i]! & 0xff;
   w.bytes(encId);
-  const out = w.buf.slice(0, w.len);
+  const out = w.len <= entryKeySlabMax ? slabCopy(w.buf, w.len) : w.buf.slice(0, w.len);
   if (w.buf.length > 64 * 1024) entryScratch = new ByteWriter(64);
   return out;
+}
+
+/**
+ * Short entry keys are views into a shared slab instead of arrays of their own (a view without
+ * an ArrayBuffer object of its own: ~150 bytes less garbage per key). A slab lives as long as any
+ * key in it (until the commits that wrote them are done); nothing writes into a key once built.
+ */
+const entryKeySlabMax = 128;
+const entryKeySlabBytes = 16 * 1024;
+let entrySlab = new Uint8Array(entryKeySlabBytes);
+let entrySlabPos = 0;
+
+function slabCopy(src: Uint8Array, n: number): Uint8Array {
+  if (entrySlabPos + n > entrySlab.length) {
+    entrySlab = new Uint8Array(entryKeySlabBytes);
+    entrySlabPos = 0;
+  }
+  const slab = entrySlab;
+  const at = entrySlabPos;
+  for (let i = 0; i < n; i++) slab[at + i] = src[i]!;
+  entrySlabPos = at + n;
+  return slab.subarray(at, at + n);
 }
 
 /** An index entry key: index prefix, key part, encoded _id. */
