@@ -69,7 +69,7 @@ describe('segments', () => {
     );
   });
 
-  it('block lowerBound/upperBound (search column over the keys after their common prefix) equal a linear scan', async () => {
+  it('block lowerBound/upperBound (in place on a first search, then through the search column over the keys after their common prefix) equal a linear scan', async () => {
     const { compareBytes } = await import('./codec.ts');
     // keys with a long shared prefix, short keys that are prefixes of others, and keys that differ
     // only past the 4 bytes the search column holds
@@ -91,6 +91,8 @@ describe('segments', () => {
         ks.forEach((k, i) => sb.add(k, i + 1, b(`v${i}`)));
         await sb.finish(1);
         const seg = await Segment.open(h, 'p.seg', 1, new BlockCache<Block>(1 << 20));
+        // no cache: every block() decodes the block anew
+        const uncached = await Segment.open(h, 'p.seg', 1, new BlockCache<Block>(0));
         const all = [...ks, ...probes];
         for (let bi = 0; bi < seg.blocks; bi++) {
           const blk = await seg.block(bi);
@@ -102,6 +104,10 @@ describe('segments', () => {
           for (const k of all) {
             assert.equal(blk.lowerBound(k), bk.filter((x) => compareBytes(x, k) < 0).length);
             assert.equal(blk.upperBound(k), bk.filter((x) => compareBytes(x, k) <= 0).length);
+            // a block's first search reads the keys in place (no column yet): a fresh decode each time
+            const fresh = await uncached.block(bi);
+            if (k.length % 2 === 0) assert.equal(fresh.lowerBound(k), bk.filter((x) => compareBytes(x, k) < 0).length, 'first search, lower');
+            else assert.equal(fresh.upperBound(k), bk.filter((x) => compareBytes(x, k) <= 0).length, 'first search, upper');
           }
         }
         for (const k of all) {
