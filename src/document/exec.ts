@@ -10,7 +10,7 @@ import { compareValues } from '../query/values.ts';
 import type { Document } from '../query/values.ts';
 import { planCacheEntriesMax, sortMemoryBytesMax } from '../limits.ts';
 import { LargetableError } from '../errors.ts';
-import { cloneDoc, decodeDocument, type CollMeta, type Engine } from './engine.ts';
+import { cloneDoc, decodeDocument, docKeyHash, type CollMeta, type Engine } from './engine.ts';
 import { compileRawFilter, numberField } from './bsonraw.ts';
 import { decodeFields, partialFields, type FieldSet } from './partial.ts';
 import { TopK } from './cursor.ts';
@@ -280,17 +280,21 @@ export async function* scanBatches(engine: Engine, coll: CollMeta, reader: KVRea
   /** Window entry i read without I/O: got[i] set (undefined: no such document), or false when it needs a fetch. */
   const readLive = (e: Uint8Array, got: (FoundDoc | null | undefined)[], i: number): boolean => {
     const dk = scratchKey(e);
-    const k = bytesKey(dk);
-    const c = docCache.entry(k);
-    if (c !== undefined) {
-      got[i] = c.doc !== undefined ? fromShared(c.doc, e) : fromBytes(c.raw!, false, e);
-      return true;
+    // the held-keys filter rules most uncached documents out without a key string or map probe
+    let k: string | undefined;
+    if (docCache.mayHold(docKeyHash(dk))) {
+      k = bytesKey(dk);
+      const c = docCache.entry(k);
+      if (c !== undefined) {
+        got[i] = c.doc !== undefined ? fromShared(c.doc, e) : fromBytes(c.raw!, false, e);
+        return true;
+      }
     }
     const v = engine.store.getCachedView(dk);
     if (v === undefined) return false;
     if (v === null) got[i] = undefined;
     else if (lazy !== undefined) {
-      const own = docCache.setRaw(k, v);
+      const own = docCache.setRaw(k ?? bytesKey(dk), v);
       got[i] = own !== undefined ? fromBytes(own, false, e) : fromBytes(v, true, e);
     } else got[i] = fromBytes(v, true, e);
     return true;
