@@ -75,7 +75,8 @@ if (has('load')) {
     const xs = shuffled(ids, 3).slice(0, G); const t = now(); const lat: number[] = [];
     for (const id of xs) { const t1 = now(); await db.get(id); lat.push(now() - t1); }
     lat.sort((a, b) => a - b);
-    return `mean us ${((now() - t) * 1000 / xs.length).toFixed(2)} p50 ${(lat[lat.length >> 1]! * 1000).toFixed(1)}`;
+    const q = (f: number) => (lat[Math.floor(lat.length * f)]! * 1000).toFixed(1);
+    return `mean us ${((now() - t) * 1000 / xs.length).toFixed(2)} p50 ${q(0.5)} p90 ${q(0.9)} p99 ${q(0.99)} max ${q(0.99999)}`;
   });
   await phase('eq', async () => { const ps = eqParams(+(process.env.EQ ?? 5)); const t = now(); for (const c of ps) await db.findEq(c); return `ms ${((now() - t) / ps.length).toFixed(2)}`; });
   await phase('range', async () => { const ps = rangeParams(+(process.env.RANGE ?? 5)); const t = now(); for (const [lo, hi] of ps) await db.findRange(lo, hi, 20); return `ms ${((now() - t) / ps.length).toFixed(2)}`; });

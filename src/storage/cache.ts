@@ -32,8 +32,29 @@ export class BlockCache<V extends Sized> {
   hits = 0;
   misses = 0;
   readonly budgetBytes: number;
+  /**
+   * Keys of blocks a point read missed once and read without caching (`admit`), oldest first, at
+   * most `ghostsMax`: a second miss within that window caches the block.
+   */
+  private readonly ghosts = new Set<number>();
+  private readonly ghostsMax: number;
   constructor(budgetBytes: number) {
     this.budgetBytes = budgetBytes;
+    // about twice the 16 KiB blocks the budget holds
+    this.ghostsMax = Math.max(1024, Math.floor(budgetBytes / 8192));
+  }
+
+  /**
+   * Admission of a block a point read misses: true when it was missed recently (cache it), else
+   * false, remembering the key (read it without caching). Random point reads over data much
+   * larger than the cache then do not evict blocks that are read again for a block read once.
+   */
+  admit(key: number): boolean {
+    const g = this.ghosts;
+    if (g.delete(key)) return true;
+    g.add(key);
+    if (g.size > this.ghostsMax) g.delete(g.values().next().value as number);
+    return false;
   }
 
   get(key: number): V | undefined {

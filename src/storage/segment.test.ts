@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { MemoryAdapter } from '../../platform/memory.ts';
 import { isLargetableError } from '../errors.ts';
 import { BlockCache } from './cache.ts';
+import type { FileHandle } from './adapter.ts';
 import fc from 'fast-check';
 import { prefixAt } from './memtable.ts';
 import { type Block, BlockScratch, Segment, SegmentBuilder, probeDeleted, probeFound, probeIo, probeNone } from './segment.ts';
@@ -39,6 +40,48 @@ describe('segments', () => {
       assert.deepEqual(await seg.get(key(13), Infinity), b('value-13-'.repeat(3)));
       assert.equal(await seg.get(b('key00013x'), Infinity), undefined);
       assert.equal(await seg.get(b('a'), Infinity), undefined);
+    });
+  }
+
+  for (const level of [0, 1]) {
+    it(`a point read of a block not seen recently reads it synchronously without caching it; a second one caches it; values are copies (level ${level})`, async () => {
+      const { a, seg: cachedSeg } = await build(500, level);
+      const h = await a.open('x.seg');
+      const bytes = await h.read(0, await h.size());
+      let syncReads = 0;
+      // a handle that can read synchronously (the memory adapter cannot): the file is immutable
+      const sh: FileHandle = {
+        name: h.name,
+        read: (o, l) => h.read(o, l),
+        readInto: (o, t) => h.readInto!(o, t),
+        readIntoSync(offset: number, target: Uint8Array): number {
+          syncReads++;
+          const n = Math.max(0, Math.min(target.length, bytes.length - offset));
+          target.set(bytes.subarray(offset, offset + n));
+          return n;
+        },
+        write: (o, x) => h.write(o, x),
+        append: (x) => h.append(x),
+        size: () => h.size(),
+        truncate: (n) => h.truncate(n),
+        sync: () => h.sync(),
+        close: () => h.close(),
+      };
+      const seg = await Segment.open(sh, 'x.seg', 1, new BlockCache<Block>(1 << 20));
+      const bi = seg.findBlock(key(13));
+      const first = await seg.get(key(13), Infinity);
+      assert.deepEqual(first, b('value-13-'.repeat(3)));
+      assert.equal(syncReads, 1);
+      assert.equal(seg.cachedBlock(bi), undefined, 'read once: not cached');
+      // another block read into the same buffer leaves the first value intact (a copy)
+      const far = seg.findBlock(key(400));
+      assert.notEqual(far, bi);
+      assert.deepEqual(await seg.get(key(401), Infinity), await cachedSeg.get(key(401), Infinity));
+      assert.deepEqual(first, b('value-13-'.repeat(3)));
+      assert.deepEqual(await seg.get(key(13), Infinity), first, 'second read');
+      assert.ok(seg.cachedBlock(bi) !== undefined, 'read again: cached');
+      for (let i = 0; i < 500; i += 7) assert.deepEqual(await seg.get(key(i), Infinity), await cachedSeg.get(key(i), Infinity), `key ${i}`);
+      assert.equal(await seg.get(key(20), 20), undefined);
     });
   }
 
