@@ -93,6 +93,13 @@ export interface EngineOptions extends StoreOptions {
  */
 const walSyncRunMax = 16;
 /**
+ * While the synchronous way stays clearly faster (under half the asynchronous one's latency), the run
+ * of synchronous lone commits between two asynchronous ones doubles after each such check, up to
+ * this: each check costs a thread-pool round trip (measured 0.3-4 ms on an idle 2-core VM, where
+ * waking the pool's thread wakes an idle CPU), ~20% of a sequential writer's time at one in 17.
+ */
+const walSyncRunCap = 256;
+/**
  * A commit is written on the loop thread only up to this size: one writer's commit is small, while a
  * larger one is usually the merged commits of many writers (the document layer merges them), which
  * would block the thread they stage their next commits on for the whole write.
@@ -216,6 +223,8 @@ export class LsmStore implements Store {
   /** Lone commits written synchronously since the last asynchronous WAL write, and the reverse. */
   private walSyncRun = 0;
   private walAsyncRun = 0;
+  /** Synchronous lone commits allowed in a row now: walSyncRunMax, doubled up to walSyncRunCap. */
+  private walSyncRunLimit = walSyncRunMax;
   /** Moving averages (ms) of a lone commit written synchronously / asynchronously; 0 = not measured. */
   private walLatNow = 0;
   private walLatAsync = 0;
@@ -814,9 +823,10 @@ export class LsmStore implements Store {
         const t0 = lone ? performance.now() : 0;
         // a lone commit of a sequential writer is written on this thread while that has been the
         // faster way (measured: under CPU contention the thread-pool round trip wins), with one
-        // try of the other way every walSyncRunMax commits to keep both measures current
+        // try of the other way every walSyncRunMax commits to keep both measures current (fewer while
+        // the synchronous way stays clearly faster: walSyncRunLimit)
         let now = false;
-        if (lone && this.walQuiet && this.walSyncRun < walSyncRunMax) {
+        if (lone && this.walQuiet && this.walSyncRun < this.walSyncRunLimit) {
           const faster = this.walLatNow === 0 || this.walLatNow <= this.walLatAsync;
           if (faster || this.walAsyncRun >= walSyncRunMax) now = this.walWriteNow(parts);
         }
@@ -840,8 +850,12 @@ export class LsmStore implements Store {
         if (lone) {
           const dt = performance.now() - t0;
           if (now) this.walLatNow = this.walLatNow === 0 ? dt : this.walLatNow + (dt - this.walLatNow) / 8;
-          else if (this.queue.length === 0) this.walLatAsync = this.walLatAsync === 0 ? dt : this.walLatAsync + (dt - this.walLatAsync) / 8;
-        }
+          else if (this.queue.length === 0) {
+            this.walLatAsync = this.walLatAsync === 0 ? dt : this.walLatAsync + (dt - this.walLatAsync) / 8;
+            // the synchronous way still clearly faster: check (and pay the round trip) half as often
+            this.walSyncRunLimit = this.walLatNow > 0 && this.walLatNow * 2 <= this.walLatAsync ? Math.min(this.walSyncRunLimit * 2, walSyncRunCap) : walSyncRunMax;
+          }
+        } else this.walSyncRunLimit = walSyncRunMax;
       } catch (err) {
         const e = this.fail(err, name, 'append');
         // a group in the memtable must stay invisible: no later write may pass it
