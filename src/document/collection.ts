@@ -275,8 +275,10 @@ export class Collection<TSchema extends Document = Document> {
         try {
           const coll = this.meta();
           if (!coll) return Promise.resolve(null);
-          const r = this.engine.pointRead(this.reader(options), documentKeyOf(coll.id, id));
-          return (r instanceof Promise ? r : Promise.resolve(r)) as Promise<T | null>;
+          const reader = this.reader(options);
+          const dk = documentKeyOf(coll.id, id);
+          const r = this.engine.pointRead(reader, dk);
+          return (r !== undefined ? Promise.resolve(r) : this.engine.pointReadAsync(reader, dk)) as Promise<T | null>;
         } catch (err) {
           return Promise.reject(err);
         }

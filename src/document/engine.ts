@@ -524,18 +524,19 @@ export class Engine {
   }
 
   /**
-   * Point read by document key `dk` (findOne by _id): the document (the caller's), null when there
-   * is none, or a promise of one when the read needs storage I/O. Synchronous to the end when the
-   * document cache, a memtable or a cached block has the document: one probe, no wrapper objects.
+   * Point read by document key `dk` (findOne by _id), synchronous: the document (the caller's), null
+   * when there is none, or undefined when the read needs storage I/O (then call `pointReadAsync` at
+   * once, in the same synchronous turn). Answers when the document cache, a memtable or a cached
+   * block has the document: one probe, no wrapper objects.
    */
-  pointRead(reader: KVReader, dk: Uint8Array): Document | null | Promise<Document | null> {
+  pointRead(reader: KVReader, dk: Uint8Array): Document | null | undefined {
     let k: string | undefined;
     if (reader !== this.live) {
       k = bytesKey(dk);
       if (!this.readsLive(reader, k)) {
         const v = reader.getCached(dk);
-        if (v !== undefined) return v ? decodeDocument(v) : null;
-        return reader.get(dk).then((x) => (x ? decodeDocument(x) : null));
+        if (v === undefined) return undefined;
+        return v ? decodeDocument(v) : null;
       }
     }
     // the key string is built only when the cache may hold the document or is to keep it
@@ -548,13 +549,23 @@ export class Engine {
     }
     // the committed BSON, possibly a view into a cached block: decoded at once, never kept as is
     const v = this.store.getCachedView(dk);
-    if (v === undefined) return this.readLiveMiss(dk, k ?? bytesKey(dk)).then((x) => (x ? decodeDocument(x) : null));
+    if (v === undefined) return undefined;
     if (!v) return null;
     const doc = decodeDocument(v);
     // a document read once costs no copy: its BSON is cached (copied) on its second miss (no
     // commit can finish during a synchronous read)
     if (cache.admitHash(h)) cache.setRaw(k ?? bytesKey(dk), v);
     return doc;
+  }
+
+  /**
+   * The read `pointRead` could not finish synchronously (it returned undefined just before, so
+   * the document cache does not hold `dk`): reads the store, caching the BSON on the live view.
+   */
+  async pointReadAsync(reader: KVReader, dk: Uint8Array): Promise<Document | null> {
+    const k = bytesKey(dk);
+    const v = reader !== this.live && !this.readsLive(reader, k) ? await reader.get(dk) : await this.readLiveMiss(dk, k);
+    return v ? decodeDocument(v) : null;
   }
 
   /**
