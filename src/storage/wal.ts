@@ -124,27 +124,10 @@ export function applyRecord(rec: Uint8Array, start: number, end: number, seq: nu
   const n = dv.getUint32(start + 16, true);
   let p = start + 20;
   for (let i = 0; i < n; i++) {
-    if (p >= end) throw corruption(file, fileOffset + p - start, 'record ops overrun');
-    const kind = rec[p++]!;
-    let kl = 0;
-    let mul = 1;
-    let b: number;
-    do {
-      b = rec[p++]!;
-      kl += (b & 0x7f) * mul;
-      mul *= 128;
-    } while (b >= 0x80 && p < end);
-    let vl = 0;
-    if (kind === 1) {
-      mul = 1;
-      do {
-        b = rec[p++]!;
-        vl += (b & 0x7f) * mul;
-        mul *= 128;
-      } while (b >= 0x80 && p < end);
-    } else if (kind !== 0) throw corruption(file, fileOffset + p - start, `unknown op kind ${kind}`);
-    if (p + kl + vl > end) throw corruption(file, fileOffset + p - start, 'record op overruns record');
-    if (kind === 1) {
+    p = opHeader(rec, p, end, file, fileOffset, start);
+    const kl = opKeyLen;
+    const vl = opValLen;
+    if (opKind === 1) {
       mem.put(bi, p, kl, seq, p + kl, vl);
       p += kl + vl;
     } else {
