@@ -846,12 +846,7 @@ export class Segment {
       const buf = readBufs.pop() ?? new Uint8Array(readBufBytes);
       try {
         const raw = buf.subarray(0, len);
-        let got: number;
-        try {
-          got = h.readIntoSync(off, raw);
-        } catch (err) {
-          throw toIoError(err, this.name, 'read');
-        }
+        let got = this.readSync(off, raw);
         if (got < 0) got = await io(this.name, 'read', () => h.readInto!(off, raw));
         if (got !== len) throw corruption(this.name, off + got, 'block truncated');
         b = decodeBlock(raw, this.name, off, undefined, true);
@@ -1030,6 +1025,15 @@ export class Segment {
     return undefined;
   }
 
+  /** The adapter's `readIntoSync` (callers check it exists): bytes read, or -1; errors as IO errors. */
+  private readSync(off: number, raw: Uint8Array): number {
+    try {
+      return this.handle.readIntoSync!(off, raw);
+    } catch (err) {
+      throw toIoError(err, this.name, 'read');
+    }
+  }
+
   /**
    * Block i read synchronously into one reused buffer and decoded in place (a deflated one into a
    * reused scratch), not cached: for a point read of a block the cache has not seen recently
@@ -1047,12 +1051,7 @@ export class Segment {
     if (this.cache.has(ck) || this.pending.has(i) || this.cache.admit(ck)) return undefined;
     const off = this.idxBlockOff[i]!;
     const raw = onceBuf.subarray(0, len);
-    let got: number;
-    try {
-      got = h.readIntoSync(off, raw);
-    } catch (err) {
-      throw toIoError(err, this.name, 'read');
-    }
+    const got = this.readSync(off, raw);
     if (got < 0) return undefined;
     if (got !== len) throw corruption(this.name, off + got, 'block truncated');
     this.cache.misses++;
