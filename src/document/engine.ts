@@ -568,24 +568,12 @@ export class Engine {
     return v ? decodeDocument(v) : null;
   }
 
-  /**
-   * Synchronous cache probe for scans on the live view: the cached decoded document (shared, do not
-   * mutate), or its committed BSON, or undefined on a miss.
-   */
-  cachedRaw(collId: number, encId: Uint8Array): { cached?: Document; raw?: Uint8Array } | undefined {
-    const dk = documentKey(collId, encId);
-    if (!this.docCache.mayHold(docKeyHash(dk))) return undefined;
-    const e = this.docCache.entry(bytesKey(dk));
-    if (!e) return undefined;
-    return e.doc !== undefined ? { cached: e.doc } : { raw: e.raw! };
-  }
-
-  /** Raw read for lazy scans: the cached decoded document (shared, do not mutate) or the BSON bytes. */
   /** A write scope over the live view with nothing staged for key `k` reads what the live view (and the cache) has. */
   private readsLive(reader: KVReader, k: string): boolean {
     return reader instanceof Overlay && reader.base === this.live && !reader.holds(k);
   }
 
+  /** Raw read for lazy scans: the cached decoded document (shared, do not mutate) or the BSON bytes. */
   async readRaw(reader: KVReader, collId: number, encId: Uint8Array, missed = false): Promise<{ cached?: Document; raw?: Uint8Array } | undefined> {
     if (reader !== this.live) {
       const v = await reader.get(documentKey(collId, encId));
@@ -595,37 +583,8 @@ export class Engine {
     const k = bytesKey(dk);
     const e = missed ? undefined : this.docCache.entry(k);
     if (e) return e.doc !== undefined ? { cached: e.doc } : { raw: e.raw! };
-    const gen = this.commitGen;
-    const v = await this.live.get(dk);
-    if (!v) return undefined;
-    // the BSON is the store's private copy and stays read-only: cache it as a raw entry
-    if (gen === this.commitGen) this.docCache.setRaw(k, v);
-    return { raw: v };
-  }
-
-  /**
-   * `readRaw` without I/O, synchronous: the cached decoded document (shared, do not mutate) or the
-   * BSON (read-only); null when there is no such document; undefined when the read needs storage
-   * I/O (then `readRaw` with `missed`). A live read fills the document cache (no commit can finish
-   * during a synchronous read): on the first miss with `cacheFirst`, else on the second.
-   */
-  readRawCached(reader: KVReader, collId: number, encId: Uint8Array, missed = false, cacheFirst = true): { cached?: Document; raw?: Uint8Array; view?: true } | null | undefined {
-    const dk = documentKey(collId, encId);
-    if (reader !== this.live) {
-      const v = reader.getCached(dk);
-      return v ? { raw: v } : v;
-    }
-    const cache = this.docCache;
-    const h = docKeyHash(dk);
-    const e = missed || !cache.mayHold(h) ? undefined : cache.entry(bytesKey(dk));
-    if (e) return e.doc !== undefined ? { cached: e.doc } : { raw: e.raw! };
-    const v = this.store.getCachedView(dk);
-    if (!v) return v;
-    // `cacheFirst` (raw tests: a raw hit spares the store lookup and any decode) caches (copies) on
-    // the first miss; otherwise (a full decode follows, which a raw hit would not spare) on the
-    // second, as point reads do. `view`: not kept anywhere, copy to keep it.
-    const own = cacheFirst || cache.admitHash(h) ? cache.setRaw(bytesKey(dk), v) : undefined;
-    return own !== undefined ? { raw: own } : { raw: v, view: true };
+    const v = await this.readLiveMiss(dk, k);
+    return v ? { raw: v } : undefined;
   }
 
   static async open(store: Store, options: { documentCacheBytes?: number } = {}): Promise<Engine> {

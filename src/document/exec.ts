@@ -180,8 +180,6 @@ export async function* scanBatches(engine: Engine, coll: CollMeta, reader: KVRea
     const doc = decodeDocument(raw);
     return all || matcher.test(doc) ? { doc, encId, bytes: raw.length } : null;
   };
-  /** A document read without I/O (cached decoded, or its BSON): the FoundDoc, or null when it does not match. */
-  const fromEntry = (c: { cached?: Document; raw?: Uint8Array; view?: true }, encId: Uint8Array): FoundDoc | null => (c.cached ? fromShared(c.cached, encId) : fromBytes(c.raw!, c.view === true, encId));
   /** A document read: undefined when it does not exist, null when it does not match. */
   const fetch = async (encId: Uint8Array, missed = false): Promise<FoundDoc | null | undefined> => {
     if (!lazy) {
@@ -309,9 +307,10 @@ export async function* scanBatches(engine: Engine, coll: CollMeta, reader: KVRea
         if (!readLive(e, got, i)) (pending ??= []).push(i);
         continue;
       }
-      const c = engine.readRawCached(reader, coll.id, e, false, lazy !== undefined);
-      if (c === undefined) (pending ??= []).push(i);
-      else got[i] = c === null ? undefined : fromEntry(c, e);
+      // a transaction's or snapshot's view (no document cache): its cached-only read
+      const v = reader.getCached(documentKey(coll.id, e));
+      if (v === undefined) (pending ??= []).push(i);
+      else got[i] = v === null ? undefined : fromBytes(v, false, e);
     }
     if (pending !== undefined) {
       const fetched = await Promise.all(pending.map((i) => fetch(w[i]!, live)));
