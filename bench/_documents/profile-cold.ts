@@ -3,23 +3,13 @@
 //   node --import tsx bench/_documents/profile-cold.ts N [--prof=DIR]
 import { open } from './adapters/largetable.ts';
 import { makeIds, now, shuffled, eqParams, rangeParams, scanParams } from './workload.mjs';
-import fs from 'node:fs';
-import { Session } from 'node:inspector/promises';
+import { cpuProfiled } from './cpuprofile.ts';
 const N = +(process.argv[2] ?? 100000);
 const profDir = process.argv.find((a) => a.startsWith('--prof='))?.slice(7);
-const session = new Session();
-session.connect();
-await session.post('Profiler.enable');
 const db = await open('/tmp/lt-prof-phases', { durable: false });
 const ids = makeIds(N, 1);
 async function phase(name: string, fn: () => Promise<string>) {
-  if (profDir) await session.post('Profiler.start');
-  const line = await fn();
-  if (profDir) {
-    const { profile } = await session.post('Profiler.stop');
-    fs.mkdirSync(profDir, { recursive: true });
-    fs.writeFileSync(`${profDir}/${name}.cpuprofile`, JSON.stringify(profile));
-  }
+  const line = await cpuProfiled(profDir, name, fn);
   console.log(name.padEnd(8), line);
 }
 await phase('get', async () => {

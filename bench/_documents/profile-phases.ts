@@ -3,22 +3,13 @@
 import { open } from './adapters/largetable.ts';
 import { makeIds, makeDoc, now, shuffled, rangeParams, scanParams, eqParams } from './workload.mjs';
 import fs from 'node:fs';
-import { Session } from 'node:inspector/promises';
+import { cpuProfiled } from './cpuprofile.ts';
 const N = +(process.argv[2] ?? 20000);
 const only = (process.argv[3] ?? 'all').split(',');
 const profDir = process.argv.find((a) => a.startsWith('--prof='))?.slice(7);
-const session = new Session();
-session.connect();
-await session.post('Profiler.enable');
 async function phase(name: string, fn: () => Promise<string>) {
   if (!only.includes('all') && !only.includes(name)) return;
-  if (profDir) await session.post('Profiler.start');
-  const line = await fn();
-  if (profDir) {
-    const { profile } = await session.post('Profiler.stop');
-    fs.mkdirSync(profDir, { recursive: true });
-    fs.writeFileSync(`${profDir}/${name}.cpuprofile`, JSON.stringify(profile));
-  }
+  const line = await cpuProfiled(profDir, name, fn);
   console.log(name.padEnd(8), line);
 }
 const dir = '/tmp/lt-prof-phases'; fs.rmSync(dir, { recursive: true, force: true });

@@ -5,7 +5,7 @@
 import { open } from '../../platform/node/index.ts';
 import { makeIds, makeDoc, now, shuffled, rangeParams, eqParams } from './workload.mjs';
 import fs from 'node:fs';
-import { Session } from 'node:inspector/promises';
+import { cpuProfiled } from './cpuprofile.ts';
 const N = +(process.argv[2] ?? 100000);
 const dir = process.argv[3] ?? '/tmp/lt-prof-query';
 const profDir = process.argv.find((a) => a.startsWith('--prof='))?.slice(7);
@@ -24,20 +24,13 @@ const c = client.db('bench').collection('docs');
 await c.createIndex({ city: 1 });
 await c.createIndex({ age: 1 });
 for (const id of shuffled(ids, 3)) await c.findOne({ _id: id });
-const session = new Session();
-session.connect();
-await session.post('Profiler.enable');
 async function phase(name: string, params: unknown[], fn: (p: any) => Promise<unknown>) {
   await fn(params[0]);
-  if (profDir) await session.post('Profiler.start');
   const ms: number[] = [];
   const cpu: number[] = [];
-  for (const p of params) { const c0 = process.cpuUsage(); const t = now(); await fn(p); ms.push(now() - t); const c1 = process.cpuUsage(c0); cpu.push((c1.user + c1.system) / 1000); }
-  if (profDir) {
-    const { profile } = await session.post('Profiler.stop');
-    fs.mkdirSync(profDir, { recursive: true });
-    fs.writeFileSync(`${profDir}/${name}.cpuprofile`, JSON.stringify(profile));
-  }
+  await cpuProfiled(profDir, name, async () => {
+    for (const p of params) { const c0 = process.cpuUsage(); const t = now(); await fn(p); ms.push(now() - t); const c1 = process.cpuUsage(c0); cpu.push((c1.user + c1.system) / 1000); }
+  });
   ms.sort((a, b) => a - b);
   cpu.sort((a, b) => a - b);
   const st = (client as any).engine.store.stats();

@@ -26,25 +26,16 @@ async function open(dir: string, opts: { durable: boolean }) {
 }
 import { makeIds, makeDoc, now, shuffled, rangeParams, scanParams, eqParams } from './workload.mjs';
 import fs from 'node:fs';
-import { Session } from 'node:inspector/promises';
+import { cpuProfiled } from './cpuprofile.ts';
 const N = +(process.argv[2] ?? 20000);
 const only = (process.argv[3] ?? 'all').split(',');
 const profDir = process.argv.find((a) => a.startsWith('--prof='))?.slice(7);
 const dir = process.argv.find((a) => a.startsWith('--dir='))?.slice(6) ?? '/tmp/scale/store';
-const session = new Session();
-session.connect();
-await session.post('Profiler.enable');
 const has = (n: string) => only.includes('all') || only.includes(n);
 const rss = () => `rss ${Math.round(process.memoryUsage().rss / 2 ** 20)} heap ${Math.round(process.memoryUsage().heapUsed / 2 ** 20)} ab ${Math.round(process.memoryUsage().arrayBuffers / 2 ** 20)}`;
 async function phase(name: string, fn: () => Promise<string>) {
   if (!has(name)) return;
-  if (profDir) await session.post('Profiler.start');
-  const line = await fn();
-  if (profDir) {
-    const { profile } = await session.post('Profiler.stop');
-    fs.mkdirSync(profDir, { recursive: true });
-    fs.writeFileSync(`${profDir}/${name}.cpuprofile`, JSON.stringify(profile));
-  }
+  const line = await cpuProfiled(profDir, name, fn);
   console.log(name.padEnd(8), line, '|', rss());
 }
 const ids = makeIds(N, 1);
