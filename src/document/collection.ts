@@ -879,7 +879,7 @@ export class Collection<TSchema extends Document = Document> {
    */
   async vectorSearch(vector: ArrayLike<number>, options: Document = {}): Promise<Document[]> {
     const { plugin, name } = this.findVectorPlugin(options.index as string | undefined, options.path as string | undefined);
-    const search = (plugin as unknown as { search?: (v: ArrayLike<number>, o: Document) => Promise<Document[]> | Document[] }).search;
+    const search = (plugin as unknown as { search?: (v: ArrayLike<number>, o: Document) => Promise<Document[]> }).search;
     if (typeof search !== 'function') throw new LargetableError('NOT_SUPPORTED', `index ${name} does not support search`);
     const o = await this.vectorOptions(options);
     return this.hydrateVectorHits(await search.call(plugin, vector, o), options);
@@ -902,7 +902,7 @@ export class Collection<TSchema extends Document = Document> {
 
   async vectorSearchMany(vectors: ArrayLike<number>[], options: Document = {}): Promise<Document[][]> {
     const { plugin, name } = this.findVectorPlugin(options.index as string | undefined, options.path as string | undefined);
-    const p = plugin as unknown as { search?: (v: ArrayLike<number>, o: Document) => Document[]; searchMany?: (v: ArrayLike<number>[], o: Document) => Promise<Document[][]> | Document[][] };
+    const p = plugin as unknown as { search?: (v: ArrayLike<number>, o: Document) => Promise<Document[]>; searchMany?: (v: ArrayLike<number>[], o: Document) => Promise<Document[][]> };
     const o = await this.vectorOptions(options);
     if (typeof p.searchMany === 'function') {
       const res = await p.searchMany.call(plugin, vectors, o);

@@ -458,22 +458,21 @@ export class VectorIndexPlugin implements IndexPlugin {
    * document { k | limit, numCandidates, efSearch, nprobe, probes, exact, candidates } where
    * `candidates` are the ids matching the query filter. Returns [{ _id, score }] best first.
    */
-  search(vector: unknown, options: Document = {}): Document[] | Promise<Document[]> {
+  async search(vector: unknown, options: Document = {}): Promise<Document[]> {
     const o = documentOptions(options);
     const fetch = options.fetch as FetchDocument | undefined;
     if (typeof fetch === 'function' && this.approximateScores) return this.searchReranked(vector, o, fetch);
     return this.searchHits(vector, o).map((h) => ({ _id: h.id, score: h.score }));
   }
 
-  searchMany(vectors: unknown[], options: Document = {}): Document[][] | Promise<Document[][]> {
+  /** search() for each vector, in order (one plan per vector; re-ranked searches read in turn). */
+  async searchMany(vectors: unknown[], options: Document = {}): Promise<Document[][]> {
     const o = documentOptions(options);
     const fetch = options.fetch as FetchDocument | undefined;
     if (typeof fetch === 'function' && this.approximateScores) {
-      return (async () => {
-        const out: Document[][] = [];
-        for (const v of vectors) out.push(await this.searchReranked(v, o, fetch));
-        return out;
-      })();
+      const out: Document[][] = [];
+      for (const v of vectors) out.push(await this.searchReranked(v, o, fetch));
+      return out;
     }
     return vectors.map((v) => this.searchHits(v, o).map((h) => ({ _id: h.id, score: h.score })));
   }
