@@ -22,6 +22,7 @@ async function open(dir: string, opts: { durable: boolean }) {
     remove: (_id: string) => c.deleteOne({ _id }, wc),
     close: () => client.close(),
     stats: () => (client as any).engine.store.stats(),
+    idle: () => (client as any).engine.store.idle(),
   };
 }
 import { makeIds, makeDoc, now, shuffled, rangeParams, scanParams, eqParams } from './workload.mjs';
@@ -61,6 +62,12 @@ if (has('load')) {
   const db = await open(dir, { durable: false });
   cur = db;
   console.log('open ms', (now() - t0).toFixed(1), rss());
+  if (process.env.IDLE) {
+    // IDLE=1: let a background flush/compaction the open started finish before the phases
+    const t = now();
+    await db.idle();
+    console.log('idle ms', (now() - t).toFixed(1), rss());
+  }
   const G = +(process.env.GETS ?? 20000), U = +(process.env.UPDATES ?? Math.min(10000, N / 20));
   await phase('get', async () => {
     const xs = shuffled(ids, 3).slice(0, G); const t = now(); const lat: number[] = [];

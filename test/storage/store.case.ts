@@ -467,12 +467,52 @@ export function storeCases(name: string, factory: AdapterFactory, api: TestApi, 
           await st.write(ops);
         }
         await st.close();
-        // the replayed memtable is over this budget: the open rotates and flushes it
+        // the replayed memtable is over this budget: the open rotates it and flushes it in the background
         st = await open({ memtableSizeBytes: 8 * 1024, blockSizeBytes: 512 });
+        for (const i of [0, 1234, 3999]) assertEqual(s(await st.get(b(`k${String(i).padStart(5, '0')}`))), `v${i}`.padEnd(60, '-'), 'read during the flush');
+        await (st as unknown as { idle(): Promise<void> }).idle();
         assertEqual((st as unknown as { levels(): { l0: number; imms: number } }).levels().imms, 0);
         assertEqual((st as unknown as { levels(): { l0: number } }).levels().l0, 1, 'one segment from the replayed memtable');
         for (const i of [0, 1234, 3999]) assertEqual(s(await st.get(b(`k${String(i).padStart(5, '0')}`))), `v${i}`.padEnd(60, '-'));
         assertEqual((await collect(st)).length, 4000);
+        assertEqual((await st.verify()).ok, true);
+      });
+    });
+
+    it('close flushes a memtable of 1 MiB or more (the next open replays no WAL) and starts no compaction', async () => {
+      await withStore(async (open) => {
+        const levels = (x: Store): { l0: number; l1: number; imms: number } => (x as unknown as { levels(): { l0: number; l1: number; imms: number } }).levels();
+        const key = (i: number): Uint8Array => b(`k${String(i).padStart(6, '0')}`);
+        const val = (i: number, round: number): Uint8Array => b(`v${round}-${i}-`.padEnd(200, String(i % 10)));
+        // L0 one below the compaction trigger: the close's flush reaches it
+        let st = await open({ memtableSizeBytes: 4 << 20 });
+        for (let f = 0; f < 3; f++) {
+          await st.put(key(f), val(f, -1));
+          await st.flush();
+        }
+        assertEqual(levels(st).l0, 3);
+        for (let round = 0; round < 2; round++) {
+          for (let i = 0; i < 6000; i += 100) {
+            const ops: WriteOp[] = [];
+            for (let j = i; j < i + 100; j++) ops.push({ type: 'put', key: key(j), value: val(j, round) });
+            await st.write(ops);
+          }
+          // a relaxed write acknowledged from memory, not yet in the WAL: the flush keeps it
+          await st.write([{ type: 'put', key: key(99999), value: val(99999, round) }], { durability: 'relaxed' });
+          await st.close();
+          st = await open({ memtableSizeBytes: 4 << 20 });
+          assertEqual(st.recovery.walRecordsReplayed, 0, 'nothing to replay');
+          assertEqual(levels(st).l0, 4 + round, 'one more L0 segment, no compaction');
+          assertEqual(levels(st).l1, 0);
+          for (const i of [0, 1, 2, 2999, 5999, 99999]) assertEqual(s(await st.get(key(i))), s(val(i, round)));
+          assertEqual((await collect(st)).length, 6001);
+        }
+        // a small memtable is left to the WAL
+        await st.put(key(7), val(7, 9));
+        await st.close();
+        st = await open({ memtableSizeBytes: 4 << 20 });
+        assertEqual(st.recovery.walRecordsReplayed, 1);
+        assertEqual(s(await st.get(key(7))), s(val(7, 9)));
         assertEqual((await st.verify()).ok, true);
       });
     });
