@@ -79,6 +79,75 @@ describe('Memtable (skiplist)', () => {
     );
   });
 
+  it('puts interleaved with ordered reads (iterators stepping across later puts, seeks) see every key in order', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.oneof(fc.tuple(fc.constant(0), fc.array(keyArb, { maxLength: 60 })), fc.tuple(fc.constant(1), fc.array(keyArb, { maxLength: 3 })), fc.tuple(fc.constant(2), keyArb)), { maxLength: 40 }),
+        (steps) => {
+          const m = new Memtable();
+          const model = new Map<string, Uint8Array>();
+          const sortedModel = () => [...model.values()].sort(compareBytes);
+          // an iterator kept across steps: after puts, its next steps see the keys put after its position
+          let it = NIL;
+          let seq = 1;
+          for (const [kind, arg] of steps) {
+            if (kind === 2) {
+              const probe = arg as Uint8Array;
+              const ge = sortedModel().find((k) => compareBytes(k, probe) >= 0);
+              const n = m.seekGE(probe);
+              assert.deepEqual(n === NIL ? undefined : m.key(n), ge);
+              it = n;
+              continue;
+            }
+            for (const k of arg as Uint8Array[]) {
+              m.putBytes(k, seq++, k);
+              model.set(k.join(','), k);
+            }
+            if (it !== NIL) {
+              const cur = m.key(it);
+              const nx = m.next(it);
+              const want = sortedModel().find((k) => compareBytes(k, cur) > 0);
+              assert.deepEqual(nx === NIL ? undefined : m.key(nx), want);
+              it = nx;
+            }
+            if (kind === 0 || seq % 5 === 0) {
+              const walked: Uint8Array[] = [];
+              for (let n = m.first(); n !== NIL; n = m.next(n)) walked.push(m.key(n));
+              assert.deepEqual(walked, sortedModel());
+              const all = sortedModel();
+              for (let i = 1; i < all.length; i++) assert.deepEqual(m.key(m.seekLT(all[i]!)), all[i - 1]);
+            }
+          }
+          const walked: Uint8Array[] = [];
+          for (let n = m.last(); n !== NIL; n = m.prevOf(n)) walked.push(m.key(n));
+          assert.deepEqual(walked, sortedModel().reverse());
+        },
+      ),
+      { seed: 11, numRuns: 200 },
+    );
+  });
+
+  it('sorts many pending keys with long shared prefixes, keys that are prefixes of others and zero bytes', () => {
+    const m = new Memtable();
+    const model = new Map<string, Uint8Array>();
+    let x = 12345;
+    for (let i = 0; i < 20000; i++) {
+      x = (Math.imul(x, 1103515245) + 12345) >>> 0;
+      const len = 1 + (x % 23);
+      const k = new Uint8Array(len);
+      for (let j = 0; j < len; j++) k[j] = j < 9 ? (j === 4 ? (x >>> 8) & 1 : 7) : (x >>> (j % 24)) & 3;
+      m.putBytes(k, i + 1, null);
+      model.set(k.join(','), k);
+      // settles 15001 keys at once (a merge), then 1000 at a time into a large list (one by one)
+      if (i === 15000 || (i > 15000 && i % 1000 === 0)) assert.ok(m.first() !== NIL);
+    }
+    const sorted = [...model.values()].sort(compareBytes);
+    const walked: Uint8Array[] = [];
+    for (let n = m.first(); n !== NIL; n = m.next(n)) walked.push(m.key(n));
+    assert.deepEqual(walked, sorted);
+    for (let i = 0; i < sorted.length; i += 97) assert.deepEqual(m.key(m.seekGE(sorted[i]!)), sorted[i]);
+  });
+
   it('visible(snap) returns the newest version at or below the snapshot', () => {
     const m = new Memtable();
     const k = Uint8Array.of(1);

@@ -9,12 +9,22 @@
  * key's versions, newest first. `bytes` is the real cost: chunks and kept buffers as allocated
  * plus the columns' capacity (beyond the ~1.5 KiB every empty memtable starts with).
  *
+ * Ordering is lazy: `put` of a new key appends its node (found at once through the hash index)
+ * without linking it into the skiplist; the first ordered access after puts (`first`, `last`,
+ * `next`, `prevOf`, the seeks) links the pending nodes (`settle`): they are sorted together (a
+ * radix quicksort on 4-byte windows of the keys, in dense scratch arrays) and then either linked
+ * one by one (few pending nodes: a descent each, as an eager insert would cost) or merged with
+ * the linked list in one pass that relinks every level (many: O(linked + pending)). A write load
+ * with no ordered reads in between (a bulk load) thus sorts each memtable about once, at flush,
+ * instead of paying a skiplist descent per key with a cache miss per node visited.
+ *
  * With a `MemtablePool`, a memtable that nobody reads any more (`recycle`, called by the engine
  * once it is flushed and no version holds it) hands its full-size chunks and its columns on to
  * later memtables: a store under a steady write load then reuses the same few tens of MB instead
  * of leaving every flushed memtable's buffers to the garbage collector, which frees them late
  * (and whose allocator keeps freed memory resident).
- * Single-threaded JS: iteration is safe during inserts; nodes are never removed.
+ * Single-threaded JS: iteration is safe during inserts (the next step links them first); nodes
+ * are never removed.
  */
 import { hashKey } from './bloom.ts';
 import { compareAt } from './codec.ts';
@@ -26,12 +36,13 @@ export const memtableChunkBytes = 1 << 20;
 const bufferOverheadBytes = 256;
 /** Node / version index meaning "none". */
 export const NIL = -1;
-/** Fields of a node record in `nr` (at the node's id): key buffer, key offset, key length, newest version, then its links. */
+/** Fields of a node record in `nr` (at the node's id): key buffer, key offset, key length, newest version, level, then its links. */
 const NB = 0;
 const NO = 1;
 const NL = 2;
 const NN = 3;
-const NK = 4;
+const NV = 4;
+const NK = 5;
 
 /** Slots of a fresh memtable's hash index (a power of two; it doubles to stay at most half full). */
 const freshHashSlots = 64;
@@ -84,6 +95,19 @@ export class MemtablePool {
     while (this.chunks.length > 0 && this.bytes > maxBytes) this.chunks.pop();
     while (this.cols.length > 0 && this.bytes > maxBytes) this.cols.pop();
   }
+}
+
+/** Sort scratch of `settle` (shared: settles never overlap), grown to the largest settle so far. */
+let sortIds = new Int32Array(256);
+let sortWin = new Float64Array(256);
+
+function swap(ids: Int32Array, win: Float64Array, i: number, j: number): void {
+  const t = ids[i]!;
+  ids[i] = ids[j]!;
+  ids[j] = t;
+  const w = win[i]!;
+  win[i] = win[j]!;
+  win[j] = w;
 }
 
 function grow<T extends Int32Array | Uint32Array | Float64Array | Uint8Array>(a: T, need: number): T {
@@ -166,13 +190,19 @@ export class Memtable {
   private htMask = freshHashSlots - 1;
   private readonly prev = new Int32Array(levelMax);
   /**
-   * The node `put` inserted last (0: none yet) and, per level, its predecessor at that level
-   * (itself below its height): a put of the next key in order (a run of ascending keys, e.g. a
-   * change log's) links there instead of searching from the head (see `fingerSearch`).
+   * The node `link` linked last (0: none, or the links were rebuilt since) and, per level, its
+   * predecessor at that level (itself below its height): linking the next key in order (a run of
+   * ascending keys, e.g. a change log's) starts there instead of searching from the head (see
+   * `fingerSearch`).
    */
   private lastNode = 0;
   private readonly finger = new Int32Array(levelMax);
   private rnd = 0x2545f491;
+  /** Nodes linked into the skiplist; the others (`count - linked`) lie from nr[linkedTop] to nrTop, in put order. */
+  private linked = 0;
+  private linkedTop = NK + levelMax;
+  /** The empty hash slot the last missed `lookup` ended at. */
+  private emptySlot = 0;
 
   constructor(pool: MemtablePool | null = null) {
     this.pool = pool;
@@ -321,7 +351,8 @@ export class Memtable {
 
   /**
    * Inserts a version: key = bufs[bi][ko, ko+kl), value = bufs[bi][vo, vo+vl) or a tombstone
-   * when vl < 0. A later put of the same key and seq shadows the earlier one.
+   * when vl < 0. A later put of the same key and seq shadows the earlier one. A new key's node is
+   * appended unlinked (see `settle`).
    */
   put(bi: number, ko: number, kl: number, seq: number, vo: number, vl: number): void {
     const base = this.bufBase[bi]!;
@@ -330,23 +361,14 @@ export class Memtable {
     bi = this.bufChunk[bi]!;
     const buf = this.bufs[bi]!;
     const h = hashKey(buf, ko, ko + kl) | 0;
+    // grow first, so the empty slot `lookup` ends at is where a new node goes
+    if ((this.count + 1) * 2 > this.htMask + 1) this.growHash();
     const found = this.lookup(buf, ko, kl, h);
     if (found !== NIL) {
       this.nr[found + NN] = this.newVersion(seq, bi, vo, vl, this.nr[found + NN]!);
       return;
     }
-    const prev = this.prev;
     const lvl = this.randomLevel();
-    // prev[i] is set for the levels below `filled`
-    let filled = lvl < this.level ? lvl : this.level;
-    if (!this.fingerSearch(buf, ko, kl, filled)) {
-      this.search(buf, ko, kl, 2);
-      filled = this.level;
-    }
-    if (lvl > this.level) {
-      for (let i = this.level; i < lvl; i++) prev[i] = 0;
-      this.level = lvl;
-    }
     const node = this.nrTop;
     if (node + NK + lvl > this.nr.length) {
       this.nr = grow(this.nr, node + NK + lvl);
@@ -358,6 +380,59 @@ export class Memtable {
     nr[node + NO] = ko;
     nr[node + NL] = kl;
     nr[node + NN] = this.newVersion(seq, bi, vo, vl, NIL);
+    nr[node + NV] = lvl;
+    this.count++;
+    const s = this.emptySlot;
+    this.ht[2 * s] = node;
+    this.ht[2 * s + 1] = h;
+  }
+
+  /**
+   * Links the nodes `put` appended since the last settle (those from `linkedTop` to `nrTop`) into
+   * the skiplist: sorted together first, then linked one by one when they are few next to the
+   * linked ones (a descent each, or two compares at the finger for the key after the last linked
+   * one), else merged with the linked list in one pass that rebuilds every level.
+   */
+  private settle(): void {
+    const k = this.count - this.linked;
+    if (k === 0) return;
+    if (sortIds.length < k) {
+      let n = sortIds.length * 2;
+      while (n < k) n *= 2;
+      sortIds = new Int32Array(n);
+      sortWin = new Float64Array(n);
+    }
+    const ids = sortIds;
+    const nr = this.nr;
+    for (let x = this.linkedTop, i = 0; i < k; i++) {
+      ids[i] = x;
+      x += NK + nr[x + NV]!;
+    }
+    this.sortRange(ids, 0, k, 0);
+    if (k * 8 >= this.linked) this.mergeLinks(ids, k);
+    else for (let i = 0; i < k; i++) this.link(ids[i]!);
+    this.linked = this.count;
+    this.linkedTop = this.nrTop;
+  }
+
+  /** Links one node (not linked yet) into the skiplist at its place. */
+  private link(node: number): void {
+    const nr = this.nr;
+    const prev = this.prev;
+    const lvl = nr[node + NV]!;
+    const buf = this.bufs[nr[node + NB]!]!;
+    const ko = nr[node + NO]!;
+    const kl = nr[node + NL]!;
+    // prev[i] is set for the levels below `filled`
+    let filled = lvl < this.level ? lvl : this.level;
+    if (!this.fingerSearch(buf, ko, kl, filled)) {
+      this.search(buf, ko, kl, 2);
+      filled = this.level;
+    }
+    if (lvl > this.level) {
+      for (let i = this.level; i < lvl; i++) prev[i] = 0;
+      this.level = lvl;
+    }
     for (let i = 0; i < lvl; i++) {
       const pl = prev[i]! + NK + i;
       nr[node + NK + i] = nr[pl]!;
@@ -367,16 +442,126 @@ export class Memtable {
     for (let i = 0; i < lvl; i++) finger[i] = node;
     for (let i = lvl; i < filled; i++) finger[i] = prev[i]!;
     this.lastNode = node;
-    this.count++;
-    if (this.count * 2 > this.htMask + 1) this.growHash();
-    this.hashInsert(node, h);
   }
 
   /**
-   * When key b[o, o+l) (not in the memtable) comes right after the last inserted node at level 0,
+   * Merges the sorted unlinked nodes ids[0, k) with the linked list and relinks every level in
+   * key order (each node keeps its level).
+   */
+  private mergeLinks(ids: Int32Array, k: number): void {
+    const nr = this.nr;
+    const bufs = this.bufs;
+    const tail = this.prev; // per level, the last node linked at that level so far
+    tail.fill(0);
+    let top = 1;
+    let x = nr[NK]!; // the next linked node (in order)
+    let j = 0;
+    while (x !== NIL || j < k) {
+      let n: number;
+      if (j >= k) n = x;
+      else if (x === NIL) n = ids[j]!;
+      else {
+        const y = ids[j]!;
+        n = compareRanges(bufs[nr[x + NB]!]!, nr[x + NO]!, nr[x + NL]!, bufs[nr[y + NB]!]!, nr[y + NO]!, nr[y + NL]!) < 0 ? x : y;
+      }
+      // advance before relinking: x's level-0 link changes once its successor is linked
+      if (n === x) x = nr[x + NK]!;
+      else j++;
+      const lvl = nr[n + NV]!;
+      if (lvl > top) top = lvl;
+      for (let i = 0; i < lvl; i++) {
+        nr[tail[i]! + NK + i] = n;
+        tail[i] = n;
+      }
+    }
+    for (let i = 0; i < levelMax; i++) nr[tail[i]! + NK + i] = NIL;
+    this.level = top;
+    // the finger's predecessors changed: the next link descends from the head
+    this.lastNode = 0;
+  }
+
+  /**
+   * Sorts node ids[lo, hi), whose keys agree on their first `d` bytes, by key: a three-way radix
+   * quicksort on 4-byte windows (sortWin[i] = the key's bytes d..d+3 as a big-endian u32, zero
+   * padded, times 8, plus how many of those bytes the key has), so most compares are of numbers
+   * in a dense array instead of bytes behind two indirections.
+   */
+  private sortRange(ids: Int32Array, lo: number, hi: number, d: number): void {
+    const nr = this.nr;
+    const bufs = this.bufs;
+    const win = sortWin;
+    for (let i = lo; i < hi; i++) {
+      const n = ids[i]!;
+      const b = bufs[nr[n + NB]!]!;
+      const o = nr[n + NO]! + d;
+      const r = nr[n + NL]! - d;
+      const w = r >= 4 ? ((b[o]! << 24) | (b[o + 1]! << 16) | (b[o + 2]! << 8) | b[o + 3]!) >>> 0 : r <= 0 ? 0 : prefixAt(b, o, r);
+      win[i] = w * 8 + (r >= 4 ? 4 : r <= 0 ? 0 : r);
+    }
+    this.quick(ids, lo, hi, d);
+  }
+
+  private quick(ids: Int32Array, lo: number, hi: number, d: number): void {
+    const win = sortWin;
+    while (hi - lo > 12) {
+      // median of three as the pivot
+      const m = (lo + hi) >>> 1;
+      const a = win[lo]!;
+      const b = win[m]!;
+      const c = win[hi - 1]!;
+      const pv = a < b ? (b < c ? b : a < c ? c : a) : a < c ? a : b < c ? c : b;
+      // three-way partition: [lo, lt) < pv, [lt, i) = pv, (gt, hi) > pv
+      let lt = lo;
+      let gt = hi - 1;
+      let i = lo;
+      while (i <= gt) {
+        const w = win[i]!;
+        if (w < pv) {
+          swap(ids, win, lt++, i++);
+        } else if (w > pv) {
+          swap(ids, win, i, gt--);
+        } else i++;
+      }
+      // equal windows: done when the keys end within them (distinct keys), else sorted on the next 4 bytes
+      if (gt + 1 - lt > 1 && pv % 8 === 4) this.sortRange(ids, lt, gt + 1, d + 4);
+      // recurse into the smaller side, loop on the larger
+      if (lt - lo < hi - (gt + 1)) {
+        this.quick(ids, lo, lt, d);
+        lo = gt + 1;
+      } else {
+        this.quick(ids, gt + 1, hi, d);
+        hi = lt;
+      }
+    }
+    // insertion sort; equal windows of 4 bytes compare the rest of the keys
+    const nr = this.nr;
+    const bufs = this.bufs;
+    for (let i = lo + 1; i < hi; i++) {
+      const n = ids[i]!;
+      const w = win[i]!;
+      let j = i - 1;
+      for (; j >= lo; j--) {
+        const wj = win[j]!;
+        if (wj < w) break;
+        if (wj === w) {
+          if (w % 8 !== 4) break;
+          const y = ids[j]!;
+          const e = d + 4;
+          if (compareRanges(bufs[nr[y + NB]!]!, nr[y + NO]! + e, nr[y + NL]! - e, bufs[nr[n + NB]!]!, nr[n + NO]! + e, nr[n + NL]! - e) < 0) break;
+        }
+        ids[j + 1] = ids[j]!;
+        win[j + 1] = wj;
+      }
+      ids[j + 1] = n;
+      win[j + 1] = w;
+    }
+  }
+
+  /**
+   * When key b[o, o+l) (not in the memtable) comes right after the last linked node at level 0,
    * fills prev[0, levels) from the finger and returns true; else false (then a full `search`). A
-   * run of ascending keys costs two compares per put. The finger stays exact: nodes are only added
-   * by `put`, which updates it for every level a new node changes.
+   * run of ascending keys costs two compares per link. The finger stays exact: nodes are only linked
+   * by `link`, which updates it for every level a new node changes (`mergeLinks` resets it).
    */
   private fingerSearch(b: Uint8Array, o: number, l: number, levels: number): boolean {
     const last = this.lastNode;
@@ -401,7 +586,10 @@ export class Memtable {
     const nr = this.nr;
     for (let s = h & mask; ; s = (s + 1) & mask) {
       const n = ht[2 * s]!;
-      if (n === 0) return NIL;
+      if (n === 0) {
+        this.emptySlot = s;
+        return NIL;
+      }
       if (ht[2 * s + 1] === h && nr[n + NL] === l) {
         const nb = this.bufs[nr[n + NB]!]!;
         const no = nr[n + NO]!;
@@ -481,6 +669,7 @@ export class Memtable {
   }
 
   private seekRaw(key: Uint8Array, strictlyAfter: boolean, lessThan: boolean, inclusive: boolean): number {
+    if (this.linked !== this.count) this.settle();
     const x = this.search(key, 0, key.length, (lessThan ? inclusive : strictlyAfter) ? 1 : 2);
     if (lessThan) return x === 0 ? NIL : x;
     return this.nr[x + NK]!;
@@ -497,10 +686,12 @@ export class Memtable {
   }
 
   first(): number {
+    if (this.linked !== this.count) this.settle();
     return this.nr[NK]!;
   }
 
   last(): number {
+    if (this.linked !== this.count) this.settle();
     const nr = this.nr;
     let x = 0;
     for (let i = this.level - 1; i >= 0; i--) {
@@ -515,6 +706,7 @@ export class Memtable {
 
   /** Next node in key order (NIL at the end). */
   next(n: number): number {
+    if (this.linked !== this.count) this.settle();
     return this.nr[n + NK]!;
   }
 
