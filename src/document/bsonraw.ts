@@ -406,6 +406,62 @@ function fieldName(b: Uint8Array, s: number, e: number): string {
   return name;
 }
 
+/**
+ * The value of type `t` at `v` (its element ends before `stop`), decoded; its end in `valueEnd`.
+ * Throws GIVE_UP on a type or bytes it leaves to bson.
+ */
+function decodeValue(b: Uint8Array, t: number, v: number, stop: number): unknown {
+  let value: unknown;
+  let next: number;
+  switch (t) {
+    case 1:
+      value = readDouble(b, v);
+      next = v + 8;
+      break;
+    case 2: {
+      const n = i32(b, v);
+      if (n <= 0 || v + 4 + n > stop || b[v + 4 + n - 1] !== 0) throw GIVE_UP;
+      value = str(b, v + 4, v + 4 + n - 1);
+      next = v + 4 + n;
+      break;
+    }
+    case 3:
+    case 4:
+      value = decodeInto(b, v, t === 4);
+      next = v + i32(b, v);
+      break;
+    case 7:
+      value = new ObjectId(b.subarray(v, v + 12));
+      next = v + 12;
+      break;
+    case 8:
+      if (b[v] !== 0 && b[v] !== 1) throw GIVE_UP;
+      value = b[v] === 1;
+      next = v + 1;
+      break;
+    case 9:
+      value = new Date(i32(b, v + 4) * 4294967296 + (i32(b, v) >>> 0));
+      next = v + 8;
+      break;
+    case 10:
+      value = null;
+      next = v;
+      break;
+    case 16:
+      value = i32(b, v);
+      next = v + 4;
+      break;
+    default:
+      throw GIVE_UP;
+  }
+  if (next > stop) throw GIVE_UP;
+  valueEnd = next;
+  return value;
+}
+
+/** Where the value `decodeValue` decoded last ends (a module variable: no result object per value). */
+let valueEnd = 0;
+
 function decodeInto(b: Uint8Array, o: number, arr: boolean): Document | unknown[] {
   const size = i32(b, o);
   const stop = o + size - 1;
@@ -421,56 +477,148 @@ function decodeInto(b: Uint8Array, o: number, arr: boolean): Document | unknown[
     if (ne >= stop) throw GIVE_UP;
     // '$' names (DBRef promotion) and '__proto__' are bson's to handle
     if (!arr && (b[ns] === 0x24 || (ne - ns === 9 && b[ns] === 0x5f && b[ns + 1] === 0x5f))) throw GIVE_UP;
-    const v = ne + 1;
-    let value: unknown;
-    let next: number;
-    switch (t) {
-      case 1:
-        value = readDouble(b, v);
-        next = v + 8;
-        break;
-      case 2: {
-        const n = i32(b, v);
-        if (n <= 0 || v + 4 + n > stop || b[v + 4 + n - 1] !== 0) throw GIVE_UP;
-        value = str(b, v + 4, v + 4 + n - 1);
-        next = v + 4 + n;
-        break;
-      }
-      case 3:
-      case 4:
-        value = decodeInto(b, v, t === 4);
-        next = v + i32(b, v);
-        break;
-      case 7:
-        value = new ObjectId(b.subarray(v, v + 12));
-        next = v + 12;
-        break;
-      case 8:
-        if (b[v] !== 0 && b[v] !== 1) throw GIVE_UP;
-        value = b[v] === 1;
-        next = v + 1;
-        break;
-      case 9:
-        value = new Date(i32(b, v + 4) * 4294967296 + (i32(b, v) >>> 0));
-        next = v + 8;
-        break;
-      case 10:
-        value = null;
-        next = v;
-        break;
-      case 16:
-        value = i32(b, v);
-        next = v + 4;
-        break;
-      default:
-        throw GIVE_UP;
-    }
-    if (next > stop) throw GIVE_UP;
+    const value = decodeValue(b, t, ne + 1, stop);
     if (arr) (out as unknown[])[idx++] = value;
     else (out as Document)[fieldName(b, ns, ne)] = value;
-    o = next;
+    o = valueEnd;
   }
   if (o !== stop) throw GIVE_UP;
+  return out;
+}
+
+// ------------------------------------------------------------------ top-level shapes
+
+/**
+ * A top-level field-name sequence seen repeatedly (documents of a collection mostly share one), with
+ * a function that builds the document as one object literal: a document of a known shape is built
+ * with its final layout at once instead of by one keyed store (and layout transition) per field.
+ */
+interface Shape {
+  /** The names' UTF-8 bytes, one after the other; name j ends at ends[j]. */
+  readonly bytes: Uint8Array;
+  readonly ends: Int32Array;
+  readonly build: (v: unknown[]) => Document;
+  /** Set when it builds a document, cleared by a miss on its slot: a shape in use is not replaced. */
+  used: boolean;
+}
+
+/** Fields a shape has at most, and bytes its names have at most. */
+const shapeFieldsMax = 32;
+const shapeNameBytesMax = 1024;
+const shapeSlots = 64;
+const shapes: (Shape | undefined)[] = new Array(shapeSlots).fill(undefined);
+/**
+ * Misses per slot while its shape (if any) is not in use: a shape is built on the
+ * `shapeBuildAfter`-th, so two shapes sharing a slot do not replace each other back and forth.
+ */
+const shapeMisses = new Int32Array(shapeSlots);
+/** Shapes built so far: each further 256 doubles the sightings a new one needs (bounded compile work). */
+let shapesBuilt = 0;
+/** False once the runtime refuses `Function` (a Content-Security-Policy without 'unsafe-eval'). */
+let shapesOn = true;
+// per top-level field of the document being decoded: value, name start and end (reused)
+const topVals: unknown[] = new Array(shapeFieldsMax).fill(undefined);
+const topNs = new Int32Array(shapeFieldsMax);
+const topNe = new Int32Array(shapeFieldsMax);
+
+function shapeBuildAfter(): number {
+  return 3 << Math.min(12, shapesBuilt >>> 8);
+}
+
+/** True if shape `sh` has exactly the `n` names topNs/topNe delimit in `b`. */
+function shapeIs(sh: Shape, b: Uint8Array, n: number): boolean {
+  const ends = sh.ends;
+  if (ends.length !== n) return false;
+  const sb = sh.bytes;
+  let p = 0;
+  for (let j = 0; j < n; j++) {
+    const ns = topNs[j]!;
+    const len = topNe[j]! - ns;
+    if (ends[j]! - p !== len) return false;
+    for (let i = 0; i < len; i++) if (sb[p + i] !== b[ns + i]) return false;
+    p += len;
+  }
+  return true;
+}
+
+/** A shape for the `n` names (their strings given), or undefined when the runtime refuses to compile one. */
+function newShape(b: Uint8Array, n: number, names: string[]): Shape | undefined {
+  let total = 0;
+  for (let j = 0; j < n; j++) total += topNe[j]! - topNs[j]!;
+  const bytes = new Uint8Array(total);
+  const ends = new Int32Array(n);
+  let p = 0;
+  for (let j = 0; j < n; j++) {
+    bytes.set(b.subarray(topNs[j]!, topNe[j]!), p);
+    p += topNe[j]! - topNs[j]!;
+    ends[j] = p;
+  }
+  // JSON.stringify quotes any name as a valid string literal; '__proto__' (which a literal would
+  // take as the prototype) and '$' names never get here; a repeated name keeps its first position
+  // and its last value in a literal, as with assignments
+  let src = 'return {';
+  for (let j = 0; j < n; j++) src += `${j ? ',' : ''}${JSON.stringify(names[j])}:v[${j}]`;
+  src += '};';
+  try {
+    return { bytes, ends, build: new Function('v', src) as (v: unknown[]) => Document, used: false };
+  } catch {
+    shapesOn = false;
+    return undefined;
+  }
+}
+
+/** The top-level document at 0 (its size checked by the caller). */
+function decodeTop(b: Uint8Array): Document {
+  const stop = b.length - 1;
+  if (b[stop] !== 0) throw GIVE_UP;
+  let o = 4;
+  let n = 0;
+  let h = 0;
+  let nameBytes = 0;
+  while (o < stop) {
+    if (n === shapeFieldsMax) return decodeInto(b, 0, false) as Document;
+    const t = b[o]!;
+    const ns = o + 1;
+    let ne = ns;
+    while (b[ne] !== 0) {
+      h = Math.imul(h ^ b[ne]!, 0x01000193);
+      ne++;
+    }
+    if (ne >= stop) throw GIVE_UP;
+    // '$' names (DBRef promotion) and '__proto__' are bson's to handle
+    if (b[ns] === 0x24 || (ne - ns === 9 && b[ns] === 0x5f && b[ns + 1] === 0x5f)) throw GIVE_UP;
+    h = Math.imul(h ^ (ne - ns), 0x01000193);
+    nameBytes += ne - ns;
+    topVals[n] = decodeValue(b, t, ne + 1, stop);
+    topNs[n] = ns;
+    topNe[n] = ne;
+    n++;
+    o = valueEnd;
+  }
+  if (o !== stop) throw GIVE_UP;
+  const slot = (h ^ (h >>> 16)) & (shapeSlots - 1);
+  const sh = shapes[slot];
+  let out: Document;
+  if (sh !== undefined && shapeIs(sh, b, n)) {
+    out = sh.build(topVals);
+    sh.used = true;
+  } else {
+    out = {};
+    const names: string[] = [];
+    for (let j = 0; j < n; j++) {
+      const name = fieldName(b, topNs[j]!, topNe[j]!);
+      names.push(name);
+      out[name] = topVals[j];
+    }
+    if (sh !== undefined && sh.used) sh.used = false;
+    else if (shapesOn && n > 0 && nameBytes <= shapeNameBytesMax && ++shapeMisses[slot]! >= shapeBuildAfter()) {
+      shapeMisses[slot] = 0;
+      shapesBuilt++;
+      shapes[slot] = newShape(b, n, names);
+    }
+  }
+  // the values are the caller's now: the scratch keeps no reference to them
+  for (let j = 0; j < n; j++) topVals[j] = undefined;
   return out;
 }
 
@@ -482,8 +630,9 @@ function decodeInto(b: Uint8Array, o: number, arr: boolean): Document | unknown[
 export function decodeFast(b: Uint8Array): Document | undefined {
   if (b.length < 5 || i32(b, 0) !== b.length) return undefined;
   try {
-    return decodeInto(b, 0, false) as Document;
+    return decodeTop(b);
   } catch (e) {
+    topVals.fill(undefined); // no value of a document it gave up on stays referenced
     if (e === GIVE_UP || e instanceof TypeError) return undefined;
     throw e;
   }

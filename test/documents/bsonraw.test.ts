@@ -186,6 +186,61 @@ describe('raw BSON field access', () => {
     }
   });
 
+  it('decodeFast() builds documents of a repeated field-name sequence (shapes) equal to bson deserialize', () => {
+    // few name sequences (each repeats, so decodes go through the shape built for it), names that
+    // need quoting in a literal, integer-like names, repeated names (raw BSON), varying values
+    const names = ['a', '0', '10', 'constructor', 'toString', 'x"y', 'b\\c', '\u2028', 'é', '\u{1F600}', "it's", '', 'valueOf', 'n\nl'];
+    const arbNames = fc.uniqueArray(fc.constantFrom(...names), { minLength: 0, maxLength: 6 });
+    const seqs = fc.sample(arbNames, { seed: 21, numRuns: 12 });
+    const arbV: fc.Arbitrary<unknown> = fc.oneof(fc.integer(), fc.double(), fc.string(), fc.boolean(), fc.constant(null), fc.date({ min: new Date(0), max: new Date(1e12) }), fc.array(fc.string(), { maxLength: 3 }), fc.record({ p: fc.integer() }), fc.constantFrom(Long.fromInt(1)));
+    let decoded = 0;
+    fc.assert(
+      fc.property(fc.nat({ max: seqs.length - 1 }), fc.array(arbV, { minLength: 6, maxLength: 6 }), (si, vals) => {
+        const body: Record<string, unknown> = {};
+        seqs[si]!.forEach((k, j) => (body[k] = vals[j]));
+        const bytes = BSON.serialize(body);
+        const got = decodeFast(bytes);
+        if (got === undefined) return;
+        decoded++;
+        const want = BSON.deserialize(bytes, bsonOptions);
+        assert.deepStrictEqual(got, want);
+        assert.deepEqual(Object.keys(got), Object.keys(want));
+        // the caller's own object: a mutation does not reach the next decode of the same shape
+        got.mutated = 1;
+        if (Object.keys(got).length > 1) delete got[Object.keys(got)[0]!];
+        assert.deepStrictEqual(decodeFast(bytes), want);
+      }),
+      { seed: 22, numRuns: 3000 },
+    );
+    assert.ok(decoded > 1500, `decoded ${decoded}`);
+    // a repeated field name (BSON allows it; an object keeps the first position and the last value)
+    const dup = (v1: number, v2: number): Uint8Array => {
+      const one = BSON.serialize({ a: v1, b: 'x', c: v2 });
+      one[one.indexOf(0x63, 4 + 1 + 2 + 4)] = 0x61; // the third name 'c' -> 'a'
+      return one;
+    };
+    for (let i = 0; i < 20; i++) {
+      const bytes = dup(i, i + 100);
+      const got = decodeFast(bytes)!;
+      assert.deepStrictEqual(got, BSON.deserialize(bytes, bsonOptions));
+      assert.deepEqual(Object.keys(got), ['a', 'b']);
+      assert.equal(got.a, i + 100);
+    }
+    // many distinct sequences (slots shared, shapes replaced) interleaved with one in steady use
+    for (let round = 0; round < 4; round++) {
+      for (let i = 0; i < 3000; i++) {
+        const d = i % 2 ? { _id: i, name: `n${i}`, age: round } : { [`k${i % 500}`]: i, [`j${(i * 7) % 300}`]: 'v', z: [i] };
+        const bytes = BSON.serialize(d);
+        const got = decodeFast(bytes)!;
+        assert.deepStrictEqual(got, BSON.deserialize(bytes, bsonOptions));
+        assert.deepEqual(Object.keys(got), Object.keys(d));
+      }
+    }
+    // a document it gives up on after some fields leaves no trace in the next one of the same names
+    assert.equal(decodeFast(BSON.serialize({ _id: 1, name: 'x', age: Long.fromInt(3) })), undefined);
+    assert.deepStrictEqual(decodeFast(BSON.serialize({ _id: 2, name: 'y', age: 4 })), { _id: 2, name: 'y', age: 4 });
+  });
+
   it('covers only the shapes it reads exactly', () => {
     assert.ok(compileRawFilter({ a: 1, b: 'x', c: { $gte: 1, $lt: 5 }, d: { $in: ['p', 2, true] } }));
     for (const f of [{}, { 'a.b': 1 }, { a: null }, { a: { $ne: 1 } }, { a: { b: 1 } }, { $or: [{ a: 1 }] }, { a: /x/ }, { a: { $gt: 'x' } }, { a: new Date(0) }, { a: '\ud800' }, { a: { $in: [null] } }]) {
