@@ -567,16 +567,16 @@ function newShape(b: Uint8Array, n: number, names: string[]): Shape | undefined 
   }
 }
 
-/** The top-level document at 0 (its size checked by the caller). */
-function decodeTop(b: Uint8Array): Document {
-  const stop = b.length - 1;
+/** The top-level document at b[off, off + len) (its size checked by the caller). */
+function decodeTop(b: Uint8Array, off: number, len: number): Document {
+  const stop = off + len - 1;
   if (b[stop] !== 0) throw GIVE_UP;
-  let o = 4;
+  let o = off + 4;
   let n = 0;
   let h = 0;
   let nameBytes = 0;
   while (o < stop) {
-    if (n === shapeFieldsMax) return decodeInto(b, 0, false) as Document;
+    if (n === shapeFieldsMax) return decodeInto(b, off, false) as Document;
     const t = b[o]!;
     const ns = o + 1;
     let ne = ns;
@@ -628,9 +628,14 @@ function decodeTop(b: Uint8Array): Document {
  * undefined otherwise (the caller decodes with bson). Never returns views of `b`.
  */
 export function decodeFast(b: Uint8Array): Document | undefined {
-  if (b.length < 5 || i32(b, 0) !== b.length) return undefined;
+  return decodeFastAt(b, 0, b.length);
+}
+
+/** `decodeFast` of the document held in b[off, off + len) (e.g. inside a store block), without a view of it. */
+export function decodeFastAt(b: Uint8Array, off: number, len: number): Document | undefined {
+  if (len < 5 || off + len > b.length || i32(b, off) !== len) return undefined;
   try {
-    return decodeTop(b);
+    return decodeTop(b, off, len);
   } catch (e) {
     topVals.fill(undefined); // no value of a document it gave up on stays referenced
     if (e === GIVE_UP || e instanceof TypeError) return undefined;

@@ -17,7 +17,7 @@ import type { Durability } from '../storage/adapter.ts';
 import type { Snapshot, Store, WriteOp } from '../storage/store.ts';
 import { extractKeys, parseIndexFields, type IndexField } from './indexkeys.ts';
 import { encodeFast } from './bsonencode.ts';
-import { decodeFast, hasBinary } from './bsonraw.ts';
+import { decodeFast, decodeFastAt, hasBinary } from './bsonraw.ts';
 import { ByteWriter, bytesKey, concatBytes, writeValue } from './keycodec.ts';
 import { getOwn, isPlainObject } from '../query/values.ts';
 import {
@@ -164,6 +164,11 @@ export function decodeDocument(bytes: Uint8Array): Document {
   // and for a view into a larger buffer (a store block), which nothing decoded may keep alive
   const own = bytes.byteOffset === 0 && bytes.buffer.byteLength === bytes.length;
   return BSON.deserialize(!own || hasBinary(bytes) ? new Uint8Array(bytes) : bytes, bsonOptions);
+}
+
+/** `decodeDocument` of the BSON at b[off, off + len) (e.g. in store memory), keeping no view of it. */
+export function decodeDocumentAt(b: Uint8Array, off: number, len: number): Document {
+  return decodeFastAt(b, off, len) ?? decodeDocument(b.subarray(off, off + len));
 }
 
 /** BSON bytes of `doc`, in a Uint8Array of their own (exact size: the document cache keeps it as is). */

@@ -10,7 +10,7 @@ import { compareValues } from '../query/values.ts';
 import type { Document } from '../query/values.ts';
 import { planCacheEntriesMax, sortMemoryBytesMax } from '../limits.ts';
 import { LargetableError } from '../errors.ts';
-import { cloneDoc, decodeDocument, docKeyHash, type CollMeta, type Engine } from './engine.ts';
+import { cloneDoc, decodeDocument, decodeDocumentAt, docKeyHash, type CollMeta, type Engine } from './engine.ts';
 import { compileRawFilter, numberField } from './bsonraw.ts';
 import { decodeFields, partialFields, type FieldSet } from './partial.ts';
 import { TopK } from './cursor.ts';
@@ -145,8 +145,10 @@ const scanReadMax = 256;
  * mode) drops a raw document before it is tested when it cannot be among the results (a bounded
  * top-k that already holds better documents). `retain`: the consumer keeps documents beyond the
  * batch (a sort), so a lazily tested match keeps a copy of its BSON, not a view into store memory.
+ * `keepIds` false: the consumer never reads a FoundDoc's `encId` after the batch (a find's
+ * results, streamed), so an index fetch leaves it a view of the index entry instead of copying it.
  */
-export async function* scanBatches(engine: Engine, coll: CollMeta, reader: KVReader, plan: Plan, filter: Document, stats: ExecStats, projection?: Document, lazy?: FieldSet, firstWindow = 8, keep?: FieldSet | null, gate?: RawGate, retain = false): AsyncGenerator<FoundDoc[]> {
+export async function* scanBatches(engine: Engine, coll: CollMeta, reader: KVReader, plan: Plan, filter: Document, stats: ExecStats, projection?: Document, lazy?: FieldSet, firstWindow = 8, keep?: FieldSet | null, gate?: RawGate, retain = false, keepIds = true): AsyncGenerator<FoundDoc[]> {
   const matcher = compileFilter(filter);
   const all = Object.keys(filter).length === 0;
   const live = reader === engine.live;
@@ -264,6 +266,7 @@ export async function* scanBatches(engine: Engine, coll: CollMeta, reader: KVRea
   // On the live view the probes build each document key in one scratch buffer (the document cache
   // keys by its string; the store keeps no key it is asked for), not in a new array per document.
   const docCache = engine.docCache;
+  const store = engine.store;
   let dkBuf = documentKey(coll.id, new Uint8Array(59));
   // the last view handed out, reused for a key of the same length (_ids of one type usually are)
   let dkView = dkBuf.subarray(0, 0);
@@ -288,13 +291,25 @@ export async function* scanBatches(engine: Engine, coll: CollMeta, reader: KVRea
         return true;
       }
     }
-    const v = engine.store.getCachedView(dk);
+    if (lazy === undefined) {
+      // decoded whole at once: straight from store memory, no view or copy of the value
+      const r = store.locateCached(dk);
+      if (r < 0) return false;
+      if (r === 0) got[i] = undefined;
+      else {
+        const h = store.hit;
+        const doc = decodeDocumentAt(h.buf, h.off, h.len);
+        got[i] = all || matcher.test(doc) ? { doc, encId: e, bytes: h.len } : null;
+      }
+      return true;
+    }
+    const v = store.getCachedView(dk);
     if (v === undefined) return false;
     if (v === null) got[i] = undefined;
-    else if (lazy !== undefined) {
+    else {
       const own = docCache.setRaw(k ?? bytesKey(dk), v);
       got[i] = own !== undefined ? fromBytes(own, false, e) : fromBytes(v, true, e);
-    } else got[i] = fromBytes(v, true, e);
+    }
     return true;
   };
   const drain = async (): Promise<FoundDoc[]> => {
@@ -324,8 +339,8 @@ export async function* scanBatches(engine: Engine, coll: CollMeta, reader: KVRea
       if (f === undefined) continue;
       stats.docsExamined++;
       if (f) {
-        // the window holds views of index entries: a result keeps a copy of its _id
-        if (f.encId === w[i]) f.encId = f.encId.slice();
+        // the window holds views of index entries: a result kept beyond the batch keeps a copy of its _id
+        if (keepIds && f.encId === w[i]) f.encId = f.encId.slice();
         out.push(f);
       }
     }
@@ -462,7 +477,7 @@ export async function* runFindBatches(engine: Engine, coll: CollMeta | undefined
   const top = !streaming && limit !== Infinity ? new TopK<FoundDoc>(skip + limit, (a, b) => cmpSorted!(a.doc, b.doc)) : undefined;
   const cmpSorted = streaming ? undefined : compileSort(sort!);
   const gate = top && lazy ? topKGate(top, sort!) : undefined;
-  const source = scanBatches(engine, coll, reader, plan, exact ? {} : req.filter, stats, req.projection, lazy, firstWindow, keep, gate, !streaming);
+  const source = scanBatches(engine, coll, reader, plan, exact ? {} : req.filter, stats, req.projection, lazy, firstWindow, keep, gate, !streaming, !streaming);
   const emitAll = function* (list: FoundDoc[], from: number): Generator<Document[]> {
     for (let i = from; i < list.length; i += sortedBatchMax) {
       const out: Document[] = [];

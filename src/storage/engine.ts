@@ -32,7 +32,7 @@ import { MemSource, RunSource, type Source } from './iterator.ts';
 import { compareRanges, prefixAt } from './memtable.ts';
 import { type ManifestState, decodeManifest, encodeManifest, manifestName } from './manifest.ts';
 import { Memtable, MemtablePool, NIL } from './memtable.ts';
-import { type Block, Segment, SegmentBuilder, type SegmentMeta, decodeBlock, segmentDrainBytes, probeFound, probeIo, probeNone, segmentName } from './segment.ts';
+import { type Block, Segment, SegmentBuilder, type SegmentMeta, decodeBlock, segmentDrainBytes, foundAt, probeFound, probeIo, probeNone, segmentName } from './segment.ts';
 import type {
   CommitInfo,
   RangeOptions,
@@ -1336,40 +1336,79 @@ export class LsmStore implements Store {
   }
 
   /**
+   * `getCachedView` without allocating anything: 1 when the key has a visible value, whose bytes
+   * are then `hit.buf[hit.off, hit.off + hit.len)`, 0 when it has none, -1 when a block the lookup
+   * needs is not cached (then `get` it). The bytes are store memory (a cached block or a memtable
+   * record buffer), read-only and valid only until the next call into the store: decode or copy
+   * them at once. For batched readers that decode every value they find.
+   */
+  locateCached(key: Uint8Array): number {
+    this.checkOpen();
+    checkKey(key);
+    const r = this.locate(key, this.visibleSeq, this.current);
+    return r < 0 ? -1 : r === locNone ? 0 : 1;
+  }
+
+  /** Where the last successful `locate` found its value (see `locateCached`). */
+  readonly hit: { buf: Uint8Array; off: number; len: number } = { buf: new Uint8Array(0), off: 0, len: 0 };
+
+  /**
    * The synchronous part of a point read: the value (a copy; with `view`, a segment's value is a
    * view into its cached block), null when there is no visible value, or -1 - i when segment i
    * (L0 in order, then L1 as index l0.length) needs a block that is not cached.
    */
   private lookupCached(key: Uint8Array, snap: number, version: Version, view = false): Uint8Array | null | number {
+    const r = this.locate(key, snap, version);
+    if (r < 0) return r;
+    if (r === locNone) return null;
+    const h = this.hit;
+    // memtable record buffers are recycled: a value found there is always copied
+    return view && r === locSegment ? h.buf.subarray(h.off, h.off + h.len) : h.buf.slice(h.off, h.off + h.len);
+  }
+
+  /**
+   * Finds key's newest version visible at `snap` over memtables and cached blocks, without
+   * allocating: locMemtable / locSegment (the value's bytes are where `hit` says), locNone (no
+   * visible value, or a tombstone), or -1 - i when segment i (L0 in order, then L1 as index
+   * l0.length) needs a block that is not cached.
+   */
+  private locate(key: Uint8Array, snap: number, version: Version): number {
     const hash = hashOf(key);
+    const h = this.hit;
     for (let i = -1; i < version.imms.length; i++) {
       const m = i < 0 ? version.mem : version.imms[i]!;
       if (m.count === 0) continue;
       const n = m.find(key, hash);
       if (n !== NIL) {
         const v = m.visible(n, snap);
-        if (v !== NIL) return m.isDel(v) ? null : m.value(v)!.slice();
+        if (v !== NIL) {
+          if (m.isDel(v)) return locNone;
+          h.buf = m.valBuf(v);
+          h.off = m.valOff(v);
+          h.len = m.valLen(v);
+          return locMemtable;
+        }
       }
     }
     const l0 = version.l0;
     const l1 = version.l1;
-    if (l0.length === 0 && l1.length === 0) return null;
+    if (l0.length === 0 && l1.length === 0) return locNone;
     const kp = prefixAt(key, 0, key.length);
     for (let i = 0; i < l0.length; i++) {
       const s = l0[i]!;
       if (s.meta.minSeq > snap || !s.mayContain(key, hash)) continue;
-      const r = s.probe(key, kp, snap, view);
+      const r = s.probe(key, kp, snap, foundAt);
       if (r === probeNone) continue;
       if (r === probeIo) return -1 - i;
-      return r === probeFound ? takeFound(s) : null;
+      return r === probeFound ? takeFound(s, h) : locNone;
     }
     const s = l1Candidate(l1, key);
     if (s !== undefined && s.mayContain(key, hash)) {
-      const r = s.probe(key, kp, snap, view);
+      const r = s.probe(key, kp, snap, foundAt);
       if (r === probeIo) return -1 - l0.length;
-      if (r === probeFound) return takeFound(s);
+      if (r === probeFound) return takeFound(s, h);
     }
-    return null;
+    return locNone;
   }
 
   /** `get` from the `from`-th segment on (L0 in order, then L1), reading blocks that are not cached. */
@@ -1730,10 +1769,17 @@ function l1Candidate(l1: readonly Segment[], key: Uint8Array): Segment | undefin
   return l1[lo];
 }
 
-function takeFound(s: Segment): Uint8Array {
-  const v = s.found!;
-  s.found = null;
-  return v;
+/** `locate`'s answers besides -1 - i (segment i needs a block read). */
+const locNone = 0;
+const locMemtable = 1;
+const locSegment = 2;
+
+/** Records where segment s's last probe found its value in `hit`: locSegment. */
+function takeFound(s: Segment, hit: { buf: Uint8Array; off: number; len: number }): number {
+  hit.buf = s.foundData;
+  hit.off = s.foundOff;
+  hit.len = s.foundLen;
+  return locSegment;
 }
 
 class MergeIterator implements StoreIterator {

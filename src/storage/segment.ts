@@ -27,6 +27,13 @@ export const probeFound = 1;
 export const probeDeleted = 2;
 export const probeIo = 3;
 
+/** How `Segment.probe` hands out a found value: a copy, a view into the block, or only its position. */
+export type FoundAs = 0 | 1 | 2;
+export const foundCopy = 0;
+export const foundView = 1;
+export const foundAt = 2;
+const emptyBytes = new Uint8Array(0);
+
 /** Callers `drain()` a builder once this many bytes are pending (flush, compaction). */
 export const segmentDrainBytes = 256 * 1024;
 /** A builder's stage holds what is pending plus the block that passes the drain mark: no regrowth. */
@@ -667,8 +674,12 @@ export class Segment {
   private readonly idxP0: Uint32Array;
   /** The next 4 bytes (4..8): keys of one keyspace share their first 4 bytes (kind + collection id). */
   private readonly idxP1: Uint32Array;
-  /** The value found by the last successful `probe` (a copy, the caller's). */
+  /** The value found by the last successful `probe` (a copy, the caller's; a view with foundView; unset with foundAt). */
   found: Uint8Array | null = null;
+  /** Where the last successful `probe` found its value: bytes [foundOff, foundOff + foundLen) of the cached block's `foundData` (immutable). */
+  foundData: Uint8Array = emptyBytes;
+  foundOff = 0;
+  foundLen = 0;
   private constructor(
     meta: SegmentMeta,
     name: string,
@@ -976,11 +987,12 @@ export class Segment {
   /**
    * Point lookup on cached blocks only, synchronous: probeNone (no visible version here),
    * probeDeleted (a tombstone), probeFound (the value, a copy, is in `found`), or probeIo when a
-   * block it needs is not cached (then use `get`). `kp` = prefixAt(key). With `view`, `found` is a
-   * read-only view into the cached block instead of a copy (blocks are immutable; a view keeps its
-   * block alive).
+   * block it needs is not cached (then use `get`). `kp` = prefixAt(key). With `as` = foundView,
+   * `found` is a read-only view into the cached block instead of a copy (blocks are immutable; a
+   * view keeps its block alive); with foundAt nothing is allocated: the value is where
+   * `foundData`/`foundOff`/`foundLen` say.
    */
-  probe(key: Uint8Array, kp: number, snap: number, view = false): number {
+  probe(key: Uint8Array, kp: number, snap: number, as: FoundAs = foundCopy): number {
     const n = this.idxP0.length;
     let bi = this.findBlock(key, kp);
     while (bi < n) {
@@ -991,7 +1003,10 @@ export class Segment {
         if (compareAt(key, b.data, b.keyStart, b.keyLen) !== 0) return probeNone;
         if (b.seq <= snap) {
           if (b.kind === kindDel) return probeDeleted;
-          this.found = view ? b.data.subarray(b.valStart, b.valStart + b.valLen) : b.data.slice(b.valStart, b.valStart + b.valLen);
+          this.foundData = b.data;
+          this.foundOff = b.valStart;
+          this.foundLen = b.valLen;
+          if (as !== foundAt) this.found = as === foundView ? b.data.subarray(b.valStart, b.valStart + b.valLen) : b.data.slice(b.valStart, b.valStart + b.valLen);
           return probeFound;
         }
       }

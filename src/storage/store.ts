@@ -92,6 +92,15 @@ export interface Store {
    * stays valid (immutable) but keeps its whole buffer alive: decode or test it, copy what you keep.
    */
   getCachedView(key: Uint8Array): Uint8Array | null | undefined;
+  /**
+   * `getCachedView` without allocating: 1 when the key has a visible value, its bytes then at
+   * `hit.buf[hit.off, hit.off + hit.len)` (store memory, read-only, valid only until the next call
+   * into the store: decode or copy them at once), 0 when it has none, -1 when a block it needs is
+   * not cached (then call `get`).
+   */
+  locateCached(key: Uint8Array): number;
+  /** Where the last `locateCached` that answered 1 found its value. */
+  readonly hit: { readonly buf: Uint8Array; readonly off: number; readonly len: number };
   put(key: Uint8Array, value: Uint8Array): Promise<CommitInfo>;
   del(key: Uint8Array): Promise<CommitInfo>;
   /** Atomic: all ops become visible and durable together, or none does. */

@@ -31,6 +31,15 @@ export async function assertRejectsCode(p: Promise<unknown>, code: ErrorCode): P
   if (!isLargetableError(err, code)) throw new Error(`expected LargetableError ${code}, got ${String(err)}`);
 }
 
+/** `locateCached`'s answer as a string: the value found, undefined for none, 'io' when it needs a read. */
+function located(st: Store, key: Uint8Array): string | undefined {
+  const r = st.locateCached(key);
+  if (r < 0) return 'io';
+  if (r === 0) return undefined;
+  const h = st.hit;
+  return td.decode(h.buf.subarray(h.off, h.off + h.len));
+}
+
 function ok(cond: unknown, msg: string): asserts cond {
   if (!cond) throw new Error(msg);
 }
@@ -279,6 +288,9 @@ export function storeCases(name: string, factory: AdapterFactory, api: TestApi, 
           assertEqual(s(await st.get(b(k))), want, `get ${k}`);
           const after = st.getCached(b(k));
           assertEqual(after === undefined ? 'io' : after === null ? undefined : s(after), want, `getCached after get ${k}`);
+          assertEqual(located(st, b(k)), s(after ?? undefined) ?? (after === undefined ? 'io' : undefined), `locateCached ${k}`);
+          const view = st.getCachedView(b(k));
+          assertEqual(view === undefined ? 'io' : view === null ? undefined : s(view), want, `getCachedView ${k}`);
         }
         // seek
         const it = st.iterate({ gte: b('k020'), lt: b('k180') });
@@ -762,6 +774,8 @@ export function storeCases(name: string, factory: AdapterFactory, api: TestApi, 
               assertEqual(s(await st.get(b(k))), m.get(k), `get ${k}`);
               const cached = st.getCached(b(k));
               if (cached !== undefined) assertEqual(cached === null ? undefined : s(cached), m.get(k), `getCached ${k}`);
+              const at = located(st, b(k));
+              if (at !== 'io') assertEqual(at, m.get(k), `locateCached ${k}`);
             }
             assertEqual((await st.verify()).ok, true, 'verify');
             } catch (err) { console.error('MODEL FAILURE', JSON.stringify(cmds)); throw err; }
