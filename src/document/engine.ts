@@ -221,8 +221,8 @@ const hasOwn = Object.prototype.hasOwnProperty;
 
 /**
  * FIFO-evicted cache of the documents of the latest committed state, keyed by document key. Commits
- * write through (the committed BSON, decoded on first read; a second read keeps the decoded form);
- * a commit that finished after a later one only invalidates. A read fill is dropped if any commit
+ * write through to the documents it holds (the committed BSON, decoded on first read; a second read
+ * keeps the decoded form) and add none; a commit that finished after a later one only invalidates. A read fill is dropped if any commit
  * finished while the read was in flight (generation check), so the cache never serves a stale document.
  */
 interface CacheEntry {
@@ -352,6 +352,10 @@ export class DocumentCache {
       return doc;
     }
     return e.doc;
+  }
+  /** True when the cache holds key k (no hit or miss counted). */
+  has(k: string): boolean {
+    return this.map.has(k);
   }
   /** The raw entry: decoded document and/or BSON bytes (both shared, read-only). */
   entry(k: string): CacheEntry | undefined {
@@ -977,15 +981,19 @@ export class Engine {
   private commitDone(e: CommitEntry, seq: bigint): void {
     this.leaveInflight(e.layer);
     this.commitGen++;
-    // write through when no later commit finished first (else that one may have the newer value)
+    // write through when no later commit finished first (else that one may have the newer value),
+    // to documents the cache holds only: a write does not add one (reads admit documents; a bulk
+    // load would otherwise fill the cache with documents nobody read: measured on a 100k-document
+    // load, ~80 MB of fresh memory and ~6 us of CPU per document)
     const latest = e.counter > this.finishedCounter;
     if (latest) this.finishedCounter = e.counter;
     // forEach: no [key, value] entry array per staged write (a for-of over the map allocates one)
     const cache = this.docCache;
     e.layer.forEach((st, k) => {
       if (st.key[0] !== 0x10) return;
-      if (latest && st.value) cache.setRaw(k, st.value);
-      else cache.delete(k);
+      if (latest && st.value) {
+        if (cache.has(k)) cache.setRaw(k, st.value);
+      } else cache.delete(k);
     });
     for (const p of e.scope.plugins) p.afterCommit(seq);
     const pending = e.scope.events;
