@@ -112,7 +112,7 @@ describe('segments', () => {
     );
   });
 
-  it('block lowerBound/upperBound (in place on a first search, then through the search column over the keys after their common prefix) equal a linear scan', async () => {
+  it('block lowerBound/upperBound/exactStart (in place on a first search, then through the search column over the keys after their common prefix) equal a linear scan', async () => {
     const { compareBytes } = await import('./codec.ts');
     // keys with a long shared prefix, short keys that are prefixes of others, and keys that differ
     // only past the 4 bytes the search column holds
@@ -147,6 +147,11 @@ describe('segments', () => {
           for (const k of all) {
             assert.equal(blk.lowerBound(k), bk.filter((x) => compareBytes(x, k) < 0).length);
             assert.equal(blk.upperBound(k), bk.filter((x) => compareBytes(x, k) <= 0).length);
+            // exactStart: the key's position when the block holds it, else a position that is not the key
+            const at = blk.exactStart(k);
+            const held = bk.findIndex((x) => compareBytes(x, k) === 0);
+            if (held >= 0) assert.equal(at, held, 'exactStart of a held key');
+            else assert.ok(at >= bk.length || compareBytes(bk[at]!, k) !== 0, 'exactStart of a key the block does not hold');
             // a block's first search reads the keys in place (no column yet): a fresh decode each time
             const fresh = await uncached.block(bi);
             if (k.length % 2 === 0) assert.equal(fresh.lowerBound(k), bk.filter((x) => compareBytes(x, k) < 0).length, 'first search, lower');

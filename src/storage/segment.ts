@@ -264,6 +264,36 @@ export class Block {
   }
 
   /**
+   * For a point lookup: the first entry whose key equals `key` when the block holds it; when it
+   * does not, some index at which the caller's equality check fails (or count). Unlike
+   * `lowerBound` it does not first compare the key with the keys' common prefix: a key the block
+   * holds shares that prefix, so the search column orders it correctly, and any other key is
+   * rejected by the equality check wherever the search lands. That spares reading the block's
+   * first key, a cache miss of its own on a random point read.
+   */
+  exactStart(key: Uint8Array): number {
+    const disc = this.disc;
+    if (disc === undefined) return this.bound(key, 1);
+    const cp = this.discCp;
+    if (key.length < cp) return this.count;
+    const kd = prefixAt(key, cp, key.length - cp);
+    let lo = 0;
+    let hi = this.count;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      const e = disc[mid]!;
+      if (e < kd) lo = mid + 1;
+      else if (e > kd) hi = mid;
+      else {
+        this.keyAt(mid);
+        if (compareAt(key, this.data, this.keyStart, this.keyLen) >= 1) lo = mid + 1;
+        else hi = mid;
+      }
+    }
+    return lo;
+  }
+
+  /**
    * Searches so far without the column: the first search of a block reads ~log2(count) entries in
    * place, and only a second one builds the column. Most blocks read from storage serve one point
    * read (a random fetch at 1M documents), where building the column for all its entries cost more
@@ -998,7 +1028,7 @@ export class Segment {
     while (bi < n) {
       const b = this.cache.peek(this.cacheBase + bi);
       if (b === undefined) return probeIo;
-      for (let i = b.lowerBound(key); i < b.count; i++) {
+      for (let i = b.exactStart(key); i < b.count; i++) {
         b.at(i);
         if (compareAt(key, b.data, b.keyStart, b.keyLen) !== 0) return probeNone;
         if (b.seq <= snap) {
