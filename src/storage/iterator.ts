@@ -129,6 +129,9 @@ export class RunSource implements Source {
     this.fwd = fwd;
     this.fill = fill;
     this.scratch = fill ? null : [new BlockScratch(), new BlockScratch()];
+    let bytes = 0;
+    for (const sg of segs) bytes += sg.meta.size;
+    this.stream = fill && fwd && segs.length > 0 && bytes > segs[0]!.cache.budgetBytes;
   }
 
   // entry position copied out of the (shared, cached) block's scratch fields at decode time:
@@ -161,13 +164,68 @@ export class RunSource implements Source {
   private misses = 0;
   private aheadSeg = -1;
   private ahead = -1;
+  /**
+   * A forward scan of a run larger than the block cache streams: its readahead reads runs of
+   * blocks into buffers of their own (`Segment.readRun`), one run in use and the next one
+   * requested, instead of into the cache, which could not keep them for a second pass anyway and
+   * whose other blocks they would evict (and each block cached is a buffer of its own).
+   */
+  private readonly stream: boolean;
+  private runSeg = -1;
+  private runFirst = 0;
+  private runLast = -1;
+  private run: Promise<Block[]> | null = null;
+  private nextSeg = -1;
+  private nextFirst = 0;
+  private nextLast = -1;
+  private nextRun: Promise<Block[]> | null = null;
+
+  /** Requests the blocks from (si, bi) on, up to `readaheadBytes`, as the next run (the following segment when si is past its last block). */
+  private requestRun(si: number, bi: number): void {
+    this.nextRun = null;
+    let seg = this.segs[si];
+    if (seg !== undefined && bi >= seg.blocks) {
+      si++;
+      bi = 0;
+      seg = this.segs[si];
+    }
+    if (seg === undefined || seg.blocks === 0) return;
+    const start = seg.blockOffset(bi);
+    let last = bi;
+    while (last + 1 < seg.blocks && seg.blockOffset(last + 1) + seg.blockLength(last + 1) - start <= readaheadBytes) last++;
+    this.nextSeg = si;
+    this.nextFirst = bi;
+    this.nextLast = last;
+    this.nextRun = seg.readRun(bi, last);
+    // a run the scan never reaches (closed early, or it failed) is not an unhandled rejection; a
+    // failure the scan does reach is reported by its await
+    this.nextRun.catch(() => undefined);
+  }
+
+  /** Block (si, bi) of a streaming scan: from the current run, else the next one, else a new one. */
+  private async streamLoad(): Promise<void> {
+    const si = this.si;
+    const bi = this.bi;
+    if (this.run === null || this.runSeg !== si || bi < this.runFirst || bi > this.runLast) {
+      if (this.nextRun === null || this.nextSeg !== si || bi < this.nextFirst || bi > this.nextLast) this.requestRun(si, bi);
+      this.run = this.nextRun!;
+      this.runSeg = this.nextSeg;
+      this.runFirst = this.nextFirst;
+      this.runLast = this.nextLast;
+      this.requestRun(si, this.runLast + 1);
+    }
+    const blocks = await this.run;
+    this.blk = blocks[bi - this.runFirst]!;
+  }
 
   private load(): Promise<void> | undefined {
     const seg = this.segs[this.si]!;
     const c = seg.cachedBlock(this.bi);
     if (this.fill && this.fwd) {
       if (c === undefined) this.misses++;
-      if (this.misses >= 2) {
+      if (this.misses >= 2 && this.stream) {
+        if (c === undefined) return this.streamLoad();
+      } else if (this.misses >= 2) {
         if (this.aheadSeg !== this.si || this.ahead < this.bi) {
           this.aheadSeg = this.si;
           this.ahead = this.bi;

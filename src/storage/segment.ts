@@ -1009,6 +1009,32 @@ export class Segment {
     return end;
   }
 
+  /**
+   * Blocks `first..last` (contiguous on disk) read with one request into a new buffer of their
+   * own and decoded in place (checked; views of that buffer, never copied), without entering the
+   * cache: the readahead of a scan over more than the cache holds (`RunSource`), whose blocks no
+   * later read would find there. One buffer per run instead of one per block, and no cache
+   * insertions that evict blocks other readers use.
+   */
+  async readRun(first: number, last: number): Promise<Block[]> {
+    const base = this.idxBlockOff[first]!;
+    const len = this.idxBlockOff[last]! + this.idxBlockLen[last]! - base;
+    const h = this.handle;
+    let raw: Uint8Array;
+    if (h.readInto !== undefined) {
+      const buf = new Uint8Array(len);
+      raw = buf.subarray(0, await io(this.name, 'read', () => h.readInto!(base, buf)));
+    } else raw = await io(this.name, 'read', () => h.read(base, len));
+    const out: Block[] = [];
+    for (let j = first; j <= last; j++) {
+      const off = this.idxBlockOff[j]!;
+      const bl = this.idxBlockLen[j]!;
+      if (raw.length < off - base + bl) throw corruption(this.name, base + raw.length, 'block truncated');
+      out.push(decodeBlock(raw.subarray(off - base, off - base + bl), this.name, off));
+    }
+    return out;
+  }
+
   /** Cached block i or undefined (no I/O). */
   cachedBlock(i: number): Block | undefined {
     return this.cache.get(this.cacheBase + i);
