@@ -17,6 +17,7 @@ import { TopK } from './cursor.ts';
 import { bytesKey, readValue } from './keycodec.ts';
 import { collectionPrefix, documentKey, encodeId, rangeOfPrefix } from './keyspace.ts';
 import type { KVReader } from './kv.ts';
+import { entryKey } from '../storage/store.ts';
 import { candidatePlans, estimate, planCost, queryShape, type Plan, type PlanRequest } from './planner.ts';
 
 export interface ExecStats {
@@ -154,17 +155,16 @@ export async function* scanBatches(engine: Engine, coll: CollMeta, reader: KVRea
   const live = reader === engine.live;
   const rawTest = lazy && !all ? compileRawFilter(filter) : undefined;
   const keepFields = keep === undefined ? lazy : keep;
-  /** A raw document tested (lazily): the FoundDoc when it matches, null when it does not. */
-  const fromRaw = (raw: Uint8Array, key: Uint8Array, idAt: number): FoundDoc | null => {
+  /** A raw document tested (lazily): the FoundDoc when it matches (its encId `encId`: the caller sets it when given noId), null when it does not. */
+  const fromRaw = (raw: Uint8Array, encId: Uint8Array): FoundDoc | null => {
     if (gate && !gate(raw)) return null;
     if (rawTest) {
       const r = rawTest(raw);
       if (r === false) return null;
-      const encId = idAt === 0 ? key : key.subarray(idAt);
       if (r === true) return { doc: keepFields ? decodeFields(raw, keepFields) : {}, encId, bytes: raw.length, raw };
     }
     const part = decodeFields(raw, lazy!);
-    return all || matcher.test(part) ? { doc: part, encId: idAt === 0 ? key : key.subarray(idAt), bytes: raw.length, raw } : null;
+    return all || matcher.test(part) ? { doc: part, encId, bytes: raw.length, raw } : null;
   };
   /** A cached decoded document (shared: tested in place, copied only when it matches and is not lazy). */
   const fromShared = (doc: Document, encId: Uint8Array): FoundDoc | null => {
@@ -174,7 +174,7 @@ export async function* scanBatches(engine: Engine, coll: CollMeta, reader: KVRea
   /** A document's BSON read without I/O (`view`: into store memory): the FoundDoc, or null when it does not match. */
   const fromBytes = (raw: Uint8Array, view: boolean, encId: Uint8Array): FoundDoc | null => {
     if (lazy) {
-      const f = fromRaw(raw, encId, 0);
+      const f = fromRaw(raw, encId);
       // a view into a store block: a match held beyond the batch keeps a copy, not the block
       if (f !== null && retain && view && f.raw === raw) f.raw = raw.slice();
       return f;
@@ -192,7 +192,7 @@ export async function* scanBatches(engine: Engine, coll: CollMeta, reader: KVRea
     const r = await engine.readRaw(reader, coll.id, encId, missed);
     if (!r) return undefined;
     if (r.cached) return fromShared(r.cached, encId);
-    return fromRaw(r.raw!, encId, 0);
+    return fromRaw(r.raw!, encId);
   };
   if (plan.stage === 'IDHACK') {
     const seen = new Set<string>();
@@ -217,20 +217,26 @@ export async function* scanBatches(engine: Engine, coll: CollMeta, reader: KVRea
     // entries come in batches of views into store buffers: a match keeps copies (of its raw BSON
     // only when the consumer holds it beyond the batch)
     for await (const entries of reader.rangeBatches({ gte: range.gte, ...(range.lt ? { lt: range.lt } : {}), reverse: plan.reverse }, max, scanReadMax)) {
-      for (let j = 0; j < entries.length; j++) {
-        const k = entries[j]![0];
-        const v = entries[j]![1];
+      const kbs = entries.keyBuf;
+      const kos = entries.keyOff;
+      const kls = entries.keyLen;
+      const vs = entries.values;
+      for (let j = 0; j < entries.n; j++) {
+        const v = vs[j]!;
         stats.docsExamined++;
+        // the _id's bytes follow the collection prefix in the key (a range of store memory)
+        const ko = kos[j]! + p.length;
+        const ke = kos[j]! + kls[j]!;
         if (lazy) {
-          const f = fromRaw(v, k, p.length);
+          const f = fromRaw(v, noId);
           if (f) {
-            f.encId = f.encId.slice();
+            f.encId = kbs[j]!.slice(ko, ke);
             if (retain && f.raw) f.raw = f.raw.slice();
             batch.push(f);
           }
         } else {
           const doc = decodeDocument(v);
-          if (all || matcher.test(doc)) batch.push({ doc, encId: k.slice(p.length), bytes: v.length });
+          if (all || matcher.test(doc)) batch.push({ doc, encId: kbs[j]!.slice(ko, ke), bytes: v.length });
         }
         if (batch.length >= max) {
           yield batch;
@@ -351,14 +357,13 @@ export async function* scanBatches(engine: Engine, coll: CollMeta, reader: KVRea
   const trim = plan.covered && projection && !ix.fields.every((f) => projection[f.path] === 1 || projection[f.path] === true) ? compileProjection(projection) : undefined;
   for (const r of ranges) {
     for await (const entries of reader.rangeBatches({ gte: r.gte, ...(r.lt ? { lt: r.lt } : {}), reverse: plan.reverse }, size, scanReadMax)) {
-      for (let j = 0; j < entries.length; j++) {
-        const k = entries[j]![0];
-        const view = entries[j]![1];
+      const vs = entries.values;
+      for (let j = 0; j < entries.n; j++) {
         stats.keysExamined++;
         // a view of the entry (store buffers are immutable): copied only by a result that keeps it
-        const encId = view;
+        const encId = vs[j]!;
         if (plan.covered) {
-          const doc = docFromKey(k, ix.prefix.length, ix.fields, projection);
+          const doc = docFromKey(entryKey(entries, j), ix.prefix.length, ix.fields, projection);
           if (all || matcher.test(doc)) covered.push({ doc: trim ? trim(doc) : doc, encId: encId.slice(), bytes: 0 });
           if (covered.length >= size) {
             yield covered;
@@ -401,7 +406,7 @@ export async function countMatches(engine: Engine, coll: CollMeta, reader: KVRea
       if (seen.has(rk)) continue;
       seen.add(rk);
       for await (const entries of reader.rangeBatches({ gte: r.gte, ...(r.lt ? { lt: r.lt } : {}) }, Math.min(scanReadMax, max - n), scanReadMax)) {
-        for (let i = 0; i < entries.length; i++) {
+        for (let i = 0; i < entries.n; i++) {
           stats.keysExamined++;
           if (++n >= max) return n;
         }
@@ -415,6 +420,9 @@ export async function countMatches(engine: Engine, coll: CollMeta, reader: KVRea
   }
   return n;
 }
+
+/** Placeholder encId of a FoundDoc whose caller sets the real one. */
+const noId = new Uint8Array(0);
 
 /** Most document fetches an index scan keeps in flight. */
 const prefetchWindowMax = 256;

@@ -5,7 +5,7 @@
  *   or batches handed to the store but not yet committed). Reads see staged writes first.
  * Range reads are async generators; closing (return) the generator closes the store iterator.
  */
-import type { Snapshot, Store, StoreIterator, WriteOp } from '../storage/store.ts';
+import { entryBatchPush, newEntryBatch, type EntryBatch, type Snapshot, type Store, type StoreIterator, type WriteOp } from '../storage/store.ts';
 import { bytesKey, compareBytes } from './keycodec.ts';
 
 export interface Range {
@@ -18,8 +18,12 @@ export interface Range {
 /** Entries of a range read; leaving a `for await` early (or `return()`) closes the store iterator. */
 export type KVIterator = AsyncIterableIterator<[Uint8Array, Uint8Array]>;
 
-/** Batches of entries of a range read (read-only views: copy what you keep); see `rangeBatches`. */
-export type KVBatches = AsyncGenerator<[Uint8Array, Uint8Array][], void, undefined>;
+/**
+ * Batches of entries of a range read (keys as ranges of store memory, values as read-only views:
+ * copy what you keep); a batch object may be reused for the next one, so read it before asking
+ * for the next. See `rangeBatches`.
+ */
+export type KVBatches = AsyncGenerator<EntryBatch, void, undefined>;
 
 export interface KVReader {
   get(key: Uint8Array): Promise<Uint8Array | undefined>;
@@ -73,8 +77,8 @@ export class StoreReader implements KVReader {
     try {
       let n = Math.max(1, first);
       for (;;) {
-        const b = await it.nextBatch(n);
-        if (b.length === 0) return;
+        const b = await it.nextEntries(n);
+        if (b.n === 0) return;
         yield b;
         n = Math.min(max, n * 2);
       }
@@ -197,16 +201,16 @@ export class Overlay implements KVReader {
   /** Staged writes merged over the base, one entry at a time, handed out in batches. */
   private async *mergedBatches(r: Range, first: number, max: number): KVBatches {
     let n = Math.max(1, first);
-    let b: [Uint8Array, Uint8Array][] = [];
-    for await (const e of this.mergedRange(r)) {
-      b.push(e);
-      if (b.length >= n) {
+    const b = newEntryBatch();
+    for await (const [k, v] of this.mergedRange(r)) {
+      entryBatchPush(b, k, 0, k.length, v);
+      if (b.n >= n) {
         yield b;
-        b = [];
+        b.n = 0;
         n = Math.min(max, n * 2);
       }
     }
-    if (b.length > 0) yield b;
+    if (b.n > 0) yield b;
   }
   private async *mergedRange(r: Range): AsyncGenerator<[Uint8Array, Uint8Array]> {
     const merged = new Map<string, Staged>();

@@ -46,6 +46,7 @@ import type {
   WriteOp,
   WriteOptions,
 } from './store.ts';
+import { entryBatchPush, entryKey, newEntryBatch, type EntryBatch } from './store.ts';
 import { applyRecord, encodeBatch, scanWal, sealRecord, walHeader, walName, walPreallocBytesMax, walPreallocBytesMin, walPreallocGroupBytesMax } from './wal.ts';
 
 /** Named points where `onEvent` is called (crash tests kill the process there). */
@@ -1868,9 +1869,34 @@ class MergeIterator implements StoreIterator {
   }
 
   async next(): Promise<IteratorResult<[Uint8Array, Uint8Array]>> {
-    const out: [Uint8Array, Uint8Array][] = [];
-    await this.fill(out, 1, true);
-    return out.length === 0 ? { done: true, value: undefined } : { done: false, value: out[0]! };
+    const b = this.batch;
+    b.n = 0;
+    await this.fill(b, 1);
+    if (b.n === 0) return { done: true, value: undefined };
+    // copies: next() hands out entries a caller may keep
+    return { done: false, value: [entryKey(b, 0).slice(), b.values[0]!.slice()] };
+  }
+
+  /** The entries of the last step (reused). */
+  private readonly batch: EntryBatch = newEntryBatch();
+
+  private markViewsOut(): void {
+    if (!this.viewsOut && this.sources.length > 0) {
+      // views of memtable bytes may outlive this iterator: those memtables are never recycled
+      this.viewsOut = true;
+      const v = this.snap.version;
+      v.mem.viewsOut = true;
+      for (const m of v.imms) m.viewsOut = true;
+    }
+  }
+
+  /** See StoreIterator.nextEntries: up to `max` entries in the iterator's reused batch. */
+  async nextEntries(max: number): Promise<EntryBatch> {
+    this.markViewsOut();
+    const b = this.batch;
+    b.n = 0;
+    await this.fill(b, Math.max(1, max));
+    return b;
   }
 
   /**
@@ -1880,15 +1906,9 @@ class MergeIterator implements StoreIterator {
    * you keep (a view keeps its whole buffer alive).
    */
   async nextBatch(max: number): Promise<[Uint8Array, Uint8Array][]> {
-    if (!this.viewsOut && this.sources.length > 0) {
-      // views of memtable bytes may outlive this iterator: those memtables are never recycled
-      this.viewsOut = true;
-      const v = this.snap.version;
-      v.mem.viewsOut = true;
-      for (const m of v.imms) m.viewsOut = true;
-    }
-    const out: [Uint8Array, Uint8Array][] = [];
-    await this.fill(out, Math.max(1, max), false);
+    const b = await this.nextEntries(max);
+    const out: [Uint8Array, Uint8Array][] = new Array(b.n);
+    for (let i = 0; i < b.n; i++) out[i] = [entryKey(b, i), b.values[i]!];
     return out;
   }
 
@@ -1912,8 +1932,8 @@ class MergeIterator implements StoreIterator {
     }
   }
 
-  /** Appends up to `max` entries to `out` (copies when `copy`, else views). */
-  private async fill(out: [Uint8Array, Uint8Array][], max: number, copy: boolean): Promise<void> {
+  /** Appends up to `max` entries to `out` (keys as ranges of immutable buffers, values as views). */
+  private async fill(out: EntryBatch, max: number): Promise<void> {
     if (this.done || this.sources.length === 0) return;
     const sources = this.sources;
     if (this.needSeek) {
@@ -1930,7 +1950,7 @@ class MergeIterator implements StoreIterator {
     // the near bound is exclusive: a key equal to it is skipped (a seek never lands before it)
     const near = fwd ? (this.lowerIncl ? undefined : this.lower) : this.upperIncl ? undefined : this.upper;
     const tied = this.tied;
-    while (out.length < max) {
+    while (out.n < max) {
       if (this.count >= this.limit) {
         this.finish();
         return;
@@ -1957,9 +1977,11 @@ class MergeIterator implements StoreIterator {
         this.finish();
         return;
       }
-      // the key as a view: block and record buffers are immutable, so it survives the advances below
-      const k = best.kbuf.subarray(best.koff, best.koff + best.klen);
-      const skip = near !== undefined && compareBytes(k, near) === 0;
+      // the key's range: block and record buffers are immutable, so it survives the advances below
+      const kb = best.kbuf;
+      const ko = best.koff;
+      const kl = best.klen;
+      const skip = near !== undefined && compareRanges(kb, ko, kl, near, 0, near.length) === 0;
       let bestSeq = -1;
       let bestDel = true;
       let bestVal: Uint8Array | null = null;
@@ -1975,11 +1997,11 @@ class MergeIterator implements StoreIterator {
           const p = s.next();
           if (p !== undefined) await p;
           this.bound(s);
-        } while (s.valid && compareRanges(s.kbuf, s.koff + sh, s.klen - sh, k, sh, k.length - sh) === 0);
+        } while (s.valid && compareRanges(s.kbuf, s.koff + sh, s.klen - sh, kb, ko + sh, kl - sh) === 0);
       }
       if (skip || bestSeq < 0 || bestDel) continue;
       this.count++;
-      out.push(copy ? [k.slice(), bestVal!.slice()] : [k, bestVal!]);
+      entryBatchPush(out, kb, ko, kl, bestVal!);
       if (this.count >= this.limit) this.finish();
     }
   }

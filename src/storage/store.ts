@@ -45,7 +45,52 @@ export interface StoreIterator extends AsyncIterableIterator<[Uint8Array, Uint8A
    * into immutable buffers: copy what you keep.
    */
   nextBatch(max: number): Promise<[Uint8Array, Uint8Array][]>;
+  /**
+   * `nextBatch` without a key view or pair per entry: the iterator's own EntryBatch, refilled by
+   * each call (its arrays are reused: read it before the next call). Entry i's key is
+   * keyBuf[i][keyOff[i], keyOff[i] + keyLen[i]) (immutable store memory), its value values[i] (a
+   * read-only view, as with nextBatch). n = 0 when exhausted.
+   */
+  nextEntries(max: number): Promise<EntryBatch>;
   close(): Promise<void>;
+}
+
+/** Entries of one `nextEntries` step (see there); n entries, the arrays possibly longer. */
+export interface EntryBatch {
+  n: number;
+  keyBuf: Uint8Array[];
+  keyOff: Int32Array;
+  keyLen: Int32Array;
+  values: Uint8Array[];
+}
+
+/** An empty EntryBatch with room for `cap` entries (grown by `entryBatchPush`). */
+export function newEntryBatch(cap = 16): EntryBatch {
+  return { n: 0, keyBuf: [], keyOff: new Int32Array(cap), keyLen: new Int32Array(cap), values: [] };
+}
+
+/** Appends an entry to `b` (its key a range of `kb`). */
+export function entryBatchPush(b: EntryBatch, kb: Uint8Array, ko: number, kl: number, v: Uint8Array): void {
+  const i = b.n;
+  if (i === b.keyOff.length) {
+    const off = new Int32Array(i * 2);
+    off.set(b.keyOff);
+    b.keyOff = off;
+    const len = new Int32Array(i * 2);
+    len.set(b.keyLen);
+    b.keyLen = len;
+  }
+  b.keyBuf[i] = kb;
+  b.keyOff[i] = ko;
+  b.keyLen[i] = kl;
+  b.values[i] = v;
+  b.n = i + 1;
+}
+
+/** Entry i's key of `b` as a view (allocates). */
+export function entryKey(b: EntryBatch, i: number): Uint8Array {
+  const o = b.keyOff[i]!;
+  return b.keyBuf[i]!.subarray(o, o + b.keyLen[i]!);
 }
 
 export interface StoreOptions {
