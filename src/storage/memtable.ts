@@ -97,17 +97,27 @@ export class MemtablePool {
   }
 }
 
-/** Sort scratch of `settle` (shared: settles never overlap), grown to the largest settle so far. */
+/**
+ * Sort scratch of `settle` (shared: settles never overlap), grown to the largest settle so far:
+ * node ids, each key's 4-byte window (sign bit flipped: signed order = byte order, small integers
+ * in every tier of the JIT, which a sort run a few times per memtable mostly runs in) and how many
+ * of the window's bytes the key has.
+ */
 let sortIds = new Int32Array(256);
-let sortWin = new Float64Array(256);
+let sortWin = new Int32Array(256);
+let sortRem = new Uint8Array(256);
+const signBit = -0x80000000;
 
-function swap(ids: Int32Array, win: Float64Array, i: number, j: number): void {
+function swap(ids: Int32Array, i: number, j: number): void {
   const t = ids[i]!;
   ids[i] = ids[j]!;
   ids[j] = t;
-  const w = win[i]!;
-  win[i] = win[j]!;
-  win[j] = w;
+  const w = sortWin[i]!;
+  sortWin[i] = sortWin[j]!;
+  sortWin[j] = w;
+  const r = sortRem[i]!;
+  sortRem[i] = sortRem[j]!;
+  sortRem[j] = r;
 }
 
 function grow<T extends Int32Array | Uint32Array | Float64Array | Uint8Array>(a: T, need: number): T {
@@ -400,7 +410,8 @@ export class Memtable {
       let n = sortIds.length * 2;
       while (n < k) n *= 2;
       sortIds = new Int32Array(n);
-      sortWin = new Float64Array(n);
+      sortWin = new Int32Array(n);
+      sortRem = new Uint8Array(n);
     }
     const ids = sortIds;
     const nr = this.nr;
@@ -482,48 +493,61 @@ export class Memtable {
 
   /**
    * Sorts node ids[lo, hi), whose keys agree on their first `d` bytes, by key: a three-way radix
-   * quicksort on 4-byte windows (sortWin[i] = the key's bytes d..d+3 as a big-endian u32, zero
-   * padded, times 8, plus how many of those bytes the key has), so most compares are of numbers
-   * in a dense array instead of bytes behind two indirections.
+   * quicksort on 4-byte windows (the key's bytes d..d+3, zero padded, then how many of them the
+   * key has), so most compares are of integers in dense arrays instead of bytes behind two
+   * indirections.
    */
   private sortRange(ids: Int32Array, lo: number, hi: number, d: number): void {
     const nr = this.nr;
     const bufs = this.bufs;
     const win = sortWin;
+    const rem = sortRem;
     for (let i = lo; i < hi; i++) {
       const n = ids[i]!;
       const b = bufs[nr[n + NB]!]!;
       const o = nr[n + NO]! + d;
       const r = nr[n + NL]! - d;
-      const w = r >= 4 ? ((b[o]! << 24) | (b[o + 1]! << 16) | (b[o + 2]! << 8) | b[o + 3]!) >>> 0 : r <= 0 ? 0 : prefixAt(b, o, r);
-      win[i] = w * 8 + (r >= 4 ? 4 : r <= 0 ? 0 : r);
+      let w: number;
+      if (r >= 4) w = (b[o]! << 24) | (b[o + 1]! << 16) | (b[o + 2]! << 8) | b[o + 3]!;
+      else {
+        w = 0;
+        for (let j = 0; j < 4; j++) w = (w << 8) | (j < r ? b[o + j]! : 0);
+      }
+      // flipping the sign bit makes the signed order the bytes' order (and keeps every value a small integer)
+      win[i] = w ^ signBit;
+      rem[i] = r >= 4 ? 4 : r <= 0 ? 0 : r;
     }
     this.quick(ids, lo, hi, d);
   }
 
   private quick(ids: Int32Array, lo: number, hi: number, d: number): void {
     const win = sortWin;
+    const rem = sortRem;
     while (hi - lo > 12) {
-      // median of three as the pivot
-      const m = (lo + hi) >>> 1;
-      const a = win[lo]!;
-      const b = win[m]!;
-      const c = win[hi - 1]!;
-      const pv = a < b ? (b < c ? b : a < c ? c : a) : a < c ? a : b < c ? c : b;
-      // three-way partition: [lo, lt) < pv, [lt, i) = pv, (gt, hi) > pv
+      // median of three (by window, then count) as the pivot
+      let a = lo;
+      let b = (lo + hi) >>> 1;
+      let c = hi - 1;
+      let t: number;
+      if (win[b]! < win[a]! || (win[b] === win[a] && rem[b]! < rem[a]!)) (t = a), (a = b), (b = t);
+      if (win[c]! < win[b]! || (win[c] === win[b] && rem[c]! < rem[b]!)) {
+        b = c;
+        if (win[b]! < win[a]! || (win[b] === win[a] && rem[b]! < rem[a]!)) b = a;
+      }
+      const pw = win[b]!;
+      const pr = rem[b]!;
+      // three-way partition: [lo, lt) < pivot, [lt, gt] = pivot, (gt, hi) > pivot
       let lt = lo;
       let gt = hi - 1;
       let i = lo;
       while (i <= gt) {
         const w = win[i]!;
-        if (w < pv) {
-          swap(ids, win, lt++, i++);
-        } else if (w > pv) {
-          swap(ids, win, i, gt--);
-        } else i++;
+        if (w < pw || (w === pw && rem[i]! < pr)) swap(ids, lt++, i++);
+        else if (w > pw || rem[i]! > pr) swap(ids, i, gt--);
+        else i++;
       }
       // equal windows: done when the keys end within them (distinct keys), else sorted on the next 4 bytes
-      if (gt + 1 - lt > 1 && pv % 8 === 4) this.sortRange(ids, lt, gt + 1, d + 4);
+      if (gt + 1 - lt > 1 && pr === 4) this.sortRange(ids, lt, gt + 1, d + 4);
       // recurse into the smaller side, loop on the larger
       if (lt - lo < hi - (gt + 1)) {
         this.quick(ids, lo, lt, d);
@@ -533,27 +557,31 @@ export class Memtable {
         hi = lt;
       }
     }
-    // insertion sort; equal windows of 4 bytes compare the rest of the keys
+    // insertion sort; equal full windows compare the rest of the keys
     const nr = this.nr;
     const bufs = this.bufs;
+    const e = d + 4;
     for (let i = lo + 1; i < hi; i++) {
       const n = ids[i]!;
       const w = win[i]!;
+      const r = rem[i]!;
       let j = i - 1;
       for (; j >= lo; j--) {
         const wj = win[j]!;
-        if (wj < w) break;
-        if (wj === w) {
-          if (w % 8 !== 4) break;
+        const rj = rem[j]!;
+        if (wj < w || (wj === w && rj < r)) break;
+        if (wj === w && rj === r) {
+          if (r !== 4) break;
           const y = ids[j]!;
-          const e = d + 4;
           if (compareRanges(bufs[nr[y + NB]!]!, nr[y + NO]! + e, nr[y + NL]! - e, bufs[nr[n + NB]!]!, nr[n + NO]! + e, nr[n + NL]! - e) < 0) break;
         }
         ids[j + 1] = ids[j]!;
         win[j + 1] = wj;
+        rem[j + 1] = rj;
       }
       ids[j + 1] = n;
       win[j + 1] = w;
+      rem[j + 1] = r;
     }
   }
 
