@@ -36,8 +36,11 @@ const has = (n: string) => only.includes('all') || only.includes(n);
 const rss = () => `rss ${Math.round(process.memoryUsage().rss / 2 ** 20)} heap ${Math.round(process.memoryUsage().heapUsed / 2 ** 20)} ab ${Math.round(process.memoryUsage().arrayBuffers / 2 ** 20)}`;
 async function phase(name: string, fn: () => Promise<string>) {
   if (!has(name)) return;
+  const c0 = process.cpuUsage();
   const line = await cpuProfiled(profDir, name, fn);
-  console.log(name.padEnd(8), line, '|', rss());
+  const c = process.cpuUsage(c0);
+  // CPU time of this process (user + system): steadier than wall time on a shared machine
+  console.log(name.padEnd(8), line, `cpu ms ${Math.round((c.user + c.system) / 1000)}`, '|', rss());
 }
 const ids = makeIds(N, 1);
 let peak = '';

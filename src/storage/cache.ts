@@ -40,8 +40,8 @@ export class BlockCache<V extends Sized> {
   private readonly ghostsMax: number;
   constructor(budgetBytes: number) {
     this.budgetBytes = budgetBytes;
-    // about twice the 16 KiB blocks the budget holds
-    this.ghostsMax = Math.max(1024, Math.floor(budgetBytes / 8192));
+    // about twice the 8 KiB blocks (limits.blockSizeBytesTarget) the budget holds
+    this.ghostsMax = Math.max(1024, Math.floor(budgetBytes / 4096));
   }
 
   /**

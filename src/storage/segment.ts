@@ -1,6 +1,6 @@
 /**
  * Immutable sorted segment files (docs/FORMAT.md "Segment"). Entries are sorted by key
- * ascending then sequence descending; each ~16 KiB block is stored raw (or, with a compression
+ * ascending then sequence descending; each ~8 KiB block (`blockSizeBytes`) is stored raw (or, with a compression
  * level, deflated when that shrinks it) and checksummed. A segment keeps only its sparse index (last key per
  * block) and its bloom filter in memory; blocks go through the shared LRU block cache.
  */

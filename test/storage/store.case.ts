@@ -370,6 +370,32 @@ export function storeCases(name: string, factory: AdapterFactory, api: TestApi, 
       });
     });
 
+    it('segments of different block sizes (16 KiB, the default before 2026-12-05, and 8 KiB) read and compact together', async () => {
+      await withStore(async (open) => {
+        const key = (i: number): Uint8Array => b(`k${String(i).padStart(5, '0')}`);
+        const val = (i: number, tag: string): string => `${tag}${i}:`.padEnd(100 + (i % 200), 'v');
+        let st = await open({ blockSizeBytes: 16 * 1024, autoCompact: false });
+        for (let i = 0; i < 4000; i += 100) await st.write(Array.from({ length: 100 }, (_, j) => ({ type: 'put' as const, key: key(i + j), value: b(val(i + j, 'a')) })));
+        await st.compact(); // L1 in 16 KiB blocks
+        await st.close();
+        st = await open({ autoCompact: false });
+        assertEqual(st.blockSizeBytes, 8 * 1024);
+        for (let i = 0; i < 4000; i += 3) await st.put(key(i), b(val(i, 'b')));
+        await st.flush(); // L0 in 8 KiB blocks
+        const want = (i: number): string => val(i, i % 3 === 0 ? 'b' : 'a');
+        const check = async (what: string): Promise<void> => {
+          for (const i of [0, 1, 2, 1999, 3998, 3999]) assertEqual(s(await st.get(key(i))), want(i), `${what}: get ${i}`);
+          const all = await collect(st);
+          assertEqual(all.length, 4000, what);
+          for (let i = 0; i < 4000; i += 7) assertEqual(all[i], `${s(key(i))}=${want(i)}`, `${what}: scan ${i}`);
+        };
+        await check('mixed block sizes');
+        await st.compact();
+        await check('compacted');
+        assertEqual((await st.verify()).ok, true);
+      });
+    });
+
     it('snapshots see a fixed state through later writes, flush and compaction', async () => {
       await withStore(async (open) => {
         const st = await open({ ...tinyOptions, autoCompact: false });
