@@ -571,24 +571,37 @@ function newShape(b: Uint8Array, n: number, names: string[]): Shape | undefined 
 function decodeTop(b: Uint8Array, off: number, len: number): Document {
   const stop = off + len - 1;
   if (b[stop] !== 0) throw GIVE_UP;
+  // the names are compared with the last shape used as they are walked (the common case: one
+  // collection's documents one after the other); only a mismatch hashes them to find a shape
+  const last = lastShape;
+  const lb = last?.bytes;
+  const le = last?.ends;
+  let same = last !== undefined;
   let o = off + 4;
   let n = 0;
-  let h = 0;
-  let nameBytes = 0;
+  let p = 0;
   while (o < stop) {
     if (n === shapeFieldsMax) return decodeInto(b, off, false) as Document;
     const t = b[o]!;
     const ns = o + 1;
     let ne = ns;
-    while (b[ne] !== 0) {
-      h = Math.imul(h ^ b[ne]!, 0x01000193);
-      ne++;
-    }
+    while (b[ne] !== 0) ne++;
     if (ne >= stop) throw GIVE_UP;
     // '$' names (DBRef promotion) and '__proto__' are bson's to handle
     if (b[ns] === 0x24 || (ne - ns === 9 && b[ns] === 0x5f && b[ns + 1] === 0x5f)) throw GIVE_UP;
-    h = Math.imul(h ^ (ne - ns), 0x01000193);
-    nameBytes += ne - ns;
+    if (same) {
+      const nl = ne - ns;
+      if (n >= le!.length || le![n]! - p !== nl) same = false;
+      else {
+        for (let i = 0; i < nl; i++) {
+          if (lb![p + i] !== b[ns + i]) {
+            same = false;
+            break;
+          }
+        }
+        p += nl;
+      }
+    }
     topVals[n] = decodeValue(b, t, ne + 1, stop);
     topNs[n] = ns;
     topNe[n] = ne;
@@ -596,29 +609,52 @@ function decodeTop(b: Uint8Array, off: number, len: number): Document {
     o = valueEnd;
   }
   if (o !== stop) throw GIVE_UP;
-  const slot = (h ^ (h >>> 16)) & (shapeSlots - 1);
-  const sh = shapes[slot];
   let out: Document;
-  if (sh !== undefined && shapeIs(sh, b, n)) {
-    out = sh.build(topVals);
-    sh.used = true;
-  } else {
-    out = {};
-    const names: string[] = [];
-    for (let j = 0; j < n; j++) {
-      const name = fieldName(b, topNs[j]!, topNe[j]!);
-      names.push(name);
-      out[name] = topVals[j];
-    }
-    if (sh !== undefined && sh.used) sh.used = false;
-    else if (shapesOn && n > 0 && nameBytes <= shapeNameBytesMax && ++shapeMisses[slot]! >= shapeBuildAfter()) {
-      shapeMisses[slot] = 0;
-      shapesBuilt++;
-      shapes[slot] = newShape(b, n, names);
-    }
-  }
+  if (same && n === le!.length) {
+    out = last!.build(topVals);
+    last!.used = true;
+  } else out = decodeTopSlow(b, n);
   // the values are the caller's now: the scratch keeps no reference to them
   for (let j = 0; j < n; j++) topVals[j] = undefined;
+  return out;
+}
+
+/** The shape used last (tried first by the next document). */
+let lastShape: Shape | undefined;
+
+/** `decodeTop` of a document whose names are not the last shape's: the shape of its slot, or field by field. */
+function decodeTopSlow(b: Uint8Array, n: number): Document {
+  let h = 0;
+  let nameBytes = 0;
+  for (let j = 0; j < n; j++) {
+    const ns = topNs[j]!;
+    const ne = topNe[j]!;
+    for (let i = ns; i < ne; i++) h = Math.imul(h ^ b[i]!, 0x01000193);
+    h = Math.imul(h ^ (ne - ns), 0x01000193);
+    nameBytes += ne - ns;
+  }
+  const slot = (h ^ (h >>> 16)) & (shapeSlots - 1);
+  const sh = shapes[slot];
+  if (sh !== undefined && shapeIs(sh, b, n)) {
+    sh.used = true;
+    lastShape = sh;
+    return sh.build(topVals);
+  }
+  const out: Document = {};
+  const names: string[] = [];
+  for (let j = 0; j < n; j++) {
+    const name = fieldName(b, topNs[j]!, topNe[j]!);
+    names.push(name);
+    out[name] = topVals[j];
+  }
+  if (sh !== undefined && sh.used) sh.used = false;
+  else if (shapesOn && n > 0 && nameBytes <= shapeNameBytesMax && ++shapeMisses[slot]! >= shapeBuildAfter()) {
+    shapeMisses[slot] = 0;
+    shapesBuilt++;
+    const built = newShape(b, n, names);
+    shapes[slot] = built;
+    if (built !== undefined) lastShape = built;
+  }
   return out;
 }
 
