@@ -536,7 +536,7 @@ export class Engine {
    * Point read by document key `dk` (findOne by _id), synchronous: the document (the caller's), null
    * when there is none, or undefined when the read needs storage I/O (then call `pointReadAsync` at
    * once, in the same synchronous turn). Answers when the document cache, a memtable or a cached
-   * block has the document: one probe, no wrapper objects.
+   * block has the document: one probe, no wrapper objects, no view of the BSON.
    */
   pointRead(reader: KVReader, dk: Uint8Array): Document | null | undefined {
     let k: string | undefined;
@@ -556,14 +556,17 @@ export class Engine {
       const e = cache.entry(k);
       if (e) return this.fromCacheEntry(k, e);
     }
-    // the committed BSON, possibly a view into a cached block: decoded at once, never kept as is
-    const v = this.store.getCachedView(dk);
-    if (v === undefined) return undefined;
-    if (!v) return null;
-    const doc = decodeDocument(v);
+    // the committed BSON, located in store memory (a cached block or a memtable): decoded from
+    // there at once (no view or copy), never kept as is
+    const st = this.store;
+    const r = st.locateCached(dk);
+    if (r < 0) return undefined;
+    if (r === 0) return null;
+    const { buf, off, len } = st.hit;
+    const doc = decodeDocumentAt(buf, off, len);
     // a document read once costs no copy: its BSON is cached (copied) on its second miss (no
-    // commit can finish during a synchronous read)
-    if (cache.admitHash(h)) cache.setRaw(k ?? bytesKey(dk), v);
+    // commit can finish, and no store call moves `hit`, during a synchronous read)
+    if (cache.admitHash(h)) cache.setRaw(k ?? bytesKey(dk), buf.slice(off, off + len));
     return doc;
   }
 
