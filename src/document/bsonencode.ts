@@ -56,11 +56,36 @@ function writeUtf8(s: string, o: number): number {
 
 /** An element name: UTF-8 without NUL, then the terminating 0. */
 function writeKey(k: string, o: number): number {
+  const n = k.length;
+  if (n <= utf8LoopMax) {
+    // the common short ASCII name: checked for NUL and written in one pass
+    ensure(o + n * 3 + 1);
+    const b = buf;
+    const o0 = o;
+    for (let i = 0; i < n; i++) {
+      const c = k.charCodeAt(i);
+      if (c === 0) throw GIVE_UP;
+      if (c >= 0x80) return writeKeySlow(k, o0);
+      b[o++] = c;
+    }
+    b[o] = 0;
+    return o + 1;
+  }
+  return writeKeySlow(k, o);
+}
+
+function writeKeySlow(k: string, o: number): number {
   if (k.includes('\0')) throw GIVE_UP;
   const end = writeUtf8(k, o);
   ensure(end + 1);
   buf[end] = 0;
   return end + 1;
+}
+
+/** Element names of the first array indexes, built once (no string per element). */
+const indexNames: readonly string[] = Array.from({ length: 256 }, (_, i) => String(i));
+function indexName(i: number): string {
+  return i < indexNames.length ? indexNames[i]! : String(i);
 }
 
 /** A plain object that bson serializes field by field (no `_bsontype`, no `toBSON`). */
@@ -162,7 +187,7 @@ function writeArray(a: unknown[], o: number, depth: number): number {
   const start = o;
   ensure(o + 5);
   o += 4;
-  for (let i = 0; i < a.length; i++) o = writeElement(String(i), a[i], o, depth);
+  for (let i = 0; i < a.length; i++) o = writeElement(indexName(i), a[i], o, depth);
   ensure(o + 1);
   buf[o++] = 0;
   dv.setInt32(start, o - start, true);

@@ -357,6 +357,10 @@ export class DocumentCache {
   has(k: string): boolean {
     return this.map.has(k);
   }
+  /** True when the cache holds no document. */
+  get empty(): boolean {
+    return this.map.size === 0;
+  }
   /** The raw entry: decoded document and/or BSON bytes (both shared, read-only). */
   entry(k: string): CacheEntry | undefined {
     const e = this.map.get(k);
@@ -991,13 +995,17 @@ export class Engine {
     const latest = e.counter > this.finishedCounter;
     if (latest) this.finishedCounter = e.counter;
     // forEach: no [key, value] entry array per staged write (a for-of over the map allocates one)
+    // an empty cache holds nothing to refresh or drop (the common case while only writing): no
+    // pass over the staged writes (measured ~3 us of CPU per insertOne from 64 callers)
     const cache = this.docCache;
-    e.layer.forEach((st, k) => {
-      if (st.key[0] !== 0x10) return;
-      if (latest && st.value) {
-        if (cache.has(k)) cache.setRaw(k, st.value);
-      } else cache.delete(k);
-    });
+    if (!cache.empty) {
+      e.layer.forEach((st, k) => {
+        if (st.key[0] !== 0x10) return;
+        if (latest && st.value) {
+          if (cache.has(k)) cache.setRaw(k, st.value);
+        } else cache.delete(k);
+      });
+    }
     for (const p of e.scope.plugins) p.afterCommit(seq);
     const pending = e.scope.events;
     if (pending.length > 0 && this.watchers.size > 0) {
