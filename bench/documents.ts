@@ -19,7 +19,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 // @ts-expect-error plain JS module copied from the peers workload
-import { SIZES, makeIds, makeDoc, shuffled, eqParams, rangeParams, scanParams, reference, median, round } from './_documents/workload.mjs';
+import { SIZES, makeIds, makeDoc, shuffled, eqParams, rangeParams, scanParams, reference, rangeFingerprint, median, round } from './_documents/workload.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const args = Object.fromEntries(process.argv.slice(2).map((a) => { const [k, v] = a.replace(/^--/, '').split('='); return [k!, v ?? true]; })) as Record<string, string | boolean>;
@@ -61,11 +61,10 @@ function expected(): Res {
   const ids = makeIds(cfg.docs, 1);
   const docs = ids.map((id: string, i: number) => makeDoc(id, i));
   const ref = reference(docs);
-  const fnv = (s: string) => { let h = 0x811c9dc5; for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 16777619); return (h >>> 0).toString(16); };
   const byId = new Map(docs.map((d: Res) => [d._id, d]));
   return {
     eq: eqParams(cfg.eqReps).map(ref.eq),
-    range: rangeParams(cfg.rangeReps).map((p: number[]) => fnv(ref.range(p).sort().join(','))),
+    range: rangeParams(cfg.rangeReps).map((p: number[]) => rangeFingerprint(ref.range(p))),
     scan: scanParams(cfg.scanReps).map(ref.scan),
     updatedScore: (byId.get(shuffled(ids, 4)[0]) as Res).score + 1,
   };

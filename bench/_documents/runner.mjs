@@ -5,13 +5,12 @@
 //   node lib/runner.mjs <engine> <load|work|all> <jsonConfig>
 import fs from 'node:fs';
 import path from 'node:path';
-import { makeIds, makeDoc, shuffled, eqParams, rangeParams, scanParams, now, pct, median, round } from './workload.mjs';
+import { makeIds, makeDoc, shuffled, eqParams, rangeParams, scanParams, rangeFingerprint, now, pct, median, round } from './workload.mjs';
 
 const [engine, phase, cfgJson] = process.argv.slice(2);
 const cfg = JSON.parse(cfgJson); // { docs, batch, single, lookups, updates, deletes, eqReps, rangeReps, scanReps, dir }
 const log = (...a) => console.error(`[${engine}:${phase}]`, ...a);
 const out = {};
-const fnv = (s) => { let h = 0x811c9dc5; for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 16777619); return (h >>> 0).toString(16); };
 const call = async (r) => (r && typeof r.then === 'function' ? await r : r); // don't add an await tick to sync engines
 
 export function dirBytes(p) { // allocated bytes (like du), so sparse files (LMDB) are not over-counted
@@ -100,7 +99,7 @@ async function workPhase(mod, db, tImported) {
   log('get p50', out.getP50us, 'us');
   // (c) equality on indexed city, (d) indexed age range + sort by score desc limit 20, (e) unindexed scan
   await timedReps('eq', eqParams(cfg.eqReps), (c) => db.findEq(c), (r) => r.length);
-  await timedReps('range', rangeParams(cfg.rangeReps), ([lo, hi]) => db.findRange(lo, hi, 20), (r) => fnv(r.map((d) => d._id ?? d.id).sort().join(',')));
+  await timedReps('range', rangeParams(cfg.rangeReps), ([lo, hi]) => db.findRange(lo, hi, 20), rangeFingerprint);
   await timedReps('scan', scanParams(cfg.scanReps), ([x, tag]) => db.scan(x, tag), (r) => r.length);
   log('queries eq', out.eqMedianMs, 'range', out.rangeMedianMs, 'scan', out.scanMedianMs, 'ms');
   // (f) $inc-style updates by _id, (g) deletes by _id: one awaited op each, then the engine's flush
