@@ -199,11 +199,45 @@ function writeArray(a: unknown[], o: number, depth: number): number {
  * undefined when the document holds something this encoder leaves to bson.
  */
 export function encodeFast(doc: object): Uint8Array | undefined {
+  return encodeFastTo(doc, false);
+}
+
+/**
+ * Short encodings of `encodeFastShared` are views into a shared slab instead of arrays of their
+ * own: a short-lived ArrayBuffer costs its malloc'd, zeroed backing store and its release after
+ * GC (measured ~1.7 us of CPU per 400-byte array on the bench VM, much of it fresh pages faulted
+ * in). Nothing writes into a slab's used part again; a slab lives while any view of it does.
+ */
+const slabBytes = 32 * 1024;
+const slabItemMax = 4 * 1024;
+let slab = new Uint8Array(slabBytes);
+let slabPos = 0;
+
+/**
+ * `encodeFast`, but the bytes may be a read-only view into a larger shared buffer (when short):
+ * for callers that hold them only while a write is staged and committed (whoever keeps them
+ * longer copies them, as the document cache does with views).
+ */
+export function encodeFastShared(doc: object): Uint8Array | undefined {
+  return encodeFastTo(doc, true);
+}
+
+function encodeFastTo(doc: object, shared: boolean): Uint8Array | undefined {
   if (!plainDocument(doc)) return undefined;
   let out: Uint8Array | undefined;
   try {
     const end = writeObject(doc, 0, 0);
-    out = buf.slice(0, end);
+    if (shared && end <= slabItemMax) {
+      if (slabPos + end > slab.length) {
+        slab = new Uint8Array(slabBytes);
+        slabPos = 0;
+      }
+      const s = slab;
+      const o = slabPos;
+      s.set(buf.subarray(0, end), o);
+      slabPos = o + end;
+      out = s.subarray(o, o + end);
+    } else out = buf.slice(0, end);
   } catch (err) {
     if (err !== GIVE_UP) throw err;
   }

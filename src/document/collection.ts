@@ -15,7 +15,7 @@ import { cloneValue, compareValues, isPlainObject, valuesEqual, type Document } 
 import { AbstractCursor } from './cursor.ts';
 import type { AggregationCursor } from './aggregate.ts';
 import type { ChangeStream } from './changestream.ts';
-import { decodeDocument, encodeDocument, type CollMeta, type Engine, type IndexMeta, type PreparedInsert, type TxnState, type WriteScope } from './engine.ts';
+import { decodeDocument, encodeDocument, encodeDocumentShared, type CollMeta, type Engine, type IndexMeta, type PreparedInsert, type TxnState, type WriteScope } from './engine.ts';
 import { choosePlan, countMatches, explainFind, runFind, runFindBatches, scan, type ExecStats, type FindRequest, type FoundDoc } from './exec.ts';
 import { documentKey, documentKeyOf, encodeId } from './keyspace.ts';
 import type { KVReader } from './kv.ts';
@@ -393,7 +393,8 @@ export class Collection<TSchema extends Document = Document> {
     } else if (firstKey(doc) !== '_id') {
       stored = { _id: doc._id, ...doc };
     }
-    const bytes = encodeDocument(stored);
+    // a view into a shared buffer when short: held only while the insert is staged and committed
+    const bytes = encodeDocumentShared(stored);
     if (bytes.length > documentSizeBytesMax) {
       throw new LargetableError('LIMIT_EXCEEDED', `document is ${bytes.length} bytes, over the ${documentSizeBytesMax}-byte limit`, { details: { size: bytes.length } });
     }

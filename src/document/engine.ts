@@ -16,7 +16,7 @@ import { compileFilter, type Matcher } from '../query/filter.ts';
 import type { Durability } from '../storage/adapter.ts';
 import type { Snapshot, Store, WriteOp } from '../storage/store.ts';
 import { extractKeys, parseIndexFields, type IndexField } from './indexkeys.ts';
-import { encodeFast } from './bsonencode.ts';
+import { encodeFast, encodeFastShared } from './bsonencode.ts';
 import { decodeFast, decodeFastAt, hasBinary } from './bsonraw.ts';
 import { ByteWriter, bytesKey, concatBytes, writeValue } from './keycodec.ts';
 import { getOwn, isPlainObject } from '../query/values.ts';
@@ -174,6 +174,15 @@ export function decodeDocumentAt(b: Uint8Array, off: number, len: number): Docum
 /** BSON bytes of `doc`, in a Uint8Array of their own (exact size: the document cache keeps it as is). */
 export function encodeDocument(doc: Document): Uint8Array {
   return encodeFast(doc) ?? BSON.serialize(doc);
+}
+
+/**
+ * BSON bytes of `doc`, possibly a read-only view into a shared buffer (`encodeFastShared`): for
+ * a write's staged value, which the store copies into its record and the document cache copies
+ * if it keeps it (`setRaw`); change events handed to watchers drop it.
+ */
+export function encodeDocumentShared(doc: Document): Uint8Array {
+  return encodeFastShared(doc) ?? BSON.serialize(doc);
 }
 
 /** Deep copy of a decoded document (Dates copied; bson values are immutable and shared). */
@@ -1011,7 +1020,7 @@ export class Engine {
     if (pending.length > 0 && this.watchers.size > 0) {
       // change events are built only when someone listens
       const events: ChangeEvent[] = new Array(pending.length);
-      for (let i = 0; i < pending.length; i++) events[i] = { ...pending[i]!, seq: BigInt(e.firstSeq + i), wallTime: e.wallTime! };
+      for (let i = 0; i < pending.length; i++) events[i] = { ...pending[i]!, fullDocumentBytes: undefined, seq: BigInt(e.firstSeq + i), wallTime: e.wallTime! };
       for (const w of this.watchers) w(events);
     }
   }

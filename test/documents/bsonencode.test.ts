@@ -2,7 +2,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { BSON, Binary, Decimal128, Double, Int32, Long, ObjectId, UUID } from 'bson';
-import { encodeFast } from '../../src/document/bsonencode.ts';
+import { encodeFast, encodeFastShared } from '../../src/document/bsonencode.ts';
 import { encodeDocument } from '../../src/document/engine.ts';
 import { arbValue } from '../query/arbitraries.ts';
 
@@ -125,5 +125,15 @@ describe('encodeFast: the bytes of BSON.serialize for the common document shapes
     encodeFast({ s: 'second' });
     same(a, copy);
     same(big, BSON.serialize({ s: 'x'.repeat(2 * 1024 * 1024) }));
+  });
+
+  it('encodeFastShared: the same bytes, as views that later encodes never overwrite (across slabs)', () => {
+    const docs = Array.from({ length: 400 }, (_, i) => ({ _id: i, s: 'y'.repeat(i * 13), a: [i, 'z'] }));
+    const got = docs.map((d) => encodeFastShared(d)!);
+    for (let i = 0; i < docs.length; i++) same(got[i]!, BSON.serialize(docs[i]!));
+    assert.ok(got.some((b) => b.buffer.byteLength > b.length), 'short encodings share a buffer');
+    const large = encodeFastShared({ s: 'q'.repeat(64 * 1024) })!;
+    assert.equal(large.buffer.byteLength, large.length, 'a large encoding has a buffer of its own');
+    assert.equal(encodeFastShared(new Map() as unknown as object), undefined);
   });
 });
