@@ -45,11 +45,13 @@ export class BlockCache<V extends Sized> {
   }
 
   /**
-   * Admission of a block a point read misses: true when it was missed recently (cache it), else
-   * false, remembering the key (read it without caching). Random point reads over data much
-   * larger than the cache then do not evict blocks that are read again for a block read once.
+   * Admission of a block a point read misses: true when the cache has room for its ~`bytes` (caching
+   * it evicts nothing) or it was missed recently (cache it), else false, remembering the key (read
+   * it without caching). Random point reads over data much larger than the cache then do not evict
+   * blocks that are read again for a block read once.
    */
-  admit(key: number): boolean {
+  admit(key: number, bytes = 0): boolean {
+    if (this.bytes + this.pinned + bytes <= this.budgetBytes) return true;
     const g = this.ghosts;
     if (g.delete(key)) return true;
     g.add(key);

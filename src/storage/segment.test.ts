@@ -44,7 +44,7 @@ describe('segments', () => {
   }
 
   for (const level of [0, 1]) {
-    it(`a point read of a block not seen recently reads it synchronously without caching it; a second one caches it; values are copies (level ${level})`, async () => {
+    it(`a point read of a block not seen recently reads it synchronously without caching it when the cache is full; a second one caches it; values are copies (level ${level})`, async () => {
       const { a, seg: cachedSeg } = await build(500, level);
       const h = await a.open('x.seg');
       const bytes = await h.read(0, await h.size());
@@ -67,7 +67,15 @@ describe('segments', () => {
         sync: () => h.sync(),
         close: () => h.close(),
       };
-      const seg = await Segment.open(sh, 'x.seg', 1, new BlockCache<Block>(1 << 20));
+      // while the cache has room, a block read is cached at once (it evicts nothing)
+      const roomy = await Segment.open(sh, 'x.seg', 1, new BlockCache<Block>(1 << 20));
+      assert.deepEqual(await roomy.get(key(13), Infinity), b('value-13-'.repeat(3)));
+      assert.ok(roomy.cachedBlock(roomy.findBlock(key(13))) !== undefined, 'room: cached on the first read');
+      syncReads = 0;
+      // a full cache (another file's block fills it; evictable) admits a block on its second miss
+      const cache = new BlockCache<Block>(1 << 20);
+      cache.set(99 * (1 << 20), { bytes: (1 << 20) - 64 } as Block);
+      const seg = await Segment.open(sh, 'x.seg', 1, cache);
       const bi = seg.findBlock(key(13));
       const first = await seg.get(key(13), Infinity);
       assert.deepEqual(first, b('value-13-'.repeat(3)));

@@ -1107,8 +1107,8 @@ export class Segment {
 
   /**
    * Block i read synchronously into one reused buffer and decoded in place (a deflated one into a
-   * reused scratch), not cached: for a point read of a block the cache has not seen recently
-   * (`BlockCache.admit`). Valid only until the next `readOnce` (the caller copies what it needs
+   * reused scratch), not cached: for a point read of a block the cache has not seen recently, once
+   * the cache is full (`BlockCache.admit`; while it has room, a block read is cached). Valid only until the next `readOnce` (the caller copies what it needs
    * before it awaits anything). Undefined when the block is cached, being read, seen recently, or
    * the handle cannot read synchronously: then use `block`. At 1,000,000 documents nearly every
    * random fetch reads a block no other read wants soon; caching it cost a 16 KiB buffer, and
@@ -1119,7 +1119,7 @@ export class Segment {
     const len = this.idxBlockLen[i]!;
     if (h.readIntoSync === undefined || h.readInto === undefined || len > readBufBytes) return undefined;
     const ck = this.cacheBase + i;
-    if (this.cache.has(ck) || this.pending.has(i) || this.cache.admit(ck)) return undefined;
+    if (this.cache.has(ck) || this.pending.has(i) || this.cache.admit(ck, len + blockObjectBytes)) return undefined;
     const off = this.idxBlockOff[i]!;
     const raw = onceBuf.subarray(0, len);
     const got = this.readSync(off, raw);
