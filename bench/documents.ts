@@ -13,7 +13,7 @@
  *   --rounds=3 runs every engine 3 times in rotated order and reports medians;
  *   add --no-append to skip appending to bench/RESULTS.md
  */
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -38,6 +38,10 @@ const log = (...a: unknown[]) => console.error(...a);
 type Res = Record<string, any>;
 
 function runPhase(engine: string, phase: string): Promise<Res> {
+  // every phase starts with the machine's dirty pages written back (sync(1)): otherwise the fsyncs of
+  // one engine's durable inserts queue behind the writeback of the previous engine's unsynced bulk
+  // writes, and the figures depend on the order the engines ran in
+  spawnSync('sync', { stdio: 'ignore' });
   return new Promise((resolve) => {
     const child = spawn(process.execPath, ['--expose-gc', '--import', 'tsx', path.join(here, '_documents/runner.mjs'), engine, phase, JSON.stringify(cfg)], {
       stdio: ['ignore', 'pipe', 'inherit'],
