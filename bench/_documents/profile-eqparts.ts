@@ -7,29 +7,15 @@
 // (store.locateCached of each candidate's document key); lookups + decode (decodeDocumentAt); the
 // whole find().toArray(). Decode = (lookups + decode) - lookups; the rest of the find (window,
 // document-cache probe, FoundDoc, cursor, GC of the results) = find - scan - (lookups + decode).
-import { open } from '../../platform/node/index.ts';
-import { makeIds, makeDoc, shuffled, CITIES } from './workload.mjs';
+import { CITIES } from './workload.mjs';
+import { warmedStore } from './warmstore.ts';
 import { choosePlan } from '../../src/document/exec.ts';
 import { documentKey } from '../../src/document/keyspace.ts';
 import { decodeDocumentAt } from '../../src/document/engine.ts';
-import fs from 'node:fs';
 const N = +(process.argv[2] ?? 100000);
 const dir = process.argv[3] ?? '/tmp/lt-prof-query';
 const rounds = +(process.argv.find((a) => a.startsWith('--rounds='))?.slice(9) ?? 3);
-const ids = makeIds(N, 1);
-if (!fs.existsSync(dir)) {
-  const client = await open(dir, { durability: 'strict', ttlMonitor: false });
-  const c = client.db('bench').collection('docs');
-  await c.createIndex({ city: 1 });
-  await c.createIndex({ age: 1 });
-  for (let b = 0; b < N; b += 1000) { const docs = []; for (let i = b; i < Math.min(N, b + 1000); i++) docs.push(makeDoc(ids[i], i)); await c.insertMany(docs); }
-  await client.close();
-}
-const client = await open(dir, { durability: 'strict', ttlMonitor: false });
-const c = client.db('bench').collection('docs');
-await c.createIndex({ city: 1 });
-await c.createIndex({ age: 1 });
-for (const id of shuffled(ids, 3)) await c.findOne({ _id: id });
+const { client, c } = await warmedStore(N, dir);
 const engine = (client as any).engine;
 const store = engine.store;
 const coll = engine.collection('bench', 'docs');
