@@ -276,21 +276,7 @@ export class Block {
     if (disc === undefined) return this.bound(key, 1);
     const cp = this.discCp;
     if (key.length < cp) return this.count;
-    const kd = prefixAt(key, cp, key.length - cp);
-    let lo = 0;
-    let hi = this.count;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      const e = disc[mid]!;
-      if (e < kd) lo = mid + 1;
-      else if (e > kd) hi = mid;
-      else {
-        this.keyAt(mid);
-        if (compareAt(key, this.data, this.keyStart, this.keyLen) >= 1) lo = mid + 1;
-        else hi = mid;
-      }
-    }
-    return lo;
+    return this.searchDisc(disc, key, prefixAt(key, cp, key.length - cp), 1);
   }
 
   /**
@@ -308,13 +294,21 @@ export class Block {
       if (this.plainSearches++ === 0) return this.boundPlain(key, past);
       disc = this.buildDisc();
     }
-    let lo = 0;
-    let hi = this.count;
+    const hi = this.count;
     if (hi === 0) return 0;
     const c = this.comparePrefix(key);
     if (c !== 0) return c < 0 ? 0 : hi;
     const cp = this.discCp;
-    const kd = prefixAt(key, cp, key.length - cp);
+    return this.searchDisc(disc, key, prefixAt(key, cp, key.length - cp), past);
+  }
+
+  /**
+   * Binary search of the search column for the first entry whose key is >= key (past 1) or > key
+   * (past 0); kd is key's column window. Entries whose window equals kd are compared in full.
+   */
+  private searchDisc(disc: Uint32Array, key: Uint8Array, kd: number, past: 0 | 1): number {
+    let lo = 0;
+    let hi = this.count;
     while (lo < hi) {
       const mid = (lo + hi) >>> 1;
       const e = disc[mid]!;
