@@ -12,6 +12,7 @@
  */
 import { ObjectId } from 'bson';
 import { isPlainObject } from '../query/values.ts';
+import { ByteSlab } from './slab.ts';
 
 /** Over this size bson's own buffer (17 MiB) decides what happens. */
 const bytesMax = 17 * 1024 * 1024;
@@ -208,10 +209,8 @@ export function encodeFast(doc: object): Uint8Array | undefined {
  * GC (measured ~1.7 us of CPU per 400-byte array on the bench VM, much of it fresh pages faulted
  * in). Nothing writes into a slab's used part again; a slab lives while any view of it does.
  */
-const slabBytes = 32 * 1024;
+const slab = new ByteSlab(32 * 1024);
 const slabItemMax = 4 * 1024;
-let slab = new Uint8Array(slabBytes);
-let slabPos = 0;
 
 /**
  * `encodeFast`, but the bytes may be a read-only view into a larger shared buffer (when short):
@@ -227,17 +226,7 @@ function encodeFastTo(doc: object, shared: boolean): Uint8Array | undefined {
   let out: Uint8Array | undefined;
   try {
     const end = writeObject(doc, 0, 0);
-    if (shared && end <= slabItemMax) {
-      if (slabPos + end > slab.length) {
-        slab = new Uint8Array(slabBytes);
-        slabPos = 0;
-      }
-      const s = slab;
-      const o = slabPos;
-      s.set(buf.subarray(0, end), o);
-      slabPos = o + end;
-      out = s.subarray(o, o + end);
-    } else out = buf.slice(0, end);
+    out = shared && end <= slabItemMax ? slab.copy(buf, end) : buf.slice(0, end);
   } catch (err) {
     if (err !== GIVE_UP) throw err;
   }

@@ -17,6 +17,7 @@ import type { Durability } from '../storage/adapter.ts';
 import type { Snapshot, Store, WriteOp } from '../storage/store.ts';
 import { extractKeys, parseIndexFields, type IndexField } from './indexkeys.ts';
 import { encodeFast, encodeFastShared } from './bsonencode.ts';
+import { ByteSlab } from './slab.ts';
 import { decodeFast, decodeFastAt, hasBinary } from './bsonraw.ts';
 import { ByteWriter, bytesKey, concatBytes, writeValue } from './keycodec.ts';
 import { getOwn, isPlainObject } from '../query/values.ts';
@@ -1670,32 +1671,18 @@ export function scalarEntryKey(ix: RuntimeIndex, doc: Document, encId: Uint8Arra
   writeValue(w, v === undefined ? null : v);
   if (f.dir === -1) for (let i = at; i < w.len; i++) w.buf[i] = ~w.buf[i]! & 0xff;
   w.bytes(encId);
-  const out = w.len <= entryKeySlabMax ? slabCopy(w.buf, w.len) : w.buf.slice(0, w.len);
+  const out = w.len <= entryKeySlabMax ? entrySlab.copy(w.buf, w.len) : w.buf.slice(0, w.len);
   if (w.buf.length > 64 * 1024) entryScratch = new ByteWriter(64);
   return out;
 }
 
 /**
  * Short entry keys are views into a shared slab instead of arrays of their own (a view without
- * an ArrayBuffer object of its own: ~150 bytes less garbage per key). A slab lives as long as any
- * key in it (until the commits that wrote them are done); nothing writes into a key once built.
+ * an ArrayBuffer object of its own: ~150 bytes less garbage per key); nothing writes into a key
+ * once built, and the slab lives until the commits that wrote its keys are done.
  */
 const entryKeySlabMax = 128;
-const entryKeySlabBytes = 16 * 1024;
-let entrySlab = new Uint8Array(entryKeySlabBytes);
-let entrySlabPos = 0;
-
-function slabCopy(src: Uint8Array, n: number): Uint8Array {
-  if (entrySlabPos + n > entrySlab.length) {
-    entrySlab = new Uint8Array(entryKeySlabBytes);
-    entrySlabPos = 0;
-  }
-  const slab = entrySlab;
-  const at = entrySlabPos;
-  for (let i = 0; i < n; i++) slab[at + i] = src[i]!;
-  entrySlabPos = at + n;
-  return slab.subarray(at, at + n);
-}
+const entrySlab = new ByteSlab(16 * 1024);
 
 /** An index entry key: index prefix, key part, encoded _id. */
 function entryKey(prefix: Uint8Array, part: Uint8Array, encId: Uint8Array): Uint8Array {

@@ -1,0 +1,32 @@
+/**
+ * Short-lived byte strings as views into a shared slab instead of arrays of their own: a small
+ * ArrayBuffer costs its object, its malloc'd and zeroed backing store and its release after GC.
+ * Nothing writes into a slab's used part again, so a view stays valid; a slab lives while any view
+ * of it does. For bytes held only briefly (a write's staged keys and values): whoever keeps them
+ * longer copies them.
+ */
+export class ByteSlab {
+  private readonly slabBytes: number;
+  private slab: Uint8Array;
+  private pos = 0;
+
+  constructor(slabBytes: number) {
+    this.slabBytes = slabBytes;
+    this.slab = new Uint8Array(slabBytes);
+  }
+
+  /** A view holding a copy of src[0, n); n is at most the slab size. */
+  copy(src: Uint8Array, n: number): Uint8Array {
+    if (this.pos + n > this.slab.length) {
+      this.slab = new Uint8Array(this.slabBytes);
+      this.pos = 0;
+    }
+    const s = this.slab;
+    const at = this.pos;
+    // a short copy is cheaper as a loop than as a subarray + set
+    if (n <= 64) for (let i = 0; i < n; i++) s[at + i] = src[i]!;
+    else s.set(src.subarray(0, n), at);
+    this.pos = at + n;
+    return s.subarray(at, at + n);
+  }
+}
