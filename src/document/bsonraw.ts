@@ -581,7 +581,11 @@ function decodeTop(b: Uint8Array, off: number, len: number): Document {
   let n = 0;
   let p = 0;
   while (o < stop) {
-    if (n === shapeFieldsMax) return decodeInto(b, off, false) as Document;
+    if (n === shapeFieldsMax) {
+      // too many fields for a shape: decoded again field by field; the scratch drops its values
+      topVals.fill(undefined);
+      return decodeInto(b, off, false) as Document;
+    }
     const t = b[o]!;
     const ns = o + 1;
     let ne = ns;
