@@ -243,6 +243,13 @@ interface CacheEntry {
   len: number;
   /** A raw entry was decoded once already. */
   read?: boolean;
+  /** The document key (`bytesKey` string) and its `docKeyHash`. */
+  key: string;
+  h: number;
+  /** The next entry of the same hash (a collision chain), if any. */
+  next: CacheEntry | undefined;
+  /** Still the cache's entry for its key (false once replaced, deleted or evicted). */
+  live: boolean;
 }
 
 /**
@@ -264,8 +271,8 @@ function copyBytes(b: Uint8Array): Uint8Array {
 }
 
 /**
- * 32-bit hash of a document key (FNV-1a, then mixed), for the document cache's bit arrays; equal
- * to `docKeyStringHash(bytesKey(key))`.
+ * 32-bit hash of a document key (FNV-1a, then mixed), for the document cache's bit arrays and
+ * map; equal to `docKeyStringHash(bytesKey(key))`.
  */
 export function docKeyHash(key: Uint8Array): number {
   let h = 0x811c9dc5 | 0;
@@ -282,8 +289,22 @@ function docKeyStringHash(k: string): number {
   return h ^ (h >>> 16);
 }
 
+/** True when `bytesKey(key) === k` (without building the string). */
+function keyIs(k: string, key: Uint8Array): boolean {
+  const n = key.length;
+  if (k.length !== n) return false;
+  for (let i = 0; i < n; i++) if (k.charCodeAt(i) !== key[i]) return false;
+  return true;
+}
+
 export class DocumentCache {
-  private readonly map = new Map<string, CacheEntry>();
+  /**
+   * Entries by the 32-bit hash of their key (`docKeyHash`), colliding keys chained through `next`.
+   * A number key spares a lookup by document key bytes (an index scan's fetches) building the key
+   * string and hashing it again: measured ~0.2 -> ~0.08 µs per hit at 82,000 entries.
+   */
+  private readonly map = new Map<number, CacheEntry>();
+  private count = 0;
   private bytes = 0;
   readonly maxBytes: number;
   hits = 0;
@@ -328,29 +349,34 @@ export class DocumentCache {
   }
   /**
    * False when the key whose `docKeyHash` is h is certainly not cached (counted as a miss), true
-   * when it may be (then probe with `entry`).
+   * when it may be (then probe with `entry` or `entryOf`).
    */
   mayHold(h: number): boolean {
     if ((this.bits[((h >>> 4) & 0x1fffe) + 1]! & (1 << (h & 31))) !== 0) return true;
     this.misses++;
     return false;
   }
-  private hold(k: string): void {
-    const h = docKeyStringHash(k);
+  private hold(h: number): void {
     const w = ((h >>> 4) & 0x1fffe) + 1;
     this.bits[w] = this.bits[w]! | (1 << (h & 31));
   }
   /** One more key removed: rebuild the held filter from the live keys once stale bits may dominate. */
   private dropped(): void {
-    if (++this.heldStale <= this.map.size + 65536) return;
+    if (++this.heldStale <= this.count + 65536) return;
     const bits = this.bits;
     for (let i = 1; i < bits.length; i += 2) bits[i] = 0;
-    for (const k of this.map.keys()) this.hold(k);
+    for (const h of this.map.keys()) this.hold(h);
     this.heldStale = 0;
+  }
+  /** The entry of key string k (no hit or miss counted). */
+  private find(k: string): CacheEntry | undefined {
+    let e = this.map.get(docKeyStringHash(k));
+    while (e !== undefined && e.key !== k) e = e.next;
+    return e;
   }
   /** The decoded document (shared: copy before handing out) or undefined. */
   get(k: string): Document | undefined {
-    const e = this.map.get(k);
+    const e = this.find(k);
     if (!e) {
       this.misses++;
       return undefined;
@@ -365,22 +391,30 @@ export class DocumentCache {
   }
   /** True when the cache holds key k (no hit or miss counted). */
   has(k: string): boolean {
-    return this.map.has(k);
+    return this.find(k) !== undefined;
   }
   /** True when the cache holds no document. */
   get empty(): boolean {
-    return this.map.size === 0;
+    return this.count === 0;
   }
   /** The raw entry: decoded document and/or BSON bytes (both shared, read-only). */
   entry(k: string): CacheEntry | undefined {
-    const e = this.map.get(k);
+    const e = this.find(k);
+    if (e) this.hits++;
+    else this.misses++;
+    return e;
+  }
+  /** `entry` by the document key's bytes and their `docKeyHash` h (no key string built). */
+  entryOf(key: Uint8Array, h: number): CacheEntry | undefined {
+    let e = this.map.get(h);
+    while (e !== undefined && !keyIs(e.key, key)) e = e.next;
     if (e) this.hits++;
     else this.misses++;
     return e;
   }
   /** Keeps a decoded form of a raw entry (second read of a written-through document). */
   upgrade(k: string, e: CacheEntry, doc: Document): void {
-    if (e.doc !== undefined || this.map.get(k) !== e) return;
+    if (e.doc !== undefined || !e.live || e.key !== k) return;
     const size = decodedEntryBytes(e.raw!.length);
     this.bytes += size - e.size;
     e.size = size;
@@ -389,73 +423,93 @@ export class DocumentCache {
     this.evict();
   }
   set(k: string, doc: Document, size: number): void {
-    this.put(k, { doc, raw: undefined, size: decodedEntryBytes(size), len: size });
+    this.put(newEntry(k, doc, undefined, decodedEntryBytes(size), size));
   }
   /** Keeps `raw` (or an exact-size copy of it) as a raw entry; returns the bytes kept, if kept. */
   setRaw(k: string, raw: Uint8Array): Uint8Array | undefined {
     // A view into a larger buffer (Node's pooled allocUnsafe slabs, which BSON.serialize
     // uses, a batch encoding, a store block) would keep all of it alive: keep an exact-size copy instead.
     const own = raw.byteOffset === 0 && raw.buffer.byteLength === raw.length ? raw : copyBytes(raw);
-    const e: CacheEntry = { doc: undefined, raw: own, size: rawEntryBytes(raw.length), len: raw.length };
-    this.put(k, e);
-    return this.map.get(k) === e ? own : undefined;
+    const e = newEntry(k, undefined, own, rawEntryBytes(raw.length), raw.length);
+    this.put(e);
+    return e.live ? own : undefined;
   }
-  private put(k: string, e: CacheEntry): void {
+  private put(e: CacheEntry): void {
     if (this.maxBytes <= 0 || e.size > this.maxBytes) {
-      this.delete(k);
+      e.live = false;
+      this.delete(e.key);
       return;
     }
-    const old = this.map.get(k);
+    const old = this.unlink(e.key, e.h);
     if (old) {
+      old.live = false;
       this.bytes -= old.size;
-      this.map.delete(k);
+    } else {
+      this.count++;
+      this.hold(e.h);
     }
-    this.map.set(k, e);
-    if (!old) this.hold(k);
-    this.queue.push(k, e);
+    e.next = this.map.get(e.h);
+    this.map.set(e.h, e);
+    this.queue.push(e);
     this.bytes += e.size;
     this.evict();
   }
+  /** Removes key k's entry (of hash h) from its chain, without accounting: the entry, if there was one. */
+  private unlink(k: string, h: number): CacheEntry | undefined {
+    let e = this.map.get(h);
+    let prev: CacheEntry | undefined;
+    while (e !== undefined && e.key !== k) {
+      prev = e;
+      e = e.next;
+    }
+    if (e === undefined) return undefined;
+    if (prev !== undefined) prev.next = e.next;
+    else if (e.next !== undefined) this.map.set(h, e.next);
+    else this.map.delete(h);
+    e.next = undefined;
+    return e;
+  }
   /**
-   * Insertion order for FIFO eviction, as (key, entry) pairs from `qHead` on; a pair whose entry is
-   * no longer the key's current one is stale and skipped. (Taking the Map's first key instead costs
-   * O(deleted slots) per eviction: ~100 µs at 100,000 entries.)
+   * Insertion order for FIFO eviction, from `qHead` on; an entry no longer live (replaced, deleted)
+   * is stale and skipped. (Taking the Map's first key instead costs O(deleted slots) per eviction:
+   * ~100 µs at 100,000 entries.)
    */
-  private queue: (string | CacheEntry)[] = [];
+  private queue: (CacheEntry | undefined)[] = [];
   private qHead = 0;
   private evict(): void {
     const q = this.queue;
     while (this.bytes > this.maxBytes && this.qHead < q.length) {
-      const k = q[this.qHead] as string;
-      const e = q[this.qHead + 1] as CacheEntry;
-      q[this.qHead] = q[this.qHead + 1] = undefined as unknown as string;
-      this.qHead += 2;
-      if (this.map.get(k) !== e) continue;
-      this.bytes -= e.size;
-      this.map.delete(k);
-      this.dropped();
+      const e = q[this.qHead]!;
+      q[this.qHead++] = undefined;
+      if (!e.live) continue;
+      this.remove(e);
     }
-    // drop the consumed head and stale pairs once they outnumber the live entries
-    if (this.qHead >= 2048 && this.qHead * 2 >= q.length) {
+    // drop the consumed head and stale entries once they outnumber the live entries
+    if (this.qHead >= 1024 && this.qHead * 2 >= q.length) {
       this.queue = q.slice(this.qHead);
       this.qHead = 0;
-    } else if (q.length - this.qHead > 4 * this.map.size + 4096) {
-      const live: (string | CacheEntry)[] = [];
-      for (let i = this.qHead; i < q.length; i += 2) if (this.map.get(q[i] as string) === q[i + 1]) live.push(q[i]!, q[i + 1]!);
+    } else if (q.length - this.qHead > 4 * this.count + 2048) {
+      const live: CacheEntry[] = [];
+      for (let i = this.qHead; i < q.length; i++) if (q[i]!.live) live.push(q[i]!);
       this.queue = live;
       this.qHead = 0;
     }
   }
+  private remove(e: CacheEntry): void {
+    this.unlink(e.key, e.h);
+    e.live = false;
+    this.bytes -= e.size;
+    this.count--;
+    this.dropped();
+  }
   delete(k: string): void {
-    const e = this.map.get(k);
-    if (e) {
-      this.bytes -= e.size;
-      this.map.delete(k);
-      this.dropped();
-    }
+    const e = this.find(k);
+    if (e) this.remove(e);
   }
   clear(): void {
+    for (const head of this.map.values()) for (let e: CacheEntry | undefined = head; e !== undefined; e = e.next) e.live = false;
     this.map.clear();
+    this.count = 0;
     this.bits.fill(0);
     this.seenMarks = 0;
     this.heldStale = 0;
@@ -464,8 +518,12 @@ export class DocumentCache {
     this.bytes = 0;
   }
   stats(): { entries: number; bytes: number; hits: number; misses: number } {
-    return { entries: this.map.size, bytes: this.bytes, hits: this.hits, misses: this.misses };
+    return { entries: this.count, bytes: this.bytes, hits: this.hits, misses: this.misses };
   }
+}
+
+function newEntry(key: string, doc: Document | undefined, raw: Uint8Array | undefined, size: number, len: number): CacheEntry {
+  return { doc, raw, size, len, read: false, key, h: docKeyStringHash(key), next: undefined, live: true };
 }
 
 export class Engine {

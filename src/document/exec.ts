@@ -288,10 +288,9 @@ export async function* scanBatches(engine: Engine, coll: CollMeta, reader: KVRea
   const readLive = (e: Uint8Array, got: (FoundDoc | null | undefined)[], i: number): boolean => {
     const dk = scratchKey(e);
     // the held-keys filter rules most uncached documents out without a key string or map probe
-    let k: string | undefined;
-    if (docCache.mayHold(docKeyHash(dk))) {
-      k = bytesKey(dk);
-      const c = docCache.entry(k);
+    const h = docKeyHash(dk);
+    if (docCache.mayHold(h)) {
+      const c = docCache.entryOf(dk, h);
       if (c !== undefined) {
         got[i] = c.doc !== undefined ? fromShared(c.doc, e) : fromBytes(c.raw!, false, e);
         return true;
@@ -313,7 +312,7 @@ export async function* scanBatches(engine: Engine, coll: CollMeta, reader: KVRea
     if (v === undefined) return false;
     if (v === null) got[i] = undefined;
     else {
-      const own = docCache.setRaw(k ?? bytesKey(dk), v);
+      const own = docCache.setRaw(bytesKey(dk), v);
       got[i] = own !== undefined ? fromBytes(own, false, e) : fromBytes(v, true, e);
     }
     return true;

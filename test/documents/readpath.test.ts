@@ -221,4 +221,72 @@ describe('read path', () => {
       { seed: 23, numRuns: 200 },
     );
   });
+
+  it('the document cache keeps keys whose 32-bit hashes collide apart (model check, by string and by key bytes)', () => {
+    // colliding pairs of 8-byte keys, found by the birthday bound (~4 expected among 200,000 keys)
+    const byHash = new Map<number, string>();
+    const pool: string[] = [];
+    let seed = 12345;
+    const rnd = () => {
+      seed = (seed + 0x6d2b79f5) | 0;
+      let t = Math.imul(seed ^ (seed >>> 15), seed | 1);
+      t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+      return (t ^ (t >>> 14)) >>> 0;
+    };
+    while (pool.length < 6) {
+      const a = rnd();
+      const b = rnd();
+      const k = String.fromCharCode(0x10, 0, 0, 0, 1, 2, a & 255, (a >>> 8) & 255, (a >>> 16) & 255, a >>> 24, b & 255, (b >>> 8) & 255);
+      const h = hashOf(k);
+      const other = byHash.get(h);
+      if (other !== undefined && other !== k) pool.push(other, k);
+      else byHash.set(h, k);
+    }
+    for (let i = 0; i < pool.length; i += 2) {
+      assert.equal(hashOf(pool[i]!), hashOf(pool[i + 1]!));
+      assert.notEqual(pool[i], pool[i + 1]);
+    }
+    pool.push('\x10plain-a', '\x10plain-b');
+    const bytesOf = (k: string) => Uint8Array.from(k, (c) => c.charCodeAt(0));
+    type Op = { kind: 'raw' | 'del' | 'get' | 'clear'; key: number; len: number };
+    const arbOp: fc.Arbitrary<Op> = fc.record({ kind: fc.constantFrom('raw', 'raw', 'raw', 'del', 'get', 'get', 'clear'), key: fc.integer({ min: 0, max: pool.length - 1 }), len: fc.integer({ min: 1, max: 120 }) }) as fc.Arbitrary<Op>;
+    fc.assert(
+      fc.property(fc.array(arbOp, { maxLength: 400 }), fc.integer({ min: 300, max: 2000 }), (ops, maxBytes) => {
+        const cache = new DocumentCache(maxBytes);
+        let model: { k: string; size: number; raw: Uint8Array }[] = [];
+        for (const op of ops) {
+          const k = pool[op.key]!;
+          if (op.kind === 'raw') {
+            const raw = new Uint8Array(op.len).fill(op.key + 1);
+            const kept = cache.setRaw(k, raw);
+            model = model.filter((m) => m.k !== k);
+            const size = op.len + 256;
+            if (size <= maxBytes) model.push({ k, size, raw });
+            let bytes = model.reduce((a, m) => a + m.size, 0);
+            while (bytes > maxBytes) bytes -= model.shift()!.size;
+            assert.equal(kept !== undefined, model.some((m) => m.k === k));
+          } else if (op.kind === 'del') {
+            cache.delete(k);
+            model = model.filter((m) => m.k !== k);
+          } else if (op.kind === 'clear') {
+            cache.clear();
+            model = [];
+          }
+          for (const key of pool) {
+            const m = model.find((x) => x.k === key);
+            const b = bytesOf(key);
+            const e1 = cache.entry(key);
+            const e2 = cache.mayHold(docKeyHash(b)) ? cache.entryOf(b, docKeyHash(b)) : undefined;
+            assert.equal(e1, e2, key);
+            assert.equal(e1 !== undefined, m !== undefined, key);
+            assert.equal(cache.has(key), m !== undefined, key);
+            if (m) assert.deepEqual(e1!.raw, m.raw, key);
+          }
+          assert.equal(cache.stats().entries, model.length);
+          assert.equal(cache.stats().bytes, model.reduce((a, m) => a + m.size, 0));
+        }
+      }),
+      { seed: 29, numRuns: 150 },
+    );
+  });
 });
