@@ -351,29 +351,42 @@ const GIVE_UP = new Error('decodeFast: not handled');
 
 const fc = String.fromCharCode;
 
+/**
+ * Scratch char-code arrays by length (9..24): a string of 9 or more characters is built by one
+ * `fromCharCode.apply` over them, flat. Built by concatenating 8-character pieces, a string of 13 or
+ * more characters is a cons string (V8 makes no flat copy below kMinLength): ~100 B of heap instead of
+ * ~32 for a 16-character `_id`, kept as long as the caller keeps the document.
+ */
+const asciiCodes: number[][] = Array.from({ length: 25 }, (_, n) => new Array<number>(n).fill(0));
+
 function str(b: Uint8Array, s: number, e: number): string {
-  if (e - s > 24) return utf8Strict.decode(b.subarray(s, e));
+  const n = e - s;
+  if (n > 24) return utf8Strict.decode(b.subarray(s, e));
   for (let i = s; i < e; i++) if (b[i]! >= 0x80) return utf8Strict.decode(b.subarray(s, e));
-  // ASCII: 8 characters per fromCharCode call (one string each, not one per character)
-  let out = '';
-  for (; e - s >= 8; s += 8) out += fc(b[s]!, b[s + 1]!, b[s + 2]!, b[s + 3]!, b[s + 4]!, b[s + 5]!, b[s + 6]!, b[s + 7]!);
-  switch (e - s) {
+  switch (n) {
     case 0:
-      return out;
+      return '';
     case 1:
-      return out + fc(b[s]!);
+      return fc(b[s]!);
     case 2:
-      return out + fc(b[s]!, b[s + 1]!);
+      return fc(b[s]!, b[s + 1]!);
     case 3:
-      return out + fc(b[s]!, b[s + 1]!, b[s + 2]!);
+      return fc(b[s]!, b[s + 1]!, b[s + 2]!);
     case 4:
-      return out + fc(b[s]!, b[s + 1]!, b[s + 2]!, b[s + 3]!);
+      return fc(b[s]!, b[s + 1]!, b[s + 2]!, b[s + 3]!);
     case 5:
-      return out + fc(b[s]!, b[s + 1]!, b[s + 2]!, b[s + 3]!, b[s + 4]!);
+      return fc(b[s]!, b[s + 1]!, b[s + 2]!, b[s + 3]!, b[s + 4]!);
     case 6:
-      return out + fc(b[s]!, b[s + 1]!, b[s + 2]!, b[s + 3]!, b[s + 4]!, b[s + 5]!);
-    default:
-      return out + fc(b[s]!, b[s + 1]!, b[s + 2]!, b[s + 3]!, b[s + 4]!, b[s + 5]!, b[s + 6]!);
+      return fc(b[s]!, b[s + 1]!, b[s + 2]!, b[s + 3]!, b[s + 4]!, b[s + 5]!);
+    case 7:
+      return fc(b[s]!, b[s + 1]!, b[s + 2]!, b[s + 3]!, b[s + 4]!, b[s + 5]!, b[s + 6]!);
+    case 8:
+      return fc(b[s]!, b[s + 1]!, b[s + 2]!, b[s + 3]!, b[s + 4]!, b[s + 5]!, b[s + 6]!, b[s + 7]!);
+    default: {
+      const codes = asciiCodes[n]!;
+      for (let i = 0; i < n; i++) codes[i] = b[s + i]!;
+      return fc.apply(null, codes);
+    }
   }
 }
 
@@ -466,8 +479,10 @@ function decodeInto(b: Uint8Array, o: number, arr: boolean): Document | unknown[
   const size = i32(b, o);
   const stop = o + size - 1;
   if (size < 5 || stop >= b.length || b[stop] !== 0) throw GIVE_UP;
-  const out: Document | unknown[] = arr ? [] : {};
-  let idx = 0;
+  // an array's values go on the value stack first and leave it as one exact-size slice (an array
+  // grown by stores from [] keeps a backing store of 17 slots for 3 values)
+  const base = stackTop;
+  const out: Document | null = arr ? null : {};
   o += 4;
   while (o < stop) {
     const t = b[o]!;
@@ -478,12 +493,27 @@ function decodeInto(b: Uint8Array, o: number, arr: boolean): Document | unknown[
     // '$' names (DBRef promotion) and '__proto__' are bson's to handle
     if (!arr && (b[ns] === 0x24 || (ne - ns === 9 && b[ns] === 0x5f && b[ns + 1] === 0x5f))) throw GIVE_UP;
     const value = decodeValue(b, t, ne + 1, stop);
-    if (arr) (out as unknown[])[idx++] = value;
-    else (out as Document)[fieldName(b, ns, ne)] = value;
+    if (out === null) valueStack[stackTop++] = value;
+    else out[fieldName(b, ns, ne)] = value;
     o = valueEnd;
   }
   if (o !== stop) throw GIVE_UP;
-  return out;
+  if (out !== null) return out;
+  const list = valueStack.slice(base, stackTop);
+  for (let i = base; i < stackTop; i++) valueStack[i] = undefined;
+  stackTop = base;
+  return list;
+}
+
+/** Values of the arrays being decoded, innermost last (cleared as each array is sliced off). */
+const valueStack: unknown[] = [];
+let stackTop = 0;
+
+/** Drops every value a decode that gave up left on the value stack or in the top-level scratch. */
+function dropScratch(): void {
+  topVals.fill(undefined);
+  for (let i = 0; i < stackTop; i++) valueStack[i] = undefined;
+  stackTop = 0;
 }
 
 // ------------------------------------------------------------------ top-level shapes
@@ -677,7 +707,7 @@ export function decodeFastAt(b: Uint8Array, off: number, len: number): Document 
   try {
     return decodeTop(b, off, len);
   } catch (e) {
-    topVals.fill(undefined); // no value of a document it gave up on stays referenced
+    dropScratch(); // no value of a document it gave up on stays referenced
     if (e === GIVE_UP || e instanceof TypeError) return undefined;
     throw e;
   }

@@ -159,6 +159,10 @@ describe('raw BSON field access', () => {
     const doc = { _id: new ObjectId(), name: 'Ada', n: 3, x: 1.5, d: new Date(5), t: ['a', 'b'], o: { p: null, q: true } };
     assert.deepStrictEqual(decodeFast(BSON.serialize(doc)), doc);
     assert.equal(decodeFast(BSON.serialize({ a: Long.fromInt(1) })), undefined);
+    // arrays are built on a value stack: a decode that gives up inside nested arrays leaves nothing on
+    // it, and the next decode's arrays hold exactly their own values
+    assert.equal(decodeFast(BSON.serialize({ a: [1, 2, [3, [4, Long.fromInt(5)]]] })), undefined);
+    assert.deepStrictEqual(decodeFast(BSON.serialize({ b: [[7], [], [8, [9, 'x']]], c: [10] })), { b: [[7], [], [8, [9, 'x']]], c: [10] });
     // more fields than decodeFast has per-position store sites (16), in their order, integer-like names too
     const wide = Object.fromEntries(Array.from({ length: 40 }, (_, i) => [i % 7 === 3 ? String(i) : `f${39 - i}`, i % 2 ? `s${i}` : i]));
     const wideGot = decodeFast(BSON.serialize(wide))!;
