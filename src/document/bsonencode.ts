@@ -217,16 +217,27 @@ const slabItemMax = 4 * 1024;
  * for callers that hold them only while a write is staged and committed (whoever keeps them
  * longer copies them, as the document cache does with views).
  */
-export function encodeFastShared(doc: object): Uint8Array | undefined {
-  return encodeFastTo(doc, true);
+export function encodeFastShared(doc: object, room = 0): Uint8Array | undefined {
+  return encodeFastTo(doc, true, room);
 }
 
-function encodeFastTo(doc: object, shared: boolean): Uint8Array | undefined {
+/**
+ * The room `encodeFastShared` reserved before the bytes it returned last (0: none): those bytes
+ * of the same buffer are the caller's to fill (e.g. a record header, so that header and document
+ * are one contiguous value).
+ */
+export let sharedRoom = 0;
+
+function encodeFastTo(doc: object, shared: boolean, room = 0): Uint8Array | undefined {
+  sharedRoom = 0;
   if (!plainDocument(doc)) return undefined;
   let out: Uint8Array | undefined;
   try {
     const end = writeObject(doc, 0, 0);
-    out = shared && end <= slabItemMax ? slab.copy(buf, end) : buf.slice(0, end);
+    if (shared && end + room <= slabItemMax) {
+      out = slab.copy(buf, end, room);
+      sharedRoom = room;
+    } else out = buf.slice(0, end);
   } catch (err) {
     if (err !== GIVE_UP) throw err;
   }

@@ -13,9 +13,10 @@ import { applyUpdate, isReplacement, upsertSeed } from '../query/update.ts';
 import { validateDocument } from '../query/validate.ts';
 import { cloneValue, compareValues, isPlainObject, valuesEqual, type Document } from '../query/values.ts';
 import { AbstractCursor } from './cursor.ts';
+import { sharedRoom } from './bsonencode.ts';
 import type { AggregationCursor } from './aggregate.ts';
 import type { ChangeStream } from './changestream.ts';
-import { decodeDocument, encodeDocument, encodeDocumentShared, type CollMeta, type Engine, type IndexMeta, type PreparedInsert, type TxnState, type WriteScope } from './engine.ts';
+import { changeHeaderBytes, decodeDocument, encodeDocument, encodeDocumentShared, type CollMeta, type Engine, type IndexMeta, type PreparedInsert, type TxnState, type WriteScope } from './engine.ts';
 import { choosePlan, countMatches, explainFind, runFind, runFindBatches, scan, type ExecStats, type FindRequest, type FoundDoc } from './exec.ts';
 import { documentKey, documentKeyOf, encodeId } from './keyspace.ts';
 import type { KVReader } from './kv.ts';
@@ -393,12 +394,14 @@ export class Collection<TSchema extends Document = Document> {
     } else if (firstKey(doc) !== '_id') {
       stored = { _id: doc._id, ...doc };
     }
-    // a view into a shared buffer when short: held only while the insert is staged and committed
-    const bytes = encodeDocumentShared(stored);
+    // a view into a shared buffer when short: held only while the insert is staged and committed,
+    // with room before it for the insert's change-log record (written around the document's bytes)
+    const bytes = encodeDocumentShared(stored, changeHeaderBytes(this.dbName, this.collectionName));
+    const logRoom = sharedRoom;
     if (bytes.length > documentSizeBytesMax) {
       throw new LargetableError('LIMIT_EXCEEDED', `document is ${bytes.length} bytes, over the ${documentSizeBytesMax}-byte limit`, { details: { size: bytes.length } });
     }
-    return { doc: stored, id: stored._id, bytes, encId: encodeId(stored._id) };
+    return { doc: stored, id: stored._id, bytes, encId: encodeId(stored._id), logRoom };
   }
 
   /** @internal stage one insert (duplicate _id -> DUPLICATE_KEY). */

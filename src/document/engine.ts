@@ -84,6 +84,12 @@ export interface ChangeEvent {
   fullDocument?: Document;
   /** The stored BSON of fullDocument, when available (spliced into the change log record). */
   fullDocumentBytes?: Uint8Array;
+  /**
+   * Bytes reserved right before fullDocumentBytes in its buffer (`encodeDocumentShared`'s room):
+   * when they fit the change-log record's header, the record is written there, around the
+   * document's own bytes (the store then writes those bytes once: see `storeOrder`).
+   */
+  fullDocumentRoom?: number;
   /** Post-image kept in memory only (for live 'updateLookup'). */
   postImage?: Document;
   updateDescription?: Document;
@@ -182,8 +188,13 @@ export function encodeDocument(doc: Document): Uint8Array {
  * a write's staged value, which the store copies into its record and the document cache copies
  * if it keeps it (`setRaw`); change events handed to watchers drop it.
  */
-export function encodeDocumentShared(doc: Document): Uint8Array {
-  return encodeFastShared(doc) ?? BSON.serialize(doc);
+export function encodeDocumentShared(doc: Document, room = 0): Uint8Array {
+  return encodeFastShared(doc, room) ?? BSON.serialize(doc);
+}
+
+/** Bytes of a change-log record before its BSON part (seq, op, wall time, names) for a change in db.coll. */
+export function changeHeaderBytes(db: string, coll: string): number {
+  return 17 + changeNames(db, coll).length;
 }
 
 /** Deep copy of a decoded document (Dates copied; bson values are immutable and shared). */
@@ -898,27 +909,49 @@ export class Engine {
     const pending = scope.events;
     const firstSeq = this.changeSeq + 1;
     let wallTime: Date | undefined;
+    let entryInPlace = 0;
+    let logBuffer: ArrayBufferLike | undefined;
     if (pending.length > 0) {
       wallTime = new Date();
       const wallMs = wallTime.getTime();
-      // all records of the commit in one buffer (the store copies them into its WAL record)
+      // an insert's record is written around its document, into the room reserved before its
+      // bytes (the store then writes them once, the document's value a reference to the record's:
+      // see storeOrder); all other records go into one buffer (the store copies them into its WAL record)
       const bodies = new Array<Uint8Array>(pending.length);
       const names = new Array<Uint8Array>(pending.length);
       let total = 0;
       for (let i = 0; i < pending.length; i++) {
         const pe = pending[i]!;
+        const nm = changeNames(pe.db, pe.coll);
+        names[i] = nm;
+        const fb = pe.fullDocumentBytes;
+        if (pe.op === 'insert' && fb !== undefined && pe.fullDocumentRoom === 17 + nm.length) {
+          entryInPlace++;
+          continue;
+        }
         bodies[i] = changeBody(pe);
-        names[i] = changeNames(pe.db, pe.coll);
-        total += 17 + names[i]!.length + bodies[i]!.length;
+        total += 17 + nm.length + bodies[i]!.length;
       }
-      const buf = new Uint8Array(total);
+      const buf = total > 0 ? new Uint8Array(total) : undefined;
+      logBuffer = buf?.buffer;
       let o = 0;
       for (let i = 0; i < pending.length; i++) {
         const n = ++this.changeSeq;
-        const end = writeChange(buf, o, n, wallMs, pending[i]!.op, names[i]!, bodies[i]!);
+        const pe = pending[i]!;
+        const body = bodies[i];
+        let value: Uint8Array;
+        if (body === undefined) {
+          const fb = pe.fullDocumentBytes!;
+          const h = pe.fullDocumentRoom!;
+          value = new Uint8Array(fb.buffer, fb.byteOffset - h, h + fb.length);
+          writeChangeHeader(value, 0, n, wallMs, pe.op, names[i]!);
+        } else {
+          const end = writeChange(buf!, o, n, wallMs, pe.op, names[i]!, body);
+          value = buf!.subarray(o, end);
+          o = end;
+        }
         // a ring of changeLogEntriesMax slots: each event overwrites the oldest (no deletes needed)
-        ops.push({ type: 'put', key: changeLogSlotKey(n % changeLogEntriesMax), value: buf.subarray(o, end) });
-        o = end;
+        ops.push({ type: 'put', key: changeLogSlotKey(n % changeLogEntriesMax), value });
       }
       const v = new Uint8Array(8);
       writeU64(v, 0, this.changeSeq);
@@ -943,6 +976,8 @@ export class Engine {
       counter,
       firstSeq,
       wallTime,
+      inPlace: entryInPlace,
+      logBuffer,
       resolve: noop,
       reject: noop,
     };
@@ -987,7 +1022,7 @@ export class Engine {
     const first = group[0]!;
     let ops: WriteOp[];
     if (group.length === 1) {
-      ops = first.ops;
+      ops = first.inPlace > 0 ? storeOrder(first) : first.ops;
       for (const m of first.meta) ops.push(m);
     } else {
       // later commits' writes of a key replace earlier ones (they read them through the in-flight
@@ -1079,7 +1114,7 @@ export class Engine {
     if (pending.length > 0 && this.watchers.size > 0) {
       // change events are built only when someone listens
       const events: ChangeEvent[] = new Array(pending.length);
-      for (let i = 0; i < pending.length; i++) events[i] = { ...pending[i]!, fullDocumentBytes: undefined, seq: BigInt(e.firstSeq + i), wallTime: e.wallTime! };
+      for (let i = 0; i < pending.length; i++) events[i] = { ...pending[i]!, fullDocumentBytes: undefined, fullDocumentRoom: undefined, seq: BigInt(e.firstSeq + i), wallTime: e.wallTime! };
       for (const w of this.watchers) w(events);
     }
   }
@@ -1211,7 +1246,7 @@ export class Engine {
         if (st ? st.value !== null : present[i]) throw duplicateKeyError(coll, idIndex, p.doc);
         if (sync) this.stageDocumentSync(scope, coll, p.id, p.encId, undefined, 0, p.doc, p.bytes, dks[i], kss[i]);
         else await this.stageDocument(scope, coll, p.id, p.encId, undefined, 0, p.doc, p.bytes);
-        scope.events.push({ op: 'insert', db: coll.db, coll: coll.name, id: p.id, fullDocument: p.doc, fullDocumentBytes: p.bytes });
+        scope.events.push({ op: 'insert', db: coll.db, coll: coll.name, id: p.id, fullDocument: p.doc, fullDocumentBytes: p.bytes, fullDocumentRoom: p.logRoom });
         staged?.(i);
       } catch (err) {
         if (!onError(i, err)) return;
@@ -1614,6 +1649,8 @@ export interface PreparedInsert {
   id: unknown;
   bytes: Uint8Array;
   encId: Uint8Array;
+  /** Bytes reserved right before `bytes` for its change-log record's header (0: none; see ChangeEvent.fullDocumentRoom). */
+  logRoom: number;
 }
 
 const idIndex = { name: '_id_', key: { _id: 1 } };
@@ -1653,6 +1690,10 @@ interface CommitEntry {
   counter: number;
   /** Change sequence number of the first event of the scope. */
   firstSeq: number;
+  /** Change-log records written around their documents' bytes (see storeOrder). */
+  inPlace: number;
+  /** The buffer of the other change-log records. */
+  logBuffer: ArrayBufferLike | undefined;
   wallTime: Date | undefined;
   resolve(): void;
   reject(err: unknown): void;
@@ -1871,14 +1912,56 @@ function changeBody(ev: PendingEvent): Uint8Array {
 
 /** Writes one change-log record at `o`; returns its end. */
 function writeChange(out: Uint8Array, o: number, seq: number, wallMs: number, op: ChangeEvent['op'], names: Uint8Array, body: Uint8Array): number {
+  writeChangeHeader(out, o, seq, wallMs, op, names);
+  out.set(body, o + 17 + names.length);
+  return o + 17 + names.length + body.length;
+}
+
+/** Writes a change-log record's header (all before its BSON part) at `o`. */
+function writeChangeHeader(out: Uint8Array, o: number, seq: number, wallMs: number, op: ChangeEvent['op'], names: Uint8Array): void {
   writeU64(out, o, seq);
   out[o + 8] = opByte[op];
   // wall time: f64 big-endian
   f64Scratch[0] = wallMs;
   for (let i = 0; i < 8; i++) out[o + 9 + i] = f64ScratchBytes[hostLittleEndian ? 7 - i : i]!;
-  out.set(names, o + 17);
-  out.set(body, o + 17 + names.length);
-  return o + 17 + names.length + body.length;
+  for (let i = 0; i < names.length; i++) out[o + 17 + i] = names[i]!;
+}
+
+/**
+ * The ops of a lone commit in the order handed to the store: each change-log record written
+ * around its document's bytes goes right before the document's put, so the WAL writes those bytes
+ * once (a put whose value lies inside the previous long value is a reference: see encodeBatch in
+ * storage/wal.ts); the memtable then holds them once too. The commit's staged writes keep their
+ * order, and so do its change-log records (keys of their own, 0x13: nothing else writes them).
+ * A record whose document is not among the staged writes any more (replaced in the same
+ * transaction) and the records after it follow the staged writes.
+ */
+function storeOrder(e: CommitEntry): WriteOp[] {
+  const ops = e.ops;
+  const nLayer = e.layer.size;
+  const out = new Array<WriteOp>(ops.length);
+  let n = 0;
+  let j = nLayer;
+  const copied = e.logBuffer;
+  for (let i = 0; i < nLayer; i++) {
+    const op = ops[i]!;
+    // records in the commit's own buffer (not around a document) go as they come
+    if (copied !== undefined) while (j < ops.length && (ops[j] as { value: Uint8Array }).value.buffer === copied) out[n++] = ops[j++]!;
+    if (j < ops.length && op.type === 'put') {
+      const log = ops[j]!;
+      const lv = (log as { value: Uint8Array }).value;
+      const v = op.value;
+      // the record's tail is the document: the same bytes, not a copy (offsets first: reading
+      // .buffer of a small on-heap array, e.g. an index entry's value, would move it off the heap)
+      if (v.byteOffset + v.length === lv.byteOffset + lv.length && v.length < lv.length && v.buffer === lv.buffer) {
+        out[n++] = log;
+        j++;
+      }
+    }
+    out[n++] = op;
+  }
+  while (j < ops.length) out[n++] = ops[j++]!;
+  return out;
 }
 
 /**

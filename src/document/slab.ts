@@ -15,14 +15,18 @@ export class ByteSlab {
     this.slab = new Uint8Array(slabBytes);
   }
 
-  /** A view holding a copy of src[0, n); n is at most the slab size. */
-  copy(src: Uint8Array, n: number): Uint8Array {
-    if (this.pos + n > this.slab.length) {
+  /**
+   * A view holding a copy of src[0, n); n + room is at most the slab size. With `room`, the
+   * `room` bytes right before the view are reserved too: the caller's to fill later (the one
+   * exception to "nothing writes into the used part": no view but the caller's covers them).
+   */
+  copy(src: Uint8Array, n: number, room = 0): Uint8Array {
+    if (this.pos + room + n > this.slab.length) {
       this.slab = new Uint8Array(this.slabBytes);
       this.pos = 0;
     }
     const s = this.slab;
-    const at = this.pos;
+    const at = this.pos + room;
     // a short copy is cheaper as a loop than as a subarray + set
     if (n <= 64) for (let i = 0; i < n; i++) s[at + i] = src[i]!;
     else s.set(src.subarray(0, n), at);

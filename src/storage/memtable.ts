@@ -362,12 +362,13 @@ export class Memtable {
   /**
    * Inserts a version: key = bufs[bi][ko, ko+kl), value = bufs[bi][vo, vo+vl) or a tombstone
    * when vl < 0. A later put of the same key and seq shadows the earlier one. A new key's node is
-   * appended unlinked (see `settle`).
+   * appended unlinked (see `settle`). With `vbi`, the value lies in registered buffer `vbi`
+   * instead (bytes another version's value shares).
    */
-  put(bi: number, ko: number, kl: number, seq: number, vo: number, vl: number): void {
-    const base = this.bufBase[bi]!;
-    ko += base;
-    if (vl >= 0) vo += base;
+  put(bi: number, ko: number, kl: number, seq: number, vo: number, vl: number, vbi: number = bi): void {
+    if (vl >= 0) vo += this.bufBase[vbi]!;
+    const vb = this.bufChunk[vbi]!;
+    ko += this.bufBase[bi]!;
     bi = this.bufChunk[bi]!;
     const buf = this.bufs[bi]!;
     const h = hashKey(buf, ko, ko + kl) | 0;
@@ -375,7 +376,7 @@ export class Memtable {
     if ((this.count + 1) * 2 > this.htMask + 1) this.growHash();
     const found = this.lookup(buf, ko, kl, h);
     if (found !== NIL) {
-      this.nr[found + NN] = this.newVersion(seq, bi, vo, vl, this.nr[found + NN]!);
+      this.nr[found + NN] = this.newVersion(seq, vb, vo, vl, this.nr[found + NN]!);
       return;
     }
     const lvl = this.randomLevel();
@@ -389,7 +390,7 @@ export class Memtable {
     nr[node + NB] = bi;
     nr[node + NO] = ko;
     nr[node + NL] = kl;
-    nr[node + NN] = this.newVersion(seq, bi, vo, vl, NIL);
+    nr[node + NN] = this.newVersion(seq, vb, vo, vl, NIL);
     nr[node + NV] = lvl;
     this.count++;
     const s = this.emptySlot;

@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { isLargetableError } from '../errors.ts';
 import { Memtable, MemtablePool, NIL } from './memtable.ts';
-import { applyRecord, encodeBatch, scanWal, sealRecord, walHeader } from './wal.ts';
+import { applyRecord, decodeWalRecord, encodeBatch, scanWal, sealRecord, walHeader, walShareBytesMin } from './wal.ts';
+import type { WriteOp } from './store.ts';
 
 const b = (s: string): Uint8Array => new TextEncoder().encode(s);
 
@@ -86,6 +87,120 @@ describe('WAL records', () => {
     );
   });
 
+  it('a put whose value lies inside the previous full value is written once (op kind 2): same memtable versions, same decoded ops', () => {
+    // items: a plain put/delete, or a put of a slice of the last long value (shared when long enough)
+    const item = fc.oneof(
+      fc.tuple(fc.constant(0), fc.uint8Array({ minLength: 1, maxLength: 3, max: 3 }), fc.option(fc.oneof(fc.uint8Array({ maxLength: 20 }), fc.uint8Array({ minLength: 40, maxLength: 90 })))),
+      fc.tuple(fc.constant(1), fc.uint8Array({ minLength: 1, maxLength: 3, max: 3 }), fc.tuple(fc.nat(60), fc.integer({ min: 20, max: 90 }))),
+    );
+    fc.assert(
+      fc.property(fc.array(fc.array(item, { minLength: 1, maxLength: 40 }), { minLength: 1, maxLength: 4 }), fc.boolean(), (batches, small) => {
+        const copied = new Memtable(small ? new MemtablePool(4096) : null);
+        const whole = new Memtable();
+        const recs: Uint8Array[] = [];
+        batches.forEach((items, i) => {
+          let last: Uint8Array | undefined;
+          let expectShared = 0;
+          let plainSize = 20;
+          const ops: WriteOp[] = items.map(([kind, k, x]) => {
+            if (kind === 1 && last !== undefined) {
+              const [from, len] = x as [number, number];
+              const s = Math.min(from, last.length - 1);
+              const v = last.subarray(s, Math.min(last.length, s + len));
+              if (v.length >= walShareBytesMin) expectShared++;
+              else if (v.length >= walShareBytesMin) last = v;
+              plainSize += 1 + 1 + (v.length >= 128 ? 2 : 1) + k.length + v.length;
+              return { type: 'put', key: k, value: v };
+            }
+            const v = kind === 0 ? (x as Uint8Array | null) : new Uint8Array(50).fill(i);
+            if (v === null) {
+              plainSize += 2 + k.length;
+              return { type: 'del', key: k };
+            }
+            // a long value in a larger buffer, as views of shared memory are
+            const big = new Uint8Array(v.length + 8);
+            big.set(v, 4);
+            const view = big.subarray(4, 4 + v.length);
+            if (view.length >= walShareBytesMin) last = view;
+            plainSize += 1 + 1 + (v.length >= 128 ? 2 : 1) + k.length + v.length;
+            return { type: 'put', key: k, value: view };
+          });
+          const rec = encodeBatch(ops);
+          sealRecord(rec, i + 1);
+          let kind2 = 0;
+          for (let p = 20, j = 0; j < ops.length; j++) {
+            const op = ops[j]!;
+            const kl = op.key.length;
+            if (rec[p] === 2) kind2++;
+            if (op.type === 'del') p += 2 + kl;
+            else if (rec[p] === 2) p += 1 + 1 + 1 + (rec[p + 3]! >= 0x80 ? 2 : 1) + kl;
+            else p += 2 + (op.value.length >= 128 ? 2 : 1) + kl + op.value.length;
+          }
+          assert.equal(kind2, expectShared);
+          if (expectShared > 0) assert.ok(rec.length < plainSize + 8, 'shared values make the record shorter');
+          // decoded ops: the same keys and values
+          const d = decodeWalRecord(rec);
+          assert.equal(d.ops.length, ops.length);
+          d.ops.forEach((op, j) => {
+            assert.equal(op.type, ops[j]!.type);
+            assert.deepEqual(op.key, ops[j]!.key);
+            if (op.type === 'put') assert.deepEqual(op.value, (ops[j] as { value: Uint8Array }).value.slice());
+          });
+          assert.equal(applyRecord(rec, 0, rec.length, i + 1, copied, 'w', 0), ops.length);
+          applyRecord(rec, 0, rec.length, i + 1, whole, 'w', 0, whole.addBuffer(rec.slice()));
+          recs.push(rec);
+        });
+        for (const r of recs) r.fill(0xff);
+        assert.equal(copied.count, whole.count);
+        for (let n = whole.first(), c = copied.first(); n !== NIL; n = whole.next(n), c = copied.next(c)) {
+          assert.deepEqual(copied.key(c), whole.key(n));
+          const vs = (m: Memtable, x: number): [number, Uint8Array | null][] => {
+            const out: [number, Uint8Array | null][] = [];
+            for (let v = m.newest(x); v !== NIL; v = m.older(v)) out.push([m.seq(v), m.value(v)]);
+            return out;
+          };
+          assert.deepEqual(vs(copied, c), vs(whole, n));
+        }
+      }),
+      { seed: 12, numRuns: 300 },
+    );
+  });
+
+  it('a shared value spanning two copied runs is copied on its own; one pointing outside the record is CORRUPTION', () => {
+    // hand-made record: two puts of 40-byte values, then a kind-2 put of 60 bytes from the middle of the first value into the second op
+    const v1 = new Uint8Array(40).fill(1);
+    const v2 = new Uint8Array(40).fill(2);
+    const rec = encodeBatch([
+      { type: 'put', key: b('a'), value: v1 },
+      { type: 'put', key: b('b'), value: v2 },
+    ]);
+    // op 1 at 20: 01 01 28 'a' v1 (44 bytes), op 2 at 64: 01 01 28 'b' v2 (44 bytes), op 3 at 108
+    const out = new Uint8Array(rec.length + 5);
+    out.set(rec);
+    out.set([2, 1, 60, 108 - 44, 0x63], rec.length); // back 64: from offset 44 (v1[20]) to 104
+    new DataView(out.buffer).setUint32(0, out.length - 8, true);
+    new DataView(out.buffer).setUint32(16, 3, true);
+    sealRecord(out, 1);
+    const expected = out.slice(44, 104);
+    for (const pool of [new MemtablePool(4096), null]) {
+      const m = new Memtable(pool);
+      assert.equal(applyRecord(out, 0, out.length, 1, m, 'w', 0), 3);
+      const copy = out.slice();
+      out.fill(0xff, 8);
+      assert.deepEqual(m.value(m.newest(m.find(b('c')))), expected);
+      assert.deepEqual(m.value(m.newest(m.find(b('a')))), v1);
+      out.set(copy);
+    }
+    assert.deepEqual((decodeWalRecord(out).ops[2] as { value: Uint8Array }).value, expected);
+    for (const back of [1, 108 - 19, 200]) {
+      const bad = out.slice();
+      bad[rec.length + 3] = back;
+      sealRecord(bad, 1);
+      assert.throws(() => applyRecord(bad, 0, bad.length, 1, new Memtable(), 'w', 0), (e) => isLargetableError(e, 'CORRUPTION'), `back ${back}`);
+      assert.throws(() => decodeWalRecord(bad), (e) => isLargetableError(e, 'CORRUPTION'), `back ${back}`);
+    }
+  });
+
   it('a torn tail (any cut inside the last record) is reported, earlier records survive', () => {
     const { buf, ends } = log([b('x'), b('y')], [b('z')], [b('w'), b('v')]);
     for (let cut = ends[1]! + 1; cut < buf.length; cut++) {
@@ -108,15 +223,18 @@ describe('WAL records', () => {
     assert.throws(() => scanWal(bad, 'the.wal'), (e) => isLargetableError(e, 'CORRUPTION') && e.details['file'] === 'the.wal' && e.details['offset'] === ends[0]);
   });
 
-  it('refuses a WAL of an older or newer format version', () => {
+  it('reads WALs of version 2 (before shared values) and 3, refuses older and newer ones', () => {
     const { buf } = log([b('x')]);
-    assert.equal(buf[4], 2);
-    for (const v of [1, 3]) {
+    assert.equal(buf[4], 3);
+    const v2 = buf.slice();
+    v2[4] = 2;
+    assert.deepEqual(scanWal(v2, 'w').records.map((r) => r.seq), [1]);
+    for (const v of [1, 4]) {
       const other = buf.slice();
       other[4] = v;
       assert.throws(
         () => scanWal(other, 'w'),
-        (e) => isLargetableError(e, 'UNSUPPORTED_FORMAT') && e.details['offset'] === 4 && /version 1 .*reads 2|version 3 .*reads 2/.test(e.message),
+        (e) => isLargetableError(e, 'UNSUPPORTED_FORMAT') && e.details['offset'] === 4 && /version [14] .*reads 2 and 3/.test(e.message),
       );
     }
   });

@@ -4,9 +4,13 @@
  *   record  = payloadLen u32 | crc32c(payload) u32 | payload
  *   payload = seq u64 | opCount u32 | op*
  *   op      = kind u8 (1 put, 0 del) | keyLen varint | valueLen varint (put only) | key | value
+ *           | kind u8 = 2 (put, value shared) | keyLen varint | valueLen varint | back varint | key
  * Version 2: the file may be preallocated with zeros past the last record (records are then
  * written in place, so a commit's sync flushes data, not a new file size); a zero-filled tail is
- * the end of the log, not a torn write.
+ * the end of the log, not a torn write. Version 3 adds op kind 2: a put whose value is bytes the
+ * record already holds (`back` bytes before the op's kind byte), written when a put's value lies
+ * inside the value of the put before it (a change-log record holding the document it inserts):
+ * the bytes are written, checksummed and copied into the memtable once. Readers accept both.
  */
 import { LargetableError } from '../errors.ts';
 import { batchSizeBytesMax, keySizeBytesMax, valueSizeBytesMax } from '../limits.ts';
@@ -16,7 +20,11 @@ import type { Memtable } from './memtable.ts';
 import type { WriteOp } from './store.ts';
 
 export const walMagic = 0x4c57544c; // "LTWL" little-endian
-export const walVersion = 2;
+export const walVersion = 3;
+/** The older WAL version this build still reads (no shared-value ops). */
+export const walVersionPrevious = 2;
+/** Shortest value written as a reference to bytes the record already holds (op kind 2). */
+export const walShareBytesMin = 32;
 /** Preallocation (when the engine preallocates): the first chunk, and the largest one. */
 export const walPreallocBytesMin = 64 * 1024;
 export const walPreallocBytesMax = 4 * 1024 * 1024;
@@ -44,11 +52,17 @@ function invalid(msg: string): LargetableError {
  * Validates and encodes a batch into one record buffer (seq and crc filled in later by
  * `sealRecord`). The caller's arrays are copied, so they may be reused after the call. The
  * record goes to a new buffer, or to `into(size)` when that returns one (a reused scratch of the
- * caller's, at least `size` long; the record is its first `size` bytes).
+ * caller's, at least `size` long; the record is its first `size` bytes). A put whose value (of at
+ * least `walShareBytesMin` bytes) lies inside the value of the last put written in full before it
+ * (a view of the same memory) is written as a reference to those bytes (op kind 2), not again.
  */
 export function encodeBatch(ops: readonly WriteOp[], into?: (size: number) => Uint8Array | undefined): Uint8Array {
   if (!Array.isArray(ops)) throw invalid('write(ops): ops must be an array');
   let size = recordHeaderBytes + 12;
+  // the last value written in full (of at least walShareBytesMin bytes), and where its bytes start
+  let hold: Uint8Array | undefined;
+  let holdAt = 0;
+  let shared = 0;
   for (let i = 0; i < ops.length; i++) {
     const op = ops[i]!;
     const key = op?.key;
@@ -60,7 +74,23 @@ export function encodeBatch(ops: readonly WriteOp[], into?: (size: number) => Ui
       if (!(v instanceof Uint8Array)) throw invalid(`op ${i}: value must be a Uint8Array`);
       if (v.length > valueSizeBytesMax)
         throw new LargetableError('LIMIT_EXCEEDED', `op ${i}: value of ${v.length} bytes exceeds ${valueSizeBytesMax}`);
-      size += 1 + varintSize(key.length) + varintSize(v.length) + key.length + v.length;
+      const head = 1 + varintSize(key.length) + varintSize(v.length);
+      if (v.length >= walShareBytesMin) {
+        if (hold !== undefined && within(v, hold)) {
+          // kind 2: the value's bytes are already in the record; `back` counts from this op's start
+          size += head + varintSize(size - (holdAt + v.byteOffset - hold.byteOffset)) + key.length;
+          if (shared === 0) {
+            if (shareFlags.length < ops.length) shareFlags = new Uint8Array(Math.max(ops.length, 2 * shareFlags.length));
+            shareFlags.fill(0, 0, ops.length);
+          }
+          shareFlags[i] = 1;
+          shared++;
+          continue;
+        }
+        hold = v;
+        holdAt = size + head + key.length;
+      }
+      size += head + key.length + v.length;
     } else if (op.type === 'del') {
       size += 1 + varintSize(key.length) + key.length;
     } else throw invalid(`op ${i}: type must be 'put' or 'del'`);
@@ -73,33 +103,62 @@ export function encodeBatch(ops: readonly WriteOp[], into?: (size: number) => Ui
   dv.setUint32(0, size - recordHeaderBytes, true);
   dv.setUint32(16, ops.length, true);
   let p = 20;
+  hold = undefined;
+  holdAt = 0;
   for (let i = 0; i < ops.length; i++) {
     const op = ops[i]!;
     const key = op.key;
-    buf[p++] = op.type === 'put' ? 1 : 0;
-    let v = key.length;
-    while (v >= 0x80) {
-      buf[p++] = (v & 0x7f) | 0x80;
-      v = Math.floor(v / 128);
-    }
-    buf[p++] = v;
     if (op.type === 'put') {
-      v = op.value.length;
-      while (v >= 0x80) {
-        buf[p++] = (v & 0x7f) | 0x80;
-        v = Math.floor(v / 128);
+      const value = op.value;
+      const vl = value.length;
+      const ref = shared > 0 && shareFlags[i] === 1;
+      const start = p;
+      buf[p++] = ref ? 2 : 1;
+      p = putVarint(buf, p, key.length);
+      if (ref) {
+        p = putVarint(buf, p, vl);
+        p = putVarint(buf, p, start - (holdAt + value.byteOffset - hold!.byteOffset));
+        buf.set(key, p);
+        p += key.length;
+        continue;
       }
-      buf[p++] = v;
+      p = putVarint(buf, p, vl);
       buf.set(key, p);
       p += key.length;
-      buf.set(op.value, p);
-      p += op.value.length;
+      if (vl >= walShareBytesMin) {
+        hold = value;
+        holdAt = p;
+      }
+      buf.set(value, p);
+      p += vl;
     } else {
+      buf[p++] = 0;
+      p = putVarint(buf, p, key.length);
       buf.set(key, p);
       p += key.length;
     }
   }
+  if (p !== size) throw new Error(`internal: WAL record encoded ${p} of ${size} bytes`);
   return buf;
+}
+
+/** encodeBatch's ops written as references (1), by index: filled by its sizing pass, read by its writing pass. */
+let shareFlags = new Uint8Array(64);
+
+/** The bytes of `v` lie inside those of `outer` (views of the same memory). */
+function within(v: Uint8Array, outer: Uint8Array): boolean {
+  const o = v.byteOffset;
+  const oo = outer.byteOffset;
+  return o >= oo && o + v.length <= oo + outer.length && v.buffer === outer.buffer;
+}
+
+function putVarint(buf: Uint8Array, p: number, v: number): number {
+  while (v >= 0x80) {
+    buf[p++] = (v & 0x7f) | 0x80;
+    v = Math.floor(v / 128);
+  }
+  buf[p++] = v;
+  return p;
 }
 
 /** Writes the sequence number and checksum into an encoded record. */
@@ -115,7 +174,8 @@ export function sealRecord(rec: Uint8Array, seq: number): void {
  * the memtable once: pass `bufferIndex` when several records share one buffer). Without
  * `bufferIndex`, a record the memtable would keep as it is (over `copyBytesMax`) is registered in
  * runs of whole ops the memtable copies instead, so the memtable never keeps `rec` (and its
- * writer may reuse the buffer): see `applyRecordCopied`.
+ * writer may reuse the buffer): see `applyRecordCopied`. A shared value (op kind 2) is the
+ * memtable's same bytes as the value it lies in.
  */
 export function applyRecord(rec: Uint8Array, start: number, end: number, seq: number, mem: Memtable, file: string, fileOffset: number, bufferIndex?: number): number {
   if (bufferIndex === undefined && end - start > mem.copyBytesMax) return applyRecordCopied(rec, start, end, seq, mem, file, fileOffset);
@@ -130,6 +190,9 @@ export function applyRecord(rec: Uint8Array, start: number, end: number, seq: nu
     if (opKind === 1) {
       mem.put(bi, p, kl, seq, p + kl, vl);
       p += kl + vl;
+    } else if (opKind === 2) {
+      mem.put(bi, p, kl, seq, opValAt, vl);
+      p += kl;
     } else {
       mem.put(bi, p, kl, seq, 0, -1);
       p += kl;
@@ -138,12 +201,19 @@ export function applyRecord(rec: Uint8Array, start: number, end: number, seq: nu
   return n;
 }
 
-/** Reads an op's header at `p`: sets `opKind`, `opKeyLen`, `opValLen` and returns where its key starts. */
+/**
+ * Reads an op's header at `p`: sets `opKind`, `opKeyLen`, `opValLen`, `opInline` (value bytes
+ * after the key: the value's length for kind 1, else 0) and, for kind 2, `opValAt` (where in
+ * `rec` its value starts); returns where its key starts.
+ */
 let opKind = 0;
 let opKeyLen = 0;
 let opValLen = 0;
+let opInline = 0;
+let opValAt = 0;
 function opHeader(rec: Uint8Array, p: number, end: number, file: string, fileOffset: number, start: number): number {
   if (p >= end) throw corruption(file, fileOffset + p - start, 'record ops overrun');
+  const opStart = p;
   const kind = rec[p++]!;
   let kl = 0;
   let mul = 1;
@@ -154,18 +224,32 @@ function opHeader(rec: Uint8Array, p: number, end: number, file: string, fileOff
     mul *= 128;
   } while (b >= 0x80 && p < end);
   let vl = 0;
-  if (kind === 1) {
+  let back = 0;
+  if (kind === 1 || kind === 2) {
     mul = 1;
     do {
       b = rec[p++]!;
       vl += (b & 0x7f) * mul;
       mul *= 128;
     } while (b >= 0x80 && p < end);
+    if (kind === 2) {
+      mul = 1;
+      do {
+        b = rec[p++]!;
+        back += (b & 0x7f) * mul;
+        mul *= 128;
+      } while (b >= 0x80 && p < end);
+      // the shared bytes lie before this op, after the record's op count
+      if (back < vl || opStart - back < start + 20) throw corruption(file, fileOffset + opStart - start, 'shared value outside the record');
+    }
   } else if (kind !== 0) throw corruption(file, fileOffset + p - start, `unknown op kind ${kind}`);
-  if (p + kl + vl > end) throw corruption(file, fileOffset + p - start, 'record op overruns record');
+  const inline = kind === 1 ? vl : 0;
+  if (p + kl + inline > end) throw corruption(file, fileOffset + p - start, 'record op overruns record');
   opKind = kind;
   opKeyLen = kl;
   opValLen = vl;
+  opInline = inline;
+  opValAt = opStart - back;
   return p;
 }
 
@@ -173,7 +257,8 @@ function opHeader(rec: Uint8Array, p: number, end: number, file: string, fileOff
  * `applyRecord` for a record larger than the memtable copies whole: its ops go in runs of
  * consecutive whole ops of up to `copyBytesMax` bytes (or the room left in the current chunk),
  * each registered (copied into the memtable's chunks) once; an op larger than that alone is registered as a copy of its own. Same
- * versions, in the same order, as applying the record in one piece.
+ * versions, in the same order, as applying the record in one piece. A shared value (op kind 2) is
+ * taken from the run holding its bytes (a copy of its own if they span two runs).
  */
 function applyRecordCopied(rec: Uint8Array, start: number, end: number, seq: number, mem: Memtable, file: string, fileOffset: number): number {
   const max = mem.copyBytesMax;
@@ -183,13 +268,17 @@ function applyRecordCopied(rec: Uint8Array, start: number, end: number, seq: num
   let bi = -1;
   let runStart = 0;
   let runEnd = 0;
+  // the runs registered so far (start offset in rec, buffer index), for shared values
+  const runs = runScratch;
+  runs.length = 0;
   for (let i = 0; i < n; i++) {
     const opStart = p;
     p = opHeader(rec, p, end, file, fileOffset, start);
     const kind = opKind;
     const kl = opKeyLen;
     const vl = opValLen;
-    const opEnd = p + kl + vl;
+    const valAt = opValAt;
+    const opEnd = p + kl + opInline;
     if (bi < 0 || opEnd > runEnd) {
       // a new run from this op on: as many whole ops as fit in `max` bytes (at least this one),
       // or in what is left of the memtable's current chunk when that holds this op (so the runs
@@ -201,19 +290,34 @@ function applyRecordCopied(rec: Uint8Array, start: number, end: number, seq: num
       let q = opEnd;
       for (let j = i + 1; j < n && q < end; j++) {
         const k = opHeader(rec, q, end, file, fileOffset, start);
-        const e = k + opKeyLen + opValLen;
+        const e = k + opKeyLen + opInline;
         if (e - runStart > limit) break;
         runEnd = e;
         q = e;
       }
       bi = mem.addBuffer(runEnd - runStart > max ? rec.slice(runStart, runEnd) : rec.subarray(runStart, runEnd));
+      runs.push(runStart, bi);
     }
     if (kind === 1) mem.put(bi, p - runStart, kl, seq, p + kl - runStart, vl);
-    else mem.put(bi, p - runStart, kl, seq, 0, -1);
+    else if (kind === 2) {
+      // the run holding the value's first byte: nearly always this one or the one before
+      let r = runs.length - 2;
+      while (runs[r]! > valAt) r -= 2;
+      const rs = runs[r]!;
+      const re = r + 2 < runs.length ? runs[r + 2]! : runEnd;
+      if (valAt + vl <= re) mem.put(bi, p - runStart, kl, seq, valAt - rs, vl, runs[r + 1]!);
+      else {
+        const own = mem.addBuffer(rec.slice(valAt, valAt + vl));
+        mem.put(bi, p - runStart, kl, seq, 0, vl, own);
+      }
+    } else mem.put(bi, p - runStart, kl, seq, 0, -1);
     p = opEnd;
   }
+  runs.length = 0;
   return n;
 }
+
+const runScratch: number[] = [];
 
 export interface WalRecordRef {
   offset: number;
@@ -259,8 +363,8 @@ export function scanWal(buf: Uint8Array, file: string): WalScan {
   }
   const dv = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
   if (dv.getUint32(0, true) !== walMagic) throw corruption(file, 0, 'bad WAL magic');
-  if (buf[4] !== walVersion)
-    throw new LargetableError('UNSUPPORTED_FORMAT', `${file}: WAL format version ${buf[4]} at offset 4 is not supported (this build reads ${walVersion})`, {
+  if (buf[4] !== walVersion && buf[4] !== walVersionPrevious)
+    throw new LargetableError('UNSUPPORTED_FORMAT', `${file}: WAL format version ${buf[4]} at offset 4 is not supported (this build reads ${walVersionPrevious} and ${walVersion})`, {
       details: { file, offset: 4, version: buf[4] },
     });
   if (buf[5] !== 0 || buf[6] !== 0 || buf[7] !== 0) throw corruption(file, 5, 'reserved header bytes are not zero');
@@ -308,16 +412,21 @@ export function decodeWalRecord(rec: Uint8Array, file = 'record'): { seq: bigint
     }
   };
   for (let i = 0; i < n; i++) {
+    const opStart = p;
     const kind = rec[p++];
     const kl = varint();
-    const vl = kind === 1 ? varint() : 0;
-    if (p + kl + vl > rec.length || (kind !== 0 && kind !== 1)) throw corruption(file, p, 'bad op');
+    const vl = kind === 1 || kind === 2 ? varint() : 0;
+    const back = kind === 2 ? varint() : 0;
+    const inline = kind === 1 ? vl : 0;
+    if (p + kl + inline > rec.length || (kind !== 0 && kind !== 1 && kind !== 2)) throw corruption(file, p, 'bad op');
+    if (kind === 2 && (back < vl || opStart - back < 20)) throw corruption(file, opStart, 'shared value outside the record');
     const key = rec.slice(p, p + kl);
     p += kl;
     if (kind === 1) {
       ops.push({ type: 'put', key, value: rec.slice(p, p + vl) });
       p += vl;
-    } else ops.push({ type: 'del', key });
+    } else if (kind === 2) ops.push({ type: 'put', key, value: rec.slice(opStart - back, opStart - back + vl) });
+    else ops.push({ type: 'del', key });
   }
   return { seq, ops };
 }

@@ -167,6 +167,71 @@ describe('change streams', () => {
   });
 });
 
+describe('change log records of inserts (written around the document\'s bytes)', () => {
+  it('after reopen (WAL replay, then flushed), resumed events carry each inserted document as inserted', async () => {
+    const loc = `memory://cs-inplace-${Date.now()}-${Math.random()}`;
+    const opts = { kernels: 'typescript' as const, ttlMonitor: false };
+    let client = await new LargetableClient(loc, opts).connect();
+    let c = client.db('app').collection('docs');
+    await c.createIndex({ city: 1 });
+    const cs = c.watch<any>();
+    await c.insertOne({ _id: 'start' });
+    const token = (await cs.next())._id;
+    await cs.close();
+    const big = 'x'.repeat(5000); // over the encoder's shared-buffer size: its record is a copy
+    const docs = Array.from({ length: 300 }, (_, i) => ({ _id: `d${i}`, city: `c${i % 7}`, n: i, ...(i % 50 === 3 ? { big } : {}), tags: ['a', String(i)] }));
+    await c.insertMany(docs);
+    // one commit mixing inserts and other changes: records of both kinds
+    await c.bulkWrite([
+      { insertOne: { document: { _id: 'b1', city: 'c1' } } },
+      { updateOne: { filter: { _id: 'd1' }, update: { $set: { n: -1 } } } },
+      { insertOne: { document: { _id: 'b2', city: 'c2', big } } },
+      { deleteOne: { filter: { _id: 'd2' } } },
+      { insertOne: { document: { _id: 'b3', city: 'c3' } } },
+    ]);
+    // a transaction inserting a document and changing it before commit
+    const session = client.startSession();
+    await session.withTransaction(async (s) => {
+      await c.insertOne({ _id: 't1', v: 1 }, { session: s });
+      await c.updateOne({ _id: 't1' }, { $set: { v: 2 } }, { session: s });
+      await c.insertOne({ _id: 't2', v: 1 }, { session: s });
+    });
+    await session.endSession();
+    const expected = [
+      ...docs.map((d) => ['insert', d._id, d]),
+      ['insert', 'b1', { _id: 'b1', city: 'c1' }],
+      ['update', 'd1', undefined],
+      ['insert', 'b2', { _id: 'b2', city: 'c2', big }],
+      ['delete', 'd2', undefined],
+      ['insert', 'b3', { _id: 'b3', city: 'c3' }],
+      ['insert', 't1', { _id: 't1', v: 1 }],
+      ['update', 't1', undefined],
+      ['insert', 't2', { _id: 't2', v: 1 }],
+    ];
+    const check = async (label: string) => {
+      const resumed = c.watch<any>([], { resumeAfter: token });
+      for (const [op, id, full] of expected) {
+        const e = await resumed.next();
+        assert.equal(e.operationType, op, `${label}: ${id}`);
+        assert.deepEqual(e.documentKey, { _id: id }, label);
+        if (full !== undefined) assert.deepEqual(e.fullDocument, full, `${label}: ${id}`);
+      }
+      assert.equal(await resumed.tryNext(), null, label);
+      await resumed.close();
+    };
+    await check('live');
+    assert.deepEqual(await c.findOne({ _id: 't1' }), { _id: 't1', v: 2 });
+    assert.deepEqual(await c.findOne({ _id: 'd3' }), docs[3]);
+    await client.close();
+    client = await new LargetableClient(loc, opts).connect();
+    c = client.db('app').collection('docs');
+    await check('after reopen');
+    assert.equal(await c.countDocuments({ city: 'c3' }), docs.filter((d) => d.city === 'c3').length + 1);
+    assert.deepEqual(await c.findOne({ _id: 'd53' }), docs[53]);
+    await client.close();
+  });
+});
+
 describe('change log ring', () => {
   it('wraps around: resume replays exactly the events after the token; older tokens report history lost', async () => {
     const client = await freshClient();
