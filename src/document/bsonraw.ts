@@ -475,6 +475,19 @@ function decodeValue(b: Uint8Array, t: number, v: number, stop: number): unknown
 /** Where the value `decodeValue` decoded last ends (a module variable: no result object per value). */
 let valueEnd = 0;
 
+/**
+ * Decoded documents are made without object literals: V8 tracks an allocation site per literal
+ * and, once most of what one site made survived a scavenge (a query's result held by its caller),
+ * allocates everything that site makes in the old generation from then on ("pretenuring"). Every
+ * later point read's document then went to the old space, garbage there until a full collection
+ * (the documents bench: 20,000 gets after one indexed query grew the old space by ~20 MB).
+ * `new PlainObject()` makes the same plain object (prototype Object.prototype) with no such site,
+ * so short-lived documents die young.
+ */
+function PlainObject(this: Document): void {}
+PlainObject.prototype = Object.prototype;
+const newPlainObject = (): Document => new (PlainObject as unknown as new () => Document)();
+
 function decodeInto(b: Uint8Array, o: number, arr: boolean): Document | unknown[] {
   const size = i32(b, o);
   const stop = o + size - 1;
@@ -482,7 +495,7 @@ function decodeInto(b: Uint8Array, o: number, arr: boolean): Document | unknown[
   // an array's values go on the value stack first and leave it as one exact-size slice (an array
   // grown by stores from [] keeps a backing store of 17 slots for 3 values)
   const base = stackTop;
-  const out: Document | null = arr ? null : {};
+  const out: Document | null = arr ? null : newPlainObject();
   o += 4;
   while (o < stop) {
     const t = b[o]!;
@@ -520,8 +533,9 @@ function dropScratch(): void {
 
 /**
  * A top-level field-name sequence seen repeatedly (documents of a collection mostly share one), with
- * a function that builds the document as one object literal: a document of a known shape is built
- * with its final layout at once instead of by one keyed store (and layout transition) per field.
+ * a function that builds the document with one constructor of its own (the fields assigned by name
+ * in order, its instances sized for them): a document of a known shape is built along one fixed
+ * chain of layouts instead of by one generic keyed store (and layout lookup) per field.
  */
 interface Shape {
   /** The names' UTF-8 bytes, one after the other; name j ends at ends[j]. */
@@ -583,14 +597,15 @@ function newShape(b: Uint8Array, n: number, names: string[]): Shape | undefined 
     p += topNe[j]! - topNs[j]!;
     ends[j] = p;
   }
-  // JSON.stringify quotes any name as a valid string literal; '__proto__' (which a literal would
-  // take as the prototype) and '$' names never get here; a repeated name keeps its first position
-  // and its last value in a literal, as with assignments
-  let src = 'return {';
-  for (let j = 0; j < n; j++) src += `${j ? ',' : ''}${JSON.stringify(names[j])}:v[${j}]`;
-  src += '};';
+  // a constructor whose prototype is Object.prototype (a plain object, no allocation site: see
+  // PlainObject) assigning the fields in order. JSON.stringify quotes any name as a valid string
+  // literal; '__proto__' (the one setter on Object.prototype) and '$' names never get here; a
+  // repeated name keeps its first position and its last value, as with decodeInto's assignments
+  let src = 'function D(v) {';
+  for (let j = 0; j < n; j++) src += `this[${JSON.stringify(names[j])}] = v[${j}];`;
+  src += '} D.prototype = Object.prototype; return function build(v) { return new D(v); };';
   try {
-    return { bytes, ends, build: new Function('v', src) as (v: unknown[]) => Document, used: false };
+    return { bytes, ends, build: new Function(src)() as (v: unknown[]) => Document, used: false };
   } catch {
     shapesOn = false;
     return undefined;
@@ -674,7 +689,7 @@ function decodeTopSlow(b: Uint8Array, n: number): Document {
     lastShape = sh;
     return sh.build(topVals);
   }
-  const out: Document = {};
+  const out: Document = newPlainObject();
   const names: string[] = [];
   for (let j = 0; j < n; j++) {
     const name = fieldName(b, topNs[j]!, topNe[j]!);

@@ -209,6 +209,10 @@ describe('raw BSON field access', () => {
         const want = BSON.deserialize(bytes, bsonOptions);
         assert.deepStrictEqual(got, want);
         assert.deepEqual(Object.keys(got), Object.keys(want));
+        // plain objects (built by constructors whose prototype is Object.prototype), at every depth
+        assert.equal(Object.getPrototypeOf(got), Object.prototype);
+        assert.equal(got.constructor, Object.hasOwn(got, 'constructor') ? got.constructor : Object);
+        for (const v of Object.values(got)) if (v !== null && typeof v === 'object' && !Array.isArray(v) && !(v instanceof Date) && !(v instanceof Long)) assert.equal(Object.getPrototypeOf(v), Object.prototype);
         // the caller's own object: a mutation does not reach the next decode of the same shape
         got.mutated = 1;
         if (Object.keys(got).length > 1) delete got[Object.keys(got)[0]!];

@@ -1,0 +1,63 @@
+// Profiling helper (not part of the bench): the bench's point-get phase in the state the bench's work
+// phase reaches it. BASE is a store left by the bench's load phase (`runner.mjs largetable load`, its
+// DIR/largetable/main); every run copies it to a scratch directory, then does what the work phase does
+// before its gets (open with the bench's indexes, one get, one indexed equality query) and times the
+// 20,000 point gets by _id in the bench's order.
+//   node --import tsx bench/_documents/profile-gets.ts BASE [--n=100000] [--gets=20000] [--prof=OUTDIR] [--idle] [--compact] [--split]
+// LT_SRC=1 runs the TypeScript sources instead of dist/; MEM=1 prints heap and ArrayBuffer bytes around
+// the gets (run with --expose-gc). --idle waits for background work the open started before the gets;
+// --compact compacts first; --split then does further passes of first reads (ids not read yet) and
+// reports the p50 of gets that found their block cached and of those that read one.
+import { makeIds, now, shuffled, pct } from './workload.mjs';
+import { cpuProfiled } from './cpuprofile.ts';
+import fs from 'node:fs';
+const { open: openLt } = await import(process.env.LT_SRC ? '../../platform/node/index.ts' : '../../dist/platform/node/index.js');
+const base = process.argv[2]!;
+const arg = (k: string) => process.argv.find((a) => a.startsWith(`--${k}=`))?.slice(k.length + 3);
+const N = +(arg('n') ?? 100000), G = +(arg('gets') ?? 20000);
+const profDir = arg('prof');
+const dir = '/tmp/lt-prof-gets';
+fs.rmSync(dir, { recursive: true, force: true });
+fs.cpSync(base, dir, { recursive: true });
+const ids: string[] = makeIds(N, 1);
+const t0 = now();
+const client = await openLt(dir, { durability: 'strict', ttlMonitor: false });
+const c = client.db('bench').collection('docs');
+await c.createIndex({ city: 1 });
+await c.createIndex({ age: 1 });
+const store = (client as any).engine.store;
+if (process.argv.includes('--compact')) await store.compact();
+const openMs = now() - t0;
+await c.findOne({ _id: ids[0] });
+await c.find({ city: 'city00' }).toArray();
+if (process.argv.includes('--idle')) await store.idle();
+const s0 = store.stats();
+const mem = () => { const m = process.memoryUsage(); return `heap ${(m.heapUsed / 2 ** 20).toFixed(1)} ab ${(m.arrayBuffers / 2 ** 20).toFixed(1)} rss ${(m.rss / 2 ** 20).toFixed(0)}`; };
+if (process.env.MEM) { (globalThis as any).gc?.(); console.log('before gets', mem()); }
+const look = shuffled(ids, 3).slice(0, G), lat = new Array(look.length);
+const c0 = process.cpuUsage();
+const t1 = now();
+await cpuProfiled(profDir, 'gets', async () => {
+  for (let i = 0; i < look.length; i++) { const t = now(); const d = await c.findOne({ _id: look[i] }); lat[i] = now() - t; if (!d) throw new Error('miss'); }
+});
+const wall = now() - t1;
+if (process.env.MEM) { console.log('after gets', mem()); (globalThis as any).gc?.(); console.log('after gc', mem(), 'docCache', JSON.stringify((client as any).engine.docCache.stats?.())); }
+const cu = process.cpuUsage(c0);
+const s1 = store.stats();
+lat.sort((a: number, b: number) => a - b);
+console.log(`p50 us ${(pct(lat, 50) * 1000).toFixed(2)} p90 ${(pct(lat, 90) * 1000).toFixed(1)} p99 ${(pct(lat, 99) * 1000).toFixed(1)} mean ${((wall * 1000) / G).toFixed(2)} cpu/get us ${(((cu.user + cu.system) / G)).toFixed(2)}`,
+  `| open ms ${openMs.toFixed(0)} levels ${JSON.stringify(store.levels())} block hits ${s1.blockCacheHits - s0.blockCacheHits} misses ${s1.blockCacheMisses - s0.blockCacheMisses} compactions ${s1.compactions}`);
+if (process.argv.includes('--split')) {
+  // more passes of first reads (ids not read yet), gets classified by whether they read a block
+  const seen = new Set(look);
+  const rest = shuffled(ids, 7).filter((id) => !seen.has(id));
+  for (let p = 0; p + G <= rest.length; p += G) {
+    const hit: number[] = [], miss: number[] = [];
+    for (const id of rest.slice(p, p + G)) { const m0 = store.stats().blockCacheMisses; const t = now(); await c.findOne({ _id: id }); const dt = now() - t; (store.stats().blockCacheMisses === m0 ? hit : miss).push(dt); }
+    hit.sort((a, b) => a - b); miss.sort((a, b) => a - b);
+    const all = [...hit, ...miss].sort((a, b) => a - b);
+    console.log(`pass ${p / G + 2}: p50 ${(pct(all, 50) * 1000).toFixed(2)} hits ${hit.length} p50 ${(pct(hit, 50) * 1000).toFixed(2)} misses ${miss.length} p50 ${(pct(miss, 50) * 1000).toFixed(2)}`);
+  }
+}
+await client.close();
+fs.rmSync(dir, { recursive: true, force: true });
