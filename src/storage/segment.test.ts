@@ -164,6 +164,18 @@ describe('segments', () => {
             const fresh = await uncached.block(bi);
             if (k.length % 2 === 0) assert.equal(fresh.lowerBound(k), bk.filter((x) => compareBytes(x, k) < 0).length, 'first search, lower');
             else assert.equal(fresh.upperBound(k), bk.filter((x) => compareBytes(x, k) <= 0).length, 'first search, upper');
+            // a block whose column is built before its first search (prepareSearch: a point read's miss)
+            const prepared = await uncached.block(bi);
+            prepared.prepareSearch();
+            assert.equal(prepared.exactStart(k), at, 'prepared, exactStart');
+            assert.equal(prepared.lowerBound(k), bk.filter((x) => compareBytes(x, k) < 0).length, 'prepared, lower');
+          }
+          // the entry offsets the search column keeps (atFound) decode the entries the offset table (at) does
+          for (let i = 0; i < blk.count; i++) {
+            blk.at(i);
+            const want = [blk.key().slice(), blk.value().slice(), blk.seq, blk.kind];
+            blk.atFound(i);
+            assert.deepEqual([blk.key().slice(), blk.value().slice(), blk.seq, blk.kind], want);
           }
         }
         for (const k of all) {
