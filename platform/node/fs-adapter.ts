@@ -23,6 +23,7 @@ import { constants as fsConstants, readSync, writeSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import process from 'node:process';
+import { setImmediate } from 'node:timers';
 import type { LargetableError } from '../../src/errors.ts';
 import type { FileHandle, StorageAdapter } from '../../src/storage/adapter.ts';
 import { FsAdapterBase, FsHandleBase, makeWrap, openDirectory, openOrCreate } from '../fs-common.ts';
@@ -293,6 +294,10 @@ class NodeFileHandle extends FsHandleBase<Shared> implements FileHandle {
       throw this.#fail('write', err);
     }
     return true;
+  }
+
+  turn(): Promise<void> {
+    return new Promise((resolve) => setImmediate(resolve));
   }
 
   async truncate(length: number): Promise<void> {

@@ -13,7 +13,8 @@
  * - `lock()` takes the single-writer lock for the whole location or throws LOCKED.
  * - Every failure is a LargetableError IO_ERROR naming the file and the operation.
  * - All methods are async; an adapter never blocks the caller's thread on I/O, except in the
- *   optional synchronous `writeDurableSync` and `readIntoSync`, which the engine calls sparingly.
+ *   optional synchronous `writeDurableSync` and `readIntoSync`, which the engine calls sparingly
+ *   (and `turn`, which only lets the event loop run).
  * - (Adapters, platform/) A bad name or offset is INVALID_ARGUMENT; a call on a closed adapter or
  *   handle is CLOSED; `truncate` to a larger length extends with zeros; concurrent `append`s
  *   get distinct offsets. Removing or replacing a file that has open handles: filesystem and
@@ -49,6 +50,12 @@ export interface FileHandle {
    * still calls `sync` after it. Throws IO_ERROR like `write`.
    */
   writeDurableSync?(offset: number, bytes: Uint8Array): boolean;
+  /**
+   * Optional, with `writeDurableSync`: resolves once the event loop has turned (Node: setImmediate),
+   * without I/O. After a run of synchronous WAL writes, during which nothing else could run, the
+   * engine lets the loop turn once so that other writers can queue (docs/ARCHITECTURE.md "Write path").
+   */
+  turn?(): Promise<void>;
   /** Append at the current end; returns the offset the bytes were written at. */
   append(bytes: Uint8Array): Promise<number>;
   size(): Promise<number>;

@@ -87,19 +87,25 @@ export interface EngineOptions extends StoreOptions {
 }
 
 /**
- * Lone commits written synchronously in a row before one goes through the asynchronous path again,
- * which checks that no other writer appeared (they cannot queue while the thread is blocked) and
- * measures that path; likewise, while the asynchronous path is the faster one, every this many lone
- * commits one is written synchronously to measure that path again.
+ * Lone commits written synchronously in a row before the event loop gets a turn (the WAL handle's
+ * `turn`: other writers cannot queue while the thread is blocked, and the synchronous commits of a
+ * sequential writer resume it in microtasks only); writers that queued meanwhile form a group,
+ * which is written asynchronously. A handle without `turn` writes that commit asynchronously
+ * instead, which lets the loop turn while it is in flight. Likewise, while the asynchronous path
+ * is the faster one, every this many lone commits one is written synchronously to measure that
+ * path again.
  */
 const walSyncRunMax = 16;
 /**
- * While the synchronous way stays clearly faster (under half the asynchronous one's latency), the run
- * of synchronous lone commits between two asynchronous ones doubles after each such check, up to
- * this: each check costs a thread-pool round trip (measured 0.3-4 ms on an idle 2-core VM, where
- * waking the pool's thread wakes an idle CPU), ~20% of a sequential writer's time at one in 17.
+ * Synchronous lone commits between two asynchronous ones that measure that path again (a probe):
+ * this many after the writer is found alone, doubled after each probe that finds the synchronous
+ * way still the faster one, up to walProbeRunCap. Each probe costs a thread-pool round trip
+ * (measured 0.3-4 ms on an idle 2-core VM, where waking the pool's thread wakes an idle CPU):
+ * when it also served to let other writers queue, one in 17 lone commits, it cost ~20% of a
+ * sequential writer's time.
  */
-const walSyncRunCap = 256;
+const walProbeRunMin = 256;
+const walProbeRunCap = 4096;
 /**
  * A commit is written on the loop thread only up to this size: one writer's commit is small, while a
  * larger one is usually the merged commits of many writers (the document layer merges them), which
@@ -225,13 +231,19 @@ export class LsmStore implements Store {
   /** Bytes the current WAL file holds (walSize + its zero-filled, preallocated tail). */
   private walAlloc = 0;
   private readonly walPrealloc: boolean;
-  /** The last asynchronous WAL write saw no batch arrive meanwhile (a sequential writer). */
-  private walQuiet = false;
-  /** Lone commits written synchronously since the last asynchronous WAL write, and the reverse. */
+  /**
+   * The last asynchronous WAL write, or turn of the event loop, saw no batch arrive meanwhile (a
+   * sequential writer). Writers that come together group anyway, and staggered ones are seen at the
+   * next turn: a store starts out assuming one writer.
+   */
+  private walQuiet = true;
+  /** Lone commits written synchronously since the event loop last turned (an asynchronous WAL write or `turn`). */
   private walSyncRun = 0;
+  /** Lone commits written synchronously since the last asynchronous one, and the reverse. */
+  private walProbeRun = 0;
   private walAsyncRun = 0;
-  /** Synchronous lone commits allowed in a row now: walSyncRunMax, doubled up to walSyncRunCap. */
-  private walSyncRunLimit = walSyncRunMax;
+  /** Synchronous lone commits allowed between two asynchronous ones now: walProbeRunMin, doubled up to walProbeRunCap. */
+  private walProbeLimit = walProbeRunMin;
   /** Moving averages (ms) of a lone commit written synchronously / asynchronously; 0 = not measured. */
   private walLatNow = 0;
   private walLatAsync = 0;
@@ -782,6 +794,16 @@ export class LsmStore implements Store {
           continue; // failed is set; the loop rejects the queue
         }
       }
+      if (fresh && this.walSyncRun >= walSyncRunMax && this.queue.length === 1 && this.wal.turn !== undefined) {
+        const b = this.queue[0] as PendingBatch;
+        if (b.strict && !b.more) {
+          // a run of synchronous commits kept the event loop from turning: one turn lets writers
+          // that wait on it queue (with this batch they form a group, written asynchronously)
+          this.walSyncRun = 0;
+          await this.wal.turn();
+          this.walQuiet = this.queue.length === 1;
+        }
+      }
       // the group: consecutive batches up to the next rotate marker
       let n = 0;
       let groupBytes = 0;
@@ -832,19 +854,22 @@ export class LsmStore implements Store {
         const lone = fresh && group.length === 1 && !group[0]!.more && group[0]!.rec.length <= walSyncBytesMax;
         const t0 = lone ? performance.now() : 0;
         // a lone commit of a sequential writer is written on this thread while that has been the
-        // faster way (measured: under CPU contention the thread-pool round trip wins), with one
-        // try of the other way every walSyncRunMax commits to keep both measures current (fewer while
-        // the synchronous way stays clearly faster: walSyncRunLimit)
+        // faster way (measured: under CPU contention the thread-pool round trip wins), with a try
+        // of the other way every walSyncRunMax commits while that one is faster, and a probe of it
+        // every walProbeLimit commits while this one is, to keep both measures current
         let now = false;
-        if (lone && this.walQuiet && this.walSyncRun < this.walSyncRunLimit) {
-          const faster = this.walLatNow === 0 || this.walLatNow <= this.walLatAsync;
+        if (lone && this.walQuiet && this.walSyncRun < walSyncRunMax && this.walProbeRun < this.walProbeLimit) {
+          // until a probe measured the asynchronous way, this one is taken
+          const faster = this.walLatNow === 0 || this.walLatAsync === 0 || this.walLatNow <= this.walLatAsync;
           if (faster || this.walAsyncRun >= walSyncRunMax) now = this.walWriteNow(parts);
         }
         if (now) {
           this.walSyncRun++;
+          this.walProbeRun++;
           this.walAsyncRun = 0;
         } else {
           this.walSyncRun = 0;
+          this.walProbeRun = 0;
           this.walAsyncRun++;
           const written = this.walWrite(parts);
           applied = true;
@@ -862,10 +887,10 @@ export class LsmStore implements Store {
           if (now) this.walLatNow = this.walLatNow === 0 ? dt : this.walLatNow + (dt - this.walLatNow) / 8;
           else if (this.queue.length === 0) {
             this.walLatAsync = this.walLatAsync === 0 ? dt : this.walLatAsync + (dt - this.walLatAsync) / 8;
-            // the synchronous way still clearly faster: check (and pay the round trip) half as often
-            this.walSyncRunLimit = this.walLatNow > 0 && this.walLatNow * 2 <= this.walLatAsync ? Math.min(this.walSyncRunLimit * 2, walSyncRunCap) : walSyncRunMax;
+            // the synchronous way still the faster one: probe (and pay the round trip) half as often
+            this.walProbeLimit = this.walLatNow > 0 && this.walLatNow <= this.walLatAsync ? Math.min(this.walProbeLimit * 2, walProbeRunCap) : walProbeRunMin;
           }
-        } else this.walSyncRunLimit = walSyncRunMax;
+        } else this.walProbeLimit = walProbeRunMin;
       } catch (err) {
         const e = this.fail(err, name, 'append');
         // a group in the memtable must stay invisible: no later write may pass it
