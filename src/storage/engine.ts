@@ -112,6 +112,13 @@ const walProbeRunCap = 4096;
  * would block the thread they stage their next commits on for the whole write.
  */
 const walSyncBytesMax = 8192;
+/**
+ * A lone commit whose record passes the WAL's preallocated zeros is written synchronously with the
+ * next chunk of zeros (one write, which also changes the file's size) while the two together are
+ * at most this long: the log's first chunks (64, 128 and 256 KiB), written by a fresh store's first
+ * ~500 small commits. Larger chunks go the asynchronous way (a longer write, once per 512 KiB or more).
+ */
+const walSyncExtendBytesMax = 256 * 1024 + walSyncBytesMax;
 
 /** A WAL write of more records than this goes out in chunks of this size through one reused buffer. */
 const walCoalesceBytes = 1 << 20;
@@ -996,13 +1003,22 @@ export class LsmStore implements Store {
     const rec = parts[0]!;
     const at = this.walSize;
     const end = at + rec.length;
-    // a write that passes the preallocated zeros carries new ones: the async path does that
-    if (this.walPrealloc && end > this.walAlloc) return false;
+    let buf = rec;
+    if (this.walPrealloc && end > this.walAlloc) {
+      // a write that passes the preallocated zeros carries new ones (as `walWrite` does): here
+      // only while they are few (the log's first chunks), else the asynchronous path writes them
+      const pad = Math.min(walPreallocBytesMax, Math.max(walPreallocBytesMin, this.walAlloc));
+      if (rec.length + pad > walSyncExtendBytesMax) return false;
+      const co = (this.walCoalesce ??= new Uint8Array(walCoalesceBytes));
+      co.set(rec, 0);
+      co.fill(0, rec.length, rec.length + pad);
+      buf = co.subarray(0, rec.length + pad);
+    }
     const name = walName(this.walFile);
     this.onEvent?.('wal-append');
     let done: boolean;
     try {
-      done = h.writeDurableSync(at, rec);
+      done = h.writeDurableSync(at, buf);
     } catch (err) {
       this.walDirty = true;
       throw toIoError(err, name, 'write');
@@ -1010,7 +1026,7 @@ export class LsmStore implements Store {
     if (!done) return false;
     this.walDirty = true;
     this.walSize = end;
-    if (end > this.walAlloc) this.walAlloc = end;
+    if (at + buf.length > this.walAlloc) this.walAlloc = at + buf.length;
     return true;
   }
 

@@ -137,6 +137,43 @@ describe('NodeFsAdapter specifics', () => {
     await st.close();
   });
 
+  it("a fresh store's first 256 sequential strict commits are all written synchronously, the WAL's first preallocation chunks with them", async () => {
+    const dir = path.join(root, `seqsync${++counter}`);
+    const a = await openNodeFsAdapter(dir);
+    let syncWrites = 0;
+    let asyncWalWrites = 0;
+    let counting = false;
+    const open = a.open.bind(a);
+    a.open = async (name, o) => {
+      const h = await open(name, o);
+      if (!name.endsWith('.wal')) return h;
+      const w = h.writeDurableSync!.bind(h);
+      h.writeDurableSync = (off, bytes) => {
+        const done = w(off, bytes);
+        if (done && counting) syncWrites++;
+        return done;
+      };
+      const aw = h.write.bind(h);
+      h.write = (off, bytes) => {
+        if (counting) asyncWalWrites++;
+        return aw(off, bytes);
+      };
+      return h;
+    };
+    const st = await openStore(a, {});
+    const value = new Uint8Array(1000).fill(7);
+    counting = true;
+    // ~1 KB a commit: the WAL passes its preallocated zeros at ~64, ~128 and ~256 KiB
+    for (let i = 0; i < 256; i++) await st.put(new TextEncoder().encode(`k${String(i).padStart(4, '0')}`), value);
+    counting = false;
+    assert.equal(asyncWalWrites, 0, 'no asynchronous WAL write (a thread-pool round trip each)');
+    assert.equal(syncWrites, 256);
+    await st.close();
+    const again = await openStore(await openNodeFsAdapter(dir), {});
+    for (const i of [0, 63, 64, 65, 127, 128, 129, 255]) assert.deepEqual(await again.get(new TextEncoder().encode(`k${String(i).padStart(4, '0')}`)), value);
+    await again.close();
+  });
+
   it('a failing OS call is IO_ERROR with file, operation and errno', async () => {
     const dir = path.join(root, 'io');
     const a = await openNodeFsAdapter(dir);
