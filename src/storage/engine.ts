@@ -98,9 +98,10 @@ export interface EngineOptions extends StoreOptions {
 const walSyncRunMax = 16;
 /**
  * Synchronous lone commits between two asynchronous ones that measure that path again (a probe):
- * this many after the writer is found alone, doubled after each probe that finds the synchronous
- * way still the faster one, up to walProbeRunCap. Each probe costs a thread-pool round trip
- * (measured 0.3-4 ms on an idle 2-core VM, where waking the pool's thread wakes an idle CPU):
+ * the first probe comes after walSyncRunMax of them (a store's first commits, which run cold code,
+ * measure nothing), the next after walProbeRunMin, doubled after each probe that finds the
+ * synchronous way still the faster one, up to walProbeRunCap. Each probe costs a thread-pool round
+ * trip (measured 0.3-4 ms on an idle 2-core VM, where waking the pool's thread wakes an idle CPU):
  * when it also served to let other writers queue, one in 17 lone commits, it cost ~20% of a
  * sequential writer's time.
  */
@@ -241,7 +242,7 @@ export class LsmStore implements Store {
   /**
    * The last asynchronous WAL write, or turn of the event loop, saw no batch arrive meanwhile (a
    * sequential writer). Writers that come together group anyway, and staggered ones are seen at the
-   * next turn: a store starts out assuming one writer.
+   * next turn (within walSyncRunMax commits): a store starts out assuming one writer.
    */
   private walQuiet = true;
   /** Lone commits written synchronously since the event loop last turned (an asynchronous WAL write or `turn`). */
@@ -249,8 +250,8 @@ export class LsmStore implements Store {
   /** Lone commits written synchronously since the last asynchronous one, and the reverse. */
   private walProbeRun = 0;
   private walAsyncRun = 0;
-  /** Synchronous lone commits allowed between two asynchronous ones now: walProbeRunMin, doubled up to walProbeRunCap. */
-  private walProbeLimit = walProbeRunMin;
+  /** Synchronous lone commits allowed between two asynchronous ones now: walSyncRunMax at first, then walProbeRunMin, doubled up to walProbeRunCap. */
+  private walProbeLimit = walSyncRunMax;
   /** Moving averages (ms) of a lone commit written synchronously / asynchronously; 0 = not measured. */
   private walLatNow = 0;
   private walLatAsync = 0;
@@ -895,7 +896,7 @@ export class LsmStore implements Store {
           else if (this.queue.length === 0) {
             this.walLatAsync = this.walLatAsync === 0 ? dt : this.walLatAsync + (dt - this.walLatAsync) / 8;
             // the synchronous way still the faster one: probe (and pay the round trip) half as often
-            this.walProbeLimit = this.walLatNow > 0 && this.walLatNow <= this.walLatAsync ? Math.min(this.walProbeLimit * 2, walProbeRunCap) : walProbeRunMin;
+            this.walProbeLimit = this.walLatNow > 0 && this.walLatNow <= this.walLatAsync ? Math.min(Math.max(this.walProbeLimit * 2, walProbeRunMin), walProbeRunCap) : walProbeRunMin;
           }
         } else this.walProbeLimit = walProbeRunMin;
       } catch (err) {
