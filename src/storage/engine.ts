@@ -1079,6 +1079,8 @@ export class LsmStore implements Store {
     }
     if (this.failed !== null) throw this.failedError();
     await this.persistWal();
+    // the next memtable takes the columns of a recycled one, else ones as long as this one's
+    if (this.current.mem.bytes >= this.memtableBytes) this.current.mem.rememberSizes();
     const mem = new Memtable(this.memPool);
     try {
       await this.openNewWal(mem);

@@ -232,4 +232,41 @@ describe('Memtable (skiplist)', () => {
     assert.equal(n, NIL);
     assert.equal(holders.size, pooled, 'the records live in the recycled chunks');
   });
+
+  it('without recycled columns, a memtable starts with columns as long as the last full one\'s (no doubling); same contents', () => {
+    const pool = new MemtablePool(1 << 20);
+    const a = new Memtable(pool);
+    const rec = new Uint8Array(8);
+    const fill = (m: Memtable, n: number, tag: number): void => {
+      for (let i = 0; i < n; i++) {
+        new DataView(rec.buffer).setUint32(0, (i * 2654435761) >>> 0);
+        new DataView(rec.buffer).setUint32(4, i + tag);
+        m.put(m.addBuffer(rec), 0, 4, i + 1, 4, 4);
+      }
+    };
+    fill(a, 5000, 0);
+    const full = a.bytes;
+    a.rememberSizes();
+    assert.deepEqual(pool.sizes && Object.keys(pool.sizes).sort(), ['b', 'nr', 'v']);
+    const b = new Memtable(pool);
+    const start = b.bytes;
+    assert.ok(start > 5000 * 24, `columns counted by capacity from the start: ${start}`);
+    fill(b, 5000, 7);
+    // only the hash index grew (and chunks were added): the other columns kept their length
+    assert.ok(b.bytes - start <= full - new Memtable(null).bytes, `${b.bytes - start}`);
+    assert.equal(b.count, 5000);
+    let n = b.first();
+    let prev: Uint8Array | undefined;
+    for (let i = 0; i < 5000; i++, n = b.next(n)) {
+      const k = b.key(n);
+      if (prev) assert.ok(compareBytes(prev, k) < 0);
+      prev = k.slice();
+      const u = new DataView(k.buffer, k.byteOffset).getUint32(0);
+      const v = b.value(b.newest(n))!;
+      const idx = new DataView(v.buffer, v.byteOffset).getUint32(0) - 7;
+      assert.equal((idx * 2654435761) >>> 0, u);
+      assert.equal(b.find(k), n);
+    }
+    assert.equal(n, NIL);
+  });
 });

@@ -78,6 +78,14 @@ export class MemtablePool {
   readonly chunks: Uint8Array[] = [];
   /** Column sets of recycled memtables (each memtable of a store under load has one). */
   readonly cols: Columns[] = [];
+  /**
+   * Column lengths of the last memtable that was full (`rememberSizes`): a memtable that finds no
+   * recycled columns starts with node, version and buffer columns of these lengths instead of
+   * growing them by doubling from the small default (each doubling a copy into fresh memory). The
+   * hash index still grows with the count (a full-size one from the start measured slower: its
+   * probes miss the cache). Holds no memory itself.
+   */
+  sizes: { nr: number; v: number; b: number } | undefined;
   constructor(capBytes: number) {
     this.capBytes = capBytes;
     let c = memtableChunkBytes;
@@ -231,10 +239,26 @@ export class Memtable {
       this.ht = c.ht;
       this.ht.fill(0);
       this.htMask = (c.ht.length >>> 1) - 1;
+    } else if (pool?.sizes !== undefined) {
+      const z = pool.sizes;
+      this.nr = new Int32Array(z.nr);
+      this.vSeq = new Float64Array(z.v);
+      this.vBuf = new Int32Array(z.v);
+      this.vOff = new Int32Array(z.v);
+      this.vLen = new Int32Array(z.v);
+      this.vOlder = new Int32Array(z.v);
+      this.bufChunk = new Int32Array(z.b);
+      this.bufBase = new Int32Array(z.b);
     }
     this.nr.fill(NIL, NK, NK + levelMax);
     this.nr[NN] = NIL;
     this.countColumns();
+  }
+
+  /** Notes this memtable's column lengths in its pool, for memtables that find no recycled columns (see MemtablePool.sizes). */
+  rememberSizes(): void {
+    if (this.pool === null) return;
+    this.pool.sizes = { nr: this.nr.length, v: this.vSeq.length, b: this.bufChunk.length };
   }
 
   private columns(): Columns {
