@@ -653,21 +653,24 @@ export class Memtable {
     }
   }
 
-  private hashInsert(node: number, h: number): void {
-    const ht = this.ht;
-    const mask = this.htMask;
-    let s = h & mask;
-    while (ht[2 * s] !== 0) s = (s + 1) & mask;
-    ht[2 * s] = node;
-    ht[2 * s + 1] = h;
-  }
-
   private growHash(): void {
     const old = this.ht;
     const slots = old.length; // twice the old slot count
-    this.ht = new Int32Array(slots * 2);
-    this.htMask = slots - 1;
-    for (let i = 0; i < old.length; i += 2) if (old[i] !== 0) this.hashInsert(old[i]!, old[i + 1]!);
+    const ht = new Int32Array(slots * 2);
+    const mask = slots - 1;
+    // the probe inline: a fresh store's memtable grows its index while this still runs as
+    // unoptimized code, where a call per entry costs more than the probe
+    for (let i = 0; i < old.length; i += 2) {
+      const node = old[i]!;
+      if (node === 0) continue;
+      const h = old[i + 1]!;
+      let s = h & mask;
+      while (ht[2 * s] !== 0) s = (s + 1) & mask;
+      ht[2 * s] = node;
+      ht[2 * s + 1] = h;
+    }
+    this.ht = ht;
+    this.htMask = mask;
     this.countColumns();
   }
 
