@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { isLargetableError } from '../errors.ts';
 import { Memtable, MemtablePool, NIL } from './memtable.ts';
-import { applyRecord, decodeWalRecord, encodeBatch, scanWal, sealRecord, walHeader, walShareBytesMin } from './wal.ts';
+import { applyRecord, decodeWalRecord, encodeBatch, scanWal, sealRecord, walHeader, walShareBytesMin, walTailBytesMin } from './wal.ts';
 import type { WriteOp } from './store.ts';
 
 const b = (s: string): Uint8Array => new TextEncoder().encode(s);
@@ -166,6 +166,69 @@ describe('WAL records', () => {
     );
   });
 
+  it('a put whose value is the tail of its own key is written once (op kind 3): same memtable versions, same decoded ops', () => {
+    const item = fc.tuple(fc.uint8Array({ minLength: 1, maxLength: 40, max: 4 }), fc.oneof(fc.constant(null), fc.nat(40), fc.uint8Array({ maxLength: 30, max: 4 })));
+    fc.assert(
+      fc.property(fc.array(fc.array(item, { minLength: 1, maxLength: 30 }), { minLength: 1, maxLength: 3 }), fc.boolean(), (batches, small) => {
+        const copied = new Memtable(small ? new MemtablePool(4096) : null);
+        const whole = new Memtable();
+        batches.forEach((items, i) => {
+          let expectTail = 0;
+          const ops: WriteOp[] = items.map(([k, x]) => {
+            if (x === null) return { type: 'del', key: k };
+            // a tail of the key (a copy, as an index entry's value is), or other bytes
+            const v = typeof x === 'number' ? k.slice(k.length - Math.min(x, k.length)) : x;
+            let tail = v.length >= walTailBytesMin && v.length <= k.length;
+            for (let j = 0; tail && j < v.length; j++) if (v[j] !== k[k.length - v.length + j]) tail = false;
+            if (tail) expectTail++;
+            return { type: 'put', key: k, value: v };
+          });
+          const rec = encodeBatch(ops);
+          sealRecord(rec, i + 1);
+          let kind3 = 0;
+          let plain = 20;
+          for (const op of ops) plain += 3 + op.key.length + (op.type === 'put' ? op.value.length : -1);
+          for (let p = 20, j = 0; j < ops.length; j++) {
+            const op = ops[j]!;
+            if (rec[p] === 3) {
+              kind3++;
+              p += 3 + op.key.length;
+            } else p += op.type === 'del' ? 2 + op.key.length : 3 + op.key.length + op.value.length;
+          }
+          assert.equal(kind3, expectTail);
+          assert.equal(rec.length, plain - ops.reduce((n, op, j) => n + (rec.length && op.type === 'put' && isTailOf(op) ? op.value.length : 0), 0));
+          const d = decodeWalRecord(rec);
+          d.ops.forEach((op, j) => {
+            assert.equal(op.type, ops[j]!.type);
+            assert.deepEqual(op.key, ops[j]!.key);
+            if (op.type === 'put') assert.deepEqual(op.value, (ops[j] as { value: Uint8Array }).value);
+          });
+          applyRecord(rec, 0, rec.length, i + 1, copied, 'w', 0);
+          applyRecord(rec, 0, rec.length, i + 1, whole, 'w', 0, whole.addBuffer(rec.slice()));
+          rec.fill(0xff);
+        });
+        assert.equal(copied.count, whole.count);
+        for (let n = whole.first(), c = copied.first(); n !== NIL; n = whole.next(n), c = copied.next(c)) {
+          assert.deepEqual(copied.key(c), whole.key(n));
+          const vs = (m: Memtable, x: number): [number, Uint8Array | null][] => {
+            const out: [number, Uint8Array | null][] = [];
+            for (let v = m.newest(x); v !== NIL; v = m.older(v)) out.push([m.seq(v), m.value(v)]);
+            return out;
+          };
+          assert.deepEqual(vs(copied, c), vs(whole, n));
+        }
+      }),
+      { seed: 13, numRuns: 300 },
+    );
+    // a kind-3 op claiming more value than its key has is CORRUPTION
+    const rec = encodeBatch([{ type: 'put', key: b('abcdef'), value: b('cdef') }]);
+    assert.equal(rec[20], 3);
+    rec[22] = 7; // valueLen 7 > keyLen 6
+    sealRecord(rec, 1);
+    assert.throws(() => applyRecord(rec, 0, rec.length, 1, new Memtable(), 'w', 0), (e) => isLargetableError(e, 'CORRUPTION'));
+    assert.throws(() => decodeWalRecord(rec), (e) => isLargetableError(e, 'CORRUPTION'));
+  });
+
   it('a shared value spanning two copied runs is copied on its own; one pointing outside the record is CORRUPTION', () => {
     // hand-made record: two puts of 40-byte values, then a kind-2 put of 60 bytes from the middle of the first value into the second op
     const v1 = new Uint8Array(40).fill(1);
@@ -223,18 +286,20 @@ describe('WAL records', () => {
     assert.throws(() => scanWal(bad, 'the.wal'), (e) => isLargetableError(e, 'CORRUPTION') && e.details['file'] === 'the.wal' && e.details['offset'] === ends[0]);
   });
 
-  it('reads WALs of version 2 (before shared values) and 3, refuses older and newer ones', () => {
+  it('reads WALs of versions 2 (before shared values) to 4, refuses older and newer ones', () => {
     const { buf } = log([b('x')]);
-    assert.equal(buf[4], 3);
-    const v2 = buf.slice();
-    v2[4] = 2;
-    assert.deepEqual(scanWal(v2, 'w').records.map((r) => r.seq), [1]);
-    for (const v of [1, 4]) {
+    assert.equal(buf[4], 4);
+    for (const v of [2, 3]) {
+      const old = buf.slice();
+      old[4] = v;
+      assert.deepEqual(scanWal(old, 'w').records.map((r) => r.seq), [1]);
+    }
+    for (const v of [1, 5]) {
       const other = buf.slice();
       other[4] = v;
       assert.throws(
         () => scanWal(other, 'w'),
-        (e) => isLargetableError(e, 'UNSUPPORTED_FORMAT') && e.details['offset'] === 4 && /version [14] .*reads 2 and 3/.test(e.message),
+        (e) => isLargetableError(e, 'UNSUPPORTED_FORMAT') && e.details['offset'] === 4 && /version [15] .*reads 2 to 4/.test(e.message),
       );
     }
   });
@@ -303,3 +368,10 @@ describe('WAL records', () => {
     assert.throws(() => encodeBatch([{ type: 'put', key: b('k'), value: new Uint8Array(16 * 1024 * 1024 + 1) }]), (e) => isLargetableError(e, 'LIMIT_EXCEEDED'));
   });
 });
+
+function isTailOf(op: { key: Uint8Array; value: Uint8Array }): boolean {
+  const { key: k, value: v } = op;
+  if (v.length < walTailBytesMin || v.length > k.length) return false;
+  for (let j = 0; j < v.length; j++) if (v[j] !== k[k.length - v.length + j]) return false;
+  return true;
+}

@@ -5,12 +5,15 @@
  *   payload = seq u64 | opCount u32 | op*
  *   op      = kind u8 (1 put, 0 del) | keyLen varint | valueLen varint (put only) | key | value
  *           | kind u8 = 2 (put, value shared) | keyLen varint | valueLen varint | back varint | key
+ *           | kind u8 = 3 (put, value = key's tail) | keyLen varint | valueLen varint | key
  * Version 2: the file may be preallocated with zeros past the last record (records are then
  * written in place, so a commit's sync flushes data, not a new file size); a zero-filled tail is
  * the end of the log, not a torn write. Version 3 adds op kind 2: a put whose value is bytes the
  * record already holds (`back` bytes before the op's kind byte), written when a put's value lies
  * inside the value of the put before it (a change-log record holding the document it inserts):
- * the bytes are written, checksummed and copied into the memtable once. Readers accept both.
+ * the bytes are written, checksummed and copied into the memtable once. Version 4 adds op kind 3:
+ * a put whose value is the last `valueLen` bytes of its own key (an index entry's value, the
+ * document key suffix its key ends with). Readers accept versions 2 to 4.
  */
 import { LargetableError } from '../errors.ts';
 import { batchSizeBytesMax, keySizeBytesMax, valueSizeBytesMax } from '../limits.ts';
@@ -20,9 +23,11 @@ import type { Memtable } from './memtable.ts';
 import type { WriteOp } from './store.ts';
 
 export const walMagic = 0x4c57544c; // "LTWL" little-endian
-export const walVersion = 3;
-/** The older WAL version this build still reads (no shared-value ops). */
-export const walVersionPrevious = 2;
+export const walVersion = 4;
+/** The oldest WAL version this build still reads (2: no shared-value ops; 3: no key-tail values). */
+export const walVersionOldest = 2;
+/** Shortest value written as the tail of its own key (op kind 3). */
+export const walTailBytesMin = 4;
 /** Shortest value written as a reference to bytes the record already holds (op kind 2). */
 export const walShareBytesMin = 32;
 /** Preallocation (when the engine preallocates): the first chunk, and the largest one. */
@@ -75,18 +80,22 @@ export function encodeBatch(ops: readonly WriteOp[], into?: (size: number) => Ui
       if (v.length > valueSizeBytesMax)
         throw new LargetableError('LIMIT_EXCEEDED', `op ${i}: value of ${v.length} bytes exceeds ${valueSizeBytesMax}`);
       const head = 1 + varintSize(key.length) + varintSize(v.length);
-      if (v.length >= walShareBytesMin) {
-        if (hold !== undefined && within(v, hold)) {
-          // kind 2: the value's bytes are already in the record; `back` counts from this op's start
-          size += head + varintSize(size - (holdAt + v.byteOffset - hold.byteOffset)) + key.length;
-          if (shared === 0) {
-            if (shareFlags.length < ops.length) shareFlags = new Uint8Array(Math.max(ops.length, 2 * shareFlags.length));
-            shareFlags.fill(0, 0, ops.length);
-          }
-          shareFlags[i] = 1;
-          shared++;
-          continue;
+      let kind = 1;
+      // kind 2: the value's bytes are already in the record; `back` counts from this op's start
+      if (v.length >= walShareBytesMin && hold !== undefined && within(v, hold)) kind = 2;
+      // kind 3: the value is the end of the key, written once
+      else if (v.length >= walTailBytesMin && v.length <= key.length && isTail(v, key)) kind = 3;
+      if (kind !== 1) {
+        size += head + key.length + (kind === 2 ? varintSize(size - (holdAt + v.byteOffset - hold!.byteOffset)) : 0);
+        if (shared === 0) {
+          if (shareFlags.length < ops.length) shareFlags = new Uint8Array(Math.max(ops.length, 2 * shareFlags.length));
+          shareFlags.fill(0, 0, ops.length);
         }
+        shareFlags[i] = kind === 2 ? 1 : 3;
+        shared++;
+        continue;
+      }
+      if (v.length >= walShareBytesMin) {
         hold = v;
         holdAt = size + head + key.length;
       }
@@ -111,8 +120,17 @@ export function encodeBatch(ops: readonly WriteOp[], into?: (size: number) => Ui
     if (op.type === 'put') {
       const value = op.value;
       const vl = value.length;
-      const ref = shared > 0 && shareFlags[i] === 1;
+      const flag = shared > 0 ? shareFlags[i]! : 0;
+      const ref = flag === 1;
       const start = p;
+      if (flag === 3) {
+        buf[p++] = 3;
+        p = putVarint(buf, p, key.length);
+        p = putVarint(buf, p, vl);
+        buf.set(key, p);
+        p += key.length;
+        continue;
+      }
       buf[p++] = ref ? 2 : 1;
       p = putVarint(buf, p, key.length);
       if (ref) {
@@ -142,8 +160,15 @@ export function encodeBatch(ops: readonly WriteOp[], into?: (size: number) => Ui
   return buf;
 }
 
-/** encodeBatch's ops written as references (1), by index: filled by its sizing pass, read by its writing pass. */
+/** encodeBatch's ops written as references (1: kind 2, 3: kind 3), by index: filled by its sizing pass, read by its writing pass. */
 let shareFlags = new Uint8Array(64);
+
+/** `v` equals the last v.length bytes of `key`. */
+function isTail(v: Uint8Array, key: Uint8Array): boolean {
+  const d = key.length - v.length;
+  for (let j = v.length - 1; j >= 0; j--) if (v[j] !== key[d + j]) return false;
+  return true;
+}
 
 /** The bytes of `v` lie inside those of `outer` (views of the same memory). */
 function within(v: Uint8Array, outer: Uint8Array): boolean {
@@ -190,7 +215,7 @@ export function applyRecord(rec: Uint8Array, start: number, end: number, seq: nu
     if (opKind === 1) {
       mem.put(bi, p, kl, seq, p + kl, vl);
       p += kl + vl;
-    } else if (opKind === 2) {
+    } else if (opKind === 2 || opKind === 3) {
       mem.put(bi, p, kl, seq, opValAt, vl);
       p += kl;
     } else {
@@ -225,7 +250,7 @@ function opHeader(rec: Uint8Array, p: number, end: number, file: string, fileOff
   } while (b >= 0x80 && p < end);
   let vl = 0;
   let back = 0;
-  if (kind === 1 || kind === 2) {
+  if (kind === 1 || kind === 2 || kind === 3) {
     mul = 1;
     do {
       b = rec[p++]!;
@@ -241,7 +266,7 @@ function opHeader(rec: Uint8Array, p: number, end: number, file: string, fileOff
       } while (b >= 0x80 && p < end);
       // the shared bytes lie before this op, after the record's op count
       if (back < vl || opStart - back < start + 20) throw corruption(file, fileOffset + opStart - start, 'shared value outside the record');
-    }
+    } else if (kind === 3 && vl > kl) throw corruption(file, fileOffset + opStart - start, 'key tail value longer than the key');
   } else if (kind !== 0) throw corruption(file, fileOffset + p - start, `unknown op kind ${kind}`);
   const inline = kind === 1 ? vl : 0;
   if (p + kl + inline > end) throw corruption(file, fileOffset + p - start, 'record op overruns record');
@@ -249,7 +274,7 @@ function opHeader(rec: Uint8Array, p: number, end: number, file: string, fileOff
   opKeyLen = kl;
   opValLen = vl;
   opInline = inline;
-  opValAt = opStart - back;
+  opValAt = kind === 3 ? p + kl - vl : opStart - back;
   return p;
 }
 
@@ -299,6 +324,7 @@ function applyRecordCopied(rec: Uint8Array, start: number, end: number, seq: num
       runs.push(runStart, bi);
     }
     if (kind === 1) mem.put(bi, p - runStart, kl, seq, p + kl - runStart, vl);
+    else if (kind === 3) mem.put(bi, p - runStart, kl, seq, valAt - runStart, vl);
     else if (kind === 2) {
       // the run holding the value's first byte: nearly always this one or the one before
       let r = runs.length - 2;
@@ -363,8 +389,8 @@ export function scanWal(buf: Uint8Array, file: string): WalScan {
   }
   const dv = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
   if (dv.getUint32(0, true) !== walMagic) throw corruption(file, 0, 'bad WAL magic');
-  if (buf[4] !== walVersion && buf[4] !== walVersionPrevious)
-    throw new LargetableError('UNSUPPORTED_FORMAT', `${file}: WAL format version ${buf[4]} at offset 4 is not supported (this build reads ${walVersionPrevious} and ${walVersion})`, {
+  if (!(buf[4]! >= walVersionOldest && buf[4]! <= walVersion))
+    throw new LargetableError('UNSUPPORTED_FORMAT', `${file}: WAL format version ${buf[4]} at offset 4 is not supported (this build reads ${walVersionOldest} to ${walVersion})`, {
       details: { file, offset: 4, version: buf[4] },
     });
   if (buf[5] !== 0 || buf[6] !== 0 || buf[7] !== 0) throw corruption(file, 5, 'reserved header bytes are not zero');
@@ -415,17 +441,19 @@ export function decodeWalRecord(rec: Uint8Array, file = 'record'): { seq: bigint
     const opStart = p;
     const kind = rec[p++];
     const kl = varint();
-    const vl = kind === 1 || kind === 2 ? varint() : 0;
+    const vl = kind === 1 || kind === 2 || kind === 3 ? varint() : 0;
     const back = kind === 2 ? varint() : 0;
     const inline = kind === 1 ? vl : 0;
-    if (p + kl + inline > rec.length || (kind !== 0 && kind !== 1 && kind !== 2)) throw corruption(file, p, 'bad op');
+    if (p + kl + inline > rec.length || (kind !== 0 && kind !== 1 && kind !== 2 && kind !== 3)) throw corruption(file, p, 'bad op');
     if (kind === 2 && (back < vl || opStart - back < 20)) throw corruption(file, opStart, 'shared value outside the record');
+    if (kind === 3 && vl > kl) throw corruption(file, opStart, 'key tail value longer than the key');
     const key = rec.slice(p, p + kl);
     p += kl;
     if (kind === 1) {
       ops.push({ type: 'put', key, value: rec.slice(p, p + vl) });
       p += vl;
     } else if (kind === 2) ops.push({ type: 'put', key, value: rec.slice(opStart - back, opStart - back + vl) });
+    else if (kind === 3) ops.push({ type: 'put', key, value: key.slice(kl - vl) });
     else ops.push({ type: 'del', key });
   }
   return { seq, ops };
