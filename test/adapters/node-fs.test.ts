@@ -113,7 +113,7 @@ describe('NodeFsAdapter specifics', () => {
     await again.close();
   });
 
-  it('a sequential strict writer lets the event loop turn at least every 17 commits (its synchronous writes block it)', async () => {
+  it('a sequential strict writer lets the event loop turn every 16 commits or so (its synchronous writes block it)', async () => {
     const dir = path.join(root, `turn${++counter}`);
     const st = await openStore(await openNodeFsAdapter(dir), {});
     const key = (i: number): Uint8Array => new TextEncoder().encode(`k${String(i).padStart(4, '0')}`);
@@ -133,7 +133,10 @@ describe('NodeFsAdapter specifics', () => {
     }
     running = false;
     maxGap = Math.max(maxGap, done - lastTick);
-    assert.ok(maxGap <= 17, `commits between two turns of the event loop: up to ${maxGap}`);
+    // the writer yields every 16 commits; the test's own tick is an immediate too, and which of two
+    // immediates runs first in a turn varies (Deno measured 18 now and then): bounded, not exact.
+    // Writing all 300 without a turn (the fault this guards against) gives 300.
+    assert.ok(maxGap <= 2 * 16, `commits between two turns of the event loop: up to ${maxGap}`);
     await st.close();
   });
 
