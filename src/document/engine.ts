@@ -1313,6 +1313,9 @@ export class Engine {
         if (sync) this.stageDocumentSync(scope, coll, p.id, p.encId, undefined, 0, p.doc, p.bytes, dks[i], kss[i]);
         else await this.stageDocument(scope, coll, p.id, p.encId, undefined, 0, p.doc, p.bytes);
         scope.events.push({ op: 'insert', db: coll.db, coll: coll.name, id: p.id, fullDocument: p.doc, fullDocumentBytes: p.bytes, fullDocumentRoom: p.logRoom });
+        // the room before the bytes takes one change-log record: were the same prepared insert
+        // staged again, its record is a copy (never a rewrite of a record a commit may still hold)
+        p.logRoom = 0;
         staged?.(i);
       } catch (err) {
         if (!onError(i, err)) return;
