@@ -99,15 +99,14 @@ const walSyncRunMax = 16;
 /**
  * Synchronous lone commits between two asynchronous ones that measure that path again (a probe):
  * the first probe comes after walSyncRunMax of them (a store's first commits, which run cold code,
- * measure nothing). While probes find the synchronous way clearly faster (under half the
+ * measure nothing). Each probe that finds the synchronous way clearly faster (under half the
  * asynchronous one's latency, as on an idle machine, where waking the pool's thread wakes an idle
- * CPU: a round trip measured 0.3-4 ms on a 2-core VM) the next comes after walProbeRunMin, doubled
- * after each such probe up to walProbeRunCap; otherwise after walSyncRunMax again (under CPU
- * contention the two ways are close, and the asynchronous one was measured the faster at times).
+ * CPU: a round trip measured 0.3-4 ms on a 2-core VM) quadruples the run to the next, up to
+ * walProbeRunCap; any other sends it back to walSyncRunMax (under CPU contention the two ways are
+ * close, single asynchronous latencies vary 1-12 ms, and that way measured the faster at times).
  * When a probe also served to let other writers queue, one in 17 lone commits, it cost ~20% of a
  * sequential writer's time on an idle machine.
  */
-const walProbeRunMin = 256;
 const walProbeRunCap = 4096;
 /**
  * A commit is written on the loop thread only up to this size: one writer's commit is small, while a
@@ -252,7 +251,7 @@ export class LsmStore implements Store {
   /** Lone commits written synchronously since the last asynchronous one, and the reverse. */
   private walProbeRun = 0;
   private walAsyncRun = 0;
-  /** Synchronous lone commits allowed between two asynchronous ones now: walSyncRunMax, or walProbeRunMin doubled up to walProbeRunCap. */
+  /** Synchronous lone commits allowed between two asynchronous ones now: walSyncRunMax, quadrupled up to walProbeRunCap. */
   private walProbeLimit = walSyncRunMax;
   /** Moving averages (ms) of a lone commit written synchronously / asynchronously; 0 = not measured. */
   private walLatNow = 0;
@@ -897,8 +896,8 @@ export class LsmStore implements Store {
           if (now) this.walLatNow = this.walLatNow === 0 ? dt : this.walLatNow + (dt - this.walLatNow) / 8;
           else if (this.queue.length === 0) {
             this.walLatAsync = this.walLatAsync === 0 ? dt : this.walLatAsync + (dt - this.walLatAsync) / 8;
-            // the synchronous way still clearly faster: probe (and pay the round trip) half as often
-            this.walProbeLimit = this.walLatNow > 0 && this.walLatNow * 2 <= this.walLatAsync ? Math.min(Math.max(this.walProbeLimit * 2, walProbeRunMin), walProbeRunCap) : walSyncRunMax;
+            // the synchronous way still clearly faster: probe (and pay the round trip) a quarter as often
+            this.walProbeLimit = this.walLatNow > 0 && this.walLatNow * 2 <= this.walLatAsync ? Math.min(this.walProbeLimit * 4, walProbeRunCap) : walSyncRunMax;
           }
         } else this.walProbeLimit = walSyncRunMax;
       } catch (err) {
