@@ -287,9 +287,12 @@ export async function* scanBatches(engine: Engine, coll: CollMeta, reader: KVRea
   /** Window entry i read without I/O: got[i] set (undefined: no such document), or false when it needs a fetch. */
   const readLive = (e: Uint8Array, got: (FoundDoc | null | undefined)[], i: number): boolean => {
     const dk = scratchKey(e);
-    // probed by the key's hash (no key string): one map probe, no held-keys filter first (it
-    // costs a cache miss of its own and spares nothing a number-keyed probe does)
-    const c = docCache.entryOf(dk, docKeyHash(dk));
+    // probed by the key's hash (no key string). A whole-document fetch asks the held-keys
+    // filter first: such fetches do not admit documents, so they mostly miss, and the filter's
+    // bit answers a miss without a map probe. A raw-tested fetch (lazy) admits what it reads and
+    // mostly hits on a repeated scan, where the filter would only add a memory access.
+    const h = docKeyHash(dk);
+    const c = lazy === undefined && !docCache.mayHold(h) ? undefined : docCache.entryOf(dk, h);
     if (c !== undefined) {
       got[i] = c.doc !== undefined ? fromShared(c.doc, e) : fromBytes(c.raw!, false, e);
       return true;
