@@ -492,10 +492,8 @@ function decodeInto(b: Uint8Array, o: number, arr: boolean): Document | unknown[
   const size = i32(b, o);
   const stop = o + size - 1;
   if (size < 5 || stop >= b.length || b[stop] !== 0) throw GIVE_UP;
-  // an array's values go on the value stack first and leave it as one exact-size slice (an array
-  // grown by stores from [] keeps a backing store of 17 slots for 3 values)
-  const base = stackTop;
-  const out: Document | null = arr ? null : newPlainObject();
+  if (arr) return decodeArray(b, o + 4, stop);
+  const out: Document = newPlainObject();
   o += 4;
   while (o < stop) {
     const t = b[o]!;
@@ -504,29 +502,73 @@ function decodeInto(b: Uint8Array, o: number, arr: boolean): Document | unknown[
     while (b[ne] !== 0) ne++;
     if (ne >= stop) throw GIVE_UP;
     // '$' names (DBRef promotion) and '__proto__' are bson's to handle
-    if (!arr && (b[ns] === 0x24 || (ne - ns === 9 && b[ns] === 0x5f && b[ns + 1] === 0x5f))) throw GIVE_UP;
+    if (b[ns] === 0x24 || (ne - ns === 9 && b[ns] === 0x5f && b[ns + 1] === 0x5f)) throw GIVE_UP;
     const value = decodeValue(b, t, ne + 1, stop);
-    if (out === null) valueStack[stackTop++] = value;
-    else out[fieldName(b, ns, ne)] = value;
+    out[fieldName(b, ns, ne)] = value;
     o = valueEnd;
   }
   if (o !== stop) throw GIVE_UP;
-  if (out !== null) return out;
-  const list = valueStack.slice(base, stackTop);
-  for (let i = base; i < stackTop; i++) valueStack[i] = undefined;
-  stackTop = base;
-  return list;
+  return out;
 }
 
-/** Values of the arrays being decoded, innermost last (cleared as each array is sliced off). */
-const valueStack: unknown[] = [];
-let stackTop = 0;
+/**
+ * The array whose elements run from `o` to `stop`. Up to 4 values are held in locals and leave as
+ * one array literal of exactly their count; a longer array grows from a literal of its first 5.
+ * (An array grown by stores from [] keeps a backing store of 17 slots for 3 values, for as long as
+ * the caller keeps the document.)
+ */
+function decodeArray(b: Uint8Array, o: number, stop: number): unknown[] {
+  let n = 0;
+  let v0: unknown, v1: unknown, v2: unknown, v3: unknown;
+  let list: unknown[] | undefined;
+  while (o < stop) {
+    const t = b[o]!;
+    let ne = o + 1;
+    while (b[ne] !== 0) ne++;
+    if (ne >= stop) throw GIVE_UP;
+    const value = decodeValue(b, t, ne + 1, stop);
+    switch (n) {
+      case 0:
+        v0 = value;
+        break;
+      case 1:
+        v1 = value;
+        break;
+      case 2:
+        v2 = value;
+        break;
+      case 3:
+        v3 = value;
+        break;
+      case 4:
+        list = [v0, v1, v2, v3, value];
+        break;
+      default:
+        list!.push(value);
+    }
+    n++;
+    o = valueEnd;
+  }
+  if (o !== stop) throw GIVE_UP;
+  switch (n) {
+    case 0:
+      return [];
+    case 1:
+      return [v0];
+    case 2:
+      return [v0, v1];
+    case 3:
+      return [v0, v1, v2];
+    case 4:
+      return [v0, v1, v2, v3];
+    default:
+      return list!;
+  }
+}
 
-/** Drops every value a decode that gave up left on the value stack or in the top-level scratch. */
+/** Drops every value a decode that gave up left in the top-level scratch. */
 function dropScratch(): void {
   topVals.fill(undefined);
-  for (let i = 0; i < stackTop; i++) valueStack[i] = undefined;
-  stackTop = 0;
 }
 
 // ------------------------------------------------------------------ top-level shapes
