@@ -8,6 +8,21 @@ import type { WriteOp } from './store.ts';
 
 const b = (s: string): Uint8Array => new TextEncoder().encode(s);
 
+/** `copied` holds the same keys, in order and found by key, with the same versions (seq, value) as `whole`. */
+function assertSameMemtable(copied: Memtable, whole: Memtable): void {
+  assert.equal(copied.count, whole.count);
+  const versions = (m: Memtable, x: number): [number, Uint8Array | null][] => {
+    const out: [number, Uint8Array | null][] = [];
+    for (let v = m.newest(x); v !== NIL; v = m.older(v)) out.push([m.seq(v), m.value(v)]);
+    return out;
+  };
+  for (let n = whole.first(), c = copied.first(); n !== NIL; n = whole.next(n), c = copied.next(c)) {
+    assert.deepEqual(copied.key(c), whole.key(n));
+    assert.equal(copied.find(whole.key(n)), c);
+    assert.deepEqual(versions(copied, c), versions(whole, n));
+  }
+}
+
 function log(...batches: Uint8Array[][]): { buf: Uint8Array; ends: number[] } {
   const parts: Uint8Array[] = [walHeader()];
   let seq = 0;
@@ -70,17 +85,7 @@ describe('WAL records', () => {
           recs.push(rec);
         });
         for (const r of recs) r.fill(0xff); // a writer reusing its record buffers
-        assert.equal(copied.count, whole.count);
-        for (let n = whole.first(), c = copied.first(); n !== NIL; n = whole.next(n), c = copied.next(c)) {
-          assert.deepEqual(copied.key(c), whole.key(n));
-          assert.equal(copied.find(whole.key(n)), c);
-          const vs = (m: Memtable, x: number): [number, Uint8Array | null][] => {
-            const out: [number, Uint8Array | null][] = [];
-            for (let v = m.newest(x); v !== NIL; v = m.older(v)) out.push([m.seq(v), m.value(v)]);
-            return out;
-          };
-          assert.deepEqual(vs(copied, c), vs(whole, n));
-        }
+        assertSameMemtable(copied, whole);
         copied.recycle(4096);
       }),
       { seed: 11, numRuns: 200 },
@@ -151,16 +156,7 @@ describe('WAL records', () => {
           recs.push(rec);
         });
         for (const r of recs) r.fill(0xff);
-        assert.equal(copied.count, whole.count);
-        for (let n = whole.first(), c = copied.first(); n !== NIL; n = whole.next(n), c = copied.next(c)) {
-          assert.deepEqual(copied.key(c), whole.key(n));
-          const vs = (m: Memtable, x: number): [number, Uint8Array | null][] => {
-            const out: [number, Uint8Array | null][] = [];
-            for (let v = m.newest(x); v !== NIL; v = m.older(v)) out.push([m.seq(v), m.value(v)]);
-            return out;
-          };
-          assert.deepEqual(vs(copied, c), vs(whole, n));
-        }
+        assertSameMemtable(copied, whole);
       }),
       { seed: 12, numRuns: 300 },
     );
@@ -207,16 +203,7 @@ describe('WAL records', () => {
           applyRecord(rec, 0, rec.length, i + 1, whole, 'w', 0, whole.addBuffer(rec.slice()));
           rec.fill(0xff);
         });
-        assert.equal(copied.count, whole.count);
-        for (let n = whole.first(), c = copied.first(); n !== NIL; n = whole.next(n), c = copied.next(c)) {
-          assert.deepEqual(copied.key(c), whole.key(n));
-          const vs = (m: Memtable, x: number): [number, Uint8Array | null][] => {
-            const out: [number, Uint8Array | null][] = [];
-            for (let v = m.newest(x); v !== NIL; v = m.older(v)) out.push([m.seq(v), m.value(v)]);
-            return out;
-          };
-          assert.deepEqual(vs(copied, c), vs(whole, n));
-        }
+        assertSameMemtable(copied, whole);
       }),
       { seed: 13, numRuns: 300 },
     );
