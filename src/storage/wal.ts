@@ -236,34 +236,37 @@ let opKeyLen = 0;
 let opValLen = 0;
 let opInline = 0;
 let opValAt = 0;
-function opHeader(rec: Uint8Array, p: number, end: number, file: string, fileOffset: number, start: number): number {
-  if (p >= end) throw corruption(file, fileOffset + p - start, 'record ops overrun');
-  const opStart = p;
-  const kind = rec[p++]!;
-  let kl = 0;
+/** Where the varint `readVarint` read last ends (a module variable: no pair per read). */
+let varintEnd = 0;
+
+/** The varint at rec[p] (it stops at `end`); where it ends goes to `varintEnd`. */
+function readVarint(rec: Uint8Array, p: number, end: number): number {
+  let v = 0;
   let mul = 1;
   let b: number;
   do {
     b = rec[p++]!;
-    kl += (b & 0x7f) * mul;
+    v += (b & 0x7f) * mul;
     mul *= 128;
   } while (b >= 0x80 && p < end);
+  varintEnd = p;
+  return v;
+}
+
+function opHeader(rec: Uint8Array, p: number, end: number, file: string, fileOffset: number, start: number): number {
+  if (p >= end) throw corruption(file, fileOffset + p - start, 'record ops overrun');
+  const opStart = p;
+  const kind = rec[p++]!;
+  const kl = readVarint(rec, p, end);
+  p = varintEnd;
   let vl = 0;
   let back = 0;
   if (kind === 1 || kind === 2 || kind === 3) {
-    mul = 1;
-    do {
-      b = rec[p++]!;
-      vl += (b & 0x7f) * mul;
-      mul *= 128;
-    } while (b >= 0x80 && p < end);
+    vl = readVarint(rec, p, end);
+    p = varintEnd;
     if (kind === 2) {
-      mul = 1;
-      do {
-        b = rec[p++]!;
-        back += (b & 0x7f) * mul;
-        mul *= 128;
-      } while (b >= 0x80 && p < end);
+      back = readVarint(rec, p, end);
+      p = varintEnd;
       // the shared bytes lie before this op, after the record's op count
       if (back < vl || opStart - back < start + 20) throw corruption(file, fileOffset + opStart - start, 'shared value outside the record');
     } else if (kind === 3 && vl > kl) throw corruption(file, fileOffset + opStart - start, 'key tail value longer than the key');
