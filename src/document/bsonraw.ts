@@ -566,11 +566,6 @@ function decodeArray(b: Uint8Array, o: number, stop: number): unknown[] {
   }
 }
 
-/** Drops every value a decode that gave up left in the top-level scratch. */
-function dropScratch(): void {
-  topVals.fill(undefined);
-}
-
 // ------------------------------------------------------------------ top-level shapes
 
 /**
@@ -764,7 +759,7 @@ export function decodeFastAt(b: Uint8Array, off: number, len: number): Document 
   try {
     return decodeTop(b, off, len);
   } catch (e) {
-    dropScratch(); // no value of a document it gave up on stays referenced
+    topVals.fill(undefined); // no value of a document it gave up on stays referenced
     if (e === GIVE_UP || e instanceof TypeError) return undefined;
     throw e;
   }
