@@ -935,7 +935,7 @@ export class LsmStore implements Store {
     const end = at + total;
     let pad = 0;
     if (this.walPrealloc && end > this.walAlloc && total <= walPreallocGroupBytesMax) {
-      pad = Math.min(walPreallocBytesMax, Math.max(walPreallocBytesMin, this.walAlloc));
+      pad = this.walPadBytes();
     }
     const name = walName(this.walFile);
     if (parts.length > 1 && pad === 0 && total > walCoalesceBytes) {
@@ -971,14 +971,7 @@ export class LsmStore implements Store {
     if (parts.length === 1 && pad === 0) buf = parts[0]!;
     else if (total + pad <= walCoalesceBytes) {
       // a small group (and its preallocation zeros) is gathered in the reused buffer as well
-      const co = (this.walCoalesce ??= new Uint8Array(walCoalesceBytes));
-      let o = 0;
-      for (const p of parts) {
-        co.set(p, o);
-        o += p.length;
-      }
-      co.fill(0, o, o + pad);
-      buf = co.subarray(0, total + pad);
+      buf = this.walGather(parts, total + pad);
     } else {
       buf = new Uint8Array(total + pad);
       let o = 0;
@@ -992,6 +985,23 @@ export class LsmStore implements Store {
     await io(name, 'write', () => this.wal.write(at, buf));
     this.walSize = end;
     if (at + buf.length > this.walAlloc) this.walAlloc = at + buf.length;
+  }
+
+  /** The zeros a WAL write that passes the preallocated tail carries: a new chunk as long as the log so far, within bounds. */
+  private walPadBytes(): number {
+    return Math.min(walPreallocBytesMax, Math.max(walPreallocBytesMin, this.walAlloc));
+  }
+
+  /** `parts` one after the other, then zeros up to `size` bytes (at most walCoalesceBytes), in the reused coalesce buffer. */
+  private walGather(parts: Uint8Array[], size: number): Uint8Array {
+    const co = (this.walCoalesce ??= new Uint8Array(walCoalesceBytes));
+    let o = 0;
+    for (const p of parts) {
+      co.set(p, o);
+      o += p.length;
+    }
+    co.fill(0, o, size);
+    return co.subarray(0, size);
   }
 
   /**
@@ -1009,12 +1019,9 @@ export class LsmStore implements Store {
     if (this.walPrealloc && end > this.walAlloc) {
       // a write that passes the preallocated zeros carries new ones (as `walWrite` does): here
       // only while they are few (the log's first chunks), else the asynchronous path writes them
-      const pad = Math.min(walPreallocBytesMax, Math.max(walPreallocBytesMin, this.walAlloc));
+      const pad = this.walPadBytes();
       if (rec.length + pad > walSyncExtendBytesMax) return false;
-      const co = (this.walCoalesce ??= new Uint8Array(walCoalesceBytes));
-      co.set(rec, 0);
-      co.fill(0, rec.length, rec.length + pad);
-      buf = co.subarray(0, rec.length + pad);
+      buf = this.walGather(parts, rec.length + pad);
     }
     const name = walName(this.walFile);
     this.onEvent?.('wal-append');
