@@ -33,14 +33,17 @@ const revfl = reverseBase(fleb, 2);
 revfl[258] = 28;
 const revfd = reverseBase(fdeb, 0);
 
-/** 15-bit bit reversal table. */
-const rev = new u16(32768);
-for (let i = 0; i < 32768; ++i) {
-  let x = ((i & 0xaaaa) >> 1) | ((i & 0x5555) << 1);
-  x = ((x & 0xcccc) >> 2) | ((x & 0x3333) << 2);
-  x = ((x & 0xf0f0) >> 4) | ((x & 0x0f0f) << 4);
-  rev[i] = (((x & 0xff00) >> 8) | ((x & 0x00ff) << 8)) >> 1;
+/**
+ * 15-bit bit reversal from an 8-bit table: a 32768-entry table built at module load cost ~10 ms
+ * of every cold start (the loop runs in the interpreter), for a few hundred lookups per block.
+ */
+const rev8 = new u8(256);
+for (let i = 0; i < 256; ++i) {
+  let x = ((i & 0xaa) >> 1) | ((i & 0x55) << 1);
+  x = ((x & 0xcc) >> 2) | ((x & 0x33) << 2);
+  rev8[i] = ((x & 0xf0) >> 4) | ((x & 0x0f) << 4);
 }
+const rev15 = (v: number): number => ((rev8[v & 0xff]! << 8) | rev8[v >> 8]!) >> 1;
 
 /** Canonical (bit-reversed) codes for code lengths cd[0..n) into co; `mb` = max bits. */
 function hMap(cd: Uint8Array, n: number, mb: number, co: Uint16Array, l: Uint16Array, le: Uint16Array): void {
@@ -50,7 +53,7 @@ function hMap(cd: Uint8Array, n: number, mb: number, co: Uint16Array, l: Uint16A
   for (let i = 1; i < mb; ++i) le[i] = (le[i - 1]! + l[i - 1]!) << 1;
   for (let i = 0; i < n; ++i) {
     const c = cd[i]!;
-    co[i] = c ? rev[le[c - 1]!++]! >> (15 - c) : 0;
+    co[i] = c ? rev15(le[c - 1]!++) >> (15 - c) : 0;
   }
 }
 
@@ -457,7 +460,7 @@ function hMapRev(cd: Uint8Array, n: number, mb: number, co: Uint16Array, l: Uint
     const r = mb - c;
     let v = le[c - 1]! << r;
     le[c - 1]!++;
-    for (const m = v | ((1 << r) - 1); v <= m; ++v) co[rev[v]! >> rvb] = sv;
+    for (const m = v | ((1 << r) - 1); v <= m; ++v) co[rev15(v) >> rvb] = sv;
   }
 }
 const flrm = new u16(1 << 9);
