@@ -32,4 +32,12 @@ describe("package entry 'largetable'", () => {
     assert.equal(String((await c2.db('x').collection('y').findOne({ _id: 1 }))?.v), '1.5');
     await c2.close();
   });
+
+  it("on Node, 'largetable' (the one-module Node entry) exports the same names as the per-file entry", async (t) => {
+    if ('Deno' in globalThis) return t.skip('Deno resolves the "deno" condition, not the Node bundle');
+    const bundled = Object.keys(await import(specifier)).sort();
+    const perFile = Object.keys(await import('../../platform/node/index.ts')).sort();
+    assert.deepEqual(bundled, perFile);
+    assert.ok(bundled.length > 10);
+  });
 });

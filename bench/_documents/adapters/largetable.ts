@@ -1,7 +1,8 @@
 // Largetable through its public API (MongoDB-driver shapes), Node fs adapter.
 // Durability 'strict': every acknowledged write (batch or single) is fsynced (group commit).
-// the built package (dist/), as users run it: `npm run bench` builds first when dist/ is stale
-import { open as openLt } from '../../../dist/platform/node/index.js';
+// the built package as `import ... from 'largetable'` loads it on Node (dist/'s one-module Node entry):
+// `npm run bench` builds first when dist/ is stale
+import { open as openLt } from '../../../dist/platform/node/bundle.js';
 
 export const meta = {
   engine: 'largetable', version: '0.1.0', persistent: true,
