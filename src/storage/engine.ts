@@ -105,7 +105,9 @@ const walSyncRunMax = 16;
  * walProbeRunCap; any other sends it back to walSyncRunMax (under CPU contention the two ways are
  * close, single asynchronous latencies vary 1-12 ms, and that way measured the faster at times).
  * When a probe also served to let other writers queue, one in 17 lone commits, it cost ~20% of a
- * sequential writer's time on an idle machine.
+ * sequential writer's time on an idle machine. A probe is also put off while the synchronous way
+ * costs what it did at its best (`walSyncSteady`), up to walProbeRunCap commits: on an idle machine
+ * a fresh store's sequential writer then pays no round trip (before: at its 17th and 82nd commits).
  */
 const walProbeRunCap = 4096;
 /**
@@ -256,6 +258,8 @@ export class LsmStore implements Store {
   /** Moving averages (ms) of a lone commit written synchronously / asynchronously; 0 = not measured. */
   private walLatNow = 0;
   private walLatAsync = 0;
+  /** The lowest walLatNow so far: what the synchronous way costs here when nothing slows it down. */
+  private walLatNowBest = 0;
   /** Reused buffer for chunked WAL writes of many records (allocated on first use). */
   private walCoalesce: Uint8Array | undefined;
   /**
@@ -867,7 +871,7 @@ export class LsmStore implements Store {
         // of the other way every walSyncRunMax commits while that one is faster, and a probe of it
         // every walProbeLimit commits while this one is, to keep both measures current
         let now = false;
-        if (lone && this.walQuiet && this.walSyncRun < walSyncRunMax && this.walProbeRun < this.walProbeLimit) {
+        if (lone && this.walQuiet && this.walSyncRun < walSyncRunMax && (this.walProbeRun < this.walProbeLimit || this.walSyncSteady())) {
           // until a probe measured the asynchronous way, this one is taken
           const faster = this.walLatNow === 0 || this.walLatAsync === 0 || this.walLatNow <= this.walLatAsync;
           if (faster || this.walAsyncRun >= walSyncRunMax) now = this.walWriteNow(parts);
@@ -893,7 +897,10 @@ export class LsmStore implements Store {
         this.walDirty = false;
         if (lone) {
           const dt = performance.now() - t0;
-          if (now) this.walLatNow = this.walLatNow === 0 ? dt : this.walLatNow + (dt - this.walLatNow) / 8;
+          if (now) {
+            this.walLatNow = this.walLatNow === 0 ? dt : this.walLatNow + (dt - this.walLatNow) / 8;
+            if (this.walLatNowBest === 0 || this.walLatNow < this.walLatNowBest) this.walLatNowBest = this.walLatNow;
+          }
           else if (this.queue.length === 0) {
             this.walLatAsync = this.walLatAsync === 0 ? dt : this.walLatAsync + (dt - this.walLatAsync) / 8;
             // the synchronous way still clearly faster: probe (and pay the round trip) a quarter as often
@@ -913,6 +920,17 @@ export class LsmStore implements Store {
       for (const p of group) if (p.pooled !== undefined) this.recordToPool(p.pooled);
       for (const p of group) p.resolve({ seq: BigInt(p.seq) });
     }
+  }
+
+  /**
+   * The synchronous way still costs what it did at its best (its moving average within twice its
+   * lowest): nothing slows this thread or the device, so the thread-pool round trip cannot be the
+   * faster way and a probe of it would only cost its latency (0.3-4 ms on an idle 2-core VM, the
+   * slowest of a fresh store's first 300 sequential commits). Probes wait until that changes (CPU
+   * contention, a slower device), or for walProbeRunCap synchronous commits.
+   */
+  private walSyncSteady(): boolean {
+    return this.walLatNow > 0 && this.walLatNow <= 2 * this.walLatNowBest && this.walProbeRun < walProbeRunCap;
   }
 
   private takeUnwritten(): Uint8Array[] {

@@ -8,6 +8,7 @@ import { adapterCases } from '../conformance/storage-adapter.case.ts';
 import { lockFileName, openNodeFsAdapter } from '../../platform/node/fs-adapter.ts';
 import { isLargetableError } from '../../src/errors.ts';
 import { openStore } from '../../src/storage/index.ts';
+import { walPreallocBytesMin } from '../../src/storage/wal.ts';
 import { appendsSurviveSigkill, spawnLockHolder, waitExit } from './child.ts';
 
 const root = await fs.mkdtemp(path.join(os.tmpdir(), 'lt-nodefs-'));
@@ -140,18 +141,22 @@ describe('NodeFsAdapter specifics', () => {
     await st.close();
   });
 
-  it("a fresh store's first 16 sequential strict commits are written synchronously, the WAL's first preallocation chunk with them", async () => {
+  it("a sequential strict writer's commits are written synchronously, the WAL's next preallocation chunk with them, and the asynchronous way is probed once they get slower", async () => {
     const dir = path.join(root, `seqsync${++counter}`);
     const a = await openNodeFsAdapter(dir);
     let syncWrites = 0;
     let asyncWalWrites = 0;
     let counting = false;
+    // each synchronous write also sleeps this long, so that its latency does not depend on how busy the machine is
+    let delayMs = 20;
+    const sleeper = new Int32Array(new SharedArrayBuffer(4));
     const open = a.open.bind(a);
     a.open = async (name, o) => {
       const h = await open(name, o);
       if (!name.endsWith('.wal')) return h;
       const w = h.writeDurableSync!.bind(h);
       h.writeDurableSync = (off, bytes) => {
+        Atomics.wait(sleeper, 0, 0, delayMs);
         const done = w(off, bytes);
         if (done && counting) syncWrites++;
         return done;
@@ -170,23 +175,31 @@ describe('NodeFsAdapter specifics', () => {
       return n;
     };
     const before = await walBytes();
-    const value = new Uint8Array(5000).fill(7);
+    const value = new Uint8Array(8000).fill(7);
     const key = (i: number): Uint8Array => new TextEncoder().encode(`k${String(i).padStart(4, '0')}`);
+    // ~8 KB a commit (a lone commit is written synchronously up to 8 KiB): past the first chunk of
+    // preallocated zeros, and past the 17th commit (where a probe of the asynchronous way used to go),
+    // not past 256 KiB (a larger chunk of zeros goes the asynchronous way)
+    const n = 30;
+    assert.ok(n * 8000 > walPreallocBytesMin && n * 8000 < 256 * 1024);
     counting = true;
-    // ~5 KB a commit: the WAL passes its first 64 KiB of preallocated zeros at the 13th
-    for (let i = 0; i < 16; i++) await st.put(key(i), value);
+    for (let i = 0; i < n; i++) await st.put(key(i), value);
     counting = false;
-    assert.equal(asyncWalWrites, 0, 'no asynchronous WAL write (a thread-pool round trip each)');
-    assert.equal(syncWrites, 16);
-    assert.ok((await walBytes()) >= before + 64 * 1024, 'the WAL was extended with the next chunk of zeros');
-    // then one probe of the asynchronous way
+    assert.equal(asyncWalWrites, 0, 'no asynchronous WAL write (a thread-pool round trip each) while the synchronous way costs what it did');
+    assert.equal(syncWrites, n);
+    assert.ok((await walBytes()) >= before + walPreallocBytesMin, 'the WAL was extended with the next chunk of zeros');
+    // the synchronous way gets slower: within a few commits one probes the asynchronous way
+    delayMs = 150;
     counting = true;
-    await st.put(key(16), value);
+    let i = n;
+    while (asyncWalWrites === 0 && i < n + 8) await st.put(key(i++), value);
     counting = false;
-    assert.equal(asyncWalWrites, 1, 'the 17th measures the asynchronous way');
+    assert.equal(asyncWalWrites, 1, 'a commit measured the asynchronous way');
+    assert.ok(i - n <= 4, `the probe came after ${i - n} slower commits`);
+    delayMs = 0;
     await st.close();
     const again = await openStore(await openNodeFsAdapter(dir), {});
-    for (let i = 0; i <= 16; i++) assert.deepEqual(await again.get(key(i)), value);
+    for (let k = 0; k < i; k++) assert.deepEqual(await again.get(key(k)), value);
     await again.close();
   });
 
