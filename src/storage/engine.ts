@@ -119,8 +119,8 @@ const walSyncBytesMax = 8192;
 /**
  * A lone commit whose record passes the WAL's preallocated zeros is written synchronously with the
  * next chunk of zeros (one write, which also changes the file's size) while the two together are
- * at most this long: the log's first chunks (64, 128 and 256 KiB), written by a fresh store's first
- * ~500 small commits. Larger chunks go the asynchronous way (a longer write, once per 512 KiB or more).
+ * at most this long: the chunk a WAL's first 256 KiB (written when it was created) pass to, carried by
+ * a fresh store's ~450th small commit. Larger chunks go the asynchronous way (a longer write, once per 512 KiB or more).
  */
 const walSyncExtendBytesMax = 256 * 1024 + walSyncBytesMax;
 

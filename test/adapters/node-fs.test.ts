@@ -178,10 +178,11 @@ describe('NodeFsAdapter specifics', () => {
     const value = new Uint8Array(8000).fill(7);
     const key = (i: number): Uint8Array => new TextEncoder().encode(`k${String(i).padStart(4, '0')}`);
     // ~8 KB a commit (a lone commit is written synchronously up to 8 KiB): past the first chunk of
-    // preallocated zeros, and past the 17th commit (where a probe of the asynchronous way used to go),
-    // not past 256 KiB (a larger chunk of zeros goes the asynchronous way)
-    const n = 30;
-    assert.ok(n * 8000 > walPreallocBytesMin && n * 8000 < 256 * 1024);
+    // preallocated zeros (the next one, as long, goes with a commit), and past the 17th commit (where
+    // a probe of the asynchronous way used to go), not past the second chunk (a larger chunk of zeros
+    // goes the asynchronous way)
+    const n = 40;
+    assert.ok(n * 8000 > walPreallocBytesMin && n * 8100 < 2 * walPreallocBytesMin);
     counting = true;
     for (let i = 0; i < n; i++) await st.put(key(i), value);
     counting = false;
