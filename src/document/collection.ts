@@ -18,7 +18,7 @@ import type { AggregationCursor } from './aggregate.ts';
 import type { ChangeStream } from './changestream.ts';
 import { changeHeaderBytes, decodeDocument, encodeDocument, encodeDocumentShared, type CollMeta, type Engine, type IndexMeta, type PreparedInsert, type TxnState, type WriteScope } from './engine.ts';
 import { choosePlan, countMatches, explainFind, runFind, runFindBatches, scan, type ExecStats, type FindRequest, type FoundDoc } from './exec.ts';
-import { documentKey, documentKeyOf, encodeId } from './keyspace.ts';
+import { documentKey, documentKeyScratch, encodeId } from './keyspace.ts';
 import type { KVReader } from './kv.ts';
 import { indexKindFactory, pluginKindOf, type IndexPlugin } from './plugins.ts';
 
@@ -277,9 +277,11 @@ export class Collection<TSchema extends Document = Document> {
           const coll = this.meta();
           if (!coll) return Promise.resolve(null);
           const reader = this.reader(options);
-          const dk = documentKeyOf(coll.id, id);
+          // the key in a reused buffer: the synchronous probe keeps none of it; a read that
+          // needs I/O awaits with its own copy
+          const dk = documentKeyScratch(coll.id, id);
           const r = this.engine.pointRead(reader, dk);
-          return (r !== undefined ? Promise.resolve(r) : this.engine.pointReadAsync(reader, dk)) as Promise<T | null>;
+          return (r !== undefined ? Promise.resolve(r) : this.engine.pointReadAsync(reader, dk.slice())) as Promise<T | null>;
         } catch (err) {
           return Promise.reject(err);
         }

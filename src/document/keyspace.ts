@@ -10,6 +10,7 @@
  *   0x04                                   -> last change-log sequence number (u64)
  *   0x13 slot:u32                          -> change log ring entry (seq:u64 + record), slot = seq % changeLogEntriesMax
  */
+import { ObjectId } from 'bson';
 import { ByteWriter, prefixEnd, Tag, writeValue } from './keycodec.ts';
 
 export const documentFormatVersion = 1;
@@ -79,6 +80,45 @@ export function documentKeyOf(collId: number, id: unknown): Uint8Array {
     }
   }
   return documentKey(collId, encodeId(id));
+}
+
+/** `documentKeyScratch`'s buffer (an ASCII string _id of up to 256 characters, or an ObjectId) and its views by length. */
+const scratchBuf = new Uint8Array(256 + 7);
+const scratchViews: (Uint8Array | undefined)[] = [];
+
+/**
+ * `documentKeyOf(collId, id)` written into one reused buffer when `id` is an ASCII string or an
+ * ObjectId (a view of it, valid until the next call: for a synchronous probe of the store, which
+ * keeps no key it is asked for; copy it to keep it or to await with it), else a new array. Spares
+ * a point read the allocation of its key.
+ */
+export function documentKeyScratch(collId: number, id: unknown): Uint8Array {
+  let n: number;
+  const out = scratchBuf;
+  if (typeof id === 'string') {
+    n = id.length;
+    if (n > 256) return documentKeyOf(collId, id);
+    for (let i = 0; i < n; i++) {
+      const c = id.charCodeAt(i);
+      if (c >= 0x80) return documentKeyOf(collId, id);
+      out[i + 6] = c + 1;
+    }
+    out[5] = Tag.string;
+    out[n + 6] = 0; // the string's terminator
+    n += 7;
+  } else if (id instanceof ObjectId) {
+    const b = id.id;
+    if (b.length !== 12) return documentKeyOf(collId, id);
+    out[5] = Tag.objectId;
+    out.set(b, 6);
+    n = 18;
+  } else return documentKeyOf(collId, id);
+  out[0] = Prefix.document;
+  out[1] = (collId >>> 24) & 0xff;
+  out[2] = (collId >>> 16) & 0xff;
+  out[3] = (collId >>> 8) & 0xff;
+  out[4] = collId & 0xff;
+  return (scratchViews[n] ??= out.subarray(0, n));
 }
 
 export function encodeId(id: unknown): Uint8Array {

@@ -1,10 +1,10 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { Binary, Decimal128, Double, Int32, Long } from 'bson';
+import { Binary, Decimal128, Double, Int32, Long, ObjectId } from 'bson';
 import { freshClient } from './helpers.ts';
 import { cloneDoc, decodeDocument, DocumentCache, docKeyHash, encodeDocument } from '../../src/document/engine.ts';
-import { documentKey, documentKeyOf, encodeId } from '../../src/document/keyspace.ts';
+import { documentKey, documentKeyOf, documentKeyScratch, encodeId } from '../../src/document/keyspace.ts';
 
 /** docKeyHash of a bytesKey string's bytes. */
 const hashOf = (k: string): number => docKeyHash(Uint8Array.from(k, (c) => c.charCodeAt(0)));
@@ -147,6 +147,50 @@ describe('read path', () => {
       }),
       { seed: 11, numRuns: 2000 },
     );
+  });
+
+  it('documentKeyScratch(coll, id) is documentKeyOf(coll, id), and a view of one reused buffer for ASCII strings and ObjectIds', () => {
+    const idArb = fc.oneof(
+      fc.string({ maxLength: 300 }),
+      fc.string({ unit: 'grapheme', maxLength: 20 }),
+      fc.uint8Array({ minLength: 12, maxLength: 12 }).map((b) => new ObjectId(b)),
+      fc.double(),
+      fc.integer(),
+      fc.boolean(),
+      fc.date({ noInvalidDate: true }),
+    );
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: 0xffffffff }), idArb, idArb, (coll, id, other) => {
+        const want = documentKeyOf(coll, id);
+        const got = documentKeyScratch(coll, id);
+        assert.deepEqual(got, want);
+        const copy = got.slice();
+        // the next call may overwrite it: only a copy is kept
+        assert.deepEqual(documentKeyScratch(coll ^ 1, other), documentKeyOf(coll ^ 1, other));
+        assert.deepEqual(copy, want);
+      }),
+      { seed: 12, numRuns: 2000 },
+    );
+    const a = documentKeyScratch(1, 'abc');
+    assert.equal(documentKeyScratch(2, 'xyz').buffer, a.buffer, 'one reused buffer');
+  });
+
+  it('findOne by _id: concurrent reads that need storage I/O each answer their own _id (the reused key is copied before awaiting)', async () => {
+    const client = await freshClient({ blockCacheSizeBytes: 64 * 1024, documentCacheBytes: 0 });
+    const c = client.db('app').collection('many');
+    const oids = Array.from({ length: 1500 }, () => new ObjectId());
+    const docs = [
+      ...Array.from({ length: 1500 }, (_, i) => ({ _id: `id-${i}`, pad: 'x'.repeat(200), i })),
+      ...oids.map((_id, i) => ({ _id, pad: 'y'.repeat(200), i })),
+    ];
+    await c.insertMany(docs);
+    await client.engine.store.flush();
+    // issued in one synchronous turn: every read that misses the cache awaits while later calls reuse the key buffer
+    const want = docs.filter((_, i) => i % 7 === 3);
+    const got = await Promise.all(want.map((d) => c.findOne({ _id: d._id })));
+    assert.deepEqual(got, want);
+    assert.ok(client.engine.store.stats().blockCacheMisses > 0, 'some reads went to storage');
+    await client.close();
   });
 
   it('findOne by _id follows drops, re-creations, renames and closed clients', async () => {
