@@ -16,7 +16,7 @@ const base = process.argv[2]!;
 const arg = (k: string) => process.argv.find((a) => a.startsWith(`--${k}=`))?.slice(k.length + 3);
 const N = +(arg('n') ?? 100000), G = +(arg('gets') ?? 20000);
 const profDir = arg('prof');
-const dir = '/tmp/lt-prof-gets';
+const dir = `/tmp/lt-prof-gets-${process.pid}`;
 fs.rmSync(dir, { recursive: true, force: true });
 fs.cpSync(base, dir, { recursive: true });
 const ids: string[] = makeIds(N, 1);
@@ -31,23 +31,33 @@ const openMs = now() - t0;
 await c.findOne({ _id: ids[0] });
 await c.find({ city: 'city00' }).toArray();
 if (process.argv.includes('--idle')) await store.idle();
+if (process.argv.includes('--warmblocks')) { const { documentKeyOf } = await import(process.env.LT_SRC ? '../../src/document/keyspace.ts' : '../../dist/src/document/keyspace.js'); const cid = (c as any).meta().id; for (const id of ids) await store.get(documentKeyOf(cid, id)); }
 const s0 = store.stats();
 const mem = () => { const m = process.memoryUsage(); return `heap ${(m.heapUsed / 2 ** 20).toFixed(1)} ab ${(m.arrayBuffers / 2 ** 20).toFixed(1)} rss ${(m.rss / 2 ** 20).toFixed(0)}`; };
 if (process.env.MEM) { (globalThis as any).gc?.(); console.log('before gets', mem()); }
 const look = shuffled(ids, 3).slice(0, G), lat = new Array(look.length);
+const split = process.argv.includes('--split'), hit1: number[] = [], miss1: number[] = [];
+const f0 = process.resourceUsage();
 const c0 = process.cpuUsage();
 const t1 = now();
 await cpuProfiled(profDir, 'gets', async () => {
-  for (let i = 0; i < look.length; i++) { const t = now(); const d = await c.findOne({ _id: look[i] }); lat[i] = now() - t; if (!d) throw new Error('miss'); }
+  for (let i = 0; i < look.length; i++) {
+    const m0 = split ? store.stats().blockCacheMisses : 0;
+    const t = now(); const d = await c.findOne({ _id: look[i] }); lat[i] = now() - t; if (!d) throw new Error('miss');
+    if (split) (store.stats().blockCacheMisses === m0 ? hit1 : miss1).push(lat[i]);
+  }
 });
 const wall = now() - t1;
 if (process.env.MEM) { console.log('after gets', mem()); (globalThis as any).gc?.(); console.log('after gc', mem(), 'docCache', JSON.stringify((client as any).engine.docCache.stats?.())); }
 const cu = process.cpuUsage(c0);
+const f1 = process.resourceUsage();
 const s1 = store.stats();
 lat.sort((a: number, b: number) => a - b);
 console.log(`p50 us ${(pct(lat, 50) * 1000).toFixed(2)} p90 ${(pct(lat, 90) * 1000).toFixed(1)} p99 ${(pct(lat, 99) * 1000).toFixed(1)} mean ${((wall * 1000) / G).toFixed(2)} cpu/get us ${(((cu.user + cu.system) / G)).toFixed(2)}`,
-  `| open ms ${openMs.toFixed(0)} levels ${JSON.stringify(store.levels())} block hits ${s1.blockCacheHits - s0.blockCacheHits} misses ${s1.blockCacheMisses - s0.blockCacheMisses} compactions ${s1.compactions}`);
-if (process.argv.includes('--split')) {
+  `| open ms ${openMs.toFixed(0)} levels ${JSON.stringify(store.levels())} block hits ${s1.blockCacheHits - s0.blockCacheHits} misses ${s1.blockCacheMisses - s0.blockCacheMisses} compactions ${s1.compactions} minflt ${f1.minorPageFault - f0.minorPageFault} ctxsw ${f1.voluntaryContextSwitches - f0.voluntaryContextSwitches}/${f1.involuntaryContextSwitches - f0.involuntaryContextSwitches}`);
+if (split) {
+  hit1.sort((a, b) => a - b); miss1.sort((a, b) => a - b);
+  console.log(`pass 1: hits ${hit1.length} p50 ${(pct(hit1, 50) * 1000).toFixed(2)} misses ${miss1.length} p50 ${(pct(miss1, 50) * 1000).toFixed(2)}`);
   // more passes of first reads (ids not read yet), gets classified by whether they read a block
   const seen = new Set(look);
   const rest = shuffled(ids, 7).filter((id) => !seen.has(id));
