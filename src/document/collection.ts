@@ -420,8 +420,10 @@ export class Collection<TSchema extends Document = Document> {
         await this.engine.stageInserts(scope, coll, [p], rethrow);
       }, txn, durabilityOf(options));
     } else {
-      // concurrent callers' inserts are staged and committed together (each still atomic on its own)
+      // concurrent callers' inserts are staged and committed together (each still atomic on its
+      // own); the promise is the group's, this insert's failure is on `p`
       await this.engine.insertOne(this.dbName, this.collectionName, p, durabilityOf(options));
+      if (p.error !== undefined) throw p.error;
     }
     return { acknowledged: true, insertedId: p.id };
   }

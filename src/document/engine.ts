@@ -886,22 +886,23 @@ export class Engine {
    * stays the order of the calls), for the same collection and durability, join that group: it
    * stages them in call order with one scope and one `_id` read pass and commits them as ONE
    * batch, as insertMany does. Each insert stays atomic on its own: a refused document (duplicate
-   * `_id`, bad index key) rejects only its own caller and stages nothing; the others resolve once
-   * the batch is durable (a failed batch rejects them all, as a failed group commit does).
-   * Concurrent callers then share a mutex turn, a scope and a commit, not just the fsync.
+   * `_id`, bad index key) fails only its own call and stages nothing; the others succeed once
+   * the batch is durable (a failed batch fails them all, as a failed group commit does).
+   * Concurrent callers then share a mutex turn, a scope and a commit, not just the fsync, and one
+   * promise: the returned one is the group's, resolved (never rejected) once the group settled,
+   * when `p.error` holds this call's failure if it has one (the caller throws it).
    */
   insertOne(db: string, name: string, p: PreparedInsert, durability: Durability | undefined): Promise<void> {
     this.checkOpen();
     const g = this.openInsertGroup;
     if (g !== undefined && g.queued === this.mutex.queued && g.db === db && g.name === name && g.durability === durability && g.items.length < insertGroupMax) {
-      return new Promise<void>((resolve, reject) => {
-        g.items.push(p);
-        g.settle.push({ resolve, reject });
-      });
+      g.items.push(p);
+      return g.done;
     }
-    const ng: InsertGroup = { db, name, durability, items: [p], settle: [], queued: 0 };
-    const done = new Promise<void>((resolve, reject) => ng.settle.push({ resolve, reject }));
-    this.runInsertGroup(ng).catch((err: unknown) => settleAll(ng.settle, [], err));
+    let settled!: () => void;
+    const done = new Promise<void>((r) => (settled = r));
+    const ng: InsertGroup = { db, name, durability, items: [p], queued: 0, done, settled };
+    this.runInsertGroup(ng).catch((err: unknown) => settleGroup(ng, [], err));
     // runInsertGroup queued on the mutex synchronously: later calls join while nothing queued after it
     ng.queued = this.mutex.queued;
     this.openInsertGroup = ng;
@@ -931,7 +932,7 @@ export class Engine {
     } catch (err) {
       release();
       for (const p of scope.plugins) p.abort();
-      settleAll(g.settle, errors, err);
+      settleGroup(g, errors, err);
       return;
     }
     release();
@@ -943,7 +944,7 @@ export class Engine {
         failed = err;
       }
     }
-    settleAll(g.settle, errors, failed);
+    settleGroup(g, errors, failed);
   }
 
   private readonly countersKeys = new Map<number, Uint8Array>();
@@ -1720,17 +1721,23 @@ export interface PreparedInsert {
   encId: Uint8Array;
   /** Bytes reserved right before `bytes` for its change-log record's header (0: none; see ChangeEvent.fullDocumentRoom). */
   logRoom: number;
+  /** Set when a settled insertOne group failed this insert (its refusal or the commit's failure; see Engine.insertOne). */
+  error?: unknown;
 }
 
 const idIndex = { name: '_id_', key: { _id: 1 } };
 
-/** Answers each call of an insertOne group: its own refusal, else `err` (the commit's failure), else success. */
-function settleAll(settle: InsertGroup['settle'], errors: unknown[], err: unknown): void {
-  for (let i = 0; i < settle.length; i++) {
+/**
+ * Settles an insertOne group: each call's failure (its own refusal, else `err`, the commit's
+ * failure) goes on its prepared insert, then the group's promise resolves (once: later calls do nothing).
+ */
+function settleGroup(g: InsertGroup, errors: unknown[], err: unknown): void {
+  const items = g.items;
+  for (let i = 0; i < items.length; i++) {
     const e = errors[i] ?? err;
-    if (e === undefined) settle[i]!.resolve();
-    else settle[i]!.reject(e);
+    if (e !== undefined) items[i]!.error = e;
   }
+  g.settled();
 }
 
 /** Inserts that one insertOne group takes at most (then the next call starts a new group). */
@@ -1741,7 +1748,9 @@ interface InsertGroup {
   name: string;
   durability: Durability | undefined;
   items: PreparedInsert[];
-  settle: { resolve: () => void; reject: (err: unknown) => void }[];
+  /** Resolves (never rejects) once the group settled (see `settleGroup`). */
+  done: Promise<void>;
+  settled: () => void;
   /** `mutex.queued` right after the group queued: joinable while it is unchanged and the group is open. */
   queued: number;
 }
