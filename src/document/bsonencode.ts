@@ -11,13 +11,17 @@
  * document cache copies once more to own it); inserts spend a large share of their time there.
  */
 import { ObjectId } from 'bson';
-import { isPlainObject } from '../query/values.ts';
+import { isPlainObject, RESERVED_KEYS } from '../query/values.ts';
+import { documentDepthMax } from '../limits.ts';
 import { ByteSlab } from './slab.ts';
 
 /** Over this size bson's own buffer (17 MiB) decides what happens. */
 const bytesMax = 17 * 1024 * 1024;
 /** Deeper than this (documents are refused past 100 levels) bson decides (cycles, errors). */
 const depthMax = 200;
+/** While `encodeFastValidated` runs: names are checked, and nesting stops below documentDepthMax. */
+let validating = false;
+let depthLimit = depthMax;
 /** The scratch buffer is replaced after use once it grew past this. */
 const scratchKeepMax = 1024 * 1024;
 
@@ -168,13 +172,15 @@ function writeElement(key: string, v: unknown, o: number, depth: number): number
 }
 
 function writeObject(doc: Record<string, unknown>, o: number, depth: number): number {
-  if (depth > depthMax) throw GIVE_UP;
+  if (depth > depthLimit) throw GIVE_UP;
   const start = o;
   ensure(o + 5);
   o += 4;
   const keys = Object.keys(doc);
   for (let i = 0; i < keys.length; i++) {
     const k = keys[i]!;
+    // validating: a name validateDocument refuses ('$' first, or reserved); NUL writeKey refuses
+    if (validating && (k.charCodeAt(0) === 36 || ((k.length === 9 || k.length === 11) && RESERVED_KEYS.has(k)))) throw GIVE_UP;
     o = writeElement(k, doc[k], o, depth);
   }
   ensure(o + 1);
@@ -184,7 +190,7 @@ function writeObject(doc: Record<string, unknown>, o: number, depth: number): nu
 }
 
 function writeArray(a: unknown[], o: number, depth: number): number {
-  if (depth > depthMax) throw GIVE_UP;
+  if (depth > depthLimit) throw GIVE_UP;
   const start = o;
   ensure(o + 5);
   o += 4;
@@ -219,6 +225,25 @@ const slabItemMax = 4 * 1024;
  */
 export function encodeFastShared(doc: object, room = 0): Uint8Array | undefined {
   return encodeFastTo(doc, true, room);
+}
+
+/**
+ * `encodeFastShared` of a document that is also checked as `validateDocument` checks it, in the
+ * same pass: undefined unless the document is one this encoder writes and validateDocument plainly
+ * accepts (no field name starting with '$', reserved or holding NUL, no nesting at
+ * documentDepthMax). The encoder writes only values validateDocument accepts; the size limit
+ * and the `_id` rules (not an array) are the caller's. On undefined the caller validates (which
+ * throws the exact refusal) and encodes the usual way: one walk of the document instead of two.
+ */
+export function encodeFastValidated(doc: object, room = 0): Uint8Array | undefined {
+  validating = true;
+  depthLimit = documentDepthMax - 1;
+  try {
+    return encodeFastTo(doc, true, room);
+  } finally {
+    validating = false;
+    depthLimit = depthMax;
+  }
 }
 
 /**

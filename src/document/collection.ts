@@ -13,7 +13,7 @@ import { applyUpdate, isReplacement, upsertSeed } from '../query/update.ts';
 import { validateDocument } from '../query/validate.ts';
 import { cloneValue, compareValues, isPlainObject, valuesEqual, type Document } from '../query/values.ts';
 import { AbstractCursor } from './cursor.ts';
-import { sharedRoom } from './bsonencode.ts';
+import { encodeFastValidated, sharedRoom } from './bsonencode.ts';
 import type { AggregationCursor } from './aggregate.ts';
 import type { ChangeStream } from './changestream.ts';
 import { changeHeaderBytes, decodeDocument, encodeDocument, encodeDocumentShared, type CollMeta, type Engine, type IndexMeta, type PreparedInsert, type TxnState, type WriteScope } from './engine.ts';
@@ -387,19 +387,26 @@ export class Collection<TSchema extends Document = Document> {
 
   private prepareInsert(doc: unknown): PreparedInsert {
     if (!isPlainObject(doc)) throw new LargetableError('INVALID_DOCUMENT', 'document must be an object');
-    validateDocument(doc);
     let stored = doc;
+    let newId: ObjectId | undefined;
     if (doc._id === undefined) {
-      const id = new ObjectId();
-      stored = { _id: id, ...doc };
-      (doc as Document)._id = id; // the driver sets _id on the caller's document
+      newId = new ObjectId();
+      stored = { _id: newId, ...doc };
     } else if (firstKey(doc) !== '_id') {
       stored = { _id: doc._id, ...doc };
     }
     // a view into a shared buffer when short: held only while the insert is staged and committed,
     // with room before it for the insert's change-log record (written around the document's bytes)
-    const bytes = encodeDocumentShared(stored, changeHeaderBytes(this.dbName, this.collectionName));
+    const room = changeHeaderBytes(this.dbName, this.collectionName);
+    // validated while encoded (one walk of the document); whatever that does not plainly accept
+    // is validated on its own first (its refusal thrown before the caller's document is touched)
+    let bytes = Array.isArray(stored._id) ? undefined : encodeFastValidated(stored, room);
+    if (bytes === undefined || bytes.length > documentSizeBytesMax) {
+      validateDocument(doc);
+      bytes = encodeDocumentShared(stored, room);
+    }
     const logRoom = sharedRoom;
+    if (newId !== undefined) (doc as Document)._id = newId; // the driver sets _id on the caller's document
     if (bytes.length > documentSizeBytesMax) {
       throw new LargetableError('LIMIT_EXCEEDED', `document is ${bytes.length} bytes, over the ${documentSizeBytesMax}-byte limit`, { details: { size: bytes.length } });
     }

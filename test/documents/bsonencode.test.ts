@@ -2,7 +2,8 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { BSON, Binary, Decimal128, Double, Int32, Long, ObjectId, UUID } from 'bson';
-import { encodeFast, encodeFastShared } from '../../src/document/bsonencode.ts';
+import { encodeFast, encodeFastShared, encodeFastValidated } from '../../src/document/bsonencode.ts';
+import { validateDocument } from '../../src/query/validate.ts';
 import { encodeDocument } from '../../src/document/engine.ts';
 import { arbValue } from '../query/arbitraries.ts';
 
@@ -27,7 +28,7 @@ const arbDate = fc.oneof(
   fc.integer({ min: -8.64e15, max: 8.64e15 }).map((t) => new Date(t)),
   fc.constantFrom(new Date(0), new Date(-1), new Date(2 ** 32), new Date(-(2 ** 32) - 1), new Date(NaN)),
 );
-const arbKey = fc.oneof(fc.constantFrom('a', 'b', '_id', 'é', '', '$x', 'a.b', '0', '10', '__proto__', 'k\u0000', '\uD800'), fc.string({ maxLength: 4 }));
+const arbKey = fc.oneof(fc.constantFrom('a', 'b', '_id', 'é', '', '$x', 'a.b', '0', '10', '__proto__', 'constructor', 'prototype', 'prototypes', 'x$', 'k\u0000', '\uD800'), fc.string({ maxLength: 4 }));
 const arbScalar: fc.Arbitrary<unknown> = fc.oneof(
   { weight: 3, arbitrary: arbString },
   { weight: 3, arbitrary: arbNumber },
@@ -135,5 +136,64 @@ describe('encodeFast: the bytes of BSON.serialize for the common document shapes
     const large = encodeFastShared({ s: 'q'.repeat(64 * 1024) })!;
     assert.equal(large.buffer.byteLength, large.length, 'a large encoding has a buffer of its own');
     assert.equal(encodeFastShared(new Map() as unknown as object), undefined);
+  });
+});
+
+describe('encodeFastValidated: encodes only what validateDocument accepts, checked in the same pass', () => {
+  it('encodes only documents validateDocument accepts, with the bytes of BSON.serialize (property)', () => {
+    let fast = 0;
+    let refused = 0;
+    fc.assert(
+      fc.property(fc.oneof(arbDoc, arbValue({}, 3).filter((v) => v !== null && typeof v === 'object' && !Array.isArray(v))), (doc) => {
+        let valid = true;
+        try {
+          validateDocument(doc as Record<string, unknown>);
+        } catch {
+          valid = false;
+          refused++;
+        }
+        const got = encodeFastValidated(doc as object, 7);
+        if (got === undefined) return;
+        fast++;
+        // the one rule left to the caller: an array _id
+        assert.ok(valid || Array.isArray((doc as Record<string, unknown>)._id), 'encoded a document validateDocument refuses');
+        same(got, BSON.serialize(doc as object));
+      }),
+      { numRuns: 3000 },
+    );
+    assert.ok(fast > 500 && refused > 200, `encoded ${fast}, refused ${refused}`);
+  });
+
+  it('gives up at each refused name and at the nesting limit, and is encodeFast otherwise', () => {
+    for (const k of ['$set', '__proto__', 'constructor', 'prototype', 'k\u0000']) {
+      const own = JSON.parse(`{"a":1,${JSON.stringify(k)}:2}`) as Record<string, unknown>;
+      assert.equal(encodeFastValidated(own), undefined, k);
+      assert.equal(encodeFastValidated({ a: [{ b: own }] }), undefined, `${k} nested`);
+    }
+    // nesting: validateDocument refuses a container at depth documentDepthMax (100)
+    const nest = (n: number, arr: boolean): Record<string, unknown> => {
+      let v: unknown = 1;
+      for (let i = 0; i < n; i++) v = arr && i % 2 ? [v] : { d: v };
+      return { d: v };
+    };
+    for (const arr of [false, true]) {
+      for (const n of [98, 99, 100]) {
+        const doc = nest(n, arr);
+        let valid = true;
+        try {
+          validateDocument(doc);
+        } catch {
+          valid = false;
+        }
+        const got = encodeFastValidated(doc);
+        assert.equal(got !== undefined, valid, `depth ${n + 1} (arrays: ${arr})`);
+        if (got) same(got, BSON.serialize(doc));
+      }
+    }
+    // after a refusal the plain encoder is as before (the checks end with the call)
+    assert.ok(encodeFast({ $x: 1 }));
+    assert.ok(encodeFast(nest(150, false)));
+    const doc = { _id: 1, name: 'a', tags: ['x', 'y'], at: new Date(5), sub: { n: 1.5 } };
+    same(encodeFastValidated(doc)!, BSON.serialize(doc));
   });
 });
