@@ -249,6 +249,30 @@ describe('raw BSON field access', () => {
     assert.deepStrictEqual(decodeFast(BSON.serialize({ _id: 2, name: 'y', age: 4 })), { _id: 2, name: 'y', age: 4 });
   });
 
+  it('decodeFast() returns the right short strings from its cache of decoded ones (slots shared and replaced)', () => {
+    // short ASCII strings are shared across decodes: many distinct values of the same lengths and
+    // end bytes (slot collisions), repeated, mixed with non-ASCII, NUL-free control and longer ones
+    const arbS = fc.oneof(
+      fc.string({ unit: fc.constantFrom('a', 'b', 'z', '0', '9', ' ', '~', '\u007f', '\u0001'), minLength: 1, maxLength: 10 }),
+      fc.string({ maxLength: 12 }).filter((x) => !x.includes('\0')),
+      fc.constantFrom('city07', 'city70', 'cityx7', 'tag03', 'tag30', 'é', 'aé', 'abcdefghij', 'abcdefghijk'),
+    );
+    fc.assert(
+      fc.property(fc.array(arbS, { minLength: 1, maxLength: 8 }), (vals) => {
+        const d = { _id: vals[0], v: vals, s: vals[vals.length - 1], o: { t: vals[0] } };
+        const bytes = BSON.serialize(d);
+        const want = BSON.deserialize(bytes, bsonOptions);
+        assert.deepStrictEqual(decodeFast(bytes), want);
+        assert.deepStrictEqual(decodeFast(bytes), want);
+      }),
+      { seed: 23, numRuns: 3000 },
+    );
+    for (let i = 0; i < 20000; i++) {
+      const x = `k${i % 7919}`;
+      assert.equal(decodeFast(BSON.serialize({ x }))!.x, x);
+    }
+  });
+
   it('covers only the shapes it reads exactly', () => {
     assert.ok(compileRawFilter({ a: 1, b: 'x', c: { $gte: 1, $lt: 5 }, d: { $in: ['p', 2, true] } }));
     for (const f of [{}, { 'a.b': 1 }, { a: null }, { a: { $ne: 1 } }, { a: { b: 1 } }, { $or: [{ a: 1 }] }, { a: /x/ }, { a: { $gt: 'x' } }, { a: new Date(0) }, { a: '\ud800' }, { a: { $in: [null] } }]) {
