@@ -155,6 +155,11 @@ export abstract class FsAdapterBase<S extends SharedFile> {
     }
   }
 
+  /** @internal a file was created since the last directory sync (`syncDirectoryIfDirty` has work). */
+  directorySyncPending(): boolean {
+    return this.dirDirty;
+  }
+
   /** @internal fsyncs the directory if a file was created since the last directory sync. */
   async syncDirectoryIfDirty(file: string): Promise<void> {
     if (!this.dirDirty) return;

@@ -296,6 +296,11 @@ class NodeFileHandle extends FsHandleBase<Shared> implements FileHandle {
     return true;
   }
 
+  syncPending(): boolean {
+    const s = this.shared;
+    return !s.writeThrough || s.syncNeeded || this.adapter.directorySyncPending();
+  }
+
   turn(): Promise<void> {
     return new Promise((resolve) => setImmediate(resolve));
   }

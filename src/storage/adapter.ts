@@ -51,6 +51,12 @@ export interface FileHandle {
    */
   writeDurableSync?(offset: number, bytes: Uint8Array): boolean;
   /**
+   * Optional, with `writeDurableSync`: false when `sync` has nothing to do now (every write on this
+   * handle durable already, no created file's directory entry unsynced). After a durable
+   * synchronous write the engine then skips `sync` (an awaited call of a few promises per commit).
+   */
+  syncPending?(): boolean;
+  /**
    * Optional, with `writeDurableSync`: resolves once the event loop has turned (Node: setImmediate),
    * without I/O. After a run of synchronous WAL writes, during which nothing else could run, the
    * engine lets the loop turn once so that other writers can queue (docs/ARCHITECTURE.md "Write path").

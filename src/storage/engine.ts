@@ -236,6 +236,8 @@ export class LsmStore implements Store {
   private nextFile = 1;
   private wal!: FileHandle;
   private walFile = 0;
+  /** walName(walFile), built once per WAL (not per commit). */
+  private walFileName = '';
   private walDirty = false;
   /** End of the last record written to the current WAL (the log's logical end). */
   private walSize = 0;
@@ -455,6 +457,7 @@ export class LsmStore implements Store {
     const old = this.wal as FileHandle | undefined;
     this.wal = h;
     this.walFile = file;
+    this.walFileName = name;
     this.walSize = walHeader().length;
     this.walAlloc = first.length;
     this.walDirty = false;
@@ -737,7 +740,7 @@ export class LsmStore implements Store {
   /** Applies sealed relaxed records (seqs ending at `lastSeq`) and buffers their WAL bytes. */
   private applyRelaxed(recs: Uint8Array[], lastSeq: number): void {
     const mem = this.current.mem;
-    const name = walName(this.walFile);
+    const name = this.walFileName;
     let seq = lastSeq - recs.length;
     if (this.unwritten.length === 0) this.unwrittenSince = Date.now();
     for (const rec of recs) {
@@ -856,7 +859,7 @@ export class LsmStore implements Store {
       // strict: everything acknowledged before it goes first, in one write and one sync
       const parts = this.takeUnwritten();
       for (const p of group) parts.push(p.rec);
-      const name = walName(this.walFile);
+      const name = this.walFileName;
       // on the thread-pool path the memtable takes the group while its bytes are written and
       // synced: readers see versions up to visibleSeq only, so it stays invisible until the sync
       // succeeded (and for good if it fails: the store then stops, see the catch below). Rotation
@@ -892,7 +895,8 @@ export class LsmStore implements Store {
           this.walQuiet = this.queue.length === 0;
         }
         this.onEvent?.('wal-sync');
-        await io(name, 'sync', () => this.wal.sync());
+        // a synchronous write is durable when it returns: its sync is skipped when it has nothing to do
+        if (!now || this.wal.syncPending?.() !== false) await io(name, 'sync', () => this.wal.sync());
         this.walSyncs++;
         this.walDirty = false;
         if (lone) {
@@ -955,7 +959,7 @@ export class LsmStore implements Store {
     if (this.walPrealloc && end > this.walAlloc && total <= walPreallocGroupBytesMax) {
       pad = this.walPadBytes();
     }
-    const name = walName(this.walFile);
+    const name = this.walFileName;
     if (parts.length > 1 && pad === 0 && total > walCoalesceBytes) {
       // many records (relaxed ones acknowledged from memory, up to walGroupBytesMax): written in
       // chunks through one reused buffer instead of concatenated into a new one of up to 8 MiB
@@ -1041,7 +1045,7 @@ export class LsmStore implements Store {
       if (rec.length + pad > walSyncExtendBytesMax) return false;
       buf = this.walGather(parts, rec.length + pad);
     }
-    const name = walName(this.walFile);
+    const name = this.walFileName;
     this.onEvent?.('wal-append');
     let done: boolean;
     try {
@@ -1070,7 +1074,7 @@ export class LsmStore implements Store {
   /** Writes the unwritten relaxed records and syncs the WAL (commit loop, rotation and close only). */
   private async persistWal(): Promise<void> {
     if (this.failed !== null) return;
-    const name = walName(this.walFile);
+    const name = this.walFileName;
     try {
       if (this.unwritten.length > 0) await this.walWrite(this.takeUnwritten());
       if (!this.walDirty) return;
@@ -1762,7 +1766,7 @@ export class LsmStore implements Store {
         if (this.walDirty) await this.wal.sync();
         this.walDirty = false;
       } catch (err) {
-        syncErr = toIoError(err, walName(this.walFile), 'sync');
+        syncErr = toIoError(err, this.walFileName, 'sync');
       }
     }
     if (syncErr === null && this.failed === null && (this.wal as FileHandle | undefined) !== undefined) {
