@@ -24,16 +24,19 @@ import { getOwn, isPlainObject } from '../query/values.ts';
 import {
   catalogKey,
   changeLogSlotKey,
+  changeLogSlotKeyBytes,
   changeSeqKey,
   collectionPrefix,
   countersKey,
   documentFormatVersion,
   documentKey,
   encodeId,
+  setDocumentKeyCollection,
   indexPrefix,
   pluginPrefix,
   rangeOfPrefix,
   versionKey,
+  writeChangeLogSlotKey,
 } from './keyspace.ts';
 import { Overlay, StoreReader, type KVReader, type Staged } from './kv.ts';
 import { indexKindFactory, type IndexPlugin } from './plugins.ts';
@@ -1001,6 +1004,8 @@ export class Engine {
       }
       const buf = total > 0 ? new Uint8Array(total) : undefined;
       logBuffer = buf?.buffer;
+      // the records' keys: views of one buffer (not an array, buffer and backing store per record)
+      const slotKeys = new Uint8Array(changeLogSlotKeyBytes * pending.length);
       let o = 0;
       for (let i = 0; i < pending.length; i++) {
         const n = ++this.changeSeq;
@@ -1018,7 +1023,9 @@ export class Engine {
           o = end;
         }
         // a ring of changeLogEntriesMax slots: each event overwrites the oldest (no deletes needed)
-        ops.push({ type: 'put', key: changeLogSlotKey(n % changeLogEntriesMax), value });
+        const ko = changeLogSlotKeyBytes * i;
+        writeChangeLogSlotKey(slotKeys, ko, n % changeLogEntriesMax);
+        ops.push({ type: 'put', key: slotKeys.subarray(ko, ko + changeLogSlotKeyBytes), value });
       }
       const v = new Uint8Array(8);
       writeU64(v, 0, this.changeSeq);
@@ -1298,7 +1305,8 @@ export class Engine {
     for (let i = 0; i < n; i++) {
       const p = items[i];
       if (!p) continue;
-      const dk = documentKey(coll.id, p.encId);
+      const dk = p.key;
+      setDocumentKeyCollection(dk, coll.id);
       dks[i] = dk;
       kss[i] = bytesKey(dk);
     }
@@ -1365,7 +1373,9 @@ export class Engine {
   /** Index entries to delete and to put for one document change (nothing is staged yet), into `ch` (empty). */
   private indexChanges(coll: CollMeta, encId: Uint8Array, before: Document | undefined, after: Document | undefined, ch: IndexChanges = newIndexChanges()): IndexChanges {
     const indexes = this.indexes(coll.id);
-    for (const ix of indexes) {
+    // an indexed loop: a for-of allocates its iterator and a result per step in unoptimized code
+    for (let j = 0; j < indexes.length; j++) {
+      const ix = indexes[j]!;
       if (ix.plugin) {
         ch.plugins = true;
         continue;
@@ -1721,6 +1731,11 @@ export interface PreparedInsert {
   encId: Uint8Array;
   /** Bytes reserved right before `bytes` for its change-log record's header (0: none; see ChangeEvent.fullDocumentRoom). */
   logRoom: number;
+  /**
+   * The document key (`documentKey`), `encId` a view of its end; its collection bytes are
+   * written when it is staged (`setDocumentKeyCollection`: the collection may not exist before).
+   */
+  key: Uint8Array;
   /** Set when a settled insertOne group failed this insert (its refusal or the commit's failure; see Engine.insertOne). */
   error?: unknown;
 }

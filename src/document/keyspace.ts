@@ -45,14 +45,22 @@ export function collectionPrefix(collId: number): Uint8Array {
 }
 
 export function documentKey(collId: number, encodedId: Uint8Array): Uint8Array {
-  const out = new Uint8Array(5 + encodedId.length);
+  const out = new Uint8Array(documentKeyPrefixBytes + encodedId.length);
   out[0] = Prefix.document;
-  out[1] = (collId >>> 24) & 0xff;
-  out[2] = (collId >>> 16) & 0xff;
-  out[3] = (collId >>> 8) & 0xff;
-  out[4] = collId & 0xff;
-  out.set(encodedId, 5);
+  setDocumentKeyCollection(out, collId);
+  out.set(encodedId, documentKeyPrefixBytes);
   return out;
+}
+
+/** Bytes of a document key before the encoded _id (prefix, collection id). */
+export const documentKeyPrefixBytes = 5;
+
+/** Writes the collection id of document key `key` (e.g. one built for collection 0 before the collection was known). */
+export function setDocumentKeyCollection(key: Uint8Array, collId: number): void {
+  key[1] = (collId >>> 24) & 0xff;
+  key[2] = (collId >>> 16) & 0xff;
+  key[3] = (collId >>> 8) & 0xff;
+  key[4] = collId & 0xff;
 }
 
 /**
@@ -152,13 +160,20 @@ export function pluginPrefix(indexId: number): Uint8Array {
 
 /** Change-log ring slot key: `13 slot:u32` with slot = seq % changeLogEntriesMax. */
 export function changeLogSlotKey(slot: number): Uint8Array {
-  const out = new Uint8Array(5);
-  out[0] = Prefix.changeLog;
-  out[1] = (slot >>> 24) & 0xff;
-  out[2] = (slot >>> 16) & 0xff;
-  out[3] = (slot >>> 8) & 0xff;
-  out[4] = slot & 0xff;
+  const out = new Uint8Array(changeLogSlotKeyBytes);
+  writeChangeLogSlotKey(out, 0, slot);
   return out;
+}
+
+export const changeLogSlotKeyBytes = 5;
+
+/** Writes changeLogSlotKey(slot) into out[o, o + changeLogSlotKeyBytes). */
+export function writeChangeLogSlotKey(out: Uint8Array, o: number, slot: number): void {
+  out[o] = Prefix.changeLog;
+  out[o + 1] = (slot >>> 24) & 0xff;
+  out[o + 2] = (slot >>> 16) & 0xff;
+  out[o + 3] = (slot >>> 8) & 0xff;
+  out[o + 4] = slot & 0xff;
 }
 
 /** Key holding the last change sequence number written (u64 value). */
