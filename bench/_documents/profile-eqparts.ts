@@ -12,6 +12,7 @@ import { warmedStore } from './warmstore.ts';
 import { choosePlan } from '../../src/document/exec.ts';
 import { documentKey } from '../../src/document/keyspace.ts';
 import { decodeDocumentAt } from '../../src/document/engine.ts';
+import { entryValue } from '../../src/storage/store.ts';
 const N = +(process.argv[2] ?? 100000);
 const dir = process.argv[3] ?? '/tmp/lt-prof-query';
 const rounds = +(process.argv.find((a) => a.startsWith('--rounds='))?.slice(9) ?? 3);
@@ -24,7 +25,7 @@ const cpu = () => { const u = process.cpuUsage(); return (u.user + u.system) / 1
 async function keysOf(city: string): Promise<Uint8Array[]> {
   const r = (await choosePlan(engine, coll, engine.live, { filter: { city } } as any)).plan.ranges[0];
   const out: Uint8Array[] = [];
-  for await (const b of engine.live.rangeBatches({ gte: r.gte, lt: r.lt }, 8, 256)) for (let i = 0; i < b.n; i++) out.push(documentKey(coll.id, b.values[i]));
+  for await (const b of engine.live.rangeBatches({ gte: r.gte, lt: r.lt }, 8, 256)) for (let i = 0; i < b.n; i++) out.push(documentKey(coll.id, entryValue(b, i)));
   return out;
 }
 const parts: [string, (city: string, keys: Uint8Array[]) => Promise<number> | number][] = [

@@ -80,14 +80,15 @@ function nameIs(b: Uint8Array, ns: number, name: Uint8Array): boolean {
 }
 
 /**
- * Offsets of the values of top-level fields `names` (UTF-8 bytes) in document `b`, written to
- * `vo` (value offset, -1 when missing) and `ty` (BSON type). Returns false on bytes it cannot walk.
+ * Offsets of the values of top-level fields `names` (UTF-8 bytes) in the document b[off, off +
+ * len) (default: all of b), written to `vo` (value offset in b, -1 when missing) and `ty` (BSON
+ * type). Returns false on bytes it cannot walk.
  */
-export function locate(b: Uint8Array, names: Uint8Array[], vo: Int32Array, ty: Uint8Array): boolean {
+export function locate(b: Uint8Array, names: Uint8Array[], vo: Int32Array, ty: Uint8Array, off = 0, len = b.length): boolean {
   const want = names.length;
   vo.fill(-1, 0, want);
-  const end = b.length - 1;
-  let o = 4;
+  const end = off + len - 1;
+  let o = off + 4;
   let found = 0;
   while (o < end && found < want) {
     const t = b[o]!;
@@ -95,8 +96,8 @@ export function locate(b: Uint8Array, names: Uint8Array[], vo: Int32Array, ty: U
     let ne = ns;
     while (b[ne] !== 0) ne++;
     const v = ne + 1;
-    const len = valueLength(b, t, v);
-    if (len < 0 || v + len > end) return false;
+    const vl = valueLength(b, t, v);
+    if (vl < 0 || v + vl > end) return false;
     const nl = ne - ns;
     for (let j = 0; j < want; j++) {
       const nm = names[j]!;
@@ -107,7 +108,7 @@ export function locate(b: Uint8Array, names: Uint8Array[], vo: Int32Array, ty: U
         break;
       }
     }
-    o = v + len;
+    o = v + vl;
   }
   return true;
 }
@@ -122,8 +123,8 @@ interface ScalarTest {
   bool?: (v: boolean) => boolean;
 }
 
-/** A three-valued test of the raw document. */
-export type RawTest = (b: Uint8Array) => boolean | undefined;
+/** A three-valued test of the raw document b[off, off + len) (default: all of b). */
+export type RawTest = (b: Uint8Array, off?: number, len?: number) => boolean | undefined;
 
 function wellFormed(s: string): boolean {
   for (let i = 0; i < s.length; i++) {
@@ -271,8 +272,8 @@ export function compileRawFilter(filter: Document): RawTest | undefined {
   if (names.length === 0) return undefined;
   const vo = new Int32Array(names.length);
   const ty = new Uint8Array(names.length);
-  return (b) => {
-    if (!locate(b, names, vo, ty)) return undefined;
+  return (b, off = 0, len = b.length) => {
+    if (!locate(b, names, vo, ty, off, len)) return undefined;
     let unknown = false;
     for (let j = 0; j < names.length; j++) {
       const o = vo[j]!;
@@ -318,13 +319,14 @@ export function hasBinary(b: Uint8Array): boolean {
 }
 
 /**
- * The value of top-level field `name` (UTF-8 bytes) when it is a double or an int32, else
- * undefined (missing, another type, or bytes it cannot walk).
+ * The value of top-level field `name` (UTF-8 bytes) of the document b[off, off + len) (default:
+ * all of b) when it is a double or an int32, else undefined (missing, another type, or bytes it
+ * cannot walk).
  */
-export function numberField(b: Uint8Array, name: Uint8Array): number | undefined {
-  const end = b.length - 1;
+export function numberField(b: Uint8Array, name: Uint8Array, off = 0, len = b.length): number | undefined {
+  const end = off + len - 1;
   const nl = name.length;
-  let o = 4;
+  let o = off + 4;
   while (o < end) {
     const t = b[o]!;
     const ns = o + 1;
@@ -336,9 +338,9 @@ export function numberField(b: Uint8Array, name: Uint8Array): number | undefined
       if (t === 16) return i32(b, v);
       return undefined;
     }
-    const len = valueLength(b, t, v);
-    if (len < 0) return undefined;
-    o = v + len;
+    const vl = valueLength(b, t, v);
+    if (vl < 0) return undefined;
+    o = v + vl;
   }
   return undefined;
 }

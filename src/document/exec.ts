@@ -17,7 +17,7 @@ import { TopK } from './cursor.ts';
 import { bytesKey, readValue } from './keycodec.ts';
 import { collectionPrefix, documentKey, encodeId, rangeOfPrefix } from './keyspace.ts';
 import type { KVReader } from './kv.ts';
-import { entryKey } from '../storage/store.ts';
+import { entryKey, entryValue } from '../storage/store.ts';
 import { candidatePlans, estimate, planCost, queryShape, type Plan, type PlanRequest } from './planner.ts';
 
 export interface ExecStats {
@@ -59,7 +59,7 @@ function planId(p: Plan): string {
 }
 
 /** False when a raw document cannot be among the results whether or not it matches. */
-export type RawGate = (raw: Uint8Array) => boolean;
+export type RawGate = (b: Uint8Array, off: number, len: number) => boolean;
 
 export interface ChosenPlan {
   plan: Plan;
@@ -155,17 +155,25 @@ export async function* scanBatches(engine: Engine, coll: CollMeta, reader: KVRea
   const live = reader === engine.live;
   const rawTest = lazy && !all ? compileRawFilter(filter) : undefined;
   const keepFields = keep === undefined ? lazy : keep;
-  /** A raw document tested (lazily): the FoundDoc when it matches (its encId `encId`: the caller sets it when given noId), null when it does not. */
-  const fromRaw = (raw: Uint8Array, encId: Uint8Array): FoundDoc | null => {
-    if (gate && !gate(raw)) return null;
+  /**
+   * The raw document b[off, off + len) tested (lazily): the FoundDoc when it matches (its encId
+   * `encId`: the caller sets it when given noId; its raw BSON `view` when given, else a new view),
+   * null when it does not. A document the gate or the raw test drops costs no view.
+   */
+  const fromRange = (b: Uint8Array, off: number, len: number, encId: Uint8Array, view?: Uint8Array): FoundDoc | null => {
+    if (gate && !gate(b, off, len)) return null;
+    let r: boolean | undefined;
     if (rawTest) {
-      const r = rawTest(raw);
+      r = rawTest(b, off, len);
       if (r === false) return null;
-      if (r === true) return { doc: keepFields ? decodeFields(raw, keepFields) : {}, encId, bytes: raw.length, raw };
     }
+    const raw = view ?? b.subarray(off, off + len);
+    if (r === true) return { doc: keepFields ? decodeFields(raw, keepFields) : {}, encId, bytes: len, raw };
     const part = decodeFields(raw, lazy!);
-    return all || matcher.test(part) ? { doc: part, encId, bytes: raw.length, raw } : null;
+    return all || matcher.test(part) ? { doc: part, encId, bytes: len, raw } : null;
   };
+  /** `fromRange` of the whole of `raw`. */
+  const fromRaw = (raw: Uint8Array, encId: Uint8Array): FoundDoc | null => fromRange(raw, 0, raw.length, encId, raw);
   /** A cached decoded document (shared: tested in place, copied only when it matches and is not lazy). */
   const fromShared = (doc: Document, encId: Uint8Array): FoundDoc | null => {
     if (!all && !matcher.test(doc)) return null;
@@ -214,29 +222,31 @@ export async function* scanBatches(engine: Engine, coll: CollMeta, reader: KVRea
     const range = plan.range ?? rangeOfPrefix(p);
     let batch: FoundDoc[] = [];
     let max = Math.max(1, Math.min(scanBatchMax, firstWindow));
-    // entries come in batches of views into store buffers: a match keeps copies (of its raw BSON
-    // only when the consumer holds it beyond the batch)
+    // entries come in batches of ranges of store buffers (no view per entry): a match keeps a
+    // view of its raw BSON (a copy only when the consumer holds it beyond the batch) and of its
+    // _id (a copy when the consumer reads it later)
     for await (const entries of reader.rangeBatches({ gte: range.gte, ...(range.lt ? { lt: range.lt } : {}), reverse: plan.reverse }, max, scanReadMax)) {
       const kbs = entries.keyBuf;
       const kos = entries.keyOff;
       const kls = entries.keyLen;
-      const vs = entries.values;
+      const vbs = entries.valBuf;
+      const vos = entries.valOff;
+      const vls = entries.valLen;
       for (let j = 0; j < entries.n; j++) {
-        const v = vs[j]!;
         stats.docsExamined++;
         // the _id's bytes follow the collection prefix in the key (a range of store memory)
         const ko = kos[j]! + p.length;
         const ke = kos[j]! + kls[j]!;
         if (lazy) {
-          const f = fromRaw(v, noId);
+          const f = fromRange(vbs[j]!, vos[j]!, vls[j]!, noId);
           if (f) {
-            f.encId = kbs[j]!.slice(ko, ke);
+            f.encId = keepIds ? kbs[j]!.slice(ko, ke) : kbs[j]!.subarray(ko, ke);
             if (retain && f.raw) f.raw = f.raw.slice();
             batch.push(f);
           }
         } else {
-          const doc = decodeDocument(v);
-          if (all || matcher.test(doc)) batch.push({ doc, encId: kbs[j]!.slice(ko, ke), bytes: v.length });
+          const doc = decodeDocumentAt(vbs[j]!, vos[j]!, vls[j]!);
+          if (all || matcher.test(doc)) batch.push({ doc, encId: keepIds ? kbs[j]!.slice(ko, ke) : kbs[j]!.subarray(ko, ke), bytes: vls[j]! });
         }
         if (batch.length >= max) {
           yield batch;
@@ -357,11 +367,10 @@ export async function* scanBatches(engine: Engine, coll: CollMeta, reader: KVRea
   const trim = plan.covered && projection && !ix.fields.every((f) => projection[f.path] === 1 || projection[f.path] === true) ? compileProjection(projection) : undefined;
   for (const r of ranges) {
     for await (const entries of reader.rangeBatches({ gte: r.gte, ...(r.lt ? { lt: r.lt } : {}), reverse: plan.reverse }, size, scanReadMax)) {
-      const vs = entries.values;
       for (let j = 0; j < entries.n; j++) {
         stats.keysExamined++;
         // a view of the entry (store buffers are immutable): copied only by a result that keeps it
-        const encId = vs[j]!;
+        const encId = entryValue(entries, j);
         if (plan.covered) {
           const doc = docFromKey(entryKey(entries, j), ix.prefix.length, ix.fields, projection);
           if (all || matcher.test(doc)) covered.push({ doc: trim ? trim(doc) : doc, encId: encId.slice(), bytes: 0 });
@@ -414,7 +423,8 @@ export async function countMatches(engine: Engine, coll: CollMeta, reader: KVRea
     }
     return n;
   }
-  for await (const batch of scanBatches(engine, coll, reader, plan, filter, stats, undefined, partialFields(filter), 8, null)) {
+  // no match is kept beyond its batch, nor its _id read
+  for await (const batch of scanBatches(engine, coll, reader, plan, filter, stats, undefined, partialFields(filter), 8, null, undefined, false, false)) {
     n += batch.length;
     if (n >= max) return n;
   }
@@ -548,7 +558,7 @@ function topKGate(top: TopK<FoundDoc>, sort: Document): RawGate | undefined {
   const name = new TextEncoder().encode(parts[0]!);
   let held: FoundDoc | undefined;
   let w: unknown;
-  return (raw) => {
+  return (b, off, len) => {
     if (!top.full || top.k <= 0) return true;
     const last = top.worst()!;
     if (last !== held) {
@@ -556,7 +566,7 @@ function topKGate(top: TopK<FoundDoc>, sort: Document): RawGate | undefined {
       w = sortKey(last.doc, parts, dir);
     }
     if (typeof w !== 'number') return true;
-    const x = numberField(raw, name);
+    const x = numberField(b, name, off, len);
     if (x === undefined) return true;
     const c = compareValues(x, w);
     return (dir > 0 ? c : -c) < 0;

@@ -203,7 +203,7 @@ export class Overlay implements KVReader {
     let n = Math.max(1, first);
     const b = newEntryBatch();
     for await (const [k, v] of this.mergedRange(r)) {
-      entryBatchPush(b, k, 0, k.length, v);
+      entryBatchPush(b, k, 0, k.length, v, 0, v.length);
       if (b.n >= n) {
         yield b;
         b.n = 0;

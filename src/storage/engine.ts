@@ -46,7 +46,7 @@ import type {
   WriteOp,
   WriteOptions,
 } from './store.ts';
-import { entryBatchPush, entryKey, newEntryBatch, type EntryBatch } from './store.ts';
+import { entryBatchPush, entryKey, entryValue, newEntryBatch, type EntryBatch } from './store.ts';
 import { applyRecord, encodeBatch, scanWal, sealRecord, walHeader, walName, walPreallocBytesMax, walPreallocBytesMin, walPreallocGroupBytesMax } from './wal.ts';
 
 /** Named points where `onEvent` is called (crash tests kill the process there). */
@@ -1956,7 +1956,7 @@ class MergeIterator implements StoreIterator {
     await this.fill(b, 1);
     if (b.n === 0) return { done: true, value: undefined };
     // copies: next() hands out entries a caller may keep
-    return { done: false, value: [entryKey(b, 0).slice(), b.values[0]!.slice()] };
+    return { done: false, value: [entryKey(b, 0).slice(), entryValue(b, 0).slice()] };
   }
 
   /** The entries of the last step (reused). */
@@ -1990,7 +1990,7 @@ class MergeIterator implements StoreIterator {
   async nextBatch(max: number): Promise<[Uint8Array, Uint8Array][]> {
     const b = await this.nextEntries(max);
     const out: [Uint8Array, Uint8Array][] = new Array(b.n);
-    for (let i = 0; i < b.n; i++) out[i] = [entryKey(b, i), b.values[i]!];
+    for (let i = 0; i < b.n; i++) out[i] = [entryKey(b, i), entryValue(b, i)];
     return out;
   }
 
@@ -2014,7 +2014,7 @@ class MergeIterator implements StoreIterator {
     }
   }
 
-  /** Appends up to `max` entries to `out` (keys as ranges of immutable buffers, values as views). */
+  /** Appends up to `max` entries to `out` (keys and values as ranges of immutable buffers). */
   private async fill(out: EntryBatch, max: number): Promise<void> {
     if (this.done || this.sources.length === 0) return;
     const sources = this.sources;
@@ -2066,7 +2066,10 @@ class MergeIterator implements StoreIterator {
       const skip = near !== undefined && compareRanges(kb, ko, kl, near, 0, near.length) === 0;
       let bestSeq = -1;
       let bestDel = true;
-      let bestVal: Uint8Array | null = null;
+      // the newest visible version's value as a range of its (immutable) buffer: no view per entry
+      let bestBuf: Uint8Array | null = null;
+      let bestOff = 0;
+      let bestLen = 0;
       // every version of the key: the tied sources are at it, and a source's versions are adjacent
       for (let i = 0; i < nt; i++) {
         const s = tied[i]!;
@@ -2074,7 +2077,11 @@ class MergeIterator implements StoreIterator {
           if (s.seq <= this.snapNum && s.seq > bestSeq) {
             bestSeq = s.seq;
             bestDel = s.del;
-            bestVal = s.del ? null : s.value();
+            if (!s.del) {
+              bestBuf = s.vbuf();
+              bestOff = s.voff();
+              bestLen = s.vlen();
+            }
           }
           const p = s.next();
           if (p !== undefined) await p;
@@ -2083,7 +2090,7 @@ class MergeIterator implements StoreIterator {
       }
       if (skip || bestSeq < 0 || bestDel) continue;
       this.count++;
-      entryBatchPush(out, kb, ko, kl, bestVal!);
+      entryBatchPush(out, kb, ko, kl, bestBuf!, bestOff, bestLen);
       if (this.count >= this.limit) this.finish();
     }
   }

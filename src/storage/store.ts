@@ -46,10 +46,11 @@ export interface StoreIterator extends AsyncIterableIterator<[Uint8Array, Uint8A
    */
   nextBatch(max: number): Promise<[Uint8Array, Uint8Array][]>;
   /**
-   * `nextBatch` without a key view or pair per entry: the iterator's own EntryBatch, refilled by
-   * each call (its arrays are reused: read it before the next call). Entry i's key is
-   * keyBuf[i][keyOff[i], keyOff[i] + keyLen[i]) (immutable store memory), its value values[i] (a
-   * read-only view, as with nextBatch). n = 0 when exhausted.
+   * `nextBatch` without a key view, value view or pair per entry: the iterator's own EntryBatch,
+   * refilled by each call (its arrays are reused: read it before the next call). Entry i's key is
+   * keyBuf[i][keyOff[i], keyOff[i] + keyLen[i]) and its value valBuf[i][valOff[i], valOff[i] +
+   * valLen[i]) (immutable store memory, read-only: copy what you keep, as with nextBatch).
+   * n = 0 when exhausted.
    */
   nextEntries(max: number): Promise<EntryBatch>;
   close(): Promise<void>;
@@ -61,29 +62,37 @@ export interface EntryBatch {
   keyBuf: Uint8Array[];
   keyOff: Int32Array;
   keyLen: Int32Array;
-  values: Uint8Array[];
+  valBuf: Uint8Array[];
+  valOff: Int32Array;
+  valLen: Int32Array;
 }
 
 /** An empty EntryBatch with room for `cap` entries (grown by `entryBatchPush`). */
 export function newEntryBatch(cap = 16): EntryBatch {
-  return { n: 0, keyBuf: [], keyOff: new Int32Array(cap), keyLen: new Int32Array(cap), values: [] };
+  return { n: 0, keyBuf: [], keyOff: new Int32Array(cap), keyLen: new Int32Array(cap), valBuf: [], valOff: new Int32Array(cap), valLen: new Int32Array(cap) };
 }
 
-/** Appends an entry to `b` (its key a range of `kb`). */
-export function entryBatchPush(b: EntryBatch, kb: Uint8Array, ko: number, kl: number, v: Uint8Array): void {
+function grown(a: Int32Array, n: number): Int32Array {
+  const g = new Int32Array(n);
+  g.set(a);
+  return g;
+}
+
+/** Appends an entry to `b` (its key a range of `kb`, its value a range of `vb`). */
+export function entryBatchPush(b: EntryBatch, kb: Uint8Array, ko: number, kl: number, vb: Uint8Array, vo: number, vl: number): void {
   const i = b.n;
   if (i === b.keyOff.length) {
-    const off = new Int32Array(i * 2);
-    off.set(b.keyOff);
-    b.keyOff = off;
-    const len = new Int32Array(i * 2);
-    len.set(b.keyLen);
-    b.keyLen = len;
+    b.keyOff = grown(b.keyOff, i * 2);
+    b.keyLen = grown(b.keyLen, i * 2);
+    b.valOff = grown(b.valOff, i * 2);
+    b.valLen = grown(b.valLen, i * 2);
   }
   b.keyBuf[i] = kb;
   b.keyOff[i] = ko;
   b.keyLen[i] = kl;
-  b.values[i] = v;
+  b.valBuf[i] = vb;
+  b.valOff[i] = vo;
+  b.valLen[i] = vl;
   b.n = i + 1;
 }
 
@@ -91,6 +100,12 @@ export function entryBatchPush(b: EntryBatch, kb: Uint8Array, ko: number, kl: nu
 export function entryKey(b: EntryBatch, i: number): Uint8Array {
   const o = b.keyOff[i]!;
   return b.keyBuf[i]!.subarray(o, o + b.keyLen[i]!);
+}
+
+/** Entry i's value of `b` as a view (allocates). */
+export function entryValue(b: EntryBatch, i: number): Uint8Array {
+  const o = b.valOff[i]!;
+  return b.valBuf[i]!.subarray(o, o + b.valLen[i]!);
 }
 
 export interface StoreOptions {

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { BSON, Binary, Decimal128, Double, Int32, Long, ObjectId, UUID } from 'bson';
 import { compileFilter } from '../../src/query/index.ts';
-import { compileRawFilter, decodeFast, hasBinary, locate, readDouble, i32 } from '../../src/document/bsonraw.ts';
+import { compileRawFilter, decodeFast, hasBinary, locate, numberField, readDouble, i32 } from '../../src/document/bsonraw.ts';
 import { arbDocBody, arbFilter, arbValue } from '../query/arbitraries.ts';
 
 const FIELDS = ['a', 'b', 'c', 'é', ''] as const;
@@ -84,6 +84,30 @@ describe('raw BSON field access', () => {
       { seed: 12, numRuns: 3000 },
     );
     assert.ok(compiled > 1000 && decided > 3000, `compiled ${compiled}, decided ${decided}`);
+  });
+
+  it('compileRawFilter() and numberField() read a document inside a larger buffer (a store block) as its own bytes', () => {
+    // the document between other documents' bytes: a test or read that strays out of its range
+    // (or starts at the buffer's start) sees the neighbours' fields and answers differently
+    fc.assert(
+      fc.property(arbRawDoc, arbRawDoc, arbRawDoc, arbRawFilter, fc.constantFrom(...FIELDS), (before, body, after, filter, field) => {
+        const a = BSON.serialize({ _id: 0, ...before });
+        const bytes = BSON.serialize({ _id: 1, ...body });
+        const z = BSON.serialize({ _id: 2, ...after });
+        const block = new Uint8Array(a.length + bytes.length + z.length);
+        block.set(a);
+        block.set(bytes, a.length);
+        block.set(z, a.length + bytes.length);
+        const raw = compileRawFilter(filter);
+        if (raw) assert.equal(raw(block, a.length, bytes.length), raw(bytes), JSON.stringify(filter) + ' on ' + JSON.stringify(body));
+        const name = new TextEncoder().encode(field);
+        assert.ok(Object.is(numberField(block, name, a.length, bytes.length), numberField(bytes, name)));
+        const full = BSON.deserialize(bytes, bsonOptions);
+        const v = full[field];
+        if (typeof v === 'number') assert.ok(Object.is(numberField(bytes, name), v));
+      }),
+      { seed: 14, numRuns: 3000 },
+    );
   });
 
   it('agrees with compileFilter() on the shared generators', () => {
