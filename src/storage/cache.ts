@@ -57,6 +57,11 @@ export class BlockCache<V extends Sized> {
     return false;
   }
 
+  /** Bytes the budget has left (blocks cached within it evict nothing). */
+  room(): number {
+    return this.budgetBytes - this.bytes - this.pinned;
+  }
+
   get(key: number): V | undefined {
     const v = this.map.get(key);
     if (v === undefined) {

@@ -93,6 +93,68 @@ describe('segments', () => {
     });
   }
 
+  for (const level of [0, 1]) {
+    it(`a point read into a cache with room reads the following uncached blocks with it (one read, within the room), a damaged one left uncached (level ${level})`, async () => {
+      const { a, seg: ref } = await build(2000, level);
+      const h = await a.open('x.seg');
+      const bytes = await h.read(0, await h.size());
+      const reads: [number, number][] = [];
+      const syncHandle = (file: Uint8Array): FileHandle => ({
+        name: h.name,
+        read: (o, l) => h.read(o, l),
+        readInto: (o, t) => h.readInto!(o, t),
+        readIntoSync(offset: number, target: Uint8Array): number {
+          reads.push([offset, target.length]);
+          const n = Math.max(0, Math.min(target.length, file.length - offset));
+          target.set(file.subarray(offset, offset + n));
+          return n;
+        },
+        write: (o, x) => h.write(o, x),
+        append: (x) => h.append(x),
+        size: () => h.size(),
+        truncate: (n) => h.truncate(n),
+        sync: () => h.sync(),
+        close: () => h.close(),
+      });
+      const seg = await Segment.open(syncHandle(bytes), 'x.seg', 1, new BlockCache<Block>(1 << 20));
+      const bi = seg.findBlock(key(700));
+      assert.deepEqual(await seg.get(key(700), Infinity), await ref.get(key(700), Infinity));
+      assert.equal(reads.length, 1, 'one read');
+      let last = bi;
+      while (seg.cachedBlock(last + 1) !== undefined) last++;
+      assert.ok(last - bi >= 3, `blocks ${bi}..${last} cached`);
+      assert.equal(reads[0]![0], seg.blockOffset(bi));
+      assert.equal(reads[0]![1], seg.blockOffset(last) + seg.blockLength(last) - seg.blockOffset(bi));
+      assert.ok(reads[0]![1] <= 40 * 1024);
+      // the blocks read along answer from the cache (probe: no I/O), equal to a plain segment
+      for (let i = 0; i < 2000; i++) {
+        const k = key(i);
+        const kb = seg.findBlock(k);
+        if (kb < bi || kb > last) continue;
+        const r = seg.probe(k, prefixAt(k, 0, k.length), Infinity);
+        assert.notEqual(r, probeIo, `key ${i}`);
+        assert.deepEqual(r === probeFound ? seg.found : r === probeDeleted ? null : undefined, await ref.get(k, Infinity), `key ${i}`);
+        seg.found = null;
+      }
+      // a cache with room for about two blocks reads only what fits
+      reads.length = 0;
+      const small = new BlockCache<Block>(1 << 20);
+      const tight = await Segment.open(syncHandle(bytes), 'x.seg', 1, small);
+      small.set(98 * (1 << 20), { bytes: small.room() - 2 * (seg.blockLength(bi) + 400) } as Block);
+      assert.deepEqual(await tight.get(key(700), Infinity), await ref.get(key(700), Infinity));
+      assert.ok(tight.cachedBlock(bi) !== undefined && tight.cachedBlock(bi + 2) === undefined, 'within the room');
+      assert.equal(reads.length, 1);
+      // a damaged block after the one asked for is not cached; its own read reports it
+      const bad = bytes.slice();
+      bad[seg.blockOffset(bi + 2) + 20]! ^= 0xff;
+      const dseg = await Segment.open(syncHandle(bad), 'x.seg', 1, new BlockCache<Block>(1 << 20));
+      assert.deepEqual(await dseg.get(key(700), Infinity), await ref.get(key(700), Infinity));
+      assert.ok(dseg.cachedBlock(bi + 1) !== undefined && dseg.cachedBlock(bi + 2) === undefined);
+      const k2 = Array.from({ length: 2000 }, (_, i) => key(i)).find((k) => dseg.findBlock(k) === bi + 2)!;
+      await assert.rejects(dseg.get(k2, Infinity), (e) => isLargetableError(e, 'CORRUPTION'));
+    });
+  }
+
   it('probe (cached blocks, synchronous) answers like get, and asks for I/O when a block is not cached', async () => {
     const { seg } = await build(500, 1);
     const probe = (k: Uint8Array, snap: number): Uint8Array | null | undefined | 'io' => {
