@@ -4,6 +4,7 @@
 // before its gets (open with the bench's indexes, one get, one indexed equality query) and times the
 // 20,000 point gets by _id in the bench's order.
 //   node --import tsx bench/_documents/profile-gets.ts BASE [--n=100000] [--gets=20000] [--prof=OUTDIR] [--idle] [--compact] [--split]
+// [--warmblocks]; with --split, WIN=1 also prints the first pass's hit p50 and block reads per 2,000 gets
 // LT_SRC=1 runs the TypeScript sources instead of dist/; MEM=1 prints heap and ArrayBuffer bytes around
 // the gets (run with --expose-gc). --idle waits for background work the open started before the gets;
 // --compact compacts first; --split then does further passes of first reads (ids not read yet) and
@@ -36,7 +37,7 @@ const s0 = store.stats();
 const mem = () => { const m = process.memoryUsage(); return `heap ${(m.heapUsed / 2 ** 20).toFixed(1)} ab ${(m.arrayBuffers / 2 ** 20).toFixed(1)} rss ${(m.rss / 2 ** 20).toFixed(0)}`; };
 if (process.env.MEM) { (globalThis as any).gc?.(); console.log('before gets', mem()); }
 const look = shuffled(ids, 3).slice(0, G), lat = new Array(look.length);
-const split = process.argv.includes('--split'), hit1: number[] = [], miss1: number[] = [];
+const split = process.argv.includes('--split'), hit1: number[] = [], miss1: number[] = [], win1: [number, boolean][] = [];
 const f0 = process.resourceUsage();
 const c0 = process.cpuUsage();
 const t1 = now();
@@ -44,7 +45,7 @@ await cpuProfiled(profDir, 'gets', async () => {
   for (let i = 0; i < look.length; i++) {
     const m0 = split ? store.stats().blockCacheMisses : 0;
     const t = now(); const d = await c.findOne({ _id: look[i] }); lat[i] = now() - t; if (!d) throw new Error('miss');
-    if (split) (store.stats().blockCacheMisses === m0 ? hit1 : miss1).push(lat[i]);
+    if (split) { const isHit = store.stats().blockCacheMisses === m0; (isHit ? hit1 : miss1).push(lat[i]); win1.push([lat[i], isHit]); }
   }
 });
 const wall = now() - t1;
@@ -57,6 +58,7 @@ console.log(`p50 us ${(pct(lat, 50) * 1000).toFixed(2)} p90 ${(pct(lat, 90) * 10
   `| open ms ${openMs.toFixed(0)} levels ${JSON.stringify(store.levels())} block hits ${s1.blockCacheHits - s0.blockCacheHits} misses ${s1.blockCacheMisses - s0.blockCacheMisses} compactions ${s1.compactions} minflt ${f1.minorPageFault - f0.minorPageFault} ctxsw ${f1.voluntaryContextSwitches - f0.voluntaryContextSwitches}/${f1.involuntaryContextSwitches - f0.involuntaryContextSwitches}`);
 if (split) {
   hit1.sort((a, b) => a - b); miss1.sort((a, b) => a - b);
+  if (process.env.WIN) { const w = 2000; const parts: string[] = []; for (let a = 0; a < G; a += w) { const h = win1.slice(a, a + w).filter((x) => x[1]).map((x) => x[0]).sort((x, y) => x - y); parts.push(`${(pct(h, 50) * 1000).toFixed(1)}/${w - h.length}`); } console.log('pass 1 hit p50/misses per 2000:', parts.join(' ')); }
   console.log(`pass 1: hits ${hit1.length} p50 ${(pct(hit1, 50) * 1000).toFixed(2)} misses ${miss1.length} p50 ${(pct(miss1, 50) * 1000).toFixed(2)}`);
   // more passes of first reads (ids not read yet), gets classified by whether they read a block
   const seen = new Set(look);
