@@ -762,7 +762,70 @@ export class LsmStore implements Store {
     this.committing = true;
     // the loop starts after the current run of synchronous and promise-resumed callers, so
     // writers issued together (Promise.all, writers resumed by the previous group) form one group
-    this.commitDone = Promise.resolve().then(() => this.commitLoop());
+    this.commitDone = Promise.resolve().then(this.startCommits);
+  }
+
+  /** The loop's start (a microtask after `kick`): a lone commit written synchronously needs no asynchronous loop. */
+  private readonly startCommits = (): Promise<void> | undefined => {
+    if (this.commitLoneNow()) {
+      this.committing = false;
+      return undefined;
+    }
+    return this.commitLoop();
+  };
+
+  /**
+   * What `commitQueued` does for a lone strict batch that it writes synchronously (a sequential
+   * writer's commit), done without entering it: no asynchronous function frames and promises per
+   * commit. Returns false, having done nothing, unless exactly that case applies (then the loop
+   * decides, as before); true once the batch is resolved or rejected.
+   */
+  private commitLoneNow(): boolean {
+    if (this.queue.length !== 1 || this.failed !== null || this.unwritten.length > 0 || this.persistWanted) return false;
+    const p = this.queue[0]!;
+    if (p.kind !== 'batch' || !p.strict || p.more || p.rec.length > walSyncBytesMax) return false;
+    // no rotation due, no turn of the event loop due, a sequential writer, no probe of the other way due
+    if (this.current.mem.bytes >= this.memtableBytes || this.walSyncRun >= walSyncRunMax || !this.walQuiet) return false;
+    if (this.walProbeRun >= this.walProbeLimit && !this.walSyncSteady()) return false;
+    const faster = this.walLatNow === 0 || this.walLatAsync === 0 || this.walLatNow <= this.walLatAsync;
+    if (!faster && this.walAsyncRun < walSyncRunMax) return false;
+    // a write the handle makes durable by itself, with no sync left to do after it
+    const h = this.wal;
+    if (h.writeDurableSync === undefined || h.syncPending?.() !== false) return false;
+    const rec = p.rec;
+    if (this.walPrealloc && this.walSize + rec.length > this.walAlloc && rec.length + this.walPadBytes() > walSyncExtendBytesMax) return false;
+    const seq = this.lastSeq + 1;
+    sealRecord(rec, seq);
+    const name = this.walFileName;
+    const t0 = performance.now();
+    this.queue.length = 0;
+    try {
+      if (!this.walWriteNow([rec])) {
+        // the handle declined after all (nothing written): the loop takes the batch as before
+        this.queue.push(p);
+        return false;
+      }
+    } catch (err) {
+      this.lastSeq = seq;
+      p.reject(this.fail(err, name, 'append'));
+      return true;
+    }
+    this.lastSeq = seq;
+    p.seq = seq;
+    this.walSyncRun++;
+    this.walProbeRun++;
+    this.walAsyncRun = 0;
+    this.onEvent?.('wal-sync');
+    this.walSyncs++;
+    this.walDirty = false;
+    const dt = performance.now() - t0;
+    this.walLatNow = this.walLatNow === 0 ? dt : this.walLatNow + (dt - this.walLatNow) / 8;
+    if (this.walLatNowBest === 0 || this.walLatNow < this.walLatNowBest) this.walLatNowBest = this.walLatNow;
+    applyRecord(rec, 0, rec.length, seq, this.current.mem, name, 0);
+    this.visibleSeq = seq;
+    if (p.pooled !== undefined) this.recordToPool(p.pooled);
+    p.resolve({ seq: BigInt(seq) });
+    return true;
   }
 
   private async commitLoop(): Promise<void> {

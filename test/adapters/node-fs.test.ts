@@ -6,7 +6,7 @@ import * as path from 'node:path';
 import process from 'node:process';
 import { adapterCases } from '../conformance/storage-adapter.case.ts';
 import { lockFileName, openNodeFsAdapter } from '../../platform/node/fs-adapter.ts';
-import { isLargetableError } from '../../src/errors.ts';
+import { LargetableError, isLargetableError } from '../../src/errors.ts';
 import { openStore } from '../../src/storage/index.ts';
 import { walPreallocBytesMin } from '../../src/storage/wal.ts';
 import { appendsSurviveSigkill, spawnLockHolder, waitExit } from './child.ts';
@@ -201,6 +201,85 @@ describe('NodeFsAdapter specifics', () => {
     await st.close();
     const again = await openStore(await openNodeFsAdapter(dir), {});
     for (let k = 0; k < i; k++) assert.deepEqual(await again.get(key(k)), value);
+    await again.close();
+  });
+
+  it('syncPending: false only on a write-through handle with no truncate to sync and no new directory entry', async () => {
+    const dir = path.join(root, `pending${++counter}`);
+    const a = await openNodeFsAdapter(dir);
+    try {
+      const f = await a.open('log', { create: true, writeThrough: true });
+      assert.equal(f.syncPending!(), true, 'the new file\'s directory entry');
+      await f.sync();
+      assert.equal(f.syncPending!(), false);
+      assert.equal(f.writeDurableSync!(0, new Uint8Array([1, 2])), true);
+      assert.equal(f.syncPending!(), false, 'a durable write leaves nothing to sync');
+      await f.truncate(1);
+      assert.equal(f.syncPending!(), true, 'a truncate awaits its sync');
+      await f.sync();
+      const other = await a.open('other', { create: true });
+      assert.equal(f.syncPending!(), true, 'another file was created: the directory');
+      assert.equal(other.syncPending!(), true, 'not write-through');
+      await f.sync();
+      assert.equal(f.syncPending!(), false);
+      await other.close();
+      await f.close();
+    } finally {
+      await a.close();
+    }
+  });
+
+  it('a synchronous WAL write that fails rejects its commit with IO_ERROR and stops the store; one the handle declines goes the asynchronous way', async () => {
+    const dir = path.join(root, `syncfail${++counter}`);
+    const n = { mode: 'ok' as 'ok' | 'decline' | 'throw', declined: 0, asyncWalWrites: 0 };
+    const openWrapped = async (): Promise<Awaited<ReturnType<typeof openStore>>> => {
+      const a = await openNodeFsAdapter(dir);
+      const open = a.open.bind(a);
+      a.open = async (name, o) => {
+        const h = await open(name, o);
+        if (!name.endsWith('.wal')) return h;
+        const w = h.writeDurableSync!.bind(h);
+        h.writeDurableSync = (off, bytes) => {
+          if (n.mode === 'decline') {
+            n.declined++;
+            return false;
+          }
+          if (n.mode === 'throw') throw new LargetableError('IO_ERROR', 'injected', { details: { file: name, operation: 'write' } });
+          return w(off, bytes);
+        };
+        const aw = h.write.bind(h);
+        h.write = (off, bytes) => {
+          n.asyncWalWrites++;
+          return aw(off, bytes);
+        };
+        return h;
+      };
+      const st = await openStore(a, {});
+      n.asyncWalWrites = 0; // the WAL's header and first zeros
+      return st;
+    };
+    const key = (i: number): Uint8Array => new TextEncoder().encode(`k${i}`);
+    // a fresh store takes the synchronous way until it measured the other
+    let st = await openWrapped();
+    for (let i = 0; i < 5; i++) await st.put(key(i), key(i));
+    assert.equal(n.asyncWalWrites, 0, 'a sequential writer: synchronous writes');
+    n.mode = 'decline';
+    await st.put(key(5), key(5));
+    assert.ok(n.declined >= 1 && (n.asyncWalWrites as number) === 1, `declined ${n.declined}, asynchronous writes ${n.asyncWalWrites}`);
+    assert.deepEqual(await st.get(key(5)), key(5));
+    n.mode = 'ok';
+    await st.close();
+    st = await openWrapped();
+    await st.put(key(6), key(6));
+    n.mode = 'throw';
+    await assert.rejects(st.put(key(7), key(7)), (e) => isLargetableError(e, 'IO_ERROR'));
+    assert.equal(await st.get(key(7)), undefined, 'the failed commit is not visible');
+    n.mode = 'ok';
+    await assert.rejects(st.put(key(8), key(8)), (e) => isLargetableError(e, 'IO_ERROR'), 'the store stopped');
+    await st.close().catch(() => undefined);
+    const again = await openStore(await openNodeFsAdapter(dir), {});
+    for (let i = 0; i <= 6; i++) assert.deepEqual(await again.get(key(i)), key(i));
+    assert.equal(await again.get(key(8)), undefined);
     await again.close();
   });
 
