@@ -32,6 +32,8 @@ export interface KVReader {
    * the answer needs a read from storage (then `get`).
    */
   getCached(key: Uint8Array): Uint8Array | null | undefined;
+  /** Whether `key` holds a value, without I/O and without reading the value: undefined when the answer needs a read (then `get`). */
+  presentCached(key: Uint8Array): boolean | undefined;
   range(r: Range): KVIterator;
   /**
    * The entries of a range in batches (the first of `first` entries, doubling up to `max`): one
@@ -55,6 +57,15 @@ export class StoreReader implements KVReader {
   }
   getCached(key: Uint8Array): Uint8Array | null | undefined {
     return this.store.getCached(key, this.snapshot);
+  }
+  presentCached(key: Uint8Array): boolean | undefined {
+    if (this.snapshot !== undefined) {
+      const c = this.store.getCached(key, this.snapshot);
+      return c === undefined ? undefined : c !== null;
+    }
+    // the latest state: no copy of a value found, nothing allocated
+    const r = this.store.locateCached(key);
+    return r < 0 ? undefined : r === 1;
   }
   approximateCount(gte: Uint8Array, lt: Uint8Array | undefined): number {
     return this.store.approximateCount(gte, lt);
@@ -164,8 +175,8 @@ export class Overlay implements KVReader {
       }
       // memtables, bloom filters and cached blocks answer most probes synchronously (an insert's
       // fresh _id: no promise per document); only a block that is not cached is read
-      const c = this.base.getCached(key);
-      if (c !== undefined) out[i] = c !== null;
+      const c = this.base.presentCached(key);
+      if (c !== undefined) out[i] = c;
       else pending.push(this.base.get(key).then((v) => void (out[i] = v !== undefined)));
     }
     if (pending.length === 1) await pending[0];
@@ -185,6 +196,13 @@ export class Overlay implements KVReader {
       if (s) return s.value;
     }
     return this.base.getCached(key);
+  }
+  presentCached(key: Uint8Array): boolean | undefined {
+    if (this.staged.size > 0 || this.layers.length > 0) {
+      const s = this.lookup(bytesKey(key));
+      if (s) return s.value !== null;
+    }
+    return this.base.presentCached(key);
   }
   /** The base's count (staged writes of one transaction are few next to a range worth estimating). */
   approximateCount(gte: Uint8Array, lt: Uint8Array | undefined): number {
