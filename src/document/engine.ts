@@ -1151,7 +1151,12 @@ export class Engine {
 
   private leaveInflight(layer: Map<string, Staged>): void {
     const i = this.inflight.indexOf(layer);
-    if (i >= 0) {
+    if (i < 0) return;
+    // the oldest layer (the last) or the only one leaves without splice's array of removed elements
+    if (i === this.inflight.length - 1) {
+      this.inflight.pop();
+      this.inflightCounters.pop();
+    } else {
       this.inflight.splice(i, 1);
       this.inflightCounters.splice(i, 1);
     }
@@ -1211,7 +1216,9 @@ export class Engine {
   }
 
   collectionById(id: number): CollMeta | undefined {
-    return this.catalog.collections.find((c) => c.id === id);
+    // a loop, not find(): no closure per call (every commit asks)
+    for (const c of this.catalog.collections) if (c.id === id) return c;
+    return undefined;
   }
 
   beginTransaction(): TxnState {
@@ -1310,7 +1317,8 @@ export class Engine {
       dks[i] = dk;
       kss[i] = bytesKey(dk);
     }
-    const present = await scope.overlay.presentBelow(dks, kss);
+    // answered from memory (a fresh _id: memtable and bloom filters) without an await, else read
+    const present = scope.overlay.presentBelowSync(dks, kss) ?? (await scope.overlay.presentBelow(dks, kss));
     const sync = this.syncStaging(coll);
     const ov = scope.overlay;
     for (let i = 0; i < n; i++) {
@@ -2062,13 +2070,22 @@ function storeOrder(e: CommitEntry): WriteOp[] {
  * every commit): int32 where the value fits, else double, as BSON.serialize writes numbers.
  */
 export function encodeCounters(count: number, bytes: number): Uint8Array {
-  const out = new Uint8Array(4 + 1 + 6 + 8 + 1 + 6 + 8 + 1);
+  // sized exactly (int32 or double per field): one array per commit, no copy of a larger one
+  const out = new Uint8Array(4 + 1 + 6 + counterValueBytes(count) + 1 + 6 + counterValueBytes(bytes) + 1);
   let o = 4;
   o = counterField(out, o, 'count', count);
   o = counterField(out, o, 'bytes', bytes);
   out[o++] = 0;
   writeI32LE(out, 0, o);
-  return out.length === o ? out : out.slice(0, o);
+  return out;
+}
+
+function counterIsInt32(v: number): boolean {
+  return Number.isInteger(v) && v >= -0x80000000 && v <= 0x7fffffff && !Object.is(v, -0);
+}
+
+function counterValueBytes(v: number): number {
+  return counterIsInt32(v) ? 4 : 8;
 }
 
 function writeI32LE(b: Uint8Array, o: number, v: number): void {
@@ -2079,7 +2096,7 @@ function writeI32LE(b: Uint8Array, o: number, v: number): void {
 }
 
 function counterField(out: Uint8Array, o: number, name: string, v: number): number {
-  const int = Number.isInteger(v) && v >= -0x80000000 && v <= 0x7fffffff && !Object.is(v, -0);
+  const int = counterIsInt32(v);
   out[o++] = int ? 0x10 : 0x01;
   for (let i = 0; i < name.length; i++) out[o++] = name.charCodeAt(i);
   out[o++] = 0;

@@ -162,6 +162,26 @@ export class Overlay implements KVReader {
    * (in-flight layers, then the base)? Base probes are synchronous where the store can answer from
    * memory; the reads that need I/O run concurrently. `undefined` entries are skipped.
    */
+  /**
+   * `presentBelow` when every probe is answered from memory (in-flight layers, memtables, bloom
+   * filters, cached blocks): no promise; undefined when one would need a read.
+   */
+  presentBelowSync(keys: readonly (Uint8Array | undefined)[], ks: readonly (string | undefined)[]): boolean[] | undefined {
+    const out = new Array<boolean>(keys.length).fill(false);
+    for (let i = 0; i < keys.length; i++) {
+      const key = keys[i];
+      if (key === undefined) continue;
+      const l = this.layers.length > 0 ? this.lookupLayers(ks[i]!) : undefined;
+      if (l) {
+        out[i] = l.value !== null;
+        continue;
+      }
+      const c = this.base.getCached(key);
+      if (c === undefined) return undefined;
+      out[i] = c !== null;
+    }
+    return out;
+  }
   async presentBelow(keys: readonly (Uint8Array | undefined)[], ks: readonly (string | undefined)[]): Promise<boolean[]> {
     const out = new Array<boolean>(keys.length).fill(false);
     const pending: Promise<void>[] = [];
