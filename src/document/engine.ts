@@ -460,16 +460,19 @@ export class DocumentCache {
   }
   /** Keeps `raw` (or an exact-size copy of it) as a raw entry; returns the bytes kept, if kept. */
   setRaw(k: string, raw: Uint8Array): Uint8Array | undefined {
-    // A view into a larger buffer (Node's pooled allocUnsafe slabs, which BSON.serialize
-    // uses, a batch encoding, a store block) would keep all of it alive: keep a copy instead, in
-    // the current slab chunk when it is small (and the budget holds many chunks), else of exact size.
+    // Small documents are copied into the current slab chunk (when the budget holds many chunks),
+    // also those in an array of their own: an array per entry is one more ArrayBuffer object on
+    // the JS heap (~90 B, of ~340 B per entry), which the garbage collector's headroom multiplies.
+    // A larger one is kept as it is when it owns its buffer, else copied to an exact size: a view
+    // into a larger buffer (Node's pooled allocUnsafe slabs, which BSON.serialize uses, a batch
+    // encoding, a store block) would keep all of it alive.
     const n = raw.length;
-    if (raw.byteOffset === 0 && raw.buffer.byteLength === n) {
-      const e = newEntry(k, undefined, raw, rawEntryBytes(n), n);
-      this.put(e);
-      return e.live ? raw : undefined;
-    }
     if (n > rawChunkCopyMax || this.maxBytes < rawChunkBytes * 32) {
+      if (raw.byteOffset === 0 && raw.buffer.byteLength === n) {
+        const e = newEntry(k, undefined, raw, rawEntryBytes(n), n);
+        this.put(e);
+        return e.live ? raw : undefined;
+      }
       const own = copyBytes(raw);
       const e = newEntry(k, undefined, own, rawEntryBytes(n), n);
       this.put(e);
@@ -662,7 +665,7 @@ export class Engine {
 
   /**
    * The committed BSON of a document the cache does not hold, read from the store; kept as a raw
-   * entry (the store handed us a private copy: no copy; a second read keeps the decoded form),
+   * entry (copied into the cache's slab chunk when small; a second read keeps the decoded form),
    * unless a commit finished while we read.
    */
   private async readLiveMiss(dk: Uint8Array, k: string): Promise<Uint8Array | undefined> {
