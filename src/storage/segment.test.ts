@@ -155,6 +155,31 @@ describe('segments', () => {
     });
   }
 
+  it('findBlock (sparse index search on key bytes 0..12, full compare on a tie) equals a linear scan of the blocks\' last keys', async () => {
+    // keys sharing long prefixes, short ones (zero-padded windows), zero bytes inside
+    const byte = fc.constantFrom(0, 1, 2, 0x10, 0x7f, 0x80, 0xff);
+    const keyArb = fc.tuple(fc.constantFrom(0, 3, 6, 9, 11, 12, 13), fc.uint8Array({ maxLength: 9 }), fc.array(byte, { maxLength: 4 })).map(
+      ([shared, tail, mid]) => Uint8Array.from([...new Uint8Array(shared).fill(0x10), ...mid, ...tail]),
+    );
+    await fc.assert(
+      fc.asyncProperty(fc.uniqueArray(keyArb, { minLength: 1, maxLength: 300, selector: (k) => Array.from(k).join(',') }), fc.array(keyArb, { maxLength: 40 }), async (keys, probes) => {
+        keys.sort((x, y) => Buffer.compare(x, y));
+        const a = new MemoryAdapter();
+        const h = await a.open('f.seg', { create: true });
+        const sb = new SegmentBuilder(h, 'f.seg', 64, 0);
+        for (const k of keys) sb.add(k, 1, b('v'));
+        await sb.finish(1);
+        const seg = await Segment.open(h, 'f.seg', 1, new BlockCache<Block>(1 << 20));
+        for (const k of [...probes, ...keys]) {
+          let want = 0;
+          while (want < seg.blocks && seg.compareBlockLast(want, k) < 0) want++;
+          assert.equal(seg.findBlock(k), want);
+        }
+      }),
+      { seed: 21, numRuns: 150 },
+    );
+  });
+
   it('probe (cached blocks, synchronous) answers like get, and asks for I/O when a block is not cached', async () => {
     const { seg } = await build(500, 1);
     const probe = (k: Uint8Array, snap: number): Uint8Array | null | undefined | 'io' => {

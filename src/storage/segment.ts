@@ -738,6 +738,12 @@ export class Segment {
   private readonly idxP0: Uint32Array;
   /** The next 4 bytes (4..8): keys of one keyspace share their first 4 bytes (kind + collection id). */
   private readonly idxP1: Uint32Array;
+  /**
+   * And the 4 after those (8..12): document keys of one collection share their first 6 bytes, so
+   * bytes 4..8 hold only ~2 bytes of the _id and the last steps of a search tied on them (each then
+   * read the block's last key from the index bytes: scattered memory on a random point read).
+   */
+  private readonly idxP2: Uint32Array;
   /** The value found by the last successful `probe` (a copy, the caller's; a view with foundView; unset with foundAt). */
   found: Uint8Array | null = null;
   /** Where the last successful `probe` found its value: bytes [foundOff, foundOff + foundLen) of the cached block's `foundData` (immutable). */
@@ -771,11 +777,13 @@ export class Segment {
     const n = idxBlockOff.length;
     this.idxP0 = new Uint32Array(n);
     this.idxP1 = new Uint32Array(n);
+    this.idxP2 = new Uint32Array(n);
     for (let i = 0; i < n; i++) {
       const st = idxKeyStart[i]!;
       const len = idxKeyLen[i]!;
       this.idxP0[i] = prefixAt(idx, st, len);
       this.idxP1[i] = len > 4 ? prefixAt(idx, st + 4, len - 4) : 0;
+      this.idxP2[i] = len > 8 ? prefixAt(idx, st + 8, len - 8) : 0;
     }
   }
 
@@ -877,8 +885,10 @@ export class Segment {
   findBlock(key: Uint8Array, kp = prefixAt(key, 0, key.length)): number {
     const p0 = this.idxP0;
     const p1 = this.idxP1;
-    // (p0, p1) order keys by their first 8 bytes: a full compare only when both tie
+    const p2 = this.idxP2;
+    // (p0, p1, p2) order keys by their first 12 bytes (zero-padded): a full compare only when all tie
     const kp1 = key.length > 4 ? prefixAt(key, 4, key.length - 4) : 0;
+    const kp2 = key.length > 8 ? prefixAt(key, 8, key.length - 8) : 0;
     let lo = 0;
     let hi = p0.length;
     while (lo < hi) {
@@ -888,7 +898,11 @@ export class Segment {
       if (p !== kp) after = p < kp;
       else {
         const q = p1[mid]!;
-        after = q !== kp1 ? q < kp1 : compareAt(key, this.idx, this.idxKeyStart[mid]!, this.idxKeyLen[mid]!) > 0;
+        if (q !== kp1) after = q < kp1;
+        else {
+          const r = p2[mid]!;
+          after = r !== kp2 ? r < kp2 : compareAt(key, this.idx, this.idxKeyStart[mid]!, this.idxKeyLen[mid]!) > 0;
+        }
       }
       if (after) lo = mid + 1;
       else hi = mid;
@@ -968,7 +982,7 @@ export class Segment {
   /** Bytes this open segment keeps in memory: bloom filter, sparse index and its columns. */
   get memoryBytes(): number {
     const shared = this.idx.buffer === this.bloom.buffer;
-    return this.bloom.buffer.byteLength + (shared ? 0 : this.idx.byteLength) + this.idxBlockOff.length * 24 + 1024;
+    return this.bloom.buffer.byteLength + (shared ? 0 : this.idx.byteLength) + this.idxBlockOff.length * 28 + 1024;
   }
 
   /** Block reads started by `prefetch`, by block index: a load of the same block waits for it. */
