@@ -19,7 +19,7 @@ import { extractKeys, parseIndexFields, type IndexField } from './indexkeys.ts';
 import { encodeFast, encodeFastShared } from './bsonencode.ts';
 import { ByteSlab } from './slab.ts';
 import { decodeFast, decodeFastAt, hasBinary } from './bsonraw.ts';
-import { ByteWriter, bytesKey, concatBytes, writeValue } from './keycodec.ts';
+import { ByteWriter, bytesKey, concatBytes, writeScalarInto, writeValue } from './keycodec.ts';
 import { getOwn, isPlainObject } from '../query/values.ts';
 import {
   catalogKey,
@@ -1852,6 +1852,9 @@ function resetIndexChanges(ch: IndexChanges): IndexChanges {
 const noKeyPart = new Uint8Array(0);
 /** Reused by scalarEntryKey (the key is copied out of it); replaced when it grew large. */
 let entryScratch = new ByteWriter(64);
+/** scalarEntryKey's scratch for numbers and ASCII strings of up to entryValueFastMax characters (keys of at most entryKeySlabMax bytes). */
+const entryFastScratch = new Uint8Array(128);
+const entryValueFastMax = 48;
 
 /**
  * The entry key (prefix, encoded value, encoded _id) of a single-field index on a top-level field
@@ -1867,6 +1870,20 @@ export function scalarEntryKey(ix: RuntimeIndex, doc: Document, encId: Uint8Arra
   if (f.parts.length !== 1) return undefined;
   const v = getOwn(doc, f.parts[0]!);
   if (v === undefined ? ix.meta.sparse : v !== null && typeof v === 'object' && (Array.isArray(v) || isPlainObject(v))) return undefined;
+  const prefix = ix.prefix;
+  if ((typeof v === 'number' || typeof v === 'string') && prefix.length + encId.length + entryValueFastMax + 2 <= entryKeySlabMax) {
+    // a number or a short ASCII string: written byte by byte into one scratch, no call per byte
+    const s = entryFastScratch;
+    let o = 0;
+    for (let i = 0; i < prefix.length; i++) s[o++] = prefix[i]!;
+    const at = o;
+    o = writeScalarInto(s, o, v, entryValueFastMax);
+    if (o >= 0) {
+      if (f.dir === -1) for (let i = at; i < o; i++) s[i] = ~s[i]! & 0xff;
+      for (let i = 0; i < encId.length; i++) s[o++] = encId[i]!;
+      return entrySlab.copy(s, o);
+    }
+  }
   const w = entryScratch;
   w.len = 0;
   w.bytes(ix.prefix);

@@ -87,6 +87,48 @@ function writeOrderedDouble(w: ByteWriter, x: number): void {
   }
 }
 
+/**
+ * writeValue of a number, or of an ASCII string of up to `asciiMax` characters, into
+ * out[o, ...) (room for 9 bytes, or the string's length + 2): the same bytes, written with no
+ * call per byte. Returns the end, or -1 (nothing written that counts) for any other value.
+ * For building many short keys in unoptimized code (an insert's index entries).
+ */
+export function writeScalarInto(out: Uint8Array, o: number, v: unknown, asciiMax: number): number {
+  if (typeof v === 'number') {
+    out[o++] = Tag.number;
+    if (v !== v) {
+      for (let i = 0; i < 8; i++) out[o++] = 0;
+      return o;
+    }
+    f64[0] = v === 0 ? 0 : v;
+    if (littleEndian) {
+      const neg = (f64b[7]! & 0x80) !== 0;
+      if (neg) for (let i = 7; i >= 0; i--) out[o++] = ~f64b[i]! & 0xff;
+      else {
+        out[o++] = f64b[7]! ^ 0x80;
+        for (let i = 6; i >= 0; i--) out[o++] = f64b[i]!;
+      }
+      return o;
+    }
+    const neg = (f64b[0]! & 0x80) !== 0;
+    if (neg) for (let i = 0; i < 8; i++) out[o++] = ~f64b[i]! & 0xff;
+    else {
+      out[o++] = f64b[0]! ^ 0x80;
+      for (let i = 1; i < 8; i++) out[o++] = f64b[i]!;
+    }
+    return o;
+  }
+  if (typeof v !== 'string' || v.length > asciiMax) return -1;
+  out[o++] = Tag.string;
+  for (let i = 0; i < v.length; i++) {
+    const c = v.charCodeAt(i);
+    if (c >= 0x80) return -1;
+    out[o++] = c + 1;
+  }
+  out[o++] = 0;
+  return o;
+}
+
 function readOrderedDouble(b: Uint8Array, o: number): number {
   let allZero = true;
   for (let i = 0; i < 8; i++) if (b[o + i] !== 0) allZero = false;

@@ -54,4 +54,13 @@ describe('scalarEntryKey: the insert shortcut for single-field indexes', () => {
     assert.deepEqual(hex(scalarEntryKey(mk({ a: 1 }), { b: 1 }, encId)!), reference(mk({ a: 1 }), { b: 1 }, encId)[0]);
     assert.deepEqual(hex(scalarEntryKey(mk({ a: -1 }), { a: new Date(5) }, encId)!), reference(mk({ a: -1 }), { a: new Date(5) }, encId)[0]);
   });
+
+  it('numbers and strings (written byte by byte when short and ASCII) equal the reference in both directions', () => {
+    const mk = (dir: number): RuntimeIndex => ({ meta: { id: 9, name: 'ix', key: { a: dir } }, fields: parseIndexFields({ a: dir }), prefix: indexPrefix(9) });
+    const values: unknown[] = [0, -0, 1, -1, 0.5, -2.75, 1e300, -1e-300, 2 ** 53, Number.MIN_VALUE, Infinity, -Infinity, NaN, '', 'a', 'Zürich', 'x'.repeat(47), 'x'.repeat(48), 'x'.repeat(49), 'y'.repeat(200), '\u0000', '\u007f', '\u0080', 'ab\uD800', 5n];
+    for (const id of ['k', 'z'.repeat(60), 'é']) {
+      const encId = encodeId(id);
+      for (const dir of [1, -1]) for (const v of values) assert.deepEqual([hex(scalarEntryKey(mk(dir), { a: v }, encId)!)], reference(mk(dir), { a: v }, encId), `${String(v)} dir ${dir} id ${id}`);
+    }
+  });
 });
