@@ -1058,9 +1058,9 @@ export class Segment {
   }
 
   /**
-   * Blocks `first..last` (contiguous on disk) read with one request into a new buffer of their
-   * own and decoded in place (checked; views of that buffer, never copied), without entering the
-   * cache: the readahead of a scan over more than the cache holds (`RunSource`), whose blocks no
+   * Blocks `first..last` (contiguous on disk) read with one request (into a pooled buffer when
+   * they fit one) and decoded (checked; a stored block copied out of a pooled buffer), without
+   * entering the cache: the readahead of a scan over more than the cache holds (`RunSource`), whose blocks no
    * later read would find there. One buffer per run instead of one per block, and no cache
    * insertions that evict blocks other readers use.
    */
@@ -1068,19 +1068,28 @@ export class Segment {
     const base = this.idxBlockOff[first]!;
     const len = this.idxBlockOff[last]! + this.idxBlockLen[last]! - base;
     const h = this.handle;
-    let raw: Uint8Array;
-    if (h.readInto !== undefined) {
-      const buf = new Uint8Array(len);
-      raw = buf.subarray(0, await io(this.name, 'read', () => h.readInto!(base, buf)));
-    } else raw = await io(this.name, 'read', () => h.read(base, len));
-    const out: Block[] = [];
-    for (let j = first; j <= last; j++) {
-      const off = this.idxBlockOff[j]!;
-      const bl = this.idxBlockLen[j]!;
-      if (raw.length < off - base + bl) throw corruption(this.name, base + raw.length, 'block truncated');
-      out.push(decodeBlock(raw.subarray(off - base, off - base + bl), this.name, off));
+    // the run's bytes land in a pooled buffer when they fit (as prefetchRun's): decoding inflates
+    // a compressed block into a buffer of its own and copies a stored one, so the read buffer is
+    // free again once the run is decoded, instead of a new one per run for the collector to free
+    const buf = h.readInto !== undefined && len <= runBufferBytes ? (runBuffers.pop() ?? new Uint8Array(runBufferBytes)) : null;
+    try {
+      let raw: Uint8Array;
+      if (buf !== null) raw = buf.subarray(0, await io(this.name, 'read', () => h.readInto!(base, buf.subarray(0, len))));
+      else if (h.readInto !== undefined) {
+        const own = new Uint8Array(len);
+        raw = own.subarray(0, await io(this.name, 'read', () => h.readInto!(base, own)));
+      } else raw = await io(this.name, 'read', () => h.read(base, len));
+      const out: Block[] = [];
+      for (let j = first; j <= last; j++) {
+        const off = this.idxBlockOff[j]!;
+        const bl = this.idxBlockLen[j]!;
+        if (raw.length < off - base + bl) throw corruption(this.name, base + raw.length, 'block truncated');
+        out.push(decodeBlock(raw.subarray(off - base, off - base + bl), this.name, off, undefined, buf !== null));
+      }
+      return out;
+    } finally {
+      if (buf !== null && runBuffers.length < runBuffersMax) runBuffers.push(buf);
     }
-    return out;
   }
 
   /** Cached block i or undefined (no I/O). */

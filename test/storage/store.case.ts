@@ -340,7 +340,7 @@ export function storeCases(name: string, factory: AdapterFactory, api: TestApi, 
           for (const c of [{}, { gte: 'k00500', lt: 'k02500' }, { gt: 'k01000' }, { limit: 1500 }]) {
             const o = { ...c, gt: 'gt' in c ? b(c.gt!) : undefined, gte: 'gte' in c ? b(c.gte!) : undefined, lt: 'lt' in c ? b(c.lt!) : undefined };
             assertDeepStrings(await collect(st, o), modelRange(m, c), JSON.stringify(c));
-            // nextBatch hands out views: every one stays valid after the scan moved on (run buffers are never reused)
+            // nextBatch hands out views: every one stays valid after the scan moved on (a run's blocks own their bytes: its pooled read buffer is reused)
             const it = st.iterate(o);
             const held: [Uint8Array, Uint8Array][] = [];
             for (;;) {
