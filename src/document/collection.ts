@@ -236,7 +236,11 @@ export class Collection<TSchema extends Document = Document> {
 
   /** @internal current catalog entry (undefined: the collection does not exist yet). */
   meta(): CollMeta | undefined {
-    const engine = this.engine;
+    return this.metaIn(this.engine);
+  }
+
+  /** `meta()` with the engine already fetched (the `engine` getter checks the client is open). */
+  private metaIn(engine: Engine): CollMeta | undefined {
     engine.checkOpen();
     // the lookup by namespace builds a string per call: reuse it while the catalog is unchanged
     if (engine === this.metaEngine && engine.catalogVersion === this.metaVersion) return this.metaCached;
@@ -267,27 +271,29 @@ export class Collection<TSchema extends Document = Document> {
     return new FindCursor<T>(this as unknown as Collection, filter, options);
   }
 
-  findOne<T = TSchema>(filter: Document = {}, options: FindOptions = {}): Promise<T | null> {
+  findOne<T = TSchema>(filter: Document = {}, options?: FindOptions): Promise<T | null> {
     // fast path: point lookup by _id (IDHACK) without cursor machinery, synchronous to the end
-    // when the document is cached (document cache, memtable or cached blocks)
-    if (isPlainObject(filter) && options.projection === undefined && options.sort === undefined && !options.skip && options.hint === undefined) {
+    // when the document is cached (document cache, memtable or cached blocks); no options
+    // object allocated when none is given, the engine looked up (and checked open) once
+    if (isPlainObject(filter) && (options === undefined || (options.projection === undefined && options.sort === undefined && !options.skip && options.hint === undefined))) {
       const id = filter._id;
       if (isPointId(id) && onlyKey(filter, '_id')) {
         try {
-          const coll = this.meta();
+          const engine = this.engine;
+          const coll = this.metaIn(engine);
           if (!coll) return Promise.resolve(null);
-          const reader = this.reader(options);
+          const reader = engine.reader(this.txn(options));
           // the key in a reused buffer: the synchronous probe keeps none of it; a read that
           // needs I/O awaits with its own copy
           const dk = documentKeyScratch(coll.id, id);
-          const r = this.engine.pointRead(reader, dk);
-          return (r !== undefined ? Promise.resolve(r) : this.engine.pointReadAsync(reader, dk.slice())) as Promise<T | null>;
+          const r = engine.pointRead(reader, dk);
+          return (r !== undefined ? Promise.resolve(r) : engine.pointReadAsync(reader, dk.slice())) as Promise<T | null>;
         } catch (err) {
           return Promise.reject(err);
         }
       }
     }
-    return this.findOneSlow(filter, options);
+    return this.findOneSlow(filter, options ?? {});
   }
 
   private async findOneSlow<T>(filter: Document, options: FindOptions): Promise<T | null> {
