@@ -106,10 +106,12 @@ const walSyncRunMax = 16;
  * close, single asynchronous latencies vary 1-12 ms, and that way measured the faster at times).
  * When a probe also served to let other writers queue, one in 17 lone commits, it cost ~20% of a
  * sequential writer's time on an idle machine. A probe is also put off while the synchronous way
- * costs what it did at its best (`walSyncSteady`), up to walProbeRunCap commits: on an idle machine
+ * costs about what it did at its best (`walSyncSteady`), up to walProbeRunCap commits: on an idle machine
  * a fresh store's sequential writer then pays no round trip (before: at its 17th and 82nd commits).
  */
 const walProbeRunCap = 4096;
+/** See `walSyncSteady`: how much slower than its best the synchronous way may get before probes resume. */
+const walSteadyFactor = 4;
 /**
  * A commit is written on the loop thread only up to this size: one writer's commit is small, while a
  * larger one is usually the merged commits of many writers (the document layer merges them), which
@@ -992,14 +994,16 @@ export class LsmStore implements Store {
   }
 
   /**
-   * The synchronous way still costs what it did at its best (its moving average within twice its
-   * lowest): nothing slows this thread or the device, so the thread-pool round trip cannot be the
-   * faster way and a probe of it would only cost its latency (0.3-4 ms on an idle 2-core VM, the
-   * slowest of a fresh store's first 300 sequential commits). Probes wait until that changes (CPU
-   * contention, a slower device), or for walProbeRunCap synchronous commits.
+   * The synchronous way still costs what it did at its best (its moving average within
+   * walSteadyFactor times its lowest): nothing slows this thread or the device, so the thread-pool
+   * round trip cannot be the faster way and a probe of it would only cost its latency (0.3-4 ms on
+   * an idle 2-core VM, the slowest of a fresh store's first 300 sequential commits). Probes wait
+   * until that changes (CPU contention: latencies of several ms against ~0.2 ms), or for
+   * walProbeRunCap synchronous commits. (With a factor of 2, one device hiccup of ~2 ms among
+   * 0.2 ms writes was enough for a probe.)
    */
   private walSyncSteady(): boolean {
-    return this.walLatNow > 0 && this.walLatNow <= 2 * this.walLatNowBest && this.walProbeRun < walProbeRunCap;
+    return this.walLatNow > 0 && this.walLatNow <= walSteadyFactor * this.walLatNowBest && this.walProbeRun < walProbeRunCap;
   }
 
   private takeUnwritten(): Uint8Array[] {
