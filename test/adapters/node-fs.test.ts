@@ -148,7 +148,7 @@ describe('NodeFsAdapter specifics', () => {
     let asyncWalWrites = 0;
     let counting = false;
     // each synchronous write also sleeps this long, so that its latency does not depend on how busy the machine is
-    let delayMs = 10;
+    let delayMs = 25;
     const sleeper = new Int32Array(new SharedArrayBuffer(4));
     const open = a.open.bind(a);
     a.open = async (name, o) => {
@@ -190,7 +190,7 @@ describe('NodeFsAdapter specifics', () => {
     assert.equal(syncWrites, n);
     assert.ok((await walBytes()) >= before + walPreallocBytesMin, 'the WAL was extended with the next chunk of zeros');
     // the synchronous way gets slower: within a few commits one probes the asynchronous way
-    delayMs = 200;
+    delayMs = 600;
     counting = true;
     let i = n;
     while (asyncWalWrites === 0 && i < n + 8) await st.put(key(i++), value);
