@@ -158,11 +158,6 @@ export class Overlay implements KVReader {
     return undefined;
   }
   /**
-   * For each key (with its bytesKey): does it hold a value below this overlay's own staged writes
-   * (in-flight layers, then the base)? Base probes are synchronous where the store can answer from
-   * memory; the reads that need I/O run concurrently. `undefined` entries are skipped.
-   */
-  /**
    * `presentBelow` when every probe is answered from memory (in-flight layers, memtables, bloom
    * filters, cached blocks): no promise; undefined when one would need a read.
    */
@@ -176,12 +171,17 @@ export class Overlay implements KVReader {
         out[i] = l.value !== null;
         continue;
       }
-      const c = this.base.getCached(key);
+      const c = this.base.presentCached(key);
       if (c === undefined) return undefined;
-      out[i] = c !== null;
+      out[i] = c;
     }
     return out;
   }
+  /**
+   * For each key (with its bytesKey): does it hold a value below this overlay's own staged writes
+   * (in-flight layers, then the base)? Base probes are synchronous where the store can answer from
+   * memory; the reads that need I/O run concurrently. `undefined` entries are skipped.
+   */
   async presentBelow(keys: readonly (Uint8Array | undefined)[], ks: readonly (string | undefined)[]): Promise<boolean[]> {
     const out = new Array<boolean>(keys.length).fill(false);
     const pending: Promise<void>[] = [];
