@@ -800,7 +800,7 @@ export class LsmStore implements Store {
     sealRecord(rec, seq);
     const name = this.walFileName;
     const t0 = performance.now();
-    this.queue.length = 0;
+    this.queue.pop(); // not length = 0, which frees the array's backing store (the next write's push allocates one)
     try {
       if (!this.walWriteNow([rec])) {
         // the handle declined after all (nothing written): the loop takes the batch as before
