@@ -113,6 +113,12 @@ const walProbeRunCap = 4096;
 /** See `walSyncSteady`: how much slower than its best the synchronous way may get before probes resume. */
 const walSteadyFactor = 4;
 /**
+ * ... or this many ms more, whichever is larger: on a device whose writes take microseconds (tmpfs,
+ * a cache with power-loss protection), one preemption moves the average by more than 4x, and a probe
+ * (a round trip of 0.3-4 ms) cannot win back what it costs there.
+ */
+const walSteadySlackMs = 1;
+/**
  * A commit is written on the loop thread only up to this size: one writer's commit is small, while a
  * larger one is usually the merged commits of many writers (the document layer merges them), which
  * would block the thread they stage their next commits on for the whole write.
@@ -995,7 +1001,7 @@ export class LsmStore implements Store {
 
   /**
    * The synchronous way still costs what it did at its best (its moving average within
-   * walSteadyFactor times its lowest): nothing slows this thread or the device, so the thread-pool
+   * walSteadyFactor times its lowest, or walSteadySlackMs more): nothing slows this thread or the device, so the thread-pool
    * round trip cannot be the faster way and a probe of it would only cost its latency (0.3-4 ms on
    * an idle 2-core VM, the slowest of a fresh store's first 300 sequential commits). Probes wait
    * until that changes (CPU contention: latencies of several ms against ~0.2 ms), or for
@@ -1003,7 +1009,8 @@ export class LsmStore implements Store {
    * 0.2 ms writes was enough for a probe.)
    */
   private walSyncSteady(): boolean {
-    return this.walLatNow > 0 && this.walLatNow <= walSteadyFactor * this.walLatNowBest && this.walProbeRun < walProbeRunCap;
+    const best = this.walLatNowBest;
+    return this.walLatNow > 0 && this.walLatNow <= Math.max(walSteadyFactor * best, best + walSteadySlackMs) && this.walProbeRun < walProbeRunCap;
   }
 
   private takeUnwritten(): Uint8Array[] {
