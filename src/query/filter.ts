@@ -9,7 +9,7 @@ import { guardQuery } from './guard.ts';
 import { lookupForMatch, splitPath } from './path.ts';
 import { compileRegex, isRegexValue, regexFromValue, type SafeRegex } from './regex.ts';
 import type { Document } from './values.ts';
-import { badQuery, bsonTypeTag, compareValues, isNumeric, isPlainObject, isTruthy, toDouble, typeName, typeRank, valuesEqual } from './values.ts';
+import { badQuery, bsonTypeTag, compareValues, getOwn, isNumeric, isPlainObject, isTruthy, toDouble, typeName, typeRank, valuesEqual } from './values.ts';
 
 export interface Matcher {
   test(doc: Document): boolean;
@@ -101,6 +101,26 @@ function compileField(path: string, cond: unknown): Pred {
   const lp = compileCondition(cond);
   // one scratch array per compiled field: a field predicate is never re-entered while it runs
   const values: unknown[] = [];
+  if (parts.length === 1) {
+    // a top-level field of a document reaches exactly its own value (lookupForMatch's one push),
+    // handed over in a one-element scratch whose length never changes: emptying `values` by
+    // `length = 0` drops its backing store, and the next push allocates one (~150 B per test)
+    const key = parts[0]!;
+    const one: unknown[] = [undefined];
+    return (doc) => {
+      if (!isPlainObject(doc)) {
+        values.length = 0;
+        lookupForMatch(doc, parts, 0, values);
+        const r = lp(values);
+        values.length = 0;
+        return r;
+      }
+      one[0] = getOwn(doc, key);
+      const r = lp(one);
+      one[0] = undefined;
+      return r;
+    };
+  }
   return (doc) => {
     values.length = 0;
     lookupForMatch(doc, parts, 0, values);
