@@ -793,10 +793,7 @@ export class LsmStore implements Store {
     const p = this.queue[0]!;
     if (p.kind !== 'batch' || !p.strict || p.more || p.rec.length > walSyncBytesMax) return false;
     // no rotation due, no turn of the event loop due, a sequential writer, no probe of the other way due
-    if (this.current.mem.bytes >= this.memtableBytes || this.walSyncRun >= walSyncRunMax || !this.walQuiet) return false;
-    if (this.walProbeRun >= this.walProbeLimit && !this.walSyncSteady()) return false;
-    const faster = this.walLatNow === 0 || this.walLatAsync === 0 || this.walLatNow <= this.walLatAsync;
-    if (!faster && this.walAsyncRun < walSyncRunMax) return false;
+    if (this.current.mem.bytes >= this.memtableBytes || !this.syncWayChosen()) return false;
     // a write the handle makes durable by itself, with no sync left to do after it
     const h = this.wal;
     if (h.writeDurableSync === undefined || h.syncPending?.() !== false) return false;
@@ -826,14 +823,31 @@ export class LsmStore implements Store {
     this.onEvent?.('wal-sync');
     this.walSyncs++;
     this.walDirty = false;
-    const dt = performance.now() - t0;
-    this.walLatNow = this.walLatNow === 0 ? dt : this.walLatNow + (dt - this.walLatNow) / 8;
-    if (this.walLatNowBest === 0 || this.walLatNow < this.walLatNowBest) this.walLatNowBest = this.walLatNow;
+    this.noteLatNow(performance.now() - t0);
     applyRecord(rec, 0, rec.length, seq, this.current.mem, name, 0);
     this.visibleSeq = seq;
     if (p.pooled !== undefined) this.recordToPool(p.pooled);
     p.resolve({ seq: BigInt(seq) });
     return true;
+  }
+
+  /**
+   * Whether a lone commit of a sequential writer (nothing else queued while the last one was
+   * written) goes the synchronous way: no event-loop turn due, no probe of the asynchronous way
+   * due, and that way not measured faster (until a probe measured it, this one is taken), or
+   * the asynchronous way taken walSyncRunMax times in a row (a try of this one).
+   */
+  private syncWayChosen(): boolean {
+    if (!this.walQuiet || this.walSyncRun >= walSyncRunMax) return false;
+    if (this.walProbeRun >= this.walProbeLimit && !this.walSyncSteady()) return false;
+    const faster = this.walLatNow === 0 || this.walLatAsync === 0 || this.walLatNow <= this.walLatAsync;
+    return faster || this.walAsyncRun >= walSyncRunMax;
+  }
+
+  /** Moving average (and best) of the synchronous way's commit latency, ms. */
+  private noteLatNow(dt: number): void {
+    this.walLatNow = this.walLatNow === 0 ? dt : this.walLatNow + (dt - this.walLatNow) / 8;
+    if (this.walLatNowBest === 0 || this.walLatNow < this.walLatNowBest) this.walLatNowBest = this.walLatNow;
   }
 
   private async commitLoop(): Promise<void> {
@@ -947,11 +961,7 @@ export class LsmStore implements Store {
         // of the other way every walSyncRunMax commits while that one is faster, and a probe of it
         // every walProbeLimit commits while this one is, to keep both measures current
         let now = false;
-        if (lone && this.walQuiet && this.walSyncRun < walSyncRunMax && (this.walProbeRun < this.walProbeLimit || this.walSyncSteady())) {
-          // until a probe measured the asynchronous way, this one is taken
-          const faster = this.walLatNow === 0 || this.walLatAsync === 0 || this.walLatNow <= this.walLatAsync;
-          if (faster || this.walAsyncRun >= walSyncRunMax) now = this.walWriteNow(parts);
-        }
+        if (lone && this.syncWayChosen()) now = this.walWriteNow(parts);
         if (now) {
           this.walSyncRun++;
           this.walProbeRun++;
@@ -974,10 +984,7 @@ export class LsmStore implements Store {
         this.walDirty = false;
         if (lone) {
           const dt = performance.now() - t0;
-          if (now) {
-            this.walLatNow = this.walLatNow === 0 ? dt : this.walLatNow + (dt - this.walLatNow) / 8;
-            if (this.walLatNowBest === 0 || this.walLatNow < this.walLatNowBest) this.walLatNowBest = this.walLatNow;
-          }
+          if (now) this.noteLatNow(dt);
           else if (this.queue.length === 0) {
             this.walLatAsync = this.walLatAsync === 0 ? dt : this.walLatAsync + (dt - this.walLatAsync) / 8;
             // the synchronous way still clearly faster: probe (and pay the round trip) a quarter as often
