@@ -147,8 +147,7 @@ const scanReadMax = 256;
  * top-k that already holds better documents). `retain`: the consumer keeps documents beyond the
  * batch (a sort), so a lazily tested match keeps a copy of its BSON, not a view into store memory.
  * `keepIds` false: the consumer never reads a FoundDoc's `encId` after the batch (a find's
- * results, streamed, or a count), so a collection scan leaves it a view of the entry's key instead
- * of copying it, and an index fetch leaves it empty (`noId`: such consumers never read it at all).
+ * results, streamed), so an index fetch leaves it a view of the index entry instead of copying it.
  */
 export async function* scanBatches(engine: Engine, coll: CollMeta, reader: KVReader, plan: Plan, filter: Document, stats: ExecStats, projection?: Document, lazy?: FieldSet, firstWindow = 8, keep?: FieldSet | null, gate?: RawGate, retain = false, keepIds = true): AsyncGenerator<FoundDoc[]> {
   const matcher = compileFilter(filter);
@@ -271,12 +270,7 @@ export async function* scanBatches(engine: Engine, coll: CollMeta, reader: KVRea
   });
   // Fetches are issued in windows (8, growing to prefetchWindowMax) so storage reads overlap;
   // results keep index order. A small limit wastes at most one window of reads.
-  // The window holds its entries' _ids as ranges of store buffers (immutable: a range stays valid
-  // as a view would), not as a view per entry; a view or copy is made only where one is needed.
-  const wBuf: Uint8Array[] = [];
-  const wOff: number[] = [];
-  const wLen: number[] = [];
-  let wn = 0;
+  let window: Uint8Array[] = [];
   let size = Math.max(1, Math.min(8, firstWindow));
   // Each document is read synchronously when it is cached (document cache, then memtables and
   // cached blocks); only the rest is fetched, in parallel, with one await for the window.
@@ -292,25 +286,17 @@ export async function* scanBatches(engine: Engine, coll: CollMeta, reader: KVRea
   let dkBuf = documentKey(coll.id, new Uint8Array(59));
   // the last view handed out, reused for a key of the same length (_ids of one type usually are)
   let dkView = dkBuf.subarray(0, 0);
-  /** The document key of the encoded _id b[off, off + len), as a view of the scratch buffer (valid until the next call). */
-  const scratchKey = (b: Uint8Array, off: number, len: number): Uint8Array => {
-    const n = 5 + len;
-    if (n > dkBuf.length) {
-      dkBuf = documentKey(coll.id, new Uint8Array(n * 2));
-      dkView = dkBuf.subarray(0, n);
-    } else if (dkView.length !== n) dkView = dkBuf.subarray(0, n);
-    // byte by byte: an _id is short, and TypedArray#set (a call, plus a view of the range) costs more
-    for (let i = 0; i < len; i++) dkBuf[5 + i] = b[off + i]!;
+  /** The document key of encoded _id `e`, as a view of the scratch buffer (valid until the next call). */
+  const scratchKey = (e: Uint8Array): Uint8Array => {
+    const n = 5 + e.length;
+    if (n > dkBuf.length) dkBuf = documentKey(coll.id, new Uint8Array(n * 2));
+    dkBuf.set(e, 5);
+    if (dkView.length !== n || dkView.buffer !== dkBuf.buffer) dkView = dkBuf.subarray(0, n);
     return dkView;
   };
-  /**
-   * A result's encoded _id: a copy when the consumer reads it later (`keepIds`), else the empty
-   * placeholder (a streamed find or a count never reads it).
-   */
-  const idOf = (i: number): Uint8Array => (keepIds ? wBuf[i]!.slice(wOff[i]!, wOff[i]! + wLen[i]!) : noId);
   /** Window entry i read without I/O: got[i] set (undefined: no such document), or false when it needs a fetch. */
-  const readLive = (got: (FoundDoc | null | undefined)[], i: number): boolean => {
-    const dk = scratchKey(wBuf[i]!, wOff[i]!, wLen[i]!);
+  const readLive = (e: Uint8Array, got: (FoundDoc | null | undefined)[], i: number): boolean => {
+    const dk = scratchKey(e);
     // probed by the key's hash (no key string). A whole-document fetch asks the held-keys
     // filter first: such fetches do not admit documents, so they mostly miss, and the filter's
     // bit answers a miss without a map probe. A raw-tested fetch (lazy) admits what it reads and
@@ -318,7 +304,7 @@ export async function* scanBatches(engine: Engine, coll: CollMeta, reader: KVRea
     const h = docKeyHash(dk);
     const c = lazy === undefined && !docCache.mayHold(h) ? undefined : docCache.entryOf(dk, h);
     if (c !== undefined) {
-      got[i] = c.doc !== undefined ? fromShared(c.doc, noId) : fromBytes(c.raw!, false, noId);
+      got[i] = c.doc !== undefined ? fromShared(c.doc, e) : fromBytes(c.raw!, false, e);
       return true;
     }
     if (lazy === undefined) {
@@ -329,7 +315,7 @@ export async function* scanBatches(engine: Engine, coll: CollMeta, reader: KVRea
       else {
         const h = store.hit;
         const doc = decodeDocumentAt(h.buf, h.off, h.len);
-        got[i] = all || matcher.test(doc) ? { doc, encId: noId, bytes: h.len } : null;
+        got[i] = all || matcher.test(doc) ? { doc, encId: e, bytes: h.len } : null;
       }
       return true;
     }
@@ -338,42 +324,42 @@ export async function* scanBatches(engine: Engine, coll: CollMeta, reader: KVRea
     if (v === null) got[i] = undefined;
     else {
       const own = docCache.setRaw(bytesKey(dk), v);
-      got[i] = own !== undefined ? fromBytes(own, false, noId) : fromBytes(v, true, noId);
+      got[i] = own !== undefined ? fromBytes(own, false, e) : fromBytes(v, true, e);
     }
     return true;
   };
   const drain = async (): Promise<FoundDoc[]> => {
-    const n = wn;
-    const got: (FoundDoc | null | undefined)[] = new Array(n);
+    const w = window;
+    const got: (FoundDoc | null | undefined)[] = new Array(w.length);
     let pending: number[] | undefined;
-    for (let i = 0; i < n; i++) {
+    for (let i = 0; i < w.length; i++) {
+      const e = w[i]!;
       if (live) {
-        if (!readLive(got, i)) (pending ??= []).push(i);
+        if (!readLive(e, got, i)) (pending ??= []).push(i);
         continue;
       }
       // a transaction's or snapshot's view (no document cache): its cached-only read
-      const v = reader.getCached(documentKey(coll.id, wBuf[i]!.subarray(wOff[i]!, wOff[i]! + wLen[i]!)));
+      const v = reader.getCached(documentKey(coll.id, e));
       if (v === undefined) (pending ??= []).push(i);
-      else got[i] = v === null ? undefined : fromBytes(v, false, noId);
+      else got[i] = v === null ? undefined : fromBytes(v, false, e);
     }
     if (pending !== undefined) {
-      const fetched = await Promise.all(pending.map((i) => fetch(wBuf[i]!.subarray(wOff[i]!, wOff[i]! + wLen[i]!), live)));
+      const fetched = await Promise.all(pending.map((i) => fetch(w[i]!, live)));
       for (let j = 0; j < pending.length; j++) got[pending[j]!] = fetched[j];
     }
+    window = [];
     size = Math.min(prefetchWindowMax, size * 2);
     const out: FoundDoc[] = [];
-    for (let i = 0; i < n; i++) {
+    for (let i = 0; i < got.length; i++) {
       const f = got[i];
       if (f === undefined) continue;
       stats.docsExamined++;
       if (f) {
-        f.encId = idOf(i);
+        // the window holds views of index entries: a result kept beyond the batch keeps a copy of its _id
+        if (keepIds && f.encId === w[i]) f.encId = f.encId.slice();
         out.push(f);
       }
     }
-    // the window's buffers are let go (the arrays are reused)
-    for (let i = 0; i < n; i++) wBuf[i] = noId;
-    wn = 0;
     return out;
   };
   let covered: FoundDoc[] = [];
@@ -383,8 +369,9 @@ export async function* scanBatches(engine: Engine, coll: CollMeta, reader: KVRea
     for await (const entries of reader.rangeBatches({ gte: r.gte, ...(r.lt ? { lt: r.lt } : {}), reverse: plan.reverse }, size, scanReadMax)) {
       for (let j = 0; j < entries.n; j++) {
         stats.keysExamined++;
+        // a view of the entry (store buffers are immutable): copied only by a result that keeps it
+        const encId = entryValue(entries, j);
         if (plan.covered) {
-          const encId = entryValue(entries, j);
           const doc = docFromKey(entryKey(entries, j), ix.prefix.length, ix.fields, projection);
           if (all || matcher.test(doc)) covered.push({ doc: trim ? trim(doc) : doc, encId: encId.slice(), bytes: 0 });
           if (covered.length >= size) {
@@ -394,18 +381,13 @@ export async function* scanBatches(engine: Engine, coll: CollMeta, reader: KVRea
           }
           continue;
         }
-        const vo = entries.valOff[j]!;
-        const vl = entries.valLen[j]!;
         if (seen) {
-          const sk = bytesKey(entries.valBuf[j]!.subarray(vo, vo + vl));
+          const sk = bytesKey(encId);
           if (seen.has(sk)) continue;
           seen.add(sk);
         }
-        // the _id as a range of the entry's buffer (store buffers are immutable): copied only by a result that keeps it
-        wBuf[wn] = entries.valBuf[j]!;
-        wOff[wn] = vo;
-        wLen[wn] = vl;
-        if (++wn >= size) {
+        window.push(encId);
+        if (window.length >= size) {
           const b = await drain();
           if (b.length > 0) yield b;
         }
@@ -413,7 +395,7 @@ export async function* scanBatches(engine: Engine, coll: CollMeta, reader: KVRea
     }
   }
   if (covered.length > 0) yield covered;
-  if (wn > 0) {
+  if (window.length > 0) {
     const b = await drain();
     if (b.length > 0) yield b;
   }
