@@ -68,33 +68,8 @@ export function partialFields(filter: Document, sort?: Document): FieldSet | und
 
 const utf8d = new TextDecoder();
 
-/** A FieldSet's names as an array (built once per set): walked per field name of a document. */
-const lists = new WeakMap<FieldSet, string[]>();
-function fieldList(fields: FieldSet): string[] {
-  let l = lists.get(fields);
-  if (l === undefined) lists.set(fields, (l = [...fields]));
-  return l;
-}
-
-/**
- * The name of `list` (latin1 of UTF-8, as a FieldSet holds them) equal to the bytes b[s, e), or
- * undefined: compared in place, so a document's other field names build no string.
- */
-function member(list: string[], b: Uint8Array, s: number, e: number): string | undefined {
-  const n = e - s;
-  for (let j = 0; j < list.length; j++) {
-    const x = list[j]!;
-    if (x.length !== n) continue;
-    let i = 0;
-    while (i < n && x.charCodeAt(i) === b[s + i]) i++;
-    if (i === n) return x;
-  }
-  return undefined;
-}
-
 /** Decode only `fields` of a BSON document (simple types inline, others through BSON.deserialize). */
 export function decodeFields(bytes: Uint8Array, fields: FieldSet): Document {
-  const list = fieldList(fields);
   const out: Document = {};
   const end = bytes.length - 1;
   let o = 4;
@@ -108,8 +83,9 @@ export function decodeFields(bytes: Uint8Array, fields: FieldSet): Document {
     const vo = ne + 1;
     const vl = valueLength(bytes, t, vo);
     if (vl < 0 || vo + vl > end) return BSON.deserialize(bytes, bsonOptions);
-    const name = member(list, bytes, ns, ne);
-    if (name !== undefined) {
+    let name = '';
+    for (let i = ns; i < ne; i++) name += String.fromCharCode(bytes[i]!);
+    if (fields.has(name)) {
       found++;
       const key = /[^\x00-\x7f]/.test(name) ? utf8d.decode(bytes.subarray(ns, ne)) : name;
       switch (t) {
