@@ -931,27 +931,8 @@ export class Segment {
     const len = this.idxBlockLen[i]!;
     const h = this.handle;
     let b: Block;
-    if (sync && h.readIntoSync !== undefined && h.readInto !== undefined && len <= readBufBytes) {
-      const buf = readBufs.pop() ?? new Uint8Array(readBufBytes);
-      try {
-        const raw = buf.subarray(0, len);
-        let got = this.readSync(off, raw);
-        if (got < 0) got = await io(this.name, 'read', () => h.readInto!(off, raw));
-        if (got !== len) throw corruption(this.name, off + got, 'block truncated');
-        b = decodeBlock(raw, this.name, off, undefined, true);
-      } finally {
-        if (readBufs.length < readBufsMax) readBufs.push(buf);
-      }
-    } else if (h.readInto !== undefined && len <= readBufBytes) {
-      const buf = readBufs.pop() ?? new Uint8Array(readBufBytes);
-      try {
-        const raw = buf.subarray(0, len);
-        const got = await io(this.name, 'read', () => h.readInto!(off, raw));
-        if (got !== len) throw corruption(this.name, off + got, 'block truncated');
-        b = decodeBlock(raw, this.name, off, undefined, true);
-      } finally {
-        if (readBufs.length < readBufsMax) readBufs.push(buf);
-      }
+    if (h.readInto !== undefined && len <= readBufBytes) {
+      b = await this.readPooled(off, len, sync, (raw) => decodeBlock(raw, this.name, off, undefined, true));
     } else {
       const raw = await io(this.name, 'read', () => h.read(off, len));
       if (raw.length !== len) throw corruption(this.name, off + raw.length, 'block truncated');
@@ -1186,12 +1167,7 @@ export class Segment {
     }
     if (end === i) return this.block(i);
     const len = this.idxBlockOff[end]! + this.idxBlockLen[end]! - off;
-    const buf = readBufs.pop() ?? new Uint8Array(readBufBytes);
-    try {
-      const raw = buf.subarray(0, len);
-      let got = this.readSync(off, raw);
-      if (got < 0) got = await io(this.name, 'read', () => h.readInto!(off, raw));
-      if (got !== len) throw corruption(this.name, off + got, 'block truncated');
+    return this.readPooled(off, len, true, (raw) => {
       this.cache.misses++;
       // the read buffer is reused: a stored (uncompressed) block owns a copy of its bytes
       const first = decodeBlock(raw.subarray(0, this.idxBlockLen[i]!), this.name, off, undefined, true);
@@ -1211,6 +1187,23 @@ export class Segment {
         this.cache.set(this.cacheBase + j, b);
       }
       return first;
+    });
+  }
+
+  /**
+   * `use(raw)` of the `len` bytes at `off`, read into a pooled read buffer (callers check that the
+   * handle has `readInto` and that `len` fits `readBufBytes`): with `sync`, on this thread when the
+   * handle can (`readIntoSync`), else through the thread pool. The buffer goes back to the pool
+   * when `use` returns, so what `use` keeps must be a copy.
+   */
+  private async readPooled<T>(off: number, len: number, sync: boolean, use: (raw: Uint8Array) => T): Promise<T> {
+    const buf = readBufs.pop() ?? new Uint8Array(readBufBytes);
+    try {
+      const raw = buf.subarray(0, len);
+      let got = sync && this.handle.readIntoSync !== undefined ? this.readSync(off, raw) : -1;
+      if (got < 0) got = await io(this.name, 'read', () => this.handle.readInto!(off, raw));
+      if (got !== len) throw corruption(this.name, off + got, 'block truncated');
+      return use(raw);
     } finally {
       if (readBufs.length < readBufsMax) readBufs.push(buf);
     }
