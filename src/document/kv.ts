@@ -158,6 +158,15 @@ export class Overlay implements KVReader {
     return undefined;
   }
   /**
+   * `presentBelow` of one key (`k`: its bytesKey) when memory answers it (in-flight layers,
+   * memtables, bloom filters, cached blocks); undefined when it needs a read.
+   */
+  private presentBelowCached(key: Uint8Array, k: string): boolean | undefined {
+    const l = this.layers.length > 0 ? this.lookupLayers(k) : undefined;
+    if (l) return l.value !== null;
+    return this.base.presentCached(key);
+  }
+  /**
    * `presentBelow` when every probe is answered from memory (in-flight layers, memtables, bloom
    * filters, cached blocks): no promise; undefined when one would need a read.
    */
@@ -166,12 +175,7 @@ export class Overlay implements KVReader {
     for (let i = 0; i < keys.length; i++) {
       const key = keys[i];
       if (key === undefined) continue;
-      const l = this.layers.length > 0 ? this.lookupLayers(ks[i]!) : undefined;
-      if (l) {
-        out[i] = l.value !== null;
-        continue;
-      }
-      const c = this.base.presentCached(key);
+      const c = this.presentBelowCached(key, ks[i]!);
       if (c === undefined) return undefined;
       out[i] = c;
     }
@@ -188,14 +192,9 @@ export class Overlay implements KVReader {
     for (let i = 0; i < keys.length; i++) {
       const key = keys[i];
       if (key === undefined) continue;
-      const l = this.layers.length > 0 ? this.lookupLayers(ks[i]!) : undefined;
-      if (l) {
-        out[i] = l.value !== null;
-        continue;
-      }
       // memtables, bloom filters and cached blocks answer most probes synchronously (an insert's
       // fresh _id: no promise per document); only a block that is not cached is read
-      const c = this.base.presentCached(key);
+      const c = this.presentBelowCached(key, ks[i]!);
       if (c !== undefined) out[i] = c;
       else pending.push(this.base.get(key).then((v) => void (out[i] = v !== undefined)));
     }
