@@ -26,6 +26,30 @@ async function build(n: number, level: number, name = 'x.seg'): Promise<{ a: Mem
   return { a, seg: await Segment.open(h, name, 1, new BlockCache<Block>(1 << 20)) };
 }
 
+/**
+ * A handle on `h` that can also read synchronously (the memory adapter cannot), from `file` (the
+ * file is immutable); `onRead` sees each synchronous read.
+ */
+function syncHandle(h: FileHandle, file: Uint8Array, onRead: (offset: number, length: number) => void): FileHandle {
+  return {
+    name: h.name,
+    read: (o, l) => h.read(o, l),
+    readInto: (o, t) => h.readInto!(o, t),
+    readIntoSync(offset: number, target: Uint8Array): number {
+      onRead(offset, target.length);
+      const n = Math.max(0, Math.min(target.length, file.length - offset));
+      target.set(file.subarray(offset, offset + n));
+      return n;
+    },
+    write: (o, x) => h.write(o, x),
+    append: (x) => h.append(x),
+    size: () => h.size(),
+    truncate: (n) => h.truncate(n),
+    sync: () => h.sync(),
+    close: () => h.close(),
+  };
+}
+
 describe('segments', () => {
   for (const level of [0, 1]) {
     it(`point lookups by snapshot, raw and deflated blocks (level ${level})`, async () => {
@@ -49,24 +73,7 @@ describe('segments', () => {
       const h = await a.open('x.seg');
       const bytes = await h.read(0, await h.size());
       let syncReads = 0;
-      // a handle that can read synchronously (the memory adapter cannot): the file is immutable
-      const sh: FileHandle = {
-        name: h.name,
-        read: (o, l) => h.read(o, l),
-        readInto: (o, t) => h.readInto!(o, t),
-        readIntoSync(offset: number, target: Uint8Array): number {
-          syncReads++;
-          const n = Math.max(0, Math.min(target.length, bytes.length - offset));
-          target.set(bytes.subarray(offset, offset + n));
-          return n;
-        },
-        write: (o, x) => h.write(o, x),
-        append: (x) => h.append(x),
-        size: () => h.size(),
-        truncate: (n) => h.truncate(n),
-        sync: () => h.sync(),
-        close: () => h.close(),
-      };
+      const sh = syncHandle(h, bytes, () => void syncReads++);
       // while the cache has room, a block read is cached at once (it evicts nothing)
       const roomy = await Segment.open(sh, 'x.seg', 1, new BlockCache<Block>(1 << 20));
       assert.deepEqual(await roomy.get(key(13), Infinity), b('value-13-'.repeat(3)));
@@ -99,24 +106,8 @@ describe('segments', () => {
       const h = await a.open('x.seg');
       const bytes = await h.read(0, await h.size());
       const reads: [number, number][] = [];
-      const syncHandle = (file: Uint8Array): FileHandle => ({
-        name: h.name,
-        read: (o, l) => h.read(o, l),
-        readInto: (o, t) => h.readInto!(o, t),
-        readIntoSync(offset: number, target: Uint8Array): number {
-          reads.push([offset, target.length]);
-          const n = Math.max(0, Math.min(target.length, file.length - offset));
-          target.set(file.subarray(offset, offset + n));
-          return n;
-        },
-        write: (o, x) => h.write(o, x),
-        append: (x) => h.append(x),
-        size: () => h.size(),
-        truncate: (n) => h.truncate(n),
-        sync: () => h.sync(),
-        close: () => h.close(),
-      });
-      const seg = await Segment.open(syncHandle(bytes), 'x.seg', 1, new BlockCache<Block>(1 << 20));
+      const counted = (file: Uint8Array): FileHandle => syncHandle(h, file, (o, l) => void reads.push([o, l]));
+      const seg = await Segment.open(counted(bytes), 'x.seg', 1, new BlockCache<Block>(1 << 20));
       const bi = seg.findBlock(key(700));
       assert.deepEqual(await seg.get(key(700), Infinity), await ref.get(key(700), Infinity));
       assert.equal(reads.length, 1, 'one read');
@@ -139,7 +130,7 @@ describe('segments', () => {
       // a cache with room for about two blocks reads only what fits
       reads.length = 0;
       const small = new BlockCache<Block>(1 << 20);
-      const tight = await Segment.open(syncHandle(bytes), 'x.seg', 1, small);
+      const tight = await Segment.open(counted(bytes), 'x.seg', 1, small);
       small.set(98 * (1 << 20), { bytes: small.room() - 2 * (seg.blockLength(bi) + 400) } as Block);
       assert.deepEqual(await tight.get(key(700), Infinity), await ref.get(key(700), Infinity));
       assert.ok(tight.cachedBlock(bi) !== undefined && tight.cachedBlock(bi + 2) === undefined, 'within the room');
@@ -147,7 +138,7 @@ describe('segments', () => {
       // a damaged block after the one asked for is not cached; its own read reports it
       const bad = bytes.slice();
       bad[seg.blockOffset(bi + 2) + 20]! ^= 0xff;
-      const dseg = await Segment.open(syncHandle(bad), 'x.seg', 1, new BlockCache<Block>(1 << 20));
+      const dseg = await Segment.open(counted(bad), 'x.seg', 1, new BlockCache<Block>(1 << 20));
       assert.deepEqual(await dseg.get(key(700), Infinity), await ref.get(key(700), Infinity));
       assert.ok(dseg.cachedBlock(bi + 1) !== undefined && dseg.cachedBlock(bi + 2) === undefined);
       const k2 = Array.from({ length: 2000 }, (_, i) => key(i)).find((k) => dseg.findBlock(k) === bi + 2)!;
