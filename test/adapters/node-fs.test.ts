@@ -5,7 +5,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import process from 'node:process';
 import { adapterCases } from '../conformance/storage-adapter.case.ts';
-import { lockFileName, openNodeFsAdapter } from '../../platform/node/fs-adapter.ts';
+import { type NodeFsAdapter, lockFileName, openNodeFsAdapter } from '../../platform/node/fs-adapter.ts';
+import type { FileHandle } from '../../src/storage/adapter.ts';
 import { LargetableError, isLargetableError } from '../../src/errors.ts';
 import { openStore } from '../../src/storage/index.ts';
 import { walPreallocBytesMin } from '../../src/storage/wal.ts';
@@ -21,12 +22,19 @@ adapterCases('node fs', {
   cleanup: (dir) => fs.rm(dir, { recursive: true, force: true }),
 }, { describe, it }, { modelRuns: 15 });
 
+/** Runs `body` on a new adapter's write-through file 'log' (in a new folder named from `prefix`), then closes the adapter. */
+async function withLog(prefix: string, body: (a: NodeFsAdapter, f: FileHandle) => Promise<void>): Promise<void> {
+  const a = await openNodeFsAdapter(path.join(root, `${prefix}${++counter}`));
+  try {
+    await body(a, await a.open('log', { create: true, writeThrough: true }));
+  } finally {
+    await a.close();
+  }
+}
+
 describe('NodeFsAdapter specifics', () => {
   it('a writeThrough (O_DSYNC) handle writes in place, appends, extends, truncates and syncs like any other', async () => {
-    const dir = path.join(root, `wt${++counter}`);
-    const a = await openNodeFsAdapter(dir);
-    try {
-      const f = await a.open('log', { create: true, writeThrough: true });
+    await withLog('wt', async (a, f) => {
       await f.write(0, new Uint8Array(4096)); // preallocated zeros
       await f.sync();
       await f.write(8, new Uint8Array([1, 2, 3]));
@@ -45,16 +53,11 @@ describe('NodeFsAdapter specifics', () => {
       await g.sync();
       await g.close();
       assert.equal((await a.readAll('log'))[0], 7);
-    } finally {
-      await a.close();
-    }
+    });
   });
 
   it('writeDurableSync writes on the calling thread only where a write is durable by itself (writeThrough, no truncate pending)', async () => {
-    const dir = path.join(root, `wds${++counter}`);
-    const a = await openNodeFsAdapter(dir);
-    try {
-      const f = await a.open('log', { create: true, writeThrough: true });
+    await withLog('wds', async (a, f) => {
       await f.write(0, new Uint8Array(64));
       await f.sync();
       assert.equal(f.writeDurableSync!(8, new Uint8Array([1, 2, 3])), true);
@@ -71,9 +74,7 @@ describe('NodeFsAdapter specifics', () => {
       assert.equal(await g.size(), 0);
       await g.close();
       assert.throws(() => g.writeDurableSync!(0, new Uint8Array([1])), (e) => isLargetableError(e));
-    } finally {
-      await a.close();
-    }
+    });
   });
 
   it('strict commits: a sequential writer may be written synchronously, writers that come together still share one write and sync', async () => {
@@ -205,10 +206,7 @@ describe('NodeFsAdapter specifics', () => {
   });
 
   it('syncPending: false only on a write-through handle with no truncate to sync and no new directory entry', async () => {
-    const dir = path.join(root, `pending${++counter}`);
-    const a = await openNodeFsAdapter(dir);
-    try {
-      const f = await a.open('log', { create: true, writeThrough: true });
+    await withLog('pending', async (a, f) => {
       assert.equal(f.syncPending!(), true, 'the new file\'s directory entry');
       await f.sync();
       assert.equal(f.syncPending!(), false);
@@ -224,9 +222,7 @@ describe('NodeFsAdapter specifics', () => {
       assert.equal(f.syncPending!(), false);
       await other.close();
       await f.close();
-    } finally {
-      await a.close();
-    }
+    });
   });
 
   it('a synchronous WAL write that fails rejects its commit with IO_ERROR and stops the store; one the handle declines goes the asynchronous way', async () => {
