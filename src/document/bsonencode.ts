@@ -223,8 +223,8 @@ const slabItemMax = 4 * 1024;
  * for callers that hold them only while a write is staged and committed (whoever keeps them
  * longer copies them, as the document cache does with views).
  */
-export function encodeFastShared(doc: object, room = 0): Uint8Array | undefined {
-  return encodeFastTo(doc, true, room);
+export function encodeFastShared(doc: object, room = 0, reserved?: Reserved): Uint8Array | undefined {
+  return encodeFastTo(doc, true, room, reserved);
 }
 
 /**
@@ -235,11 +235,11 @@ export function encodeFastShared(doc: object, room = 0): Uint8Array | undefined 
  * and the `_id` rules (not an array) are the caller's. On undefined the caller validates (which
  * throws the exact refusal) and encodes the usual way: one walk of the document instead of two.
  */
-export function encodeFastValidated(doc: object, room = 0): Uint8Array | undefined {
+export function encodeFastValidated(doc: object, room = 0, reserved?: Reserved): Uint8Array | undefined {
   validating = true;
   depthLimit = documentDepthMax - 1;
   try {
-    return encodeFastTo(doc, true, room);
+    return encodeFastTo(doc, true, room, reserved);
   } finally {
     validating = false;
     depthLimit = depthMax;
@@ -247,21 +247,24 @@ export function encodeFastValidated(doc: object, room = 0): Uint8Array | undefin
 }
 
 /**
- * The room `encodeFastShared` reserved before the bytes it returned last (0: none): those bytes
- * of the same buffer are the caller's to fill (e.g. a record header, so that header and document
- * are one contiguous value).
+ * Where `encodeFastShared` and `encodeFastValidated` put the room they reserved before the bytes
+ * they return (0: none; `room` when the bytes are a view into a shared slab): those bytes of the
+ * same buffer are the caller's to fill (e.g. a record header, so that header and document are one
+ * contiguous value). The caller owns it and reuses it (no object per encode).
  */
-export let sharedRoom = 0;
+export interface Reserved {
+  room: number;
+}
 
-function encodeFastTo(doc: object, shared: boolean, room = 0): Uint8Array | undefined {
-  sharedRoom = 0;
+function encodeFastTo(doc: object, shared: boolean, room = 0, reserved?: Reserved): Uint8Array | undefined {
+  if (reserved !== undefined) reserved.room = 0;
   if (!plainDocument(doc)) return undefined;
   let out: Uint8Array | undefined;
   try {
     const end = writeObject(doc, 0, 0);
     if (shared && end + room <= slabItemMax) {
       out = slab.copy(buf, end, room);
-      sharedRoom = room;
+      if (reserved !== undefined) reserved.room = room;
     } else out = buf.slice(0, end);
   } catch (err) {
     if (err !== GIVE_UP) throw err;

@@ -13,7 +13,7 @@ import { applyUpdate, isReplacement, upsertSeed } from '../query/update.ts';
 import { validateDocument } from '../query/validate.ts';
 import { cloneValue, compareValues, isPlainObject, valuesEqual, type Document } from '../query/values.ts';
 import { AbstractCursor } from './cursor.ts';
-import { encodeFastValidated, sharedRoom } from './bsonencode.ts';
+import { encodeFastValidated, type Reserved } from './bsonencode.ts';
 import type { AggregationCursor } from './aggregate.ts';
 import type { ChangeStream } from './changestream.ts';
 import { changeHeaderBytes, decodeDocument, encodeDocument, encodeDocumentShared, type CollMeta, type Engine, type IndexMeta, type PreparedInsert, type TxnState, type WriteScope } from './engine.ts';
@@ -219,6 +219,8 @@ export class Collection<TSchema extends Document = Document> {
   readonly dbName: string;
   readonly collectionName: string;
   readonly client: ClientCore;
+  /** prepareInsert's encoders report here the room they reserved before the bytes (reused, no object per insert). */
+  private readonly reserved: Reserved = { room: 0 };
 
   constructor(client: ClientCore, dbName: string, name: string) {
     this.client = client;
@@ -406,12 +408,13 @@ export class Collection<TSchema extends Document = Document> {
     const room = changeHeaderBytes(this.dbName, this.collectionName);
     // validated while encoded (one walk of the document); whatever that does not plainly accept
     // is validated on its own first (its refusal thrown before the caller's document is touched)
-    let bytes = Array.isArray(stored._id) ? undefined : encodeFastValidated(stored, room);
+    const reserved = this.reserved;
+    let bytes = Array.isArray(stored._id) ? undefined : encodeFastValidated(stored, room, reserved);
     if (bytes === undefined || bytes.length > documentSizeBytesMax) {
       validateDocument(doc);
-      bytes = encodeDocumentShared(stored, room);
+      bytes = encodeDocumentShared(stored, room, reserved);
     }
-    const logRoom = sharedRoom;
+    const logRoom = reserved.room;
     if (newId !== undefined) (doc as Document)._id = newId; // the driver sets _id on the caller's document
     if (bytes.length > documentSizeBytesMax) {
       throw new LargetableError('LIMIT_EXCEEDED', `document is ${bytes.length} bytes, over the ${documentSizeBytesMax}-byte limit`, { details: { size: bytes.length } });

@@ -16,7 +16,7 @@ import { compileFilter, type Matcher } from '../query/filter.ts';
 import type { Durability } from '../storage/adapter.ts';
 import type { Snapshot, Store, WriteOp } from '../storage/store.ts';
 import { extractKeys, parseIndexFields, type IndexField } from './indexkeys.ts';
-import { encodeFast, encodeFastShared } from './bsonencode.ts';
+import { encodeFast, encodeFastShared, type Reserved } from './bsonencode.ts';
 import { ByteSlab } from './slab.ts';
 import { decodeFast, decodeFastAt, hasBinary } from './bsonraw.ts';
 import { ByteWriter, bytesKey, concatBytes, writeScalarInto, writeValue } from './keycodec.ts';
@@ -191,8 +191,8 @@ export function encodeDocument(doc: Document): Uint8Array {
  * a write's staged value, which the store copies into its record and the document cache copies
  * if it keeps it (`setRaw`); change events handed to watchers drop it.
  */
-export function encodeDocumentShared(doc: Document, room = 0): Uint8Array {
-  return encodeFastShared(doc, room) ?? BSON.serialize(doc);
+export function encodeDocumentShared(doc: Document, room = 0, reserved?: Reserved): Uint8Array {
+  return encodeFastShared(doc, room, reserved) ?? BSON.serialize(doc);
 }
 
 /** Bytes of a change-log record before its BSON part (seq, op, wall time, names) for a change in db.coll. */
