@@ -817,10 +817,7 @@ export class LsmStore implements Store {
     }
     this.lastSeq = seq;
     p.seq = seq;
-    this.walSyncRun++;
-    this.walProbeRun++;
-    this.walAsyncRun = 0;
-    this.onEvent?.('wal-sync');
+    this.wroteNow();
     this.walSyncs++;
     this.walDirty = false;
     this.noteLatNow(performance.now() - t0);
@@ -842,6 +839,17 @@ export class LsmStore implements Store {
     if (this.walProbeRun >= this.walProbeLimit && !this.walSyncSteady()) return false;
     const faster = this.walLatNow === 0 || this.walLatAsync === 0 || this.walLatNow <= this.walLatAsync;
     return faster || this.walAsyncRun >= walSyncRunMax;
+  }
+
+  /**
+   * A commit written the synchronous way (`walWriteNow` returned true): that way's run counters,
+   * then the 'wal-sync' point (before the sync, where one is left to do).
+   */
+  private wroteNow(): void {
+    this.walSyncRun++;
+    this.walProbeRun++;
+    this.walAsyncRun = 0;
+    this.onEvent?.('wal-sync');
   }
 
   /** Moving average (and best) of the synchronous way's commit latency, ms. */
@@ -962,11 +970,8 @@ export class LsmStore implements Store {
         // every walProbeLimit commits while this one is, to keep both measures current
         let now = false;
         if (lone && this.syncWayChosen()) now = this.walWriteNow(parts);
-        if (now) {
-          this.walSyncRun++;
-          this.walProbeRun++;
-          this.walAsyncRun = 0;
-        } else {
+        if (now) this.wroteNow();
+        else {
           this.walSyncRun = 0;
           this.walProbeRun = 0;
           this.walAsyncRun++;
@@ -976,8 +981,8 @@ export class LsmStore implements Store {
           await written;
           // no batch arrived while this write was in flight: the writer(s) are sequential
           this.walQuiet = this.queue.length === 0;
+          this.onEvent?.('wal-sync');
         }
-        this.onEvent?.('wal-sync');
         // a synchronous write is durable when it returns: its sync is skipped when it has nothing to do
         if (!now || this.wal.syncPending?.() !== false) await io(name, 'sync', () => this.wal.sync());
         this.walSyncs++;
