@@ -102,23 +102,46 @@ export interface ChangeEvent {
 
 export type PendingEvent = Omit<ChangeEvent, 'seq' | 'wallTime'>;
 
+/**
+ * FIFO lock of the write path. A free lock is taken with one resolved promise (a single insert
+ * takes it once per commit: the previous chain of promises cost ~6 objects and 3 microtasks per
+ * lock); a caller that finds it held waits in a queue and is handed it by the release before.
+ */
 export class Mutex {
-  private tail: Promise<void> = Promise.resolve();
-  /** callers waiting for the lock (not counting its holder) */
+  private held = false;
+  private readonly waiters: ((release: () => void) => void)[] = [];
+  /** callers waiting for the lock (not counting its holder; a caller handed the lock counts until its grant's microtask) */
   waiting = 0;
   /** lock() calls so far: a caller that saw this count knows whether anyone queued after it */
   queued = 0;
+  private readonly granted = (): void => {
+    this.waiting--;
+  };
   lock(): Promise<() => void> {
     this.queued++;
-    let release!: () => void;
-    const next = new Promise<void>((r) => (release = r));
-    const prev = this.tail;
-    this.tail = prev.then(() => next);
+    if (!this.held) {
+      this.held = true;
+      return Promise.resolve(this.releaser());
+    }
     this.waiting++;
-    return prev.then(() => {
-      this.waiting--;
-      return release;
-    });
+    return new Promise<() => void>((resolve) => this.waiters.push(resolve));
+  }
+  /** The holder's release: hands the lock to the next waiter, else frees it (a second call does nothing). */
+  private releaser(): () => void {
+    let done = false;
+    return () => {
+      if (done) return;
+      done = true;
+      const next = this.waiters.shift();
+      if (next === undefined) {
+        this.held = false;
+        return;
+      }
+      // the waiter stops counting as waiting in a microtask before it resumes, as a waiter on a
+      // promise chain did: a commit issued by the releasing holder right now sees it waiting
+      void Promise.resolve().then(this.granted);
+      next(this.releaser());
+    };
   }
 }
 
@@ -126,8 +149,10 @@ export class WriteScope {
   readonly overlay: Overlay;
   readonly events: PendingEvent[] = [];
   readonly counterDeltas = new Map<number, { count: number; bytes: number }>();
-  readonly conflictKeys = new Set<string>();
-  readonly plugins = new Set<IndexPlugin>();
+  /** Unique-index keys written (a transaction's conflict check); made on first use, as `plugins`: most scopes have none. */
+  conflictKeys: Set<string> | undefined;
+  /** Index plugins that staged writes in this scope. */
+  plugins: Set<IndexPlugin> | undefined;
   catalogDirty = false;
   constructor(overlay: Overlay) {
     this.overlay = overlay;
@@ -138,6 +163,10 @@ export class WriteScope {
       d.count += count;
       d.bytes += bytes;
     } else this.counterDeltas.set(collId, { count, bytes });
+  }
+  /** Aborts the writes the scope's index plugins staged. */
+  abortPlugins(): void {
+    if (this.plugins !== undefined) for (const p of this.plugins) p.abort();
   }
 }
 
@@ -877,7 +906,7 @@ export class Engine {
     } catch (err) {
       if (!released) {
         release();
-        for (const p of scope.plugins) p.abort();
+        scope.abortPlugins();
       }
       throw err;
     }
@@ -937,7 +966,7 @@ export class Engine {
       commit = this.prepareCommit(scope, g.durability);
     } catch (err) {
       release();
-      for (const p of scope.plugins) p.abort();
+      scope.abortPlugins();
       settleGroup(g, errors, err);
       return;
     }
@@ -971,22 +1000,22 @@ export class Engine {
     if (ops.length === 0 && !scope.catalogDirty && scope.events.length === 0) return undefined;
     // meta records (counters, change sequence, catalog) hold totals: a later commit's supersede them
     const meta: WriteOp[] = [];
-    for (const [collId, d] of scope.counterDeltas) {
-      if (d.count === 0 && d.bytes === 0) continue; // e.g. an update that kept the size
-      const c = this.counters.get(collId) ?? { count: 0, bytes: 0 };
+    // forEach: no iterator and [key, value] array per entry (a for-of over the map allocates them in unoptimized code)
+    scope.counterDeltas.forEach((d, collId) => {
+      if (d.count === 0 && d.bytes === 0) return; // e.g. an update that kept the size
+      let c = this.counters.get(collId);
+      if (c === undefined) this.counters.set(collId, (c = { count: 0, bytes: 0 }));
       c.count += d.count;
       c.bytes += d.bytes;
-      this.counters.set(collId, c);
       if (this.collectionById(collId)) meta.push({ type: 'put', key: this.countersKeyOf(collId), value: encodeCounters(c.count, c.bytes) });
-    }
+    });
     const pending = scope.events;
     const firstSeq = this.changeSeq + 1;
-    let wallTime: Date | undefined;
+    let wallMs = 0;
     let entryInPlace = 0;
     let logBuffer: ArrayBufferLike | undefined;
     if (pending.length > 0) {
-      wallTime = new Date();
-      const wallMs = wallTime.getTime();
+      wallMs = Date.now();
       // an insert's record is written around its document, into the room reserved before its
       // bytes (the store then writes them once, the document's value a reference to the record's:
       // see storeOrder); all other records go into one buffer (the store copies them into its WAL record)
@@ -1038,7 +1067,7 @@ export class Engine {
     const counter = ++this.commitCounter;
     if (this.activeTxns.size > 0) {
       for (const k of scope.overlay.staged.keys()) this.lastWrite.set(k, counter);
-      for (const k of scope.conflictKeys) this.lastWrite.set(k, counter);
+      if (scope.conflictKeys !== undefined) for (const k of scope.conflictKeys) this.lastWrite.set(k, counter);
     }
     const layer = scope.overlay.staged;
     this.inflight.unshift(layer);
@@ -1052,7 +1081,7 @@ export class Engine {
       scope,
       counter,
       firstSeq,
-      wallTime,
+      wallMs,
       inPlace: entryInPlace,
       logBuffer,
       resolve: noop,
@@ -1100,7 +1129,8 @@ export class Engine {
     let ops: WriteOp[];
     if (group.length === 1) {
       ops = first.inPlace > 0 ? storeOrder(first) : first.ops;
-      for (const m of first.meta) ops.push(m);
+      const meta = first.meta;
+      for (let i = 0; i < meta.length; i++) ops.push(meta[i]!);
     } else {
       // later commits' writes of a key replace earlier ones (they read them through the in-flight
       // layers). A commit's ops are its staged layer's entries (keyed already), then its change-log
@@ -1167,7 +1197,7 @@ export class Engine {
 
   private commitFailed(e: CommitEntry): void {
     this.leaveInflight(e.layer);
-    for (const p of e.scope.plugins) p.abort();
+    e.scope.abortPlugins();
   }
 
   private commitDone(e: CommitEntry, seq: bigint): void {
@@ -1191,12 +1221,13 @@ export class Engine {
         } else cache.delete(k);
       });
     }
-    for (const p of e.scope.plugins) p.afterCommit(seq);
+    if (e.scope.plugins !== undefined) for (const p of e.scope.plugins) p.afterCommit(seq);
     const pending = e.scope.events;
     if (pending.length > 0 && this.watchers.size > 0) {
       // change events are built only when someone listens
       const events: ChangeEvent[] = new Array(pending.length);
-      for (let i = 0; i < pending.length; i++) events[i] = { ...pending[i]!, fullDocumentBytes: undefined, fullDocumentRoom: undefined, seq: BigInt(e.firstSeq + i), wallTime: e.wallTime! };
+      const wallTime = new Date(e.wallMs);
+      for (let i = 0; i < pending.length; i++) events[i] = { ...pending[i]!, fullDocumentBytes: undefined, fullDocumentRoom: undefined, seq: BigInt(e.firstSeq + i), wallTime };
       for (const w of this.watchers) w(events);
     }
   }
@@ -1244,7 +1275,7 @@ export class Engine {
     const release = await this.mutex.lock();
     let commit: (() => Promise<void>) | undefined;
     try {
-      const keys = [...txn.scope.overlay.staged.keys(), ...txn.scope.conflictKeys];
+      const keys = [...txn.scope.overlay.staged.keys(), ...(txn.scope.conflictKeys ?? [])];
       for (const k of keys) {
         if ((this.lastWrite.get(k) ?? 0) > txn.startCounter) {
           throw new LargetableError('WRITE_CONFLICT', 'WriteConflict: a concurrent operation wrote the same document or unique key; the transaction was aborted', {
@@ -1254,7 +1285,7 @@ export class Engine {
       }
       commit = this.prepareCommit(txn.scope);
     } catch (err) {
-      for (const p of txn.scope.plugins) p.abort();
+      txn.scope.abortPlugins();
       this.endTransaction(txn);
       release();
       throw err;
@@ -1265,7 +1296,7 @@ export class Engine {
   }
 
   abortTransaction(txn: TxnState): void {
-    for (const p of txn.scope.plugins) p.abort();
+    txn.scope.abortPlugins();
     this.endTransaction(txn);
   }
 
@@ -1450,7 +1481,7 @@ export class Engine {
       pluginOps = [];
       for (const ix of this.indexes(coll.id)) {
         if (!ix.plugin) continue;
-        scope.plugins.add(ix.plugin);
+        (scope.plugins ??= new Set()).add(ix.plugin);
         const ops = ix.plugin.onWrite(id, before, after);
         for (const op of ops) pluginOps.push(op);
       }
@@ -1462,7 +1493,7 @@ export class Engine {
       const ix = ch.putIx[i]!;
       const keyPart = ch.putParts[i]!;
       overlay.put(k, encId);
-      if (ix.meta.unique) scope.conflictKeys.add(bytesKey(concatBytes(ix.prefix, keyPart)));
+      if (ix.meta.unique) (scope.conflictKeys ??= new Set()).add(bytesKey(concatBytes(ix.prefix, keyPart)));
     }
     if (pluginOps) for (const op of pluginOps) if (op.type === 'put') overlay.put(op.key, op.value);
     else overlay.del(op.key);
@@ -1798,7 +1829,8 @@ interface CommitEntry {
   inPlace: number;
   /** The buffer of the other change-log records. */
   logBuffer: ArrayBufferLike | undefined;
-  wallTime: Date | undefined;
+  /** Wall time of the commit's change events (ms since the epoch; 0 without events). */
+  wallMs: number;
   resolve(): void;
   reject(err: unknown): void;
 }

@@ -26,7 +26,7 @@
  * Single-threaded JS: iteration is safe during inserts (the next step links them first); nodes
  * are never removed.
  */
-import { hashKey } from './bloom.ts';
+import { hashKey32 } from './bloom.ts';
 import { compareAt } from './codec.ts';
 
 const levelMax = 12;
@@ -395,7 +395,7 @@ export class Memtable {
     ko += this.bufBase[bi]!;
     bi = this.bufChunk[bi]!;
     const buf = this.bufs[bi]!;
-    const h = hashKey(buf, ko, ko + kl) | 0;
+    const h = hashKey32(buf, ko, ko + kl);
     // grow first, so the empty slot `lookup` ends at is where a new node goes
     if ((this.count + 1) * 2 > this.htMask + 1) this.growHash();
     const found = this.lookup(buf, ko, kl, h);
@@ -772,7 +772,7 @@ export class Memtable {
   }
 
   /** Exact node for `key`, or NIL (`hash`: the key's hashKey, when the caller has it). */
-  find(key: Uint8Array, hash: number = hashKey(key)): number {
+  find(key: Uint8Array, hash: number = hashKey32(key)): number {
     return this.lookup(key, 0, key.length, hash | 0);
   }
 
