@@ -77,4 +77,36 @@ describe('document cache (write-through)', () => {
     }
     await client.close();
   });
+
+  it('point reads that read storage: a document read once is not cached, the second miss caches it, results stay the caller\'s', async () => {
+    // a block cache too small for any block: every get of a flushed document reads storage
+    const client = await freshClient({ blockCacheSizeBytes: 1024 });
+    const c = client.db('app').collection('io');
+    const expected = (i: number) => ({ _id: `k${i}`, n: i, tags: ['a', `t${i % 3}`], at: new Date(1e12 + i) });
+    await c.insertMany(Array.from({ length: 200 }, (_, i) => expected(i)));
+    const engine = (client as unknown as { engine: { store: { flush(): Promise<void>; stats(): { blockCacheMisses: number } }; docCache: { clear(): void; stats(): { entries: number } } } }).engine;
+    await engine.store.flush();
+    engine.docCache.clear();
+    const misses0 = engine.store.stats().blockCacheMisses;
+    for (let round = 0; round < 3; round++) {
+      for (let i = 0; i < 200; i += 5) {
+        const d = (await c.findOne({ _id: `k${i}` }))!;
+        assert.deepEqual(d, expected(i));
+        d.tags.push('x');
+        d.n = -1;
+      }
+      if (round === 0) {
+        assert.ok(engine.store.stats().blockCacheMisses - misses0 >= 40, 'the gets read storage');
+        assert.equal(engine.docCache.stats().entries, 0);
+      }
+      if (round === 1) assert.equal(engine.docCache.stats().entries, 40);
+    }
+    // a write between two misses is seen, cached or not
+    await c.updateOne({ _id: 'k5' }, { $set: { n: 500 } });
+    await c.updateOne({ _id: 'k6' }, { $set: { n: 600 } });
+    assert.equal((await c.findOne({ _id: 'k5' }))?.n, 500);
+    assert.equal((await c.findOne({ _id: 'k6' }))?.n, 600);
+    assert.equal(await c.findOne({ _id: 'k1000' }), null);
+    await client.close();
+  });
 });
