@@ -3,7 +3,7 @@
 // on city and age, in a fresh process). Bytes allocated are the JS heap's growth with a young generation
 // large enough that no GC runs during the phase (checked: the run says so if one ran), so they count
 // every object the inserts made, garbage or not. CPU is user + sys of the process per insert.
-//   node bench/_documents/profile-alloc.mjs [N=2000] [--dist=dist] [--conc] [--sample=FILE] [--lat] [--dir=DIR] [--v8=FLAG]
+//   node bench/_documents/profile-alloc.mjs [N=2000] [--dist=dist] [--conc] [--sample=FILE] [--lat [--why]] [--dir=DIR] [--v8=FLAG]
 // --conc: the N inserts from 64 concurrent callers (after 300 sequential ones); --sample=FILE: also the
 // sampling heap profiler (every 256 bytes, including collected objects) over the phase, written to FILE
 // as a .heapprofile and its top allocating functions printed.
@@ -37,6 +37,30 @@ const N = +(process.argv[2] && !process.argv[2].startsWith('--') ? process.argv[
 const dist = path.resolve(arg('dist') ?? 'dist');
 const conc = process.argv.includes('--conc');
 const sample = arg('sample');
+// --why (with --lat): the store's file writes and syncs are timed (node:fs's writeSync and FileHandle's
+// write/sync/datasync, patched before the adapter loads), to name what overlapped each slow insert
+const why = process.argv.includes('--why');
+const ioLog = [];
+if (why) {
+  const { createRequire, syncBuiltinESMExports } = await import('node:module');
+  const fsc = createRequire(import.meta.url)('node:fs');
+  const ws = fsc.writeSync;
+  fsc.writeSync = function (fd, buf, off, len, pos) {
+    const t = performance.now();
+    try { return ws.apply(this, arguments); } finally { ioLog.push({ t, d: performance.now() - t, what: `pwrite ${len >= 1024 ? `${(len / 1024).toFixed(0)}K` : len}` }); }
+  };
+  syncBuiltinESMExports();
+  const fh = await fsc.promises.open(fileURLToPath(import.meta.url), 'r');
+  const proto = Object.getPrototypeOf(fh);
+  await fh.close();
+  for (const m of ['write', 'sync', 'datasync']) {
+    const orig = proto[m];
+    proto[m] = async function (...a) {
+      const t = performance.now();
+      try { return await orig.apply(this, a); } finally { ioLog.push({ t, d: performance.now() - t, what: m === 'write' ? `async write ${a[2] >= 1024 ? `${(a[2] / 1024).toFixed(0)}K` : a[2]}` : m }); }
+    };
+  }
+}
 const { open } = await import(path.join(dist, 'platform/node/index.js'));
 const dir = path.join(arg('dir') ?? os.tmpdir(), `lt-profile-alloc-${process.pid}`);
 const lat = process.argv.includes('--lat') && mode === 'cpu' ? [] : undefined;
@@ -114,6 +138,7 @@ if (!conc) {
     const slow = lat.filter((x) => x[2] > 1);
     console.log(`${slow.length} inserts over 1 ms:`, slow.map(([i, t, d]) => {
       const g = gcLog.filter((e) => e.startTime < t + d && e.startTime + e.duration > t).map((e) => `gc${e.detail?.kind ?? e.kind}:${e.duration.toFixed(1)}`);
+      for (const e of ioLog) if (e.t < t + d && e.t + e.d > t && (e.d > 0.5 || !e.what.startsWith('pwrite'))) g.push(`${e.what}:${e.d.toFixed(1)}`);
       return `${i}:${(d * 1000).toFixed(0)}${g.length ? `(${g.join(',')})` : ''}`;
     }).join(' '));
   }

@@ -944,14 +944,13 @@ export class Engine {
       g.items.push(p);
       return g.done;
     }
-    let settled!: () => void;
-    const done = new Promise<void>((r) => (settled = r));
-    const ng: InsertGroup = { db, name, durability, items: [p], queued: 0, done, settled };
-    this.runInsertGroup(ng).catch((err: unknown) => settleGroup(ng, [], err));
+    const ng: InsertGroup = { db, name, durability, items: [p], queued: 0, done: settledVoid };
+    // the group's promise is runInsertGroup's own (it never rejects: failures go on the items)
+    ng.done = this.runInsertGroup(ng);
     // runInsertGroup queued on the mutex synchronously: later calls join while nothing queued after it
     ng.queued = this.mutex.queued;
     this.openInsertGroup = ng;
-    return done;
+    return ng.done;
   }
 
   /**
@@ -960,36 +959,30 @@ export class Engine {
    * callers and cost ~10% more CPU per insert: a commit more per round, and half the inserts per sync.)
    */
   private async runInsertGroup(g: InsertGroup): Promise<void> {
-    const errors: unknown[] = [];
     const release = await this.mutex.lock();
     if (this.openInsertGroup === g) this.openInsertGroup = undefined;
-    const scope = this.newScope();
+    let scope: WriteScope | undefined;
     let commit: (() => Promise<void>) | undefined;
     try {
+      scope = this.newScope();
       this.checkOpen();
       const coll = this.ensureCollection(scope, g.db, g.name);
-      await this.stageInserts(scope, coll, g.items, (i, err) => {
-        if (!(err instanceof LargetableError)) throw err;
-        errors[i] = err;
-        return true;
-      });
+      await this.stageInserts(scope, coll, g.items, keepRefusal);
       commit = this.prepareCommit(scope, g.durability);
     } catch (err) {
       release();
-      scope.abortPlugins();
-      settleGroup(g, errors, err);
+      scope?.abortPlugins();
+      settleGroup(g, err);
       return;
     }
     release();
-    let failed: unknown;
     if (commit) {
       try {
         await commit();
       } catch (err) {
-        failed = err;
+        settleGroup(g, err);
       }
     }
-    settleGroup(g, errors, failed);
   }
 
   private readonly countersKeys = new Map<number, Uint8Array>();
@@ -1006,10 +999,19 @@ export class Engine {
       this.catalogChanged = false;
       scope.catalogDirty = true;
     }
-    const ops = scope.overlay.ops();
-    if (ops.length === 0 && !scope.catalogDirty && scope.events.length === 0) return undefined;
+    const staged = scope.overlay.staged;
+    const pending = scope.events;
+    if (staged.size === 0 && !scope.catalogDirty && pending.length === 0) return undefined;
+    // the staged writes (the layer's entries themselves: not to be mutated), then the change-log
+    // records; arrays made at their final size (a push past an array's capacity copies it)
+    const ops = new Array<WriteOp>(staged.size + pending.length);
+    let nOps = 0;
+    staged.forEach((st) => {
+      ops[nOps++] = st as WriteOp;
+    });
     // meta records (counters, change sequence, catalog) hold totals: a later commit's supersede them
-    const meta: WriteOp[] = [];
+    const meta = new Array<WriteOp>(scope.counterDeltas.size + 2);
+    let nMeta = 0;
     // forEach: no iterator and [key, value] array per entry (a for-of over the map allocates them in unoptimized code)
     scope.counterDeltas.forEach((d, collId) => {
       if (d.count === 0 && d.bytes === 0) return; // e.g. an update that kept the size
@@ -1017,9 +1019,8 @@ export class Engine {
       if (c === undefined) this.counters.set(collId, (c = { count: 0, bytes: 0 }));
       c.count += d.count;
       c.bytes += d.bytes;
-      if (this.collectionById(collId)) meta.push({ type: 'put', key: this.countersKeyOf(collId), value: encodeCounters(c.count, c.bytes) });
+      if (this.collectionById(collId)) meta[nMeta++] = { type: 'put', key: this.countersKeyOf(collId), value: encodeCounters(c.count, c.bytes) };
     });
-    const pending = scope.events;
     const firstSeq = this.changeSeq + 1;
     let wallMs = 0;
     let entryInPlace = 0;
@@ -1067,13 +1068,14 @@ export class Engine {
         // a ring of changeLogEntriesMax slots: each event overwrites the oldest (no deletes needed)
         const ko = changeLogSlotKeyBytes * i;
         writeChangeLogSlotKey(slotKeys, ko, n % changeLogEntriesMax);
-        ops.push({ type: 'put', key: slotKeys.subarray(ko, ko + changeLogSlotKeyBytes), value });
+        ops[nOps++] = { type: 'put', key: slotKeys.subarray(ko, ko + changeLogSlotKeyBytes), value };
       }
       const v = new Uint8Array(8);
       writeU64(v, 0, this.changeSeq);
-      meta.push({ type: 'put', key: changeSeqKey, value: v });
+      meta[nMeta++] = { type: 'put', key: changeSeqKey, value: v };
     }
-    if (scope.catalogDirty) meta.push({ type: 'put', key: catalogKey, value: BSON.serialize(this.catalog) });
+    if (scope.catalogDirty) meta[nMeta++] = { type: 'put', key: catalogKey, value: BSON.serialize(this.catalog) };
+    meta.length = nMeta;
     const counter = ++this.commitCounter;
     if (this.activeTxns.size > 0) {
       for (const k of scope.overlay.staged.keys()) this.lastWrite.set(k, counter);
@@ -1121,26 +1123,34 @@ export class Engine {
    * every commit in it, as a failed group commit does in the store.
    */
   private submit(entry: CommitEntry): Promise<void> {
-    return new Promise<void>((resolve, reject) => {
-      entry.resolve = resolve;
-      entry.reject = reject;
-      const q = this.commitQueue;
-      if (entry.coalesce && this.coalescableInFlight > 0 && (q.length === 0 || q[0]!.durability === entry.durability)) {
+    const q = this.commitQueue;
+    if (entry.coalesce && this.coalescableInFlight > 0 && (q.length === 0 || q[0]!.durability === entry.durability)) {
+      return new Promise<void>((resolve, reject) => {
+        entry.resolve = resolve;
+        entry.reject = reject;
         q.push(entry);
-        return;
-      }
-      if (q.length > 0) this.issue(q.splice(0), true);
-      this.issue([entry], false);
-    });
+      });
+    }
+    if (q.length > 0) void this.issue(q.splice(0), true);
+    // issued at once: the commit settles with the promise of its store write (no promise of its own)
+    return this.issue([entry], false);
   }
 
-  private issue(group: CommitEntry[], waited: boolean): void {
+  /**
+   * Writes a group of commits to the store. Queued commits settle through their own resolve and
+   * reject (the promise returned then never rejects); a commit issued at once (`resolve` left as
+   * `noop`, the only one of its group) through the returned promise.
+   */
+  private issue(group: CommitEntry[], waited: boolean): Promise<void> {
     const first = group[0]!;
     let ops: WriteOp[];
     if (group.length === 1) {
-      ops = first.inPlace > 0 ? storeOrder(first) : first.ops;
       const meta = first.meta;
-      for (let i = 0; i < meta.length; i++) ops.push(meta[i]!);
+      if (first.inPlace > 0) ops = storeOrder(first);
+      else {
+        ops = first.ops;
+        for (let i = 0; i < meta.length; i++) ops.push(meta[i]!);
+      }
     } else {
       // later commits' writes of a key replace earlier ones (they read them through the in-flight
       // layers). A commit's ops are its staged layer's entries (keyed already), then its change-log
@@ -1170,24 +1180,29 @@ export class Engine {
     // flight (concurrent writers, whose callers resume with their next commits): the store then
     // keeps the thread free for them instead of writing this one synchronously
     const more = waited || this.mutex.waiting > 0;
-    this.store.write(ops, first.durability || more ? { durability: first.durability, more } : undefined).then(
+    const direct = first.resolve === noop;
+    return this.store.write(ops, first.durability || more ? { durability: first.durability, more } : undefined).then(
       (info) => {
         this.written(coalesce);
-        for (const e of group) {
+        for (let i = 0; i < group.length; i++) {
+          const e = group[i]!;
           try {
             this.commitDone(e, info.seq);
             e.resolve();
           } catch (err) {
+            if (direct) throw err;
             e.reject(err);
           }
         }
       },
       (err: unknown) => {
         this.written(coalesce);
-        for (const e of group) {
+        for (let i = 0; i < group.length; i++) {
+          const e = group[i]!;
           this.commitFailed(e);
           e.reject(err);
         }
+        if (direct) throw err;
       },
     );
   }
@@ -1347,7 +1362,7 @@ export class Engine {
     scope: WriteScope,
     coll: CollMeta,
     items: readonly (PreparedInsert | undefined)[],
-    onError: (i: number, err: unknown) => boolean,
+    onError: (i: number, err: unknown, items: readonly (PreparedInsert | undefined)[]) => boolean,
     staged?: (i: number) => void,
   ): Promise<void> {
     const n = items.length;
@@ -1379,7 +1394,7 @@ export class Engine {
         p.logRoom = 0;
         staged?.(i);
       } catch (err) {
-        if (!onError(i, err)) return;
+        if (!onError(i, err, items)) return;
       }
     }
   }
@@ -1795,17 +1810,23 @@ export interface PreparedInsert {
 const idIndex = { name: '_id_', key: { _id: 1 } };
 
 /**
- * Settles an insertOne group: each call's failure (its own refusal, else `err`, the commit's
- * failure) goes on its prepared insert, then the group's promise resolves (once: later calls do nothing).
+ * Fails an insertOne group: `err` (the commit's failure, or what stopped its staging) goes on each
+ * prepared insert that holds no refusal of its own (see `keepRefusal`). The group's promise then
+ * resolves as runInsertGroup returns.
  */
-function settleGroup(g: InsertGroup, errors: unknown[], err: unknown): void {
+function settleGroup(g: InsertGroup, err: unknown): void {
   const items = g.items;
-  for (let i = 0; i < items.length; i++) {
-    const e = errors[i] ?? err;
-    if (e !== undefined) items[i]!.error = e;
-  }
-  g.settled();
+  for (let i = 0; i < items.length; i++) if (items[i]!.error === undefined) items[i]!.error = err;
 }
+
+/** stageInserts' onError for an insertOne group: a refusal fails its own insert only (kept on it); anything else stops the group. */
+function keepRefusal(i: number, err: unknown, items: readonly (PreparedInsert | undefined)[]): boolean {
+  if (!(err instanceof LargetableError)) throw err;
+  items[i]!.error = err;
+  return true;
+}
+
+const settledVoid: Promise<void> = Promise.resolve();
 
 /** Inserts that one insertOne group takes at most (then the next call starts a new group). */
 const insertGroupMax = 1000;
@@ -1815,9 +1836,8 @@ interface InsertGroup {
   name: string;
   durability: Durability | undefined;
   items: PreparedInsert[];
-  /** Resolves (never rejects) once the group settled (see `settleGroup`). */
+  /** runInsertGroup's promise: resolves (never rejects) once the group settled (failures are on the items, see `settleGroup`). */
   done: Promise<void>;
-  settled: () => void;
   /** `mutex.queued` right after the group queued: joinable while it is unchanged and the group is open. */
   queued: number;
 }
@@ -2101,8 +2121,10 @@ function writeChangeHeader(out: Uint8Array, o: number, seq: number, wallMs: numb
  */
 function storeOrder(e: CommitEntry): WriteOp[] {
   const ops = e.ops;
+  const meta = e.meta;
   const nLayer = e.layer.size;
-  const out = new Array<WriteOp>(ops.length);
+  // sized for the meta records too (a push past an array's length allocates a larger copy)
+  const out = new Array<WriteOp>(ops.length + meta.length);
   let n = 0;
   let j = nLayer;
   const copied = e.logBuffer;
@@ -2124,6 +2146,7 @@ function storeOrder(e: CommitEntry): WriteOp[] {
     out[n++] = op;
   }
   while (j < ops.length) out[n++] = ops[j++]!;
+  for (let i = 0; i < meta.length; i++) out[n++] = meta[i]!;
   return out;
 }
 

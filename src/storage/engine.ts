@@ -669,8 +669,13 @@ export class LsmStore implements Store {
     }
   }
 
-  /** Buffers of written strict records, for the next ones (at most recordPoolMax, recordPoolBytesMax in all). */
-  private readonly recordPool: Uint8Array[] = [];
+  /**
+   * Buffers of written strict records, for the next ones (at most recordPoolMax, recordPoolBytesMax
+   * in all): the first `recordPoolN` slots. A count, not the array's length: an array that empties
+   * drops its backing store, and a sequential writer's pool goes 1 -> 0 -> 1 on every commit.
+   */
+  private readonly recordPool: (Uint8Array | undefined)[] = new Array<Uint8Array | undefined>(recordPoolMax).fill(undefined);
+  private recordPoolN = 0;
   private recordPoolBytes = 0;
   /** The pool buffer `recordFromPool` handed out last. */
   private pooledRecord: Uint8Array | undefined;
@@ -678,13 +683,15 @@ export class LsmStore implements Store {
   private readonly recordFromPool = (size: number): Uint8Array | undefined => {
     if (size > recordPoolBytesMax) return undefined;
     const pool = this.recordPool;
+    const n = this.recordPoolN;
     let best = -1;
-    for (let i = 0; i < pool.length; i++) if (pool[i]!.length >= size && (best < 0 || pool[i]!.length < pool[best]!.length)) best = i;
+    for (let i = 0; i < n; i++) if (pool[i]!.length >= size && (best < 0 || pool[i]!.length < pool[best]!.length)) best = i;
     let b: Uint8Array;
     if (best >= 0) {
       b = pool[best]!;
-      pool[best] = pool[pool.length - 1]!;
-      pool.pop();
+      pool[best] = pool[n - 1];
+      pool[n - 1] = undefined;
+      this.recordPoolN = n - 1;
       this.recordPoolBytes -= b.length;
     } else {
       let n = 4096;
@@ -698,17 +705,20 @@ export class LsmStore implements Store {
   /** Returns a written, applied record's buffer to the pool (nothing refers to it any more). */
   private recordToPool(b: Uint8Array): void {
     const pool = this.recordPool;
-    if (pool.length >= recordPoolMax || this.recordPoolBytes + b.length > recordPoolBytesMax) {
+    let n = this.recordPoolN;
+    if (n >= recordPoolMax || this.recordPoolBytes + b.length > recordPoolBytesMax) {
       // full: keep the larger buffers
       let min = -1;
-      for (let i = 0; i < pool.length; i++) if (min < 0 || pool[i]!.length < pool[min]!.length) min = i;
+      for (let i = 0; i < n; i++) if (min < 0 || pool[i]!.length < pool[min]!.length) min = i;
       if (min < 0 || pool[min]!.length >= b.length) return;
       this.recordPoolBytes -= pool[min]!.length;
-      pool[min] = pool[pool.length - 1]!;
-      pool.pop();
+      pool[min] = pool[n - 1];
+      pool[--n] = undefined;
+      this.recordPoolN = n;
       if (this.recordPoolBytes + b.length > recordPoolBytesMax) return;
     }
-    pool.push(b);
+    pool[n] = b;
+    this.recordPoolN = n + 1;
     this.recordPoolBytes += b.length;
   }
 
