@@ -1,0 +1,153 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import fc from 'fast-check';
+import { BlockCache, blocksPerFileMax, type Sized } from './cache.ts';
+
+/**
+ * The cache's replacement written plainly, with arrays as its queues (cached keys in CLOCK order,
+ * recent misses oldest first): what BlockCache must do.
+ */
+class Model {
+  readonly queue: { key: number; v: Sized }[] = [];
+  readonly ghosts: number[] = [];
+  pinned = 0;
+  readonly budget: number;
+  readonly ghostsMax: number;
+  constructor(budget: number, ghostsMax: number) {
+    this.budget = budget;
+    this.ghostsMax = ghostsMax;
+  }
+  get bytes(): number {
+    return this.queue.reduce((n, e) => n + e.v.bytes, 0);
+  }
+  has(key: number): boolean {
+    return this.queue.some((e) => e.key === key);
+  }
+  admit(key: number, bytes: number): boolean {
+    if (this.bytes + this.pinned + bytes <= this.budget) return true;
+    const at = this.ghosts.indexOf(key);
+    if (at >= 0) {
+      this.ghosts.splice(at, 1);
+      return true;
+    }
+    this.ghosts.push(key);
+    if (this.ghosts.length > this.ghostsMax) this.ghosts.shift();
+    return false;
+  }
+  get(key: number): Sized | undefined {
+    const e = this.queue.find((x) => x.key === key);
+    if (e) e.v.cacheUsed = true;
+    return e?.v;
+  }
+  set(key: number, v: Sized): void {
+    if (v.bytes + this.pinned > this.budget) return;
+    this.drop((k) => k === key);
+    v.cacheUsed = false;
+    this.queue.push({ key, v });
+    this.evict();
+  }
+  evict(): void {
+    let bytes = this.bytes;
+    while (bytes > 0 && bytes + this.pinned > this.budget) {
+      const e = this.queue.shift()!;
+      if (e.v.cacheUsed) {
+        e.v.cacheUsed = false;
+        this.queue.push(e);
+      } else bytes -= e.v.bytes;
+    }
+  }
+  drop(gone: (key: number) => boolean): void {
+    for (let i = this.queue.length - 1; i >= 0; i--) if (gone(this.queue[i]!.key)) this.queue.splice(i, 1);
+  }
+}
+
+const block = (bytes: number): Sized => ({ bytes });
+const k = (file: number, i: number): number => file * blocksPerFileMax + i;
+
+describe('block cache', () => {
+  it('evicts in insertion order, giving a block used since its turn a second chance', () => {
+    const c = new BlockCache<Sized>(300);
+    for (let i = 0; i < 3; i++) c.set(k(1, i), block(100));
+    assert.ok(c.get(k(1, 0)));
+    c.set(k(1, 3), block(100));
+    assert.deepEqual([0, 1, 2, 3].map((i) => c.has(k(1, i))), [true, false, true, true]);
+    c.set(k(1, 4), block(100));
+    assert.deepEqual([0, 2, 3, 4].map((i) => c.has(k(1, i))), [true, false, true, true]);
+    // block 0 lost its mark when it got its second chance
+    c.set(k(1, 5), block(100));
+    c.set(k(1, 6), block(100));
+    assert.equal(c.has(k(1, 0)), false);
+    assert.equal(c.bytes, 300);
+  });
+
+  it('a block set again under its key takes the old one\'s place at the back; dropped files free their bytes', () => {
+    const c = new BlockCache<Sized>(300);
+    c.set(k(1, 0), block(100));
+    c.set(k(2, 0), block(100));
+    c.set(k(1, 0), block(50));
+    assert.equal(c.bytes, 150);
+    c.set(k(2, 1), block(100));
+    c.set(k(2, 2), block(100));
+    // k(2, 0) was first in line, not the replaced block
+    assert.equal(c.has(k(2, 0)), false);
+    assert.equal(c.has(k(1, 0)), true);
+    c.dropFile(2);
+    assert.equal(c.bytes, 50);
+    assert.equal(c.has(k(2, 1)), false);
+    for (let i = 0; i < 10; i++) c.set(k(3, i), block(100));
+    assert.equal(c.bytes, 300);
+  });
+
+  it('admits a block on its second miss within the window of recent misses once full', () => {
+    const c = new BlockCache<Sized>(1024 * 4096);
+    c.pin(1024 * 4096);
+    assert.equal(c.admit(7, 10), false);
+    assert.equal(c.admit(7, 10), true);
+    assert.equal(c.admit(7, 10), false);
+    for (let i = 100; i < 100 + 1023; i++) assert.equal(c.admit(i, 10), false);
+    assert.equal(c.admit(7, 10), true);
+    assert.equal(c.admit(8, 10), false);
+    for (let i = 2000; i < 2000 + 1024; i++) c.admit(i, 10);
+    assert.equal(c.admit(8, 10), false);
+  });
+
+  it('matches the plain model under random operations', () => {
+    const op = fc.oneof(
+      fc.record({ t: fc.constant('set' as const), f: fc.integer({ min: 1, max: 3 }), i: fc.integer({ min: 0, max: 40 }), n: fc.integer({ min: 1, max: 120 }) }),
+      fc.record({ t: fc.constant('get' as const), f: fc.integer({ min: 1, max: 3 }), i: fc.integer({ min: 0, max: 40 }) }),
+      fc.record({ t: fc.constant('admit' as const), f: fc.integer({ min: 1, max: 3 }), i: fc.integer({ min: 0, max: 1500 }) }),
+      fc.record({ t: fc.constant('drop' as const), f: fc.integer({ min: 1, max: 3 }) }),
+      // a burst of misses: the window of recent misses wraps around
+      fc.record({ t: fc.constant('misses' as const), f: fc.integer({ min: 1, max: 3 }), i: fc.integer({ min: 0, max: 1500 }), n: fc.integer({ min: 1, max: 700 }) }),
+      fc.record({ t: fc.constant('pin' as const), n: fc.integer({ min: -300, max: 300 }) }),
+    );
+    fc.assert(
+      fc.property(fc.array(op, { maxLength: 400 }), fc.integer({ min: 200, max: 2000 }), (ops, budget) => {
+        const c = new BlockCache<Sized>(budget);
+        const m = new Model(budget, 1024);
+        for (const o of ops) {
+          if (o.t === 'set') {
+            c.set(k(o.f, o.i), block(o.n));
+            m.set(k(o.f, o.i), block(o.n));
+          } else if (o.t === 'get') assert.equal(c.get(k(o.f, o.i)) !== undefined, m.get(k(o.f, o.i)) !== undefined);
+          else if (o.t === 'admit') assert.equal(c.admit(k(o.f, o.i), 50), m.admit(k(o.f, o.i), 50));
+          else if (o.t === 'misses') for (let j = o.i; j < o.i + o.n; j++) assert.equal(c.admit(k(o.f, j % 1600), 50), m.admit(k(o.f, j % 1600), 50));
+          else if (o.t === 'drop') {
+            c.dropFile(o.f);
+            m.drop((key) => Math.floor(key / blocksPerFileMax) === o.f);
+          } else if (o.n >= 0) {
+            c.pin(o.n);
+            m.pinned += o.n;
+            m.evict();
+          } else {
+            c.unpin(-o.n);
+            m.pinned = Math.max(0, m.pinned + o.n);
+          }
+          assert.equal(c.bytes, m.bytes);
+        }
+        for (let f = 1; f <= 3; f++) for (let i = 0; i <= 40; i++) assert.equal(c.has(k(f, i)), m.has(k(f, i)));
+      }),
+      { numRuns: 300 },
+    );
+  });
+});
