@@ -273,7 +273,8 @@ export async function* scanBatches(engine: Engine, coll: CollMeta, reader: KVRea
   let window: Uint8Array[] = [];
   let size = Math.max(1, Math.min(8, firstWindow));
   // Each document is read synchronously when it is cached (document cache, then memtables and
-  // cached blocks); only the rest is fetched, in parallel, with one await for the window.
+  // cached blocks) or its block can be read synchronously (LsmStore.locateRead: adapters with
+  // readIntoSync); only the rest is fetched, in parallel, with one await for the window.
   // Documents decoded whole (not lazy), on the live view: one found in a cached block is decoded in
   // place and does not enter the document cache, whose hit would spare only the store lookup, not
   // the decode: no copy per document, no flushing of the point-read working set (documents read
@@ -308,8 +309,9 @@ export async function* scanBatches(engine: Engine, coll: CollMeta, reader: KVRea
       return true;
     }
     if (lazy === undefined) {
-      // decoded whole at once: straight from store memory, no view or copy of the value
-      const r = store.locateCached(dk);
+      // decoded whole at once: straight from store memory, no view or copy of the value (a block
+      // that is not cached is read synchronously when the adapter can: see LsmStore.locateRead)
+      const r = store.locateRead(dk);
       if (r < 0) return false;
       if (r === 0) got[i] = undefined;
       else {
@@ -320,7 +322,19 @@ export async function* scanBatches(engine: Engine, coll: CollMeta, reader: KVRea
       return true;
     }
     const v = store.getCachedView(dk);
-    if (v === undefined) return false;
+    if (v === undefined) {
+      // a block that is not cached, read synchronously when the adapter can: its bytes are valid
+      // until the next store call, so the document is kept (copied) before it is tested
+      const r = store.locateRead(dk);
+      if (r < 0) return false;
+      if (r === 0) got[i] = undefined;
+      else {
+        const h = store.hit;
+        const t = h.buf.subarray(h.off, h.off + h.len);
+        got[i] = fromBytes(docCache.setRaw(bytesKey(dk), t) ?? t.slice(), false, e);
+      }
+      return true;
+    }
     if (v === null) got[i] = undefined;
     else {
       const own = docCache.setRaw(bytesKey(dk), v);

@@ -34,10 +34,10 @@ export interface FileHandle {
   /**
    * Optional, synchronous: `readInto` on the calling thread (Node fs: pread(2)); returns the bytes
    * read, or -1, having read nothing, when this handle cannot serve the range synchronously (then
-   * use `readInto`). It blocks the thread for one read: the engine uses it only for the single
-   * small block a point read or a document fetch needs (docs/ARCHITECTURE.md "Read path"), where a
-   * thread-pool round trip costs more than copying the block from the OS page cache. Throws
-   * IO_ERROR like `read`.
+   * use `readInto`). It blocks the thread for one read: the engine uses it only for the block a
+   * point read or a document fetch needs, with a few following ones (up to 256 KiB;
+   * docs/ARCHITECTURE.md "Reads and memory"), where a thread-pool round trip costs more than
+   * copying the bytes from the OS page cache. Throws IO_ERROR like `read`.
    */
   readIntoSync?(offset: number, target: Uint8Array): number;
   write(offset: number, bytes: Uint8Array): Promise<void>;

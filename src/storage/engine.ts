@@ -1528,6 +1528,19 @@ export class LsmStore implements Store {
     return r < 0 ? -1 : r === locNone ? 0 : 1;
   }
 
+  /**
+   * `locateCached` that reads a block it needs synchronously when the adapter can
+   * (`readIntoSync`, see `Segment.batchBlock`): -1 only when a read must be asynchronous (then
+   * `get`). For batched readers that decode each value at once (an index scan's document
+   * fetches): the bytes at `hit` may be the reused buffer of the last run of blocks read.
+   */
+  locateRead(key: Uint8Array): number {
+    this.checkOpen();
+    checkKey(key);
+    const r = this.locate(key, this.visibleSeq, this.current, true);
+    return r < 0 ? -1 : r === locNone ? 0 : 1;
+  }
+
   /** Where the last successful `locate` found its value (see `locateCached`). */
   readonly hit: { buf: Uint8Array; off: number; len: number } = { buf: new Uint8Array(0), off: 0, len: 0 };
 
@@ -1551,7 +1564,7 @@ export class LsmStore implements Store {
    * visible value, or a tombstone), or -1 - i when segment i (L0 in order, then L1 as index
    * l0.length) needs a block that is not cached.
    */
-  private locate(key: Uint8Array, snap: number, version: Version): number {
+  private locate(key: Uint8Array, snap: number, version: Version, read = false): number {
     const hash = hashOf(key);
     const h = this.hit;
     for (let i = -1; i < version.imms.length; i++) {
@@ -1576,14 +1589,14 @@ export class LsmStore implements Store {
     for (let i = 0; i < l0.length; i++) {
       const s = l0[i]!;
       if (s.meta.minSeq > snap || !s.mayContain(key, hash)) continue;
-      const r = s.probe(key, kp, snap, foundAt);
+      const r = s.probe(key, kp, snap, foundAt, read);
       if (r === probeNone) continue;
       if (r === probeIo) return -1 - i;
       return r === probeFound ? takeFound(s, h) : locNone;
     }
     const s = l1Candidate(l1, key);
     if (s !== undefined && s.mayContain(key, hash)) {
-      const r = s.probe(key, kp, snap, foundAt);
+      const r = s.probe(key, kp, snap, foundAt, read);
       if (r === probeIo) return -1 - l0.length;
       if (r === probeFound) return takeFound(s, h);
     }

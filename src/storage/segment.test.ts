@@ -6,7 +6,7 @@ import { BlockCache } from './cache.ts';
 import type { FileHandle } from './adapter.ts';
 import fc from 'fast-check';
 import { prefixAt } from './memtable.ts';
-import { type Block, BlockScratch, Segment, SegmentBuilder, probeDeleted, probeFound, probeIo, probeNone } from './segment.ts';
+import { type Block, BlockScratch, Segment, SegmentBuilder, foundAt, probeDeleted, probeFound, probeIo, probeNone } from './segment.ts';
 import { RunSource } from './iterator.ts';
 
 const b = (s: string): Uint8Array => new TextEncoder().encode(s);
@@ -97,6 +97,64 @@ describe('segments', () => {
       assert.ok(seg.cachedBlock(bi) !== undefined, 'read again: cached');
       for (let i = 0; i < 500; i += 7) assert.deepEqual(await seg.get(key(i), Infinity), await cachedSeg.get(key(i), Infinity), `key ${i}`);
       assert.equal(await seg.get(key(20), 20), undefined);
+    });
+  }
+
+  for (const level of [0, 1]) {
+    it(`a batched probe reads missing blocks synchronously in runs, decoded in place and uncached when the cache is full, cached while it has room (level ${level})`, async () => {
+      const { a, seg: ref } = await build(3000, level);
+      const h = await a.open('x.seg');
+      const bytes = await h.read(0, await h.size());
+      let reads: number[] = [];
+      const counting = (file: Uint8Array): FileHandle => syncHandle(h, file, (_, n) => void reads.push(n));
+      const full = (): BlockCache<Block> => {
+        const c = new BlockCache<Block>(1 << 20);
+        c.set(99 * (1 << 20), { bytes: (1 << 20) - 64 } as Block);
+        return c;
+      };
+      /** The batched probe's answer for key i: the value (a copy), null (tombstone) or undefined. */
+      const probe = (s: Segment, i: number, snap = Infinity): Uint8Array | null | undefined => {
+        const k = key(i);
+        const r = s.probe(k, prefixAt(k, 0, k.length), snap, foundAt, true);
+        assert.notEqual(r, probeIo, `key ${i}`);
+        return r === probeFound ? s.foundData.slice(s.foundOff, s.foundOff + s.foundLen) : r === probeDeleted ? null : undefined;
+      };
+      const seg = await Segment.open(counting(bytes), 'x.seg', 1, full());
+      const other = await Segment.open(counting(bytes), 'y.seg', 2, full());
+      // in key order, interleaved with a second segment read backwards (each keeps its own run)
+      const mine: number[] = [];
+      for (let i = 0; i < 3000; i++) {
+        const before = reads.length;
+        assert.deepEqual(probe(seg, i), await ref.get(key(i), Infinity), `key ${i}`);
+        mine.push(...reads.slice(before));
+        if (i % 3 === 0) assert.deepEqual(probe(other, 2999 - i), await ref.get(key(2999 - i), Infinity), `other key ${2999 - i}`);
+      }
+      for (let bi = 0; bi < seg.blocks; bi++) assert.equal(seg.cachedBlock(bi), undefined, 'full cache: nothing cached');
+      // runs grow to 32 blocks while every block is wanted
+      assert.ok(mine.length * 16 < seg.blocks, `${mine.length} reads for ${seg.blocks} blocks`);
+      assert.equal(mine.reduce((x, y) => x + y), seg.blockOffset(seg.blocks - 1) + seg.blockLength(seg.blocks - 1) - seg.blockOffset(0), 'each byte read once');
+      assert.ok(Math.max(...reads) <= 256 * 1024);
+      reads = [];
+      // random order, older snapshots (versions in the next block), keys not present
+      const rnd = fc.sample(fc.integer({ min: 0, max: 3100 }), { numRuns: 600, seed: 7 });
+      for (const i of rnd) {
+        assert.deepEqual(probe(seg, i), await ref.get(key(i), Infinity), `key ${i}`);
+        assert.deepEqual(probe(seg, i, 20), await ref.get(key(i), 20), `key ${i} at 20`);
+      }
+      // while the cache has room, the blocks read are cached (and answer a plain probe)
+      const roomy = await Segment.open(counting(bytes), 'x.seg', 1, new BlockCache<Block>(1 << 22));
+      assert.deepEqual(probe(roomy, 1234), await ref.get(key(1234), Infinity));
+      const k = key(1234);
+      assert.equal(roomy.probe(k, prefixAt(k, 0, k.length), Infinity), probeFound);
+      // no synchronous read: the probe says so (the caller reads asynchronously)
+      const plain = await Segment.open(h, 'x.seg', 1, full());
+      assert.equal(plain.probe(k, prefixAt(k, 0, k.length), Infinity, foundAt, true), probeIo);
+      // a damaged block is reported, not decoded
+      const bad = bytes.slice();
+      bad[seg.blockOffset(seg.findBlock(key(2000))) + 20]! ^= 0xff;
+      const damaged = await Segment.open(counting(bad), 'x.seg', 1, full());
+      assert.deepEqual(probe(damaged, 10), await ref.get(key(10), Infinity));
+      assert.throws(() => probe(damaged, 2000), (e: unknown) => isLargetableError(e) && e.code === 'CORRUPTION');
     });
   }
 

@@ -159,7 +159,13 @@ export interface Store {
    * not cached (then call `get`).
    */
   locateCached(key: Uint8Array): number;
-  /** Where the last `locateCached` that answered 1 found its value. */
+  /**
+   * `locateCached` that reads a block it needs synchronously when the storage adapter can
+   * (`readIntoSync`); -1 only when the read must be asynchronous (then call `get`). The bytes at
+   * `hit` are valid only until the next call into the store, as `locateCached`'s.
+   */
+  locateRead(key: Uint8Array): number;
+  /** Where the last `locateCached` or `locateRead` that answered 1 found its value. */
   readonly hit: { readonly buf: Uint8Array; readonly off: number; readonly len: number };
   put(key: Uint8Array, value: Uint8Array): Promise<CommitInfo>;
   del(key: Uint8Array): Promise<CommitInfo>;
