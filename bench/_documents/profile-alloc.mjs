@@ -3,7 +3,7 @@
 // on city and age, in a fresh process). Bytes allocated are the JS heap's growth with a young generation
 // large enough that no GC runs during the phase (checked: the run says so if one ran), so they count
 // every object the inserts made, garbage or not. CPU is user + sys of the process per insert.
-//   node bench/_documents/profile-alloc.mjs [N=2000] [--dist=dist] [--conc] [--sample=FILE] [--lat [--why]] [--dir=DIR] [--v8=FLAG]
+//   node bench/_documents/profile-alloc.mjs [N=2000] [--dist=dist] [--conc] [--sample=FILE] [--first=300] [--lat [--why]] [--dir=DIR] [--v8=FLAG] [--noop]
 // --conc: the N inserts from 64 concurrent callers (after 300 sequential ones); --sample=FILE: also the
 // sampling heap profiler (every 256 bytes, including collected objects) over the phase, written to FILE
 // as a .heapprofile and its top allocating functions printed.
@@ -118,18 +118,22 @@ function report(profile, n) {
   console.log(`sampled ${(total / n).toFixed(0)} B/insert; top allocating functions (self bytes/insert):`);
   for (const [k, v] of top) console.log(`  ${(v / n).toFixed(0).padStart(6)}  ${k}`);
 }
-const sIds = makeIds(Math.max(N, 300) + 300, 99);
+const sIds = makeIds(Math.max(N, 300) + 300 + +(arg('first') ?? 0), 99);
 const seq = async (from, to) => {
   for (let i = from; i < to; i++) {
     const d = makeDoc(sIds[i], 1e7 + i);
     const t = performance.now();
-    await c.insertOne(d);
+    await (noop ? Promise.resolve() : c.insertOne(d));
     if (lat) lat.push([i, t, performance.now() - t]);
   }
 };
-await phase('first 300', 300, () => seq(0, 300));
+// --first=K: K sequential inserts first (300 by default; 0 with N=0: the open and close alone, a baseline)
+const first = +(arg('first') ?? 300);
+// --noop: the documents are made but not inserted (what the harness itself allocates and spends)
+const noop = process.argv.includes('--noop');
+if (first > 0) await phase(`first ${first}`, first, () => seq(0, first));
 if (!conc) {
-  await phase('rest', N, () => seq(300, 300 + N));
+  if (N > 0) await phase('rest', N, () => seq(first, first + N));
   if (lat) {
     await new Promise((r) => setTimeout(r, 50));
     const s = lat.map((x) => x[2]).sort((a, b) => a - b);

@@ -540,8 +540,8 @@ export class Collection<TSchema extends Document = Document> {
     if (bytes.length > documentSizeBytesMax) throw new LargetableError('LIMIT_EXCEEDED', `document is ${bytes.length} bytes, over the ${documentSizeBytesMax}-byte limit`);
     if (this.engine.syncStaging(coll)) this.engine.stageDocumentSync(scope, coll, f.doc._id, f.encId, f.doc, f.bytes, stored, bytes);
     else await this.engine.stageDocument(scope, coll, f.doc._id, f.encId, f.doc, f.bytes, stored, bytes);
-    if (replace) scope.events.push({ op: 'replace', db: coll.db, coll: coll.name, id: f.doc._id, fullDocument: stored, fullDocumentBytes: bytes });
-    else scope.events.push({ op: 'update', db: coll.db, coll: coll.name, id: f.doc._id, updateDescription: describeUpdate(f.doc, stored), postImage: stored });
+    if (replace) scope.addEvent({ op: 'replace', db: coll.db, coll: coll.name, id: f.doc._id, fullDocument: stored, fullDocumentBytes: bytes });
+    else scope.addEvent({ op: 'update', db: coll.db, coll: coll.name, id: f.doc._id, updateDescription: describeUpdate(f.doc, stored), postImage: stored });
     return stored;
   }
 
@@ -625,7 +625,7 @@ export class Collection<TSchema extends Document = Document> {
   }
 
   private stageDelete(scope: WriteScope, coll: CollMeta, fd: FoundDoc): void {
-    scope.events.push({ op: 'delete', db: coll.db, coll: coll.name, id: fd.doc._id });
+    scope.addEvent({ op: 'delete', db: coll.db, coll: coll.name, id: fd.doc._id });
   }
 
   deleteOne(filter: Document = {}, options: OperationOptions & { hint?: string | Document } = {}): Promise<DeleteResult> {

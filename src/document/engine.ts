@@ -145,9 +145,13 @@ export class Mutex {
   }
 }
 
+/** The events of a scope that has none (never written to: `addEvent` replaces it). */
+const noEvents: PendingEvent[] = [];
+
 export class WriteScope {
   readonly overlay: Overlay;
-  readonly events: PendingEvent[] = [];
+  /** The scope's change events, in order (`addEvent`). */
+  events: PendingEvent[] = noEvents;
   readonly counterDeltas = new Map<number, { count: number; bytes: number }>();
   /** Unique-index keys written (a transaction's conflict check); made on first use, as `plugins`: most scopes have none. */
   conflictKeys: Set<string> | undefined;
@@ -163,6 +167,11 @@ export class WriteScope {
       d.count += count;
       d.bytes += bytes;
     } else this.counterDeltas.set(collId, { count, bytes });
+  }
+  /** Appends a change event (a scope's first takes a new array of one: a push into an empty array allocates 17 slots). */
+  addEvent(ev: PendingEvent): void {
+    if (this.events.length === 0) this.events = [ev];
+    else this.events.push(ev);
   }
   /** Aborts the writes the scope's index plugins staged. */
   abortPlugins(): void {
@@ -1388,7 +1397,7 @@ export class Engine {
         if (st ? st.value !== null : present[i]) throw duplicateKeyError(coll, idIndex, p.doc);
         if (sync) this.stageDocumentSync(scope, coll, p.id, p.encId, undefined, 0, p.doc, p.bytes, dks[i], kss[i]);
         else await this.stageDocument(scope, coll, p.id, p.encId, undefined, 0, p.doc, p.bytes);
-        scope.events.push({ op: 'insert', db: coll.db, coll: coll.name, id: p.id, fullDocument: p.doc, fullDocumentBytes: p.bytes, fullDocumentRoom: p.logRoom });
+        scope.addEvent({ op: 'insert', db: coll.db, coll: coll.name, id: p.id, fullDocument: p.doc, fullDocumentBytes: p.bytes, fullDocumentRoom: p.logRoom });
         // the room before the bytes takes one change-log record: were the same prepared insert
         // staged again, its record is a copy (never a rewrite of a record a commit may still hold)
         p.logRoom = 0;
@@ -1607,7 +1616,7 @@ export class Engine {
       for (const op of ops) if (op.type === 'del') scope.overlay.del(op.key);
       else scope.overlay.put(op.key, op.value);
       scope.catalogDirty = true;
-      scope.events.push({ op: 'drop', db, coll: name });
+      scope.addEvent({ op: 'drop', db, coll: name });
       const commit = this.prepareCommit(scope);
       release();
       if (commit) await commit();
@@ -1632,7 +1641,7 @@ export class Engine {
       m.name = to;
       this.reindex();
       scope.catalogDirty = true;
-      scope.events.push({ op: 'rename', db, coll: from, to: { db: toDb, coll: to } });
+      scope.addEvent({ op: 'rename', db, coll: from, to: { db: toDb, coll: to } });
     });
   }
 

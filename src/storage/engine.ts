@@ -661,7 +661,11 @@ export class LsmStore implements Store {
       const pooled = this.pooledRecord;
       this.pooledRecord = undefined;
       return new Promise<CommitInfo>((resolve, reject) => {
-        this.queue.push({ kind: 'batch', rec, pooled, strict: d === 'strict', more: options?.more === true, seq: 0, resolve, reject });
+        const b: PendingBatch = { kind: 'batch', rec, pooled, strict: d === 'strict', more: options?.more === true, seq: 0, resolve, reject };
+        // an empty queue (a sequential writer's, each commit) takes a new array of one: a push into
+        // an array that emptied allocates a backing store of 17 slots
+        if (this.queue.length === 0) this.queue = [b];
+        else this.queue.push(b);
         this.kick();
       });
     } catch (err) {
