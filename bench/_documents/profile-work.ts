@@ -26,7 +26,7 @@ await c.find({ city: 'city00' }).toArray();
 const first = now() - t;
 t = now();
 for (const id of shuffled(ids, 3).slice(0, lookups)) await c.findOne({ _id: id });
-console.log(`open+first ${first.toFixed(1)} ms, ${lookups} gets ${(now() - t).toFixed(0)} ms`);
+console.log(`open+first ${first.toFixed(1)} ms, ${lookups} gets ${(now() - t).toFixed(0)} ms, levels ${JSON.stringify((client as any).engine.store.levels())}`);
 const cpu = () => { const u = process.cpuUsage(); return (u.user + u.system) / 1000; };
 const med = (a: number[]) => [...a].sort((x, y) => x - y)[a.length >> 1]!;
 async function phase(name: string, params: unknown[], fn: (p: any) => Promise<unknown[]>) {

@@ -299,11 +299,12 @@ export async function* scanBatches(engine: Engine, coll: CollMeta, reader: KVRea
   const readLive = (e: Uint8Array, got: (FoundDoc | null | undefined)[], i: number): boolean => {
     const dk = scratchKey(e);
     // probed by the key's hash (no key string). A whole-document fetch asks the held-keys
-    // filter first: such fetches do not admit documents, so they mostly miss, and the filter's
+    // filter first: such fetches admit only documents read from storage twice (second touch), so
+    // they mostly miss, and the filter's
     // bit answers a miss without a map probe. A raw-tested fetch (lazy) admits what it reads and
     // mostly hits on a repeated scan, where the filter would only add a memory access.
-    const h = docKeyHash(dk);
-    const c = lazy === undefined && !docCache.mayHold(h) ? undefined : docCache.entryOf(dk, h);
+    const hh = docKeyHash(dk);
+    const c = lazy === undefined && !docCache.mayHold(hh) ? undefined : docCache.entryOf(dk, hh);
     if (c !== undefined) {
       got[i] = c.doc !== undefined ? fromShared(c.doc, e) : fromBytes(c.raw!, false, e);
       return true;
@@ -316,6 +317,8 @@ export async function* scanBatches(engine: Engine, coll: CollMeta, reader: KVRea
       if (r === 0) got[i] = undefined;
       else {
         const h = store.hit;
+        // one read from storage is cached (copied) on its second miss, as point reads do
+        if (r === 2 && docCache.admitHash(hh)) docCache.setRaw(bytesKey(dk), h.buf.subarray(h.off, h.off + h.len));
         const doc = decodeDocumentAt(h.buf, h.off, h.len);
         got[i] = all || matcher.test(doc) ? { doc, encId: e, bytes: h.len } : null;
       }

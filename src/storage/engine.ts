@@ -1536,14 +1536,20 @@ export class LsmStore implements Store {
    * `locateCached` that reads a block it needs synchronously when the adapter can
    * (`readIntoSync`, see `Segment.batchBlock`): -1 only when a read must be asynchronous (then
    * `get`). For batched readers that decode each value at once (an index scan's document
-   * fetches): the bytes at `hit` may be the reused buffer of the last run of blocks read.
+   * fetches): the bytes at `hit` may be the reused buffer of the last run of blocks read. Answers
+   * 2 instead of 1 when the value was found in a block read from storage (not in a memtable or the
+   * cache), so a caller can apply its own second-touch caching.
    */
   locateRead(key: Uint8Array): number {
     this.checkOpen();
     checkKey(key);
+    this.hitRead = false;
     const r = this.locate(key, this.visibleSeq, this.current, true);
-    return r < 0 ? -1 : r === locNone ? 0 : 1;
+    return r < 0 ? -1 : r === locNone ? 0 : this.hitRead ? 2 : 1;
   }
+
+  /** Whether the last `locateRead` found its value in a block read from storage. */
+  private hitRead = false;
 
   /** Where the last successful `locate` found its value (see `locateCached`). */
   readonly hit: { buf: Uint8Array; off: number; len: number } = { buf: new Uint8Array(0), off: 0, len: 0 };
@@ -1596,13 +1602,18 @@ export class LsmStore implements Store {
       const r = s.probe(key, kp, snap, foundAt, read);
       if (r === probeNone) continue;
       if (r === probeIo) return -1 - i;
-      return r === probeFound ? takeFound(s, h) : locNone;
+      if (r !== probeFound) return locNone;
+      this.hitRead = read && s.foundRead;
+      return takeFound(s, h);
     }
     const s = l1Candidate(l1, key);
     if (s !== undefined && s.mayContain(key, hash)) {
       const r = s.probe(key, kp, snap, foundAt, read);
       if (r === probeIo) return -1 - l0.length;
-      if (r === probeFound) return takeFound(s, h);
+      if (r === probeFound) {
+        this.hitRead = read && s.foundRead;
+        return takeFound(s, h);
+      }
     }
     return locNone;
   }

@@ -779,6 +779,8 @@ export class Segment {
   foundData: Uint8Array = emptyBytes;
   foundOff = 0;
   foundLen = 0;
+  /** Whether the last successful `probe` found its value in a block it read (`read`), not in the cache. */
+  foundRead = false;
   private constructor(
     meta: SegmentMeta,
     name: string,
@@ -1124,7 +1126,12 @@ export class Segment {
     const n = this.idxP0.length;
     let bi = this.findBlock(key, kp);
     while (bi < n) {
-      const b = this.cache.peek(this.cacheBase + bi) ?? (read ? this.batchBlock(bi) : undefined);
+      let b = this.cache.peek(this.cacheBase + bi);
+      this.foundRead = false;
+      if (b === undefined && read) {
+        b = this.batchBlock(bi);
+        this.foundRead = true;
+      }
       if (b === undefined) return probeIo;
       for (let i = b.exactStart(key); i < b.count; i++) {
         b.atFound(i);

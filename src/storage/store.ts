@@ -161,8 +161,9 @@ export interface Store {
   locateCached(key: Uint8Array): number;
   /**
    * `locateCached` that reads a block it needs synchronously when the storage adapter can
-   * (`readIntoSync`); -1 only when the read must be asynchronous (then call `get`). The bytes at
-   * `hit` are valid only until the next call into the store, as `locateCached`'s.
+   * (`readIntoSync`); -1 only when the read must be asynchronous (then call `get`); 2 instead of
+   * 1 when the value was found in a block read from storage. The bytes at `hit` are valid only
+   * until the next call into the store, as `locateCached`'s.
    */
   locateRead(key: Uint8Array): number;
   /** Where the last `locateCached` or `locateRead` that answered 1 found its value. */

@@ -214,10 +214,14 @@ describe('read path', () => {
           await client.engine.store.flush();
         }
         const byId = (a: { _id: string }, b: { _id: string }) => (a._id < b._id ? -1 : 1);
-        for (let round = 0; round < 2; round++) {
+        const cached = () => client.engine.docCache.stats().entries;
+        for (let round = 0; round < 3; round++) {
           for (const city of ['c0', 'c4', 'c8']) {
+            const before = cached();
             const got = await c.find({ city }).hint({ city: 1 }).toArray();
             assert.deepEqual(got, all.filter((d) => d.city === city).sort(byId));
+            // whole documents read from storage are cached on their second read, as point reads' are
+            if (documentCacheBytes > 0 && round < 2) assert.ok(round === 0 ? cached() < before + 5 : cached() > before + 50, `round ${round}: ${before} -> ${cached()} cached`);
             // the caller's to mutate
             got[0]!.tags.push('x');
             for (const d of got) if (d.bin) (d.bin as Binary).buffer[0] = 99;
