@@ -111,6 +111,20 @@ describe('block cache', () => {
     assert.equal(c.admit(8, 10), false);
   });
 
+  it('remembers about as many recent misses as the budget holds 8 KiB blocks (64 MiB: 8,192)', () => {
+    const budget = 64 * 1024 * 1024;
+    const c = new BlockCache<Sized>(budget);
+    assert.equal(c.admit(1, 8192), true, 'room: admitted on the first miss');
+    c.set(1, block(budget - 1024));
+    assert.equal(c.admit(3, 8192), false);
+    for (let i = 100; i < 100 + 8191; i++) assert.equal(c.admit(i, 8192), false);
+    assert.equal(c.admit(3, 8192), true, 'within the window');
+    assert.equal(c.admit(4, 8192), false);
+    for (let i = 20000; i < 20000 + 8192; i++) c.admit(i, 8192);
+    assert.equal(c.admit(4, 8192), false, 'past the window: a first miss again');
+    assert.equal(c.admit(4, 8192), true);
+  });
+
   it('matches the plain model under random operations', () => {
     const op = fc.oneof(
       fc.record({ t: fc.constant('set' as const), f: fc.integer({ min: 1, max: 3 }), i: fc.integer({ min: 0, max: 40 }), n: fc.integer({ min: 1, max: 120 }) }),
