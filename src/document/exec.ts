@@ -300,9 +300,9 @@ export async function* scanBatches(engine: Engine, coll: CollMeta, reader: KVRea
     const dk = scratchKey(e);
     // probed by the key's hash (no key string). A whole-document fetch asks the held-keys
     // filter first: such fetches admit only documents read from storage twice (second touch), so
-    // they mostly miss, and the filter's
-    // bit answers a miss without a map probe. A raw-tested fetch (lazy) admits what it reads and
-    // mostly hits on a repeated scan, where the filter would only add a memory access.
+    // they mostly miss, and the filter's bit answers a miss without a map probe. A raw-tested
+    // fetch (lazy) admits what it reads and mostly hits on a repeated scan, where the filter
+    // would only add a memory access.
     const hh = docKeyHash(dk);
     const c = lazy === undefined && !docCache.mayHold(hh) ? undefined : docCache.entryOf(dk, hh);
     if (c !== undefined) {
