@@ -3,6 +3,7 @@
 // cities of its own (never on a city a part just touched, so CPU caches are as cold as in the
 // bench), rotated in rounds; medians of µs per returned document.
 //   node --import tsx bench/_documents/profile-eqparts.ts [N] [DIR] [--rounds=K]
+// WALL=1 times wall clock instead of process CPU (which counts the GC's helper threads too).
 // Parts: the index scan alone (rangeBatches over the city's index range); the store lookups alone
 // (store.locateCached of each candidate's document key); lookups + decode (decodeDocumentAt); the
 // whole find().toArray(). Decode = (lookups + decode) - lookups; the rest of the find (window,
@@ -20,7 +21,7 @@ const { client, c } = await warmedStore(N, dir);
 const engine = (client as any).engine;
 const store = engine.store;
 const coll = engine.collection('bench', 'docs');
-const cpu = () => { const u = process.cpuUsage(); return (u.user + u.system) / 1000; };
+const cpu = process.env.WALL ? () => performance.now() : () => { const u = process.cpuUsage(); return (u.user + u.system) / 1000; };
 /** The candidates' document keys of a city (index scan, untimed). */
 async function keysOf(city: string): Promise<Uint8Array[]> {
   const r = (await choosePlan(engine, coll, engine.live, { filter: { city } } as any)).plan.ranges[0];

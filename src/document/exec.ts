@@ -275,11 +275,12 @@ export async function* scanBatches(engine: Engine, coll: CollMeta, reader: KVRea
   // Each document is read synchronously when it is cached (document cache, then memtables and
   // cached blocks) or its block can be read synchronously (LsmStore.locateRead: adapters with
   // readIntoSync); only the rest is fetched, in parallel, with one await for the window.
-  // Documents decoded whole (not lazy), on the live view: one found in a cached block is decoded in
-  // place and does not enter the document cache, whose hit would spare only the store lookup, not
-  // the decode: no copy per document, no flushing of the point-read working set (documents read
-  // from storage are cached, as point reads cache them). Raw-tested documents (lazy) are cached
-  // on their first miss: a hit spares the store lookup and the test reads the cached bytes.
+  // Documents decoded whole (not lazy), on the live view, are decoded in place from store memory and
+  // enter the document cache on their second fetch, as point reads do on their second miss (a
+  // one-off large result copies and keeps nothing); a raw entry read again keeps its decoded form, so a repeated query over the
+  // same documents pays a copy per document instead of a store lookup and a decode. Raw-tested
+  // documents (lazy) are cached on their first miss: a hit spares the store lookup and the test
+  // reads the cached bytes.
   // On the live view the probes build each document key in one scratch buffer (the document cache
   // keys by its string; the store keeps no key it is asked for), not in a new array per document.
   const docCache = engine.docCache;
@@ -306,7 +307,13 @@ export async function* scanBatches(engine: Engine, coll: CollMeta, reader: KVRea
     const hh = docKeyHash(dk);
     const c = lazy === undefined && !docCache.mayHold(hh) ? undefined : docCache.entryOf(dk, hh);
     if (c !== undefined) {
-      got[i] = c.doc !== undefined ? fromShared(c.doc, e) : fromBytes(c.raw!, false, e);
+      if (c.doc !== undefined) got[i] = fromShared(c.doc, e);
+      else if (lazy !== undefined) got[i] = fromBytes(c.raw!, false, e);
+      else {
+        // decoded whole: a raw entry read again keeps its decoded form (then a hit is a copy)
+        const doc = docCache.own(c);
+        got[i] = all || matcher.test(doc) ? { doc, encId: e, bytes: c.len } : null;
+      }
       return true;
     }
     if (lazy === undefined) {
@@ -317,8 +324,9 @@ export async function* scanBatches(engine: Engine, coll: CollMeta, reader: KVRea
       if (r === 0) got[i] = undefined;
       else {
         const h = store.hit;
-        // one read from storage is cached (copied) on its second miss, as point reads do
-        if (r === 2 && docCache.admitHash(hh)) docCache.setRaw(bytesKey(dk), h.buf.subarray(h.off, h.off + h.len));
+        // cached (copied) on its second fetch, as point reads cache on their second miss: a
+        // document fetched once (a one-off large result) allocates and keeps nothing
+        if (docCache.admitFetchHash(hh)) docCache.setRaw(bytesKey(dk), h.buf.subarray(h.off, h.off + h.len), hh);
         const doc = decodeDocumentAt(h.buf, h.off, h.len);
         got[i] = all || matcher.test(doc) ? { doc, encId: e, bytes: h.len } : null;
       }
