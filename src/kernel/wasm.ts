@@ -264,6 +264,16 @@ export function wrapKernelInstance(instance: WebAssembly.Instance, build: 'simd'
         throw new LargetableError('INVALID_ARGUMENT', `crc32c: crc must be a 32-bit integer, got ${crc}`);
       }
       const n = bytes.length;
+      // a block read's check: the scratch block directly, no closure per call
+      if (n <= scratchBytes) {
+        arena.heapU8.set(bytes, scratchPtr);
+        try {
+          return ex.crc32c(scratchPtr, n, crc | 0) >>> 0;
+        } catch (err) {
+          if (err instanceof WebAssembly.RuntimeError) throw kernelError('crc32c', err);
+          throw err;
+        }
+      }
       return withBlock('crc32c', n, (base) => {
         arena.heapU8.set(bytes, base);
         return ex.crc32c(base, n, crc | 0) >>> 0;

@@ -8,3 +8,11 @@ import { kernels } from '../kernel/index.ts';
 export function crc32c(bytes: Uint8Array, crc = 0, start = 0, end = bytes.length): number {
   return kernels().crc32c(start === 0 && end === bytes.length ? bytes : bytes.subarray(start, end), crc);
 }
+
+/**
+ * CRC-32C of any bytes followed by their own CRC-32C (little-endian): checking that the CRC of
+ * data and stored CRC together equals this is the same as comparing the stored CRC with the CRC
+ * of the data (the last four bytes map one to one onto the result), in one pass and without a
+ * view of the data alone.
+ */
+export const crc32cResidue = 0x48674bc7;

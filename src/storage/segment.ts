@@ -9,7 +9,7 @@ import type { FileHandle } from './adapter.ts';
 import { bloomAdd, bloomMayContain, hashKey, newBloom } from './bloom.ts';
 import { type BlockCache, blocksPerFileMax } from './cache.ts';
 import { DeflateEncoder, Inflater } from './deflate.ts';
-import { crc32c } from './checksum.ts';
+import { crc32c, crc32cResidue } from './checksum.ts';
 import { ByteReader, ByteWriter, compareAt, compareBytes, corruption, varintSize } from './codec.ts';
 import { compareRanges, prefixAt } from './memtable.ts';
 import { io, toIoError } from './io.ts';
@@ -124,6 +124,8 @@ const batchRunBlocksMax = 32;
 class BatchRun {
   readonly buf = new Uint8Array(batchRunBytes);
   readonly scratch = new BlockScratch();
+  /** The Block a stored block of the run is decoded into in place (re-pointed per block; empty at first). */
+  readonly inPlace = new Block(this.buf, '', 0, 0, 4);
   seg: Segment | undefined;
   off = 0;
   len = 0;
@@ -142,8 +144,8 @@ const batchRunsMax = 8;
 
 /** A decoded block: raw entry bytes plus the entry offset table. */
 export class Block {
-  readonly bytes: number;
-  readonly count: number;
+  bytes = 0;
+  count = 0;
   private readonly dv: DataView;
   /** The block cache's second-chance mark (`Sized.cacheUsed`). */
   cacheUsed = false;
@@ -155,24 +157,47 @@ export class Block {
   valStart = 0;
   valLen = 0;
   readonly data: Uint8Array;
-  readonly file: string;
-  readonly fileOffset: number;
-  constructor(data: Uint8Array, file: string, fileOffset: number) {
+  file: string;
+  fileOffset: number;
+  /**
+   * The block's bytes are data[base, end): the whole of `data`, except a block decoded in place in
+   * a run buffer (`Segment.batchBlock`), which is re-pointed at each block decoded there
+   * (`reuse`). Entry offsets (`keyStart`, `valStart`, the search column) are offsets in `data`.
+   */
+  private base = 0;
+  private end = 0;
+  constructor(data: Uint8Array, file: string, fileOffset: number, base = 0, end = data.length) {
     this.data = data;
     this.file = file;
     this.fileOffset = fileOffset;
     this.dv = new DataView(data.buffer, data.byteOffset, data.byteLength);
-    if (data.length < 4) throw corruption(file, fileOffset, 'block too short');
-    this.count = this.dv.getUint32(0, true);
-    if (4 + this.count * 4 > data.length) throw corruption(file, fileOffset, 'block entry count out of range');
+    this.reuse(base, end, file, fileOffset);
+  }
+
+  /** Makes this block the one at data[base, end) (of the same `data`), read from `file` at `fileOffset`. */
+  reuse(base: number, end: number, file: string, fileOffset: number): void {
+    this.file = file;
+    this.fileOffset = fileOffset;
+    this.base = base;
+    this.end = end;
+    this.disc = undefined;
+    this.plainSearches = 0;
+    if (end - base < 4) throw corruption(file, fileOffset, 'block too short');
+    this.count = this.dv.getUint32(base, true);
+    if (4 + this.count * 4 > end - base) throw corruption(file, fileOffset, 'block entry count out of range');
     // real cost: the whole backing buffer (a raw block is a view of its read buffer) plus the
     // Block, typed-array, DataView, ArrayBuffer and cache-entry objects, and the search column
-    this.bytes = data.buffer.byteLength + blockObjectBytes + this.count * 8;
+    this.bytes = this.data.buffer.byteLength + blockObjectBytes + this.count * 8;
+  }
+
+  /** Where entry i starts in `data` (from the block's offset table). */
+  private entryAt(i: number): number {
+    return this.base + this.dv.getUint32(this.base + 4 + i * 4, true);
   }
 
   /** Decodes entry i into the scratch fields. */
   at(i: number): void {
-    this.atEntry(i, this.dv.getUint32(4 + i * 4, true));
+    this.atEntry(i, this.entryAt(i));
   }
 
   /**
@@ -181,13 +206,13 @@ export class Block {
    */
   atFound(i: number): void {
     const disc = this.disc;
-    this.atEntry(i, disc !== undefined && i < this.count ? disc[2 * i + 1]! : this.dv.getUint32(4 + i * 4, true));
+    this.atEntry(i, disc !== undefined && i < this.count ? disc[2 * i + 1]! : this.entryAt(i));
   }
 
   /** Decodes entry i, which starts at byte p, into the scratch fields. */
   private atEntry(i: number, p: number): void {
     const d = this.data;
-    if (p + 9 > d.length) throw corruption(this.file, this.fileOffset, `entry ${i} out of range`);
+    if (p + 9 > this.end) throw corruption(this.file, this.fileOffset, `entry ${i} out of range`);
     this.kind = d[p]!;
     this.seq = this.dv.getUint32(p + 1, true) + this.dv.getUint32(p + 5, true) * 0x100000000;
     p += 9;
@@ -210,7 +235,7 @@ export class Block {
     this.keyLen = kl;
     this.valStart = p + kl;
     this.valLen = vl;
-    if (p + kl + vl > d.length) throw corruption(this.file, this.fileOffset, `entry ${i} overruns block`);
+    if (p + kl + vl > this.end) throw corruption(this.file, this.fileOffset, `entry ${i} overruns block`);
   }
 
   /** `bound` without the search column: a binary search reading the entries' keys in place. */
@@ -228,7 +253,7 @@ export class Block {
 
   /** Decodes only entry i's key position into keyStart / keyLen (the search hot path). */
   private keyAt(i: number): void {
-    this.keyAtEntry(i, this.dv.getUint32(4 + i * 4, true));
+    this.keyAtEntry(i, this.entryAt(i));
   }
 
   /** `keyAt` for entry i, which starts at byte p. */
@@ -246,7 +271,7 @@ export class Block {
       } while (b >= 0x80);
     }
     while (d[p++]! >= 0x80); // value length
-    if (p + kl > d.length) throw corruption(this.file, this.fileOffset, `entry ${i} overruns block`);
+    if (p + kl > this.end) throw corruption(this.file, this.fileOffset, `entry ${i} overruns block`);
     this.keyStart = p;
     this.keyLen = kl;
   }
@@ -287,7 +312,7 @@ export class Block {
       while (cp < m && d[s0 + cp] === d[s1 + cp]) cp++;
       this.discStart = s0;
       for (let i = 0; i < n; i++) {
-        const p = this.dv.getUint32(4 + i * 4, true);
+        const p = this.entryAt(i);
         this.keyAtEntry(i, p);
         out[2 * i] = prefixAt(d, this.keyStart + cp, this.keyLen - cp);
         out[2 * i + 1] = p;
@@ -407,20 +432,31 @@ export function segmentName(file: number): string {
   return `${String(file).padStart(6, '0')}.seg`;
 }
 
+/** Little-endian u32 at b[p] (no DataView per call). */
+function u32At(b: Uint8Array, p: number): number {
+  return (b[p]! | (b[p + 1]! << 8) | (b[p + 2]! << 16) | (b[p + 3]! << 24)) >>> 0;
+}
+
 /**
  * Decodes an on-disk block (checks the crc, inflates). The decoded bytes go to a new buffer, or
- * into `scratch.data` (grown as needed) when a scratch is given.
+ * into `scratch.data` (grown as needed) when a scratch is given. With `into` (a Block over the
+ * buffer `raw` is a view of, `raw` starting at `at` in it) a stored block is decoded in place:
+ * `into` is re-pointed at its entries and returned, no object made.
  */
-export function decodeBlock(raw: Uint8Array, file: string, offset: number, scratch?: BlockScratch, rawIsTemporary = false): Block {
+export function decodeBlock(raw: Uint8Array, file: string, offset: number, scratch?: BlockScratch, rawIsTemporary = false, into?: Block, at = 0): Block {
   if (raw.length < blockHeaderBytes + 4) throw corruption(file, offset, 'block truncated');
-  const dv = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
-  const payloadLen = dv.getUint32(5, true);
+  const payloadLen = u32At(raw, 5);
   if (blockHeaderBytes + payloadLen + 4 !== raw.length) throw corruption(file, offset, 'block length mismatch');
-  const want = dv.getUint32(blockHeaderBytes + payloadLen, true);
-  const got = crc32c(raw, 0, 0, blockHeaderBytes + payloadLen);
-  if (want !== got) throw corruption(file, offset, 'block checksum mismatch');
+  // the block's crc is right exactly when the crc of the block with it is the residue: one pass
+  // over the whole of `raw` (no view of its checked part)
+  if (crc32c(raw) !== crc32cResidue) throw corruption(file, offset, 'block checksum mismatch');
   const flags = raw[0]!;
-  const rawLen = dv.getUint32(1, true);
+  const rawLen = u32At(raw, 1);
+  if (flags === 0 && into !== undefined) {
+    if (payloadLen !== rawLen) throw corruption(file, offset, 'block raw length mismatch');
+    into.reuse(at + blockHeaderBytes, at + blockHeaderBytes + payloadLen, file, offset);
+    return into;
+  }
   const payload = raw.subarray(blockHeaderBytes, blockHeaderBytes + payloadLen);
   let data: Uint8Array;
   // a view: the read buffer is ours and never reused (a temporary one is copied out of)
@@ -1310,7 +1346,7 @@ export class Segment {
       this.cache.set(ck, b);
       return b;
     }
-    const b = decodeBlock(raw, this.name, off, r.scratch);
+    const b = decodeBlock(raw, this.name, off, r.scratch, false, r.inPlace, off - r.off);
     r.index = i;
     r.block = b;
     return b;

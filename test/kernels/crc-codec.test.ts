@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { isLargetableError } from '../../src/errors.ts';
 import { all, runs } from './setup.ts';
+import { crc32cResidue } from '../../src/storage/checksum.ts';
 
 /** Bitwise CRC-32C, the definition (independent of every table-driven build). */
 function crcBitwise(bytes: Uint8Array, crc = 0): number {
@@ -39,6 +40,35 @@ describe('crc32c', () => {
       }),
       runs,
     );
+  });
+});
+
+describe('crc32c of data with its own crc appended', () => {
+  it('is the residue exactly when the appended crc is right (any one flipped bit, in the data or the crc, changes it)', () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 300 }), fc.nat(), (bytes, flip) => {
+        const buf = new Uint8Array(bytes.length + 4);
+        buf.set(bytes);
+        new DataView(buf.buffer).setUint32(bytes.length, crcBitwise(bytes), true);
+        const bit = flip % (buf.length * 8);
+        for (const k of all) {
+          assert.equal(k.crc32c(buf), crc32cResidue, k.build);
+          buf[bit >> 3]! ^= 1 << (bit & 7);
+          assert.notEqual(k.crc32c(buf), crc32cResidue, `${k.build} bit ${bit}`);
+          buf[bit >> 3]! ^= 1 << (bit & 7);
+        }
+      }),
+      runs,
+    );
+  });
+
+  it('inputs that outgrow the kernels\' scratch block (small, 70 KB, 1.5 MB, small again) agree with the bitwise CRC', () => {
+    for (const n of [10, 9000, 70_000, 1_500_000, 33]) {
+      const bytes = new Uint8Array(n);
+      for (let i = 0; i < n; i++) bytes[i] = (i * 2654435761) >>> 24;
+      const expected = crcBitwise(bytes);
+      for (const k of all) assert.equal(k.crc32c(bytes), expected, `${k.build} ${n}`);
+    }
   });
 });
 
