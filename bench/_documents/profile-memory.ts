@@ -9,11 +9,13 @@
 // the folder to repeat a run). --hold keeps each query step's first result, as the bench does.
 // --snap=STEP writes a heap snapshot at the end of that step into the --dir folder (RSS figures
 // after it are the snapshot's). --alloc=STEP prints the step's top allocating functions (sampled,
-// objects since collected included: where its garbage comes from).
+// objects since collected included: where its garbage comes from). Each step also prints its
+// garbage collections (scavenges, mark-compacts, pause ms).
 import fs from 'node:fs';
 import path from 'node:path';
 import v8 from 'node:v8';
 import inspector from 'node:inspector';
+import { PerformanceObserver, constants } from 'node:perf_hooks';
 import { makeIds, makeDoc, shuffled, eqParams, rangeParams, scanParams } from './workload.mjs';
 
 const N = +(process.argv[2] ?? 1_000_000);
@@ -31,6 +33,17 @@ const gc = (globalThis as { gc?: () => void }).gc;
 if (!gc) throw new Error('run with --expose-gc');
 const { open } = await import(path.join(dist, 'platform/node/index.js'));
 const MB = (x: number) => Math.round(x / 1048576);
+
+// garbage collections per step (perf_hooks 'gc' entries): scavenges, mark-compacts, pause ms
+const gcs = { minor: 0, major: 0, ms: 0 };
+new PerformanceObserver((list) => {
+  for (const e of list.getEntries()) {
+    const kind = (e as unknown as { detail?: { kind?: number } }).detail?.kind;
+    if (kind === constants.NODE_PERFORMANCE_GC_MINOR) gcs.minor++;
+    else if (kind === constants.NODE_PERFORMANCE_GC_MAJOR) gcs.major++;
+    gcs.ms += e.duration;
+  }
+}).observe({ entryTypes: ['gc'] });
 
 let peak = { rss: 0, heap: 0, ab: 0 };
 const sample = () => {
@@ -79,7 +92,11 @@ async function step(name: string, fn: () => Promise<unknown>): Promise<void> {
   peak = { rss: 0, heap: 0, ab: 0 };
   if (allocAt === name) await post('HeapProfiler.startSampling', { samplingInterval: 64 * 1024, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true });
   const t = performance.now();
+  gcs.minor = gcs.major = gcs.ms = 0;
   await fn();
+  // the observer is told of collections in a later task
+  await new Promise((r) => setTimeout(r, 0));
+  const g = { ...gcs };
   if (allocAt === name) printAllocations((await post('HeapProfiler.stopSampling')).profile);
   sample();
   const ms = performance.now() - t;
@@ -92,7 +109,8 @@ async function step(name: string, fn: () => Promise<unknown>): Promise<void> {
   const dc = e?.docCache.stats();
   console.log(
     `${name.padEnd(8)} ${(ms / 1000).toFixed(1).padStart(6)} s | peak rss ${MB(peak.rss)} (heap ${MB(peak.heap)}, arrayBuffers ${MB(peak.ab)}) | after gc: rss ${MB(m.rss)} heap ${MB(m.heapUsed)}/${MB(m.heapTotal)} arrayBuffers ${MB(m.arrayBuffers)}` +
-      (st ? ` | block cache ${MB(st.blockCacheBytes)} memtables ${MB(st.memtableBytes)} doc cache ${MB(dc.bytes)} (${dc.entries} docs)` : ''),
+      (st ? ` | block cache ${MB(st.blockCacheBytes)} memtables ${MB(st.memtableBytes)} doc cache ${MB(dc.bytes)} (${dc.entries} docs)` : '') +
+      ` | gc ${g.minor} scavenges, ${g.major} mark-compacts, ${Math.round(g.ms)} ms`,
   );
 }
 

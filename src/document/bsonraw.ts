@@ -324,6 +324,12 @@ export function hasBinary(b: Uint8Array): boolean {
  * cannot walk).
  */
 export function numberField(b: Uint8Array, name: Uint8Array, off = 0, len = b.length): number | undefined {
+  const p = numberFieldAt(b, name, off, len);
+  return p < 0 ? undefined : numberAt(b, p);
+}
+
+/** Where `numberField`'s value is, without reading it: 2 x its offset, + 1 for an int32; -1 when there is none. */
+function numberFieldAt(b: Uint8Array, name: Uint8Array, off: number, len: number): number {
   const end = off + len - 1;
   const nl = name.length;
   let o = off + 4;
@@ -334,15 +340,47 @@ export function numberField(b: Uint8Array, name: Uint8Array, off = 0, len = b.le
     while (b[ne] !== 0) ne++;
     const v = ne + 1;
     if (ne - ns === nl && nameIs(b, ns, name)) {
-      if (t === 1) return readDouble(b, v);
-      if (t === 16) return i32(b, v);
-      return undefined;
+      if (t === 1) return 2 * v;
+      if (t === 16) return 2 * v + 1;
+      return -1;
     }
     const vl = valueLength(b, t, v);
-    if (vl < 0) return undefined;
+    if (vl < 0) return -1;
     o = v + vl;
   }
-  return undefined;
+  return -1;
+}
+
+/** The number at position `p` (>= 0) of `numberFieldAt`. */
+function numberAt(b: Uint8Array, p: number): number {
+  return (p & 1) === 1 ? i32(b, (p - 1) / 2) : readDouble(b, p / 2);
+}
+
+/**
+ * The order of `numberField(...)` against `w` as `compareValues` has it for two numbers (-1, 0 or
+ * 1; NaN sorts before every other number), or 2 when the field is not a double or an int32. Read
+ * and compared here without a call that takes or returns the double: such a call, not inlined,
+ * boxes it in a new heap number (measured at 1M documents: 16 MB per top-k scan through the gate,
+ * one per document, with `numberField` + `compareValues` and with helpers for the read and the
+ * comparison alike).
+ */
+export function compareNumberField(b: Uint8Array, name: Uint8Array, off: number, len: number, w: number): number {
+  const p = numberFieldAt(b, name, off, len);
+  if (p < 0) return 2;
+  let x: number;
+  // both reads inline: a call's result merged with the double would box the double too
+  if ((p & 1) === 1) {
+    const o = (p - 1) / 2;
+    x = b[o]! | (b[o + 1]! << 8) | (b[o + 2]! << 16) | (b[o + 3]! << 24);
+  } else {
+    const o = p / 2;
+    for (let i = 0; i < 8; i++) f64b[i] = b[o + i]!;
+    x = f64[0]!;
+  }
+  if (x < w) return -1;
+  if (x > w) return 1;
+  if (x === w) return 0;
+  return Number.isNaN(x) ? (Number.isNaN(w) ? 0 : -1) : 1;
 }
 
 // ------------------------------------------------------------------ fast whole-document decode

@@ -6,12 +6,11 @@
 import { compileFilter } from '../query/filter.ts';
 import { compileProjection } from '../query/projection.ts';
 import { compileSort, parseSort, sortKey } from '../query/sort.ts';
-import { compareValues } from '../query/values.ts';
 import type { Document } from '../query/values.ts';
 import { planCacheEntriesMax, sortMemoryBytesMax } from '../limits.ts';
 import { LargetableError } from '../errors.ts';
 import { cloneDoc, decodeDocument, decodeDocumentAt, docKeyHash, type CollMeta, type Engine } from './engine.ts';
-import { compileRawFilter, numberField } from './bsonraw.ts';
+import { compareNumberField, compileRawFilter } from './bsonraw.ts';
 import { decodeFields, partialFields, type FieldSet } from './partial.ts';
 import { TopK } from './cursor.ts';
 import { bytesKey, readValue } from './keycodec.ts';
@@ -224,8 +223,10 @@ export async function* scanBatches(engine: Engine, coll: CollMeta, reader: KVRea
     let max = Math.max(1, Math.min(scanBatchMax, firstWindow));
     // entries come in batches of ranges of store buffers (no view per entry): a match keeps a
     // view of its raw BSON (a copy only when the consumer holds it beyond the batch) and of its
-    // _id (a copy when the consumer reads it later)
-    for await (const entries of reader.rangeBatches({ gte: range.gte, ...(range.lt ? { lt: range.lt } : {}), reverse: plan.reverse }, max, scanReadMax)) {
+    // _id (a copy when the consumer reads it later). The read is transient (the store reuses the
+    // buffers of a streamed scan once the next batch is read), so the matches of a store batch
+    // are handed on before the next one is read: no view outlives its store batch
+    for await (const entries of reader.rangeBatches({ gte: range.gte, ...(range.lt ? { lt: range.lt } : {}), reverse: plan.reverse, transient: true }, max, scanReadMax)) {
       const kbs = entries.keyBuf;
       const kos = entries.keyOff;
       const kls = entries.keyLen;
@@ -254,8 +255,11 @@ export async function* scanBatches(engine: Engine, coll: CollMeta, reader: KVRea
           max = scanBatchMax;
         }
       }
+      if (batch.length > 0) {
+        yield batch;
+        batch = [];
+      }
     }
-    if (batch.length > 0) yield batch;
     return;
   }
   const ix = plan.index;
@@ -587,7 +591,7 @@ export async function* runFindBatches(engine: Engine, coll: CollMeta | undefined
  * For a bounded top-k on one top-level field: drops raw documents whose sort value (a double or an
  * int32) does not sort strictly before the k-th held document's plain-number key. Anything else
  * (arrays, other types, missing) passes to the full path. compileSort compares two plain numbers
- * with compareValues, as here; the top-k keeps an item only if it sorts strictly before the last.
+ * with compareValues, as compareNumberField does; the top-k keeps an item only if it sorts strictly before the last.
  */
 function topKGate(top: TopK<FoundDoc>, sort: Document): RawGate | undefined {
   const keys = parseSort(sort);
@@ -604,9 +608,9 @@ function topKGate(top: TopK<FoundDoc>, sort: Document): RawGate | undefined {
       w = sortKey(last.doc, parts, dir);
     }
     if (typeof w !== 'number') return true;
-    const x = numberField(b, name, off, len);
-    if (x === undefined) return true;
-    const c = compareValues(x, w);
+    // read and compared in place (no heap number per document)
+    const c = compareNumberField(b, name, off, len, w);
+    if (c === 2) return true;
     return (dir > 0 ? c : -c) < 0;
   };
 }

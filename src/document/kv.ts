@@ -13,6 +13,11 @@ export interface Range {
   gt?: Uint8Array;
   lt?: Uint8Array;
   reverse?: boolean;
+  /**
+   * `rangeBatches` only: the caller keeps no key or value view beyond its batch, so the store may
+   * reuse the buffers behind them for the next batch (`RangeOptions.transient`).
+   */
+  transient?: boolean;
 }
 
 /** Entries of a range read; leaving a `for await` early (or `return()`) closes the store iterator. */
@@ -74,17 +79,18 @@ export class StoreReader implements KVReader {
   range(r: Range): KVIterator {
     return this.iterator(r);
   }
-  private iterator(r: Range): StoreIterator {
+  private iterator(r: Range, transient = false): StoreIterator {
     return this.store.iterate({
       ...(r.gte ? { gte: r.gte } : {}),
       ...(r.gt ? { gt: r.gt } : {}),
       ...(r.lt ? { lt: r.lt } : {}),
       ...(r.reverse ? { reverse: true } : {}),
       ...(this.snapshot ? { snapshot: this.snapshot } : {}),
+      ...(transient ? { transient: true } : {}),
     });
   }
   async *rangeBatches(r: Range, first: number, max: number): KVBatches {
-    const it = this.iterator(r);
+    const it = this.iterator(r, r.transient === true);
     try {
       let n = Math.max(1, first);
       for (;;) {

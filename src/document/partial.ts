@@ -82,7 +82,8 @@ export function decodeFields(bytes: Uint8Array, fields: FieldSet): Document {
     while (bytes[ne] !== 0) ne++;
     const vo = ne + 1;
     const vl = valueLength(bytes, t, vo);
-    if (vl < 0 || vo + vl > end) return BSON.deserialize(bytes, bsonOptions);
+    // a copy: bson's Binary values are views of its input, which may be a transient store buffer
+    if (vl < 0 || vo + vl > end) return BSON.deserialize(bytes.slice(), bsonOptions);
     let name = '';
     for (let i = ns; i < ne; i++) name += String.fromCharCode(bytes[i]!);
     if (fields.has(name)) {

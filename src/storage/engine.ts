@@ -1991,6 +1991,11 @@ function takeFound(s: Segment, hit: { buf: Uint8Array; off: number; len: number 
 
 class MergeIterator implements StoreIterator {
   private sources: Source[] = [];
+  /**
+   * The sources that reuse their run buffers (`RangeOptions.transient`): told at each step that the
+   * previous step's views are dead (`release`), and at the end to give their buffers back.
+   */
+  private streams: RunSource[] = [];
   private viewsOut = false;
   private readonly fwd: boolean;
   private target: Uint8Array | null = null;
@@ -2025,8 +2030,10 @@ class MergeIterator implements StoreIterator {
     const v = snap.version;
     this.sources.push(new MemSource(v.mem, this.fwd, this.snapNum));
     for (const m of v.imms) this.sources.push(new MemSource(m, this.fwd, this.snapNum));
-    for (const s of v.l0) if (s.meta.minSeq <= this.snapNum) this.sources.push(new RunSource([s], this.fwd));
-    if (v.l1.length > 0) this.sources.push(new RunSource(v.l1, this.fwd));
+    const tr = options.transient === true;
+    for (const s of v.l0) if (s.meta.minSeq <= this.snapNum) this.sources.push(new RunSource([s], this.fwd, true, tr));
+    if (v.l1.length > 0) this.sources.push(new RunSource(v.l1, this.fwd, true, tr));
+    for (const s of this.sources) if (s instanceof RunSource && s.transient) this.streams.push(s);
     this.target = this.fwd ? (this.lower ?? null) : (this.upper ?? null);
     const l = this.lower;
     const u = this.upper;
@@ -2075,6 +2082,7 @@ class MergeIterator implements StoreIterator {
   }
 
   async next(): Promise<IteratorResult<[Uint8Array, Uint8Array]>> {
+    this.releaseViews();
     const b = this.batch;
     b.n = 0;
     await this.fill(b, 1);
@@ -2096,8 +2104,20 @@ class MergeIterator implements StoreIterator {
     }
   }
 
+  /** A new step: the views handed out by the previous one are dead (transient iterators). */
+  private releaseViews(): void {
+    const st = this.streams;
+    if (st.length === 0) return;
+    if (this.sources.length === 0) {
+      // finished (or closed): the previous step was the last to hand out views of these buffers
+      for (const s of st) s.releaseAll();
+      this.streams = [];
+    } else for (const s of st) s.release();
+  }
+
   /** See StoreIterator.nextEntries: up to `max` entries in the iterator's reused batch. */
   async nextEntries(max: number): Promise<EntryBatch> {
+    this.releaseViews();
     this.markViewsOut();
     const b = this.batch;
     b.n = 0;
@@ -2226,5 +2246,6 @@ class MergeIterator implements StoreIterator {
 
   async close(): Promise<void> {
     this.finish();
+    this.releaseViews();
   }
 }

@@ -6,7 +6,7 @@
 import { compareBytes } from './codec.ts';
 import { type Memtable, NIL } from './memtable.ts';
 export { compareRanges } from './memtable.ts';
-import { type Block, BlockScratch, kindDel, runBufferBytes, type Segment } from './segment.ts';
+import { type Block, BlockScratch, giveRunBuffer, kindDel, runBufferBytes, type Segment, takeRunBuffer } from './segment.ts';
 
 export interface Source {
   valid: boolean;
@@ -33,6 +33,37 @@ const empty = new Uint8Array(0);
  * reads from storage: topped up by one read of up to this many bytes when less than half is left.
  */
 const readaheadBytes = runBufferBytes;
+
+/**
+ * A run of blocks a streaming scan requested (`RunSource`): where it lies, the buffer it is read
+ * into (a transient scan's own, reused; else null: `Segment.readRun` copies its blocks out of a
+ * pooled one) and its blocks once read, so that a load of a block of a run already read is
+ * synchronous.
+ */
+class StreamRun {
+  readonly si: number;
+  readonly first: number;
+  readonly last: number;
+  readonly buf: Uint8Array | null;
+  blocks: Block[] | null = null;
+  readonly done: Promise<Block[]>;
+  constructor(seg: Segment, si: number, first: number, last: number, buf: Uint8Array | null) {
+    this.si = si;
+    this.first = first;
+    this.last = last;
+    this.buf = buf;
+    this.done = seg.readRun(first, last, buf ?? undefined).then((bs) => (this.blocks = bs));
+    // a run the scan never reaches (closed early, or it failed) is not an unhandled rejection; a
+    // failure the scan does reach is reported by its await
+    this.done.catch(() => undefined);
+  }
+  has(si: number, bi: number): boolean {
+    return this.si === si && bi >= this.first && bi <= this.last;
+  }
+}
+
+/** Spare run buffers a transient streaming scan keeps for its next runs (more go to the process-wide pool). */
+const spareRunsMax = 4;
 
 /** Memtable source: one entry per node (its newest version visible at `snap`). */
 export class MemSource implements Source {
@@ -124,7 +155,13 @@ export class RunSource implements Source {
    */
   private readonly scratch: BlockScratch[] | null;
   private slot = 0;
-  constructor(segs: readonly Segment[], fwd: boolean, fill = true) {
+  /**
+   * The iterator's steps are transient (`RangeOptions.transient`): a streaming scan reads its runs
+   * into its own buffers and decodes their blocks in place, and a buffer whose run it left is
+   * reused once the step that handed out views of it is over (`release`).
+   */
+  readonly transient: boolean;
+  constructor(segs: readonly Segment[], fwd: boolean, fill = true, transient = false) {
     this.segs = segs;
     this.fwd = fwd;
     this.fill = fill;
@@ -132,6 +169,7 @@ export class RunSource implements Source {
     let bytes = 0;
     for (const sg of segs) bytes += sg.meta.size;
     this.stream = fill && fwd && segs.length > 0 && bytes > segs[0]!.cache.budgetBytes;
+    this.transient = transient && this.stream;
   }
 
   // entry position copied out of the (shared, cached) block's scratch fields at decode time:
@@ -166,56 +204,94 @@ export class RunSource implements Source {
   private ahead = -1;
   /**
    * A forward scan of a run larger than the block cache streams: its readahead reads runs of
-   * blocks into buffers of their own (`Segment.readRun`), one run in use and the next one
-   * requested, instead of into the cache, which could not keep them for a second pass anyway and
-   * whose other blocks they would evict (and each block cached is a buffer of its own).
+   * blocks into buffers (`Segment.readRun`), one run in use and the next one requested, instead
+   * of into the cache, which could not keep them for a second pass anyway and whose other blocks
+   * they would evict (and each block cached is a buffer of its own).
    */
   private readonly stream: boolean;
-  private runSeg = -1;
-  private runFirst = 0;
-  private runLast = -1;
-  private run: Promise<Block[]> | null = null;
-  private nextSeg = -1;
-  private nextFirst = 0;
-  private nextLast = -1;
-  private nextRun: Promise<Block[]> | null = null;
+  private run: StreamRun | null = null;
+  private nextRun: StreamRun | null = null;
+  /** Transient: buffers free for the next runs, and those of runs left during the current step. */
+  private readonly spare: Uint8Array[] = [];
+  private readonly retired: Uint8Array[] = [];
 
-  /** Requests the blocks from (si, bi) on, up to `readaheadBytes`, as the next run (the following segment when si is past its last block). */
-  private requestRun(si: number, bi: number): void {
-    this.nextRun = null;
+  /** The run of the blocks from (si, bi) on, up to `readaheadBytes`, requested (the following segment when si is past its last block); null past the end. */
+  private requestRun(si: number, bi: number): StreamRun | null {
     let seg = this.segs[si];
     if (seg !== undefined && bi >= seg.blocks) {
       si++;
       bi = 0;
       seg = this.segs[si];
     }
-    if (seg === undefined || seg.blocks === 0) return;
+    if (seg === undefined || seg.blocks === 0) return null;
     const start = seg.blockOffset(bi);
     let last = bi;
     while (last + 1 < seg.blocks && seg.blockOffset(last + 1) + seg.blockLength(last + 1) - start <= readaheadBytes) last++;
-    this.nextSeg = si;
-    this.nextFirst = bi;
-    this.nextLast = last;
-    this.nextRun = seg.readRun(bi, last);
-    // a run the scan never reaches (closed early, or it failed) is not an unhandled rejection; a
-    // failure the scan does reach is reported by its await
-    this.nextRun.catch(() => undefined);
+    return new StreamRun(seg, si, bi, last, this.transient ? (this.spare.pop() ?? takeRunBuffer()) : null);
   }
 
-  /** Block (si, bi) of a streaming scan: from the current run, else the next one, else a new one. */
-  private async streamLoad(): Promise<void> {
+  /** A run the scan leaves: its buffer is reused after the current step (a run still being read: once its read settled). */
+  private retire(r: StreamRun | null): void {
+    if (r === null || r.buf === null) return;
+    const buf = r.buf;
+    if (r.blocks !== null) this.retired.push(buf);
+    else {
+      const back = (): void => void this.retired.push(buf);
+      r.done.then(back, back);
+    }
+  }
+
+  /**
+   * A new step of a transient iterator begins: no view handed out before it is used any more, so
+   * the buffers of the runs left meanwhile are free for the next runs.
+   */
+  release(): void {
+    const r = this.retired;
+    while (r.length > 0) {
+      const b = r.pop()!;
+      if (this.spare.length < spareRunsMax) this.spare.push(b);
+      else giveRunBuffer(b);
+    }
+  }
+
+  /** The iterator is done (closed, or its last step is over): every buffer it holds goes back to the process-wide pool. */
+  releaseAll(): void {
+    this.retire(this.run);
+    this.retire(this.nextRun);
+    this.run = null;
+    this.nextRun = null;
+    this.blk = null;
+    this.valid = false;
+    this.release();
+    while (this.spare.length > 0) giveRunBuffer(this.spare.pop()!);
+  }
+
+  /** Block (si, bi) of a streaming scan: from the current run, else the next one, else a new one; synchronous once the run is read. */
+  private streamLoad(): Promise<void> | undefined {
     const si = this.si;
     const bi = this.bi;
-    if (this.run === null || this.runSeg !== si || bi < this.runFirst || bi > this.runLast) {
-      if (this.nextRun === null || this.nextSeg !== si || bi < this.nextFirst || bi > this.nextLast) this.requestRun(si, bi);
-      this.run = this.nextRun!;
-      this.runSeg = this.nextSeg;
-      this.runFirst = this.nextFirst;
-      this.runLast = this.nextLast;
-      this.requestRun(si, this.runLast + 1);
+    let r = this.run;
+    if (r === null || !r.has(si, bi)) {
+      this.retire(r);
+      let n = this.nextRun;
+      if (n === null || !n.has(si, bi)) {
+        this.retire(n);
+        n = this.requestRun(si, bi)!;
+      }
+      this.run = r = n;
+      this.nextRun = this.requestRun(si, r.last + 1);
     }
-    const blocks = await this.run;
-    this.blk = blocks[bi - this.runFirst]!;
+    const bs = r.blocks;
+    if (bs !== null) {
+      this.blk = bs[bi - r.first]!;
+      return undefined;
+    }
+    return this.awaitRun(r, bi);
+  }
+
+  private async awaitRun(r: StreamRun, bi: number): Promise<void> {
+    const bs = await r.done;
+    this.blk = bs[bi - r.first]!;
   }
 
   private load(): Promise<void> | undefined {
@@ -339,12 +415,16 @@ export class RunSource implements Source {
     this.valid = false;
   }
 
-  /** Moves forward to the first real entry at or after (si, bi, ei). */
-  private async settleForward(): Promise<void> {
+  /**
+   * Moves forward to the first real entry at or after (si, bi, ei): synchronously (undefined)
+   * while the blocks it needs are cached or already read (no async step per block), else a
+   * promise.
+   */
+  private settleForward(): Promise<void> | undefined {
     for (;;) {
       if (this.si >= this.segs.length) {
         this.valid = false;
-        return;
+        return undefined;
       }
       const seg = this.segs[this.si]!;
       if (this.bi >= seg.blocks) {
@@ -354,15 +434,23 @@ export class RunSource implements Source {
         this.blk = null;
         continue;
       }
-      if (this.blk === null) await this.load();
+      if (this.blk === null) {
+        const p = this.load();
+        if (p !== undefined) return this.settleForwardAfter(p);
+      }
       if (this.ei < this.blk!.count) {
         this.decode();
-        return;
+        return undefined;
       }
       this.bi++;
       this.ei = 0;
       this.blk = null;
     }
+  }
+
+  private async settleForwardAfter(p: Promise<void>): Promise<void> {
+    await p;
+    await this.settleForward();
   }
 
   private async settleBackward(): Promise<void> {
@@ -373,7 +461,8 @@ export class RunSource implements Source {
       }
       if (this.bi > 0) {
         this.bi--;
-        await this.load();
+        const p = this.load();
+        if (p !== undefined) await p;
         this.ei = this.blk!.count - 1;
         continue;
       }

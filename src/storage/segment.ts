@@ -62,6 +62,16 @@ export const runBufferBytes = 256 * 1024;
 const runBuffersMax = 4;
 const runBuffers: Uint8Array[] = [];
 
+/** A run buffer (`runBufferBytes`) from the process-wide pool, or a new one. */
+export function takeRunBuffer(): Uint8Array {
+  return runBuffers.pop() ?? new Uint8Array(runBufferBytes);
+}
+
+/** Gives a run buffer no view refers to any more back to the pool (dropped when the pool is full). */
+export function giveRunBuffer(buf: Uint8Array): void {
+  if (buf.length === runBufferBytes && runBuffers.length < runBuffersMax) runBuffers.push(buf);
+}
+
 /** Likewise one decoder: its tables (up to 130 KB) are allocated once, not per block read. */
 const inflater = new Inflater();
 
@@ -1076,7 +1086,7 @@ export class Segment {
     // the run's bytes land in a pooled buffer (decoding copies everything out of it), so a scan
     // allocates one buffer per decoded block only
     const h = this.handle;
-    const buf = h.readInto !== undefined && len <= runBufferBytes ? (runBuffers.pop() ?? new Uint8Array(runBufferBytes)) : null;
+    const buf = h.readInto !== undefined && len <= runBufferBytes ? takeRunBuffer() : null;
     const run =
       buf === null
         ? io(this.name, 'read', () => h.read(base, len))
@@ -1097,7 +1107,7 @@ export class Segment {
         return out;
       })
       .finally(() => {
-        if (buf !== null && runBuffers.length < runBuffersMax) runBuffers.push(buf);
+        if (buf !== null) giveRunBuffer(buf);
       });
     for (let j = first; j <= end; j++) {
       const p = all.then((bs) => bs[j - first]!);
@@ -1113,33 +1123,37 @@ export class Segment {
    * they fit one) and decoded (checked; a stored block copied out of a pooled buffer), without
    * entering the cache: the readahead of a scan over more than the cache holds (`RunSource`), whose blocks no
    * later read would find there. One buffer per run instead of one per block, and no cache
-   * insertions that evict blocks other readers use.
+   * insertions that evict blocks other readers use. With `into` (a buffer the caller owns, at
+   * least as long as the run: a transient scan's), the run is read into it and its stored blocks
+   * are decoded in place, as views of it: valid until the caller reuses the buffer (a compressed
+   * block is still inflated into a buffer of its own).
    */
-  async readRun(first: number, last: number): Promise<Block[]> {
+  async readRun(first: number, last: number, into?: Uint8Array): Promise<Block[]> {
     const base = this.idxBlockOff[first]!;
     const len = this.idxBlockOff[last]! + this.idxBlockLen[last]! - base;
     const h = this.handle;
+    const own = into !== undefined && h.readInto !== undefined && len <= into.length;
     // the run's bytes land in a pooled buffer when they fit (as prefetchRun's): decoding inflates
     // a compressed block into a buffer of its own and copies a stored one, so the read buffer is
     // free again once the run is decoded, instead of a new one per run for the collector to free
-    const buf = h.readInto !== undefined && len <= runBufferBytes ? (runBuffers.pop() ?? new Uint8Array(runBufferBytes)) : null;
+    const buf = own ? into : h.readInto !== undefined && len <= runBufferBytes ? takeRunBuffer() : null;
     try {
       let raw: Uint8Array;
       if (buf !== null) raw = buf.subarray(0, await io(this.name, 'read', () => h.readInto!(base, buf.subarray(0, len))));
       else if (h.readInto !== undefined) {
-        const own = new Uint8Array(len);
-        raw = own.subarray(0, await io(this.name, 'read', () => h.readInto!(base, own)));
+        const fresh = new Uint8Array(len);
+        raw = fresh.subarray(0, await io(this.name, 'read', () => h.readInto!(base, fresh)));
       } else raw = await io(this.name, 'read', () => h.read(base, len));
       const out: Block[] = [];
       for (let j = first; j <= last; j++) {
         const off = this.idxBlockOff[j]!;
         const bl = this.idxBlockLen[j]!;
         if (raw.length < off - base + bl) throw corruption(this.name, base + raw.length, 'block truncated');
-        out.push(decodeBlock(raw.subarray(off - base, off - base + bl), this.name, off, undefined, buf !== null));
+        out.push(decodeBlock(raw.subarray(off - base, off - base + bl), this.name, off, undefined, buf !== null && !own));
       }
       return out;
     } finally {
-      if (buf !== null && runBuffers.length < runBuffersMax) runBuffers.push(buf);
+      if (buf !== null && !own) giveRunBuffer(buf);
     }
   }
 

@@ -18,6 +18,15 @@ export interface RangeOptions {
   limit?: number;
   /** Read as of this snapshot; default: the latest committed state at iterator creation. */
   snapshot?: Snapshot;
+  /**
+   * The caller keeps nothing it was handed beyond the step: keys and values of a `nextEntries` /
+   * `nextBatch` step stay valid only until the next step or `close()` (copy what you keep longer).
+   * The iterator may then reuse the buffers behind them: a scan streamed from storage reads its
+   * runs of blocks into a few buffers used in turn instead of a new buffer per block, so it
+   * allocates in proportion to what the caller keeps, not to the bytes it streams. Without it
+   * they stay valid as long as they are referenced.
+   */
+  transient?: boolean;
 }
 
 export interface Snapshot {

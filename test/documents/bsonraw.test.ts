@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { BSON, Binary, Decimal128, Double, Int32, Long, ObjectId, UUID } from 'bson';
 import { compileFilter } from '../../src/query/index.ts';
-import { compileRawFilter, decodeFast, hasBinary, locate, numberField, readDouble, i32 } from '../../src/document/bsonraw.ts';
+import { compareNumberField, compileRawFilter, decodeFast, hasBinary, locate, numberField, readDouble, i32 } from '../../src/document/bsonraw.ts';
+import { compareValues } from '../../src/query/values.ts';
 import { arbDocBody, arbFilter, arbValue } from '../query/arbitraries.ts';
 
 const FIELDS = ['a', 'b', 'c', 'é', ''] as const;
@@ -86,7 +87,7 @@ describe('raw BSON field access', () => {
     assert.ok(compiled > 1000 && decided > 3000, `compiled ${compiled}, decided ${decided}`);
   });
 
-  it('compileRawFilter() and numberField() read a document inside a larger buffer (a store block) as its own bytes', () => {
+  it('compileRawFilter(), numberField() and compareNumberField() read a document inside a larger buffer (a store block) as its own bytes', () => {
     // the document between other documents' bytes: a test or read that strays out of its range
     // (or starts at the buffer's start) sees the neighbours' fields and answers differently
     fc.assert(
@@ -105,6 +106,11 @@ describe('raw BSON field access', () => {
         const full = BSON.deserialize(bytes, bsonOptions);
         const v = full[field];
         if (typeof v === 'number') assert.ok(Object.is(numberField(bytes, name), v));
+        // the top-k gate's in-place comparison: compareValues of the field's number, 2 without one
+        const x = numberField(bytes, name);
+        for (const w of [0, -0, 1.5, -3, 2 ** 40, NaN, Infinity, ...(x === undefined ? [] : [x])]) {
+          assert.equal(compareNumberField(block, name, a.length, bytes.length, w), x === undefined ? 2 : compareValues(x, w), `${field} ${x} vs ${w}`);
+        }
       }),
       { seed: 14, numRuns: 3000 },
     );

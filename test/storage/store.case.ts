@@ -6,7 +6,7 @@
 import fc from 'fast-check';
 import type { StorageAdapter } from '../../src/storage/adapter.ts';
 import { decodeWalRecord, openStore, type EngineOptions } from '../../src/storage/index.ts';
-import type { Store, WriteOp } from '../../src/storage/store.ts';
+import { entryKey, entryValue, type Store, type WriteOp } from '../../src/storage/store.ts';
 import { compareBytes } from '../../src/storage/codec.ts';
 import { decodeManifest } from '../../src/storage/manifest.ts';
 import { Segment } from '../../src/storage/segment.ts';
@@ -330,11 +330,13 @@ export function storeCases(name: string, factory: AdapterFactory, api: TestApi, 
         for (let i = 5; i < 3000; i += 13) await put(i, 'c'); // memtable
         // some blocks cached: a streaming scan takes a cached block as it is
         for (let i = 0; i < 3000; i += 97) assertEqual(s(await st.get(b(key(i)))), m.get(key(i)));
-        const runs = { n: 0 };
+        const runs = { n: 0, reused: false };
         const readRun = Segment.prototype.readRun;
-        Segment.prototype.readRun = function (this: Segment, first: number, last: number) {
+        Segment.prototype.readRun = function (this: Segment, first: number, last: number, into?: Uint8Array) {
           runs.n++;
-          return readRun.call(this, first, last);
+          // a transient scan's own buffer, read into in place on adapters with readInto
+          if (into !== undefined && (this as unknown as { handle: { readInto?: unknown } }).handle.readInto !== undefined) runs.reused = true;
+          return readRun.call(this, first, last, into);
         };
         try {
           for (const c of [{}, { gte: 'k00500', lt: 'k02500' }, { gt: 'k01000' }, { limit: 1500 }]) {
@@ -349,6 +351,26 @@ export function storeCases(name: string, factory: AdapterFactory, api: TestApi, 
               held.push(...batch);
             }
             assertDeepStrings(held.map(([k, v]) => `${s(k)}=${s(v)}`), modelRange(m, c), `views ${JSON.stringify(c)}`);
+            // transient: a step's views are valid until the next step only (the run buffers are
+            // reused): copies made during the step are right, views held longer are overwritten
+            const tit = st.iterate({ ...o, transient: true });
+            const copies: string[] = [];
+            const views: [Uint8Array, Uint8Array, string][] = [];
+            for (;;) {
+              const e = await tit.nextEntries(64);
+              if (e.n === 0) break;
+              for (let i = 0; i < e.n; i++) {
+                const k = entryKey(e, i);
+                const v = entryValue(e, i);
+                const copy = `${s(k.slice())}=${s(v.slice())}`;
+                copies.push(copy);
+                views.push([k, v, copy]);
+              }
+            }
+            await tit.close();
+            assertDeepStrings(copies, modelRange(m, c), `transient copies ${JSON.stringify(c)}`);
+            const stale = views.filter(([k, v, copy]) => `${s(k)}=${s(v)}` !== copy).length;
+            if (runs.reused && copies.length > 1000) ok(stale > 0, `transient ${JSON.stringify(c)}: views held past their step were overwritten (the buffers were reused)`);
           }
           ok(runs.n > 20, `the scans streamed (${runs.n} runs read)`);
           // seek to and fro on one iterator
@@ -360,6 +382,20 @@ export function storeCases(name: string, factory: AdapterFactory, api: TestApi, 
             for (let j = 0; j < 50; j++) await it.next();
           }
           await it.close();
+          // and on a transient one: a seek leaves the runs read or being read for others
+          const tit = st.iterate({ transient: true });
+          for (const at of [0, 2900, 100, 1500, 1501, 40]) {
+            tit.seek(b(key(at)));
+            const want = modelRange(m, { gte: key(at) }).slice(0, 300);
+            const got: string[] = [];
+            while (got.length < want.length) {
+              const e = await tit.nextEntries(Math.min(100, want.length - got.length));
+              if (e.n === 0) break;
+              for (let i = 0; i < e.n; i++) got.push(`${s(entryKey(e, i))}=${s(entryValue(e, i))}`);
+            }
+            assertDeepStrings(got, want, `transient seek ${at}`);
+          }
+          await tit.close();
           // a reverse scan does not stream
           const before = runs.n;
           assertDeepStrings(await collect(st, { reverse: true }), modelRange(m, { reverse: true }), 'reverse');
