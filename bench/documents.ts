@@ -129,7 +129,7 @@ for (let round = 0; round < rounds; round++) {
     }
     delete res.check;
     runs[e]!.push(res);
-    log(`[${e}] round ${round + 1}/${rounds} done${res.error ? ` ERROR ${res.error}` : res.resultsOk ? '' : ` WRONG RESULTS ${res.mismatch}`}`);
+    log(`[${e}] round ${round + 1}/${rounds} done${res.error ? ` ERROR ${res.error}` : res.resultsOk ? '' : ` WRONG RESULTS ${res.mismatch}`} (max RSS MB by phase: ${JSON.stringify(res.phaseRssMB)})`);
   }
 }
 // median of every numeric metric across rounds

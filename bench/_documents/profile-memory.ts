@@ -10,13 +10,14 @@
 // --snap=STEP writes a heap snapshot at the end of that step into the --dir folder (RSS figures
 // after it are the snapshot's). --alloc=STEP prints the step's top allocating functions (sampled,
 // objects since collected included: where its garbage comes from). Each step also prints its
-// garbage collections (scavenges, mark-compacts, pause ms).
+// garbage collections (scavenges, mark-compacts, pause ms) and, after a full GC, the engine's own
+// live heap and ArrayBuffers (above what the harness held at the start: its ids).
 import fs from 'node:fs';
 import path from 'node:path';
 import v8 from 'node:v8';
 import inspector from 'node:inspector';
 import { PerformanceObserver, constants } from 'node:perf_hooks';
-import { makeIds, makeDoc, shuffled, eqParams, rangeParams, scanParams } from './workload.mjs';
+import { makeIdList, makeDoc, shuffledIds, eqParams, rangeParams, scanParams } from './workload.mjs';
 
 const N = +(process.argv[2] ?? 1_000_000);
 const arg = (name: string) => process.argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
@@ -52,7 +53,8 @@ const sample = () => {
 };
 setInterval(sample, 50).unref();
 
-const ids: string[] = makeIds(N, 1);
+// kept compactly, as the runner keeps them (ids.at(i) makes the string)
+const ids: { length: number; at(i: number): string } = makeIdList(N, 1);
 const mainDir = path.join(dir, 'main');
 let client: any;
 let coll: any;
@@ -104,18 +106,22 @@ async function step(name: string, fn: () => Promise<unknown>): Promise<void> {
   held = null;
   gc!();
   const m = process.memoryUsage();
+  // what the engine holds: the live heap and ArrayBuffers above the harness's own at the start
+  // (its ids; the held result, if any, is dropped before the gc)
+  const own = `engine: heap ${MB(m.heapUsed - base.heapUsed)} arrayBuffers ${MB(m.arrayBuffers - base.arrayBuffers)}`;
   const e = client?._engine;
   const st = e?.store.stats();
   const dc = e?.docCache.stats();
   console.log(
     `${name.padEnd(8)} ${(ms / 1000).toFixed(1).padStart(6)} s | peak rss ${MB(peak.rss)} (heap ${MB(peak.heap)}, arrayBuffers ${MB(peak.ab)}) | after gc: rss ${MB(m.rss)} heap ${MB(m.heapUsed)}/${MB(m.heapTotal)} arrayBuffers ${MB(m.arrayBuffers)}` +
       (st ? ` | block cache ${MB(st.blockCacheBytes)} memtables ${MB(st.memtableBytes)} doc cache ${MB(dc.bytes)} (${dc.entries} docs)` : '') +
-      ` | gc ${g.minor} scavenges, ${g.major} mark-compacts, ${Math.round(g.ms)} ms`,
+      ` | ${own} | gc ${g.minor} scavenges, ${g.major} mark-compacts, ${Math.round(g.ms)} ms`,
   );
 }
 
+gc();
 const base = process.memoryUsage();
-console.log(`start: rss ${MB(base.rss)} heap ${MB(base.heapUsed)} (ids of ${N} documents made)`);
+console.log(`start (after gc): rss ${MB(base.rss)} heap ${MB(base.heapUsed)} arrayBuffers ${MB(base.arrayBuffers)} (ids of ${N} documents made)`);
 if (phase === 'load') {
   fs.rmSync(dir, { recursive: true, force: true });
   fs.mkdirSync(mainDir, { recursive: true });
@@ -123,7 +129,7 @@ if (phase === 'load') {
   await step('load', async () => {
     for (let b = 0; b < N; b += 1000) {
       const docs = [];
-      for (let i = b; i < Math.min(N, b + 1000); i++) docs.push(makeDoc(ids[i], i));
+      for (let i = b; i < Math.min(N, b + 1000); i++) docs.push(makeDoc(ids.at(i), i));
       await coll.insertMany(docs);
     }
   });
@@ -131,7 +137,7 @@ if (phase === 'load') {
   const wc = { writeConcern: { j: false } };
   await step('open', openStore);
   await step('gets', async () => {
-    for (const id of shuffled(ids, 3).slice(0, Math.min(N, 20_000))) if (!(await coll.findOne({ _id: id }))) throw new Error('missed');
+    for (const id of shuffledIds(ids, 3, Math.min(N, 20_000))) if (!(await coll.findOne({ _id: id }))) throw new Error('missed');
   });
   await step('eq', async () => {
     let i = 0;
@@ -147,10 +153,10 @@ if (phase === 'load') {
   });
   const n = Math.min(10_000, Math.floor(N / 20));
   await step('updates', async () => {
-    for (const id of shuffled(ids, 4).slice(0, n)) await coll.updateOne({ _id: id }, { $inc: { score: 1 } }, wc);
+    for (const id of shuffledIds(ids, 4, n)) await coll.updateOne({ _id: id }, { $inc: { score: 1 } }, wc);
   });
   await step('deletes', async () => {
-    for (const id of shuffled(ids, 5).slice(0, n)) await coll.deleteOne({ _id: id }, wc);
+    for (const id of shuffledIds(ids, 5, n)) await coll.deleteOne({ _id: id }, wc);
   });
 }
 await step('close', () => client.close());

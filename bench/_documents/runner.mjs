@@ -5,7 +5,7 @@
 //   node lib/runner.mjs <engine> <load|work|all> <jsonConfig>
 import fs from 'node:fs';
 import path from 'node:path';
-import { makeIds, makeDoc, shuffled, eqParams, rangeParams, scanParams, rangeFingerprint, now, pct, median, round } from './workload.mjs';
+import { makeIds, makeIdList, makeDoc, shuffledIds, eqParams, rangeParams, scanParams, rangeFingerprint, now, pct, median, round } from './workload.mjs';
 
 const [engine, phase, cfgJson] = process.argv.slice(2);
 const cfg = JSON.parse(cfgJson); // { docs, batch, single, lookups, updates, deletes, eqReps, rangeReps, scanReps, dir }
@@ -38,7 +38,7 @@ async function timedReps(name, params, fn, fingerprint) {
   return first;
 }
 
-const ids = makeIds(cfg.docs, 1);
+const ids = makeIdList(cfg.docs, 1); // kept compactly: ids.at(i) makes the string
 const mainDir = path.join(cfg.dir, engine, 'main'), singleDir = path.join(cfg.dir, engine, 'single');
 
 async function loadPhase(mod) {
@@ -68,7 +68,7 @@ async function loadPhase(mod) {
   t0 = now();
   for (let b = 0; b < cfg.docs; b += cfg.batch) {
     const docs = [];
-    for (let i = b; i < Math.min(cfg.docs, b + cfg.batch); i++) docs.push(makeDoc(ids[i], i));
+    for (let i = b; i < Math.min(cfg.docs, b + cfg.batch); i++) docs.push(makeDoc(ids.at(i), i));
     await call(db.insertBatch(docs));
   }
   const tf = now();
@@ -84,14 +84,14 @@ async function workPhase(mod, db, tImported) {
   if (!db) {
     db = await mod.open(mainDir, { durable: false });
     out.openMs = round(now() - tImported, 1);
-    let t = now(); const d = await call(db.get(ids[0]));
+    let t = now(); const d = await call(db.get(ids.at(0)));
     if (!d || d.city === undefined) throw new Error('first get returned nothing');
     out.firstGetMs = round(now() - t, 2);
     t = now(); await call(db.findEq('city00')); out.firstQueryMs = round(now() - t, 2);
     out.coldToFirstResultMs = round(out.importMs + out.openMs + out.firstGetMs, 1);
   }
   // (b) point lookups, each id once, random order
-  const look = shuffled(ids, 3).slice(0, cfg.lookups), lat = new Array(look.length);
+  const look = shuffledIds(ids, 3, cfg.lookups), lat = new Array(look.length);
   let t1 = now(), miss = 0;
   for (let i = 0; i < look.length; i++) { const t = now(); const d = await call(db.get(look[i])); lat[i] = now() - t; if (!d) miss++; }
   latencySummary('get', lat, now() - t1);
@@ -104,8 +104,8 @@ async function workPhase(mod, db, tImported) {
   log('queries eq', out.eqMedianMs, 'range', out.rangeMedianMs, 'scan', out.scanMedianMs, 'ms');
   // (f) $inc-style updates by _id, (g) deletes by _id: one awaited op each, then the engine's flush
   for (const [name, list, fn] of [
-    ['update', shuffled(ids, 4).slice(0, cfg.updates), (id) => db.inc(id, 'score', 1)],
-    ['delete', shuffled(ids, 5).slice(0, cfg.deletes), (id) => db.remove(id)],
+    ['update', shuffledIds(ids, 4, cfg.updates), (id) => db.inc(id, 'score', 1)],
+    ['delete', shuffledIds(ids, 5, cfg.deletes), (id) => db.remove(id)],
   ]) {
     const l = new Array(list.length); t1 = now();
     for (let i = 0; i < list.length; i++) { const t = now(); await call(fn(list[i])); l[i] = now() - t; }
@@ -113,7 +113,7 @@ async function workPhase(mod, db, tImported) {
     latencySummary(name, l, now() - t1);
     log(name, out[`${name}OpsPerSec`], 'ops/s');
   }
-  const gone = await call(db.get(shuffled(ids, 5)[0])), kept = await call(db.get(shuffled(ids, 4)[0]));
+  const gone = await call(db.get(shuffledIds(ids, 5, 1)[0])), kept = await call(db.get(shuffledIds(ids, 4, 1)[0]));
   if (gone) throw new Error('deleted doc still found');
   out.check.updatedScore = kept.score;
   return db;
