@@ -47,7 +47,7 @@ import type {
   WriteOptions,
 } from './store.ts';
 import { entryBatchPush, entryKey, entryValue, newEntryBatch, type EntryBatch } from './store.ts';
-import { applyRecord, encodeBatch, scanWal, sealRecord, walHeader, walName, walPreallocBytesMax, walPreallocBytesMin, walPreallocGroupBytesMax } from './wal.ts';
+import { applyRecord, encodeBatch, scanWal, sealRecord, walHeader, walHeaderBytes, walName, walPreallocBytesMax, walPreallocBytesMin, walPreallocGroupBytesMax } from './wal.ts';
 
 /** Named points where `onEvent` is called (crash tests kill the process there). */
 export type StoreEvent =
@@ -78,6 +78,12 @@ export interface EngineOptions extends StoreOptions {
    * commit's sync flushes data only. Default: the adapter's `preallocationHelpsSync` hint.
    */
   walPreallocate?: boolean;
+  /**
+   * With preallocation: make the next WAL ahead, off the commit path, and switch to it when a write
+   * would pass the live WAL's zeros, instead of writing the next chunk of zeros with that write
+   * (docs/FORMAT.md "WAL", spare). Default true.
+   */
+  walSpare?: boolean;
   /**
    * Open without writing anything: no lock, no orphan cleanup, a torn WAL tail is ignored
    * (still reported) rather than truncated, no new WAL; writes, flush and compact are refused.
@@ -131,6 +137,30 @@ const walSyncBytesMax = 8192;
  * a fresh store's ~450th small commit. Larger chunks go the asynchronous way (a longer write, once per 512 KiB or more).
  */
 const walSyncExtendBytesMax = 256 * 1024 + walSyncBytesMax;
+
+/**
+ * A spare WAL (`makeSpare`) is made once the live WAL's records fill half its zeros, but with at
+ * least walSpareLeadBytesMin of them left and at most walSpareLeadBytesMax: with a sequential writer
+ * the event loop turns every walSyncRunMax commits only, and making a spare takes ~15 turns (create,
+ * write, sync, manifest), so a first WAL's 256 KiB leave ~330 of the documents bench's commits (~580
+ * bytes each) for it. Not earlier: a spare made early is written while the live WAL is still far
+ * from its end (the device writes both), and at close it was written for nothing. Only small writes
+ * (<= walPreallocGroupBytesMax) start one: a bulk load's large groups are written as they are, not
+ * twice (zeros, then records).
+ */
+const walSpareLeadBytesMin = 192 * 1024;
+const walSpareLeadBytesMax = 1 << 20;
+/** A spare's zeros are written this many bytes at a time. */
+const spareZerosBytes = 1 << 20;
+let spareFillBuf: Uint8Array | undefined;
+/** The WAL header, then spareZerosBytes of zeros: what spares are written from (made once, never changed). */
+function spareFill(): Uint8Array {
+  if (spareFillBuf === undefined) {
+    spareFillBuf = new Uint8Array(walHeaderBytes + spareZerosBytes);
+    spareFillBuf.set(walHeader());
+  }
+  return spareFillBuf;
+}
 
 /** A WAL write of more records than this goes out in chunks of this size through one reused buffer. */
 const walCoalesceBytes = 1 << 20;
@@ -211,6 +241,15 @@ interface PendingRotate {
 }
 type Pending = PendingBatch | PendingRotate;
 
+/** A WAL made ahead of use: header and zeros, synced, listed in the manifest (after the live WAL), no records. */
+interface SpareWal {
+  readonly file: number;
+  readonly name: string;
+  readonly handle: FileHandle;
+  /** Bytes the file holds (header + zeros). */
+  readonly alloc: number;
+}
+
 function checkKey(key: unknown, what = 'key'): asserts key is Uint8Array {
   if (!(key instanceof Uint8Array)) throw new LargetableError('INVALID_ARGUMENT', `${what} must be a Uint8Array`);
   if (key.length > keySizeBytesMax) throw new LargetableError('LIMIT_EXCEEDED', `${what} of ${key.length} bytes exceeds ${keySizeBytesMax}`);
@@ -252,6 +291,16 @@ export class LsmStore implements Store {
   /** Bytes the current WAL file holds (walSize + its zero-filled, preallocated tail). */
   private walAlloc = 0;
   private readonly walPrealloc: boolean;
+  private readonly walSpare: boolean;
+  /**
+   * The next WAL, made off the commit path (`makeSpare`): the write that would pass the live WAL's
+   * zeros goes to its zeros instead of carrying new ones (`switchToSpare`); a rotation takes it too.
+   */
+  private spare: SpareWal | undefined;
+  /** `makeSpare` in flight (it never rejects). */
+  private spareMaking: Promise<void> | undefined;
+  /** walSize at which the next spare is made (Infinity: none for this WAL). */
+  private spareAt = Infinity;
   /**
    * The last asynchronous WAL write, or turn of the event loop, saw no batch arrive meanwhile (a
    * sequential writer). Writers that come together group anyway, and staggered ones are seen at the
@@ -285,6 +334,7 @@ export class LsmStore implements Store {
   /** The relaxed timer asked the commit loop to write and sync `unwritten`. */
   private persistWanted = false;
   private rotating = false;
+  /** Sizes of WALs that never grow again (replayed, or switched away from), for the next manifest edit (`noteWalSizes`). */
   private pendingWalSizes: Record<string, number> = {};
   private lastSeq = 0;
   private visibleSeq = 0;
@@ -327,6 +377,7 @@ export class LsmStore implements Store {
     this.onEvent = options.onEvent;
     this.readOnly = options.readOnly === true;
     this.walPrealloc = options.walPreallocate ?? adapter.preallocationHelpsSync === true;
+    this.walSpare = this.walPrealloc && options.walSpare !== false;
     this.cache = new BlockCache<Block>(options.blockCacheSizeBytes ?? blockCacheSizeBytesDefault);
   }
 
@@ -384,6 +435,10 @@ export class LsmStore implements Store {
     const mem = new Memtable(this.memPool);
     let replayed = 0;
     const replayedSizes: Record<string, number> = {};
+    // WALs to cut back to their last record, once every WAL is read (damage keeps its bytes)
+    const cuts: { name: string; end: number }[] = [];
+    // a WAL with invalid bytes after its last record: the end of the log, unless a later WAL holds records
+    let torn: { name: string; offset: number } | undefined;
     for (const w of m.wals) {
       const name = walName(w);
       if (!files.includes(name))
@@ -404,6 +459,11 @@ export class LsmStore implements Store {
         let bi = -1;
         for (const r of scan.records) {
           if (r.seq <= m.flushedSeq) continue;
+          // every record of a WAL the log continued after was synced before the next WAL was written
+          if (torn !== undefined)
+            throw new LargetableError('CORRUPTION', `${torn.name}: corruption at offset ${torn.offset}: invalid bytes after the last record of a WAL that ${name} continues`, {
+              details: { file: torn.name, offset: torn.offset },
+            });
           if (r.seq <= lastSeq && lastSeq > m.flushedSeq)
             throw new LargetableError('CORRUPTION', `${name}: corruption at offset ${r.offset}: sequence ${r.seq} out of order`, { details: { file: name, offset: r.offset } });
           if (bi < 0) bi = mem.addBuffer(buf);
@@ -411,16 +471,23 @@ export class LsmStore implements Store {
           lastSeq = r.seq;
           replayed++;
         }
-        if ((scan.tornBytes > 0 || scan.zeroBytes > 0) && !this.readOnly) {
-          // a replayed WAL never grows again: drop its torn tail and its preallocated zeros
-          await io(name, 'truncate', () => h.truncate(scan.validEnd));
-          await io(name, 'sync', () => h.sync());
-        }
+        // a replayed WAL never grows again: its torn tail and its preallocated zeros go
+        if ((scan.tornBytes > 0 || scan.zeroBytes > 0) && !this.readOnly) cuts.push({ name, end: scan.validEnd });
         if (scan.tornBytes > 0) {
+          torn = { name, offset: scan.validEnd };
           this.recovery.tornTailBytesTruncated += scan.tornBytes;
           this.recovery.tornTailFile = name;
         }
         replayedSizes[String(w)] = scan.validEnd;
+      } finally {
+        await h.close().catch(() => undefined);
+      }
+    }
+    for (const c of cuts) {
+      const h = await io(c.name, 'open', () => a.open(c.name));
+      try {
+        await io(c.name, 'truncate', () => h.truncate(c.end));
+        await io(c.name, 'sync', () => h.sync());
       } finally {
         await h.close().catch(() => undefined);
       }
@@ -445,34 +512,137 @@ export class LsmStore implements Store {
     }
   }
 
-  /** Creates a new WAL file (header synced), lists it in the manifest, and makes it current. */
+  /**
+   * Makes a WAL current for `mem` (its records belong to that memtable): the spare if there is one,
+   * else a new file (header and first zeros synced, then listed in the manifest). A spare in the
+   * making is waited for and taken: it is listed after the live WAL, and recovery replays WALs in
+   * the order they are listed, so no WAL may be listed between them. The manifest edit also records
+   * the size of the WAL this one replaces (its durable mark).
+   */
   private async openNewWal(mem: Memtable): Promise<void> {
-    const file = this.nextFile++;
-    const name = walName(file);
-    // every write to the WAL is followed by a sync: the adapter may make writes durable directly
-    const h = await io(name, 'open', () => this.adapter.open(name, { create: true, writeThrough: true }));
-    await io(name, 'truncate', () => h.truncate(0));
-    // preallocated: the header and a first chunk of zeros, synced once with the file's size
-    const first = new Uint8Array(walHeader().length + (this.walPrealloc ? walPreallocBytesMin : 0));
-    first.set(walHeader());
-    await io(name, 'write', () => h.write(0, first));
-    await io(name, 'sync', () => h.sync());
-    const sizes = this.pendingWalSizes;
-    if ((this.wal as FileHandle | undefined) !== undefined) sizes[String(this.walFile)] = this.walSize;
-    this.pendingWalSizes = {};
+    if (this.spareMaking !== undefined) await this.spareMaking;
+    if (this.failed !== null) throw this.failedError();
+    let w = this.spare;
+    this.spare = undefined;
+    const listed = w !== undefined;
+    if (w === undefined) {
+      const file = this.nextFile++;
+      const name = walName(file);
+      // every write to the WAL is followed by a sync: the adapter may make writes durable directly
+      const h = await io(name, 'open', () => this.adapter.open(name, { create: true, writeThrough: true }));
+      await io(name, 'truncate', () => h.truncate(0));
+      // preallocated: the header and a first chunk of zeros, synced once with the file's size
+      const first = new Uint8Array(walHeaderBytes + (this.walPrealloc ? walPreallocBytesMin : 0));
+      first.set(walHeader());
+      await io(name, 'write', () => h.write(0, first));
+      await io(name, 'sync', () => h.sync());
+      w = { file, name, handle: h, alloc: first.length };
+    }
+    const file = w.file;
+    if ((this.wal as FileHandle | undefined) !== undefined) this.pendingWalSizes[String(this.walFile)] = this.walSize;
     await this.editManifest((m) => {
-      m.wals.push(file);
-      m.walSizes = { ...m.walSizes, ...sizes };
+      if (!listed) m.wals.push(file);
+      this.noteWalSizes(m);
     });
     const old = this.wal as FileHandle | undefined;
-    this.wal = h;
-    this.walFile = file;
-    this.walFileName = name;
-    this.walSize = walHeader().length;
-    this.walAlloc = first.length;
-    this.walDirty = false;
-    mem.walFiles.push(file);
+    this.useWal(w, mem);
     if (old !== undefined) await old.close().catch(() => undefined);
+  }
+
+  /**
+   * Records the sizes of WALs that never grow again in a manifest being edited (their durable marks,
+   * docs/FORMAT.md "WAL"), for those still listed (a flush may have retired one meanwhile).
+   */
+  private noteWalSizes(m: ManifestState): void {
+    const sizes = this.pendingWalSizes;
+    this.pendingWalSizes = {};
+    let added: Record<string, number> | undefined;
+    for (const w of Object.keys(sizes)) if (m.wals.includes(Number(w))) (added ??= { ...m.walSizes })[w] = sizes[w]!;
+    if (added !== undefined) m.walSizes = added;
+  }
+
+  /** Makes `w` the WAL records are written to (they belong to `mem`), and sets when its spare is made. */
+  private useWal(w: SpareWal, mem: Memtable): void {
+    this.wal = w.handle;
+    this.walFile = w.file;
+    this.walFileName = w.name;
+    this.walSize = walHeaderBytes;
+    this.walAlloc = w.alloc;
+    this.walDirty = false;
+    mem.walFiles.push(w.file);
+    const zeros = w.alloc - walHeaderBytes;
+    this.spareAt = this.walSpare ? walHeaderBytes + Math.max(Math.min(zeros / 2, zeros - walSpareLeadBytesMin), zeros - walSpareLeadBytesMax) : Infinity;
+  }
+
+  /**
+   * Starts making the next WAL off the commit path: a new file holding the header and zeros (twice
+   * the live WAL's, walPreallocBytesMin to walPreallocBytesMax), written and synced on their own,
+   * then listed in the manifest after the live WAL. No commit waits for it, and no commit's flush of
+   * the live WAL carries its bytes (another file: zeros written ahead in the live WAL were measured
+   * slower, see docs/ARCHITECTURE.md). If making the file fails there is no spare (the live WAL
+   * carries its zeros as before) and at most an unlisted file, which the next open deletes as an
+   * orphan; a failed manifest edit stops the store, as any does.
+   */
+  private makeSpare(): void {
+    this.spareAt = Infinity;
+    if (this.spare !== undefined || this.spareMaking !== undefined || this.closing !== undefined || this.failed !== null) return;
+    const zeros = Math.min(walPreallocBytesMax, Math.max(walPreallocBytesMin, 2 * (this.walAlloc - walHeaderBytes)));
+    this.spareMaking = this.makeSpareNow(zeros).finally(() => {
+      this.spareMaking = undefined;
+    });
+  }
+
+  private async makeSpareNow(zeros: number): Promise<void> {
+    const a = this.adapter;
+    const file = this.nextFile++;
+    const name = walName(file);
+    let h: FileHandle | undefined;
+    try {
+      h = await a.open(name, { create: true, writeThrough: true });
+      const fill = spareFill();
+      // one write per spareZerosBytes (the first with the header), each durable on its own
+      for (let at = 0; at < zeros; at += spareZerosBytes) {
+        const n = Math.min(spareZerosBytes, zeros - at);
+        await (at === 0 ? h.write(0, fill.subarray(0, walHeaderBytes + n)) : h.write(walHeaderBytes + at, fill.subarray(walHeaderBytes, walHeaderBytes + n)));
+      }
+      await h.sync();
+    } catch {
+      if (h !== undefined) await h.close().catch(() => undefined);
+      await a.remove(name).catch(() => undefined);
+      return;
+    }
+    const spare: SpareWal = { file, name, handle: h, alloc: walHeaderBytes + zeros };
+    let listed = false;
+    await this.editManifest(
+      (m) => {
+        m.wals.push(file);
+        this.noteWalSizes(m);
+      },
+      () => {
+        listed = true;
+        this.spare = spare;
+      },
+    ).catch(() => undefined);
+    if (!listed) await h.close().catch(() => undefined);
+  }
+
+  /**
+   * The write about to pass the live WAL's zeros goes to the spare's instead (commit loop only,
+   * between two synced writes): the spare becomes the live WAL. The old one never grows again; its
+   * size, its durable mark, is recorded by the next manifest edit (the next spare's, a rotation's, a
+   * flush's or close's), not by one of its own: each is a replace of the manifest and a directory
+   * sync on the device the commits use. Until then recovery takes invalid bytes after its last
+   * record for damage, as the log continues after it.
+   */
+  private switchToSpare(): void {
+    const s = this.spare!;
+    this.spare = undefined;
+    const old = this.wal;
+    const oldFile = this.walFile;
+    const oldSize = this.walSize;
+    this.useWal(s, this.current.mem);
+    this.pendingWalSizes[String(oldFile)] = oldSize;
+    void old.close().catch(() => undefined);
   }
 
   // ------------------------------------------------------------------ manifest
@@ -812,7 +982,7 @@ export class LsmStore implements Store {
     const h = this.wal;
     if (h.writeDurableSync === undefined || h.syncPending?.() !== false) return false;
     const rec = p.rec;
-    if (this.walPrealloc && this.walSize + rec.length > this.walAlloc && rec.length + this.walPadBytes() > walSyncExtendBytesMax) return false;
+    if (this.walPrealloc && this.walSize + rec.length > this.walAlloc && this.spare === undefined && rec.length + this.walPadBytes() > walSyncExtendBytesMax) return false;
     const seq = this.lastSeq + 1;
     sealRecord(rec, seq);
     const name = this.walFileName;
@@ -1055,6 +1225,7 @@ export class LsmStore implements Store {
     let total = 0;
     for (const p of parts) total += p.length;
     if (total === 0) return;
+    if (this.spare !== undefined && this.walSize + total > this.walAlloc && !this.walDirty) this.switchToSpare();
     const at = this.walSize;
     const end = at + total;
     let pad = 0;
@@ -1090,7 +1261,7 @@ export class LsmStore implements Store {
       if (fill > 0) await put(co.subarray(0, fill));
       this.walSize = end;
       if (end > this.walAlloc) this.walAlloc = end;
-      return;
+      return; // (a large write: no spare made for it)
     }
     let buf: Uint8Array;
     if (parts.length === 1 && pad === 0) buf = parts[0]!;
@@ -1110,6 +1281,7 @@ export class LsmStore implements Store {
     await io(name, 'write', () => this.wal.write(at, buf));
     this.walSize = end;
     if (at + buf.length > this.walAlloc) this.walAlloc = at + buf.length;
+    if (end >= this.spareAt && total <= walPreallocGroupBytesMax) this.makeSpare();
   }
 
   /** The zeros a WAL write that passes the preallocated tail carries: a new chunk as long as the log so far, within bounds. */
@@ -1140,9 +1312,11 @@ export class LsmStore implements Store {
    * round trip. Returns false, having written nothing, when it cannot (then `walWrite`).
    */
   private walWriteNow(parts: Uint8Array[]): boolean {
-    const h = this.wal;
-    if (h.writeDurableSync === undefined || parts.length !== 1) return false;
+    if (this.wal.writeDurableSync === undefined || parts.length !== 1) return false;
     const rec = parts[0]!;
+    if (this.spare !== undefined && this.walSize + rec.length > this.walAlloc && !this.walDirty) this.switchToSpare();
+    const h = this.wal;
+    if (h.writeDurableSync === undefined) return false;
     const at = this.walSize;
     const end = at + rec.length;
     let buf = rec;
@@ -1166,6 +1340,7 @@ export class LsmStore implements Store {
     this.walDirty = true;
     this.walSize = end;
     if (at + buf.length > this.walAlloc) this.walAlloc = at + buf.length;
+    if (end >= this.spareAt) this.makeSpare();
     return true;
   }
 
@@ -1293,6 +1468,7 @@ export class LsmStore implements Store {
         const sizes = { ...m.walSizes };
         for (const w of imm.walFiles) delete sizes[String(w)];
         m.walSizes = sizes;
+        this.noteWalSizes(m);
         m.flushedSeq = Math.max(m.flushedSeq, imm.maxSeq);
       },
       () => {
@@ -1796,6 +1972,11 @@ export class LsmStore implements Store {
     } finally {
       this.releaseVersion(v);
     }
+    // read-only: a WAL's invalid bytes after its last record may be a torn write at a crash if no
+    // later WAL holds records (a spare listed after it may be empty), as recovery reads them
+    let torn: { name: string; offset: number } | undefined;
+    const tornError = (t: { name: string; offset: number }): LargetableError =>
+      new LargetableError('CORRUPTION', `${t.name}: corruption at offset ${t.offset}: invalid bytes after the last record`, { details: { file: t.name, offset: t.offset } });
     for (const w of [...this.man.wals]) {
       const name = walName(w);
       report.filesChecked++;
@@ -1807,9 +1988,14 @@ export class LsmStore implements Store {
         const buf = await a.readAll(name);
         const scan = scanWal(buf, name);
         if (durableEnd !== undefined && scan.validEnd < durableEnd) throw walDamaged(name, scan.validEnd, durableEnd);
-        const lastListed = w === this.man.wals[this.man.wals.length - 1];
-        if (scan.tornBytes > 0 && !current && !(this.readOnly && lastListed))
-          throw new LargetableError('CORRUPTION', `${name}: corruption at offset ${scan.validEnd}: invalid bytes after the last record`, { details: { file: name, offset: scan.validEnd } });
+        if (torn !== undefined && scan.records.length > 0) {
+          note(torn.name, tornError(torn));
+          torn = undefined;
+        }
+        if (scan.tornBytes > 0 && !current) {
+          if (!this.readOnly) throw tornError({ name, offset: scan.validEnd });
+          torn = { name, offset: scan.validEnd };
+        }
       } catch (err) {
         // a background flush may retire (and remove) a WAL while this loop awaits: its records
         // now live in a segment checked above, so it is not damage
@@ -1884,6 +2070,7 @@ export class LsmStore implements Store {
     this.trimTimer = undefined;
     if (this.flushRunning !== null) await this.flushRunning.catch(() => undefined);
     await this.compactionChain.catch(() => undefined);
+    if (this.spareMaking !== undefined) await this.spareMaking;
     await this.manifestChain.catch(() => undefined);
     let syncErr: unknown = null;
     if (this.failed === null && (this.wal as FileHandle | undefined) !== undefined) {
@@ -1902,14 +2089,26 @@ export class LsmStore implements Store {
       }
     }
     if (syncErr === null && this.failed === null && (this.wal as FileHandle | undefined) !== undefined) {
-      // record the final WAL size: a later truncation at a record boundary is then detected
+      // record the final WAL size: a later truncation at a record boundary is then detected; an
+      // unused spare is no longer listed, then removed (if that fails, the next open deletes it)
       const file = this.walFile;
       const size = this.walSize;
+      const spare = this.spare;
+      this.spare = undefined;
       await this.editManifest((m) => {
-        m.walSizes = { ...m.walSizes, [String(file)]: size };
-      }).catch((err: unknown) => {
-        syncErr = err;
-      });
+        if (spare !== undefined) m.wals = m.wals.filter((w) => w !== spare.file);
+        this.pendingWalSizes[String(file)] = size;
+        this.noteWalSizes(m);
+      }).then(
+        async () => {
+          if (spare === undefined) return;
+          await spare.handle.close().catch(() => undefined);
+          await this.adapter.remove(spare.name).catch(() => undefined);
+        },
+        (err: unknown) => {
+          syncErr = err;
+        },
+      );
     }
     while (this.deleting.size > 0) await Promise.all([...this.deleting]).catch(() => undefined);
     this.adapterClosing = true;
@@ -1947,6 +2146,8 @@ export class LsmStore implements Store {
     const v = this.current as Version | undefined;
     if (v !== undefined) for (const s of [...v.l0, ...v.l1]) await s.handle.close().catch(() => undefined);
     if ((this.wal as FileHandle | undefined) !== undefined) await this.wal.close().catch(() => undefined);
+    // a spare still listed (the store failed, or its close could not record the end) is replayed empty by the next open
+    if (this.spare !== undefined) await this.spare.handle.close().catch(() => undefined);
   }
 }
 

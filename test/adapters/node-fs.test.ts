@@ -169,7 +169,8 @@ describe('NodeFsAdapter specifics', () => {
       };
       return h;
     };
-    const st = await openStore(a, {});
+    // no spare WAL: this is the way a commit carries the next chunk of zeros (a spare's writes would count as asynchronous)
+    const st = await openStore(a, { walSpare: false });
     const walBytes = async (): Promise<number> => {
       let n = 0;
       for (const f of await fs.readdir(dir)) if (f.endsWith('.wal')) n += (await fs.stat(path.join(dir, f))).size;
@@ -202,6 +203,34 @@ describe('NodeFsAdapter specifics', () => {
     await st.close();
     const again = await openStore(await openNodeFsAdapter(dir), {});
     for (let k = 0; k < i; k++) assert.deepEqual(await again.get(key(k)), value);
+    await again.close();
+  });
+
+  it('a sequential strict writer past the first WAL zeros goes on in the spare WAL: no commit carries zeros', async () => {
+    const dir = path.join(root, `spare${++counter}`);
+    const st = await openStore(await openNodeFsAdapter(dir), {});
+    const value = new Uint8Array(4000).fill(7);
+    const key = (i: number): Uint8Array => new TextEncoder().encode(`k${String(i).padStart(4, '0')}`);
+    const wals = async (): Promise<[string, number][]> => {
+      const out: [string, number][] = [];
+      for (const f of (await fs.readdir(dir)).sort()) if (f.endsWith('.wal')) out.push([f, (await fs.stat(path.join(dir, f))).size]);
+      return out;
+    };
+    const first = await wals();
+    assert.equal(first.length, 1);
+    assert.equal(first[0]![1], 8 + walPreallocBytesMin);
+    // ~320 KB: past the first WAL's 256 KiB of zeros; the writer lets the event loop turn now and then (the spare is made meanwhile)
+    for (let i = 0; i < 80; i++) {
+      await st.put(key(i), value);
+      if (i % 4 === 3) await new Promise((r) => setTimeout(r, 1));
+    }
+    const now = await wals();
+    assert.ok(now.length >= 2, JSON.stringify(now));
+    assert.deepEqual(now[0], first[0], 'the first WAL carried no zeros');
+    assert.equal(now[1]![1], 8 + 2 * walPreallocBytesMin, 'the spare: twice the zeros, written ahead');
+    await st.close();
+    const again = await openStore(await openNodeFsAdapter(dir), {});
+    for (let k = 0; k < 80; k++) assert.deepEqual(await again.get(key(k)), value);
     await again.close();
   });
 

@@ -3,7 +3,8 @@
  * opens the store in DIR (that runtime's fs adapter) and writes batches from WRITERS concurrent
  * writers, printing `ack <id> <seq> <s|r>` after each acknowledgement (synchronous writes to the
  * stdout pipe, so a printed ack was acknowledged before any later kill). A batch is relaxed with
- * probability RELAXED (default 0: all strict).
+ * probability RELAXED (default 0: all strict). WIDE=1: values of 2,000 bytes and a 1 MiB memtable, so the
+ * WAL's preallocated zeros run out within a run and its spare WALs are made and switched to.
  * KILL_AT names a store event (wal-append, segment-write, manifest-swap, compaction-install, ...):
  * the child prints `kill <point>` and SIGKILLs itself at the KILL_COUNT-th occurrence.
  */
@@ -25,6 +26,7 @@ const batches = Number(env['BATCHES'] ?? 1_000_000);
 const writers = Number(env['WRITERS'] ?? 4);
 const relaxed = Number(env['RELAXED'] ?? 0);
 const killAt = env['KILL_AT'] as StoreEvent | undefined;
+const wide = env['WIDE'] === '1';
 let left = Number(env['KILL_COUNT'] ?? 1);
 const enc = new TextEncoder();
 
@@ -48,7 +50,7 @@ const adapter: StorageAdapter =
     : await (await import('../../platform/node/fs-adapter.ts')).openNodeFsAdapter(dir);
 
 const store = await openStore(adapter, {
-  memtableSizeBytes: 6 * 1024,
+  memtableSizeBytes: wide ? 1 << 20 : 6 * 1024,
   blockSizeBytes: 1024,
   segmentSizeBytes: 16 * 1024,
   onEvent: (e) => {
@@ -69,7 +71,7 @@ async function writer(): Promise<void> {
     rnd ^= rnd >>> 17;
     rnd ^= rnd << 5;
     const isRelaxed = (rnd >>> 0) / 4294967296 < relaxed;
-    const ops = [0, 1, 2].map((j) => ({ type: 'put' as const, key: enc.encode(`b${id}-${j}`), value: enc.encode(`v${id}-${j}-`.padEnd(48, 'x')) }));
+    const ops = [0, 1, 2].map((j) => ({ type: 'put' as const, key: enc.encode(`b${id}-${j}`), value: enc.encode(`v${id}-${j}-`.padEnd(wide ? 2000 : 48, 'x')) }));
     const { seq } = await store.write(ops, { durability: isRelaxed ? 'relaxed' : 'strict' });
     out(`ack ${id} ${seq} ${isRelaxed ? 'r' : 's'}\n`);
   }

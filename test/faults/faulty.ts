@@ -22,6 +22,8 @@ export interface FaultPlan {
   mode: 'once' | 'persistent' | 'crash';
   /** For write/append failures: bytes of the write that land before the failure. */
   tearBytes?: (length: number) => number;
+  /** Only calls on files it accepts count (and fail); all calls of `method` when absent. */
+  file?: (name: string) => boolean;
 }
 
 export class FaultyAdapter implements StorageAdapter {
@@ -30,6 +32,8 @@ export class FaultyAdapter implements StorageAdapter {
   plan: FaultPlan | null = null;
   /** Faults injected so far. */
   injected = 0;
+  /** Calls the armed plan counted (its method, on files its filter accepts). */
+  planCalls = 0;
   crashed = false;
   onCrash: (() => void) | undefined;
 
@@ -45,6 +49,7 @@ export class FaultyAdapter implements StorageAdapter {
   arm(plan: FaultPlan | null): void {
     this.plan = plan;
     this.calls.clear();
+    this.planCalls = 0;
   }
 
   /** Throws if this call must fail; returns the plan when a tear applies. */
@@ -53,8 +58,9 @@ export class FaultyAdapter implements StorageAdapter {
     const n = (this.calls.get(method) ?? 0) + 1;
     this.calls.set(method, n);
     const p = this.plan;
-    if (p === null || p.method !== method) return null;
-    if (n === p.nth || (p.mode === 'persistent' && n > p.nth)) {
+    if (p === null || p.method !== method || (p.file !== undefined && !p.file(file))) return null;
+    const c = ++this.planCalls;
+    if (c === p.nth || (p.mode === 'persistent' && c > p.nth)) {
       if (p.mode === 'crash') {
         this.crashed = true;
         this.injected++;
