@@ -71,6 +71,11 @@ export interface SharedFile {
   closing?: boolean;
   /** Set once the OS file is closed (only where closing is queued behind I/O). */
   closed?: boolean;
+  /**
+   * The adapter's count of files created (`noteCreated`) when this one was created; 0 when it was
+   * opened, not created. Its name is durable once a directory sync that began after that completed.
+   */
+  createdGen: number;
 }
 
 /** The adapter half of the Node and Deno filesystem adapters; subclasses supply the primitives. */
@@ -81,8 +86,10 @@ export abstract class FsAdapterBase<S extends SharedFile> {
   readonly directory: string;
   protected readonly wrap: WrapError;
   protected readonly openFiles = new Map<string, Promise<S>>();
-  /** A file was created since the last directory fsync. */
-  protected dirDirty = false;
+  /** Files created so far (`noteCreated`). */
+  #dirGen = 0;
+  /** Created files whose names a completed directory fsync covers: those up to this count. */
+  #dirSynced = 0;
   #closed = false;
   #lockToken: string | undefined;
   #tempCounter = 0;
@@ -94,7 +101,8 @@ export abstract class FsAdapterBase<S extends SharedFile> {
   }
 
   /**
-   * Opens the OS file of `name` (creating it when `create`; then sets `dirDirty`); `writeThrough`:
+   * Opens the OS file of `name` (creating it when `create`; then its `createdGen` comes from
+   * `noteCreated`); `writeThrough`:
    * the contract's hint (each write durable when it resolves), where the runtime supports it.
    */
   protected abstract openShared(name: string, create: boolean, writeThrough: boolean): Promise<S>;
@@ -155,21 +163,30 @@ export abstract class FsAdapterBase<S extends SharedFile> {
     }
   }
 
-  /** @internal a file was created since the last directory sync (`syncDirectoryIfDirty` has work). */
-  directorySyncPending(): boolean {
-    return this.dirDirty;
+  /** A file was created: returns its `createdGen`. */
+  protected noteCreated(): number {
+    return ++this.#dirGen;
   }
 
-  /** @internal fsyncs the directory if a file was created since the last directory sync. */
-  async syncDirectoryIfDirty(file: string): Promise<void> {
-    if (!this.dirDirty) return;
-    this.dirDirty = false;
+  /**
+   * @internal the name of the file created at `createdGen` may not be durable yet (its handle's
+   * `sync` has a directory fsync to do). Per file: another file's creation (a segment, a spare WAL)
+   * leaves the syncs of files opened before without one.
+   */
+  directorySyncPending(createdGen: number): boolean {
+    return createdGen > this.#dirSynced;
+  }
+
+  /** @internal fsyncs the directory unless one that began after the file's creation completed. */
+  async syncDirectoryFor(file: string, createdGen: number): Promise<void> {
+    if (createdGen <= this.#dirSynced) return;
+    const upTo = this.#dirGen;
     try {
       await this.syncDirectory();
     } catch (err) {
-      this.dirDirty = true;
       throw this.wrap(this.location, file, 'syncDirectory', err);
     }
+    if (upTo > this.#dirSynced) this.#dirSynced = upTo;
   }
 
   async list(): Promise<string[]> {
@@ -215,9 +232,10 @@ export abstract class FsAdapterBase<S extends SharedFile> {
     try {
       await this.writeFileSynced(tmp, bytes);
       this.openFiles.delete(name); // handles opened before keep the old file
+      const upTo = this.#dirGen;
       await this.renamePath(tmp, this.path(name));
-      this.dirDirty = false;
       await this.syncDirectory();
+      if (upTo > this.#dirSynced) this.#dirSynced = upTo;
     } catch (err) {
       await this.unlinkPath(tmp).catch(() => {});
       throw this.wrap(this.location, name, 'replace', err);

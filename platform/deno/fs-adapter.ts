@@ -138,6 +138,7 @@ export class DenoFsAdapter extends FsAdapterBase<Shared> implements StorageAdapt
   /** Deno.open has no O_DSYNC: the writeThrough hint is ignored (sync does an fdatasync). */
   protected async openShared(name: string, create: boolean, _writeThrough: boolean): Promise<Shared> {
     const p = this.path(name);
+    let createdGen = 0;
     const file = await openOrCreate(
       () => Deno.open(p, { read: true, write: true }),
       () => Deno.open(p, { read: true, write: true, createNew: true, mode: 0o644 }),
@@ -145,13 +146,13 @@ export class DenoFsAdapter extends FsAdapterBase<Shared> implements StorageAdapt
       errno,
       (err) => wrap(this.location, name, 'open', err),
       () => {
-        this.dirDirty = true;
+        createdGen = this.noteCreated();
       },
     );
     try {
       const st = await file.stat();
       if (!st.isFile) throw Object.assign(new Error('is a directory'), { code: 'EISDIR' });
-      return { file, size: st.size, refs: 0, queue: Promise.resolve(), closed: false };
+      return { file, size: st.size, refs: 0, queue: Promise.resolve(), closed: false, createdGen };
     } catch (err) {
       try {
         file.close();
@@ -326,7 +327,7 @@ class DenoFileHandle extends FsHandleBase<Shared> implements FileHandle {
   async sync(): Promise<void> {
     this.check('sync');
     await this.#run('sync', (f) => f.syncData());
-    await this.adapter.syncDirectoryIfDirty(this.name);
+    await this.adapter.syncDirectoryFor(this.name, this.shared.createdGen);
   }
 }
 

@@ -5,8 +5,9 @@
  * - One OS file per adapter file, in one flat directory (created if missing).
  * - Handles opened on the same name from one adapter share one OS file descriptor and one cached
  *   size, so concurrent `append`s get distinct offsets without a stat per call.
- * - `sync` = fdatasync of the file, plus an fsync of the directory the first time after a file was
- *   created (so a synced new file survives a crash with its name). A file opened `writeThrough`
+ * - `sync` = fdatasync of the file, plus, for a file this adapter created, an fsync of the directory
+ *   unless one that began after its creation completed (so a synced new file survives a crash with
+ *   its name; syncs of other files do not wait for it). A file opened `writeThrough`
  *   uses O_DSYNC: each write is durable when it resolves (one system call, one threadpool hop), and
  *   `sync` does an fdatasync only after a truncate (which O_DSYNC does not cover).
  * - `replace` = write `NAME~N.tmp`, fdatasync, rename over NAME, fsync the directory.
@@ -90,6 +91,7 @@ export class NodeFsAdapter extends FsAdapterBase<Shared> implements StorageAdapt
   protected async openShared(name: string, create: boolean, writeThrough: boolean): Promise<Shared> {
     const p = this.path(name);
     const dsync = writeThrough && fsConstants.O_DSYNC !== undefined ? fsConstants.O_DSYNC : 0;
+    let createdGen = 0;
     const fh = await openOrCreate(
       () => fs.open(p, fsConstants.O_RDWR | dsync),
       () => fs.open(p, fsConstants.O_RDWR | fsConstants.O_CREAT | fsConstants.O_EXCL | dsync, 0o644),
@@ -97,12 +99,12 @@ export class NodeFsAdapter extends FsAdapterBase<Shared> implements StorageAdapt
       errno,
       (err) => wrap(this.location, name, 'open', err),
       () => {
-        this.dirDirty = true;
+        createdGen = this.noteCreated();
       },
     );
     try {
       const st = await fh.stat();
-      return { fh, size: st.size, refs: 0, writeThrough: dsync !== 0, syncNeeded: false };
+      return { fh, size: st.size, refs: 0, writeThrough: dsync !== 0, syncNeeded: false, createdGen };
     } catch (err) {
       await fh.close().catch(() => {});
       throw wrap(this.location, name, 'open', err);
@@ -298,7 +300,7 @@ class NodeFileHandle extends FsHandleBase<Shared> implements FileHandle {
 
   syncPending(): boolean {
     const s = this.shared;
-    return !s.writeThrough || s.syncNeeded || this.adapter.directorySyncPending();
+    return !s.writeThrough || s.syncNeeded || this.adapter.directorySyncPending(s.createdGen);
   }
 
   turn(): Promise<void> {
@@ -330,7 +332,7 @@ class NodeFileHandle extends FsHandleBase<Shared> implements FileHandle {
         throw this.#fail('sync', err);
       }
     }
-    await this.adapter.syncDirectoryIfDirty(this.name);
+    await this.adapter.syncDirectoryFor(this.name, s.createdGen);
   }
 }
 
