@@ -3,8 +3,8 @@
  * opens the store in DIR (that runtime's fs adapter) and writes batches from WRITERS concurrent
  * writers, printing `ack <id> <seq> <s|r>` after each acknowledgement (synchronous writes to the
  * stdout pipe, so a printed ack was acknowledged before any later kill). A batch is relaxed with
- * probability RELAXED (default 0: all strict). WIDE=1: values of 2,000 bytes and a 1 MiB memtable, so the
- * WAL's preallocated zeros run out within a run and its spare WALs are made and switched to.
+ * probability RELAXED (default 0: all strict). WIDE=1: values of 1,000 bytes and a 1 MiB memtable, so the
+ * WAL's preallocated zeros may run out within a run and its spare WALs be made and switched to.
  * KILL_AT names a store event (wal-append, segment-write, manifest-swap, compaction-install, ...):
  * the child prints `kill <point>` and SIGKILLs itself at the KILL_COUNT-th occurrence.
  */
@@ -71,7 +71,7 @@ async function writer(): Promise<void> {
     rnd ^= rnd >>> 17;
     rnd ^= rnd << 5;
     const isRelaxed = (rnd >>> 0) / 4294967296 < relaxed;
-    const ops = [0, 1, 2].map((j) => ({ type: 'put' as const, key: enc.encode(`b${id}-${j}`), value: enc.encode(`v${id}-${j}-`.padEnd(wide ? 2000 : 48, 'x')) }));
+    const ops = [0, 1, 2].map((j) => ({ type: 'put' as const, key: enc.encode(`b${id}-${j}`), value: enc.encode(`v${id}-${j}-`.padEnd(wide ? 1000 : 48, 'x')) }));
     const { seq } = await store.write(ops, { durability: isRelaxed ? 'relaxed' : 'strict' });
     out(`ack ${id} ${seq} ${isRelaxed ? 'r' : 's'}\n`);
   }
