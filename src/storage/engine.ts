@@ -2232,8 +2232,11 @@ class MergeIterator implements StoreIterator {
     this.sources.push(new MemSource(v.mem, this.fwd, this.snapNum));
     for (const m of v.imms) this.sources.push(new MemSource(m, this.fwd, this.snapNum));
     const tr = options.transient === true;
-    for (const s of v.l0) if (s.meta.minSeq <= this.snapNum) this.sources.push(new RunSource([s], this.fwd, true, tr));
-    if (v.l1.length > 0) this.sources.push(new RunSource(v.l1, this.fwd, true, tr));
+    let scanBytes = 0;
+    for (const s of v.l0) if (s.meta.minSeq <= this.snapNum) scanBytes += s.meta.size;
+    for (const s of v.l1) scanBytes += s.meta.size;
+    for (const s of v.l0) if (s.meta.minSeq <= this.snapNum) this.sources.push(new RunSource([s], this.fwd, true, tr, scanBytes));
+    if (v.l1.length > 0) this.sources.push(new RunSource(v.l1, this.fwd, true, tr, scanBytes));
     for (const s of this.sources) if (s instanceof RunSource && s.transient) this.streams.push(s);
     this.target = this.fwd ? (this.lower ?? null) : (this.upper ?? null);
     const l = this.lower;

@@ -44,15 +44,15 @@ class StreamRun {
   readonly si: number;
   readonly first: number;
   readonly last: number;
-  readonly buf: Uint8Array | null;
+  readonly buf: RunBuffer | null;
   blocks: Block[] | null = null;
   readonly done: Promise<Block[]>;
-  constructor(seg: Segment, si: number, first: number, last: number, buf: Uint8Array | null) {
+  constructor(seg: Segment, si: number, first: number, last: number, buf: RunBuffer | null) {
     this.si = si;
     this.first = first;
     this.last = last;
     this.buf = buf;
-    this.done = seg.readRun(first, last, buf ?? undefined).then((bs) => (this.blocks = bs));
+    this.done = seg.readRun(first, last, buf?.bytes, buf?.slots).then((bs) => (this.blocks = bs));
     // a run the scan never reaches (closed early, or it failed) is not an unhandled rejection; a
     // failure the scan does reach is reported by its await
     this.done.catch(() => undefined);
@@ -60,6 +60,12 @@ class StreamRun {
   has(si: number, bi: number): boolean {
     return this.si === si && bi >= this.first && bi <= this.last;
   }
+}
+
+/** A transient scan's run buffer and the Blocks over it that its runs re-point (`Segment.readRun`). */
+interface RunBuffer {
+  readonly bytes: Uint8Array;
+  readonly slots: Block[];
 }
 
 /** Spare run buffers a transient streaming scan keeps for its next runs (more go to the process-wide pool). */
@@ -161,14 +167,20 @@ export class RunSource implements Source {
    * reused once the step that handed out views of it is over (`release`).
    */
   readonly transient: boolean;
-  constructor(segs: readonly Segment[], fwd: boolean, fill = true, transient = false) {
+  /**
+   * `scanBytes`: the bytes of every segment the scan reads (all its sources), when it reads more
+   * than this run: a scan over more than the cache holds streams all of its runs, an L0 segment
+   * smaller than the cache too (read through the cache, a full scan's L0 blocks evicted each
+   * other and the point reads' blocks, each a new buffer).
+   */
+  constructor(segs: readonly Segment[], fwd: boolean, fill = true, transient = false, scanBytes = 0) {
     this.segs = segs;
     this.fwd = fwd;
     this.fill = fill;
     this.scratch = fill ? null : [new BlockScratch(), new BlockScratch()];
     let bytes = 0;
     for (const sg of segs) bytes += sg.meta.size;
-    this.stream = fill && fwd && segs.length > 0 && bytes > segs[0]!.cache.budgetBytes;
+    this.stream = fill && fwd && segs.length > 0 && Math.max(bytes, scanBytes) > segs[0]!.cache.budgetBytes;
     this.transient = transient && this.stream;
   }
 
@@ -212,8 +224,8 @@ export class RunSource implements Source {
   private run: StreamRun | null = null;
   private nextRun: StreamRun | null = null;
   /** Transient: buffers free for the next runs, and those of runs left during the current step. */
-  private readonly spare: Uint8Array[] = [];
-  private readonly retired: Uint8Array[] = [];
+  private readonly spare: RunBuffer[] = [];
+  private readonly retired: RunBuffer[] = [];
 
   /** The run of the blocks from (si, bi) on, up to `readaheadBytes`, requested (the following segment when si is past its last block); null past the end. */
   private requestRun(si: number, bi: number): StreamRun | null {
@@ -227,7 +239,7 @@ export class RunSource implements Source {
     const start = seg.blockOffset(bi);
     let last = bi;
     while (last + 1 < seg.blocks && seg.blockOffset(last + 1) + seg.blockLength(last + 1) - start <= readaheadBytes) last++;
-    return new StreamRun(seg, si, bi, last, this.transient ? (this.spare.pop() ?? takeRunBuffer()) : null);
+    return new StreamRun(seg, si, bi, last, this.transient ? (this.spare.pop() ?? { bytes: takeRunBuffer(), slots: [] }) : null);
   }
 
   /** A run the scan leaves: its buffer is reused after the current step (a run still being read: once its read settled). */
@@ -250,7 +262,7 @@ export class RunSource implements Source {
     while (r.length > 0) {
       const b = r.pop()!;
       if (this.spare.length < spareRunsMax) this.spare.push(b);
-      else giveRunBuffer(b);
+      else giveRunBuffer(b.bytes);
     }
   }
 
@@ -263,7 +275,7 @@ export class RunSource implements Source {
     this.blk = null;
     this.valid = false;
     this.release();
-    while (this.spare.length > 0) giveRunBuffer(this.spare.pop()!);
+    while (this.spare.length > 0) giveRunBuffer(this.spare.pop()!.bytes);
   }
 
   /** Block (si, bi) of a streaming scan: from the current run, else the next one, else a new one; synchronous once the run is read. */

@@ -1125,10 +1125,12 @@ export class Segment {
    * later read would find there. One buffer per run instead of one per block, and no cache
    * insertions that evict blocks other readers use. With `into` (a buffer the caller owns, at
    * least as long as the run: a transient scan's), the run is read into it and its stored blocks
-   * are decoded in place, as views of it: valid until the caller reuses the buffer (a compressed
-   * block is still inflated into a buffer of its own).
+   * are decoded in place, in it: valid until the caller reuses the buffer (a compressed block is
+   * still inflated into a buffer of its own). `slots` (the caller's, kept with `into`) holds the
+   * Blocks over `into` of the runs read into it before: the k-th stored block of the run re-points
+   * the k-th of them (`Block.reuse`), so a scan that reuses its buffers makes no object per block.
    */
-  async readRun(first: number, last: number, into?: Uint8Array): Promise<Block[]> {
+  async readRun(first: number, last: number, into?: Uint8Array, slots?: Block[]): Promise<Block[]> {
     const base = this.idxBlockOff[first]!;
     const len = this.idxBlockOff[last]! + this.idxBlockLen[last]! - base;
     const h = this.handle;
@@ -1148,8 +1150,18 @@ export class Segment {
       for (let j = first; j <= last; j++) {
         const off = this.idxBlockOff[j]!;
         const bl = this.idxBlockLen[j]!;
-        if (raw.length < off - base + bl) throw corruption(this.name, base + raw.length, 'block truncated');
-        out.push(decodeBlock(raw.subarray(off - base, off - base + bl), this.name, off, undefined, buf !== null && !own));
+        const at = off - base;
+        if (raw.length < at + bl) throw corruption(this.name, base + raw.length, 'block truncated');
+        const k = j - first;
+        const prev = own && slots !== undefined ? slots[k] : undefined;
+        let b = decodeBlock(raw.subarray(at, at + bl), this.name, off, undefined, buf !== null && !own, prev, at);
+        if (own && slots !== undefined && prev === undefined && b.data.buffer === into!.buffer) {
+          // a stored block, checked, decoded as a view of its own: the slot's Block spans the
+          // whole buffer instead, so that later runs read into it can re-point it
+          const from = b.data.byteOffset - into!.byteOffset;
+          b = slots[k] = new Block(into!, this.name, off, from, from + b.data.length);
+        }
+        out.push(b);
       }
       return out;
     } finally {
