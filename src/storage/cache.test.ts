@@ -5,7 +5,7 @@ import { BlockCache, blocksPerFileMax, type Sized } from './cache.ts';
 
 /**
  * The cache's replacement written plainly, with arrays as its queues (cached keys in CLOCK order,
- * recent misses oldest first): what BlockCache must do.
+ * recent misses oldest first, an admitted one leaving its place taken): what BlockCache must do.
  */
 class Model {
   readonly queue: { key: number; v: Sized }[] = [];
@@ -27,7 +27,8 @@ class Model {
     if (this.bytes + this.pinned + bytes <= this.budget) return true;
     const at = this.ghosts.indexOf(key);
     if (at >= 0) {
-      this.ghosts.splice(at, 1);
+      // its place stays taken: the window is the last ghostsMax misses, admitted ones included
+      this.ghosts[at] = -1;
       return true;
     }
     this.ghosts.push(key);
