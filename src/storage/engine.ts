@@ -2235,8 +2235,9 @@ class MergeIterator implements StoreIterator {
     let scanBytes = 0;
     for (const s of v.l0) if (s.meta.minSeq <= this.snapNum) scanBytes += s.meta.size;
     for (const s of v.l1) scanBytes += s.meta.size;
-    for (const s of v.l0) if (s.meta.minSeq <= this.snapNum) this.sources.push(new RunSource([s], this.fwd, true, tr, scanBytes));
-    if (v.l1.length > 0) this.sources.push(new RunSource(v.l1, this.fwd, true, tr, scanBytes));
+    const end = this.upper;
+    for (const s of v.l0) if (s.meta.minSeq <= this.snapNum) this.sources.push(new RunSource([s], this.fwd, true, tr, scanBytes, end));
+    if (v.l1.length > 0) this.sources.push(new RunSource(v.l1, this.fwd, true, tr, scanBytes, end));
     for (const s of this.sources) if (s instanceof RunSource && s.transient) this.streams.push(s);
     this.target = this.fwd ? (this.lower ?? null) : (this.upper ?? null);
     const l = this.lower;

@@ -173,9 +173,10 @@ export class RunSource implements Source {
    * smaller than the cache too (read through the cache, a full scan's L0 blocks evicted each
    * other and the point reads' blocks, each a new buffer).
    */
-  constructor(segs: readonly Segment[], fwd: boolean, fill = true, transient = false, scanBytes = 0) {
+  constructor(segs: readonly Segment[], fwd: boolean, fill = true, transient = false, scanBytes = 0, upper?: Uint8Array) {
     this.segs = segs;
     this.fwd = fwd;
+    this.upper = fwd ? upper : undefined;
     this.fill = fill;
     this.scratch = fill ? null : [new BlockScratch(), new BlockScratch()];
     let bytes = 0;
@@ -227,8 +228,34 @@ export class RunSource implements Source {
   private readonly spare: RunBuffer[] = [];
   private readonly retired: RunBuffer[] = [];
 
-  /** The run of the blocks from (si, bi) on, up to `readaheadBytes`, requested (the following segment when si is past its last block); null past the end. */
-  private requestRun(si: number, bi: number): StreamRun | null {
+  /**
+   * A forward scan's upper bound (a key; it reads no entry past it): readahead stops at the block
+   * that holds it. An index range of one value spans a few blocks per segment, where runs of
+   * `readaheadBytes` (and the next one requested) read, checked and decoded ~64 blocks each (at
+   * 100,000 documents ~5 ms of an equality query's ~10).
+   */
+  private readonly upper: Uint8Array | undefined;
+  private endSi = -1;
+  private endBi = 0;
+
+  /** The last block of segment si that a scan up to `upper` may need: -1 when it needs none. */
+  private lastNeeded(si: number): number {
+    const seg = this.segs[si]!;
+    const u = this.upper;
+    if (u === undefined) return seg.blocks - 1;
+    if (this.endSi !== si) {
+      this.endSi = si;
+      this.endBi = compareBytes(seg.meta.smallest, u) > 0 ? -1 : Math.min(seg.findBlock(u), seg.blocks - 1);
+    }
+    return this.endBi;
+  }
+
+  /**
+   * The run of the blocks from (si, bi) on, up to `readaheadBytes` and the scan's upper bound,
+   * requested (the following segment when si is past its last block); null past the end, or past
+   * the bound unless `need` (the block the scan waits for).
+   */
+  private requestRun(si: number, bi: number, need = false): StreamRun | null {
     let seg = this.segs[si];
     if (seg !== undefined && bi >= seg.blocks) {
       si++;
@@ -236,9 +263,11 @@ export class RunSource implements Source {
       seg = this.segs[si];
     }
     if (seg === undefined || seg.blocks === 0) return null;
+    const end = this.lastNeeded(si);
+    if (bi > end && !need) return null;
     const start = seg.blockOffset(bi);
     let last = bi;
-    while (last + 1 < seg.blocks && seg.blockOffset(last + 1) + seg.blockLength(last + 1) - start <= readaheadBytes) last++;
+    while (last < end && seg.blockOffset(last + 1) + seg.blockLength(last + 1) - start <= readaheadBytes) last++;
     return new StreamRun(seg, si, bi, last, this.transient ? (this.spare.pop() ?? { bytes: takeRunBuffer(), slots: [] }) : null);
   }
 
@@ -288,7 +317,7 @@ export class RunSource implements Source {
       let n = this.nextRun;
       if (n === null || !n.has(si, bi)) {
         this.retire(n);
-        n = this.requestRun(si, bi)!;
+        n = this.requestRun(si, bi, true)!;
       }
       this.run = r = n;
       this.nextRun = this.requestRun(si, r.last + 1);
@@ -318,7 +347,7 @@ export class RunSource implements Source {
           this.aheadSeg = this.si;
           this.ahead = this.bi;
         }
-        const n = seg.blocks;
+        const n = this.lastNeeded(this.si) + 1;
         const from = this.ahead + 1;
         if (from < n && seg.blockOffset(from) - seg.blockOffset(this.bi) < readaheadBytes / 2) {
           const start = seg.blockOffset(from);

@@ -396,6 +396,31 @@ export function storeCases(name: string, factory: AdapterFactory, api: TestApi, 
             assertDeepStrings(got, want, `transient seek ${at}`);
           }
           await tit.close();
+          // a bounded scan's runs stop at the block holding its upper bound: the blocks streamed
+          // are at most those the range spans in each segment (an index range of one value)
+          const counted = Segment.prototype.readRun;
+          let blocksRead = 0;
+          Segment.prototype.readRun = function (this: Segment, first: number, last: number, into?: Uint8Array, slots?: never) {
+            blocksRead += last - first + 1;
+            return counted.call(this, first, last, into, slots);
+          };
+          try {
+            for (const [lo, hi, incl] of [['k01000', 'k01150', false], ['k02000', 'k02031', true], ['k00007', 'k00900', false]] as const) {
+              const c = incl ? { gte: lo, lte: hi } : { gte: lo, lt: hi };
+              const o = { gte: b(lo), ...(incl ? { lte: b(hi) } : { lt: b(hi) }) };
+              blocksRead = 0;
+              assertDeepStrings(await collect(st, o), modelRange(m, c), JSON.stringify(c));
+              const v = (st as unknown as { current: { l0: Segment[]; l1: Segment[] } }).current;
+              let spanned = 0;
+              for (const sg of [...v.l0, ...v.l1]) {
+                if (compareBytes(sg.meta.smallest, b(hi)) > 0 || compareBytes(sg.meta.largest, b(lo)) < 0) continue;
+                spanned += Math.min(sg.findBlock(b(hi)), sg.blocks - 1) - sg.findBlock(b(lo)) + 1;
+              }
+              ok(blocksRead <= spanned, `${JSON.stringify(c)}: ${blocksRead} blocks streamed, the range spans ${spanned}`);
+            }
+          } finally {
+            Segment.prototype.readRun = counted;
+          }
           // a reverse scan does not stream
           const before = runs.n;
           assertDeepStrings(await collect(st, { reverse: true }), modelRange(m, { reverse: true }), 'reverse');
