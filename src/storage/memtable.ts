@@ -7,7 +7,7 @@
  * 1/16 of a pool's memtable budget); larger ones are kept as they are. So a memtable of small writes does not hold one ArrayBuffer (and its few hundred bytes of
  * engine bookkeeping) per write, and the caller's buffer is never retained. Each node holds its
  * key's versions, newest first. `bytes` is the real cost: chunks and kept buffers as allocated
- * plus the columns' capacity (beyond the ~1.5 KiB every empty memtable starts with).
+ * plus the columns' capacity (beyond the ~230 KB of columns every empty memtable starts with, see freshColumns).
  *
  * Ordering is lazy: `put` of a new key appends its node (found at once through the hash index)
  * without linking it into the skiplist; the first ordered access after puts (`first`, `last`,
@@ -44,10 +44,32 @@ const NN = 3;
 const NV = 4;
 const NK = 5;
 
-/** Slots of a fresh memtable's hash index (a power of two; it doubles to stay at most half full). */
-const freshHashSlots = 64;
-/** Capacity of a fresh memtable's columns, in bytes (nr 256 x 4, five version columns x 16, two buffer columns x 16, the hash index): not counted. */
-const freshColumnBytes = 256 * 4 + 16 * 8 + 4 * 16 * 4 + 2 * 16 * 4 + freshHashSlots * 8;
+/**
+ * Capacities of a fresh memtable's columns (one that finds neither recycled columns nor remembered
+ * sizes in its pool: a fresh store's first, or one without a pool): node records (int32s), versions,
+ * registered buffers, hash slots (a power of two; the index doubles to stay at most half full).
+ * Room for ~2,500 keys: a fresh store's first thousand or so small writes (the documents bench's
+ * 300 sequential and 300 concurrent inserts, 4 keys each) grow no column. They started at 256 /
+ * 16 / 16 / 64, and growing them by doubling (a copy and a rehash each time, in code that still
+ * runs unoptimized in a fresh process) was ~6% of the main thread's samples in those inserts. The
+ * ~230 KB are allocated zeroed and untouched: the OS maps their pages when first written.
+ */
+const freshNodeInts = 16384;
+const freshVersions = 4096;
+const freshBuffers = 1024;
+const freshHashSlots = 8192;
+
+/**
+ * The fresh capacities for a memtable of `pool` (null: none), halved while their bytes pass an
+ * eighth of the pool's memtable budget (a store with a small budget: its memtables stay small, and
+ * recycled columns fit its pool); `bytes`, their size, is not counted in a memtable's `bytes`.
+ */
+function freshColumns(pool: MemtablePool | null): { nodes: number; versions: number; buffers: number; slots: number; bytes: number } {
+  let shift = 0;
+  const size = (sh: number): number => (freshNodeInts >> sh) * 4 + (freshVersions >> sh) * (8 + 4 * 4) + (freshBuffers >> sh) * 2 * 4 + (freshHashSlots >> sh) * 8;
+  if (pool !== null) while (shift < 6 && size(shift) * 8 > pool.capBytes) shift++;
+  return { nodes: freshNodeInts >> shift, versions: freshVersions >> shift, buffers: freshBuffers >> shift, slots: freshHashSlots >> shift, bytes: size(shift) };
+}
 
 interface Columns {
   nr: Int32Array<ArrayBuffer>;
@@ -159,6 +181,8 @@ export class Memtable {
   }
   private bufBytes = 0;
   private colBytes = 0;
+  /** What a fresh memtable's columns take here (see freshColumns): not counted in `bytes`. */
+  private readonly freshBytes: number;
   count = 0;
   minSeq = Infinity;
   maxSeq = 0;
@@ -181,8 +205,8 @@ export class Memtable {
   /** The full-size chunks among `bufs` (what `recycle` hands to the pool). */
   private readonly fullChunks: Uint8Array[] = [];
   /** Registered buffer i lives in bufs[bufChunk[i]] from offset bufBase[i]. */
-  private bufChunk = new Int32Array(16);
-  private bufBase = new Int32Array(16);
+  private bufChunk: Int32Array<ArrayBuffer>;
+  private bufBase: Int32Array<ArrayBuffer>;
   private nRegistered = 0;
   /** Free space of the current chunk (bufs[chunk]) starts at chunkPos; chunk < 0: none. */
   private chunk = -1;
@@ -190,22 +214,22 @@ export class Memtable {
   // node columns (node 0 is the head), interleaved so one node's fields share a cache line:
   // node records, variable size: a node's id is its offset; its links follow its fields, so the
   // next pointer at a level shares a cache line with the key fields just compared
-  private nr = new Int32Array(256);
+  private nr: Int32Array<ArrayBuffer>;
   private nrTop = NK + levelMax;
   // version columns
-  private vSeq = new Float64Array(16);
-  private vBuf = new Int32Array(16);
-  private vOff = new Int32Array(16);
-  private vLen = new Int32Array(16); // -1 = tombstone
-  private vOlder = new Int32Array(16);
+  private vSeq: Float64Array<ArrayBuffer>;
+  private vBuf: Int32Array<ArrayBuffer>;
+  private vOff: Int32Array<ArrayBuffer>;
+  private vLen: Int32Array<ArrayBuffer>; // -1 = tombstone
+  private vOlder: Int32Array<ArrayBuffer>;
   private versions = 0;
   /**
    * Hash index of the nodes by key, for point lookups (`find`, and `put` of a key already present)
    * without a skiplist descent: open addressing, linear probing, at most half full; slot s is
    * ht[2s] = node (0 = empty: node 0 is the head, never indexed) and ht[2s + 1] = the key's hashKey.
    */
-  private ht = new Int32Array(freshHashSlots * 2);
-  private htMask = freshHashSlots - 1;
+  private ht: Int32Array<ArrayBuffer>;
+  private htMask: number;
   private readonly prev = new Int32Array(levelMax);
   /**
    * The node `link` linked last (0: none, or the links were rebuilt since) and, per level, its
@@ -225,6 +249,8 @@ export class Memtable {
   constructor(pool: MemtablePool | null = null) {
     this.pool = pool;
     this.chunkBytes = pool?.chunkBytes ?? memtableChunkBytes;
+    const fresh = freshColumns(pool);
+    this.freshBytes = fresh.bytes;
     const c = pool?.cols.pop();
     if (c !== undefined) {
       // the columns of a recycled memtable: only the head's fields are read before being written
@@ -239,16 +265,24 @@ export class Memtable {
       this.ht = c.ht;
       this.ht.fill(0);
       this.htMask = (c.ht.length >>> 1) - 1;
-    } else if (pool?.sizes !== undefined) {
-      const z = pool.sizes;
-      this.nr = new Int32Array(z.nr);
-      this.vSeq = new Float64Array(z.v);
-      this.vBuf = new Int32Array(z.v);
-      this.vOff = new Int32Array(z.v);
-      this.vLen = new Int32Array(z.v);
-      this.vOlder = new Int32Array(z.v);
-      this.bufChunk = new Int32Array(z.b);
-      this.bufBase = new Int32Array(z.b);
+    } else {
+      // the lengths of the last full memtable (see MemtablePool.sizes), else the fresh ones; the
+      // columns are assigned here only (field initializers would allocate fresh ones that recycled
+      // columns then replace)
+      const z = pool?.sizes;
+      const nNodes = Math.max(z?.nr ?? 0, fresh.nodes);
+      const nV = Math.max(z?.v ?? 0, fresh.versions);
+      const nB = Math.max(z?.b ?? 0, fresh.buffers);
+      this.nr = new Int32Array(nNodes);
+      this.vSeq = new Float64Array(nV);
+      this.vBuf = new Int32Array(nV);
+      this.vOff = new Int32Array(nV);
+      this.vLen = new Int32Array(nV);
+      this.vOlder = new Int32Array(nV);
+      this.bufChunk = new Int32Array(nB);
+      this.bufBase = new Int32Array(nB);
+      this.ht = new Int32Array(fresh.slots * 2);
+      this.htMask = fresh.slots - 1;
     }
     this.nr.fill(NIL, NK, NK + levelMax);
     this.nr[NN] = NIL;
@@ -266,7 +300,7 @@ export class Memtable {
   }
 
   private countColumns(): void {
-    this.colBytes = Math.max(0, columnBytes(this.columns()) - freshColumnBytes);
+    this.colBytes = Math.max(0, columnBytes(this.columns()) - this.freshBytes);
   }
 
   /**
