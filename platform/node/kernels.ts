@@ -6,11 +6,13 @@
  */
 import { readFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
+import { Buffer } from 'node:buffer';
 import { fileURLToPath } from 'node:url';
 import { LargetableError } from '../../src/errors.ts';
 import { chooseBuild, installKernels, loadKernels } from '../../src/kernel/index.ts';
 import type { WasmKernels } from '../../src/kernel/index.ts';
 import { installBlockInflater } from '../../src/storage/segment.ts';
+import { installUtf8Slice } from '../../src/document/bsonraw.ts';
 import { zlibBlockInflater } from '../zlib-inflate.ts';
 
 export interface NodeKernelOptions {
@@ -54,6 +56,10 @@ async function readWasm(name: string, dir?: string | URL): Promise<Uint8Array> {
 
 const cache = new Map<string, Promise<WasmKernels>>();
 
+const bufferUtf8Slice = (Buffer.prototype as unknown as { utf8Slice: (this: Uint8Array, s: number, e: number) => string }).utf8Slice;
+/** Buffer's UTF-8 decoder on a plain Uint8Array (invalid sequences become U+FFFD; see installUtf8Slice). */
+const nodeUtf8Slice = (b: Uint8Array, s: number, e: number): string => bufferUtf8Slice.call(b, s, e);
+
 /** Loads (once per option set) and installs the best kernel build for this Node process. */
 export function loadPlatformKernels(options: NodeKernelOptions = {}): Promise<WasmKernels> {
   const key = `${options.forceScalar === true}|${String(options.dir ?? '')}`;
@@ -72,6 +78,8 @@ export function loadPlatformKernels(options: NodeKernelOptions = {}): Promise<Wa
       installKernels(k);
       // the storage engine's blocks decode with zlib (native) instead of the TypeScript inflater
       installBlockInflater(zlibBlockInflater);
+      // and documents decode their strings with Buffer's native UTF-8 decoder
+      if (typeof bufferUtf8Slice === 'function') installUtf8Slice(nodeUtf8Slice);
     }
     return k;
   });

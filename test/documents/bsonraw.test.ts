@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { BSON, Binary, Decimal128, Double, Int32, Long, ObjectId, UUID } from 'bson';
 import { compileFilter } from '../../src/query/index.ts';
-import { compareNumberField, compileRawFilter, decodeFast, hasBinary, locate, numberField, readDouble, i32 } from '../../src/document/bsonraw.ts';
+import { compareNumberField, compileRawFilter, decodeFast, hasBinary, installUtf8Slice, locate, numberField, readDouble, i32 } from '../../src/document/bsonraw.ts';
+import type { Utf8Slice } from '../../src/document/bsonraw.ts';
 import { compareValues } from '../../src/query/values.ts';
 import { arbDocBody, arbFilter, arbValue } from '../query/arbitraries.ts';
 
@@ -277,6 +278,56 @@ describe('raw BSON field access', () => {
     // a document it gives up on after some fields leaves no trace in the next one of the same names
     assert.equal(decodeFast(BSON.serialize({ _id: 1, name: 'x', age: Long.fromInt(3) })), undefined);
     assert.deepStrictEqual(decodeFast(BSON.serialize({ _id: 2, name: 'y', age: 4 })), { _id: 2, name: 'y', age: 4 });
+  });
+
+  it('decodeFast() with a native lenient string decoder installed decodes exactly what it decodes without one', () => {
+    // lenient decoders as a platform installs them: invalid sequences become U+FFFD (the portable
+    // non-fatal TextDecoder, and Buffer's utf8Slice where the runtime has it)
+    const lenient = new TextDecoder('utf-8', { ignoreBOM: true });
+    const slicers: Utf8Slice[] = [(b, s, e) => lenient.decode(b.subarray(s, e))];
+    const bufferSlice = (globalThis as { Buffer?: { prototype: { utf8Slice?: (this: Uint8Array, s: number, e: number) => string } } }).Buffer?.prototype.utf8Slice;
+    if (typeof bufferSlice === 'function') slicers.push((b, s, e) => bufferSlice.call(b, s, e));
+    // documents whose strings are ASCII, multi-byte, a real U+FFFD, a BOM, of every length around
+    // the cached (<= 10) and 24-byte cuts; and the same bytes with one string byte made invalid
+    const docs: Uint8Array[] = [];
+    for (let n = 0; n <= 40; n++) {
+      const ascii = Array.from({ length: n }, (_, i) => String.fromCharCode(32 + ((i * 5 + n) % 95))).join('');
+      for (const v of [ascii, `${ascii}é`, `\ufffd${ascii}`, `${ascii}\ufffd`, `\ufeff${ascii}`, `${ascii}\u{1F600}`]) {
+        const bytes = BSON.serialize({ _id: v, v, a: [v, { w: v }] });
+        docs.push(bytes);
+        for (const bad of [0xff, 0x80, 0xc3, 0xed]) {
+          // the first byte of the _id string (its value starts after type, "_id\0" and the length)
+          if (v.length === 0) continue;
+          const broken = bytes.slice();
+          broken[4 + 1 + 4 + 4] = bad;
+          docs.push(broken);
+        }
+      }
+    }
+    const want = docs.map((d) => {
+      try {
+        return decodeFast(d);
+      } catch (e) {
+        return e;
+      }
+    });
+    assert.ok(want.some((w) => w === undefined) && want.some((w) => w !== undefined));
+    for (const slicer of slicers) {
+      const prev = installUtf8Slice(slicer);
+      try {
+        docs.forEach((d, i) => {
+          let got: unknown;
+          try {
+            got = decodeFast(d);
+          } catch (e) {
+            got = e;
+          }
+          assert.deepStrictEqual(got, want[i], `document ${i}`);
+        });
+      } finally {
+        installUtf8Slice(prev);
+      }
+    }
   });
 
   it('decodeFast() returns the right short strings from its cache of decoded ones (slots shared and replaced)', () => {
