@@ -1783,7 +1783,10 @@ export class LsmStore implements Store {
       return takeFound(s, h);
     }
     const s = l1Candidate(l1, key);
-    if (s !== undefined && s.mayContain(key, hash)) {
+    // a batched reader's keys (an index scan's document fetches) nearly always exist: the bloom
+    // filter's probes (random bits, a cache miss each) would only confirm what the block search
+    // finds; a key outside the segment's range lands in a block where the search rejects it
+    if (s !== undefined && (read ? compareBytes(key, s.meta.smallest) >= 0 : s.mayContain(key, hash))) {
       const r = s.probe(key, kp, snap, foundAt, read);
       if (r === probeIo) return -1 - l0.length;
       if (r === probeFound) {
