@@ -7,7 +7,8 @@
 // side, and its eq queries (the warm run, then 20 cities) alternate query by query (order flipped
 // every other query). Prints per side: get p50/p90, eq median/min wall and median process CPU, block
 // cache misses per eq query, and the document cache's stats.
-//   node --import tsx bench/_documents/profile-pair.ts BASE --a=OLD_DIST_DIR [--b=NEW_DIST_DIR] [--docs=N]
+// With --eq=K, K cities (up to 50 distinct ones); the last line is the median of the per-query ratios new/old.
+//   node --import tsx bench/_documents/profile-pair.ts BASE --a=OLD_DIST_DIR [--b=NEW_DIST_DIR] [--docs=N] [--eq=K]
 import path from 'node:path';
 import { makeIds, shuffled, now, eqParams, pct } from './workload.mjs';
 import fs from 'node:fs';
@@ -39,7 +40,7 @@ for (let at = 0; at < look.length; at += 500) {
     for (let i = at; i < Math.min(look.length, at + 500); i++) { const t = now(); await s.c.findOne({ _id: look[i] }); s.lat.push(now() - t); }
   }
 }
-const cities = eqParams(20);
+const cities = eqParams(+(arg('eq') ?? 20)); // up to 50 distinct cities
 const bm0: Record<string, number> = {};
 for (const name of order) bm0[name] = sides[name]!.client.engine.store.stats().blockCacheMisses;
 for (const name of order) await sides[name]!.c.find({ city: cities[0] }).toArray(); // the bench's warm run
@@ -62,3 +63,7 @@ for (const name of order) {
   await s.client.close();
   fs.rmSync(s.dir, { recursive: true, force: true });
 }
+// paired: per query, new against the old run next to it
+const ratio = sides.new!.eq.map((x: number, i: number) => x / sides.old!.eq[i]!);
+const cratio = sides.new!.eqcpu.map((x: number, i: number) => x / sides.old!.eqcpu[i]!);
+console.log(`paired eq new/old: wall median ${med(ratio).toFixed(3)}, cpu median ${med(cratio).toFixed(3)} (${ratio.length} queries)`);
