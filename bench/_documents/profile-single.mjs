@@ -1,7 +1,8 @@
 // Profiling helper (not part of the bench): the bench's single-insert phases only (a2: 300 sequential
 // durable insertOne calls into a fresh database in a fresh process, then a3: 300 from 64 concurrent
 // callers), for the given engines in alternated rounds, one child process per run as the bench does
-// (a `sync` before each). Prints each run and the medians.
+// (a `sync` before each). Prints each run and the medians (cpu: the process's CPU per 64-caller insert, all
+// threads, much of it the JIT compiling the group path's code during that phase; main: the main thread's).
 //   node bench/_documents/profile-single.mjs [ROUNDS=5] [--engines=largetable,sqlite] [--single=300] [--dir=/tmp/lt-profile-single] [--lat]
 // An engine `largetable@DIR` is largetable from another build in the checkout (A/B: --engines=largetable,largetable@dist-b,sqlite;
 // build it with `node node_modules/typescript/bin/tsc -p tsconfig.build.json --outDir dist-b`).
@@ -46,6 +47,9 @@ if (process.argv[2] === '--child') {
   const seqMs = now() - t0;
   const cIds = makeIds(single, 98);
   let next = 0;
+  // the main thread's CPU time (ns, from the scheduler; process.cpuUsage also counts the JIT's, GC's and thread pool's threads)
+  const mainNs = () => (process.platform === 'linux' ? +fs.readFileSync(`/proc/self/task/${process.pid}/schedstat`, 'utf8').split(' ')[0] : NaN);
+  const m0 = mainNs();
   const c0 = process.cpuUsage();
   t0 = now();
   await Promise.all(Array.from({ length: 64 }, async () => {
@@ -53,9 +57,10 @@ if (process.argv[2] === '--child') {
   }));
   const concMs = now() - t0;
   const cu = process.cpuUsage(c0);
+  const concMainUs = (mainNs() - m0) / 1000 / single;
   await call(db.close());
   const s = lat.slice().sort((a, b) => a - b);
-  const res = { seq: single / (seqMs / 1000), p50: pct(s, 50) * 1000, p99: pct(s, 99) * 1000, conc: single / (concMs / 1000), concCpuUs: (cu.user + cu.system) / single };
+  const res = { seq: single / (seqMs / 1000), p50: pct(s, 50) * 1000, p99: pct(s, 99) * 1000, conc: single / (concMs / 1000), concCpuUs: (cu.user + cu.system) / single, concMainUs };
   if (process.argv.includes('--lat')) res.lat = lat.map((x) => Math.round(x * 1000));
   console.log('@@' + JSON.stringify(res));
   fs.rmSync(d, { recursive: true, force: true });
@@ -77,12 +82,12 @@ if (process.argv[2] === '--child') {
       if (!line) { console.log(e, 'failed', out); continue; }
       const res = JSON.parse(line.slice(2));
       all[e].push(res);
-      console.log(`${e.padEnd(10)} seq ${round(res.seq, 0)}/s p50 ${round(res.p50, 0)} µs p99 ${round(res.p99, 0)} µs | 64 callers ${round(res.conc, 0)}/s cpu ${round(res.concCpuUs, 1)} µs/insert | load ${os.loadavg()[0].toFixed(2)}`);
+      console.log(`${e.padEnd(10)} seq ${round(res.seq, 0)}/s p50 ${round(res.p50, 0)} µs p99 ${round(res.p99, 0)} µs | 64 callers ${round(res.conc, 0)}/s cpu ${round(res.concCpuUs, 1)} µs/insert (main thread ${round(res.concMainUs, 1)}) | load ${os.loadavg()[0].toFixed(2)}`);
       if (res.lat) console.log('  slow (>1ms) at', res.lat.map((x, i) => (x > 1000 ? `${i}:${x}` : '')).filter(Boolean).join(' '));
     }
   }
   const med = (e, k) => median(all[e].map((x) => x[k]));
-  for (const e of engines) console.log(`median ${e}: seq ${round(med(e, 'seq'), 0)}/s p50 ${round(med(e, 'p50'), 0)} p99 ${round(med(e, 'p99'), 0)} | conc ${round(med(e, 'conc'), 0)}/s cpu ${round(med(e, 'concCpuUs'), 1)}`);
+  for (const e of engines) console.log(`median ${e}: seq ${round(med(e, 'seq'), 0)}/s p50 ${round(med(e, 'p50'), 0)} p99 ${round(med(e, 'p99'), 0)} | conc ${round(med(e, 'conc'), 0)}/s cpu ${round(med(e, 'concCpuUs'), 1)} main ${round(med(e, 'concMainUs'), 1)}`);
   for (const e of engines.filter((x) => x.startsWith('largetable@'))) {
     const r = (k) => all[e].map((x, i) => (all.largetable?.[i] ? x[k] / all.largetable[i][k] : NaN)).filter((x) => !isNaN(x));
     if (all.largetable) console.log(`${e} / largetable, median per round: seq ${median(r('seq'))?.toFixed(2)}x conc ${median(r('conc'))?.toFixed(2)}x`);
