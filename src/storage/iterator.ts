@@ -47,11 +47,18 @@ class StreamRun {
   readonly buf: RunBuffer | null;
   blocks: Block[] | null = null;
   readonly done: Promise<Block[]>;
-  constructor(seg: Segment, si: number, first: number, last: number, buf: RunBuffer | null) {
+  /** `sync`: a run the scan waits for at once, read on this thread when the segment can (`Segment.readRunSync`). */
+  constructor(seg: Segment, si: number, first: number, last: number, buf: RunBuffer | null, sync = false) {
     this.si = si;
     this.first = first;
     this.last = last;
     this.buf = buf;
+    const now = sync ? seg.readRunSync(first, last, buf?.bytes, buf?.slots) : undefined;
+    if (now !== undefined) {
+      this.blocks = now;
+      this.done = Promise.resolve(now);
+      return;
+    }
     this.done = seg.readRun(first, last, buf?.bytes, buf?.slots).then((bs) => (this.blocks = bs));
     // a run the scan never reaches (closed early, or it failed) is not an unhandled rejection; a
     // failure the scan does reach is reported by its await
@@ -268,7 +275,11 @@ export class RunSource implements Source {
     const start = seg.blockOffset(bi);
     let last = bi;
     while (last < end && seg.blockOffset(last + 1) + seg.blockLength(last + 1) - start <= readaheadBytes) last++;
-    return new StreamRun(seg, si, bi, last, this.transient ? (this.spare.pop() ?? { bytes: takeRunBuffer(), slots: [] }) : null);
+    // a run the scan waits for that reaches its bound (an index range of one value: a few blocks
+    // per segment) has no later run to overlap with: read on this thread, as a point read's block,
+    // instead of a thread-pool round trip per segment that the query waits for
+    const sync = need && this.upper !== undefined && last >= end;
+    return new StreamRun(seg, si, bi, last, this.transient ? (this.spare.pop() ?? { bytes: takeRunBuffer(), slots: [] }) : null, sync);
   }
 
   /** A run the scan leaves: its buffer is reused after the current step (a run still being read: once its read settled). */

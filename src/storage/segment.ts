@@ -1155,27 +1155,57 @@ export class Segment {
         const fresh = new Uint8Array(len);
         raw = fresh.subarray(0, await io(this.name, 'read', () => h.readInto!(base, fresh)));
       } else raw = await io(this.name, 'read', () => h.read(base, len));
-      const out: Block[] = [];
-      for (let j = first; j <= last; j++) {
-        const off = this.idxBlockOff[j]!;
-        const bl = this.idxBlockLen[j]!;
-        const at = off - base;
-        if (raw.length < at + bl) throw corruption(this.name, base + raw.length, 'block truncated');
-        const k = j - first;
-        const prev = own && slots !== undefined ? slots[k] : undefined;
-        let b = decodeBlock(raw.subarray(at, at + bl), this.name, off, undefined, buf !== null && !own, prev, at);
-        if (own && slots !== undefined && prev === undefined && b.data.buffer === into!.buffer) {
-          // a stored block, checked, decoded as a view of its own: the slot's Block spans the
-          // whole buffer instead, so that later runs read into it can re-point it
-          const from = b.data.byteOffset - into!.byteOffset;
-          b = slots[k] = new Block(into!, this.name, off, from, from + b.data.length);
-        }
-        out.push(b);
-      }
-      return out;
+      return this.decodeRun(raw, first, last, own ? into : undefined, slots, buf !== null && !own);
     } finally {
       if (buf !== null && !own) giveRunBuffer(buf);
     }
+  }
+
+  /**
+   * `readRun` read on this thread (`readIntoSync`), for a run the scan waits for at once (no read
+   * ahead of it to overlap with): undefined when the handle cannot read it so (then `readRun`).
+   */
+  readRunSync(first: number, last: number, into?: Uint8Array, slots?: Block[]): Block[] | undefined {
+    const base = this.idxBlockOff[first]!;
+    const len = this.idxBlockOff[last]! + this.idxBlockLen[last]! - base;
+    if (this.handle.readIntoSync === undefined || this.handle.readInto === undefined) return undefined;
+    const own = into !== undefined && len <= into.length;
+    if (!own && len > runBufferBytes) return undefined;
+    const buf = own ? into : takeRunBuffer();
+    try {
+      const got = this.readSync(base, buf.subarray(0, len));
+      if (got < 0) return undefined;
+      return this.decodeRun(buf.subarray(0, got), first, last, own ? into : undefined, slots, !own);
+    } finally {
+      if (!own) giveRunBuffer(buf);
+    }
+  }
+
+  /**
+   * Blocks `first..last` of a run read into `raw` (from the first block's offset on), checked and
+   * decoded. `into` (the caller's buffer `raw` lies in): stored blocks are decoded in place there,
+   * re-pointing `slots` (see `readRun`); `pooled` (a pooled read buffer): stored blocks are copied out.
+   */
+  private decodeRun(raw: Uint8Array, first: number, last: number, into: Uint8Array | undefined, slots: Block[] | undefined, pooled: boolean): Block[] {
+    const base = this.idxBlockOff[first]!;
+    const out: Block[] = [];
+    for (let j = first; j <= last; j++) {
+      const off = this.idxBlockOff[j]!;
+      const bl = this.idxBlockLen[j]!;
+      const at = off - base;
+      if (raw.length < at + bl) throw corruption(this.name, base + raw.length, 'block truncated');
+      const k = j - first;
+      const prev = into !== undefined && slots !== undefined ? slots[k] : undefined;
+      let b = decodeBlock(raw.subarray(at, at + bl), this.name, off, undefined, pooled, prev, at);
+      if (into !== undefined && slots !== undefined && prev === undefined && b.data.buffer === into.buffer) {
+        // a stored block, checked, decoded as a view of its own: the slot's Block spans the
+        // whole buffer instead, so that later runs read into it can re-point it
+        const from = b.data.byteOffset - into.byteOffset;
+        b = slots[k] = new Block(into, this.name, off, from, from + b.data.length);
+      }
+      out.push(b);
+    }
+    return out;
   }
 
   /** Cached block i or undefined (no I/O). */

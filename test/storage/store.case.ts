@@ -398,11 +398,23 @@ export function storeCases(name: string, factory: AdapterFactory, api: TestApi, 
           await tit.close();
           // a bounded scan's runs stop at the block holding its upper bound: the blocks streamed
           // are at most those the range spans in each segment (an index range of one value)
+          // (a run the scan waits for that reaches its bound is read on this thread where the adapter can: readRunSync)
           const counted = Segment.prototype.readRun;
+          const countedSync = Segment.prototype.readRunSync;
           let blocksRead = 0;
+          const sync = { can: false, runs: 0 };
           Segment.prototype.readRun = function (this: Segment, first: number, last: number, into?: Uint8Array, slots?: never) {
             blocksRead += last - first + 1;
             return counted.call(this, first, last, into, slots);
+          };
+          Segment.prototype.readRunSync = function (this: Segment, first: number, last: number, into?: Uint8Array, slots?: never) {
+            const got = countedSync.call(this, first, last, into, slots);
+            if ((this as unknown as { handle: { readIntoSync?: unknown } }).handle.readIntoSync !== undefined) sync.can = true;
+            if (got !== undefined) {
+              blocksRead += last - first + 1;
+              sync.runs++;
+            }
+            return got;
           };
           try {
             for (const [lo, hi, incl] of [['k01000', 'k01150', false], ['k02000', 'k02031', true], ['k00007', 'k00900', false]] as const) {
@@ -418,8 +430,10 @@ export function storeCases(name: string, factory: AdapterFactory, api: TestApi, 
               }
               ok(blocksRead <= spanned, `${JSON.stringify(c)}: ${blocksRead} blocks streamed, the range spans ${spanned}`);
             }
+            if (sync.can) ok(sync.runs > 0, 'a run that reaches the bound is read synchronously where the adapter can');
           } finally {
             Segment.prototype.readRun = counted;
+            Segment.prototype.readRunSync = countedSync;
           }
           // a reverse scan does not stream
           const before = runs.n;
