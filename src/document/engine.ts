@@ -390,9 +390,10 @@ export class DocumentCache {
    * answers both for a key: word 2w is the doorkeeper of first misses (`seen`), word 2w + 1 the
    * filter of held keys (`held`); 2^21 bits each (512 KiB in all), one bit per key.
    * - seen: set on a key's first miss, cleared when it admits the key; all cleared after 2^18 marks,
-   *   so at most 1 in 8 bits is set and a false positive (a key admitted on its first miss) is rare
-   *   and harmless. Point reads and index fetches mark different bits of the key's word (bit h & 31,
-   *   and one of the 16 above it chosen by bits 21-24), so each kind of read admits on its own second miss: a query
+   *   so at most 1 in 8 bits is set (1 in 4 when index fetches, which mark two, made them) and a false
+   *   positive (a key admitted on its first miss) is rare and harmless. Point reads and index fetches
+   *   mark different bits of the key's word (bit h & 31, and two of the 16 above it chosen by bits
+   *   21-24 and 25-28), so each kind of read admits on its own second miss: a query
    *   fetching documents that point reads touched once copies none of them (the documents bench's
    *   equality queries after its gets: ~400 admissions per query, 0.3-1.6 ms of ~10).
    * - held: set for every key put, so a clear bit proves the key is not cached and a read skips
@@ -410,16 +411,21 @@ export class DocumentCache {
   admitHash(h: number): boolean {
     return this.admitBit((h >>> 4) & 0x1fffe, 1 << (h & 31));
   }
-  /** `admitHash` for an index fetch's miss (its own doorkeeper bit). */
+  /**
+   * `admitHash` for an index fetch's miss: its own two doorkeeper bits (of the key's word, never
+   * its point-read bit: 1 to 16 bits above it), both set by a first miss. An index fetch reads
+   * thousands of documents once (an equality at 1,000,000 documents: 20,000), so a false positive
+   * costs a copy that is seldom read again: with one bit ~6% of them were admitted (the filter
+   * fills to 1 in 8 bits between resets; at 1M ~900 copies, ~5 ms, per equality), with two ~1-2%.
+   */
   admitFetchHash(h: number): boolean {
-    // never the key's own point-read bit (1 to 16 bits above it)
-    return this.admitBit((h >>> 4) & 0x1fffe, 1 << ((h + 1 + ((h >>> 21) & 15)) & 31));
+    return this.admitBit((h >>> 4) & 0x1fffe, (1 << ((h + 1 + ((h >>> 21) & 15)) & 31)) | (1 << ((h + 1 + ((h >>> 25) & 15)) & 31)));
   }
-  /** True if bit m of doorkeeper word w was set (then cleared), else sets it. */
+  /** True if the bits m of doorkeeper word w were all set (then cleared), else sets them. */
   private admitBit(w: number, m: number): boolean {
     if (this.maxBytes <= 0) return false;
     const bits = this.bits;
-    if ((bits[w]! & m) !== 0) {
+    if ((bits[w]! & m) === m) {
       bits[w] = bits[w]! & ~m;
       return true;
     }
