@@ -148,6 +148,29 @@ describe('Memtable (skiplist)', () => {
     for (let i = 0; i < sorted.length; i += 97) assert.deepEqual(m.key(m.seekGE(sorted[i]!)), sorted[i]);
   });
 
+  it('sorts settles around the size where windows are ordered by counting passes (short keys, zero bytes, keys that are prefixes of others)', () => {
+    for (const [n, seed] of [[63, 1], [64, 2], [65, 3], [300, 4], [5000, 5], [5000, 6]] as const) {
+      const m = new Memtable();
+      const model = new Map<string, Uint8Array>();
+      let x = seed * 7919;
+      // a few linked keys first (the settle below then merges or links into them)
+      for (let i = 0; i < n + 40; i++) {
+        x = (Math.imul(x, 1103515245) + 12345) >>> 0;
+        // lengths 0-12 over bytes 0, 1, 255, and a run of equal leading windows
+        const len = (x >>> 3) % 13;
+        const k = new Uint8Array(len);
+        for (let j = 0; j < len; j++) k[j] = j < 4 && (x & 1) === 0 ? 9 : [0, 1, 255][(x >>> (j + 7)) % 3]!;
+        m.putBytes(k, i + 1, null);
+        model.set(k.join(','), k);
+        if (i === 39) assert.ok(m.first() !== NIL);
+      }
+      const sorted = [...model.values()].sort(compareBytes);
+      const walked: Uint8Array[] = [];
+      for (let node = m.first(); node !== NIL; node = m.next(node)) walked.push(m.key(node));
+      assert.deepEqual(walked, sorted, `${n} keys`);
+    }
+  });
+
   it('visible(snap) returns the newest version at or below the snapshot', () => {
     const m = new Memtable();
     const k = Uint8Array.of(1);

@@ -131,12 +131,19 @@ export class MemtablePool {
  * Sort scratch of `settle` (shared: settles never overlap), grown to the largest settle so far:
  * node ids, each key's 4-byte window (sign bit flipped: signed order = byte order, small integers
  * in every tier of the JIT, which a sort run a few times per memtable mostly runs in) and how many
- * of the window's bytes the key has.
+ * of the window's bytes the key has; and as much again for `radixWindows` to scatter into.
  */
 let sortIds = new Int32Array(256);
 let sortWin = new Int32Array(256);
 let sortRem = new Uint8Array(256);
 const signBit = -0x80000000;
+/** Where `radixWindows` scatters (the same length as the arrays above), and its digit counts. */
+let radixIds = new Int32Array(256);
+let radixWin = new Int32Array(256);
+let radixRem = new Uint8Array(256);
+const radixCount = new Int32Array(257);
+/** Ranges at least this long are ordered by their windows with counting passes (`radixWindows`), shorter ones by `quick`. */
+const radixMin = 64;
 
 function swap(ids: Int32Array, i: number, j: number): void {
   const t = ids[i]!;
@@ -148,6 +155,49 @@ function swap(ids: Int32Array, i: number, j: number): void {
   const r = sortRem[i]!;
   sortRem[i] = sortRem[j]!;
   sortRem[j] = r;
+}
+
+/**
+ * Orders sortIds/sortWin/sortRem[lo, hi) by (window, byte count): a stable counting sort per digit,
+ * least significant first (the byte count, then the window's bytes from its last), each a count pass
+ * and a scatter pass without compares or branches on the data; a digit all entries share costs its
+ * count pass only (e.g. the bytes of a keyspace prefix). A 3-way quicksort over the same range takes
+ * about log2(distinct windows) partition passes of compares and swaps.
+ */
+function radixWindows(lo: number, hi: number): void {
+  const count = radixCount;
+  for (let digit = 0; digit < 5; digit++) {
+    const win = sortWin;
+    const rem = sortRem;
+    const shift = (digit - 1) * 8;
+    count.fill(0);
+    if (digit === 0) for (let i = lo; i < hi; i++) count[rem[i]!]!++;
+    else for (let i = lo; i < hi; i++) count[((win[i]! ^ signBit) >>> shift) & 0xff]!++;
+    let at = lo;
+    let distinct = 0;
+    for (let v = 0; v < 256; v++) {
+      const c = count[v]!;
+      if (c > 0) distinct++;
+      count[v] = at;
+      at += c;
+    }
+    if (distinct <= 1) continue;
+    const ids = sortIds;
+    const tIds = radixIds;
+    const tWin = radixWin;
+    const tRem = radixRem;
+    for (let i = lo; i < hi; i++) {
+      const w = win[i]!;
+      const r = rem[i]!;
+      const j = digit === 0 ? count[r]!++ : count[((w ^ signBit) >>> shift) & 0xff]!++;
+      tIds[j] = ids[i]!;
+      tWin[j] = w;
+      tRem[j] = r;
+    }
+    ids.set(tIds.subarray(lo, hi), lo);
+    win.set(tWin.subarray(lo, hi), lo);
+    rem.set(tRem.subarray(lo, hi), lo);
+  }
 }
 
 function grow<T extends Int32Array | Uint32Array | Float64Array | Uint8Array>(a: T, need: number): T {
@@ -471,6 +521,9 @@ export class Memtable {
       sortIds = new Int32Array(n);
       sortWin = new Int32Array(n);
       sortRem = new Uint8Array(n);
+      radixIds = new Int32Array(n);
+      radixWin = new Int32Array(n);
+      radixRem = new Uint8Array(n);
     }
     const ids = sortIds;
     const nr = this.nr;
@@ -576,7 +629,19 @@ export class Memtable {
       win[i] = w ^ signBit;
       rem[i] = r >= 4 ? 4 : r <= 0 ? 0 : r;
     }
-    this.quick(ids, lo, hi, d);
+    if (hi - lo < radixMin) {
+      this.quick(ids, lo, hi, d);
+      return;
+    }
+    radixWindows(lo, hi);
+    // runs of keys with the same full window: sorted on their next 4 bytes
+    for (let i = lo; i < hi; ) {
+      const w = win[i]!;
+      let e = i + 1;
+      if (rem[i] === 4) while (e < hi && win[e] === w && rem[e] === 4) e++;
+      if (e - i > 1) this.sortRange(ids, i, e, d + 4);
+      i = e;
+    }
   }
 
   private quick(ids: Int32Array, lo: number, hi: number, d: number): void {
