@@ -1772,9 +1772,15 @@ export class LsmStore implements Store {
     const l1 = version.l1;
     if (l0.length === 0 && l1.length === 0) return locNone;
     const kp = prefixAt(key, 0, key.length);
+    // a batched reader's keys (an index scan's document fetches) nearly always exist: the last
+    // segment that can hold one (L1's, else the oldest L0 segment) is searched without asking its
+    // bloom filter, whose probes (random bits, a cache miss each) would only confirm what the
+    // block search finds; a key outside a segment's range lands in a block where the search rejects it
+    const lastL0 = read && l1.length === 0 ? l0.length - 1 : -1;
     for (let i = 0; i < l0.length; i++) {
       const s = l0[i]!;
-      if (s.meta.minSeq > snap || !s.mayContain(key, hash)) continue;
+      if (s.meta.minSeq > snap) continue;
+      if (i === lastL0 ? compareBytes(key, s.meta.smallest) < 0 || compareBytes(key, s.meta.largest) > 0 : !s.mayContain(key, hash)) continue;
       const r = s.probe(key, kp, snap, foundAt, read);
       if (r === probeNone) continue;
       if (r === probeIo) return -1 - i;
@@ -1783,9 +1789,6 @@ export class LsmStore implements Store {
       return takeFound(s, h);
     }
     const s = l1Candidate(l1, key);
-    // a batched reader's keys (an index scan's document fetches) nearly always exist: the bloom
-    // filter's probes (random bits, a cache miss each) would only confirm what the block search
-    // finds; a key outside the segment's range lands in a block where the search rejects it
     if (s !== undefined && (read ? compareBytes(key, s.meta.smallest) >= 0 : s.mayContain(key, hash))) {
       const r = s.probe(key, kp, snap, foundAt, read);
       if (r === probeIo) return -1 - l0.length;
