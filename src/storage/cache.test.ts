@@ -140,16 +140,32 @@ describe('block cache', () => {
       fc.property(fc.array(op, { maxLength: 400 }), fc.integer({ min: 200, max: 2000 }), (ops, budget) => {
         const c = new BlockCache<Sized>(budget);
         const m = new Model(budget, 1024);
+        // the per-file tables (file 3's taken only after some operations: filled from the map)
+        const tables: ((Sized | undefined)[] | undefined)[] = [undefined, c.table(k(1, 0), 41), c.table(k(2, 0), 41), undefined];
+        // the cache's block for each of the model's
+        const twin = new Map<Sized, Sized>();
+        let step = 0;
         for (const o of ops) {
+          if (step++ === ops.length >> 1) tables[3] = c.table(k(3, 0), 41);
           if (o.t === 'set') {
-            c.set(k(o.f, o.i), block(o.n));
-            m.set(k(o.f, o.i), block(o.n));
+            const v = block(o.n);
+            const mv = block(o.n);
+            twin.set(mv, v);
+            c.set(k(o.f, o.i), v);
+            m.set(k(o.f, o.i), mv);
           } else if (o.t === 'get') assert.equal(c.get(k(o.f, o.i)) !== undefined, m.get(k(o.f, o.i)) !== undefined);
           else if (o.t === 'admit') assert.equal(c.admit(k(o.f, o.i), 50), m.admit(k(o.f, o.i), 50));
           else if (o.t === 'misses') for (let j = o.i; j < o.i + o.n; j++) assert.equal(c.admit(k(o.f, j % 1600), 50), m.admit(k(o.f, j % 1600), 50));
           else if (o.t === 'drop') {
+            const t = tables[o.f];
             c.dropFile(o.f);
             m.drop((key) => Math.floor(key / blocksPerFileMax) === o.f);
+            // a dropped file's table is emptied; the file's next table is a new one
+            if (t !== undefined) {
+              assert.ok(t.every((x) => x === undefined));
+              tables[o.f] = c.table(k(o.f, 0), 41);
+              assert.notEqual(tables[o.f], t);
+            }
           } else if (o.n >= 0) {
             c.pin(o.n);
             m.pinned += o.n;
@@ -159,6 +175,14 @@ describe('block cache', () => {
             m.pinned = Math.max(0, m.pinned + o.n);
           }
           assert.equal(c.bytes, m.bytes);
+          for (let f = 1; f <= 3; f++) {
+            const t = tables[f];
+            if (t === undefined) continue;
+            for (let i = 0; i <= 40; i++) {
+              const mv = m.queue.find((e) => e.key === k(f, i))?.v;
+              assert.equal(t[i], mv === undefined ? undefined : twin.get(mv), `file ${f} block ${i}`);
+            }
+          }
         }
         for (let f = 1; f <= 3; f++) for (let i = 0; i <= 40; i++) assert.equal(c.has(k(f, i)), m.has(k(f, i)));
       }),

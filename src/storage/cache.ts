@@ -23,6 +23,13 @@ export const blocksPerFileMax = 1 << 20;
 
 export class BlockCache<V extends Sized> {
   private readonly map = new Map<number, V>();
+  /**
+   * Per file (by its first key, file * blocksPerFileMax), the cached blocks by block index, kept
+   * equal to the map's entries of that file (`table`): a point probe of an open segment reads one
+   * array slot instead of a Map lookup (hashing the key, a bucket, the entry: the documents bench's
+   * 100k first-read gets, p50 ~0.2 us less, profile-gets-ab at load 8).
+   */
+  private readonly tables = new Map<number, (V | undefined)[]>();
   /** Bytes of cached blocks. */
   bytes = 0;
   /** Bytes pinned by open segments (filters and indexes), charged to the same budget. */
@@ -108,6 +115,34 @@ export class BlockCache<V extends Sized> {
     return v;
   }
 
+  /**
+   * The table of the blocks of the file whose keys start at `base` (file * blocksPerFileMax) and
+   * that has `blocks` blocks: slot i holds the block cached under base + i, else undefined, until
+   * `dropFile`. A hit read from it is counted and marked with `touch`.
+   */
+  table(base: number, blocks: number): (V | undefined)[] {
+    let t = this.tables.get(base);
+    if (t === undefined) {
+      t = new Array<V | undefined>(blocks).fill(undefined);
+      for (const [k, v] of this.map) if (k >= base && k < base + blocks) t[k - base] = v;
+      this.tables.set(base, t);
+    }
+    return t;
+  }
+
+  /** A hit on `v`, read from a `table`: counted and marked used, as `peek` does. */
+  touch(v: V): void {
+    this.hits++;
+    v.cacheUsed = true;
+  }
+
+  /** Keeps the table of key's file (if any) equal to the map at key: v, or undefined when dropped. */
+  private tableSet(key: number, v: V | undefined): void {
+    const i = key % blocksPerFileMax;
+    const t = this.tables.get(key - i);
+    if (t !== undefined && i < t.length) t[i] = v;
+  }
+
   /** Whether `key` is cached (no hit counted, no mark). */
   has(key: number): boolean {
     return this.map.has(key);
@@ -122,6 +157,7 @@ export class BlockCache<V extends Sized> {
     }
     v.cacheUsed = false;
     this.map.set(key, v);
+    this.tableSet(key, v);
     this.push(key, v);
     this.bytes += v.bytes;
     this.evict();
@@ -171,6 +207,7 @@ export class BlockCache<V extends Sized> {
         continue;
       }
       map.delete(k);
+      this.tableSet(k, undefined);
       this.bytes -= v.bytes;
     }
   }
@@ -187,6 +224,12 @@ export class BlockCache<V extends Sized> {
 
   /** Drops every block of one file (after the file is deleted). */
   dropFile(file: number): void {
+    // a segment of the file still open keeps its table: emptied, not only forgotten
+    const t = this.tables.get(file * blocksPerFileMax);
+    if (t !== undefined) {
+      t.fill(undefined);
+      this.tables.delete(file * blocksPerFileMax);
+    }
     for (const [k, v] of this.map) {
       if (Math.floor(k / blocksPerFileMax) === file) {
         this.map.delete(k);

@@ -836,6 +836,11 @@ export class Segment {
   foundLen = 0;
   /** Whether the last successful `probe` found its value in a block it read (`read`), not in the cache. */
   foundRead = false;
+  /**
+   * The cache's table of this file's cached blocks (`BlockCache.table`, taken at the first probe):
+   * slot i is block i when cached.
+   */
+  private cached: (Block | undefined)[] | undefined;
   private constructor(
     meta: SegmentMeta,
     name: string,
@@ -1049,7 +1054,8 @@ export class Segment {
   /** Bytes this open segment keeps in memory: bloom filter, sparse index and its columns. */
   get memoryBytes(): number {
     const shared = this.idx.buffer === this.bloom.buffer;
-    return this.bloom.buffer.byteLength + (shared ? 0 : this.idx.byteLength) + this.idxBlockOff.length * 28 + 1024;
+    // per block: offset, length, key start and length, three prefix columns, the cache table's slot
+    return this.bloom.buffer.byteLength + (shared ? 0 : this.idx.byteLength) + this.idxBlockOff.length * 36 + 1024;
   }
 
   /** This segment's run of blocks read by `batchBlock` (another segment's once it took it over). */
@@ -1225,9 +1231,11 @@ export class Segment {
    */
   probe(key: Uint8Array, kp: number, snap: number, as: FoundAs = foundCopy, read = false): number {
     const n = this.idxP0.length;
+    const cached = (this.cached ??= this.cache.table(this.cacheBase, n));
     let bi = this.findBlock(key, kp);
     while (bi < n) {
-      let b = this.cache.peek(this.cacheBase + bi);
+      let b = cached[bi];
+      if (b !== undefined) this.cache.touch(b);
       this.foundRead = false;
       if (b === undefined && read) {
         b = this.batchBlock(bi);
