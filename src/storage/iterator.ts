@@ -33,6 +33,8 @@ const empty = new Uint8Array(0);
  * reads from storage: topped up by one read of up to this many bytes when less than half is left.
  */
 const readaheadBytes = runBufferBytes;
+/** A bounded scan whose rest in a segment spans at most this many bytes reads it at its first miss (`RunSource.shortRest`). */
+const shortRunBytes = 64 * 1024;
 
 /**
  * A run of blocks a streaming scan requested (`RunSource`): where it lies, the buffer it is read
@@ -258,6 +260,19 @@ export class RunSource implements Source {
   }
 
   /**
+   * Whether the blocks the scan still needs in its current segment, up to its upper bound, span at
+   * most `shortRunBytes`: then its first miss reads them all in one run (an index range of one
+   * value: a few blocks per segment) instead of reading (and caching) one block first.
+   */
+  private shortRest(): boolean {
+    if (this.upper === undefined) return false;
+    const end = this.lastNeeded(this.si);
+    if (end < this.bi) return false;
+    const seg = this.segs[this.si]!;
+    return seg.blockOffset(end) + seg.blockLength(end) - seg.blockOffset(this.bi) <= shortRunBytes;
+  }
+
+  /**
    * The run of the blocks from (si, bi) on, up to `readaheadBytes` and the scan's upper bound,
    * requested (the following segment when si is past its last block); null past the end, or past
    * the bound unless `need` (the block the scan waits for).
@@ -351,7 +366,7 @@ export class RunSource implements Source {
     const c = seg.cachedBlock(this.bi);
     if (this.fill && this.fwd) {
       if (c === undefined) this.misses++;
-      if (this.misses >= 2 && this.stream) {
+      if ((this.misses >= 2 || (c === undefined && this.shortRest())) && this.stream) {
         if (c === undefined) return this.streamLoad();
       } else if (this.misses >= 2) {
         if (this.aheadSeg !== this.si || this.ahead < this.bi) {
