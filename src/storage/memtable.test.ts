@@ -171,6 +171,23 @@ describe('Memtable (skiplist)', () => {
     }
   });
 
+  it('sorts keys that share a prefix of tens of KB without a call per 4 shared bytes (no stack overflow)', () => {
+    for (const n of [2, 13, 100]) {
+      const m = new Memtable();
+      const keys: Uint8Array[] = [];
+      for (let i = 0; i < n; i++) {
+        const k = new Uint8Array(65_000).fill(7);
+        k[64_990] = (i * 37) & 255;
+        k[64_999] = i >> 8;
+        keys.push(k);
+        m.putBytes(k, i + 1, null);
+      }
+      const walked: Uint8Array[] = [];
+      for (let node = m.first(); node !== NIL; node = m.next(node)) walked.push(m.key(node));
+      assert.deepEqual(walked, keys.slice().sort(compareBytes), `${n} keys`);
+    }
+  });
+
   it('visible(snap) returns the newest version at or below the snapshot', () => {
     const m = new Memtable();
     const k = Uint8Array.of(1);

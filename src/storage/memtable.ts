@@ -142,6 +142,8 @@ let radixIds = new Int32Array(256);
 let radixWin = new Int32Array(256);
 let radixRem = new Uint8Array(256);
 const radixCount = new Int32Array(257);
+/** Ranges `sortRange` has still to sort: (lo, hi, depth) triples. */
+const sortStack: number[] = [];
 /** Ranges at least this long are ordered by their windows with counting passes (`radixWindows`), shorter ones by `quick`. */
 const radixMin = 64;
 
@@ -609,25 +611,53 @@ export class Memtable {
    * key has), so most compares are of integers in dense arrays instead of bytes behind two
    * indirections.
    */
+  /**
+   * Sorts ids[lo, hi) (keys that agree on their first d bytes) by the rest of their keys. The ranges
+   * whose keys tie on a whole window go on a stack of ranges still to sort (their own 4 bytes
+   * deeper), worked through in this loop: no recursion per 4 bytes of a shared prefix (many index
+   * entries of one long string value share it: recursion overflowed the call stack at ~20 KB).
+   */
   private sortRange(ids: Int32Array, lo: number, hi: number, d: number): void {
+    const stack = sortStack;
+    stack.length = 0;
+    stack.push(lo, hi, d);
+    while (stack.length > 0) {
+      const dd = stack.pop()!;
+      const h = stack.pop()!;
+      const l = stack.pop()!;
+      this.sortWindowsAt(ids, l, h, dd);
+    }
+  }
+
+  /** One range of `sortRange`: ordered by its windows at depth d (the next ones while all its keys share them); tied ranges pushed. */
+  private sortWindowsAt(ids: Int32Array, lo: number, hi: number, d: number): void {
+    if (hi - lo < 2) return;
     const nr = this.nr;
     const bufs = this.bufs;
     const win = sortWin;
     const rem = sortRem;
-    for (let i = lo; i < hi; i++) {
-      const n = ids[i]!;
-      const b = bufs[nr[n + NB]!]!;
-      const o = nr[n + NO]! + d;
-      const r = nr[n + NL]! - d;
-      let w: number;
-      if (r >= 4) w = (b[o]! << 24) | (b[o + 1]! << 16) | (b[o + 2]! << 8) | b[o + 3]!;
-      else {
-        w = 0;
-        for (let j = 0; j < 4; j++) w = (w << 8) | (j < r ? b[o + j]! : 0);
+    for (;;) {
+      for (let i = lo; i < hi; i++) {
+        const n = ids[i]!;
+        const b = bufs[nr[n + NB]!]!;
+        const o = nr[n + NO]! + d;
+        const r = nr[n + NL]! - d;
+        let w: number;
+        if (r >= 4) w = (b[o]! << 24) | (b[o + 1]! << 16) | (b[o + 2]! << 8) | b[o + 3]!;
+        else {
+          w = 0;
+          for (let j = 0; j < 4; j++) w = (w << 8) | (j < r ? b[o + j]! : 0);
+        }
+        // flipping the sign bit makes the signed order the bytes' order (and keeps every value a small integer)
+        win[i] = w ^ signBit;
+        rem[i] = r >= 4 ? 4 : r <= 0 ? 0 : r;
       }
-      // flipping the sign bit makes the signed order the bytes' order (and keeps every value a small integer)
-      win[i] = w ^ signBit;
-      rem[i] = r >= 4 ? 4 : r <= 0 ? 0 : r;
+      // every key has this same whole window: on with the next 4 bytes
+      const w0 = win[lo]!;
+      let i = lo;
+      while (i < hi && win[i] === w0 && rem[i] === 4) i++;
+      if (i < hi) break;
+      d += 4;
     }
     if (hi - lo < radixMin) {
       this.quick(ids, lo, hi, d);
@@ -639,7 +669,7 @@ export class Memtable {
       const w = win[i]!;
       let e = i + 1;
       if (rem[i] === 4) while (e < hi && win[e] === w && rem[e] === 4) e++;
-      if (e - i > 1) this.sortRange(ids, i, e, d + 4);
+      if (e - i > 1) sortStack.push(i, e, d + 4);
       i = e;
     }
   }
@@ -670,8 +700,8 @@ export class Memtable {
         else if (w > pw || rem[i]! > pr) swap(ids, i, gt--);
         else i++;
       }
-      // equal windows: done when the keys end within them (distinct keys), else sorted on the next 4 bytes
-      if (gt + 1 - lt > 1 && pr === 4) this.sortRange(ids, lt, gt + 1, d + 4);
+      // equal windows: done when the keys end within them (distinct keys), else sorted (later) on the next 4 bytes
+      if (gt + 1 - lt > 1 && pr === 4) sortStack.push(lt, gt + 1, d + 4);
       // recurse into the smaller side, loop on the larger
       if (lt - lo < hi - (gt + 1)) {
         this.quick(ids, lo, lt, d);

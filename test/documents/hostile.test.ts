@@ -226,4 +226,19 @@ describe('hostile input', () => {
     await assert.rejects(c.insertOne({}), (e: LargetableError) => e.code === 'CLOSED');
     await assert.rejects(client.db('h').collection('c').findOne({}), (e: LargetableError) => e.code === 'CLOSED');
   });
+
+  it('many documents with one long string in an indexed field (index entries sharing a 30 KB prefix) are stored, queried and flushed', async () => {
+    // the memtable's sort recursed once per 4 bytes such entries share: 50 of them overflowed the call stack
+    const client = await freshClient();
+    const c = client.db('h').collection('long');
+    await c.createIndex({ s: 1 });
+    const long = 'a'.repeat(30_000);
+    await c.insertMany(Array.from({ length: 50 }, (_, i) => ({ _id: i, s: long + (i % 2 === 0 ? '' : 'b') })));
+    assert.equal(await c.countDocuments({ s: long }), 25);
+    assert.deepEqual((await c.find({ s: { $gte: long } }, { projection: { _id: 1 } }).sort({ s: 1, _id: 1 }).toArray()).map((d) => d._id), [
+      ...Array.from({ length: 25 }, (_, i) => 2 * i),
+      ...Array.from({ length: 25 }, (_, i) => 2 * i + 1),
+    ]);
+    await client.close();
+  });
 });
