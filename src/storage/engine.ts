@@ -2037,8 +2037,8 @@ export class LsmStore implements Store {
   }
 
   /**
-   * Resolves once queued writes (relaxed ones written and synced), background flushes and
-   * compactions have finished.
+   * Resolves once queued writes (relaxed ones written and synced), background flushes,
+   * compactions and the making of a spare WAL have finished.
    */
   async idle(): Promise<void> {
     if (this.unwritten.length > 0 && this.failed === null && !this.closed) {
@@ -2049,7 +2049,8 @@ export class LsmStore implements Store {
       if (this.committing) await this.commitDone;
       if (this.flushRunning !== null) await this.flushRunning.catch(() => undefined);
       await this.compactionChain;
-      if (!this.committing && this.flushRunning === null && !this.compactionPending) return;
+      if (this.spareMaking !== undefined) await this.spareMaking.catch(() => undefined);
+      if (!this.committing && this.flushRunning === null && !this.compactionPending && this.spareMaking === undefined) return;
     }
   }
 

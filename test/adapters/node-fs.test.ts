@@ -219,10 +219,12 @@ describe('NodeFsAdapter specifics', () => {
     const first = await wals();
     assert.equal(first.length, 1);
     assert.equal(first[0]![1], 8 + walPreallocBytesMin);
-    // ~320 KB: past the first WAL's 256 KiB of zeros; the writer lets the event loop turn now and then (the spare is made meanwhile)
+    // ~320 KB: past the first WAL's 256 KiB of zeros; the writer waits for the store's background
+    // work now and then (the spare is made meanwhile: waiting a fixed time instead failed on a
+    // loaded machine, where making it took longer than the writer's pauses)
     for (let i = 0; i < 80; i++) {
       await st.put(key(i), value);
-      if (i % 4 === 3) await new Promise((r) => setTimeout(r, 1));
+      if (i % 4 === 3) await st.idle();
     }
     const now = await wals();
     assert.ok(now.length >= 2, JSON.stringify(now));
