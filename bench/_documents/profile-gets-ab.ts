@@ -18,6 +18,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { makeIds, now, shuffled, pct } from './workload.mjs';
+import { openWorkCopy } from './workcopy.ts';
 
 const arg = (k: string) => process.argv.find((a) => a.startsWith(`--${k}=`))?.slice(k.length + 3);
 const pos = process.argv.slice(2).filter((a) => !a.startsWith('--'));
@@ -47,16 +48,8 @@ if (arg('child') === undefined) {
 } else {
   const ids: string[] = makeIds(N, 1);
   const side = async (dist: string, tag: string) => {
-    const { open } = await import(path.join(dist, 'platform/node/index.js'));
     const dir = `/tmp/lt-gets-ab-${process.pid}-${tag}`;
-    fs.rmSync(dir, { recursive: true, force: true });
-    fs.cpSync(base, dir, { recursive: true });
-    const client = await open(dir, { durability: 'strict', ttlMonitor: false });
-    const c = client.db('bench').collection('docs');
-    await c.createIndex({ city: 1 });
-    await c.createIndex({ age: 1 });
-    await c.findOne({ _id: ids[0] });
-    await c.find({ city: 'city00' }).toArray();
+    const { client, c } = await openWorkCopy(dist, base, dir, ids[0]!);
     return { c, client, dir, lat: [] as number[] };
   };
   const first = arg('child') === 'a';

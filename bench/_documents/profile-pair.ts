@@ -12,6 +12,7 @@
 import path from 'node:path';
 import { makeIds, shuffled, now, eqParams, pct } from './workload.mjs';
 import fs from 'node:fs';
+import { openWorkCopy } from './workcopy.ts';
 const arg = (k: string) => process.argv.find((a) => a.startsWith(`--${k}=`))?.slice(k.length + 3);
 const base = process.argv[2]!;
 if (!arg('a')) throw new Error('usage: profile-pair.ts BASE --a=OLD_DIST_DIR [--b=NEW_DIST_DIR] [--docs=N]');
@@ -20,16 +21,8 @@ const N = +(arg('docs') ?? 100000);
 const ids: string[] = makeIds(N, 1);
 const sides: Record<string, any> = {};
 for (const [name, d] of Object.entries(dists)) {
-  const { open } = await import(`${d}/platform/node/index.js`);
   const dir = `/tmp/lt-prof-pair-${process.pid}-${name}`;
-  fs.rmSync(dir, { recursive: true, force: true });
-  fs.cpSync(base, dir, { recursive: true });
-  const client = await open(dir, { durability: 'strict', ttlMonitor: false });
-  const c = client.db('bench').collection('docs');
-  await c.createIndex({ city: 1 });
-  await c.createIndex({ age: 1 });
-  await c.findOne({ _id: ids[0] });
-  await c.find({ city: 'city00' }).toArray();
+  const { client, c } = await openWorkCopy(d, base, dir, ids[0]!);
   sides[name] = { client, dir, c, lat: [] as number[], eq: [] as number[], eqcpu: [] as number[] };
 }
 const look = shuffled(ids, 3).slice(0, Math.min(N, 20000));
