@@ -414,7 +414,7 @@ const shortBytes = new Uint8Array(shortSlots * 16);
 
 /**
  * A runtime's native UTF-8 decoder of b[s, e) that replaces each invalid sequence with U+FFFD
- * and makes a flat string (Node: Buffer's `utf8Slice`, called on a plain Uint8Array), installed by
+ * and makes a flat string (on Node the native `utf8Slice` of its buffer class, called on a plain Uint8Array), installed by
  * the platform (`installUtf8Slice`); null: `TextDecoder` only (Deno, browsers).
  */
 export type Utf8Slice = (b: Uint8Array, s: number, e: number) => string;
