@@ -606,16 +606,13 @@ export class Memtable {
   }
 
   /**
-   * Sorts node ids[lo, hi), whose keys agree on their first `d` bytes, by key: a three-way radix
-   * quicksort on 4-byte windows (the key's bytes d..d+3, zero padded, then how many of them the
-   * key has), so most compares are of integers in dense arrays instead of bytes behind two
-   * indirections.
-   */
-  /**
-   * Sorts ids[lo, hi) (keys that agree on their first d bytes) by the rest of their keys. The ranges
-   * whose keys tie on a whole window go on a stack of ranges still to sort (their own 4 bytes
-   * deeper), worked through in this loop: no recursion per 4 bytes of a shared prefix (many index
-   * entries of one long string value share it: recursion overflowed the call stack at ~20 KB).
+   * Sorts node ids[lo, hi), whose keys agree on their first `d` bytes, by key, on 4-byte windows
+   * (the key's bytes d..d+3, zero padded, then how many of them the key has), so most work is on
+   * integers in dense arrays instead of bytes behind two indirections: counting passes for ranges
+   * of `radixMin` keys or more, a three-way quicksort for shorter ones. The ranges whose keys tie on
+   * a whole window go on a stack of ranges still to sort (their own 4 bytes deeper), worked through
+   * in this loop: no recursion per 4 bytes of a shared prefix (many index entries of one long string
+   * value share it: recursion overflowed the call stack at ~20 KB).
    */
   private sortRange(ids: Int32Array, lo: number, hi: number, d: number): void {
     const stack = sortStack;
