@@ -7,6 +7,7 @@
  * `pin`/`unpin`): blocks get what is left, so the cache and the segments' in-memory parts
  * together stay within the configured budget.
  */
+import { PointIndex } from './pointindex.ts';
 
 export interface Sized {
   readonly bytes: number;
@@ -22,6 +23,8 @@ export interface Sized {
 export const blocksPerFileMax = 1 << 20;
 
 export class BlockCache<V extends Sized> {
+  /** Where the cached blocks of its segments hold their keys (`PointIndex`), charged to the budget once made. */
+  readonly points: PointIndex;
   private readonly map = new Map<number, V>();
   /**
    * Per file (by its first key, file * blocksPerFileMax), the cached blocks by block index, kept
@@ -62,6 +65,7 @@ export class BlockCache<V extends Sized> {
   private qLen = 0;
   constructor(budgetBytes: number) {
     this.budgetBytes = budgetBytes;
+    this.points = new PointIndex(budgetBytes);
     // about as many keys as the budget holds 8 KiB blocks (limits.blockSizeBytesTarget): a block
     // read again within that many misses is cached; one read twice by chance among random reads
     // over data many times the cache less often. Twice as many admitted ~1 in 4 of the random

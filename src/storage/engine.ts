@@ -32,7 +32,7 @@ import { MemSource, RunSource, type Source } from './iterator.ts';
 import { compareRanges, prefixAt } from './memtable.ts';
 import { type ManifestState, decodeManifest, encodeManifest, manifestName } from './manifest.ts';
 import { Memtable, MemtablePool, NIL } from './memtable.ts';
-import { type Block, Segment, SegmentBuilder, type SegmentMeta, decodeBlock, segmentDrainBytes, foundAt, probeFound, probeIo, probeNone, segmentName } from './segment.ts';
+import { type Block, Segment, SegmentBuilder, type SegmentMeta, decodeBlock, segmentDrainBytes, foundAt, probeDeleted, probeFound, probeIo, probeNone, segmentName } from './segment.ts';
 import type {
   CommitInfo,
   RangeOptions,
@@ -1777,11 +1777,19 @@ export class LsmStore implements Store {
     // bloom filter, whose probes (random bits, a cache miss each) would only confirm what the
     // block search finds; a key outside a segment's range lands in a block where the search rejects it
     const lastL0 = read && l1.length === 0 ? l0.length - 1 : -1;
+    // point reads use (and fill) the cache's point index; a batched reader's fetches go by the search
+    const pointHash = read ? -1 : hash;
     for (let i = 0; i < l0.length; i++) {
       const s = l0[i]!;
       if (s.meta.minSeq > snap) continue;
+      // the point index's hint, before the bloom filter (which would only confirm a key it finds)
+      if (pointHash !== -1) {
+        const r = s.probeIndexed(key, pointHash, snap, foundAt);
+        if (r === probeFound) return takeFound(s, h);
+        if (r === probeDeleted) return locNone;
+      }
       if (i === lastL0 ? compareBytes(key, s.meta.smallest) < 0 || compareBytes(key, s.meta.largest) > 0 : !s.mayContain(key, hash)) continue;
-      const r = s.probe(key, kp, snap, foundAt, read);
+      const r = s.probe(key, kp, snap, foundAt, read, pointHash);
       if (r === probeNone) continue;
       if (r === probeIo) return -1 - i;
       if (r !== probeFound) return locNone;
@@ -1789,8 +1797,13 @@ export class LsmStore implements Store {
       return takeFound(s, h);
     }
     const s = l1Candidate(l1, key);
+    if (s !== undefined && pointHash !== -1) {
+      const r = s.probeIndexed(key, pointHash, snap, foundAt);
+      if (r === probeFound) return takeFound(s, h);
+      if (r === probeDeleted) return locNone;
+    }
     if (s !== undefined && (read ? compareBytes(key, s.meta.smallest) >= 0 : s.mayContain(key, hash))) {
-      const r = s.probe(key, kp, snap, foundAt, read);
+      const r = s.probe(key, kp, snap, foundAt, read, pointHash);
       if (r === probeIo) return -1 - l0.length;
       if (r === probeFound) {
         this.hitRead = read && s.foundRead;

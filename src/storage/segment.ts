@@ -162,6 +162,8 @@ export class Block {
   private readonly dv: DataView;
   /** The block cache's second-chance mark (`Sized.cacheUsed`). */
   cacheUsed = false;
+  /** Whether its keys are in the cache's point index (`Segment.indexBlock`). */
+  pointIndexed = false;
   // scratch fields filled by `at(i)`
   kind = 0;
   seq = 0;
@@ -204,7 +206,7 @@ export class Block {
   }
 
   /** Where entry i starts in `data` (from the block's offset table). */
-  private entryAt(i: number): number {
+  entryAt(i: number): number {
     return this.base + this.dv.getUint32(this.base + 4 + i * 4, true);
   }
 
@@ -220,6 +222,11 @@ export class Block {
   atFound(i: number): void {
     const disc = this.disc;
     this.atEntry(i, disc !== undefined && i < this.count ? disc[2 * i + 1]! : this.entryAt(i));
+  }
+
+  /** Decodes the entry that starts at byte p of `data` (one a point index hint gave) into the scratch fields. */
+  atOffset(p: number): void {
+    this.atEntry(-1, p);
   }
 
   /** Decodes entry i, which starts at byte p, into the scratch fields. */
@@ -270,7 +277,7 @@ export class Block {
   }
 
   /** `keyAt` for entry i, which starts at byte p. */
-  private keyAtEntry(i: number, p: number): void {
+  keyAtEntry(i: number, p: number): void {
     const d = this.data;
     p += 9;
     let b = d[p++]!;
@@ -1229,7 +1236,7 @@ export class Segment {
    * `LsmStore.locateRead`), a block that is not cached is read synchronously (`batchBlock`) when
    * the handle can; `foundData` may then be the reused run buffer, valid until the next such read.
    */
-  probe(key: Uint8Array, kp: number, snap: number, as: FoundAs = foundCopy, read = false): number {
+  probe(key: Uint8Array, kp: number, snap: number, as: FoundAs = foundCopy, read = false, hash = -1): number {
     const n = this.idxP0.length;
     const cached = (this.cached ??= this.cache.table(this.cacheBase, n));
     let bi = this.findBlock(key, kp);
@@ -1242,23 +1249,78 @@ export class Segment {
         this.foundRead = true;
       }
       if (b === undefined) return probeIo;
+      // a cached block a point probe searches has its keys indexed for the next ones
+      if (!b.pointIndexed && hash !== -1 && cached[bi] === b) this.indexBlock(bi, b);
       for (let i = b.exactStart(key); i < b.count; i++) {
         b.atFound(i);
         if (compareAt(key, b.data, b.keyStart, b.keyLen) !== 0) return probeNone;
-        if (b.seq <= snap) {
-          if (b.kind === kindDel) return probeDeleted;
-          this.foundData = b.data;
-          this.foundOff = b.valStart;
-          this.foundLen = b.valLen;
-          if (as !== foundAt) this.found = as === foundView ? b.data.subarray(b.valStart, b.valStart + b.valLen) : b.data.slice(b.valStart, b.valStart + b.valLen);
-          return probeFound;
-        }
+        if (b.seq <= snap) return this.foundIn(b, as);
       }
       // versions of this key may continue in the next block
       if (this.compareBlockLast(bi, key) !== 0) return probeNone;
       bi++;
     }
     return probeNone;
+  }
+
+  /**
+   * `probe` by the cache's point index alone (`hash`: the key's `hashKey`): probeFound or
+   * probeDeleted when its hint for the key leads to a cached block whose entry there is the key's,
+   * visible at `snap` (the newest version the segment has: the answer `probe` would give), else -1
+   * (no hint, or a wrong or stale one: then `probe`). One read of the index, the block, the entry.
+   */
+  probeIndexed(key: Uint8Array, hash: number, snap: number, as: FoundAs = foundCopy): number {
+    const pts = this.cache.points;
+    if (!pts.find(hash, this.meta.file)) return -1;
+    const cached = (this.cached ??= this.cache.table(this.cacheBase, this.idxP0.length));
+    const b = cached[pts.block];
+    if (b === undefined) return -1;
+    b.atOffset(pts.off);
+    if (b.seq > snap || compareAt(key, b.data, b.keyStart, b.keyLen) !== 0) return -1;
+    this.cache.touch(b);
+    this.foundRead = false;
+    return this.foundIn(b, as);
+  }
+
+  /** `probe`'s answer for the entry block `b` just decoded (its key is the one probed, visible). */
+  private foundIn(b: Block, as: FoundAs): number {
+    if (b.kind === kindDel) return probeDeleted;
+    this.foundData = b.data;
+    this.foundOff = b.valStart;
+    this.foundLen = b.valLen;
+    if (as !== foundAt) this.found = as === foundView ? b.data.subarray(b.valStart, b.valStart + b.valLen) : b.data.slice(b.valStart, b.valStart + b.valLen);
+    return probeFound;
+  }
+
+  /**
+   * Puts the keys of cached block `bi` (`b`) into the cache's point index: per key the entry of
+   * its newest version, the first of its entries in the block. A key whose versions begin in the
+   * block before (its last key is this block's first) is left out: its newest version is not here.
+   */
+  indexBlock(bi: number, b: Block): void {
+    b.pointIndexed = true;
+    const pts = this.cache.points;
+    const file = this.meta.file;
+    const d = b.data;
+    // the key before the block's first entry: the previous block's last (in the sparse index)
+    let pd = this.idx;
+    let ps = bi > 0 ? this.idxKeyStart[bi - 1]! : 0;
+    let pl = bi > 0 ? this.idxKeyLen[bi - 1]! : -1;
+    for (let i = 0; i < b.count; i++) {
+      const p = b.entryAt(i);
+      b.keyAtEntry(i, p);
+      const ks = b.keyStart;
+      const kl = b.keyLen;
+      let same = kl === pl;
+      for (let j = 0; same && j < kl; j++) same = d[ks + j] === pd[ps + j];
+      if (!same) {
+        const made = pts.put(hashKey(d, ks, ks + kl), file, bi, p);
+        if (made > 0) this.cache.pin(made);
+      }
+      pd = d;
+      ps = ks;
+      pl = kl;
+    }
   }
 
   /**
@@ -1323,6 +1385,8 @@ export class Segment {
       const first = decodeBlock(raw.subarray(0, this.idxBlockLen[i]!), this.name, off, undefined, true);
       first.prepareSearch();
       this.cache.set(ck, first);
+      // its keys go to the point index while its bytes are hot, as the search column (prepareSearch)
+      this.indexBlock(i, first);
       for (let j = i + 1; j <= end; j++) {
         const o = this.idxBlockOff[j]!;
         let b: Block;
@@ -1335,6 +1399,7 @@ export class Segment {
         // (a deflated block takes more room than its stored bytes suggested)
         if (this.cache.room() < b.bytes) break;
         this.cache.set(this.cacheBase + j, b);
+        this.indexBlock(j, b);
       }
       return first;
     });

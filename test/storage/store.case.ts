@@ -6,7 +6,7 @@
 import fc from 'fast-check';
 import type { StorageAdapter } from '../../src/storage/adapter.ts';
 import { decodeWalRecord, openStore, type EngineOptions } from '../../src/storage/index.ts';
-import { entryKey, entryValue, type Store, type WriteOp } from '../../src/storage/store.ts';
+import { entryKey, entryValue, type Snapshot, type Store, type WriteOp } from '../../src/storage/store.ts';
 import { compareBytes } from '../../src/storage/codec.ts';
 import { decodeManifest } from '../../src/storage/manifest.ts';
 import { Segment } from '../../src/storage/segment.ts';
@@ -39,6 +39,20 @@ function located(st: Store, key: Uint8Array): string | undefined {
   if (r === 0) return undefined;
   const h = st.hit;
   return td.decode(h.buf.subarray(h.off, h.off + h.len));
+}
+
+/** A model test's put, del, flush or compact, applied to the store and (writes) to the model; false for any other command. */
+async function modelWrite(st: Store, m: Map<string, string>, c: { t: string; k?: string; v?: string }): Promise<boolean> {
+  if (c.t === 'put') {
+    await st.put(b(c.k!), b(c.v!));
+    m.set(c.k!, c.v!);
+  } else if (c.t === 'del') {
+    await st.del(b(c.k!));
+    m.delete(c.k!);
+  } else if (c.t === 'flush') await st.flush();
+  else if (c.t === 'compact') await st.compact();
+  else return false;
+  return true;
 }
 
 function ok(cond: unknown, msg: string): asserts cond {
@@ -938,6 +952,94 @@ export function storeCases(name: string, factory: AdapterFactory, api: TestApi, 
       });
     });
 
+    it("point index: a key whose versions span two blocks is found at its newest version, whichever block was indexed last", async () => {
+      await withStore(async (open) => {
+        // 100-byte values in 128-byte blocks: one entry per block, so the versions of a key kept
+        // for a snapshot at the flush lie in blocks of their own
+        const opts: EngineOptions = { memtableSizeBytes: 1 << 20, blockSizeBytes: 128, blockCacheSizeBytes: 64 * 1024, autoCompact: false };
+        let st = await open(opts);
+        const v = (tag: string): string => tag.padEnd(100, '.');
+        await st.put(b('a'), b(v('a')));
+        await st.put(b('k'), b(v('old')));
+        const snap = st.snapshot();
+        await st.put(b('k'), b(v('new')));
+        await st.put(b('z'), b(v('z')));
+        await st.flush();
+        snap.release();
+        await st.close();
+        st = await open(opts);
+        for (let r = 0; r < 3; r++) {
+          // reads of every key in both orders: blocks read, cached and indexed in runs and one by one
+          for (const k of r === 1 ? ['z', 'k', 'a'] : ['a', 'k', 'z']) {
+            assertEqual(s(await st.get(b(k))), v(k === 'k' ? 'new' : k), `get ${k}`);
+            const at = located(st, b(k));
+            if (at !== 'io') assertEqual(at, v(k === 'k' ? 'new' : k), `locateCached ${k}`);
+          }
+        }
+        assertEqual(located(st, b('k')), v('new'));
+      });
+    });
+
+    it('model-based point reads: the point index over cached blocks (hints, evictions, versions spanning blocks, snapshots) answers as a Map', async () => {
+      const key = fc.integer({ min: 0, max: 20 }).map((i) => `k${String(i).padStart(2, '0')}`);
+      const cmd = fc.oneof(
+        { weight: 6, arbitrary: fc.record({ t: fc.constant('put' as const), k: key, v: fc.string({ maxLength: 60 }) }) },
+        { weight: 2, arbitrary: fc.record({ t: fc.constant('del' as const), k: key }) },
+        { weight: 1, arbitrary: fc.record({ t: fc.constant('flush' as const) }) },
+        { weight: 1, arbitrary: fc.record({ t: fc.constant('compact' as const) }) },
+        { weight: 1, arbitrary: fc.record({ t: fc.constant('reopen' as const) }) },
+        { weight: 1, arbitrary: fc.record({ t: fc.constant('snap' as const) }) },
+        { weight: 6, arbitrary: fc.record({ t: fc.constant('read' as const), k: key }) },
+        { weight: 2, arbitrary: fc.record({ t: fc.constant('readAll' as const) }) },
+      );
+      const keys = Array.from({ length: 21 }, (_, i) => `k${String(i).padStart(2, '0')}`);
+      await fc.assert(
+        fc.asyncProperty(fc.array(cmd, { minLength: 20, maxLength: 100, size: 'max' }), async (cmds) => {
+          await withStore(async (open) => {
+            try {
+              // 128-byte blocks (a key's versions span blocks), a cache of ~100 of them (evictions) and a
+              // point index of 64 slots (keys of several segments share buckets)
+              const opts: EngineOptions = { memtableSizeBytes: 1024, blockSizeBytes: 128, segmentSizeBytes: 1024, blockCacheSizeBytes: 16 * 1024 };
+              let st = await open(opts);
+              const m = new Map<string, string>();
+              let snaps: { snap: Snapshot; m: Map<string, string> }[] = [];
+              const read = async (k: string): Promise<void> => {
+                // twice: the first probe of a cached block indexes it, the second takes the hint
+                for (let r = 0; r < 2; r++) {
+                  const at = located(st, b(k));
+                  if (at !== 'io') assertEqual(at, m.get(k), `locateCached ${k}`);
+                  const cached = st.getCached(b(k));
+                  if (cached !== undefined) assertEqual(cached === null ? undefined : s(cached), m.get(k), `getCached ${k}`);
+                  for (const h of snaps) {
+                    const c = st.getCached(b(k), h.snap);
+                    if (c !== undefined) assertEqual(c === null ? undefined : s(c), h.m.get(k), `getCached ${k} at a snapshot`);
+                    assertEqual(s(await st.get(b(k), h.snap)), h.m.get(k), `get ${k} at a snapshot`);
+                  }
+                  assertEqual(s(await st.get(b(k))), m.get(k), `get ${k}`);
+                }
+              };
+              for (const c of cmds) {
+                if (await modelWrite(st, m, c)) continue;
+                if (c.t === 'reopen') {
+                  for (const h of snaps) h.snap.release();
+                  snaps = [];
+                  await st.close();
+                  st = await open(opts);
+                } else if (c.t === 'snap') {
+                  snaps.push({ snap: st.snapshot(), m: new Map(m) });
+                  if (snaps.length > 2) snaps.shift()!.snap.release();
+                } else if (c.t === 'read') await read(c.k);
+                else for (const k of keys) await read(k);
+              }
+              for (const k of keys) await read(k);
+              for (const h of snaps) h.snap.release();
+            } catch (err) { console.error('MODEL FAILURE', JSON.stringify(cmds)); throw err; }
+          });
+        }),
+        { seed: 43, numRuns: options.modelRuns ?? 40, endOnFailure: true },
+      );
+    });
+
     it('model-based: random put/del/batch/flush/compact/reopen sequences match a Map', async () => {
       const key = fc.integer({ min: 0, max: 20 }).map((i) => `k${String(i).padStart(2, '0')}`);
       const bound = fc.oneof(key, fc.constantFrom('k', 'k0', 'k1', 'k2', 'k05~', 'k1~', 'j', 'l'));
@@ -960,18 +1062,11 @@ export function storeCases(name: string, factory: AdapterFactory, api: TestApi, 
             let st = await open(opts);
             const m = new Map<string, string>();
             for (const c of cmds) {
-              if (c.t === 'put') {
-                await st.put(b(c.k), b(c.v));
-                m.set(c.k, c.v);
-              } else if (c.t === 'del') {
-                await st.del(b(c.k));
-                m.delete(c.k);
-              } else if (c.t === 'batch') {
+              if (await modelWrite(st, m, c)) continue;
+              if (c.t === 'batch') {
                 await st.write(c.ops.map(([k, v]) => (v === null ? { type: 'del', key: b(k) } : { type: 'put', key: b(k), value: b(v) })));
                 for (const [k, v] of c.ops) v === null ? m.delete(k) : m.set(k, v);
-              } else if (c.t === 'flush') await st.flush();
-              else if (c.t === 'compact') await st.compact();
-              else if (c.t === 'reopen') {
+              } else if (c.t === 'reopen') {
                 await st.close();
                 st = await open(opts);
               } else if (c.t === 'bounds') {
@@ -979,7 +1074,7 @@ export function storeCases(name: string, factory: AdapterFactory, api: TestApi, 
                 const ob = { [c.loEx ? 'gt' : 'gte']: b(c.lo), [c.hiEx ? 'lt' : 'lte']: b(c.hi), reverse: c.reverse };
                 assertDeepStrings(await collect(st, ob), modelRange(m, o), 'bounded range');
                 assertDeepStrings(await collectBatches(st, ob, 2), modelRange(m, o), 'bounded range in batches');
-              } else {
+              } else if (c.t === 'check') {
                 assertDeepStrings(await collect(st, { gte: b(c.lo), reverse: c.reverse }), modelRange(m, { gte: c.lo, reverse: c.reverse }), 'range');
                 assertDeepStrings(await collectBatches(st, { gte: b(c.lo), reverse: c.reverse }, 2), modelRange(m, { gte: c.lo, reverse: c.reverse }), 'range in batches');
               }

@@ -1,0 +1,62 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import fc from 'fast-check';
+import { PointIndex } from './pointindex.ts';
+
+describe('point index', () => {
+  it('sizes its table to 1/16 of the budget, none below 32 slots, and makes it at the first put', () => {
+    assert.equal(new PointIndex(8191).capacity, 0);
+    assert.equal(new PointIndex(8192).capacity, 32);
+    assert.equal(new PointIndex(64 * 1024 * 1024).capacity, 262144);
+    const none = new PointIndex(1000);
+    assert.equal(none.put(1, 1, 0, 0), 0);
+    assert.equal(none.find(1, 1), false);
+    const p = new PointIndex(64 * 1024);
+    assert.equal(p.made, false);
+    assert.equal(p.find(7, 3), false);
+    assert.equal(p.put(7, 3, 5, 100), p.tableBytes);
+    assert.equal(p.put(8, 3, 5, 120), 0);
+    assert.equal(p.made, true);
+  });
+
+  it('finds what was put, by key hash and file: the newest of a key, two per bucket', () => {
+    const p = new PointIndex(64 * 1024);
+    p.put(0xdeadbeef, 4, 9, 300);
+    assert.ok(p.find(0xdeadbeef, 4));
+    assert.deepEqual([p.block, p.off], [9, 300]);
+    assert.equal(p.find(0xdeadbeef, 5), false, 'another file');
+    assert.equal(p.find(0xdeadbeee, 4), false, 'another hash');
+    p.put(0xdeadbeef, 4, 10, 12);
+    assert.ok(p.find(0xdeadbeef, 4));
+    assert.deepEqual([p.block, p.off], [10, 12]);
+  });
+
+  it('model: a find answers the last put of its (hash, file) or nothing, and keeps the two newest of a bucket', () => {
+    // small table (32 slots): most keys share buckets with others
+    const op = fc.record({ h: fc.integer({ min: 0, max: 200 }).map((i) => (i * 2654435761) >>> 0), file: fc.integer({ min: 1, max: 3 }), block: fc.nat(1000), off: fc.nat(1 << 20) });
+    fc.assert(
+      fc.property(fc.array(op, { maxLength: 300 }), (ops) => {
+        const p = new PointIndex(8192);
+        const last = new Map<string, [number, number]>();
+        const order: string[] = [];
+        for (const o of ops) {
+          p.put(o.h, o.file, o.block, o.off);
+          const k = `${o.h}/${o.file}`;
+          last.set(k, [o.block, o.off]);
+          order.push(k);
+        }
+        for (const [k, want] of last) {
+          const [h, file] = k.split('/').map(Number) as [number, number];
+          if (p.find(h, file)) assert.deepEqual([p.block, p.off], want, k);
+        }
+        // the last key put is always found
+        if (ops.length > 0) {
+          const o = ops[ops.length - 1]!;
+          assert.ok(p.find(o.h, o.file));
+          assert.deepEqual([p.block, p.off], [o.block, o.off]);
+        }
+      }),
+      { seed: 7, numRuns: 200 },
+    );
+  });
+});

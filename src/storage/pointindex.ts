@@ -1,0 +1,114 @@
+/**
+ * Where cached blocks hold their keys: a lossy hash table from (segment file, key hash) to the
+ * block index and the entry offset of the key's newest version in that segment, shared by the
+ * segments of one block cache. A point probe of a cached block otherwise walks a chain of
+ * dependent memory reads (the sparse index search, the block object, its search column, the
+ * entry): on a random read each is a cache miss. The table answers with one read of a 32-byte
+ * bucket; the probe then reads the block from the cache's table and the entry, and checks the
+ * key there, so a wrong or stale hint (the block was evicted, another key took the slot, a hash
+ * collision) costs a miss of the table and the usual search, never a wrong answer.
+ *
+ * Nothing is removed: an entry outlives its block's eviction (it is right again when the block
+ * comes back: a block's bytes, so its entry offsets, never change) and its segment (file numbers
+ * are not reused). Buckets hold two slots, the newest first; a put into a full bucket drops the
+ * older one.
+ */
+
+/** Ints per slot (tag, file, block, entry offset) and per bucket (two slots). */
+const slotInts = 4;
+const bucketInts = 8;
+
+/**
+ * Budget bytes per slot: the table takes at most 1/16 of the block cache budget, up to `slotsMax`
+ * slots (32 MiB); a budget too small for `slotsMin` slots gets no table.
+ */
+const budgetBytesPerSlot = 256;
+const slotsMin = 32;
+const slotsMax = 1 << 21;
+
+export class PointIndex {
+  private slots: Int32Array | undefined;
+  private mask = 0;
+  /** Where the last successful `find` points: block index and entry offset in the block's data. */
+  block = 0;
+  off = 0;
+  /** Slots of the table once made (it is made at the first `put`). */
+  readonly capacity: number;
+
+  constructor(budgetBytes: number) {
+    let n = 0;
+    if (budgetBytes >= slotsMin * budgetBytesPerSlot) {
+      n = slotsMin;
+      while (n < slotsMax && n * 2 * budgetBytesPerSlot <= budgetBytes) n *= 2;
+    }
+    this.capacity = n;
+  }
+
+  /** Bytes the table takes once made. */
+  get tableBytes(): number {
+    return this.capacity * slotInts * 4;
+  }
+
+  /** Whether the table exists (`put` made it). */
+  get made(): boolean {
+    return this.slots !== undefined;
+  }
+
+  /** The slot tag of a key hash in a file (never -1: an empty slot's file is -1, a real one's never is). */
+  private static tag(hash: number, file: number): number {
+    let t = hash ^ Math.imul(file, 0x9e3779b1);
+    t = Math.imul(t ^ (t >>> 15), 0x85ebca6b);
+    return t ^ (t >>> 13);
+  }
+
+  /**
+   * True when the table has a hint for key hash `hash` in file `file`: then `block` and `off` say
+   * where (a hint: the caller checks the key there).
+   */
+  find(hash: number, file: number): boolean {
+    const s = this.slots;
+    if (s === undefined) return false;
+    const t = PointIndex.tag(hash, file);
+    const at = (t & this.mask) * bucketInts;
+    if (s[at] === t && s[at + 1] === file) {
+      this.block = s[at + 2]!;
+      this.off = s[at + 3]!;
+      return true;
+    }
+    if (s[at + 4] === t && s[at + 5] === file) {
+      this.block = s[at + 6]!;
+      this.off = s[at + 7]!;
+      return true;
+    }
+    return false;
+  }
+
+  /**
+   * Records that block `block` of file `file` holds the newest version of the key whose hash is
+   * `hash`, at entry offset `off`. Returns the bytes the table took when this put made it, else 0.
+   */
+  put(hash: number, file: number, block: number, off: number): number {
+    if (this.capacity === 0) return 0;
+    let made = 0;
+    let s = this.slots;
+    if (s === undefined) {
+      s = this.slots = new Int32Array(this.capacity * slotInts).fill(-1);
+      this.mask = this.capacity / 2 - 1;
+      made = this.tableBytes;
+    }
+    const t = PointIndex.tag(hash, file);
+    const at = (t & this.mask) * bucketInts;
+    if (!(s[at] === t && s[at + 1] === file)) {
+      // the newest first: the first slot moves to the second (which may have held this key)
+      s[at + 4] = s[at]!;
+      s[at + 5] = s[at + 1]!;
+      s[at + 6] = s[at + 2]!;
+      s[at + 7] = s[at + 3]!;
+      s[at] = t;
+      s[at + 1] = file;
+    }
+    s[at + 2] = block;
+    s[at + 3] = off;
+    return made;
+  }
+}
