@@ -158,6 +158,80 @@ describe('segments', () => {
     });
   }
 
+  it('a batched probe in key order has its next run read ahead where the handle can, waits for it, falls back to a synchronous read when it fails, and gives every read-ahead buffer back once', async () => {
+    const { a, seg: ref } = await build(3000, 1);
+    const h = await a.open('x.seg');
+    const bytes = await h.read(0, await h.size());
+    let syncReads = 0;
+    let started = 0;
+    let waited = 0;
+    let failed = 0;
+    let held = 0;
+    /** Read-ahead buffers: poisoned until waited on (as if another thread had not written them yet) and once given back. */
+    const withReadAhead = (failEvery: number): FileHandle => ({
+      ...syncHandle(h, bytes, () => void syncReads++),
+      readAhead(offset: number, length: number) {
+        const k = ++started;
+        const buf = new Uint8Array(256 * 1024).fill(0xa5);
+        let state: 'started' | 'done' | 'released' = 'started';
+        held++;
+        return {
+          buf,
+          wait(): number {
+            assert.notEqual(state, 'released', 'waited on after release');
+            if (state === 'started') {
+              waited++;
+              state = 'done';
+              if (k % failEvery === 0) return (failed++, -1);
+              buf.set(bytes.subarray(offset, offset + length));
+            }
+            return k % failEvery === 0 ? -1 : length;
+          },
+          release(): void {
+            assert.notEqual(state, 'released', 'released twice');
+            state = 'released';
+            held--;
+            buf.fill(0x5a);
+          },
+        };
+      },
+    });
+    const full = (): BlockCache<Block> => {
+      const c = new BlockCache<Block>(1 << 20);
+      c.set(99 * (1 << 20), { bytes: (1 << 20) - 64 } as Block);
+      return c;
+    };
+    const probe = (s: Segment, i: number): Uint8Array | null | undefined => {
+      const k = key(i);
+      const r = s.probe(k, prefixAt(k, 0, k.length), Infinity, foundAt, true);
+      assert.notEqual(r, probeIo, `key ${i}`);
+      return r === probeFound ? s.foundData.slice(s.foundOff, s.foundOff + s.foundLen) : r === probeDeleted ? null : undefined;
+    };
+    for (const failEvery of [1 << 30, 3]) {
+      syncReads = started = waited = failed = 0;
+      const seg = await Segment.open(withReadAhead(failEvery), 'x.seg', 1, full());
+      const other = await Segment.open(withReadAhead(failEvery), 'y.seg', 2, full());
+      // in key order (every 4th key skipped), interleaved with a second segment read in key order from the middle
+      for (let i = 0; i < 3000; i++) {
+        if (i % 4 !== 3) assert.deepEqual(probe(seg, i), await ref.get(key(i), Infinity), `key ${i}`);
+        if (i % 2 === 0) assert.deepEqual(probe(other, (1500 + i) % 3000), await ref.get(key((1500 + i) % 3000), Infinity), `other key ${(1500 + i) % 3000}`);
+      }
+      assert.ok(started > 10, `${started} runs read ahead`);
+      assert.ok(waited >= started - 4, `${waited} of ${started} waited on`);
+      if (failEvery === 3) assert.ok(failed > 0 && syncReads > failed, `${failed} failed, ${syncReads} read synchronously`);
+      // (synchronous: the runs of up to 32 blocks that start a segment, 4 each, and the one after the other's jump back to key 0)
+      else assert.ok(syncReads <= 9 && started >= 2 * syncReads, `${syncReads} synchronous reads for ${started} read ahead`);
+      // random order afterwards: answers stay right whatever runs are held
+      for (const i of fc.sample(fc.integer({ min: 0, max: 3100 }), { numRuns: 300, seed: 3 })) assert.deepEqual(probe(seg, i), await ref.get(key(i), Infinity), `key ${i}`);
+    }
+    // the runs are process-wide (8): reading 8 other segments takes every run over and gives back what they held
+    for (let s = 0; s < 8; s++) {
+      const seg = await Segment.open(syncHandle(h, bytes, () => {}), `z${s}.seg`, 10 + s, full());
+      assert.deepEqual(probe(seg, 5), await ref.get(key(5), Infinity));
+    }
+    assert.equal(held, 0, 'every read-ahead buffer given back');
+  });
+
   for (const level of [0, 1]) {
     it(`a point read into a cache with room reads the following uncached blocks with it (one read, within the room), a damaged one left uncached (level ${level})`, async () => {
       const { a, seg: ref } = await build(2000, level);
