@@ -280,6 +280,35 @@ describe('raw BSON field access', () => {
     assert.deepStrictEqual(decodeFast(BSON.serialize({ _id: 2, name: 'y', age: 4 })), { _id: 2, name: 'y', age: 4 });
   });
 
+  it('decodeFast() shapes: a name differing by one byte, multi-byte names, the same names in another order, a name that runs on', () => {
+    const check = (d: Record<string, unknown>): void => {
+      const bytes = BSON.serialize(d);
+      const got = decodeFast(bytes)!;
+      assert.deepStrictEqual(got, BSON.deserialize(bytes, bsonOptions));
+      assert.deepEqual(Object.keys(got), Object.keys(d));
+    };
+    const base = { _id: 'a', name: 'n', city: 'c', 'é\u{1F600}': 1, tags: ['x'] };
+    // the shape is built after a few sightings and then used (lastShape); each variant after it
+    for (let i = 0; i < 10; i++) check(base);
+    const variants: Record<string, unknown>[] = [
+      { _id: 'a', namf: 'n', city: 'c', 'é\u{1F600}': 1, tags: ['x'] }, // one byte differs
+      { _id: 'a', nam: 'n', city: 'c', 'é\u{1F600}': 1, tags: ['x'] }, // a prefix of the name
+      { _id: 'a', names: 'n', city: 'c', 'é\u{1F600}': 1, tags: ['x'] }, // the name runs on past the shape's
+      { _id: 'a', name: 'n', city: 'c', 'è\u{1F600}': 1, tags: ['x'] }, // a multi-byte character differs
+      { _id: 'a', name: 'n', city: 'c', 'é\u{1F601}': 1, tags: ['x'] }, // ... in its last byte
+      { name: 'n', _id: 'a', city: 'c', 'é\u{1F600}': 1, tags: ['x'] }, // the same names in another order
+      { _id: 'a', name: 'n', city: 'c', 'é\u{1F600}': 1 }, // one name fewer
+      { _id: 'a', name: 'n', city: 'c', 'é\u{1F600}': 1, tags: ['x'], more: 2 }, // one more
+      { _id: 'a', name: 'n', city: 'c', 'é\u{1F600}': 1, tags: ['x'], '': 0 }, // an empty name after
+    ];
+    for (let r = 0; r < 3; r++) {
+      for (const v of variants) {
+        check(v);
+        check(base);
+      }
+    }
+  });
+
   it('decodeFast() with a native lenient string decoder installed decodes exactly what it decodes without one', () => {
     // lenient decoders as a platform installs them: invalid sequences become U+FFFD (the portable
     // non-fatal TextDecoder, and Buffer's utf8Slice where the runtime has it)
