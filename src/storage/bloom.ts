@@ -53,7 +53,7 @@ export function hashKey32(key: Uint8Array, start = 0, end = key.length): number 
 export function buildBloom(hashes: Uint32Array, n: number): Uint8Array {
   const bits = Math.max(64, n * bloomBitsPerKey);
   const bytes = new Uint8Array((bits + 7) >>> 3);
-  const nbits = bytes.length * 8;
+  const nbits = (bytes.length * 8) >>> 0; // uint32 (with h): an integer modulo, not a float one
   for (let i = 0; i < n; i++) {
     let h = hashes[i]!;
     const delta = ((h >>> 17) | (h << 15)) >>> 0;
@@ -67,8 +67,8 @@ export function buildBloom(hashes: Uint32Array, n: number): Uint8Array {
 }
 
 export function bloomMayContain(bits: Uint8Array, hash: number): boolean {
-  const nbits = bits.length * 8;
-  let h = hash;
+  const nbits = (bits.length * 8) >>> 0; // uint32 (with h): an integer modulo, not a float one
+  let h = hash >>> 0;
   const delta = ((h >>> 17) | (h << 15)) >>> 0;
   for (let j = 0; j < bloomProbes; j++) {
     const b = h % nbits;
@@ -84,8 +84,8 @@ export function newBloom(n: number): Uint8Array {
 }
 
 export function bloomAdd(bytes: Uint8Array, hash: number): void {
-  const nbits = bytes.length * 8;
-  let h = hash;
+  const nbits = (bytes.length * 8) >>> 0; // uint32 (with h): an integer modulo, not a float one
+  let h = hash >>> 0;
   const delta = ((h >>> 17) | (h << 15)) >>> 0;
   for (let j = 0; j < bloomProbes; j++) {
     const b = h % nbits;
