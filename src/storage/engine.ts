@@ -642,7 +642,11 @@ export class LsmStore implements Store {
     const oldSize = this.walSize;
     this.useWal(s, this.current.mem);
     this.pendingWalSizes[String(oldFile)] = oldSize;
-    void old.close().catch(() => undefined);
+    // closed once the write that switched has been issued (this runs right before it, in the same
+    // tick): a close is a thread-pool request too, and handing one to a pool thread can cost the
+    // loop thread its CPU (the woken thread preempts it on a busy machine: measured 0.2-7.8 ms
+    // between this close and the commit's write in the documents bench's 64-caller phase)
+    queueMicrotask(() => void old.close().catch(() => undefined));
   }
 
   // ------------------------------------------------------------------ manifest

@@ -283,6 +283,51 @@ describe('NodeFsAdapter specifics', () => {
     await again.close();
   });
 
+  it("the commit that switches to the spare WAL issues its write before the old WAL's close (a close is a thread-pool request too)", async () => {
+    const dir = path.join(root, `spareclose${++counter}`);
+    const a = await openNodeFsAdapter(dir);
+    const calls: string[] = [];
+    const open = a.open.bind(a);
+    a.open = async (name, o) => {
+      const h = await open(name, o);
+      if (!name.endsWith('.wal')) return h;
+      const w = h.write.bind(h);
+      h.write = (off, bytes) => {
+        // records (not a spare's header at 0 or its zeros)
+        if (off > 0 && bytes.some((b) => b !== 0)) calls.push(`write ${name}`);
+        return w(off, bytes);
+      };
+      const ws = h.writeDurableSync?.bind(h);
+      if (ws !== undefined) h.writeDurableSync = (off, bytes) => {
+        const done = ws(off, bytes);
+        if (done) calls.push(`write ${name}`);
+        return done;
+      };
+      const c = h.close.bind(h);
+      h.close = () => {
+        calls.push(`close ${name}`);
+        return c();
+      };
+      return h;
+    };
+    const st = await openStore(a, {});
+    const value = new Uint8Array(4000).fill(7);
+    const key = (i: number): Uint8Array => new TextEncoder().encode(`k${String(i).padStart(4, '0')}`);
+    // past the first WAL's 256 KiB of zeros, pausing for the spare to be made (as in the test above)
+    for (let i = 0; i < 80; i++) {
+      await st.put(key(i), value);
+      if (i % 4 === 3) await st.idle();
+    }
+    const at = calls.indexOf('close 000001.wal');
+    assert.ok(at > 0, calls.slice(-4).join(', '));
+    assert.equal(calls[at - 1], 'write 000002.wal', `the switching write first: ${calls.slice(at - 2, at + 2).join(', ')}`);
+    assert.equal(calls.filter((c) => c === 'write 000001.wal').length, calls.indexOf('write 000002.wal'), 'no write to the old WAL after the switch');
+    await st.close();
+    const again = await openStore(await openNodeFsAdapter(dir), {});
+    for (let k = 0; k < 80; k++) assert.deepEqual(await again.get(key(k)), value);
+    await again.close();
+  });
+
   it('syncPending: false only on a write-through handle with no truncate to sync and no new directory entry', async () => {
     await withLog('pending', async (a, f) => {
       assert.equal(f.syncPending!(), true, 'the new file\'s directory entry');
