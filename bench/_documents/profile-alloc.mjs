@@ -15,6 +15,7 @@ import v8 from 'node:v8';
 import { PerformanceObserver } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { makeIds, makeDoc, now } from './workload.mjs';
+import { openFreshDocs } from './freshdocs.mjs';
 
 const arg = (name) => process.argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
 if (!process.argv.includes('--child')) {
@@ -61,16 +62,10 @@ if (why) {
     };
   }
 }
-const { open } = await import(path.join(dist, 'platform/node/index.js'));
 const dir = path.join(arg('dir') ?? os.tmpdir(), `lt-profile-alloc-${process.pid}`);
 const lat = process.argv.includes('--lat') && mode === 'cpu' ? [] : undefined;
 const gcLog = [];
-fs.rmSync(dir, { recursive: true, force: true });
-fs.mkdirSync(dir, { recursive: true });
-const client = await open(dir, { durability: 'strict', ttlMonitor: false });
-const c = client.db('bench').collection('docs');
-await c.createIndex({ city: 1 });
-await c.createIndex({ age: 1 });
+const { client, c } = await openFreshDocs(dist, 'platform/node/index.js', dir);
 let gcs = 0;
 new PerformanceObserver((l) => {
   for (const e of l.getEntries()) { gcs++; gcLog.push(e); }

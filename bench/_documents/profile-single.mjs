@@ -12,20 +12,17 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { makeIds, makeDoc, now, pct, median, round } from './workload.mjs';
+import { openFreshDocs } from './freshdocs.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const arg = (name) => process.argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
 const single = +(arg('single') ?? 300);
 const dir = path.resolve(arg('dir') ?? path.join(os.tmpdir(), 'lt-profile-single'));
 
-async function distAdapter(dist) {
-  const { open } = await import(path.join(dist, 'platform/node/index.js'));
+function distAdapter(dist) {
   return {
     async open(d) {
-      const client = await open(d, { durability: 'strict', ttlMonitor: false });
-      const c = client.db('bench').collection('docs');
-      await c.createIndex({ city: 1 });
-      await c.createIndex({ age: 1 });
+      const { client, c } = await openFreshDocs(dist, 'platform/node/index.js', d);
       return { insertOne: (doc) => c.insertOne(doc), close: () => client.close() };
     },
   };
@@ -35,7 +32,7 @@ if (process.argv[2] === '--child') {
   const engine = process.argv[3];
   // largetable@DIR: largetable from another build (inside the checkout), opened as the bench's adapter does
   const dist = engine.startsWith('largetable@') ? engine.slice(11) : undefined;
-  const mod = dist ? await distAdapter(path.resolve(here, '../..', dist)) : await import(engine === 'largetable' ? './adapters/largetable.ts' : `./adapters/${engine}.mjs`);
+  const mod = dist ? distAdapter(path.resolve(here, '../..', dist)) : await import(engine === 'largetable' ? './adapters/largetable.ts' : `./adapters/${engine}.mjs`);
   const call = async (r) => (r && typeof r.then === 'function' ? await r : r);
   const d = path.join(dir, engine.replace(/[^a-z0-9-]/gi, '_'));
   fs.rmSync(d, { recursive: true, force: true });
