@@ -13,8 +13,11 @@
  */
 import { Worker } from 'node:worker_threads';
 
-/** Bytes per slot: the storage engine's batched runs (Segment.batchBlock) are at most 256 KiB. */
-export const readAheadSlotBytes = 256 * 1024;
+/**
+ * Bytes per slot: the storage engine reads ahead runs of up to 1 MiB (Segment.readAheadAfter). The
+ * slots are taken last-given-back first, so the few in use at a time are the only ones touched.
+ */
+export const readAheadSlotBytes = 1024 * 1024;
 const slots = 16;
 const free = 0;
 const requested = 1;

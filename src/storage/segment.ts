@@ -123,6 +123,9 @@ const onceScratch = new BlockScratch();
 /** Most bytes, and blocks, a batched read (`Segment.batchBlock`) reads at once. */
 const batchRunBytes = 256 * 1024;
 const batchRunBlocksMax = 32;
+/** Most bytes, and blocks, of a run read ahead on another thread (`Segment.readAheadAfter`). */
+const aheadRunBytes = 1024 * 1024;
+const aheadRunBlocksMax = 128;
 /**
  * The run of blocks `Segment.batchBlock` read last from one segment (its buffer reused): file
  * offset and length, the block last decoded from it in place (index, Block), how many blocks it
@@ -172,6 +175,18 @@ class BatchRun {
     if (this.ahead !== undefined) {
       this.ahead.release();
       this.ahead = undefined;
+    }
+  }
+
+  /** Gives back the adapter buffers the run holds: its next miss reads on this thread. */
+  giveBack(): void {
+    this.dropAhead();
+    if (this.cur !== undefined) {
+      this.useOwn();
+      this.off = 0;
+      this.len = 0;
+      this.index = -1;
+      this.block = undefined;
     }
   }
 
@@ -1564,17 +1579,28 @@ export class Segment {
     return b;
   }
 
-  /** Starts reading the run after run r's last block (up to `r.want` blocks) on another thread (`FileHandle.readAhead`). */
+  /**
+   * Starts reading the run after run r's last block on another thread (`FileHandle.readAhead`), up
+   * to `aheadRunBytes`: a longer run than one read here, since each read ahead wakes the reading
+   * thread (tens of microseconds on a busy machine). When the handle has no buffer free, the runs
+   * read least recently (another segment's, most likely passed) give theirs back first.
+   */
   private readAheadAfter(r: BatchRun): void {
     const n = this.idxBlockOff.length;
     const first = r.last + 1;
     if (first >= n) return;
     const off = this.idxBlockOff[first]!;
-    if (this.idxBlockLen[first]! > batchRunBytes) return;
+    if (this.idxBlockLen[first]! > aheadRunBytes) return;
     let end = first;
-    while (end + 1 < n && end + 1 - first < r.want && this.idxBlockOff[end + 1]! + this.idxBlockLen[end + 1]! - off <= batchRunBytes) end++;
+    while (end + 1 < n && end + 1 - first < aheadRunBlocksMax && this.idxBlockOff[end + 1]! + this.idxBlockLen[end + 1]! - off <= aheadRunBytes) end++;
     const len = this.idxBlockOff[end]! + this.idxBlockLen[end]! - off;
-    const a = this.handle.readAhead!(off, len);
+    let a = this.handle.readAhead!(off, len);
+    for (let k = 0; a === undefined && k < batchRuns.length; k++) {
+      const o = batchRuns[k]!;
+      if (o === r || (o.ahead === undefined && o.cur === undefined)) continue;
+      o.giveBack();
+      a = this.handle.readAhead!(off, len);
+    }
     if (a === undefined) return;
     r.ahead = a;
     r.aheadOff = off;
