@@ -103,6 +103,15 @@ export interface EngineOptions extends StoreOptions {
  */
 const walSyncRunMax = 16;
 /**
+ * ... and this many while a spare WAL is being made (`makeSpare`): its steps (create, write, syncs,
+ * manifest: ~15 thread-pool requests one after the other) advance only when the loop turns. Every 16
+ * commits, a spare begun at a fresh store's ~110th commit was still being made when the documents
+ * bench's 64 callers began at its 300th on a quiet machine: its writes and syncs competed with their
+ * first group commits, and when it was not ready for the third group, that group carried the live
+ * WAL's next 256 KiB of zeros (a write of 8-27 ms instead of ~1). A turn costs a setImmediate.
+ */
+const walSyncRunSpare = 4;
+/**
  * Synchronous lone commits between two asynchronous ones that measure that path again (a probe):
  * the first probe comes after walSyncRunMax of them (a store's first commits, which run cold code,
  * measure nothing). Each probe that finds the synchronous way clearly faster (under half the
@@ -141,9 +150,10 @@ const walSyncExtendBytesMax = 256 * 1024 + walSyncBytesMax;
 /**
  * A spare WAL (`makeSpare`) is made once the live WAL's records fill half its zeros, but with at
  * least walSpareLeadBytesMin of them left and at most walSpareLeadBytesMax: with a sequential writer
- * the event loop turns every walSyncRunMax commits only, and making a spare takes ~15 turns (create,
- * write, sync, manifest), so a first WAL's 256 KiB leave ~330 of the documents bench's commits (~580
- * bytes each) for it. Not earlier: a spare made early is written while the live WAL is still far
+ * the event loop turns every walSyncRunSpare commits only while one is being made, and making a spare
+ * takes ~15 turns (create, write, sync, manifest), so a first WAL's 256 KiB leave ~330 of the
+ * documents bench's commits (~580 bytes each) for the ~60 it takes (and for a group commit of
+ * concurrent writers, ~33 KB, to reach the end sooner). Not earlier: a spare made early is written while the live WAL is still far
  * from its end (the device writes both), and at close it was written for nothing. Only small writes
  * (<= walPreallocGroupBytesMax) start one: a bulk load's large groups are written as they are, not
  * twice (zeros, then records).
@@ -1023,10 +1033,15 @@ export class LsmStore implements Store {
    * the asynchronous way taken walSyncRunMax times in a row (a try of this one).
    */
   private syncWayChosen(): boolean {
-    if (!this.walQuiet || this.walSyncRun >= walSyncRunMax) return false;
+    if (!this.walQuiet || this.walSyncRun >= this.turnAfter()) return false;
     if (this.walProbeRun >= this.walProbeLimit && !this.walSyncSteady()) return false;
     const faster = this.walLatNow === 0 || this.walLatAsync === 0 || this.walLatNow <= this.walLatAsync;
     return faster || this.walAsyncRun >= walSyncRunMax;
+  }
+
+  /** Synchronous commits in a row before the event loop gets a turn: walSyncRunMax, walSyncRunSpare while a spare WAL is being made. */
+  private turnAfter(): number {
+    return this.spareMaking === undefined ? walSyncRunMax : walSyncRunSpare;
   }
 
   /**
@@ -1093,7 +1108,7 @@ export class LsmStore implements Store {
           continue; // failed is set; the loop rejects the queue
         }
       }
-      if (fresh && this.walSyncRun >= walSyncRunMax && this.queue.length === 1 && this.wal.turn !== undefined) {
+      if (fresh && this.walSyncRun >= this.turnAfter() && this.queue.length === 1 && this.wal.turn !== undefined) {
         const b = this.queue[0] as PendingBatch;
         if (b.strict && !b.more) {
           // a run of synchronous commits kept the event loop from turning: one turn lets writers
