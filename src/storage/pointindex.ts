@@ -97,15 +97,45 @@ export class PointIndex {
    */
   put(hash: number, file: number, block: number, off: number): number {
     if (this.capacity === 0) return 0;
-    let made = 0;
-    let s = this.slots;
-    if (s === undefined) {
-      s = this.slots = new Int32Array(this.capacity * slotInts).fill(-1);
-      this.mask = this.capacity / 2 - 1;
-      made = this.tableBytes;
+    const made = this.make();
+    this.putAt(this.slots!, PointIndex.bucket(hash, this.mask), PointIndex.tag(hash, file), file, block, off);
+    return made;
+  }
+
+  /**
+   * `put` of the first `n` keys whose hashes are `hashes[0, n)` and entry offsets `offs[0, n)`, all
+   * in block `block` of file `file` (a block's keys). Their buckets are read first, in a loop of
+   * their own: random lines of a table of megabytes, each a cache miss, and a loop that does little
+   * else per key has many of them in flight at once, where one put after another waited for each.
+   */
+  putMany(hashes: Int32Array, offs: Int32Array, n: number, file: number, block: number): number {
+    if (this.capacity === 0) return 0;
+    const made = this.make();
+    const s = this.slots!;
+    const mask = this.mask;
+    let x = 0;
+    for (let j = 0; j < n; j++) x ^= s[PointIndex.bucket(hashes[j]!, mask)]!;
+    this.touched ^= x;
+    for (let j = 0; j < n; j++) {
+      const h = hashes[j]!;
+      this.putAt(s, PointIndex.bucket(h, mask), PointIndex.tag(h, file), file, block, offs[j]!);
     }
-    const t = PointIndex.tag(hash, file);
-    const at = PointIndex.bucket(hash, this.mask);
+    return made;
+  }
+
+  /** What the bucket reads of `putMany` read (a use, so that the loads stay). */
+  private touched = 0;
+
+  /** Makes the table unless made; the bytes it took, or 0. */
+  private make(): number {
+    if (this.slots !== undefined) return 0;
+    this.slots = new Int32Array(this.capacity * slotInts).fill(-1);
+    this.mask = this.capacity / 2 - 1;
+    return this.tableBytes;
+  }
+
+  /** Puts the slot (tag t, file, block, off) first in the bucket at `at`. */
+  private putAt(s: Int32Array, at: number, t: number, file: number, block: number, off: number): void {
     if (!(s[at] === t && s[at + 1] === file)) {
       // the newest first: the first slot moves to the second (which may have held this key)
       s[at + 4] = s[at]!;
@@ -117,6 +147,5 @@ export class PointIndex {
     }
     s[at + 2] = block;
     s[at + 3] = off;
-    return made;
   }
 }

@@ -233,6 +233,10 @@ function inPlaceBlock(buf: Uint8Array): Block {
 const batchRuns: BatchRun[] = [];
 const batchRunsMax = 8;
 
+/** `Segment.indexBlock`'s scratch: a block's key hashes and entry offsets (grown as needed). */
+let indexHashes = new Int32Array(256);
+let indexOffs = new Int32Array(256);
+
 /** A decoded block: raw entry bytes plus the entry offset table. */
 export class Block {
   bytes = 0;
@@ -1379,13 +1383,21 @@ export class Segment {
   indexBlock(bi: number, b: Block): void {
     b.pointIndexed = true;
     const pts = this.cache.points;
-    const file = this.meta.file;
+    if (pts.capacity === 0) return;
     const d = b.data;
+    const count = b.count;
+    if (indexHashes.length < count) {
+      indexHashes = new Int32Array(count * 2);
+      indexOffs = new Int32Array(count * 2);
+    }
+    const hs = indexHashes;
+    const os = indexOffs;
+    let k = 0;
     // the key before the block's first entry: the previous block's last (in the sparse index)
     let pd = this.idx;
     let ps = bi > 0 ? this.idxKeyStart[bi - 1]! : 0;
     let pl = bi > 0 ? this.idxKeyLen[bi - 1]! : -1;
-    for (let i = 0; i < b.count; i++) {
+    for (let i = 0; i < count; i++) {
       const p = b.entryAt(i);
       b.keyAtEntry(i, p);
       const ks = b.keyStart;
@@ -1393,13 +1405,15 @@ export class Segment {
       let same = kl === pl;
       for (let j = 0; same && j < kl; j++) same = d[ks + j] === pd[ps + j];
       if (!same) {
-        const made = pts.put(hashKey(d, ks, ks + kl), file, bi, p);
-        if (made > 0) this.cache.pin(made);
+        hs[k] = hashKey(d, ks, ks + kl);
+        os[k++] = p;
       }
       pd = d;
       ps = ks;
       pl = kl;
     }
+    const made = pts.putMany(hs, os, k, this.meta.file, bi);
+    if (made > 0) this.cache.pin(made);
   }
 
   /**
