@@ -32,7 +32,6 @@ import type { SharedFile } from '../fs-common.ts';
 import { lockFileName } from '../lock-file.ts';
 import type { LockFs } from '../lock-file.ts';
 import { checkByteCount, closedError } from '../memory.ts';
-import { readAhead, readAheadSupported, type ReadAheadTicket, settleFd } from './readahead.ts';
 
 export { lockFileName };
 
@@ -113,8 +112,6 @@ export class NodeFsAdapter extends FsAdapterBase<Shared> implements StorageAdapt
   }
 
   protected closeShared(shared: Shared): Promise<void> {
-    // the background reads of this descriptor finish first (it must not be reused under them)
-    settleFd(shared.fh.fd);
     return shared.fh.close();
   }
 
@@ -255,20 +252,6 @@ class NodeFileHandle extends FsHandleBase<Shared> implements FileHandle {
       throw this.#fail('read', err);
     }
   }
-
-  /**
-   * On a worker thread (platform/node/readahead.ts); absent under Deno's node: layer, where a
-   * descriptor belongs to the isolate that opened it.
-   */
-  readonly readAhead = readAheadSupported
-    ? (offset: number, length: number): ReadAheadTicket | undefined => {
-        checkByteCount(offset, 'offset', this.name, 'read');
-        this.check('read');
-        // past the size this handle knows: not read ahead (readIntoSync declines it too)
-        if (offset + length > this.shared.size) return undefined;
-        return readAhead(this.shared.fh.fd, offset, length);
-      }
-    : undefined;
 
   protected async writeAt(offset: number, bytes: Uint8Array, operation: string): Promise<void> {
     const s = this.shared;

@@ -40,15 +40,6 @@ export interface FileHandle {
    * copying the bytes from the OS page cache. Throws IO_ERROR like `read`.
    */
   readIntoSync?(offset: number, target: Uint8Array): number;
-  /**
-   * Optional: starts reading `length` bytes at `offset` on another thread (Node fs: a worker's
-   * pread into shared memory) and returns at once with a `ReadAhead` the caller waits on
-   * synchronously; undefined when it cannot now (no thread or no free buffer: read as usual). The
-   * engine uses it, with `readIntoSync`, to read the next run of a document fetch in key order
-   * while it decodes the current one (docs/ARCHITECTURE.md "Reads and memory"). The bytes are those
-   * `readInto` would read; a read that failed answers -1 and reports nothing (read again to get the error).
-   */
-  readAhead?(offset: number, length: number): ReadAhead | undefined;
   write(offset: number, bytes: Uint8Array): Promise<void>;
   /**
    * Optional, synchronous: on a handle opened `writeThrough` whose writes are durable by
@@ -77,16 +68,6 @@ export interface FileHandle {
   truncate(length: number): Promise<void>;
   sync(): Promise<void>;
   close(): Promise<void>;
-}
-
-/** A read started by `FileHandle.readAhead`. */
-export interface ReadAhead {
-  /** Where the bytes land, from buf[0] (owned by the adapter; valid until `release`). */
-  readonly buf: Uint8Array;
-  /** Blocks until the read is over: how many bytes were read, or -1 when it failed. */
-  wait(): number;
-  /** Gives the buffer back (waits for the read first); call exactly once. */
-  release(): void;
 }
 
 export interface StorageAdapter {

@@ -5,7 +5,7 @@
  * block) and its bloom filter in memory; blocks go through the shared LRU block cache.
  */
 import { LargetableError } from '../errors.ts';
-import type { FileHandle, ReadAhead } from './adapter.ts';
+import type { FileHandle } from './adapter.ts';
 import { bloomAdd, bloomMayContain, hashKey, newBloom } from './bloom.ts';
 import { type BlockCache, blocksPerFileMax } from './cache.ts';
 import { DeflateEncoder, Inflater } from './deflate.ts';
@@ -123,9 +123,6 @@ const onceScratch = new BlockScratch();
 /** Most bytes, and blocks, a batched read (`Segment.batchBlock`) reads at once. */
 const batchRunBytes = 256 * 1024;
 const batchRunBlocksMax = 32;
-/** Most bytes, and blocks, of a run read ahead on another thread (`Segment.readAheadAfter`). */
-const aheadRunBytes = 1024 * 1024;
-const aheadRunBlocksMax = 128;
 /**
  * The run of blocks `Segment.batchBlock` read last from one segment (its buffer reused): file
  * offset and length, the block last decoded from it in place (index, Block), how many blocks it
@@ -135,96 +132,21 @@ const aheadRunBlocksMax = 128;
  * reads runs of 32, random fetches runs of 2 to 4.
  */
 class BatchRun {
-  /** The run's own buffer, for a run read on this thread. */
-  readonly own = new Uint8Array(batchRunBytes);
-  /** Where the current run's bytes are: `own`, or the adapter's buffer of the read ahead it came from (`cur`). */
-  buf: Uint8Array = this.own;
-  cur: ReadAhead | undefined;
+  readonly buf = new Uint8Array(batchRunBytes);
   readonly scratch = new BlockScratch();
-  /** The Block a stored block of the run is decoded into in place (the one over `buf`, re-pointed per block). */
-  inPlace: Block = inPlaceBlock(this.own);
+  /** The Block a stored block of the run is decoded into in place (re-pointed per block; empty at first). */
+  readonly inPlace = new Block(this.buf, '', 0, 0, 4);
+  constructor() {
+    this.inPlace.plainOnly = true;
+  }
   seg: Segment | undefined;
   off = 0;
   len = 0;
-  /** The index of the run's last block. */
-  last = -1;
   index = -1;
   block: Block | undefined;
   blocks = 0;
   used = 0;
   want = 4;
-  /** The next run of `seg`, being read on another thread (`FileHandle.readAhead`): file range, blocks. */
-  ahead: ReadAhead | undefined;
-  aheadOff = 0;
-  aheadLen = 0;
-  aheadLast = -1;
-  aheadBlocks = 0;
-
-  /** Makes `own` the run's buffer (giving back the one read ahead it used). */
-  useOwn(): void {
-    if (this.cur !== undefined) {
-      this.cur.release();
-      this.cur = undefined;
-      this.buf = this.own;
-      this.inPlace = inPlaceBlock(this.own);
-    }
-  }
-
-  /** Gives back the run read ahead, if any. */
-  dropAhead(): void {
-    if (this.ahead !== undefined) {
-      this.ahead.release();
-      this.ahead = undefined;
-    }
-  }
-
-  /** Gives back the adapter buffers the run holds: its next miss reads on this thread. */
-  giveBack(): void {
-    this.dropAhead();
-    if (this.cur !== undefined) {
-      this.useOwn();
-      this.off = 0;
-      this.len = 0;
-      this.index = -1;
-      this.block = undefined;
-    }
-  }
-
-  /**
-   * Makes the run read ahead the current one when it holds [off, off + len): true, or false (then
-   * nothing is read ahead any more: it is given back).
-   */
-  takeAhead(off: number, len: number): boolean {
-    const a = this.ahead;
-    if (a === undefined) return false;
-    this.ahead = undefined;
-    if (off >= this.aheadOff && off + len <= this.aheadOff + this.aheadLen && a.wait() === this.aheadLen) {
-      this.cur?.release();
-      this.cur = a;
-      this.buf = a.buf;
-      this.inPlace = inPlaceBlock(a.buf);
-      this.off = this.aheadOff;
-      this.len = this.aheadLen;
-      this.last = this.aheadLast;
-      this.blocks = this.aheadBlocks;
-      return true;
-    }
-    a.release();
-    return false;
-  }
-}
-
-/** Blocks decoded in place per run buffer (a BatchRun's own, or an adapter's read-ahead buffer, used by one run at a time). */
-const inPlaceBlocks = new WeakMap<Uint8Array, Block>();
-
-function inPlaceBlock(buf: Uint8Array): Block {
-  let b = inPlaceBlocks.get(buf);
-  if (b === undefined) {
-    b = new Block(buf, '', 0, 0, 0, false);
-    b.plainOnly = true;
-    inPlaceBlocks.set(buf, b);
-  }
-  return b;
 }
 /**
  * Runs in use, one per segment, the least recently read first (process-wide): a fetch in key order
@@ -263,13 +185,12 @@ export class Block {
    */
   private base = 0;
   private end = 0;
-  /** `decode` false: an empty Block over `data` (nothing read), to be pointed at a block by `reuse`. */
-  constructor(data: Uint8Array, file: string, fileOffset: number, base = 0, end = data.length, decode = true) {
+  constructor(data: Uint8Array, file: string, fileOffset: number, base = 0, end = data.length) {
     this.data = data;
     this.file = file;
     this.fileOffset = fileOffset;
     this.dv = new DataView(data.buffer, data.byteOffset, data.byteLength);
-    if (decode) this.reuse(base, end, file, fileOffset);
+    this.reuse(base, end, file, fileOffset);
   }
 
   /** Makes this block the one at data[base, end) (of the same `data`), read from `file` at `fileOffset`. */
@@ -1547,34 +1468,24 @@ export class Segment {
         batchRuns.splice(batchRuns.indexOf(r), 1);
       } else {
         r = batchRuns.length < batchRunsMax ? new BatchRun() : batchRuns.shift()!;
-        // a run taken from another segment gives back the buffers it read ahead into
-        r.dropAhead();
-        r.useOwn();
         r.want = 4;
         this.run = r;
       }
       batchRuns.push(r);
+      const n = this.idxBlockOff.length;
+      let end = i;
+      while (end + 1 < n && end + 1 - i < r.want && this.idxBlockOff[end + 1]! + this.idxBlockLen[end + 1]! - off <= batchRunBytes) end++;
       r.seg = undefined;
       r.index = -1;
       r.block = undefined;
-      if (!r.takeAhead(off, len)) {
-        const n = this.idxBlockOff.length;
-        let end = i;
-        while (end + 1 < n && end + 1 - i < r.want && this.idxBlockOff[end + 1]! + this.idxBlockLen[end + 1]! - off <= batchRunBytes) end++;
-        r.useOwn();
-        const got = this.readSync(off, r.own.subarray(0, this.idxBlockOff[end]! + this.idxBlockLen[end]! - off));
-        if (got < 0) return undefined;
-        if (got < len) throw corruption(this.name, off + got, 'block truncated');
-        r.off = off;
-        r.len = got;
-        r.last = end;
-        r.blocks = end - i + 1;
-      }
+      const got = this.readSync(off, r.buf.subarray(0, this.idxBlockOff[end]! + this.idxBlockLen[end]! - off));
+      if (got < 0) return undefined;
+      if (got < len) throw corruption(this.name, off + got, 'block truncated');
       r.seg = this;
+      r.off = off;
+      r.len = got;
+      r.blocks = end - i + 1;
       r.used = 0;
-      // a fetch in key order (runs of the most blocks) has the next run read on another thread
-      // while it decodes this one, where the adapter can
-      if (r.want === batchRunBlocksMax && r.ahead === undefined && h.readAhead !== undefined) this.readAheadAfter(r);
     }
     r.used++;
     this.cache.misses++;
@@ -1591,36 +1502,6 @@ export class Segment {
     r.index = i;
     r.block = b;
     return b;
-  }
-
-  /**
-   * Starts reading the run after run r's last block on another thread (`FileHandle.readAhead`), up
-   * to `aheadRunBytes`: a longer run than one read here, since each read ahead wakes the reading
-   * thread (tens of microseconds on a busy machine). When the handle has no buffer free, the runs
-   * read least recently (another segment's, most likely passed) give theirs back first.
-   */
-  private readAheadAfter(r: BatchRun): void {
-    const n = this.idxBlockOff.length;
-    const first = r.last + 1;
-    if (first >= n) return;
-    const off = this.idxBlockOff[first]!;
-    if (this.idxBlockLen[first]! > aheadRunBytes) return;
-    let end = first;
-    while (end + 1 < n && end + 1 - first < aheadRunBlocksMax && this.idxBlockOff[end + 1]! + this.idxBlockLen[end + 1]! - off <= aheadRunBytes) end++;
-    const len = this.idxBlockOff[end]! + this.idxBlockLen[end]! - off;
-    let a = this.handle.readAhead!(off, len);
-    for (let k = 0; a === undefined && k < batchRuns.length; k++) {
-      const o = batchRuns[k]!;
-      if (o === r || (o.ahead === undefined && o.cur === undefined)) continue;
-      o.giveBack();
-      a = this.handle.readAhead!(off, len);
-    }
-    if (a === undefined) return;
-    r.ahead = a;
-    r.aheadOff = off;
-    r.aheadLen = len;
-    r.aheadLast = end;
-    r.aheadBlocks = end - first + 1;
   }
 
   /** The adapter's `readIntoSync` (callers check it exists): bytes read, or -1; errors as IO errors. */

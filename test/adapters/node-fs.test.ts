@@ -77,53 +77,6 @@ describe('NodeFsAdapter specifics', () => {
     });
   });
 
-  it('readAhead reads on a worker thread into 16 shared buffers (none left: undefined), given back for reuse; closing a file waits for its reads in flight', { skip: 'Deno' in globalThis ? 'no readAhead under Deno' : false }, async () => {
-    const a = await openNodeFsAdapter(path.join(root, `ra${++counter}`));
-    try {
-      const f = await a.open('data', { create: true });
-      assert.ok(f.readAhead !== undefined);
-      const bytes = new Uint8Array(4 << 20).map((_, i) => (i * 2654435761) >>> 24);
-      await f.write(0, bytes);
-      // the worker starts with the first request (undefined until it runs)
-      let first = f.readAhead!(0, 8);
-      for (let k = 0; k < 500 && first === undefined; k++) {
-        await new Promise((done) => setTimeout(done, 10));
-        first = f.readAhead!(0, 8);
-      }
-      assert.ok(first !== undefined, 'the worker started');
-      first.release();
-      assert.equal(f.readAhead!(bytes.length - 4, 8), undefined, 'past the end: not read ahead');
-      const held: { off: number; r: import('../../src/storage/adapter.ts').ReadAhead }[] = [];
-      for (let k = 0; k < 20; k++) {
-        const off = k * 200_000 + 13;
-        const r = f.readAhead!(off, 256 * 1024);
-        if (r === undefined) break;
-        held.push({ off, r });
-      }
-      // (other tests in this process may hold none: the buffers are process-wide)
-      assert.equal(held.length, 16, 'one read per buffer');
-      for (const { off, r } of held) {
-        assert.equal(r.wait(), 256 * 1024);
-        assert.deepEqual(r.buf.subarray(0, 256 * 1024), bytes.subarray(off, off + 256 * 1024));
-      }
-      for (const { r } of held.splice(0, 8)) r.release();
-      const again = Array.from({ length: 8 }, (_, k) => f.readAhead!(k * 4096, 4096)!);
-      assert.ok(again.every((r) => r !== undefined), 'released buffers are reused');
-      assert.equal(f.readAhead!(0, 16), undefined, 'all 16 in use');
-      // closed with reads in flight: close waits for them, their bytes are there
-      const inFlight = again.slice(0, 4);
-      await f.close();
-      for (const [k, r] of inFlight.entries()) {
-        assert.equal(r.wait(), 4096);
-        assert.deepEqual(r.buf.subarray(0, 4096), bytes.subarray(k * 4096, k * 4096 + 4096));
-      }
-      for (const r of [...again, ...held.map((x) => x.r)]) r.release();
-      assert.throws(() => f.readAhead!(0, 8), (e) => isLargetableError(e) && e.code === 'CLOSED');
-    } finally {
-      await a.close();
-    }
-  });
-
   it('strict commits: a sequential writer may be written synchronously, writers that come together still share one write and sync', async () => {
     const dir = path.join(root, `seq${++counter}`);
     const a = await openNodeFsAdapter(dir);

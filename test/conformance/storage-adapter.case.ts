@@ -168,20 +168,6 @@ export function adapterCases(name: string, factory: AdapterFactory, api: TestApi
             assertBytes(u.subarray(0, 2), [4, 5], 'readIntoSync crossing the end');
           }
         }
-        // optional readAhead: the same bytes, read in the background (undefined while it cannot:
-        // e.g. a thread still starting)
-        if (f.readAhead !== undefined) {
-          let r = f.readAhead(1, 3);
-          for (let k = 0; k < 500 && r === undefined; k++) {
-            await new Promise((done) => setTimeout(done, 10));
-            r = f.readAhead(1, 3);
-          }
-          if (r === undefined) throw new Error('readAhead never started a read');
-          assertEqual(r.wait(), 3, 'readAhead count');
-          assertBytes(r.buf.subarray(0, 3), [2, 3, 4], 'readAhead');
-          assertEqual(r.wait(), 3, 'readAhead wait again');
-          r.release();
-        }
         await f.close();
       });
     });
