@@ -30,6 +30,19 @@ export interface Platform {
 
 let platform: Platform | undefined;
 
+let kernelFallbackWarned = false;
+/**
+ * 'auto' kernels that failed to load (a wasm file missing from a copied or bundled build, a fetch
+ * that failed): the engine runs on the TypeScript twin, several times slower on checksums,
+ * distances and codecs. Said once per process, so that it is never silent.
+ */
+function warnKernelFallback(err: unknown): void {
+  if (kernelFallbackWarned) return;
+  kernelFallbackWarned = true;
+  const why = err instanceof Error ? err.message : String(err);
+  console.warn(`largetable: wasm kernels failed to load (${why}); running on the TypeScript kernels, several times slower. Pass { kernels: 'wasm' } to make this an error, or { kernels: 'typescript' } to choose them.`);
+}
+
 /** Called once by each runtime entry point. */
 export function setPlatform(p: Platform): void {
   platform = p;
@@ -290,6 +303,7 @@ export class LargetableClient implements ClientCore {
       await o.store?.close();
       throw new LargetableError('KERNEL_ERROR', 'wasm kernels failed to load', { cause: kernelError });
     }
+    if (kernelError !== null) warnKernelFallback(kernelError);
     let store = o.store;
     if (!store) {
       let adapter = o.adapter;

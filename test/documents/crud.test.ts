@@ -198,6 +198,28 @@ describe('collection CRUD', () => {
     assert.throws(() => c.find({}), (e: LargetableError) => e.code === 'CLOSED');
   });
 
+  it("kernels 'auto' that fail to load: TypeScript kernels and one warning per process; 'wasm' is KERNEL_ERROR", async () => {
+    const failing = { openAdapter: (loc: string) => import('../../platform/node/storage.ts').then((m) => m.openAdapter(loc)), loadKernels: () => Promise.reject(new Error('simd.wasm not found')) };
+    const warnings: unknown[][] = [];
+    const warn = console.warn;
+    console.warn = (...args: unknown[]) => void warnings.push(args);
+    try {
+      for (let i = 0; i < 2; i++) {
+        const client = await new LargetableClient(`memory://kfail-${Date.now()}-${i}`, { platform: failing, ttlMonitor: false }).connect();
+        assert.equal(client.kernelBuild, 'typescript');
+        await client.db('a').collection('b').insertOne({ x: i });
+        assert.equal(await client.db('a').collection('b').countDocuments(), 1);
+        await client.close();
+      }
+      await assert.rejects(new LargetableClient(`memory://kfail-w-${Date.now()}`, { platform: failing, kernels: 'wasm', ttlMonitor: false }).connect(), (e: LargetableError) => e.code === 'KERNEL_ERROR');
+    } finally {
+      console.warn = warn;
+    }
+    // once per process (no other test makes the kernels fail to load)
+    assert.equal(warnings.length, 1, JSON.stringify(warnings));
+    assert.match(String(warnings[0]![0]), /wasm kernels failed to load \(simd\.wasm not found\); running on the TypeScript kernels/);
+  });
+
   it('persists across reopen on the same memory volume', async () => {
     const loc = `memory://persist-${Date.now()}`;
     let client = await new LargetableClient(loc, { kernels: 'typescript', ttlMonitor: false }).connect();
