@@ -32,6 +32,28 @@ async function withLog(prefix: string, body: (a: NodeFsAdapter, f: FileHandle) =
   }
 }
 
+/**
+ * Runs `n` awaited writes one after another while an immediate ticks: the most writes done
+ * between two turns of the event loop.
+ */
+async function commitsBetweenTurns(n: number, write: (i: number) => Promise<unknown>): Promise<number> {
+  let done = 0;
+  let lastTick = 0;
+  let maxGap = 0;
+  let running = true;
+  const tick = (): void => {
+    maxGap = Math.max(maxGap, done - lastTick);
+    lastTick = done;
+    if (running) setImmediate(tick);
+  };
+  setImmediate(tick);
+  for (let i = 0; i < n; i++) {
+    await write(i);
+    done++;
+  }
+  running = false;
+  return Math.max(maxGap, done - lastTick);
+}
 describe('NodeFsAdapter specifics', () => {
   it('a writeThrough (O_DSYNC) handle writes in place, appends, extends, truncates and syncs like any other', async () => {
     await withLog('wt', async (a, f) => {
@@ -119,22 +141,7 @@ describe('NodeFsAdapter specifics', () => {
     const dir = path.join(root, `turn${++counter}`);
     const st = await openStore(await openNodeFsAdapter(dir), {});
     const key = (i: number): Uint8Array => new TextEncoder().encode(`k${String(i).padStart(4, '0')}`);
-    let done = 0;
-    let lastTick = 0;
-    let maxGap = 0;
-    let running = true;
-    const tick = (): void => {
-      maxGap = Math.max(maxGap, done - lastTick);
-      lastTick = done;
-      if (running) setImmediate(tick);
-    };
-    setImmediate(tick);
-    for (let i = 0; i < 300; i++) {
-      await st.put(key(i), key(i));
-      done++;
-    }
-    running = false;
-    maxGap = Math.max(maxGap, done - lastTick);
+    const maxGap = await commitsBetweenTurns(300, (i) => st.put(key(i), key(i)));
     // the writer yields every 16 commits; the test's own tick is an immediate too, and which of two
     // immediates runs first in a turn varies (Deno measured 18 now and then): bounded, not exact.
     // Writing all 300 without a turn (the fault this guards against) gives 300.
@@ -164,23 +171,8 @@ describe('NodeFsAdapter specifics', () => {
     // ~1 KB commits: a spare is begun once the first WAL holds 64 KiB
     while (!spareAsked && i < 200) await st.put(key(i++), value);
     assert.ok(spareAsked, 'a spare WAL was begun');
-    let done = 0;
-    let lastTick = 0;
-    let maxGap = 0;
-    let running = true;
-    const tick = (): void => {
-      maxGap = Math.max(maxGap, done - lastTick);
-      lastTick = done;
-      if (running) setImmediate(tick);
-    };
-    setImmediate(tick);
     // 100 more: ~165 KB in all, inside the first WAL's 256 KiB of zeros
-    for (let k = 0; k < 100; k++) {
-      await st.put(key(i++), value);
-      done++;
-    }
-    running = false;
-    maxGap = Math.max(maxGap, done - lastTick);
+    const maxGap = await commitsBetweenTurns(100, () => st.put(key(i++), value));
     // bounded as in the test above (which of two immediates runs first in a turn varies); 16 without the spare rule
     assert.ok(maxGap <= 2 * 4, `commits between two turns of the event loop while the spare is made: up to ${maxGap}`);
     openGate();
