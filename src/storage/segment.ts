@@ -1242,7 +1242,7 @@ export class Segment {
    */
   probe(key: Uint8Array, kp: number, snap: number, as: FoundAs = foundCopy, read = false, hash = -1): number {
     const n = this.idxP0.length;
-    const cached = (this.cached ??= this.cache.table(this.cacheBase, n));
+    const cached = this.cachedTable();
     let bi = this.findBlock(key, kp);
     while (bi < n) {
       let b = cached[bi];
@@ -1276,7 +1276,7 @@ export class Segment {
   probeIndexed(key: Uint8Array, hash: number, snap: number, as: FoundAs = foundCopy): number {
     const pts = this.cache.points;
     if (!pts.find(hash, this.meta.file)) return -1;
-    const cached = (this.cached ??= this.cache.table(this.cacheBase, this.idxP0.length));
+    const cached = this.cachedTable();
     const b = cached[pts.block];
     if (b === undefined) return -1;
     b.atOffset(pts.off);
@@ -1284,6 +1284,11 @@ export class Segment {
     this.cache.touch(b);
     this.foundRead = false;
     return this.foundIn(b, as);
+  }
+
+  /** This file's table of cached blocks (`cached`), taken from the cache at the first probe. */
+  private cachedTable(): (Block | undefined)[] {
+    return (this.cached ??= this.cache.table(this.cacheBase, this.idxP0.length));
   }
 
   /** `probe`'s answer for the entry block `b` just decoded (its key is the one probed, visible). */
@@ -1323,9 +1328,7 @@ export class Segment {
       b.keyAtEntry(i, p);
       const ks = b.keyStart;
       const kl = b.keyLen;
-      let same = kl === pl;
-      for (let j = 0; same && j < kl; j++) same = d[ks + j] === pd[ps + j];
-      if (!same) {
+      if (kl !== pl || compareRanges(d, ks, kl, pd, ps, pl) !== 0) {
         hs[k] = hashKey(d, ks, ks + kl);
         os[k++] = p;
       }
