@@ -8,7 +8,10 @@
 // swapping which build opens first (the first-opened measured ~0.1-0.3 us faster at p50 on the same
 // build, so only a difference that holds in both orders counts) and ends with the mean p50
 // difference over the rounds, which cancels that bias.
-//   node --import tsx bench/_documents/profile-gets-ab.ts BASE DIST_A DIST_B [--rounds=R] [--n=100000] [--chunk=500]
+//   node --import tsx bench/_documents/profile-gets-ab.ts BASE DIST_A DIST_B [--rounds=R] [--n=100000] [--gets=G] [--chunk=500]
+// --gets=G times only the first G gets of that order (the bench's full mode does 20,000 of 100,000: most
+// of its slow gets, the block reads and the first searches of blocks, come in those; --n=20000 instead
+// reads only the first 20,000 documents inserted, all in one segment).
 // DIST_A/B: built dist/ directories. A build outside the checkout needs a package.json with
 // "type": "module" in a directory above it (else tsx loads its files as CommonJS: ~0.5 us slower
 // gets), and node_modules and build/ (the wasm) beside it: e.g. mkdir /tmp/x && cp -r dist
@@ -26,6 +29,7 @@ const [base, distA, distB] = pos.map((p) => path.resolve(p!));
 if (!base || !distA || !distB) throw new Error('usage: profile-gets-ab.ts BASE DIST_A DIST_B [--rounds=R]');
 const N = +(arg('n') ?? 100000);
 const chunk = +(arg('chunk') ?? 500);
+const G = +(arg('gets') ?? N);
 
 if (arg('child') === undefined) {
   // parent: R rounds of two processes, A opened first then B opened first
@@ -34,7 +38,7 @@ if (arg('child') === undefined) {
   const self = fileURLToPath(import.meta.url);
   for (let r = 0; r < rounds; r++) {
     for (const first of ['a', 'b']) {
-      const out = spawnSync(process.execPath, [...process.execArgv, self, base, distA, distB, `--n=${N}`, `--chunk=${chunk}`, `--child=${first}`], { encoding: 'utf8' });
+      const out = spawnSync(process.execPath, [...process.execArgv, self, base, distA, distB, `--n=${N}`, `--gets=${G}`, `--chunk=${chunk}`, `--child=${first}`], { encoding: 'utf8' });
       if (out.status !== 0) throw new Error(out.stderr);
       const line = out.stdout.trim().split('\n').pop()!;
       const p = JSON.parse(line) as { a: number[]; b: number[] };
@@ -56,7 +60,7 @@ if (arg('child') === undefined) {
   const s1 = await side(first ? distA : distB, 'x');
   const s2 = await side(first ? distB : distA, 'y');
   const [A, B] = first ? [s1, s2] : [s2, s1];
-  const look = shuffled(ids, 3);
+  const look = shuffled(ids, 3).slice(0, G);
   for (let p = 0; p < look.length; p += chunk) {
     for (const S of (p / chunk) % 2 === 0 ? [A, B] : [B, A]) {
       const c = S.c;

@@ -6,6 +6,7 @@ import { BlockCache } from './cache.ts';
 import type { FileHandle } from './adapter.ts';
 import fc from 'fast-check';
 import { prefixAt } from './memtable.ts';
+import { hashKey } from './bloom.ts';
 import { type Block, BlockScratch, Segment, SegmentBuilder, foundAt, probeDeleted, probeFound, probeIo, probeNone } from './segment.ts';
 import { RunSource } from './iterator.ts';
 
@@ -201,6 +202,41 @@ describe('segments', () => {
       assert.ok(dseg.cachedBlock(bi + 1) !== undefined && dseg.cachedBlock(bi + 2) === undefined);
       const k2 = Array.from({ length: 2000 }, (_, i) => key(i)).find((k) => dseg.findBlock(k) === bi + 2)!;
       await assert.rejects(dseg.get(k2, Infinity), (e) => isLargetableError(e, 'CORRUPTION'));
+    });
+  }
+
+  for (const level of [0, 1]) {
+    it(`a block cached by a point read of it alone, or by a batched probe, has its keys in the point index at once (level ${level})`, async () => {
+      const { a, seg: ref } = await build(2000, level);
+      const h = await a.open('x.seg');
+      const bytes = await h.read(0, await h.size());
+      const handle = syncHandle(h, bytes, () => {});
+      const keys = Array.from({ length: 2000 }, (_, i) => key(i));
+      /** Every key whose newest version lies in block bi answers by the point index alone, as get does. */
+      const indexed = async (seg: Segment, bi: number, what: string): Promise<void> => {
+        const mine = keys.filter((k) => seg.findBlock(k) === bi);
+        assert.ok(mine.length > 3, what);
+        for (const k of mine) {
+          const r = seg.probeIndexed(k, hashKey(k), Infinity, foundAt);
+          assert.notEqual(r, -1, `${what}: ${new TextDecoder().decode(k)} indexed`);
+          assert.deepEqual(r === probeFound ? seg.foundData.slice(seg.foundOff, seg.foundOff + seg.foundLen) : null, await ref.get(k, Infinity), what);
+        }
+      };
+      // a point read of a block whose next block is cached reads that block alone
+      const seg = await Segment.open(handle, 'x.seg', 1, new BlockCache<Block>(1 << 22));
+      const bi = seg.findBlock(key(700));
+      const next = keys.find((k) => seg.findBlock(k) === bi + 1)!;
+      assert.deepEqual(await seg.get(next, Infinity), await ref.get(next, Infinity));
+      assert.equal(seg.cachedBlock(bi), undefined);
+      assert.deepEqual(await seg.get(key(700), Infinity), await ref.get(key(700), Infinity));
+      await indexed(seg, bi, 'point read of one block');
+      // an index fetch's batched probe (a cache with room keeps its blocks)
+      const batched = await Segment.open(handle, 'x.seg', 1, new BlockCache<Block>(1 << 22));
+      const k = key(1234);
+      assert.equal(batched.probe(k, prefixAt(k, 0, k.length), Infinity, foundAt, true), probeFound);
+      const bb = batched.findBlock(k);
+      assert.ok(batched.cachedBlock(bb) !== undefined);
+      await indexed(batched, bb, 'batched probe');
     });
   }
 

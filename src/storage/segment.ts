@@ -1374,7 +1374,8 @@ export class Segment {
    * soon want most of them: on the documents bench's first reads (20,000 gets of 100,000
    * documents) this turned ~3,250 storage reads into ~1,000, each of which costs a system call
    * and fresh memory's page faults that also slow the gets after it. Only with `readIntoSync`
-   * (the read this point read waits for anyway); other adapters read the one block.
+   * (the read this point read waits for anyway); other adapters read the one block. A block read
+   * alone (its next one is cached) is indexed at once too.
    */
   private async pointBlock(i: number): Promise<Block> {
     const ck = this.cacheBase + i;
@@ -1383,18 +1384,16 @@ export class Segment {
     const h = this.handle;
     const off = this.idxBlockOff[i]!;
     const n = this.idxBlockOff.length;
+    if (h.readIntoSync === undefined || h.readInto === undefined || this.pending.has(i) || this.idxBlockLen[i]! > readBufBytes) return this.block(i);
     let end = i;
-    if (h.readIntoSync !== undefined && h.readInto !== undefined && !this.pending.has(i)) {
-      let room = this.cache.room() - blockRoom(this.idxBlockLen[i]!);
-      while (end + 1 < n) {
-        const j = end + 1;
-        const bl = this.idxBlockLen[j]!;
-        if (this.idxBlockOff[j]! + bl - off > pointRunBytes || room < blockRoom(bl) || this.cache.has(this.cacheBase + j) || this.pending.has(j)) break;
-        room -= blockRoom(bl);
-        end = j;
-      }
+    let room = this.cache.room() - blockRoom(this.idxBlockLen[i]!);
+    while (end + 1 < n) {
+      const j = end + 1;
+      const bl = this.idxBlockLen[j]!;
+      if (this.idxBlockOff[j]! + bl - off > pointRunBytes || room < blockRoom(bl) || this.cache.has(this.cacheBase + j) || this.pending.has(j)) break;
+      room -= blockRoom(bl);
+      end = j;
     }
-    if (end === i) return this.block(i);
     const len = this.idxBlockOff[end]! + this.idxBlockLen[end]! - off;
     return this.readPooled(off, len, true, (raw) => {
       this.cache.misses++;
@@ -1499,6 +1498,10 @@ export class Segment {
       const b = decodeBlock(raw, this.name, off, undefined, true);
       b.prepareSearch();
       this.cache.set(ck, b);
+      // its keys go to the point index while its bytes are hot, as a point read's block's do
+      // (pointBlock): a point read that finds it later answers by the index, not by a search of
+      // cold bytes and an indexing of the block then
+      this.indexBlock(i, b);
       return b;
     }
     const b = decodeBlock(raw, this.name, off, r.scratch, false, r.inPlace, off - r.off);
