@@ -8,9 +8,10 @@
 // every other query). Prints per side: get p50/p90, eq median/min wall and median process CPU, block
 // cache misses per eq query, and the document cache's stats.
 // With --eq=K, K cities (up to 50 distinct ones); the last line is the median of the per-query ratios new/old.
+// With --range=K, K of the bench's range queries (age range, sort by score, limit 20) follow, alternated the same way.
 //   node --import tsx bench/_documents/profile-pair.ts BASE --a=OLD_DIST_DIR [--b=NEW_DIST_DIR] [--docs=N] [--eq=K]
 import path from 'node:path';
-import { makeIds, shuffled, now, eqParams, pct } from './workload.mjs';
+import { makeIds, shuffled, now, eqParams, rangeParams, pct } from './workload.mjs';
 import fs from 'node:fs';
 import { openWorkCopy } from './workcopy.ts';
 const arg = (k: string) => process.argv.find((a) => a.startsWith(`--${k}=`))?.slice(k.length + 3);
@@ -46,6 +47,16 @@ for (let q = 0; q < cities.length; q++) {
     if (r.length < 1000) throw new Error('few');
   }
 }
+const ranges = rangeParams(+(arg('range') ?? 0));
+const rangeMs: Record<string, number[]> = { old: [], new: [] };
+for (let q = 0; q < ranges.length; q++) {
+  for (const name of q % 2 ? [...order].reverse() : order) {
+    const [lo, hi] = ranges[q]!;
+    const t = now();
+    await sides[name]!.c.find({ age: { $gte: lo, $lt: hi } }).sort({ score: -1 }).limit(20).toArray();
+    rangeMs[name]!.push(now() - t);
+  }
+}
 const med = (a: number[]) => { const b = [...a].sort((x, y) => x - y); return b[b.length >> 1]!; };
 for (const name of order) {
   const s = sides[name]!;
@@ -60,3 +71,4 @@ for (const name of order) {
 const ratio = sides.new!.eq.map((x: number, i: number) => x / sides.old!.eq[i]!);
 const cratio = sides.new!.eqcpu.map((x: number, i: number) => x / sides.old!.eqcpu[i]!);
 console.log(`paired eq new/old: wall median ${med(ratio).toFixed(3)}, cpu median ${med(cratio).toFixed(3)} (${ratio.length} queries)`);
+if (ranges.length > 0) console.log(`paired range new/old: wall median ${med(rangeMs.new!.map((x, i) => x / rangeMs.old![i]!)).toFixed(3)} (${ranges.length} queries; medians old ${med(rangeMs.old!).toFixed(2)} new ${med(rangeMs.new!).toFixed(2)} ms)`);

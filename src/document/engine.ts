@@ -346,8 +346,13 @@ function copyBytes(b: Uint8Array): Uint8Array {
  * map; equal to `docKeyStringHash(bytesKey(key))`.
  */
 export function docKeyHash(key: Uint8Array): number {
+  return docKeyHashAt(key, 0, key.length);
+}
+
+/** `docKeyHash` of the key b[start, end). */
+export function docKeyHashAt(b: Uint8Array, start: number, end: number): number {
   let h = 0x811c9dc5 | 0;
-  for (let i = 0; i < key.length; i++) h = Math.imul(h ^ key[i]!, 0x01000193);
+  for (let i = start; i < end; i++) h = Math.imul(h ^ b[i]!, 0x01000193);
   h = Math.imul(h ^ (h >>> 16), 0x45d9f3b);
   return h ^ (h >>> 16);
 }

@@ -1743,6 +1743,62 @@ export class LsmStore implements Store {
     return r < 0 ? -1 : r === locNone ? 0 : this.hitRead ? 2 : 1;
   }
 
+  /**
+   * Reads ahead (into the CPU's caches) what `locateRead` of each of the `n` keys
+   * `keys[starts[i], ends[i])` will read when the cache's point index knows where the key is:
+   * its point-index bucket, cached block and entry, and the lines of its value (up to 2 KiB).
+   * Each stage reads its lines for all keys in a loop of its own, so that their cache misses are
+   * in flight together, where one lookup after another waits for each of its chain of dependent
+   * misses (~1.3 µs per document fetch of an index scan over cached blocks, most of it waiting).
+   * Only memory reads: no answer depends on it. For batched readers (an index scan's fetches).
+   */
+  prefetch(keys: Uint8Array, starts: Int32Array, ends: Int32Array, n: number): void {
+    this.checkOpen();
+    const pts = this.cache.points;
+    const version = this.current;
+    if (!pts.made || n === 0 || (version.l0.length === 0 && version.l1.length === 0)) return;
+    if (this.pfHash.length < n) {
+      this.pfHash = new Int32Array(n);
+      this.pfOff = new Int32Array(n);
+      this.pfBlock = new Array(n);
+    }
+    const hs = this.pfHash;
+    const offs = this.pfOff;
+    const blocks = this.pfBlock;
+    let x = 0;
+    for (let i = 0; i < n; i++) x ^= pts.touch((hs[i] = hashOf(keys, starts[i]!, ends[i]!)));
+    const l0 = version.l0;
+    const l1 = version.l1;
+    for (let i = 0; i < n; i++) {
+      const h = hs[i]!;
+      let b: Block | undefined;
+      for (let j = 0; j < l0.length && b === undefined; j++) b = l0[j]!.hintedBlock(h);
+      if (b === undefined && l1.length > 0) b = l1Candidate(l1, keys.subarray(starts[i]!, ends[i]!))?.hintedBlock(h);
+      blocks[i] = b;
+      if (b !== undefined) offs[i] = pts.off;
+    }
+    for (let i = 0; i < n; i++) {
+      const b = blocks[i];
+      if (b !== undefined) x ^= b.data[offs[i]!]!;
+    }
+    for (let i = 0; i < n; i++) {
+      const b = blocks[i];
+      if (b === undefined) continue;
+      b.atOffset(offs[i]!);
+      const d = b.data;
+      const end = b.valStart + (b.valLen < 2048 ? b.valLen : 2048);
+      for (let p = b.valStart; p < end; p += 64) x ^= d[p]!;
+      blocks[i] = undefined;
+    }
+    this.pfTouched ^= x;
+  }
+
+  /** `prefetch`'s scratch (per key: hash, hinted block, entry offset) and what it read (a use, so that the loads stay). */
+  private pfHash = new Int32Array(0);
+  private pfOff = new Int32Array(0);
+  private pfBlock: (Block | undefined)[] = [];
+  private pfTouched = 0;
+
   /** Whether the last `locateRead` found its value in a block read from storage. */
   private hitRead = false;
 
@@ -1796,17 +1852,16 @@ export class LsmStore implements Store {
     // bloom filter, whose probes (random bits, a cache miss each) would only confirm what the
     // block search finds; a key outside a segment's range lands in a block where the search rejects it
     const lastL0 = read && l1.length === 0 ? l0.length - 1 : -1;
-    // point reads use (and fill) the cache's point index; a batched reader's fetches go by the search
+    // point reads and a batched reader's fetches use the cache's point index (the fetches' hints
+    // are what `prefetch` read ahead); a point read's search of a cached block fills it
     const pointHash = read ? -1 : hash;
     for (let i = 0; i < l0.length; i++) {
       const s = l0[i]!;
       if (s.meta.minSeq > snap) continue;
       // the point index's hint, before the bloom filter (which would only confirm a key it finds)
-      if (pointHash !== -1) {
-        const r = s.probeIndexed(key, pointHash, snap, foundAt);
-        if (r === probeFound) return takeFound(s, h);
-        if (r === probeDeleted) return locNone;
-      }
+      const r0 = s.probeIndexed(key, hash, snap, foundAt);
+      if (r0 === probeFound) return takeFound(s, h);
+      if (r0 === probeDeleted) return locNone;
       if (i === lastL0 ? compareBytes(key, s.meta.smallest) < 0 || compareBytes(key, s.meta.largest) > 0 : !s.mayContain(key, hash)) continue;
       const r = s.probe(key, kp, snap, foundAt, read, pointHash);
       if (r === probeNone) continue;
@@ -1816,8 +1871,8 @@ export class LsmStore implements Store {
       return takeFound(s, h);
     }
     const s = l1Candidate(l1, key);
-    if (s !== undefined && pointHash !== -1) {
-      const r = s.probeIndexed(key, pointHash, snap, foundAt);
+    if (s !== undefined) {
+      const r = s.probeIndexed(key, hash, snap, foundAt);
       if (r === probeFound) return takeFound(s, h);
       if (r === probeDeleted) return locNone;
     }
@@ -2197,8 +2252,8 @@ function walDamaged(name: string, offset: number, durableEnd: number): Largetabl
 }
 
 import { hashKey } from './bloom.ts';
-function hashOf(key: Uint8Array): number {
-  return hashKey(key);
+function hashOf(key: Uint8Array, start = 0, end = key.length): number {
+  return hashKey(key, start, end);
 }
 
 /** Memtable entries `approximateCount` walks at most, per memtable. */

@@ -91,6 +91,12 @@ export class PointIndex {
     return false;
   }
 
+  /** A word of key hash `hash`'s bucket (0 without a table): a read that brings the bucket's line into the CPU cache. */
+  touch(hash: number): number {
+    const s = this.slots;
+    return s === undefined ? 0 : s[PointIndex.bucket(hash, this.mask)]!;
+  }
+
   /**
    * Records that block `block` of file `file` holds the newest version of the key whose hash is
    * `hash`, at entry offset `off`. Returns the bytes the table took when this put made it, else 0.

@@ -1286,6 +1286,16 @@ export class Segment {
     return this.foundIn(b, as);
   }
 
+  /**
+   * The cached block the cache's point index says holds key hash `hash` in this file (the entry
+   * offset then in `cache.points.off`), or undefined: a hint, unchecked (for `LsmStore.prefetch`,
+   * which only reads memory the lookup will read; the lookup checks the key).
+   */
+  hintedBlock(hash: number): Block | undefined {
+    const pts = this.cache.points;
+    return pts.find(hash, this.meta.file) ? this.cachedTable()[pts.block] : undefined;
+  }
+
   /** This file's table of cached blocks (`cached`), taken from the cache at the first probe. */
   private cachedTable(): (Block | undefined)[] {
     return (this.cached ??= this.cache.table(this.cacheBase, this.idxP0.length));

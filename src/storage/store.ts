@@ -175,6 +175,13 @@ export interface Store {
    * until the next call into the store, as `locateCached`'s.
    */
   locateRead(key: Uint8Array): number;
+  /**
+   * Reads ahead into the CPU's caches what `locateRead` of each of the `n` keys
+   * `keys[starts[i], ends[i])` will read, for the keys whose blocks are cached (a batched reader's
+   * next lookups: their cache misses overlap instead of coming one after another). No answer
+   * depends on it.
+   */
+  prefetch(keys: Uint8Array, starts: Int32Array, ends: Int32Array, n: number): void;
   /** Where the last `locateCached` or `locateRead` that answered 1 found its value. */
   readonly hit: { readonly buf: Uint8Array; readonly off: number; readonly len: number };
   put(key: Uint8Array, value: Uint8Array): Promise<CommitInfo>;

@@ -41,6 +41,30 @@ function located(st: Store, key: Uint8Array): string | undefined {
   return td.decode(h.buf.subarray(h.off, h.off + h.len));
 }
 
+/**
+ * `locateRead`'s answers (as `located`'s) for `keys`, after `prefetch` of all of them (a batched
+ * reader's window: the prefetch reads ahead, and changes no answer).
+ */
+function locatedRead(st: Store, keys: Uint8Array[]): (string | undefined)[] {
+  const all = new Uint8Array(keys.reduce((n, k) => n + k.length, 0));
+  const starts = new Int32Array(keys.length);
+  const ends = new Int32Array(keys.length);
+  let p = 0;
+  keys.forEach((k, i) => {
+    starts[i] = p;
+    all.set(k, p);
+    ends[i] = p += k.length;
+  });
+  st.prefetch(all, starts, ends, keys.length);
+  return keys.map((k) => {
+    const r = st.locateRead(k);
+    if (r < 0) return 'io';
+    if (r === 0) return undefined;
+    const h = st.hit;
+    return td.decode(h.buf.subarray(h.off, h.off + h.len));
+  });
+}
+
 /** A model test's put, del, flush or compact, applied to the store and (writes) to the model; false for any other command. */
 async function modelWrite(st: Store, m: Map<string, string>, c: { t: string; k?: string; v?: string }): Promise<boolean> {
   if (c.t === 'put') {
@@ -1008,6 +1032,8 @@ export function storeCases(name: string, factory: AdapterFactory, api: TestApi, 
                 for (let r = 0; r < 2; r++) {
                   const at = located(st, b(k));
                   if (at !== 'io') assertEqual(at, m.get(k), `locateCached ${k}`);
+                  const [ra] = locatedRead(st, [b(k)]);
+                  if (ra !== 'io') assertEqual(ra, m.get(k), `locateRead ${k}`);
                   const cached = st.getCached(b(k));
                   if (cached !== undefined) assertEqual(cached === null ? undefined : s(cached), m.get(k), `getCached ${k}`);
                   for (const h of snaps) {
@@ -1029,7 +1055,12 @@ export function storeCases(name: string, factory: AdapterFactory, api: TestApi, 
                   snaps.push({ snap: st.snapshot(), m: new Map(m) });
                   if (snaps.length > 2) snaps.shift()!.snap.release();
                 } else if (c.t === 'read') await read(c.k);
-                else for (const k of keys) await read(k);
+                else {
+                  for (const k of keys) await read(k);
+                  // a window of all keys prefetched, then located in turn (in both orders)
+                  const ks = c.t === 'readAll' && m.size % 2 === 1 ? [...keys].reverse() : keys;
+                  locatedRead(st, ks.map(b)).forEach((at, i) => at !== 'io' && assertEqual(at, m.get(ks[i]!), `locateRead in a window ${ks[i]}`));
+                }
               }
               for (const k of keys) await read(k);
               for (const h of snaps) h.snap.release();
