@@ -9,7 +9,8 @@
  *
  * Crash simulation (tests only): a volume created with `{ trackUnsynced: true }` keeps a second
  * copy of every file's synced bytes. `crashMemoryVolumeForTesting(name)` then drops every
- * unsynced byte (optionally keeping a torn prefix of an unsynced tail), invalidates every adapter
+ * unsynced byte (optionally keeping a torn prefix of an unsynced tail, as a killed process may, or
+ * any subset of its pages, as a power loss may), invalidates every adapter
  * and handle open on the volume (they throw CLOSED) and frees the lock, like a killed process.
  * Crash model: created, removed and replaced files are durable at once; bytes written by
  * `write`/`append`/`truncate` are durable only after `sync` of that file.
@@ -386,7 +387,18 @@ export interface CrashOptions {
    * once per file with an unsynced tail.
    */
   tornTailBytes?: (file: string, unsyncedTailBytes: number) => number;
+  /**
+   * Instead of a prefix, keep any subset of the unsynced tail's pages, as a power loss may (a
+   * filesystem writes dirty pages back in no set order): called for each page of
+   * `crashPageBytes` (aligned on file offsets) the unsynced tail touches, in order; true keeps the
+   * page's new bytes, false its synced ones (zeros past the synced size). The file keeps its synced
+   * size, or reaches to the end of the last page kept (at most its size before the crash).
+   */
+  keepUnsyncedPage?: (file: string, pageOffset: number) => boolean;
 }
+
+/** The page size of the crash simulation's `keepUnsyncedPage`. */
+export const crashPageBytes = 4096;
 
 /**
  * TEST ONLY: simulates a crash of every process using `memory://name`: drops unsynced bytes,
@@ -414,6 +426,10 @@ function crashVolume(volume: MemVolume, options: CrashOptions): void {
     const synced = f.synced ?? new Uint8Array(0);
     const from = Math.min(f.dirtyFrom, f.syncedSize);
     const to = Math.min(f.size, Math.max(f.dirtyTo, from, f.size > f.syncedSize ? f.size : 0));
+    if (options.keepUnsyncedPage !== undefined) {
+      volume.files.set(name, crashPages(name, f, synced, from, to, options.keepUnsyncedPage));
+      continue;
+    }
     let keep = 0;
     if (to > from && options.tornTailBytes !== undefined) {
       const tail = to - from;
@@ -426,6 +442,30 @@ function crashVolume(volume: MemVolume, options: CrashOptions): void {
     syncFile(next);
     volume.files.set(name, next);
   }
+}
+
+/** A file after a crash that kept the pages of its unsynced tail [from, to) that `keep` picks. */
+function crashPages(name: string, f: MemFile, synced: Uint8Array, from: number, to: number, keep: (file: string, pageOffset: number) => boolean): MemFile {
+  const kept: number[] = [];
+  let size = f.syncedSize;
+  for (let pg = from - (from % crashPageBytes); pg < to; pg += crashPageBytes) {
+    if (!keep(name, pg)) continue;
+    kept.push(pg);
+    size = Math.max(size, Math.min(f.size, pg + crashPageBytes));
+  }
+  const next = newFile(true);
+  setSize(next, size);
+  next.data.set(synced.subarray(0, Math.min(f.syncedSize, size)));
+  for (const pg of kept) {
+    const s = Math.max(pg, from);
+    const e = Math.min(pg + crashPageBytes, to, size);
+    // the page as it is now: its bytes past the file's current size (an unsynced truncate) are gone
+    const live = Math.min(e, f.size);
+    if (live > s) next.data.set(f.data.subarray(s, live), s);
+    if (e > Math.max(s, live)) next.data.fill(0, Math.max(s, live), e);
+  }
+  syncFile(next);
+  return next;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -7,7 +7,10 @@
  * - `read` past the end returns the bytes that exist (possibly 0 of them), never throws for that.
  * - `write` at an offset beyond the end zero-fills the gap.
  * - Bytes written are visible to later reads at once; they are durable only after `sync`
- *   of that file resolves. A crash may drop any unsynced suffix of any write (torn writes).
+ *   of that file resolves. A crash may drop any unsynced bytes: a suffix of a write (a killed
+ *   process, torn writes) or, on a power loss, any of its pages, a later one kept without an
+ *   earlier one. Synced bytes are never lost or changed. (The WAL's synced marks make recovery
+ *   tell such a loss from damage: docs/FORMAT.md "WAL".)
  * - `replace(name, bytes)` atomically sets the whole content of `name` and makes it durable:
  *   after a crash a reader sees either the old or the new content, never a mix.
  * - `lock()` takes the single-writer lock for the whole location or throws LOCKED.

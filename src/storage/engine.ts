@@ -47,7 +47,7 @@ import type {
   WriteOptions,
 } from './store.ts';
 import { entryBatchPush, entryKey, entryValue, newEntryBatch, type EntryBatch } from './store.ts';
-import { applyRecord, encodeBatch, scanWal, sealRecord, walHeader, walHeaderBytes, walName, walPreallocBytesMax, walPreallocBytesMin, walPreallocGroupBytesMax } from './wal.ts';
+import { applyRecord, encodeBatch, scanWal, sealRecord, stampRecord, walHeader, walHeaderBytes, walName, walPreallocBytesMax, walPreallocBytesMin, walPreallocGroupBytesMax } from './wal.ts';
 
 /** Named points where `onEvent` is called (crash tests kill the process there). */
 export type StoreEvent =
@@ -298,6 +298,11 @@ export class LsmStore implements Store {
   private walDirty = false;
   /** End of the last record written to the current WAL (the log's logical end). */
   private walSize = 0;
+  /**
+   * The current WAL's synced mark: every byte before it is durable (the end of the last write a
+   * completed sync covered). Each record written carries it (`stampRecord`, docs/FORMAT.md "WAL").
+   */
+  private walSynced = 0;
   /** Bytes the current WAL file holds (walSize + its zero-filled, preallocated tail). */
   private walAlloc = 0;
   private readonly walPrealloc: boolean;
@@ -577,6 +582,7 @@ export class LsmStore implements Store {
     this.walFile = w.file;
     this.walFileName = w.name;
     this.walSize = walHeaderBytes;
+    this.walSynced = walHeaderBytes;
     this.walAlloc = w.alloc;
     this.walDirty = false;
     mem.walFiles.push(w.file);
@@ -1016,8 +1022,7 @@ export class LsmStore implements Store {
     this.lastSeq = seq;
     p.seq = seq;
     this.wroteNow();
-    this.walSyncs++;
-    this.walDirty = false;
+    this.walSyncedTo(this.walSize);
     this.noteLatNow(performance.now() - t0);
     applyRecord(rec, 0, rec.length, seq, this.current.mem, name, 0);
     this.visibleSeq = seq;
@@ -1104,8 +1109,9 @@ export class LsmStore implements Store {
       if (this.current.mem.bytes >= this.memtableBytes) {
         try {
           await this.rotate();
-        } catch {
-          continue; // failed is set; the loop rejects the queue
+        } catch (err) {
+          this.rejectQueue(err);
+          continue;
         }
       }
       if (fresh && this.walSyncRun >= this.turnAfter() && this.queue.length === 1 && this.wal.turn !== undefined) {
@@ -1132,8 +1138,9 @@ export class LsmStore implements Store {
         // those to be written and synced
         try {
           await this.persistWal();
-        } catch {
-          continue; // failed is set; the loop rejects the queue
+        } catch (err) {
+          this.rejectQueue(err);
+          continue;
         }
         continue; // the queue may have changed (a rotation may be due): form the group again
       }
@@ -1187,9 +1194,9 @@ export class LsmStore implements Store {
           this.onEvent?.('wal-sync');
         }
         // a synchronous write is durable when it returns: its sync is skipped when it has nothing to do
+        const end = this.walSize;
         if (!now || this.wal.syncPending?.() !== false) await io(name, 'sync', () => this.wal.sync());
-        this.walSyncs++;
-        this.walDirty = false;
+        this.walSyncedTo(end);
         if (lone) {
           const dt = performance.now() - t0;
           if (now) this.noteLatNow(dt);
@@ -1215,6 +1222,18 @@ export class LsmStore implements Store {
   }
 
   /**
+   * After a failed rotation or WAL write outside a group: with `failed` set the loop rejects the
+   * queue itself; else the adapter was closed under the store (CLOSED, which does not stop it), and
+   * the queued batches get that error here (retrying would spin the loop without end).
+   */
+  private rejectQueue(err: unknown): void {
+    if (this.failed !== null) return;
+    const q = this.queue;
+    this.queue = [];
+    for (const p of q) p.reject(err);
+  }
+
+  /**
    * The synchronous way still costs what it did at its best (its moving average within
    * walSteadyFactor times its lowest, or walSteadySlackMs more): nothing slows this thread or the device, so the thread-pool
    * round trip cannot be the faster way and a probe of it would only cost its latency (0.3-4 ms on
@@ -1226,6 +1245,19 @@ export class LsmStore implements Store {
   private walSyncSteady(): boolean {
     const best = this.walLatNowBest;
     return this.walLatNow > 0 && this.walLatNow <= Math.max(walSteadyFactor * best, best + walSteadySlackMs) && this.walProbeRun < walProbeRunCap;
+  }
+
+  /** A sync of the current WAL completed that covered every write up to `end` (issued before it). */
+  private walSyncedTo(end: number): void {
+    this.walSyncs++;
+    this.walDirty = false;
+    if (end > this.walSynced) this.walSynced = end;
+  }
+
+  /** Stamps the records about to be written to the current WAL with its synced mark. */
+  private stampParts(parts: Uint8Array[]): void {
+    const mark = this.walSynced;
+    for (const p of parts) stampRecord(p, mark);
   }
 
   private takeUnwritten(): Uint8Array[] {
@@ -1245,6 +1277,7 @@ export class LsmStore implements Store {
     for (const p of parts) total += p.length;
     if (total === 0) return;
     if (this.spare !== undefined && this.walSize + total > this.walAlloc && !this.walDirty) this.switchToSpare();
+    this.stampParts(parts);
     const at = this.walSize;
     const end = at + total;
     let pad = 0;
@@ -1344,8 +1377,9 @@ export class LsmStore implements Store {
       // only while they are few (the log's first chunks), else the asynchronous path writes them
       const pad = this.walPadBytes();
       if (rec.length + pad > walSyncExtendBytesMax) return false;
+      this.stampParts(parts);
       buf = this.walGather(parts, rec.length + pad);
-    }
+    } else this.stampParts(parts);
     const name = this.walFileName;
     this.onEvent?.('wal-append');
     let done: boolean;
@@ -1380,9 +1414,9 @@ export class LsmStore implements Store {
     try {
       if (this.unwritten.length > 0) await this.walWrite(this.takeUnwritten());
       if (!this.walDirty) return;
+      const end = this.walSize;
       await io(name, 'sync', () => this.wal.sync());
-      this.walSyncs++;
-      this.walDirty = false;
+      this.walSyncedTo(end);
     } catch (err) {
       throw this.fail(err, name, 'sync');
     }

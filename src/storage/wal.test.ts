@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { isLargetableError } from '../errors.ts';
 import { Memtable, MemtablePool, NIL } from './memtable.ts';
-import { applyRecord, decodeWalRecord, encodeBatch, scanWal, sealRecord, walHeader, walShareBytesMin, walTailBytesMin } from './wal.ts';
+import { applyRecord, decodeWalRecord, encodeBatch, scanWal, sealRecord, stampRecord, walHeader, walMarkBytes, walShareBytesMin, walTailBytesMin, walVersion } from './wal.ts';
 import type { WriteOp } from './store.ts';
 
 const b = (s: string): Uint8Array => new TextEncoder().encode(s);
@@ -23,6 +23,10 @@ function assertSameMemtable(copied: Memtable, whole: Memtable): void {
   }
 }
 
+/**
+ * A WAL of one record per batch, each written once the one before it was synced (its synced mark
+ * is its own offset: sequential strict commits).
+ */
 function log(...batches: Uint8Array[][]): { buf: Uint8Array; ends: number[] } {
   const parts: Uint8Array[] = [walHeader()];
   let seq = 0;
@@ -31,6 +35,7 @@ function log(...batches: Uint8Array[][]): { buf: Uint8Array; ends: number[] } {
   for (const keys of batches) {
     const rec = encodeBatch(keys.map((k) => ({ type: 'put', key: k, value: k })));
     sealRecord(rec, ++seq);
+    stampRecord(rec, len);
     parts.push(rec);
     len += rec.length;
     ends.push(len);
@@ -182,7 +187,7 @@ describe('WAL records', () => {
           const rec = encodeBatch(ops);
           sealRecord(rec, i + 1);
           let kind3 = 0;
-          let plain = 20;
+          let plain = 20 + walMarkBytes;
           for (const op of ops) plain += 3 + op.key.length + (op.type === 'put' ? op.value.length : -1);
           for (let p = 20, j = 0; j < ops.length; j++) {
             const op = ops[j]!;
@@ -224,10 +229,11 @@ describe('WAL records', () => {
       { type: 'put', key: b('a'), value: v1 },
       { type: 'put', key: b('b'), value: v2 },
     ]);
-    // op 1 at 20: 01 01 28 'a' v1 (44 bytes), op 2 at 64: 01 01 28 'b' v2 (44 bytes), op 3 at 108
+    // op 1 at 20: 01 01 28 'a' v1 (44 bytes), op 2 at 64: 01 01 28 'b' v2 (44 bytes), op 3 at 108, then the (zero) synced mark
+    const opsEnd = rec.length - walMarkBytes;
     const out = new Uint8Array(rec.length + 5);
-    out.set(rec);
-    out.set([2, 1, 60, 108 - 44, 0x63], rec.length); // back 64: from offset 44 (v1[20]) to 104
+    out.set(rec.subarray(0, opsEnd));
+    out.set([2, 1, 60, 108 - 44, 0x63], opsEnd); // back 64: from offset 44 (v1[20]) to 104
     new DataView(out.buffer).setUint32(0, out.length - 8, true);
     new DataView(out.buffer).setUint32(16, 3, true);
     sealRecord(out, 1);
@@ -244,7 +250,7 @@ describe('WAL records', () => {
     assert.deepEqual((decodeWalRecord(out).ops[2] as { value: Uint8Array }).value, expected);
     for (const back of [1, 108 - 19, 200]) {
       const bad = out.slice();
-      bad[rec.length + 3] = back;
+      bad[opsEnd + 3] = back;
       sealRecord(bad, 1);
       assert.throws(() => applyRecord(bad, 0, bad.length, 1, new Memtable(), 'w', 0), (e) => isLargetableError(e, 'CORRUPTION'), `back ${back}`);
       assert.throws(() => decodeWalRecord(bad), (e) => isLargetableError(e, 'CORRUPTION'), `back ${back}`);
@@ -253,7 +259,8 @@ describe('WAL records', () => {
 
   it('a torn tail (any cut inside the last record) is reported, earlier records survive', () => {
     const { buf, ends } = log([b('x'), b('y')], [b('z')], [b('w'), b('v')]);
-    for (let cut = ends[1]! + 1; cut < buf.length; cut++) {
+    // (a cut in the zero bytes the last record ends with, its synced mark's high bytes, loses nothing)
+    for (let cut = ends[1]! + 1; cut < lastNonZero(buf); cut++) {
       const scan = scanWal(buf.subarray(0, cut), 'w');
       assert.equal(scan.records.length, 2, `cut ${cut}`);
       assert.equal(scan.validEnd, ends[1]);
@@ -273,22 +280,73 @@ describe('WAL records', () => {
     assert.throws(() => scanWal(bad, 'the.wal'), (e) => isLargetableError(e, 'CORRUPTION') && e.details['file'] === 'the.wal' && e.details['offset'] === ends[0]);
   });
 
-  it('reads WALs of versions 2 (before shared values) to 4, refuses older and newer ones', () => {
+  it('reads WALs of versions 2 (before shared values) to 5, refuses older and newer ones', () => {
     const { buf } = log([b('x')]);
-    assert.equal(buf[4], 4);
-    for (const v of [2, 3]) {
-      const old = buf.slice();
-      old[4] = v;
-      assert.deepEqual(scanWal(old, 'w').records.map((r) => r.seq), [1]);
+    assert.equal(buf[4], 5);
+    assert.equal(walVersion, 5);
+    const old = unmarked(log([b('x')], [b('y')], [b('z')]));
+    for (const v of [2, 3, 4]) {
+      old.buf[4] = v;
+      assert.deepEqual(scanWal(old.buf, 'w').records.map((r) => r.seq), [1, 2, 3]);
     }
-    for (const v of [1, 5]) {
+    for (const v of [1, 6]) {
       const other = buf.slice();
       other[4] = v;
       assert.throws(
         () => scanWal(other, 'w'),
-        (e) => isLargetableError(e, 'UNSUPPORTED_FORMAT') && e.details['offset'] === 4 && /version [15] .*reads 2 to 4/.test(e.message),
+        (e) => isLargetableError(e, 'UNSUPPORTED_FORMAT') && e.details['offset'] === 4 && /version [16] .*reads 2 to 5/.test(e.message),
       );
     }
+  });
+
+  it('a bad record followed only by records whose synced mark does not pass it is a torn tail (version 5); before version 5 any valid record after it is CORRUPTION', () => {
+    // records 2 and 3 written in one write after record 1 was synced: both carry record 2's offset... 
+    const parts = [[b('x')], [b('y')], [b('z')]];
+    const { buf, ends } = log(...parts);
+    const group = buf.slice();
+    const rec3 = group.subarray(ends[1]!, ends[2]!);
+    stampRecord(rec3, ends[0]!); // ...so record 3's mark is record 2's offset, not its own
+    const lost = group.slice();
+    lost.fill(0, ends[0]!, ends[0]! + 5); // record 2's first page lost, record 3's kept
+    const scan = scanWal(lost, 'w');
+    assert.deepEqual(scan.records.map((r) => r.seq), [1]);
+    assert.equal(scan.validEnd, ends[0]);
+    assert.equal(scan.tornBytes, lastNonZero(lost) - ends[0]!, 'record 3, valid but never acknowledged, is torn tail too');
+    // the same loss where record 3 was written after record 2 was synced: record 2's bytes were synced
+    const synced = buf.slice();
+    synced.fill(0, ends[0]!, ends[0]! + 5);
+    assert.throws(() => scanWal(synced, 'w.wal'), (e) => isLargetableError(e, 'CORRUPTION') && e.details['offset'] === ends[0]);
+    // version 4 (no marks): the old rule, any valid record after a bad one is CORRUPTION
+    const v4 = unmarked(log(...parts));
+    v4.buf.fill(0, v4.ends[0]!, v4.ends[0]! + 5);
+    v4.buf[4] = 4;
+    assert.throws(() => scanWal(v4.buf, 'w.wal'), (e) => isLargetableError(e, 'CORRUPTION') && e.details['offset'] === v4.ends[0]);
+    // the mark is covered by the checksum: a record whose mark was changed is not a valid one
+    const forged = lost.slice();
+    forged[ends[2]! - walMarkBytes]! ^= 0x40;
+    assert.equal(scanWal(forged, 'w').validEnd, ends[0]);
+    // a record claiming a mark past its own start is not a valid record
+    const ahead = buf.slice();
+    stampRecord(ahead.subarray(ends[1]!, ends[2]!), ends[1]! + 1);
+    assert.equal(scanWal(ahead, 'w').records.length, 2);
+  });
+
+  it('stampRecord keeps the checksum right for any mark, set any number of times', () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 60 }), fc.array(fc.nat(), { minLength: 1, maxLength: 4 }), (v, marks) => {
+        const rec = encodeBatch([{ type: 'put', key: b('k'), value: v }]);
+        sealRecord(rec, 3);
+        for (const m of marks) stampRecord(rec, m * 3 + (m % 7) * 0x100000000);
+        const fresh = rec.slice();
+        fresh.fill(0, fresh.length - walMarkBytes);
+        new DataView(fresh.buffer).setUint32(4, 0);
+        sealRecord(fresh, 3);
+        stampRecord(fresh, marks[marks.length - 1]! * 3 + (marks[marks.length - 1]! % 7) * 0x100000000);
+        assert.deepEqual(rec, fresh);
+        assert.equal(decodeWalRecord(rec).seq, 3n);
+      }),
+      { seed: 21, numRuns: 200 },
+    );
   });
 
   it('a zero-filled (preallocated) tail is the end of the log, not a torn write', () => {
@@ -311,7 +369,7 @@ describe('WAL records', () => {
   it('a torn write inside the preallocated tail: torn bytes up to the last non-zero byte, zeros after', () => {
     const { buf, ends } = log([b('x'), b('y')], [b('z')], [b('w'), b('v')]);
     const zeros = 64;
-    for (let cut = ends[1]! + 1; cut < buf.length; cut++) {
+    for (let cut = ends[1]! + 1; cut < lastNonZero(buf); cut++) {
       // the record's prefix landed, the rest of the preallocated space is still zero
       const pre = new Uint8Array(buf.length + zeros);
       pre.set(buf.subarray(0, cut));
@@ -355,6 +413,32 @@ describe('WAL records', () => {
     assert.throws(() => encodeBatch([{ type: 'put', key: b('k'), value: new Uint8Array(16 * 1024 * 1024 + 1) }]), (e) => isLargetableError(e, 'LIMIT_EXCEEDED'));
   });
 });
+
+/** One past the last non-zero byte of `buf`. */
+function lastNonZero(buf: Uint8Array): number {
+  let n = buf.length;
+  while (n > 0 && buf[n - 1] === 0) n--;
+  return n;
+}
+
+/** The log's records as a version 4 build wrote them: no synced mark (resealed). */
+function unmarked(l: { buf: Uint8Array; ends: number[] }): { buf: Uint8Array; ends: number[] } {
+  const out = new Uint8Array(l.buf.length - l.ends.length * walMarkBytes);
+  out.set(l.buf.subarray(0, 8));
+  const ends: number[] = [];
+  let from = 8;
+  let o = 8;
+  for (const end of l.ends) {
+    const rec = l.buf.slice(from, end - walMarkBytes);
+    new DataView(rec.buffer).setUint32(0, rec.length - 8, true);
+    sealRecord(rec, Number(decodeWalRecord(l.buf.subarray(from, end)).seq));
+    out.set(rec, o);
+    o += rec.length;
+    ends.push(o);
+    from = end;
+  }
+  return { buf: out, ends };
+}
 
 function isTailOf(op: { key: Uint8Array; value: Uint8Array }): boolean {
   const { key: k, value: v } = op;

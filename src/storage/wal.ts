@@ -2,7 +2,7 @@
  * Write-ahead log (docs/FORMAT.md "WAL"). One record per write batch, self-describing with its
  * sequence number so a replica can apply records idempotently in order:
  *   record  = payloadLen u32 | crc32c(payload) u32 | payload
- *   payload = seq u64 | opCount u32 | op*
+ *   payload = seq u64 | opCount u32 | op* | syncedMark u64 (version 5 on)
  *   op      = kind u8 (1 put, 0 del) | keyLen varint | valueLen varint (put only) | key | value
  *           | kind u8 = 2 (put, value shared) | keyLen varint | valueLen varint | back varint | key
  *           | kind u8 = 3 (put, value = key's tail) | keyLen varint | valueLen varint | key
@@ -13,7 +13,12 @@
  * inside the value of the put before it (a change-log record holding the document it inserts):
  * the bytes are written, checksummed and copied into the memtable once. Version 4 adds op kind 3:
  * a put whose value is the last `valueLen` bytes of its own key (an index entry's value, the
- * document key suffix its key ends with). Readers accept versions 2 to 4.
+ * document key suffix its key ends with). Version 5 ends each record with its synced mark: the
+ * WAL offset up to which every byte was known synced when the record was written (`stampRecord`),
+ * so that recovery can tell a write torn by a power loss (which may keep a later page of an unsynced
+ * write without an earlier one) from damage to synced bytes (`scanWal`). Readers accept versions 2
+ * to 5; a version 2 to 4 WAL is read with the rule of its version (a bad record followed by any
+ * valid one is CORRUPTION).
  */
 import { LargetableError } from '../errors.ts';
 import { batchSizeBytesMax, keySizeBytesMax, valueSizeBytesMax } from '../limits.ts';
@@ -23,9 +28,13 @@ import type { Memtable } from './memtable.ts';
 import type { WriteOp } from './store.ts';
 
 export const walMagic = 0x4c57544c; // "LTWL" little-endian
-export const walVersion = 4;
-/** The oldest WAL version this build still reads (2: no shared-value ops; 3: no key-tail values). */
+export const walVersion = 5;
+/** The oldest WAL version this build still reads (2: no shared-value ops; 3: no key-tail values; 4: no synced marks). */
 export const walVersionOldest = 2;
+/** The first WAL version whose records end with their synced mark. */
+export const walVersionMarked = 5;
+/** Bytes of a record's synced mark (version 5 on: the last bytes of its payload). */
+export const walMarkBytes = 8;
 /** Shortest value written as the tail of its own key (op kind 3). */
 export const walTailBytesMin = 4;
 /** Shortest value written as a reference to bytes the record already holds (op kind 2). */
@@ -69,7 +78,7 @@ function invalid(msg: string): LargetableError {
  */
 export function encodeBatch(ops: readonly WriteOp[], into?: (size: number) => Uint8Array | undefined): Uint8Array {
   if (!Array.isArray(ops)) throw invalid('write(ops): ops must be an array');
-  let size = recordHeaderBytes + 12;
+  let size = recordHeaderBytes + 12 + walMarkBytes;
   // the last value written in full (of at least walShareBytesMin bytes), and where its bytes start
   let hold: Uint8Array | undefined;
   let holdAt = 0;
@@ -162,7 +171,9 @@ export function encodeBatch(ops: readonly WriteOp[], into?: (size: number) => Ui
       p += key.length;
     }
   }
-  if (p !== size) throw new Error(`internal: WAL record encoded ${p} of ${size} bytes`);
+  if (p + walMarkBytes !== size) throw new Error(`internal: WAL record encoded ${p + walMarkBytes} of ${size} bytes`);
+  // the synced mark: 0 until `stampRecord` (a reused buffer may hold an old record's bytes there)
+  buf.fill(0, p, size);
   return buf;
 }
 
@@ -192,13 +203,41 @@ function putVarint(buf: Uint8Array, p: number, v: number): number {
   return p;
 }
 
-/** Writes the sequence number and checksum into an encoded record. */
+/** Writes the sequence number and checksum into an encoded record (its synced mark as it is: 0 from `encodeBatch`). */
 export function sealRecord(rec: Uint8Array, seq: number): void {
   const dv = new DataView(rec.buffer, rec.byteOffset, rec.byteLength);
   dv.setUint32(8, seq % 0x100000000, true);
   dv.setUint32(12, Math.floor(seq / 0x100000000), true);
   dv.setUint32(4, crc32c(rec, 0, recordHeaderBytes, rec.length), true);
 }
+
+/**
+ * Sets a sealed record's synced mark (the WAL offset up to which every byte of the file it is about
+ * to be written to is durable) and updates its checksum, without reading the record again: the
+ * mark is the payload's last 8 bytes, and a CRC of two messages of one length differs by the CRC
+ * (zero initial value, no final inversion) of their difference, which only the mark's bytes make.
+ */
+export function stampRecord(rec: Uint8Array, mark: number): void {
+  const at = rec.length - walMarkBytes;
+  const dv = new DataView(rec.buffer, rec.byteOffset, rec.byteLength);
+  const lo = mark % 0x100000000;
+  const hi = Math.floor(mark / 0x100000000);
+  const dlo = (dv.getUint32(at, true) ^ lo) >>> 0;
+  const dhi = (dv.getUint32(at + 4, true) ^ hi) >>> 0;
+  if (dlo === 0 && dhi === 0) return;
+  const d = stampScratch;
+  const ddv = new DataView(d.buffer);
+  ddv.setUint32(0, dlo, true);
+  ddv.setUint32(4, dhi, true);
+  zeroMarkCrc ??= crc32c(new Uint8Array(walMarkBytes));
+  dv.setUint32(4, (dv.getUint32(4, true) ^ crc32c(d) ^ zeroMarkCrc) >>> 0, true);
+  dv.setUint32(at, lo, true);
+  dv.setUint32(at + 4, hi, true);
+}
+
+const stampScratch = new Uint8Array(walMarkBytes);
+/** CRC-32C of walMarkBytes zeros (the CRC of a difference is the CRC of it XOR this one). */
+let zeroMarkCrc: number | undefined;
 
 /**
  * Applies the ops of a (checked) record to a memtable; keys/values stay in `rec` (registered with
@@ -373,21 +412,41 @@ export interface WalScan {
   zeroBytes: number;
 }
 
-function recordAt(buf: Uint8Array, dv: DataView, p: number, minSeq: number): { end: number; seq: number } | null {
-  if (p + recordHeaderBytes + 12 > buf.length) return null;
+/** The record `recordAt` found last: its end, sequence number and synced mark (0 before version 5). */
+let atEnd = 0;
+let atSeq = 0;
+let atMark = 0;
+
+/**
+ * Whether a valid record starts at `p` (its length in range, sequence number at least `minSeq`,
+ * checksum matching and, with `marked`, a synced mark not past its own start); if so its end,
+ * sequence number and mark go to `atEnd`, `atSeq`, `atMark`.
+ */
+function recordAt(buf: Uint8Array, dv: DataView, p: number, minSeq: number, marked: boolean): boolean {
+  const min = marked ? 12 + walMarkBytes : 12;
+  if (p + recordHeaderBytes + min > buf.length) return false;
   const len = dv.getUint32(p, true);
-  if (len < 12 || p + recordHeaderBytes + len > buf.length) return null;
+  if (len < min || p + recordHeaderBytes + len > buf.length) return false;
   const seq = dv.getUint32(p + 8, true) + dv.getUint32(p + 12, true) * 0x100000000;
-  if (seq < minSeq) return null;
-  if (crc32c(buf, 0, p + recordHeaderBytes, p + recordHeaderBytes + len) !== dv.getUint32(p + 4, true)) return null;
-  return { end: p + recordHeaderBytes + len, seq };
+  if (seq < minSeq) return false;
+  const end = p + recordHeaderBytes + len;
+  const mark = marked ? dv.getUint32(end - 8, true) + dv.getUint32(end - 4, true) * 0x100000000 : 0;
+  if (mark > p) return false;
+  if (crc32c(buf, 0, p + recordHeaderBytes, end) !== dv.getUint32(p + 4, true)) return false;
+  atEnd = end;
+  atSeq = seq;
+  atMark = mark;
+  return true;
 }
 
 /**
  * Scans a whole WAL file. After the last valid record, zeros to the end of the file are the
- * preallocated, never-written tail (the end of the log). Anything else there is a bad record:
- * with nothing valid after it, a torn tail (a crash dropped or tore an unsynced suffix); followed
- * by a valid one, CORRUPTION.
+ * preallocated, never-written tail (the end of the log). Anything else there is a bad record at
+ * `validEnd`, and a torn tail (truncated at recovery, with every record after it) unless its bytes
+ * had been synced: in a version 5 WAL, when a valid record after it carries a synced mark past
+ * `validEnd` (a power loss may keep later pages of an unsynced write without earlier ones: valid
+ * records after a torn one are then never-acknowledged ones, dropped, not replayed); before
+ * version 5, when any valid record follows it. Such a bad record is CORRUPTION.
  */
 export function scanWal(buf: Uint8Array, file: string): WalScan {
   if (buf.length < walHeaderBytes) {
@@ -403,24 +462,26 @@ export function scanWal(buf: Uint8Array, file: string): WalScan {
       details: { file, offset: 4, version: buf[4] },
     });
   if (buf[5] !== 0 || buf[6] !== 0 || buf[7] !== 0) throw corruption(file, 5, 'reserved header bytes are not zero');
+  const marked = buf[4]! >= walVersionMarked;
   const records: WalRecordRef[] = [];
   let p = walHeaderBytes;
   let lastSeq = 0;
-  while (p < buf.length) {
-    const r = recordAt(buf, dv, p, lastSeq + 1);
-    if (r === null) break;
-    records.push({ offset: p, end: r.end, seq: r.seq });
-    lastSeq = r.seq;
-    p = r.end;
+  while (p < buf.length && recordAt(buf, dv, p, lastSeq + 1, marked)) {
+    records.push({ offset: p, end: atEnd, seq: atSeq });
+    lastSeq = atSeq;
+    p = atEnd;
   }
   // the last non-zero byte: zeros after it were never written (preallocated)
   let nz = buf.length;
   while (nz > p && buf[nz - 1] === 0) nz--;
   if (nz > p) {
-    // is there any valid record after the bad one? then it is not a torn tail (a valid record
-    // has a non-zero length, so it starts before the last non-zero byte)
+    // a valid record after the bad one that was written once the bad one's bytes were synced (any
+    // valid record before version 5)? then it is not a torn tail (a valid record has a non-zero
+    // length, so it starts before the last non-zero byte)
     for (let q = p + 1; q < nz && q + recordHeaderBytes + 12 <= buf.length; q++) {
-      if (recordAt(buf, dv, q, lastSeq + 1) !== null) throw corruption(file, p, 'bad WAL record followed by valid records');
+      if (!recordAt(buf, dv, q, lastSeq + 1, marked)) continue;
+      if (!marked) throw corruption(file, p, 'bad WAL record followed by valid records');
+      if (atMark > p) throw corruption(file, p, `bad WAL record followed by a record written once it was synced (synced mark ${atMark}, at offset ${q})`);
     }
   }
   return { records, validEnd: p, tornBytes: nz - p, zeroBytes: buf.length - nz };

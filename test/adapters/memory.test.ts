@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { adapterCases } from '../conformance/storage-adapter.case.ts';
-import { crashMemoryVolumeForTesting, dropMemoryVolume, MemoryAdapter, openMemoryAdapter } from '../../platform/memory.ts';
+import { crashMemoryVolumeForTesting, crashPageBytes, dropMemoryVolume, MemoryAdapter, openMemoryAdapter } from '../../platform/memory.ts';
 import { isLargetableError } from '../../src/errors.ts';
 
 let counter = 0;
@@ -46,6 +46,38 @@ describe('MemoryAdapter crash simulation', () => {
     assert.deepEqual(await b.readAll('wal'), Uint8Array.of(1, 2, 5, 6, 7));
     await b.close();
     dropMemoryVolume('crash-2');
+  });
+
+  it('keepUnsyncedPage keeps any subset of the unsynced pages, like a power loss', async () => {
+    const a = new MemoryAdapter('crash-pages', { trackUnsynced: true });
+    const f = await a.open('wal', { create: true });
+    // synced: 5000 bytes of 1 (pages 0 and 1), then 7000 bytes of 2 written at 3000 (pages 0 to 2), unsynced
+    await f.write(0, new Uint8Array(5000).fill(1));
+    await f.sync();
+    await f.write(3000, new Uint8Array(7000).fill(2));
+    const asked: number[] = [];
+    crashMemoryVolumeForTesting('crash-pages', {
+      keepUnsyncedPage: (file, page) => {
+        asked.push(page);
+        return page === crashPageBytes; // the middle page only
+      },
+    });
+    assert.deepEqual(asked, [0, crashPageBytes, 2 * crashPageBytes]);
+    const got = await new MemoryAdapter('crash-pages').readAll('wal');
+    // page 0 as synced, page 1 new (4096..8192 holds 2s), page 2 lost: the file ends with page 1
+    assert.equal(got.length, 2 * crashPageBytes);
+    assert.ok(got.subarray(0, crashPageBytes).every((x) => x === 1));
+    assert.ok(got.subarray(crashPageBytes).every((x) => x === 2));
+    // a later page kept without an earlier one past the synced size: zeros in the hole
+    const c = new MemoryAdapter('crash-pages', { trackUnsynced: true });
+    const g = await c.open('wal2', { create: true });
+    await g.write(0, new Uint8Array(3 * crashPageBytes).fill(3));
+    crashMemoryVolumeForTesting('crash-pages', { keepUnsyncedPage: (file, page) => file === 'wal2' && page === 2 * crashPageBytes });
+    const got2 = await new MemoryAdapter('crash-pages').readAll('wal2');
+    assert.equal(got2.length, 3 * crashPageBytes);
+    assert.ok(got2.subarray(0, 2 * crashPageBytes).every((x) => x === 0));
+    assert.ok(got2.subarray(2 * crashPageBytes).every((x) => x === 3));
+    dropMemoryVolume('crash-pages');
   });
 
   it('crash simulation needs trackUnsynced', async () => {
