@@ -1247,7 +1247,12 @@ export class LsmStore implements Store {
     return this.walLatNow > 0 && this.walLatNow <= Math.max(walSteadyFactor * best, best + walSteadySlackMs) && this.walProbeRun < walProbeRunCap;
   }
 
-  /** A sync of the current WAL completed that covered every write up to `end` (issued before it). */
+  /**
+   * A sync of the current WAL completed that covers every byte up to `end`: the end of the last
+   * write that had completed when the sync was issued (with one write in flight, the log's end then).
+   * A write still in flight when a sync is issued is not covered by it: its end may be taken only
+   * from a sync issued after it completed.
+   */
   private walSyncedTo(end: number): void {
     this.walSyncs++;
     this.walDirty = false;

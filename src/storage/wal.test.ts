@@ -331,6 +331,74 @@ describe('WAL records', () => {
     assert.equal(scanWal(ahead, 'w').records.length, 2);
   });
 
+  it('several writes in flight, a crash keeping any subset of their unsynced pages: a prefix of the records, every synced one; a flip before a later mark is CORRUPTION', () => {
+    // each write: records of random ops; at most `inFlight` writes issued and not yet synced; a
+    // record's mark is the end of the last write whose sync completed when its write was issued
+    const page = 64;
+    const writeArb = fc.array(fc.array(fc.uint8Array({ minLength: 1, maxLength: 200 }), { minLength: 1, maxLength: 3 }), { minLength: 1, maxLength: 4 });
+    fc.assert(
+      fc.property(
+        fc.array(writeArb, { minLength: 1, maxLength: 8 }),
+        fc.integer({ min: 1, max: 3 }),
+        fc.array(fc.boolean(), { maxLength: 24 }),
+        fc.uint8Array({ minLength: 64, maxLength: 64 }),
+        fc.double({ min: 0, max: 0.999, noNaN: true }),
+        (writes, inFlight, steps, kept, flipAt) => {
+          const buf = new Uint8Array(64 * 1024);
+          buf.set(walHeader());
+          const image = buf.slice(); // what survives: synced bytes plus the kept pages
+          const all: { offset: number; end: number; seq: number }[] = [];
+          let end = 8;
+          let syncedEnd = 8;
+          let seq = 0;
+          const pending: number[] = []; // ends of writes issued, not synced, oldest first
+          let w = 0;
+          let s = 0;
+          // issue (steps[i] true, room left) or complete the oldest sync, until the steps run out (the crash)
+          while (s < steps.length && (w < writes.length || pending.length > 0)) {
+            const issue = w < writes.length && pending.length < inFlight && (steps[s++]! || pending.length === 0);
+            if (issue) {
+              for (const keys of writes[w++]!) {
+                const rec = encodeBatch(keys.map((k) => ({ type: 'put', key: k, value: k })));
+                sealRecord(rec, ++seq);
+                stampRecord(rec, syncedEnd);
+                buf.set(rec, end);
+                all.push({ offset: end, end: end + rec.length, seq });
+                end += rec.length;
+              }
+              pending.push(end);
+            } else {
+              syncedEnd = pending.shift()!;
+              image.set(buf.subarray(0, syncedEnd));
+              s++;
+            }
+          }
+          // the crash: each page of unsynced bytes kept or not
+          for (let pg = syncedEnd - (syncedEnd % page), i = 0; pg < end; pg += page, i++) {
+            if (kept[i % kept.length]! < 128) continue;
+            const from = Math.max(pg, syncedEnd);
+            image.set(buf.subarray(from, Math.min(pg + page, end)), from);
+          }
+          const scan = scanWal(image, 'w');
+          assert.ok(scan.validEnd >= syncedEnd, 'every synced record is read');
+          const expected = all.filter((r) => r.end <= scan.validEnd);
+          assert.deepEqual(scan.records, expected, 'the records read are a prefix of those written');
+          // a flip before the highest mark a record read carries: CORRUPTION
+          const dv = new DataView(image.buffer);
+          let mark = 0;
+          for (const r of scan.records) mark = Math.max(mark, dv.getUint32(r.end - walMarkBytes, true));
+          if (mark <= 8) return;
+          const at = 8 + Math.floor(flipAt * (mark - 8));
+          const bad = image.slice();
+          bad[at]! ^= 0x10;
+          const r = all.find((x) => x.offset <= at && at < x.end)!;
+          assert.throws(() => scanWal(bad, 'w'), (e) => isLargetableError(e, 'CORRUPTION') && e.details['offset'] === r.offset);
+        },
+      ),
+      { seed: 22, numRuns: 400 },
+    );
+  });
+
   it('stampRecord keeps the checksum right for any mark, set any number of times', () => {
     fc.assert(
       fc.property(fc.uint8Array({ maxLength: 60 }), fc.array(fc.nat(), { minLength: 1, maxLength: 4 }), (v, marks) => {
