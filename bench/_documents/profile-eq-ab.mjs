@@ -5,7 +5,7 @@
 // of the 50 cities once (in the bench's order: each city's documents read for the first time, as in the
 // bench, where no query repeats a city; a repeated query is served by the document cache); prints the medians of wall ms per query, of CPU ms (process) and of µs per
 // returned document; then the bench's 20 range queries (median wall ms).
-//   node bench/_documents/profile-eq-ab.mjs --dist=/tmp/NAME-old/dist [--docs=N] [--dir=DIR] [--prof=FILE.cpuprofile]
+//   node bench/_documents/profile-eq-ab.mjs --dist=/tmp/NAME-old/dist [--docs=N] [--dir=DIR] [--prof=FILE.cpuprofile (the equality queries)]
 import fs from 'node:fs';
 import path from 'node:path';
 import { makeIds, makeDoc, shuffled, eqParams, rangeParams, now } from './workload.mjs';
@@ -51,6 +51,7 @@ const wall = [], cpu = [], perDoc = [];
     wall.push(w); cpu.push(mainMs() - c0); perDoc.push((w * 1000) / n);
   }
 }
+if (session) fs.writeFileSync(prof, JSON.stringify((await session.post('Profiler.stop')).profile));
 // then the bench's 20 range queries (indexed age range, sort by score, limit 20)
 const rwall = [];
 for (const [lo, hi] of rangeParams(20)) {
@@ -58,7 +59,6 @@ for (const [lo, hi] of rangeParams(20)) {
   await c.find({ age: { $gte: lo, $lt: hi } }).sort({ score: -1 }).limit(20).toArray();
   rwall.push(now() - t);
 }
-if (session) fs.writeFileSync(prof, JSON.stringify((await session.post('Profiler.stop')).profile));
 const med = (a) => [...a].sort((x, y) => x - y)[a.length >> 1];
 console.log(`${client.kernelBuild} eq wall ms ${med(wall).toFixed(2)} cpu ms ${med(cpu).toFixed(2)} wall µs/doc ${med(perDoc).toFixed(2)} | range wall ms ${med(rwall).toFixed(2)}`);
 await client.close();

@@ -1790,12 +1790,13 @@ export class LsmStore implements Store {
    * in flight together, where one lookup after another waits for each of its chain of dependent
    * misses (~1.3 µs per document fetch of an index scan over cached blocks, most of it waiting).
    * Only memory reads: no answer depends on it. For batched readers (an index scan's fetches).
+   * Returns how many of the keys have a hint (a cached block to read ahead).
    */
-  prefetch(keys: Uint8Array, starts: Int32Array, ends: Int32Array, n: number): void {
+  prefetch(keys: Uint8Array, starts: Int32Array, ends: Int32Array, n: number): number {
     this.checkOpen();
     const pts = this.cache.points;
     const version = this.current;
-    if (!pts.made || n === 0 || (version.l0.length === 0 && version.l1.length === 0)) return;
+    if (!pts.made || n === 0 || (version.l0.length === 0 && version.l1.length === 0)) return 0;
     if (this.pfHash.length < n) {
       this.pfHash = new Int32Array(n);
       this.pfOff = new Int32Array(n);
@@ -1808,13 +1809,17 @@ export class LsmStore implements Store {
     for (let i = 0; i < n; i++) x ^= pts.touch((hs[i] = hashOf(keys, starts[i]!, ends[i]!)));
     const l0 = version.l0;
     const l1 = version.l1;
+    let hinted = 0;
     for (let i = 0; i < n; i++) {
       const h = hs[i]!;
       let b: Block | undefined;
       for (let j = 0; j < l0.length && b === undefined; j++) b = l0[j]!.hintedBlock(h);
-      if (b === undefined && l1.length > 0) b = l1Candidate(l1, keys.subarray(starts[i]!, ends[i]!))?.hintedBlock(h);
+      if (b === undefined && l1.length > 0) b = l1CandidateAt(l1, keys, starts[i]!, ends[i]!)?.hintedBlock(h);
       blocks[i] = b;
-      if (b !== undefined) offs[i] = pts.off;
+      if (b !== undefined) {
+        offs[i] = pts.off;
+        hinted++;
+      }
     }
     for (let i = 0; i < n; i++) {
       const b = blocks[i];
@@ -1830,6 +1835,7 @@ export class LsmStore implements Store {
       blocks[i] = undefined;
     }
     this.pfTouched ^= x;
+    return hinted;
   }
 
   /** `prefetch`'s scratch (per key: hash, hinted block, entry offset) and what it read (a use, so that the loads stay). */
@@ -2300,11 +2306,17 @@ const memtableCountMax = 4096;
 
 /** The L1 segment whose key range may hold `key` (the first whose largest key >= key). */
 function l1Candidate(l1: readonly Segment[], key: Uint8Array): Segment | undefined {
+  return l1CandidateAt(l1, key, 0, key.length);
+}
+
+/** `l1Candidate` of the key b[start, end). */
+function l1CandidateAt(l1: readonly Segment[], b: Uint8Array, start: number, end: number): Segment | undefined {
   let lo = 0;
   let hi = l1.length;
   while (lo < hi) {
     const m = (lo + hi) >>> 1;
-    if (compareBytes(l1[m]!.meta.largest, key) < 0) lo = m + 1;
+    const largest = l1[m]!.meta.largest;
+    if (compareRanges(largest, 0, largest.length, b, start, end - start) < 0) lo = m + 1;
     else hi = m;
   }
   return l1[lo];

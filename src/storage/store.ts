@@ -179,9 +179,9 @@ export interface Store {
    * Reads ahead into the CPU's caches what `locateRead` of each of the `n` keys
    * `keys[starts[i], ends[i])` will read, for the keys whose blocks are cached (a batched reader's
    * next lookups: their cache misses overlap instead of coming one after another). No answer
-   * depends on it.
+   * depends on it. Returns how many of the keys it found hints for (their blocks cached).
    */
-  prefetch(keys: Uint8Array, starts: Int32Array, ends: Int32Array, n: number): void;
+  prefetch(keys: Uint8Array, starts: Int32Array, ends: Int32Array, n: number): number;
   /** Where the last `locateCached` or `locateRead` that answered 1 found its value. */
   readonly hit: { readonly buf: Uint8Array; readonly off: number; readonly len: number };
   put(key: Uint8Array, value: Uint8Array): Promise<CommitInfo>;
