@@ -3,7 +3,9 @@
  * detected and named (file + offset), never a silently wrong answer. Bytes the manifest records
  * as synced (a closed or rotated WAL) must be valid: damage there is CORRUPTION. Only in the WAL
  * that was open at a crash may damage of the LAST record read as a torn write (truncated and
- * reported in `store.recovery`); a bad record followed by a valid one is CORRUPTION.
+ * reported in `store.recovery`); a bad record followed by a record written once it was synced (its
+ * synced mark passes the bad one: here every record, each a strict commit of its own) is CORRUPTION.
+ * (Power loss keeping a later page of an unsynced write without an earlier one: powerloss.test.ts.)
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
