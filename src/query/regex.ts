@@ -3,7 +3,8 @@
  * Native RegExp is never executed on a user pattern: a RegExp value only contributes its source
  * and flags. Constructs RE2 cannot run in linear time (backreferences, lookaround) are BAD_QUERY.
  */
-import { RE2JS } from 're2js';
+import type { RE2JS } from 're2js';
+import { re2 } from './re2.ts';
 import { regexPatternLengthMax } from '../limits.ts';
 import { badQuery, bsonTypeTag } from './values.ts';
 
@@ -73,18 +74,19 @@ export function compileRegex(pattern: string, options = ''): SafeRegex {
   const key = options + '/' + pattern;
   const hit = cache.get(key);
   if (hit !== undefined) return hit;
+  const RE2 = re2();
   let flags = 0;
   let src = pattern;
   for (const f of options) {
     switch (f) {
       case 'i':
-        flags |= RE2JS.CASE_INSENSITIVE;
+        flags |= RE2.CASE_INSENSITIVE;
         break;
       case 'm':
-        flags |= RE2JS.MULTILINE;
+        flags |= RE2.MULTILINE;
         break;
       case 's':
-        flags |= RE2JS.DOTALL;
+        flags |= RE2.DOTALL;
         break;
       case 'x':
         src = stripExtended(src);
@@ -99,7 +101,7 @@ export function compileRegex(pattern: string, options = ''): SafeRegex {
   const fast = flags === 0 && src === pattern ? literalTest(pattern) : undefined;
   let re: RE2JS;
   try {
-    re = RE2JS.compile(src, flags);
+    re = RE2.compile(src, flags);
   } catch (err) {
     throw badQuery(`unsupported or invalid regular expression: ${(err as Error).message}`, { pattern });
   }
