@@ -863,6 +863,7 @@ export class Segment {
     idxBlockLen: Uint32Array,
     idxKeyStart: Uint32Array,
     idxKeyLen: Uint32Array,
+    idxP: [Uint32Array, Uint32Array, Uint32Array],
     cacheBase: number,
   ) {
     this.meta = meta;
@@ -876,17 +877,7 @@ export class Segment {
     this.idxKeyStart = idxKeyStart;
     this.idxKeyLen = idxKeyLen;
     this.cacheBase = cacheBase;
-    const n = idxBlockOff.length;
-    this.idxP0 = new Uint32Array(n);
-    this.idxP1 = new Uint32Array(n);
-    this.idxP2 = new Uint32Array(n);
-    for (let i = 0; i < n; i++) {
-      const st = idxKeyStart[i]!;
-      const len = idxKeyLen[i]!;
-      this.idxP0[i] = prefixAt(idx, st, len);
-      this.idxP1[i] = len > 4 ? prefixAt(idx, st + 4, len - 4) : 0;
-      this.idxP2[i] = len > 8 ? prefixAt(idx, st + 8, len - 8) : 0;
-    }
+    [this.idxP0, this.idxP1, this.idxP2] = idxP;
   }
 
   get blocks(): number {
@@ -955,16 +946,55 @@ export class Segment {
     const len = new Uint32Array(n);
     const ks = new Uint32Array(n);
     const kl = new Uint32Array(n);
+    const p0 = new Uint32Array(n);
+    const p1 = new Uint32Array(n);
+    const p2 = new Uint32Array(n);
     let prevEnd = segmentHeaderBytes;
+    // one loop without calls or allocation per entry (it runs cold, in the interpreter, at a store's
+    // open: ByteReader calls and a key view per entry made it ~3 us per block); an entry near the
+    // end or with a long key length takes the checked reads
+    const end = idx.length;
+    let p = ir.pos;
     for (let i = 0; i < n; i++) {
-      off[i] = ir.u32();
-      len[i] = ir.u32();
-      kl[i] = ir.varint();
-      ks[i] = ir.pos;
-      ir.bytes(kl[i]!);
-      if (off[i] !== prevEnd) ir.fail(`index entry ${i} offset ${off[i]} not contiguous`);
-      prevEnd = off[i]! + len[i]!;
+      let o: number, l: number, k: number;
+      if (p + 9 <= end && idx[p + 8]! < 0x80) {
+        o = (idx[p]! | (idx[p + 1]! << 8) | (idx[p + 2]! << 16) | (idx[p + 3]! << 24)) >>> 0;
+        l = (idx[p + 4]! | (idx[p + 5]! << 8) | (idx[p + 6]! << 16) | (idx[p + 7]! << 24)) >>> 0;
+        k = idx[p + 8]!;
+        p += 9;
+      } else {
+        ir.pos = p;
+        o = ir.u32();
+        l = ir.u32();
+        k = ir.varint();
+        p = ir.pos;
+      }
+      if (p + k > end) {
+        ir.pos = p;
+        ir.need(k);
+      }
+      off[i] = o;
+      len[i] = l;
+      ks[i] = p;
+      kl[i] = k;
+      // the block's last key's first 12 bytes as three big-endian words (findBlock compares these)
+      if (k >= 12) {
+        p0[i] = ((idx[p]! << 24) | (idx[p + 1]! << 16) | (idx[p + 2]! << 8) | idx[p + 3]!) >>> 0;
+        p1[i] = ((idx[p + 4]! << 24) | (idx[p + 5]! << 16) | (idx[p + 6]! << 8) | idx[p + 7]!) >>> 0;
+        p2[i] = ((idx[p + 8]! << 24) | (idx[p + 9]! << 16) | (idx[p + 10]! << 8) | idx[p + 11]!) >>> 0;
+      } else {
+        p0[i] = prefixAt(idx, p, k);
+        p1[i] = k > 4 ? prefixAt(idx, p + 4, k - 4) : 0;
+        p2[i] = k > 8 ? prefixAt(idx, p + 8, k - 8) : 0;
+      }
+      p += k;
+      if (o !== prevEnd) {
+        ir.pos = p;
+        ir.fail(`index entry ${i} offset ${o} not contiguous`);
+      }
+      prevEnd = o + l;
     }
+    ir.pos = p;
     if (prevEnd !== bloomOff) ir.fail('index does not cover the data region');
     const mr = new ByteReader(region(metaOff, metaLen), name, metaOff);
     const count = mr.u64();
@@ -974,7 +1004,7 @@ export class Segment {
     const largest = mr.bytes(mr.varint()).slice();
     const meta: SegmentMeta = { file, size, count, minSeq, maxSeq, smallest, largest };
     if (n >= blocksPerFileMax) throw corruption(name, indexOff, 'too many blocks');
-    return new Segment(meta, name, handle, cache, bloom, idx, off, len, ks, kl, file * blocksPerFileMax);
+    return new Segment(meta, name, handle, cache, bloom, idx, off, len, ks, kl, [p0, p1, p2], file * blocksPerFileMax);
   }
 
   mayContain(key: Uint8Array, hash: number): boolean {
