@@ -432,18 +432,25 @@ export class LsmStore implements Store {
     const openSeg = async (s: SegmentMeta): Promise<Segment> => {
       const name = segmentName(s.file);
       const h = await io(name, 'open', () => a.open(name));
-      const seg = await Segment.open(h, name, s.file, this.cache);
-      return seg;
+      try {
+        return await Segment.open(h, name, s.file, this.cache);
+      } catch (err) {
+        await h.close().catch(() => undefined);
+        throw err;
+      }
     };
-    const l0: Segment[] = [];
-    const l1: Segment[] = [];
-    try {
-      for (const s of m.l0) l0.push(await openSeg(s));
-      for (const s of m.l1) l1.push(await openSeg(s));
-    } catch (err) {
-      for (const s of [...l0, ...l1]) await s.handle.close().catch(() => undefined);
-      throw err;
+    // all at once: each open is a few dependent reads (size, header, footer, tail), and one
+    // segment's reads wait in the thread pool while another's checks and decodes run
+    const opening = [...m.l0, ...m.l1].map((s) => openSeg(s));
+    const opened = await Promise.allSettled(opening);
+    const failed = opened.find((r) => r.status === 'rejected');
+    if (failed !== undefined) {
+      for (const r of opened) if (r.status === 'fulfilled') await r.value.handle.close().catch(() => undefined);
+      throw failed.reason;
     }
+    const segs = opened.map((r) => (r as PromiseFulfilledResult<Segment>).value);
+    const l0 = segs.slice(0, m.l0.length);
+    const l1 = segs.slice(m.l0.length);
     let lastSeq = m.flushedSeq;
     for (const s of [...l0, ...l1]) lastSeq = Math.max(lastSeq, s.meta.maxSeq);
     // replay WALs
