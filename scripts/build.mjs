@@ -47,20 +47,12 @@ step('dist', process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '
 // The other runtimes' entries (deno, browser, edge) and the CLI use the per-file dist/ as before.
 {
   const t0 = Date.now();
-  const { build } = await import('esbuild');
-  await build({
+  const { buildSync } = await import('esbuild');
+  buildSync({
     entryPoints: [join(root, 'platform/node/index.ts')],
     outfile: join(root, 'dist/platform/node/bundle.js'),
     bundle: true, platform: 'node', format: 'esm', target: 'node20', packages: 'external',
     keepNames: true, logLevel: 'warning',
-    // re2js at the first regex, not at import (src/query/re2.ts says why)
-    plugins: [{
-      name: 're2-lazy',
-      setup(b) {
-        b.onResolve({ filter: /(^|\/)re2\.ts$/ }, (a) =>
-          resolve(a.resolveDir, a.path) === join(root, 'src/query/re2.ts') ? { path: join(root, 'platform/node/re2-lazy.ts') } : undefined);
-      },
-    }],
   });
   console.log(`build: node bundle ${Date.now() - t0} ms`);
 }

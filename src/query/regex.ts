@@ -3,8 +3,7 @@
  * Native RegExp is never executed on a user pattern: a RegExp value only contributes its source
  * and flags. Constructs RE2 cannot run in linear time (backreferences, lookaround) are BAD_QUERY.
  */
-import type { RE2JS } from 're2js';
-import { re2 } from './re2.ts';
+import { RE2JS } from 're2js';
 import { regexPatternLengthMax } from '../limits.ts';
 import { badQuery, bsonTypeTag } from './values.ts';
 
@@ -74,19 +73,18 @@ export function compileRegex(pattern: string, options = ''): SafeRegex {
   const key = options + '/' + pattern;
   const hit = cache.get(key);
   if (hit !== undefined) return hit;
-  const RE2 = re2();
   let flags = 0;
   let src = pattern;
   for (const f of options) {
     switch (f) {
       case 'i':
-        flags |= RE2.CASE_INSENSITIVE;
+        flags |= RE2JS.CASE_INSENSITIVE;
         break;
       case 'm':
-        flags |= RE2.MULTILINE;
+        flags |= RE2JS.MULTILINE;
         break;
       case 's':
-        flags |= RE2.DOTALL;
+        flags |= RE2JS.DOTALL;
         break;
       case 'x':
         src = stripExtended(src);
@@ -101,7 +99,7 @@ export function compileRegex(pattern: string, options = ''): SafeRegex {
   const fast = flags === 0 && src === pattern ? literalTest(pattern) : undefined;
   let re: RE2JS;
   try {
-    re = RE2.compile(src, flags);
+    re = RE2JS.compile(src, flags);
   } catch (err) {
     throw badQuery(`unsupported or invalid regular expression: ${(err as Error).message}`, { pattern });
   }

@@ -5,7 +5,6 @@
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { createRequire } from 'node:module';
 
 type Api = typeof import('../../src/index.ts');
 const specifier: string = 'largetable';
@@ -40,21 +39,5 @@ describe("package entry 'largetable'", () => {
     const perFile = Object.keys(await import('../../platform/node/index.ts')).sort();
     assert.deepEqual(bundled, perFile);
     assert.ok(bundled.length > 10);
-  });
-
-  it("on Node, 'largetable' loads re2js at the first regex, not at import, and its $regex answers", async (t) => {
-    if ('Deno' in globalThis) return t.skip('Deno resolves the "deno" condition, not the Node bundle');
-    const lt = (await import(specifier)) as Api;
-    const cache = createRequire(import.meta.url).cache;
-    const re2Loaded = (): boolean => Object.keys(cache).some((k) => /[\\/]re2js[\\/]/.test(k));
-    const client = await lt.open(`memory://pkg-re2-${Date.now()}-${Math.random().toString(36).slice(2)}`);
-    const c = client.db('app').collection('words');
-    await c.insertMany([{ _id: 1, w: 'Alpha' }, { _id: 2, w: 'beta' }, { _id: 3, w: 'alps' }, { _id: 4, w: 'gamma' }]);
-    assert.equal(re2Loaded(), false, 'imported before any regex');
-    assert.deepEqual((await c.find({ w: { $regex: '^al', $options: 'i' } }).sort({ _id: 1 }).toArray()).map((d) => d._id), [1, 3]);
-    assert.deepEqual((await c.find({ w: /m+a$/ }).toArray()).map((d) => d._id), [4]);
-    await assert.rejects(async () => c.find({ w: { $regex: '(a)\\1' } }).toArray(), (e: unknown) => e instanceof lt.LargetableError && e.code === 'BAD_QUERY');
-    assert.equal(re2Loaded(), true);
-    await client.close();
   });
 });
