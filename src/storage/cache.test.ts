@@ -62,7 +62,7 @@ class Model {
   }
 }
 
-const block = (bytes: number): Sized => ({ bytes });
+const block = (bytes: number): Sized => ({ bytes, data: new Uint8Array(1) });
 const k = (file: number, i: number): number => file * blocksPerFileMax + i;
 
 describe('block cache', () => {
@@ -142,11 +142,16 @@ describe('block cache', () => {
         const m = new Model(budget, 1024);
         // the per-file tables (file 3's taken only after some operations: filled from the map)
         const tables: ((Sized | undefined)[] | undefined)[] = [undefined, c.table(k(1, 0), 41), c.table(k(2, 0), 41), undefined];
+        // and their data tables (each block's bytes beside it)
+        const datas: ((Uint8Array | undefined)[] | undefined)[] = [undefined, c.dataTable(k(1, 0), 41), c.dataTable(k(2, 0), 41), undefined];
         // the cache's block for each of the model's
         const twin = new Map<Sized, Sized>();
         let step = 0;
         for (const o of ops) {
-          if (step++ === ops.length >> 1) tables[3] = c.table(k(3, 0), 41);
+          if (step++ === ops.length >> 1) {
+            tables[3] = c.table(k(3, 0), 41);
+            datas[3] = c.dataTable(k(3, 0), 41);
+          }
           if (o.t === 'set') {
             const v = block(o.n);
             const mv = block(o.n);
@@ -163,7 +168,9 @@ describe('block cache', () => {
             // a dropped file's table is emptied; the file's next table is a new one
             if (t !== undefined) {
               assert.ok(t.every((x) => x === undefined));
+              assert.ok(datas[o.f]!.every((x) => x === undefined));
               tables[o.f] = c.table(k(o.f, 0), 41);
+              datas[o.f] = c.dataTable(k(o.f, 0), 41);
               assert.notEqual(tables[o.f], t);
             }
           } else if (o.n >= 0) {
@@ -181,6 +188,7 @@ describe('block cache', () => {
             for (let i = 0; i <= 40; i++) {
               const mv = m.queue.find((e) => e.key === k(f, i))?.v;
               assert.equal(t[i], mv === undefined ? undefined : twin.get(mv), `file ${f} block ${i}`);
+              assert.equal(datas[f]![i], t[i]?.data, `file ${f} block ${i}'s data`);
             }
           }
         }

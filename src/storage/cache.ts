@@ -17,6 +17,8 @@ export interface Sized {
    * fewer on a random point read). A value is cached under one key at a time.
    */
   cacheUsed?: boolean;
+  /** The value's bytes (a block's), kept in the cache's data tables (`dataTable`) beside the value. */
+  readonly data?: Uint8Array;
 }
 
 /** Cache keys are file * blocksPerFileMax + block index. */
@@ -33,6 +35,8 @@ export class BlockCache<V extends Sized> {
    * 100k first-read gets, p50 ~0.2 us less, profile-gets-ab at load 8).
    */
   private readonly tables = new Map<number, (V | undefined)[]>();
+  /** Per file as `tables`, each cached block's `data` (`dataTable`), kept equal to `tables`' slots. */
+  private readonly datas = new Map<number, (Uint8Array | undefined)[]>();
   /** Bytes of cached blocks. */
   bytes = 0;
   /** Bytes pinned by open segments (filters and indexes), charged to the same budget. */
@@ -128,10 +132,28 @@ export class BlockCache<V extends Sized> {
     let t = this.tables.get(base);
     if (t === undefined) {
       t = new Array<V | undefined>(blocks).fill(undefined);
-      for (const [k, v] of this.map) if (k >= base && k < base + blocks) t[k - base] = v;
+      const d = new Array<Uint8Array | undefined>(blocks).fill(undefined);
+      for (const [k, v] of this.map) {
+        if (k >= base && k < base + blocks) {
+          t[k - base] = v;
+          d[k - base] = v.data;
+        }
+      }
       this.tables.set(base, t);
+      this.datas.set(base, d);
     }
     return t;
+  }
+
+  /**
+   * Beside `table(base, blocks)` (made with it), slot i holds the `data` of the block in the
+   * table's slot i: a point probe that knows where its entry is (the point index) reads the block's
+   * bytes through one array slot and the typed array, not through the block object first (one
+   * dependent memory access fewer on a random read).
+   */
+  dataTable(base: number, blocks: number): (Uint8Array | undefined)[] {
+    this.table(base, blocks);
+    return this.datas.get(base)!;
   }
 
   /** A hit on `v`, read from a `table`: counted and marked used, as `peek` does. */
@@ -144,7 +166,10 @@ export class BlockCache<V extends Sized> {
   private tableSet(key: number, v: V | undefined): void {
     const i = key % blocksPerFileMax;
     const t = this.tables.get(key - i);
-    if (t !== undefined && i < t.length) t[i] = v;
+    if (t !== undefined && i < t.length) {
+      t[i] = v;
+      this.datas.get(key - i)![i] = v?.data;
+    }
   }
 
   /** Whether `key` is cached (no hit counted, no mark). */
@@ -232,7 +257,9 @@ export class BlockCache<V extends Sized> {
     const t = this.tables.get(file * blocksPerFileMax);
     if (t !== undefined) {
       t.fill(undefined);
+      this.datas.get(file * blocksPerFileMax)!.fill(undefined);
       this.tables.delete(file * blocksPerFileMax);
+      this.datas.delete(file * blocksPerFileMax);
     }
     for (const [k, v] of this.map) {
       if (Math.floor(k / blocksPerFileMax) === file) {

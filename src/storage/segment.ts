@@ -159,6 +159,50 @@ const batchRunsMax = 8;
 let indexHashes = new Int32Array(256);
 let indexOffs = new Int32Array(256);
 
+/** An entry's header as `readEntry` decodes it: kind, sequence number, where its key and value are. */
+interface EntryFields {
+  kind: number;
+  seq: number;
+  keyStart: number;
+  keyLen: number;
+  valStart: number;
+  valLen: number;
+}
+
+/**
+ * Decodes the header of the entry that starts at byte p of `d` (a block's bytes, which end at
+ * `end`) into `e`: false when the entry does not fit before `end` (the caller reports it).
+ */
+function readEntry(e: EntryFields, d: Uint8Array, p: number, end: number): boolean {
+  if (p + 9 > end) return false;
+  e.kind = d[p]!;
+  e.seq = u32At(d, p + 1) + u32At(d, p + 5) * 0x100000000;
+  p += 9;
+  let kl = 0;
+  let mul = 1;
+  let b: number;
+  do {
+    b = d[p++]!;
+    kl += (b & 0x7f) * mul;
+    mul *= 128;
+  } while (b >= 0x80);
+  let vl = 0;
+  mul = 1;
+  do {
+    b = d[p++]!;
+    vl += (b & 0x7f) * mul;
+    mul *= 128;
+  } while (b >= 0x80);
+  e.keyStart = p;
+  e.keyLen = kl;
+  e.valStart = p + kl;
+  e.valLen = vl;
+  return p + kl + vl <= end;
+}
+
+/** `Segment.probeIndexed`'s entry header (read from a cached block's bytes without its Block). */
+const probeEntry: EntryFields = { kind: 0, seq: 0, keyStart: 0, keyLen: 0, valStart: 0, valLen: 0 };
+
 /** A decoded block: raw entry bytes plus the entry offset table. */
 export class Block {
   bytes = 0;
@@ -235,31 +279,7 @@ export class Block {
 
   /** Decodes entry i, which starts at byte p, into the scratch fields. */
   private atEntry(i: number, p: number): void {
-    const d = this.data;
-    if (p + 9 > this.end) throw corruption(this.file, this.fileOffset, `entry ${i} out of range`);
-    this.kind = d[p]!;
-    this.seq = this.dv.getUint32(p + 1, true) + this.dv.getUint32(p + 5, true) * 0x100000000;
-    p += 9;
-    let kl = 0;
-    let mul = 1;
-    let b: number;
-    do {
-      b = d[p++]!;
-      kl += (b & 0x7f) * mul;
-      mul *= 128;
-    } while (b >= 0x80);
-    let vl = 0;
-    mul = 1;
-    do {
-      b = d[p++]!;
-      vl += (b & 0x7f) * mul;
-      mul *= 128;
-    } while (b >= 0x80);
-    this.keyStart = p;
-    this.keyLen = kl;
-    this.valStart = p + kl;
-    this.valLen = vl;
-    if (p + kl + vl > this.end) throw corruption(this.file, this.fileOffset, `entry ${i} overruns block`);
+    if (!readEntry(this, this.data, p, this.end)) throw corruption(this.file, this.fileOffset, p + 9 > this.end ? `entry ${i} out of range` : `entry ${i} overruns block`);
   }
 
   /** `bound` without the search column: a binary search reading the entries' keys in place. */
@@ -852,6 +872,8 @@ export class Segment {
    * slot i is block i when cached.
    */
   private cached: (Block | undefined)[] | undefined;
+  /** The cache's table of those blocks' bytes (`BlockCache.dataTable`), taken with it. */
+  private cachedData: (Uint8Array | undefined)[] | undefined;
   private constructor(
     meta: SegmentMeta,
     name: string,
@@ -1288,7 +1310,7 @@ export class Segment {
       for (let i = b.exactStart(key); i < b.count; i++) {
         b.atFound(i);
         if (compareAt(key, b.data, b.keyStart, b.keyLen) !== 0) return probeNone;
-        if (b.seq <= snap) return this.foundIn(b, as);
+        if (b.seq <= snap) return this.foundIn(b, b.data, as);
       }
       // versions of this key may continue in the next block
       if (this.compareBlockLast(bi, key) !== 0) return probeNone;
@@ -1306,14 +1328,17 @@ export class Segment {
   probeIndexed(key: Uint8Array, hash: number, snap: number, as: FoundAs = foundCopy): number {
     const pts = this.cache.points;
     if (!pts.find(hash, this.meta.file)) return -1;
-    const cached = this.cachedTable();
-    const b = cached[pts.block];
-    if (b === undefined) return -1;
-    b.atOffset(pts.off);
-    if (b.seq > snap || compareAt(key, b.data, b.keyStart, b.keyLen) !== 0) return -1;
-    this.cache.touch(b);
+    // the block's bytes straight from the data table (no Block object read before them)
+    const bi = pts.block;
+    const d = this.cachedDataTable()[bi];
+    if (d === undefined) return -1;
+    const e = probeEntry;
+    // (a cached block's bytes are all of its `data`; atOffset reports an entry that does not fit)
+    if (!readEntry(e, d, pts.off, d.length)) this.cachedTable()[bi]!.atOffset(pts.off);
+    if (e.seq > snap || compareAt(key, d, e.keyStart, e.keyLen) !== 0) return -1;
+    this.cache.touch(this.cachedTable()[bi]!);
     this.foundRead = false;
-    return this.foundIn(b, as);
+    return this.foundIn(e, d, as);
   }
 
   /**
@@ -1331,13 +1356,18 @@ export class Segment {
     return (this.cached ??= this.cache.table(this.cacheBase, this.idxP0.length));
   }
 
-  /** `probe`'s answer for the entry block `b` just decoded (its key is the one probed, visible). */
-  private foundIn(b: Block, as: FoundAs): number {
-    if (b.kind === kindDel) return probeDeleted;
-    this.foundData = b.data;
-    this.foundOff = b.valStart;
-    this.foundLen = b.valLen;
-    if (as !== foundAt) this.found = as === foundView ? b.data.subarray(b.valStart, b.valStart + b.valLen) : b.data.slice(b.valStart, b.valStart + b.valLen);
+  /** This file's table of cached blocks' bytes (`BlockCache.dataTable`), beside `cachedTable`. */
+  private cachedDataTable(): (Uint8Array | undefined)[] {
+    return (this.cachedData ??= this.cache.dataTable(this.cacheBase, this.idxP0.length));
+  }
+
+  /** `probe`'s answer for the entry `e` of block bytes `d` just decoded (its key is the one probed, visible). */
+  private foundIn(e: EntryFields, d: Uint8Array, as: FoundAs): number {
+    if (e.kind === kindDel) return probeDeleted;
+    this.foundData = d;
+    this.foundOff = e.valStart;
+    this.foundLen = e.valLen;
+    if (as !== foundAt) this.found = as === foundView ? d.subarray(e.valStart, e.valStart + e.valLen) : d.slice(e.valStart, e.valStart + e.valLen);
     return probeFound;
   }
 
