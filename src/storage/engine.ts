@@ -314,6 +314,11 @@ export class LsmStore implements Store {
   private spare: SpareWal | undefined;
   /** `makeSpare` in flight (it never rejects). */
   private spareMaking: Promise<void> | undefined;
+  /**
+   * The first WAL of this open, made after `open()` returned (`openFirstWal`; it never rejects: a
+   * failure stops the store). Readers do not wait for it; the commit loop, `close()` and `idle()` do.
+   */
+  private walOpening: Promise<void> | undefined;
   /** walSize at which the next spare is made (Infinity: none for this WAL). */
   private spareAt = Infinity;
   /**
@@ -526,11 +531,34 @@ export class LsmStore implements Store {
     // a fresh WAL for new writes; the replayed ones never grow again
     this.pendingWalSizes = replayedSizes;
     if (this.readOnly) return;
-    await this.openNewWal(mem);
     if (m.wals.length > walFilesReplayFlushTrigger || mem.bytes >= this.memtableBytes) {
       // the replayed memtable becomes immutable and is flushed in the background (rotate starts the
       // one flush runner; readers see it meanwhile): the open does not wait for a segment write
+      await this.openNewWal(mem);
       await this.rotate();
+      return;
+    }
+    // the replayed state is complete (torn tails cut and synced): reads are served from it at once,
+    // and the new WAL is made after open() returns, off the first read's path (writes wait for it)
+    this.walOpening = this.openFirstWal(mem);
+  }
+
+  /**
+   * Makes the first WAL of this open in the background (`walOpening`). Until it is listed the files
+   * are what recovery left (a crash meanwhile replays the same WALs; a WAL file created and not yet
+   * listed is an orphan, one listed with no records replays empty). A failure stops the store: the
+   * first write and every later one get the error (IO_ERROR), reads go on, and the replayed WALs stay
+   * listed, so a reopen recovers every acknowledged write.
+   */
+  private async openFirstWal(mem: Memtable): Promise<void> {
+    try {
+      await this.openNewWal(mem);
+    } catch (err) {
+      // the store has no WAL to write to: stopped whatever the error (CLOSED included)
+      const e = this.fail(err, walName(this.nextFile - 1), 'open');
+      this.failed ??= e;
+    } finally {
+      this.walOpening = undefined;
     }
   }
 
@@ -552,20 +580,31 @@ export class LsmStore implements Store {
       const name = walName(file);
       // every write to the WAL is followed by a sync: the adapter may make writes durable directly
       const h = await io(name, 'open', () => this.adapter.open(name, { create: true, writeThrough: true }));
-      await io(name, 'truncate', () => h.truncate(0));
       // preallocated: the header and a first chunk of zeros, synced once with the file's size
       const first = new Uint8Array(walHeaderBytes + (this.walPrealloc ? walPreallocBytesMin : 0));
       first.set(walHeader());
-      await io(name, 'write', () => h.write(0, first));
-      await io(name, 'sync', () => h.sync());
+      try {
+        await io(name, 'truncate', () => h.truncate(0));
+        await io(name, 'write', () => h.write(0, first));
+        await io(name, 'sync', () => h.sync());
+      } catch (err) {
+        // not listed: the next open deletes the file as an orphan
+        await h.close().catch(() => undefined);
+        throw err;
+      }
       w = { file, name, handle: h, alloc: first.length };
     }
     const file = w.file;
     if ((this.wal as FileHandle | undefined) !== undefined) this.pendingWalSizes[String(this.walFile)] = this.walSize;
-    await this.editManifest((m) => {
-      if (!listed) m.wals.push(file);
-      this.noteWalSizes(m);
-    });
+    try {
+      await this.editManifest((m) => {
+        if (!listed) m.wals.push(file);
+        this.noteWalSizes(m);
+      });
+    } catch (err) {
+      await w.handle.close().catch(() => undefined);
+      throw err;
+    }
     const old = this.wal as FileHandle | undefined;
     this.useWal(w, mem);
     if (old !== undefined) await old.close().catch(() => undefined);
@@ -1000,7 +1039,7 @@ export class LsmStore implements Store {
    * decides, as before); true once the batch is resolved or rejected.
    */
   private commitLoneNow(): boolean {
-    if (this.queue.length !== 1 || this.failed !== null || this.unwritten.length > 0 || this.persistWanted) return false;
+    if (this.queue.length !== 1 || this.failed !== null || this.unwritten.length > 0 || this.persistWanted || this.walOpening !== undefined) return false;
     const p = this.queue[0]!;
     if (p.kind !== 'batch' || !p.strict || p.more || p.rec.length > walSyncBytesMax) return false;
     // no rotation due, no turn of the event loop due, a sequential writer, no probe of the other way due
@@ -1086,6 +1125,8 @@ export class LsmStore implements Store {
     // the first group of this run of the loop: nothing was written while its batches queued
     let fresh = true;
     for (;; fresh = false) {
+      // the first WAL of this open is still being made (a failure sets `failed`)
+      if (this.walOpening !== undefined) await this.walOpening;
       if (this.queue.length === 0) {
         if (this.persistWanted && this.failed === null && !this.closed) {
           // the relaxed timer: write and sync what was acknowledged from memory
@@ -2177,7 +2218,7 @@ export class LsmStore implements Store {
 
   /**
    * Resolves once queued writes (relaxed ones written and synced), background flushes,
-   * compactions and the making of a spare WAL have finished.
+   * compactions and the making of a WAL (this open's first, or a spare) have finished.
    */
   async idle(): Promise<void> {
     if (this.unwritten.length > 0 && this.failed === null && !this.closed) {
@@ -2185,11 +2226,12 @@ export class LsmStore implements Store {
       this.kick();
     }
     for (;;) {
+      if (this.walOpening !== undefined) await this.walOpening;
       if (this.committing) await this.commitDone;
       if (this.flushRunning !== null) await this.flushRunning.catch(() => undefined);
       await this.compactionChain;
       if (this.spareMaking !== undefined) await this.spareMaking.catch(() => undefined);
-      if (!this.committing && this.flushRunning === null && !this.compactionPending && this.spareMaking === undefined) return;
+      if (!this.committing && this.flushRunning === null && !this.compactionPending && this.spareMaking === undefined && this.walOpening === undefined) return;
     }
   }
 
@@ -2205,7 +2247,8 @@ export class LsmStore implements Store {
 
   private async closeNow(): Promise<void> {
     if (this.closed) return;
-    // let queued writes finish
+    // the first WAL of this open, if still in the making, then queued writes
+    if (this.walOpening !== undefined) await this.walOpening;
     while (this.committing) await this.commitDone;
     const flushErr = await this.flushForClose();
     while (this.committing) await this.commitDone;

@@ -211,6 +211,7 @@ describe('NodeFsAdapter specifics', () => {
     };
     // no spare WAL: this is the way a commit carries the next chunk of zeros (a spare's writes would count as asynchronous)
     const st = await openStore(a, { walSpare: false });
+    await st.idle(); // the open's WAL (made after open() returns, its header and zeros written asynchronously)
     const walBytes = async (): Promise<number> => {
       let n = 0;
       for (const f of await fs.readdir(dir)) if (f.endsWith('.wal')) n += (await fs.stat(path.join(dir, f))).size;
@@ -249,6 +250,7 @@ describe('NodeFsAdapter specifics', () => {
   it('a sequential strict writer past the first WAL zeros goes on in the spare WAL: no commit carries zeros', async () => {
     const dir = path.join(root, `spare${++counter}`);
     const st = await openStore(await openNodeFsAdapter(dir), {});
+    await st.idle(); // the open's WAL is made after open() returns
     const value = new Uint8Array(4000).fill(7);
     const key = (i: number): Uint8Array => new TextEncoder().encode(`k${String(i).padStart(4, '0')}`);
     const wals = async (): Promise<[string, number][]> => {
@@ -371,6 +373,7 @@ describe('NodeFsAdapter specifics', () => {
         return h;
       };
       const st = await openStore(a, {});
+      await st.idle(); // the open's WAL is made after open() returns
       n.asyncWalWrites = 0; // the WAL's header and first zeros
       return st;
     };

@@ -134,7 +134,10 @@ async function runCase(c: Case): Promise<void> {
   dropMemoryVolume(vol);
 
   // damage to a synced record (a later record's mark passes its end) of the crashed files: CORRUPTION
-  const m = decodeManifest(before.get(manifestName)!);
+  // a fresh store crashed before its first WAL was listed (made after open() returns) has no manifest and nothing synced
+  const mb = before.get(manifestName);
+  if (mb === undefined) return;
+  const m = decodeManifest(mb);
   const synced: { file: string; offset: number; end: number }[] = [];
   for (const w of m.wals) {
     const name = walName(w);

@@ -157,6 +157,7 @@ describe('spare WALs', () => {
       const vol = `walspare-fail-${method}`;
       const fa = new FaultyAdapter(new MemoryAdapter(vol, { trackUnsynced: true }));
       let st = await openStore(fa, opts);
+      await st.idle(); // the open's WAL is made after open() returns
       const firstWal = (await manifest(vol)).wals[0]!;
       // every call on any other WAL fails: the spare fails (and is not tried again for this WAL)
       fa.arm({ method, nth: 1, mode: 'persistent', file: (f) => f.endsWith('.wal') && f !== walName(firstWal) });
@@ -184,6 +185,7 @@ describe('spare WALs', () => {
         const vol = `walspare-crash-${method}-${nth}`;
         const fa = new FaultyAdapter(new MemoryAdapter(vol, { trackUnsynced: true }), () => crashMemoryVolumeForTesting(vol));
         const st = await openStore(fa, opts);
+        await st.idle(); // the open's WAL is made after open() returns
         const firstWal = (await manifest(vol)).wals[0]!;
         // calls on the first WAL are commits: the plan counts the spares' calls and the manifest's
         fa.arm({ method, nth, mode: 'crash', file: (f) => f !== walName(firstWal) });
