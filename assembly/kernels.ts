@@ -544,6 +544,96 @@ export function crc32c(p: usize, len: i32, crc: u32): u32 {
   return ~c;
 }
 
+// ---------------------------------------------------------------- blockSum
+//
+// The checksum of a segment block (format version 2, docs/FORMAT.md "Segment file"): XXH32's
+// round (a = rotl(a + w * P2, 13) * P1) on 32 lanes, word w of each 128-byte stripe into lane w,
+// so that the SIMD build runs 8 independent v128 chains (a multiply's latency hidden) where a
+// table-driven CRC-32C loads a table entry per byte: 8 KiB in ~0.65 µs vs ~2.35 µs. The lanes are
+// folded in order, the tail (under 128 bytes) word by word then byte by byte, then XXH32's
+// avalanche. The scalar build and the TypeScript twin compute the same lanes one word at a time.
+
+const P1: u32 = 0x9e3779b1;
+const P2: u32 = 0x85ebca77;
+const P3: u32 = 0xc2b2ae3d;
+const P4: u32 = 0x27d4eb2f;
+const P5: u32 = 0x165667b1;
+/** The 32 lane accumulators (the scalar build's state; the SIMD build's after its loop). */
+const SUM_ACC: usize = memory.data(32 * 4, 16);
+
+/** Checksum of [p, p+len) (see above). */
+export function blockSum(p: usize, len: i32): u32 {
+  let h: u32 = <u32>len * P5;
+  let i = 0;
+  if (len >= 128) {
+    if (ASC_FEATURE_SIMD) {
+      const b = i32x4(<i32>(P1 + P2), <i32>P2, 0, <i32>(0 - P1));
+      let a0 = i32x4.add(b, i32x4.splat(0));
+      let a1 = i32x4.add(b, i32x4.splat(1));
+      let a2 = i32x4.add(b, i32x4.splat(2));
+      let a3 = i32x4.add(b, i32x4.splat(3));
+      let a4 = i32x4.add(b, i32x4.splat(4));
+      let a5 = i32x4.add(b, i32x4.splat(5));
+      let a6 = i32x4.add(b, i32x4.splat(6));
+      let a7 = i32x4.add(b, i32x4.splat(7));
+      const m1 = i32x4.splat(<i32>P1);
+      const m2 = i32x4.splat(<i32>P2);
+      for (; i + 128 <= len; i += 128) {
+        const q = p + <usize>i;
+        a0 = i32x4.add(a0, i32x4.mul(v128.load(q, 0), m2));
+        a1 = i32x4.add(a1, i32x4.mul(v128.load(q, 16), m2));
+        a2 = i32x4.add(a2, i32x4.mul(v128.load(q, 32), m2));
+        a3 = i32x4.add(a3, i32x4.mul(v128.load(q, 48), m2));
+        a4 = i32x4.add(a4, i32x4.mul(v128.load(q, 64), m2));
+        a5 = i32x4.add(a5, i32x4.mul(v128.load(q, 80), m2));
+        a6 = i32x4.add(a6, i32x4.mul(v128.load(q, 96), m2));
+        a7 = i32x4.add(a7, i32x4.mul(v128.load(q, 112), m2));
+        a0 = i32x4.mul(v128.or(i32x4.shl(a0, 13), i32x4.shr_u(a0, 19)), m1);
+        a1 = i32x4.mul(v128.or(i32x4.shl(a1, 13), i32x4.shr_u(a1, 19)), m1);
+        a2 = i32x4.mul(v128.or(i32x4.shl(a2, 13), i32x4.shr_u(a2, 19)), m1);
+        a3 = i32x4.mul(v128.or(i32x4.shl(a3, 13), i32x4.shr_u(a3, 19)), m1);
+        a4 = i32x4.mul(v128.or(i32x4.shl(a4, 13), i32x4.shr_u(a4, 19)), m1);
+        a5 = i32x4.mul(v128.or(i32x4.shl(a5, 13), i32x4.shr_u(a5, 19)), m1);
+        a6 = i32x4.mul(v128.or(i32x4.shl(a6, 13), i32x4.shr_u(a6, 19)), m1);
+        a7 = i32x4.mul(v128.or(i32x4.shl(a7, 13), i32x4.shr_u(a7, 19)), m1);
+      }
+      v128.store(SUM_ACC, a0, 0);
+      v128.store(SUM_ACC, a1, 16);
+      v128.store(SUM_ACC, a2, 32);
+      v128.store(SUM_ACC, a3, 48);
+      v128.store(SUM_ACC, a4, 64);
+      v128.store(SUM_ACC, a5, 80);
+      v128.store(SUM_ACC, a6, 96);
+      v128.store(SUM_ACC, a7, 112);
+    } else {
+      for (let w: usize = 0; w < 32; w++) store<u32>(SUM_ACC + (w << 2), sumInit(<u32>w));
+      for (; i + 128 <= len; i += 128) {
+        const q = p + <usize>i;
+        for (let w: usize = 0; w < 32; w++) {
+          const a = load<u32>(SUM_ACC + (w << 2)) + load<u32>(q + (w << 2)) * P2;
+          store<u32>(SUM_ACC + (w << 2), rotl<u32>(a, 13) * P1);
+        }
+      }
+    }
+    h ^= load<u32>(SUM_ACC);
+    for (let w: usize = 1; w < 32; w++) h = rotl<u32>(h, 13) * P1 + load<u32>(SUM_ACC + (w << 2));
+  }
+  for (; i + 4 <= len; i += 4) h = rotl<u32>(h + load<u32>(p + <usize>i) * P3, 17) * P4;
+  for (; i < len; i++) h = rotl<u32>(h + <u32>load<u8>(p + <usize>i) * P5, 11) * P1;
+  h ^= h >>> 15;
+  h *= P2;
+  h ^= h >>> 13;
+  h *= P3;
+  h ^= h >>> 16;
+  return h;
+}
+
+/** Lane w's starting value: (P1 + P2, P2, 0, -P1)[w & 3] + (w >> 2). */
+@inline function sumInit(w: u32): u32 {
+  const l = w & 3;
+  return (l == 0 ? P1 + P2 : l == 1 ? P2 : l == 2 ? 0 : 0 - P1) + (w >> 2);
+}
+
 // ---------------------------------------------------------------- codecs
 //
 // Layout (docs/FORMAT.md, "Kernels: integer column codec"):

@@ -27,6 +27,7 @@ import {
   codecKindU32,
   codecVersion,
   corrupt,
+  checkSumLength,
 } from './validate.ts';
 
 const fr = Math.fround;
@@ -229,6 +230,50 @@ const crcTables = (() => {
   }
   return t;
 })();
+
+// ------------------------------------------------------------------ blockSum (assembly/kernels.ts)
+
+const sumP1 = 0x9e3779b1;
+const sumP2 = 0x85ebca77;
+const sumP3 = 0xc2b2ae3d;
+const sumP4 = 0x27d4eb2f;
+const sumP5 = 0x165667b1;
+const sumAcc = new Int32Array(32);
+
+/** The segment block checksum (format version 2): the same 32 lanes as the wasm kernel, one word at a time. */
+export function blockSumReference(bytes: Uint8Array, n = bytes.length): number {
+  let h = Math.imul(n, sumP5);
+  let i = 0;
+  if (n >= 128) {
+    const acc = sumAcc;
+    for (let w = 0; w < 32; w++) {
+      const l = w & 3;
+      acc[w] = (l === 0 ? sumP1 + sumP2 : l === 1 ? sumP2 : l === 2 ? 0 : -sumP1) + (w >> 2);
+    }
+    for (; i + 128 <= n; i += 128) {
+      for (let w = 0, q = i; w < 32; w++, q += 4) {
+        const a = (acc[w]! + Math.imul(bytes[q]! | (bytes[q + 1]! << 8) | (bytes[q + 2]! << 16) | (bytes[q + 3]! << 24), sumP2)) | 0;
+        acc[w] = Math.imul((a << 13) | (a >>> 19), sumP1);
+      }
+    }
+    h ^= acc[0]!;
+    for (let w = 1; w < 32; w++) h = (Math.imul((h << 13) | (h >>> 19), sumP1) + acc[w]!) | 0;
+  }
+  for (; i + 4 <= n; i += 4) {
+    const a = (h + Math.imul(bytes[i]! | (bytes[i + 1]! << 8) | (bytes[i + 2]! << 16) | (bytes[i + 3]! << 24), sumP3)) | 0;
+    h = Math.imul((a << 17) | (a >>> 15), sumP4);
+  }
+  for (; i < n; i++) {
+    const a = (h + Math.imul(bytes[i]!, sumP5)) | 0;
+    h = Math.imul((a << 11) | (a >>> 21), sumP1);
+  }
+  h ^= h >>> 15;
+  h = Math.imul(h, sumP2);
+  h ^= h >>> 13;
+  h = Math.imul(h, sumP3);
+  h ^= h >>> 16;
+  return h >>> 0;
+}
 
 export function crc32cReference(bytes: Uint8Array, crc = 0): number {
   const t = crcTables;
@@ -567,6 +612,11 @@ export function createReferenceKernels(): Kernels {
     crc32c(bytes, crc = 0) {
       if (!(bytes instanceof Uint8Array)) throw new LargetableError('INVALID_ARGUMENT', 'crc32c: bytes must be a Uint8Array');
       return crc32cReference(bytes, crc);
+    },
+
+    blockSum(bytes, len = bytes.length) {
+      checkSumLength(bytes, len);
+      return blockSumReference(bytes, len);
     },
 
     encodeU32(values) {

@@ -79,6 +79,11 @@ export interface Kernels {
   // ---- checksums ----
   /** CRC-32C (Castagnoli) of bytes, continuing from `crc` (default 0). */
   crc32c(bytes: Uint8Array, crc?: number): number;
+  /**
+   * The segment block checksum of format version 2 (docs/FORMAT.md "Segment file") of
+   * `bytes[0, len)` (default all), an unsigned 32-bit value.
+   */
+  blockSum(bytes: Uint8Array, len?: number): number;
 
   // ---- codecs ----
   /** zigzag(delta(values)) then bit-pack; returns encoded bytes (format in docs/FORMAT.md). */

@@ -23,6 +23,12 @@ export function checkCount(fn: string, name: string, value: number): void {
   if (!(value >= 0 && value <= 0x7fffffff && Number.isInteger(value))) bad(`${fn}: ${name} must be an integer in [0, 2^31), got ${value}`);
 }
 
+/** `blockSum`'s arguments: a Uint8Array and a length in [0, bytes.length]. */
+export function checkSumLength(bytes: Uint8Array, len: number): void {
+  if (!(bytes instanceof Uint8Array)) bad('blockSum: bytes must be a Uint8Array');
+  if (!(len >= 0 && len <= bytes.length && Number.isInteger(len))) bad(`blockSum: len must be an integer in [0, ${bytes.length}], got ${len}`);
+}
+
 export function checkDim(fn: string, d: number): void {
   if (!(d >= 1 && Number.isInteger(d))) bad(`${fn}: d must be a positive integer, got ${d}`);
   if (d > vectorDimensionsMax) {

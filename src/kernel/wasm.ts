@@ -25,6 +25,7 @@ import {
   codecKindI64,
   codecKindU32,
   corrupt,
+  checkSumLength,
 } from './validate.ts';
 
 /** The numeric ABI exported by assembly/kernels.ts. */
@@ -42,6 +43,7 @@ export interface KernelExports {
   dotI8(q: number, codes: number, n: number, d: number, out: number): void;
   l2I8(q: number, codes: number, n: number, d: number, out: number): void;
   crc32c(p: number, len: number, crc: number): number;
+  blockSum(p: number, len: number): number;
   encodeU32(vals: number, n: number, out: number): number;
   decodeU32(inp: number, len: number, out: number, count: number): number;
   encodeI64(vals: number, n: number, out: number): number;
@@ -57,7 +59,7 @@ export interface WasmKernels extends Kernels {
 
 const exportNames = [
   'memory', 'heapBase', 'scoreBlock', 'scoreGather', 'scoreBatch', 'norms', 'sumF32', 'topK', 'quantizeI8',
-  'dotI8', 'l2I8', 'crc32c', 'encodeU32', 'decodeU32', 'encodeI64', 'decodeI64',
+  'dotI8', 'l2I8', 'crc32c', 'blockSum', 'encodeU32', 'decodeU32', 'encodeI64', 'decodeI64',
 ] as const;
 
 function kernelError(fn: string, cause: unknown): LargetableError {
@@ -150,12 +152,13 @@ export function wrapKernelInstance(instance: WebAssembly.Instance, build: 'simd'
     });
   }
 
-  /** `crc32c` of bytes larger than the scratch block, in a block of their own. */
-  function crc32cBlock(bytes: Uint8Array, crc: number): number {
+  /** A checksum kernel (`crc32c` continuing from `crc`, `blockSum` of `crc` bytes) of bytes larger than the scratch block, in a block of their own. */
+  function sumBlock(fn: 'crc32c' | 'blockSum', bytes: Uint8Array, crc: number): number {
     const n = bytes.length;
-    return withBlock('crc32c', n, (base) => {
+    return withBlock(fn, n, (base) => {
       arena.heapU8.set(bytes, base);
-      return ex.crc32c(base, n, crc | 0) >>> 0;
+      // blockSum: `crc` is the length summed
+      return (fn === 'crc32c' ? ex.crc32c(base, n, crc | 0) : ex.blockSum(base, crc)) >>> 0;
     });
   }
 
@@ -274,7 +277,7 @@ export function wrapKernelInstance(instance: WebAssembly.Instance, build: 'simd'
       }
       const n = bytes.length;
       // a block read's check: the scratch block directly, no closure per call (nor a context for
-      // one: the closure of a larger call is made in crc32cBlock, which captures its own variables;
+      // one: the closure of a larger call is made in sumBlock, which captures its own variables;
       // made here, every call allocated a context of ~90 B for bytes, n and crc)
       if (n <= scratchBytes) {
         arena.heapU8.set(bytes, scratchPtr);
@@ -285,7 +288,23 @@ export function wrapKernelInstance(instance: WebAssembly.Instance, build: 'simd'
           throw err;
         }
       }
-      return crc32cBlock(bytes, crc);
+      return sumBlock('crc32c', bytes, crc);
+    },
+
+    blockSum(bytes, len = bytes.length) {
+      checkSumLength(bytes, len);
+      const n = bytes.length;
+      // a block read's check, as crc32c's: the scratch block directly, no closure per call
+      if (n <= scratchBytes) {
+        arena.heapU8.set(bytes, scratchPtr);
+        try {
+          return ex.blockSum(scratchPtr, len) >>> 0;
+        } catch (err) {
+          if (err instanceof WebAssembly.RuntimeError) throw kernelError('blockSum', err);
+          throw err;
+        }
+      }
+      return sumBlock('blockSum', bytes, len);
     },
 
     encodeU32(values) {

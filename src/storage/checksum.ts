@@ -1,12 +1,18 @@
 /**
- * CRC-32C for every checksum the storage engine writes, from the kernels (`kernels().crc32c`:
- * the wasm build when installed, else the TypeScript twin; both compute the same function).
+ * CRC-32C for every checksum the storage engine writes but a version 2 segment's blocks, which
+ * `blockSum` checks; both from the kernels (`kernels().crc32c`, `kernels().blockSum`: the wasm
+ * build when installed, else the TypeScript twin; both compute the same functions).
  */
 import { kernels } from '../kernel/index.ts';
 
 /** CRC-32C (Castagnoli) of `bytes[start, end)`, continuing from `crc` (default 0). */
 export function crc32c(bytes: Uint8Array, crc = 0, start = 0, end = bytes.length): number {
   return kernels().crc32c(start === 0 && end === bytes.length ? bytes : bytes.subarray(start, end), crc);
+}
+
+/** The segment block checksum (format version 2) of `bytes[0, len)`. */
+export function blockSum(bytes: Uint8Array, len = bytes.length): number {
+  return kernels().blockSum(bytes, len);
 }
 
 /**

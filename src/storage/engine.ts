@@ -2138,7 +2138,7 @@ export class LsmStore implements Store {
           for (let i = 0; i < s.blocks; i++) {
             const off = s.blockOffset(i);
             const raw = await s.handle.read(off, s.blockLength(i));
-            const b = decodeBlock(raw, s.name, off);
+            const b = decodeBlock(raw, s.version, s.name, off);
             report.blocksChecked++;
             for (let e = 0; e < b.count; e++) {
               b.at(e);

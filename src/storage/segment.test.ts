@@ -7,16 +7,17 @@ import type { FileHandle } from './adapter.ts';
 import fc from 'fast-check';
 import { prefixAt } from './memtable.ts';
 import { hashKey } from './bloom.ts';
-import { type Block, BlockScratch, Segment, SegmentBuilder, foundAt, probeDeleted, probeFound, probeIo, probeNone } from './segment.ts';
+import { type Block, BlockScratch, Segment, SegmentBuilder, foundAt, probeDeleted, probeFound, probeIo, probeNone, segmentVersion } from './segment.ts';
+import { blockSum, crc32c } from './checksum.ts';
 import { RunSource } from './iterator.ts';
 
 const b = (s: string): Uint8Array => new TextEncoder().encode(s);
 const key = (i: number): Uint8Array => b(`key${String(i).padStart(5, '0')}`);
 
-async function build(n: number, level: number, name = 'x.seg'): Promise<{ a: MemoryAdapter; seg: Segment }> {
+async function build(n: number, level: number, name = 'x.seg', version?: number): Promise<{ a: MemoryAdapter; seg: Segment }> {
   const a = new MemoryAdapter();
   const h = await a.open(name, { create: true });
-  const sb = new SegmentBuilder(h, name, 256, level);
+  const sb = new SegmentBuilder(h, name, 256, level, undefined, version);
   for (let i = 0; i < n; i++) {
     // two versions of every 10th key (seq desc), a tombstone on every 7th
     if (i % 10 === 0) sb.add(key(i), 1000 + i, b(`new${i}`));
@@ -476,6 +477,50 @@ describe('segments', () => {
     const h = await a.open('c.seg');
     const s2 = await Segment.open(h, 'c.seg', 1, new BlockCache<Block>(1 << 20));
     await assert.rejects(s2.block(3), (e) => isLargetableError(e, 'CORRUPTION') && e.details['file'] === 'c.seg' && e.details['offset'] === off);
+  });
+
+  for (const version of [1, 2]) {
+    for (const level of [0, 1]) {
+      it(`format version ${version} (blocks checked by ${version === 1 ? 'CRC-32C' : 'blockSum'}): written and read back; a flipped bit in a block is CORRUPTION on every read path (level ${level})`, async () => {
+        const { a, seg } = await build(300, level, 'w.seg', version);
+        assert.equal(seg.version, version);
+        const bytes = await a.readAll('w.seg');
+        assert.equal(bytes[4], version, 'header');
+        assert.equal(bytes[bytes.length - 8], version, 'footer');
+        // each block ends with its checksum of flags..payload, by the version's function
+        for (let i = 0; i < seg.blocks; i++) {
+          const o = seg.blockOffset(i);
+          const blk = bytes.subarray(o, o + seg.blockLength(i));
+          const want = new DataView(blk.buffer, blk.byteOffset + blk.length - 4).getUint32(0, true);
+          assert.equal(version === 1 ? crc32c(blk, 0, 0, blk.length - 4) : blockSum(blk, blk.length - 4), want, `block ${i}`);
+        }
+        for (let i = 0; i < 300; i++) if (i % 7 !== 0) assert.deepEqual(await seg.get(key(i), Infinity), i % 10 === 0 ? b(`new${i}`) : b(`value-${i}-`.repeat(i % 5)));
+        const off = seg.blockOffset(3);
+        bytes[off + 20]! ^= 4;
+        await a.replace('w.seg', bytes);
+        const bad = (e: unknown): boolean => isLargetableError(e, 'CORRUPTION') && e.details['offset'] === off && /block checksum/.test((e as Error).message);
+        const h = await a.open('w.seg');
+        const s2 = await Segment.open(h, 'w.seg', 1, new BlockCache<Block>(1 << 20));
+        await assert.rejects(s2.block(3), bad, 'block');
+        // the synchronous paths: a point read, and a batched reader's run (decoded in place once the cache is full)
+        const sh = syncHandle(h, bytes, () => undefined);
+        const s3 = await Segment.open(sh, 'w.seg', 1, new BlockCache<Block>(1 << 20));
+        let k = 0;
+        while (s3.findBlock(key(k)) < 3) k++;
+        assert.equal(s3.findBlock(key(k)), 3);
+        await assert.rejects(async () => s3.get(key(k), Infinity), bad, 'point read');
+      });
+    }
+  }
+
+  it('a footer whose version differs from the header\'s is CORRUPTION', async () => {
+    const { a } = await build(20, 1, 'f2.seg');
+    const bytes = await a.readAll('f2.seg');
+    const fo = bytes.length - 36;
+    bytes[fo + 28] = segmentVersion - 1; // a version this build reads, not the header's
+    new DataView(bytes.buffer, bytes.byteOffset).setUint32(fo + 32, crc32c(bytes, 0, fo, fo + 32), true);
+    await a.replace('f2.seg', bytes);
+    await assert.rejects(Segment.open(await a.open('f2.seg'), 'f2.seg', 1, new BlockCache<Block>(1 << 20)), (e) => isLargetableError(e, 'CORRUPTION') && /footer version/.test((e as Error).message));
   });
 
   it('refuses another format version', async () => {

@@ -9,13 +9,19 @@ import type { FileHandle } from './adapter.ts';
 import { bloomAdd, bloomMayContain, hashKey, newBloom } from './bloom.ts';
 import { type BlockCache, blocksPerFileMax } from './cache.ts';
 import { DeflateEncoder, Inflater } from './deflate.ts';
-import { crc32c, crc32cResidue } from './checksum.ts';
+import { blockSum, crc32c, crc32cResidue } from './checksum.ts';
 import { ByteReader, ByteWriter, compareAt, compareBytes, corruption, varintSize } from './codec.ts';
 import { compareRanges, prefixAt } from './memtable.ts';
 import { io, toIoError } from './io.ts';
 
 export const segmentMagic = 0x4753544c; // "LTSG" little-endian
-export const segmentVersion = 1;
+/**
+ * The segment format version written: 2 checks each block with `blockSum` (kernels), 1 with
+ * CRC-32C (the rest of the file is the same in both, CRC-32C). Both are read.
+ */
+export const segmentVersion = 2;
+/** The oldest segment format version this build reads. */
+export const segmentVersionMin = 1;
 export const segmentHeaderBytes = 8;
 export const segmentFooterBytes = 36;
 const blockHeaderBytes = 9; // flags u8, rawLen u32, payloadLen u32
@@ -488,18 +494,19 @@ function u32At(b: Uint8Array, p: number): number {
 }
 
 /**
- * Decodes an on-disk block (checks the crc, inflates). The decoded bytes go to a new buffer, or
- * into `scratch.data` (grown as needed) when a scratch is given. With `into` (a Block over the
- * buffer `raw` is a view of, `raw` starting at `at` in it) a stored block is decoded in place:
- * `into` is re-pointed at its entries and returned, no object made.
+ * Decodes an on-disk block of a segment of format `version` (checks its checksum, inflates). The
+ * decoded bytes go to a new buffer, or into `scratch.data` (grown as needed) when a scratch is
+ * given. With `into` (a Block over the buffer `raw` is a view of, `raw` starting at `at` in it) a
+ * stored block is decoded in place: `into` is re-pointed at its entries and returned, no object made.
  */
-export function decodeBlock(raw: Uint8Array, file: string, offset: number, scratch?: BlockScratch, rawIsTemporary = false, into?: Block, at = 0): Block {
+export function decodeBlock(raw: Uint8Array, version: number, file: string, offset: number, scratch?: BlockScratch, rawIsTemporary = false, into?: Block, at = 0): Block {
   if (raw.length < blockHeaderBytes + 4) throw corruption(file, offset, 'block truncated');
   const payloadLen = u32At(raw, 5);
   if (blockHeaderBytes + payloadLen + 4 !== raw.length) throw corruption(file, offset, 'block length mismatch');
-  // the block's crc is right exactly when the crc of the block with it is the residue: one pass
-  // over the whole of `raw` (no view of its checked part)
-  if (crc32c(raw) !== crc32cResidue) throw corruption(file, offset, 'block checksum mismatch');
+  // version 2: blockSum of all but the stored sum (no view of that part); version 1: the block's crc
+  // is right exactly when the crc of the block with it is the residue (one pass over `raw`)
+  const n = raw.length;
+  if (version === 1 ? crc32c(raw) !== crc32cResidue : blockSum(raw, n - 4) !== u32At(raw, n - 4)) throw corruption(file, offset, 'block checksum mismatch');
   const flags = raw[0]!;
   const rawLen = u32At(raw, 1);
   if (flags === 0 && into !== undefined) {
@@ -576,13 +583,16 @@ export class SegmentBuilder {
   readonly name: string;
   readonly blockSizeBytes: number;
   readonly compressLevel: number;
+  /** The format version written (`segmentVersion`; 1 only to make old files, for tests). */
+  readonly version: number;
   /** Bloom bits filled as keys arrive when the key count is known up front (no hash buffer). */
   private readonly bloom: Uint8Array | null;
   /**
    * @param expectedKeys upper bound on distinct keys, when known (flush, compaction): the bloom
    *   filter is then sized once and filled directly instead of buffering 4 bytes per key.
    */
-  constructor(handle: FileHandle, name: string, blockSizeBytes: number, compressLevel: number, expectedKeys?: number) {
+  constructor(handle: FileHandle, name: string, blockSizeBytes: number, compressLevel: number, expectedKeys?: number, version = segmentVersion) {
+    this.version = version;
     this.bloom = expectedKeys === undefined ? null : newBloom(expectedKeys);
     this.handle = handle;
     this.name = name;
@@ -591,7 +601,7 @@ export class SegmentBuilder {
     this.stage = new Uint8Array(stageBytes(blockSizeBytes));
     this.stageDv = new DataView(this.stage.buffer);
     this.stageDv.setUint32(0, segmentMagic, true);
-    this.stage[4] = segmentVersion;
+    this.stage[4] = version;
     this.pendingBytes = segmentHeaderBytes;
   }
 
@@ -713,7 +723,8 @@ export class SegmentBuilder {
     sdv.setUint32(at + 1, raw.length, true);
     sdv.setUint32(at + 5, payload.length, true);
     st.set(payload, at + blockHeaderBytes);
-    sdv.setUint32(at + blockHeaderBytes + payload.length, crc32c(st, 0, at, at + blockHeaderBytes + payload.length), true);
+    const end = at + blockHeaderBytes + payload.length;
+    sdv.setUint32(end, this.version === 1 ? crc32c(st, 0, at, end) : blockSum(st.subarray(at, end)), true);
     const offset = this.written + at;
     // index entry: offset, length, last key
     this.index.u32(offset);
@@ -808,7 +819,7 @@ export class SegmentBuilder {
     tail.u32(metaOff);
     tail.u32(metaLen);
     tail.u32(segmentMagic);
-    tail.u8(segmentVersion);
+    tail.u8(this.version);
     tail.u8(0);
     tail.u8(0);
     tail.u8(0);
@@ -874,6 +885,8 @@ export class Segment {
   private cached: (Block | undefined)[] | undefined;
   /** The cache's table of those blocks' bytes (`BlockCache.dataTable`), taken with it. */
   private cachedData: (Uint8Array | undefined)[] | undefined;
+  /** The file's format version (its blocks' checksum: see `segmentVersion`). */
+  readonly version: number;
   private constructor(
     meta: SegmentMeta,
     name: string,
@@ -887,7 +900,9 @@ export class Segment {
     idxKeyLen: Uint32Array,
     idxP: [Uint32Array, Uint32Array, Uint32Array],
     cacheBase: number,
+    version: number,
   ) {
+    this.version = version;
     this.meta = meta;
     this.name = name;
     this.handle = handle;
@@ -923,7 +938,8 @@ export class Segment {
     const head = await io(name, 'read', () => handle.read(0, segmentHeaderBytes));
     const hdv = new DataView(head.buffer, head.byteOffset, head.byteLength);
     if (head.length < segmentHeaderBytes || hdv.getUint32(0, true) !== segmentMagic) throw corruption(name, 0, 'bad segment magic');
-    if (head[4] !== segmentVersion) throw unsupported(name, 4, head[4]!);
+    const version = head[4]!;
+    if (version < segmentVersionMin || version > segmentVersion) throw unsupported(name, 4, version);
     if (head[5] !== 0 || head[6] !== 0 || head[7] !== 0) throw corruption(name, 5, 'reserved header bytes are not zero');
     const fo = size - segmentFooterBytes;
     const foot = await io(name, 'read', () => handle.read(fo, segmentFooterBytes));
@@ -932,7 +948,7 @@ export class Segment {
     const fdv = new DataView(foot.buffer, foot.byteOffset, foot.byteLength);
     if (fdv.getUint32(24, true) !== segmentMagic) throw corruption(name, fo + 24, 'bad footer magic');
     if (crc32c(foot, 0, 0, 32) !== fdv.getUint32(32, true)) throw corruption(name, fo, 'footer checksum mismatch');
-    if (foot[28] !== segmentVersion) throw unsupported(name, fo + 28, foot[28]!);
+    if (foot[28] !== version) throw foot[28]! < segmentVersionMin || foot[28]! > segmentVersion ? unsupported(name, fo + 28, foot[28]!) : corruption(name, fo + 28, 'footer version differs from the header');
     const bloomOff = fr.u32();
     const bloomLen = fr.u32();
     const indexOff = fr.u32();
@@ -1026,7 +1042,7 @@ export class Segment {
     const largest = mr.bytes(mr.varint()).slice();
     const meta: SegmentMeta = { file, size, count, minSeq, maxSeq, smallest, largest };
     if (n >= blocksPerFileMax) throw corruption(name, indexOff, 'too many blocks');
-    return new Segment(meta, name, handle, cache, bloom, idx, off, len, ks, kl, [p0, p1, p2], file * blocksPerFileMax);
+    return new Segment(meta, name, handle, cache, bloom, idx, off, len, ks, kl, [p0, p1, p2], file * blocksPerFileMax, version);
   }
 
   mayContain(key: Uint8Array, hash: number): boolean {
@@ -1086,11 +1102,11 @@ export class Segment {
     const h = this.handle;
     let b: Block;
     if (h.readInto !== undefined && len <= readBufBytes) {
-      b = await this.readPooled(off, len, sync, (raw) => decodeBlock(raw, this.name, off, undefined, true));
+      b = await this.readPooled(off, len, sync, (raw) => decodeBlock(raw, this.version, this.name, off, undefined, true));
     } else {
       const raw = await io(this.name, 'read', () => h.read(off, len));
       if (raw.length !== len) throw corruption(this.name, off + raw.length, 'block truncated');
-      b = decodeBlock(raw, this.name, off);
+      b = decodeBlock(raw, this.version, this.name, off);
     }
     if (fill) this.cache.set(ck, b);
     return b;
@@ -1111,7 +1127,7 @@ export class Segment {
     const raw = scratch.raw.subarray(0, len);
     const got = await io(this.name, 'read', () => h.readInto!(off, raw));
     if (got !== len) throw corruption(this.name, off + got, 'block truncated');
-    return decodeBlock(raw, this.name, off, scratch);
+    return decodeBlock(raw, this.version, this.name, off, scratch);
   }
 
   /** Bytes this open segment keeps in memory: bloom filter, sparse index and its columns. */
@@ -1178,7 +1194,7 @@ export class Segment {
           if (raw.length < off - base + bl) throw corruption(this.name, base + raw.length, 'block truncated');
           // the run's buffer is temporary (pooled, or one read for many blocks): a stored
           // (uncompressed) block owns a copy of its bytes
-          const b = decodeBlock(raw.subarray(off - base, off - base + bl), this.name, off, undefined, true);
+          const b = decodeBlock(raw.subarray(off - base, off - base + bl), this.version, this.name, off, undefined, true);
           this.cache.set(this.cacheBase + j, b);
           out.push(b);
         }
@@ -1265,7 +1281,7 @@ export class Segment {
       if (raw.length < at + bl) throw corruption(this.name, base + raw.length, 'block truncated');
       const k = j - first;
       const prev = into !== undefined && slots !== undefined ? slots[k] : undefined;
-      let b = decodeBlock(raw.subarray(at, at + bl), this.name, off, undefined, pooled, prev, at);
+      let b = decodeBlock(raw.subarray(at, at + bl), this.version, this.name, off, undefined, pooled, prev, at);
       if (into !== undefined && slots !== undefined && prev === undefined && b.data.buffer === into.buffer) {
         // a stored block, checked, decoded as a view of its own: the slot's Block spans the
         // whole buffer instead, so that later runs read into it can re-point it
@@ -1468,7 +1484,7 @@ export class Segment {
     return this.readPooled(off, len, true, (raw) => {
       this.cache.misses++;
       // the read buffer is reused: a stored (uncompressed) block owns a copy of its bytes
-      const first = decodeBlock(raw.subarray(0, this.idxBlockLen[i]!), this.name, off, undefined, true);
+      const first = decodeBlock(raw.subarray(0, this.idxBlockLen[i]!), this.version, this.name, off, undefined, true);
       first.prepareSearch();
       this.cache.set(ck, first);
       // its keys go to the point index while its bytes are hot, as the search column (prepareSearch)
@@ -1477,7 +1493,7 @@ export class Segment {
         const o = this.idxBlockOff[j]!;
         let b: Block;
         try {
-          b = decodeBlock(raw.subarray(o - off, o - off + this.idxBlockLen[j]!), this.name, o, undefined, true);
+          b = decodeBlock(raw.subarray(o - off, o - off + this.idxBlockLen[j]!), this.version, this.name, o, undefined, true);
           b.prepareSearch();
         } catch {
           break; // not cached: the read that needs it reads it again and reports the error
@@ -1565,7 +1581,7 @@ export class Segment {
     const ck = this.cacheBase + i;
     if (this.cache.room() >= blockRoom(len)) {
       // the run buffer is reused: a stored (uncompressed) block owns a copy of its bytes
-      const b = decodeBlock(raw, this.name, off, undefined, true);
+      const b = decodeBlock(raw, this.version, this.name, off, undefined, true);
       b.prepareSearch();
       this.cache.set(ck, b);
       // its keys go to the point index while its bytes are hot, as a point read's block's do
@@ -1574,7 +1590,7 @@ export class Segment {
       this.indexBlock(i, b);
       return b;
     }
-    const b = decodeBlock(raw, this.name, off, r.scratch, false, r.inPlace, off - r.off);
+    const b = decodeBlock(raw, this.version, this.name, off, r.scratch, false, r.inPlace, off - r.off);
     r.index = i;
     r.block = b;
     return b;
@@ -1610,7 +1626,7 @@ export class Segment {
     if (got < 0) return undefined;
     if (got !== len) throw corruption(this.name, off + got, 'block truncated');
     this.cache.misses++;
-    return decodeBlock(raw, this.name, off, onceScratch);
+    return decodeBlock(raw, this.version, this.name, off, onceScratch);
   }
 }
 
@@ -1622,7 +1638,7 @@ function blockRoom(len: number): number {
 function unsupported(file: string, offset: number, version: number): LargetableError {
   return new LargetableError(
     'UNSUPPORTED_FORMAT',
-    `${file}: format version ${version} at offset ${offset} is not supported (this build reads version ${segmentVersion})`,
+    `${file}: format version ${version} at offset ${offset} is not supported (this build reads versions ${segmentVersionMin} to ${segmentVersion})`,
     { details: { file, offset, version } },
   );
 }

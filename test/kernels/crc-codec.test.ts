@@ -72,6 +72,96 @@ describe('crc32c of data with its own crc appended', () => {
   });
 });
 
+/**
+ * The segment block checksum of format version 2 as docs/FORMAT.md states it, written plainly
+ * (lanes as an array, u32 arithmetic through BigInt-free Math.imul), independent of the builds' loops.
+ */
+function blockSumSpec(bytes: Uint8Array): number {
+  const P1 = 0x9e3779b1, P2 = 0x85ebca77, P3 = 0xc2b2ae3d, P4 = 0x27d4eb2f, P5 = 0x165667b1;
+  const u32 = (x: number): number => x >>> 0;
+  const mul = (a: number, b: number): number => u32(Math.imul(a, b));
+  const rotl = (x: number, r: number): number => u32((x << r) | (x >>> (32 - r)));
+  const word = (i: number): number => u32(bytes[i]! | (bytes[i + 1]! << 8) | (bytes[i + 2]! << 16) | (bytes[i + 3]! << 24));
+  const n = bytes.length;
+  let h = mul(n, P5);
+  let i = 0;
+  if (n >= 128) {
+    const base = [u32(P1 + P2), P2, 0, u32(-P1)];
+    const lanes = Array.from({ length: 32 }, (_, w) => u32(base[w % 4]! + Math.floor(w / 4)));
+    for (; i + 128 <= n; i += 128) for (let w = 0; w < 32; w++) lanes[w] = mul(rotl(u32(lanes[w]! + mul(word(i + 4 * w), P2)), 13), P1);
+    h = u32(h ^ lanes[0]!);
+    for (let w = 1; w < 32; w++) h = u32(mul(rotl(h, 13), P1) + lanes[w]!);
+  }
+  for (; i + 4 <= n; i += 4) h = mul(rotl(u32(h + mul(word(i), P3)), 17), P4);
+  for (; i < n; i++) h = mul(rotl(u32(h + mul(bytes[i]!, P5)), 11), P1);
+  h = mul(h ^ (h >>> 15), P2);
+  h = mul(h ^ (h >>> 13), P3);
+  return u32(h ^ (h >>> 16));
+}
+
+describe('blockSum', () => {
+  it('pinned values (stored in version 2 segments: a change here breaks every such file)', () => {
+    const pattern = (n: number): Uint8Array => Uint8Array.from({ length: n }, (_, i) => (i * 2654435761) >>> 24);
+    const cases: [Uint8Array, number][] = [
+      [new Uint8Array(0), 0],
+      [new TextEncoder().encode('123456789'), 0xe85db800],
+      [pattern(8192), 0x1a659173],
+    ];
+    for (const [b, v] of cases) assert.equal(blockSumSpec(b), v, `spec ${b.length}`);
+    for (const k of all) for (const [b, v] of cases) assert.equal(k.blockSum(b), v, `${k.build} ${b.length}`);
+  });
+
+  it('every build agrees with the spec on random bytes (lengths around the 128-byte stripes, unaligned)', () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 1100 }), fc.integer({ min: 0, max: 15 }), (bytes, skew) => {
+        const buf = new Uint8Array(bytes.length + skew);
+        buf.set(bytes, skew);
+        const view = buf.subarray(skew);
+        const expected = blockSumSpec(bytes);
+        // with a length: the sum of that prefix (a block's check, its stored sum left out)
+        const cut = bytes.length === 0 ? 0 : skew % (bytes.length + 1);
+        const prefix = blockSumSpec(bytes.subarray(0, cut));
+        for (const k of all) {
+          assert.equal(k.blockSum(view), expected, `${k.build} ${bytes.length}`);
+          assert.equal(k.blockSum(view, cut), prefix, `${k.build} ${bytes.length} prefix ${cut}`);
+        }
+      }),
+      runs,
+    );
+  });
+
+  it('any one flipped bit changes it (short data and an 8 KiB block)', () => {
+    fc.assert(
+      fc.property(fc.oneof(fc.uint8Array({ maxLength: 300 }), fc.uint8Array({ minLength: 8192, maxLength: 8192 })), fc.nat(), (bytes, flip) => {
+        if (bytes.length === 0) return;
+        const sum = blockSumSpec(bytes);
+        const bit = flip % (bytes.length * 8);
+        bytes[bit >> 3]! ^= 1 << (bit & 7);
+        for (const k of all) assert.notEqual(k.blockSum(bytes), sum, `${k.build} bit ${bit}`);
+      }),
+      runs,
+    );
+  });
+
+  it('refuses a length outside the bytes', () => {
+    for (const k of all) {
+      for (const len of [-1, 5, 1.5, NaN]) assert.throws(() => k.blockSum(new Uint8Array(4), len), (e: unknown) => isLargetableError(e) && e.code === 'INVALID_ARGUMENT', `${k.build} ${len}`);
+    }
+  });
+
+  it('inputs that outgrow the kernels\' scratch block agree with the spec', () => {
+    for (const n of [10, 9000, 70_000, 1_500_000, 33]) {
+      const bytes = new Uint8Array(n);
+      for (let i = 0; i < n; i++) bytes[i] = (i * 2654435761) >>> 24;
+      const expected = blockSumSpec(bytes);
+      for (const k of all) {
+        assert.equal(k.blockSum(bytes), expected, `${k.build} ${n}`);
+        assert.equal(k.blockSum(bytes, n - 4), blockSumSpec(bytes.subarray(0, n - 4)), `${k.build} ${n} - 4`);
+      }
+    }
+  });
+});
+
 const u32Arrays = fc.oneof(
   fc.array(fc.integer({ min: 0, max: 0xffffffff }), { maxLength: 700 }),
   // sorted ids: the common case (small deltas)
