@@ -76,10 +76,15 @@ async function isAlive(lfs: LockFs, rec: LockRecord): Promise<boolean> {
   return rec.start === null; // a Linux lock whose /proc entry is gone is dead; elsewhere unknown = alive
 }
 
-function randomToken(): string {
-  const b = new Uint8Array(12);
-  crypto.getRandomValues(b);
-  return Array.from(b, (x) => x.toString(16).padStart(2, '0')).join('');
+let tokens = 0;
+/**
+ * A token unique among this host's locks: the pid (no two live processes share it), the time, a
+ * per-process counter and a random part. Not `crypto.getRandomValues`: nothing here needs
+ * unpredictability, and Node loads its Web Crypto on first use, ~1-5 ms of a cold open.
+ */
+function lockToken(pid: number): string {
+  const rnd = Math.floor(Math.random() * 2 ** 32).toString(16);
+  return `${pid.toString(16)}-${Date.now().toString(16)}-${(++tokens).toString(16)}-${rnd}`;
 }
 
 export function parseLockRecord(text: string): LockRecord | undefined {
@@ -111,7 +116,7 @@ function holderOf(rec: LockRecord | undefined): string {
 /** Creates `dir/~lock` for this process or throws LOCKED. Returns the lock token. */
 export async function acquireLockFile(lfs: LockFs, location: string, dir: string): Promise<string> {
   const lockPath = `${dir}/${lockFileName}`;
-  const token = randomToken();
+  const token = lockToken(lfs.pid);
   const record: LockRecord = { pid: lfs.pid, start: await startTimeOf(lfs, lfs.pid), host: lfs.host, token };
   const tmp = `${dir}/${lockFileName}.${token}`;
   try {
