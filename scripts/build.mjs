@@ -52,6 +52,9 @@ step('dist', process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '
     entryPoints: [join(root, 'platform/node/index.ts')],
     outfile: join(root, 'dist/platform/node/bundle.js'),
     bundle: true, platform: 'node', format: 'esm', target: 'node20', packages: 'external',
+    // without comments and indentation: 870 -> 600 KB, all ASCII (comments held 'µs'), less for
+    // Node to decode and V8 to scan at every cold import (identifiers and syntax kept as written)
+    minifyWhitespace: true,
     keepNames: true, logLevel: 'warning',
   });
   console.log(`build: node bundle ${Date.now() - t0} ms`);

@@ -29,9 +29,20 @@ function reverseBase(eb: Uint8Array, start: number): Int32Array {
   for (let i = 1; i < 30; ++i) for (let j = b[i]!; j < b[i + 1]!; ++j) r[j] = ((j - b[i]!) << 5) | i;
   return r;
 }
-const revfl = reverseBase(fleb, 2);
-revfl[258] = 28;
-const revfd = reverseBase(fdeb, 0);
+/**
+ * The encoder's length and distance maps (revfd has 32,769 entries), built at the first
+ * `deflate`, not at import: the loop runs in the interpreter, ~1-3 ms of every cold start,
+ * and only compaction with `compressionLevel` > 0 deflates.
+ */
+let revTables: { revfl: Int32Array; revfd: Int32Array } | undefined;
+function reverseTables(): { revfl: Int32Array; revfd: Int32Array } {
+  if (revTables === undefined) {
+    const revfl = reverseBase(fleb, 2);
+    revfl[258] = 28;
+    revTables = { revfl, revfd: reverseBase(fdeb, 0) };
+  }
+  return revTables;
+}
 
 /**
  * 15-bit bit reversal from an 8-bit table: a 32768-entry table built at module load cost ~10 ms
@@ -237,6 +248,7 @@ export class DeflateEncoder {
   /** Raw DEFLATE of `dat` at `level` (1-9), as fflate's `deflateSync(dat, { level })` writes it. */
   deflate(dat: Uint8Array, level: number): Uint8Array {
     const lvl = Math.max(1, Math.min(9, level | 0));
+    const { revfl, revfd } = reverseTables();
     const s = dat.length;
     const plvl = Math.ceil(Math.max(8, Math.min(13, Math.log(s))) * 1.5);
     const outLen = s + 5 * (1 + Math.ceil(s / 7000));

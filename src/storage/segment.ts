@@ -59,9 +59,10 @@ const blockObjectBytes = 320;
 
 /**
  * One encoder for every builder: `deflate` is synchronous and its output is copied into the stage
- * before the next call, so its working memory (~250 KB) is allocated once instead of per block.
+ * before the next call, so its working memory (~250 KB) is allocated once instead of per block
+ * (at the first compressed block, not at import: only compaction with `compressionLevel` > 0 deflates).
  */
-const deflater = new DeflateEncoder();
+let deflater: DeflateEncoder | undefined;
 /** Readahead runs up to this many bytes read into pooled buffers (`Segment.prefetchRun`). */
 export const runBufferBytes = 256 * 1024;
 /** Run buffers kept for reuse (process-wide; more runs in flight allocate). */
@@ -708,7 +709,7 @@ export class SegmentBuilder {
     let flags = 0;
     let payload: Uint8Array = raw;
     if (this.compressLevel > 0 && this.skipCompression === 0) {
-      const z = deflater.deflate(raw, this.compressLevel); // a view: copied into the stage below
+      const z = (deflater ??= new DeflateEncoder()).deflate(raw, this.compressLevel); // a view: copied into the stage below
       if (z.length < raw.length - (raw.length >>> 4)) {
         payload = z;
         flags = 1;
