@@ -118,15 +118,32 @@ export abstract class AbstractCursor<T = Document> implements AsyncIterable<T> {
   }
 
   async toArray(): Promise<T[]> {
-    const out: T[] = [];
+    // each buffered batch is taken whole (a batch is an array the source hands over and never
+    // touches again) and the batches are joined once, at the end: pushing every document into one
+    // growing array left about twice the result's array in garbage (at 20,000 results a query's
+    // live documents are copied by every scavenge that garbage brings on)
+    const parts: T[][] = [];
+    let total = 0;
     for (;;) {
       if (this._closed) break;
       await this.fill();
-      if (this.head >= this.buffer.length) break;
-      // take the whole buffered batch at once
-      while (this.head < this.buffer.length) out.push(this.transform(this.buffer[this.head++]!));
+      const buf = this.buffer;
+      if (this.head >= buf.length) break;
+      let part: T[];
+      if (this.head === 0 && this.transforms.length === 0) part = buf as T[];
+      else {
+        part = new Array(buf.length - this.head);
+        for (let k = 0; this.head < buf.length; k++) part[k] = this.transform(buf[this.head++]!);
+      }
+      this.head = buf.length;
+      parts.push(part);
+      total += part.length;
     }
     await this.close();
+    if (parts.length === 1) return parts[0]!;
+    const out: T[] = new Array(total);
+    let p = 0;
+    for (const part of parts) for (let k = 0; k < part.length; k++) out[p++] = part[k]!;
     return out;
   }
 

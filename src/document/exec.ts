@@ -439,18 +439,20 @@ export async function* scanBatches(engine: Engine, coll: CollMeta, reader: KVRea
     }
     wN = 0;
     size = Math.min(prefetchWindowMax, size * 2);
-    const out: FoundDoc[] = [];
-    for (let i = 0; i < got.length; i++) {
+    let m = 0;
+    for (let i = 0; i < n; i++) {
       const f = got[i];
       if (f === undefined) continue;
       stats.docsExamined++;
       if (f) {
         // the window holds views of index entries: a result kept beyond the batch keeps a copy of its _id
         if (keepIds && f.encId === ids![i]) f.encId = f.encId.slice();
-        out.push(f);
+        got[m++] = f;
       }
     }
-    return out;
+    // the window's array is the batch (its results moved to its front), not a second array grown by pushes
+    got.length = m;
+    return got as FoundDoc[];
   };
   let covered: FoundDoc[] = [];
   // a covered projection naming fewer fields than the index (e.g. only _id) is cut down after the filter test
@@ -627,8 +629,9 @@ export async function* runFindBatches(engine: Engine, coll: CollMeta | undefined
     }
     const end = Math.min(batch.length, i + (limit - n));
     if (end <= i) continue;
-    const out: Document[] = [];
-    for (; i < end; i++) out.push(emit(batch[i]!));
+    // sized at once (a batch of up to 256 grown by pushes left ~2x its size of garbage behind)
+    const out: Document[] = new Array(end - i);
+    for (let k = 0; i < end; i++, k++) out[k] = emit(batch[i]!);
     n += out.length;
     yield out;
     if (n >= limit) return;

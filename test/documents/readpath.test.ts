@@ -84,6 +84,35 @@ describe('read path', () => {
     await client.close();
   });
 
+  it('toArray over many batches (index fetch windows of 8 to 256 with documents the filter drops, sorted output, a map, after a next(), a batchSize) equals the documents read one by one', async () => {
+    const client = await freshClient();
+    const c = client.db('app').collection('many');
+    await c.createIndex({ k: 1 });
+    await c.insertMany(Array.from({ length: 1500 }, (_, i) => ({ _id: i, k: i % 3, v: i % 7 })));
+    const oneByOne = async (cur: { next(): Promise<unknown> }): Promise<unknown[]> => {
+      const out = [];
+      for (let d = await cur.next(); d !== null; d = await cur.next()) out.push(d);
+      return out;
+    };
+    const cases = [
+      () => c.find({ k: 1, v: { $ne: 2 } }),
+      () => c.find({ k: 2 }),
+      () => c.find({ k: { $gte: 0 } }).sort({ v: -1, _id: 1 }),
+      () => c.find({ k: 1 }).map((d) => ({ id: d._id })),
+      () => c.find({ v: { $lt: 5 } }).batchSize(5),
+    ];
+    for (const make of cases) {
+      const want = await oneByOne(make());
+      assert.ok(want.length > 400, `${want.length}`);
+      assert.deepEqual(await make().toArray(), want);
+      // a cursor that has handed out some documents already gives the rest
+      const cur = make();
+      const first = [await cur.next(), await cur.next(), await cur.next()];
+      assert.deepEqual([...first, ...(await cur.toArray())], want);
+    }
+    await client.close();
+  });
+
   it('countDocuments on an exact index plan counts index entries and equals the collection scan', async () => {
     const client = await freshClient();
     const c = client.db('app').collection('count');
