@@ -46,6 +46,13 @@ const turns = async (n: number): Promise<void> => {
   for (let i = 0; i < n; i++) await new Promise((r) => setImmediate(r));
 };
 
+/** Opens `vol` through a GatedAdapter holding manifest replaces: open() returns, the new WAL is not listed yet. */
+async function openGated(vol: string): Promise<{ ga: GatedAdapter; st: Store }> {
+  const ga = new GatedAdapter(new MemoryAdapter(vol, { trackUnsynced: true }));
+  ga.hold();
+  return { ga, st: await openStore(ga, opts) };
+}
+
 async function manifest(vol: string): Promise<ManifestState> {
   return decodeManifest(await new MemoryAdapter(vol).readAll(manifestName));
 }
@@ -89,9 +96,7 @@ describe('the first WAL of an open is made after open() returns', { timeout: 60_
       const vol = `walopen-basic-${crashed}`;
       const next = await prepare(vol, 50, crashed);
       const before = await manifest(vol);
-      const ga = new GatedAdapter(new MemoryAdapter(vol, { trackUnsynced: true }));
-      ga.hold();
-      const st = await openStore(ga, opts);
+      const { ga, st } = await openGated(vol);
       // open() returned and the new WAL cannot be listed yet: the data is readable, a write waits
       await assertKeys(st, 0, 50, `crashed=${crashed}`);
       let acked = false;
@@ -159,9 +164,7 @@ describe('the first WAL of an open is made after open() returns', { timeout: 60_
     for (const crashed of [false, true]) {
       const vol = `walopen-race-${crashed}`;
       await prepare(vol, 30, crashed);
-      const ga = new GatedAdapter(new MemoryAdapter(vol, { trackUnsynced: true }));
-      ga.hold();
-      const st = await openStore(ga, opts);
+      const { ga, st } = await openGated(vol);
       // issued while the WAL is not listed: no strict write may be acknowledged before it is (a
       // relaxed one is acknowledged from memory when nothing is queued ahead of it)
       const acks = [];
@@ -218,9 +221,7 @@ describe('the first WAL of an open is made after open() returns', { timeout: 60_
     for (const crashed of [false, true]) {
       const vol = `walopen-close-${crashed}`;
       await prepare(vol, 30, crashed);
-      let ga = new GatedAdapter(new MemoryAdapter(vol, { trackUnsynced: true }));
-      ga.hold();
-      let st = await openStore(ga, opts);
+      let { ga, st } = await openGated(vol);
       let closed = false;
       let c = st.close().then(() => {
         closed = true;
@@ -229,9 +230,7 @@ describe('the first WAL of an open is made after open() returns', { timeout: 60_
       assert.equal(closed, false, 'close waits for the WAL');
       ga.release();
       await c;
-      ga = new GatedAdapter(new MemoryAdapter(vol, { trackUnsynced: true }));
-      ga.hold();
-      st = await openStore(ga, opts);
+      ({ ga, st } = await openGated(vol));
       const w = st.put(key(30), value(30));
       c = st.close();
       await turns(5);
