@@ -126,10 +126,58 @@ describe('block cache', () => {
     assert.equal(c.admit(4, 8192), true);
   });
 
+  it('gives a block hit through its table of marks (touchSlot) a second chance, as get does, and forgets the mark with the block', () => {
+    // one file under budget pressure: sets, hits by get and by the table of marks, drops
+    const op = fc.oneof(
+      fc.record({ t: fc.constant('set' as const), i: fc.integer({ min: 0, max: 7 }), n: fc.integer({ min: 20, max: 90 }) }),
+      fc.record({ t: fc.constant('get' as const), i: fc.integer({ min: 0, max: 7 }) }),
+      fc.record({ t: fc.constant('slot' as const), i: fc.integer({ min: 0, max: 7 }) }),
+      fc.record({ t: fc.constant('drop' as const), i: fc.constant(0) }),
+    );
+    let hits = 0;
+    fc.assert(
+      fc.property(fc.array(op, { minLength: 40, maxLength: 300 }), fc.integer({ min: 200, max: 600 }), (ops, budget) => {
+        const c = new BlockCache<Sized>(budget);
+        const m = new Model(budget, 1024);
+        let t = c.table(k(1, 0), 16);
+        let used = c.usedTable(k(1, 0), 16);
+        const twin = new Map<Sized, Sized>();
+        for (const o of ops) {
+          if (o.t === 'set') {
+            const v = block(o.n);
+            const mv = block(o.n);
+            twin.set(mv, v);
+            c.set(k(1, o.i), v);
+            m.set(k(1, o.i), mv);
+          } else if (o.t === 'get') assert.equal(c.get(k(1, o.i)) !== undefined, m.get(k(1, o.i)) !== undefined);
+          else if (o.t === 'slot') {
+            if (t[o.i] === undefined) continue;
+            hits++;
+            c.touchSlot(used, o.i);
+            m.get(k(1, o.i));
+          } else {
+            c.dropFile(1);
+            m.drop(() => true);
+            t = c.table(k(1, 0), 16);
+            used = c.usedTable(k(1, 0), 16);
+          }
+          for (let i = 0; i < 16; i++) {
+            const mv = m.queue.find((e) => e.key === k(1, i))?.v;
+            assert.equal(t[i], mv === undefined ? undefined : twin.get(mv), `block ${i}`);
+          }
+        }
+      }),
+      { seed: 5, numRuns: 300 },
+    );
+    assert.ok(hits > 100, `${hits} hits through the table`);
+  });
+
   it('matches the plain model under random operations', () => {
     const op = fc.oneof(
       fc.record({ t: fc.constant('set' as const), f: fc.integer({ min: 1, max: 3 }), i: fc.integer({ min: 0, max: 40 }), n: fc.integer({ min: 1, max: 120 }) }),
       fc.record({ t: fc.constant('get' as const), f: fc.integer({ min: 1, max: 3 }), i: fc.integer({ min: 0, max: 40 }) }),
+      // a hit read through a file's tables (a point-index probe): marked in the table of marks
+      fc.record({ t: fc.constant('slot' as const), f: fc.integer({ min: 1, max: 3 }), i: fc.integer({ min: 0, max: 40 }) }),
       fc.record({ t: fc.constant('admit' as const), f: fc.integer({ min: 1, max: 3 }), i: fc.integer({ min: 0, max: 1500 }) }),
       fc.record({ t: fc.constant('drop' as const), f: fc.integer({ min: 1, max: 3 }) }),
       // a burst of misses: the window of recent misses wraps around
@@ -144,6 +192,7 @@ describe('block cache', () => {
         const tables: ((Sized | undefined)[] | undefined)[] = [undefined, c.table(k(1, 0), 41), c.table(k(2, 0), 41), undefined];
         // and their data tables (each block's bytes beside it)
         const datas: ((Uint8Array | undefined)[] | undefined)[] = [undefined, c.dataTable(k(1, 0), 41), c.dataTable(k(2, 0), 41), undefined];
+        const useds: (Uint8Array | undefined)[] = [undefined, c.usedTable(k(1, 0), 41), c.usedTable(k(2, 0), 41), undefined];
         // the cache's block for each of the model's
         const twin = new Map<Sized, Sized>();
         let step = 0;
@@ -151,6 +200,7 @@ describe('block cache', () => {
           if (step++ === ops.length >> 1) {
             tables[3] = c.table(k(3, 0), 41);
             datas[3] = c.dataTable(k(3, 0), 41);
+            useds[3] = c.usedTable(k(3, 0), 41);
           }
           if (o.t === 'set') {
             const v = block(o.n);
@@ -159,6 +209,13 @@ describe('block cache', () => {
             c.set(k(o.f, o.i), v);
             m.set(k(o.f, o.i), mv);
           } else if (o.t === 'get') assert.equal(c.get(k(o.f, o.i)) !== undefined, m.get(k(o.f, o.i)) !== undefined);
+          else if (o.t === 'slot') {
+            // only where the table holds the block (a probe reads nothing else)
+            if (tables[o.f]?.[o.i] !== undefined) {
+              c.touchSlot(useds[o.f]!, o.i);
+              assert.notEqual(m.get(k(o.f, o.i)), undefined);
+            }
+          }
           else if (o.t === 'admit') assert.equal(c.admit(k(o.f, o.i), 50), m.admit(k(o.f, o.i), 50));
           else if (o.t === 'misses') for (let j = o.i; j < o.i + o.n; j++) assert.equal(c.admit(k(o.f, j % 1600), 50), m.admit(k(o.f, j % 1600), 50));
           else if (o.t === 'drop') {
@@ -171,6 +228,7 @@ describe('block cache', () => {
               assert.ok(datas[o.f]!.every((x) => x === undefined));
               tables[o.f] = c.table(k(o.f, 0), 41);
               datas[o.f] = c.dataTable(k(o.f, 0), 41);
+              useds[o.f] = c.usedTable(k(o.f, 0), 41);
               assert.notEqual(tables[o.f], t);
             }
           } else if (o.n >= 0) {

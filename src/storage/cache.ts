@@ -37,6 +37,12 @@ export class BlockCache<V extends Sized> {
   private readonly tables = new Map<number, (V | undefined)[]>();
   /** Per file as `tables`, each cached block's `data` (`dataTable`), kept equal to `tables`' slots. */
   private readonly datas = new Map<number, (Uint8Array | undefined)[]>();
+  /**
+   * Per file as `tables`, the second-chance marks of hits read through `touchSlot` (1: used since
+   * its turn), besides the values' own `cacheUsed`: such a hit writes a byte of a small array
+   * instead of the block object (a cache miss of its own on a random get). Cleared with its slot.
+   */
+  private readonly useds = new Map<number, Uint8Array>();
   /** Bytes of cached blocks. */
   bytes = 0;
   /** Bytes pinned by open segments (filters and indexes), charged to the same budget. */
@@ -141,6 +147,7 @@ export class BlockCache<V extends Sized> {
       }
       this.tables.set(base, t);
       this.datas.set(base, d);
+      this.useds.set(base, new Uint8Array(blocks));
     }
     return t;
   }
@@ -162,6 +169,30 @@ export class BlockCache<V extends Sized> {
     v.cacheUsed = true;
   }
 
+  /** Beside `table(base, blocks)` (made with it), the marks `touchSlot` sets. */
+  usedTable(base: number, blocks: number): Uint8Array {
+    this.table(base, blocks);
+    return this.useds.get(base)!;
+  }
+
+  /**
+   * A hit on the block in slot i of the table whose `usedTable` is `used` (the caller read it,
+   * or its `dataTable` slot, there): counted and marked used, as `touch`, without the block.
+   */
+  touchSlot(used: Uint8Array, i: number): void {
+    this.hits++;
+    used[i] = 1;
+  }
+
+  /** Whether the value cached under `key` was marked used through `touchSlot`; clears the mark. */
+  private takeSlotMark(key: number): boolean {
+    const i = key % blocksPerFileMax;
+    const u = this.useds.get(key - i);
+    if (u === undefined || i >= u.length || u[i] === 0) return false;
+    u[i] = 0;
+    return true;
+  }
+
   /** Keeps the table of key's file (if any) equal to the map at key: v, or undefined when dropped. */
   private tableSet(key: number, v: V | undefined): void {
     const i = key % blocksPerFileMax;
@@ -169,6 +200,7 @@ export class BlockCache<V extends Sized> {
     if (t !== undefined && i < t.length) {
       t[i] = v;
       this.datas.get(key - i)![i] = v?.data;
+      this.useds.get(key - i)![i] = 0;
     }
   }
 
@@ -229,7 +261,9 @@ export class BlockCache<V extends Sized> {
       this.qHead = h + 1 === this.qKeys.length ? 0 : h + 1;
       this.qLen--;
       if (v === undefined || map.get(k) !== v) continue;
-      if (v.cacheUsed === true) {
+      // (both marks taken: a slot mark is cleared even when the value's own decides)
+      const slotUsed = this.takeSlotMark(k);
+      if (v.cacheUsed === true || slotUsed) {
         // second chance: back of the queue, unmarked
         v.cacheUsed = false;
         this.push(k, v);
@@ -260,6 +294,7 @@ export class BlockCache<V extends Sized> {
       this.datas.get(file * blocksPerFileMax)!.fill(undefined);
       this.tables.delete(file * blocksPerFileMax);
       this.datas.delete(file * blocksPerFileMax);
+      this.useds.delete(file * blocksPerFileMax);
     }
     for (const [k, v] of this.map) {
       if (Math.floor(k / blocksPerFileMax) === file) {

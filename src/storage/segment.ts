@@ -886,6 +886,8 @@ export class Segment {
   private cached: (Block | undefined)[] | undefined;
   /** The cache's table of those blocks' bytes (`BlockCache.dataTable`), taken with it. */
   private cachedData: (Uint8Array | undefined)[] | undefined;
+  /** And of their second-chance marks (`BlockCache.usedTable`). */
+  private cachedUsed: Uint8Array | undefined;
   /** The file's format version (its blocks' checksum: see `segmentVersion`). */
   readonly version: number;
   private constructor(
@@ -1353,7 +1355,8 @@ export class Segment {
     // (a cached block's bytes are all of its `data`; atOffset reports an entry that does not fit)
     if (!readEntry(e, d, pts.off, d.length)) this.cachedTable()[bi]!.atOffset(pts.off);
     if (e.seq > snap || compareAt(key, d, e.keyStart, e.keyLen) !== 0) return -1;
-    this.cache.touch(this.cachedTable()[bi]!);
+    // marked used in the table of marks: the Block itself is not read
+    this.cache.touchSlot(this.cachedUsedTable(), bi);
     this.foundRead = false;
     return this.foundIn(e, d, as);
   }
@@ -1371,6 +1374,11 @@ export class Segment {
   /** This file's table of cached blocks (`cached`), taken from the cache at the first probe. */
   private cachedTable(): (Block | undefined)[] {
     return (this.cached ??= this.cache.table(this.cacheBase, this.idxP0.length));
+  }
+
+  /** This file's table of cached blocks' second-chance marks (`BlockCache.usedTable`), beside `cachedTable`. */
+  private cachedUsedTable(): Uint8Array {
+    return (this.cachedUsed ??= this.cache.usedTable(this.cacheBase, this.idxP0.length));
   }
 
   /** This file's table of cached blocks' bytes (`BlockCache.dataTable`), beside `cachedTable`. */
