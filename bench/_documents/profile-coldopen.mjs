@@ -1,12 +1,13 @@
 // Profiling helper (not part of the bench): where the documents bench's cold open goes (runner.mjs (i):
 // import + open + createIndex + first findOne by _id), in a fresh process, on a store loaded by the bench
-// (copy it first: the open writes a new WAL and edits the manifest).
+// (copy it first: the open writes a new WAL and edits the manifest, after open() returns).
 //   node --import tsx bench/_documents/profile-coldopen.mjs ROOT STOREDIR --bench [TAG]
 //     ROOT's node bundle as the bench's adapter uses it: wall and CPU of import, open, idx, get (one JSON line;
 //     alternate two ROOTs, e.g. a copy of dist/ and build/ with package.json and a node_modules link, and take medians)
 //   node bench/_documents/profile-coldopen.mjs ROOT STOREDIR [ID]        (PROF=FILE.cpuprofile: profile after the imports)
 //     the bundle's import, then the same open through ROOT's per-file dist modules: kernels (wasm read, compile,
-//     instantiate), adapter open, store open (lock, manifest, segment opens, WAL scan, new WAL + manifest edit;
+//     instantiate), adapter open, store open (lock, manifest, segment opens, WAL scan; the new WAL + manifest
+//     edit run after it returns, their calls in `ioAfter`;
 //     every adapter and handle call timed: `io`, summed over calls that may overlap), document engine open
 //     (catalog), the two createIndex calls, the first findOne
 import { performance } from 'node:perf_hooks';
