@@ -288,8 +288,7 @@ export class Collection<TSchema extends Document = Document> {
           // the key in a reused buffer: the synchronous probe keeps none of it; a read that
           // needs I/O awaits with its own copy
           const dk = documentKeyScratch(coll.id, id);
-          // a string _id is the document's own (decoded as this string, not a new one)
-          const r = engine.pointRead(reader, dk, typeof id === 'string' ? id : undefined);
+          const r = engine.pointRead(reader, dk);
           return (r !== undefined ? Promise.resolve(r) : engine.pointReadAsync(reader, dk.slice())) as Promise<T | null>;
         } catch (err) {
           return Promise.reject(err);
