@@ -762,8 +762,11 @@ function newShape(b: Uint8Array, n: number, names: string[]): Shape | undefined 
   }
 }
 
-/** The top-level document at b[off, off + len) (its size checked by the caller). */
-function decodeTop(b: Uint8Array, off: number, len: number): Document {
+/**
+ * The top-level document at b[off, off + len) (its size checked by the caller); `id`: see
+ * `decodeFastAt`.
+ */
+function decodeTop(b: Uint8Array, off: number, len: number, id: string | undefined): Document {
   const stop = off + len - 1;
   if (b[stop] !== 0) throw GIVE_UP;
   // the names are compared with the last shape used as they are walked (the common case: one
@@ -801,7 +804,9 @@ function decodeTop(b: Uint8Array, off: number, len: number): Document {
         p += nl;
       }
     }
-    topVals[n] = decodeValue(b, t, ne + 1, stop);
+    // a leading string _id with the bytes of `id` is `id` (no new string; strings are immutable)
+    if (n === 0 && id !== undefined && t === 2 && ne - ns === 3 && b[ns] === 0x5f && b[ns + 1] === 0x69 && b[ns + 2] === 0x64 && isAsciiString(b, ne + 1, stop, id)) topVals[0] = id;
+    else topVals[n] = decodeValue(b, t, ne + 1, stop);
     topNs[n] = ns;
     topNe[n] = ne;
     n++;
@@ -816,6 +821,22 @@ function decodeTop(b: Uint8Array, off: number, len: number): Document {
   // the values are the caller's now: the scratch keeps no reference to them
   for (let j = 0; j < n; j++) topVals[j] = undefined;
   return out;
+}
+
+/**
+ * True when the BSON string value at `v` (its element ends before `stop`) holds exactly the
+ * characters of `s`, all ASCII (then its bytes are the string's and nothing else decodes to it);
+ * where it ends goes to `valueEnd`, as `decodeValue`'s would.
+ */
+function isAsciiString(b: Uint8Array, v: number, stop: number, s: string): boolean {
+  const n = s.length;
+  if (i32(b, v) !== n + 1 || v + 5 + n > stop || b[v + 4 + n] !== 0) return false;
+  for (let i = 0; i < n; i++) {
+    const c = b[v + 4 + i]!;
+    if (c >= 0x80 || c !== s.charCodeAt(i)) return false;
+  }
+  valueEnd = v + 5 + n;
+  return true;
 }
 
 /** The shape used last (tried first by the next document). */
@@ -860,17 +881,22 @@ function decodeTopSlow(b: Uint8Array, n: number): Document {
 /**
  * The document decoded exactly as bson's deserialize (promoteLongs: false) would, when it holds
  * only doubles, strings, documents, arrays, ObjectIds, booleans, dates, nulls and int32s (the common case);
- * undefined otherwise (the caller decodes with bson). Never returns views of `b`.
+ * undefined otherwise (the caller decodes with bson). Never returns views of `b`. `id`: see `decodeFastAt`.
  */
-export function decodeFast(b: Uint8Array): Document | undefined {
-  return decodeFastAt(b, 0, b.length);
+export function decodeFast(b: Uint8Array, id?: string): Document | undefined {
+  return decodeFastAt(b, 0, b.length, id);
 }
 
 /** Where `decodeFastAt` puts the bytes it reads ahead (a use, so that the loads stay). */
 let touched = 0;
 
-/** `decodeFast` of the document held in b[off, off + len) (e.g. inside a store block), without a view of it. */
-export function decodeFastAt(b: Uint8Array, off: number, len: number): Document | undefined {
+/**
+ * `decodeFast` of the document held in b[off, off + len) (e.g. inside a store block), without a
+ * view of it. `id`: a string the document's _id may be (a point read's): when the document's first
+ * field is a string _id of exactly its characters, all ASCII, the document gets `id` itself
+ * instead of a new string decoded from the bytes (the same value: strings are immutable).
+ */
+export function decodeFastAt(b: Uint8Array, off: number, len: number, id?: string): Document | undefined {
   if (len < 5 || off + len > b.length || i32(b, off) !== len) return undefined;
   // one byte of every 64-byte line of the document's first 2 KiB first: independent loads that
   // the CPU has in flight together, where the walk reaches each line only through lengths read on
@@ -879,7 +905,7 @@ export function decodeFastAt(b: Uint8Array, off: number, len: number): Document 
   for (let p = off + 64, end = off + (len < 2048 ? len : 2048); p < end; p += 64) t |= b[p]!;
   touched ^= t;
   try {
-    return decodeTop(b, off, len);
+    return decodeTop(b, off, len, id);
   } catch (e) {
     topVals.fill(undefined); // no value of a document it gave up on stays referenced
     if (e === GIVE_UP || e instanceof TypeError) return undefined;

@@ -288,7 +288,8 @@ export class Collection<TSchema extends Document = Document> {
           // the key in a reused buffer: the synchronous probe keeps none of it; a read that
           // needs I/O awaits with its own copy
           const dk = documentKeyScratch(coll.id, id);
-          const r = engine.pointRead(reader, dk);
+          // a string _id is the document's own (decoded as this string, not a new one)
+          const r = engine.pointRead(reader, dk, typeof id === 'string' ? id : undefined);
           return (r !== undefined ? Promise.resolve(r) : engine.pointReadAsync(reader, dk.slice())) as Promise<T | null>;
         } catch (err) {
           return Promise.reject(err);

@@ -214,9 +214,12 @@ export function decodeDocument(bytes: Uint8Array): Document {
   return BSON.deserialize(!own || hasBinary(bytes) ? new Uint8Array(bytes) : bytes, bsonOptions);
 }
 
-/** `decodeDocument` of the BSON at b[off, off + len) (e.g. in store memory), keeping no view of it. */
-export function decodeDocumentAt(b: Uint8Array, off: number, len: number): Document {
-  return decodeFastAt(b, off, len) ?? decodeDocument(b.subarray(off, off + len));
+/**
+ * `decodeDocument` of the BSON at b[off, off + len) (e.g. in store memory), keeping no view of it;
+ * `id`: a string its _id may be, taken instead of a new string when it is (see `decodeFastAt`).
+ */
+export function decodeDocumentAt(b: Uint8Array, off: number, len: number, id?: string): Document {
+  return decodeFastAt(b, off, len, id) ?? decodeDocument(b.subarray(off, off + len));
 }
 
 /** BSON bytes of `doc`, in a Uint8Array of their own (exact size: the document cache keeps it as is). */
@@ -756,9 +759,10 @@ export class Engine {
    * Point read by document key `dk` (findOne by _id), synchronous: the document (the caller's), null
    * when there is none, or undefined when the read needs storage I/O (then call `pointReadAsync` at
    * once, in the same synchronous turn). Answers when the document cache, a memtable or a cached
-   * block has the document: one probe, no wrapper objects, no view of the BSON.
+   * block has the document: one probe, no wrapper objects, no view of the BSON. `id`: the _id
+   * `dk` was made of when it is a string (the decoded document's _id is then that string).
    */
-  pointRead(reader: KVReader, dk: Uint8Array): Document | null | undefined {
+  pointRead(reader: KVReader, dk: Uint8Array, id?: string): Document | null | undefined {
     let k: string | undefined;
     if (reader !== this.live) {
       k = bytesKey(dk);
@@ -782,7 +786,7 @@ export class Engine {
     if (r < 0) return undefined;
     if (r === 0) return null;
     const { buf, off, len } = st.hit;
-    const doc = decodeDocumentAt(buf, off, len);
+    const doc = decodeDocumentAt(buf, off, len, id);
     // a document read once costs no copy: its BSON is cached (copied) on its second miss (no
     // commit can finish, and no store call moves `hit`, during a synchronous read)
     if (cache.admitHash(h)) cache.setRaw(k ?? bytesKey(dk), buf.slice(off, off + len), h);

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { BSON, Binary, Decimal128, Double, Int32, Long, ObjectId, UUID } from 'bson';
 import { compileFilter } from '../../src/query/index.ts';
-import { compareNumberField, compileRawFilter, decodeFast, hasBinary, installUtf8Slice, locate, numberField, readDouble, i32 } from '../../src/document/bsonraw.ts';
+import { compareNumberField, compileRawFilter, decodeFast, decodeFastAt, hasBinary, installUtf8Slice, locate, numberField, readDouble, i32 } from '../../src/document/bsonraw.ts';
 import type { Utf8Slice } from '../../src/document/bsonraw.ts';
 import { compareValues } from '../../src/query/values.ts';
 import { arbDocBody, arbFilter, arbValue } from '../query/arbitraries.ts';
@@ -219,6 +219,39 @@ describe('raw BSON field access', () => {
         assert.deepEqual(Object.keys(decodeFast(BSON.serialize(d))!), [k, `${k}x`, 'f']);
       }
     }
+  });
+
+  it('decodeFast() given an id decodes exactly what it decodes without one (the id taken only for an equal ASCII string _id)', () => {
+    // ids around the document's _id: itself, one character changed, shorter, longer, the same bytes
+    // read as Latin-1 ('é' is C3 A9 in UTF-8: 'Ã©' has those char codes), non-ASCII, not a string
+    const arbId = fc.oneof(
+      fc.string({ maxLength: 20 }),
+      fc.constantFrom('a', 'ab', 'abc', 'é', 'Ã©', '\u{1F600}', 'x'.repeat(17), 'x'.repeat(30), '', 'a\u0000b', 'ab\u0000'),
+    );
+    // (and the part before a NUL: the string's bytes up to there end as an id's would)
+    const variants = (id: string): string[] => [id, `${id}x`, id.slice(0, -1), id.split('\u0000')[0]!, id.length > 0 ? `${id.slice(0, -1)}${id.at(-1) === 'y' ? 'z' : 'y'}` : 'y', String.fromCharCode(...new TextEncoder().encode(id))];
+    const arbRest = fc.dictionary(fc.constantFrom('name', 'n', 'é', 'tags'), fc.oneof(fc.string(), fc.integer(), fc.array(fc.string(), { maxLength: 3 })), { maxKeys: 3 });
+    fc.assert(
+      fc.property(fc.oneof(arbId, fc.integer(), fc.constant(null)), arbRest, fc.boolean(), (_id, rest, idFirst) => {
+        // _id first (as stored documents have it) or after another field (never taken then)
+        const body = idFirst ? { _id, ...rest } : { z: 1, _id, ...rest };
+        const bytes = BSON.serialize(body);
+        const want = decodeFast(bytes);
+        for (const id of typeof _id === 'string' ? variants(_id) : ['1', 'null', '']) {
+          const got = decodeFast(bytes, id);
+          assert.deepStrictEqual(got, want, `id ${JSON.stringify(id)} of _id ${JSON.stringify(_id)}`);
+          if (got !== undefined) assert.deepEqual(Object.keys(got), Object.keys(want!));
+        }
+      }),
+      { seed: 21, numRuns: 1500 },
+    );
+    // inside a larger buffer (a store block), as the point read decodes it
+    const doc = { _id: 'k0001', name: 'Ada', tags: ['a'] };
+    const inner = BSON.serialize(doc);
+    const block = new Uint8Array(inner.length + 10);
+    block.set(inner, 7);
+    assert.deepStrictEqual(decodeFastAt(block, 7, inner.length, 'k0001'), doc);
+    assert.deepStrictEqual(decodeFastAt(block, 7, inner.length, 'k0002'), doc);
   });
 
   it('decodeFast() builds documents of a repeated field-name sequence (shapes) equal to bson deserialize', () => {
