@@ -24,6 +24,18 @@ export interface Sized {
 /** Cache keys are file * blocksPerFileMax + block index. */
 export const blocksPerFileMax = 1 << 20;
 
+/**
+ * One file's tables (`BlockCache.table`, `dataTable`, `usedTable`): by block index, the cached
+ * block, its bytes and its second-chance mark from `touchSlot` (1: used since its turn, besides
+ * the value's own `cacheUsed`: such a hit writes a byte of a small array instead of the block
+ * object, a cache miss of its own on a random get; cleared with its slot).
+ */
+interface FileTables<V> {
+  readonly values: (V | undefined)[];
+  readonly data: (Uint8Array | undefined)[];
+  readonly used: Uint8Array;
+}
+
 export class BlockCache<V extends Sized> {
   /** Where the cached blocks of its segments hold their keys (`PointIndex`), charged to the budget once made. */
   readonly points: PointIndex;
@@ -32,17 +44,10 @@ export class BlockCache<V extends Sized> {
    * Per file (by its first key, file * blocksPerFileMax), the cached blocks by block index, kept
    * equal to the map's entries of that file (`table`): a point probe of an open segment reads one
    * array slot instead of a Map lookup (hashing the key, a bucket, the entry: the documents bench's
-   * 100k first-read gets, p50 ~0.2 us less, profile-gets-ab at load 8).
+   * 100k first-read gets, p50 ~0.2 us less, profile-gets-ab at load 8); with each block's bytes and
+   * second-chance marks beside it (`FileTables`).
    */
-  private readonly tables = new Map<number, (V | undefined)[]>();
-  /** Per file as `tables`, each cached block's `data` (`dataTable`), kept equal to `tables`' slots. */
-  private readonly datas = new Map<number, (Uint8Array | undefined)[]>();
-  /**
-   * Per file as `tables`, the second-chance marks of hits read through `touchSlot` (1: used since
-   * its turn), besides the values' own `cacheUsed`: such a hit writes a byte of a small array
-   * instead of the block object (a cache miss of its own on a random get). Cleared with its slot.
-   */
-  private readonly useds = new Map<number, Uint8Array>();
+  private readonly tables = new Map<number, FileTables<V>>();
   /** Bytes of cached blocks. */
   bytes = 0;
   /** Bytes pinned by open segments (filters and indexes), charged to the same budget. */
@@ -135,21 +140,23 @@ export class BlockCache<V extends Sized> {
    * `dropFile`. A hit read from it is counted and marked with `touch`.
    */
   table(base: number, blocks: number): (V | undefined)[] {
-    let t = this.tables.get(base);
-    if (t === undefined) {
-      t = new Array<V | undefined>(blocks).fill(undefined);
-      const d = new Array<Uint8Array | undefined>(blocks).fill(undefined);
+    return this.fileTables(base, blocks).values;
+  }
+
+  /** The tables of the file whose keys start at `base` (made at the first ask, from the map). */
+  private fileTables(base: number, blocks: number): FileTables<V> {
+    let f = this.tables.get(base);
+    if (f === undefined) {
+      f = { values: new Array<V | undefined>(blocks).fill(undefined), data: new Array<Uint8Array | undefined>(blocks).fill(undefined), used: new Uint8Array(blocks) };
       for (const [k, v] of this.map) {
         if (k >= base && k < base + blocks) {
-          t[k - base] = v;
-          d[k - base] = v.data;
+          f.values[k - base] = v;
+          f.data[k - base] = v.data;
         }
       }
-      this.tables.set(base, t);
-      this.datas.set(base, d);
-      this.useds.set(base, new Uint8Array(blocks));
+      this.tables.set(base, f);
     }
-    return t;
+    return f;
   }
 
   /**
@@ -159,8 +166,7 @@ export class BlockCache<V extends Sized> {
    * dependent memory access fewer on a random read).
    */
   dataTable(base: number, blocks: number): (Uint8Array | undefined)[] {
-    this.table(base, blocks);
-    return this.datas.get(base)!;
+    return this.fileTables(base, blocks).data;
   }
 
   /** A hit on `v`, read from a `table`: counted and marked used, as `peek` does. */
@@ -171,8 +177,7 @@ export class BlockCache<V extends Sized> {
 
   /** Beside `table(base, blocks)` (made with it), the marks `touchSlot` sets. */
   usedTable(base: number, blocks: number): Uint8Array {
-    this.table(base, blocks);
-    return this.useds.get(base)!;
+    return this.fileTables(base, blocks).used;
   }
 
   /**
@@ -187,7 +192,7 @@ export class BlockCache<V extends Sized> {
   /** Whether the value cached under `key` was marked used through `touchSlot`; clears the mark. */
   private takeSlotMark(key: number): boolean {
     const i = key % blocksPerFileMax;
-    const u = this.useds.get(key - i);
+    const u = this.tables.get(key - i)?.used;
     if (u === undefined || i >= u.length || u[i] === 0) return false;
     u[i] = 0;
     return true;
@@ -196,11 +201,11 @@ export class BlockCache<V extends Sized> {
   /** Keeps the table of key's file (if any) equal to the map at key: v, or undefined when dropped. */
   private tableSet(key: number, v: V | undefined): void {
     const i = key % blocksPerFileMax;
-    const t = this.tables.get(key - i);
-    if (t !== undefined && i < t.length) {
-      t[i] = v;
-      this.datas.get(key - i)![i] = v?.data;
-      this.useds.get(key - i)![i] = 0;
+    const f = this.tables.get(key - i);
+    if (f !== undefined && i < f.values.length) {
+      f.values[i] = v;
+      f.data[i] = v?.data;
+      f.used[i] = 0;
     }
   }
 
@@ -288,13 +293,11 @@ export class BlockCache<V extends Sized> {
   /** Drops every block of one file (after the file is deleted). */
   dropFile(file: number): void {
     // a segment of the file still open keeps its table: emptied, not only forgotten
-    const t = this.tables.get(file * blocksPerFileMax);
-    if (t !== undefined) {
-      t.fill(undefined);
-      this.datas.get(file * blocksPerFileMax)!.fill(undefined);
+    const f = this.tables.get(file * blocksPerFileMax);
+    if (f !== undefined) {
+      f.values.fill(undefined);
+      f.data.fill(undefined);
       this.tables.delete(file * blocksPerFileMax);
-      this.datas.delete(file * blocksPerFileMax);
-      this.useds.delete(file * blocksPerFileMax);
     }
     for (const [k, v] of this.map) {
       if (Math.floor(k / blocksPerFileMax) === file) {
