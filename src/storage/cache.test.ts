@@ -139,8 +139,8 @@ describe('block cache', () => {
       fc.property(fc.array(op, { minLength: 40, maxLength: 300 }), fc.integer({ min: 200, max: 600 }), (ops, budget) => {
         const c = new BlockCache<Sized>(budget);
         const m = new Model(budget, 1024);
-        let t = c.table(k(1, 0), 16);
-        let used = c.usedTable(k(1, 0), 16);
+        let t = c.tablesOf(k(1, 0), 16).values;
+        let used = c.tablesOf(k(1, 0), 16).used;
         const twin = new Map<Sized, Sized>();
         for (const o of ops) {
           if (o.t === 'set') {
@@ -158,8 +158,8 @@ describe('block cache', () => {
           } else {
             c.dropFile(1);
             m.drop(() => true);
-            t = c.table(k(1, 0), 16);
-            used = c.usedTable(k(1, 0), 16);
+            t = c.tablesOf(k(1, 0), 16).values;
+            used = c.tablesOf(k(1, 0), 16).used;
           }
           for (let i = 0; i < 16; i++) {
             const mv = m.queue.find((e) => e.key === k(1, i))?.v;
@@ -189,18 +189,18 @@ describe('block cache', () => {
         const c = new BlockCache<Sized>(budget);
         const m = new Model(budget, 1024);
         // the per-file tables (file 3's taken only after some operations: filled from the map)
-        const tables: ((Sized | undefined)[] | undefined)[] = [undefined, c.table(k(1, 0), 41), c.table(k(2, 0), 41), undefined];
+        const tables: ((Sized | undefined)[] | undefined)[] = [undefined, c.tablesOf(k(1, 0), 41).values, c.tablesOf(k(2, 0), 41).values, undefined];
         // and their data tables (each block's bytes beside it)
-        const datas: ((Uint8Array | undefined)[] | undefined)[] = [undefined, c.dataTable(k(1, 0), 41), c.dataTable(k(2, 0), 41), undefined];
-        const useds: (Uint8Array | undefined)[] = [undefined, c.usedTable(k(1, 0), 41), c.usedTable(k(2, 0), 41), undefined];
+        const datas: ((Uint8Array | undefined)[] | undefined)[] = [undefined, c.tablesOf(k(1, 0), 41).data, c.tablesOf(k(2, 0), 41).data, undefined];
+        const useds: (Uint8Array | undefined)[] = [undefined, c.tablesOf(k(1, 0), 41).used, c.tablesOf(k(2, 0), 41).used, undefined];
         // the cache's block for each of the model's
         const twin = new Map<Sized, Sized>();
         let step = 0;
         for (const o of ops) {
           if (step++ === ops.length >> 1) {
-            tables[3] = c.table(k(3, 0), 41);
-            datas[3] = c.dataTable(k(3, 0), 41);
-            useds[3] = c.usedTable(k(3, 0), 41);
+            tables[3] = c.tablesOf(k(3, 0), 41).values;
+            datas[3] = c.tablesOf(k(3, 0), 41).data;
+            useds[3] = c.tablesOf(k(3, 0), 41).used;
           }
           if (o.t === 'set') {
             const v = block(o.n);
@@ -226,9 +226,9 @@ describe('block cache', () => {
             if (t !== undefined) {
               assert.ok(t.every((x) => x === undefined));
               assert.ok(datas[o.f]!.every((x) => x === undefined));
-              tables[o.f] = c.table(k(o.f, 0), 41);
-              datas[o.f] = c.dataTable(k(o.f, 0), 41);
-              useds[o.f] = c.usedTable(k(o.f, 0), 41);
+              tables[o.f] = c.tablesOf(k(o.f, 0), 41).values;
+              datas[o.f] = c.tablesOf(k(o.f, 0), 41).data;
+              useds[o.f] = c.tablesOf(k(o.f, 0), 41).used;
               assert.notEqual(tables[o.f], t);
             }
           } else if (o.n >= 0) {

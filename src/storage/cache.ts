@@ -17,7 +17,7 @@ export interface Sized {
    * fewer on a random point read). A value is cached under one key at a time.
    */
   cacheUsed?: boolean;
-  /** The value's bytes (a block's), kept in the cache's data tables (`dataTable`) beside the value. */
+  /** The value's bytes (a block's), kept in the cache's data tables (`tablesOf(...).data`) beside the value. */
   readonly data?: Uint8Array;
 }
 
@@ -25,12 +25,12 @@ export interface Sized {
 export const blocksPerFileMax = 1 << 20;
 
 /**
- * One file's tables (`BlockCache.table`, `dataTable`, `usedTable`): by block index, the cached
+ * One file's tables (`BlockCache.tablesOf`): by block index, the cached
  * block, its bytes and its second-chance mark from `touchSlot` (1: used since its turn, besides
  * the value's own `cacheUsed`: such a hit writes a byte of a small array instead of the block
  * object, a cache miss of its own on a random get; cleared with its slot).
  */
-interface FileTables<V> {
+export interface FileTables<V> {
   readonly values: (V | undefined)[];
   readonly data: (Uint8Array | undefined)[];
   readonly used: Uint8Array;
@@ -135,16 +135,17 @@ export class BlockCache<V extends Sized> {
   }
 
   /**
-   * The table of the blocks of the file whose keys start at `base` (file * blocksPerFileMax) and
-   * that has `blocks` blocks: slot i holds the block cached under base + i, else undefined, until
-   * `dropFile`. A hit read from it is counted and marked with `touch`.
+   * The tables of the blocks of the file whose keys start at `base` (file * blocksPerFileMax) and
+   * that has `blocks` blocks (made at the first ask, from the map), until `dropFile`:
+   * - `values`: slot i holds the block cached under base + i, else undefined. A hit read from it
+   *   is counted and marked with `touch` or `touchSlot`.
+   * - `data`: slot i holds the `data` of the block in `values`' slot i: a point probe that knows
+   *   where its entry is (the point index) reads the block's bytes through one array slot and the
+   *   typed array, not through the block object first (one dependent memory access fewer on a
+   *   random read).
+   * - `used`: the marks `touchSlot` sets.
    */
-  table(base: number, blocks: number): (V | undefined)[] {
-    return this.fileTables(base, blocks).values;
-  }
-
-  /** The tables of the file whose keys start at `base` (made at the first ask, from the map). */
-  private fileTables(base: number, blocks: number): FileTables<V> {
+  tablesOf(base: number, blocks: number): FileTables<V> {
     let f = this.tables.get(base);
     if (f === undefined) {
       f = { values: new Array<V | undefined>(blocks).fill(undefined), data: new Array<Uint8Array | undefined>(blocks).fill(undefined), used: new Uint8Array(blocks) };
@@ -159,30 +160,15 @@ export class BlockCache<V extends Sized> {
     return f;
   }
 
-  /**
-   * Beside `table(base, blocks)` (made with it), slot i holds the `data` of the block in the
-   * table's slot i: a point probe that knows where its entry is (the point index) reads the block's
-   * bytes through one array slot and the typed array, not through the block object first (one
-   * dependent memory access fewer on a random read).
-   */
-  dataTable(base: number, blocks: number): (Uint8Array | undefined)[] {
-    return this.fileTables(base, blocks).data;
-  }
-
-  /** A hit on `v`, read from a `table`: counted and marked used, as `peek` does. */
+  /** A hit on `v`, read from a `tablesOf(...).values`: counted and marked used, as `peek` does. */
   touch(v: V): void {
     this.hits++;
     v.cacheUsed = true;
   }
 
-  /** Beside `table(base, blocks)` (made with it), the marks `touchSlot` sets. */
-  usedTable(base: number, blocks: number): Uint8Array {
-    return this.fileTables(base, blocks).used;
-  }
-
   /**
-   * A hit on the block in slot i of the table whose `usedTable` is `used` (the caller read it,
-   * or its `dataTable` slot, there): counted and marked used, as `touch`, without the block.
+   * A hit on the block in slot i of the tables whose `used` is `used` (the caller read it, or its
+   * `data` slot, there): counted and marked used, as `touch`, without the block.
    */
   touchSlot(used: Uint8Array, i: number): void {
     this.hits++;

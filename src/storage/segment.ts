@@ -7,7 +7,7 @@
 import { LargetableError } from '../errors.ts';
 import type { FileHandle } from './adapter.ts';
 import { bloomAdd, bloomMayContain, hashKey, newBloom } from './bloom.ts';
-import { type BlockCache, blocksPerFileMax } from './cache.ts';
+import { type BlockCache, type FileTables, blocksPerFileMax } from './cache.ts';
 import { DeflateEncoder, Inflater } from './deflate.ts';
 import { blockSum, crc32c, crc32cResidue } from './checksum.ts';
 import { ByteReader, ByteWriter, compareAt, compareBytes, corruption, varintSize } from './codec.ts';
@@ -880,14 +880,10 @@ export class Segment {
   /** Whether the last successful `probe` found its value in a block it read (`read`), not in the cache. */
   foundRead = false;
   /**
-   * The cache's table of this file's cached blocks (`BlockCache.table`, taken at the first probe):
-   * slot i is block i when cached.
+   * The cache's tables of this file's cached blocks, their bytes and their second-chance marks
+   * (`BlockCache.tablesOf`, taken at the first probe): slot i is block i when cached.
    */
-  private cached: (Block | undefined)[] | undefined;
-  /** The cache's table of those blocks' bytes (`BlockCache.dataTable`), taken with it. */
-  private cachedData: (Uint8Array | undefined)[] | undefined;
-  /** And of their second-chance marks (`BlockCache.usedTable`). */
-  private cachedUsed: Uint8Array | undefined;
+  private cacheTables: FileTables<Block> | undefined;
   /** The file's format version (its blocks' checksum: see `segmentVersion`). */
   readonly version: number;
   private constructor(
@@ -1313,7 +1309,7 @@ export class Segment {
    */
   probe(key: Uint8Array, kp: number, snap: number, as: FoundAs = foundCopy, read = false, hash = -1): number {
     const n = this.idxP0.length;
-    const cached = this.cachedTable();
+    const cached = this.cached().values;
     let bi = this.findBlock(key, kp);
     while (bi < n) {
       let b = cached[bi];
@@ -1349,14 +1345,14 @@ export class Segment {
     if (!pts.find(hash, this.meta.file)) return -1;
     // the block's bytes straight from the data table (no Block object read before them)
     const bi = pts.block;
-    const d = this.cachedDataTable()[bi];
+    const d = this.cached().data[bi];
     if (d === undefined) return -1;
     const e = probeEntry;
     // (a cached block's bytes are all of its `data`; atOffset reports an entry that does not fit)
-    if (!readEntry(e, d, pts.off, d.length)) this.cachedTable()[bi]!.atOffset(pts.off);
+    if (!readEntry(e, d, pts.off, d.length)) this.cached().values[bi]!.atOffset(pts.off);
     if (e.seq > snap || compareAt(key, d, e.keyStart, e.keyLen) !== 0) return -1;
     // marked used in the table of marks: the Block itself is not read
-    this.cache.touchSlot(this.cachedUsedTable(), bi);
+    this.cache.touchSlot(this.cached().used, bi);
     this.foundRead = false;
     return this.foundIn(e, d, as);
   }
@@ -1368,22 +1364,12 @@ export class Segment {
    */
   hintedBlock(hash: number): Block | undefined {
     const pts = this.cache.points;
-    return pts.find(hash, this.meta.file) ? this.cachedTable()[pts.block] : undefined;
+    return pts.find(hash, this.meta.file) ? this.cached().values[pts.block] : undefined;
   }
 
-  /** This file's table of cached blocks (`cached`), taken from the cache at the first probe. */
-  private cachedTable(): (Block | undefined)[] {
-    return (this.cached ??= this.cache.table(this.cacheBase, this.idxP0.length));
-  }
-
-  /** This file's table of cached blocks' second-chance marks (`BlockCache.usedTable`), beside `cachedTable`. */
-  private cachedUsedTable(): Uint8Array {
-    return (this.cachedUsed ??= this.cache.usedTable(this.cacheBase, this.idxP0.length));
-  }
-
-  /** This file's table of cached blocks' bytes (`BlockCache.dataTable`), beside `cachedTable`. */
-  private cachedDataTable(): (Uint8Array | undefined)[] {
-    return (this.cachedData ??= this.cache.dataTable(this.cacheBase, this.idxP0.length));
+  /** This file's tables in the cache (`cacheTables`), taken from the cache at the first probe. */
+  private cached(): FileTables<Block> {
+    return (this.cacheTables ??= this.cache.tablesOf(this.cacheBase, this.idxP0.length));
   }
 
   /** `probe`'s answer for the entry `e` of block bytes `d` just decoded (its key is the one probed, visible). */
