@@ -13,6 +13,7 @@ import { chooseBuild, installKernels, loadKernels } from '../../src/kernel/index
 import type { WasmKernels } from '../../src/kernel/index.ts';
 import { installBlockInflater } from '../../src/storage/segment.ts';
 import { installUtf8Slice } from '../../src/document/bsonraw.ts';
+import { installUtf8Write } from '../../src/document/bsonencode.ts';
 import { zlibBlockInflater } from '../zlib-inflate.ts';
 
 export interface NodeKernelOptions {
@@ -59,6 +60,9 @@ const cache = new Map<string, Promise<WasmKernels>>();
 const bufferUtf8Slice = (Buffer.prototype as unknown as { utf8Slice: (this: Uint8Array, s: number, e: number) => string }).utf8Slice;
 /** Buffer's UTF-8 decoder on a plain Uint8Array (invalid sequences become U+FFFD; see installUtf8Slice). */
 const nodeUtf8Slice = (b: Uint8Array, s: number, e: number): string => bufferUtf8Slice.call(b, s, e);
+const bufferUtf8Write = (Buffer.prototype as unknown as { utf8Write: (this: Uint8Array, s: string, o: number) => number }).utf8Write;
+/** Buffer's UTF-8 encoder on a plain Uint8Array (lone surrogates become U+FFFD; see installUtf8Write). */
+const nodeUtf8Write = (b: Uint8Array, s: string, o: number): number => bufferUtf8Write.call(b, s, o);
 
 /** Loads (once per option set) and installs the best kernel build for this Node process. */
 export function loadPlatformKernels(options: NodeKernelOptions = {}): Promise<WasmKernels> {
@@ -80,6 +84,8 @@ export function loadPlatformKernels(options: NodeKernelOptions = {}): Promise<Wa
       installBlockInflater(zlibBlockInflater);
       // and documents decode their strings with Buffer's native UTF-8 decoder
       if (typeof bufferUtf8Slice === 'function') installUtf8Slice(nodeUtf8Slice);
+      // and encode them with its native UTF-8 encoder (no view and result object per string)
+      if (typeof bufferUtf8Write === 'function') installUtf8Write(nodeUtf8Write);
     }
     return k;
   });

@@ -42,18 +42,40 @@ function ensure(need: number): void {
   dv = new DataView(buf.buffer);
 }
 
-/** Strings longer than this are written by `TextEncoder.encodeInto` (native, ~5x faster at 200 characters; slower for short ones). */
+/** Strings longer than this are written by the native encoder (~5x faster at 200 characters; slower for short ones). */
 const utf8LoopMax = 32;
+
+/**
+ * A runtime's native UTF-8 encoder: writes `s` into `b` at `o` (lone surrogates as U+FFFD, as
+ * `TextEncoder` does; `b` has room for `3 * s.length` bytes there) and returns the bytes written.
+ * Installed by the platform (Node: its buffer class's `utf8Write`, called on a plain Uint8Array:
+ * no view of the scratch and no result object per string, as `encodeInto` takes and returns);
+ * null: `TextEncoder.encodeInto` (Deno, browsers).
+ */
+export type Utf8Write = (b: Uint8Array, s: string, o: number) => number;
+let utf8Write: Utf8Write | null = null;
+
+/** Installs (or with null removes) the native string encoder; returns the previous one. */
+export function installUtf8Write(f: Utf8Write | null): Utf8Write | null {
+  const prev = utf8Write;
+  utf8Write = f;
+  return prev;
+}
+
+/** `s` (with room for 3 bytes per character at `o`) written natively; returns the end. */
+function writeUtf8Native(b: Uint8Array, s: string, o: number): number {
+  return o + (utf8Write !== null ? utf8Write(b, s, o) : utf8.encodeInto(s, b.subarray(o)).written);
+}
 
 /** UTF-8 bytes of `s` at `o` (lone surrogates as U+FFFD, as TextEncoder does); returns the end. */
 function writeUtf8(s: string, o: number): number {
   const n = s.length;
   ensure(o + n * 3 + 1);
   const b = buf;
-  if (n > utf8LoopMax) return o + utf8.encodeInto(s, b.subarray(o)).written;
+  if (n > utf8LoopMax) return writeUtf8Native(b, s, o);
   for (let i = 0; i < n; i++) {
     const c = s.charCodeAt(i);
-    if (c >= 0x80) return o + utf8.encodeInto(i === 0 ? s : s.slice(i), b.subarray(o)).written;
+    if (c >= 0x80) return writeUtf8Native(b, i === 0 ? s : s.slice(i), o);
     b[o++] = c;
   }
   return o;

@@ -12,6 +12,7 @@
  */
 import { ObjectId } from 'bson';
 import { ByteWriter, prefixEnd, Tag, writeValue } from './keycodec.ts';
+import { ByteSlab } from './slab.ts';
 
 export const documentFormatVersion = 1;
 
@@ -127,6 +128,21 @@ export function documentKeyScratch(collId: number, id: unknown): Uint8Array {
   out[3] = (collId >>> 8) & 0xff;
   out[4] = collId & 0xff;
   return (scratchViews[n] ??= out.subarray(0, n));
+}
+
+/** Document keys of inserts: views into shared slabs (see `documentKeyShared`). */
+const keySlab = new ByteSlab(16 * 1024);
+
+/**
+ * `documentKeyOf(collId, id)` as a view into a shared slab when `id` is an ASCII string or an
+ * ObjectId (a view costs no ArrayBuffer and backing store of its own: ~160 bytes of garbage less
+ * per insert), else a new array. For keys held only while a write is staged and committed (an
+ * insert's: the store copies the keys it writes); whoever keeps one longer copies it. The caller
+ * may write into the view (`setDocumentKeyCollection`).
+ */
+export function documentKeyShared(collId: number, id: unknown): Uint8Array {
+  const k = documentKeyScratch(collId, id);
+  return k.buffer === scratchBuf.buffer ? keySlab.copy(scratchBuf, k.length) : k;
 }
 
 export function encodeId(id: unknown): Uint8Array {

@@ -2,7 +2,8 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { BSON, Binary, Decimal128, Double, Int32, Long, ObjectId, UUID } from 'bson';
-import { encodeFast, encodeFastShared, encodeFastValidated } from '../../src/document/bsonencode.ts';
+import { Buffer } from 'node:buffer';
+import { encodeFast, encodeFastShared, encodeFastValidated, installUtf8Write } from '../../src/document/bsonencode.ts';
 import { validateDocument } from '../../src/query/validate.ts';
 import { encodeDocument } from '../../src/document/engine.ts';
 import { arbValue } from '../query/arbitraries.ts';
@@ -84,6 +85,26 @@ describe('encodeFast: the bytes of BSON.serialize for the common document shapes
       { numRuns: 3000 },
     );
     assert.ok(fast > 1000, `the fast path encoded only ${fast} documents`);
+  });
+
+  it('writes the same bytes with a native string encoder installed as with TextEncoder (property)', () => {
+    // Node's: its buffer class's utf8Write on a plain Uint8Array (installed by platform/node/kernels.ts)
+    const w = (Buffer.prototype as unknown as { utf8Write: (this: Uint8Array, s: string, o: number) => number }).utf8Write;
+    const prev = installUtf8Write((b, s, o) => w.call(b, s, o));
+    try {
+      fc.assert(
+        fc.property(fc.dictionary(arbKey, fc.oneof(arbString, fc.array(arbString, { maxLength: 3 })), { maxKeys: 5 }), (doc) => {
+          const ref = reference(doc);
+          const got = encodeFast(doc);
+          if (got !== undefined) same(got, ref as Uint8Array);
+          else assert.equal(typeof ref, 'string', 'gave up on a document bson encodes');
+        }),
+        { numRuns: 2000 },
+      );
+      for (const s of ['\uD800', 'a'.repeat(40) + '\uDC00', '\u{1F600}'.repeat(30), 'é'.repeat(33), 'x'.repeat(5000)]) same(encodeFast({ s, [s]: 1 })!, BSON.serialize({ s, [s]: 1 }));
+    } finally {
+      installUtf8Write(prev);
+    }
   });
 
   it('encodes the common shapes itself and leaves the rest to bson', () => {
