@@ -329,7 +329,7 @@ export function numberField(b: Uint8Array, name: Uint8Array, off = 0, len = b.le
 }
 
 /** Where `numberField`'s value is, without reading it: 2 x its offset, + 1 for an int32; -1 when there is none. */
-function numberFieldAt(b: Uint8Array, name: Uint8Array, off: number, len: number): number {
+export function numberFieldAt(b: Uint8Array, name: Uint8Array, off: number, len: number): number {
   const end = off + len - 1;
   const nl = name.length;
   let o = off + 4;
@@ -352,7 +352,7 @@ function numberFieldAt(b: Uint8Array, name: Uint8Array, off: number, len: number
 }
 
 /** The number at position `p` (>= 0) of `numberFieldAt`. */
-function numberAt(b: Uint8Array, p: number): number {
+export function numberAt(b: Uint8Array, p: number): number {
   return (p & 1) === 1 ? i32(b, (p - 1) / 2) : readDouble(b, p / 2);
 }
 

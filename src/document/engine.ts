@@ -290,7 +290,7 @@ const hasOwn = Object.prototype.hasOwnProperty;
  * keeps the decoded form) and add none; a commit that finished after a later one only invalidates. A read fill is dropped if any commit
  * finished while the read was in flight (generation check), so the cache never serves a stale document.
  */
-interface CacheEntry {
+interface CacheEntry extends SortMemo {
   doc: Document | undefined;
   raw: Uint8Array | undefined;
   size: number;
@@ -307,6 +307,18 @@ interface CacheEntry {
   live: boolean;
   /** The slab chunk `raw` is a view of (its bytes are counted with the chunk), if any. */
   chunk: RawChunk | undefined;
+}
+
+/**
+ * A raw entry's sort value, kept by the bounded top-k of a sort on one top-level field
+ * (exec.ts, `topKGate`): `sortField` names the field it was read for, `sortNum` whether it is a
+ * plain number (a double or an int32; else the document takes the full path), `sortVal` that
+ * number. An entry's bytes never change (a write replaces the entry), so neither does its memo.
+ */
+export interface SortMemo {
+  sortField: string | undefined;
+  sortNum: boolean;
+  sortVal: number;
 }
 
 /**
@@ -689,7 +701,7 @@ export class DocumentCache {
 
 /** A cache entry for document key string `key`, whose `docKeyHash` is h. */
 function newEntry(key: string, doc: Document | undefined, raw: Uint8Array | undefined, size: number, len: number, h = docKeyStringHash(key)): CacheEntry {
-  return { doc, raw, size, len, read: false, key, h, next: undefined, live: true, chunk: undefined };
+  return { doc, raw, size, len, read: false, key, h, next: undefined, live: true, chunk: undefined, sortField: undefined, sortNum: false, sortVal: 0 };
 }
 
 export class Engine {

@@ -9,8 +9,8 @@ import { compileSort, parseSort, sortKey } from '../query/sort.ts';
 import type { Document } from '../query/values.ts';
 import { planCacheEntriesMax, sortMemoryBytesMax } from '../limits.ts';
 import { LargetableError } from '../errors.ts';
-import { cloneDoc, decodeDocument, decodeDocumentAt, docKeyHash, docKeyHashAt, type CollMeta, type Engine } from './engine.ts';
-import { compareNumberField, compileRawFilter } from './bsonraw.ts';
+import { cloneDoc, decodeDocument, decodeDocumentAt, docKeyHash, docKeyHashAt, type CollMeta, type Engine, type SortMemo } from './engine.ts';
+import { compareNumberField, compileRawFilter, numberAt, numberFieldAt } from './bsonraw.ts';
 import { decodeFields, partialFields, type FieldSet } from './partial.ts';
 import { TopK } from './cursor.ts';
 import { bytesKey, readValue } from './keycodec.ts';
@@ -57,8 +57,15 @@ function planId(p: Plan): string {
   return 'IDHACK';
 }
 
-/** False when a raw document cannot be among the results whether or not it matches. */
-export type RawGate = (b: Uint8Array, off: number, len: number) => boolean;
+/**
+ * False when a raw document cannot be among the results whether or not it matches. `cached`: the
+ * same answer for a raw document-cache entry, from the sort value it keeps (`SortMemo`; read and
+ * kept at its first test), without reading its bytes again.
+ */
+export interface RawGate {
+  (b: Uint8Array, off: number, len: number): boolean;
+  cached?: (e: SortMemo & { raw: Uint8Array | undefined }) => boolean;
+}
 
 export interface ChosenPlan {
   plan: Plan;
@@ -297,6 +304,7 @@ export async function* scanBatches(engine: Engine, coll: CollMeta, reader: KVRea
   // keys by its string; the store keeps no key it is asked for), not in a new array per document.
   const docCache = engine.docCache;
   const store = engine.store;
+  const cachedGate = gate?.cached;
   let dkBuf = documentKey(coll.id, new Uint8Array(59));
   // the last view handed out, reused for a key of the same length (_ids of one type usually are)
   let dkView = dkBuf.subarray(0, 0);
@@ -319,10 +327,14 @@ export async function* scanBatches(engine: Engine, coll: CollMeta, reader: KVRea
     // read from storage twice (second touch), so they mostly miss, and the filter's bit answers a
     // miss without a map probe. A raw-tested fetch (lazy) admits what it reads and mostly hits on
     // a repeated scan, where the filter would only add a memory access.
-    const c = lazy !== undefined ? docCache.entryOf(dk, docKeyHash(dk)) : wMayHold[i] === 0 ? undefined : docCache.entryOf(dk, wHash[i]!);
+    // (a lazy fetch's hash is kept for the cache's fill below, which would hash the key string again)
+    const dh = lazy !== undefined ? docKeyHash(dk) : wHash[i]!;
+    const c = lazy === undefined && wMayHold[i] === 0 ? undefined : docCache.entryOf(dk, dh);
     if (c !== undefined) {
       if (c.doc !== undefined) got[i] = fromShared(c.doc, e);
-      else if (lazy !== undefined) got[i] = fromBytes(c.raw!, false, e);
+      // a bounded top-k drops most of its candidates by their sort value: a raw entry keeps it
+      // (its first test reads it), so later queries' tests read neither its bytes nor its fields
+      else if (lazy !== undefined) got[i] = cachedGate !== undefined && !cachedGate(c) ? null : fromBytes(c.raw!, false, e);
       else {
         // decoded whole: a raw entry read again keeps its decoded form (then a hit is a copy)
         const doc = docCache.own(c);
@@ -356,13 +368,13 @@ export async function* scanBatches(engine: Engine, coll: CollMeta, reader: KVRea
       else {
         const h = store.hit;
         const t = h.buf.subarray(h.off, h.off + h.len);
-        got[i] = fromBytes(docCache.setRaw(bytesKey(dk), t) ?? t.slice(), false, e);
+        got[i] = fromBytes(docCache.setRaw(bytesKey(dk), t, dh) ?? t.slice(), false, e);
       }
       return true;
     }
     if (v === null) got[i] = undefined;
     else {
-      const own = docCache.setRaw(bytesKey(dk), v);
+      const own = docCache.setRaw(bytesKey(dk), v, dh);
       got[i] = own !== undefined ? fromBytes(own, false, e) : fromBytes(v, true, e);
     }
     return true;
@@ -648,22 +660,44 @@ function topKGate(top: TopK<FoundDoc>, sort: Document): RawGate | undefined {
   const keys = parseSort(sort);
   if (keys.length !== 1 || keys[0]!.parts.length !== 1) return undefined;
   const { parts, dir } = keys[0]!;
-  const name = new TextEncoder().encode(parts[0]!);
+  const field = parts[0]!;
+  const name = new TextEncoder().encode(field);
   let held: FoundDoc | undefined;
   let w: unknown;
-  return (b, off, len) => {
-    if (!top.full || top.k <= 0) return true;
+  /** The threshold is set (the top-k is full and its last key is a plain number). */
+  const armed = (): boolean => {
+    if (!top.full || top.k <= 0) return false;
     const last = top.worst()!;
     if (last !== held) {
       held = last;
       w = sortKey(last.doc, parts, dir);
     }
-    if (typeof w !== 'number') return true;
+    return typeof w === 'number';
+  };
+  const gate: RawGate = (b, off, len) => {
+    if (!armed()) return true;
     // read and compared in place (no heap number per document)
-    const c = compareNumberField(b, name, off, len, w);
+    const c = compareNumberField(b, name, off, len, w as number);
     if (c === 2) return true;
     return (dir > 0 ? c : -c) < 0;
   };
+  gate.cached = (e) => {
+    if (!armed()) return true;
+    if (e.sortField !== field) {
+      const raw = e.raw!;
+      const p = numberFieldAt(raw, name, 0, raw.length);
+      e.sortNum = p >= 0;
+      e.sortVal = p >= 0 ? numberAt(raw, p) : 0;
+      e.sortField = field;
+    }
+    if (!e.sortNum) return true;
+    const x = e.sortVal;
+    const t = w as number;
+    // compareValues' order of two numbers (NaN first), as compareNumberField
+    const c = x < t ? -1 : x > t ? 1 : x === t ? 0 : Number.isNaN(x) ? (Number.isNaN(t) ? 0 : -1) : 1;
+    return (dir > 0 ? c : -c) < 0;
+  };
+  return gate;
 }
 
 function planStage(p: Plan, req: FindRequest, ns: string): Document {

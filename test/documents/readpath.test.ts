@@ -84,6 +84,56 @@ describe('read path', () => {
     await client.close();
   });
 
+  it('sort + limit over cached raw documents (the sort values their entries keep) follows writes and sort fields: equals the full sort cut to size, from the memtable and from segments, with and without an index', async () => {
+    const arbV = fc.oneof(
+      { weight: 6, arbitrary: fc.integer({ min: -8, max: 8 }) },
+      { weight: 4, arbitrary: fc.double({ min: -8, max: 8, noNaN: true }) },
+      { weight: 2, arbitrary: fc.constantFrom(NaN, -0, 0, Infinity, -Infinity, null, 'x', [3, -4], [], new Int32(2), new Double(2), Long.fromInt(1), Decimal128.fromString('1.5'), undefined) },
+    );
+    const action = fc.oneof(
+      { weight: 5, arbitrary: fc.record({ op: fc.constant('find' as const), lo: fc.integer({ min: 0, max: 6 }), field: fc.constantFrom('s', 't'), dir: fc.constantFrom(1, -1), limit: fc.integer({ min: 1, max: 30 }), skip: fc.integer({ min: 0, max: 4 }) }) },
+      { weight: 3, arbitrary: fc.record({ op: fc.constant('set' as const), id: fc.integer({ min: 0, max: 199 }), field: fc.constantFrom('s', 't'), v: arbV }) },
+      { weight: 1, arbitrary: fc.record({ op: fc.constant('replace' as const), id: fc.integer({ min: 0, max: 199 }), g: fc.integer({ min: 0, max: 9 }), v: arbV }) },
+    );
+    for (const flushed of [false, true]) {
+      for (const indexed of [false, true]) {
+        const client = await freshClient();
+        const c = client.db('app').collection('memo');
+        const docs = fc.sample(fc.record({ g: fc.integer({ min: 0, max: 9 }), s: arbV, t: arbV }), { seed: 31, numRuns: 200 }).map((d, i) => {
+          const doc: Record<string, unknown> = { _id: i, g: d.g };
+          if (d.s !== undefined) doc.s = d.s;
+          if (d.t !== undefined) doc.t = d.t;
+          return doc;
+        });
+        await c.insertMany(docs);
+        if (indexed) await c.createIndex({ g: 1 });
+        if (flushed) await client.engine.store.flush();
+        const ids = (xs: Record<string, unknown>[]) => xs.map((d) => d._id);
+        await fc.assert(
+          fc.asyncProperty(fc.array(action, { minLength: 1, maxLength: 12 }), async (actions) => {
+            for (const a of actions) {
+              if (a.op === 'set') await c.updateOne({ _id: a.id }, a.v === undefined ? { $unset: { [a.field]: '' } } : { $set: { [a.field]: a.v } });
+              else if (a.op === 'replace') await c.replaceOne({ _id: a.id }, a.v === undefined ? { g: a.g } : { g: a.g, s: a.v, t: a.v });
+              else {
+                const f = { g: { $gte: a.lo } };
+                const cur = () => (indexed ? c.find(f).hint({ g: 1 }) : c.find(f));
+                const full = await cur().sort({ [a.field]: a.dir }).toArray();
+                // twice: the first fills the cache (and the entries' sort values), the second reads them
+                for (let k = 0; k < 2; k++) {
+                  const got = await cur().sort({ [a.field]: a.dir }).skip(a.skip).limit(a.limit).toArray();
+                  assert.deepEqual(ids(got), ids(full).slice(a.skip, a.skip + a.limit), JSON.stringify(a));
+                }
+              }
+            }
+          }),
+          { seed: 32, numRuns: 40 },
+        );
+        assert.ok(client.engine.docCache.stats().hits > 0, 'candidates came from the document cache');
+        await client.close();
+      }
+    }
+  });
+
   it('toArray over many batches (index fetch windows of 8 to 256 with documents the filter drops, sorted output, a map, after a next(), a batchSize) equals the documents read one by one', async () => {
     const client = await freshClient();
     const c = client.db('app').collection('many');
