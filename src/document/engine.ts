@@ -1019,7 +1019,7 @@ export class Engine {
       scope = this.newScope();
       this.checkOpen();
       const coll = this.ensureCollection(scope, g.db, g.name);
-      await this.stageInserts(scope, coll, g.items, keepRefusal);
+      if (!this.stageInsertsSync(scope, coll, g.items, keepRefusal)) await this.stageInserts(scope, coll, g.items, keepRefusal);
       commit = this.prepareCommit(scope, g.durability);
     } catch (err) {
       release();
@@ -1420,30 +1420,70 @@ export class Engine {
     const n = items.length;
     const dks = new Array<Uint8Array | undefined>(n);
     const kss = new Array<string | undefined>(n);
-    for (let i = 0; i < n; i++) {
-      const p = items[i];
-      if (!p) continue;
-      const dk = p.key;
-      setDocumentKeyCollection(dk, coll.id);
-      dks[i] = dk;
-      kss[i] = bytesKey(dk);
-    }
+    insertKeys(coll, items, dks, kss);
     // answered from memory (a fresh _id: memtable and bloom filters) without an await, else read
     const present = scope.overlay.presentBelowSync(dks, kss) ?? (await scope.overlay.presentBelow(dks, kss));
-    const sync = this.syncStaging(coll);
+    if (this.syncStaging(coll)) {
+      this.stageInsertItems(scope, coll, items, dks, kss, present, onError, staged);
+      return;
+    }
     const ov = scope.overlay;
     for (let i = 0; i < n; i++) {
       const p = items[i];
       if (!p) continue;
       try {
-        const st = ov.staged.get(kss[i]!);
-        if (st ? st.value !== null : present[i]) throw duplicateKeyError(coll, idIndex, p.doc);
-        if (sync) this.stageDocumentSync(scope, coll, p.id, p.encId, undefined, 0, p.doc, p.bytes, dks[i], kss[i]);
-        else await this.stageDocument(scope, coll, p.id, p.encId, undefined, 0, p.doc, p.bytes);
-        scope.addEvent({ op: 'insert', db: coll.db, coll: coll.name, id: p.id, fullDocument: p.doc, fullDocumentBytes: p.bytes, fullDocumentRoom: p.logRoom });
-        // the room before the bytes takes one change-log record: were the same prepared insert
-        // staged again, its record is a copy (never a rewrite of a record a commit may still hold)
-        p.logRoom = 0;
+        checkNewId(ov, coll, p, kss[i]!, present[i]!);
+        await this.stageDocument(scope, coll, p.id, p.encId, undefined, 0, p.doc, p.bytes);
+        insertStaged(scope, coll, p);
+        staged?.(i);
+      } catch (err) {
+        if (!onError(i, err, items)) return;
+      }
+    }
+  }
+
+  /**
+   * `stageInserts` without an await (no promise, async frame and microtask per call: a sequential
+   * writer's every commit): when the collection has no unique secondary index and every `_id`
+   * check is answered from memory. Returns false, having staged nothing, when it cannot (the
+   * caller then awaits `stageInserts`).
+   */
+  stageInsertsSync(
+    scope: WriteScope,
+    coll: CollMeta,
+    items: readonly (PreparedInsert | undefined)[],
+    onError: (i: number, err: unknown, items: readonly (PreparedInsert | undefined)[]) => boolean,
+  ): boolean {
+    if (!this.syncStaging(coll)) return false;
+    const n = items.length;
+    const dks = new Array<Uint8Array | undefined>(n);
+    const kss = new Array<string | undefined>(n);
+    insertKeys(coll, items, dks, kss);
+    const present = scope.overlay.presentBelowSync(dks, kss);
+    if (present === undefined) return false;
+    this.stageInsertItems(scope, coll, items, dks, kss, present, onError, undefined);
+    return true;
+  }
+
+  /** Stages inserts in order, synchronously (`syncStaging(coll)`), each atomic on its own (see `stageInserts`). */
+  private stageInsertItems(
+    scope: WriteScope,
+    coll: CollMeta,
+    items: readonly (PreparedInsert | undefined)[],
+    dks: readonly (Uint8Array | undefined)[],
+    kss: readonly (string | undefined)[],
+    present: readonly boolean[],
+    onError: (i: number, err: unknown, items: readonly (PreparedInsert | undefined)[]) => boolean,
+    staged: ((i: number) => void) | undefined,
+  ): void {
+    const ov = scope.overlay;
+    for (let i = 0; i < items.length; i++) {
+      const p = items[i];
+      if (!p) continue;
+      try {
+        checkNewId(ov, coll, p, kss[i]!, present[i]!);
+        this.stageDocumentSync(scope, coll, p.id, p.encId, undefined, 0, p.doc, p.bytes, dks[i], kss[i]);
+        insertStaged(scope, coll, p);
         staged?.(i);
       } catch (err) {
         if (!onError(i, err, items)) return;
@@ -2173,6 +2213,32 @@ function writeChangeHeader(out: Uint8Array, o: number, seq: number, wallMs: numb
  * A record whose document is not among the staged writes any more (replaced in the same
  * transaction) and the records after it follow the staged writes.
  */
+/** The document keys of inserts (their collection set: prepared before it was known) and their bytesKeys, into `dks` and `kss`. */
+function insertKeys(coll: CollMeta, items: readonly (PreparedInsert | undefined)[], dks: (Uint8Array | undefined)[], kss: (string | undefined)[]): void {
+  for (let i = 0; i < items.length; i++) {
+    const p = items[i];
+    if (!p) continue;
+    const dk = p.key;
+    setDocumentKeyCollection(dk, coll.id);
+    dks[i] = dk;
+    kss[i] = bytesKey(dk);
+  }
+}
+
+/** DUPLICATE_KEY unless an insert's `_id` (document key `ks`) is new: not staged in the scope, nor `present` below it. */
+function checkNewId(ov: Overlay, coll: CollMeta, p: PreparedInsert, ks: string, present: boolean): void {
+  const st = ov.staged.get(ks);
+  if (st ? st.value !== null : present) throw duplicateKeyError(coll, idIndex, p.doc);
+}
+
+/** After an insert was staged: its change event. */
+function insertStaged(scope: WriteScope, coll: CollMeta, p: PreparedInsert): void {
+  scope.addEvent({ op: 'insert', db: coll.db, coll: coll.name, id: p.id, fullDocument: p.doc, fullDocumentBytes: p.bytes, fullDocumentRoom: p.logRoom });
+  // the room before the bytes takes one change-log record: were the same prepared insert
+  // staged again, its record is a copy (never a rewrite of a record a commit may still hold)
+  p.logRoom = 0;
+}
+
 function storeOrder(e: CommitEntry): WriteOp[] {
   const ops = e.ops;
   const meta = e.meta;
