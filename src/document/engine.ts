@@ -513,6 +513,20 @@ export class DocumentCache {
     else this.misses++;
     return e;
   }
+  /** The chains of hashes hs[0, n) into out, in one loop of their own: their cache misses overlap. */
+  heads(hs: Int32Array, n: number, out: (CacheEntry | undefined)[]): void {
+    const m = this.map;
+    for (let i = 0; i < n; i++) out[i] = m.get(hs[i]!);
+  }
+  /** `entryOf` on the chain of its hash (`heads`). */
+  entryFrom(e: CacheEntry | undefined, key: Uint8Array, h: number): CacheEntry | undefined {
+    while (e !== undefined && !keyIs(e.key, key)) e = e.next;
+    // evicted or replaced since `heads` (a fill of the same window): the chain may be stale
+    if (e !== undefined && !e.live) return this.entryOf(key, h);
+    if (e) this.hits++;
+    else this.misses++;
+    return e;
+  }
   /** `entry` by the document key's bytes and their `docKeyHash` h (no key string built). */
   entryOf(key: Uint8Array, h: number): CacheEntry | undefined {
     let e = this.map.get(h);

@@ -9,7 +9,7 @@ import { compileSort, parseSort, sortKey } from '../query/sort.ts';
 import type { Document } from '../query/values.ts';
 import { planCacheEntriesMax, sortMemoryBytesMax } from '../limits.ts';
 import { LargetableError } from '../errors.ts';
-import { cloneDoc, decodeDocument, decodeDocumentAt, docKeyHash, docKeyHashAt, type CollMeta, type Engine, type SortMemo } from './engine.ts';
+import { cloneDoc, decodeDocument, decodeDocumentAt, docKeyHashAt, type CollMeta, type Engine, type SortMemo } from './engine.ts';
 import { compareNumberField, compileRawFilter, numberAt, numberFieldAt } from './bsonraw.ts';
 import { decodeFields, partialFields, type FieldSet } from './partial.ts';
 import { TopK } from './cursor.ts';
@@ -326,10 +326,11 @@ export async function* scanBatches(engine: Engine, coll: CollMeta, reader: KVRea
     // first (for the whole window at once, `prepareWindow`): such fetches admit only documents
     // read from storage twice (second touch), so they mostly miss, and the filter's bit answers a
     // miss without a map probe. A raw-tested fetch (lazy) admits what it reads and mostly hits on
-    // a repeated scan, where the filter would only add a memory access.
-    // (a lazy fetch's hash is kept for the cache's fill below, which would hash the key string again)
-    const dh = lazy !== undefined ? docKeyHash(dk) : wHash[i]!;
-    const c = lazy === undefined && wMayHold[i] === 0 ? undefined : docCache.entryOf(dk, dh);
+    // a repeated scan, where the filter would only add a memory access: its probe walks the chain
+    // `heads` found for the whole window. (The hash also spares the cache's fill below hashing the
+    // key string again.)
+    const dh = wHash[i]!;
+    const c = lazy !== undefined ? docCache.entryFrom(wHeads[i], dk, dh) : wMayHold[i] === 0 ? undefined : docCache.entryOf(dk, dh);
     if (c !== undefined) {
       if (c.doc !== undefined) got[i] = fromShared(c.doc, e);
       // a bounded top-k drops most of its candidates by their sort value: a raw entry keeps it
@@ -387,6 +388,8 @@ export async function* scanBatches(engine: Engine, coll: CollMeta, reader: KVRea
   const wEnds = new Int32Array(prefetchWindowMax);
   const wHash = new Int32Array(prefetchWindowMax);
   const wMayHold = new Uint8Array(prefetchWindowMax);
+  /** A lazy window's document-cache chains (`DocumentCache.heads`), by `wHash`. */
+  const wHeads: ReturnType<typeof docCache.entryOf>[] = new Array(prefetchWindowMax).fill(undefined);
   const pfStarts = new Int32Array(prefetchWindowMax);
   const pfEnds = new Int32Array(prefetchWindowMax);
   /**
@@ -399,19 +402,7 @@ export async function* scanBatches(engine: Engine, coll: CollMeta, reader: KVRea
    * limit queries of the documents bench measured ~5-10% slower with it.
    */
   const prepareWindow = (n: number): void => {
-    let bytes = 0;
-    for (let i = 0; i < n; i++) bytes += documentKeyPrefixBytes + wLen[i]!;
-    if (wKeys.length < bytes) wKeys = new Uint8Array(bytes * 2);
-    let p = 0;
-    for (let i = 0; i < n; i++) {
-      const s = p;
-      for (let k = 0; k < documentKeyPrefixBytes; k++) wKeys[p++] = dkBuf[k]!;
-      const b = wBuf[i]!;
-      for (let k = wOff[i]!, e = k + wLen[i]!; k < e; k++) wKeys[p++] = b[k]!;
-      wStarts[i] = s;
-      wEnds[i] = p;
-      wHash[i] = docKeyHashAt(wKeys, s, p);
-    }
+    windowKeys(n);
     let m = 0;
     for (let i = 0; i < n; i++) {
       if (docCache.mayHold(wHash[i]!)) wMayHold[i] = 1;
@@ -426,6 +417,22 @@ export async function* scanBatches(engine: Engine, coll: CollMeta, reader: KVRea
     // little to read ahead: the next windows skip the hashing and hint lookups for nothing
     else if (store.prefetch(wKeys, pfStarts, pfEnds, m) * 8 < m && m >= 16) pfSkip = 3;
   };
+  /** The window's document keys into `wKeys` (key i at [wStarts[i], wEnds[i])) and their hashes into `wHash`. */
+  const windowKeys = (n: number): void => {
+    let bytes = 0;
+    for (let i = 0; i < n; i++) bytes += documentKeyPrefixBytes + wLen[i]!;
+    if (wKeys.length < bytes) wKeys = new Uint8Array(bytes * 2);
+    let p = 0;
+    for (let i = 0; i < n; i++) {
+      const s = p;
+      for (let k = 0; k < documentKeyPrefixBytes; k++) wKeys[p++] = dkBuf[k]!;
+      const b = wBuf[i]!;
+      for (let k = wOff[i]!, e = k + wLen[i]!; k < e; k++) wKeys[p++] = b[k]!;
+      wStarts[i] = s;
+      wEnds[i] = p;
+      wHash[i] = docKeyHashAt(wKeys, s, p);
+    }
+  };
   let pfSkip = 0;
   const drain = async (): Promise<FoundDoc[]> => {
     const n = wN;
@@ -434,6 +441,13 @@ export async function* scanBatches(engine: Engine, coll: CollMeta, reader: KVRea
     const ids: Uint8Array[] | undefined = keepIds || !live ? new Array(n) : undefined;
     let pending: number[] | undefined;
     if (live && lazy === undefined) prepareWindow(n);
+    else if (live) {
+      // raw-tested fetches mostly hit the document cache on a repeated scan: the window's probes
+      // of its map in one loop, whose cache misses overlap (range + sort + limit at 100,000
+      // documents, every candidate cached: ~10-15% less CPU than a probe per document in turn)
+      windowKeys(n);
+      docCache.heads(wHash, n, wHeads);
+    }
     for (let i = 0; i < n; i++) {
       const e = ids !== undefined ? (ids[i] = idAt(i)) : noId;
       if (live) {
@@ -445,6 +459,8 @@ export async function* scanBatches(engine: Engine, coll: CollMeta, reader: KVRea
       if (v === undefined) (pending ??= []).push(i);
       else got[i] = v === null ? undefined : fromBytes(v, false, e);
     }
+    // (no entry held past its window)
+    if (live && lazy !== undefined) wHeads.fill(undefined, 0, n);
     if (pending !== undefined) {
       const fetched = await Promise.all(pending.map((i) => fetch(ids?.[i] ?? idAt(i), live)));
       for (let j = 0; j < pending.length; j++) got[pending[j]!] = fetched[j];

@@ -134,6 +134,31 @@ describe('read path', () => {
     }
   });
 
+  it('index fetches whose window probes the document cache at once (DocumentCache.heads) while its own fills evict: answers equal the reference', async () => {
+    for (const flushed of [false, true]) {
+      // a cache of ~130 documents: a window of a wider range fills (evicting) before it reaches the
+      // cached documents whose chains it probed at its start
+      const client = await freshClient({ documentCacheBytes: 62 * 1024 });
+      const c = client.db('app').collection('heads');
+      const all = Array.from({ length: 600 }, (_, i) => ({ _id: i, g: i % 6, s: (i * 7919) % 1009, t: `t${i % 3}`, pad: 'x'.repeat(150 + (i % 40)) }));
+      await c.insertMany(all);
+      await c.createIndex({ g: 1 });
+      if (flushed) await client.engine.store.flush();
+      const bySDesc = (a: { s: number; _id: number }, b: { s: number; _id: number }) => b.s - a.s || a._id - b._id;
+      for (let round = 0; round < 3; round++) {
+        for (const lo of [5, 5, 4, 5, 3]) {
+          const want = all.filter((d) => d.g >= lo);
+          assert.deepEqual(await c.find({ g: { $gte: lo } }).hint({ g: 1 }).sort({ s: -1 }).limit(12).toArray(), [...want].sort(bySDesc).slice(0, 12));
+          const tw = want.filter((d) => d.t === 't1');
+          assert.deepEqual(await c.find({ g: { $gte: lo }, t: 't1' }).hint({ g: 1 }).toArray(), [...tw].sort((a, b) => a.g - b.g || a._id - b._id));
+        }
+      }
+      const st = client.engine.docCache.stats();
+      assert.ok(st.hits > 500 && st.entries < 200, JSON.stringify(st));
+      await client.close();
+    }
+  });
+
   it('toArray over many batches (index fetch windows of 8 to 256 with documents the filter drops, sorted output, a map, after a next(), a batchSize) equals the documents read one by one', async () => {
     const client = await freshClient();
     const c = client.db('app').collection('many');
