@@ -366,18 +366,32 @@ export function docKeyHash(key: Uint8Array): number {
 
 /** `docKeyHash` of the key b[start, end). */
 export function docKeyHashAt(b: Uint8Array, start: number, end: number): number {
-  let h = 0x811c9dc5 | 0;
+  return docKeyHashEnd(docKeyHashRun(docKeyHashSeed, b, start, end));
+}
+
+/** `docKeyHash`'s state before any byte. */
+export const docKeyHashSeed = 0x811c9dc5 | 0;
+
+/**
+ * `docKeyHash`'s state h after the bytes b[start, end) more: the hash of a key in pieces is
+ * `docKeyHashEnd` of the runs over them in turn (a state kept for a shared prefix spares hashing it again).
+ */
+export function docKeyHashRun(h: number, b: Uint8Array, start: number, end: number): number {
   for (let i = start; i < end; i++) h = Math.imul(h ^ b[i]!, 0x01000193);
+  return h;
+}
+
+/** The hash of `docKeyHash`'s state h after the last byte. */
+export function docKeyHashEnd(h: number): number {
   h = Math.imul(h ^ (h >>> 16), 0x45d9f3b);
   return h ^ (h >>> 16);
 }
 
 /** `docKeyHash` of the bytes a `bytesKey` string holds. */
 function docKeyStringHash(k: string): number {
-  let h = 0x811c9dc5 | 0;
+  let h = docKeyHashSeed;
   for (let i = 0; i < k.length; i++) h = Math.imul(h ^ k.charCodeAt(i), 0x01000193);
-  h = Math.imul(h ^ (h >>> 16), 0x45d9f3b);
-  return h ^ (h >>> 16);
+  return docKeyHashEnd(h);
 }
 
 /** True when `bytesKey(key) === k` (without building the string). */

@@ -9,7 +9,7 @@ import { compileSort, parseSort, sortKey } from '../query/sort.ts';
 import type { Document } from '../query/values.ts';
 import { planCacheEntriesMax, sortMemoryBytesMax } from '../limits.ts';
 import { LargetableError } from '../errors.ts';
-import { cloneDoc, decodeDocument, decodeDocumentAt, docKeyHashAt, type CollMeta, type Engine, type SortMemo } from './engine.ts';
+import { cloneDoc, decodeDocument, decodeDocumentAt, docKeyHashAt, docKeyHashEnd, docKeyHashRun, docKeyHashSeed, type CollMeta, type Engine, type SortMemo } from './engine.ts';
 import { compareNumberField, compileRawFilter, numberAt, numberFieldAt } from './bsonraw.ts';
 import { decodeFields, partialFields, type FieldSet } from './partial.ts';
 import { TopK } from './cursor.ts';
@@ -306,6 +306,8 @@ export async function* scanBatches(engine: Engine, coll: CollMeta, reader: KVRea
   const store = engine.store;
   const cachedGate = gate?.cached;
   let dkBuf = documentKey(coll.id, new Uint8Array(59));
+  /** `docKeyHash`'s state after the document keys' prefix (the collection's). */
+  const prefixHash = docKeyHashRun(docKeyHashSeed, dkBuf, 0, documentKeyPrefixBytes);
   // the last view handed out, reused for a key of the same length (_ids of one type usually are)
   let dkView = dkBuf.subarray(0, 0);
   /** The document key of the encoded _id at b[o, o + len), as a view of the scratch buffer (valid until the next call). */
@@ -402,7 +404,19 @@ export async function* scanBatches(engine: Engine, coll: CollMeta, reader: KVRea
    * limit queries of the documents bench measured ~5-10% slower with it.
    */
   const prepareWindow = (n: number): void => {
-    windowKeys(n);
+    let bytes = 0;
+    for (let i = 0; i < n; i++) bytes += documentKeyPrefixBytes + wLen[i]!;
+    if (wKeys.length < bytes) wKeys = new Uint8Array(bytes * 2);
+    let p = 0;
+    for (let i = 0; i < n; i++) {
+      const s = p;
+      for (let k = 0; k < documentKeyPrefixBytes; k++) wKeys[p++] = dkBuf[k]!;
+      const b = wBuf[i]!;
+      for (let k = wOff[i]!, e = k + wLen[i]!; k < e; k++) wKeys[p++] = b[k]!;
+      wStarts[i] = s;
+      wEnds[i] = p;
+      wHash[i] = docKeyHashAt(wKeys, s, p);
+    }
     let m = 0;
     for (let i = 0; i < n; i++) {
       if (docCache.mayHold(wHash[i]!)) wMayHold[i] = 1;
@@ -417,35 +431,21 @@ export async function* scanBatches(engine: Engine, coll: CollMeta, reader: KVRea
     // little to read ahead: the next windows skip the hashing and hint lookups for nothing
     else if (store.prefetch(wKeys, pfStarts, pfEnds, m) * 8 < m && m >= 16) pfSkip = 3;
   };
-  /** The window's document keys into `wKeys` (key i at [wStarts[i], wEnds[i])) and their hashes into `wHash`. */
-  const windowKeys = (n: number): void => {
-    let bytes = 0;
-    for (let i = 0; i < n; i++) bytes += documentKeyPrefixBytes + wLen[i]!;
-    if (wKeys.length < bytes) wKeys = new Uint8Array(bytes * 2);
-    let p = 0;
-    for (let i = 0; i < n; i++) {
-      const s = p;
-      for (let k = 0; k < documentKeyPrefixBytes; k++) wKeys[p++] = dkBuf[k]!;
-      const b = wBuf[i]!;
-      for (let k = wOff[i]!, e = k + wLen[i]!; k < e; k++) wKeys[p++] = b[k]!;
-      wStarts[i] = s;
-      wEnds[i] = p;
-      wHash[i] = docKeyHashAt(wKeys, s, p);
-    }
-  };
   let pfSkip = 0;
   const drain = async (): Promise<FoundDoc[]> => {
     const n = wN;
     const got: (FoundDoc | null | undefined)[] = new Array(n);
-    // the _id views results keep (copied below), when they keep them
-    const ids: Uint8Array[] | undefined = keepIds || !live ? new Array(n) : undefined;
+    // a snapshot's fetches: the _id views they were asked by (copied below for results that keep
+    // them); on the live view a result's _id is made below, only for the results that keep it
+    const ids: Uint8Array[] | undefined = live ? undefined : new Array(n);
     let pending: number[] | undefined;
     if (live && lazy === undefined) prepareWindow(n);
     else if (live) {
       // raw-tested fetches mostly hit the document cache on a repeated scan: the window's probes
       // of its map in one loop, whose cache misses overlap (range + sort + limit at 100,000
-      // documents, every candidate cached: ~10-15% less CPU than a probe per document in turn)
-      windowKeys(n);
+      // documents, every candidate cached: ~10-15% less CPU than a probe per document in turn).
+      // Their hashes continue the key prefix's from each _id's bytes in the window (no key built)
+      for (let i = 0; i < n; i++) wHash[i] = docKeyHashEnd(docKeyHashRun(prefixHash, wBuf[i]!, wOff[i]!, wOff[i]! + wLen[i]!));
       docCache.heads(wHash, n, wHeads);
     }
     for (let i = 0; i < n; i++) {
@@ -462,7 +462,7 @@ export async function* scanBatches(engine: Engine, coll: CollMeta, reader: KVRea
     // (no entry held past its window)
     if (live && lazy !== undefined) wHeads.fill(undefined, 0, n);
     if (pending !== undefined) {
-      const fetched = await Promise.all(pending.map((i) => fetch(ids?.[i] ?? idAt(i), live)));
+      const fetched = await Promise.all(pending.map((i) => fetch(ids?.[i] ?? (keepIds ? idAt(i).slice() : idAt(i)), live)));
       for (let j = 0; j < pending.length; j++) got[pending[j]!] = fetched[j];
     }
     wN = 0;
@@ -474,7 +474,10 @@ export async function* scanBatches(engine: Engine, coll: CollMeta, reader: KVRea
       stats.docsExamined++;
       if (f) {
         // the window holds views of index entries: a result kept beyond the batch keeps a copy of its _id
-        if (keepIds && f.encId === ids![i]) f.encId = f.encId.slice();
+        if (keepIds) {
+          if (f.encId === noId) f.encId = idAt(i).slice();
+          else if (ids !== undefined && f.encId === ids[i]) f.encId = f.encId.slice();
+        }
         got[m++] = f;
       }
     }
