@@ -150,47 +150,55 @@ function writeElement(key: string, v: unknown, o: number, depth: number): number
       buf[t] = 0x08;
       buf[o] = v ? 1 : 0;
       return o + 1;
-    case 'object': {
-      if (v === null) {
-        buf[t] = 0x0a;
-        return o;
-      }
-      if (Array.isArray(v)) {
-        if (Object.getPrototypeOf(v) !== Array.prototype) throw GIVE_UP;
-        buf[t] = 0x04;
-        return writeArray(v, o, depth + 1);
-      }
-      if (v instanceof Date) {
-        const ms = v.getTime();
-        if (!Number.isFinite(ms) || Object.getPrototypeOf(v) !== Date.prototype) throw GIVE_UP;
-        ensure(o + 8);
-        buf[t] = 0x09;
-        const hi = Math.floor(ms / 4294967296);
-        dv.setUint32(o, ms - hi * 4294967296, true);
-        dv.setInt32(o + 4, hi, true);
-        return o + 8;
-      }
-      if (v instanceof ObjectId) {
-        ensure(o + 12);
-        buf[t] = 0x07;
-        // bson's own (untyped) writer of the 12 bytes, as BSON.serialize calls it; `id` copies
-        const w = (v as unknown as { serializeInto?: (b: Uint8Array, i: number) => number }).serializeInto;
-        if (typeof w === 'function') {
-          if (w.call(v, buf, o) !== 12) throw GIVE_UP;
-        } else {
-          const id = v.id;
-          if (id.length !== 12) throw GIVE_UP;
-          buf.set(id, o);
-        }
-        return o + 12;
-      }
-      if (!plainDocument(v)) throw GIVE_UP;
-      buf[t] = 0x03;
-      return writeObject(v, o, depth + 1);
-    }
+    case 'object':
+      return writeObjectValue(v, t, o, depth);
     default:
       throw GIVE_UP; // undefined, bigint, symbol, function
   }
+}
+
+/**
+ * An object value (null, array, Date, ObjectId, embedded document) after its type byte's place
+ * `t` and its name: a function of its own, so that `writeElement`, which every field runs, stays
+ * short (V8 optimizes a short function after fewer calls, and compiles it faster).
+ */
+function writeObjectValue(v: object | null, t: number, o: number, depth: number): number {
+  if (v === null) {
+    buf[t] = 0x0a;
+    return o;
+  }
+  if (Array.isArray(v)) {
+    if (Object.getPrototypeOf(v) !== Array.prototype) throw GIVE_UP;
+    buf[t] = 0x04;
+    return writeArray(v, o, depth + 1);
+  }
+  if (v instanceof Date) {
+    const ms = v.getTime();
+    if (!Number.isFinite(ms) || Object.getPrototypeOf(v) !== Date.prototype) throw GIVE_UP;
+    ensure(o + 8);
+    buf[t] = 0x09;
+    const hi = Math.floor(ms / 4294967296);
+    dv.setUint32(o, ms - hi * 4294967296, true);
+    dv.setInt32(o + 4, hi, true);
+    return o + 8;
+  }
+  if (v instanceof ObjectId) {
+    ensure(o + 12);
+    buf[t] = 0x07;
+    // bson's own (untyped) writer of the 12 bytes, as BSON.serialize calls it; `id` copies
+    const w = (v as unknown as { serializeInto?: (b: Uint8Array, i: number) => number }).serializeInto;
+    if (typeof w === 'function') {
+      if (w.call(v, buf, o) !== 12) throw GIVE_UP;
+    } else {
+      const id = v.id;
+      if (id.length !== 12) throw GIVE_UP;
+      buf.set(id, o);
+    }
+    return o + 12;
+  }
+  if (!plainDocument(v)) throw GIVE_UP;
+  buf[t] = 0x03;
+  return writeObject(v, o, depth + 1);
 }
 
 function writeObject(doc: Record<string, unknown>, o: number, depth: number): number {
