@@ -311,14 +311,15 @@ interface CacheEntry extends SortMemo {
 
 /**
  * A raw entry's sort value, kept by the bounded top-k of a sort on one top-level field
- * (exec.ts, `topKGate`): `sortField` names the field it was read for, `sortNum` whether it is a
- * plain number (a double or an int32; else the document takes the full path), `sortVal` that
- * number. An entry's bytes never change (a write replaces the entry), so neither does its memo.
+ * (exec.ts, `topKGate`): `sortField` names the field it was read for, `sortVal` the value when it
+ * is a plain number (a double or an int32), else undefined (the document takes the full path). An
+ * entry's bytes never change (a write replaces the entry), so neither does its memo. (A field
+ * that holds any value: an entry made with a number field there, which a double later
+ * generalizes, cost every entry made a box and the older ones a map migration.)
  */
 export interface SortMemo {
   sortField: string | undefined;
-  sortNum: boolean;
-  sortVal: number;
+  sortVal: number | undefined;
 }
 
 /**
@@ -729,7 +730,7 @@ export class DocumentCache {
 
 /** A cache entry for document key string `key`, whose `docKeyHash` is h. */
 function newEntry(key: string, doc: Document | undefined, raw: Uint8Array | undefined, size: number, len: number, h = docKeyStringHash(key)): CacheEntry {
-  return { doc, raw, size, len, read: false, key, h, next: undefined, live: true, chunk: undefined, sortField: undefined, sortNum: false, sortVal: 0 };
+  return { doc, raw, size, len, read: false, key, h, next: undefined, live: true, chunk: undefined, sortField: undefined, sortVal: undefined };
 }
 
 export class Engine {

@@ -705,12 +705,11 @@ function topKGate(top: TopK<FoundDoc>, sort: Document): RawGate | undefined {
     if (e.sortField !== field) {
       const raw = e.raw!;
       const p = numberFieldAt(raw, name, 0, raw.length);
-      e.sortNum = p >= 0;
-      e.sortVal = p >= 0 ? numberAt(raw, p) : 0;
+      e.sortVal = p >= 0 ? numberAt(raw, p) : undefined;
       e.sortField = field;
     }
-    if (!e.sortNum) return true;
     const x = e.sortVal;
+    if (x === undefined) return true;
     const t = w as number;
     // compareValues' order of two numbers (NaN first), as compareNumberField
     const c = x < t ? -1 : x > t ? 1 : x === t ? 0 : Number.isNaN(x) ? (Number.isNaN(t) ? 0 : -1) : 1;
