@@ -1018,6 +1018,15 @@ export class LsmStore implements Store {
   private kick(): void {
     if (this.committing) return;
     this.committing = true;
+    const head = this.queue.length === 1 ? this.queue[0]! : undefined;
+    if (head !== undefined && head.kind === 'batch' && head.more) {
+      // a merged group whose caller has more commits coming (the document layer's, with writers
+      // waiting on its lock): its write starts now, on the idle device, and those commits are
+      // staged while it is in flight (they form the next group). After a microtask it would start
+      // only once the next writer had staged its commit: the device idle meanwhile.
+      this.commitDone = this.commitLoop();
+      return;
+    }
     // the loop starts after the current run of synchronous and promise-resumed callers, so
     // writers issued together (Promise.all, writers resumed by the previous group) form one group
     this.commitDone = Promise.resolve().then(this.startCommits);

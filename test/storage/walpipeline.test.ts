@@ -1,0 +1,251 @@
+/**
+ * The commit loop's pipeline (src/storage/engine.ts `kick`): a group handed over with `more` (the
+ * document layer's merged commits, more of them coming) starts its WAL write at once, on an idle
+ * loop, and batches queued while it is in flight form the next group. These cases hold each WAL
+ * write and sync until the test lets it go, and check what must not change: a batch is
+ * acknowledged only after its own group's write and sync, groups become visible in sequence
+ * order, and a failed write rejects exactly the batches of its group and stops the store.
+ */
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { dropMemoryVolume, MemoryAdapter } from '../../platform/memory.ts';
+import { isLargetableError, LargetableError } from '../../src/errors.ts';
+import type { FileHandle, StorageAdapter } from '../../src/storage/adapter.ts';
+import { openStore, type EngineOptions, type Store } from '../../src/storage/index.ts';
+
+const te = new TextEncoder();
+const td = new TextDecoder();
+const opts: EngineOptions = { autoCompact: false };
+const k = (s: string): Uint8Array => te.encode(s);
+const put = (key: string): { type: 'put'; key: Uint8Array; value: Uint8Array } => ({ type: 'put', key: k(key), value: k(`v-${key}`) });
+const tick = (): Promise<void> => new Promise((r) => setTimeout(r, 2));
+
+/** A WAL write or sync the test holds: `go` lets it run, `fail` rejects it (nothing written). */
+interface Held {
+  op: 'write' | 'sync';
+  go: () => void;
+  fail: () => void;
+}
+
+/** Wraps a MemoryAdapter: while `hold` is set, every WAL write and sync waits in `held` for the test. */
+class GatedAdapter implements StorageAdapter {
+  readonly inner: MemoryAdapter;
+  hold = false;
+  readonly held: Held[] = [];
+  /** WAL writes issued (counted when called, before any hold). */
+  walWrites = 0;
+  constructor(volume: string) {
+    this.inner = new MemoryAdapter(volume);
+  }
+  get location(): string {
+    return this.inner.location;
+  }
+  gate(op: Held['op'], name: string): Promise<void> | undefined {
+    if (!this.hold || !name.endsWith('.wal')) return undefined;
+    return new Promise<void>((resolve, reject) => {
+      this.held.push({ op, go: resolve, fail: () => reject(new LargetableError('IO_ERROR', `${op} ${name} failed: injected`)) });
+    });
+  }
+  async open(name: string, options?: { create?: boolean }): Promise<FileHandle> {
+    return new GatedHandle(this, await this.inner.open(name, options));
+  }
+  list(): Promise<string[]> {
+    return this.inner.list();
+  }
+  exists(name: string): Promise<boolean> {
+    return this.inner.exists(name);
+  }
+  remove(name: string): Promise<void> {
+    return this.inner.remove(name);
+  }
+  replace(name: string, bytes: Uint8Array): Promise<void> {
+    return this.inner.replace(name, bytes);
+  }
+  readAll(name: string): Promise<Uint8Array> {
+    return this.inner.readAll(name);
+  }
+  lock(): Promise<void> {
+    return this.inner.lock();
+  }
+  close(): Promise<void> {
+    return this.inner.close();
+  }
+}
+
+class GatedHandle implements FileHandle {
+  readonly a: GatedAdapter;
+  readonly h: FileHandle;
+  constructor(a: GatedAdapter, h: FileHandle) {
+    this.a = a;
+    this.h = h;
+  }
+  get name(): string {
+    return this.h.name;
+  }
+  read(offset: number, length: number): Promise<Uint8Array> {
+    return this.h.read(offset, length);
+  }
+  async write(offset: number, bytes: Uint8Array): Promise<void> {
+    if (this.h.name.endsWith('.wal')) this.a.walWrites++;
+    const g = this.a.gate('write', this.h.name);
+    if (g !== undefined) {
+      const copy = bytes.slice(); // the engine may reuse its buffer once the write settles, not before
+      await g;
+      return this.h.write(offset, copy);
+    }
+    return this.h.write(offset, bytes);
+  }
+  append(bytes: Uint8Array): Promise<number> {
+    return this.h.append(bytes);
+  }
+  size(): Promise<number> {
+    return this.h.size();
+  }
+  truncate(length: number): Promise<void> {
+    return this.h.truncate(length);
+  }
+  async sync(): Promise<void> {
+    const g = this.a.gate('sync', this.h.name);
+    if (g !== undefined) await g;
+    return this.h.sync();
+  }
+  close(): Promise<void> {
+    return this.h.close();
+  }
+}
+
+/** Waits until `n` WAL operations are held, and returns the next one (the oldest still held). */
+async function nextHeld(a: GatedAdapter, op: Held['op']): Promise<Held> {
+  for (let i = 0; i < 500 && a.held.length === 0; i++) await tick();
+  const h = a.held.shift();
+  assert.ok(h !== undefined, `a WAL ${op} is held`);
+  assert.equal(h.op, op);
+  return h;
+}
+
+/** Settles `p` into a readable state without awaiting it. */
+function track<T>(p: Promise<T>): { state: 'pending' | 'resolved' | 'rejected'; value?: T; error?: unknown } {
+  const t: { state: 'pending' | 'resolved' | 'rejected'; value?: T; error?: unknown } = { state: 'pending' };
+  p.then(
+    (v) => {
+      t.state = 'resolved';
+      t.value = v;
+    },
+    (e: unknown) => {
+      t.state = 'rejected';
+      t.error = e;
+    },
+  );
+  return t;
+}
+
+async function withGated(fn: (a: GatedAdapter, st: Store, volume: string) => Promise<void>): Promise<void> {
+  const volume = `walpipeline-${Math.random().toString(36).slice(2)}`;
+  const a = new GatedAdapter(volume);
+  const st = await openStore(a, opts);
+  try {
+    await st.put(k('warm'), k('up')); // the first WAL is made and written once
+    await fn(a, st, volume);
+  } finally {
+    a.hold = false;
+    for (const h of a.held.splice(0)) h.go();
+    await st.close().catch(() => undefined);
+    dropMemoryVolume(volume);
+  }
+}
+
+const value = async (st: Store, key: string): Promise<string | undefined> => {
+  const v = await st.get(k(key));
+  return v === undefined ? undefined : td.decode(v);
+};
+
+describe('commit loop pipeline', () => {
+  it('a group handed over with `more` starts its WAL write before write() returns; one without waits for a microtask', async () => {
+    await withGated(async (a, st) => {
+      let before = a.walWrites;
+      const plain = st.write([put('p')]);
+      assert.equal(a.walWrites, before, 'a plain batch is grouped after the current run of callers');
+      await plain;
+      before = a.walWrites;
+      const more = st.write([put('m')], { more: true });
+      assert.equal(a.walWrites, before + 1, 'the write started on the idle loop, from the enqueue');
+      await more;
+      assert.equal(await value(st, 'm'), 'v-m');
+    });
+  });
+
+  it('batches queued while a write is in flight are acknowledged only after their own write and sync, in order, and stay invisible until then', async () => {
+    await withGated(async (a, st) => {
+      a.hold = true;
+      const g1 = track(st.write([put('a1'), put('a2')], { more: true }));
+      const w1 = await nextHeld(a, 'write');
+      // queued behind the write in flight: the next group
+      const b = track(st.write([put('b')], { more: true }));
+      const c = track(st.write([put('c')]));
+      await tick();
+      assert.equal(a.held.length, 0, 'one WAL write at a time');
+      w1.go();
+      const s1 = await nextHeld(a, 'sync');
+      await tick();
+      assert.equal(g1.state, 'pending', 'not acknowledged before its sync');
+      s1.go();
+      const w2 = await nextHeld(a, 'write');
+      assert.equal(g1.state, 'resolved');
+      assert.equal(await value(st, 'a2'), 'v-a2');
+      assert.equal(b.state, 'pending');
+      assert.equal(c.state, 'pending');
+      assert.equal(await value(st, 'b'), undefined, 'a group in flight is invisible');
+      w2.go();
+      const s2 = await nextHeld(a, 'sync');
+      await tick();
+      assert.equal(b.state, 'pending', 'the second group waits for its own sync');
+      assert.equal(c.state, 'pending');
+      assert.equal(await value(st, 'c'), undefined);
+      s2.go();
+      for (let i = 0; i < 100 && c.state === 'pending'; i++) await tick();
+      assert.equal(b.state, 'resolved');
+      assert.equal(c.state, 'resolved');
+      const seqs = [g1.value!.seq, b.value!.seq, c.value!.seq];
+      assert.ok(seqs[0]! < seqs[1]! && seqs[1]! < seqs[2]!, `sequence numbers in order: ${seqs.join(' ')}`);
+      assert.equal(await value(st, 'b'), 'v-b');
+      assert.equal(await value(st, 'c'), 'v-c');
+    });
+  });
+
+  it('a failed write in the second group of a pipeline rejects only its own batches, stops the store, and the first group survives a reopen', async () => {
+    const volume = `walpipeline-${Math.random().toString(36).slice(2)}`;
+    try {
+      const a = new GatedAdapter(volume);
+      const st = await openStore(a, opts);
+      await st.put(k('warm'), k('up'));
+      a.hold = true;
+      const g1 = track(st.write([put('a1')], { more: true }));
+      const w1 = await nextHeld(a, 'write');
+      const b = track(st.write([put('b')], { more: true }));
+      const c = track(st.write([put('c')]));
+      w1.go();
+      (await nextHeld(a, 'sync')).go();
+      const w2 = await nextHeld(a, 'write');
+      assert.equal(g1.state, 'resolved');
+      w2.fail();
+      for (let i = 0; i < 100 && (b.state === 'pending' || c.state === 'pending'); i++) await tick();
+      assert.equal(g1.state, 'resolved', 'the first group stays acknowledged');
+      for (const t of [b, c]) {
+        assert.equal(t.state, 'rejected');
+        assert.ok(isLargetableError(t.error, 'IO_ERROR'), String(t.error));
+      }
+      assert.equal(await value(st, 'b'), undefined, 'a failed group never becomes visible');
+      assert.equal(await value(st, 'a1'), 'v-a1');
+      a.hold = false;
+      await assert.rejects(st.put(k('later'), k('x')), (e: unknown) => isLargetableError(e, 'IO_ERROR'));
+      await st.close().catch(() => undefined);
+      const again = await openStore(new MemoryAdapter(volume), opts);
+      assert.equal(await value(again, 'a1'), 'v-a1');
+      assert.equal(await value(again, 'b'), undefined);
+      assert.equal(await value(again, 'c'), undefined);
+      await again.close();
+    } finally {
+      dropMemoryVolume(volume);
+    }
+  });
+});
