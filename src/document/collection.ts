@@ -18,7 +18,7 @@ import type { AggregationCursor } from './aggregate.ts';
 import type { ChangeStream } from './changestream.ts';
 import { changeHeaderBytes, decodeDocument, encodeDocument, encodeDocumentShared, type CollMeta, type Engine, type IndexMeta, type PreparedInsert, type TxnState, type WriteScope } from './engine.ts';
 import { choosePlan, countMatches, explainFind, runFind, runFindBatches, scan, type ExecStats, type FindRequest, type FoundDoc } from './exec.ts';
-import { documentKey, documentKeyPrefixBytes, documentKeyScratch, documentKeyShared, encodeId } from './keyspace.ts';
+import { documentKey, documentKeyOf, documentKeyPrefixBytes, documentKeyScratch, encodeId } from './keyspace.ts';
 import type { KVReader } from './kv.ts';
 import { indexKindFactory, pluginKindOf, type IndexPlugin } from './plugins.ts';
 
@@ -421,7 +421,7 @@ export class Collection<TSchema extends Document = Document> {
       throw new LargetableError('LIMIT_EXCEEDED', `document is ${bytes.length} bytes, over the ${documentSizeBytesMax}-byte limit`, { details: { size: bytes.length } });
     }
     // the document key with its collection left out (staging writes it): the encoded _id is a view of it
-    const key = documentKeyShared(0, stored._id);
+    const key = documentKeyOf(0, stored._id, true);
     return { doc: stored, id: stored._id, bytes, encId: key.subarray(documentKeyPrefixBytes), key, logRoom };
   }
 

@@ -64,14 +64,21 @@ export function setDocumentKeyCollection(key: Uint8Array, collId: number): void 
   key[4] = collId & 0xff;
 }
 
+/** Document keys of inserts: views into shared slabs (see `documentKeyOf`). */
+const keySlab = new ByteSlab(16 * 1024);
+
 /**
  * `documentKey(collId, encodeId(id))` in one allocation when `id` is an ASCII string (the point
- * read's common case); the same bytes either way.
+ * read's common case); the same bytes either way. With `shared`, such a key is a view into a
+ * shared slab instead (no ArrayBuffer and backing store of its own: ~160 bytes of garbage less per
+ * insert): for keys held only while a write is staged and committed (an insert's: the store
+ * copies the keys it writes; whoever keeps one longer copies it). The caller may write into it
+ * (`setDocumentKeyCollection`).
  */
-export function documentKeyOf(collId: number, id: unknown): Uint8Array {
+export function documentKeyOf(collId: number, id: unknown, shared = false): Uint8Array {
   if (typeof id === 'string' && id.length <= 256) {
     const n = id.length;
-    const out = new Uint8Array(n + 7);
+    const out = shared ? keySlab.take(n + 7) : new Uint8Array(n + 7);
     let i = 0;
     for (; i < n; i++) {
       const c = id.charCodeAt(i);
@@ -128,21 +135,6 @@ export function documentKeyScratch(collId: number, id: unknown): Uint8Array {
   out[3] = (collId >>> 8) & 0xff;
   out[4] = collId & 0xff;
   return (scratchViews[n] ??= out.subarray(0, n));
-}
-
-/** Document keys of inserts: views into shared slabs (see `documentKeyShared`). */
-const keySlab = new ByteSlab(16 * 1024);
-
-/**
- * `documentKeyOf(collId, id)` as a view into a shared slab when `id` is an ASCII string or an
- * ObjectId (a view costs no ArrayBuffer and backing store of its own: ~160 bytes of garbage less
- * per insert), else a new array. For keys held only while a write is staged and committed (an
- * insert's: the store copies the keys it writes); whoever keeps one longer copies it. The caller
- * may write into the view (`setDocumentKeyCollection`).
- */
-export function documentKeyShared(collId: number, id: unknown): Uint8Array {
-  const k = documentKeyScratch(collId, id);
-  return k.buffer === scratchBuf.buffer ? keySlab.copy(scratchBuf, k.length) : k;
 }
 
 export function encodeId(id: unknown): Uint8Array {

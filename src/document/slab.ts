@@ -21,16 +21,29 @@ export class ByteSlab {
    * exception to "nothing writes into the used part": no view but the caller's covers them).
    */
   copy(src: Uint8Array, n: number, room = 0): Uint8Array {
-    if (this.pos + room + n > this.slab.length) {
-      this.slab = new Uint8Array(this.slabBytes);
-      this.pos = 0;
-    }
-    const s = this.slab;
+    const s = this.reserve(room + n);
     const at = this.pos + room;
     // a short copy is cheaper as a loop than as a subarray + set
     if (n <= 64) for (let i = 0; i < n; i++) s[at + i] = src[i]!;
     else s.set(src.subarray(0, n), at);
     this.pos = at + n;
     return s.subarray(at, at + n);
+  }
+
+  /** A view of `n` fresh bytes (zeros: never written before) for the caller to fill; n is at most the slab size. */
+  take(n: number): Uint8Array {
+    const s = this.reserve(n);
+    const at = this.pos;
+    this.pos = at + n;
+    return s.subarray(at, at + n);
+  }
+
+  /** The slab with `n` free bytes at `pos` (a new one when the current one has not). */
+  private reserve(n: number): Uint8Array {
+    if (this.pos + n > this.slab.length) {
+      this.slab = new Uint8Array(this.slabBytes);
+      this.pos = 0;
+    }
+    return this.slab;
   }
 }
