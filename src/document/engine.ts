@@ -2233,15 +2233,6 @@ function writeChangeHeader(out: Uint8Array, o: number, seq: number, wallMs: numb
   for (let i = 0; i < names.length; i++) out[o + 17 + i] = names[i]!;
 }
 
-/**
- * The ops of a lone commit in the order handed to the store: each change-log record written
- * around its document's bytes goes right before the document's put, so the WAL writes those bytes
- * once (a put whose value lies inside the previous long value is a reference: see encodeBatch in
- * storage/wal.ts); the memtable then holds them once too. The commit's staged writes keep their
- * order, and so do its change-log records (keys of their own, 0x13: nothing else writes them).
- * A record whose document is not among the staged writes any more (replaced in the same
- * transaction) and the records after it follow the staged writes.
- */
 /** The document keys of inserts (their collection set: prepared before it was known) and their bytesKeys, into `dks` and `kss`. */
 function insertKeys(coll: CollMeta, items: readonly (PreparedInsert | undefined)[], dks: (Uint8Array | undefined)[], kss: (string | undefined)[]): void {
   for (let i = 0; i < items.length; i++) {
@@ -2268,6 +2259,15 @@ function insertStaged(scope: WriteScope, coll: CollMeta, p: PreparedInsert): voi
   p.logRoom = 0;
 }
 
+/**
+ * The ops of a lone commit in the order handed to the store: each change-log record written
+ * around its document's bytes goes right before the document's put, so the WAL writes those bytes
+ * once (a put whose value lies inside the previous long value is a reference: see encodeBatch in
+ * storage/wal.ts); the memtable then holds them once too. The commit's staged writes keep their
+ * order, and so do its change-log records (keys of their own, 0x13: nothing else writes them).
+ * A record whose document is not among the staged writes any more (replaced in the same
+ * transaction) and the records after it follow the staged writes.
+ */
 function storeOrder(e: CommitEntry): WriteOp[] {
   const ops = e.ops;
   const meta = e.meta;
