@@ -140,6 +140,20 @@ const walSteadySlackMs = 1;
  */
 const walSyncBytesMax = 8192;
 /**
+ * ... and a lone commit up to this size while the synchronous way costs what it did at its best
+ * (`walSyncSteady`: a fast device, nothing slowing it). Commits merged while other writers wait are
+ * never lone: the store's groups of several batches, and the document layer's merged commits
+ * (handed over with `more`), go through the thread pool. A lone large one is the document layer's
+ * insertOne group of every concurrent caller (~33 KB for the documents bench's 64): they all wait
+ * on it, nothing can be staged meanwhile, and on a fast device the thread-pool round trip (two
+ * thread wakeups under CPU contention) is most of its latency. On a slow one (writes of
+ * milliseconds) the thread-pool way measured faster, so it stays there. A bulk load's batches
+ * (~0.5 MB per 1,000 documents) stay asynchronous.
+ */
+const walSyncGroupBytesMax = 128 * 1024;
+/** A synchronous lone commit larger than walSyncBytesMax counts as this many toward walSyncRunMax: the event loop turns at least every 4 of them. */
+const walSyncRunLarge = 4;
+/**
  * A lone commit whose record passes the WAL's preallocated zeros is written synchronously with the
  * next chunk of zeros (one write, which also changes the file's size) while the two together are
  * at most this long: the chunk a WAL's first 256 KiB (written when it was created) pass to, carried by
@@ -1076,7 +1090,7 @@ export class LsmStore implements Store {
     }
     this.lastSeq = seq;
     p.seq = seq;
-    this.wroteNow();
+    this.wroteNow(rec.length);
     this.walSyncedTo(this.walSize);
     this.noteLatNow(performance.now() - t0);
     applyRecord(rec, 0, rec.length, seq, this.current.mem, name, 0);
@@ -1108,8 +1122,9 @@ export class LsmStore implements Store {
    * A commit written the synchronous way (`walWriteNow` returned true): that way's run counters,
    * then the 'wal-sync' point (before the sync, where one is left to do).
    */
-  private wroteNow(): void {
-    this.walSyncRun++;
+  private wroteNow(bytes: number): void {
+    // a group of concurrent callers' commits follows their staging (milliseconds of the thread)
+    this.walSyncRun += bytes > walSyncBytesMax ? walSyncRunLarge : 1;
     this.walProbeRun++;
     this.walAsyncRun = 0;
     this.onEvent?.('wal-sync');
@@ -1229,7 +1244,8 @@ export class LsmStore implements Store {
       const mem = this.current.mem;
       let applied = false;
       try {
-        const lone = fresh && group.length === 1 && !group[0]!.more && group[0]!.rec.length <= walSyncBytesMax;
+        const one = group[0]!;
+        const lone = fresh && group.length === 1 && !one.more && (one.rec.length <= walSyncBytesMax || (one.rec.length <= walSyncGroupBytesMax && this.walSyncSteady()));
         const t0 = lone ? performance.now() : 0;
         // a lone commit of a sequential writer is written on this thread while that has been the
         // faster way (measured: under CPU contention the thread-pool round trip wins), with a try
@@ -1237,7 +1253,7 @@ export class LsmStore implements Store {
         // every walProbeLimit commits while this one is, to keep both measures current
         let now = false;
         if (lone && this.syncWayChosen()) now = this.walWriteNow(parts);
-        if (now) this.wroteNow();
+        if (now) this.wroteNow(group[0]!.rec.length);
         else {
           this.walSyncRun = 0;
           this.walProbeRun = 0;

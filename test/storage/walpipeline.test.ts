@@ -8,6 +8,10 @@
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { openNodeFsAdapter } from '../../platform/node/fs-adapter.ts';
 import { dropMemoryVolume, MemoryAdapter } from '../../platform/memory.ts';
 import { isLargetableError, LargetableError } from '../../src/errors.ts';
 import type { FileHandle, StorageAdapter } from '../../src/storage/adapter.ts';
@@ -246,6 +250,56 @@ describe('commit loop pipeline', () => {
       await again.close();
     } finally {
       dropMemoryVolume(volume);
+    }
+  });
+});
+
+describe('lone groups on the loop thread (Node fs, O_DSYNC WAL)', () => {
+  it('a lone commit of a group size (~33 KB) is written synchronously while that way is at its best, a bulk batch (over 128 KiB) never', async () => {
+    // tmpfs where there is one: the synchronous way stays at its best there (microsecond writes),
+    // which a lone group needs to be written on the loop thread; a busy disk may not
+    const dir = mkdtempSync(join(existsSync('/dev/shm') ? '/dev/shm' : tmpdir(), 'lt-walpipeline-'));
+    try {
+      const adapter = await openNodeFsAdapter(dir);
+      /** sizes of the WAL writes made on the calling thread */
+      const syncSizes: number[] = [];
+      /** extra latency of a write on the calling thread (a busy wait: a slow device) */
+      let slowMs = 0;
+      const open = adapter.open.bind(adapter);
+      adapter.open = async (name, options) => {
+        const h = await open(name, options);
+        const w = h.writeDurableSync?.bind(h);
+        if (name.endsWith('.wal') && w !== undefined)
+          h.writeDurableSync = (offset: number, bytes: Uint8Array): boolean => {
+            const t0 = performance.now();
+            while (performance.now() - t0 < slowMs);
+            const done = w(offset, bytes);
+            if (done) syncSizes.push(bytes.length);
+            return done;
+          };
+        return h;
+      };
+      const st = await openStore(adapter, { autoCompact: false });
+      for (let i = 0; i < 20; i++) await st.put(k(`warm${i}`), k('x'));
+      const group = (r: number, n: number) => Array.from({ length: n }, (_, i) => ({ type: 'put' as const, key: k(`g${r}-${i}`), value: new Uint8Array(500).fill(97 + (i % 26)) }));
+      syncSizes.length = 0;
+      for (let r = 0; r < 20; r++) await st.write(group(r, 64));
+      assert.ok(syncSizes.some((n) => n > 30_000), `a ~33 KB lone commit written on the loop thread (sizes: ${syncSizes.join(' ')})`);
+      syncSizes.length = 0;
+      for (let r = 0; r < 3; r++) await st.write(group(100 + r, 400));
+      assert.ok(!syncSizes.some((n) => n > 128 * 1024), 'a batch over 128 KiB goes through the thread pool');
+      // a slow device: writes on the loop thread now take 4 ms more, so that way is no longer at its best
+      slowMs = 4;
+      for (let i = 0; i < 40; i++) await st.put(k(`slow${i}`), k('x'));
+      syncSizes.length = 0;
+      for (let r = 200; r < 210; r++) await st.write(group(r, 64));
+      assert.ok(!syncSizes.some((n) => n > 30_000), `lone groups go through the thread pool on a slow device (sizes: ${syncSizes.join(' ')})`);
+      await st.close();
+      const again = await openStore(await openNodeFsAdapter(dir), { autoCompact: false });
+      for (const key of ['g0-0', 'g19-63', 'g102-399', 'g209-63', 'slow39']) assert.equal((await again.get(k(key)))?.length, key === 'slow39' ? 1 : 500, key);
+      await again.close();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });
