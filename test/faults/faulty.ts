@@ -3,7 +3,8 @@
  * - fail the Nth call of a method once, or from the Nth call on (persistent);
  * - tear: a failing write/append first writes a prefix of its bytes (a torn write);
  * - crash: at the Nth call, run `onCrash` (e.g. drop every unsynced byte of a memory volume)
- *   and fail that call and every later one, like a killed process.
+ *   and fail that call and every later one, like a killed process;
+ * - hold: a `callGate` may hold any handle write or sync until the test lets it go (or fails it).
  * Injected errors are IO_ERROR naming the file and operation, as real adapter failures are.
  * Runtime-neutral (no node: imports), so it can wrap browser adapters too.
  */
@@ -36,6 +37,11 @@ export class FaultyAdapter implements StorageAdapter {
   planCalls = 0;
   crashed = false;
   onCrash: (() => void) | undefined;
+  /**
+   * Asked at every handle write and sync that no fault failed: a promise it returns holds the call
+   * until it settles (its rejection fails the call, nothing written); undefined lets it run at once.
+   */
+  callGate: ((op: 'write' | 'sync', file: string) => Promise<void> | undefined) | undefined;
 
   constructor(inner: StorageAdapter, onCrash?: () => void) {
     this.inner = inner;
@@ -146,6 +152,12 @@ class FaultyHandle implements FileHandle {
       if (keep > 0) await this.h.write(offset, bytes.subarray(0, keep));
       throw this.a.error('write', this.h.name);
     }
+    const g = this.a.callGate?.('write', this.h.name);
+    if (g !== undefined) {
+      const copy = bytes.slice(); // the engine may reuse its buffer once the write settles, not before
+      await g;
+      return this.h.write(offset, copy);
+    }
     return this.h.write(offset, bytes);
   }
   async append(bytes: Uint8Array): Promise<number> {
@@ -168,6 +180,8 @@ class FaultyHandle implements FileHandle {
   }
   async sync(): Promise<void> {
     this.simple('sync');
+    const g = this.a.callGate?.('sync', this.h.name);
+    if (g !== undefined) await g;
     return this.h.sync();
   }
   async close(): Promise<void> {

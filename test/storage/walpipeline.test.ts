@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { openNodeFsAdapter } from '../../platform/node/fs-adapter.ts';
 import { dropMemoryVolume, MemoryAdapter } from '../../platform/memory.ts';
 import { isLargetableError, LargetableError } from '../../src/errors.ts';
-import type { FileHandle, StorageAdapter } from '../../src/storage/adapter.ts';
+import { FaultyAdapter } from '../faults/faulty.ts';
 import { openStore, type EngineOptions, type Store } from '../../src/storage/index.ts';
 
 const te = new TextEncoder();
@@ -31,90 +31,22 @@ interface Held {
   fail: () => void;
 }
 
-/** Wraps a MemoryAdapter: while `hold` is set, every WAL write and sync waits in `held` for the test. */
-class GatedAdapter implements StorageAdapter {
-  readonly inner: MemoryAdapter;
+/** A MemoryAdapter whose WAL writes and syncs wait in `held` for the test while `hold` is set (FaultyAdapter's callGate). */
+class GatedAdapter extends FaultyAdapter {
   hold = false;
   readonly held: Held[] = [];
   /** WAL writes issued (counted when called, before any hold). */
   walWrites = 0;
   constructor(volume: string) {
-    this.inner = new MemoryAdapter(volume);
-  }
-  get location(): string {
-    return this.inner.location;
-  }
-  gate(op: Held['op'], name: string): Promise<void> | undefined {
-    if (!this.hold || !name.endsWith('.wal')) return undefined;
-    return new Promise<void>((resolve, reject) => {
-      this.held.push({ op, go: resolve, fail: () => reject(new LargetableError('IO_ERROR', `${op} ${name} failed: injected`)) });
-    });
-  }
-  async open(name: string, options?: { create?: boolean }): Promise<FileHandle> {
-    return new GatedHandle(this, await this.inner.open(name, options));
-  }
-  list(): Promise<string[]> {
-    return this.inner.list();
-  }
-  exists(name: string): Promise<boolean> {
-    return this.inner.exists(name);
-  }
-  remove(name: string): Promise<void> {
-    return this.inner.remove(name);
-  }
-  replace(name: string, bytes: Uint8Array): Promise<void> {
-    return this.inner.replace(name, bytes);
-  }
-  readAll(name: string): Promise<Uint8Array> {
-    return this.inner.readAll(name);
-  }
-  lock(): Promise<void> {
-    return this.inner.lock();
-  }
-  close(): Promise<void> {
-    return this.inner.close();
-  }
-}
-
-class GatedHandle implements FileHandle {
-  readonly a: GatedAdapter;
-  readonly h: FileHandle;
-  constructor(a: GatedAdapter, h: FileHandle) {
-    this.a = a;
-    this.h = h;
-  }
-  get name(): string {
-    return this.h.name;
-  }
-  read(offset: number, length: number): Promise<Uint8Array> {
-    return this.h.read(offset, length);
-  }
-  async write(offset: number, bytes: Uint8Array): Promise<void> {
-    if (this.h.name.endsWith('.wal')) this.a.walWrites++;
-    const g = this.a.gate('write', this.h.name);
-    if (g !== undefined) {
-      const copy = bytes.slice(); // the engine may reuse its buffer once the write settles, not before
-      await g;
-      return this.h.write(offset, copy);
-    }
-    return this.h.write(offset, bytes);
-  }
-  append(bytes: Uint8Array): Promise<number> {
-    return this.h.append(bytes);
-  }
-  size(): Promise<number> {
-    return this.h.size();
-  }
-  truncate(length: number): Promise<void> {
-    return this.h.truncate(length);
-  }
-  async sync(): Promise<void> {
-    const g = this.a.gate('sync', this.h.name);
-    if (g !== undefined) await g;
-    return this.h.sync();
-  }
-  close(): Promise<void> {
-    return this.h.close();
+    super(new MemoryAdapter(volume));
+    this.callGate = (op, name) => {
+      if (!name.endsWith('.wal')) return undefined;
+      if (op === 'write') this.walWrites++;
+      if (!this.hold) return undefined;
+      return new Promise<void>((resolve, reject) => {
+        this.held.push({ op, go: resolve, fail: () => reject(new LargetableError('IO_ERROR', `${op} ${name} failed: injected`)) });
+      });
+    };
   }
 }
 
