@@ -2411,6 +2411,27 @@ function takeFound(s: Segment, hit: { buf: Uint8Array; off: number; len: number 
   return locSegment;
 }
 
+/**
+ * A streaming scan whose bounds span at most 1/`narrowScanShare` of the block cache in all the
+ * segments it reads is narrow (`RunSource`): its blocks may enter the cache.
+ */
+const narrowScanShare = 16;
+
+/** Whether the blocks of the keys in [lower, upper) in the segments of v span at most 1/`narrowScanShare` of `cacheBytes`. */
+function spansLittle(v: Version, lower: Uint8Array, upper: Uint8Array, cacheBytes: number): boolean {
+  let span = 0;
+  for (const segs of [v.l0, v.l1]) {
+    for (const s of segs) {
+      if (s.blocks === 0 || compareBytes(s.meta.largest, lower) < 0 || compareBytes(s.meta.smallest, upper) > 0) continue;
+      const a = s.findBlock(lower);
+      const b = Math.min(s.blocks - 1, s.findBlock(upper));
+      if (b >= a) span += s.blockOffset(b) + s.blockLength(b) - s.blockOffset(a);
+      if (span * narrowScanShare > cacheBytes) return false;
+    }
+  }
+  return true;
+}
+
 class MergeIterator implements StoreIterator {
   private sources: Source[] = [];
   /**
@@ -2457,8 +2478,9 @@ class MergeIterator implements StoreIterator {
     for (const s of v.l0) if (s.meta.minSeq <= this.snapNum) scanBytes += s.meta.size;
     for (const s of v.l1) scanBytes += s.meta.size;
     const end = this.upper;
-    for (const s of v.l0) if (s.meta.minSeq <= this.snapNum) this.sources.push(new RunSource([s], this.fwd, true, tr, scanBytes, end));
-    if (v.l1.length > 0) this.sources.push(new RunSource(v.l1, this.fwd, true, tr, scanBytes, end));
+    const narrow = this.fwd && !tr && this.lower !== undefined && end !== undefined && scanBytes > store.blockCacheBytes && spansLittle(v, this.lower, end, store.blockCacheBytes);
+    for (const s of v.l0) if (s.meta.minSeq <= this.snapNum) this.sources.push(new RunSource([s], this.fwd, true, tr, scanBytes, end, narrow));
+    if (v.l1.length > 0) this.sources.push(new RunSource(v.l1, this.fwd, true, tr, scanBytes, end, narrow));
     for (const s of this.sources) if (s instanceof RunSource && s.transient) this.streams.push(s);
     this.target = this.fwd ? (this.lower ?? null) : (this.upper ?? null);
     const l = this.lower;

@@ -49,19 +49,26 @@ class StreamRun {
   readonly buf: RunBuffer | null;
   blocks: Block[] | null = null;
   readonly done: Promise<Block[]>;
-  /** `sync`: a run the scan waits for at once, read on this thread when the segment can (`Segment.readRunSync`). */
-  constructor(seg: Segment, si: number, first: number, last: number, buf: RunBuffer | null, sync = false) {
+  /**
+   * `sync`: a run the scan waits for at once, read on this thread when the segment can (`Segment.readRunSync`).
+   * `keep`: its blocks (copies of their own: `buf` null) may enter the cache (`Segment.keepRun`).
+   */
+  constructor(seg: Segment, si: number, first: number, last: number, buf: RunBuffer | null, sync = false, keep = false) {
     this.si = si;
     this.first = first;
     this.last = last;
     this.buf = buf;
     const now = sync ? seg.readRunSync(first, last, buf?.bytes, buf?.slots) : undefined;
     if (now !== undefined) {
+      if (keep) seg.keepRun(first, now);
       this.blocks = now;
       this.done = Promise.resolve(now);
       return;
     }
-    this.done = seg.readRun(first, last, buf?.bytes, buf?.slots).then((bs) => (this.blocks = bs));
+    this.done = seg.readRun(first, last, buf?.bytes, buf?.slots).then((bs) => {
+      if (keep) seg.keepRun(first, bs);
+      return (this.blocks = bs);
+    });
     // a run the scan never reaches (closed early, or it failed) is not an unhandled rejection; a
     // failure the scan does reach is reported by its await
     this.done.catch(() => undefined);
@@ -182,7 +189,7 @@ export class RunSource implements Source {
    * smaller than the cache too (read through the cache, a full scan's L0 blocks evicted each
    * other and the point reads' blocks, each a new buffer).
    */
-  constructor(segs: readonly Segment[], fwd: boolean, fill = true, transient = false, scanBytes = 0, upper?: Uint8Array) {
+  constructor(segs: readonly Segment[], fwd: boolean, fill = true, transient = false, scanBytes = 0, upper?: Uint8Array, narrow = false) {
     this.segs = segs;
     this.fwd = fwd;
     this.upper = fwd ? upper : undefined;
@@ -192,7 +199,19 @@ export class RunSource implements Source {
     for (const sg of segs) bytes += sg.meta.size;
     this.stream = fill && fwd && segs.length > 0 && Math.max(bytes, scanBytes) > segs[0]!.cache.budgetBytes;
     this.transient = transient && this.stream;
+    this.narrow = narrow && this.stream && !this.transient && this.upper !== undefined;
   }
+
+  /**
+   * A streaming scan whose bounds span little next to the cache (an index range: `MergeIterator`'s
+   * `narrowScanShare`): at its first miss in a segment it reads the rest up to its bound in one
+   * run on this thread, and the blocks of its runs enter the cache as a point read's would
+   * (`Segment.keepRun`: while there is room, else a block missed recently), so a range queried
+   * again is read from the cache. Its blocks are dense in what such a scan wants (every entry a
+   * candidate) and re-read by each query over the range, where streaming read and checked them
+   * again each time (range + sort + limit at 100,000 documents: ~80 blocks, ~4 ms of ~20).
+   */
+  private readonly narrow: boolean;
 
   // entry position copied out of the (shared, cached) block's scratch fields at decode time:
   // other readers may decode entries of the same block between our awaits
@@ -294,7 +313,7 @@ export class RunSource implements Source {
     // per segment) has no later run to overlap with: read on this thread, as a point read's block,
     // instead of a thread-pool round trip per segment that the query waits for
     const sync = need && this.upper !== undefined && last >= end;
-    return new StreamRun(seg, si, bi, last, this.transient ? (this.spare.pop() ?? { bytes: takeRunBuffer(), slots: [] }) : null, sync);
+    return new StreamRun(seg, si, bi, last, this.transient ? (this.spare.pop() ?? { bytes: takeRunBuffer(), slots: [] }) : null, sync, this.narrow);
   }
 
   /** A run the scan leaves: its buffer is reused after the current step (a run still being read: once its read settled). */
@@ -366,7 +385,7 @@ export class RunSource implements Source {
     const c = seg.cachedBlock(this.bi);
     if (this.fill && this.fwd) {
       if (c === undefined) this.misses++;
-      if ((this.misses >= 2 || (c === undefined && this.shortRest())) && this.stream) {
+      if ((this.misses >= 2 || (c === undefined && (this.narrow || this.shortRest()))) && this.stream) {
         if (c === undefined) return this.streamLoad();
       } else if (this.misses >= 2) {
         if (this.aheadSeg !== this.si || this.ahead < this.bi) {

@@ -1246,6 +1246,19 @@ export class Segment {
   }
 
   /**
+   * The blocks `bs` of a run read from block `first` on (`readRun` without `into`: each owns its
+   * bytes) into the cache, each one the cache admits as a point read's (`BlockCache.admit`: while
+   * it has room, else one missed recently) and does not hold yet.
+   */
+  keepRun(first: number, bs: readonly Block[]): void {
+    for (let k = 0; k < bs.length; k++) {
+      const ck = this.cacheBase + first + k;
+      const b = bs[k]!;
+      if (!this.cache.has(ck) && this.cache.admit(ck, b.bytes)) this.cache.set(ck, b);
+    }
+  }
+
+  /**
    * `readRun` read on this thread (`readIntoSync`), for a run the scan waits for at once (no read
    * ahead of it to overlap with): undefined when the handle cannot read it so (then `readRun`).
    */

@@ -483,6 +483,60 @@ export function storeCases(name: string, factory: AdapterFactory, api: TestApi, 
       });
     });
 
+    it('a bounded scan spanning little of the block cache (an index range) over segments larger than the cache: its blocks enter the cache, a later scan of the range reads none; a wide one keeps streaming past the cache', async () => {
+      await withStore(async (open) => {
+        const st = await open({ memtableSizeBytes: 64 * 1024, blockSizeBytes: 512, segmentSizeBytes: 64 * 1024, blockCacheSizeBytes: 64 * 1024, autoCompact: false });
+        const m = new Map<string, string>();
+        const key = (i: number): string => `k${String(i).padStart(5, '0')}`;
+        const put = async (i: number, tag: string): Promise<void> => {
+          const v = `${tag}${i}:`.padEnd(60 + ((i * 37) % 100), String(i % 10));
+          await st.put(b(key(i)), b(v));
+          m.set(key(i), v);
+        };
+        for (let i = 0; i < 3000; i++) await put(i, 'a');
+        await st.compact(); // L1: ~6x the cache
+        for (let i = 0; i < 3000; i += 7) await put(i, 'b');
+        await st.flush(); // an overlapping L0 segment
+        for (let i = 3; i < 3000; i += 13) await put(i, 'c'); // memtable
+        let blocksRead = 0;
+        const readRun = Segment.prototype.readRun;
+        const readRunSync = Segment.prototype.readRunSync;
+        Segment.prototype.readRun = function (this: Segment, first: number, last: number, into?: Uint8Array, slots?: never) {
+          blocksRead += last - first + 1;
+          return readRun.call(this, first, last, into, slots);
+        };
+        Segment.prototype.readRunSync = function (this: Segment, first: number, last: number, into?: Uint8Array, slots?: never) {
+          const got = readRunSync.call(this, first, last, into, slots);
+          if (got !== undefined) blocksRead += last - first + 1;
+          return got;
+        };
+        try {
+          // ~10 keys: a few blocks per segment, under 1/16 of the cache
+          for (const [lo, hi] of [['k01000', 'k01010'], ['k02500', 'k02508']] as const) {
+            const reads: number[] = [];
+            for (let k = 0; k < 3; k++) {
+              const misses = st.stats().blockCacheMisses;
+              blocksRead = 0;
+              assertDeepStrings(await collect(st, { gte: b(lo), lt: b(hi) }), modelRange(m, { gte: lo, lt: hi }), `${lo}..${hi} #${k}`);
+              reads.push(blocksRead + st.stats().blockCacheMisses - misses);
+            }
+            ok(reads[0]! > 0, `${lo}..${hi}: the first scan read its blocks (${reads})`);
+            // cached at the first read while the cache has room, else at the second (a block missed recently)
+            assertEqual(reads[2], 0, `${lo}..${hi}: the third scan read nothing from storage (${reads})`);
+          }
+          // ~1,000 keys: past 1/16 of the cache, streamed each time (its blocks are not cached)
+          for (let k = 0; k < 2; k++) {
+            blocksRead = 0;
+            assertDeepStrings(await collect(st, { gte: b('k00500'), lt: b('k01500') }), modelRange(m, { gte: 'k00500', lt: 'k01500' }), `wide #${k}`);
+            ok(blocksRead > 50, `wide #${k}: streamed (${blocksRead} blocks read)`);
+          }
+        } finally {
+          Segment.prototype.readRun = readRun;
+          Segment.prototype.readRunSync = readRunSync;
+        }
+      });
+    });
+
     it('segments of different block sizes (16 KiB, the default before 2026-12-05, and 8 KiB) read and compact together', async () => {
       await withStore(async (open) => {
         const key = (i: number): Uint8Array => b(`k${String(i).padStart(5, '0')}`);
