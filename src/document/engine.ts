@@ -152,7 +152,15 @@ export class WriteScope {
   readonly overlay: Overlay;
   /** The scope's change events, in order (`addEvent`). */
   events: PendingEvent[] = noEvents;
-  readonly counterDeltas = new Map<number, { count: number; bytes: number }>();
+  /**
+   * The collection of the scope's first counter change (-1: none yet) and its deltas: most scopes
+   * write one collection, so no Map and no delta object per scope; further collections' deltas
+   * go to `moreDeltas` (made on first use).
+   */
+  deltaColl = -1;
+  deltaCount = 0;
+  deltaBytes = 0;
+  moreDeltas: Map<number, { count: number; bytes: number }> | undefined;
   /** Unique-index keys written (a transaction's conflict check); made on first use, as `plugins`: most scopes have none. */
   conflictKeys: Set<string> | undefined;
   /** Index plugins that staged writes in this scope. */
@@ -162,11 +170,18 @@ export class WriteScope {
     this.overlay = overlay;
   }
   count(collId: number, count: number, bytes: number): void {
-    const d = this.counterDeltas.get(collId);
+    if (this.deltaColl === collId || this.deltaColl < 0) {
+      this.deltaColl = collId;
+      this.deltaCount += count;
+      this.deltaBytes += bytes;
+      return;
+    }
+    const more = (this.moreDeltas ??= new Map());
+    const d = more.get(collId);
     if (d) {
       d.count += count;
       d.bytes += bytes;
-    } else this.counterDeltas.set(collId, { count, bytes });
+    } else more.set(collId, { count, bytes });
   }
   /** Appends a change event (a scope's first takes a new array of one: a push into an empty array allocates 17 slots). */
   addEvent(ev: PendingEvent): void {
@@ -992,7 +1007,7 @@ export class Engine {
       const commit = this.prepareCommit(scope, durability);
       released = true;
       release();
-      if (commit) await commit();
+      if (commit) await this.submit(commit);
       return result;
     } catch (err) {
       if (!released) {
@@ -1043,7 +1058,7 @@ export class Engine {
     const release = await this.mutex.lock();
     if (this.openInsertGroup === g) this.openInsertGroup = undefined;
     let scope: WriteScope | undefined;
-    let commit: (() => Promise<void>) | undefined;
+    let commit: CommitEntry | undefined;
     try {
       scope = this.newScope();
       this.checkOpen();
@@ -1059,7 +1074,7 @@ export class Engine {
     release();
     if (commit) {
       try {
-        await commit();
+        await this.submit(commit);
       } catch (err) {
         settleGroup(g, err);
       }
@@ -1074,8 +1089,22 @@ export class Engine {
     return k;
   }
 
-  /** Builds the batch and registers it in flight; caller holds the mutex. Returns the awaitable commit. */
-  private prepareCommit(scope: WriteScope, durability?: Durability): (() => Promise<void>) | undefined {
+  /** Adds a commit's counter deltas of `collId` to its counters: their record, unless nothing changed or the collection is gone. */
+  private countCommitted(collId: number, count: number, bytes: number): WriteOp | undefined {
+    if (count === 0 && bytes === 0) return undefined; // e.g. an update that kept the size
+    let c = this.counters.get(collId);
+    if (c === undefined) this.counters.set(collId, (c = { count: 0, bytes: 0 }));
+    c.count += count;
+    c.bytes += bytes;
+    return this.collectionById(collId) ? { type: 'put', key: this.countersKeyOf(collId), value: encodeCounters(c.count, c.bytes) } : undefined;
+  }
+
+  /**
+   * Builds the batch and registers it in flight; caller holds the mutex. Returns the commit, which
+   * the caller hands to `submit` right after releasing the mutex (store order = mutex order); no
+   * closure per commit.
+   */
+  private prepareCommit(scope: WriteScope, durability?: Durability): CommitEntry | undefined {
     if (this.catalogChanged) {
       this.catalogChanged = false;
       scope.catalogDirty = true;
@@ -1091,16 +1120,17 @@ export class Engine {
       ops[nOps++] = st as WriteOp;
     });
     // meta records (counters, change sequence, catalog) hold totals: a later commit's supersede them
-    const meta = new Array<WriteOp>(scope.counterDeltas.size + 2);
+    const more = scope.moreDeltas;
+    const meta = new Array<WriteOp>((scope.deltaColl < 0 ? 0 : 1) + (more === undefined ? 0 : more.size) + 2);
     let nMeta = 0;
+    if (scope.deltaColl >= 0) {
+      const op = this.countCommitted(scope.deltaColl, scope.deltaCount, scope.deltaBytes);
+      if (op !== undefined) meta[nMeta++] = op;
+    }
     // forEach: no iterator and [key, value] array per entry (a for-of over the map allocates them in unoptimized code)
-    scope.counterDeltas.forEach((d, collId) => {
-      if (d.count === 0 && d.bytes === 0) return; // e.g. an update that kept the size
-      let c = this.counters.get(collId);
-      if (c === undefined) this.counters.set(collId, (c = { count: 0, bytes: 0 }));
-      c.count += d.count;
-      c.bytes += d.bytes;
-      if (this.collectionById(collId)) meta[nMeta++] = { type: 'put', key: this.countersKeyOf(collId), value: encodeCounters(c.count, c.bytes) };
+    more?.forEach((d, collId) => {
+      const op = this.countCommitted(collId, d.count, d.bytes);
+      if (op !== undefined) meta[nMeta++] = op;
     });
     const firstSeq = this.changeSeq + 1;
     let wallMs = 0;
@@ -1149,7 +1179,8 @@ export class Engine {
         // a ring of changeLogEntriesMax slots: each event overwrites the oldest (no deletes needed)
         const ko = changeLogSlotKeyBytes * i;
         writeChangeLogSlotKey(slotKeys, ko, n % changeLogEntriesMax);
-        ops[nOps++] = { type: 'put', key: slotKeys.subarray(ko, ko + changeLogSlotKeyBytes), value };
+        // a lone record's key is the small array itself (a view of an on-heap array would move it off the heap)
+        ops[nOps++] = { type: 'put', key: pending.length === 1 ? slotKeys : slotKeys.subarray(ko, ko + changeLogSlotKeyBytes), value };
       }
       const v = new Uint8Array(8);
       writeU64(v, 0, this.changeSeq);
@@ -1180,8 +1211,7 @@ export class Engine {
       resolve: noop,
       reject: noop,
     };
-    // the caller invokes this right after releasing the mutex: store order = mutex order
-    return () => this.submit(entry);
+    return entry;
   }
 
   // ---------------------------------------------------------------- commit coalescing
@@ -1356,8 +1386,9 @@ export class Engine {
   }
 
   collectionById(id: number): CollMeta | undefined {
-    // a loop, not find(): no closure per call (every commit asks)
-    for (const c of this.catalog.collections) if (c.id === id) return c;
+    // an indexed loop, not find() or for-of: no closure, iterator or result per call (every commit asks)
+    const cs = this.catalog.collections;
+    for (let i = 0; i < cs.length; i++) if (cs[i]!.id === id) return cs[i];
     return undefined;
   }
 
@@ -1379,7 +1410,7 @@ export class Engine {
   async commitTransaction(txn: TxnState): Promise<void> {
     this.checkOpen();
     const release = await this.mutex.lock();
-    let commit: (() => Promise<void>) | undefined;
+    let commit: CommitEntry | undefined;
     try {
       const keys = [...txn.scope.overlay.staged.keys(), ...(txn.scope.conflictKeys ?? [])];
       for (const k of keys) {
@@ -1398,7 +1429,7 @@ export class Engine {
     }
     this.endTransaction(txn);
     release();
-    if (commit) await commit();
+    if (commit) await this.submit(commit);
   }
 
   abortTransaction(txn: TxnState): void {
@@ -1733,7 +1764,7 @@ export class Engine {
       scope.addEvent({ op: 'drop', db, coll: name });
       const commit = this.prepareCommit(scope);
       release();
-      if (commit) await commit();
+      if (commit) await this.submit(commit);
       return true;
     } catch (err) {
       release();
@@ -1838,7 +1869,7 @@ export class Engine {
   private async commitLocked(scope: WriteScope, release: () => void): Promise<void> {
     const commit = this.prepareCommit(scope);
     release();
-    if (commit) await commit();
+    if (commit) await this.submit(commit);
   }
 
   async dropIndex(db: string, collName: string, name: string): Promise<void> {

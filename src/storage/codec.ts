@@ -39,6 +39,22 @@ export function fromHex(s: string): Uint8Array {
   return out;
 }
 
+/**
+ * The little-endian u32 at b[o] (no DataView: the per-commit record helpers run mostly as
+ * unoptimized code in a fresh process, where a DataView is one more object per call).
+ */
+export function readU32LE(b: Uint8Array, o: number): number {
+  return (b[o]! | (b[o + 1]! << 8) | (b[o + 2]! << 16) | (b[o + 3]! << 24)) >>> 0;
+}
+
+/** Writes `v` (0 to 2^32 - 1) as a little-endian u32 at b[o]. */
+export function writeU32LE(b: Uint8Array, o: number, v: number): void {
+  b[o] = v & 0xff;
+  b[o + 1] = (v >>> 8) & 0xff;
+  b[o + 2] = (v >>> 16) & 0xff;
+  b[o + 3] = (v >>> 24) & 0xff;
+}
+
 export function varintSize(v: number): number {
   let n = 1;
   while (v >= 0x80) {

@@ -23,7 +23,7 @@
 import { LargetableError } from '../errors.ts';
 import { batchSizeBytesMax, keySizeBytesMax, valueSizeBytesMax } from '../limits.ts';
 import { crc32c } from './checksum.ts';
-import { corruption, varintSize } from './codec.ts';
+import { corruption, readU32LE, varintSize, writeU32LE } from './codec.ts';
 import type { Memtable } from './memtable.ts';
 import type { WriteOp } from './store.ts';
 
@@ -123,9 +123,8 @@ export function encodeBatch(ops: readonly WriteOp[], into?: (size: number) => Ui
     throw new LargetableError('LIMIT_EXCEEDED', `batch of ${size} bytes exceeds ${batchSizeBytesMax}`);
   const scratch = into?.(size);
   const buf = scratch === undefined ? new Uint8Array(size) : scratch.subarray(0, size);
-  const dv = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
-  dv.setUint32(0, size - recordHeaderBytes, true);
-  dv.setUint32(16, ops.length, true);
+  writeU32LE(buf, 0, size - recordHeaderBytes);
+  writeU32LE(buf, 16, ops.length);
   let p = 20;
   hold = undefined;
   holdAt = 0;
@@ -205,10 +204,9 @@ function putVarint(buf: Uint8Array, p: number, v: number): number {
 
 /** Writes the sequence number and checksum into an encoded record (its synced mark as it is: 0 from `encodeBatch`). */
 export function sealRecord(rec: Uint8Array, seq: number): void {
-  const dv = new DataView(rec.buffer, rec.byteOffset, rec.byteLength);
-  dv.setUint32(8, seq % 0x100000000, true);
-  dv.setUint32(12, Math.floor(seq / 0x100000000), true);
-  dv.setUint32(4, crc32c(rec, 0, recordHeaderBytes, rec.length), true);
+  writeU32LE(rec, 8, seq % 0x100000000);
+  writeU32LE(rec, 12, Math.floor(seq / 0x100000000));
+  writeU32LE(rec, 4, crc32c(rec, 0, recordHeaderBytes, rec.length));
 }
 
 /**
@@ -219,20 +217,18 @@ export function sealRecord(rec: Uint8Array, seq: number): void {
  */
 export function stampRecord(rec: Uint8Array, mark: number): void {
   const at = rec.length - walMarkBytes;
-  const dv = new DataView(rec.buffer, rec.byteOffset, rec.byteLength);
   const lo = mark % 0x100000000;
   const hi = Math.floor(mark / 0x100000000);
-  const dlo = (dv.getUint32(at, true) ^ lo) >>> 0;
-  const dhi = (dv.getUint32(at + 4, true) ^ hi) >>> 0;
+  const dlo = (readU32LE(rec, at) ^ lo) >>> 0;
+  const dhi = (readU32LE(rec, at + 4) ^ hi) >>> 0;
   if (dlo === 0 && dhi === 0) return;
   const d = stampScratch;
-  const ddv = new DataView(d.buffer);
-  ddv.setUint32(0, dlo, true);
-  ddv.setUint32(4, dhi, true);
+  writeU32LE(d, 0, dlo);
+  writeU32LE(d, 4, dhi);
   zeroMarkCrc ??= crc32c(new Uint8Array(walMarkBytes));
-  dv.setUint32(4, (dv.getUint32(4, true) ^ crc32c(d) ^ zeroMarkCrc) >>> 0, true);
-  dv.setUint32(at, lo, true);
-  dv.setUint32(at + 4, hi, true);
+  writeU32LE(rec, 4, (readU32LE(rec, 4) ^ crc32c(d) ^ zeroMarkCrc) >>> 0);
+  writeU32LE(rec, at, lo);
+  writeU32LE(rec, at + 4, hi);
 }
 
 const stampScratch = new Uint8Array(walMarkBytes);
@@ -250,8 +246,7 @@ let zeroMarkCrc: number | undefined;
 export function applyRecord(rec: Uint8Array, start: number, end: number, seq: number, mem: Memtable, file: string, fileOffset: number, bufferIndex?: number): number {
   if (bufferIndex === undefined && end - start > mem.copyBytesMax) return applyRecordCopied(rec, start, end, seq, mem, file, fileOffset);
   const bi = bufferIndex ?? mem.addBuffer(rec);
-  const dv = new DataView(rec.buffer, rec.byteOffset, rec.byteLength);
-  const n = dv.getUint32(start + 16, true);
+  const n = readU32LE(rec, start + 16);
   let p = start + 20;
   for (let i = 0; i < n; i++) {
     p = opHeader(rec, p, end, file, fileOffset, start);
