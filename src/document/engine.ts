@@ -18,6 +18,7 @@ import type { Snapshot, Store, WriteOp } from '../storage/store.ts';
 import { extractKeys, parseIndexFields, type IndexField } from './indexkeys.ts';
 import { encodeFast, encodeFastShared, type Reserved } from './bsonencode.ts';
 import { ByteSlab } from './slab.ts';
+import { SortMemos } from './sortmemo.ts';
 import { decodeFast, decodeFastAt, hasBinary } from './bsonraw.ts';
 import { ByteWriter, bytesKey, concatBytes, writeScalarInto, writeValue } from './keycodec.ts';
 import { getOwn, isPlainObject } from '../query/values.ts';
@@ -305,7 +306,7 @@ const hasOwn = Object.prototype.hasOwnProperty;
  * keeps the decoded form) and add none; a commit that finished after a later one only invalidates. A read fill is dropped if any commit
  * finished while the read was in flight (generation check), so the cache never serves a stale document.
  */
-interface CacheEntry extends SortMemo {
+interface CacheEntry {
   doc: Document | undefined;
   raw: Uint8Array | undefined;
   size: number;
@@ -322,19 +323,6 @@ interface CacheEntry extends SortMemo {
   live: boolean;
   /** The slab chunk `raw` is a view of (its bytes are counted with the chunk), if any. */
   chunk: RawChunk | undefined;
-}
-
-/**
- * A raw entry's sort value, kept by the bounded top-k of a sort on one top-level field
- * (exec.ts, `topKGate`): `sortField` names the field it was read for, `sortVal` the value when it
- * is a plain number (a double or an int32), else undefined (the document takes the full path). An
- * entry's bytes never change (a write replaces the entry), so neither does its memo. (A field
- * that holds any value: an entry made with a number field there, which a double later
- * generalizes, cost every entry made a box and the older ones a map migration.)
- */
-export interface SortMemo {
-  sortField: string | undefined;
-  sortVal: number | undefined;
 }
 
 /**
@@ -432,8 +420,19 @@ export class DocumentCache {
   readonly maxBytes: number;
   hits = 0;
   misses = 0;
+  /**
+   * Sort values of documents that bounded top-k reads read (exec.ts `topKGate`): up to a quarter of
+   * the budget, counted in it (entries are evicted to make room for it). Every committed write to a
+   * document drops its value (`written`).
+   */
+  readonly memos: SortMemos;
   constructor(maxBytes: number) {
     this.maxBytes = maxBytes;
+    this.memos = new SortMemos(maxBytes / 4);
+  }
+  /** A commit wrote document key `key`: a sort value kept for it goes. */
+  written(key: Uint8Array): void {
+    if (this.memos.count > 0) this.memos.drop(key, docKeyHash(key));
   }
   /**
    * Two bit arrays over hashed document keys (`docKeyHash`), interleaved so that one cache line
@@ -532,9 +531,9 @@ export class DocumentCache {
   has(k: string): boolean {
     return this.find(k) !== undefined;
   }
-  /** True when the cache holds no document. */
+  /** True when the cache holds no document and no sort value. */
   get empty(): boolean {
-    return this.count === 0;
+    return this.count === 0 && this.memos.count === 0;
   }
   /** The raw entry: decoded document and/or BSON bytes (both shared, read-only). */
   entry(k: string): CacheEntry | undefined {
@@ -543,10 +542,11 @@ export class DocumentCache {
     else this.misses++;
     return e;
   }
-  /** The chains of hashes hs[0, n) into out, in one loop of their own: their cache misses overlap. */
-  heads(hs: Int32Array, n: number, out: (CacheEntry | undefined)[]): void {
+  /** The chains of hashes hs[0, n) into out (but for those `skip` marks 1), in one loop of their own: their cache misses overlap. */
+  heads(hs: Int32Array, n: number, out: (CacheEntry | undefined)[], skip?: Uint8Array): void {
     const m = this.map;
-    for (let i = 0; i < n; i++) out[i] = m.get(hs[i]!);
+    if (skip === undefined) for (let i = 0; i < n; i++) out[i] = m.get(hs[i]!);
+    else for (let i = 0; i < n; i++) out[i] = skip[i] === 1 ? undefined : m.get(hs[i]!);
   }
   /** `entryOf` on the chain of its hash (`heads`). */
   entryFrom(e: CacheEntry | undefined, key: Uint8Array, h: number): CacheEntry | undefined {
@@ -688,7 +688,8 @@ export class DocumentCache {
   private qHead = 0;
   private evict(): void {
     const q = this.queue;
-    while (this.bytes > this.maxBytes && this.qHead < q.length) {
+    const max = this.maxBytes - this.memos.bytes;
+    while (this.bytes > max && this.qHead < q.length) {
       const e = q[this.qHead]!;
       q[this.qHead++] = undefined;
       if (!e.live) continue;
@@ -727,6 +728,7 @@ export class DocumentCache {
       }
     }
     this.map.clear();
+    this.memos.clear();
     this.chunk = undefined;
     this.count = 0;
     this.decoded = 0;
@@ -745,7 +747,7 @@ export class DocumentCache {
 
 /** A cache entry for document key string `key`, whose `docKeyHash` is h. */
 function newEntry(key: string, doc: Document | undefined, raw: Uint8Array | undefined, size: number, len: number, h = docKeyStringHash(key)): CacheEntry {
-  return { doc, raw, size, len, read: false, key, h, next: undefined, live: true, chunk: undefined, sortField: undefined, sortVal: undefined };
+  return { doc, raw, size, len, read: false, key, h, next: undefined, live: true, chunk: undefined };
 }
 
 export class Engine {
@@ -1352,6 +1354,7 @@ export class Engine {
     if (!cache.empty) {
       e.layer.forEach((st, k) => {
         if (st.key[0] !== 0x10) return;
+        cache.written(st.key);
         if (latest && st.value) {
           if (cache.has(k)) cache.setRaw(k, st.value);
         } else cache.delete(k);

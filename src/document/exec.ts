@@ -9,7 +9,7 @@ import { compileSort, parseSort, sortKey } from '../query/sort.ts';
 import type { Document } from '../query/values.ts';
 import { planCacheEntriesMax, sortMemoryBytesMax } from '../limits.ts';
 import { LargetableError } from '../errors.ts';
-import { cloneDoc, decodeDocument, decodeDocumentAt, docKeyHashAt, docKeyHashEnd, docKeyHashRun, docKeyHashSeed, type CollMeta, type Engine, type SortMemo } from './engine.ts';
+import { cloneDoc, decodeDocument, decodeDocumentAt, docKeyHashAt, docKeyHashEnd, docKeyHashRun, docKeyHashSeed, type CollMeta, type Engine } from './engine.ts';
 import { compareNumberField, compileRawFilter, numberAt, numberFieldAt } from './bsonraw.ts';
 import { decodeFields, partialFields, type FieldSet } from './partial.ts';
 import { TopK } from './cursor.ts';
@@ -58,13 +58,20 @@ function planId(p: Plan): string {
 }
 
 /**
- * False when a raw document cannot be among the results whether or not it matches. `cached`: the
- * same answer for a raw document-cache entry, from the sort value it keeps (`SortMemo`; read and
- * kept at its first test), without reading its bytes again.
+ * False when a raw document cannot be among the results whether or not it matches. A bounded top-k
+ * on one top-level field also answers by a document's sort value alone (`valueOf`, `drops`), which
+ * the document cache's `SortMemos` keep, so later queries drop the document without reading it.
  */
 export interface RawGate {
   (b: Uint8Array, off: number, len: number): boolean;
-  cached?: (e: SortMemo & { raw: Uint8Array | undefined }) => boolean;
+  /** The field whose value `valueOf` reads. */
+  field?: string;
+  /** The document b[off, off + len)'s value of `field` when it is a plain number (a double or an int32), else undefined. */
+  valueOf?: (b: Uint8Array, off: number, len: number) => number | undefined;
+  /** Whether the gate can drop documents now (the top-k is full). */
+  armed?: () => boolean;
+  /** Whether a document whose `field` holds the plain number x cannot be among the results (false while not armed). */
+  drops?: (x: number) => boolean;
 }
 
 export interface ChosenPlan {
@@ -304,7 +311,24 @@ export async function* scanBatches(engine: Engine, coll: CollMeta, reader: KVRea
   // keys by its string; the store keeps no key it is asked for), not in a new array per document.
   const docCache = engine.docCache;
   const store = engine.store;
-  const cachedGate = gate?.cached;
+  // a bounded top-k's sort values, kept by document key (live view only: they are the latest
+  // committed documents'): a candidate whose kept value the gate drops is dropped without a probe
+  // of the document cache or the store, and a candidate read is remembered by its value, not by a
+  // copy of its bytes (`SortMemos`)
+  const memos = live && lazy !== undefined && gate?.drops !== undefined && docCache.maxBytes > 0 ? docCache.memos : undefined;
+  const memoField = memos !== undefined ? memos.fieldId(gate!.field!) : -1;
+  const valueOf = gate?.valueOf;
+  const drops = gate?.drops;
+  /**
+   * The raw document b[off, off + len) of document key dk (hash dh) read for a bounded top-k: its
+   * sort value kept; true when the gate drops it by that value.
+   */
+  const memoDrops = (dk: Uint8Array, dh: number, b: Uint8Array, off: number, len: number): boolean => {
+    const x = valueOf!(b, off, len);
+    if (x === undefined) return false;
+    memos!.set(dh, dk, dk.length, dk, 0, 0, memoField, x);
+    return drops!(x);
+  };
   let dkBuf = documentKey(coll.id, new Uint8Array(59));
   /** `docKeyHash`'s state after the document keys' prefix (the collection's). */
   const prefixHash = docKeyHashRun(docKeyHashSeed, dkBuf, 0, documentKeyPrefixBytes);
@@ -337,7 +361,10 @@ export async function* scanBatches(engine: Engine, coll: CollMeta, reader: KVRea
       if (c.doc !== undefined) got[i] = fromShared(c.doc, e);
       // a bounded top-k drops most of its candidates by their sort value: a raw entry keeps it
       // (its first test reads it), so later queries' tests read neither its bytes nor its fields
-      else if (lazy !== undefined) got[i] = cachedGate !== undefined && !cachedGate(c) ? null : fromBytes(c.raw!, false, e);
+      else if (lazy !== undefined) {
+        const raw = c.raw!;
+        got[i] = memos !== undefined && memoDrops(dk, dh, raw, 0, raw.length) ? null : fromBytes(raw, false, e);
+      }
       else {
         // decoded whole: a raw entry read again keeps its decoded form (then a hit is a copy)
         const doc = docCache.own(c);
@@ -370,12 +397,17 @@ export async function* scanBatches(engine: Engine, coll: CollMeta, reader: KVRea
       if (r === 0) got[i] = undefined;
       else {
         const h = store.hit;
-        const t = h.buf.subarray(h.off, h.off + h.len);
-        got[i] = fromBytes(docCache.setRaw(bytesKey(dk), t, dh) ?? t.slice(), false, e);
+        // dropped by its sort value: the value is kept, not the document
+        if (memos !== undefined && memoDrops(dk, dh, h.buf, h.off, h.len)) got[i] = null;
+        else {
+          const t = h.buf.subarray(h.off, h.off + h.len);
+          got[i] = fromBytes(docCache.setRaw(bytesKey(dk), t, dh) ?? t.slice(), false, e);
+        }
       }
       return true;
     }
     if (v === null) got[i] = undefined;
+    else if (memos !== undefined && memoDrops(dk, dh, v, 0, v.length)) got[i] = null;
     else {
       const own = docCache.setRaw(bytesKey(dk), v, dh);
       got[i] = own !== undefined ? fromBytes(own, false, e) : fromBytes(v, true, e);
@@ -390,6 +422,8 @@ export async function* scanBatches(engine: Engine, coll: CollMeta, reader: KVRea
   const wEnds = new Int32Array(prefetchWindowMax);
   const wHash = new Int32Array(prefetchWindowMax);
   const wMayHold = new Uint8Array(prefetchWindowMax);
+  /** A lazy window's candidates dropped by their kept sort value (1). */
+  const wDropped = new Uint8Array(prefetchWindowMax);
   /** A lazy window's document-cache chains (`DocumentCache.heads`), by `wHash`. */
   const wHeads: ReturnType<typeof docCache.entryOf>[] = new Array(prefetchWindowMax).fill(undefined);
   const pfStarts = new Int32Array(prefetchWindowMax);
@@ -446,12 +480,22 @@ export async function* scanBatches(engine: Engine, coll: CollMeta, reader: KVRea
       // documents, every candidate cached: ~10-15% less CPU than a probe per document in turn).
       // Their hashes continue the key prefix's from each _id's bytes in the window (no key built)
       for (let i = 0; i < n; i++) wHash[i] = docKeyHashEnd(docKeyHashRun(prefixHash, wBuf[i]!, wOff[i]!, wOff[i]! + wLen[i]!));
-      docCache.heads(wHash, n, wHeads);
+      // a bounded top-k (armed: its threshold is fixed until the window's results reach it) drops
+      // the candidates whose kept sort value cannot enter it, in one loop of table probes
+      wDropped.fill(0, 0, n);
+      if (memos !== undefined && memos.count > 0 && gate!.armed!()) {
+        for (let i = 0; i < n; i++) {
+          const at = memos.find(wHash[i]!, dkBuf, documentKeyPrefixBytes, wBuf[i]!, wOff[i]!, wLen[i]!);
+          if (at >= 0 && memos.fieldAt(at) === memoField && drops!(memos.valueAt(at))) wDropped[i] = 1;
+        }
+      }
+      docCache.heads(wHash, n, wHeads, wDropped);
     }
     for (let i = 0; i < n; i++) {
       const e = ids !== undefined ? (ids[i] = idAt(i)) : noId;
       if (live) {
-        if (!readLive(i, e, got)) (pending ??= []).push(i);
+        if (wDropped[i] === 1) got[i] = null;
+        else if (!readLive(i, e, got)) (pending ??= []).push(i);
         continue;
       }
       // a transaction's or snapshot's view (no document cache): its cached-only read
@@ -700,21 +744,20 @@ function topKGate(top: TopK<FoundDoc>, sort: Document): RawGate | undefined {
     if (c === 2) return true;
     return (dir > 0 ? c : -c) < 0;
   };
-  gate.cached = (e) => {
-    if (!armed()) return true;
-    if (e.sortField !== field) {
-      const raw = e.raw!;
-      const p = numberFieldAt(raw, name, 0, raw.length);
-      e.sortVal = p >= 0 ? numberAt(raw, p) : undefined;
-      e.sortField = field;
-    }
-    const x = e.sortVal;
-    if (x === undefined) return true;
+  /** Whether a plain-number sort value x sorts strictly before the armed threshold (the top-k may take it). */
+  const before = (x: number): boolean => {
     const t = w as number;
     // compareValues' order of two numbers (NaN first), as compareNumberField
     const c = x < t ? -1 : x > t ? 1 : x === t ? 0 : Number.isNaN(x) ? (Number.isNaN(t) ? 0 : -1) : 1;
     return (dir > 0 ? c : -c) < 0;
   };
+  gate.field = field;
+  gate.valueOf = (b, off, len) => {
+    const p = numberFieldAt(b, name, off, len);
+    return p >= 0 ? numberAt(b, p) : undefined;
+  };
+  gate.armed = armed;
+  gate.drops = (x) => armed() && !before(x);
   return gate;
 }
 

@@ -9,6 +9,7 @@ import { freshClient } from './helpers.ts';
 import { open } from '../../platform/node/index.ts';
 import { cloneDoc, decodeDocument, DocumentCache, docKeyHash, encodeDocument } from '../../src/document/engine.ts';
 import { documentKey, documentKeyOf, documentKeyScratch, encodeId } from '../../src/document/keyspace.ts';
+import { SortMemos } from '../../src/document/sortmemo.ts';
 
 /** docKeyHash of a bytesKey string's bytes. */
 const hashOf = (k: string): number => docKeyHash(Uint8Array.from(k, (c) => c.charCodeAt(0)));
@@ -131,6 +132,88 @@ describe('read path', () => {
         assert.ok(client.engine.docCache.stats().hits > 0, 'candidates came from the document cache');
         await client.close();
       }
+    }
+  });
+
+  it('SortMemos: a value per document key and field, found by key bytes in two parts, dropped by a write, kept across growth and dropped values; a full table starts over', () => {
+    const m = new SortMemos(8 << 20);
+    const key = (i: number) => documentKey(3, encodeId(`doc-${i}`));
+    const s = m.fieldId('s');
+    const t = m.fieldId('t');
+    assert.equal(m.fieldId('s'), s);
+    assert.notEqual(s, t);
+    const find = (k: Uint8Array) => m.find(docKeyHash(k), k, 5, k, 5, k.length - 5);
+    const model = new Map<number, [number, number]>();
+    const vals = [0, -0, 1.5, -7, NaN, Infinity, 2 ** 40];
+    for (let round = 0; round < 3; round++) {
+      for (let i = 0; i < 20000; i++) {
+        const k = key(i);
+        if ((i + round) % 7 === 0) {
+          m.drop(k, docKeyHash(k));
+          model.delete(i);
+        } else if ((i * 31 + round) % 3 !== 0) {
+          const f = i % 2 ? s : t;
+          const x = vals[(i + round) % vals.length]!;
+          m.set(docKeyHash(k), k, 5, k, 5, k.length - 5, f, x);
+          model.set(i, [f, x]);
+        }
+      }
+      assert.equal(m.count, model.size);
+      for (let i = 0; i < 20000; i++) {
+        const at = find(key(i));
+        const want = model.get(i);
+        if (want === undefined) assert.equal(at, -1, `${round}: ${i} dropped`);
+        else {
+          assert.ok(at >= 0, `${round}: ${i} kept`);
+          assert.deepEqual([m.fieldAt(at), m.valueAt(at)], want);
+        }
+      }
+    }
+    // a key of another collection with the same _id bytes is another document
+    assert.equal(find(documentKey(4, encodeId('doc-1'))), -1);
+    // past its bytes it starts over rather than grow
+    const small = new SortMemos(256 * 1024);
+    for (let i = 0; i < 20000; i++) {
+      const k = key(i);
+      small.set(docKeyHash(k), k, k.length, k, 0, 0, s, i);
+      assert.ok(small.bytes <= 256 * 1024, `${small.bytes} bytes`);
+    }
+    assert.ok(small.count > 1000 && small.count < 20000, `${small.count} kept`);
+    const at = small.find(docKeyHash(key(19999)), key(19999), 5, key(19999), 5, key(19999).length - 5);
+    assert.equal(small.valueAt(at), 19999);
+    m.clear();
+    assert.equal(find(key(1)), -1);
+  });
+
+  it('documents a top-k read from the store and dropped by their sort value (kept in SortMemos, not cached) read whole by every other read, and the top-k follows writes to them', async () => {
+    for (const flushed of [false, true]) {
+      const client = await freshClient();
+      const c = client.db('app').collection('dropped');
+      const all = Array.from({ length: 400 }, (_, i) => ({ _id: i, g: i % 5, s: (i * 7919) % 1009, t: `t${i % 3}`, n: i }));
+      await c.insertMany(all);
+      await c.createIndex({ g: 1 });
+      if (flushed) await client.engine.store.flush();
+      const bySDesc = (a: { s: number; _id: number }, b: { s: number; _id: number }) => b.s - a.s || a._id - b._id;
+      const top = () => c.find({ g: { $gte: 0 } }).hint({ g: 1 }).sort({ s: -1 }).limit(4).toArray();
+      assert.deepEqual(await top(), [...all].sort(bySDesc).slice(0, 4));
+      const st = client.engine.docCache.stats();
+      assert.ok(client.engine.docCache.memos.count > 300 && st.entries < 100, `dropped documents keep their sort value only (${client.engine.docCache.memos.count} values, ${st.entries} documents cached)`);
+      // point reads, whole-document index fetches, raw-tested fetches without a sort, another sort field, counts
+      for (const d of all.slice(0, 60)) assert.deepEqual(await c.findOne({ _id: d._id }), d);
+      assert.deepEqual(await c.find({ g: 2 }).toArray(), all.filter((d) => d.g === 2));
+      assert.deepEqual(await c.find({ g: { $gte: 3 }, t: 't1' }).hint({ g: 1 }).toArray(), all.filter((d) => d.g >= 3 && d.t === 't1').sort((a, b) => a.g - b.g || a._id - b._id));
+      assert.deepEqual(await c.find({ g: { $gte: 1 } }).hint({ g: 1 }).sort({ n: -1 }).limit(3).toArray(), all.filter((d) => d.g >= 1).sort((a, b) => b.n - a.n).slice(0, 3));
+      assert.equal(await c.countDocuments({ g: { $gte: 0 }, t: 't2' }), all.filter((d) => d.t === 't2').length);
+      // writes to dropped documents: one rises to the top, one is deleted, one changes its sort value's type
+      const low = [...all].sort(bySDesc).slice(-3);
+      await c.updateOne({ _id: low[0]!._id }, { $set: { s: 5000 } });
+      await c.deleteOne({ _id: low[1]!._id });
+      await c.updateOne({ _id: low[2]!._id }, { $set: { s: 'text' } });
+      const want = all.filter((d) => d._id !== low[1]!._id).map((d) => (d._id === low[0]!._id ? { ...d, s: 5000 } : d._id === low[2]!._id ? { ...d, s: 'text' } : d));
+      // strings sort after numbers: descending, the string comes first
+      const expected = [want.find((d) => d._id === low[2]!._id)!, ...want.filter((d) => typeof d.s === 'number').sort(bySDesc as never).slice(0, 3)];
+      for (let k = 0; k < 2; k++) assert.deepEqual(await top(), expected);
+      await client.close();
     }
   });
 
