@@ -437,7 +437,7 @@ export class DocumentCache {
   /**
    * Two bit arrays over hashed document keys (`docKeyHash`), interleaved so that one cache line
    * answers both for a key: word 2w is the doorkeeper of first misses (`seen`), word 2w + 1 the
-   * filter of held keys (`held`); 2^21 bits each (512 KiB in all), one bit per key.
+   * filter of held keys (`held`); 2^21 bits each (512 KiB in all).
    * - seen: set on a key's first miss, cleared when it admits the key; all cleared after 2^18 marks,
    *   so at most 1 in 8 bits is set (1 in 4 when index fetches, which mark two, made them) and a false
    *   positive (a key admitted on its first miss) is rare and harmless. Point reads and index fetches
@@ -445,9 +445,13 @@ export class DocumentCache {
    *   21-24 and 25-28), so each kind of read admits on its own second miss: a query
    *   fetching documents that point reads touched once copies none of them (the documents bench's
    *   equality queries after its gets: ~400 admissions per query, 0.3-1.6 ms of ~10).
-   * - held: set for every key put, so a clear bit proves the key is not cached and a read skips
-   *   building its key string and probing the map. Bits of removed keys stay set (a harmless false
-   *   positive) until `heldStale` removals outnumber the entries: then it is rebuilt from the keys.
+   * - held: two bits of the key's word (`heldMask`) set for every key put, so a clear one proves the
+   *   key is not cached and a read skips building its key string and probing the map. Bits of
+   *   removed keys stay set (a harmless false positive) until `heldStale` removals outnumber the
+   *   entries: then it is rebuilt from the keys. With one bit per key ~1% of absent keys passed at
+   *   20,000 held; and the documents bench's gets, whose doorkeeper admits ~135 of its 20,000 first
+   *   reads by collisions, met a false positive at get ~4,400 in every run (its order is fixed): the
+   *   map probe, a branch no get had taken, deoptimized findOne for ~3,000 gets (`--trace-deopt`).
    */
   private readonly bits = new Int32Array(2 << 16);
   private seenMarks = 0;
@@ -490,13 +494,14 @@ export class DocumentCache {
    * when it may be (then probe with `entry` or `entryOf`).
    */
   mayHold(h: number): boolean {
-    if ((this.bits[((h >>> 4) & 0x1fffe) + 1]! & (1 << (h & 31))) !== 0) return true;
+    const m = heldMask(h);
+    if ((this.bits[((h >>> 4) & 0x1fffe) + 1]! & m) === m) return true;
     this.misses++;
     return false;
   }
   private hold(h: number): void {
     const w = ((h >>> 4) & 0x1fffe) + 1;
-    this.bits[w] = this.bits[w]! | (1 << (h & 31));
+    this.bits[w] = this.bits[w]! | heldMask(h);
   }
   /** One more key removed: rebuild the held filter from the live keys once stale bits may dominate. */
   private dropped(): void {
@@ -743,6 +748,14 @@ export class DocumentCache {
   stats(): { entries: number; decoded: number; bytes: number; hits: number; misses: number } {
     return { entries: this.count, decoded: this.decoded, bytes: this.bytes, hits: this.hits, misses: this.misses };
   }
+}
+
+/**
+ * The two bits of key hash h in its word of the document cache's held filter: bit h & 31 and one
+ * of the 16 above it (wrapping), chosen by hash bits 21-24, which neither the word nor the first bit use.
+ */
+function heldMask(h: number): number {
+  return (1 << (h & 31)) | (1 << ((h + 1 + ((h >>> 21) & 15)) & 31));
 }
 
 /** A cache entry for document key string `key`, whose `docKeyHash` is h. */
