@@ -116,17 +116,19 @@ export class SortMemos {
     if (i < 0) {
       const rec = headerBytes + n;
       const grow = (this.count + this.dead + 1) * 2 > this.slots.length >> 1;
-      const chunk = this.chunks.length === 0 || (this.used & (chunkBytes - 1)) + rec > chunkBytes;
-      if ((grow || chunk) && this.bytes + (grow ? this.slots.byteLength * 3 : 0) + (chunk ? chunkBytes : 0) > this.maxBytes) {
-        // full: start over (values are only a cache of what the documents hold)
-        this.empty();
-        if (slotsMin * 8 + chunkBytes > this.maxBytes) return;
+      // the record's chunk: the current one, else the next (one kept from before a restart, or a new one)
+      let c = this.used >>> chunkBits;
+      if (c < this.chunks.length && (this.used & (chunkBytes - 1)) + rec > chunkBytes) c++;
+      const fresh = c >= this.chunks.length;
+      if ((grow || fresh) && this.bytes + (grow ? this.slots.byteLength * 3 : 0) + (fresh ? chunkBytes : 0) > this.maxBytes) {
+        // full: start over in the same memory (values are only a cache of what the documents hold)
+        if (this.count === 0 && this.dead === 0) return;
+        this.restart();
+        c = 0;
       }
       if ((this.count + this.dead + 1) * 2 > this.slots.length >> 1) this.grow();
-      if (this.chunks.length === 0 || (this.used & (chunkBytes - 1)) + rec > chunkBytes) {
-        this.used = this.chunks.length << chunkBits;
-        this.chunks.push(new Uint8Array(chunkBytes));
-      }
+      if (c >= this.chunks.length) this.chunks.push(new Uint8Array(chunkBytes));
+      if (c !== this.used >>> chunkBits) this.used = c << chunkBits;
       i = h & this.mask;
       while (this.slots[2 * i + 1]! >= 0) i = (i + 1) & this.mask;
       if (this.slots[2 * i + 1] === -2) this.dead--;
@@ -163,9 +165,17 @@ export class SortMemos {
     this.dead++;
   }
 
-  /** Drops every value. */
+  /** Drops every value (and the memory). */
   clear(): void {
     this.empty();
+  }
+
+  /** Drops every value, keeping the slots and record chunks for the next ones (no fresh memory to fault in). */
+  private restart(): void {
+    this.slots.fill(-1);
+    this.used = 0;
+    this.count = 0;
+    this.dead = 0;
   }
 
   private empty(): void {

@@ -183,6 +183,22 @@ describe('read path', () => {
     assert.equal(small.valueAt(at), 19999);
     m.clear();
     assert.equal(find(key(1)), -1);
+    // records that fill their 64 KiB chunks exactly (13-byte header + 51-byte key), and a table
+    // that starts over in its own memory when full
+    for (const budget of [8 << 20, 200 * 1024]) {
+      const t = new SortMemos(budget);
+      const k51 = (i: number) => Uint8Array.from({ length: 51 }, (_, j) => (j < 4 ? i >>> (8 * j) : i * 31 + j * 7) & 255);
+      let bytes = 0;
+      for (let i = 0; i < 5000; i++) {
+        const k = k51(i);
+        t.set(docKeyHash(k), k, 51, k, 0, 0, s, i);
+        if (i === 2500) bytes = t.bytes;
+      }
+      if (budget > 1 << 20) for (let i = 0; i < 5000; i++) assert.equal(t.valueAt(t.find(docKeyHash(k51(i)), k51(i), 51, k51(i), 0, 0)), i);
+      else assert.equal(t.bytes, bytes, 'a full table starts over in the memory it has');
+      const last = t.find(docKeyHash(k51(4999)), k51(4999), 51, k51(4999), 0, 0);
+      assert.equal(t.valueAt(last), 4999);
+    }
   });
 
   it('documents a top-k read from the store and dropped by their sort value (kept in SortMemos, not cached) read whole by every other read, and the top-k follows writes to them', async () => {
