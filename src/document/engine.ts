@@ -932,6 +932,7 @@ export class Engine {
 
   private reindex(): void {
     this.byName.clear();
+    this.lastCollection = undefined;
     this.runtime.clear();
     for (const m of this.catalog.collections) {
       this.byName.set(`${m.db}.${m.name}`, m);
@@ -967,8 +968,21 @@ export class Engine {
   }
 
   collection(db: string, name: string): CollMeta | undefined {
-    return this.byName.get(`${db}.${name}`);
+    // the last one found again (every insert asks for its collection): no key string built and hashed
+    if (this.lastCollection !== undefined && this.lastCollectionDb === db && this.lastCollectionName === name) return this.lastCollection;
+    const m = this.byName.get(`${db}.${name}`);
+    if (m !== undefined) {
+      this.lastCollection = m;
+      this.lastCollectionDb = db;
+      this.lastCollectionName = name;
+    }
+    return m;
   }
+
+  /** `collection`'s last answer and the names it was found by (dropped by `reindex`). */
+  private lastCollection: CollMeta | undefined;
+  private lastCollectionDb = '';
+  private lastCollectionName = '';
 
   collections(): readonly CollMeta[] {
     return this.catalog.collections;

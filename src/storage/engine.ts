@@ -177,10 +177,16 @@ const walSpareLeadBytesMax = 1 << 20;
 /** A spare's zeros are written this many bytes at a time. */
 const spareZerosBytes = 1 << 20;
 let spareFillBuf: Uint8Array | undefined;
-/** The WAL header, then spareZerosBytes of zeros: what spares are written from (made once, never changed). */
-function spareFill(): Uint8Array {
-  if (spareFillBuf === undefined) {
-    spareFillBuf = new Uint8Array(walHeaderBytes + spareZerosBytes);
+/**
+ * The WAL header, then at least `zeros` (at most spareZerosBytes) zeros: what spares are written
+ * from (never changed once made; remade larger when a larger spare needs it). Sized to the spare
+ * at hand, not to spareZerosBytes: a fresh store's first spare (512 KiB, made during its first few
+ * hundred small commits) faults in half the pages on the loop thread that a 1 MiB one did.
+ */
+function spareFill(zeros: number): Uint8Array {
+  const size = walHeaderBytes + Math.min(zeros, spareZerosBytes);
+  if (spareFillBuf === undefined || spareFillBuf.length < size) {
+    spareFillBuf = new Uint8Array(size);
     spareFillBuf.set(walHeader());
   }
   return spareFillBuf;
@@ -675,7 +681,7 @@ export class LsmStore implements Store {
     let h: FileHandle | undefined;
     try {
       h = await a.open(name, { create: true, writeThrough: true });
-      const fill = spareFill();
+      const fill = spareFill(zeros);
       // one write per spareZerosBytes (the first with the header), each durable on its own
       for (let at = 0; at < zeros; at += spareZerosBytes) {
         const n = Math.min(spareZerosBytes, zeros - at);
