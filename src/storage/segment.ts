@@ -1246,15 +1246,20 @@ export class Segment {
   }
 
   /**
-   * The blocks `bs` of a run read from block `first` on (`readRun` without `into`: each owns its
-   * bytes) into the cache, each one the cache admits as a point read's (`BlockCache.admit`: while
-   * it has room, else one missed recently) and does not hold yet.
+   * The blocks `bs` of a run read from block `first` on (`readRun` without `into`) into the cache,
+   * each one the cache admits as a point read's (`BlockCache.admit`: while it has room, else one
+   * missed recently) and does not hold yet. A block that is a view of the run's read buffer (an
+   * adapter without `readInto`: the run is read into a buffer of its own, and a stored block is
+   * decoded as a view of it) is cached as a copy: cached as it is, it would keep the whole run's
+   * buffer alive and be counted at that size.
    */
   keepRun(first: number, bs: readonly Block[]): void {
     for (let k = 0; k < bs.length; k++) {
       const ck = this.cacheBase + first + k;
       const b = bs[k]!;
-      if (!this.cache.has(ck) && this.cache.admit(ck, b.bytes)) this.cache.set(ck, b);
+      if (this.cache.has(ck)) continue;
+      const own = b.data.byteLength === b.data.buffer.byteLength;
+      if (this.cache.admit(ck, own ? b.bytes : b.bytes - b.data.buffer.byteLength + b.data.byteLength)) this.cache.set(ck, own ? b : new Block(b.data.slice(), b.file, b.fileOffset));
     }
   }
 
