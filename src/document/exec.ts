@@ -388,29 +388,21 @@ export async function* scanBatches(engine: Engine, coll: CollMeta, reader: KVRea
       }
       return true;
     }
-    const v = store.getCachedView(dk);
-    if (v === undefined) {
-      // a block that is not cached, read synchronously when the adapter can: its bytes are valid
-      // until the next store call, so the document is kept (copied) before it is tested
-      const r = store.locateRead(dk);
-      if (r < 0) return false;
-      if (r === 0) got[i] = undefined;
-      else {
-        const h = store.hit;
-        // dropped by its sort value: the value is kept, not the document
-        if (memos !== undefined && memoDrops(dk, dh, h.buf, h.off, h.len)) got[i] = null;
-        else {
-          const t = h.buf.subarray(h.off, h.off + h.len);
-          got[i] = fromBytes(docCache.setRaw(bytesKey(dk), t, dh) ?? t.slice(), false, e);
-        }
-      }
-      return true;
-    }
-    if (v === null) got[i] = undefined;
-    else if (memos !== undefined && memoDrops(dk, dh, v, 0, v.length)) got[i] = null;
+    // located without a view (`hit`: store memory, valid until the next store call), a block that
+    // is not cached read synchronously when the adapter can; the last segment that can hold the key
+    // is searched without its bloom filter (a batched reader's keys nearly always exist)
+    const r = store.locateRead(dk);
+    if (r < 0) return false;
+    if (r === 0) got[i] = undefined;
     else {
-      const own = docCache.setRaw(bytesKey(dk), v, dh);
-      got[i] = own !== undefined ? fromBytes(own, false, e) : fromBytes(v, true, e);
+      const h = store.hit;
+      // dropped by its sort value: the value is kept, not the document
+      if (memos !== undefined && memoDrops(dk, dh, h.buf, h.off, h.len)) got[i] = null;
+      else {
+        // kept (copied) before it is tested: the bytes may be a reused buffer's
+        const t = h.buf.subarray(h.off, h.off + h.len);
+        got[i] = fromBytes(docCache.setRaw(bytesKey(dk), t, dh) ?? t.slice(), false, e);
+      }
     }
     return true;
   };
