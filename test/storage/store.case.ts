@@ -112,6 +112,26 @@ export async function collectBatches(store: Store, opts: Parameters<Store['itera
   return out;
 }
 
+/**
+ * A store in layers for scan tests, its model beside: 3,000 keys `key(i)` compacted into L1, every
+ * 7th key written again and flushed into an L0 segment over it. `put(i, tag)` writes key i a value
+ * of `pad(i)` characters (to store and model).
+ */
+async function layeredStore(st: Store, pad: (i: number) => number) {
+  const m = new Map<string, string>();
+  const key = (i: number): string => `k${String(i).padStart(5, '0')}`;
+  const put = async (i: number, tag: string): Promise<void> => {
+    const v = `${tag}${i}:`.padEnd(pad(i), String(i % 10));
+    await st.put(b(key(i)), b(v));
+    m.set(key(i), v);
+  };
+  for (let i = 0; i < 3000; i++) await put(i, 'a');
+  await st.compact(); // L1: a run of ~10 segments
+  for (let i = 0; i < 3000; i += 7) await put(i, 'b');
+  await st.flush(); // an overlapping L0 segment
+  return { m, key, put };
+}
+
 /** Model range query over a Map of string keys (ASCII keys, so string order = byte order). */
 function modelRange(m: Map<string, string>, o: { gt?: string; gte?: string; lt?: string; lte?: string; reverse?: boolean; limit?: number }): string[] {
   let keys = [...m.keys()].sort((x, y) => compareBytes(b(x), b(y)));
@@ -350,17 +370,7 @@ export function storeCases(name: string, factory: AdapterFactory, api: TestApi, 
     it('a forward scan of a run larger than the block cache streams it (runs read past the cache): same answers, views stay valid', async () => {
       await withStore(async (open) => {
         const st = await open({ memtableSizeBytes: 64 * 1024, blockSizeBytes: 512, segmentSizeBytes: 64 * 1024, blockCacheSizeBytes: 48 * 1024, autoCompact: false });
-        const m = new Map<string, string>();
-        const key = (i: number): string => `k${String(i).padStart(5, '0')}`;
-        const put = async (i: number, tag: string): Promise<void> => {
-          const v = `${tag}${i}:`.padEnd(40 + ((i * 37) % 160), String(i % 10));
-          await st.put(b(key(i)), b(v));
-          m.set(key(i), v);
-        };
-        for (let i = 0; i < 3000; i++) await put(i, 'a');
-        await st.compact(); // L1: a run of ~10 segments, ~6x the cache
-        for (let i = 0; i < 3000; i += 7) await put(i, 'b');
-        await st.flush(); // an L0 segment
+        const { m, key, put } = await layeredStore(st, (i) => 40 + ((i * 37) % 160)); // L1 ~6x the cache
         for (let i = 0; i < 3000; i += 11) {
           await st.del(b(key(i)));
           m.delete(key(i));
@@ -486,17 +496,7 @@ export function storeCases(name: string, factory: AdapterFactory, api: TestApi, 
     it('a bounded scan spanning little of the block cache (an index range) over segments larger than the cache: its blocks enter the cache, a later scan of the range reads none; a wide one keeps streaming past the cache', async () => {
       await withStore(async (open) => {
         const st = await open({ memtableSizeBytes: 64 * 1024, blockSizeBytes: 512, segmentSizeBytes: 64 * 1024, blockCacheSizeBytes: 64 * 1024, autoCompact: false });
-        const m = new Map<string, string>();
-        const key = (i: number): string => `k${String(i).padStart(5, '0')}`;
-        const put = async (i: number, tag: string): Promise<void> => {
-          const v = `${tag}${i}:`.padEnd(60 + ((i * 37) % 100), String(i % 10));
-          await st.put(b(key(i)), b(v));
-          m.set(key(i), v);
-        };
-        for (let i = 0; i < 3000; i++) await put(i, 'a');
-        await st.compact(); // L1: ~6x the cache
-        for (let i = 0; i < 3000; i += 7) await put(i, 'b');
-        await st.flush(); // an overlapping L0 segment
+        const { m, put } = await layeredStore(st, (i) => 60 + ((i * 37) % 100)); // L1 ~6x the cache
         for (let i = 3; i < 3000; i += 13) await put(i, 'c'); // memtable
         let blocksRead = 0;
         const readRun = Segment.prototype.readRun;
