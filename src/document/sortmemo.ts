@@ -15,6 +15,8 @@
  * the latest committed document. Only reads of the live view use it.
  */
 
+import { readU32LE, writeU32LE } from '../storage/codec.ts';
+
 /** Longest document key kept (a longer one is never memoized: its reads take the full path). */
 const keyBytesMax = 255;
 /** Record header: key length (1 byte), field id (4 bytes), value (8 bytes, a double), little-endian. */
@@ -95,8 +97,7 @@ export class SortMemos {
   fieldAt(i: number): number {
     const r = this.slots[2 * i + 1]!;
     const pool = this.chunks[r >>> chunkBits]!;
-    const at = (r & (chunkBytes - 1)) + 1;
-    return (pool[at]! | (pool[at + 1]! << 8) | (pool[at + 2]! << 16) | (pool[at + 3]! << 24)) >>> 0;
+    return readU32LE(pool, (r & (chunkBytes - 1)) + 1);
   }
 
   /** The value of slot i (`find`). */
@@ -147,10 +148,7 @@ export class SortMemos {
     const r = this.slots[2 * i + 1]!;
     const pool = this.chunks[r >>> chunkBits]!;
     const at = r & (chunkBytes - 1);
-    pool[at + 1] = field;
-    pool[at + 2] = field >>> 8;
-    pool[at + 3] = field >>> 16;
-    pool[at + 4] = field >>> 24;
+    writeU32LE(pool, at + 1, field);
     f64[0] = x;
     for (let k = 0; k < 8; k++) pool[at + 5 + k] = f64b[k]!;
   }

@@ -10,7 +10,7 @@ import { bloomAdd, bloomMayContain, hashKey, newBloom } from './bloom.ts';
 import { type BlockCache, type FileTables, blocksPerFileMax } from './cache.ts';
 import { DeflateEncoder, Inflater } from './deflate.ts';
 import { blockSum, crc32c, crc32cResidue } from './checksum.ts';
-import { ByteReader, ByteWriter, compareAt, compareBytes, corruption, varintSize } from './codec.ts';
+import { ByteReader, ByteWriter, compareAt, compareBytes, corruption, readU32LE, varintSize } from './codec.ts';
 import { compareRanges, prefixAt } from './memtable.ts';
 import { io, toIoError } from './io.ts';
 
@@ -183,7 +183,7 @@ interface EntryFields {
 function readEntry(e: EntryFields, d: Uint8Array, p: number, end: number): boolean {
   if (p + 9 > end) return false;
   e.kind = d[p]!;
-  e.seq = u32At(d, p + 1) + u32At(d, p + 5) * 0x100000000;
+  e.seq = readU32LE(d, p + 1) + readU32LE(d, p + 5) * 0x100000000;
   p += 9;
   let kl = 0;
   let mul = 1;
@@ -489,11 +489,6 @@ export function segmentName(file: number): string {
   return `${String(file).padStart(6, '0')}.seg`;
 }
 
-/** Little-endian u32 at b[p] (no DataView per call). */
-function u32At(b: Uint8Array, p: number): number {
-  return (b[p]! | (b[p + 1]! << 8) | (b[p + 2]! << 16) | (b[p + 3]! << 24)) >>> 0;
-}
-
 /**
  * Decodes an on-disk block of a segment of format `version` (checks its checksum, inflates). The
  * decoded bytes go to a new buffer, or into `scratch.data` (grown as needed) when a scratch is
@@ -502,14 +497,14 @@ function u32At(b: Uint8Array, p: number): number {
  */
 export function decodeBlock(raw: Uint8Array, version: number, file: string, offset: number, scratch?: BlockScratch, rawIsTemporary = false, into?: Block, at = 0): Block {
   if (raw.length < blockHeaderBytes + 4) throw corruption(file, offset, 'block truncated');
-  const payloadLen = u32At(raw, 5);
+  const payloadLen = readU32LE(raw, 5);
   if (blockHeaderBytes + payloadLen + 4 !== raw.length) throw corruption(file, offset, 'block length mismatch');
   // version 2: blockSum of all but the stored sum (no view of that part); version 1: the block's crc
   // is right exactly when the crc of the block with it is the residue (one pass over `raw`)
   const n = raw.length;
-  if (version === 1 ? crc32c(raw) !== crc32cResidue : blockSum(raw, n - 4) !== u32At(raw, n - 4)) throw corruption(file, offset, 'block checksum mismatch');
+  if (version === 1 ? crc32c(raw) !== crc32cResidue : blockSum(raw, n - 4) !== readU32LE(raw, n - 4)) throw corruption(file, offset, 'block checksum mismatch');
   const flags = raw[0]!;
-  const rawLen = u32At(raw, 1);
+  const rawLen = readU32LE(raw, 1);
   if (flags === 0 && into !== undefined) {
     if (payloadLen !== rawLen) throw corruption(file, offset, 'block raw length mismatch');
     into.reuse(at + blockHeaderBytes, at + blockHeaderBytes + payloadLen, file, offset);
