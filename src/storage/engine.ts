@@ -1079,9 +1079,9 @@ export class LsmStore implements Store {
   };
 
   /**
-   * The commit loop would only turn the event loop before writing the one queued batch (see
-   * `commitQueued`): a strict batch, not handed over with `more`, after a run of synchronous
-   * commits, with no rotation, failure or WAL opening to see to first.
+   * The one queued batch is written after a turn of the event loop (`startCommits`, `commitQueued`):
+   * a strict batch, not handed over with `more`, after a run of synchronous commits, with no
+   * rotation, failure or WAL opening to see to first.
    */
   private loneTurnDue(): boolean {
     if (this.queue.length !== 1 || this.failed !== null || this.walOpening !== undefined || this.wal.turn === undefined) return false;
@@ -1220,15 +1220,12 @@ export class LsmStore implements Store {
           continue;
         }
       }
-      if (fresh && this.walSyncRun >= this.turnAfter() && this.queue.length === 1 && this.wal.turn !== undefined) {
-        const b = this.queue[0] as PendingBatch;
-        if (b.strict && !b.more) {
-          // a run of synchronous commits kept the event loop from turning: one turn lets writers
-          // that wait on it queue (with this batch they form a group, written asynchronously)
-          this.walSyncRun = 0;
-          await this.wal.turn();
-          this.walQuiet = this.queue.length === 1;
-        }
+      if (fresh && this.loneTurnDue()) {
+        // a run of synchronous commits kept the event loop from turning: one turn lets writers
+        // that wait on it queue (with this batch they form a group, written asynchronously)
+        this.walSyncRun = 0;
+        await this.wal.turn!();
+        this.walQuiet = this.queue.length === 1;
       }
       // the group: consecutive batches up to the next rotate marker
       let n = 0;
