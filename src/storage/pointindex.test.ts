@@ -19,7 +19,7 @@ describe('point index', () => {
     assert.equal(p.made, true);
   });
 
-  it('finds what was put, by key hash and file: the newest of a key, two per bucket', () => {
+  it('finds what was put, by key hash and file: the newest of a key, four per bucket', () => {
     const p = new PointIndex(64 * 1024);
     p.put(0xdeadbeef, 4, 9, 300);
     assert.ok(p.find(0xdeadbeef, 4));
@@ -31,7 +31,25 @@ describe('point index', () => {
     assert.deepEqual([p.block, p.off], [10, 12]);
   });
 
-  it('model: a find answers the last put of its (hash, file) or nothing (nothing for one never put), and keeps the two newest of a bucket', () => {
+  it('keeps the four newest slots of a bucket: a put drops the oldest, a put of a key held moves it first', () => {
+    // one hash in five files: one bucket (a bucket is chosen by the hash alone)
+    const p = new PointIndex(64 * 1024);
+    const h = 0x12345678;
+    for (let file = 1; file <= 4; file++) p.put(h, file, file, file * 10);
+    for (let file = 1; file <= 4; file++) assert.ok(p.find(h, file), `file ${file}`);
+    p.put(h, 2, 22, 220); // held: moves first, nothing dropped
+    for (let file = 1; file <= 4; file++) assert.ok(p.find(h, file), `file ${file} after the move`);
+    assert.deepEqual([p.block, p.off], [4, 40]);
+    assert.ok(p.find(h, 2));
+    assert.deepEqual([p.block, p.off], [22, 220]);
+    p.put(h, 5, 5, 50); // full: the oldest (file 1) goes
+    assert.equal(p.find(h, 1), false);
+    for (const file of [2, 3, 4, 5]) assert.ok(p.find(h, file), `file ${file} kept`);
+    assert.ok(p.find(h, 2));
+    assert.deepEqual([p.block, p.off], [22, 220]);
+  });
+
+  it('model: a find answers the last put of its (hash, file) or nothing (nothing for one never put), and keeps the four newest of a bucket', () => {
     // small table (32 slots): most keys share buckets with others
     const op = fc.record({ h: fc.integer({ min: 0, max: 200 }).map((i) => (i * 2654435761) >>> 0), file: fc.integer({ min: 0, max: 3 }), block: fc.nat(1000), off: fc.nat(1 << 20) });
     fc.assert(
