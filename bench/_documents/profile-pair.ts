@@ -44,7 +44,7 @@ for (let q = 0; q < cities.length; q++) {
     const u0 = process.cpuUsage(); const t = now();
     const r = await s.c.find({ city: cities[q] }).toArray();
     s.eq.push(now() - t); const u = process.cpuUsage(u0); s.eqcpu.push((u.user + u.system) / 1000);
-    if (r.length < 1000) throw new Error('few');
+    if (r.length < 1000) throw new Error(`few: ${name} ${cities[q]} ${r.length}`);
   }
 }
 const ranges = rangeParams(+(arg('range') ?? 0));

@@ -161,8 +161,11 @@ const scanReadMax = 256;
  * batch (a sort), so a lazily tested match keeps a copy of its BSON, not a view into store memory.
  * `keepIds` false: the consumer never reads a FoundDoc's `encId` after the batch (a find's
  * results, streamed), so an index fetch leaves it a view of the index entry instead of copying it.
+ * `bare` (an index scan decoding whole documents: not lazy, `keepIds` false): each batch holds the
+ * documents themselves (`materialize` of each FoundDoc, caller-owned), not FoundDocs (see runFindBatches).
  */
-export async function* scanBatches(engine: Engine, coll: CollMeta, reader: KVReader, plan: Plan, filter: Document, stats: ExecStats, projection?: Document, lazy?: FieldSet, firstWindow = 8, keep?: FieldSet | null, gate?: RawGate, retain = false, keepIds = true): AsyncGenerator<FoundDoc[]> {
+export async function* scanBatches(engine: Engine, coll: CollMeta, reader: KVReader, plan: Plan, filter: Document, stats: ExecStats, projection?: Document, lazy?: FieldSet, firstWindow = 8, keep?: FieldSet | null, gate?: RawGate, retain = false, keepIds = true, bare = false): AsyncGenerator<FoundDoc[]> {
+  if (bare && (lazy !== undefined || keepIds || plan.stage !== 'IXSCAN')) throw new Error('bare batches are for whole-document index scans whose _ids are not kept');
   const matcher = compileFilter(filter);
   const all = Object.keys(filter).length === 0;
   const live = reader === engine.live;
@@ -187,10 +190,12 @@ export async function* scanBatches(engine: Engine, coll: CollMeta, reader: KVRea
   };
   /** `fromRange` of the whole of `raw`. */
   const fromRaw = (raw: Uint8Array, encId: Uint8Array): FoundDoc | null => fromRange(raw, 0, raw.length, encId, raw);
+  /** A whole document's result: its FoundDoc, or in `bare` batches the document itself. */
+  const found = (doc: Document, encId: Uint8Array, bytes: number): FoundDoc => (bare ? (doc as unknown as FoundDoc) : { doc, encId, bytes });
   /** A cached decoded document (shared: tested in place, copied only when it matches and is not lazy). */
   const fromShared = (doc: Document, encId: Uint8Array): FoundDoc | null => {
     if (!all && !matcher.test(doc)) return null;
-    return lazy ? { doc, encId, bytes: 0, borrowed: true } : { doc: cloneDoc(doc), encId, bytes: 0 };
+    return lazy ? { doc, encId, bytes: 0, borrowed: true } : found(cloneDoc(doc), encId, 0);
   };
   /** A document's BSON read without I/O (`view`: into store memory): the FoundDoc, or null when it does not match. */
   const fromBytes = (raw: Uint8Array, view: boolean, encId: Uint8Array): FoundDoc | null => {
@@ -201,14 +206,14 @@ export async function* scanBatches(engine: Engine, coll: CollMeta, reader: KVRea
       return f;
     }
     const doc = decodeDocument(raw);
-    return all || matcher.test(doc) ? { doc, encId, bytes: raw.length } : null;
+    return all || matcher.test(doc) ? found(doc, encId, raw.length) : null;
   };
   /** A document read: undefined when it does not exist, null when it does not match. */
   const fetch = async (encId: Uint8Array, missed = false): Promise<FoundDoc | null | undefined> => {
     if (!lazy) {
       const r = await engine.readDocument(reader, coll.id, encId, missed);
       if (!r) return undefined;
-      return all || matcher.test(r.doc) ? { doc: r.doc, encId, bytes: r.bytes } : null;
+      return all || matcher.test(r.doc) ? found(r.doc, encId, r.bytes) : null;
     }
     const r = await engine.readRaw(reader, coll.id, encId, missed);
     if (!r) return undefined;
@@ -368,7 +373,7 @@ export async function* scanBatches(engine: Engine, coll: CollMeta, reader: KVRea
       else {
         // decoded whole: a raw entry read again keeps its decoded form (then a hit is a copy)
         const doc = docCache.own(c);
-        got[i] = all || matcher.test(doc) ? { doc, encId: e, bytes: c.len } : null;
+        got[i] = all || matcher.test(doc) ? found(doc, e, c.len) : null;
       }
       return true;
     }
@@ -384,7 +389,7 @@ export async function* scanBatches(engine: Engine, coll: CollMeta, reader: KVRea
         // document fetched once (a one-off large result) allocates and keeps nothing
         if (docCache.admitFetchHash(wHash[i]!)) docCache.setRaw(bytesKey(dk), h.buf.subarray(h.off, h.off + h.len), wHash[i]!);
         const doc = decodeDocumentAt(h.buf, h.off, h.len);
-        got[i] = all || matcher.test(doc) ? { doc, encId: e, bytes: h.len } : null;
+        got[i] = all || matcher.test(doc) ? found(doc, e, h.len) : null;
       }
       return true;
     }
@@ -530,7 +535,10 @@ export async function* scanBatches(engine: Engine, coll: CollMeta, reader: KVRea
         stats.keysExamined++;
         if (plan.covered) {
           const doc = docFromKey(entryKey(entries, j), ix.prefix.length, ix.fields, projection);
-          if (all || matcher.test(doc)) covered.push({ doc: trim ? trim(doc) : doc, encId: entryValue(entries, j).slice(), bytes: 0 });
+          if (all || matcher.test(doc)) {
+            const d = trim ? trim(doc) : doc;
+            covered.push(bare ? (d as unknown as FoundDoc) : { doc: d, encId: entryValue(entries, j).slice(), bytes: 0 });
+          }
           if (covered.length >= size) {
             yield covered;
             covered = [];
@@ -654,6 +662,16 @@ export async function* runFindBatches(engine: Engine, coll: CollMeta | undefined
   const top = !streaming && limit !== Infinity ? new TopK<FoundDoc>(skip + limit, (a, b) => cmpSorted!(a.doc, b.doc)) : undefined;
   const cmpSorted = streaming ? undefined : compileSort(sort!);
   const gate = top && lazy ? topKGate(top, sort!) : undefined;
+  // a find handing out every document of an index scan as it is (no sort, skip, limit or
+  // projection of its own: a covered one's is the scan's) passes the scan's batches on: they hold
+  // the documents themselves (no FoundDoc per document, no second array per batch)
+  if (streaming && !project && skip === 0 && limit === Infinity && plan.stage === 'IXSCAN' && lazy === undefined) {
+    for await (const batch of scanBatches(engine, coll, reader, plan, exact ? {} : req.filter, stats, req.projection, undefined, firstWindow, keep, undefined, false, false, true)) {
+      stats.nReturned += batch.length;
+      yield batch as unknown as Document[];
+    }
+    return;
+  }
   const source = scanBatches(engine, coll, reader, plan, exact ? {} : req.filter, stats, req.projection, lazy, firstWindow, keep, gate, !streaming, !streaming);
   const emitAll = function* (list: FoundDoc[], from: number): Generator<Document[]> {
     for (let i = from; i < list.length; i += sortedBatchMax) {

@@ -2004,7 +2004,7 @@ export class LsmStore implements Store {
     const lastL0 = read && l1.length === 0 ? l0.length - 1 : -1;
     // point reads and a batched reader's fetches use the cache's point index (the fetches' hints
     // are what `prefetch` read ahead); a point read's search of a cached block fills it
-    const pointHash = read ? -1 : hash;
+    const indexBlock = !read;
     for (let i = 0; i < l0.length; i++) {
       const s = l0[i]!;
       if (s.meta.minSeq > snap) continue;
@@ -2013,7 +2013,7 @@ export class LsmStore implements Store {
       if (r0 === probeFound) return takeFound(s, h);
       if (r0 === probeDeleted) return locNone;
       if (i === lastL0 ? compareBytes(key, s.meta.smallest) < 0 || compareBytes(key, s.meta.largest) > 0 : !s.mayContain(key, hash)) continue;
-      const r = s.probe(key, kp, snap, foundAt, read, pointHash);
+      const r = s.probe(key, kp, snap, foundAt, read, indexBlock);
       if (r === probeNone) continue;
       if (r === probeIo) return -1 - i;
       if (r !== probeFound) return locNone;
@@ -2027,7 +2027,7 @@ export class LsmStore implements Store {
       if (r === probeDeleted) return locNone;
     }
     if (s !== undefined && (read ? compareBytes(key, s.meta.smallest) >= 0 : s.mayContain(key, hash))) {
-      const r = s.probe(key, kp, snap, foundAt, read, pointHash);
+      const r = s.probe(key, kp, snap, foundAt, read, indexBlock);
       if (r === probeIo) return -1 - l0.length;
       if (r === probeFound) {
         this.hitRead = read && s.foundRead;
@@ -2403,9 +2403,14 @@ function walDamaged(name: string, offset: number, durableEnd: number): Largetabl
   });
 }
 
-import { hashKey } from './bloom.ts';
+import { hashKey32 } from './bloom.ts';
+/**
+ * A key's hash (`hashKey`'s bits) as a signed 32-bit integer: its readers (bloom filter, point
+ * index, memtable) use only its bits, and a uint32 above 2^31 returned from a call that is not
+ * inlined is a new heap number (one per document of an index scan's fetches).
+ */
 function hashOf(key: Uint8Array, start = 0, end = key.length): number {
-  return hashKey(key, start, end);
+  return hashKey32(key, start, end);
 }
 
 /** Memtable entries `approximateCount` walks at most, per memtable. */

@@ -1319,8 +1319,9 @@ export class Segment {
    * `foundData`/`foundOff`/`foundLen` say. With `read` (foundAt only: a batched reader's
    * `LsmStore.locateRead`), a block that is not cached is read synchronously (`batchBlock`) when
    * the handle can; `foundData` may then be the reused run buffer, valid until the next such read.
+   * With `index` (point reads), a cached block it searches has its keys put into the cache's point index.
    */
-  probe(key: Uint8Array, kp: number, snap: number, as: FoundAs = foundCopy, read = false, hash = -1): number {
+  probe(key: Uint8Array, kp: number, snap: number, as: FoundAs = foundCopy, read = false, index = false): number {
     const n = this.idxP0.length;
     const cached = this.cached().values;
     let bi = this.findBlock(key, kp);
@@ -1334,7 +1335,7 @@ export class Segment {
       }
       if (b === undefined) return probeIo;
       // a cached block a point probe searches has its keys indexed for the next ones
-      if (!b.pointIndexed && hash !== -1 && cached[bi] === b) this.indexBlock(bi, b);
+      if (!b.pointIndexed && index && cached[bi] === b) this.indexBlock(bi, b);
       for (let i = b.exactStart(key); i < b.count; i++) {
         b.atFound(i);
         if (compareAt(key, b.data, b.keyStart, b.keyLen) !== 0) return probeNone;
