@@ -26,20 +26,35 @@ let depthLimit = depthMax;
 const scratchKeepMax = 1024 * 1024;
 
 const GIVE_UP = new Error('encodeFast: not handled');
+const hasOwn = Object.prototype.hasOwnProperty;
 const utf8 = new TextEncoder();
 
-let buf = new Uint8Array(4096);
-let dv = new DataView(buf.buffer);
+/** Where the encoder writes: the scratch, or (`encodeInSlab`) the shared slab's free part. */
+let buf: Uint8Array = new Uint8Array(4096);
+let dv: DataView = new DataView(buf.buffer);
+/** The encoder's scratch buffer (and its view), grown as needed. */
+let scratch = buf;
+let scratchDv = dv;
+/** The end of what the encoder may write in `buf` (its length, or the slab item's window). */
+let limit = buf.length;
+/** Thrown by `ensure` when a document written in place outgrows its window of the slab. */
+const NO_ROOM = new Error('encodeFast: no room in the slab');
 
 function ensure(need: number): void {
-  if (need <= buf.length) return;
+  if (need <= limit) return;
+  if (buf !== scratch) throw NO_ROOM;
   if (need > bytesMax) throw GIVE_UP;
   let n = buf.length * 2;
   while (n < need) n *= 2;
   const next = new Uint8Array(Math.min(n, bytesMax));
   next.set(buf);
-  buf = next;
-  dv = new DataView(buf.buffer);
+  setScratch(next);
+}
+
+function setScratch(b: Uint8Array): void {
+  buf = scratch = b;
+  dv = scratchDv = new DataView(b.buffer);
+  limit = b.length;
 }
 
 /** Strings longer than this are written by the native encoder (~5x faster at 200 characters; slower for short ones). */
@@ -206,9 +221,10 @@ function writeObject(doc: Record<string, unknown>, o: number, depth: number): nu
   const start = o;
   ensure(o + 5);
   o += 4;
-  const keys = Object.keys(doc);
-  for (let i = 0; i < keys.length; i++) {
-    const k = keys[i]!;
+  // for-in over own names (bson's Object.keys order): no key array per object (V8 walks the
+  // shape's cached names; an inherited enumerable name is skipped, as Object.keys leaves it out)
+  for (const k in doc) {
+    if (!hasOwn.call(doc, k)) continue;
     // validating: a name validateDocument refuses ('$' first, or reserved); NUL writeKey refuses
     if (validating && (k.charCodeAt(0) === 36 || ((k.length === 9 || k.length === 11) && RESERVED_KEYS.has(k)))) throw GIVE_UP;
     o = writeElement(k, doc[k], o, depth);
@@ -291,17 +307,63 @@ function encodeFastTo(doc: object, shared: boolean, room = 0, reserved?: Reserve
   if (!plainDocument(doc)) return undefined;
   let out: Uint8Array | undefined;
   try {
+    if (shared && !lastLarge) {
+      out = encodeInSlab(doc, room);
+      if (out !== undefined) {
+        if (reserved !== undefined) reserved.room = room;
+        return out;
+      }
+    }
     const end = writeObject(doc, 0, 0);
-    if (shared && end + room <= slabItemMax) {
+    if (shared) lastLarge = end + room > slabItemMax;
+    if (shared && !lastLarge) {
       out = slab.copy(buf, end, room);
       if (reserved !== undefined) reserved.room = room;
     } else out = buf.slice(0, end);
   } catch (err) {
     if (err !== GIVE_UP) throw err;
   }
-  if (buf.length > scratchKeepMax) {
-    buf = new Uint8Array(4096);
-    dv = new DataView(buf.buffer);
-  }
+  if (buf.length > scratchKeepMax) setScratch(new Uint8Array(4096));
   return out;
+}
+
+/**
+ * The last document encoded into the scratch did not fit a slab item: the next goes there too
+ * without a try in place (a run of large documents is not written twice each).
+ */
+let lastLarge = false;
+
+/** The DataView of the slab array the encoder wrote into last (one per slab, not per document). */
+let slabDv: DataView | undefined;
+let slabDvOf: Uint8Array | undefined;
+
+/**
+ * The document written straight into the slab's free part, after `room` reserved bytes: no copy
+ * out of the scratch (and no view of it to copy from). Undefined when it does not fit what is left
+ * of the slab (or slabItemMax with its room): then the caller encodes into the scratch (copied into
+ * a new slab). What a failed try wrote lies past the slab's used part, which only `copy` hands out
+ * (overwriting it): never read.
+ */
+function encodeInSlab(doc: Record<string, unknown>, room: number): Uint8Array | undefined {
+  const s = slab.current();
+  const from = slab.freeAt();
+  const at = from + room;
+  if (at + 5 > s.length) return undefined;
+  if (slabDvOf !== s) {
+    slabDv = new DataView(s.buffer, s.byteOffset, s.byteLength);
+    slabDvOf = s;
+  }
+  buf = s;
+  dv = slabDv!;
+  limit = Math.min(s.length, from + slabItemMax);
+  try {
+    return slab.claim(at, writeObject(doc, at, 0));
+  } catch (err) {
+    if (err !== NO_ROOM) throw err;
+    return undefined;
+  } finally {
+    buf = scratch;
+    dv = scratchDv;
+    limit = scratch.length;
+  }
 }

@@ -30,7 +30,27 @@ export class ByteSlab {
     return s.subarray(at, at + n);
   }
 
-  /** A view of `n` fresh bytes (zeros: never written before) for the caller to fill; n is at most the slab size. */
+  /** The current slab, for a caller that writes its bytes in place from `freeAt()` on (then `claim`). */
+  current(): Uint8Array {
+    return this.slab;
+  }
+
+  /** The first free byte of `current()`. */
+  freeAt(): number {
+    return this.pos;
+  }
+
+  /**
+   * Marks `current()` used up to `end` (the caller wrote its bytes in place, at `at` after the
+   * room it reserved from `freeAt()`); returns the view of [at, end). Bytes past the used part
+   * that a caller wrote and did not claim are overwritten by the next `copy` or in-place writer.
+   */
+  claim(at: number, end: number): Uint8Array {
+    this.pos = end;
+    return this.slab.subarray(at, end);
+  }
+
+  /** A view of `n` fresh bytes (zeros: never written before; not on a slab written in place) for the caller to fill; n is at most the slab size. */
   take(n: number): Uint8Array {
     const s = this.reserve(n);
     const at = this.pos;

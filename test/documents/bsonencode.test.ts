@@ -158,6 +158,20 @@ describe('encodeFast: the bytes of BSON.serialize for the common document shapes
     assert.equal(large.buffer.byteLength, large.length, 'a large encoding has a buffer of its own');
     assert.equal(encodeFastShared(new Map() as unknown as object), undefined);
   });
+
+  it('encodeFastShared: written in place after its room; large ones and ones given up midway leave later encodes intact', () => {
+    const got: [Uint8Array, object][] = [];
+    const reserved = { room: -1 };
+    for (let i = 0; i < 300; i++) {
+      // a large one every 7th (a view of its own), one given up after 500 bytes every 5th
+      const doc = i % 7 === 0 ? { _id: i, s: 'L'.repeat(5000 + i) } : { _id: i, s: 'y'.repeat((i * 37) % 900), n: i * 1.5 };
+      if (i % 5 === 0) assert.equal(encodeFastShared({ a: 'g'.repeat(500), b: undefined }), undefined);
+      const b = encodeFastShared(doc, 20, reserved)!;
+      assert.equal(reserved.room, i % 7 === 0 ? 0 : 20);
+      got.push([b, doc]);
+    }
+    for (const [b, doc] of got) same(b, BSON.serialize(doc));
+  });
 });
 
 describe('encodeFastValidated: encodes only what validateDocument accepts, checked in the same pass', () => {
