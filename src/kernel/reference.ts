@@ -28,6 +28,7 @@ import {
   codecVersion,
   corrupt,
   checkSumLength,
+  checkCrcRange,
 } from './validate.ts';
 
 const fr = Math.fround;
@@ -609,9 +610,10 @@ export function createReferenceKernels(): Kernels {
       (metric === 'dot' ? dotI8Into : l2I8Into)(arena.i8(queryPtr, d), arena.i8(codesPtr, n * d), n, d, out);
     },
 
-    crc32c(bytes, crc = 0) {
+    crc32c(bytes, crc = 0, start = 0, end = bytes?.length) {
       if (!(bytes instanceof Uint8Array)) throw new LargetableError('INVALID_ARGUMENT', 'crc32c: bytes must be a Uint8Array');
-      return crc32cReference(bytes, crc);
+      checkCrcRange(bytes, start, end);
+      return crc32cReference(start === 0 && end === bytes.length ? bytes : bytes.subarray(start, end), crc);
     },
 
     blockSum(bytes, len = bytes.length) {

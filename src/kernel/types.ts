@@ -77,8 +77,11 @@ export interface Kernels {
   scoreI8Ptr(metric: 'dot' | 'l2', queryPtr: number, codesPtr: number, n: number, d: number, outPtr: number): void;
 
   // ---- checksums ----
-  /** CRC-32C (Castagnoli) of bytes, continuing from `crc` (default 0). */
-  crc32c(bytes: Uint8Array, crc?: number): number;
+  /**
+   * CRC-32C (Castagnoli) of bytes[start, end) (default all), continuing from `crc` (default 0). A
+   * range, not a view of it: a WAL record's checksum skips its header on every commit.
+   */
+  crc32c(bytes: Uint8Array, crc?: number, start?: number, end?: number): number;
   /**
    * The segment block checksum of format version 2 (docs/FORMAT.md "Segment file") of
    * `bytes[0, len)` (default all), an unsigned 32-bit value.

@@ -174,3 +174,10 @@ export function checkI8PtrArgs(arena: PtrCheck, metric: 'dot' | 'l2', queryPtr: 
   arena.check('scoreI8Ptr', codesPtr, n * d, 1);
   arena.check('scoreI8Ptr', outPtr, n * 4);
 }
+
+/** crc32c's range: integers with 0 <= start <= end <= bytes.length. */
+export function checkCrcRange(bytes: Uint8Array, start: number, end: number): void {
+  if (!Number.isInteger(start) || !Number.isInteger(end) || start < 0 || start > end || end > bytes.length) {
+    throw new LargetableError('INVALID_ARGUMENT', `crc32c: range [${start}, ${end}) is not within the ${bytes.length} bytes`);
+  }
+}

@@ -10,6 +10,7 @@ import type { Kernels, KernelBuild, TopK } from './types.ts';
 import {
   checkBlockPtrArgs,
   checkCodecHeader,
+  checkCrcRange,
   checkCount,
   checkGatherPtrArgs,
   checkI8PtrArgs,
@@ -270,25 +271,27 @@ export function wrapKernelInstance(instance: WebAssembly.Instance, build: 'simd'
       run('scoreI8Ptr', () => (metric === 'dot' ? ex.dotI8 : ex.l2I8)(queryPtr, codesPtr, n, d, outPtr));
     },
 
-    crc32c(bytes, crc = 0) {
+    crc32c(bytes, crc = 0, start = 0, end = bytes?.length) {
       if (!(bytes instanceof Uint8Array)) throw new LargetableError('INVALID_ARGUMENT', 'crc32c: bytes must be a Uint8Array');
       if (!Number.isInteger(crc) || crc < -0x80000000 || crc > 0xffffffff) {
         throw new LargetableError('INVALID_ARGUMENT', `crc32c: crc must be a 32-bit integer, got ${crc}`);
       }
+      checkCrcRange(bytes, start, end);
       const n = bytes.length;
       // a block read's check: the scratch block directly, no closure per call (nor a context for
       // one: the closure of a larger call is made in sumBlock, which captures its own variables;
-      // made here, every call allocated a context of ~90 B for bytes, n and crc)
-      if (n <= scratchBytes) {
-        arena.heapU8.set(bytes, scratchPtr);
-        try {
-          return ex.crc32c(scratchPtr, n, crc | 0) >>> 0;
-        } catch (err) {
-          if (err instanceof WebAssembly.RuntimeError) throw kernelError('crc32c', err);
-          throw err;
-        }
+      // made here, every call allocated a context of ~90 B for bytes, n and crc). A range that is
+      // most of the bytes is summed in place after copying them all (no view of the range).
+      const whole = n <= scratchBytes && (end - start) * 2 >= n;
+      const range = whole || (start === 0 && end === n) ? bytes : bytes.subarray(start, end);
+      if (range.length > scratchBytes) return sumBlock('crc32c', range, crc);
+      arena.heapU8.set(range, scratchPtr);
+      try {
+        return ex.crc32c(whole ? scratchPtr + start : scratchPtr, end - start, crc | 0) >>> 0;
+      } catch (err) {
+        if (err instanceof WebAssembly.RuntimeError) throw kernelError('crc32c', err);
+        throw err;
       }
-      return sumBlock('crc32c', bytes, crc);
     },
 
     blockSum(bytes, len = bytes.length) {

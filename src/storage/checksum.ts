@@ -7,7 +7,7 @@ import { kernels } from '../kernel/index.ts';
 
 /** CRC-32C (Castagnoli) of `bytes[start, end)`, continuing from `crc` (default 0). */
 export function crc32c(bytes: Uint8Array, crc = 0, start = 0, end = bytes.length): number {
-  return kernels().crc32c(start === 0 && end === bytes.length ? bytes : bytes.subarray(start, end), crc);
+  return kernels().crc32c(bytes, crc, start, end);
 }
 
 /** The segment block checksum (format version 2) of `bytes[0, len)`. */

@@ -41,6 +41,24 @@ describe('crc32c', () => {
       runs,
     );
   });
+
+  it('of a range: the CRC of those bytes alone (small and large ranges, of small and large arrays), continuing from crc', () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ minLength: 1, maxLength: 9000 }), fc.nat(), fc.nat(), fc.nat(), (bytes, a, b, c) => {
+        const start = a % bytes.length;
+        const end = start + (b % (bytes.length - start + 1));
+        const crc = crcBitwise(bytes.subarray(0, c % (start + 1)));
+        const expected = crcBitwise(bytes.subarray(start, end), crc);
+        for (const k of all) assert.equal(k.crc32c(bytes, crc, start, end), expected, `${k.build} [${start}, ${end}) of ${bytes.length}`);
+      }),
+      { ...runs, numRuns: 60 },
+    );
+    for (const k of all) {
+      for (const [s, e] of [[-1, 2], [3, 2], [0, 5], [1.5, 2]] as const) {
+        assert.throws(() => k.crc32c(new Uint8Array(4), 0, s, e), (err: unknown) => isLargetableError(err) && err.code === 'INVALID_ARGUMENT', `${k.build} [${s}, ${e})`);
+      }
+    }
+  });
 });
 
 describe('crc32c of data with its own crc appended', () => {
