@@ -431,8 +431,8 @@ export class Collection<TSchema extends Document = Document> {
   }
 
   insertOne(doc: TSchema | Document, options?: OperationOptions): Promise<InsertOneResult> {
-    // not an async function, no default options object, no closure over `p` but the one `then`
-    // takes: this runs once per insert, mostly as unoptimized code, where an async function's
+    // not an async function, no default options object, no closure over `p` (`then` takes a
+    // function bound to it): this runs once per insert, mostly as unoptimized code, where an async function's
     // frame object, registers and await closures cost ~300 bytes of garbage more per call
     let p: PreparedInsert;
     let done: Promise<void>;
@@ -445,7 +445,7 @@ export class Collection<TSchema extends Document = Document> {
     } catch (err) {
       return Promise.reject(err);
     }
-    return done.then(() => insertOneResult(p));
+    return done.then(insertOneResult.bind(p));
   }
 
   private insertInTransaction(p: PreparedInsert, txn: TxnState, options: OperationOptions | undefined): Promise<void> {
@@ -1101,9 +1101,10 @@ function rethrow(_i: number, err: unknown): boolean {
 
 /** The first own enumerable key of a plain object (no keys array built). */
 /** insertOne's answer once its insert settled: the failure `p` holds (see Engine.insertOne), else the driver's result. */
-function insertOneResult(p: PreparedInsert): InsertOneResult {
-  if (p.error !== undefined) throw p.error;
-  return { acknowledged: true, insertedId: p.id };
+/** The result of a settled insertOne of `this` (its failure thrown). */
+function insertOneResult(this: PreparedInsert): InsertOneResult {
+  if (this.error !== undefined) throw this.error;
+  return { acknowledged: true, insertedId: this.id };
 }
 
 function firstKey(o: Document): string | undefined {

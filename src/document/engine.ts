@@ -14,7 +14,7 @@ import { LargetableError } from '../errors.ts';
 import { changeLogEntriesMax, documentCacheBytesDefault, nameSizeBytesMax } from '../limits.ts';
 import { compileFilter, type Matcher } from '../query/filter.ts';
 import type { Durability } from '../storage/adapter.ts';
-import type { Snapshot, Store, WriteOp } from '../storage/store.ts';
+import type { Snapshot, Store, WriteOp, WriteSink } from '../storage/store.ts';
 import { extractKeys, parseIndexFields, type IndexField } from './indexkeys.ts';
 import { encodeFast, encodeFastShared, type Reserved } from './bsonencode.ts';
 import { ByteSlab } from './slab.ts';
@@ -775,7 +775,12 @@ export class Engine {
   readonly counters = new Map<number, { count: number; bytes: number }>();
   /** Batches handed to the store, not yet committed (newest first). */
   readonly inflight: Map<string, Staged>[] = [];
-  private inflightCounters: number[] = [];
+  /**
+   * The commit counters of the `inflight` layers (same index), then one slot more: the array never
+   * empties (one that does drops its backing store, and a sequential writer's next commit, whose
+   * layer goes 0 -> 1 -> 0, would allocate a new one of 17 slots).
+   */
+  private inflightCounters: number[] = [0];
   /** Last change-log sequence number assigned. */
   changeSeq = 0;
   private commitCounter = 0;
@@ -1069,44 +1074,90 @@ export class Engine {
       g.items.push(p);
       return g.done;
     }
-    const ng: InsertGroup = { db, name, durability, items: [p], queued: 0, done: settledVoid };
-    // the group's promise is runInsertGroup's own (it never rejects: failures go on the items)
-    ng.done = this.runInsertGroup(ng);
-    // runInsertGroup queued on the mutex synchronously: later calls join while nothing queued after it
+    // the group's one promise (it never rejects: failures go on the items), resolved by `groupDone`
+    const done = new Promise<void>(takeResolve);
+    const ng: InsertGroup = { db, name, durability, items: [p], queued: 0, done, resolve: takenResolve, next: undefined };
+    takenResolve = noop;
+    // groups wait for the mutex in line (runInsertGroup takes the oldest): no async frame per group
+    if (this.groupsTail === undefined) this.groupsHead = ng;
+    else this.groupsTail.next = ng;
+    this.groupsTail = ng;
+    void this.mutex.lock().then(this.runInsertGroup);
+    // queued on the mutex synchronously: later calls join while nothing queued after it
     ng.queued = this.mutex.queued;
     this.openInsertGroup = ng;
-    return ng.done;
+    return done;
   }
 
+  /** insertOne groups waiting for the mutex, oldest first (linked by `next`). */
+  private groupsHead: InsertGroup | undefined;
+  private groupsTail: InsertGroup | undefined;
+
   /**
-   * Stages and commits an insertOne group under one mutex turn, as one commit. (Splitting a large
-   * group into two commits, the second staged while the first syncs, measured no faster with 64
-   * callers and cost ~10% more CPU per insert: a commit more per round, and half the inserts per sync.)
+   * Stages and commits the oldest waiting insertOne group under one mutex turn, as one commit
+   * (the mutex grants turns in the order they were asked for). (Splitting a large group into two
+   * commits, the second staged while the first syncs, measured no faster with 64 callers and cost
+   * ~10% more CPU per insert: a commit more per round, and half the inserts per sync.)
    */
-  private async runInsertGroup(g: InsertGroup): Promise<void> {
-    const release = await this.mutex.lock();
+  private readonly runInsertGroup = (release: () => void): void => {
+    const g = this.groupsHead!;
+    this.groupsHead = g.next;
+    if (g.next === undefined) this.groupsTail = undefined;
+    g.next = undefined;
     if (this.openInsertGroup === g) this.openInsertGroup = undefined;
     let scope: WriteScope | undefined;
-    let commit: CommitEntry | undefined;
     try {
       scope = this.newScope();
       this.checkOpen();
       const coll = this.ensureCollection(scope, g.db, g.name);
-      if (!this.stageInsertsSync(scope, coll, g.items, keepRefusal)) await this.stageInserts(scope, coll, g.items, keepRefusal);
-      commit = this.prepareCommit(scope, g.durability);
+      if (!this.stageInsertsSync(scope, coll, g.items, keepRefusal)) {
+        void this.runInsertGroupAsync(g, release, scope, coll);
+        return;
+      }
     } catch (err) {
       release();
       scope?.abortPlugins();
-      settleGroup(g, err);
+      groupDone(g, err);
+      return;
+    }
+    this.commitInsertGroup(g, release, scope);
+  };
+
+  /** runInsertGroup's staging with reads (a unique secondary index): then its commit. */
+  private async runInsertGroupAsync(g: InsertGroup, release: () => void, scope: WriteScope, coll: CollMeta): Promise<void> {
+    try {
+      await this.stageInserts(scope, coll, g.items, keepRefusal);
+    } catch (err) {
+      release();
+      scope.abortPlugins();
+      groupDone(g, err);
+      return;
+    }
+    this.commitInsertGroup(g, release, scope);
+  }
+
+  /** Prepares a staged insertOne group's commit, releases the mutex and hands the commit over; the group settles with it. */
+  private commitInsertGroup(g: InsertGroup, release: () => void, scope: WriteScope): void {
+    let commit: CommitEntry | undefined;
+    try {
+      commit = this.prepareCommit(scope, g.durability);
+    } catch (err) {
+      release();
+      scope.abortPlugins();
+      groupDone(g, err);
       return;
     }
     release();
-    if (commit) {
-      try {
-        await this.submit(commit);
-      } catch (err) {
-        settleGroup(g, err);
-      }
+    if (commit === undefined) {
+      groupDone(g, undefined);
+      return;
+    }
+    commit.group = g;
+    try {
+      this.enqueueCommit(commit);
+    } catch (err) {
+      this.commitFailed(commit);
+      groupDone(g, err);
     }
   }
 
@@ -1144,10 +1195,12 @@ export class Engine {
     // the staged writes (the layer's entries themselves: not to be mutated), then the change-log
     // records; arrays made at their final size (a push past an array's capacity copies it)
     const ops = new Array<WriteOp>(staged.size + pending.length);
-    let nOps = 0;
-    staged.forEach((st) => {
-      ops[nOps++] = st as WriteOp;
-    });
+    // forEach with a shared callback (no closure per commit) filling `fillOps`
+    fillOps = ops;
+    fillN = 0;
+    staged.forEach(fillOp);
+    let nOps = fillN;
+    fillOps = noOps;
     // meta records (counters, change sequence, catalog) hold totals: a later commit's supersede them
     const more = scope.moreDeltas;
     const meta = new Array<WriteOp>((scope.deltaColl < 0 ? 0 : 1) + (more === undefined ? 0 : more.size) + 2);
@@ -1156,11 +1209,14 @@ export class Engine {
       const op = this.countCommitted(scope.deltaColl, scope.deltaCount, scope.deltaBytes);
       if (op !== undefined) meta[nMeta++] = op;
     }
-    // forEach: no iterator and [key, value] array per entry (a for-of over the map allocates them in unoptimized code)
-    more?.forEach((d, collId) => {
-      const op = this.countCommitted(collId, d.count, d.bytes);
-      if (op !== undefined) meta[nMeta++] = op;
-    });
+    // a for-of (its iterator and entries only for scopes of several collections): a closure here
+    // would put meta and nMeta in a context object made on every call
+    if (more !== undefined) {
+      for (const [collId, d] of more) {
+        const op = this.countCommitted(collId, d.count, d.bytes);
+        if (op !== undefined) meta[nMeta++] = op;
+      }
+    }
     const firstSeq = this.changeSeq + 1;
     let wallMs = 0;
     let entryInPlace = 0;
@@ -1170,20 +1226,19 @@ export class Engine {
       // an insert's record is written around its document, into the room reserved before its
       // bytes (the store then writes them once, the document's value a reference to the record's:
       // see storeOrder); all other records go into one buffer (the store copies them into its WAL record)
-      const bodies = new Array<Uint8Array>(pending.length);
-      const names = new Array<Uint8Array>(pending.length);
+      // the other records' BSON parts (made on the first such record: none for inserts)
+      let bodies: (Uint8Array | undefined)[] | undefined;
       let total = 0;
       for (let i = 0; i < pending.length; i++) {
         const pe = pending[i]!;
         const nm = changeNames(pe.db, pe.coll);
-        names[i] = nm;
-        const fb = pe.fullDocumentBytes;
-        if (pe.op === 'insert' && fb !== undefined && pe.fullDocumentRoom === 17 + nm.length) {
+        if (inPlaceRecord(pe, nm)) {
           entryInPlace++;
           continue;
         }
-        bodies[i] = changeBody(pe);
-        total += 17 + nm.length + bodies[i]!.length;
+        const body = changeBody(pe);
+        (bodies ??= new Array<Uint8Array | undefined>(pending.length))[i] = body;
+        total += 17 + nm.length + body.length;
       }
       const buf = total > 0 ? new Uint8Array(total) : undefined;
       logBuffer = buf?.buffer;
@@ -1193,15 +1248,16 @@ export class Engine {
       for (let i = 0; i < pending.length; i++) {
         const n = ++this.changeSeq;
         const pe = pending[i]!;
-        const body = bodies[i];
+        const body = bodies?.[i];
+        const nm = changeNames(pe.db, pe.coll);
         let value: Uint8Array;
         if (body === undefined) {
           const fb = pe.fullDocumentBytes!;
           const h = pe.fullDocumentRoom!;
           value = new Uint8Array(fb.buffer, fb.byteOffset - h, h + fb.length);
-          writeChangeHeader(value, 0, n, wallMs, pe.op, names[i]!);
+          writeChangeHeader(value, 0, n, wallMs, pe.op, nm);
         } else {
-          const end = writeChange(buf!, o, n, wallMs, pe.op, names[i]!, body);
+          const end = writeChange(buf!, o, n, wallMs, pe.op, nm, body);
           value = buf!.subarray(o, end);
           o = end;
         }
@@ -1237,6 +1293,7 @@ export class Engine {
       wallMs,
       inPlace: entryInPlace,
       logBuffer,
+      group: undefined,
       resolve: noop,
       reject: noop,
     };
@@ -1263,25 +1320,26 @@ export class Engine {
    * every commit in it, as a failed group commit does in the store.
    */
   private submit(entry: CommitEntry): Promise<void> {
-    const q = this.commitQueue;
-    if (entry.coalesce && this.coalescableInFlight > 0 && (q.length === 0 || q[0]!.durability === entry.durability)) {
-      return new Promise<void>((resolve, reject) => {
-        entry.resolve = resolve;
-        entry.reject = reject;
-        q.push(entry);
-      });
-    }
-    if (q.length > 0) void this.issue(q.splice(0), true);
-    // issued at once: the commit settles with the promise of its store write (no promise of its own)
-    return this.issue([entry], false);
+    return new Promise<void>((resolve, reject) => {
+      entry.resolve = resolve;
+      entry.reject = reject;
+      this.enqueueCommit(entry);
+    });
   }
 
-  /**
-   * Writes a group of commits to the store. Queued commits settle through their own resolve and
-   * reject (the promise returned then never rejects); a commit issued at once (`resolve` left as
-   * `noop`, the only one of its group) through the returned promise.
-   */
-  private issue(group: CommitEntry[], waited: boolean): Promise<void> {
+  /** `submit` of a commit that settles through its `group` or its own resolve and reject (no promise made here). */
+  private enqueueCommit(entry: CommitEntry): void {
+    const q = this.commitQueue;
+    if (entry.coalesce && this.coalescableInFlight > 0 && (q.length === 0 || q[0]!.durability === entry.durability)) {
+      q.push(entry);
+      return;
+    }
+    if (q.length > 0) this.issue(q.splice(0), true);
+    this.issue([entry], false);
+  }
+
+  /** Writes a group of commits to the store; each settles (`commitSettled`) once the store told how the write ended. */
+  private issue(group: CommitEntry[], waited: boolean): void {
     const first = group[0]!;
     let ops: WriteOp[];
     if (group.length === 1) {
@@ -1320,31 +1378,38 @@ export class Engine {
     // flight (concurrent writers, whose callers resume with their next commits): the store then
     // keeps the thread free for them instead of writing this one synchronously
     const more = waited || this.mutex.waiting > 0;
-    const direct = first.resolve === noop;
-    return this.store.write(ops, first.durability || more ? { durability: first.durability, more } : undefined).then(
-      (info) => {
-        this.written(coalesce);
-        for (let i = 0; i < group.length; i++) {
-          const e = group[i]!;
-          try {
-            this.commitDone(e, info.seq);
-            e.resolve();
-          } catch (err) {
-            if (direct) throw err;
-            e.reject(err);
-          }
-        }
-      },
-      (err: unknown) => {
-        this.written(coalesce);
-        for (let i = 0; i < group.length; i++) {
-          const e = group[i]!;
-          this.commitFailed(e);
-          e.reject(err);
-        }
-        if (direct) throw err;
-      },
-    );
+    this.store.writeTo(ops, first.durability || more ? { durability: first.durability, more } : undefined, new IssuedCommits(this, group, coalesce));
+  }
+
+  /** The store wrote a group of commits (`IssuedCommits`): each is done, then settles. Never throws. */
+  groupWritten(group: CommitEntry[], coalesce: boolean, seq: number): void {
+    this.written(coalesce);
+    for (let i = 0; i < group.length; i++) {
+      const e = group[i]!;
+      let failure: unknown;
+      let failed = false;
+      try {
+        this.commitDone(e, seq);
+      } catch (err) {
+        failed = true;
+        failure = err;
+      }
+      commitSettled(e, failed, failure);
+    }
+  }
+
+  /** The store failed a group of commits: each fails with `err`. Never throws. */
+  groupFailed(group: CommitEntry[], coalesce: boolean, err: unknown): void {
+    this.written(coalesce);
+    for (let i = 0; i < group.length; i++) {
+      const e = group[i]!;
+      try {
+        this.commitFailed(e);
+      } catch {
+        // the commit fails with the store's error regardless
+      }
+      commitSettled(e, true, err);
+    }
   }
 
   private leaveInflight(layer: Map<string, Staged>): void {
@@ -1353,7 +1418,9 @@ export class Engine {
     // the oldest layer (the last) or the only one leaves without splice's array of removed elements
     if (i === this.inflight.length - 1) {
       this.inflight.pop();
+      // (the counters' extra last slot stays: see inflightCounters)
       this.inflightCounters.pop();
+      this.inflightCounters[i] = 0;
     } else {
       this.inflight.splice(i, 1);
       this.inflightCounters.splice(i, 1);
@@ -1365,7 +1432,7 @@ export class Engine {
     e.scope.abortPlugins();
   }
 
-  private commitDone(e: CommitEntry, seq: bigint): void {
+  private commitDone(e: CommitEntry, seq: number): void {
     this.leaveInflight(e.layer);
     this.commitGen++;
     // write through when no later commit finished first (else that one may have the newer value),
@@ -1387,7 +1454,7 @@ export class Engine {
         } else cache.delete(k);
       });
     }
-    if (e.scope.plugins !== undefined) for (const p of e.scope.plugins) p.afterCommit(seq);
+    if (e.scope.plugins !== undefined) for (const p of e.scope.plugins) p.afterCommit(BigInt(seq));
     const pending = e.scope.events;
     if (pending.length > 0 && this.watchers.size > 0) {
       // change events are built only when someone listens
@@ -1425,7 +1492,8 @@ export class Engine {
   beginTransaction(): TxnState {
     this.checkOpen();
     const snapshot = this.store.snapshot();
-    const startCounter = this.inflightCounters.length > 0 ? Math.min(...this.inflightCounters) - 1 : this.commitCounter;
+    let startCounter = this.commitCounter;
+    for (let i = 0; i < this.inflight.length; i++) if (this.inflightCounters[i]! - 1 < startCounter) startCounter = this.inflightCounters[i]! - 1;
     const txn: TxnState = { scope: new WriteScope(new Overlay(new StoreReader(this.store, snapshot))), snapshot, startCounter };
     this.activeTxns.add(txn);
     return txn;
@@ -2003,6 +2071,46 @@ function settleGroup(g: InsertGroup, err: unknown): void {
   for (let i = 0; i < items.length; i++) if (items[i]!.error === undefined) items[i]!.error = err;
 }
 
+/** Settles an insertOne group: failed with `err` unless it is undefined (see settleGroup), then its promise resolves. */
+function groupDone(g: InsertGroup, err: unknown): void {
+  if (err !== undefined) settleGroup(g, err);
+  g.resolve();
+}
+
+/** A commit's end: its group's (an insertOne group's promise resolves, failures on its items), else its own promise's. */
+function commitSettled(e: CommitEntry, failed: boolean, err: unknown): void {
+  const g = e.group;
+  if (g !== undefined) {
+    if (failed) settleGroup(g, err);
+    g.resolve();
+  } else if (failed) e.reject(err);
+  else e.resolve();
+}
+
+/** `new Promise(takeResolve)` leaves the promise's resolve here, for its maker to take (no closure per promise). */
+let takenResolve: () => void = noop;
+function takeResolve(resolve: () => void): void {
+  takenResolve = resolve;
+}
+
+/** The store write of a group of commits (`Engine.issue`): told how it ended, settles them. */
+class IssuedCommits implements WriteSink {
+  private readonly engine: Engine;
+  private readonly group: CommitEntry[];
+  private readonly coalesce: boolean;
+  constructor(engine: Engine, group: CommitEntry[], coalesce: boolean) {
+    this.engine = engine;
+    this.group = group;
+    this.coalesce = coalesce;
+  }
+  written(seq: number): void {
+    this.engine.groupWritten(this.group, this.coalesce, seq);
+  }
+  failed(err: unknown): void {
+    this.engine.groupFailed(this.group, this.coalesce, err);
+  }
+}
+
 /** stageInserts' onError for an insertOne group: a refusal fails its own insert only (kept on it); anything else stops the group. */
 function keepRefusal(i: number, err: unknown, items: readonly (PreparedInsert | undefined)[]): boolean {
   if (!(err instanceof LargetableError)) throw err;
@@ -2010,7 +2118,6 @@ function keepRefusal(i: number, err: unknown, items: readonly (PreparedInsert | 
   return true;
 }
 
-const settledVoid: Promise<void> = Promise.resolve();
 
 /** Inserts that one insertOne group takes at most (then the next call starts a new group). */
 const insertGroupMax = 1000;
@@ -2024,6 +2131,10 @@ interface InsertGroup {
   done: Promise<void>;
   /** `mutex.queued` right after the group queued: joinable while it is unchanged and the group is open. */
   queued: number;
+  /** Resolves `done`. */
+  resolve: () => void;
+  /** The next group waiting for the mutex (Engine.groupsHead). */
+  next: InsertGroup | undefined;
 }
 
 interface CommitEntry {
@@ -2045,6 +2156,8 @@ interface CommitEntry {
   logBuffer: ArrayBufferLike | undefined;
   /** Wall time of the commit's change events (ms since the epoch; 0 without events). */
   wallMs: number;
+  /** The insertOne group the commit is of: it settles the group (else `resolve` or `reject`). */
+  group: InsertGroup | undefined;
   resolve(): void;
   reject(err: unknown): void;
 }
@@ -2231,6 +2344,19 @@ const opOfByte: ChangeEvent['op'][] = ['insert', 'insert', 'update', 'replace', 
  * coll (u8 length + UTF-8), then BSON: the full document for insert/replace (its _id is the
  * document key), else `{ k?, u?, t? }` (document key, updateDescription, rename target).
  */
+/** An insert's change-log record goes around its document's bytes, in the room reserved before them (see storeOrder). */
+function inPlaceRecord(pe: PendingEvent, names: Uint8Array): boolean {
+  return pe.op === 'insert' && pe.fullDocumentBytes !== undefined && pe.fullDocumentRoom === 17 + names.length;
+}
+
+/** prepareCommit's target while its staged map's forEach fills it (`fillOp`: a shared callback, no closure per commit). */
+const noOps: WriteOp[] = [];
+let fillOps: WriteOp[] = noOps;
+let fillN = 0;
+function fillOp(st: Staged): void {
+  fillOps[fillN++] = st as WriteOp;
+}
+
 /** db and collection names as they appear in change-log records (u8 length + UTF-8 each). */
 const nameBytesCache = new Map<string, Uint8Array>();
 

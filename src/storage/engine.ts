@@ -45,6 +45,7 @@ import type {
   VerifyReport,
   WriteOp,
   WriteOptions,
+  WriteSink,
 } from './store.ts';
 import { entryBatchPush, entryKey, entryValue, newEntryBatch, type EntryBatch } from './store.ts';
 import { applyRecord, encodeBatch, scanWal, sealRecord, stampRecord, walHeader, walHeaderBytes, walName, walPreallocBytesMax, walPreallocBytesMin, walPreallocGroupBytesMax } from './wal.ts';
@@ -128,11 +129,11 @@ const walProbeRunCap = 4096;
 /** See `walSyncSteady`: how much slower than its best the synchronous way may get before probes resume. */
 const walSteadyFactor = 4;
 /**
- * ... or this many ms more, whichever is larger: on a device whose writes take microseconds (tmpfs,
+ * ... or this many us more (1 ms), whichever is larger: on a device whose writes take microseconds (tmpfs,
  * a cache with power-loss protection), one preemption moves the average by more than 4x, and a probe
  * (a round trip of 0.3-4 ms) cannot win back what it costs there.
  */
-const walSteadySlackMs = 1;
+const walSteadySlackUs = 1000;
 /**
  * A commit is written on the loop thread only up to this size: one writer's commit is small, while a
  * larger one is usually the merged commits of many writers (the document layer merges them), which
@@ -261,8 +262,11 @@ interface PendingBatch {
   /** more commits follow (WriteOptions.more): never written on the loop thread */
   more: boolean;
   seq: number;
-  resolve: (c: CommitInfo) => void;
-  reject: (e: unknown) => void;
+  /** Told how the batch ended (`settle`). */
+  sink: WriteSink;
+  /** Set when the batch failed: its error. */
+  failed: boolean;
+  error: unknown;
 }
 interface PendingRotate {
   kind: 'rotate';
@@ -270,6 +274,38 @@ interface PendingRotate {
   reject: (e: unknown) => void;
 }
 type Pending = PendingBatch | PendingRotate;
+
+/** A moving average (1/8 weight, whole microseconds, at least 1; 0: none yet) updated with the time since `t0` (performance.now()). */
+function movingUs(avgUs: number, t0: number): number {
+  const us = Math.max(1, Math.round((performance.now() - t0) * 1000));
+  return avgUs === 0 ? us : Math.max(1, avgUs + ((us - avgUs) >> 3));
+}
+
+function newBatch(rec: Uint8Array, pooled: Uint8Array | undefined, strict: boolean, more: boolean, sink: WriteSink): PendingBatch {
+  return { kind: 'batch', rec, pooled, strict, more, seq: 0, sink, failed: false, error: undefined };
+}
+
+/** A batch that failed before it was encoded (its sink is told so). */
+const emptyRecord = new Uint8Array(0);
+
+/** Resolved once: microtasks (the commit loop's start, the sinks' `tellSettled`) are scheduled on it, no new resolved promise each time. */
+const resolvedVoid: Promise<void> = Promise.resolve();
+
+/** `write`'s sink: settles its promise. */
+class PromiseSink implements WriteSink {
+  private readonly resolve: (c: CommitInfo) => void;
+  private readonly reject: (e: unknown) => void;
+  constructor(resolve: (c: CommitInfo) => void, reject: (e: unknown) => void) {
+    this.resolve = resolve;
+    this.reject = reject;
+  }
+  written(seq: number): void {
+    this.resolve({ seq: BigInt(seq) });
+  }
+  failed(err: unknown): void {
+    this.reject(err);
+  }
+}
 
 /** A WAL made ahead of use: header and zeros, synced, listed in the manifest (after the live WAL), no records. */
 interface SpareWal {
@@ -354,11 +390,15 @@ export class LsmStore implements Store {
   private walAsyncRun = 0;
   /** Synchronous lone commits allowed between two asynchronous ones now: walSyncRunMax, quadrupled up to walProbeRunCap. */
   private walProbeLimit = walSyncRunMax;
-  /** Moving averages (ms) of a lone commit written synchronously / asynchronously; 0 = not measured. */
-  private walLatNow = 0;
-  private walLatAsync = 0;
-  /** The lowest walLatNow so far: what the synchronous way costs here when nothing slows it down. */
-  private walLatNowBest = 0;
+  /**
+   * Moving averages (whole microseconds, at least 1) of a lone commit written synchronously /
+   * asynchronously; 0 = not measured. Integers: a sequential writer's every commit reads and
+   * writes them, mostly in unoptimized code, where each double read or result is a new heap number.
+   */
+  private walLatNowUs = 0;
+  private walLatAsyncUs = 0;
+  /** The lowest walLatNowUs so far: what the synchronous way costs here when nothing slows it down. */
+  private walLatNowBestUs = 0;
   /** Reused buffer for chunked WAL writes of many records (allocated on first use). */
   private walCoalesce: Uint8Array | undefined;
   /** Bytes of walCoalesce from here on are zeros (a fresh buffer is all zeros: see walGather). */
@@ -891,6 +931,10 @@ export class LsmStore implements Store {
   }
 
   write(ops: WriteOp[], options?: WriteOptions): Promise<CommitInfo> {
+    return new Promise<CommitInfo>((resolve, reject) => this.writeTo(ops, options, new PromiseSink(resolve, reject)));
+  }
+
+  writeTo(ops: WriteOp[], options: WriteOptions | undefined, sink: WriteSink): void {
     try {
       this.checkWritable();
       if (this.failed !== null) throw this.failedError();
@@ -906,7 +950,8 @@ export class LsmStore implements Store {
         const seq = ++this.lastSeq;
         sealRecord(rec, seq);
         this.applyRelaxed([rec], seq);
-        return Promise.resolve({ seq: BigInt(seq) });
+        this.settle(newBatch(rec, undefined, false, false, sink), seq);
+        return;
       }
       // a strict record is written, then copied into the memtable (`applyRecord` copies every
       // record it is given without a buffer index): its buffer is reused for later records
@@ -916,17 +961,58 @@ export class LsmStore implements Store {
       const rec = d === 'strict' ? encodeBatch(ops, this.recordFromPool) : encodeBatch(ops);
       const pooled = this.pooledRecord;
       this.pooledRecord = undefined;
-      return new Promise<CommitInfo>((resolve, reject) => {
-        const b: PendingBatch = { kind: 'batch', rec, pooled, strict: d === 'strict', more: options?.more === true, seq: 0, resolve, reject };
-        // an empty queue (a sequential writer's, each commit) takes a new array of one: a push into
-        // an array that emptied allocates a backing store of 17 slots
-        if (this.queue.length === 0) this.queue = [b];
-        else this.queue.push(b);
-        this.kick();
-      });
+      const b = newBatch(rec, pooled, d === 'strict', options?.more === true, sink);
+      // an empty queue (a sequential writer's, each commit) takes a new array of one: a push into
+      // an array that emptied allocates a backing store of 17 slots
+      if (this.queue.length === 0) this.queue = [b];
+      else this.queue.push(b);
+      this.kick();
     } catch (err) {
-      return Promise.reject(err);
+      this.settleFailed(newBatch(emptyRecord, undefined, false, false, sink), err);
     }
+  }
+
+  /** Batches settled and not yet told (`settle`), the first `settledN`; a count, not the length (an array that empties drops its backing store). */
+  private settled: (PendingBatch | undefined)[] = [];
+  private settledN = 0;
+
+  /** The batch was written (and is visible) as `seq`: its sink is told in a microtask (see WriteSink). */
+  private settle(p: PendingBatch, seq: number): void {
+    p.seq = seq;
+    this.settled[this.settledN++] = p;
+    if (this.settledN === 1) void resolvedVoid.then(this.tellSettled);
+  }
+
+  /** The batch failed with `err`: its sink is told in a microtask. */
+  private settleFailed(p: PendingBatch, err: unknown): void {
+    p.failed = true;
+    p.error = err;
+    this.settled[this.settledN++] = p;
+    if (this.settledN === 1) void resolvedVoid.then(this.tellSettled);
+  }
+
+  /** Tells the settled batches' sinks, in order (one microtask for all that settled meanwhile). */
+  private readonly tellSettled = (): void => {
+    const list = this.settled;
+    // batches settled while the sinks run (a relaxed write acknowledged at once) are told here too
+    for (let i = 0; i < this.settledN; i++) {
+      const p = list[i]!;
+      list[i] = undefined;
+      try {
+        if (p.failed) p.sink.failed(p.error);
+        else p.sink.written(p.seq);
+      } catch (err) {
+        // a sink must not throw: surfaced as an unhandled rejection, the others still told
+        void Promise.reject(err);
+      }
+    }
+    this.settledN = 0;
+  };
+
+  /** A pending item's failure: a batch's sink is told (`settleFailed`), a rotation's promise rejects. */
+  private failPending(p: Pending, err: unknown): void {
+    if (p.kind === 'batch') this.settleFailed(p, err);
+    else p.reject(err);
   }
 
   /**
@@ -1049,7 +1135,7 @@ export class LsmStore implements Store {
     }
     // the loop starts after the current run of synchronous and promise-resumed callers, so
     // writers issued together (Promise.all, writers resumed by the previous group) form one group
-    this.commitDone = Promise.resolve().then(this.startCommits);
+    this.commitDone = resolvedVoid.then(this.startCommits);
   }
 
   /**
@@ -1119,18 +1205,18 @@ export class LsmStore implements Store {
       }
     } catch (err) {
       this.lastSeq = seq;
-      p.reject(this.fail(err, name, 'append'));
+      this.settleFailed(p, this.fail(err, name, 'append'));
       return true;
     }
     this.lastSeq = seq;
     p.seq = seq;
     this.wroteNow(rec.length);
     this.walSyncedTo(this.walSize);
-    this.noteLatNow(performance.now() - t0);
+    this.noteLatNow(t0);
     applyRecord(rec, 0, rec.length, seq, this.current.mem, name, 0);
     this.visibleSeq = seq;
     if (p.pooled !== undefined) this.recordToPool(p.pooled);
-    p.resolve({ seq: BigInt(seq) });
+    this.settle(p, seq);
     return true;
   }
 
@@ -1143,7 +1229,7 @@ export class LsmStore implements Store {
   private syncWayChosen(): boolean {
     if (!this.walQuiet || this.walSyncRun >= this.turnAfter()) return false;
     if (this.walProbeRun >= this.walProbeLimit && !this.walSyncSteady()) return false;
-    const faster = this.walLatNow === 0 || this.walLatAsync === 0 || this.walLatNow <= this.walLatAsync;
+    const faster = this.walLatNowUs === 0 || this.walLatAsyncUs === 0 || this.walLatNowUs <= this.walLatAsyncUs;
     return faster || this.walAsyncRun >= walSyncRunMax;
   }
 
@@ -1164,10 +1250,10 @@ export class LsmStore implements Store {
     this.onEvent?.('wal-sync');
   }
 
-  /** Moving average (and best) of the synchronous way's commit latency, ms. */
-  private noteLatNow(dt: number): void {
-    this.walLatNow = this.walLatNow === 0 ? dt : this.walLatNow + (dt - this.walLatNow) / 8;
-    if (this.walLatNowBest === 0 || this.walLatNow < this.walLatNowBest) this.walLatNowBest = this.walLatNow;
+  /** Moving average (and best) of the synchronous way's commit latency: `t0` its start (performance.now()). */
+  private noteLatNow(t0: number): void {
+    this.walLatNowUs = movingUs(this.walLatNowUs, t0);
+    if (this.walLatNowBestUs === 0 || this.walLatNowUs < this.walLatNowBestUs) this.walLatNowBestUs = this.walLatNowUs;
   }
 
   private async commitLoop(): Promise<void> {
@@ -1198,7 +1284,7 @@ export class LsmStore implements Store {
       if (this.failed !== null) {
         const q = this.queue;
         this.queue = [];
-        for (const p of q) p.reject(this.failedError());
+        for (const p of q) this.failPending(p, this.failedError());
         continue;
       }
       const head = this.queue[0]!;
@@ -1261,7 +1347,7 @@ export class LsmStore implements Store {
           group.map((p) => p.rec),
           seq,
         );
-        for (const p of group) p.resolve({ seq: BigInt(p.seq) });
+        for (const p of group) this.settle(p, p.seq);
         continue;
       }
       // strict: everything acknowledged before it goes first, in one write and one sync
@@ -1302,26 +1388,25 @@ export class LsmStore implements Store {
         if (!now || this.wal.syncPending?.() !== false) await io(name, 'sync', () => this.wal.sync());
         this.walSyncedTo(end);
         if (lone) {
-          const dt = performance.now() - t0;
-          if (now) this.noteLatNow(dt);
+          if (now) this.noteLatNow(t0);
           else if (this.queue.length === 0) {
-            this.walLatAsync = this.walLatAsync === 0 ? dt : this.walLatAsync + (dt - this.walLatAsync) / 8;
+            this.walLatAsyncUs = movingUs(this.walLatAsyncUs, t0);
             // the synchronous way still clearly faster: probe (and pay the round trip) a quarter as often
-            this.walProbeLimit = this.walLatNow > 0 && this.walLatNow * 2 <= this.walLatAsync ? Math.min(this.walProbeLimit * 4, walProbeRunCap) : walSyncRunMax;
+            this.walProbeLimit = this.walLatNowUs > 0 && this.walLatNowUs * 2 <= this.walLatAsyncUs ? Math.min(this.walProbeLimit * 4, walProbeRunCap) : walSyncRunMax;
           }
         } else this.walProbeLimit = walSyncRunMax;
       } catch (err) {
         const e = this.fail(err, name, 'append');
         // a group in the memtable must stay invisible: no later write may pass it
         if (applied && this.failed === null) this.failed = e;
-        for (const p of group) p.reject(e);
+        for (const p of group) this.settleFailed(p, e);
         continue;
       }
       if (!applied) for (const p of group) applyRecord(p.rec, 0, p.rec.length, p.seq, mem, name, 0);
       this.visibleSeq = seq;
       // written, synced and copied into the memtable: the buffers serve later records
       for (const p of group) if (p.pooled !== undefined) this.recordToPool(p.pooled);
-      for (const p of group) p.resolve({ seq: BigInt(p.seq) });
+      for (const p of group) this.settle(p, p.seq);
     }
   }
 
@@ -1334,12 +1419,12 @@ export class LsmStore implements Store {
     if (this.failed !== null) return;
     const q = this.queue;
     this.queue = [];
-    for (const p of q) p.reject(err);
+    for (const p of q) this.failPending(p, err);
   }
 
   /**
    * The synchronous way still costs what it did at its best (its moving average within
-   * walSteadyFactor times its lowest, or walSteadySlackMs more): nothing slows this thread or the device, so the thread-pool
+   * walSteadyFactor times its lowest, or walSteadySlackUs more): nothing slows this thread or the device, so the thread-pool
    * round trip cannot be the faster way and a probe of it would only cost its latency (0.3-4 ms on
    * an idle 2-core VM, the slowest of a fresh store's first 300 sequential commits). Probes wait
    * until that changes (CPU contention: latencies of several ms against ~0.2 ms), or for
@@ -1347,8 +1432,8 @@ export class LsmStore implements Store {
    * 0.2 ms writes was enough for a probe.)
    */
   private walSyncSteady(): boolean {
-    const best = this.walLatNowBest;
-    return this.walLatNow > 0 && this.walLatNow <= Math.max(walSteadyFactor * best, best + walSteadySlackMs) && this.walProbeRun < walProbeRunCap;
+    const best = this.walLatNowBestUs;
+    return this.walLatNowUs > 0 && this.walLatNowUs <= Math.max(walSteadyFactor * best, best + walSteadySlackUs) && this.walProbeRun < walProbeRunCap;
   }
 
   /**

@@ -130,6 +130,17 @@ export interface CommitInfo {
   seq: bigint;
 }
 
+/**
+ * Told once how a `Store.writeTo` batch ended, instead of a promise per write: `written` once it is
+ * durable as its durability asks and visible (with its sequence number), or `failed` (nothing of
+ * it visible). Called from a microtask, as a promise's reaction would run: never inside `writeTo`
+ * nor inside the store's commit loop. Neither may throw.
+ */
+export interface WriteSink {
+  written(seq: number): void;
+  failed(err: unknown): void;
+}
+
 export interface RecoveryReport {
   walRecordsReplayed: number;
   tornTailBytesTruncated: number;
@@ -188,6 +199,8 @@ export interface Store {
   del(key: Uint8Array): Promise<CommitInfo>;
   /** Atomic: all ops become visible and durable together, or none does. */
   write(ops: WriteOp[], options?: WriteOptions): Promise<CommitInfo>;
+  /** `write` that tells `sink` how it ended: no promise, closures and result object per batch. */
+  writeTo(ops: WriteOp[], options: WriteOptions | undefined, sink: WriteSink): void;
   iterate(options?: RangeOptions): StoreIterator;
   /** Approximate entries with gte <= key < lt (no I/O; for query planning): see LsmStore. */
   approximateCount(gte: Uint8Array, lt: Uint8Array | undefined): number;
