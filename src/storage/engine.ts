@@ -281,6 +281,11 @@ function movingUs(avgUs: number, t0: number): number {
   return avgUs === 0 ? us : Math.max(1, avgUs + ((us - avgUs) >> 3));
 }
 
+/** Applies a sealed batch's record to the memtable (WAL file `name`). */
+function applyBatch(p: PendingBatch, mem: Memtable, name: string): void {
+  applyRecord(p.rec, 0, p.rec.length, p.seq, mem, name, 0);
+}
+
 function newBatch(rec: Uint8Array, pooled: Uint8Array | undefined, strict: boolean, more: boolean, sink: WriteSink): PendingBatch {
   return { kind: 'batch', rec, pooled, strict, more, seq: 0, sink, failed: false, error: undefined };
 }
@@ -1335,7 +1340,8 @@ export class LsmStore implements Store {
       }
       const group = this.queue.splice(0, n) as PendingBatch[];
       let seq = this.lastSeq;
-      for (const p of group) {
+      for (let i = 0; i < group.length; i++) {
+        const p = group[i]!;
         seq++;
         sealRecord(p.rec, seq);
         p.seq = seq;
@@ -1347,12 +1353,12 @@ export class LsmStore implements Store {
           group.map((p) => p.rec),
           seq,
         );
-        for (const p of group) this.settle(p, p.seq);
+        for (let i = 0; i < group.length; i++) this.settle(group[i]!, group[i]!.seq);
         continue;
       }
       // strict: everything acknowledged before it goes first, in one write and one sync
       const parts = this.takeUnwritten();
-      for (const p of group) parts.push(p.rec);
+      for (let i = 0; i < group.length; i++) parts.push(group[i]!.rec);
       const name = this.walFileName;
       // on the thread-pool path the memtable takes the group while its bytes are written and
       // synced: readers see versions up to visibleSeq only, so it stays invisible until the sync
@@ -1377,7 +1383,7 @@ export class LsmStore implements Store {
           this.walAsyncRun++;
           const written = this.walWrite(parts);
           applied = true;
-          for (const p of group) applyRecord(p.rec, 0, p.rec.length, p.seq, mem, name, 0);
+          for (let i = 0; i < group.length; i++) applyBatch(group[i]!, mem, name);
           await written;
           // no batch arrived while this write was in flight: the writer(s) are sequential
           this.walQuiet = this.queue.length === 0;
@@ -1385,7 +1391,14 @@ export class LsmStore implements Store {
         }
         // a synchronous write is durable when it returns: its sync is skipped when it has nothing to do
         const end = this.walSize;
-        if (!now || this.wal.syncPending?.() !== false) await io(name, 'sync', () => this.wal.sync());
+        if (!now || this.wal.syncPending?.() !== false) {
+          try {
+            // not through io(): no closure and async frame per commit
+            await this.wal.sync();
+          } catch (err) {
+            throw toIoError(err, name, 'sync');
+          }
+        }
         this.walSyncedTo(end);
         if (lone) {
           if (now) this.noteLatNow(t0);
@@ -1402,11 +1415,14 @@ export class LsmStore implements Store {
         for (const p of group) this.settleFailed(p, e);
         continue;
       }
-      if (!applied) for (const p of group) applyRecord(p.rec, 0, p.rec.length, p.seq, mem, name, 0);
+      if (!applied) for (let i = 0; i < group.length; i++) applyBatch(group[i]!, mem, name);
       this.visibleSeq = seq;
       // written, synced and copied into the memtable: the buffers serve later records
-      for (const p of group) if (p.pooled !== undefined) this.recordToPool(p.pooled);
-      for (const p of group) this.settle(p, p.seq);
+      for (let i = 0; i < group.length; i++) {
+        const p = group[i]!;
+        if (p.pooled !== undefined) this.recordToPool(p.pooled);
+        this.settle(p, p.seq);
+      }
     }
   }
 
@@ -1469,7 +1485,7 @@ export class LsmStore implements Store {
    */
   private async walWrite(parts: Uint8Array[]): Promise<void> {
     let total = 0;
-    for (const p of parts) total += p.length;
+    for (let i = 0; i < parts.length; i++) total += parts[i]!.length;
     if (total === 0) return;
     if (this.spare !== undefined && this.walSize + total > this.walAlloc && !this.walDirty) this.switchToSpare();
     this.stampParts(parts);
@@ -1518,14 +1534,20 @@ export class LsmStore implements Store {
     } else {
       buf = new Uint8Array(total + pad);
       let o = 0;
-      for (const p of parts) {
+      for (let i = 0; i < parts.length; i++) {
+        const p = parts[i]!;
         buf.set(p, o);
         o += p.length;
       }
     }
     this.onEvent?.('wal-append');
     this.walDirty = true;
-    await io(name, 'write', () => this.wal.write(at, buf));
+    try {
+      // not through io(): no closure and async frame per commit
+      await this.wal.write(at, buf);
+    } catch (err) {
+      throw toIoError(err, name, 'write');
+    }
     this.walSize = end;
     if (at + buf.length > this.walAlloc) this.walAlloc = at + buf.length;
     if (end >= this.spareAt && total <= walPreallocGroupBytesMax) this.makeSpare();
@@ -1540,7 +1562,8 @@ export class LsmStore implements Store {
   private walGather(parts: Uint8Array[], size: number): Uint8Array {
     const co = (this.walCoalesce ??= new Uint8Array(walCoalesceBytes));
     let o = 0;
-    for (const p of parts) {
+    for (let i = 0; i < parts.length; i++) {
+      const p = parts[i]!;
       co.set(p, o);
       o += p.length;
     }
