@@ -14,7 +14,7 @@ import { LargetableError } from '../errors.ts';
 import { changeLogEntriesMax, documentCacheBytesDefault, nameSizeBytesMax } from '../limits.ts';
 import { compileFilter, type Matcher } from '../query/filter.ts';
 import type { Durability } from '../storage/adapter.ts';
-import type { Snapshot, Store, WriteOp, WriteSink } from '../storage/store.ts';
+import type { Snapshot, Store, WriteOp, WriteOptions, WriteSink } from '../storage/store.ts';
 import { extractKeys, parseIndexFields, type IndexField } from './indexkeys.ts';
 import { encodeFast, encodeFastShared, type Reserved } from './bsonencode.ts';
 import { ByteSlab } from './slab.ts';
@@ -113,7 +113,7 @@ export class Mutex {
   private readonly waiters: ((release: () => void) => void)[] = [];
   /** callers waiting for the lock (not counting its holder; a caller handed the lock counts until its grant's microtask) */
   waiting = 0;
-  /** lock() calls so far: a caller that saw this count knows whether anyone queued after it */
+  /** lock() and lockThen() calls so far: a caller that saw this count knows whether anyone queued after it */
   queued = 0;
   private readonly granted = (): void => {
     this.waiting--;
@@ -127,24 +127,58 @@ export class Mutex {
     this.waiting++;
     return new Promise<() => void>((resolve) => this.waiters.push(resolve));
   }
+  /**
+   * `lock().then(run)` for a caller that releases exactly once (no guard against a second call):
+   * a free lock is taken with no promise of its own and no release closure, `run` called in a
+   * microtask as `then` would (an insertOne group's every turn).
+   */
+  lockThen(run: (release: () => void) => void): void {
+    this.queued++;
+    if (!this.held) {
+      this.held = true;
+      this.grantRun(run);
+      return;
+    }
+    this.waiting++;
+    // handed the lock, it runs a microtask later too (never inside the release that handed it over)
+    this.waiters.push(() => this.grantRun(run));
+  }
+  /** lockThen's caller that was granted the lock, until its microtask (one at a time: the lock is its). */
+  private runNext: ((release: () => void) => void) | undefined;
+  private grantRun(run: (release: () => void) => void): void {
+    this.runNext = run;
+    void resolvedVoid.then(this.startRun);
+  }
+  private readonly startRun = (): void => {
+    const run = this.runNext!;
+    this.runNext = undefined;
+    run(this.handOver);
+  };
   /** The holder's release: hands the lock to the next waiter, else frees it (a second call does nothing). */
   private releaser(): () => void {
     let done = false;
     return () => {
       if (done) return;
       done = true;
-      const next = this.waiters.shift();
-      if (next === undefined) {
-        this.held = false;
-        return;
-      }
-      // the waiter stops counting as waiting in a microtask before it resumes, as a waiter on a
-      // promise chain did: a commit issued by the releasing holder right now sees it waiting
-      void Promise.resolve().then(this.granted);
-      next(this.releaser());
+      this.handOver();
     };
   }
+  /** Hands the lock to the next waiter, else frees it. */
+  private readonly handOver = (): void => {
+    const next = this.waiters.shift();
+    if (next === undefined) {
+      this.held = false;
+      return;
+    }
+    // the waiter stops counting as waiting in a microtask before it resumes, as a waiter on a
+    // promise chain did: a commit issued by the releasing holder right now sees it waiting
+    void resolvedVoid.then(this.granted);
+    next(this.releaser());
+  };
 }
+
+/** Resolved once: microtasks are scheduled on it (no new resolved promise each time). */
+const resolvedVoid: Promise<void> = Promise.resolve();
 
 /** The events of a scope that has none (never written to: `addEvent` replaces it). */
 const noEvents: PendingEvent[] = [];
@@ -1082,7 +1116,7 @@ export class Engine {
     if (this.groupsTail === undefined) this.groupsHead = ng;
     else this.groupsTail.next = ng;
     this.groupsTail = ng;
-    void this.mutex.lock().then(this.runInsertGroup);
+    this.mutex.lockThen(this.runInsertGroup);
     // queued on the mutex synchronously: later calls join while nothing queued after it
     ng.queued = this.mutex.queued;
     this.openInsertGroup = ng;
@@ -1378,7 +1412,7 @@ export class Engine {
     // flight (concurrent writers, whose callers resume with their next commits): the store then
     // keeps the thread free for them instead of writing this one synchronously
     const more = waited || this.mutex.waiting > 0;
-    this.store.writeTo(ops, first.durability || more ? { durability: first.durability, more } : undefined, new IssuedCommits(this, group, coalesce));
+    this.store.writeTo(ops, writeOptionsOf(first.durability, more), new IssuedCommits(this, group, coalesce));
   }
 
   /** The store wrote a group of commits (`IssuedCommits`): each is done, then settles. Never throws. */
@@ -2075,6 +2109,17 @@ function settleGroup(g: InsertGroup, err: unknown): void {
 function groupDone(g: InsertGroup, err: unknown): void {
   if (err !== undefined) settleGroup(g, err);
   g.resolve();
+}
+
+/** The store's write options per commit durability, without and with `more` (constants: no object per commit). */
+const writeOptionsTable: Record<Durability, readonly [WriteOptions, WriteOptions]> = {
+  strict: [{ durability: 'strict', more: false }, { durability: 'strict', more: true }],
+  relaxed: [{ durability: 'relaxed', more: false }, { durability: 'relaxed', more: true }],
+};
+const moreOnly: WriteOptions = { more: true };
+function writeOptionsOf(durability: Durability | undefined, more: boolean): WriteOptions | undefined {
+  if (durability === undefined) return more ? moreOnly : undefined;
+  return writeOptionsTable[durability][more ? 1 : 0];
 }
 
 /** A commit's end: its group's (an insertOne group's promise resolves, failures on its items), else its own promise's. */

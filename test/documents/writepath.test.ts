@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { BSON } from 'bson';
 import fc from 'fast-check';
 import { open, LargetableError, LargetableBulkWriteError, type LargetableClient } from '../../platform/node/index.ts';
-import { encodeCounters } from '../../src/document/engine.ts';
+import { Mutex, encodeCounters } from '../../src/document/engine.ts';
 
 async function withDir(fn: (dir: string) => Promise<void>): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'lt-writepath-'));
@@ -256,5 +256,42 @@ describe('write path: counters record', () => {
         assert.deepEqual(Array.from(encodeCounters(count, bytes)), Array.from(BSON.serialize({ count, bytes })));
       }),
     );
+  });
+});
+
+describe('write path: the mutex', () => {
+  it('grants lock() and lockThen() callers in call order, each in a microtask (never inside the release that hands it over)', async () => {
+    const m = new Mutex();
+    const log: string[] = [];
+    let inRelease = false;
+    const release = (r: () => void, who: string): void => {
+      inRelease = true;
+      r();
+      inRelease = false;
+      log.push(`${who} released`);
+    };
+    const run = (who: string) => (r: () => void): void => {
+      assert.equal(inRelease, false, `${who} ran inside a release`);
+      log.push(`${who} runs (waiting ${m.waiting})`);
+      queueMicrotask(() => release(r, who));
+    };
+    m.lockThen(run('a'));
+    assert.equal(log.length, 0, 'a free lock is granted a microtask later, as then() would');
+    const b = m.lock().then((r) => {
+      log.push(`b runs (waiting ${m.waiting})`);
+      release(r, 'b');
+    });
+    m.lockThen(run('c'));
+    m.lockThen(run('d'));
+    assert.equal(m.queued, 4);
+    assert.equal(m.waiting, 3);
+    await b;
+    while (log.length < 8) await new Promise((r) => setTimeout(r, 1));
+    assert.deepEqual(log, ['a runs (waiting 3)', 'a released', 'b runs (waiting 2)', 'b released', 'c runs (waiting 1)', 'c released', 'd runs (waiting 0)', 'd released']);
+    // free again: lock() takes it at once
+    const r = await m.lock();
+    r();
+    r(); // lock()'s release is guarded: a second call does nothing
+    assert.equal(m.waiting, 0);
   });
 });
