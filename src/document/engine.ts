@@ -2384,11 +2384,6 @@ function readU64(b: Uint8Array, o: number): number {
 const opByte: Record<ChangeEvent['op'], number> = { insert: 1, update: 2, replace: 3, delete: 4, drop: 5, rename: 6, dropDatabase: 7 };
 const opOfByte: ChangeEvent['op'][] = ['insert', 'insert', 'update', 'replace', 'delete', 'drop', 'rename', 'dropDatabase'];
 
-/**
- * Change-log ring record: seq:u64, op:u8, wallTime:f64 (ms, big-endian), db (u8 length + UTF-8),
- * coll (u8 length + UTF-8), then BSON: the full document for insert/replace (its _id is the
- * document key), else `{ k?, u?, t? }` (document key, updateDescription, rename target).
- */
 /** An insert's change-log record goes around its document's bytes, in the room reserved before them (see storeOrder). */
 function inPlaceRecord(pe: PendingEvent, names: Uint8Array): boolean {
   return pe.op === 'insert' && pe.fullDocumentBytes !== undefined && pe.fullDocumentRoom === 17 + names.length;
@@ -2402,6 +2397,11 @@ function fillOp(st: Staged): void {
   fillOps[fillN++] = st as WriteOp;
 }
 
+/**
+ * Change-log ring record: seq:u64, op:u8, wallTime:f64 (ms, big-endian), db (u8 length + UTF-8),
+ * coll (u8 length + UTF-8), then BSON: the full document for insert/replace (its _id is the
+ * document key), else `{ k?, u?, t? }` (document key, updateDescription, rename target).
+ */
 /** db and collection names as they appear in change-log records (u8 length + UTF-8 each). */
 const nameBytesCache = new Map<string, Uint8Array>();
 
