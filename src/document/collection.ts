@@ -1099,14 +1099,13 @@ function rethrow(_i: number, err: unknown): boolean {
   throw err;
 }
 
-/** The first own enumerable key of a plain object (no keys array built). */
-/** insertOne's answer once its insert settled: the failure `p` holds (see Engine.insertOne), else the driver's result. */
-/** The result of a settled insertOne of `this` (its failure thrown). */
+/** insertOne's answer once its insert settled (`this`, bound by insertOne): the failure it holds (see Engine.insertOne) thrown, else the driver's result. */
 function insertOneResult(this: PreparedInsert): InsertOneResult {
   if (this.error !== undefined) throw this.error;
   return { acknowledged: true, insertedId: this.id };
 }
 
+/** The first own enumerable key of a plain object (no keys array built). */
 function firstKey(o: Document): string | undefined {
   for (const k in o) return k;
   return undefined;

@@ -984,14 +984,18 @@ export class LsmStore implements Store {
   /** The batch was written (and is visible) as `seq`: its sink is told in a microtask (see WriteSink). */
   private settle(p: PendingBatch, seq: number): void {
     p.seq = seq;
-    this.settled[this.settledN++] = p;
-    if (this.settledN === 1) void resolvedVoid.then(this.tellSettled);
+    this.toTell(p);
   }
 
   /** The batch failed with `err`: its sink is told in a microtask. */
   private settleFailed(p: PendingBatch, err: unknown): void {
     p.failed = true;
     p.error = err;
+    this.toTell(p);
+  }
+
+  /** Queues a settled batch for `tellSettled` (the first one of a run schedules it). */
+  private toTell(p: PendingBatch): void {
     this.settled[this.settledN++] = p;
     if (this.settledN === 1) void resolvedVoid.then(this.tellSettled);
   }
