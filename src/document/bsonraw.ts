@@ -692,6 +692,14 @@ interface Shape {
   readonly bytes: Uint8Array;
   readonly ends: Int32Array;
   readonly build: (v: unknown[]) => Document;
+  /**
+   * The whole document decoded in one straight pass compiled for these names (each checked
+   * against constant bytes, its value of the type it had when the shape was built read inline,
+   * any other type by `decodeValue`), from its first element at `o` to its terminator at `stop`;
+   * undefined when the names are not exactly these (the caller walks it field by field).
+   * Undefined for shapes whose names are too long to compile so.
+   */
+  readonly decode: ShapeDecode | undefined;
   /** Set when it builds a document, cleared by a miss on its slot: a shape in use is not replaced. */
   used: boolean;
 }
@@ -751,15 +759,85 @@ function newShape(b: Uint8Array, n: number, names: string[]): Shape | undefined 
   // PlainObject) assigning the fields in order. JSON.stringify quotes any name as a valid string
   // literal; '__proto__' (the one setter on Object.prototype) and '$' names never get here; a
   // repeated name keeps its first position and its last value, as with decodeInto's assignments
-  let src = 'function D(v) {';
-  for (let j = 0; j < n; j++) src += `this[${JSON.stringify(names[j])}] = v[${j}];`;
-  src += '} D.prototype = Object.prototype; return function build(v) { return new D(v); };';
+  const args = names.slice(0, n).map((_, j) => `x${j}`).join(', ');
+  let src = `function D(${args}) {`;
+  for (let j = 0; j < n; j++) src += `this[${JSON.stringify(names[j])}] = x${j};`;
+  src += '} D.prototype = Object.prototype;';
+  src += `const build = (v) => new D(${names.slice(0, n).map((_, j) => `v[${j}]`).join(', ')});`;
+  src += total <= shapeDecodeNameBytesMax ? `const decode = ${shapeDecodeSource(b, n, args)}; return { build, decode };` : 'return { build, decode: undefined };';
   try {
-    return { bytes, ends, build: new Function(src)() as (v: unknown[]) => Document, used: false };
+    const made = new Function('h', src)(shapeHelpers) as { build: (v: unknown[]) => Document; decode: ShapeDecode | undefined };
+    return { bytes, ends, build: made.build, decode: made.decode, used: false };
   } catch {
     shapesOn = false;
     return undefined;
   }
+}
+
+/** A shape's compiled decoder (`Shape.decode`). */
+type ShapeDecode = (b: Uint8Array, o: number, stop: number, id: string | undefined) => Document | undefined;
+
+/** Name bytes a shape has at most for a compiled decoder (each name byte is a compare in its code). */
+const shapeDecodeNameBytesMax = 256;
+
+/** What a compiled shape decoder calls (`h` in its source). */
+const shapeHelpers = {
+  i32,
+  readDouble,
+  str,
+  decodeValue,
+  isAsciiString,
+  valueEnd: (): number => valueEnd,
+  giveUp: (): never => {
+    throw GIVE_UP;
+  },
+};
+
+/**
+ * Source of `Shape.decode` for the `n` names topNs/topNe delimit in `b` (their types the types
+ * there): per field, its name's bytes and terminator compared with constants (a mismatch, or a
+ * document that ends first, answers undefined: the caller walks it field by field and finds what
+ * it is), then its value: a string, int32, double or date (the type the field had here) read
+ * inline with `decodeValue`'s checks, any other type by `decodeValue` itself; the id shortcut
+ * for a leading string `_id` as `decodeTop`'s. A document of the shape is then decoded without a
+ * scan for each name's end, a compare loop per name, or the scratch array of values.
+ */
+function shapeDecodeSource(b: Uint8Array, n: number, args: string): string {
+  let src = '(b, o, stop, id) => { const i32 = h.i32, str = h.str, dv = h.decodeValue; let t = 0, v = 0, k = 0;';
+  for (let j = 0; j < n; j++) {
+    const ns = topNs[j]!;
+    const ne = topNe[j]!;
+    const nl = ne - ns;
+    // the element: its type byte at o, the name at o + 1, its terminator at o + 1 + nl (before stop)
+    src += `if (o + ${nl + 1} >= stop) return undefined; t = b[o];`;
+    const cmp: string[] = [];
+    for (let i = 0; i < nl; i++) cmp.push(`b[o + ${i + 1}] !== ${b[ns + i]!}`);
+    cmp.push(`b[o + ${nl + 1}] !== 0`);
+    src += `if (${cmp.join(' || ')}) return undefined; v = o + ${nl + 2};`;
+    const x = `x${j}`;
+    const generic = `{ ${x} = dv(b, t, v, stop); o = h.valueEnd(); }`;
+    const isId = j === 0 && nl === 3 && b[ns] === 0x5f && b[ns + 1] === 0x69 && b[ns + 2] === 0x64;
+    let inline: string;
+    switch (b[ns - 1]) {
+      case 2:
+        inline = `if (t === 2) { k = i32(b, v); if (k <= 0 || v + 4 + k > stop || b[v + 3 + k] !== 0) h.giveUp(); ${x} = str(b, v + 4, v + 3 + k); o = v + 4 + k; } else ${generic}`;
+        if (isId) inline = `if (t === 2 && id !== undefined && h.isAsciiString(b, v, stop, id)) { ${x} = id; o = h.valueEnd(); } else ${inline}`;
+        break;
+      case 16:
+        inline = `if (t === 16) { if (v + 4 > stop) h.giveUp(); ${x} = i32(b, v); o = v + 4; } else ${generic}`;
+        break;
+      case 1:
+        inline = `if (t === 1) { if (v + 8 > stop) h.giveUp(); ${x} = h.readDouble(b, v); o = v + 8; } else ${generic}`;
+        break;
+      case 9:
+        inline = `if (t === 9) { if (v + 8 > stop) h.giveUp(); ${x} = new Date(i32(b, v + 4) * 4294967296 + (i32(b, v) >>> 0)); o = v + 8; } else ${generic}`;
+        break;
+      default:
+        inline = generic;
+    }
+    src += `let ${x}; ${inline}`;
+  }
+  return `${src} return o === stop ? new D(${args}) : undefined; }`;
 }
 
 /**
@@ -769,9 +847,18 @@ function newShape(b: Uint8Array, n: number, names: string[]): Shape | undefined 
 function decodeTop(b: Uint8Array, off: number, len: number, id: string | undefined): Document {
   const stop = off + len - 1;
   if (b[stop] !== 0) throw GIVE_UP;
-  // the names are compared with the last shape used as they are walked (the common case: one
-  // collection's documents one after the other); only a mismatch hashes them to find a shape
+  // the common case, one collection's documents one after the other: the last shape used decodes
+  // the document in one compiled pass when its names are that shape's
   const last = lastShape;
+  if (last !== undefined && last.decode !== undefined) {
+    const d = last.decode(b, off + 4, stop, id);
+    if (d !== undefined) {
+      last.used = true;
+      return d;
+    }
+  }
+  // else the names are compared with the last shape used as they are walked; only a mismatch
+  // hashes them to find a shape
   const lb = last?.bytes;
   const le = last?.ends;
   let same = last !== undefined;

@@ -342,6 +342,52 @@ describe('raw BSON field access', () => {
     }
   });
 
+  it('decodeFast() shapes: the compiled pass of a shape decodes every type in every field, and gives up where the field-by-field walk does', () => {
+    // the shape is built on strings, int32s, doubles and dates (read inline by its compiled pass);
+    // then each field holds each other type, a bad string length, a value that runs past the end
+    const base = { _id: 'k1', name: 'ann', age: 31, score: 2.5, at: new Date(5), tags: ['a', 'b'] };
+    const others: unknown[] = ['s', '', 7, -1, 0.5, new Date(1e12), null, true, [1, 'x'], { p: 1 }, new ObjectId('0123456789abcdef01234567'), Long.fromInt(3)];
+    const check = (bytes: Uint8Array, id?: string): void => {
+      let want: unknown;
+      try {
+        want = BSON.deserialize(bytes, bsonOptions);
+      } catch {
+        want = undefined;
+      }
+      const got = decodeFast(bytes, id);
+      if (got !== undefined) {
+        // a date out of range is an invalid Date in both (which deepStrictEqual tells apart)
+        const w = want as Record<string, unknown>;
+        if (w.at instanceof Date && Number.isNaN(w.at.getTime())) {
+          assert.ok(got.at instanceof Date && Number.isNaN(got.at.getTime()));
+          w.at = got.at;
+        }
+        assert.deepStrictEqual(got, want);
+        assert.deepEqual(Object.keys(got), Object.keys(want as object));
+      }
+    };
+    for (let i = 0; i < 10; i++) check(BSON.serialize(base), 'k1');
+    for (const name of Object.keys(base)) {
+      for (const x of others) {
+        const bytes = BSON.serialize({ ...base, [name]: x });
+        check(bytes, 'k1');
+        check(bytes, 's');
+        check(BSON.serialize(base), 'k1');
+      }
+    }
+    // every string's length word made wrong, and the document cut short before its terminator
+    const bytes = BSON.serialize(base);
+    for (let p = 4; p < bytes.length - 1; p++) {
+      for (const v of [0, 1, 0x7f, 0xff]) {
+        const bad = new Uint8Array(bytes); // a copy (a Buffer's slice() is a view)
+        bad[p] = v;
+        check(bad, 'k1');
+        check(BSON.serialize(base), 'k1');
+      }
+    }
+    assert.deepStrictEqual(decodeFast(bytes, 'k1'), base);
+  });
+
   it('decodeFast() with a native lenient string decoder installed decodes exactly what it decodes without one', () => {
     // lenient decoders as a platform installs them: invalid sequences become U+FFFD (the portable
     // non-fatal TextDecoder, and Buffer's utf8Slice where the runtime has it)
