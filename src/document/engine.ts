@@ -460,19 +460,24 @@ export class DocumentCache {
    * document drops its value (`written`).
    */
   readonly memos: SortMemos;
-  constructor(maxBytes: number) {
+  /**
+   * The committed BSON of document key `key` in store memory (a cached block or a memtable), read
+   * synchronously: a view to copy at once, null when there is none, undefined when reading it
+   * needs I/O (`admitPending`'s source).
+   */
+  private readonly readCached: (key: Uint8Array) => Uint8Array | null | undefined;
+  constructor(maxBytes: number, readCached: (key: Uint8Array) => Uint8Array | null | undefined = () => undefined) {
     this.maxBytes = maxBytes;
     this.memos = new SortMemos(maxBytes / 4);
+    this.readCached = readCached;
   }
   /** A commit wrote document key `key`: a sort value kept for it goes. */
   written(key: Uint8Array): void {
     if (this.memos.count > 0) this.memos.drop(key, docKeyHash(key));
   }
   /**
-   * Two bit arrays over hashed document keys (`docKeyHash`), interleaved so that one cache line
-   * answers both for a key: word 2w is the doorkeeper of first misses (`seen`), word 2w + 1 the
-   * filter of held keys (`held`); 2^21 bits each (512 KiB in all).
-   * - seen: set on a key's first miss, cleared when it admits the key; all cleared after 2^18 marks,
+   * Two bit arrays over hashed document keys (`docKeyHash`), each key's bits in one word:
+   * - seen (2^21 bits, 256 KiB): the doorkeeper of first misses, set on a key's first miss, cleared when it admits the key; all cleared after 2^18 marks,
    *   so at most 1 in 8 bits is set (1 in 4 when index fetches, which mark two, made them) and a false
    *   positive (a key admitted on its first miss) is rare and harmless. Point reads and index fetches
    *   mark different bits of the key's word (bit h & 31, and two of the 16 above it chosen by bits
@@ -486,17 +491,85 @@ export class DocumentCache {
    *   20,000 held; and the documents bench's gets, whose doorkeeper admits ~135 of its 20,000 first
    *   reads by collisions, met a false positive at get ~4,400 in every run (its order is fixed): the
    *   map probe, a branch no get had taken, deoptimized findOne for ~3,000 gets (`--trace-deopt`).
+   *   Sized to the entries (`heldWordsFor`: at least 4 words, 128 bits, per entry, from 4 KiB up
+   *   to 2^21 bits), since every point read reads it before anything else: a small filter stays in
+   *   the CPU's caches, where one word of a 512 KiB array (the two interleaved) was a cache miss of
+   *   each random get (with the doorkeeper's batches, `pendH`: p50 ~-0.08 us with it small).
    */
-  private readonly bits = new Int32Array(2 << 16);
+  private readonly seen = new Int32Array(1 << 16);
+  private held = new Int32Array(heldWordsMin);
+  private heldWords = heldWordsMin - 1;
   private seenMarks = 0;
   private heldStale = 0;
+  /**
+   * Point reads' first misses answered from store memory whose doorkeeper verdict waits for a
+   * batch (`notePointMiss`): their hashes, and their keys one after the other (key i ends at
+   * pendEnd[i]). The doorkeeper's words are random words of 256 KiB, a cache miss each, which a
+   * point read paid at its end (its caller's next step waited for it); `admitPending` reads a
+   * batch's words in one loop of their own, their misses in flight together (the documents bench's
+   * 100k first-read gets, p50 ~-0.09 us). A document read twice is then cached at most
+   * `pendingMax` - 1 point reads after its second miss (its BSON read again from store memory,
+   * not cached when that needs I/O), instead of at it.
+   */
+  private readonly pendH = new Int32Array(pendingMax);
+  private readonly pendEnd = new Int32Array(pendingMax);
+  private pendKeys = new Uint8Array(pendingMax * 32);
+  private pendN = 0;
+  /**
+   * A point read's first miss of document key `key` (hash h), answered from store memory without
+   * I/O: the doorkeeper will admit it, in a batch, if it missed before (see `pendH`).
+   */
+  notePointMiss(key: Uint8Array, h: number): void {
+    if (this.maxBytes <= 0) return;
+    const n = this.pendN;
+    const start = n === 0 ? 0 : this.pendEnd[n - 1]!;
+    const end = start + key.length;
+    if (end > this.pendKeys.length) {
+      const more = new Uint8Array(Math.max(end, this.pendKeys.length * 2));
+      more.set(this.pendKeys.subarray(0, start));
+      this.pendKeys = more;
+    }
+    const pk = this.pendKeys;
+    for (let i = 0; i < key.length; i++) pk[start + i] = key[i]!;
+    this.pendH[n] = h;
+    this.pendEnd[n] = end;
+    this.pendN = n + 1;
+    if (n + 1 === pendingMax) this.admitPending();
+  }
+  /** The doorkeeper's verdicts on the waiting point-read misses (`notePointMiss`): those that missed before are cached. */
+  admitPending(): void {
+    const n = this.pendN;
+    if (n === 0) return;
+    this.pendN = 0;
+    const hs = this.pendH;
+    const ok = pendingAdmitted;
+    let k = 0;
+    for (let i = 0; i < n; i++) if (this.admitHash(hs[i]!)) ok[k++] = i;
+    for (let j = 0; j < k; j++) {
+      const i = ok[j]!;
+      const h = hs[i]!;
+      const key = this.pendKeys.subarray(i === 0 ? 0 : this.pendEnd[i - 1]!, this.pendEnd[i]!);
+      // cached since (a read that needed I/O, an index fetch, or the same key twice in the batch)
+      if (this.holds(key, h)) continue;
+      const v = this.readCached(key);
+      if (v) this.setRaw(bytesKey(key), v, h);
+    }
+  }
+  /** True when the cache holds document key `key` (hash h); no hit or miss counted. */
+  private holds(key: Uint8Array, h: number): boolean {
+    const m = heldMask(h);
+    if ((this.held[(h >>> 5) & this.heldWords]! & m) !== m) return false;
+    let e = this.map.get(h);
+    while (e !== undefined && !keyIs(e.key, key)) e = e.next;
+    return e !== undefined;
+  }
   /** True if the document key `key` missed before (recently): then it is worth caching. */
   admit(key: Uint8Array): boolean {
     return this.admitHash(docKeyHash(key));
   }
   /** `admit` for the key whose `docKeyHash` is h (a point read's miss). */
   admitHash(h: number): boolean {
-    return this.admitBit((h >>> 4) & 0x1fffe, 1 << (h & 31));
+    return this.admitBit((h >>> 5) & 0xffff, 1 << (h & 31));
   }
   /**
    * `admitHash` for an index fetch's miss: its own two doorkeeper bits (of the key's word, never
@@ -506,18 +579,18 @@ export class DocumentCache {
    * fills to 1 in 8 bits between resets; at 1M ~900 copies, ~5 ms, per equality), with two ~1-2%.
    */
   admitFetchHash(h: number): boolean {
-    return this.admitBit((h >>> 4) & 0x1fffe, (1 << ((h + 1 + ((h >>> 21) & 15)) & 31)) | (1 << ((h + 1 + ((h >>> 25) & 15)) & 31)));
+    return this.admitBit((h >>> 5) & 0xffff, (1 << ((h + 1 + ((h >>> 21) & 15)) & 31)) | (1 << ((h + 1 + ((h >>> 25) & 15)) & 31)));
   }
   /** True if the bits m of doorkeeper word w were all set (then cleared), else sets them. */
   private admitBit(w: number, m: number): boolean {
     if (this.maxBytes <= 0) return false;
-    const bits = this.bits;
+    const bits = this.seen;
     if ((bits[w]! & m) === m) {
       bits[w] = bits[w]! & ~m;
       return true;
     }
     if (++this.seenMarks > 1 << 18) {
-      for (let i = 0; i < bits.length; i += 2) bits[i] = 0;
+      bits.fill(0);
       this.seenMarks = 1;
     }
     bits[w] = bits[w]! | m;
@@ -529,19 +602,30 @@ export class DocumentCache {
    */
   mayHold(h: number): boolean {
     const m = heldMask(h);
-    if ((this.bits[((h >>> 4) & 0x1fffe) + 1]! & m) === m) return true;
+    if ((this.held[(h >>> 5) & this.heldWords]! & m) === m) return true;
     this.misses++;
     return false;
   }
   private hold(h: number): void {
-    const w = ((h >>> 4) & 0x1fffe) + 1;
-    this.bits[w] = this.bits[w]! | heldMask(h);
+    const w = (h >>> 5) & this.heldWords;
+    this.held[w] = this.held[w]! | heldMask(h);
+  }
+  /** A key was added (`count` is one more): the held filter grows (rebuilt) when the entries outgrow it. */
+  private added(h: number): void {
+    if (heldWordsFor(this.count) > this.held.length) this.rebuildHeld();
+    else this.hold(h);
   }
   /** One more key removed: rebuild the held filter from the live keys once stale bits may dominate. */
   private dropped(): void {
     if (++this.heldStale <= this.count + 65536) return;
-    const bits = this.bits;
-    for (let i = 1; i < bits.length; i += 2) bits[i] = 0;
+    this.rebuildHeld();
+  }
+  /** The held filter made again from the live keys, sized to their number. */
+  private rebuildHeld(): void {
+    const n = heldWordsFor(this.count);
+    if (n === this.held.length) this.held.fill(0);
+    else this.held = new Int32Array(n);
+    this.heldWords = n - 1;
     for (const h of this.map.keys()) this.hold(h);
     this.heldStale = 0;
   }
@@ -694,7 +778,7 @@ export class DocumentCache {
       if (old.doc !== undefined) this.decoded--;
     } else {
       this.count++;
-      this.hold(e.h);
+      this.added(e.h);
     }
     if (e.doc !== undefined) this.decoded++;
     e.next = this.map.get(e.h);
@@ -771,7 +855,10 @@ export class DocumentCache {
     this.chunk = undefined;
     this.count = 0;
     this.decoded = 0;
-    this.bits.fill(0);
+    this.seen.fill(0);
+    this.pendN = 0;
+    this.held = new Int32Array(heldWordsMin);
+    this.heldWords = heldWordsMin - 1;
     this.seenMarks = 0;
     this.heldStale = 0;
     this.queue = [];
@@ -780,8 +867,25 @@ export class DocumentCache {
   }
   /** Entries (`decoded` of them holding a decoded document), approximate bytes, hits and misses. */
   stats(): { entries: number; decoded: number; bytes: number; hits: number; misses: number } {
+    this.admitPending();
     return { entries: this.count, decoded: this.decoded, bytes: this.bytes, hits: this.hits, misses: this.misses };
   }
+}
+
+/** Point-read misses the document cache's doorkeeper takes in one batch (`DocumentCache.notePointMiss`). */
+const pendingMax = 64;
+/** `admitPending`'s scratch: the batch's misses the doorkeeper admitted. */
+const pendingAdmitted = new Int32Array(pendingMax);
+
+/** Words of the document cache's held filter at least (4 KiB) and at most (2^21 bits: key hash bits 5-20 pick the word). */
+const heldWordsMin = 1 << 10;
+const heldWordsMax = 1 << 16;
+
+/** Words of the held filter for `count` entries: a power of two, at least 4 words (128 bits, two set) per entry. */
+function heldWordsFor(count: number): number {
+  let n = heldWordsMin;
+  while (n < heldWordsMax && n < count * 4) n *= 2;
+  return n;
 }
 
 /**
@@ -832,7 +936,14 @@ export class Engine {
   private constructor(store: Store, cacheBytes: number) {
     this.store = store;
     this.live = new StoreReader(store);
-    this.docCache = new DocumentCache(cacheBytes);
+    this.docCache = new DocumentCache(cacheBytes, (key) => {
+      if (this.closed) return undefined;
+      const r = store.locateCached(key);
+      if (r < 0) return undefined;
+      if (r === 0) return null;
+      const { buf, off, len } = store.hit;
+      return buf.subarray(off, off + len);
+    });
   }
 
   /**
@@ -897,9 +1008,10 @@ export class Engine {
     if (r === 0) return null;
     const { buf, off, len } = st.hit;
     const doc = decodeDocumentAt(buf, off, len, id);
-    // a document read once costs no copy: its BSON is cached (copied) on its second miss (no
-    // commit can finish, and no store call moves `hit`, during a synchronous read)
-    if (cache.admitHash(h)) cache.setRaw(k ?? bytesKey(dk), buf.slice(off, off + len), h);
+    // a document read once costs no copy: its BSON is cached (copied) after its second miss, by
+    // the doorkeeper's next batch (which reads it again from store memory, synchronously: no
+    // commit can finish during it, as during this read)
+    cache.notePointMiss(dk, h);
     return doc;
   }
 

@@ -78,6 +78,37 @@ describe('document cache (write-through)', () => {
     await client.close();
   });
 
+  it('point reads from cached blocks: the doorkeeper\'s batch caches documents missed twice as committed when it runs (writes and deletes in between seen)', async () => {
+    const client = await freshClient();
+    const c = client.db('app').collection('batch');
+    const expected = (i: number) => ({ _id: `k${i}`, n: i, tags: ['a', `t${i % 3}`] });
+    await c.insertMany(Array.from({ length: 300 }, (_, i) => expected(i)));
+    const engine = (client as unknown as { engine: { store: { flush(): Promise<void> }; docCache: { clear(): void; stats(): { entries: number }; admitPending(): void } } }).engine;
+    await engine.store.flush();
+    assert.equal((await c.find({}).toArray()).length, 300); // blocks cached, documents not
+    engine.docCache.clear();
+    // each of 10 documents read twice (fewer point reads than a batch: none decided yet)
+    for (let r = 0; r < 2; r++) for (let i = 0; i < 10; i++) assert.deepEqual(await c.findOne({ _id: `k${i}` }), expected(i));
+    // written or deleted before the batch runs
+    await c.updateOne({ _id: 'k1' }, { $set: { n: 1000 } }, { writeConcern: { j: false } });
+    await c.deleteOne({ _id: 'k2' });
+    engine.docCache.admitPending();
+    assert.equal(engine.docCache.stats().entries, 9);
+    assert.equal((await c.findOne({ _id: 'k1' }))?.n, 1000);
+    assert.equal(await c.findOne({ _id: 'k2' }), null);
+    for (let i = 3; i < 10; i++) {
+      const d = (await c.findOne({ _id: `k${i}` }))!;
+      assert.deepEqual(d, expected(i));
+      d.tags.push('x'); // the caller's copy
+    }
+    for (let i = 3; i < 10; i++) assert.deepEqual(await c.findOne({ _id: `k${i}` }), expected(i));
+    // a full batch decides by itself: 200 documents read twice, about all cached without a settle
+    engine.docCache.clear();
+    for (let r = 0; r < 2; r++) for (let i = 0; i < 200; i++) await c.findOne({ _id: `k${i + 50}` });
+    const cached = (engine.docCache as unknown as { count: number }).count;
+    assert.ok(cached >= 200 - 64 && cached <= 200, `${cached} cached`);
+    await client.close();
+  });
   it('point reads that read storage: a document read once is not cached, the second miss caches it, results stay the caller\'s', async () => {
     // a block cache too small for any block: every get of a flushed document reads storage
     const client = await freshClient({ blockCacheSizeBytes: 1024 });
