@@ -277,8 +277,23 @@ type Pending = PendingBatch | PendingRotate;
 
 /** A moving average (1/8 weight, whole microseconds, at least 1; 0: none yet) updated with the time since `t0` (performance.now()). */
 function movingUs(avgUs: number, t0: number): number {
-  const us = Math.max(1, Math.round((performance.now() - t0) * 1000));
+  return movedUs(avgUs, sinceUs(t0));
+}
+
+/** A moving average (1/8 weight, whole microseconds, at least 1; 0: none yet) updated with `us`. */
+function movedUs(avgUs: number, us: number): number {
   return avgUs === 0 ? us : Math.max(1, avgUs + ((us - avgUs) >> 3));
+}
+
+/** The time since `t0` (performance.now()) in whole microseconds, at least 1. */
+function sinceUs(t0: number): number {
+  return Math.max(1, Math.round((performance.now() - t0) * 1000));
+}
+
+/** The median of three samples (0: none; of one or two, the lower). */
+function median3(a: number, b: number, c: number): number {
+  if (a === 0) return b === 0 ? c : Math.min(b, c);
+  return Math.max(Math.min(a, b), Math.min(Math.max(a, b), c));
 }
 
 /** Applies a sealed batch's record to the memtable (WAL file `name`). */
@@ -404,6 +419,11 @@ export class LsmStore implements Store {
   private walLatAsyncUs = 0;
   /** The lowest walLatNowUs so far: what the synchronous way costs here when nothing slows it down. */
   private walLatNowBestUs = 0;
+  /** The synchronous way's last two samples (whole microseconds; 0: none), for the median `noteLatNow` averages. */
+  private walNowPrev = 0;
+  private walNowPrev2 = 0;
+  /** walLatNowUs is from before a run of walSyncRunMax asynchronous commits (see `noteLatNow`). */
+  private walNowStale = false;
   /** Reused buffer for chunked WAL writes of many records (allocated on first use). */
   private walCoalesce: Uint8Array | undefined;
   /** Bytes of walCoalesce from here on are zeros (a fresh buffer is all zeros: see walGather). */
@@ -1259,9 +1279,26 @@ export class LsmStore implements Store {
     this.onEvent?.('wal-sync');
   }
 
-  /** Moving average (and best) of the synchronous way's commit latency: `t0` its start (performance.now()). */
+  /**
+   * Moving average (and best) of the synchronous way's commit latency: `t0` its start
+   * (performance.now()). The average takes the median of the last three samples, not the last one:
+   * on a machine whose CPUs other processes share, a commit now and then takes milliseconds (its
+   * thread waited for a CPU once its write completed), and each such sample moved an average of
+   * ~200 us past the asynchronous way's, which then took the next walSyncRunMax commits, ~25% slower
+   * each (docs/ARCHITECTURE.md "Write path"); a lasting change passes from its second sample on. And
+   * the try after such a run replaces the average: that way's samples come every walSyncRunMax
+   * commits then, and at 1/8 weight each, one slow moment kept the writer on the slower way for
+   * hundreds of commits.
+   */
   private noteLatNow(t0: number): void {
-    this.walLatNowUs = movingUs(this.walLatNowUs, t0);
+    const us = sinceUs(t0);
+    if (this.walNowStale) {
+      this.walNowStale = false;
+      this.walNowPrev = 0;
+      this.walLatNowUs = us;
+    } else this.walLatNowUs = movedUs(this.walLatNowUs, median3(this.walNowPrev2, this.walNowPrev, us));
+    this.walNowPrev2 = this.walNowPrev;
+    this.walNowPrev = us;
     if (this.walLatNowBestUs === 0 || this.walLatNowUs < this.walLatNowBestUs) this.walLatNowBestUs = this.walLatNowUs;
   }
 
@@ -1384,7 +1421,8 @@ export class LsmStore implements Store {
         else {
           this.walSyncRun = 0;
           this.walProbeRun = 0;
-          this.walAsyncRun++;
+          // walSyncRunMax in a row: the synchronous way's average is stale (its next sample replaces it)
+          if (++this.walAsyncRun >= walSyncRunMax) this.walNowStale = true;
           const written = this.walWrite(parts);
           applied = true;
           for (let i = 0; i < group.length; i++) applyBatch(group[i]!, mem, name);

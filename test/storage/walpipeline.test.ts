@@ -234,4 +234,57 @@ describe('lone groups on the loop thread (Node fs, O_DSYNC WAL)', () => {
       rmSync(dir, { recursive: true, force: true });
     }
   });
+
+  it('a sequential writer returns to the loop thread once that way is fast again, and a slow commit now and then does not send it to the thread pool', async () => {
+    const dir = mkdtempSync(join(existsSync('/dev/shm') ? '/dev/shm' : tmpdir(), 'lt-walpipeline-'));
+    try {
+      const adapter = await openNodeFsAdapter(dir);
+      /** the ways the WAL's commits went, in order: s (loop thread), a (thread pool) */
+      let ways = '';
+      /** extra latency of the next writes on the loop thread (a busy wait: a slow device, or a thread that waited for a CPU) */
+      let slowMs = 0;
+      let slowEvery = 1;
+      let n = 0;
+      const open = adapter.open.bind(adapter);
+      adapter.open = async (name, options) => {
+        const h = await open(name, options);
+        const w = h.writeDurableSync?.bind(h);
+        const write = h.write.bind(h);
+        if (name.endsWith('.wal') && w !== undefined) {
+          h.writeDurableSync = (offset: number, bytes: Uint8Array): boolean => {
+            const t0 = performance.now();
+            if (++n % slowEvery === 0) while (performance.now() - t0 < slowMs);
+            const done = w(offset, bytes);
+            if (done) ways += 's';
+            return done;
+          };
+          h.write = (offset: number, bytes: Uint8Array): Promise<void> => {
+            if (offset > 0 && bytes.length < 4096) ways += 'a';
+            return write(offset, bytes);
+          };
+        }
+        return h;
+      };
+      const st = await openStore(adapter, { autoCompact: false });
+      for (let i = 0; i < 20; i++) await st.put(k(`warm${i}`), k('x'));
+      // a slow device: the writer goes to the thread pool (trying the loop thread every 17th commit)
+      slowMs = 4;
+      for (let i = 0; i < 80; i++) await st.put(k(`slow${i}`), k('x'));
+      assert.match(ways.slice(-40), /a{16}/, `the thread pool while the loop thread is slow (ways: ${ways})`);
+      // fast again: the next try on the loop thread brings the writer back (not a 1/8 step of a stale average per try)
+      slowMs = 0;
+      ways = '';
+      for (let i = 0; i < 60; i++) await st.put(k(`fast${i}`), k('x'));
+      assert.ok((ways.slice(-30).match(/s/g) ?? []).length >= 20, `back on the loop thread (ways: ${ways})`);
+      // one slow commit in 8 on the loop thread: an outlier, not that way's latency
+      slowEvery = 8;
+      slowMs = 4;
+      ways = '';
+      for (let i = 0; i < 80; i++) await st.put(k(`odd${i}`), k('x'));
+      assert.ok((ways.match(/a/g) ?? []).length <= 16, `still on the loop thread (ways: ${ways})`);
+      await st.close();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });
