@@ -31,6 +31,7 @@ import {
   countersKey,
   documentFormatVersion,
   documentKey,
+  documentKeyOf,
   encodeId,
   setDocumentKeyCollection,
   indexPrefix,
@@ -503,8 +504,9 @@ export class DocumentCache {
   private heldStale = 0;
   /**
    * Point reads' first misses answered from store memory whose doorkeeper verdict waits for a
-   * batch (`notePointMiss`): their hashes, and their keys one after the other (key i ends at
-   * pendEnd[i]). The doorkeeper's words are random words of 256 KiB, a cache miss each, which a
+   * batch (`notePointMiss`): their hashes, and their keys: a string _id by reference with its
+   * collection (the key is made again for the few admitted), else its bytes one after the other
+   * (key i ends at pendEnd[i]). The doorkeeper's words are random words of 256 KiB, a cache miss each, which a
    * point read paid at its end (its caller's next step waited for it); `admitPending` reads a
    * batch's words in one loop of their own, their misses in flight together (the documents bench's
    * 100k first-read gets, p50 ~-0.09 us). A document read twice is then cached at most
@@ -514,25 +516,34 @@ export class DocumentCache {
   private readonly pendH = new Int32Array(pendingMax);
   private readonly pendEnd = new Int32Array(pendingMax);
   private pendKeys = new Uint8Array(pendingMax * 32);
+  private readonly pendIds: (string | undefined)[] = new Array<string | undefined>(pendingMax).fill(undefined);
+  private readonly pendColl = new Int32Array(pendingMax);
   private pendN = 0;
   /**
    * A point read's first miss of document key `key` (hash h), answered from store memory without
-   * I/O: the doorkeeper will admit it, in a batch, if it missed before (see `pendH`).
+   * I/O: the doorkeeper will admit it, in a batch, if it missed before (see `pendH`). `id`: the
+   * string _id `key` was made of (`documentKeyOf` of its collection and `id`), if it was.
    */
-  notePointMiss(key: Uint8Array, h: number): void {
+  notePointMiss(key: Uint8Array, h: number, id?: string): void {
     if (this.maxBytes <= 0) return;
     const n = this.pendN;
     const start = n === 0 ? 0 : this.pendEnd[n - 1]!;
-    const end = start + key.length;
-    if (end > this.pendKeys.length) {
-      const more = new Uint8Array(Math.max(end, this.pendKeys.length * 2));
-      more.set(this.pendKeys.subarray(0, start));
-      this.pendKeys = more;
+    this.pendIds[n] = id;
+    if (id !== undefined) {
+      this.pendColl[n] = (key[1]! << 24) | (key[2]! << 16) | (key[3]! << 8) | key[4]!;
+      this.pendEnd[n] = start;
+    } else {
+      const end = start + key.length;
+      if (end > this.pendKeys.length) {
+        const more = new Uint8Array(Math.max(end, this.pendKeys.length * 2));
+        more.set(this.pendKeys.subarray(0, start));
+        this.pendKeys = more;
+      }
+      const pk = this.pendKeys;
+      for (let i = 0; i < key.length; i++) pk[start + i] = key[i]!;
+      this.pendEnd[n] = end;
     }
-    const pk = this.pendKeys;
-    for (let i = 0; i < key.length; i++) pk[start + i] = key[i]!;
     this.pendH[n] = h;
-    this.pendEnd[n] = end;
     this.pendN = n + 1;
     if (n + 1 === pendingMax) this.admitPending();
   }
@@ -548,12 +559,14 @@ export class DocumentCache {
     for (let j = 0; j < k; j++) {
       const i = ok[j]!;
       const h = hs[i]!;
-      const key = this.pendKeys.subarray(i === 0 ? 0 : this.pendEnd[i - 1]!, this.pendEnd[i]!);
+      const id = this.pendIds[i];
+      const key = id !== undefined ? documentKeyOf(this.pendColl[i]!, id) : this.pendKeys.subarray(i === 0 ? 0 : this.pendEnd[i - 1]!, this.pendEnd[i]!);
       // cached since (a read that needed I/O, an index fetch, or the same key twice in the batch)
       if (this.holds(key, h)) continue;
       const v = this.readCached(key);
       if (v) this.setRaw(bytesKey(key), v, h);
     }
+    this.pendIds.fill(undefined, 0, n);
   }
   /** True when the cache holds document key `key` (hash h); no hit or miss counted. */
   private holds(key: Uint8Array, h: number): boolean {
@@ -857,6 +870,7 @@ export class DocumentCache {
     this.decoded = 0;
     this.seen.fill(0);
     this.pendN = 0;
+    this.pendIds.fill(undefined);
     this.held = new Int32Array(heldWordsMin);
     this.heldWords = heldWordsMin - 1;
     this.seenMarks = 0;
@@ -1011,7 +1025,7 @@ export class Engine {
     // a document read once costs no copy: its BSON is cached (copied) after its second miss, by
     // the doorkeeper's next batch (which reads it again from store memory, synchronously: no
     // commit can finish during it, as during this read)
-    cache.notePointMiss(dk, h);
+    cache.notePointMiss(dk, h, id);
     return doc;
   }
 
