@@ -380,14 +380,18 @@ export async function* scanBatches(engine: Engine, coll: CollMeta, reader: KVRea
     if (lazy === undefined) {
       // decoded whole at once: straight from store memory, no view or copy of the value (a block
       // that is not cached is read synchronously when the adapter can: see LsmStore.locateRead)
-      const r = store.locateRead(dk);
+      // the store's hash of the key, when the window's read-ahead computed it
+      const j = wPf[i]!;
+      const r = j >= 0 ? store.locateRead(dk, pfHashes[j]) : store.locateRead(dk);
       if (r < 0) return false;
       if (r === 0) got[i] = undefined;
       else {
         const h = store.hit;
         // cached (copied) on its second fetch, as point reads cache on their second miss: a
-        // document fetched once (a one-off large result) allocates and keeps nothing
-        if (docCache.admitFetchHash(wHash[i]!)) docCache.setRaw(bytesKey(dk), h.buf.subarray(h.off, h.off + h.len), wHash[i]!);
+        // document fetched once (a one-off large result) allocates and keeps nothing (the
+        // doorkeeper asked for the window at once, `prepareWindow`, for the keys the cache does not hold)
+        const a = wAdmit[i]!;
+        if (a === 1 || (a === 2 && docCache.admitFetchHash(wHash[i]!))) docCache.setRaw(bytesKey(dk), h.buf.subarray(h.off, h.off + h.len), wHash[i]!);
         const doc = decodeDocumentAt(h.buf, h.off, h.len);
         got[i] = all || matcher.test(doc) ? found(doc, e, h.len) : null;
       }
@@ -425,6 +429,12 @@ export async function* scanBatches(engine: Engine, coll: CollMeta, reader: KVRea
   const wHeads: ReturnType<typeof docCache.entryOf>[] = new Array(prefetchWindowMax).fill(undefined);
   const pfStarts = new Int32Array(prefetchWindowMax);
   const pfEnds = new Int32Array(prefetchWindowMax);
+  /** The store's hashes of the read-ahead's keys (key j's at pfHashes[j]), for their lookups. */
+  const pfHashes = new Int32Array(prefetchWindowMax);
+  /** Window entry i's key's index j in the read-ahead (its store hash at pfHashes[j]), or -1. */
+  const wPf = new Int32Array(prefetchWindowMax).fill(-1);
+  /** The doorkeeper's answer for window entry i (1 admit, 0 not), asked in `prepareWindow`; 2: ask when found. */
+  const wAdmit = new Uint8Array(prefetchWindowMax);
   /**
    * The window's keys and hashes, the held-keys filter asked for all of them in a loop of its own,
    * then what the store lookups of those it does not hold will read read ahead (LsmStore.prefetch):
@@ -450,17 +460,29 @@ export async function* scanBatches(engine: Engine, coll: CollMeta, reader: KVRea
     }
     let m = 0;
     for (let i = 0; i < n; i++) {
-      if (docCache.mayHold(wHash[i]!)) wMayHold[i] = 1;
-      else {
+      if (docCache.mayHold(wHash[i]!)) {
+        wMayHold[i] = 1;
+        wAdmit[i] = 2;
+        wPf[i] = -1;
+      } else {
         wMayHold[i] = 0;
+        wPf[i] = m;
         pfStarts[m] = wStarts[i]!;
         pfEnds[m++] = wEnds[i]!;
       }
     }
-    if (pfSkip > 0) pfSkip--;
+    // the doorkeeper's words of the keys the cache does not hold (random words of its bitmap) in
+    // a loop of their own, their cache misses in flight together: each such key is admitted (or
+    // marked) here as `readLive` would when it finds the document, which nearly all of them are
+    // (a key marked that finds none only makes a later admission early, as a false positive does)
+    for (let i = 0; i < n; i++) if (wMayHold[i] === 0) wAdmit[i] = docCache.admitFetchHash(wHash[i]!) ? 1 : 0;
+    if (pfSkip > 0) {
+      pfSkip--;
+      for (let i = 0; i < n; i++) wPf[i] = -1;
+    }
     // a window whose blocks are mostly not cached (a store larger than the block cache) has
     // little to read ahead: the next windows skip the hashing and hint lookups for nothing
-    else if (store.prefetch(wKeys, pfStarts, pfEnds, m) * 8 < m && m >= 16) pfSkip = 3;
+    else if (store.prefetch(wKeys, pfStarts, pfEnds, m, pfHashes) * 8 < m && m >= 16) pfSkip = 3;
   };
   let pfSkip = 0;
   const drain = async (): Promise<FoundDoc[]> => {

@@ -2029,11 +2029,11 @@ export class LsmStore implements Store {
    * 2 instead of 1 when the value was found in a block read from storage (not in a memtable or the
    * cache), so a caller can apply its own second-touch caching.
    */
-  locateRead(key: Uint8Array): number {
+  locateRead(key: Uint8Array, hash?: number): number {
     this.checkOpen();
     checkKey(key);
     this.hitRead = false;
-    const r = this.locate(key, this.visibleSeq, this.current, true);
+    const r = this.locate(key, this.visibleSeq, this.current, true, hash ?? hashOf(key));
     return r < 0 ? -1 : r === locNone ? 0 : this.hitRead ? 2 : 1;
   }
 
@@ -2047,28 +2047,38 @@ export class LsmStore implements Store {
    * Only memory reads: no answer depends on it. For batched readers (an index scan's fetches).
    * Returns how many of the keys have a hint (a cached block to read ahead).
    */
-  prefetch(keys: Uint8Array, starts: Int32Array, ends: Int32Array, n: number): number {
+  prefetch(keys: Uint8Array, starts: Int32Array, ends: Int32Array, n: number, hashes?: Int32Array): number {
     this.checkOpen();
     const pts = this.cache.points;
     const version = this.current;
+    if (hashes !== undefined) for (let i = 0; i < n; i++) hashes[i] = hashOf(keys, starts[i]!, ends[i]!);
     if (!pts.made || n === 0 || (version.l0.length === 0 && version.l1.length === 0)) return 0;
     if (this.pfHash.length < n) {
       this.pfHash = new Int32Array(n);
       this.pfOff = new Int32Array(n);
       this.pfBlock = new Array(n);
     }
-    const hs = this.pfHash;
+    const hs = hashes ?? this.pfHash;
     const offs = this.pfOff;
     const blocks = this.pfBlock;
     let x = 0;
-    for (let i = 0; i < n; i++) x ^= pts.touch((hs[i] = hashOf(keys, starts[i]!, ends[i]!)));
+    if (hashes !== undefined) for (let i = 0; i < n; i++) x ^= pts.touch(hs[i]!);
+    else for (let i = 0; i < n; i++) x ^= pts.touch((hs[i] = hashOf(keys, starts[i]!, ends[i]!)));
     const l0 = version.l0;
     const l1 = version.l1;
+    // the L0 segment the lookup searches without its bloom filter (see `locate`)
+    const lastL0 = l1.length === 0 ? l0.length - 1 : -1;
     let hinted = 0;
     for (let i = 0; i < n; i++) {
       const h = hs[i]!;
       let b: Block | undefined;
-      for (let j = 0; j < l0.length && b === undefined; j++) b = l0[j]!.hintedBlock(h);
+      // the newer segments without a hint for the key: the lookup asks their bloom filters
+      // (random bits), whose first bytes are read here with the other keys' misses
+      for (let j = 0; j < l0.length && b === undefined; j++) {
+        const s = l0[j]!;
+        b = s.hintedBlock(h);
+        if (b === undefined && j !== lastL0) x ^= s.bloomTouch(h);
+      }
       if (b === undefined && l1.length > 0) b = l1CandidateAt(l1, keys, starts[i]!, ends[i]!)?.hintedBlock(h);
       blocks[i] = b;
       if (b !== undefined) {
@@ -2125,8 +2135,7 @@ export class LsmStore implements Store {
    * visible value, or a tombstone), or -1 - i when segment i (L0 in order, then L1 as index
    * l0.length) needs a block that is not cached.
    */
-  private locate(key: Uint8Array, snap: number, version: Version, read = false): number {
-    const hash = hashOf(key);
+  private locate(key: Uint8Array, snap: number, version: Version, read = false, hash = hashOf(key)): number {
     const h = this.hit;
     for (let i = -1; i < version.imms.length; i++) {
       const m = i < 0 ? version.mem : version.imms[i]!;

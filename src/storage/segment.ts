@@ -1039,6 +1039,20 @@ export class Segment {
     return new Segment(meta, name, handle, cache, bloom, idx, off, len, ks, kl, [p0, p1, p2], file * blocksPerFileMax, version);
   }
 
+  /**
+   * The byte of the bloom filter that `mayContain`'s first probe of `hash` reads, and the second's
+   * (xor'ed: a use, so the loads stay), for a read-ahead of a lookup's misses (`LsmStore.prefetch`).
+   */
+  bloomTouch(hash: number): number {
+    const bits = this.bloom;
+    const nbits = (bits.length * 8) >>> 0;
+    if (nbits === 0) return 0;
+    const h = hash >>> 0;
+    const b0 = h % nbits;
+    const b1 = ((h + ((h >>> 17) | (h << 15))) >>> 0) % nbits;
+    return bits[b0 >>> 3]! ^ bits[b1 >>> 3]!;
+  }
+
   mayContain(key: Uint8Array, hash: number): boolean {
     if (this.meta.count === 0) return false;
     if (compareBytes(key, this.meta.smallest) < 0 || compareBytes(key, this.meta.largest) > 0) return false;

@@ -183,16 +183,19 @@ export interface Store {
    * `locateCached` that reads a block it needs synchronously when the storage adapter can
    * (`readIntoSync`); -1 only when the read must be asynchronous (then call `get`); 2 instead of
    * 1 when the value was found in a block read from storage. The bytes at `hit` are valid only
-   * until the next call into the store, as `locateCached`'s.
+   * until the next call into the store, as `locateCached`'s. `hash`: the key's hash as `prefetch`
+   * wrote it (spares hashing the key again), else computed.
    */
-  locateRead(key: Uint8Array): number;
+  locateRead(key: Uint8Array, hash?: number): number;
   /**
    * Reads ahead into the CPU's caches what `locateRead` of each of the `n` keys
    * `keys[starts[i], ends[i])` will read, for the keys whose blocks are cached (a batched reader's
    * next lookups: their cache misses overlap instead of coming one after another). No answer
-   * depends on it. Returns how many of the keys it found hints for (their blocks cached).
+   * depends on it. Returns how many of the keys it found hints for (their blocks cached). With
+   * `hashes`, each key's hash is written to `hashes[i]` (always, also when nothing is read ahead),
+   * for `locateRead` of that key.
    */
-  prefetch(keys: Uint8Array, starts: Int32Array, ends: Int32Array, n: number): number;
+  prefetch(keys: Uint8Array, starts: Int32Array, ends: Int32Array, n: number, hashes?: Int32Array): number;
   /** Where the last `locateCached` or `locateRead` that answered 1 found its value. */
   readonly hit: { readonly buf: Uint8Array; readonly off: number; readonly len: number };
   put(key: Uint8Array, value: Uint8Array): Promise<CommitInfo>;
