@@ -275,13 +275,17 @@ describe('lone groups on the loop thread (Node fs, O_DSYNC WAL)', () => {
       slowMs = 0;
       ways = '';
       for (let i = 0; i < 60; i++) await st.put(k(`fast${i}`), k('x'));
-      assert.ok((ways.slice(-30).match(/s/g) ?? []).length >= 20, `back on the loop thread (ways: ${ways})`);
+      // (the old average gave ~2 of 30; a thread that waits for a CPU in a loaded test run can cost one
+      // more run of walSyncRunMax pool commits, so the bound leaves room for one)
+      assert.ok((ways.slice(-30).match(/s/g) ?? []).length >= 10, `back on the loop thread (ways: ${ways})`);
       // one slow commit in 8 on the loop thread: an outlier, not that way's latency
       slowEvery = 8;
       slowMs = 4;
       ways = '';
       for (let i = 0; i < 80; i++) await st.put(k(`odd${i}`), k('x'));
-      assert.ok((ways.match(/a/g) ?? []).length <= 16, `still on the loop thread (ways: ${ways})`);
+      // (the old average sent ~75 of 80 to the pool; a loaded run's own slow samples may add one run of
+      // walSyncRunMax, as a Deno CI run did: 21)
+      assert.ok((ways.match(/a/g) ?? []).length <= 40, `still on the loop thread (ways: ${ways})`);
       await st.close();
     } finally {
       rmSync(dir, { recursive: true, force: true });
