@@ -1,7 +1,8 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { Binary } from 'bson';
+import { Binary, ObjectId } from 'bson';
 import { freshClient } from './helpers.ts';
+import { open } from '../../platform/node/index.ts';
 
 describe('document cache (write-through)', () => {
   it('reads after writes see the latest committed document, through every read path', async () => {
@@ -198,6 +199,174 @@ describe('document cache (write-through)', () => {
     await c.createIndex({ city: 1 });
     await c.insertOne({ _id: 'd005', city: 'c1', n: 7 });
     for (let round = 0; round < 3; round++) assert.deepEqual(await c.find({ city: 'c1' }).toArray(), [{ _id: 'd005', city: 'c1', n: 7 }]);
+    await client.close();
+  });
+  it('point reads\' doorkeeper batch: the same _id in two collections and two databases, non-string _ids, and writes of every kind, drops, renames and re-creations between the misses and the batch', async () => {
+    const client = await freshClient();
+    const engine = (client as unknown as { engine: { store: { flush(): Promise<void> }; docCache: { clear(): void; stats(): { entries: number }; admitPending(): void } } }).engine;
+    const cache = engine.docCache;
+    const entries = () => (cache as unknown as { count: number }).count;
+    const oid = new ObjectId('0123456789abcdef01234567');
+    // _ids that make their key from bytes (not a string by reference): numbers, -0 read as 0, an ObjectId, a date, a boolean,
+    // non-ASCII and long strings (a key of their own, not the shared buffer's)
+    const ids: unknown[] = ['k1', 'k2', 0, 7, 2.5, 2 ** 40, oid, new Date(5), true, 'é', 'x'.repeat(300)];
+    const colls = [client.db('a').collection('c'), client.db('a').collection('d'), client.db('b').collection('c')];
+    const key = (id: unknown) => (id instanceof Date ? `d${id.getTime()}` : String(id));
+    const docOf = (ci: number, id: unknown, v: number) => ({ _id: id, where: ci, v, tag: `${ci}:${key(id)}:${v}` });
+    const model = new Map<string, Record<string, unknown> | null>();
+    for (let ci = 0; ci < colls.length; ci++) {
+      await colls[ci]!.insertMany(ids.map((id) => docOf(ci, id, 0)));
+      for (const id of ids) model.set(`${ci}/${key(id)}`, docOf(ci, id, 0));
+    }
+    const check = async (ci: number, id: unknown, why: string) => {
+      const want = model.get(`${ci}/${key(id)}`) ?? null;
+      const got = await colls[ci]!.findOne({ _id: id === 0 ? -0 : id });
+      assert.deepEqual(got, want, `${why}: collection ${ci} _id ${key(id)}`);
+      if (got) got.v = -1; // the caller's copy
+    };
+    const checkAll = async (why: string) => {
+      for (let ci = 0; ci < colls.length; ci++) for (const id of ids) await check(ci, id, why);
+    };
+    // every document missed twice (fewer notes than a batch: decided by admitPending), then a change, then the batch
+    const scenario = async (why: string, change: () => Promise<void>) => {
+      cache.clear();
+      for (let r = 0; r < 2; r++) for (const ci of [0, 1]) for (const id of ids.slice(0, 10)) await check(ci, id, `${why} (before)`);
+      await change();
+      cache.admitPending();
+      await checkAll(why);
+      await checkAll(`${why} (again, cached)`);
+    };
+    await scenario('no change', async () => {});
+    assert.ok(entries() >= 20, `${entries()} cached`);
+    await scenario('updates, a replacement with fewer fields, deletes', async () => {
+      await colls[0]!.updateOne({ _id: 'k1' }, { $set: { v: 1, tag: 'u' } });
+      model.set('0/k1', { ...model.get('0/k1')!, v: 1, tag: 'u' });
+      await colls[1]!.replaceOne({ _id: 'k1' }, { only: 1 });
+      model.set('1/k1', { _id: 'k1', only: 1 });
+      await colls[0]!.deleteOne({ _id: oid });
+      model.set(`0/${key(oid)}`, null);
+      await colls[1]!.updateOne({ _id: -0 }, { $set: { v: 2 } }, { writeConcern: { j: false } });
+      model.set('1/0', { ...model.get('1/0')!, v: 2 });
+      const got = await colls[0]!.findOneAndUpdate({ _id: 7 }, { $inc: { v: 10 } }, { returnDocument: 'after' });
+      model.set('0/7', got as Record<string, unknown>);
+      await colls[1]!.findOneAndDelete({ _id: 2.5 });
+      model.set('1/2.5', null);
+      await colls[0]!.bulkWrite([{ updateOne: { filter: { _id: true }, update: { $set: { v: 3 } } } }, { deleteOne: { filter: { _id: 'é' } } }]);
+      model.set('0/true', { ...model.get('0/true')!, v: 3 });
+      model.set('0/é', null);
+    });
+    await scenario('a transaction', async () => {
+      const s = client.startSession();
+      await s.withTransaction(async (t) => {
+        await colls[0]!.updateOne({ _id: 'k2' }, { $set: { v: 4 } }, { session: t });
+        await colls[1]!.deleteOne({ _id: 'k2' }, { session: t });
+        await colls[0]!.insertOne(docOf(0, oid, 5), { session: t });
+      });
+      await s.endSession();
+      model.set('0/k2', { ...model.get('0/k2')!, v: 4 });
+      model.set('1/k2', null);
+      model.set(`0/${key(oid)}`, docOf(0, oid, 5));
+    });
+    await scenario('flushed to segments, then written', async () => {
+      await engine.store.flush();
+      await colls[1]!.insertOne(docOf(1, 'k2', 6));
+      model.set('1/k2', docOf(1, 'k2', 6));
+    });
+    await scenario('a rename, a new collection of the old name with the same _ids', async () => {
+      await colls[1]!.rename('renamed');
+      colls.push(client.db('a').collection('renamed'));
+      for (const id of ids) model.set(`3/${key(id)}`, model.get(`1/${key(id)}`)!);
+      await client.db('a').collection('d').insertMany(ids.map((id) => docOf(1, id, 7)));
+      for (const id of ids) model.set(`1/${key(id)}`, docOf(1, id, 7));
+    });
+    await scenario('a drop and a re-creation with the same _ids', async () => {
+      await colls[0]!.drop();
+      await client.db('a').collection('c').insertMany(ids.slice(3).map((id) => docOf(0, id, 8)));
+      for (const id of ids) model.set(`0/${key(id)}`, ids.indexOf(id) >= 3 ? docOf(0, id, 8) : null);
+    });
+    await scenario('dropDatabase and a re-creation', async () => {
+      await client.db('a').dropDatabase();
+      await client.db('a').collection('d').insertOne(docOf(1, 'k1', 9));
+      for (const id of ids) {
+        for (const ci of [0, 1, 3]) model.set(`${ci}/${key(id)}`, null);
+      }
+      model.set('1/k1', docOf(1, 'k1', 9));
+    });
+    await client.close();
+  });
+
+  it('point reads\' doorkeeper batch: a batch pending at close() is settled without the closed store; the reopened store answers what was committed', async () => {
+    const loc = `memory://cache-close-${Date.now()}-${Math.random().toString(36).slice(2)}`;
+    let client = await open(loc, { kernels: 'typescript', ttlMonitor: false });
+    let c = client.db('app').collection('c');
+    await c.insertMany(Array.from({ length: 20 }, (_, i) => ({ _id: `k${i}`, v: 0 })));
+    const cacheOf = (cl: typeof client) => (cl as unknown as { engine: { docCache: { stats(): { entries: number } } } }).engine.docCache;
+    for (let r = 0; r < 2; r++) for (let i = 0; i < 20; i++) assert.deepEqual(await c.findOne({ _id: `k${i}` }), { _id: `k${i}`, v: 0 });
+    await c.updateOne({ _id: 'k3' }, { $set: { v: 1 } });
+    const old = cacheOf(client);
+    const held = (old as unknown as { count: number }).count; // (the update's own read cached k3)
+    await client.close();
+    // the batch's 40 notes settled after close: nothing read from the closed store, nothing thrown
+    assert.equal(old.stats().entries, held);
+    client = await open(loc, { kernels: 'typescript', ttlMonitor: false });
+    c = client.db('app').collection('c');
+    for (let r = 0; r < 3; r++) {
+      for (let i = 0; i < 20; i++) assert.deepEqual(await c.findOne({ _id: `k${i}` }), { _id: `k${i}`, v: i === 3 ? 1 : 0 });
+      cacheOf(client).stats();
+    }
+    assert.ok(cacheOf(client).stats().entries >= 19);
+    await client.close();
+  });
+
+  it('point reads\' doorkeeper batch: a random sequence of reads and writes over shared _ids in two collections answers as a model does (batches full and settled, reads from memtables and segments)', async () => {
+    const client = await freshClient({ documentCacheBytes: 4 << 20 });
+    const engine = (client as unknown as { engine: { store: { flush(): Promise<void> }; docCache: { admitPending(): void; stats(): { entries: number } } } }).engine;
+    const colls = [client.db('m').collection('a'), client.db('m').collection('b')];
+    const ids: unknown[] = Array.from({ length: 12 }, (_, i) => (i % 4 === 0 ? i : i % 4 === 1 ? new ObjectId(i.toString(16).padStart(24, '0')) : `id${i}`));
+    const model = new Map<string, Record<string, unknown>>();
+    const mkey = (ci: number, id: unknown) => `${ci}/${id instanceof ObjectId ? id.toHexString() : String(id)}`;
+    let seed = 7;
+    const rnd = (n: number) => {
+      seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+      return (seed >>> 8) % n;
+    };
+    let cachedSeen = 0;
+    for (let step = 0; step < 4000; step++) {
+      const ci = rnd(2);
+      const id = ids[rnd(ids.length)]!;
+      const c = colls[ci]!;
+      const k = mkey(ci, id);
+      const op = rnd(20);
+      if (op < 13) {
+        assert.deepEqual(await c.findOne({ _id: id }), model.get(k) ?? null, `step ${step}: ${k}`);
+      } else if (op < 15) {
+        const d = { _id: id, s: step, pad: 'p'.repeat(rnd(3) * 700) };
+        await c.replaceOne({ _id: id }, d, { upsert: true, ...(rnd(2) ? { writeConcern: { j: false } } : {}) });
+        model.set(k, d);
+      } else if (op < 17) {
+        if (model.has(k)) {
+          await c.updateOne({ _id: id }, { $set: { s: step } });
+          model.set(k, { ...model.get(k)!, s: step });
+        }
+      } else if (op < 18) {
+        if (rnd(2) === 0 || !model.has(k)) {
+          await c.deleteOne({ _id: id });
+          model.delete(k);
+        } else {
+          // deleted and inserted again (writes that do not read the document first)
+          await c.deleteMany({ _id: { $in: [id] } });
+          const d = { _id: id, s: -step };
+          await c.insertOne(d);
+          model.set(k, d);
+        }
+      } else if (op < 19) {
+        if (rnd(8) === 0) await engine.store.flush();
+      } else {
+        engine.docCache.admitPending();
+        cachedSeen = Math.max(cachedSeen, engine.docCache.stats().entries);
+      }
+    }
+    assert.ok(cachedSeen > 5, `${cachedSeen} cached at most`);
     await client.close();
   });
 });
