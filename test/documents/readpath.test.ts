@@ -525,6 +525,56 @@ describe('read path', () => {
     }
   });
 
+  it('index fetches whose read-ahead hashes the keys for their lookups: newer versions and deletes in the memtable over segments, in L0 and after compaction, each equal to the reference', async () => {
+    // no document cache: every fetch is a store lookup (LsmStore.locateRead with the hash the
+    // window's read-ahead wrote); a lookup with another key's hash would miss the memtable's newer
+    // version (its hash index) or a segment's bloom filter and answer an older version or none
+    for (const documentCacheBytes of [0, 1 << 20]) {
+      const client = await freshClient({ documentCacheBytes });
+      const c = client.db('app').collection('hashes');
+      await c.createIndex({ city: 1 });
+      const id = (i: number) => (i % 4 === 0 ? i : i % 4 === 1 ? `k${String(i).padStart(i % 3 ? 3 : 7, '0')}` : i % 4 === 2 ? new ObjectId(i.toString(16).padStart(24, '0')) : `é${i}`);
+      const all = new Map<string, { _id: unknown; city: string; v: number; pad: string }>();
+      const keyOf = (x: unknown) => (x instanceof ObjectId ? `o${x.toHexString()}` : `${typeof x}${String(x)}`);
+      const put = (i: number, v: number) => {
+        const d = { _id: id(i), city: `c${i % 5}`, v, pad: 'p'.repeat(20 + (i % 90)) };
+        all.set(keyOf(d._id), d);
+        return d;
+      };
+      // three flushed parts (overlapping L0 segments), then newer versions and deletes left in the memtable
+      for (let part = 0; part < 3; part++) {
+        await c.insertMany(Array.from({ length: 2400 }, (_, i) => i).filter((i) => i % 3 === part).map((i) => put(i, 0)));
+        await client.engine.store.flush();
+      }
+      const check = async (what: string) => {
+        for (let city = 0; city < 5; city++) {
+          const want = [...all.values()].filter((d) => d.city === `c${city}`).sort((a, b) => (keyOf(a._id) < keyOf(b._id) ? -1 : 1));
+          for (let round = 0; round < 2; round++) {
+            const got = await c.find({ city: `c${city}` }).hint({ city: 1 }).toArray();
+            assert.deepEqual(got.sort((a, b) => (keyOf(a._id) < keyOf(b._id) ? -1 : 1)), want, `${what}, city c${city}, round ${round}, cache ${documentCacheBytes}`);
+          }
+        }
+      };
+      await check('segments only');
+      for (let i = 0; i < 2400; i += 3) await c.replaceOne({ _id: id(i) }, put(i, 1));
+      for (let i = 1; i < 2400; i += 29) {
+        await c.deleteOne({ _id: id(i) });
+        all.delete(keyOf(id(i)));
+      }
+      await check('newer versions and deletes in the memtable');
+      await client.engine.store.flush();
+      for (let i = 2; i < 2400; i += 7) {
+        await c.updateOne({ _id: id(i) }, { $set: { v: 2 } });
+        const d = all.get(keyOf(id(i)));
+        if (d) d.v = 2;
+      }
+      await check('a fourth segment and the memtable');
+      await client.engine.store.compact();
+      await check('compacted');
+      await client.close();
+    }
+  });
+
   it('findOne by _id follows drops, re-creations, renames and closed clients', async () => {
     const client = await freshClient();
     const db = client.db('app');
