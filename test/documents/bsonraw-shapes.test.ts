@@ -1,7 +1,8 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { BSON, BSONError, ObjectId } from 'bson';
+import { BSON, BSONError, BSONRegExp, BSONSymbol, Binary, Code, DBRef, Decimal128, Long, MaxKey, MinKey, ObjectId, Timestamp, UUID } from 'bson';
 import { decodeFast, decodeFastAt } from '../../src/document/bsonraw.ts';
+import { decodeDocument } from '../../src/document/engine.ts';
 
 // A file of its own (a fresh module: no shapes built yet): the decoder builds a shape after 3
 // sightings of a name sequence, more once it has built hundreds (bsonraw.test.ts's property tests
@@ -138,4 +139,46 @@ describe('decodeFast() shapes and their compiled passes', () => {
     }
     assert.deepStrictEqual(decodeFast(good, 'k1'), base);
   });
+  it('decodeFast() shapes: a field of a shape holding each type the fast decoder leaves to bson (binary, UUID, int64, decimal, timestamp, regex, code, symbol, min/max key, undefined, DBRef): undefined, and decodeDocument equals bson', () => {
+    const base = { _id: 'r1', s: 'x', i: 1, d: 1.5, t: new Date(1), o: { a: 1 }, l: [1] };
+    const rare: unknown[] = [
+      new Binary(Uint8Array.of(1, 2, 3)),
+      new UUID('0123456789abcdef0123456789abcdef'),
+      Long.fromNumber(2 ** 40),
+      Decimal128.fromString('1.5'),
+      new Timestamp({ t: 1, i: 2 }),
+      new BSONRegExp('a+', 'i'),
+      /b+/m,
+      new Code('x => x'),
+      new Code('x', { y: 1 }),
+      new BSONSymbol('sym'),
+      new MinKey(),
+      new MaxKey(),
+      new DBRef('coll', new ObjectId('0123456789abcdef01234567')),
+    ];
+    for (let i = 0; i < 50; i++) decodeFast(BSON.serialize(base), 'r1'); // the shape built and in use
+    for (const name of Object.keys(base)) {
+      for (const x of rare) {
+        // at the top level and inside the document and array fields
+        for (const v of [x, { a: x }, [1, x]]) {
+          const bytes = BSON.serialize({ ...base, [name]: v });
+          const want = BSON.deserialize(bytes, bsonOptions);
+          decodeFast(BSON.serialize(base), 'r1');
+          assert.equal(decodeFast(bytes, 'r1'), undefined, `${name}: ${String(x)}`);
+          assert.deepStrictEqual(decodeDocument(bytes), want, `${name}: ${String(x)}`);
+        }
+      }
+      // BSON undefined (type 6, deprecated: bson writes null for undefined): the null's type byte made 6
+      const bytes = BSON.serialize({ ...base, [name]: null });
+      const pat = Uint8Array.of(10, ...new TextEncoder().encode(name), 0);
+      const el = bytes.findIndex((_, p) => pat.every((c, k) => bytes[p + k] === c));
+      assert.ok(el > 0);
+      bytes[el] = 6;
+      decodeFast(BSON.serialize(base), 'r1');
+      assert.equal(decodeFast(bytes, 'r1'), undefined, `${name}: undefined`);
+      assert.deepStrictEqual(decodeDocument(bytes), BSON.deserialize(bytes, bsonOptions));
+    }
+    assert.deepStrictEqual(decodeFast(BSON.serialize(base), 'r1'), base);
+  });
+
 });

@@ -10,6 +10,7 @@ import { open } from '../../platform/node/index.ts';
 import { cloneDoc, decodeDocument, DocumentCache, docKeyHash, encodeDocument } from '../../src/document/engine.ts';
 import { documentKey, documentKeyOf, documentKeyScratch, encodeId } from '../../src/document/keyspace.ts';
 import { SortMemos } from '../../src/document/sortmemo.ts';
+import { bytesKey } from '../../src/document/keycodec.ts';
 
 /** docKeyHash of a bytesKey string's bytes. */
 const hashOf = (k: string): number => docKeyHash(Uint8Array.from(k, (c) => c.charCodeAt(0)));
@@ -594,6 +595,50 @@ describe('read path', () => {
     assert.deepEqual(await db.collection('q').findOne({ _id: 'a' }), { _id: 'a', v: 2 });
     await client.close();
     await assert.rejects(db.collection('q').findOne({ _id: 'a' }), { code: 'CLOSED' });
+  });
+
+  it('the document cache\'s point-miss batch: long byte keys (its key buffer grown) and string _ids by reference interleaved, each admitted key read back with its own bytes', () => {
+    // a fake store memory: the committed value of each key (by its bytes)
+    const stored = new Map<string, Uint8Array>();
+    const asked: string[] = [];
+    const cache = new DocumentCache(1 << 22, (key) => {
+      asked.push(bytesKey(key));
+      return stored.get(bytesKey(key)) ?? null;
+    });
+    const keys: { key: Uint8Array; id?: string }[] = [];
+    for (let i = 0; i < 64; i++) {
+      if (i % 3 === 0) {
+        // a string _id of collection 0x81020304 (its top bit set), noted by reference
+        const id = `s${i}`;
+        keys.push({ key: documentKeyOf(0x81020304, id), id });
+      } else {
+        // a byte key of 40-400 bytes (64 of them outgrow the batch's first 2 KiB of key bytes)
+        const key = documentKey(7, Uint8Array.from({ length: 40 + ((i * 97) % 360) }, (_, j) => (i * 31 + j * 7) & 255));
+        keys.push({ key });
+      }
+    }
+    for (const [i, k] of keys.entries()) {
+      const v = encodeDocument({ _id: i, n: i });
+      stored.set(bytesKey(k.key), v);
+    }
+    // every key missed twice in a row: two full batches, each admitting its 32 keys (the first
+    // grows the batch's key buffer while holding keys it admits)
+    for (const k of keys) for (let r = 0; r < 2; r++) cache.notePointMiss(k.key, docKeyHash(k.key), k.id);
+    assert.equal(cache.stats().entries, 64);
+    assert.deepEqual(new Set(asked), new Set(keys.map((k) => bytesKey(k.key))));
+    for (const [i, k] of keys.entries()) {
+      const e = cache.entryOf(k.key, docKeyHash(k.key));
+      assert.ok(e, `key ${i}`);
+      assert.deepEqual(cache.own(e), { _id: i, n: i });
+    }
+    // a key deleted from store memory before its batch: not cached; a key whose read needs I/O: not cached
+    cache.clear();
+    const gone = keys[1]!;
+    stored.delete(bytesKey(gone.key));
+    for (let r = 0; r < 2; r++) for (const k of keys.slice(0, 10)) cache.notePointMiss(k.key, docKeyHash(k.key), k.id);
+    cache.admitPending();
+    assert.equal(cache.stats().entries, 9);
+    assert.equal(cache.entryOf(gone.key, docKeyHash(gone.key)), undefined);
   });
 
   it('the document cache\'s held-keys filter: no false negatives, and rebuilt as removed keys pile up', () => {
