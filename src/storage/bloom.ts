@@ -78,6 +78,19 @@ export function bloomMayContain(bits: Uint8Array, hash: number): boolean {
   return true;
 }
 
+/**
+ * The bytes that `bloomMayContain`'s first two probes of `hash` read, xor'ed (a use, so the loads
+ * stay): reads them into the CPU's caches ahead of a lookup. 0 for an empty filter.
+ */
+export function bloomTouch(bits: Uint8Array, hash: number): number {
+  const nbits = (bits.length * 8) >>> 0;
+  if (nbits === 0) return 0;
+  const h = hash >>> 0;
+  const b0 = h % nbits;
+  const b1 = ((h + (((h >>> 17) | (h << 15)) >>> 0)) >>> 0) % nbits;
+  return bits[b0 >>> 3]! ^ bits[b1 >>> 3]!;
+}
+
 /** An empty bit array sized for up to `n` keys (filled with `bloomAdd`). */
 export function newBloom(n: number): Uint8Array {
   return new Uint8Array((Math.max(64, n * bloomBitsPerKey) + 7) >>> 3);

@@ -6,7 +6,7 @@
  */
 import { LargetableError } from '../errors.ts';
 import type { FileHandle } from './adapter.ts';
-import { bloomAdd, bloomMayContain, hashKey, newBloom } from './bloom.ts';
+import { bloomAdd, bloomMayContain, bloomTouch, hashKey, newBloom } from './bloom.ts';
 import { type BlockCache, type FileTables, blocksPerFileMax } from './cache.ts';
 import { DeflateEncoder, Inflater } from './deflate.ts';
 import { blockSum, crc32c, crc32cResidue } from './checksum.ts';
@@ -1039,18 +1039,9 @@ export class Segment {
     return new Segment(meta, name, handle, cache, bloom, idx, off, len, ks, kl, [p0, p1, p2], file * blocksPerFileMax, version);
   }
 
-  /**
-   * The byte of the bloom filter that `mayContain`'s first probe of `hash` reads, and the second's
-   * (xor'ed: a use, so the loads stay), for a read-ahead of a lookup's misses (`LsmStore.prefetch`).
-   */
+  /** `bloomTouch` of this segment's filter: a read-ahead of a lookup's misses (`LsmStore.prefetch`). */
   bloomTouch(hash: number): number {
-    const bits = this.bloom;
-    const nbits = (bits.length * 8) >>> 0;
-    if (nbits === 0) return 0;
-    const h = hash >>> 0;
-    const b0 = h % nbits;
-    const b1 = ((h + ((h >>> 17) | (h << 15))) >>> 0) % nbits;
-    return bits[b0 >>> 3]! ^ bits[b1 >>> 3]!;
+    return bloomTouch(this.bloom, hash);
   }
 
   mayContain(key: Uint8Array, hash: number): boolean {
