@@ -572,9 +572,7 @@ export class DocumentCache {
   private holds(key: Uint8Array, h: number): boolean {
     const m = heldMask(h);
     if ((this.held[(h >>> 5) & this.heldWords]! & m) !== m) return false;
-    let e = this.map.get(h);
-    while (e !== undefined && !keyIs(e.key, key)) e = e.next;
-    return e !== undefined;
+    return this.chainEntry(key, h) !== undefined;
   }
   /** True if the document key `key` missed before (recently): then it is worth caching. */
   admit(key: Uint8Array): boolean {
@@ -693,10 +691,15 @@ export class DocumentCache {
     else this.misses++;
     return e;
   }
-  /** `entry` by the document key's bytes and their `docKeyHash` h (no key string built). */
-  entryOf(key: Uint8Array, h: number): CacheEntry | undefined {
+  /** The entry of document key `key` (its `docKeyHash` h) on its hash's chain, if held; no hit or miss counted. */
+  private chainEntry(key: Uint8Array, h: number): CacheEntry | undefined {
     let e = this.map.get(h);
     while (e !== undefined && !keyIs(e.key, key)) e = e.next;
+    return e;
+  }
+  /** `entry` by the document key's bytes and their `docKeyHash` h (no key string built). */
+  entryOf(key: Uint8Array, h: number): CacheEntry | undefined {
+    const e = this.chainEntry(key, h);
     if (e) this.hits++;
     else this.misses++;
     return e;
